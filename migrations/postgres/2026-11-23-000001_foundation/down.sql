@@ -1,0 +1,10 @@
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only;
+DROP TABLE sessions;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE classes;
+DROP TABLE teachers;
+DROP TABLE campuses;
+DROP TABLE schools;
+DROP TABLE orgs;

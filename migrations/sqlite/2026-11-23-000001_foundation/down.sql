@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE sessions;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE classes;
+DROP TABLE teachers;
+DROP TABLE campuses;
+DROP TABLE schools;
+DROP TABLE orgs;

@@ -1,0 +1,53 @@
+//! The audit viewer (审计管理员 only) and its API twin.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::service::{self, AuditFilter, AuditRow};
+use crate::auth::extract::{ApiUser, PageUser};
+use crate::domain::role::Permission;
+use crate::error::AppResult;
+use crate::web::{AppState, Layout, PageResult};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit/list.html")]
+pub struct AuditPage {
+    layout: Layout,
+    rows: Vec<AuditRow>,
+    filter: AuditFilter,
+    page: i64,
+}
+
+pub async fn list(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<AuditFilter>,
+) -> PageResult<AuditPage> {
+    let filter = q.into_inner();
+    let (c, f) = (caller.clone(), filter.clone());
+    let rows = st
+        .run(move |conn| {
+            c.require(conn, Permission::ViewAudit, "audit_list")?;
+            service::list(conn, c.scope(), &f)
+        })
+        .await?;
+    Ok(AuditPage {
+        layout: Layout::new(&caller, &st, "审计日志"), page: filter.page.unwrap_or(1).max(1), rows, filter
+    })
+}
+
+pub async fn api_list(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: web::Query<AuditFilter>,
+) -> AppResult<HttpResponse> {
+    let f = q.into_inner();
+    let rows = st
+        .run(move |conn| {
+            c.require(conn, Permission::ViewAudit, "audit_list")?;
+            service::list(conn, c.scope(), &f)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}

@@ -1,0 +1,570 @@
+//! Logging in and out, passwords, and the accounts a system administrator manages.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{Caller, hashing, session, totp};
+use crate::config::{Keys, Settings};
+use crate::db::schema::{orgs, user_roles, users};
+use crate::db::{DbConn, write_tx};
+use crate::domain::password;
+use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
+use crate::error::{AppError, AppResult, ErrorKind};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub totp: Option<String>,
+}
+
+/// One message for every refused login, so it reveals neither whether the account exists
+/// nor whether it is locked.
+fn refused() -> AppError {
+    AppError::new(
+        ErrorKind::Unauthenticated,
+        "auth.invalid_credentials",
+        "用户名、密码或动态口令错误，或账号已被临时锁定（连续5次错误将锁定30分钟）",
+    )
+}
+
+enum Outcome {
+    Ok(String),
+    Refused(AppError),
+}
+
+/// Checks the credentials and opens a session; every attempt leaves an audit row.
+pub fn login(
+    conn: &mut DbConn,
+    keys: &Keys,
+    settings: &Settings,
+    input: &LoginInput,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<String> {
+    let username = input.username.trim().to_owned();
+    // The slow hash runs outside the transaction, against a decoy for unknown names.
+    let row: Option<(i64, String)> = users::table
+        .filter(users::username.eq(&username))
+        .select((users::id, users::password_hash))
+        .first(conn)
+        .optional()?;
+    let password_ok =
+        hashing::verify(&input.password, row.as_ref().map(|(_, h)| h.as_str()).unwrap_or_else(|| hashing::decoy()));
+    let outcome = write_tx(conn, |conn| {
+        let Some((user_id, _)) = row else {
+            audit::record(conn, &Actor::anonymous(ip), Entry::new("login.failed", "user", &username).result("failed"))?;
+            return Ok(Outcome::Refused(refused()));
+        };
+        attempt(conn, keys, settings, user_id, &username, password_ok, input.totp.as_deref(), ip, now)
+    })?;
+    match outcome {
+        Outcome::Ok(token) => Ok(token),
+        Outcome::Refused(e) => Err(e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attempt(
+    conn: &mut DbConn,
+    keys: &Keys,
+    settings: &Settings,
+    user_id: i64,
+    username: &str,
+    password_ok: bool,
+    totp_code: Option<&str>,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<Outcome> {
+    #[allow(clippy::type_complexity)]
+    let (status, failed, first_failed, locked_until, totp_enc, last_step, last_login, created, org_id): (
+        String,
+        i32,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<String>,
+        i64,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+        i64,
+    ) = users::table
+        .find(user_id)
+        .select((
+            users::status,
+            users::failed_count,
+            users::first_failed_at,
+            users::locked_until,
+            users::totp_secret_enc,
+            users::totp_last_step,
+            users::last_login_at,
+            users::created_at,
+            users::org_id,
+        ))
+        .first(conn)?;
+    let (org_path, kind): (String, String) = orgs::table.find(org_id).select((orgs::path, orgs::kind)).first(conn)?;
+    let actor = Actor { user_id: Some(user_id), name: username.to_owned(), org_path, ip: ip.to_owned() };
+    let entry = |action| Entry::new(action, "user", user_id);
+
+    if locked_until.is_some_and(|t| t > now) {
+        audit::record(conn, &actor, entry("login.refused_locked").result("denied"))?;
+        return Ok(Outcome::Refused(refused()));
+    }
+
+    // The second factor is checked only with a right password, and counts as a failure when wrong.
+    let roles: Vec<String> =
+        user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
+    let kind = OrgKind::parse(&kind).unwrap_or(OrgKind::School);
+    let needs_totp = RoleSet::from_stored(&roles).needs_totp(kind);
+    let mut new_step = last_step;
+    let mut factor_ok = password_ok;
+    if password_ok && needs_totp {
+        factor_ok = match (&totp_enc, totp_code.filter(|c| !c.trim().is_empty())) {
+            (Some(enc), Some(code)) => {
+                let secret = totp::decrypt(&keys.totp, enc)?;
+                let unix = u64::try_from(now.and_utc().timestamp()).unwrap_or(0);
+                match totp::accept(&secret, code, unix, last_step)? {
+                    Some(step) => {
+                        new_step = step;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        };
+    }
+
+    if !factor_ok {
+        let window = Duration::minutes(settings.lockout.window_minutes);
+        let (count, since) = match first_failed {
+            Some(t) if now - t <= window => (failed + 1, t),
+            _ => (1, now),
+        };
+        let lock =
+            (count >= settings.lockout.max_failures).then(|| now + Duration::minutes(settings.lockout.lock_minutes));
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::failed_count.eq(if lock.is_some() { 0 } else { count }),
+                users::first_failed_at.eq(if lock.is_some() { None } else { Some(since) }),
+                users::locked_until.eq(lock.or(locked_until)),
+            ))
+            .execute(conn)?;
+        let why = if password_ok { "totp" } else { "password" };
+        audit::record(
+            conn,
+            &actor,
+            Entry::new("login.failed", "user", user_id)
+                .result("failed")
+                .after(&serde_json::json!({"factor": why, "count": count})),
+        )?;
+        if lock.is_some() {
+            audit::record(conn, &actor, entry("user.locked").result("denied"))?;
+        }
+        return Ok(Outcome::Refused(refused()));
+    }
+
+    // Right credentials: the account's own state may still stop the login, and now it may say why.
+    let dormant_since = last_login.unwrap_or(created);
+    if status == "active" && now - dormant_since > Duration::days(settings.accounts.dormant_days) {
+        diesel::update(users::table.find(user_id)).set(users::status.eq("sealed")).execute(conn)?;
+        audit::record(conn, &actor, entry("user.sealed_dormant").result("denied"))?;
+        return Ok(Outcome::Refused(AppError::new(
+            ErrorKind::Forbidden,
+            "auth.account_sealed",
+            format!("账号已超过{}天未使用，已被封存，请联系安全管理员重新启用", settings.accounts.dormant_days),
+        )));
+    }
+    if status != "active" {
+        audit::record(conn, &actor, entry("login.refused_inactive").result("denied"))?;
+        return Ok(Outcome::Refused(AppError::new(
+            ErrorKind::Forbidden,
+            "auth.account_inactive",
+            "账号已停用或封存，请联系安全管理员",
+        )));
+    }
+    if needs_totp && totp_enc.is_none() {
+        audit::record(conn, &actor, entry("login.refused_no_totp").result("denied"))?;
+        return Ok(Outcome::Refused(AppError::new(
+            ErrorKind::Forbidden,
+            "auth.totp_missing",
+            "该账号须使用动态口令登录，但尚未绑定，请联系安全管理员",
+        )));
+    }
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::failed_count.eq(0),
+            users::first_failed_at.eq(None::<NaiveDateTime>),
+            users::locked_until.eq(None::<NaiveDateTime>),
+            users::last_login_at.eq(now),
+            users::totp_last_step.eq(new_step),
+        ))
+        .execute(conn)?;
+    let token = session::open(conn, keys, settings, user_id, ip, now)?;
+    audit::record(conn, &actor, entry("login.ok"))?;
+    Ok(Outcome::Ok(token))
+}
+
+pub fn logout(conn: &mut DbConn, caller: &Caller, now: NaiveDateTime) -> AppResult<()> {
+    write_tx(conn, |conn| {
+        if let Some(sid) = &caller.session_id {
+            session::revoke(conn, sid, now)?;
+        }
+        audit::record(conn, &caller.actor(), Entry::new("logout", "user", caller.user_id.unwrap_or(0)))
+    })
+}
+
+/// The caller changes their own password; every session of theirs ends.
+pub fn change_own_password(
+    conn: &mut DbConn,
+    caller: &Caller,
+    old: &str,
+    new: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let user_id = caller.user_id.ok_or_else(AppError::forbidden)?;
+    let stored: String = users::table.find(user_id).select(users::password_hash).first(conn)?;
+    if !hashing::verify(old, &stored) {
+        return Err(AppError::field("old_password", "auth.wrong_password", "原密码不正确"));
+    }
+    if old == new {
+        return Err(AppError::field("new_password", "auth.password_reused", "新密码不能与原密码相同"));
+    }
+    password::check(new, &caller.username).map_err(|m| AppError::field("new_password", "auth.password_policy", m))?;
+    let hash = hashing::hash(new)?;
+    write_tx(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set((
+                users::password_hash.eq(&hash),
+                users::must_change_password.eq(false),
+                users::password_changed_at.eq(now),
+            ))
+            .execute(conn)?;
+        session::revoke_all(conn, user_id, now)?;
+        audit::record(conn, &caller.actor(), Entry::new("user.password_changed", "user", user_id))
+    })
+}
+
+// ---------------------------------------------------------------- accounts
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub org_name: String,
+    pub roles: Vec<String>,
+    pub role_labels: String,
+    pub status: String,
+    pub locked: bool,
+    pub has_totp: bool,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub org_code: String,
+    pub roles: Vec<String>,
+    /// When absent a strong one is generated and shown once.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// What the creator is shown once: the initial password and, where needed, the TOTP secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credentials {
+    pub user_id: i64,
+    pub username: String,
+    pub password: String,
+    pub totp_secret: Option<String>,
+}
+
+fn parse_username(s: &str) -> AppResult<String> {
+    let s = s.trim().to_owned();
+    let ok = (3..=32).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+    if ok {
+        Ok(s)
+    } else {
+        Err(AppError::field("username", "user.bad_username", "用户名应为3–32位小写字母、数字或 _ . -"))
+    }
+}
+
+/// A random password that satisfies the policy.
+pub fn generate_password() -> String {
+    const ALPHA: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut s: String = (0..12).map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char).collect();
+    // Guarantee three classes whatever the draw.
+    s.push_str(&format!("-{}a{}", rand::random_range(2..10), rand::random_range(2..10)));
+    s.insert(0, 'K');
+    s
+}
+
+pub fn create_user(
+    conn: &mut DbConn,
+    keys: &Keys,
+    caller: &Caller,
+    input: &NewUser,
+    now: NaiveDateTime,
+) -> AppResult<Credentials> {
+    caller.require(conn, Permission::ManageUsers, "create_user")?;
+    let username = parse_username(&input.username)?;
+    let display_name = crate::domain::text::required("姓名", &input.display_name, 30)
+        .map_err(|m| AppError::field("display_name", "user.bad_name", m))?;
+    let (org_id, org_path, kind): (i64, String, String) = orgs::table
+        .filter(orgs::code.eq(input.org_code.trim()))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((orgs::id, orgs::path, orgs::kind))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::field("org_code", "user.bad_org", "所属单位不存在或不在您的管辖范围内"))?;
+    let kind = OrgKind::parse(&kind).unwrap_or(OrgKind::School);
+    let mut roles = Vec::new();
+    for r in &input.roles {
+        roles.push(Role::parse(r).ok_or_else(|| AppError::field("roles", "user.bad_role", format!("未知角色“{r}”")))?);
+    }
+    let roles = RoleSet::new(roles, kind).map_err(|m| AppError::field("roles", "user.bad_roles", m))?;
+    let (password, must_change) = match input.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => {
+            password::check(p, &username).map_err(|m| AppError::field("password", "auth.password_policy", m))?;
+            // A password an administrator chose is theirs to know: the user replaces it at first login.
+            (p.to_owned(), caller.user_id.is_some())
+        }
+        None => (generate_password(), true),
+    };
+    let hash = hashing::hash(&password)?;
+    let totp_secret = roles.needs_totp(kind).then(totp::new_secret);
+    let totp_enc = totp_secret.as_deref().map(|s| totp::encrypt(&keys.totp, s)).transpose()?;
+    let user_id = write_tx(conn, |conn| {
+        let exists: i64 = users::table.filter(users::username.eq(&username)).count().get_result(conn)?;
+        if exists > 0 {
+            return Err(AppError::field("username", "user.duplicate", format!("用户名“{username}”已被使用")));
+        }
+        let id: i64 = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(&username),
+                users::display_name.eq(&display_name),
+                users::org_id.eq(org_id),
+                users::password_hash.eq(&hash),
+                users::must_change_password.eq(must_change),
+                users::status.eq("active"),
+                users::totp_secret_enc.eq(&totp_enc),
+                users::password_changed_at.eq(now),
+                users::created_at.eq(now),
+            ))
+            .returning(users::id)
+            .get_result(conn)?;
+        for r in roles.iter() {
+            diesel::insert_into(user_roles::table)
+                .values((user_roles::user_id.eq(id), user_roles::role.eq(r.as_str())))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("user.create", "user", id).after(&serde_json::json!({
+                "username": username, "display_name": display_name, "org": org_path,
+                "roles": roles.iter().map(Role::as_str).collect::<Vec<_>>(),
+            })),
+        )?;
+        Ok(id)
+    })?;
+    Ok(Credentials { user_id, username, password, totp_secret })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserFilter {
+    #[serde(default)]
+    pub q: String,
+}
+
+pub fn list_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter) -> AppResult<Vec<UserView>> {
+    query_users(conn, caller, f, None)
+}
+
+fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<i64>) -> AppResult<Vec<UserView>> {
+    if !(caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity)) {
+        caller.require(conn, Permission::ManageUsers, "list_users")?;
+    }
+    let mut q = users::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((
+            users::id,
+            users::username,
+            users::display_name,
+            orgs::code,
+            orgs::name,
+            users::status,
+            users::locked_until,
+            users::totp_secret_enc.is_not_null(),
+            users::last_login_at,
+        ))
+        .order(users::username.asc())
+        .limit(500)
+        .into_boxed();
+    if let Some(id) = only {
+        q = q.filter(users::id.eq(id));
+    }
+    let term = crate::audit::service::escape_like(f.q.trim());
+    if !term.is_empty() {
+        let pat = format!("%{term}%");
+        q = q.filter(
+            users::username.like(pat.clone()).or(users::display_name.like(pat.clone())).or(orgs::name.like(pat)),
+        );
+    }
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<NaiveDateTime>,
+        bool,
+        Option<NaiveDateTime>,
+    )> = q.load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let role_rows: Vec<(i64, String)> = user_roles::table
+        .filter(user_roles::user_id.eq_any(&ids))
+        .select((user_roles::user_id, user_roles::role))
+        .load(conn)?;
+    let now = chrono::Utc::now().naive_utc();
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, display_name, org_code, org_name, status, locked_until, has_totp, last_login_at)| {
+            let roles: Vec<String> = role_rows.iter().filter(|(u, _)| *u == id).map(|(_, r)| r.clone()).collect();
+            let role_labels = RoleSet::from_stored(&roles).labels();
+            UserView {
+                id,
+                username,
+                display_name,
+                org_code,
+                org_name,
+                roles,
+                role_labels,
+                status,
+                locked: locked_until.is_some_and(|t| t > now),
+                has_totp,
+                last_login_at,
+            }
+        })
+        .collect())
+}
+
+/// One user in the caller's scope (404 outside it).
+pub fn get_user(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<UserView> {
+    query_users(conn, caller, &UserFilter::default(), Some(id))?.into_iter().next().ok_or_else(AppError::not_found)
+}
+
+/// What an administrator can do to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountAction {
+    /// 系统管理员: a new random password, to be changed at next login.
+    ResetPassword,
+    /// 系统管理员: stop the account; its sessions end.
+    Disable,
+    /// 系统管理员 (disabled) or 安全管理员 (sealed): let it log in again.
+    Enable,
+    /// 安全管理员: lift a lockout.
+    Unlock,
+    /// 安全管理员: a new TOTP secret.
+    ResetTotp,
+}
+
+/// Applies an account action; returns the new credentials where the action made any.
+pub fn act_on_user(
+    conn: &mut DbConn,
+    keys: &Keys,
+    caller: &Caller,
+    id: i64,
+    action: AccountAction,
+    now: NaiveDateTime,
+) -> AppResult<Option<Credentials>> {
+    let target = get_user(conn, caller, id)?;
+    let needed = match action {
+        AccountAction::ResetPassword | AccountAction::Disable => Permission::ManageUsers,
+        AccountAction::Enable if target.status == "disabled" => Permission::ManageUsers,
+        AccountAction::Enable | AccountAction::Unlock | AccountAction::ResetTotp => Permission::ManageSecurity,
+    };
+    caller.require(conn, needed, "user_action")?;
+    if caller.user_id == Some(id) && action != AccountAction::ResetTotp {
+        return Err(AppError::invalid("user.self", "不能对自己的账号执行此操作"));
+    }
+    let mut creds = None;
+    let (password_hash, totp_enc) = match action {
+        AccountAction::ResetPassword => {
+            let pw = generate_password();
+            let hash = hashing::hash(&pw)?;
+            creds =
+                Some(Credentials { user_id: id, username: target.username.clone(), password: pw, totp_secret: None });
+            (Some(hash), None)
+        }
+        AccountAction::ResetTotp => {
+            let secret = totp::new_secret();
+            let enc = totp::encrypt(&keys.totp, &secret)?;
+            creds = Some(Credentials {
+                user_id: id,
+                username: target.username.clone(),
+                password: String::new(),
+                totp_secret: Some(secret),
+            });
+            (None, Some(enc))
+        }
+        _ => (None, None),
+    };
+    let label = format!("{action:?}");
+    write_tx(conn, |conn| {
+        let t = users::table.find(id);
+        match action {
+            AccountAction::ResetPassword => {
+                diesel::update(t)
+                    .set((
+                        users::password_hash.eq(password_hash.unwrap_or_default()),
+                        users::must_change_password.eq(true),
+                        users::password_changed_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                session::revoke_all(conn, id, now)?;
+            }
+            AccountAction::Disable => {
+                diesel::update(t).set(users::status.eq("disabled")).execute(conn)?;
+                session::revoke_all(conn, id, now)?;
+            }
+            AccountAction::Enable => {
+                // Reactivation counts as use, so the account is not sealed again at once.
+                diesel::update(t).set((users::status.eq("active"), users::last_login_at.eq(now))).execute(conn)?;
+            }
+            AccountAction::Unlock => {
+                diesel::update(t)
+                    .set((
+                        users::locked_until.eq(None::<NaiveDateTime>),
+                        users::failed_count.eq(0),
+                        users::first_failed_at.eq(None::<NaiveDateTime>),
+                    ))
+                    .execute(conn)?;
+            }
+            AccountAction::ResetTotp => {
+                diesel::update(t)
+                    .set((users::totp_secret_enc.eq(totp_enc), users::totp_last_step.eq(0i64)))
+                    .execute(conn)?;
+                session::revoke_all(conn, id, now)?;
+            }
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("user.action", "user", id)
+                .before(&serde_json::json!({"status": target.status, "locked": target.locked}))
+                .after(&serde_json::json!({"action": label})),
+        )
+    })?;
+    Ok(creds)
+}

@@ -1,0 +1,382 @@
+//! Login, logout, password change, and account management: pages and their `/api/v1` twins.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::auth::csrf;
+use crate::auth::extract::{ApiUser, CsrfForm, PageUser, SESSION_COOKIE, client_ip};
+use crate::auth::service::{self, AccountAction, Credentials, LoginInput, NewUser, UserFilter, UserView};
+use crate::domain::role::{ALL_ROLES, Permission, Role};
+use crate::error::{AppError, AppResult};
+use crate::web::{AppState, FormErrors, Layout, PageResult, see_other};
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    csrf: String,
+    username: String,
+    error: String,
+    notice: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expired: Option<String>,
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+fn login_cookie(token: &str, secure: bool) -> Cookie<'static> {
+    Cookie::build(csrf::LOGIN_COOKIE, token.to_owned())
+        .path("/login")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish()
+}
+
+fn render_login(st: &AppState, username: String, error: String, notice: String) -> HttpResponse {
+    let token = csrf::new_login_token();
+    let page = LoginPage { csrf: token.clone(), username, error: error.clone(), notice };
+    let status =
+        if error.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNAUTHORIZED };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .cookie(login_cookie(&token, st.settings.session.cookie_secure))
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => actix_web::ResponseError::error_response(&AppError::from(e)),
+    }
+}
+
+pub async fn login_page(st: web::Data<AppState>, q: web::Query<LoginQuery>) -> HttpResponse {
+    let notice = if q.expired.is_some() {
+        "登录已失效或尚未登录，请重新登录".to_owned()
+    } else if q.ok.as_deref() == Some("password") {
+        "密码已修改，请用新密码重新登录".to_owned()
+    } else {
+        String::new()
+    };
+    render_login(&st, String::new(), String::new(), notice)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login_submit(req: HttpRequest, st: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
+    let form = form.into_inner();
+    // Double-submit check: the form's token must equal the cookie set with the form.
+    let cookie = req.cookie(csrf::LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if cookie.is_empty() || !csrf::same(&cookie, &form.csrf) || !crate::auth::extract::same_origin(&req) {
+        return render_login(&st, form.username, "登录页面已过期，请重新输入后登录".into(), String::new());
+    }
+    let input = LoginInput { username: form.username.clone(), password: form.password, totp: Some(form.totp) };
+    let ip = client_ip(&req);
+    let st2 = st.clone();
+    let res =
+        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, Utc::now().naive_utc())).await;
+    match res {
+        Ok(token) => HttpResponse::SeeOther()
+            .cookie(
+                Cookie::build(SESSION_COOKIE, token)
+                    .path("/")
+                    .http_only(true)
+                    .secure(st.settings.session.cookie_secure)
+                    .same_site(SameSite::Strict)
+                    .finish(),
+            )
+            .insert_header(("Location", "/"))
+            .finish(),
+        Err(e) => render_login(&st, form.username, e.message, String::new()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(st: web::Data<AppState>, f: CsrfForm<Empty>) -> PageResult<HttpResponse> {
+    let caller = f.user;
+    st.run(move |conn| service::logout(conn, &caller, Utc::now().naive_utc())).await?;
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther().cookie(gone).insert_header(("Location", "/login")).finish())
+}
+
+// ---------------------------------------------------------------- own password
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/password.html")]
+pub struct PasswordPage {
+    layout: Layout,
+    forced: bool,
+    errors: FormErrors,
+}
+
+pub async fn password_page(st: web::Data<AppState>, PageUser(caller): PageUser) -> PasswordPage {
+    PasswordPage {
+        forced: caller.must_change_password,
+        layout: Layout::new(&caller, &st, "修改密码"),
+        errors: FormErrors::none(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let result = if form.new_password != form.confirm {
+        Err(AppError::field("confirm", "auth.confirm_mismatch", "两次输入的新密码不一致"))
+    } else {
+        let caller = user.clone();
+        st.run(move |conn| {
+            service::change_own_password(conn, &caller, &form.old_password, &form.new_password, Utc::now().naive_utc())
+        })
+        .await
+    };
+    match result {
+        Ok(()) => Ok(see_other("/login?ok=password")),
+        Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
+            let page = PasswordPage {
+                forced: user.must_change_password,
+                layout: Layout::new(&user, &st, "修改密码"),
+                errors: FormErrors::from_error(&e),
+            };
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render().map_err(AppError::from)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- accounts (pages)
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/users.html")]
+pub struct UsersPage {
+    layout: Layout,
+    users: Vec<UserView>,
+    q: String,
+    can_create: bool,
+    can_manage: bool,
+    can_secure: bool,
+}
+
+pub async fn users(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<UserFilter>,
+) -> PageResult<UsersPage> {
+    let f = q.into_inner();
+    let c = caller.clone();
+    let q = f.q.clone();
+    let users = st.run(move |conn| service::list_users(conn, &c, &f)).await?;
+    Ok(UsersPage {
+        layout: Layout::new(&caller, &st, "用户管理"),
+        users,
+        q,
+        can_create: caller.may(Permission::ManageUsers),
+        can_manage: caller.may(Permission::ManageUsers),
+        can_secure: caller.may(Permission::ManageSecurity),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/user_form.html")]
+pub struct UserFormPage {
+    layout: Layout,
+    form: NewUser,
+    roles: Vec<(&'static str, &'static str, bool)>,
+    errors: FormErrors,
+}
+
+fn role_choices(selected: &[String]) -> Vec<(&'static str, &'static str, bool)> {
+    ALL_ROLES.iter().map(|r| (r.as_str(), r.label(), selected.iter().any(|s| s == r.as_str()))).collect()
+}
+
+pub async fn user_new(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<UserFormPage> {
+    if !caller.may(Permission::ManageUsers) {
+        let c = caller.clone();
+        st.run(move |conn| c.require(conn, Permission::ManageUsers, "user_form")).await?;
+    }
+    let form = NewUser { org_code: caller.org_code.clone(), ..NewUser::default() };
+    Ok(UserFormPage {
+        layout: Layout::new(&caller, &st, "新建用户"),
+        form,
+        roles: role_choices(&[]),
+        errors: FormErrors::none(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/credentials.html")]
+pub struct CredentialsPage {
+    layout: Layout,
+    creds: Credentials,
+    otpauth: String,
+}
+
+fn credentials_page(caller: &crate::auth::Caller, st: &AppState, creds: Credentials) -> CredentialsPage {
+    let otpauth = creds
+        .totp_secret
+        .as_ref()
+        .map(|s| format!("otpauth://totp/mealroll:{}?secret={s}&issuer=mealroll&period=30&digits=6", creds.username))
+        .unwrap_or_default();
+    CredentialsPage { layout: Layout::new(caller, st, "账号凭据"), creds, otpauth }
+}
+
+pub async fn user_create(st: web::Data<AppState>, f: CsrfForm<Vec<(String, String)>>) -> PageResult<HttpResponse> {
+    let CsrfForm { user: caller, form } = f;
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let input = NewUser {
+        username: get("username"),
+        display_name: get("display_name"),
+        org_code: get("org_code"),
+        roles: form.iter().filter(|(n, _)| n == "roles").map(|(_, v)| v.clone()).collect(),
+        password: None,
+    };
+    let c = caller.clone();
+    let i = input.clone();
+    let st2 = st.clone();
+    match st.run(move |conn| service::create_user(conn, &st2.keys, &c, &i, Utc::now().naive_utc())).await {
+        Ok(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
+        Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
+            let page = UserFormPage {
+                layout: Layout::new(&caller, &st, "新建用户"),
+                roles: role_choices(&input.roles),
+                form: input,
+                errors: FormErrors::from_error(&e),
+            };
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(page.render().map_err(AppError::from)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: AccountAction,
+}
+
+pub async fn user_action(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<ActionForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user: caller, form } = f;
+    let id = path.into_inner();
+    let c = caller.clone();
+    let st2 = st.clone();
+    let creds =
+        st.run(move |conn| service::act_on_user(conn, &st2.keys, &c, id, form.action, Utc::now().naive_utc())).await?;
+    match creds {
+        Some(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
+        None => Ok(see_other("/users?ok=saved")),
+    }
+}
+
+// ---------------------------------------------------------------- API
+
+pub async fn api_token(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    body: web::Json<LoginInput>,
+) -> AppResult<HttpResponse> {
+    let input = body.into_inner();
+    let ip = client_ip(&req);
+    let st2 = st.clone();
+    let token =
+        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token })))
+}
+
+pub async fn api_logout(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<HttpResponse> {
+    st.run(move |conn| service::logout(conn, &caller, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn api_me(ApiUser(caller): ApiUser) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "user_id": caller.user_id,
+        "username": caller.username,
+        "display_name": caller.display_name,
+        "org": { "code": caller.org_code, "name": caller.org_name, "kind": caller.org_kind.as_str() },
+        "roles": caller.roles.iter().map(Role::as_str).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn api_users(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<UserFilter>,
+) -> AppResult<HttpResponse> {
+    let f = q.into_inner();
+    let users = st.run(move |conn| service::list_users(conn, &caller, &f)).await?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+pub async fn api_user(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let user = st.run(move |conn| service::get_user(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+pub async fn api_user_create(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<NewUser>,
+) -> AppResult<HttpResponse> {
+    let input = body.into_inner();
+    let st2 = st.clone();
+    let creds =
+        st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Created().json(creds))
+}
+
+pub async fn api_user_action(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ActionForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let action = body.into_inner().action;
+    let st2 = st.clone();
+    let creds =
+        st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, Utc::now().naive_utc())).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "credentials": creds })))
+}

@@ -1,0 +1,151 @@
+//! Settings: `config/default.toml` (compiled in) overridden by `MEALROLL_*` environment variables.
+
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::AppError;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub pool_size: u32,
+    /// Hex master key; when absent it is read from (or generated into) `data_dir/secret.key`.
+    #[serde(default)]
+    pub secret_key: Option<String>,
+    pub session: SessionSettings,
+    pub lockout: LockoutSettings,
+    pub accounts: AccountSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub idle_minutes: i64,
+    pub absolute_hours: i64,
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LockoutSettings {
+    pub max_failures: i32,
+    pub window_minutes: i64,
+    pub lock_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountSettings {
+    pub dormant_days: i64,
+}
+
+impl Settings {
+    /// Defaults, then `MEALROLL_*` environment variables.
+    pub fn load() -> Result<Self, AppError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("MEALROLL").prefix_separator("_").separator("__").try_parsing(true),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| AppError::internal_msg("config.invalid", format!("配置有误: {e}")))
+    }
+
+    /// Defaults only: for tests and tools that set every key they care about.
+    pub fn defaults() -> Self {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap_or_else(|e| panic!("compiled-in defaults must parse: {e}"))
+    }
+}
+
+/// The keys the server signs and encrypts with, each derived from one master secret.
+#[derive(Clone)]
+pub struct Keys {
+    pub jwt: Vec<u8>,
+    pub csrf: Vec<u8>,
+    pub totp: [u8; 32],
+}
+
+impl Keys {
+    pub fn from_master(master: &[u8]) -> Self {
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(label);
+            mac.finalize().into_bytes().into()
+        };
+        Self { jwt: derive(b"jwt").to_vec(), csrf: derive(b"csrf").to_vec(), totp: derive(b"totp") }
+    }
+
+    /// From the setting, else from `data_dir/secret.key`, generating that file on first start.
+    pub fn load(settings: &Settings) -> Result<Self, AppError> {
+        if let Some(hex_key) = &settings.secret_key {
+            let master = hex::decode(hex_key.trim()).map_err(|_| {
+                AppError::internal_msg("config.secret_key", "MEALROLL_SECRET_KEY 应为十六进制字符串".into())
+            })?;
+            if master.len() < 32 {
+                return Err(AppError::internal_msg(
+                    "config.secret_key",
+                    "MEALROLL_SECRET_KEY 至少32字节（64个十六进制字符）".into(),
+                ));
+            }
+            return Ok(Self::from_master(&master));
+        }
+        let path = settings.data_dir.join("secret.key");
+        let master = read_or_create_secret(&path)?;
+        Ok(Self::from_master(&master))
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
+    let io = |e: std::io::Error| {
+        AppError::internal_msg("config.secret_key", format!("无法读写密钥文件 {}: {e}", path.display()))
+    };
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return hex::decode(text.trim())
+            .map_err(|_| AppError::internal_msg("config.secret_key", format!("密钥文件 {} 已损坏", path.display())));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let master: [u8; 32] = rand::random();
+    std::fs::write(path, hex::encode(master)).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(master.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let s = Settings::defaults();
+        assert_eq!(s.database_url, "sqlite://data/mealroll.db");
+        assert_eq!(s.session.idle_minutes, 30);
+        assert_eq!(s.lockout.max_failures, 5);
+    }
+
+    #[test]
+    fn secret_is_generated_once_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Settings::defaults();
+        s.data_dir = dir.path().to_path_buf();
+        let a = Keys::load(&s).expect("first");
+        let b = Keys::load(&s).expect("second");
+        assert_eq!(a.jwt, b.jwt);
+        assert_ne!(a.jwt, a.csrf);
+    }
+}

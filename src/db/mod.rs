@@ -1,0 +1,217 @@
+//! One connection type over bundled SQLite and PostgreSQL, its pool and its migrations.
+
+pub mod schema;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    #[cfg(feature = "postgres")]
+    Pg(diesel::PgConnection),
+    // Last: SQLite accepts any string as a path.
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Runs the same body once per backend, so backend-only DSL (upserts, batch inserts) compiles.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            #[cfg(feature = "postgres")]
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file path a SQLite URL names (`sqlite://data/x.db`, `sqlite:data/x.db` or a bare path).
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+/// Opens connections by URL scheme and says plainly why one failed
+/// (diesel's derived manager swallows the real cause).
+#[derive(Debug, Clone)]
+pub struct DbConnManager {
+    url: String,
+}
+
+impl DbConnManager {
+    pub fn new(url: &str) -> Self {
+        Self { url: url.to_owned() }
+    }
+}
+
+impl ManageConnection for DbConnManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match Backend::of(&self.url) {
+            Backend::Postgres => {
+                #[cfg(feature = "postgres")]
+                {
+                    let c = diesel::PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                    Ok(DbConn::Pg(c))
+                }
+                #[cfg(not(feature = "postgres"))]
+                Err(r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                    "这是 PostgreSQL 地址，但本程序编译时未启用 postgres 功能".into(),
+                )))
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(&self.url);
+                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
+                            "无法创建数据库目录 {}: {e}",
+                            dir.display()
+                        )))
+                    })?;
+                }
+                let mut c = diesel::SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL is a property of the file, set once in `connect`; these are per connection.
+                c.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<DbConnManager>;
+pub type PooledConn = PooledConnection<DbConnManager>;
+
+/// Builds the pool and applies pending migrations.
+pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
+    if Backend::of(url) == Backend::Sqlite {
+        // Switching to WAL takes an exclusive lock: do it once, before the pool opens
+        // connections in parallel.
+        let mut first = DbConnManager::new(url)
+            .connect()
+            .map_err(|e| AppError::internal_msg("db.connect", format!("无法打开数据库 {}: {e}", redact_url(url))))?;
+        first.batch_execute("PRAGMA journal_mode = WAL;")?;
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(15))
+        .build(DbConnManager::new(url))
+        .map_err(|e| AppError::internal_msg("db.connect", format!("无法连接数据库 {}: {e}", redact_url(url))))?;
+    let mut conn = pool.get()?;
+    migrate(&mut conn)?;
+    Ok(pool)
+}
+
+/// Applies the embedded migrations of the connection's backend; returns how many ran.
+pub fn migrate(conn: &mut DbConn) -> Result<usize, AppError> {
+    let applied = match conn {
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(_) => conn.run_pending_migrations(PG_MIGRATIONS),
+        DbConn::Sqlite(_) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| AppError::internal_msg("db.migrate", format!("数据库迁移失败: {e}")))?;
+    Ok(applied.len())
+}
+
+/// SQLite has one writer; a process-wide lock keeps this process's write transactions
+/// from tripping over each other's snapshot upgrades (SQLITE_BUSY_SNAPSHOT).
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+/// Runs `f` in a write transaction: all of it or none of it. Not reentrant: `f` must not
+/// call `write_tx` again (use the connection it is given).
+pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+{
+    let _guard = match conn {
+        DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(_) => None,
+    };
+    conn.transaction(f)
+}
+
+/// Serialises writers of a hash-chained table for the rest of the transaction (PostgreSQL;
+/// SQLite writers are already serialised).
+pub fn lock_chain(conn: &mut DbConn, table: &str) -> Result<(), AppError> {
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(c) => {
+            diesel::sql_query(format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")).execute(c)?;
+        }
+        DbConn::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
+/// Hides a password in a database URL before it reaches a message or a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..s + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        assert_eq!(Backend::of("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of("postgresql://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of("sqlite://data/mealroll.db"), Backend::Sqlite);
+        assert_eq!(sqlite_path("sqlite://data/mealroll.db"), "data/mealroll.db");
+        assert_eq!(sqlite_path("/tmp/x.db"), "/tmp/x.db");
+    }
+
+    #[test]
+    fn passwords_never_leave_in_urls() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,141 @@
+//! Hand-written schema shared by both backends: portable column types only.
+
+diesel::table! {
+    orgs (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        parent_id -> Nullable<BigInt>,
+        path -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    schools (org_id) {
+        org_id -> BigInt,
+        sponsor_type -> Text,
+        urban_rural -> Text,
+        school_type -> Text,
+        in_county_seat -> Bool,
+        address -> Text,
+        postcode -> Text,
+        phone -> Text,
+        fax -> Text,
+        email -> Text,
+        homepage -> Text,
+        principal_name -> Text,
+        principal_phone -> Text,
+        principal_mobile -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campuses (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        campus_no -> Text,
+        name -> Text,
+        address -> Text,
+    }
+}
+
+diesel::table! {
+    teachers (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        staff_no -> Text,
+        name -> Text,
+        sex -> Text,
+        phone -> Text,
+        subject -> Text,
+        active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    classes (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        campus_id -> Nullable<BigInt>,
+        class_no -> Text,
+        name -> Text,
+        grade -> Integer,
+        entry_year -> Integer,
+        head_teacher_id -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        org_id -> BigInt,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        status -> Text,
+        failed_count -> Integer,
+        first_failed_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+        totp_secret_enc -> Nullable<Text>,
+        totp_last_step -> BigInt,
+        last_login_at -> Nullable<Timestamp>,
+        password_changed_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        ip -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_user_id -> Nullable<BigInt>,
+        actor -> Text,
+        org_path -> Text,
+        ip -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        result -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(schools -> orgs (org_id));
+diesel::joinable!(classes -> orgs (school_id));
+diesel::joinable!(teachers -> orgs (school_id));
+diesel::joinable!(campuses -> orgs (school_id));
+diesel::joinable!(users -> orgs (org_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    orgs, schools, campuses, teachers, classes, users, user_roles, sessions, audit_log,
+);

@@ -1,0 +1,58 @@
+//! Masking of personal data in lists and logs (SPEC §11).
+
+/// `110***********1234`: first 3 and last 4 kept.
+pub fn id_number(s: &str) -> String {
+    keep_ends(s, 3, 4)
+}
+
+/// `138****5678`.
+pub fn phone(s: &str) -> String {
+    if s.chars().count() < 7 {
+        return "*".repeat(s.chars().count());
+    }
+    keep_ends(s, 3, 4)
+}
+
+/// `张*`, `欧阳**` (two-character surnames for four-character names and known compound surnames).
+pub fn name(s: &str) -> String {
+    const COMPOUND: &[&str] = &[
+        "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "令狐", "夏侯", "端木",
+        "澹台",
+    ];
+    let chars: Vec<char> = s.chars().collect();
+    let keep = if COMPOUND.iter().any(|c| s.starts_with(c)) && chars.len() > 2 { 2 } else { 1 };
+    let keep = keep.min(chars.len());
+    chars[..keep].iter().collect::<String>() + &"*".repeat(chars.len() - keep)
+}
+
+fn keep_ends(s: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_follow_spec_examples() {
+        assert_eq!(id_number("110101201501011234"), "110***********1234");
+        assert_eq!(phone("13812345678"), "138****5678");
+        assert_eq!(name("张三"), "张*");
+        assert_eq!(name("欧阳娜娜"), "欧阳**");
+        assert_eq!(name("王䶮"), "王*");
+    }
+
+    #[test]
+    fn short_values_are_fully_hidden() {
+        assert_eq!(id_number("1234567"), "*******");
+        assert_eq!(phone("12345"), "*****");
+        assert_eq!(name(""), "");
+    }
+}

@@ -1,0 +1,9 @@
+//! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
+
+pub mod codes;
+pub mod division;
+pub mod mask;
+pub mod password;
+pub mod role;
+pub mod school_code;
+pub mod text;

@@ -1,0 +1,268 @@
+//! Org kinds, roles and what each role may do (SPEC §1). 三员分立: an account holding
+//! 系统管理员, 安全管理员 or 审计管理员 holds no other role.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OrgKind {
+    Ministry,
+    Province,
+    Prefecture,
+    County,
+    Township,
+    School,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Ministry => "ministry",
+            OrgKind::Province => "province",
+            OrgKind::Prefecture => "prefecture",
+            OrgKind::County => "county",
+            OrgKind::Township => "township",
+            OrgKind::School => "school",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [OrgKind::Ministry, OrgKind::Province, OrgKind::Prefecture, OrgKind::County, OrgKind::Township, OrgKind::School]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OrgKind::Ministry => "部",
+            OrgKind::Province => "省",
+            OrgKind::Prefecture => "市",
+            OrgKind::County => "县",
+            OrgKind::Township => "乡镇",
+            OrgKind::School => "学校",
+        }
+    }
+
+    /// County level and above: the level that configures, reviews and pays (and needs TOTP).
+    pub fn is_county_or_above(self) -> bool {
+        !matches!(self, OrgKind::Township | OrgKind::School)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Registrar,
+    NutritionOfficer,
+    Principal,
+    NutritionOffice,
+    Finance,
+    Inspector,
+    SysAdmin,
+    SecAdmin,
+    AuditAdmin,
+}
+
+pub const ALL_ROLES: [Role; 9] = [
+    Role::Registrar,
+    Role::NutritionOfficer,
+    Role::Principal,
+    Role::NutritionOffice,
+    Role::Finance,
+    Role::Inspector,
+    Role::SysAdmin,
+    Role::SecAdmin,
+    Role::AuditAdmin,
+];
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Registrar => "registrar",
+            Role::NutritionOfficer => "nutrition_officer",
+            Role::Principal => "principal",
+            Role::NutritionOffice => "nutrition_office",
+            Role::Finance => "finance",
+            Role::Inspector => "inspector",
+            Role::SysAdmin => "sysadmin",
+            Role::SecAdmin => "secadmin",
+            Role::AuditAdmin => "auditadmin",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Registrar => "学籍管理员",
+            Role::NutritionOfficer => "营养专干",
+            Role::Principal => "校长",
+            Role::NutritionOffice => "营养办",
+            Role::Finance => "财务",
+            Role::Inspector => "督查",
+            Role::SysAdmin => "系统管理员",
+            Role::SecAdmin => "安全管理员",
+            Role::AuditAdmin => "审计管理员",
+        }
+    }
+
+    /// Accepts the code or the Chinese label.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        ALL_ROLES.into_iter().find(|r| r.as_str() == s || r.label() == s)
+    }
+
+    /// One of the three separated administrator roles (三员).
+    pub fn is_officer(self) -> bool {
+        matches!(self, Role::SysAdmin | Role::SecAdmin | Role::AuditAdmin)
+    }
+
+    /// Whether an account at an org of `kind` may hold this role.
+    pub fn fits(self, kind: OrgKind) -> bool {
+        match self {
+            Role::Registrar | Role::NutritionOfficer | Role::Principal => kind == OrgKind::School,
+            Role::NutritionOffice | Role::Finance | Role::Inspector => {
+                kind.is_county_or_above() || kind == OrgKind::Township
+            }
+            Role::SysAdmin | Role::SecAdmin | Role::AuditAdmin => true,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What a caller may do; checked by every service before it acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read the org tree, schools, classes and teachers in scope.
+    ViewOrgs,
+    /// Create schools and townships under the caller's org.
+    CreateSchools,
+    /// Edit a school's record and campuses.
+    EditSchool,
+    /// Create, edit and delete classes and teachers.
+    EditClasses,
+    /// Create users, disable them, reset passwords (not the 三员 of other officers' kinds).
+    ManageUsers,
+    /// Unlock accounts, reset second factors, reactivate sealed accounts.
+    ManageSecurity,
+    /// Read the audit log.
+    ViewAudit,
+}
+
+impl Role {
+    pub fn may(self, p: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match p {
+            ViewOrgs => self != AuditAdmin,
+            CreateSchools => matches!(self, NutritionOffice | SysAdmin),
+            EditSchool => matches!(self, NutritionOffice | SysAdmin | Principal | Registrar),
+            EditClasses => matches!(self, NutritionOffice | SysAdmin | Principal | Registrar),
+            ManageUsers => self == SysAdmin,
+            ManageSecurity => self == SecAdmin,
+            ViewAudit => self == AuditAdmin,
+        }
+    }
+}
+
+/// The roles of one account: non-empty, fitting its org, 三员 held alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSet(BTreeSet<Role>);
+
+impl RoleSet {
+    pub fn new(roles: impl IntoIterator<Item = Role>, kind: OrgKind) -> Result<Self, String> {
+        let set: BTreeSet<Role> = roles.into_iter().collect();
+        if set.is_empty() {
+            return Err("至少选择一个角色".into());
+        }
+        if set.len() > 1 && set.iter().any(|r| r.is_officer()) {
+            return Err("三员分立：系统管理员、安全管理员、审计管理员不得与其他任何角色由同一账号兼任".into());
+        }
+        if let Some(r) = set.iter().find(|r| !r.fits(kind)) {
+            return Err(format!("角色“{}”不能设在{}级单位", r.label(), kind.label()));
+        }
+        Ok(Self(set))
+    }
+
+    /// Rebuilds a set read back from storage, skipping unknown codes.
+    pub fn from_stored(codes: &[String]) -> Self {
+        Self(codes.iter().filter_map(|c| Role::parse(c)).collect())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn contains(&self, r: Role) -> bool {
+        self.0.contains(&r)
+    }
+
+    pub fn may(&self, p: Permission) -> bool {
+        self.0.iter().any(|r| r.may(p))
+    }
+
+    pub fn has_officer(&self) -> bool {
+        self.0.iter().any(|r| r.is_officer())
+    }
+
+    pub fn labels(&self) -> String {
+        self.0.iter().map(|r| r.label()).collect::<Vec<_>>().join("、")
+    }
+
+    /// Second factor required: county level and above, and every 三员 account.
+    pub fn needs_totp(&self, kind: OrgKind) -> bool {
+        kind.is_county_or_above() || self.has_officer()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn officers_hold_no_other_role() {
+        let err = RoleSet::new([Role::SysAdmin, Role::AuditAdmin], OrgKind::County).unwrap_err();
+        assert!(err.contains("三员分立"));
+        assert!(RoleSet::new([Role::SysAdmin, Role::Inspector], OrgKind::County).is_err());
+        assert!(RoleSet::new([Role::SecAdmin], OrgKind::County).is_ok());
+    }
+
+    #[test]
+    fn school_roles_live_at_schools_and_office_roles_above() {
+        assert!(RoleSet::new([Role::Registrar], OrgKind::County).is_err());
+        assert!(RoleSet::new([Role::NutritionOffice], OrgKind::School).is_err());
+        // A small school's principal often doubles as its nutrition officer.
+        assert!(RoleSet::new([Role::Principal, Role::NutritionOfficer], OrgKind::School).is_ok());
+        assert!(RoleSet::new([], OrgKind::School).is_err());
+    }
+
+    #[test]
+    fn totp_is_required_at_county_level_and_for_officers() {
+        let school = RoleSet::new([Role::Registrar], OrgKind::School).expect("ok");
+        assert!(!school.needs_totp(OrgKind::School));
+        let admin = RoleSet::new([Role::SysAdmin], OrgKind::School).expect("ok");
+        assert!(admin.needs_totp(OrgKind::School));
+        let office = RoleSet::new([Role::NutritionOffice], OrgKind::County).expect("ok");
+        assert!(office.needs_totp(OrgKind::County));
+    }
+
+    #[test]
+    fn separation_of_duties_in_permissions() {
+        assert!(!Role::SysAdmin.may(Permission::ViewAudit));
+        assert!(!Role::AuditAdmin.may(Permission::ManageUsers));
+        assert!(!Role::AuditAdmin.may(Permission::EditClasses));
+        assert!(!Role::SecAdmin.may(Permission::EditClasses));
+        assert!(!Role::Inspector.may(Permission::EditSchool));
+        assert!(Role::Registrar.may(Permission::EditClasses));
+    }
+
+    #[test]
+    fn roles_parse_from_code_or_label() {
+        for r in ALL_ROLES {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+            assert_eq!(Role::parse(r.label()), Some(r));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Free-text fields: names, addresses. Stored as entered, in Unicode NFC, never silently altered
+//! beyond trimming; control characters are refused so logs and exports stay clean.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises and checks a required text field; `label` names the field in the message.
+pub fn required(label: &str, input: &str, max_chars: usize) -> Result<String, String> {
+    let s = optional(label, input, max_chars)?;
+    if s.is_empty() {
+        return Err(format!("{label}不能为空"));
+    }
+    Ok(s)
+}
+
+pub fn optional(label: &str, input: &str, max_chars: usize) -> Result<String, String> {
+    let s: String = input.trim().nfc().collect();
+    if s.chars().any(char::is_control) {
+        return Err(format!("{label}含有不可见的控制字符"));
+    }
+    let n = s.chars().count();
+    if n > max_chars {
+        return Err(format!("{label}最多{max_chars}个字符（现有{n}个）"));
+    }
+    Ok(s)
+}
+
+/// Digits only, of a length within bounds (phone numbers, postcodes); empty allowed.
+pub fn digits(label: &str, input: &str, min: usize, max: usize) -> Result<String, String> {
+    let s: String = input.trim().chars().filter(|c| *c != '-' && *c != ' ').collect();
+    if s.is_empty() {
+        return Ok(s);
+    }
+    if !s.chars().all(|c| c.is_ascii_digit()) || s.len() < min || s.len() > max {
+        return Err(format!("{label}应为{min}–{max}位数字"));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_rare_characters_and_normalises_to_nfc() {
+        assert_eq!(required("姓名", " 刘𠮷芳 ", 20).as_deref(), Ok("刘𠮷芳"));
+        // e + combining acute → é (NFC)
+        assert_eq!(required("姓名", "e\u{301}", 20).as_deref(), Ok("\u{e9}"));
+    }
+
+    #[test]
+    fn rejects_empty_control_and_overlong() {
+        assert!(required("姓名", "  ", 20).unwrap_err().contains("不能为空"));
+        assert!(required("姓名", "a\nb", 20).unwrap_err().contains("控制字符"));
+        assert!(required("姓名", "一二三", 2).unwrap_err().contains("最多2个"));
+    }
+
+    #[test]
+    fn digits_accepts_separators_and_refuses_letters() {
+        assert_eq!(digits("电话", "0859-1234567", 7, 12).as_deref(), Ok("08591234567"));
+        assert_eq!(digits("电话", "", 7, 12).as_deref(), Ok(""));
+        assert!(digits("电话", "12ab", 7, 12).is_err());
+    }
+}

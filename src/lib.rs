@@ -1,0 +1,12 @@
+//! mealroll: the real-name management system of the rural compulsory-education student nutrition
+//! improvement programme, with the student registry that feeds it.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod org;
+pub mod web;

@@ -1,0 +1,821 @@
+//! Operations on the org tree, schools, campuses, teachers and classes. Every query is
+//! bounded by the caller's scope; an object outside it reads as "not found".
+
+use chrono::{Datelike, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::model::*;
+use crate::audit::{self, Entry};
+use crate::auth::{Caller, Scope};
+use crate::db::schema::{campuses, classes, orgs, schools, teachers, users};
+use crate::db::{DbConn, write_tx};
+use crate::domain::codes::{self, CodeTable};
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::school_code::SchoolCode;
+use crate::domain::text;
+use crate::error::{AppError, AppResult, FieldError};
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// An org by code, if it lies in the scope.
+pub fn org_in_scope(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
+    orgs::table
+        .filter(orgs::code.eq(code.trim()))
+        .filter(orgs::path.like(scope.like_pattern()))
+        .select(Org::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+fn school_org(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
+    let org = org_in_scope(conn, scope, code)?;
+    if org.kind != OrgKind::School.as_str() {
+        return Err(AppError::not_found());
+    }
+    Ok(org)
+}
+
+// ---------------------------------------------------------------- tree
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgChild {
+    pub org: Org,
+    pub kind_label: &'static str,
+    pub schools: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgPage {
+    pub org: Org,
+    pub kind_label: &'static str,
+    /// From the caller's own org down to the parent of `org`.
+    pub ancestors: Vec<Org>,
+    pub children: Vec<OrgChild>,
+}
+
+/// An org with its children and the number of schools under each child.
+pub fn org_page(conn: &mut DbConn, caller: &Caller, code: Option<&str>) -> AppResult<OrgPage> {
+    caller.require(conn, Permission::ViewOrgs, "org_tree")?;
+    let code = code.unwrap_or(&caller.org_code).to_owned();
+    let org = org_in_scope(conn, caller.scope(), &code)?;
+    let ancestor_codes: Vec<String> =
+        org.path.trim_matches('/').split('/').map(str::to_owned).filter(|c| *c != org.code).collect();
+    let mut ancestors: Vec<Org> = orgs::table
+        .filter(orgs::code.eq_any(&ancestor_codes))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(Org::as_select())
+        .load(conn)?;
+    ancestors.sort_by_key(|o| o.path.len());
+    let children: Vec<Org> = orgs::table
+        .filter(orgs::parent_id.eq(org.id))
+        .select(Org::as_select())
+        .order((orgs::kind.desc(), orgs::code.asc()))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(children.len());
+    for child in children {
+        let schools: i64 = orgs::table
+            .filter(orgs::kind.eq(OrgKind::School.as_str()))
+            .filter(orgs::path.like(format!("{}%", child.path)))
+            .count()
+            .get_result(conn)?;
+        out.push(OrgChild { kind_label: child.kind_label(), org: child, schools });
+    }
+    Ok(OrgPage { kind_label: org.kind_label(), org, ancestors, children: out })
+}
+
+/// Adds a township (乡镇) under a county; its code is the county code plus three digits.
+pub fn create_township(
+    conn: &mut DbConn,
+    caller: &Caller,
+    parent_code: &str,
+    code: &str,
+    name: &str,
+) -> AppResult<Org> {
+    caller.require(conn, Permission::CreateSchools, "create_township")?;
+    let parent = org_in_scope(conn, caller.scope(), parent_code)
+        .map_err(|_| AppError::field("parent_code", "org.bad_parent", "上级单位不存在或不在您的管辖范围内"))?;
+    let mut errors = Vec::new();
+    if parent.kind != OrgKind::County.as_str() && parent.kind != OrgKind::Prefecture.as_str() {
+        errors.push(fe("parent_code", "org.bad_parent", "乡镇只能设在县级（或不设县的地级市）单位之下"));
+    }
+    let code = code.trim();
+    if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) || !code.starts_with(&parent.code) {
+        errors.push(fe("code", "org.bad_code", &format!("乡镇代码应为9位数字，以上级代码{}开头", parent.code)));
+    }
+    let name = text::required("乡镇名称", name, 50).map_err(|m| fe("name", "org.bad_name", &m));
+    let name = match name {
+        Ok(n) => n,
+        Err(e) => {
+            errors.push(e);
+            String::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(AppError::fields(errors));
+    }
+    write_tx(conn, |conn| {
+        let org = insert_org(conn, code, &name, OrgKind::Township, &parent)?;
+        audit::record(conn, &caller.actor(), Entry::new("org.create", "org", &org.code).after(&org))?;
+        Ok(org)
+    })
+}
+
+fn insert_org(conn: &mut DbConn, code: &str, name: &str, kind: OrgKind, parent: &Org) -> AppResult<Org> {
+    let exists: i64 = orgs::table.filter(orgs::code.eq(code)).count().get_result(conn)?;
+    if exists > 0 {
+        return Err(AppError::field("code", "org.duplicate", format!("代码“{code}”已被其他单位使用")));
+    }
+    let id: i64 = diesel::insert_into(orgs::table)
+        .values((
+            orgs::code.eq(code),
+            orgs::name.eq(name),
+            orgs::kind.eq(kind.as_str()),
+            orgs::parent_id.eq(parent.id),
+            orgs::path.eq(format!("{}{code}/", parent.path)),
+            orgs::created_at.eq(now()),
+        ))
+        .returning(orgs::id)
+        .get_result(conn)?;
+    Ok(orgs::table.find(id).select(Org::as_select()).first(conn)?)
+}
+
+fn fe(field: &str, code: &'static str, message: &str) -> FieldError {
+    FieldError { field: field.to_owned(), code, message: message.to_owned() }
+}
+
+// ---------------------------------------------------------------- schools
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SchoolFilter {
+    #[serde(default)]
+    pub q: String,
+    /// Only schools under this org (code).
+    #[serde(default)]
+    pub under: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// Schools in scope, by code; with the total for paging.
+pub fn list_schools(conn: &mut DbConn, caller: &Caller, f: &SchoolFilter) -> AppResult<(Vec<SchoolListItem>, i64)> {
+    caller.require(conn, Permission::ViewOrgs, "list_schools")?;
+    let base = if f.under.trim().is_empty() {
+        caller.scope().like_pattern()
+    } else {
+        format!("{}%", org_in_scope(conn, caller.scope(), &f.under)?.path)
+    };
+    let term = crate::audit::service::escape_like(f.q.trim());
+    let filtered = || {
+        let mut q = orgs::table
+            .inner_join(schools::table)
+            .filter(orgs::kind.eq(OrgKind::School.as_str()))
+            .filter(orgs::path.like(base.clone()))
+            .into_boxed();
+        if !term.is_empty() {
+            let pat = format!("%{term}%");
+            q = q.filter(orgs::name.like(pat.clone()).or(orgs::code.like(pat)));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let page = f.page.unwrap_or(1).max(1);
+    let rows: Vec<(Org, SchoolRow)> = filtered()
+        .select((Org::as_select(), SchoolRow::as_select()))
+        .order(orgs::code.asc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .load(conn)?;
+    let parent_ids: Vec<i64> = rows.iter().filter_map(|(o, _)| o.parent_id).collect();
+    let parents: Vec<(i64, String)> =
+        orgs::table.filter(orgs::id.eq_any(&parent_ids)).select((orgs::id, orgs::name)).load(conn)?;
+    let school_ids: Vec<i64> = rows.iter().map(|(o, _)| o.id).collect();
+    let class_counts: Vec<(i64, i64)> = classes::table
+        .filter(classes::school_id.eq_any(&school_ids))
+        .group_by(classes::school_id)
+        .select((classes::school_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(o, s)| SchoolListItem {
+            parent_name: parents
+                .iter()
+                .find(|(id, _)| Some(*id) == o.parent_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            school_type_label: CodeTable::SchoolType.label(&s.school_type).unwrap_or(&s.school_type).to_owned(),
+            urban_rural_label: CodeTable::UrbanRural.label(&s.urban_rural).unwrap_or(&s.urban_rural).to_owned(),
+            principal_name: s.principal_name,
+            classes: class_counts.iter().find(|(id, _)| *id == o.id).map(|(_, n)| *n).unwrap_or(0),
+            code: o.code,
+            name: o.name,
+        })
+        .collect();
+    Ok((items, total))
+}
+
+pub fn get_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<School> {
+    caller.require(conn, Permission::ViewOrgs, "get_school")?;
+    let org = school_org(conn, caller.scope(), code)?;
+    load_school(conn, org)
+}
+
+fn load_school(conn: &mut DbConn, org: Org) -> AppResult<School> {
+    let row = schools::table.find(org.id).select(SchoolRow::as_select()).first(conn)?;
+    let parent_id = org.parent_id.ok_or_else(AppError::not_found)?;
+    let parent = orgs::table.find(parent_id).select(Org::as_select()).first(conn)?;
+    Ok(School::new(&org, &parent, row))
+}
+
+/// A school form, checked field by field.
+struct ValidSchool {
+    name: String,
+    sponsor_type: String,
+    urban_rural: String,
+    school_type: String,
+    in_county_seat: bool,
+    address: String,
+    postcode: String,
+    phone: String,
+    fax: String,
+    email: String,
+    homepage: String,
+    principal_name: String,
+    principal_phone: String,
+    principal_mobile: String,
+}
+
+fn parse_school(input: &SchoolInput) -> Result<ValidSchool, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut take = |field: &str, code: &'static str, r: Result<String, String>| match r {
+        Ok(v) => v,
+        Err(m) => {
+            errors.push(fe(field, code, &m));
+            String::new()
+        }
+    };
+    let coded = |t: CodeTable, v: &str| {
+        t.parse(v).map(str::to_owned).ok_or_else(|| format!("{}“{}”不在代码表中", t.title(), v.trim()))
+    };
+    let email = input.email.trim().to_owned();
+    let email_ok =
+        email.is_empty() || (email.contains('@') && !email.contains(char::is_whitespace) && email.len() <= 100);
+    let v = ValidSchool {
+        name: take("name", "school.bad_name", text::required("学校名称", &input.name, 60)),
+        sponsor_type: take("sponsor_type", "school.bad_code", coded(CodeTable::SponsorType, &input.sponsor_type)),
+        urban_rural: take("urban_rural", "school.bad_code", coded(CodeTable::UrbanRural, &input.urban_rural)),
+        school_type: take("school_type", "school.bad_code", coded(CodeTable::SchoolType, &input.school_type)),
+        in_county_seat: matches!(input.in_county_seat.as_deref().map(str::trim), Some("1" | "true" | "on" | "是")),
+        address: take("address", "school.bad_text", text::optional("地址", &input.address, 100)),
+        postcode: take("postcode", "school.bad_postcode", text::digits("邮编", &input.postcode, 6, 6)),
+        phone: take("phone", "school.bad_phone", text::digits("电话", &input.phone, 7, 12)),
+        fax: take("fax", "school.bad_phone", text::digits("传真", &input.fax, 7, 12)),
+        email: take("email", "school.bad_email", if email_ok { Ok(email) } else { Err("电子邮箱格式不正确".into()) }),
+        homepage: take("homepage", "school.bad_text", text::optional("主页", &input.homepage, 100)),
+        principal_name: take(
+            "principal_name",
+            "school.bad_text",
+            text::optional("校长姓名", &input.principal_name, 30),
+        ),
+        principal_phone: take(
+            "principal_phone",
+            "school.bad_phone",
+            text::digits("校长固定电话", &input.principal_phone, 7, 12),
+        ),
+        principal_mobile: take(
+            "principal_mobile",
+            "school.bad_phone",
+            text::digits("校长手机", &input.principal_mobile, 11, 11),
+        ),
+    };
+    if errors.is_empty() { Ok(v) } else { Err(errors) }
+}
+
+/// Parents a school may hang under: a county, a township, or a prefecture that has no counties
+/// (东莞, 中山, 儋州, 嘉峪关).
+fn check_school_parent(conn: &mut DbConn, parent: &Org) -> AppResult<()> {
+    let ok = match OrgKind::parse(&parent.kind) {
+        Some(OrgKind::County | OrgKind::Township) => true,
+        Some(OrgKind::Prefecture) => {
+            let counties: i64 = orgs::table
+                .filter(orgs::parent_id.eq(parent.id))
+                .filter(orgs::kind.eq(OrgKind::County.as_str()))
+                .count()
+                .get_result(conn)?;
+            counties == 0
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::field("parent_code", "school.bad_parent", "学校应设在县级、乡镇或不设县的地级市之下"))
+    }
+}
+
+fn province_of(path: &str) -> &str {
+    path.trim_matches('/').split('/').nth(1).map(|p| &p[..2.min(p.len())]).unwrap_or("")
+}
+
+pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) -> AppResult<School> {
+    caller.require(conn, Permission::CreateSchools, "create_school")?;
+    let mut errors = Vec::new();
+    let code = SchoolCode::parse(&input.code).map_err(|m| errors.push(fe("code", "school.bad_code", &m))).ok();
+    let parent = org_in_scope(conn, caller.scope(), &input.parent_code)
+        .map_err(|_| errors.push(fe("parent_code", "school.bad_parent", "上级单位不存在或不在您的管辖范围内")))
+        .ok();
+    let valid = parse_school(input).map_err(|e| errors.extend(e)).ok();
+    let (Some(code), Some(parent), Some(v)) = (code, parent, valid) else {
+        return Err(AppError::fields(errors));
+    };
+    check_school_parent(conn, &parent)?;
+    if code.province_prefix() != province_of(&parent.path) {
+        return Err(AppError::field(
+            "code",
+            "school.province_mismatch",
+            format!("学校标识码第3–4位“{}”与所属省份代码“{}”不一致", code.province_prefix(), province_of(&parent.path)),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let org = insert_org(conn, code.as_str(), &v.name, OrgKind::School, &parent)?;
+        let t = now();
+        diesel::insert_into(schools::table)
+            .values((
+                schools::org_id.eq(org.id),
+                schools::sponsor_type.eq(&v.sponsor_type),
+                schools::urban_rural.eq(&v.urban_rural),
+                schools::school_type.eq(&v.school_type),
+                schools::in_county_seat.eq(v.in_county_seat),
+                schools::address.eq(&v.address),
+                schools::postcode.eq(&v.postcode),
+                schools::phone.eq(&v.phone),
+                schools::fax.eq(&v.fax),
+                schools::email.eq(&v.email),
+                schools::homepage.eq(&v.homepage),
+                schools::principal_name.eq(&v.principal_name),
+                schools::principal_phone.eq(&v.principal_phone),
+                schools::principal_mobile.eq(&v.principal_mobile),
+                schools::updated_at.eq(t),
+            ))
+            .execute(conn)?;
+        let school = load_school(conn, org)?;
+        audit::record(conn, &caller.actor(), Entry::new("school.create", "school", &school.code).after(&school))?;
+        Ok(school)
+    })
+}
+
+pub fn update_school(conn: &mut DbConn, caller: &Caller, code: &str, input: &SchoolInput) -> AppResult<School> {
+    let before = get_school(conn, caller, code)?;
+    caller.require(conn, Permission::EditSchool, "update_school")?;
+    let v = parse_school(input).map_err(AppError::fields)?;
+    write_tx(conn, |conn| {
+        diesel::update(orgs::table.find(before.row.org_id)).set(orgs::name.eq(&v.name)).execute(conn)?;
+        diesel::update(schools::table.find(before.row.org_id))
+            .set((
+                schools::sponsor_type.eq(&v.sponsor_type),
+                schools::urban_rural.eq(&v.urban_rural),
+                schools::school_type.eq(&v.school_type),
+                schools::in_county_seat.eq(v.in_county_seat),
+                schools::address.eq(&v.address),
+                schools::postcode.eq(&v.postcode),
+                schools::phone.eq(&v.phone),
+                schools::fax.eq(&v.fax),
+                schools::email.eq(&v.email),
+                schools::homepage.eq(&v.homepage),
+                schools::principal_name.eq(&v.principal_name),
+                schools::principal_phone.eq(&v.principal_phone),
+                schools::principal_mobile.eq(&v.principal_mobile),
+                schools::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let org = orgs::table.find(before.row.org_id).select(Org::as_select()).first(conn)?;
+        let after = load_school(conn, org)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("school.update", "school", &after.code).before(&before).after(&after),
+        )?;
+        Ok(after)
+    })
+}
+
+// ---------------------------------------------------------------- campuses
+
+pub fn list_campuses(conn: &mut DbConn, caller: &Caller, school_code: &str) -> AppResult<Vec<Campus>> {
+    let org = school_org(conn, caller.scope(), school_code)?;
+    Ok(campuses::table
+        .filter(campuses::school_id.eq(org.id))
+        .select(Campus::as_select())
+        .order(campuses::campus_no.asc())
+        .load(conn)?)
+}
+
+pub fn add_campus(conn: &mut DbConn, caller: &Caller, school_code: &str, input: &CampusInput) -> AppResult<Campus> {
+    let org = school_org(conn, caller.scope(), school_code)?;
+    caller.require(conn, Permission::EditSchool, "add_campus")?;
+    let mut errors = Vec::new();
+    let no = input.campus_no.trim().to_owned();
+    if no.is_empty() || no.len() > 10 || !no.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        errors.push(fe("campus_no", "campus.bad_no", "校区号应为1–10位字母或数字"));
+    }
+    let name =
+        text::required("校区名称", &input.name, 60).map_err(|m| errors.push(fe("name", "campus.bad_name", &m))).ok();
+    let address =
+        text::optional("地址", &input.address, 100).map_err(|m| errors.push(fe("address", "campus.bad_text", &m))).ok();
+    let (Some(name), Some(address), true) = (name, address, errors.is_empty()) else {
+        return Err(AppError::fields(errors));
+    };
+    write_tx(conn, |conn| {
+        let dup: i64 = campuses::table
+            .filter(campuses::school_id.eq(org.id))
+            .filter(campuses::campus_no.eq(&no))
+            .count()
+            .get_result(conn)?;
+        if dup > 0 {
+            return Err(AppError::field("campus_no", "campus.duplicate", format!("校区号“{no}”已存在")));
+        }
+        let id: i64 = diesel::insert_into(campuses::table)
+            .values((
+                campuses::school_id.eq(org.id),
+                campuses::campus_no.eq(&no),
+                campuses::name.eq(&name),
+                campuses::address.eq(&address),
+            ))
+            .returning(campuses::id)
+            .get_result(conn)?;
+        let c = campuses::table.find(id).select(Campus::as_select()).first(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("campus.create", "campus", id).after(&c))?;
+        Ok(c)
+    })
+}
+
+// ---------------------------------------------------------------- teachers
+
+pub fn list_teachers(conn: &mut DbConn, caller: &Caller, school_code: &str) -> AppResult<Vec<Teacher>> {
+    caller.require(conn, Permission::ViewOrgs, "list_teachers")?;
+    let org = school_org(conn, caller.scope(), school_code)?;
+    Ok(teachers::table
+        .filter(teachers::school_id.eq(org.id))
+        .select(Teacher::as_select())
+        .order(teachers::staff_no.asc())
+        .load(conn)?)
+}
+
+pub fn get_teacher(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Teacher, String)> {
+    caller.require(conn, Permission::ViewOrgs, "get_teacher")?;
+    teachers::table
+        .inner_join(orgs::table)
+        .filter(teachers::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((Teacher::as_select(), orgs::code))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+struct ValidTeacher {
+    staff_no: String,
+    name: String,
+    sex: String,
+    phone: String,
+    subject: String,
+}
+
+fn parse_teacher(input: &TeacherInput) -> AppResult<ValidTeacher> {
+    let mut errors = Vec::new();
+    let staff_no = input.staff_no.trim().to_owned();
+    if staff_no.is_empty() || staff_no.len() > 20 || !staff_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        errors.push(fe("staff_no", "teacher.bad_staff_no", "工号应为1–20位字母或数字"));
+    }
+    let name =
+        text::required("教师姓名", &input.name, 30).map_err(|m| errors.push(fe("name", "teacher.bad_name", &m))).ok();
+    let sex = codes::parse_sex(&input.sex)
+        .ok_or_else(|| errors.push(fe("sex", "teacher.bad_sex", "性别应为“男”或“女”")))
+        .ok();
+    let phone = text::digits("联系电话", &input.phone, 7, 12)
+        .map_err(|m| errors.push(fe("phone", "teacher.bad_phone", &m)))
+        .ok();
+    let subject = text::optional("任教学科", &input.subject, 30)
+        .map_err(|m| errors.push(fe("subject", "teacher.bad_text", &m)))
+        .ok();
+    match (name, sex, phone, subject, errors.is_empty()) {
+        (Some(name), Some(sex), Some(phone), Some(subject), true) => {
+            Ok(ValidTeacher { staff_no, name, sex: sex.to_owned(), phone, subject })
+        }
+        _ => Err(AppError::fields(errors)),
+    }
+}
+
+pub fn create_teacher(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_code: &str,
+    input: &TeacherInput,
+) -> AppResult<Teacher> {
+    let org = school_org(conn, caller.scope(), school_code)?;
+    caller.require(conn, Permission::EditClasses, "create_teacher")?;
+    let v = parse_teacher(input)?;
+    write_tx(conn, |conn| {
+        ensure_unique_staff_no(conn, org.id, &v.staff_no, None)?;
+        let id: i64 = diesel::insert_into(teachers::table)
+            .values((
+                teachers::school_id.eq(org.id),
+                teachers::staff_no.eq(&v.staff_no),
+                teachers::name.eq(&v.name),
+                teachers::sex.eq(&v.sex),
+                teachers::phone.eq(&v.phone),
+                teachers::subject.eq(&v.subject),
+                teachers::active.eq(true),
+                teachers::updated_at.eq(now()),
+            ))
+            .returning(teachers::id)
+            .get_result(conn)?;
+        let t = teachers::table.find(id).select(Teacher::as_select()).first(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("teacher.create", "teacher", id).after(&t))?;
+        Ok(t)
+    })
+}
+
+fn ensure_unique_staff_no(conn: &mut DbConn, school_id: i64, staff_no: &str, except: Option<i64>) -> AppResult<()> {
+    let mut q =
+        teachers::table.filter(teachers::school_id.eq(school_id)).filter(teachers::staff_no.eq(staff_no)).into_boxed();
+    if let Some(id) = except {
+        q = q.filter(teachers::id.ne(id));
+    }
+    let n: i64 = q.count().get_result(conn)?;
+    if n > 0 {
+        return Err(AppError::field("staff_no", "teacher.duplicate", format!("工号“{staff_no}”在本校已存在")));
+    }
+    Ok(())
+}
+
+pub fn update_teacher(conn: &mut DbConn, caller: &Caller, id: i64, input: &TeacherInput) -> AppResult<Teacher> {
+    let (before, _) = get_teacher(conn, caller, id)?;
+    caller.require(conn, Permission::EditClasses, "update_teacher")?;
+    let v = parse_teacher(input)?;
+    write_tx(conn, |conn| {
+        ensure_unique_staff_no(conn, before.school_id, &v.staff_no, Some(id))?;
+        diesel::update(teachers::table.find(id))
+            .set((
+                teachers::staff_no.eq(&v.staff_no),
+                teachers::name.eq(&v.name),
+                teachers::sex.eq(&v.sex),
+                teachers::phone.eq(&v.phone),
+                teachers::subject.eq(&v.subject),
+                teachers::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let after = teachers::table.find(id).select(Teacher::as_select()).first(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("teacher.update", "teacher", id).before(&before).after(&after),
+        )?;
+        Ok(after)
+    })
+}
+
+pub fn delete_teacher(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
+    let (before, _) = get_teacher(conn, caller, id)?;
+    caller.require(conn, Permission::EditClasses, "delete_teacher")?;
+    write_tx(conn, |conn| {
+        let heads: i64 = classes::table.filter(classes::head_teacher_id.eq(id)).count().get_result(conn)?;
+        if heads > 0 {
+            return Err(AppError::conflict(
+                "teacher.in_use",
+                format!("{}仍是{heads}个班级的班主任，请先更换班主任", before.name),
+            ));
+        }
+        diesel::delete(teachers::table.find(id)).execute(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("teacher.delete", "teacher", id).before(&before))
+    })
+}
+
+// ---------------------------------------------------------------- classes
+
+fn class_views(conn: &mut DbConn, rows: Vec<(Class, String, String)>) -> AppResult<Vec<ClassView>> {
+    let teacher_ids: Vec<i64> = rows.iter().filter_map(|(c, _, _)| c.head_teacher_id).collect();
+    let names: Vec<(i64, String)> =
+        teachers::table.filter(teachers::id.eq_any(&teacher_ids)).select((teachers::id, teachers::name)).load(conn)?;
+    let campus_ids: Vec<i64> = rows.iter().filter_map(|(c, _, _)| c.campus_id).collect();
+    let campus_names: Vec<(i64, String)> =
+        campuses::table.filter(campuses::id.eq_any(&campus_ids)).select((campuses::id, campuses::name)).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(class, school_code, school_name)| ClassView {
+            grade_name: codes::grade_name(class.grade).to_owned(),
+            head_teacher_name: names.iter().find(|(id, _)| Some(*id) == class.head_teacher_id).map(|(_, n)| n.clone()),
+            campus_name: campus_names.iter().find(|(id, _)| Some(*id) == class.campus_id).map(|(_, n)| n.clone()),
+            class,
+            school_code,
+            school_name,
+        })
+        .collect())
+}
+
+pub fn list_classes(conn: &mut DbConn, caller: &Caller, school_code: &str) -> AppResult<Vec<ClassView>> {
+    caller.require(conn, Permission::ViewOrgs, "list_classes")?;
+    let org = school_org(conn, caller.scope(), school_code)?;
+    let rows: Vec<(Class, String, String)> = classes::table
+        .inner_join(orgs::table)
+        .filter(classes::school_id.eq(org.id))
+        .select((Class::as_select(), orgs::code, orgs::name))
+        .order((classes::grade.asc(), classes::class_no.asc()))
+        .load(conn)?;
+    class_views(conn, rows)
+}
+
+pub fn get_class(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ClassView> {
+    caller.require(conn, Permission::ViewOrgs, "get_class")?;
+    let row: (Class, String, String) = classes::table
+        .inner_join(orgs::table)
+        .filter(classes::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((Class::as_select(), orgs::code, orgs::name))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)?;
+    class_views(conn, vec![row])?.into_iter().next().ok_or_else(AppError::not_found)
+}
+
+struct ValidClass {
+    class_no: String,
+    name: String,
+    grade: i32,
+    entry_year: i32,
+    head_teacher_id: Option<i64>,
+    campus_id: Option<i64>,
+}
+
+fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResult<ValidClass> {
+    let mut errors = Vec::new();
+    let class_no = input.class_no.trim().to_owned();
+    if class_no.is_empty() || class_no.len() > 10 || !class_no.bytes().all(|b| b.is_ascii_digit()) {
+        errors.push(fe("class_no", "class.bad_no", "班号应为1–10位数字"));
+    }
+    let grade = codes::parse_grade(&input.grade);
+    if grade.is_none() {
+        errors.push(fe("grade", "class.bad_grade", "年级应为1–12（或“一年级”…“九年级”、“高一”…）"));
+    }
+    let name = match text::optional("班级名称", &input.name, 30) {
+        Ok(n) if n.is_empty() => grade.map(|g| codes::default_class_name(g, &class_no)),
+        Ok(n) => Some(n),
+        Err(m) => {
+            errors.push(fe("name", "class.bad_name", &m));
+            None
+        }
+    };
+    let this_year = Utc::now().year();
+    let entry_year = input.entry_year.trim().parse::<i32>().ok().filter(|y| (1990..=this_year + 1).contains(y));
+    if entry_year.is_none() {
+        errors.push(fe("entry_year", "class.bad_year", &format!("入学年份应为1990–{}之间的四位年份", this_year + 1)));
+    }
+    let staff_no = input.head_teacher_staff_no.trim();
+    let head_teacher_id = if staff_no.is_empty() {
+        None
+    } else {
+        let id: Option<i64> = teachers::table
+            .filter(teachers::school_id.eq(school_id))
+            .filter(teachers::staff_no.eq(staff_no))
+            .select(teachers::id)
+            .first(conn)
+            .optional()?;
+        if id.is_none() {
+            errors.push(fe("head_teacher_staff_no", "class.bad_teacher", &format!("本校没有工号为“{staff_no}”的教师")));
+        }
+        id
+    };
+    let campus_no = input.campus_no.trim();
+    let campus_id = if campus_no.is_empty() {
+        None
+    } else {
+        let id: Option<i64> = campuses::table
+            .filter(campuses::school_id.eq(school_id))
+            .filter(campuses::campus_no.eq(campus_no))
+            .select(campuses::id)
+            .first(conn)
+            .optional()?;
+        if id.is_none() {
+            errors.push(fe("campus_no", "class.bad_campus", &format!("本校没有校区号为“{campus_no}”的校区")));
+        }
+        id
+    };
+    match (name, grade, entry_year, errors.is_empty()) {
+        (Some(name), Some(grade), Some(entry_year), true) => {
+            Ok(ValidClass { class_no, name, grade, entry_year, head_teacher_id, campus_id })
+        }
+        _ => Err(AppError::fields(errors)),
+    }
+}
+
+fn ensure_unique_class_no(conn: &mut DbConn, school_id: i64, class_no: &str, except: Option<i64>) -> AppResult<()> {
+    let mut q =
+        classes::table.filter(classes::school_id.eq(school_id)).filter(classes::class_no.eq(class_no)).into_boxed();
+    if let Some(id) = except {
+        q = q.filter(classes::id.ne(id));
+    }
+    let n: i64 = q.count().get_result(conn)?;
+    if n > 0 {
+        return Err(AppError::field("class_no", "class.duplicate", format!("班号“{class_no}”在本校已存在")));
+    }
+    Ok(())
+}
+
+pub fn create_class(conn: &mut DbConn, caller: &Caller, school_code: &str, input: &ClassInput) -> AppResult<ClassView> {
+    let org = school_org(conn, caller.scope(), school_code)?;
+    caller.require(conn, Permission::EditClasses, "create_class")?;
+    let v = parse_class(conn, org.id, input)?;
+    let id = write_tx(conn, |conn| {
+        ensure_unique_class_no(conn, org.id, &v.class_no, None)?;
+        let id: i64 = diesel::insert_into(classes::table)
+            .values((
+                classes::school_id.eq(org.id),
+                classes::campus_id.eq(v.campus_id),
+                classes::class_no.eq(&v.class_no),
+                classes::name.eq(&v.name),
+                classes::grade.eq(v.grade),
+                classes::entry_year.eq(v.entry_year),
+                classes::head_teacher_id.eq(v.head_teacher_id),
+                classes::updated_at.eq(now()),
+            ))
+            .returning(classes::id)
+            .get_result(conn)?;
+        let c = classes::table.find(id).select(Class::as_select()).first(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("class.create", "class", id).after(&c))?;
+        Ok(id)
+    })?;
+    get_class(conn, caller, id)
+}
+
+pub fn update_class(conn: &mut DbConn, caller: &Caller, id: i64, input: &ClassInput) -> AppResult<ClassView> {
+    let before = get_class(conn, caller, id)?;
+    caller.require(conn, Permission::EditClasses, "update_class")?;
+    let v = parse_class(conn, before.class.school_id, input)?;
+    write_tx(conn, |conn| {
+        ensure_unique_class_no(conn, before.class.school_id, &v.class_no, Some(id))?;
+        diesel::update(classes::table.find(id))
+            .set((
+                classes::campus_id.eq(v.campus_id),
+                classes::class_no.eq(&v.class_no),
+                classes::name.eq(&v.name),
+                classes::grade.eq(v.grade),
+                classes::entry_year.eq(v.entry_year),
+                classes::head_teacher_id.eq(v.head_teacher_id),
+                classes::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        let after = classes::table.find(id).select(Class::as_select()).first(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("class.update", "class", id).before(&before.class).after(&after),
+        )
+    })?;
+    get_class(conn, caller, id)
+}
+
+pub fn delete_class(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
+    let before = get_class(conn, caller, id)?;
+    caller.require(conn, Permission::EditClasses, "delete_class")?;
+    write_tx(conn, |conn| {
+        diesel::delete(classes::table.find(id)).execute(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("class.delete", "class", id).before(&before.class))
+    })
+}
+
+// ---------------------------------------------------------------- dashboard
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScopeCounts {
+    pub schools: i64,
+    pub classes: i64,
+    pub teachers: i64,
+    pub users: i64,
+}
+
+pub fn scope_counts(conn: &mut DbConn, caller: &Caller) -> AppResult<ScopeCounts> {
+    let pat = caller.scope().like_pattern();
+    Ok(ScopeCounts {
+        schools: orgs::table
+            .filter(orgs::kind.eq(OrgKind::School.as_str()))
+            .filter(orgs::path.like(pat.clone()))
+            .count()
+            .get_result(conn)?,
+        classes: classes::table
+            .inner_join(orgs::table)
+            .filter(orgs::path.like(pat.clone()))
+            .count()
+            .get_result(conn)?,
+        teachers: teachers::table
+            .inner_join(orgs::table)
+            .filter(orgs::path.like(pat.clone()))
+            .count()
+            .get_result(conn)?,
+        users: users::table.inner_join(orgs::table).filter(orgs::path.like(pat)).count().get_result(conn)?,
+    })
+}

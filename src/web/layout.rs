@@ -1,0 +1,93 @@
+//! What every page's shell needs: who is logged in, the navigation their roles allow,
+//! the CSRF token for forms, and form error lookup.
+
+use serde::Deserialize;
+
+use crate::auth::{Caller, csrf};
+use crate::domain::role::Permission;
+use crate::error::{AppError, FieldError};
+use crate::web::AppState;
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+pub struct Layout {
+    pub title: String,
+    pub user: String,
+    pub org: String,
+    pub roles: String,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+}
+
+impl Layout {
+    pub fn new(caller: &Caller, state: &AppState, title: impl Into<String>) -> Self {
+        let mut nav = vec![NavItem { href: "/", label: "首页" }];
+        if caller.may(Permission::ViewOrgs) {
+            nav.push(NavItem { href: "/orgs", label: "组织机构" });
+            nav.push(NavItem { href: "/schools", label: "学校" });
+        }
+        if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
+            nav.push(NavItem { href: "/users", label: "用户管理" });
+        }
+        if caller.may(Permission::ViewAudit) {
+            nav.push(NavItem { href: "/audit", label: "审计日志" });
+        }
+        nav.push(NavItem { href: "/password", label: "修改密码" });
+        Self {
+            title: title.into(),
+            user: caller.display_name.clone(),
+            org: caller.org_name.clone(),
+            roles: caller.roles.labels(),
+            csrf: csrf::token_for(&state.keys.csrf, caller.session_id.as_deref().unwrap_or("")),
+            nav,
+        }
+    }
+}
+
+/// A one-line notice after a redirect (`?ok=saved`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Flash {
+    #[serde(default)]
+    pub ok: Option<String>,
+}
+
+impl Flash {
+    pub fn message(&self) -> &'static str {
+        match self.ok.as_deref() {
+            Some("saved") => "已保存",
+            Some("created") => "已创建",
+            Some("deleted") => "已删除",
+            Some("password") => "密码已修改，请用新密码重新登录",
+            _ => "",
+        }
+    }
+}
+
+/// Field errors of a re-shown form.
+#[derive(Debug, Default)]
+pub struct FormErrors {
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+impl FormErrors {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn from_error(e: &AppError) -> Self {
+        Self { message: e.message.clone(), fields: e.fields.clone() }
+    }
+
+    /// The message for one field, or "".
+    pub fn get(&self, field: &str) -> &str {
+        self.fields.iter().find(|f| f.field == field).map(|f| f.message.as_str()).unwrap_or("")
+    }
+
+    pub fn any(&self) -> bool {
+        !self.message.is_empty()
+    }
+}

@@ -1,0 +1,225 @@
+//! The actix application: state, the one route table, security headers, the page shell.
+
+pub mod layout;
+pub mod openapi;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::config::{Keys, Settings};
+use crate::db::{DbConn, Pool};
+use crate::error::{AppError, AppResult, ErrorKind};
+
+pub use layout::{Flash, FormErrors, Layout};
+
+/// What every handler shares.
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Settings,
+    pub keys: Keys,
+}
+
+impl AppState {
+    /// Runs blocking database work off the async executor, with a pooled connection.
+    pub async fn run<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// An error on a page: the login page for an expired session, otherwise a page in Chinese.
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError(e)
+    }
+}
+
+impl std::fmt::Debug for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let e = &self.0;
+        if e.kind == ErrorKind::Unauthenticated {
+            let to = if e.code == "auth.must_change_password" { "/password" } else { "/login?expired=1" };
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
+        }
+        if e.kind == ErrorKind::Internal {
+            tracing::error!(error = ?e, "page failed");
+        }
+        let page = ErrorPage { status: e.status().as_u16(), code: e.code, message: &e.message };
+        let body = page.render().unwrap_or_else(|_| e.message.clone());
+        HttpResponse::build(e.status()).content_type("text/html; charset=utf-8").body(body)
+    }
+}
+
+pub type PageResult<T> = Result<T, PageError>;
+
+/// 303 to another page after a successful POST.
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
+}
+
+const APP_CSS: &str = include_str!("../../templates/static/app.css");
+
+async fn app_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(APP_CSS)
+}
+
+async fn not_found() -> PageResult<HttpResponse> {
+    Err(PageError(AppError::new(ErrorKind::NotFound, "not_found", "页面不存在")))
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .add((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .add((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .add(("Permissions-Policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()")))
+}
+
+/// The one route table: pages, then `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::{audit, auth, org};
+    cfg.route("/static/app.css", web::get().to(app_css))
+        .route("/login", web::get().to(auth::web::login_page))
+        .route("/login", web::post().to(auth::web::login_submit))
+        .route("/logout", web::post().to(auth::web::logout))
+        .route("/password", web::get().to(auth::web::password_page))
+        .route("/password", web::post().to(auth::web::password_submit))
+        .route("/", web::get().to(org::web::dashboard))
+        .route("/orgs", web::get().to(org::web::tree))
+        .route("/orgs/{code}", web::get().to(org::web::tree_at))
+        .route("/orgs/{code}/townships", web::post().to(org::web::township_create))
+        .route("/schools", web::get().to(org::web::schools))
+        .route("/schools", web::post().to(org::web::school_create))
+        .route("/schools/new", web::get().to(org::web::school_new))
+        .route("/schools/{code}", web::get().to(org::web::school))
+        .route("/schools/{code}/edit", web::get().to(org::web::school_edit))
+        .route("/schools/{code}/edit", web::post().to(org::web::school_update))
+        .route("/schools/{code}/campuses", web::post().to(org::web::campus_create))
+        .route("/schools/{code}/classes/new", web::get().to(org::web::class_new))
+        .route("/schools/{code}/classes", web::post().to(org::web::class_create))
+        .route("/schools/{code}/teachers/new", web::get().to(org::web::teacher_new))
+        .route("/schools/{code}/teachers", web::post().to(org::web::teacher_create))
+        .route("/classes/{id}", web::get().to(org::web::class))
+        .route("/classes/{id}/edit", web::get().to(org::web::class_edit))
+        .route("/classes/{id}/edit", web::post().to(org::web::class_update))
+        .route("/classes/{id}/delete", web::post().to(org::web::class_delete))
+        .route("/teachers/{id}/edit", web::get().to(org::web::teacher_edit))
+        .route("/teachers/{id}/edit", web::post().to(org::web::teacher_update))
+        .route("/teachers/{id}/delete", web::post().to(org::web::teacher_delete))
+        .route("/users", web::get().to(auth::web::users))
+        .route("/users", web::post().to(auth::web::user_create))
+        .route("/users/new", web::get().to(auth::web::user_new))
+        .route("/users/{id}/action", web::post().to(auth::web::user_action))
+        .route("/audit", web::get().to(audit::web::list))
+        .service(
+            web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi::document))
+                .route("/auth/token", web::post().to(auth::web::api_token))
+                .route("/auth/logout", web::post().to(auth::web::api_logout))
+                .route("/me", web::get().to(auth::web::api_me))
+                .route("/orgs/{code}", web::get().to(org::api::org))
+                .route("/schools", web::get().to(org::api::schools))
+                .route("/schools", web::post().to(org::api::school_create))
+                .route("/schools/{code}", web::get().to(org::api::school))
+                .route("/schools/{code}", web::put().to(org::api::school_update))
+                .route("/schools/{code}/campuses", web::get().to(org::api::campuses))
+                .route("/schools/{code}/campuses", web::post().to(org::api::campus_create))
+                .route("/schools/{code}/classes", web::get().to(org::api::classes))
+                .route("/schools/{code}/classes", web::post().to(org::api::class_create))
+                .route("/schools/{code}/teachers", web::get().to(org::api::teachers))
+                .route("/schools/{code}/teachers", web::post().to(org::api::teacher_create))
+                .route("/classes/{id}", web::get().to(org::api::class))
+                .route("/classes/{id}", web::put().to(org::api::class_update))
+                .route("/classes/{id}", web::delete().to(org::api::class_delete))
+                .route("/teachers/{id}", web::get().to(org::api::teacher))
+                .route("/teachers/{id}", web::put().to(org::api::teacher_update))
+                .route("/teachers/{id}", web::delete().to(org::api::teacher_delete))
+                .route("/users", web::get().to(auth::web::api_users))
+                .route("/users", web::post().to(auth::web::api_user_create))
+                .route("/users/{id}", web::get().to(auth::web::api_user))
+                .route("/users/{id}/action", web::post().to(auth::web::api_user_action))
+                .route("/audit", web::get().to(audit::web::api_list))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(AppError::new(ErrorKind::NotFound, "not_found", "接口不存在"))
+                })),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Builds the app (used by `serve` and by the tests).
+pub fn app(
+    state: web::Data<AppState>,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // Malformed JSON or form bodies answer in Chinese with a stable code instead of actix's text.
+    let json_cfg = web::JsonConfig::default().limit(1024 * 1024).error_handler(|err, _| {
+        AppError::invalid("input.malformed_json", format!("请求内容不是有效的JSON或字段类型不符：{err}")).into()
+    });
+    let path_cfg = web::PathConfig::default()
+        .error_handler(|_, _| AppError::new(ErrorKind::NotFound, "not_found", "记录不存在").into());
+    let query_cfg = web::QueryConfig::default()
+        .error_handler(|err, _| AppError::invalid("input.malformed_query", format!("查询参数有误：{err}")).into());
+    actix_web::App::new()
+        .app_data(state)
+        .app_data(json_cfg)
+        .app_data(path_cfg)
+        .app_data(query_cfg)
+        .wrap(security_headers())
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .configure(routes)
+}

@@ -1,0 +1,83 @@
+//! The OpenAPI 3.1 document of `/api/v1`.
+
+use actix_web::HttpResponse;
+use serde_json::{Value, json};
+
+/// (method, path, summary, tag) of every `/api/v1` operation.
+pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
+    ("post", "/auth/token", "登录，取得令牌 {username, password, totp}", "auth"),
+    ("post", "/auth/logout", "注销当前令牌", "auth"),
+    ("get", "/me", "当前用户", "auth"),
+    ("get", "/orgs/{code}", "机构及其下级", "org"),
+    ("get", "/schools", "学校列表 (?q=&under=&page=)", "org"),
+    ("post", "/schools", "新建学校", "org"),
+    ("get", "/schools/{code}", "学校详情", "org"),
+    ("put", "/schools/{code}", "修改学校", "org"),
+    ("get", "/schools/{code}/campuses", "校区列表", "org"),
+    ("post", "/schools/{code}/campuses", "新增校区", "org"),
+    ("get", "/schools/{code}/classes", "班级列表", "org"),
+    ("post", "/schools/{code}/classes", "新建班级", "org"),
+    ("get", "/schools/{code}/teachers", "教师列表", "org"),
+    ("post", "/schools/{code}/teachers", "新增教师", "org"),
+    ("get", "/classes/{id}", "班级详情", "org"),
+    ("put", "/classes/{id}", "修改班级", "org"),
+    ("delete", "/classes/{id}", "删除班级", "org"),
+    ("get", "/teachers/{id}", "教师详情", "org"),
+    ("put", "/teachers/{id}", "修改教师", "org"),
+    ("delete", "/teachers/{id}", "删除教师", "org"),
+    ("get", "/users", "用户列表", "users"),
+    ("post", "/users", "新建用户 {username, display_name, org_code, roles}", "users"),
+    ("get", "/users/{id}", "用户详情", "users"),
+    ("post", "/users/{id}/action", "账号操作 {action: reset_password|disable|enable|unlock|reset_totp}", "users"),
+    ("get", "/audit", "审计日志 (?action=&actor=&page=)", "audit"),
+];
+
+pub fn build() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary, tag) in OPERATIONS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": summary,
+            "tags": [tag],
+            "parameters": params,
+            "responses": {
+                "200": {"description": "成功"},
+                "401": {"description": "未登录或令牌失效", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "403": {"description": "无权限"},
+                "404": {"description": "不存在或不在管辖范围内"},
+                "422": {"description": "输入有误（逐字段说明）"}
+            }
+        });
+        if *path == "/auth/token" {
+            op["security"] = json!([]);
+        }
+        paths
+            .entry(format!("/api/v1{path}"))
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|o| o.insert((*method).to_owned(), op));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "mealroll API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "营养改善计划实名制管理系统接口。所有接口与网页使用相同的权限范围与审计规则。"},
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {"Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "error": {"type": "string", "description": "稳定的错误代码"},
+                "message": {"type": "string", "description": "中文说明"},
+                "fields": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}}}}
+        },
+        "paths": paths,
+    })
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(build())
+}

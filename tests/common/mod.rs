@@ -1,0 +1,249 @@
+//! Test harness: every data test runs on a fresh SQLite file and, when `MEALROLL_TEST_PG_URL`
+//! is set, on a throw-away PostgreSQL database created for the run and dropped after it.
+
+#![allow(dead_code)]
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{test, web};
+use chrono::Utc;
+use diesel::{Connection, RunQueryDsl};
+
+use mealroll::auth::Caller;
+use mealroll::auth::service::{self as accounts, NewUser};
+use mealroll::config::{Keys, Settings};
+use mealroll::db::{self, DbConn, Pool};
+use mealroll::org::model::{ClassInput, SchoolInput, TeacherInput};
+use mealroll::org::service as org;
+use mealroll::web::AppState;
+
+pub const PASSWORD: &str = "Test-password-2026";
+
+pub struct TestDb {
+    pub url: String,
+    pub label: &'static str,
+    pg_admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self { url, label: "sqlite", pg_admin: None, _dir: Some(dir) }
+    }
+
+    pub fn postgres() -> Option<Self> {
+        let admin = std::env::var("MEALROLL_TEST_PG_URL").ok().filter(|s| !s.is_empty())?;
+        let name = format!("mealroll_test_{}", uuid::Uuid::new_v4().simple());
+        let mut c = diesel::PgConnection::establish(&admin).expect("connect to MEALROLL_TEST_PG_URL");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Some(Self { url: format!("{base}/{name}"), label: "postgres", pg_admin: Some((admin, name)), _dir: None })
+    }
+
+    /// SQLite always; PostgreSQL when configured.
+    pub fn all() -> Vec<TestDb> {
+        let mut v = vec![Self::sqlite()];
+        v.extend(Self::postgres());
+        v
+    }
+
+    pub fn sqlite_path(&self) -> Option<String> {
+        self.url.strip_prefix("sqlite://").map(str::to_owned)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg_admin
+            && let Ok(mut c) = diesel::PgConnection::establish(admin)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        }
+    }
+}
+
+/// A migrated database with the division tree and a small world:
+/// county 522326 with schools A and B, county 522327 with school C; users per role.
+pub struct World {
+    pub db: TestDb,
+    pub pool: Pool,
+    pub keys: Keys,
+    pub settings: Settings,
+    pub totp: std::collections::HashMap<String, String>,
+}
+
+pub const COUNTY: &str = "522326";
+pub const OTHER_COUNTY: &str = "522327";
+pub const SCHOOL_A: &str = "2152326001";
+pub const SCHOOL_B: &str = "2152326002";
+pub const SCHOOL_C: &str = "2152327001";
+
+impl World {
+    pub fn new(db: TestDb) -> Self {
+        let mut settings = Settings::defaults();
+        settings.database_url = db.url.clone();
+        settings.pool_size = 4;
+        let keys = Keys::from_master(&[42u8; 32]);
+        let pool = db::connect(&db.url, 4).expect("connect");
+        let mut conn = pool.get().expect("conn");
+        mealroll::org::seed::divisions(&mut conn).expect("seed");
+        let cli = Caller::cli(&mut conn).expect("cli");
+        let mut totp = std::collections::HashMap::new();
+        for (code, parent, name) in [
+            (SCHOOL_A, COUNTY, "望谟县王母小学"),
+            (SCHOOL_B, COUNTY, "望谟县纳包小学"),
+            (SCHOOL_C, OTHER_COUNTY, "册亨县者楼小学"),
+        ] {
+            org::create_school(
+                &mut conn,
+                &cli,
+                &SchoolInput {
+                    code: code.into(),
+                    name: name.into(),
+                    parent_code: parent.into(),
+                    sponsor_type: "1".into(),
+                    urban_rural: "220".into(),
+                    school_type: "211".into(),
+                    ..SchoolInput::default()
+                },
+            )
+            .expect("school");
+            org::create_teacher(
+                &mut conn,
+                &cli,
+                code,
+                &TeacherInput {
+                    staff_no: "0001".into(),
+                    name: "王䶮".into(),
+                    sex: "女".into(),
+                    phone: "13812345678".into(),
+                    subject: "语文".into(),
+                },
+            )
+            .expect("teacher");
+            org::create_class(
+                &mut conn,
+                &cli,
+                code,
+                &ClassInput {
+                    class_no: "202601".into(),
+                    grade: "1".into(),
+                    entry_year: "2026".into(),
+                    head_teacher_staff_no: "0001".into(),
+                    ..ClassInput::default()
+                },
+            )
+            .expect("class");
+        }
+        let now = Utc::now().naive_utc();
+        for (username, org_code, role) in [
+            ("yyb", COUNTY, "nutrition_office"),
+            ("yyb2", OTHER_COUNTY, "nutrition_office"),
+            ("a.xueji", SCHOOL_A, "registrar"),
+            ("b.xueji", SCHOOL_B, "registrar"),
+            ("a.xiaozhang", SCHOOL_A, "principal"),
+            ("xitong", COUNTY, "sysadmin"),
+            ("anquan", COUNTY, "secadmin"),
+            ("shenji", COUNTY, "auditadmin"),
+        ] {
+            let creds = accounts::create_user(
+                &mut conn,
+                &keys,
+                &cli,
+                &NewUser {
+                    username: username.into(),
+                    display_name: format!("测试 {username}"),
+                    org_code: org_code.into(),
+                    roles: vec![role.into()],
+                    password: Some(PASSWORD.into()),
+                },
+                now,
+            )
+            .expect("user");
+            if let Some(s) = creds.totp_secret {
+                totp.insert(username.to_owned(), s);
+            }
+        }
+        drop(conn);
+        Self { db, pool, keys, settings, totp }
+    }
+
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool.get().expect("conn")
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        web::Data::new(AppState { pool: self.pool.clone(), settings: self.settings.clone(), keys: self.keys.clone() })
+    }
+
+    /// A valid TOTP code for a user that has one, for a time step not used yet.
+    pub fn totp_code(&self, username: &str, step_offset: i64) -> Option<String> {
+        let secret = self.totp.get(username)?;
+        let unix = u64::try_from(Utc::now().timestamp() + step_offset * 30).ok()?;
+        mealroll::auth::totp::code_at(secret, unix).ok()
+    }
+
+    /// A session token for a user without going through the login form (TOTP steps are scarce
+    /// within one test; the login itself is tested in `auth.rs`).
+    pub fn token(&self, username: &str) -> String {
+        use diesel::prelude::*;
+        use mealroll::db::schema::users;
+        let mut conn = self.conn();
+        let id: i64 =
+            users::table.filter(users::username.eq(username)).select(users::id).first(&mut conn).expect("user");
+        mealroll::auth::session::open(&mut conn, &self.keys, &self.settings, id, "127.0.0.1", Utc::now().naive_utc())
+            .expect("session")
+    }
+
+    pub fn caller(&self, username: &str) -> Caller {
+        let token = self.token(username);
+        let mut conn = self.conn();
+        mealroll::auth::session::authenticate(
+            &mut conn,
+            &self.keys,
+            &self.settings,
+            &token,
+            "127.0.0.1",
+            Utc::now().naive_utc(),
+        )
+        .expect("auth")
+    }
+}
+
+pub fn audit_count(conn: &mut DbConn, action: &str) -> i64 {
+    use diesel::prelude::*;
+    use mealroll::db::schema::audit_log;
+    audit_log::table.filter(audit_log::action.eq(action)).count().get_result(conn).expect("count")
+}
+
+pub async fn body_json<B: actix_web::body::MessageBody>(resp: ServiceResponse<B>) -> serde_json::Value {
+    let bytes = test::read_body(resp).await;
+    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+}
+
+pub async fn body_text<B: actix_web::body::MessageBody>(resp: ServiceResponse<B>) -> String {
+    String::from_utf8_lossy(&test::read_body(resp).await).into_owned()
+}
+
+/// Logs in through the API; returns the bearer token.
+pub async fn api_token<S, B>(app: &S, w: &World, username: &str) -> String
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let req = test::TestRequest::post()
+        .uri("/api/v1/auth/token")
+        .set_json(serde_json::json!({"username": username, "password": PASSWORD, "totp": w.totp_code(username, 0)}))
+        .to_request();
+    let resp = test::call_service(app, req).await;
+    assert_eq!(resp.status(), 200, "login {username}");
+    body_json(resp).await["token"].as_str().expect("token").to_owned()
+}
+
+/// The CSRF token embedded in a page's forms.
+pub fn csrf_of(html: &str) -> String {
+    let key = "name=\"csrf\" value=\"";
+    let start = html.find(key).expect("page has a csrf field") + key.len();
+    html[start..].split('"').next().unwrap_or_default().to_owned()
+}
