@@ -1,0 +1,205 @@
+//! Headless Chromium, driven over WebDriver, logs in as a county user (with TOTP), opens the
+//! school list, a school and a class page, and saves screenshots to look at.
+//! Needs Debian's `chromium` and `chromium-driver`; CI installs them and sets
+//! `MEALROLL_REQUIRE_BROWSER=1`, so there a missing browser fails the test.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+fn wait_for(url: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if ureq::get(url).call().is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{url} did not come up");
+}
+
+struct Driver {
+    base: String,
+    session: String,
+}
+
+impl Driver {
+    fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut resp = ureq::post(&url).send_json(&body).unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        resp.body_mut().read_json::<Value>().expect("json")
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut resp = ureq::get(&url).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        resp.body_mut().read_json::<Value>().expect("json")
+    }
+
+    fn open(&self, url: &str) {
+        self.post("/url", json!({ "url": url }));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.post("/element", json!({"using": "css selector", "value": css}));
+        v["value"][ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }));
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.post(&format!("/element/{id}/click"), json!({}));
+    }
+
+    fn source(&self) -> String {
+        self.get("/source")["value"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn url(&self) -> String {
+        self.get("/url")["value"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the browser has left a URL (form posts return before the next page loads).
+    fn wait_until_url(&self, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let url = self.url();
+            if pred(&url) || start.elapsed() > Duration::from_secs(15) {
+                return url;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&self, to: &Path) {
+        let b64 = self.get("/screenshot")["value"].as_str().unwrap_or_default().to_owned();
+        let png = base64::engine::general_purpose::STANDARD.decode(b64).expect("png");
+        std::fs::write(to, png).expect("write screenshot");
+        eprintln!("screenshot: {}", to.display());
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var("MEALROLL_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+#[test]
+fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
+    let chromedriver =
+        ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| Path::new(p).exists());
+    let Some(chromedriver) = chromedriver else {
+        assert!(std::env::var("MEALROLL_REQUIRE_BROWSER").is_err(), "chromium-driver is not installed");
+        eprintln!("browser test skipped: chromium-driver not installed (CI installs it)");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_mealroll"))
+        .args([
+            "--db",
+            &format!("sqlite://{}", tmp.path().join("m.db").display()),
+            "--json",
+            "serve",
+            "--demo",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("MEALROLL_DATA_DIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mealroll");
+    let mut first = String::new();
+    let mut out = BufReader::new(server.stdout.take().expect("stdout"));
+    out.read_line(&mut first).expect("demo json");
+    // Keep draining, so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let _server = Killed(server);
+    let demo: Value = serde_json::from_str(&first).expect("demo report is JSON");
+    let yyb =
+        demo["users"].as_array().expect("users").iter().find(|u| u["username"] == "yyb").expect("county user").clone();
+    wait_for(&format!("{base}/login"));
+
+    let dport = free_port();
+    let _driver = Killed(
+        Command::new(chromedriver)
+            .arg(format!("--port={dport}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    let dbase = format!("http://127.0.0.1:{dport}");
+    wait_for(&format!("{dbase}/status"));
+    let profile = tmp.path().join("chrome");
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1000", "--lang=zh-CN",
+                 format!("--user-data-dir={}", profile.display())]
+    }}}});
+    let mut resp = ureq::post(&format!("{dbase}/session")).send_json(&caps).expect("new session");
+    let session: Value = resp.body_mut().read_json().expect("json");
+    let d = Driver { base: dbase, session: session["value"]["sessionId"].as_str().expect("session id").to_owned() };
+    let shots = screenshot_dir();
+
+    d.open(&format!("{base}/login"));
+    d.screenshot(&shots.join("01-login.png"));
+    d.type_into("#username", "yyb");
+    d.type_into("#password", yyb["password"].as_str().expect("password"));
+    let secret = yyb["totp_secret"].as_str().expect("county users have TOTP");
+    let unix = u64::try_from(chrono::Utc::now().timestamp()).expect("time");
+    d.type_into("#totp", &mealroll::auth::totp::code_at(secret, unix).expect("code"));
+    d.click("#login-submit");
+    d.wait_until_url(|u| !u.contains("/login"));
+    let after = d.source();
+    assert!(after.contains("望谟县"), "dashboard after login: {} {}", d.url(), after);
+
+    d.open(&format!("{base}/schools"));
+    let list = d.source();
+    assert!(list.contains("共 29 所"), "school list");
+    assert!(list.contains("望谟县王母小学"));
+    d.screenshot(&shots.join("02-schools.png"));
+
+    d.click("#school-list tbody tr:first-child a");
+    let url = d.wait_until_url(|u| u.contains("/schools/2"));
+    assert!(url.ends_with("/schools/2152326001"), "{url}");
+    d.screenshot(&shots.join("03-school.png"));
+    d.click("#class-list tbody tr:first-child a");
+    let url = d.wait_until_url(|u| u.contains("/classes/"));
+    assert!(url.contains("/classes/"), "{url}");
+    let class_page = d.source();
+    assert!(class_page.contains("一年级(1)班"), "class page");
+    assert!(class_page.contains("班主任"));
+    d.screenshot(&shots.join("04-class.png"));
+    let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
+}
