@@ -452,3 +452,30 @@ async fn created_user_must_change_password_and_old_sessions_end_on_change() {
         }
     }
 }
+
+#[actix_web::test]
+async fn dormant_accounts_are_sealed_until_the_security_administrator_reactivates_them() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let later = Utc::now().naive_utc() + Duration::days(181);
+        let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("sealed");
+        assert_eq!(e.code, "auth.account_sealed", "{label}");
+        let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("still sealed");
+        assert_eq!(e.code, "auth.account_inactive", "{label}");
+        let target = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::users;
+            let mut c = w.conn();
+            users::table.filter(users::username.eq("a.xueji")).select(users::id).first::<i64>(&mut c).expect("id")
+        };
+        let mut conn = w.conn();
+        use mealroll::auth::service::{AccountAction, act_on_user};
+        // The system administrator may not lift a seal; the security administrator may.
+        let e = act_on_user(&mut conn, &w.keys, &w.caller("xitong"), target, AccountAction::Enable, later)
+            .expect_err("sysadmin");
+        assert_eq!(e.code, "forbidden", "{label}");
+        act_on_user(&mut conn, &w.keys, &w.caller("anquan"), target, AccountAction::Enable, later).expect("secadmin");
+        attempt(&w, "a.xueji", PASSWORD, None, later + Duration::minutes(1)).expect("reactivated");
+    }
+}

@@ -201,5 +201,35 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(class_page.contains("一年级(1)班"), "class page");
     assert!(class_page.contains("班主任"));
     d.screenshot(&shots.join("04-class.png"));
+
+    // Log out; the officers' pages: users for the system administrator, the log for the auditor.
+    d.click("header form button");
+    d.wait_until_url(|u| u.contains("/login"));
+    let login_as = |name: &str| {
+        let u = demo["users"].as_array().expect("users").iter().find(|u| u["username"] == name).expect("user").clone();
+        d.open(&format!("{base}/login"));
+        d.type_into("#username", name);
+        d.type_into("#password", u["password"].as_str().expect("password"));
+        let unix = u64::try_from(chrono::Utc::now().timestamp()).expect("time");
+        d.type_into(
+            "#totp",
+            &mealroll::auth::totp::code_at(u["totp_secret"].as_str().expect("totp"), unix).expect("code"),
+        );
+        d.click("#login-submit");
+        d.wait_until_url(|u| !u.contains("/login"));
+    };
+    login_as("xitong");
+    d.open(&format!("{base}/users"));
+    let users = d.source();
+    assert!(users.contains("s1.xueji") && users.contains("学籍管理员"), "user list");
+    d.screenshot(&shots.join("05-users.png"));
+    d.click("header form button");
+    d.wait_until_url(|u| u.contains("/login"));
+    login_as("shenji");
+    let home = d.source();
+    assert!(home.contains("最近操作") && home.contains("login.ok"), "auditor's start page");
+    d.open(&format!("{base}/audit?action=login"));
+    assert!(d.source().contains("yyb"), "yyb's login is in the log");
+    d.screenshot(&shots.join("06-audit.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

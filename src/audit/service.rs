@@ -81,6 +81,44 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+impl AuditRow {
+    /// The action in words, for people reading the log.
+    pub fn action_label(&self) -> &'static str {
+        action_label(&self.action)
+    }
+}
+
+/// Chinese names of the audited actions; unknown codes read as "其他".
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "login.ok" => "登录成功",
+        "login.failed" => "登录失败",
+        "login.refused_locked" => "锁定期间尝试登录",
+        "login.refused_inactive" => "停用账号尝试登录",
+        "login.refused_no_totp" => "未绑定动态口令",
+        "logout" => "退出登录",
+        "user.locked" => "账号锁定",
+        "user.sealed_dormant" => "长期未用账号封存",
+        "user.create" => "新建用户",
+        "user.action" => "账号管理操作",
+        "user.password_changed" => "修改密码",
+        "access.denied" => "越权访问被拒",
+        "csrf.rejected" => "表单校验失败（CSRF）",
+        "org.create" => "新增机构",
+        "school.create" => "新建学校",
+        "school.update" => "修改学校",
+        "campus.create" => "新增校区",
+        "teacher.create" => "新增教师",
+        "teacher.update" => "修改教师",
+        "teacher.delete" => "删除教师",
+        "class.create" => "新建班级",
+        "class.update" => "修改班级",
+        "class.delete" => "删除班级",
+        "demo.password_reset" => "演示账号重置密码",
+        _ => "其他",
+    }
+}
+
 const GENESIS: &str = "genesis";
 
 /// Appends one row in a transaction of its own: for events that change nothing else

@@ -17,6 +17,7 @@ pub struct AuditPage {
     rows: Vec<AuditRow>,
     filter: AuditFilter,
     page: i64,
+    page_size: i64,
 }
 
 pub async fn list(
@@ -33,7 +34,11 @@ pub async fn list(
         })
         .await?;
     Ok(AuditPage {
-        layout: Layout::new(&caller, &st, "审计日志"), page: filter.page.unwrap_or(1).max(1), rows, filter
+        layout: Layout::new(&caller, &st, "审计日志"),
+        page: filter.page.unwrap_or(1).max(1),
+        page_size: service::PAGE_SIZE,
+        rows,
+        filter,
     })
 }
 

@@ -184,6 +184,7 @@ pub struct UsersPage {
     can_create: bool,
     can_manage: bool,
     can_secure: bool,
+    me: i64,
 }
 
 pub async fn users(
@@ -202,6 +203,7 @@ pub async fn users(
         can_create: caller.may(Permission::ManageUsers),
         can_manage: caller.may(Permission::ManageUsers),
         can_secure: caller.may(Permission::ManageSecurity),
+        me: caller.user_id.unwrap_or(0),
     })
 }
 

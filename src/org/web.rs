@@ -32,12 +32,27 @@ pub struct DashboardPage {
     can_view_orgs: bool,
     can_manage_users: bool,
     can_view_audit: bool,
+    is_school: bool,
+    recent_audit: Vec<crate::audit::service::AuditRow>,
 }
 
 pub async fn dashboard(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<DashboardPage> {
     let c = caller.clone();
-    let counts = st.run(move |conn| service::scope_counts(conn, &c)).await?;
+    let (counts, recent_audit) = st
+        .run(move |conn| {
+            let counts = service::scope_counts(conn, &c)?;
+            // The audit administrator's start page shows what happened last.
+            let recent = if c.may(Permission::ViewAudit) {
+                crate::audit::service::list(conn, c.scope(), &Default::default())?.into_iter().take(10).collect()
+            } else {
+                Vec::new()
+            };
+            Ok((counts, recent))
+        })
+        .await?;
     Ok(DashboardPage {
+        is_school: caller.org_kind == crate::domain::role::OrgKind::School,
+        recent_audit,
         layout: Layout::new(&caller, &st, "首页"),
         can_view_orgs: caller.may(Permission::ViewOrgs),
         can_manage_users: caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity),
