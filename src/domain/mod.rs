@@ -2,8 +2,10 @@
 
 pub mod codes;
 pub mod division;
+pub mod id_card;
 pub mod mask;
 pub mod password;
 pub mod role;
 pub mod school_code;
+pub mod student_no;
 pub mod text;
