@@ -63,11 +63,13 @@ impl fmt::Display for IdError {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdCardNo(String);
 
-/// `(start_year inclusive, end_year exclusive)` spans per code.
-fn history() -> &'static HashMap<String, Vec<(i32, Option<i32>)>> {
-    static H: OnceLock<HashMap<String, Vec<(i32, Option<i32>)>>> = OnceLock::new();
+/// `(start_year inclusive, end_year exclusive)`: the years a code was in use.
+pub type Span = (i32, Option<i32>);
+
+fn history() -> &'static HashMap<String, Vec<Span>> {
+    static H: OnceLock<HashMap<String, Vec<Span>>> = OnceLock::new();
     H.get_or_init(|| {
-        let mut map: HashMap<String, Vec<(i32, Option<i32>)>> = HashMap::new();
+        let mut map: HashMap<String, Vec<Span>> = HashMap::new();
         for line in HISTORY_CSV.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             let (Some(code), Some(start)) = (f.first(), f.get(4).and_then(|s| s.parse::<i32>().ok())) else {
@@ -159,7 +161,7 @@ impl IdCardNo {
     }
 
     /// Years a code was in use (`start` inclusive, `end` exclusive), for explaining verdicts.
-    pub fn region_spans(code: &str) -> Vec<(i32, Option<i32>)> {
+    pub fn region_spans(code: &str) -> Vec<Span> {
         history().get(code).cloned().unwrap_or_default()
     }
 
