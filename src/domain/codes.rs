@@ -4,6 +4,75 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const SCHOOL_CODES_CSV: &str = include_str!("../../config/codes/school_codes.csv");
+const STUDENT_CODES_CSV: &str = include_str!("../../config/codes/student_codes.csv");
+
+/// One code of a table: the code stored, the label shown, and other spellings accepted on input.
+#[derive(Debug, Clone)]
+pub struct Code {
+    pub code: String,
+    pub label: String,
+    pub aliases: Vec<String>,
+}
+
+/// A code table (code → label), read from the CSVs compiled into the binary.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub entries: Vec<Code>,
+}
+
+impl Table {
+    pub fn label(&self, code: &str) -> Option<&str> {
+        self.entries.iter().find(|e| e.code == code).map(|e| e.label.as_str())
+    }
+
+    /// Accepts a code, a label, an alias, or the "code-label" / "code label" form of dropdowns.
+    pub fn parse(&self, input: &str) -> Option<&str> {
+        let input = input.trim();
+        let by = |s: &str| {
+            self.entries
+                .iter()
+                .find(|e| e.code == s || e.label == s || e.aliases.iter().any(|a| a == s))
+                .map(|e| e.code.as_str())
+        };
+        by(input).or_else(|| {
+            let head = input.split(['-', ' ', '　', ':', '：']).next().unwrap_or("");
+            self.entries.iter().find(|e| e.code == head).map(|e| e.code.as_str())
+        })
+    }
+
+    pub fn labels(&self) -> Vec<&str> {
+        self.entries.iter().map(|e| e.label.as_str()).collect()
+    }
+}
+
+/// A table by name (`school_type`, `ethnicity`, `id_type`, …); empty if unknown.
+pub fn table(name: &str) -> &'static Table {
+    static EMPTY: OnceLock<Table> = OnceLock::new();
+    tables().get(name).unwrap_or_else(|| EMPTY.get_or_init(Table::default))
+}
+
+fn tables() -> &'static BTreeMap<String, Table> {
+    static TABLES: OnceLock<BTreeMap<String, Table>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut map: BTreeMap<String, Table> = BTreeMap::new();
+        for text in [SCHOOL_CODES_CSV, STUDENT_CODES_CSV] {
+            let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            for rec in rdr.records().flatten() {
+                let (Some(t), Some(c), Some(l)) = (rec.get(0), rec.get(1), rec.get(2)) else { continue };
+                let aliases = rec
+                    .get(3)
+                    .map(|a| a.split(';').filter(|x| !x.is_empty()).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                map.entry(t.to_owned()).or_default().entries.push(Code {
+                    code: c.to_owned(),
+                    label: l.to_owned(),
+                    aliases,
+                });
+            }
+        }
+        map
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CodeTable {
@@ -34,32 +103,27 @@ impl CodeTable {
 
     /// All (code, label) pairs in file order.
     pub fn entries(self) -> &'static [(String, String)] {
-        tables().get(self.key()).map(Vec::as_slice).unwrap_or(&[])
+        static PAIRS: OnceLock<BTreeMap<CodeTable, Vec<(String, String)>>> = OnceLock::new();
+        PAIRS
+            .get_or_init(|| {
+                [CodeTable::SponsorType, CodeTable::UrbanRural, CodeTable::SchoolType]
+                    .into_iter()
+                    .map(|t| (t, table(t.key()).entries.iter().map(|e| (e.code.clone(), e.label.clone())).collect()))
+                    .collect()
+            })
+            .get(&self)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn label(self, code: &str) -> Option<&'static str> {
-        self.entries().iter().find(|(c, _)| c == code).map(|(_, l)| l.as_str())
+        table(self.key()).label(code)
     }
 
     /// Accepts a code or its label; returns the code.
     pub fn parse(self, input: &str) -> Option<&'static str> {
-        let input = input.trim();
-        self.entries().iter().find(|(c, l)| c == input || l == input).map(|(c, _)| c.as_str())
+        table(self.key()).parse(input)
     }
-}
-
-fn tables() -> &'static BTreeMap<String, Vec<(String, String)>> {
-    static TABLES: OnceLock<BTreeMap<String, Vec<(String, String)>>> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let mut map: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for line in SCHOOL_CODES_CSV.lines().skip(1) {
-            let mut parts = line.splitn(3, ',');
-            if let (Some(t), Some(c), Some(l)) = (parts.next(), parts.next(), parts.next()) {
-                map.entry(t.to_owned()).or_default().push((c.to_owned(), l.to_owned()));
-            }
-        }
-        map
-    })
 }
 
 /// Grade 1–9 of compulsory education (一年级 … 九年级), 10–12 for senior secondary.
@@ -124,6 +188,21 @@ mod tests {
         assert_eq!(CodeTable::UrbanRural.parse("220"), Some("220"));
         assert_eq!(CodeTable::SponsorType.parse("外星"), None);
         assert!(CodeTable::UrbanRural.entries().len() >= 7);
+    }
+
+    #[test]
+    fn student_tables_accept_codes_labels_aliases_and_dropdown_forms() {
+        let eth = table("ethnicity");
+        assert_eq!(eth.parse("01"), Some("01"));
+        assert_eq!(eth.parse("苗族"), Some("06"));
+        assert_eq!(eth.parse("苗"), Some("06"));
+        assert_eq!(eth.parse("毛难族"), Some("36"));
+        assert_eq!(eth.parse("崩龙族"), Some("46"));
+        assert_eq!(eth.parse("傈傈族"), None);
+        assert_eq!(table("sex").parse("2-女"), Some("2"));
+        assert_eq!(table("yes_no").parse("是"), Some("1"));
+        assert_eq!(table("attendance").parse("寄宿"), Some("2"));
+        assert_eq!(table("nope").parse("1"), None);
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod mask;
 pub mod password;
 pub mod role;
 pub mod school_code;
+pub mod student;
 pub mod student_no;
 pub mod text;
