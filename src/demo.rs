@@ -69,7 +69,13 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
         .select(orgs::code)
         .order(orgs::code.asc())
         .load(conn)?;
-    let schools = if existing.is_empty() { build_schools(conn, &cli)? } else { existing };
+    let schools = if existing.is_empty() {
+        let schools = build_schools(conn, &cli)?;
+        build_students(conn, &cli)?;
+        schools
+    } else {
+        existing
+    };
     let users = build_users(conn, keys, &cli, &schools)?;
     Ok(DemoReport { county: COUNTY.into(), schools, users })
 }
@@ -239,6 +245,184 @@ fn refresh_user(conn: &mut DbConn, keys: &Keys, cli: &Caller, id: i64, password:
         crate::audit::record(conn, &cli.actor(), crate::audit::Entry::new("demo.password_reset", "user", id))
     })?;
     Ok(secret)
+}
+
+/// A small deterministic generator, so every demo county is the same county.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items[usize::try_from(self.below(items.len() as u64)).unwrap_or(0)]
+    }
+}
+
+const CHILD_GIVEN: &[&str] = &[
+    "子涵", "梓萱", "浩然", "欣怡", "宇轩", "雨桐", "俊杰", "思琪", "家豪", "佳怡", "明轩", "诗涵", "天佑", "语嫣",
+    "金凤", "银花", "永福", "春梅", "国庆", "秀兰", "䶮", "𠮷祥", "昇", "喆", "堃", "玥", "珺", "翀",
+];
+const FATHER_GIVEN: &[&str] = &["国华", "德明", "光荣", "志强", "建军", "文斌", "正平", "永刚", "昌友", "明贵"];
+const MOTHER_GIVEN: &[&str] = &["秀英", "丽娟", "春燕", "桂芳", "玉兰", "海燕", "晓梅", "金花", "小芬", "美兰"];
+const MOTHER_SURNAMES: &[&str] = &["李", "罗", "韦", "黄", "岑", "王", "杨", "陆", "潘", "吴"];
+const ETHNICITIES: &[&str] = &["09", "09", "09", "01", "01", "06", "08", "13"];
+
+/// Students for every demo class: real county code, valid IDs, families, boarders, left-behind
+/// children; most confirmed by the county, a few pending, two in the problem queue.
+fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
+    use crate::db::schema::{classes, orgs as o};
+    use crate::domain::id_card::check_char;
+    use crate::domain::student::StudentRecord;
+    use std::collections::BTreeMap;
+
+    let mut rng = Lcg(20260915);
+    let today = Utc::now().date_naive();
+    let year = today.year() - i32::from(today.month() < 9);
+    let schools: Vec<crate::org::model::Org> = o::table
+        .filter(o::kind.eq("school"))
+        .filter(o::path.like(format!("%/{COUNTY}/%")))
+        .select(crate::org::model::Org::as_select())
+        .order(o::code.asc())
+        .load(conn)?;
+    let mut total = 0;
+    let mut seq = 0u64;
+    let mut used = std::collections::HashSet::new();
+    for school in &schools {
+        let class_rows: Vec<(String, i32)> = classes::table
+            .filter(classes::school_id.eq(school.id))
+            .select((classes::class_no, classes::grade))
+            .order(classes::class_no.asc())
+            .load(conn)?;
+        let junior = school.code.starts_with("31");
+        let ids = crate::db::write_tx(conn, |conn| {
+            let mut ids = Vec::new();
+            for (class_no, grade) in &class_rows {
+                let size = 18 + rng.below(if junior { 30 } else { 20 });
+                for _ in 0..size {
+                    seq += 1;
+                    let surname = rng.pick(SURNAMES);
+                    let girl = rng.chance(48);
+                    let age_year = year - 6 - (grade - 1);
+                    let birth = chrono::NaiveDate::from_ymd_opt(
+                        age_year,
+                        1 + u32::try_from(rng.below(12)).unwrap_or(0),
+                        1 + u32::try_from(rng.below(28)).unwrap_or(0),
+                    )
+                    .unwrap_or(today);
+                    // Distinct IDs: draw the serial again on a clash.
+                    let id_no = loop {
+                        let serial = rng.below(500) * 2 + u64::from(!girl);
+                        let body = format!("{COUNTY}{}{:03}", birth.format("%Y%m%d"), serial);
+                        let id = format!("{body}{}", check_char(&body).unwrap_or('0'));
+                        if used.insert(id.clone()) {
+                            break id;
+                        }
+                    };
+                    let has_id = !rng.chance(2);
+                    let boarder = junior && rng.chance(55) || !junior && rng.chance(8);
+                    let left = if rng.chance(30) { if rng.chance(40) { "2" } else { "1" } } else { "0" };
+                    let father = format!("{surname}{}", rng.pick(FATHER_GIVEN));
+                    let mother = format!("{}{}", rng.pick(MOTHER_SURNAMES), rng.pick(MOTHER_GIVEN));
+                    let fb = format!(
+                        "{COUNTY}{}{:02}{:02}{:03}",
+                        1980 + rng.below(12),
+                        1 + rng.below(12),
+                        1 + rng.below(28),
+                        rng.below(500) * 2 + 1
+                    );
+                    let father_id = format!("{fb}{}", check_char(&fb).unwrap_or('0'));
+                    let village =
+                        rng.pick(&["纳包村", "坪阳村", "新联村", "坡头村", "伟俄村", "长田村", "八步村", "冗号村"]);
+                    let phone = format!("1{}{:09}", rng.pick(&["38", "39", "58", "87"]), rng.below(1_000_000_000));
+                    let v: Vec<(&str, String)> = vec![
+                        ("name", format!("{surname}{}", rng.pick(CHILD_GIVEN))),
+                        ("sex", if girl { "2" } else { "1" }.into()),
+                        ("birth_date", birth.format("%Y-%m-%d").to_string()),
+                        ("birthplace", format!("{COUNTY}{:03}000", 1 + rng.below(10))),
+                        ("native_place", "贵州望谟".into()),
+                        ("ethnicity", rng.pick(ETHNICITIES).into()),
+                        ("nationality", "CHN".into()),
+                        ("id_type", if has_id { "1" } else { "Z" }.into()),
+                        ("gatqw", "00".into()),
+                        ("health", "10".into()),
+                        ("political", if junior { "03" } else { "14" }.into()),
+                        ("id_no", if has_id { id_no.clone() } else { String::new() }),
+                        ("hukou_type", "1".into()),
+                        ("hukou_place", COUNTY.into()),
+                        ("class_no", class_no.clone()),
+                        ("entry_ym", format!("{}09", if junior { year - (grade - 7) } else { year - (grade - 1) })),
+                        ("entry_mode", "11".into()),
+                        ("attendance", if boarder { "2" } else { "1" }.into()),
+                        ("address_now", format!("望谟县{village}")),
+                        ("address_mail", format!("望谟县{village}")),
+                        ("address_home", format!("望谟县{village}")),
+                        ("phone", phone.clone()),
+                        ("postcode", "552300".into()),
+                        ("only_child", if rng.chance(15) { "1" } else { "0" }.into()),
+                        ("preschool", if rng.chance(85) { "1" } else { "0" }.into()),
+                        ("left_behind", left.into()),
+                        ("needs_aid", if boarder || rng.chance(20) { "1" } else { "0" }.into()),
+                        ("yibu", if boarder && rng.chance(70) { "1" } else { "0" }.into()),
+                        ("orphan", "0".into()),
+                        ("martyr_child", "0".into()),
+                        ("commute_km", format!("{}", rng.below(80) as f64 / 10.0)),
+                        ("commute_mode", "1".into()),
+                        ("m1_name", father),
+                        ("m1_relation", "51".into()),
+                        ("m1_guardian", "1".into()),
+                        ("m1_phone", phone),
+                        ("m1_id_type", "1".into()),
+                        ("m1_id_no", father_id),
+                        ("m2_name", mother),
+                        ("m2_relation", "52".into()),
+                        ("m2_guardian", "0".into()),
+                        ("migrant", if rng.chance(2) { "1" } else { "0" }.into()),
+                    ];
+                    let raw: BTreeMap<String, String> = v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                    let record =
+                        StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
+                    ids.push(crate::registry::service::insert(conn, cli, school, &record, "演示数据")?);
+                }
+            }
+            Ok(ids)
+        })?;
+        total += ids.len();
+        // The county has confirmed all but the last few of each school.
+        let keep_pending = if school.code.ends_with("01") { 5 } else { 1 };
+        let confirm: Vec<i64> = ids.iter().copied().take(ids.len().saturating_sub(keep_pending)).collect();
+        crate::registry::service::confirm(conn, cli, &confirm)?;
+    }
+    // Two children entered at a second school too: the duplicate check sends them to the county.
+    if let (Some(first), Some(second)) = (schools.first(), schools.get(1)) {
+        use crate::db::schema::students;
+        let records: Vec<String> = students::table
+            .filter(students::school_id.eq(first.id))
+            .filter(students::id_no.is_not_null())
+            .select(students::record)
+            .order(students::id.asc())
+            .limit(2)
+            .load(conn)?;
+        crate::db::write_tx(conn, |conn| {
+            for json in &records {
+                let raw: BTreeMap<String, String> = serde_json::from_str(json).unwrap_or_default();
+                let record = StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
+                crate::registry::service::insert(conn, cli, second, &record, "演示数据：重复录入")?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(total)
 }
 
 /// Today's code for a demo secret, for the printed login help.

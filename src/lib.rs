@@ -9,4 +9,5 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod org;
+pub mod registry;
 pub mod web;

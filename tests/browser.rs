@@ -202,6 +202,21 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(class_page.contains("班主任"));
     d.screenshot(&shots.join("04-class.png"));
 
+    // The class's students: IDs masked in the list, the record grouped on its page.
+    d.click("a[href^='/students?class_id=']");
+    d.wait_until_url(|u| u.contains("/students?class_id="));
+    let list = d.source();
+    assert!(list.contains("***********"), "IDs masked in the list");
+    d.screenshot(&shots.join("07-students.png"));
+    d.click("#student-list tbody tr:first-child td a");
+    d.wait_until_url(|u| u.contains("/students/") && !u.contains("class_id"));
+    let detail = d.source();
+    assert!(detail.contains("家庭成员信息") && detail.contains("变更历史"), "student detail");
+    d.screenshot(&shots.join("08-student.png"));
+    d.click("a[href$='/edit']");
+    d.wait_until_url(|u| u.ends_with("/edit"));
+    d.screenshot(&shots.join("09-student-form.png"));
+
     // Log out; the officers' pages: users for the system administrator, the log for the auditor.
     d.click("header form button");
     d.wait_until_url(|u| u.contains("/login"));

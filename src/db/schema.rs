@@ -136,6 +136,62 @@ diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::table! {
+    students (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> Nullable<BigInt>,
+        county_code -> Text,
+        student_no -> Text,
+        name -> Text,
+        sex -> Text,
+        birth_date -> Date,
+        id_type -> Text,
+        id_no -> Nullable<Text>,
+        attendance -> Text,
+        yibu -> Bool,
+        left_behind -> Text,
+        migrant -> Bool,
+        guardian_phone -> Nullable<Text>,
+        guardian_id_no -> Nullable<Text>,
+        status -> Text,
+        review -> Text,
+        problem -> Nullable<Text>,
+        record -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    student_history (id) {
+        id -> BigInt,
+        student_id -> BigInt,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        reason -> Text,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(students -> orgs (school_id));
+diesel::joinable!(student_history -> students (student_id));
+
+diesel::joinable!(students -> classes (class_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
-    orgs, schools, campuses, teachers, classes, users, user_roles, sessions, audit_log,
+    orgs,
+    schools,
+    campuses,
+    teachers,
+    classes,
+    users,
+    user_roles,
+    sessions,
+    audit_log,
+    students,
+    student_history,
 );

@@ -149,6 +149,12 @@ pub enum Permission {
     ManageSecurity,
     /// Read the audit log.
     ViewAudit,
+    /// Read student records in scope.
+    ViewStudents,
+    /// Register and edit students, import templates.
+    EditStudents,
+    /// Confirm students into the database (确认入库) and resolve the problem queue.
+    ConfirmStudents,
 }
 
 impl Role {
@@ -163,6 +169,9 @@ impl Role {
             ManageUsers => self == SysAdmin,
             ManageSecurity => self == SecAdmin,
             ViewAudit => self == AuditAdmin,
+            ViewStudents => !self.is_officer(),
+            EditStudents => matches!(self, Registrar | Principal | NutritionOffice),
+            ConfirmStudents => self == NutritionOffice,
         }
     }
 }
@@ -256,6 +265,9 @@ mod tests {
         assert!(!Role::SecAdmin.may(Permission::EditClasses));
         assert!(!Role::Inspector.may(Permission::EditSchool));
         assert!(Role::Registrar.may(Permission::EditClasses));
+        assert!(!Role::SysAdmin.may(Permission::ViewStudents));
+        assert!(!Role::Registrar.may(Permission::ConfirmStudents));
+        assert!(Role::NutritionOffice.may(Permission::ConfirmStudents));
     }
 
     #[test]

@@ -275,14 +275,22 @@ fn normalise_value(f: &Field, v: &str, today: NaiveDate) -> Result<String, Strin
             let digits: String = v.chars().filter(char::is_ascii_digit).collect();
             let ok = digits.len() == 6
                 && NaiveDate::parse_from_str(&format!("{digits}01"), "%Y%m%d").is_ok_and(|d| d <= today);
-            if ok { Ok(digits) } else { Err(format!("应为年月YYYYMM（如201909），且不晚于本月，现为“{v}”")) }
+            if ok {
+                Ok(digits)
+            } else {
+                Err(format!("应为年月YYYYMM（如201909），且不晚于本月，现为“{v}”"))
+            }
         }
         Division => {
             let d = normalise(v);
             let known = (d.len() == 6 || d.len() == 12)
                 && d.bytes().all(|b| b.is_ascii_digit())
                 && !IdCardNo::region_spans(&d[..6]).is_empty();
-            if known { Ok(d) } else { Err(format!("应为6位或12位行政区划代码，“{v}”不是有效代码")) }
+            if known {
+                Ok(d)
+            } else {
+                Err(format!("应为6位或12位行政区划代码，“{v}”不是有效代码"))
+            }
         }
         IdNumber => Ok(normalise(v)),
         Phone => text::digits(f.header, v, 7, 12).map_err(|_| "应为7–12位数字（可含“-”）".to_owned()),
@@ -310,11 +318,7 @@ fn normalise_value(f: &Field, v: &str, today: NaiveDate) -> Result<String, Strin
 }
 
 fn short_list(labels: Vec<&str>) -> String {
-    if labels.len() > 8 {
-        format!("{}等", labels[..8].join("、"))
-    } else {
-        labels.join("、")
-    }
+    if labels.len() > 8 { format!("{}等", labels[..8].join("、")) } else { labels.join("、") }
 }
 
 /// Dates as the template writes them: 2015-03-09, 2015/3/9, 20150309, 2015年3月9日, 2015.03.09.
@@ -374,24 +378,31 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
     for m in ["m1", "m2"] {
         if get(&format!("{m}_relation")) == "99" && get(&format!("{m}_relation_note")).is_empty() {
             let key = if m == "m1" { "m1_relation_note" } else { "m2_relation_note" };
-            issues.push(Issue::new(key, "student.relation_note", format!("成员{}关系为“其他”时须填写关系说明", &m[1..])));
+            issues.push(Issue::new(
+                key,
+                "student.relation_note",
+                format!("成员{}关系为“其他”时须填写关系说明", &m[1..]),
+            ));
         }
         let t = get(&format!("{m}_id_type"));
         let n = get(&format!("{m}_id_no"));
-        if t == "1" && !n.is_empty() {
-            if let Err(e) = IdCardNo::parse_on(n, today) {
-                let key = if m == "m1" { "m1_id_no" } else { "m2_id_no" };
-                issues.push(Issue::new(key, e.code(), format!("成员{}{e}", &m[1..])));
-            }
+        if t == "1"
+            && !n.is_empty()
+            && let Err(e) = IdCardNo::parse_on(n, today)
+        {
+            let key = if m == "m1" { "m1_id_no" } else { "m2_id_no" };
+            issues.push(Issue::new(key, e.code(), format!("成员{}{e}", &m[1..])));
         }
     }
     if !r.is_empty() && get("m1_guardian") != "1" && get("m2_guardian") != "1" && !get("m1_guardian").is_empty() {
         issues.push(Issue::new("m1_guardian", "student.no_guardian", "两名家庭成员中至少一人应为监护人"));
     }
-    if let (Ok(b), ym) = (NaiveDate::parse_from_str(get("birth_date"), "%Y-%m-%d"), get("entry_ym")) {
-        if ym.len() == 6 && ym[..4].parse::<i32>().is_ok_and(|y| y < b.year() + 3) {
-            issues.push(Issue::new("entry_ym", "student.entry_too_early", format!("入学年月{ym}早于出生后三年，请核对")));
-        }
+    let ym = get("entry_ym");
+    if let Ok(b) = NaiveDate::parse_from_str(get("birth_date"), "%Y-%m-%d")
+        && ym.len() == 6
+        && ym[..4].parse::<i32>().is_ok_and(|y| y < b.year() + 3)
+    {
+        issues.push(Issue::new("entry_ym", "student.entry_too_early", format!("入学年月{ym}早于出生后三年，请核对")));
     }
 }
 

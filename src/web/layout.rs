@@ -29,6 +29,12 @@ impl Layout {
             nav.push(NavItem { href: "/orgs", label: "组织机构" });
             nav.push(NavItem { href: "/schools", label: "学校" });
         }
+        if caller.may(Permission::ViewStudents) {
+            nav.push(NavItem { href: "/students", label: "学生学籍" });
+        }
+        if caller.may(Permission::ConfirmStudents) {
+            nav.push(NavItem { href: "/students?review=problem", label: "问题学籍" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }

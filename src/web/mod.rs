@@ -127,7 +127,7 @@ fn security_headers() -> DefaultHeaders {
 
 /// The one route table: pages, then `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use crate::{audit, auth, org};
+    use crate::{audit, auth, org, registry};
     cfg.route("/static/app.css", web::get().to(app_css))
         .route("/login", web::get().to(auth::web::login_page))
         .route("/login", web::post().to(auth::web::login_submit))
@@ -156,6 +156,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/teachers/{id}/edit", web::get().to(org::web::teacher_edit))
         .route("/teachers/{id}/edit", web::post().to(org::web::teacher_update))
         .route("/teachers/{id}/delete", web::post().to(org::web::teacher_delete))
+        .route("/students", web::get().to(registry::web::list))
+        .route("/students/confirm", web::post().to(registry::web::confirm))
+        .route("/students/{id}", web::get().to(registry::web::detail))
+        .route("/students/{id}/edit", web::get().to(registry::web::edit_form))
+        .route("/students/{id}/edit", web::post().to(registry::web::update))
+        .route("/students/{id}/confirm", web::post().to(registry::web::confirm_one))
+        .route("/students/{id}/resolve", web::post().to(registry::web::resolve))
+        .route("/schools/{code}/students/new", web::get().to(registry::web::new_form))
+        .route("/schools/{code}/students", web::post().to(registry::web::create))
         .route("/users", web::get().to(auth::web::users))
         .route("/users", web::post().to(auth::web::user_create))
         .route("/users/new", web::get().to(auth::web::user_new))
@@ -184,6 +193,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/teachers/{id}", web::get().to(org::api::teacher))
                 .route("/teachers/{id}", web::put().to(org::api::teacher_update))
                 .route("/teachers/{id}", web::delete().to(org::api::teacher_delete))
+                .route("/students", web::get().to(registry::api::list))
+                .route("/students/confirm", web::post().to(registry::api::confirm))
+                .route("/students/{id}", web::get().to(registry::api::get))
+                .route("/students/{id}", web::put().to(registry::api::update))
+                .route("/students/{id}/history", web::get().to(registry::api::history))
+                .route("/students/{id}/resolve", web::post().to(registry::api::resolve))
+                .route("/schools/{code}/students", web::post().to(registry::api::create))
                 .route("/users", web::get().to(auth::web::api_users))
                 .route("/users", web::post().to(auth::web::api_user_create))
                 .route("/users/{id}", web::get().to(auth::web::api_user))

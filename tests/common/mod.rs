@@ -140,6 +140,7 @@ impl World {
         for (username, org_code, role) in [
             ("yyb", COUNTY, "nutrition_office"),
             ("yyb2", OTHER_COUNTY, "nutrition_office"),
+            ("ducha", COUNTY, "inspector"),
             ("a.xueji", SCHOOL_A, "registrar"),
             ("b.xueji", SCHOOL_B, "registrar"),
             ("a.xiaozhang", SCHOOL_A, "principal"),

@@ -1,0 +1,2 @@
+DROP TABLE student_history;
+DROP TABLE students;

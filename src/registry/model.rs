@@ -1,0 +1,140 @@
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{student_history, students};
+use crate::domain::codes;
+use crate::domain::mask;
+use crate::domain::student::StudentRecord;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = students)]
+pub struct StudentRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub class_id: Option<i64>,
+    pub county_code: String,
+    pub student_no: String,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: NaiveDate,
+    pub id_type: String,
+    pub id_no: Option<String>,
+    pub attendance: String,
+    pub yibu: bool,
+    pub left_behind: String,
+    pub migrant: bool,
+    pub guardian_phone: Option<String>,
+    pub guardian_id_no: Option<String>,
+    pub status: String,
+    pub review: String,
+    pub problem: Option<String>,
+    pub record: String,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl StudentRow {
+    pub fn record(&self) -> StudentRecord {
+        StudentRecord::from_stored(serde_json::from_str::<BTreeMap<String, String>>(&self.record).unwrap_or_default())
+    }
+
+    pub fn id_masked(&self) -> String {
+        self.id_no.as_deref().map(mask::id_number).unwrap_or_default()
+    }
+}
+
+/// 待确认 / 已确认 / 问题学籍.
+pub fn review_label(review: &str) -> &'static str {
+    match review {
+        "pending" => "待县级确认",
+        "confirmed" => "已确认入库",
+        "problem" => "问题学籍",
+        _ => "未知",
+    }
+}
+
+/// One line of a student list: ID masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudentListItem {
+    pub id: i64,
+    pub student_no: String,
+    pub name: String,
+    pub sex: &'static str,
+    pub birth_date: NaiveDate,
+    pub id_masked: String,
+    pub school_code: String,
+    pub school_name: String,
+    pub class_name: String,
+    pub attendance: String,
+    pub yibu: bool,
+    pub review: String,
+    pub review_label: &'static str,
+    pub problem: Option<String>,
+}
+
+impl StudentListItem {
+    pub fn new(r: &StudentRow, school_code: String, school_name: String, class_name: Option<String>) -> Self {
+        Self {
+            id: r.id,
+            student_no: r.student_no.clone(),
+            name: r.name.clone(),
+            sex: codes::sex_label(&r.sex),
+            birth_date: r.birth_date,
+            id_masked: r.id_masked(),
+            school_code,
+            school_name,
+            class_name: class_name.unwrap_or_default(),
+            attendance: codes::table("attendance").label(&r.attendance).unwrap_or("").to_owned(),
+            yibu: r.yibu,
+            review_label: review_label(&r.review),
+            review: r.review.clone(),
+            problem: r.problem.clone(),
+        }
+    }
+}
+
+/// A student with every field, for the detail page, the form and the API. The ID numbers of the
+/// student and the family members are masked unless the caller may edit the record.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudentView {
+    pub id: i64,
+    pub student_no: String,
+    pub school_code: String,
+    pub school_name: String,
+    pub class_id: Option<i64>,
+    pub class_name: String,
+    pub status: String,
+    pub review: String,
+    pub review_label: &'static str,
+    pub problem: Option<String>,
+    pub version: i32,
+    pub record: StudentRecord,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = student_history)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub student_id: i64,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub reason: String,
+    pub actor: String,
+    pub at: NaiveDateTime,
+}
+
+impl HistoryRow {
+    pub fn header(&self) -> &'static str {
+        crate::domain::student::field(&self.field).map(|f| f.header).unwrap_or(match self.field.as_str() {
+            "student_no" => "学籍号",
+            "review" => "审核状态",
+            _ => "其他",
+        })
+    }
+}

@@ -1,0 +1,614 @@
+//! Registering, editing, finding and confirming students. Every query is bounded by the caller's
+//! scope; every change is audited and leaves field history.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::model::*;
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{classes, orgs, student_history, students};
+use crate::db::{DbConn, write_tx};
+use crate::domain::codes;
+use crate::domain::id_card::IdCardNo;
+use crate::domain::mask;
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::student::{Issue, StudentRecord};
+use crate::domain::student_no::StudentNo;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::org::model::Org;
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// Record issues as field errors of the one error type.
+pub fn issues_to_error(issues: Vec<Issue>) -> AppError {
+    AppError::fields(
+        issues
+            .into_iter()
+            .map(|i| FieldError { field: i.field.to_owned(), code: i.code, message: i.message })
+            .collect(),
+    )
+}
+
+/// The county-level code a school's students are numbered under: the last six-digit code on its
+/// path (a county, or a prefecture without counties such as 东莞).
+pub fn county_of(path: &str) -> String {
+    path.trim_matches('/').split('/').rfind(|c| c.len() == 6 && *c != "000000").unwrap_or("000000").to_owned()
+}
+
+/// A copy of the record for the audit log, with ID and phone numbers masked.
+fn audit_copy(r: &StudentRecord) -> BTreeMap<String, String> {
+    r.values()
+        .iter()
+        .map(|(k, v)| {
+            let v = if k.ends_with("id_no") {
+                mask::id_number(v)
+            } else if k.ends_with("phone") {
+                mask::phone(v)
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
+    let org = crate::org::service::org_in_scope(conn, caller.scope(), code)?;
+    if org.kind != OrgKind::School.as_str() {
+        return Err(AppError::not_found());
+    }
+    Ok(org)
+}
+
+fn class_by_no(conn: &mut DbConn, school_id: i64, class_no: &str) -> AppResult<(i64, String)> {
+    classes::table
+        .filter(classes::school_id.eq(school_id))
+        .filter(classes::class_no.eq(class_no))
+        .select((classes::id, classes::name))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::field(
+                "class_no",
+                "student.unknown_class",
+                format!("班号“{class_no}”在本校不存在，请先建立该班级"),
+            )
+        })
+}
+
+// ---------------------------------------------------------------- duplicate check (查重)
+
+/// The first duplicate rule a record fires, as the problem text for the county's queue.
+pub fn duplicate_problem(conn: &mut DbConn, record: &StudentRecord, except: Option<i64>) -> AppResult<Option<String>> {
+    let mut q = students::table
+        .inner_join(orgs::table)
+        .filter(students::status.eq("enrolled"))
+        .select((students::id, orgs::name, students::name))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(students::id.ne(id));
+    }
+    if let Some(id_no) = record.id_no().filter(|_| record.get("id_type") != "Z") {
+        let hit: Option<(i64, String, String)> =
+            q.filter(students::id_no.eq(id_no.to_owned())).first(conn).optional()?;
+        if let Some((_, school, name)) = hit {
+            return Ok(Some(format!("D1 同一身份证件号已在“{school}”的在校学生“{name}”名下")));
+        }
+        return Ok(None);
+    }
+    // No ID of their own: same name, birth date and guardian ID is a suspected duplicate.
+    let (_, guardian_id) = record.guardian();
+    if let Some(gid) = guardian_id {
+        let hit: Option<(i64, String, String)> = q
+            .filter(students::name.eq(record.name().to_owned()))
+            .filter(students::birth_date.eq(record.birth_date()))
+            .filter(students::guardian_id_no.eq(gid.to_owned()))
+            .first(conn)
+            .optional()?;
+        if let Some((_, school, _)) = hit {
+            return Ok(Some(format!("D3 疑似重复：“{school}”已有同名、同出生日期、同监护人身份证号的学生")));
+        }
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------- reading
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StudentFilter {
+    /// Name (part), ID number or 学籍号.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub school: String,
+    #[serde(default)]
+    pub class_id: Option<i64>,
+    #[serde(default)]
+    pub review: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<(Vec<StudentListItem>, i64)> {
+    caller.require(conn, Permission::ViewStudents, "list_students")?;
+    let base = if f.school.trim().is_empty() {
+        caller.scope().like_pattern()
+    } else {
+        format!("{}%", school_in_scope(conn, caller, &f.school)?.path)
+    };
+    let term = f.q.trim().to_owned();
+    let normalised = crate::domain::id_card::normalise(&term);
+    let filtered = || {
+        let mut q = students::table.inner_join(orgs::table).filter(orgs::path.like(base.clone())).into_boxed();
+        if let Some(c) = f.class_id {
+            q = q.filter(students::class_id.eq(c));
+        }
+        if !f.review.is_empty() {
+            q = q.filter(students::review.eq(f.review.clone()));
+        }
+        if !term.is_empty() {
+            let pat = format!("%{}%", crate::audit::service::escape_like(&term));
+            q = q.filter(
+                students::name
+                    .like(pat)
+                    .or(students::id_no.eq(normalised.clone()))
+                    .or(students::student_no.eq(normalised.clone())),
+            );
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let page = f.page.unwrap_or(1).max(1);
+    let rows: Vec<(StudentRow, String, String)> = filtered()
+        .select((StudentRow::as_select(), orgs::code, orgs::name))
+        .order((orgs::code.asc(), students::class_id.asc(), students::name.asc(), students::id.asc()))
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .load(conn)?;
+    let class_ids: Vec<i64> = rows.iter().filter_map(|(r, _, _)| r.class_id).collect();
+    let names: BTreeMap<i64, String> = classes::table
+        .filter(classes::id.eq_any(&class_ids))
+        .select((classes::id, classes::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok((
+        rows.into_iter()
+            .map(|(r, code, school)| {
+                let class = r.class_id.and_then(|c| names.get(&c).cloned());
+                StudentListItem::new(&r, code, school, class)
+            })
+            .collect(),
+        total,
+    ))
+}
+
+fn row_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StudentRow, String, String)> {
+    students::table
+        .inner_join(orgs::table)
+        .filter(students::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((StudentRow::as_select(), orgs::code, orgs::name))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+/// One student. ID and phone numbers are masked unless the caller may edit students.
+pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<StudentView> {
+    caller.require(conn, Permission::ViewStudents, "get_student")?;
+    let (row, school_code, school_name) = row_in_scope(conn, caller, id)?;
+    let class_name = match row.class_id {
+        Some(c) => classes::table.find(c).select(classes::name).first(conn).optional()?.unwrap_or_default(),
+        None => String::new(),
+    };
+    let record = if caller.may(Permission::EditStudents) {
+        row.record()
+    } else {
+        StudentRecord::from_stored(audit_copy(&row.record()))
+    };
+    Ok(StudentView {
+        id: row.id,
+        student_no: row.student_no,
+        school_code,
+        school_name,
+        class_id: row.class_id,
+        class_name,
+        status: row.status,
+        review_label: review_label(&row.review),
+        review: row.review,
+        problem: row.problem,
+        version: row.version,
+        record,
+        updated_at: row.updated_at,
+    })
+}
+
+pub fn history(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<HistoryRow>> {
+    let view = get(conn, caller, id)?;
+    let mut rows: Vec<HistoryRow> = student_history::table
+        .filter(student_history::student_id.eq(view.id))
+        .select(HistoryRow::as_select())
+        .order(student_history::id.desc())
+        .load(conn)?;
+    if !caller.may(Permission::EditStudents) {
+        for r in &mut rows {
+            if r.field.ends_with("id_no") {
+                r.old_value = r.old_value.as_deref().map(mask::id_number);
+                r.new_value = r.new_value.as_deref().map(mask::id_number);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------- writing
+
+struct Columns {
+    name: String,
+    sex: String,
+    birth_date: NaiveDate,
+    id_type: String,
+    id_no: Option<String>,
+    attendance: String,
+    yibu: bool,
+    left_behind: String,
+    migrant: bool,
+    guardian_phone: Option<String>,
+    guardian_id_no: Option<String>,
+    json: String,
+}
+
+fn columns(r: &StudentRecord) -> Columns {
+    let (gp, gid) = r.guardian();
+    Columns {
+        name: r.name().to_owned(),
+        sex: r.get("sex").to_owned(),
+        birth_date: r.birth_date(),
+        id_type: r.get("id_type").to_owned(),
+        id_no: r.id_no().map(str::to_owned),
+        attendance: r.get("attendance").to_owned(),
+        yibu: r.is("yibu"),
+        left_behind: r.get("left_behind").to_owned(),
+        migrant: r.is("migrant"),
+        guardian_phone: gp.map(str::to_owned),
+        guardian_id_no: gid.map(str::to_owned),
+        json: serde_json::to_string(r.values()).unwrap_or_default(),
+    }
+}
+
+/// A temporary number (L + county + birth date + 4 digits) not used yet.
+fn next_temporary_no(conn: &mut DbConn, county: &str, birth: NaiveDate) -> AppResult<StudentNo> {
+    let prefix = StudentNo::temporary(county, birth, 0).as_str()[..15].to_owned();
+    // A range, not LIKE: SQLite's case-insensitive LIKE cannot use the index.
+    let used: i64 = students::table
+        .filter(students::student_no.ge(&prefix))
+        .filter(students::student_no.lt(format!("{prefix}:")))
+        .count()
+        .get_result(conn)?;
+    let mut n = u16::try_from(used + 1).unwrap_or(u16::MAX);
+    loop {
+        let candidate = StudentNo::temporary(county, birth, n);
+        let taken: i64 =
+            students::table.filter(students::student_no.eq(candidate.as_str())).count().get_result(conn)?;
+        if taken == 0 {
+            return Ok(candidate);
+        }
+        n = n.wrapping_add(1);
+    }
+}
+
+fn add_history(
+    conn: &mut DbConn,
+    id: i64,
+    field: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    reason: &str,
+    actor: &str,
+) -> AppResult<()> {
+    diesel::insert_into(student_history::table)
+        .values((
+            student_history::student_id.eq(id),
+            student_history::field.eq(field),
+            student_history::old_value.eq(old),
+            student_history::new_value.eq(new),
+            student_history::reason.eq(reason),
+            student_history::actor.eq(actor),
+            student_history::at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Registers a student at a school (新生注册). Pending until the county confirms; a duplicate goes
+/// to the county's problem queue with the rule that fired.
+pub fn create(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_code: &str,
+    raw: &BTreeMap<String, String>,
+) -> AppResult<StudentView> {
+    let school = school_in_scope(conn, caller, school_code)?;
+    caller.require(conn, Permission::EditStudents, "create_student")?;
+    let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
+    let id = write_tx(conn, |conn| insert(conn, caller, &school, &record, "新生注册"))?;
+    get(conn, caller, id)
+}
+
+/// Inserts a validated record (used by the form, the API and the importer). Call inside a transaction.
+pub fn insert(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school: &Org,
+    record: &StudentRecord,
+    reason: &str,
+) -> AppResult<i64> {
+    let (class_id, _) = class_by_no(conn, school.id, record.get("class_no"))?;
+    let county = county_of(&school.path);
+    let problem = duplicate_problem(conn, record, None)?;
+    let no = next_temporary_no(conn, &county, record.birth_date())?;
+    let c = columns(record);
+    let t = now();
+    let id: i64 = diesel::insert_into(students::table)
+        .values((
+            students::school_id.eq(school.id),
+            students::class_id.eq(class_id),
+            students::county_code.eq(&county),
+            students::student_no.eq(no.as_str()),
+            students::name.eq(&c.name),
+            students::sex.eq(&c.sex),
+            students::birth_date.eq(c.birth_date),
+            students::id_type.eq(&c.id_type),
+            students::id_no.eq(&c.id_no),
+            students::attendance.eq(&c.attendance),
+            students::yibu.eq(c.yibu),
+            students::left_behind.eq(&c.left_behind),
+            students::migrant.eq(c.migrant),
+            students::guardian_phone.eq(&c.guardian_phone),
+            students::guardian_id_no.eq(&c.guardian_id_no),
+            students::status.eq("enrolled"),
+            students::review.eq(if problem.is_some() { "problem" } else { "pending" }),
+            students::problem.eq(&problem),
+            students::record.eq(&c.json),
+            students::version.eq(1),
+            students::created_at.eq(t),
+            students::updated_at.eq(t),
+        ))
+        .returning(students::id)
+        .get_result(conn)?;
+    add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("student.create", "student", id).after(&serde_json::json!({
+            "school": school.code, "student_no": no.as_str(), "record": audit_copy(record), "problem": problem,
+        })),
+    )?;
+    Ok(id)
+}
+
+/// Changes a student's fields; each changed field gets a history row with the reason.
+/// `expected_version` guards against two clerks overwriting each other.
+pub fn update(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: i64,
+    raw: &BTreeMap<String, String>,
+    reason: &str,
+    expected_version: Option<i32>,
+) -> AppResult<StudentView> {
+    let (row, _, _) = row_in_scope(conn, caller, id)?;
+    caller.require(conn, Permission::EditStudents, "update_student")?;
+    let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
+    write_tx(conn, |conn| apply_update(conn, caller, &row, &record, reason, expected_version))?;
+    get(conn, caller, id)
+}
+
+/// Writes a validated record over a stored one. Returns whether anything changed. In a transaction.
+pub fn apply_update(
+    conn: &mut DbConn,
+    caller: &Caller,
+    row: &StudentRow,
+    record: &StudentRecord,
+    reason: &str,
+    expected_version: Option<i32>,
+) -> AppResult<bool> {
+    if expected_version.is_some_and(|v| v != row.version) {
+        return Err(AppError::conflict("student.stale", "该学生信息已被他人修改，请刷新后重新编辑"));
+    }
+    let before = row.record();
+    if &before == record {
+        return Ok(false);
+    }
+    let (class_id, _) = class_by_no(conn, row.school_id, record.get("class_no"))?;
+    let problem = duplicate_problem(conn, record, Some(row.id))?;
+    let review = match (&problem, row.review.as_str()) {
+        (Some(_), _) => "problem",
+        (None, "problem") => "pending",
+        (None, other) => other,
+    };
+    let c = columns(record);
+    let keys: std::collections::BTreeSet<&String> = before.values().keys().chain(record.values().keys()).collect();
+    for k in keys {
+        let (old, new) = (before.values().get(k), record.values().get(k));
+        if old != new {
+            add_history(conn, row.id, k, old.map(String::as_str), new.map(String::as_str), reason, &caller.username)?;
+        }
+    }
+    diesel::update(students::table.find(row.id))
+        .set((
+            students::class_id.eq(class_id),
+            students::name.eq(&c.name),
+            students::sex.eq(&c.sex),
+            students::birth_date.eq(c.birth_date),
+            students::id_type.eq(&c.id_type),
+            students::id_no.eq(&c.id_no),
+            students::attendance.eq(&c.attendance),
+            students::yibu.eq(c.yibu),
+            students::left_behind.eq(&c.left_behind),
+            students::migrant.eq(c.migrant),
+            students::guardian_phone.eq(&c.guardian_phone),
+            students::guardian_id_no.eq(&c.guardian_id_no),
+            students::review.eq(review),
+            students::problem.eq(&problem),
+            students::record.eq(&c.json),
+            students::version.eq(row.version + 1),
+            students::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("student.update", "student", row.id)
+            .before(&audit_copy(&before))
+            .after(&serde_json::json!({"record": audit_copy(record), "reason": reason, "problem": problem})),
+    )?;
+    Ok(true)
+}
+
+/// County confirmation into the database (确认入库): pending students in scope become confirmed
+/// and get their formal number (G + ID, or J without one). Problems must be resolved first.
+pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usize> {
+    caller.require(conn, Permission::ConfirmStudents, "confirm_students")?;
+    let rows: Vec<StudentRow> = students::table
+        .inner_join(orgs::table)
+        .filter(students::id.eq_any(ids))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(StudentRow::as_select())
+        .load(conn)?;
+    if rows.len() != ids.len() {
+        return Err(AppError::not_found());
+    }
+    if let Some(p) = rows.iter().find(|r| r.review == "problem") {
+        return Err(AppError::conflict(
+            "student.problem_unresolved",
+            format!("“{}”在问题学籍中（{}），须先处理", p.name, p.problem.clone().unwrap_or_default()),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let mut n = 0;
+        for r in rows.iter().filter(|r| r.review == "pending") {
+            let formal = match (r.id_type.as_str(), r.id_no.as_deref().map(IdCardNo::parse)) {
+                ("1", Some(Ok(id))) => StudentNo::formal(&id),
+                _ => {
+                    let seq = u16::try_from(r.id % 1000).unwrap_or(0);
+                    StudentNo::formal_without_id(&r.county_code, r.birth_date, seq)
+                }
+            };
+            let taken: i64 = students::table
+                .filter(students::student_no.eq(formal.as_str()))
+                .filter(students::id.ne(r.id))
+                .count()
+                .get_result(conn)?;
+            if taken > 0 {
+                return Err(AppError::conflict(
+                    "student.number_taken",
+                    format!("“{}”的正式学籍号{}已被占用，请在问题学籍中核查", r.name, formal.as_str()),
+                ));
+            }
+            diesel::update(students::table.find(r.id))
+                .set((
+                    students::review.eq("confirmed"),
+                    students::student_no.eq(formal.as_str()),
+                    students::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            add_history(
+                conn,
+                r.id,
+                "student_no",
+                Some(&r.student_no),
+                Some(formal.as_str()),
+                "县级确认入库",
+                &caller.username,
+            )?;
+            audit::record(
+                conn,
+                &caller.actor(),
+                Entry::new("student.confirm", "student", r.id)
+                    .before(&serde_json::json!({"review": r.review, "student_no": r.student_no}))
+                    .after(&serde_json::json!({"review": "confirmed", "student_no": formal.as_str()})),
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// The county resolves a problem record: `keep` (evidence shows it is a different child) moves it
+/// back to pending with the note; `delete` removes a record entered twice.
+pub fn resolve_problem(conn: &mut DbConn, caller: &Caller, id: i64, keep: bool, note: &str) -> AppResult<()> {
+    caller.require(conn, Permission::ConfirmStudents, "resolve_problem")?;
+    let (row, _, _) = row_in_scope(conn, caller, id)?;
+    if row.review != "problem" {
+        return Err(AppError::conflict("student.not_a_problem", "该学生不在问题学籍中"));
+    }
+    let note =
+        crate::domain::text::required("处理说明", note, 200).map_err(|m| AppError::field("note", "student.note", m))?;
+    write_tx(conn, |conn| {
+        if keep {
+            diesel::update(students::table.find(id))
+                .set((
+                    students::review.eq("pending"),
+                    students::problem.eq(None::<String>),
+                    students::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
+        } else {
+            diesel::delete(student_history::table.filter(student_history::student_id.eq(id))).execute(conn)?;
+            diesel::delete(students::table.find(id)).execute(conn)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new(if keep { "student.problem_kept" } else { "student.problem_deleted" }, "student", id)
+                .before(&serde_json::json!({"problem": row.problem, "record": audit_copy(&row.record()), "student_no": row.student_no}))
+                .after(&serde_json::json!({"note": note})),
+        )
+    })
+}
+
+/// Counts by review state in scope, for dashboards.
+pub fn review_counts(conn: &mut DbConn, caller: &Caller) -> AppResult<BTreeMap<String, i64>> {
+    if !caller.may(Permission::ViewStudents) {
+        return Ok(BTreeMap::new());
+    }
+    let rows: Vec<(String, i64)> = students::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .group_by(students::review)
+        .select((students::review, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The labels of a code field for dropdowns.
+pub fn choices(table: &str) -> Vec<(String, String)> {
+    codes::table(table).entries.iter().map(|e| (e.code.clone(), e.label.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn county_is_the_last_six_digit_code_on_the_path() {
+        assert_eq!(county_of("/000000/520000/522300/522326/522326001/2152326001/"), "522326");
+        assert_eq!(county_of("/000000/440000/441900/2144000001/"), "441900");
+        assert_eq!(county_of("/000000/110000/110105/2111000001/"), "110105");
+    }
+}

@@ -1,0 +1,382 @@
+//! Student pages: lists with masked IDs, the grouped form, detail with history, confirmation.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::model::*;
+use super::service::{self, StudentFilter};
+use crate::auth::Caller;
+use crate::auth::extract::{CsrfForm, PageUser};
+use crate::domain::codes;
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::student::{FIELDS, GROUP_TITLES, Kind, Need};
+use crate::error::{AppError, ErrorKind};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, see_other};
+
+const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+
+fn html<T: Template>(status: actix_web::http::StatusCode, page: T) -> PageResult<HttpResponse> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render().map_err(AppError::from)?))
+}
+
+// ---------------------------------------------------------------- list
+
+#[derive(Template, WebTemplate)]
+#[template(path = "registry/list.html")]
+pub struct ListPage {
+    layout: Layout,
+    items: Vec<StudentListItem>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    filter: StudentFilter,
+    class_id: String,
+    show_school: bool,
+    can_confirm: bool,
+    can_register: bool,
+    own_school: String,
+    flash: &'static str,
+}
+
+pub async fn list(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<StudentFilter>,
+    flash: web::Query<Flash>,
+) -> PageResult<ListPage> {
+    let filter = q.into_inner();
+    let (c, f) = (caller.clone(), filter.clone());
+    let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
+    let is_school = caller.org_kind == OrgKind::School;
+    Ok(ListPage {
+        layout: Layout::new(&caller, &st, "学生学籍"),
+        page: filter.page.unwrap_or(1).max(1),
+        pages: ((total + service::PAGE_SIZE - 1) / service::PAGE_SIZE).max(1),
+        class_id: filter.class_id.map(|c| c.to_string()).unwrap_or_default(),
+        items,
+        total,
+        filter,
+        show_school: !is_school,
+        can_confirm: caller.may(Permission::ConfirmStudents),
+        can_register: is_school && caller.may(Permission::EditStudents),
+        own_school: if is_school { caller.org_code.clone() } else { String::new() },
+        flash: flash.message(),
+    })
+}
+
+/// Bulk confirmation from the list's checkboxes (`ids=1&ids=2…`).
+pub async fn confirm(st: web::Data<AppState>, f: CsrfForm<Vec<(String, String)>>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let ids: Vec<i64> = form.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).collect();
+    if ids.is_empty() {
+        return Err(AppError::invalid("student.none_selected", "请先勾选要确认的学生").into());
+    }
+    st.run(move |conn| service::confirm(conn, &user, &ids)).await?;
+    Ok(see_other("/students?review=pending&ok=saved"))
+}
+
+// ---------------------------------------------------------------- form
+
+pub struct FormField {
+    pub key: &'static str,
+    pub header: &'static str,
+    pub required: bool,
+    pub options: Vec<(String, String)>,
+    pub value: String,
+    pub error: String,
+}
+
+pub struct FormGroup {
+    pub title: &'static str,
+    pub fields: Vec<FormField>,
+}
+
+fn form_groups(values: &BTreeMap<String, String>, errors: &FormErrors) -> Vec<FormGroup> {
+    (1..=7u8)
+        .map(|g| FormGroup {
+            title: GROUP_TITLES[usize::from(g - 1)],
+            fields: FIELDS
+                .iter()
+                .filter(|f| f.group == g)
+                .map(|f| FormField {
+                    key: f.key,
+                    header: f.header,
+                    required: f.need == Need::Required,
+                    options: match f.kind {
+                        Kind::Code(t) => service::choices(t),
+                        _ => Vec::new(),
+                    },
+                    value: values.get(f.key).cloned().unwrap_or_default(),
+                    error: errors.get(f.key).to_owned(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "registry/form.html")]
+pub struct FormPage {
+    layout: Layout,
+    action: String,
+    cancel: String,
+    heading: String,
+    groups: Vec<FormGroup>,
+    errors: FormErrors,
+    editing: bool,
+    version: i32,
+    reason: String,
+    classes: Vec<(String, String)>,
+}
+
+async fn class_choices(st: &AppState, caller: &Caller, school: String) -> PageResult<Vec<(String, String)>> {
+    let c = caller.clone();
+    let classes = st.run(move |conn| crate::org::service::list_classes(conn, &c, &school)).await?;
+    Ok(classes
+        .into_iter()
+        .map(|v| (v.class.class_no.clone(), format!("{} {}", v.class.class_no, v.class.name)))
+        .collect())
+}
+
+fn defaults() -> BTreeMap<String, String> {
+    [
+        ("nationality", "CHN"),
+        ("id_type", "1"),
+        ("gatqw", "00"),
+        ("health", "10"),
+        ("political", "14"),
+        ("entry_mode", "11"),
+        ("source", "1"),
+        ("attendance", "1"),
+        ("hukou_type", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+pub async fn new_form(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<FormPage> {
+    let school = path.into_inner();
+    let c = caller.clone();
+    let s = school.clone();
+    let school_name = st
+        .run(move |conn| {
+            c.require(conn, Permission::EditStudents, "student_form")?;
+            Ok(crate::org::service::get_school(conn, &c, &s)?.name)
+        })
+        .await?;
+    Ok(FormPage {
+        layout: Layout::new(&caller, &st, "新生注册"),
+        action: format!("/schools/{school}/students"),
+        cancel: format!("/students?school={school}"),
+        heading: format!("新生注册 · {school_name}"),
+        groups: form_groups(&defaults(), &FormErrors::none()),
+        errors: FormErrors::none(),
+        editing: false,
+        version: 0,
+        reason: String::new(),
+        classes: class_choices(&st, &caller, school).await?,
+    })
+}
+
+fn to_map(form: &[(String, String)]) -> BTreeMap<String, String> {
+    form.iter().filter(|(k, _)| k != "csrf").map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+pub async fn create(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user: caller, form } = f;
+    let school = path.into_inner();
+    let raw = to_map(&form);
+    let (c, s, r) = (caller.clone(), school.clone(), raw.clone());
+    match st.run(move |conn| service::create(conn, &c, &s, &r)).await {
+        Ok(v) => Ok(see_other(&format!("/students/{}?ok=created", v.id))),
+        Err(e) if e.kind == ErrorKind::Invalid => {
+            let errors = FormErrors::from_error(&e);
+            html(
+                UNPROCESSABLE,
+                FormPage {
+                    layout: Layout::new(&caller, &st, "新生注册"),
+                    action: format!("/schools/{school}/students"),
+                    cancel: format!("/students?school={school}"),
+                    heading: "新生注册".into(),
+                    groups: form_groups(&raw, &errors),
+                    errors,
+                    editing: false,
+                    version: 0,
+                    reason: String::new(),
+                    classes: class_choices(&st, &caller, school).await?,
+                },
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn edit_form(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+) -> PageResult<FormPage> {
+    let id = path.into_inner();
+    let c = caller.clone();
+    let view = st
+        .run(move |conn| {
+            c.require(conn, Permission::EditStudents, "student_form")?;
+            service::get(conn, &c, id)
+        })
+        .await?;
+    Ok(FormPage {
+        layout: Layout::new(&caller, &st, "修改学生信息"),
+        action: format!("/students/{id}/edit"),
+        cancel: format!("/students/{id}"),
+        heading: format!("修改学生信息 · {}", view.record.name()),
+        groups: form_groups(view.record.values(), &FormErrors::none()),
+        errors: FormErrors::none(),
+        editing: true,
+        version: view.version,
+        reason: String::new(),
+        classes: class_choices(&st, &caller, view.school_code).await?,
+    })
+}
+
+pub async fn update(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<Vec<(String, String)>>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user: caller, form } = f;
+    let id = path.into_inner();
+    let mut raw = to_map(&form);
+    let reason = raw.remove("reason").unwrap_or_default();
+    let version = raw.remove("version").and_then(|v| v.parse().ok());
+    let (c, r, why) = (caller.clone(), raw.clone(), reason.clone());
+    let res = st
+        .run(move |conn| {
+            let why = if why.trim().is_empty() { "信息更正".to_owned() } else { why };
+            service::update(conn, &c, id, &r, &why, version)
+        })
+        .await;
+    match res {
+        Ok(_) => Ok(see_other(&format!("/students/{id}?ok=saved"))),
+        Err(e) if e.kind == ErrorKind::Invalid => {
+            let c = caller.clone();
+            let school = st.run(move |conn| service::get(conn, &c, id)).await?.school_code;
+            let errors = FormErrors::from_error(&e);
+            html(
+                UNPROCESSABLE,
+                FormPage {
+                    layout: Layout::new(&caller, &st, "修改学生信息"),
+                    action: format!("/students/{id}/edit"),
+                    cancel: format!("/students/{id}"),
+                    heading: "修改学生信息".into(),
+                    groups: form_groups(&raw, &errors),
+                    errors,
+                    editing: true,
+                    version: version.unwrap_or(0),
+                    reason,
+                    classes: class_choices(&st, &caller, school).await?,
+                },
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- detail
+
+pub struct DetailGroup {
+    pub title: &'static str,
+    pub rows: Vec<(&'static str, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "registry/detail.html")]
+pub struct DetailPage {
+    layout: Layout,
+    view: StudentView,
+    groups: Vec<DetailGroup>,
+    history: Vec<HistoryRow>,
+    can_edit: bool,
+    can_confirm: bool,
+    flash: &'static str,
+}
+
+pub async fn detail(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    flash: web::Query<Flash>,
+) -> PageResult<DetailPage> {
+    let id = path.into_inner();
+    let c = caller.clone();
+    let (view, history) =
+        st.run(move |conn| Ok((service::get(conn, &c, id)?, service::history(conn, &c, id)?))).await?;
+    let groups = (1..=7u8)
+        .map(|g| DetailGroup {
+            title: GROUP_TITLES[usize::from(g - 1)],
+            rows: FIELDS.iter().filter(|f| f.group == g).map(|f| (f.header, view.record.display(f.key))).collect(),
+        })
+        .collect();
+    Ok(DetailPage {
+        layout: Layout::new(&caller, &st, format!("学生 · {}", view.record.name())),
+        groups,
+        history,
+        can_edit: caller.may(Permission::EditStudents),
+        can_confirm: caller.may(Permission::ConfirmStudents),
+        flash: flash.message(),
+        view,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn resolve(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<ResolveForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let keep = form.decision == "keep";
+    st.run(move |conn| service::resolve_problem(conn, &user, id, keep, &form.note)).await?;
+    Ok(if keep {
+        see_other(&format!("/students/{id}?ok=saved"))
+    } else {
+        see_other("/students?review=problem&ok=deleted")
+    })
+}
+
+pub async fn confirm_one(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<crate::org::web::NoFields>,
+) -> PageResult<HttpResponse> {
+    let id = path.into_inner();
+    let user = f.user;
+    st.run(move |conn| service::confirm(conn, &user, &[id])).await?;
+    Ok(see_other(&format!("/students/{id}?ok=saved")))
+}
+
+/// Labels for a code, for templates.
+pub fn label(table: &str, code: &str) -> String {
+    codes::table(table).label(code).unwrap_or(code).to_owned()
+}

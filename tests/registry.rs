@@ -1,0 +1,289 @@
+//! Registering, finding, correcting and confirming students; the duplicate check; scopes.
+
+mod common;
+
+use actix_web::http::header;
+use actix_web::test;
+use common::*;
+use serde_json::{Value, json};
+
+fn with_check(body17: &str) -> String {
+    format!("{body17}{}", mealroll::domain::id_card::check_char(body17).expect("17 digits"))
+}
+
+/// A complete record for school A's class 202601.
+pub fn student(name: &str, id_body17: &str, birth: &str, sex: &str) -> Value {
+    json!({
+        "name": name, "sex": sex, "birth_date": birth, "birthplace": "522326", "native_place": "贵州望谟",
+        "ethnicity": "布依族", "nationality": "CHN", "id_type": "居民身份证", "gatqw": "否", "health": "健康或良好",
+        "id_no": with_check(id_body17), "hukou_type": "农业户口", "hukou_place": "522326001001", "class_no": "202601",
+        "entry_ym": "202609", "entry_mode": "就近入学", "attendance": "住校", "address_now": "王母街道纳包村",
+        "address_mail": "王母街道纳包村", "address_home": "王母街道纳包村", "phone": "13800001111", "postcode": "552300",
+        "only_child": "否", "preschool": "是", "left_behind": "双亲留守儿童", "needs_aid": "是", "yibu": "是",
+        "orphan": "否", "martyr_child": "否", "m1_name": "王国华", "m1_relation": "父亲", "m1_guardian": "是",
+        "m1_phone": "13900002222", "m2_name": "李秀英", "m2_relation": "母亲", "m2_guardian": "否", "migrant": "否"
+    })
+}
+
+#[actix_web::test]
+async fn register_find_correct_and_confirm_a_student() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let school = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
+        let county = (header::AUTHORIZATION, format!("Bearer {}", w.token("yyb")));
+
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/schools/{SCHOOL_A}/students"))
+                .insert_header(school.clone())
+                .set_json(student("王䶮", "52232620200309002", "2020-03-09", "女"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{label}");
+        let s = body_json(r).await;
+        let id = s["id"].as_i64().expect("id");
+        assert_eq!(s["review"], "pending", "{label}");
+        assert!(s["student_no"].as_str().is_some_and(|n| n.starts_with("L52232620200309")), "{label}: {s}");
+        assert_eq!(s["record"]["name"], "王䶮", "{label}: rare character kept");
+        assert_eq!(s["record"]["ethnicity"], "09", "{label}");
+        assert_eq!(s["class_name"], "一年级(1)班", "{label}");
+
+        // Lists mask the ID; search finds by name, full ID and student number.
+        let list = |q: &str| {
+            test::TestRequest::get().uri(&format!("/api/v1/students?q={q}")).insert_header(school.clone()).to_request()
+        };
+        let body = body_json(test::call_service(&app, list("%E7%8E%8B")).await).await;
+        assert_eq!(body["total"], 1, "{label}");
+        assert_eq!(
+            body["items"][0]["id_masked"],
+            format!("522***********{}", &with_check("52232620200309002")[14..]),
+            "{label}"
+        );
+        let full = with_check("52232620200309002");
+        assert_eq!(body_json(test::call_service(&app, list(&full)).await).await["total"], 1, "{label}");
+
+        // A correction with a reason leaves field history.
+        let mut rec = student("王䶮", "52232620200309002", "2020-03-09", "女");
+        rec["attendance"] = json!("走读");
+        rec["yibu"] = json!("否");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::put()
+                .uri(&format!("/api/v1/students/{id}"))
+                .insert_header(school.clone())
+                .set_json(json!({"record": rec, "reason": "核对后改为走读", "version": 1}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        // A stale version is refused.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::put()
+                .uri(&format!("/api/v1/students/{id}"))
+                .insert_header(school.clone())
+                .set_json(json!({"record": rec, "reason": "x", "version": 1}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 409, "{label}");
+        let hist = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/students/{id}/history"))
+                    .insert_header(school.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        let fields: Vec<&str> = hist.as_array().expect("history").iter().filter_map(|h| h["field"].as_str()).collect();
+        assert!(fields.contains(&"attendance") && fields.contains(&"yibu"), "{label}: {fields:?}");
+        assert!(hist.as_array().expect("h").iter().any(|h| h["reason"] == "核对后改为走读"), "{label}");
+
+        // The school cannot confirm; the county can, and the formal number is G + ID.
+        let confirm = |who: (header::HeaderName, String)| {
+            test::TestRequest::post()
+                .uri("/api/v1/students/confirm")
+                .insert_header(who)
+                .set_json(json!({"ids": [id]}))
+                .to_request()
+        };
+        assert_eq!(test::call_service(&app, confirm(school.clone())).await.status(), 403, "{label}");
+        let r = test::call_service(&app, confirm(county.clone())).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let s = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/students/{id}"))
+                    .insert_header(county.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s["review"], "confirmed", "{label}");
+        assert_eq!(s["student_no"], format!("G{full}"), "{label}");
+        // An inspector (who does not edit records) sees the ID masked in the detail too.
+        let inspector = (header::AUTHORIZATION, format!("Bearer {}", w.token("ducha")));
+        let s = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get().uri(&format!("/api/v1/students/{id}")).insert_header(inspector).to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s["record"]["id_no"], format!("522***********{}", &full[14..]), "{label}");
+        assert_eq!(s["record"]["m1_phone"], "139****2222", "{label}");
+
+        // School B's registrar cannot see the student; the system administrator sees no students at all.
+        let other = (header::AUTHORIZATION, format!("Bearer {}", w.token("b.xueji")));
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/students/{id}")).insert_header(other).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{label}");
+        let admin = (header::AUTHORIZATION, format!("Bearer {}", w.token("xitong")));
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/api/v1/students").insert_header(admin).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{label}");
+        let mut conn = w.conn();
+        assert_eq!(audit_count(&mut conn, "student.create"), 1, "{label}");
+        assert_eq!(audit_count(&mut conn, "student.update"), 1, "{label}");
+        assert_eq!(audit_count(&mut conn, "student.confirm"), 1, "{label}");
+    }
+}
+
+#[actix_web::test]
+async fn same_id_at_another_school_goes_to_the_problem_queue() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let a = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
+        let b = (header::AUTHORIZATION, format!("Bearer {}", w.token("b.xueji")));
+        let rec = student("韦正平", "52232620190101001", "2019-01-01", "男");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/schools/{SCHOOL_A}/students"))
+                .insert_header(a)
+                .set_json(rec.clone())
+                .to_request(),
+        )
+        .await;
+        assert_eq!(body_json(r).await["review"], "pending", "{label}");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/schools/{SCHOOL_B}/students"))
+                .insert_header(b)
+                .set_json(rec)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{label}");
+        let dup = body_json(r).await;
+        assert_eq!(dup["review"], "problem", "{label}");
+        assert!(
+            dup["problem"].as_str().is_some_and(|p| p.starts_with("D1") && p.contains("王母小学")),
+            "{label}: {dup}"
+        );
+        let id = dup["id"].as_i64().expect("id");
+
+        let county = (header::AUTHORIZATION, format!("Bearer {}", w.token("yyb")));
+        let queue = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri("/api/v1/students?review=problem")
+                    .insert_header(county.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(queue["total"], 1, "{label}");
+        // Unresolved problems cannot be confirmed.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/students/confirm")
+                .insert_header(county.clone())
+                .set_json(json!({"ids": [id]}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 409, "{label}");
+        // The county deletes the double entry; the queue is empty.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/students/{id}/resolve"))
+                .insert_header(county.clone())
+                .set_json(json!({"keep": false, "note": "同一学生在两校重复录入，经核实在王母小学就读"}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let queue = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get().uri("/api/v1/students?review=problem").insert_header(county).to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(queue["total"], 0, "{label}");
+    }
+}
+
+#[actix_web::test]
+async fn invalid_records_are_refused_field_by_field() {
+    let w = World::new(TestDb::sqlite());
+    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let a = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
+    let mut rec = student("王䶮", "52232620200309002", "2020-03-10", "男");
+    rec["class_no"] = json!("209999");
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("/api/v1/schools/{SCHOOL_A}/students"))
+            .insert_header(a.clone())
+            .set_json(rec)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let body = body_json(r).await;
+    let codes: Vec<&str> =
+        body["fields"].as_array().expect("fields").iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"student.birth_mismatch") && codes.contains(&"student.sex_mismatch"), "{codes:?}");
+    // With the record fixed, the unknown class is named.
+    let mut rec = student("王䶮", "52232620200309002", "2020-03-09", "女");
+    rec["class_no"] = json!("209999");
+    let r = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("/api/v1/schools/{SCHOOL_A}/students"))
+            .insert_header(a)
+            .set_json(rec)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let body = body_json(r).await;
+    assert_eq!(body["error"], "student.unknown_class");
+    assert!(body["message"].as_str().unwrap_or("").contains("209999"));
+}
