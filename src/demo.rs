@@ -278,17 +278,126 @@ const MOTHER_GIVEN: &[&str] = &["秀英", "丽娟", "春燕", "桂芳", "玉兰"
 const MOTHER_SURNAMES: &[&str] = &["李", "罗", "韦", "黄", "岑", "王", "杨", "陆", "潘", "吴"];
 const ETHNICITIES: &[&str] = &["09", "09", "09", "01", "01", "06", "08", "13"];
 
-/// Students for every demo class: real county code, valid IDs, families, boarders, left-behind
-/// children; most confirmed by the county, a few pending, two in the problem queue.
+/// Makes realistic, valid student records: real county code, distinct valid IDs, families,
+/// boarders, left-behind children, a few without an ID. Deterministic for a seed.
+pub struct StudentFactory {
+    rng: Lcg,
+    used: std::collections::HashSet<String>,
+    year: i32,
+    pub today: chrono::NaiveDate,
+}
+
+impl StudentFactory {
+    pub fn new(seed: u64) -> Self {
+        let today = Utc::now().date_naive();
+        Self {
+            rng: Lcg(seed),
+            used: std::collections::HashSet::new(),
+            year: today.year() - i32::from(today.month() < 9),
+            today,
+        }
+    }
+
+    /// The school year's first calendar year (autumn term).
+    pub fn school_year(&self) -> i32 {
+        self.year
+    }
+
+    /// One student of `class_no` in `grade` (1–9), as the raw fields a clerk would type.
+    pub fn raw(&mut self, class_no: &str, grade: i32, junior: bool) -> std::collections::BTreeMap<String, String> {
+        use crate::domain::id_card::check_char;
+        let (rng, year, today) = (&mut self.rng, self.year, self.today);
+        let surname = rng.pick(SURNAMES);
+        let girl = rng.chance(48);
+        let age_year = year - 6 - (grade - 1);
+        let birth = chrono::NaiveDate::from_ymd_opt(
+            age_year,
+            1 + u32::try_from(rng.below(12)).unwrap_or(0),
+            1 + u32::try_from(rng.below(28)).unwrap_or(0),
+        )
+        .unwrap_or(today);
+        // Distinct IDs: draw the serial again on a clash.
+        let id_no = loop {
+            let serial = rng.below(500) * 2 + u64::from(!girl);
+            let body = format!("{COUNTY}{}{:03}", birth.format("%Y%m%d"), serial);
+            let id = format!("{body}{}", check_char(&body).unwrap_or('0'));
+            if self.used.insert(id.clone()) {
+                break id;
+            }
+        };
+        let has_id = !rng.chance(2);
+        let boarder = junior && rng.chance(55) || !junior && rng.chance(8);
+        let left = if rng.chance(30) { if rng.chance(40) { "2" } else { "1" } } else { "0" };
+        let father = format!("{surname}{}", rng.pick(FATHER_GIVEN));
+        let mother = format!("{}{}", rng.pick(MOTHER_SURNAMES), rng.pick(MOTHER_GIVEN));
+        let fb = format!(
+            "{COUNTY}{}{:02}{:02}{:03}",
+            1980 + rng.below(12),
+            1 + rng.below(12),
+            1 + rng.below(28),
+            rng.below(500) * 2 + 1
+        );
+        let father_id = format!("{fb}{}", check_char(&fb).unwrap_or('0'));
+        let village = rng.pick(&["纳包村", "坪阳村", "新联村", "坡头村", "伟俄村", "长田村", "八步村", "冗号村"]);
+        let phone = format!("1{}{:09}", rng.pick(&["38", "39", "58", "87"]), rng.below(1_000_000_000));
+        let entry = if junior { year - (grade - 7) } else { year - (grade - 1) };
+        let v: Vec<(&str, String)> = vec![
+            ("name", format!("{surname}{}", rng.pick(CHILD_GIVEN))),
+            ("sex", if girl { "2" } else { "1" }.into()),
+            ("birth_date", birth.format("%Y-%m-%d").to_string()),
+            ("birthplace", format!("{COUNTY}{:03}000", 1 + rng.below(10))),
+            ("native_place", "贵州望谟".into()),
+            ("ethnicity", rng.pick(ETHNICITIES).into()),
+            ("nationality", "CHN".into()),
+            ("id_type", if has_id { "1" } else { "Z" }.into()),
+            ("gatqw", "00".into()),
+            ("health", "10".into()),
+            ("political", if junior { "03" } else { "14" }.into()),
+            ("id_no", if has_id { id_no } else { String::new() }),
+            ("hukou_type", "1".into()),
+            ("hukou_place", COUNTY.into()),
+            ("class_no", class_no.to_owned()),
+            ("entry_ym", format!("{entry}09")),
+            ("entry_mode", "11".into()),
+            ("attendance", if boarder { "2" } else { "1" }.into()),
+            ("address_now", format!("望谟县{village}")),
+            ("address_mail", format!("望谟县{village}")),
+            ("address_home", format!("望谟县{village}")),
+            ("phone", phone.clone()),
+            ("postcode", "552300".into()),
+            ("only_child", if rng.chance(15) { "1" } else { "0" }.into()),
+            ("preschool", if rng.chance(85) { "1" } else { "0" }.into()),
+            ("left_behind", left.into()),
+            ("needs_aid", if boarder || rng.chance(20) { "1" } else { "0" }.into()),
+            ("yibu", if boarder && rng.chance(70) { "1" } else { "0" }.into()),
+            ("orphan", "0".into()),
+            ("martyr_child", "0".into()),
+            ("commute_km", format!("{}", rng.below(80) as f64 / 10.0)),
+            ("commute_mode", "1".into()),
+            ("m1_name", father),
+            ("m1_relation", "51".into()),
+            ("m1_guardian", "1".into()),
+            ("m1_phone", phone),
+            ("m1_id_type", "1".into()),
+            ("m1_id_no", father_id),
+            ("m2_name", mother),
+            ("m2_relation", "52".into()),
+            ("m2_guardian", "0".into()),
+            ("migrant", if rng.chance(2) { "1" } else { "0" }.into()),
+        ];
+        v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+}
+
+/// Students for every demo class; most confirmed by the county, a few pending, two in the
+/// problem queue.
 fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
     use crate::db::schema::{classes, orgs as o};
-    use crate::domain::id_card::check_char;
     use crate::domain::student::StudentRecord;
     use std::collections::BTreeMap;
 
-    let mut rng = Lcg(20260915);
-    let today = Utc::now().date_naive();
-    let year = today.year() - i32::from(today.month() < 9);
+    let mut factory = StudentFactory::new(20260915);
+    let today = factory.today;
     let schools: Vec<crate::org::model::Org> = o::table
         .filter(o::kind.eq("school"))
         .filter(o::path.like(format!("%/{COUNTY}/%")))
@@ -296,8 +405,6 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
         .order(o::code.asc())
         .load(conn)?;
     let mut total = 0;
-    let mut seq = 0u64;
-    let mut used = std::collections::HashSet::new();
     for school in &schools {
         let class_rows: Vec<(String, i32)> = classes::table
             .filter(classes::school_id.eq(school.id))
@@ -308,90 +415,10 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
         let ids = crate::db::write_tx(conn, |conn| {
             let mut ids = Vec::new();
             for (class_no, grade) in &class_rows {
-                let size = 18 + rng.below(if junior { 30 } else { 20 });
+                let size = 18 + factory.rng.below(if junior { 30 } else { 20 });
                 for _ in 0..size {
-                    seq += 1;
-                    let surname = rng.pick(SURNAMES);
-                    let girl = rng.chance(48);
-                    let age_year = year - 6 - (grade - 1);
-                    let birth = chrono::NaiveDate::from_ymd_opt(
-                        age_year,
-                        1 + u32::try_from(rng.below(12)).unwrap_or(0),
-                        1 + u32::try_from(rng.below(28)).unwrap_or(0),
-                    )
-                    .unwrap_or(today);
-                    // Distinct IDs: draw the serial again on a clash.
-                    let id_no = loop {
-                        let serial = rng.below(500) * 2 + u64::from(!girl);
-                        let body = format!("{COUNTY}{}{:03}", birth.format("%Y%m%d"), serial);
-                        let id = format!("{body}{}", check_char(&body).unwrap_or('0'));
-                        if used.insert(id.clone()) {
-                            break id;
-                        }
-                    };
-                    let has_id = !rng.chance(2);
-                    let boarder = junior && rng.chance(55) || !junior && rng.chance(8);
-                    let left = if rng.chance(30) { if rng.chance(40) { "2" } else { "1" } } else { "0" };
-                    let father = format!("{surname}{}", rng.pick(FATHER_GIVEN));
-                    let mother = format!("{}{}", rng.pick(MOTHER_SURNAMES), rng.pick(MOTHER_GIVEN));
-                    let fb = format!(
-                        "{COUNTY}{}{:02}{:02}{:03}",
-                        1980 + rng.below(12),
-                        1 + rng.below(12),
-                        1 + rng.below(28),
-                        rng.below(500) * 2 + 1
-                    );
-                    let father_id = format!("{fb}{}", check_char(&fb).unwrap_or('0'));
-                    let village =
-                        rng.pick(&["纳包村", "坪阳村", "新联村", "坡头村", "伟俄村", "长田村", "八步村", "冗号村"]);
-                    let phone = format!("1{}{:09}", rng.pick(&["38", "39", "58", "87"]), rng.below(1_000_000_000));
-                    let v: Vec<(&str, String)> = vec![
-                        ("name", format!("{surname}{}", rng.pick(CHILD_GIVEN))),
-                        ("sex", if girl { "2" } else { "1" }.into()),
-                        ("birth_date", birth.format("%Y-%m-%d").to_string()),
-                        ("birthplace", format!("{COUNTY}{:03}000", 1 + rng.below(10))),
-                        ("native_place", "贵州望谟".into()),
-                        ("ethnicity", rng.pick(ETHNICITIES).into()),
-                        ("nationality", "CHN".into()),
-                        ("id_type", if has_id { "1" } else { "Z" }.into()),
-                        ("gatqw", "00".into()),
-                        ("health", "10".into()),
-                        ("political", if junior { "03" } else { "14" }.into()),
-                        ("id_no", if has_id { id_no.clone() } else { String::new() }),
-                        ("hukou_type", "1".into()),
-                        ("hukou_place", COUNTY.into()),
-                        ("class_no", class_no.clone()),
-                        ("entry_ym", format!("{}09", if junior { year - (grade - 7) } else { year - (grade - 1) })),
-                        ("entry_mode", "11".into()),
-                        ("attendance", if boarder { "2" } else { "1" }.into()),
-                        ("address_now", format!("望谟县{village}")),
-                        ("address_mail", format!("望谟县{village}")),
-                        ("address_home", format!("望谟县{village}")),
-                        ("phone", phone.clone()),
-                        ("postcode", "552300".into()),
-                        ("only_child", if rng.chance(15) { "1" } else { "0" }.into()),
-                        ("preschool", if rng.chance(85) { "1" } else { "0" }.into()),
-                        ("left_behind", left.into()),
-                        ("needs_aid", if boarder || rng.chance(20) { "1" } else { "0" }.into()),
-                        ("yibu", if boarder && rng.chance(70) { "1" } else { "0" }.into()),
-                        ("orphan", "0".into()),
-                        ("martyr_child", "0".into()),
-                        ("commute_km", format!("{}", rng.below(80) as f64 / 10.0)),
-                        ("commute_mode", "1".into()),
-                        ("m1_name", father),
-                        ("m1_relation", "51".into()),
-                        ("m1_guardian", "1".into()),
-                        ("m1_phone", phone),
-                        ("m1_id_type", "1".into()),
-                        ("m1_id_no", father_id),
-                        ("m2_name", mother),
-                        ("m2_relation", "52".into()),
-                        ("m2_guardian", "0".into()),
-                        ("migrant", if rng.chance(2) { "1" } else { "0" }.into()),
-                    ];
-                    let raw: BTreeMap<String, String> = v.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-                    let record =
-                        StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
+                    let raw = factory.raw(class_no, *grade, junior);
+                    let record = StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
                     ids.push(crate::registry::service::insert(conn, cli, school, &record, "演示数据")?);
                 }
             }

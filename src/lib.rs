@@ -3,11 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod exchange;
 pub mod org;
 pub mod registry;
 pub mod web;

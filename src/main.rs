@@ -53,6 +53,72 @@ enum Command {
     },
     /// Build a realistic demo county (望谟县) with schools, classes, teachers and one login per role.
     Demo,
+    /// Import files.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Export files.
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+    /// Measure the performance targets of SPEC §13 on this machine (use the release build).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+    /// Data checks for clerks cleaning data.
+    Check {
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import the registry template (.xlsx, .xls or UTF-8 CSV). All-or-nothing unless --partial.
+    Students {
+        file: std::path::PathBuf,
+        /// Only rows of this school (学校标识码).
+        #[arg(long)]
+        school: Option<String>,
+        /// Validate and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the valid rows even when others are rejected.
+        #[arg(long)]
+        partial: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A school's (or one class's) students in the template layout.
+    Students {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        class: Option<i64>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time a full import of a generated template with N rows into a fresh school.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// Read one ID number per line on stdin; print `ID<TAB>ok` or `ID<TAB>CODE<TAB>message`.
+    /// Exits non-zero when any line is invalid.
+    Ids,
 }
 
 #[derive(Subcommand)]
@@ -130,7 +196,35 @@ fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
     }
 }
 
+/// `check ids`: no database needed.
+fn check_ids() -> Result<(), AppError> {
+    use std::io::BufRead;
+    let mut bad = 0usize;
+    let mut total = 0usize;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| AppError::invalid("input.read", format!("无法读取输入: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        total += 1;
+        match mealroll::domain::id_card::IdCardNo::parse(&line) {
+            Ok(id) => println!("{}\tok", id.as_str()),
+            Err(e) => {
+                bad += 1;
+                println!("{}\t{}\t{e}", line.trim(), e.code());
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(AppError::invalid("id.invalid_lines", format!("共{total}行，其中{bad}行身份证号无效")));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), AppError> {
+    if let Command::Check { what: CheckCommand::Ids } = cli.command {
+        return check_ids();
+    }
     let (mut settings, keys, pool) = open(&cli.db)?;
     let mut conn = pool.get()?;
     match cli.command {
@@ -199,6 +293,46 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
             }
         }
+        Command::Check { .. } => unreachable!("handled before the database is opened"),
+        Command::Import { what: ImportCommand::Students { file, school, dry_run, partial } } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let caller = Caller::cli(&mut conn)?;
+            let progress = |done: usize, stage: &str| eprintln!("{stage}：{done} 行");
+            let opts = mealroll::exchange::import::ImportOptions { dry_run, partial };
+            let r = mealroll::exchange::import::import_students(&mut conn, &caller, school.as_deref(), &bytes, &name, opts, &progress)?;
+            print(cli.json, json!(r), || {
+                println!(
+                    "共 {} 行：新增 {}，更新 {}，无变化 {}，有错误 {} 行。{}",
+                    r.rows,
+                    r.imported,
+                    r.updated,
+                    r.unchanged,
+                    r.rejected,
+                    if r.dry_run { "（只校验，未写入）" } else if r.committed { "已写入。" } else { "因存在错误，未写入任何数据。" }
+                );
+                for e in &r.errors {
+                    println!("  {} 第{}行 {}：[{}] {}", e.sheet, e.row, e.column, e.code, e.message);
+                }
+            });
+            if !r.errors.is_empty() {
+                return Err(AppError::invalid("import.rejected", format!("{} 行被拒绝", r.rejected.max(1))));
+            }
+        }
+        Command::Export { what: ExportCommand::Students { school, class, out } } => {
+            let caller = Caller::cli(&mut conn)?;
+            let bytes = mealroll::exchange::import::export_students(&mut conn, &caller, &school, class)?;
+            std::fs::write(&out, &bytes)
+                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+            print(cli.json, json!({"out": out, "bytes": bytes.len()}), || println!("已导出到 {}", out.display()));
+        }
+        Command::Bench { what: BenchCommand::Import { rows } } => {
+            let result = mealroll::bench::import(&mut conn, rows)?;
+            print(cli.json, json!(result), || {
+                println!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
+            });
+        }
         Command::Serve { bind, demo: with_demo } => {
             if let Some(b) = bind {
                 settings.bind = b;
@@ -231,7 +365,7 @@ fn print_demo(json_mode: bool, report: &demo::DemoReport) {
 
 fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
     let bind = settings.bind.clone();
-    let state = web::Data::new(AppState { pool, settings, keys });
+    let state = web::Data::new(AppState { pool, settings, keys, jobs: Default::default() });
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let server = HttpServer::new(move || mealroll::web::app(state.clone()))

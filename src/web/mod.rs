@@ -20,6 +20,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub keys: Keys,
+    pub jobs: crate::exchange::jobs::Jobs,
 }
 
 impl AppState {
@@ -89,6 +90,20 @@ impl ResponseError for PageError {
 
 pub type PageResult<T> = Result<T, PageError>;
 
+/// A file download with a Chinese name (RFC 6266 `filename*`).
+pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
+    let encoded: String = filename
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    HttpResponse::Ok()
+        .content_type(content_type.to_owned())
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"download.xlsx\"; filename*=UTF-8''{encoded}")))
+        .body(bytes)
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// 303 to another page after a successful POST.
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
@@ -127,7 +142,7 @@ fn security_headers() -> DefaultHeaders {
 
 /// The one route table: pages, then `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use crate::{audit, auth, org, registry};
+    use crate::{audit, auth, exchange, org, registry};
     cfg.route("/static/app.css", web::get().to(app_css))
         .route("/login", web::get().to(auth::web::login_page))
         .route("/login", web::post().to(auth::web::login_submit))
@@ -164,6 +179,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/students/{id}/confirm", web::post().to(registry::web::confirm_one))
         .route("/students/{id}/resolve", web::post().to(registry::web::resolve))
         .route("/schools/{code}/students/new", web::get().to(registry::web::new_form))
+        .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::template))
+        .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::export))
+        .route("/import", web::get().to(exchange::web::import_page))
+        .route("/import", web::post().to(exchange::web::import_submit))
+        .route("/jobs/{id}", web::get().to(exchange::web::job_page))
+        .route("/jobs/{id}/errors.xlsx", web::get().to(exchange::web::job_errors))
         .route("/schools/{code}/students", web::post().to(registry::web::create))
         .route("/users", web::get().to(auth::web::users))
         .route("/users", web::post().to(auth::web::user_create))
@@ -195,6 +216,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/teachers/{id}", web::delete().to(org::api::teacher_delete))
                 .route("/students", web::get().to(registry::api::list))
                 .route("/students/confirm", web::post().to(registry::api::confirm))
+                .route("/students/import", web::post().to(exchange::web::api_import))
+                .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::api_template))
+                .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::api_export))
                 .route("/students/{id}", web::get().to(registry::api::get))
                 .route("/students/{id}", web::put().to(registry::api::update))
                 .route("/students/{id}/history", web::get().to(registry::api::history))

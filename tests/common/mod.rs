@@ -175,7 +175,12 @@ impl World {
     }
 
     pub fn state(&self) -> web::Data<AppState> {
-        web::Data::new(AppState { pool: self.pool.clone(), settings: self.settings.clone(), keys: self.keys.clone() })
+        web::Data::new(AppState {
+            pool: self.pool.clone(),
+            settings: self.settings.clone(),
+            keys: self.keys.clone(),
+            jobs: Default::default(),
+        })
     }
 
     /// A valid TOTP code for a user that has one, for a time step not used yet.

@@ -1,0 +1,97 @@
+//! `mealroll bench …`: builds its own data, times only the measured work, reports peak memory.
+
+use std::time::Instant;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::db::DbConn;
+use crate::db::schema::orgs;
+use crate::demo::{COUNTY, StudentFactory};
+use crate::domain::student::StudentRecord;
+use crate::error::{AppError, AppResult};
+use crate::exchange::{import, template};
+use crate::org::model::{ClassInput, SchoolInput};
+use crate::org::service as org;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub bench: &'static str,
+    pub n: usize,
+    pub seconds: f64,
+    pub peak_rss_mb: u64,
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+pub fn peak_rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}
+
+/// A generated template of `rows` students for a new school, imported in full
+/// (validated, deduplicated, committed). Only the import is timed.
+pub fn import(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
+    let cli = Caller::cli(conn)?;
+    // A school code not used yet, under the demo county.
+    let taken: Vec<String> = orgs::table.filter(orgs::code.like("215232690%")).select(orgs::code).load(conn)?;
+    let code = (0..100)
+        .map(|i| format!("21523269{i:02}"))
+        .find(|c| !taken.contains(c))
+        .ok_or_else(|| AppError::invalid("bench.full", "基准测试学校代码已用完，请换一个数据库"))?;
+    let mut factory = StudentFactory::new(rows as u64);
+    let year = factory.school_year();
+    org::create_school(
+        conn,
+        &cli,
+        &SchoolInput {
+            code: code.clone(),
+            name: format!("基准测试学校{}", &code[8..]),
+            parent_code: COUNTY.into(),
+            sponsor_type: "1".into(),
+            urban_rural: "220".into(),
+            school_type: "211".into(),
+            ..SchoolInput::default()
+        },
+    )?;
+    // Enough classes for the rows: six grades, as many parallel classes as needed (≤ 45 each).
+    let per_grade = rows.div_ceil(6 * 45).max(1);
+    let mut classes = Vec::new();
+    for grade in 1..=6 {
+        let entry = year - (grade - 1);
+        for k in 1..=per_grade {
+            let class_no = format!("{entry}{k:03}");
+            org::create_class(
+                conn,
+                &cli,
+                &code,
+                &ClassInput { class_no: class_no.clone(), grade: grade.to_string(), entry_year: entry.to_string(), ..ClassInput::default() },
+            )?;
+            classes.push((class_no, grade));
+        }
+    }
+    let today = factory.today;
+    let data: Vec<(String, StudentRecord)> = (0..rows)
+        .map(|i| {
+            let (class_no, grade) = &classes[i % classes.len()];
+            let raw = factory.raw(class_no, *grade, false);
+            StudentRecord::parse(&raw, today).map(|r| (code.clone(), r)).map_err(crate::registry::service::issues_to_error)
+        })
+        .collect::<AppResult<_>>()?;
+    let bytes = template::write(&data)?;
+    drop(data);
+
+    let start = Instant::now();
+    let report = import::import_students(conn, &cli, Some(&code), &bytes, "bench.xlsx", Default::default(), &|_, _| {})?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !report.committed || report.imported != rows {
+        return Err(AppError::internal_msg(
+            "bench.import",
+            format!("基准导入未全部写入：{} 行，新增 {}，错误 {}", report.rows, report.imported, report.errors.len()),
+        ));
+    }
+    Ok(BenchResult { bench: "import", n: rows, seconds, peak_rss_mb: peak_rss_mb() })
+}

@@ -1,0 +1,9 @@
+//! Files in and out: the registry's Excel template (written with rust_xlsxwriter, read back with
+//! calamine from .xlsx and .xls, or from UTF-8 CSV), the import engine and its background jobs.
+
+pub mod guard;
+pub mod import;
+pub mod jobs;
+pub mod sheet;
+pub mod template;
+pub mod web;

@@ -1,0 +1,195 @@
+//! Rows out of .xlsx (streamed cell by cell), .xls and UTF-8 CSV, as plain cell values.
+
+use std::io::Cursor;
+
+use calamine::{Data, DataRef, Reader, Xlsx};
+use chrono::NaiveDate;
+
+use super::guard::FileKind;
+use crate::error::{AppError, AppResult};
+
+/// The sheet the template writes; read first when present.
+pub const STUDENT_SHEET: &str = "学生基本信息";
+/// The hidden sheet of dropdown lists; never read as data.
+pub const LISTS_SHEET: &str = "字典";
+pub const MAX_ROWS: u32 = 200_000;
+pub const MAX_COLUMNS: u32 = 200;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+    Bool(bool),
+    Error,
+}
+
+impl Cell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+}
+
+fn from_ref(d: &DataRef<'_>) -> Cell {
+    match d {
+        DataRef::Empty => Cell::Empty,
+        DataRef::String(s) => Cell::Text(s.clone()),
+        DataRef::SharedString(s) => Cell::Text((*s).to_owned()),
+        DataRef::Int(i) => Cell::Number(*i as f64),
+        DataRef::Float(f) => Cell::Number(*f),
+        DataRef::Bool(b) => Cell::Bool(*b),
+        DataRef::DateTime(dt) => dt.as_datetime().map(|d| Cell::Date(d.date())).unwrap_or(Cell::Error),
+        DataRef::DateTimeIso(s) => Cell::Text(s.clone()),
+        DataRef::DurationIso(s) => Cell::Text(s.clone()),
+        DataRef::Error(_) => Cell::Error,
+    }
+}
+
+fn from_data(d: &Data) -> Cell {
+    match d {
+        Data::Empty => Cell::Empty,
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Int(i) => Cell::Number(*i as f64),
+        Data::Float(f) => Cell::Number(*f),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(dt) => dt.as_datetime().map(|d| Cell::Date(d.date())).unwrap_or(Cell::Error),
+        Data::DateTimeIso(s) => Cell::Text(s.clone()),
+        Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::Error(_) => Cell::Error,
+    }
+}
+
+fn unreadable(e: impl std::fmt::Display) -> AppError {
+    AppError::invalid("file.unreadable", format!("无法读取文件内容：{e}"))
+}
+
+/// Calls `on_row(sheet, row_number_1_based, cells)` for every row, in order. Returns the sheet name.
+pub fn read_rows(
+    bytes: &[u8],
+    kind: FileKind,
+    mut on_row: impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
+) -> AppResult<String> {
+    match kind {
+        FileKind::Csv => {
+            let text = std::str::from_utf8(bytes).map_err(unreadable)?;
+            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+            let name = "CSV".to_owned();
+            for (i, rec) in rdr.records().enumerate() {
+                let rec = rec.map_err(|e| AppError::invalid("file.csv", format!("CSV第{}行格式有误：{e}", i + 1)))?;
+                let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                guard_size(row, rec.len())?;
+                on_row(&name, row, rec.iter().map(|s| Cell::Text(s.to_owned())).collect())?;
+            }
+            Ok(name)
+        }
+        FileKind::Xlsx => {
+            let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
+            let name = pick_sheet(wb.sheet_names())?;
+            let mut reader = wb.worksheet_cells_reader(&name).map_err(unreadable)?;
+            let mut current: Option<u32> = None;
+            let mut row: Vec<Cell> = Vec::new();
+            while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+                let (r, c) = cell.get_position();
+                if r >= MAX_ROWS || c >= MAX_COLUMNS {
+                    return Err(too_big());
+                }
+                if current != Some(r) {
+                    if let Some(prev) = current {
+                        on_row(&name, prev + 1, std::mem::take(&mut row))?;
+                    }
+                    current = Some(r);
+                }
+                let c = usize::try_from(c).unwrap_or(0);
+                if row.len() <= c {
+                    row.resize(c + 1, Cell::Empty);
+                }
+                row[c] = from_ref(cell.get_value());
+            }
+            if let Some(prev) = current {
+                on_row(&name, prev + 1, row)?;
+            }
+            Ok(name)
+        }
+        FileKind::Xls => {
+            let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(unreadable)?;
+            let name = pick_sheet(wb.sheet_names())?;
+            let range = wb.worksheet_range(&name).map_err(unreadable)?;
+            let (start_row, start_col) = range.start().unwrap_or((0, 0));
+            for (i, cells) in range.rows().enumerate() {
+                let r = start_row + u32::try_from(i).unwrap_or(u32::MAX);
+                guard_size(r, cells.len())?;
+                let mut row = vec![Cell::Empty; usize::try_from(start_col).unwrap_or(0)];
+                row.extend(cells.iter().map(from_data));
+                on_row(&name, r + 1, row)?;
+            }
+            Ok(name)
+        }
+    }
+}
+
+fn too_big() -> AppError {
+    AppError::invalid("file.too_many_cells", format!("表格超过{MAX_ROWS}行或{MAX_COLUMNS}列的上限，请拆分后导入"))
+}
+
+fn guard_size(row: u32, cols: usize) -> AppResult<()> {
+    if row >= MAX_ROWS || cols > MAX_COLUMNS as usize {
+        return Err(too_big());
+    }
+    Ok(())
+}
+
+fn pick_sheet(names: Vec<String>) -> AppResult<String> {
+    if let Some(n) = names.iter().find(|n| n.as_str() == STUDENT_SHEET) {
+        return Ok(n.clone());
+    }
+    names
+        .into_iter()
+        .find(|n| n != LISTS_SHEET)
+        .ok_or_else(|| AppError::invalid("file.no_sheet", format!("文件中没有工作表“{STUDENT_SHEET}”")))
+}
+
+/// Excel column letters for a 0-based index (0 → A, 26 → AA).
+pub fn column_letter(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + u8::try_from(i % 26).unwrap_or(0));
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(70), "BS");
+    }
+
+    #[test]
+    fn csv_rows_with_bom_and_quotes() {
+        let mut rows = Vec::new();
+        read_rows("\u{feff}姓名,备注\n王䶮,\"a,b\"\n".as_bytes(), FileKind::Csv, |_, r, cells| {
+            rows.push((r, cells));
+            Ok(())
+        })
+        .expect("csv");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].1[0], Cell::Text("姓名".into()));
+        assert_eq!(rows[1].1[1], Cell::Text("a,b".into()));
+    }
+}
