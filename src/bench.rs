@@ -27,7 +27,9 @@ pub struct BenchResult {
 pub fn peak_rss_mb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| kb / 1024)
         .unwrap_or(0)
 }
@@ -68,7 +70,12 @@ pub fn import(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
                 conn,
                 &cli,
                 &code,
-                &ClassInput { class_no: class_no.clone(), grade: grade.to_string(), entry_year: entry.to_string(), ..ClassInput::default() },
+                &ClassInput {
+                    class_no: class_no.clone(),
+                    grade: grade.to_string(),
+                    entry_year: entry.to_string(),
+                    ..ClassInput::default()
+                },
             )?;
             classes.push((class_no, grade));
         }
@@ -78,14 +85,17 @@ pub fn import(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
         .map(|i| {
             let (class_no, grade) = &classes[i % classes.len()];
             let raw = factory.raw(class_no, *grade, false);
-            StudentRecord::parse(&raw, today).map(|r| (code.clone(), r)).map_err(crate::registry::service::issues_to_error)
+            StudentRecord::parse(&raw, today)
+                .map(|r| (code.clone(), r))
+                .map_err(crate::registry::service::issues_to_error)
         })
         .collect::<AppResult<_>>()?;
     let bytes = template::write(&data)?;
     drop(data);
 
     let start = Instant::now();
-    let report = import::import_students(conn, &cli, Some(&code), &bytes, "bench.xlsx", Default::default(), &|_, _| {})?;
+    let report =
+        import::import_students(conn, &cli, Some(&code), &bytes, "bench.xlsx", Default::default(), &|_, _| {})?;
     let seconds = start.elapsed().as_secs_f64();
     if !report.committed || report.imported != rows {
         return Err(AppError::internal_msg(

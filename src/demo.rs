@@ -418,7 +418,8 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
                 let size = 18 + factory.rng.below(if junior { 30 } else { 20 });
                 for _ in 0..size {
                     let raw = factory.raw(class_no, *grade, junior);
-                    let record = StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
+                    let record =
+                        StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
                     ids.push(crate::registry::service::insert(conn, cli, school, &record, "演示数据")?);
                 }
             }

@@ -301,7 +301,15 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let caller = Caller::cli(&mut conn)?;
             let progress = |done: usize, stage: &str| eprintln!("{stage}：{done} 行");
             let opts = mealroll::exchange::import::ImportOptions { dry_run, partial };
-            let r = mealroll::exchange::import::import_students(&mut conn, &caller, school.as_deref(), &bytes, &name, opts, &progress)?;
+            let r = mealroll::exchange::import::import_students(
+                &mut conn,
+                &caller,
+                school.as_deref(),
+                &bytes,
+                &name,
+                opts,
+                &progress,
+            )?;
             print(cli.json, json!(r), || {
                 println!(
                     "共 {} 行：新增 {}，更新 {}，无变化 {}，有错误 {} 行。{}",
@@ -310,7 +318,13 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     r.updated,
                     r.unchanged,
                     r.rejected,
-                    if r.dry_run { "（只校验，未写入）" } else if r.committed { "已写入。" } else { "因存在错误，未写入任何数据。" }
+                    if r.dry_run {
+                        "（只校验，未写入）"
+                    } else if r.committed {
+                        "已写入。"
+                    } else {
+                        "因存在错误，未写入任何数据。"
+                    }
                 );
                 for e in &r.errors {
                     println!("  {} 第{}行 {}：[{}] {}", e.sheet, e.row, e.column, e.code, e.message);

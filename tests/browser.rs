@@ -79,6 +79,10 @@ impl Driver {
         self.get("/source")["value"].as_str().unwrap_or_default().to_owned()
     }
 
+    fn cookie(&self, name: &str) -> String {
+        self.get(&format!("/cookie/{name}"))["value"]["value"].as_str().unwrap_or_default().to_owned()
+    }
+
     fn url(&self) -> String {
         self.get("/url")["value"].as_str().unwrap_or_default().to_owned()
     }
@@ -246,5 +250,87 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/audit?action=login"));
     assert!(d.source().contains("yyb"), "yyb's login is in the log");
     d.screenshot(&shots.join("06-audit.png"));
+
+    // The school's registrar imports a CSV through the page: two good rows and one bad.
+    d.click("header form button");
+    d.wait_until_url(|u| u.contains("/login"));
+    let clerk =
+        demo["users"].as_array().expect("users").iter().find(|u| u["username"] == "s1.xueji").expect("clerk").clone();
+    d.open(&format!("{base}/login"));
+    d.type_into("#username", "s1.xueji");
+    d.type_into("#password", clerk["password"].as_str().expect("password"));
+    d.click("#login-submit");
+    d.wait_until_url(|u| !u.contains("/login"));
+    let mut factory = mealroll::demo::StudentFactory::new(99);
+    let class_no = format!("{}01", factory.school_year());
+    let today = factory.today;
+    let mut rows: Vec<(String, mealroll::domain::student::StudentRecord)> = (0..3)
+        .map(|_| {
+            let raw = factory.raw(&class_no, 1, false);
+            ("2152326001".to_owned(), mealroll::domain::student::StudentRecord::parse(&raw, today).expect("valid"))
+        })
+        .collect();
+    let fixed_name = rows[0].1.name().to_owned();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(mealroll::exchange::template::headers()).expect("header");
+    for (i, (school, r)) in rows.iter_mut().enumerate() {
+        let mut line = vec![school.clone()];
+        line.extend(mealroll::domain::student::FIELDS.iter().map(|f| {
+            if i == 2 && f.key == "ethnicity" {
+                "傈傈族".to_owned()
+            } else {
+                mealroll::exchange::template::cell_text(r, f.key)
+            }
+        }));
+        csv.write_record(line).expect("row");
+    }
+    let upload = tmp.path().join("导入.csv");
+    std::fs::write(&upload, csv.into_inner().expect("csv")).expect("write csv");
+    d.open(&format!("{base}/import"));
+    d.type_into("#file", upload.to_str().expect("path"));
+    d.click("input[name='mode'][value='partial']");
+    d.screenshot(&shots.join("10-import.png"));
+    d.click("#import-submit");
+    let job_url = d.wait_until_url(|u| u.contains("/jobs/"));
+    let start = Instant::now();
+    while !d.source().contains("data-finished") && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let result = d.source();
+    assert!(result.contains("新增 2") && result.contains("有错误 1 行"), "import result on {job_url}");
+    assert!(result.contains("傈傈族"), "the bad value is named");
+    d.screenshot(&shots.join("11-import-result.png"));
+    // The error workbook, fetched with the page's session.
+    let session = d.cookie("mealroll_session");
+    let mut resp = ureq::get(&format!("{job_url}/errors.xlsx"))
+        .header("Cookie", &format!("mealroll_session={session}"))
+        .call()
+        .expect("error workbook");
+    let bytes = resp.body_mut().read_to_vec().expect("bytes");
+    let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
+    use calamine::Reader;
+    let range = wb.worksheet_range("错误行").expect("sheet");
+    assert_eq!(range.height(), 2, "header + the one bad row");
+    let reason = range.get((1, range.width() - 1)).map(|c| c.to_string()).unwrap_or_default();
+    assert!(reason.contains("民族"), "{reason}");
+
+    // Fix one imported student through the form.
+    d.open(&format!("{base}/students?q={}", fixed_name));
+    d.click("#student-list tbody tr:first-child td a");
+    d.wait_until_url(|u| u.contains("/students/") && !u.contains("?q="));
+    d.click("a[href$='/edit']");
+    d.wait_until_url(|u| u.ends_with("/edit"));
+    let addr = d.find("#f-address_now");
+    d.post(&format!("/element/{addr}/clear"), json!({}));
+    d.type_into("#f-address_now", "望谟县王母街道新屯村12号");
+    d.type_into("input[name='reason']", "家访核实现住址");
+    d.click("#student-save");
+    d.wait_until_url(|u| u.contains("ok=saved"));
+    let detail = d.source();
+    assert!(
+        detail.contains("望谟县王母街道新屯村12号") && detail.contains("家访核实现住址"),
+        "fix saved with its reason"
+    );
+    d.screenshot(&shots.join("12-student-fixed.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

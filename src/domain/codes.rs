@@ -18,6 +18,8 @@ pub struct Code {
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     pub entries: Vec<Code>,
+    /// Every accepted spelling (code, label, alias) → index into `entries`.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Table {
@@ -28,12 +30,7 @@ impl Table {
     /// Accepts a code, a label, an alias, or the "code-label" / "code label" form of dropdowns.
     pub fn parse(&self, input: &str) -> Option<&str> {
         let input = input.trim();
-        let by = |s: &str| {
-            self.entries
-                .iter()
-                .find(|e| e.code == s || e.label == s || e.aliases.iter().any(|a| a == s))
-                .map(|e| e.code.as_str())
-        };
+        let by = |s: &str| self.index.get(s).and_then(|i| self.entries.get(*i)).map(|e| e.code.as_str());
         by(input).or_else(|| {
             let head = input.split(['-', ' ', '　', ':', '：']).next().unwrap_or("");
             self.entries.iter().find(|e| e.code == head).map(|e| e.code.as_str())
@@ -68,6 +65,18 @@ fn tables() -> &'static BTreeMap<String, Table> {
                     label: l.to_owned(),
                     aliases,
                 });
+            }
+        }
+        for table in map.values_mut() {
+            // Codes win over labels and aliases when a spelling is both.
+            for (i, e) in table.entries.iter().enumerate().rev() {
+                for a in &e.aliases {
+                    table.index.insert(a.clone(), i);
+                }
+                table.index.insert(e.label.clone(), i);
+            }
+            for (i, e) in table.entries.iter().enumerate().rev() {
+                table.index.insert(e.code.clone(), i);
             }
         }
         map

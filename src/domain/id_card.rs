@@ -94,7 +94,11 @@ pub fn check_char(first17: &str) -> Option<char> {
 /// Trims, folds full-width characters (NFKC) and upper-cases `x`; inner spaces are kept, so they
 /// fail the length check instead of being guessed away.
 pub fn normalise(input: &str) -> String {
-    input.trim().nfkc().collect::<String>().trim().to_uppercase()
+    let t = input.trim();
+    if t.is_ascii() {
+        return t.to_ascii_uppercase();
+    }
+    t.nfkc().collect::<String>().trim().to_uppercase()
 }
 
 impl IdCardNo {
@@ -161,8 +165,8 @@ impl IdCardNo {
     }
 
     /// Years a code was in use (`start` inclusive, `end` exclusive), for explaining verdicts.
-    pub fn region_spans(code: &str) -> Vec<Span> {
-        history().get(code).cloned().unwrap_or_default()
+    pub fn region_spans(code: &str) -> &'static [Span] {
+        history().get(code).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub fn masked(&self) -> String {

@@ -13,7 +13,9 @@ pub fn required(label: &str, input: &str, max_chars: usize) -> Result<String, St
 }
 
 pub fn optional(label: &str, input: &str, max_chars: usize) -> Result<String, String> {
-    let s: String = input.trim().nfc().collect();
+    let t = input.trim();
+    // Most text is already NFC; only rebuild it when it is not.
+    let s: String = if unicode_normalization::is_nfc(t) { t.to_owned() } else { t.nfc().collect() };
     if s.chars().any(char::is_control) {
         return Err(format!("{label}含有不可见的控制字符"));
     }

@@ -28,7 +28,10 @@ pub fn check(bytes: &[u8], filename: &str) -> AppResult<FileKind> {
         return Err(refuse("file.empty", "文件为空"));
     }
     if bytes.len() > MAX_UPLOAD {
-        return Err(refuse("file.too_large", format!("文件超过{}MB上限，请按年级或班级拆分后分别导入", MAX_UPLOAD / 1024 / 1024)));
+        return Err(refuse(
+            "file.too_large",
+            format!("文件超过{}MB上限，请按年级或班级拆分后分别导入", MAX_UPLOAD / 1024 / 1024),
+        ));
     }
     if bytes.starts_with(b"PK\x03\x04") {
         check_zip(bytes)?;
@@ -65,7 +68,10 @@ fn check_zip(bytes: &[u8]) -> AppResult<()> {
         let xml = entry.name().map(|n| n.ends_with(".xml") || n.ends_with(".rels")).unwrap_or(true);
         if xml {
             let mut head = Vec::with_capacity(4096);
-            (&mut entry).take(4096).read_to_end(&mut head).map_err(|_| refuse("file.corrupt", "Excel文件已损坏或被截断，无法打开"))?;
+            (&mut entry)
+                .take(4096)
+                .read_to_end(&mut head)
+                .map_err(|_| refuse("file.corrupt", "Excel文件已损坏或被截断，无法打开"))?;
             let text = String::from_utf8_lossy(&head);
             if text.contains("<!DOCTYPE") || text.contains("<!ENTITY") {
                 return Err(refuse("file.hostile", "Excel文件含有XML实体声明，已拒绝"));
@@ -108,7 +114,10 @@ mod tests {
         let bomb = zip_with("xl/worksheets/sheet1.xml", &vec![b'a'; 50 * 1024 * 1024]);
         assert!(bomb.len() < 1024 * 1024);
         assert_eq!(check(&bomb, "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
-        let laughs = zip_with("xl/sharedStrings.xml", b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><a>&lol;</a>");
+        let laughs = zip_with(
+            "xl/sharedStrings.xml",
+            b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><a>&lol;</a>",
+        );
         assert_eq!(check(&laughs, "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
         assert_eq!(check(&[0xB0, 0xA1, b','], "x.csv").map_err(|e| e.code), Err("file.not_utf8"));
     }

@@ -32,7 +32,7 @@ pub struct ImportOptions {
 }
 
 /// One rejected cell or row: where (sheet, Excel row, column) and what (code, message).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct RowError {
     pub sheet: String,
     pub row: u32,
@@ -110,11 +110,7 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             message: format!("缺少必填列“{}”（请使用本系统下载的模板，不要修改列名）", f.header),
         });
     }
-    if errors.is_empty() {
-        Ok(Mapping { columns, position, school_col: school_col.unwrap_or(0) })
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(Mapping { columns, position, school_col: school_col.unwrap_or(0) }) } else { Err(errors) }
 }
 
 fn err(sheet: &str, row: u32, col: usize, header: &str, code: &str, message: String) -> RowError {
@@ -140,14 +136,12 @@ fn cell_text(f: &Field, cell: &Cell) -> Result<String, (&'static str, String)> {
         }),
         Cell::Number(n) => match f.kind {
             // The digits of a long number typed into a General cell are already gone.
-            Kind::IdNumber => Err((
-                "import.id_as_number",
-                "身份证件号被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned(),
-            )),
-            _ if f.key.ends_with("id_no") && *n >= 1e15 => Err((
-                "import.id_as_number",
-                "身份证件号被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned(),
-            )),
+            Kind::IdNumber => {
+                Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
+            }
+            _ if f.key.ends_with("id_no") && *n >= 1e15 => {
+                Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
+            }
             Kind::Date if (1.0..2_958_466.0).contains(n) && n.fract() == 0.0 && *n < 100_000.0 => {
                 // An Excel serial date in a General cell (1900 system).
                 let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
@@ -167,54 +161,89 @@ struct Valid {
     record: StudentRecord,
 }
 
-/// Imports a template file. `school` limits the file to one school (the caller's own for a
-/// school user); every row's 学校标识码 must be in the caller's scope either way.
-pub fn import_students(
-    conn: &mut DbConn,
-    caller: &Caller,
-    school: Option<&str>,
-    bytes: &[u8],
-    filename: &str,
-    opts: ImportOptions,
-    progress: &dyn Fn(usize, &str),
-) -> AppResult<ImportReport> {
-    caller.require(conn, Permission::EditStudents, "import_students")?;
-    let kind = guard::check(bytes, filename)?;
-    let only = match school {
-        Some(code) => Some(registry_school(conn, caller, code)?),
-        None if caller.org_kind == OrgKind::School => Some(registry_school(conn, caller, &caller.org_code.clone())?),
-        None => None,
-    };
-    let today = Utc::now().date_naive();
-    let mut report = ImportReport { dry_run: opts.dry_run, ..Default::default() };
-    let mut mapping: Option<Mapping> = None;
-    let mut schools: Vec<Org> = Vec::new();
-    let mut school_index: HashMap<String, Option<usize>> = HashMap::new();
-    let mut class_nos: HashMap<usize, HashSet<String>> = HashMap::new();
-    let mut seen_ids: HashMap<String, u32> = HashMap::new();
-    let mut valid: Vec<Valid> = Vec::new();
-    let mut rejected_rows: HashSet<u32> = HashSet::new();
-    let mut fatal: Option<Vec<RowError>> = None;
+/// Rows are written in batches of this size, so memory stays flat however long the file.
+const BATCH: usize = 500;
 
-    let sheet_name = sheet::read_rows(bytes, kind, |sheet, row, cells| {
-        if fatal.is_some() {
+/// Where a stored student is found again: by ID number, or (without one) by name and birth date.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum MatchKey {
+    Id(i64, String),
+    NameBirth(i64, String, NaiveDate),
+}
+
+fn match_key(school_id: i64, r: &StudentRecord) -> MatchKey {
+    match r.id_no() {
+        Some(id) => MatchKey::Id(school_id, id.to_owned()),
+        None => MatchKey::NameBirth(school_id, r.name().to_owned(), r.birth_date()),
+    }
+}
+
+/// State of one import as rows stream past.
+struct Run<'a> {
+    caller: &'a Caller,
+    only: Option<Org>,
+    write: bool,
+    today: NaiveDate,
+    report: ImportReport,
+    mapping: Option<Mapping>,
+    schools: Vec<Org>,
+    school_index: HashMap<String, Option<usize>>,
+    class_nos: HashMap<usize, HashSet<String>>,
+    /// Stored students of the schools seen so far: match key → student id.
+    existing: HashMap<MatchKey, i64>,
+    seen_ids: HashMap<String, u32>,
+    rejected_rows: HashSet<u32>,
+    pending: Vec<Valid>,
+    fatal: Option<Vec<RowError>>,
+}
+
+impl Run<'_> {
+    fn school(&mut self, conn: &mut DbConn, code: &str) -> AppResult<Option<usize>> {
+        if let Some(i) = self.school_index.get(code) {
+            return Ok(*i);
+        }
+        let found = lookup_school(conn, self.caller, code)?;
+        let i = match found {
+            Some(o) => {
+                let classes: Vec<String> =
+                    classes::table.filter(classes::school_id.eq(o.id)).select(classes::class_no).load(conn)?;
+                let stored: Vec<(i64, Option<String>, String, NaiveDate)> = students::table
+                    .filter(students::school_id.eq(o.id))
+                    .select((students::id, students::id_no, students::name, students::birth_date))
+                    .load(conn)?;
+                for (id, id_no, name, birth) in stored {
+                    let key = match id_no {
+                        Some(n) => MatchKey::Id(o.id, n),
+                        None => MatchKey::NameBirth(o.id, name, birth),
+                    };
+                    self.existing.insert(key, id);
+                }
+                self.schools.push(o);
+                let i = self.schools.len() - 1;
+                self.class_nos.insert(i, classes.into_iter().collect());
+                Some(i)
+            }
+            None => None,
+        };
+        self.school_index.insert(code.to_owned(), i);
+        Ok(i)
+    }
+
+    fn row(&mut self, conn: &mut DbConn, sheet: &str, row: u32, cells: Vec<Cell>) -> AppResult<()> {
+        if self.fatal.is_some() || cells.iter().all(Cell::is_empty) {
             return Ok(());
         }
-        if cells.iter().all(Cell::is_empty) {
-            return Ok(());
-        }
-        let Some(m) = &mapping else {
+        let Some(m) = &self.mapping else {
             match map_headers(sheet, row, &cells) {
-                Ok(m) => mapping = Some(m),
-                Err(e) => fatal = Some(e),
+                Ok(m) => self.mapping = Some(m),
+                Err(e) => self.fatal = Some(e),
             }
             return Ok(());
         };
-        report.rows += 1;
-        if report.rows % 1000 == 0 {
-            progress(report.rows, "校验");
-        }
+        self.report.rows += 1;
         let mut row_errors = Vec::new();
+        // Fields whose cell was refused: their follow-on "required" issues would only repeat it.
+        let mut cell_failed: HashSet<&'static str> = HashSet::new();
         let mut raw = BTreeMap::new();
         let mut school_code = String::new();
         for (i, target) in m.columns.iter().enumerate() {
@@ -231,126 +260,254 @@ pub fn import_students(
                     Ok(v) => {
                         raw.insert(f.key.to_owned(), v);
                     }
-                    Err((code, message)) => row_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header))),
+                    Err((code, message)) => {
+                        cell_failed.insert(f.key);
+                        row_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header)))
+                    }
                 },
                 Target::Ignored => {}
             }
         }
-        // Which school the row belongs to.
-        let idx = match school_index.get(&school_code) {
-            Some(i) => *i,
-            None => {
-                let found = lookup_school(conn, caller, &school_code)?;
-                let i = found.map(|o| {
-                    schools.push(o);
-                    schools.len() - 1
-                });
-                school_index.insert(school_code.clone(), i);
-                i
+        let (school_col, id_col, class_col) =
+            (m.school_col, m.position.get("id_no").copied(), m.position.get("class_no").copied().unwrap_or(0));
+        let positions: HashMap<&'static str, usize> = m.position.clone();
+        // Which school the row belongs to. A file for one school names no other school's fate.
+        let foreign = self.only.as_ref().is_some_and(|o| o.code != school_code && !school_code.is_empty());
+        let school = if foreign {
+            let own = self.only.as_ref().map(|o| o.code.clone()).unwrap_or_default();
+            row_errors.push(err(
+                sheet,
+                row,
+                school_col,
+                "学校标识码",
+                "import.other_school",
+                format!("本行属于学校“{school_code}”，不是本次导入的学校“{own}”"),
+            ));
+            None
+        } else {
+            let i = self.school(conn, &school_code)?;
+            if i.is_none() {
+                row_errors.push(err(
+                    sheet,
+                    row,
+                    school_col,
+                    "学校标识码",
+                    "import.unknown_school",
+                    format!("学校标识码“{school_code}”不存在或不在您的管辖范围内"),
+                ));
             }
+            i
         };
-        let col = m.school_col;
-        let school_ok = match (idx, &only) {
-            (None, _) => {
-                row_errors.push(err(sheet, row, col, "学校标识码", "import.unknown_school", format!("学校标识码“{school_code}”不存在或不在您的管辖范围内")));
-                None
-            }
-            (Some(i), Some(o)) if schools[i].id != o.id => {
-                row_errors.push(err(sheet, row, col, "学校标识码", "import.other_school", format!("本行属于学校“{school_code}”，不是本次导入的学校“{}”", o.code)));
-                None
-            }
-            (Some(i), _) => Some(i),
-        };
-        match StudentRecord::parse(&raw, today) {
+        match StudentRecord::parse(&raw, self.today) {
             Ok(record) => {
-                if let Some(i) = school_ok {
-                    let nos = match class_nos.get(&i) {
-                        Some(n) => n,
-                        None => {
-                            let list: Vec<String> = classes::table
-                                .filter(classes::school_id.eq(schools[i].id))
-                                .select(classes::class_no)
-                                .load(conn)?;
-                            class_nos.entry(i).or_insert_with(|| list.into_iter().collect())
-                        }
-                    };
-                    if !nos.contains(record.get("class_no")) {
-                        let c = m.position.get("class_no").copied().unwrap_or(0);
-                        row_errors.push(err(sheet, row, c, "班号", "student.unknown_class", format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no"))));
+                if let Some(i) = school {
+                    if !self.class_nos.get(&i).is_some_and(|n| n.contains(record.get("class_no"))) {
+                        row_errors.push(err(
+                            sheet,
+                            row,
+                            class_col,
+                            "班号",
+                            "student.unknown_class",
+                            format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
+                        ));
                     }
                 }
                 if let Some(id) = record.id_no().filter(|_| record.get("id_type") != "Z") {
-                    if let Some(first) = seen_ids.get(id) {
-                        let c = m.position.get("id_no").copied().unwrap_or(0);
-                        row_errors.push(err(sheet, row, c, "身份证件号", "import.duplicate_in_file", format!("身份证件号与本文件第{first}行重复")));
-                    } else {
-                        seen_ids.insert(id.to_owned(), row);
+                    match self.seen_ids.get(id) {
+                        Some(first) => row_errors.push(err(
+                            sheet,
+                            row,
+                            id_col.unwrap_or(0),
+                            "身份证件号",
+                            "import.duplicate_in_file",
+                            format!("身份证件号与本文件第{first}行重复"),
+                        )),
+                        None => {
+                            self.seen_ids.insert(id.to_owned(), row);
+                        }
                     }
                 }
-                if row_errors.is_empty() {
-                    if let Some(i) = school_ok {
-                        valid.push(Valid { row, school: i, record });
-                    }
+                if row_errors.is_empty()
+                    && let Some(i) = school
+                {
+                    self.pending.push(Valid { row, school: i, record });
                 }
             }
             Err(issues) => {
-                for i in issues {
-                    let c = m.position.get(i.field).copied();
-                    row_errors.push(match c {
-                        Some(c) => err(sheet, row, c, i.header(), i.code, i.message),
-                        None => RowError { sheet: sheet.into(), row, column: String::new(), code: i.code.into(), message: i.message },
+                for i in issues.into_iter().filter(|i| !cell_failed.contains(i.field)) {
+                    row_errors.push(match positions.get(i.field) {
+                        Some(c) => err(sheet, row, *c, i.header(), i.code, i.message),
+                        None => RowError {
+                            sheet: sheet.into(),
+                            row,
+                            column: String::new(),
+                            code: i.code.into(),
+                            message: i.message,
+                        },
                     });
                 }
             }
         }
         if !row_errors.is_empty() {
-            rejected_rows.insert(row);
-            report.errors.extend(row_errors);
+            self.rejected_rows.insert(row);
+            self.report.errors.extend(row_errors);
+        }
+        if self.pending.len() >= BATCH {
+            self.flush(conn)?;
         }
         Ok(())
-    })?;
-    if let Some(e) = fatal {
-        report.errors = e;
-        return Ok(report);
     }
-    if mapping.is_none() {
-        return Err(AppError::invalid("import.empty", "文件中没有表头和数据"));
-    }
-    report.rejected = rejected_rows.len();
-    if opts.dry_run || (!report.errors.is_empty() && !opts.partial) {
-        if opts.dry_run {
-            let (new, changed, same) = classify(conn, &schools, &valid)?;
-            report.imported = new.len();
-            report.updated = changed.len();
-            report.unchanged = same;
+
+    /// Classifies the pending rows against the stored students and, when writing, writes them.
+    fn flush(&mut self, conn: &mut DbConn) -> AppResult<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut new: Vec<&Valid> = Vec::new();
+        let mut matched: Vec<(&Valid, i64)> = Vec::new();
+        for v in &pending {
+            match self.existing.get(&match_key(self.schools[v.school].id, &v.record)) {
+                Some(id) => matched.push((v, *id)),
+                None => new.push(v),
+            }
         }
-        return Ok(report);
+        let ids: Vec<i64> = matched.iter().map(|(_, id)| *id).collect();
+        let stored: HashMap<i64, StudentRow> = students::table
+            .filter(students::id.eq_any(&ids))
+            .select(StudentRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        for (v, id) in &matched {
+            let Some(row) = stored.get(id) else { continue };
+            if row.record() == v.record {
+                self.report.unchanged += 1;
+            } else {
+                self.report.updated += 1;
+                if self.write {
+                    registry::apply_update(
+                        conn,
+                        self.caller,
+                        row,
+                        &v.record,
+                        &format!("模板导入（第{}行）", v.row),
+                        None,
+                    )?;
+                }
+            }
+        }
+        self.report.imported += new.len();
+        if self.write && !new.is_empty() {
+            registry::insert_many(
+                conn,
+                self.caller,
+                &self.schools,
+                new.iter().map(|v| (v.school, &v.record)).collect(),
+                "模板导入",
+            )?;
+        }
+        // Later rows of the same file find these students too.
+        for v in new {
+            self.existing.insert(match_key(self.schools[v.school].id, &v.record), -1);
+        }
+        Ok(())
     }
-    progress(report.rows, "写入");
-    let (new, changed, same) = classify(conn, &schools, &valid)?;
+}
+
+/// Imports a template file. `school` limits the file to one school (the caller's own for a
+/// school user); every row's 学校标识码 must be in the caller's scope either way. Rows are
+/// validated and written in batches inside one transaction, which is rolled back at the end
+/// when any row was rejected and `partial` is off.
+pub fn import_students(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school: Option<&str>,
+    bytes: &[u8],
+    filename: &str,
+    opts: ImportOptions,
+    progress: &dyn Fn(usize, &str),
+) -> AppResult<ImportReport> {
+    caller.require(conn, Permission::EditStudents, "import_students")?;
+    let kind = guard::check(bytes, filename)?;
+    let only = match school {
+        Some(code) => Some(registry_school(conn, caller, code)?),
+        None if caller.org_kind == OrgKind::School => Some(registry_school(conn, caller, &caller.org_code.clone())?),
+        None => None,
+    };
+    let run = |conn: &mut DbConn, write: bool| -> AppResult<(Run<'_>, String)> {
+        let mut r = Run {
+            caller,
+            only: only.clone(),
+            write,
+            today: Utc::now().date_naive(),
+            report: ImportReport { dry_run: opts.dry_run, ..Default::default() },
+            mapping: None,
+            schools: Vec::new(),
+            school_index: HashMap::new(),
+            class_nos: HashMap::new(),
+            existing: HashMap::new(),
+            seen_ids: HashMap::new(),
+            rejected_rows: HashSet::new(),
+            pending: Vec::new(),
+            fatal: None,
+        };
+        let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
+            r.row(conn, sheet, row, cells)?;
+            if r.report.rows % 1000 == 0 && r.report.rows > 0 {
+                progress(r.report.rows, if write { "导入" } else { "校验" });
+            }
+            Ok(())
+        })?;
+        if let Some(e) = r.fatal.take() {
+            r.report.errors = e;
+            return Ok((r, sheet));
+        }
+        if r.mapping.is_none() {
+            return Err(AppError::invalid("import.empty", "文件中没有表头和数据"));
+        }
+        r.flush(conn)?;
+        r.report.rejected = r.rejected_rows.len();
+        Ok((r, sheet))
+    };
+
+    if opts.dry_run {
+        return Ok(run(conn, false)?.0.report);
+    }
+    // Rolled back when rows were rejected (and not partial): the report still comes out.
+    let mut kept: Option<ImportReport> = None;
     let digest = hex::encode(Sha256::digest(bytes));
-    write_tx(conn, |conn| {
-        let inserted = registry::insert_many(conn, caller, &schools, new.iter().map(|v| (v.school, &v.record)).collect(), "模板导入")?;
-        for (v, stored) in &changed {
-            registry::apply_update(conn, caller, stored, &v.record, &format!("模板导入（第{}行）", v.row), None)?;
+    let outcome = write_tx(conn, |conn| {
+        let (r, sheet) = run(conn, true)?;
+        let mut report = r.report;
+        let abort = r.mapping.is_none()
+            || (!report.errors.is_empty() && !opts.partial)
+            || report.errors.iter().any(|e| e.code == "import.missing_header");
+        if abort {
+            report.imported = 0;
+            report.updated = 0;
+            kept = Some(report);
+            return Err(AppError::conflict("import.rolled_back", "存在错误，已全部撤销"));
         }
         audit::record(
             conn,
             &caller.actor(),
             Entry::new("student.import", "file", &digest[..16]).after(&serde_json::json!({
-                "file": filename, "sha256": digest, "sheet": sheet_name, "rows": report.rows,
-                "imported": inserted, "updated": changed.len(), "unchanged": same, "rejected": report.rejected,
-                "schools": schools.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
+                "file": filename, "sha256": digest, "sheet": sheet, "rows": report.rows,
+                "imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
+                "rejected": report.rejected,
+                "schools": r.schools.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
             })),
         )?;
-        Ok(())
-    })?;
-    report.imported = new.len();
-    report.updated = changed.len();
-    report.unchanged = same;
-    report.committed = true;
-    progress(report.rows, "完成");
-    Ok(report)
+        report.committed = true;
+        Ok(report)
+    });
+    match (outcome, kept) {
+        (Ok(report), _) => {
+            progress(report.rows, "完成");
+            Ok(report)
+        }
+        (Err(_), Some(report)) => Ok(report),
+        (Err(e), None) => Err(e),
+    }
 }
 
 fn registry_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
@@ -374,44 +531,6 @@ fn lookup_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Op
         .optional()?)
 }
 
-/// Splits valid rows into new students, changed ones (with their stored row) and a count of
-/// unchanged ones, matching within each school by ID number, else by name and birth date.
-fn classify<'a>(conn: &mut DbConn, schools: &[Org], valid: &'a [Valid]) -> AppResult<(Vec<&'a Valid>, Vec<(&'a Valid, StudentRow)>, usize)> {
-    let mut by_id: HashMap<(i64, String), StudentRow> = HashMap::new();
-    let mut by_name: HashMap<(i64, String, NaiveDate), StudentRow> = HashMap::new();
-    let involved: HashSet<usize> = valid.iter().map(|v| v.school).collect();
-    for i in involved {
-        let rows: Vec<StudentRow> = students::table
-            .filter(students::school_id.eq(schools[i].id))
-            .select(StudentRow::as_select())
-            .load(conn)?;
-        for r in rows {
-            match &r.id_no {
-                Some(id) => {
-                    by_id.insert((r.school_id, id.clone()), r);
-                }
-                None => {
-                    by_name.insert((r.school_id, r.name.clone(), r.birth_date), r);
-                }
-            }
-        }
-    }
-    let (mut new, mut changed, mut same) = (Vec::new(), Vec::new(), 0);
-    for v in valid {
-        let sid = schools[v.school].id;
-        let hit = match v.record.id_no() {
-            Some(id) => by_id.remove(&(sid, id.to_owned())),
-            None => by_name.remove(&(sid, v.record.name().to_owned(), v.record.birth_date())),
-        };
-        match hit {
-            None => new.push(v),
-            Some(stored) if stored.record() == v.record => same += 1,
-            Some(stored) => changed.push((v, stored)),
-        }
-    }
-    Ok((new, changed, same))
-}
-
 /// The rejected rows in the user's own layout: their header row, the rows as they were, the
 /// cells at fault highlighted and a last column saying what is wrong.
 pub fn error_workbook(bytes: &[u8], filename: &str, errors: &[RowError]) -> AppResult<Vec<u8>> {
@@ -426,7 +545,10 @@ pub fn error_workbook(bytes: &[u8], filename: &str, errors: &[RowError]) -> AppR
     let ws = wb.add_worksheet();
     ws.set_name("错误行").map_err(xl)?;
     let text = Format::new().set_num_format("@");
-    let bad = Format::new().set_num_format("@").set_background_color(Color::RGB(0xFFC7CE)).set_font_color(Color::RGB(0x9C0006));
+    let bad = Format::new()
+        .set_num_format("@")
+        .set_background_color(Color::RGB(0xFFC7CE))
+        .set_font_color(Color::RGB(0x9C0006));
     let head = Format::new().set_bold().set_background_color(Color::RGB(0xDCE6F1));
     let mut out_row = 0u32;
     let mut width = 0usize;
@@ -459,7 +581,13 @@ pub fn error_workbook(bytes: &[u8], filename: &str, errors: &[RowError]) -> AppR
         }
         let message = errs
             .iter()
-            .map(|e| if e.column.is_empty() { format!("第{}行：{}", e.row, e.message) } else { format!("第{}行{}列：{}", e.row, e.column, e.message) })
+            .map(|e| {
+                if e.column.is_empty() {
+                    format!("第{}行：{}", e.row, e.message)
+                } else {
+                    format!("第{}行{}列：{}", e.row, e.column, e.message)
+                }
+            })
             .collect::<Vec<_>>()
             .join("；");
         ws.write_string_with_format(out_row, u16::try_from(width).unwrap_or(0), message, &bad).map_err(xl)?;
@@ -499,7 +627,8 @@ pub fn export_students(conn: &mut DbConn, caller: &Caller, school: &str, class_i
     audit::record_alone(
         conn,
         &caller.actor(),
-        Entry::new("student.export", "school", &org.code).after(&serde_json::json!({"rows": data.len(), "class_id": class_id})),
+        Entry::new("student.export", "school", &org.code)
+            .after(&serde_json::json!({"rows": data.len(), "class_id": class_id})),
     )?;
     Ok(bytes)
 }

@@ -37,8 +37,11 @@ pub fn write(rows: &[(String, StudentRecord)]) -> AppResult<Vec<u8>> {
         .set_background_color(Color::RGB(0xC0504D))
         .set_border(FormatBorder::Thin)
         .set_num_format("@");
-    let optional =
-        Format::new().set_bold().set_background_color(Color::RGB(0xDCE6F1)).set_border(FormatBorder::Thin).set_num_format("@");
+    let optional = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDCE6F1))
+        .set_border(FormatBorder::Thin)
+        .set_num_format("@");
     let last_row = u32::try_from(rows.len()).unwrap_or(u32::MAX).saturating_add(BLANK_ROWS);
 
     // Lists for the dropdowns: one column per code table used.

@@ -17,7 +17,11 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::web::{AppState, Layout, PageResult, XLSX, download, see_other};
 
-pub async fn template(st: web::Data<AppState>, PageUser(caller): PageUser, path: web::Path<String>) -> PageResult<HttpResponse> {
+pub async fn template(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<HttpResponse> {
     let code = path.into_inner();
     let c = caller.clone();
     let k = code.clone();
@@ -36,7 +40,12 @@ pub struct ExportQuery {
     class_id: Option<i64>,
 }
 
-pub async fn export(st: web::Data<AppState>, PageUser(caller): PageUser, path: web::Path<String>, q: web::Query<ExportQuery>) -> PageResult<HttpResponse> {
+pub async fn export(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+    q: web::Query<ExportQuery>,
+) -> PageResult<HttpResponse> {
     let code = path.into_inner();
     let (c, k, class) = (caller.clone(), code.clone(), q.class_id);
     let bytes = st.run(move |conn| import::export_students(conn, &c, &k, class)).await?;
@@ -62,8 +71,14 @@ pub async fn import_page(st: web::Data<AppState>, PageUser(caller): PageUser) ->
 }
 
 /// Reads the upload form (csrf, school, mode, file) and starts the import job.
-pub async fn import_submit(st: web::Data<AppState>, PageUser(caller): PageUser, req: actix_web::HttpRequest, mut form: Multipart) -> PageResult<HttpResponse> {
-    let (mut token, mut school, mut mode, mut filename, mut file) = (String::new(), String::new(), String::new(), String::new(), Vec::new());
+pub async fn import_submit(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    req: actix_web::HttpRequest,
+    mut form: Multipart,
+) -> PageResult<HttpResponse> {
+    let (mut token, mut school, mut mode, mut filename, mut file) =
+        (String::new(), String::new(), String::new(), String::new(), Vec::new());
     let malformed = |_| AppError::invalid("form.malformed", "上传表单无法识别，请重试");
     while let Some(mut field) = form.try_next().await.map_err(malformed)? {
         let name = field.name().unwrap_or("").to_owned();
@@ -87,9 +102,20 @@ pub async fn import_submit(st: web::Data<AppState>, PageUser(caller): PageUser, 
     }
     if !same_origin(&req) || !csrf::matches(&st.keys.csrf, caller.session_id.as_deref().unwrap_or(""), &token) {
         let actor = caller.actor();
-        st.run(move |conn| crate::audit::record_alone(conn, &actor, crate::audit::Entry::new("csrf.rejected", "request", "/import").result("denied")))
-            .await?;
-        return Err(AppError::new(ErrorKind::Forbidden, "auth.csrf", "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试").into());
+        st.run(move |conn| {
+            crate::audit::record_alone(
+                conn,
+                &actor,
+                crate::audit::Entry::new("csrf.rejected", "request", "/import").result("denied"),
+            )
+        })
+        .await?;
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "auth.csrf",
+            "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+        )
+        .into());
     }
     if file.is_empty() {
         return Err(AppError::invalid("file.empty", "请选择要导入的文件").into());
@@ -99,10 +125,12 @@ pub async fn import_submit(st: web::Data<AppState>, PageUser(caller): PageUser, 
     let job = st.jobs.start(owner, &format!("导入 {filename}"));
     let (jobs, pool, id) = (st.jobs.clone(), st.pool.clone(), job.clone());
     std::thread::spawn(move || {
-        let progress = |done: usize, stage: &str| jobs.update(&id, |s| {
-            s.done = done;
-            s.stage = stage.to_owned();
-        });
+        let progress = |done: usize, stage: &str| {
+            jobs.update(&id, |s| {
+                s.done = done;
+                s.stage = stage.to_owned();
+            })
+        };
         let result = pool.get().map_err(AppError::from).and_then(|mut conn| {
             let school = Some(school.as_str()).filter(|s| !s.is_empty());
             import::import_students(&mut conn, &caller, school, &file, &filename, opts, &progress)
@@ -136,14 +164,27 @@ pub struct JobPage {
     more: usize,
 }
 
-pub async fn job_page(st: web::Data<AppState>, PageUser(caller): PageUser, path: web::Path<String>) -> PageResult<JobPage> {
+pub async fn job_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<JobPage> {
     let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
     let all = job.report.as_ref().map(|r| r.errors.clone()).unwrap_or_default();
     let shown: Vec<RowError> = all.iter().take(500).cloned().collect();
-    Ok(JobPage { layout: Layout::new(&caller, &st, job.title.clone()), more: all.len() - shown.len(), errors: shown, job })
+    Ok(JobPage {
+        layout: Layout::new(&caller, &st, job.title.clone()),
+        more: all.len() - shown.len(),
+        errors: shown,
+        job,
+    })
 }
 
-pub async fn job_errors(st: web::Data<AppState>, PageUser(caller): PageUser, path: web::Path<String>) -> PageResult<HttpResponse> {
+pub async fn job_errors(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<HttpResponse> {
     let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
     let bytes = job.error_workbook.ok_or_else(AppError::not_found)?;
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
@@ -162,18 +203,33 @@ pub struct ImportQuery {
 }
 
 /// `POST /api/v1/students/import`: the body is the file; the answer is the report.
-pub async fn api_import(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: web::Query<ImportQuery>, body: Bytes) -> AppResult<HttpResponse> {
+pub async fn api_import(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<ImportQuery>,
+    body: Bytes,
+) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let filename = q.filename.unwrap_or_else(|| "upload.xlsx".into());
     let opts = ImportOptions { dry_run: q.dry_run, partial: q.partial };
     let report = st
-        .run(move |conn| import::import_students(conn, &caller, q.school.as_deref(), &body, &filename, opts, &|_, _| {}))
+        .run(move |conn| {
+            import::import_students(conn, &caller, q.school.as_deref(), &body, &filename, opts, &|_, _| {})
+        })
         .await?;
-    let status = if report.errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if report.errors.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok(HttpResponse::build(status).json(report))
 }
 
-pub async fn api_template(st: web::Data<AppState>, ApiUser(caller): ApiUser, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn api_template(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let code = path.into_inner();
     let k = code.clone();
     let bytes = st
@@ -185,7 +241,12 @@ pub async fn api_template(st: web::Data<AppState>, ApiUser(caller): ApiUser, pat
     Ok(download(bytes, &format!("学生基本信息导入模板_{code}.xlsx"), XLSX))
 }
 
-pub async fn api_export(st: web::Data<AppState>, ApiUser(caller): ApiUser, path: web::Path<String>, q: web::Query<ExportQuery>) -> AppResult<HttpResponse> {
+pub async fn api_export(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<String>,
+    q: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
     let code = path.into_inner();
     let (k, class) = (code.clone(), q.class_id);
     let bytes = st.run(move |conn| import::export_students(conn, &caller, &k, class)).await?;

@@ -454,8 +454,10 @@ pub fn insert_many(
     use crate::per_backend;
     let mut class_ids: BTreeMap<(usize, String), i64> = BTreeMap::new();
     for i in rows.iter().map(|(i, _)| *i).collect::<std::collections::BTreeSet<_>>() {
-        let list: Vec<(i64, String)> =
-            classes::table.filter(classes::school_id.eq(schools[i].id)).select((classes::id, classes::class_no)).load(conn)?;
+        let list: Vec<(i64, String)> = classes::table
+            .filter(classes::school_id.eq(schools[i].id))
+            .select((classes::id, classes::class_no))
+            .load(conn)?;
         for (id, no) in list {
             class_ids.insert((i, no), id);
         }
@@ -529,8 +531,10 @@ pub fn insert_many(
     for chunk in batch.chunks(CHUNK) {
         per_backend!(conn, |c| diesel::insert_into(students::table).values(chunk).execute(c))?;
         let nos: Vec<&str> = chunk.iter().map(|s| s.student_no.as_str()).collect();
-        let ids: Vec<(i64, String)> =
-            students::table.filter(students::student_no.eq_any(&nos)).select((students::id, students::student_no)).load(conn)?;
+        let ids: Vec<(i64, String)> = students::table
+            .filter(students::student_no.eq_any(&nos))
+            .select((students::id, students::student_no))
+            .load(conn)?;
         let history: Vec<NewHistory<'_>> = ids
             .into_iter()
             .map(|(id, no)| NewHistory {

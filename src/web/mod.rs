@@ -94,11 +94,16 @@ pub type PageResult<T> = Result<T, PageError>;
 pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
     let encoded: String = filename
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
         .collect();
     HttpResponse::Ok()
         .content_type(content_type.to_owned())
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"download.xlsx\"; filename*=UTF-8''{encoded}")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"download.xlsx\"; filename*=UTF-8''{encoded}"),
+        ))
         .body(bytes)
 }
 
