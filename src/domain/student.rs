@@ -190,10 +190,16 @@ pub struct StudentRecord(BTreeMap<String, String>);
 impl StudentRecord {
     /// Validates raw input (field key → text as typed) against `today`.
     pub fn parse(raw: &BTreeMap<String, String>, today: NaiveDate) -> Result<Self, Vec<Issue>> {
+        let values: Vec<&str> = FIELDS.iter().map(|f| raw.get(f.key).map(String::as_str).unwrap_or("")).collect();
+        Self::parse_fields(&values, today)
+    }
+
+    /// Validates values given in the order of `FIELDS` (the importer's fast path).
+    pub fn parse_fields(values: &[&str], today: NaiveDate) -> Result<Self, Vec<Issue>> {
         let mut out = BTreeMap::new();
         let mut issues = Vec::new();
-        for f in FIELDS {
-            let value = raw.get(f.key).map(|v| v.trim()).unwrap_or("");
+        for (i, f) in FIELDS.iter().enumerate() {
+            let value = values.get(i).map(|v| v.trim()).unwrap_or("");
             if value.is_empty() {
                 if f.need == Required {
                     issues.push(Issue::new(f.key, "student.required", format!("“{}”为必填项", f.header)));

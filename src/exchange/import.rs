@@ -3,7 +3,7 @@
 //! nothing: rows match existing students by ID number (or, without one, by name and birth date)
 //! within the school. One audit row records the import; each student's history records its row.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
@@ -58,7 +58,8 @@ pub struct ImportReport {
 #[derive(Debug, Clone, Copy)]
 enum Target {
     School,
-    Field(&'static Field),
+    /// The field and its index in `FIELDS`.
+    Field(&'static Field, usize),
     Ignored,
 }
 
@@ -86,7 +87,7 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             if position.insert(f.key, i).is_some() {
                 errors.push(err(sheet, row, i, &h, "import.duplicate_header", format!("列“{h}”出现了两次")));
             }
-            Target::Field(f)
+            Target::Field(f, fields::FIELDS.iter().position(|x| x.key == f.key).unwrap_or(0))
         } else {
             Target::Ignored
         };
@@ -124,11 +125,11 @@ fn err(sheet: &str, row: u32, col: usize, header: &str, code: &str, message: Str
 }
 
 /// A cell as the text a field expects; refuses what cannot be taken back exactly.
-fn cell_text(f: &Field, cell: &Cell) -> Result<String, (&'static str, String)> {
+fn cell_text(f: &Field, cell: Cell) -> Result<String, (&'static str, String)> {
     match cell {
         Cell::Empty => Ok(String::new()),
-        Cell::Text(s) => Ok(s.trim().to_owned()),
-        Cell::Bool(b) => Ok(if *b { "是" } else { "否" }.to_owned()),
+        Cell::Text(s) => Ok(s),
+        Cell::Bool(b) => Ok(if b { "是" } else { "否" }.to_owned()),
         Cell::Error => Err(("import.cell_error", "单元格内容是Excel错误值（如#N/A）".to_owned())),
         Cell::Date(d) => Ok(match f.kind {
             Kind::YearMonth => d.format("%Y%m").to_string(),
@@ -139,16 +140,16 @@ fn cell_text(f: &Field, cell: &Cell) -> Result<String, (&'static str, String)> {
             Kind::IdNumber => {
                 Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
             }
-            _ if f.key.ends_with("id_no") && *n >= 1e15 => {
+            _ if f.key.ends_with("id_no") && n >= 1e15 => {
                 Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
             }
-            Kind::Date if (1.0..2_958_466.0).contains(n) && n.fract() == 0.0 && *n < 100_000.0 => {
+            Kind::Date if (1.0..100_000.0).contains(&n) && n.fract() == 0.0 => {
                 // An Excel serial date in a General cell (1900 system).
                 let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
-                Ok((base + chrono::Duration::days(*n as i64)).format("%Y-%m-%d").to_string())
+                Ok((base + chrono::Duration::days(n as i64)).format("%Y-%m-%d").to_string())
             }
             Kind::Distance => Ok(format!("{n}")),
-            _ if n.fract() == 0.0 && n.abs() < 1e15 => Ok(format!("{}", *n as i64)),
+            _ if n.fract() == 0.0 && n.abs() < 1e15 => Ok(format!("{}", n as i64)),
             _ => Ok(format!("{n}")),
         },
     }
@@ -194,6 +195,7 @@ struct Run<'a> {
     seen_ids: HashMap<String, u32>,
     rejected_rows: HashSet<u32>,
     pending: Vec<Valid>,
+    numbers: registry::NumberCounters,
     fatal: Option<Vec<RowError>>,
 }
 
@@ -233,33 +235,49 @@ impl Run<'_> {
         if self.fatal.is_some() || cells.iter().all(Cell::is_empty) {
             return Ok(());
         }
-        let Some(m) = &self.mapping else {
+        // Taken out for the row and put back, so `self` stays free to borrow.
+        let Some(m) = self.mapping.take() else {
             match map_headers(sheet, row, &cells) {
                 Ok(m) => self.mapping = Some(m),
                 Err(e) => self.fatal = Some(e),
             }
             return Ok(());
         };
+        let result = self.check_row(conn, &m, sheet, row, cells);
+        self.mapping = Some(m);
+        result?;
+        if self.pending.len() >= BATCH {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    fn check_row(
+        &mut self,
+        conn: &mut DbConn,
+        m: &Mapping,
+        sheet: &str,
+        row: u32,
+        mut cells: Vec<Cell>,
+    ) -> AppResult<()> {
         self.report.rows += 1;
         let mut row_errors = Vec::new();
         // Fields whose cell was refused: their follow-on "required" issues would only repeat it.
         let mut cell_failed: HashSet<&'static str> = HashSet::new();
-        let mut raw = BTreeMap::new();
+        let mut values: Vec<String> = vec![String::new(); fields::FIELDS.len()];
         let mut school_code = String::new();
         for (i, target) in m.columns.iter().enumerate() {
-            let cell = cells.get(i).unwrap_or(&Cell::Empty);
+            let cell = cells.get_mut(i).map(std::mem::take).unwrap_or_default();
             match target {
                 Target::School => {
                     school_code = match cell {
                         Cell::Text(s) => s.trim().to_owned(),
-                        Cell::Number(n) if n.fract() == 0.0 => format!("{}", *n as i64),
+                        Cell::Number(n) if n.fract() == 0.0 => format!("{}", n as i64),
                         _ => String::new(),
                     }
                 }
-                Target::Field(f) => match cell_text(f, cell) {
-                    Ok(v) => {
-                        raw.insert(f.key.to_owned(), v);
-                    }
+                Target::Field(f, idx) => match cell_text(f, cell) {
+                    Ok(v) => values[*idx] = v,
                     Err((code, message)) => {
                         cell_failed.insert(f.key);
                         row_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header)))
@@ -270,7 +288,6 @@ impl Run<'_> {
         }
         let (school_col, id_col, class_col) =
             (m.school_col, m.position.get("id_no").copied(), m.position.get("class_no").copied().unwrap_or(0));
-        let positions: HashMap<&'static str, usize> = m.position.clone();
         // Which school the row belongs to. A file for one school names no other school's fate.
         let foreign = self.only.as_ref().is_some_and(|o| o.code != school_code && !school_code.is_empty());
         let school = if foreign {
@@ -298,19 +315,20 @@ impl Run<'_> {
             }
             i
         };
-        match StudentRecord::parse(&raw, self.today) {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        match StudentRecord::parse_fields(&refs, self.today) {
             Ok(record) => {
-                if let Some(i) = school {
-                    if !self.class_nos.get(&i).is_some_and(|n| n.contains(record.get("class_no"))) {
-                        row_errors.push(err(
-                            sheet,
-                            row,
-                            class_col,
-                            "班号",
-                            "student.unknown_class",
-                            format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
-                        ));
-                    }
+                if let Some(i) = school
+                    && !self.class_nos.get(&i).is_some_and(|n| n.contains(record.get("class_no")))
+                {
+                    row_errors.push(err(
+                        sheet,
+                        row,
+                        class_col,
+                        "班号",
+                        "student.unknown_class",
+                        format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
+                    ));
                 }
                 if let Some(id) = record.id_no().filter(|_| record.get("id_type") != "Z") {
                     match self.seen_ids.get(id) {
@@ -335,7 +353,7 @@ impl Run<'_> {
             }
             Err(issues) => {
                 for i in issues.into_iter().filter(|i| !cell_failed.contains(i.field)) {
-                    row_errors.push(match positions.get(i.field) {
+                    row_errors.push(match m.position.get(i.field) {
                         Some(c) => err(sheet, row, *c, i.header(), i.code, i.message),
                         None => RowError {
                             sheet: sheet.into(),
@@ -351,9 +369,6 @@ impl Run<'_> {
         if !row_errors.is_empty() {
             self.rejected_rows.insert(row);
             self.report.errors.extend(row_errors);
-        }
-        if self.pending.len() >= BATCH {
-            self.flush(conn)?;
         }
         Ok(())
     }
@@ -403,6 +418,7 @@ impl Run<'_> {
                 &self.schools,
                 new.iter().map(|v| (v.school, &v.record)).collect(),
                 "模板导入",
+                &mut self.numbers,
             )?;
         }
         // Later rows of the same file find these students too.
@@ -448,11 +464,12 @@ pub fn import_students(
             seen_ids: HashMap::new(),
             rejected_rows: HashSet::new(),
             pending: Vec::new(),
+            numbers: Default::default(),
             fatal: None,
         };
         let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
             r.row(conn, sheet, row, cells)?;
-            if r.report.rows % 1000 == 0 && r.report.rows > 0 {
+            if r.report.rows.is_multiple_of(1000) && r.report.rows > 0 {
                 progress(r.report.rows, if write { "导入" } else { "校验" });
             }
             Ok(())

@@ -15,8 +15,9 @@ pub const LISTS_SHEET: &str = "字典";
 pub const MAX_ROWS: u32 = 200_000;
 pub const MAX_COLUMNS: u32 = 200;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Cell {
+    #[default]
     Empty,
     Text(String),
     Number(f64),

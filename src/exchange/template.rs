@@ -29,6 +29,11 @@ pub fn cell_text(record: &StudentRecord, key: &str) -> String {
 
 /// A workbook with the given rows (school code, record); empty rows give a blank template.
 pub fn write(rows: &[(String, StudentRecord)]) -> AppResult<Vec<u8>> {
+    write_iter(rows.iter().map(|(s, r)| (s.clone(), r.clone())), rows.len())
+}
+
+/// The same, from an iterator of `expected` rows (held one at a time: large exports stay small).
+pub fn write_iter(rows: impl Iterator<Item = (String, StudentRecord)>, expected: usize) -> AppResult<Vec<u8>> {
     let mut wb = Workbook::new();
     let text = Format::new().set_num_format("@");
     let required = Format::new()
@@ -42,7 +47,7 @@ pub fn write(rows: &[(String, StudentRecord)]) -> AppResult<Vec<u8>> {
         .set_background_color(Color::RGB(0xDCE6F1))
         .set_border(FormatBorder::Thin)
         .set_num_format("@");
-    let last_row = u32::try_from(rows.len()).unwrap_or(u32::MAX).saturating_add(BLANK_ROWS);
+    let last_row = u32::try_from(expected).unwrap_or(u32::MAX).saturating_add(BLANK_ROWS);
 
     // Lists for the dropdowns: one column per code table used.
     let tables: Vec<&'static str> = {
@@ -96,11 +101,11 @@ pub fn write(rows: &[(String, StudentRecord)]) -> AppResult<Vec<u8>> {
             }
         }
         ws.set_freeze_panes(1, 0).map_err(xl)?;
-        for (i, (school, record)) in rows.iter().enumerate() {
+        for (i, (school, record)) in rows.enumerate() {
             let r = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            ws.write_string(r, 0, school).map_err(xl)?;
+            ws.write_string(r, 0, &school).map_err(xl)?;
             for (c, f) in FIELDS.iter().enumerate() {
-                let v = cell_text(record, f.key);
+                let v = cell_text(&record, f.key);
                 if !v.is_empty() {
                     ws.write_string(r, u16::try_from(c + 1).unwrap_or(0), v).map_err(xl)?;
                 }

@@ -441,6 +441,11 @@ struct NewHistory<'a> {
 
 const CHUNK: usize = 400;
 
+/// The next free temporary-number sequence per `L`+county+birth-date prefix, kept across the
+/// batches of one import so each prefix is counted in the database once.
+#[derive(Debug, Default)]
+pub struct NumberCounters(BTreeMap<String, u16>);
+
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
 /// writes one audit row for the whole batch. Call inside a transaction. Returns rows inserted.
@@ -450,6 +455,7 @@ pub fn insert_many(
     schools: &[Org],
     rows: Vec<(usize, &StudentRecord)>,
     reason: &str,
+    counters: &mut NumberCounters,
 ) -> AppResult<usize> {
     use crate::per_backend;
     let mut class_ids: BTreeMap<(usize, String), i64> = BTreeMap::new();
@@ -478,7 +484,7 @@ pub fn insert_many(
             }
         }
     }
-    let mut counters: BTreeMap<String, u16> = BTreeMap::new();
+    let counters = &mut counters.0;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
     for (i, r) in &rows {
