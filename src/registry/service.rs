@@ -360,32 +360,15 @@ pub fn insert(
     let county = county_of(&school.path);
     let problem = duplicate_problem(conn, record, None)?;
     let no = next_temporary_no(conn, &county, record.birth_date())?;
-    let c = columns(record);
-    let t = now();
     let id: i64 = diesel::insert_into(students::table)
-        .values((
-            students::school_id.eq(school.id),
-            students::class_id.eq(class_id),
-            students::county_code.eq(&county),
-            students::student_no.eq(no.as_str()),
-            students::name.eq(&c.name),
-            students::sex.eq(&c.sex),
-            students::birth_date.eq(c.birth_date),
-            students::id_type.eq(&c.id_type),
-            students::id_no.eq(&c.id_no),
-            students::attendance.eq(&c.attendance),
-            students::yibu.eq(c.yibu),
-            students::left_behind.eq(&c.left_behind),
-            students::migrant.eq(c.migrant),
-            students::guardian_phone.eq(&c.guardian_phone),
-            students::guardian_id_no.eq(&c.guardian_id_no),
-            students::status.eq("enrolled"),
-            students::review.eq(if problem.is_some() { "problem" } else { "pending" }),
-            students::problem.eq(&problem),
-            students::record.eq(&c.json),
-            students::version.eq(1),
-            students::created_at.eq(t),
-            students::updated_at.eq(t),
+        .values(NewStudent::new(
+            school.id,
+            Some(class_id),
+            county,
+            no.as_str().to_owned(),
+            record,
+            problem.clone(),
+            now(),
         ))
         .returning(students::id)
         .get_result(conn)?;
@@ -425,6 +408,45 @@ struct NewStudent {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+}
+
+impl NewStudent {
+    /// A new, enrolled student awaiting county confirmation (or in the problem queue).
+    fn new(
+        school_id: i64,
+        class_id: Option<i64>,
+        county_code: String,
+        student_no: String,
+        r: &StudentRecord,
+        problem: Option<String>,
+        t: NaiveDateTime,
+    ) -> Self {
+        let c = columns(r);
+        Self {
+            school_id,
+            class_id,
+            county_code,
+            student_no,
+            name: c.name,
+            sex: c.sex,
+            birth_date: c.birth_date,
+            id_type: c.id_type,
+            id_no: c.id_no,
+            attendance: c.attendance,
+            yibu: c.yibu,
+            left_behind: c.left_behind,
+            migrant: c.migrant,
+            guardian_phone: c.guardian_phone,
+            guardian_id_no: c.guardian_id_no,
+            status: "enrolled",
+            review: if problem.is_some() { "problem" } else { "pending" },
+            problem,
+            record: c.json,
+            version: 1,
+            created_at: t,
+            updated_at: t,
+        }
+    }
 }
 
 #[derive(Insertable)]
@@ -508,31 +530,9 @@ pub fn insert_many(
             .filter(|_| r.get("id_type") != "Z")
             .and_then(|id| holders.get(id))
             .map(|(s, n)| format!("D1 同一身份证件号已在“{s}”的在校学生“{n}”名下"));
-        let c = columns(r);
-        batch.push(NewStudent {
-            school_id: school.id,
-            class_id: class_ids.get(&(*i, r.get("class_no").to_owned())).copied(),
-            county_code: county,
-            student_no: StudentNo::temporary(&county_of(&school.path), r.birth_date(), next).as_str().to_owned(),
-            name: c.name,
-            sex: c.sex,
-            birth_date: c.birth_date,
-            id_type: c.id_type,
-            id_no: c.id_no,
-            attendance: c.attendance,
-            yibu: c.yibu,
-            left_behind: c.left_behind,
-            migrant: c.migrant,
-            guardian_phone: c.guardian_phone,
-            guardian_id_no: c.guardian_id_no,
-            status: "enrolled",
-            review: if problem.is_some() { "problem" } else { "pending" },
-            problem,
-            record: c.json,
-            version: 1,
-            created_at: t,
-            updated_at: t,
-        });
+        let no = StudentNo::temporary(&county, r.birth_date(), next).as_str().to_owned();
+        let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
+        batch.push(NewStudent::new(school.id, class_id, county, no, r, problem, t));
     }
     for chunk in batch.chunks(CHUNK) {
         per_backend!(conn, |c| diesel::insert_into(students::table).values(chunk).execute(c))?;
