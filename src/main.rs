@@ -52,7 +52,15 @@ enum Command {
         action: AuditCommand,
     },
     /// Build a realistic demo county (望谟县) with schools, classes, teachers and one login per role.
-    Demo,
+    Demo {
+        /// Instead, write a filled registry template of --rows generated students to this file,
+        /// for a new demo school (created with its classes) so the file imports as is.
+        #[arg(long, value_name = "FILE")]
+        template: Option<std::path::PathBuf>,
+        /// Rows of the template file.
+        #[arg(long, default_value_t = 1000, requires = "template")]
+        rows: usize,
+    },
     /// Import files.
     Import {
         #[command(subcommand)]
@@ -232,7 +240,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let n = db::migrate(&mut conn)?;
             print(cli.json, json!({"migrated": true, "pending_applied": n}), || println!("数据库已是最新结构。"));
         }
-        Command::Demo => {
+        Command::Demo { template: Some(path), rows } => {
+            let (school, classes) = mealroll::bench::prepare_school(&mut conn, rows)?;
+            let bytes = mealroll::bench::template_file(&school, &classes, rows)?;
+            std::fs::write(&path, &bytes)
+                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", path.display())))?;
+            print(cli.json, json!({"file": path, "rows": rows, "school": school}), || {
+                println!("已写出 {rows} 行学生模板：{}（学校标识码 {school}）", path.display())
+            });
+        }
+        Command::Demo { template: None, .. } => {
             let report = demo::build(&mut conn, &keys)?;
             print_demo(cli.json, &report);
         }

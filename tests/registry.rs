@@ -287,3 +287,27 @@ async fn invalid_records_are_refused_field_by_field() {
     assert_eq!(body["error"], "student.unknown_class");
     assert!(body["message"].as_str().unwrap_or("").contains("209999"));
 }
+
+/// Temporary numbers count on from the highest one in use: confirming a student turns its L
+/// number into a G number, and a count of L numbers would then hand out one still held.
+#[actix_web::test]
+async fn temporary_numbers_never_repeat_after_confirmation() {
+    use mealroll::registry::service as registry;
+    use std::collections::BTreeMap;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let mut conn = w.conn();
+        let raw = |name: &str, body: &str| -> BTreeMap<String, String> {
+            serde_json::from_value(student(name, body, "2020-03-09", "女")).expect("map")
+        };
+        let school = w.caller("a.xueji");
+        let first = registry::create(&mut conn, &school, SCHOOL_A, &raw("甲", "52232620200309002")).expect("first");
+        let second = registry::create(&mut conn, &school, SCHOOL_A, &raw("乙", "52232620200309022")).expect("second");
+        assert!(first.student_no.ends_with("0001"), "{label}: {}", first.student_no);
+        assert!(second.student_no.ends_with("0002"), "{label}: {}", second.student_no);
+        registry::confirm(&mut conn, &w.caller("yyb"), &[first.id]).expect("confirm");
+        let third = registry::create(&mut conn, &school, SCHOOL_A, &raw("丙", "52232620200309042")).expect("third");
+        assert!(third.student_no.ends_with("0003"), "{label}: {} repeats a number in use", third.student_no);
+    }
+}

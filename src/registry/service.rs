@@ -1,7 +1,7 @@
 //! Registering, editing, finding and confirming students. Every query is bounded by the caller's
 //! scope; every change is audited and leaves field history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -289,27 +289,6 @@ fn columns(r: &StudentRecord) -> Columns {
     }
 }
 
-/// A temporary number (L + county + birth date + 4 digits) not used yet.
-fn next_temporary_no(conn: &mut DbConn, county: &str, birth: NaiveDate) -> AppResult<StudentNo> {
-    let prefix = StudentNo::temporary(county, birth, 0).as_str()[..15].to_owned();
-    // A range, not LIKE: SQLite's case-insensitive LIKE cannot use the index.
-    let used: i64 = students::table
-        .filter(students::student_no.ge(&prefix))
-        .filter(students::student_no.lt(format!("{prefix}:")))
-        .count()
-        .get_result(conn)?;
-    let mut n = u16::try_from(used + 1).unwrap_or(u16::MAX);
-    loop {
-        let candidate = StudentNo::temporary(county, birth, n);
-        let taken: i64 =
-            students::table.filter(students::student_no.eq(candidate.as_str())).count().get_result(conn)?;
-        if taken == 0 {
-            return Ok(candidate);
-        }
-        n = n.wrapping_add(1);
-    }
-}
-
 fn add_history(
     conn: &mut DbConn,
     id: i64,
@@ -359,7 +338,7 @@ pub fn insert(
     let (class_id, _) = class_by_no(conn, school.id, record.get("class_no"))?;
     let county = county_of(&school.path);
     let problem = duplicate_problem(conn, record, None)?;
-    let no = next_temporary_no(conn, &county, record.birth_date())?;
+    let no = NumberCounters::default().next(conn, &county, record.birth_date())?;
     let id: i64 = diesel::insert_into(students::table)
         .values(NewStudent::new(
             school.id,
@@ -383,8 +362,10 @@ pub fn insert(
     Ok(id)
 }
 
+// None is NULL, never DEFAULT: that lets SQLite take a batch as one multi-row INSERT instead
+// of one statement (and one statement journal) per row.
 #[derive(Insertable)]
-#[diesel(table_name = students)]
+#[diesel(table_name = students, treat_none_as_default_value = false)]
 struct NewStudent {
     school_id: i64,
     class_id: Option<i64>,
@@ -450,7 +431,7 @@ impl NewStudent {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = student_history)]
+#[diesel(table_name = student_history, treat_none_as_default_value = false)]
 struct NewHistory<'a> {
     student_id: i64,
     field: &'static str,
@@ -463,10 +444,47 @@ struct NewHistory<'a> {
 
 const CHUNK: usize = 400;
 
-/// The next free temporary-number sequence per `L`+county+birth-date prefix, kept across the
-/// batches of one import so each prefix is counted in the database once.
+/// The next free temporary number (L + county + birth date + 4 digits) per county and birth
+/// date. A county's highest numbers are read in one query the first time it is seen, so an
+/// import of any size asks the database once per county, and a single registration uses the
+/// same rule. Highest-plus-one, not a count: confirming a student turns L numbers into G numbers
+/// and leaves gaps that a count would hand out twice.
 #[derive(Debug, Default)]
-pub struct NumberCounters(BTreeMap<String, u16>);
+pub struct NumberCounters {
+    counties: HashSet<String>,
+    next: HashMap<String, u16>,
+}
+
+#[derive(QueryableByName)]
+struct PrefixMax {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    highest: String,
+}
+
+impl NumberCounters {
+    pub fn next(&mut self, conn: &mut DbConn, county: &str, birth: NaiveDate) -> AppResult<StudentNo> {
+        if !self.counties.contains(county) {
+            // A range, not LIKE: SQLite's case-insensitive LIKE cannot use the index.
+            let highest: Vec<PrefixMax> = diesel::sql_query(
+                "SELECT MAX(student_no) AS highest FROM students \
+                 WHERE student_no >= $1 AND student_no < $2 GROUP BY substr(student_no, 1, 15)",
+            )
+            .bind::<diesel::sql_types::Text, _>(format!("L{county}"))
+            .bind::<diesel::sql_types::Text, _>(format!("L{county}:"))
+            .load(conn)?;
+            for h in highest {
+                let used = h.highest.get(15..).and_then(|n| n.parse::<u16>().ok()).unwrap_or(0);
+                self.next.insert(h.highest[..15].to_owned(), used.saturating_add(1));
+            }
+            self.counties.insert(county.to_owned());
+        }
+        let no = StudentNo::temporary(county, birth, 1);
+        let n = self.next.entry(no.as_str()[..15].to_owned()).or_insert(1);
+        let no = StudentNo::temporary(county, birth, *n);
+        *n = n.wrapping_add(1);
+        Ok(no)
+    }
+}
 
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
@@ -506,41 +524,25 @@ pub fn insert_many(
             }
         }
     }
-    let counters = &mut counters.0;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
     for (i, r) in &rows {
         let school = &schools[*i];
         let county = county_of(&school.path);
-        let prefix = StudentNo::temporary(&county, r.birth_date(), 0).as_str()[..15].to_owned();
-        let next = match counters.get(&prefix) {
-            Some(n) => *n,
-            None => {
-                let used: i64 = students::table
-                    .filter(students::student_no.ge(&prefix))
-                    .filter(students::student_no.lt(format!("{prefix}:")))
-                    .count()
-                    .get_result(conn)?;
-                u16::try_from(used + 1).unwrap_or(u16::MAX)
-            }
-        };
-        counters.insert(prefix, next.wrapping_add(1));
+        let no = counters.next(conn, &county, r.birth_date())?;
         let problem = r
             .id_no()
             .filter(|_| r.get("id_type") != "Z")
             .and_then(|id| holders.get(id))
             .map(|(s, n)| format!("D1 同一身份证件号已在“{s}”的在校学生“{n}”名下"));
-        let no = StudentNo::temporary(&county, r.birth_date(), next).as_str().to_owned();
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        batch.push(NewStudent::new(school.id, class_id, county, no, r, problem, t));
+        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, problem, t));
     }
     for chunk in batch.chunks(CHUNK) {
-        per_backend!(conn, |c| diesel::insert_into(students::table).values(chunk).execute(c))?;
-        let nos: Vec<&str> = chunk.iter().map(|s| s.student_no.as_str()).collect();
-        let ids: Vec<(i64, String)> = students::table
-            .filter(students::student_no.eq_any(&nos))
-            .select((students::id, students::student_no))
-            .load(conn)?;
+        let ids: Vec<(i64, String)> = per_backend!(conn, |c| diesel::insert_into(students::table)
+            .values(chunk)
+            .returning((students::id, students::student_no))
+            .get_results(c))?;
         let history: Vec<NewHistory<'_>> = ids
             .into_iter()
             .map(|(id, no)| NewHistory {
