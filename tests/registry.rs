@@ -5,25 +5,7 @@ mod common;
 use actix_web::http::header;
 use actix_web::test;
 use common::*;
-use serde_json::{Value, json};
-
-fn with_check(body17: &str) -> String {
-    format!("{body17}{}", mealroll::domain::id_card::check_char(body17).expect("17 digits"))
-}
-
-/// A complete record for school A's class 202601.
-pub fn student(name: &str, id_body17: &str, birth: &str, sex: &str) -> Value {
-    json!({
-        "name": name, "sex": sex, "birth_date": birth, "birthplace": "522326", "native_place": "贵州望谟",
-        "ethnicity": "布依族", "nationality": "CHN", "id_type": "居民身份证", "gatqw": "否", "health": "健康或良好",
-        "id_no": with_check(id_body17), "hukou_type": "农业户口", "hukou_place": "522326001001", "class_no": "202601",
-        "entry_ym": "202609", "entry_mode": "就近入学", "attendance": "住校", "address_now": "王母街道纳包村",
-        "address_mail": "王母街道纳包村", "address_home": "王母街道纳包村", "phone": "13800001111", "postcode": "552300",
-        "only_child": "否", "preschool": "是", "left_behind": "双亲留守儿童", "needs_aid": "是", "yibu": "是",
-        "orphan": "否", "martyr_child": "否", "m1_name": "王国华", "m1_relation": "父亲", "m1_guardian": "是",
-        "m1_phone": "13900002222", "m2_name": "李秀英", "m2_relation": "母亲", "m2_guardian": "否", "migrant": "否"
-    })
-}
+use serde_json::json;
 
 #[actix_web::test]
 async fn register_find_correct_and_confirm_a_student() {

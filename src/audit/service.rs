@@ -115,6 +115,18 @@ pub fn action_label(action: &str) -> &'static str {
         "class.update" => "修改班级",
         "class.delete" => "删除班级",
         "demo.password_reset" => "演示账号重置密码",
+        "student.create" => "新生注册",
+        "student.update" => "修改学生信息",
+        "student.import" => "导入学籍模板",
+        "student.export" => "导出学籍",
+        "student.confirm" => "确认入库",
+        "student.problem_kept" => "问题学籍核实保留",
+        "student.problem_deleted" => "问题学籍删除",
+        "key_lock.set" => "设置关键信息锁定日期",
+        "change.submit" => "提交关键信息变更申请",
+        "change.approve" => "同意关键信息变更",
+        "change.reject" => "驳回关键信息变更",
+        "photo.upload" => "上传学生照片",
         _ => "其他",
     }
 }

@@ -177,7 +177,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_locks (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        school_year -> Integer,
+        lock_date -> Date,
+        extra_fields -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        sha256 -> Text,
+        filename -> Text,
+        content_type -> Text,
+        bytes -> Binary,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    change_requests (id) {
+        id -> BigInt,
+        student_id -> BigInt,
+        school_id -> BigInt,
+        changes -> Text,
+        reason -> Text,
+        evidence_id -> BigInt,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        school_by -> Nullable<Text>,
+        school_at -> Nullable<Timestamp>,
+        school_note -> Nullable<Text>,
+        county_by -> Nullable<Text>,
+        county_at -> Nullable<Timestamp>,
+        county_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    student_photos (student_id) {
+        student_id -> BigInt,
+        bytes -> Binary,
+        width -> Integer,
+        height -> Integer,
+        sha256 -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(students -> orgs (school_id));
+diesel::joinable!(key_locks -> orgs (org_id));
+diesel::joinable!(change_requests -> students (student_id));
+diesel::joinable!(student_photos -> students (student_id));
 diesel::joinable!(student_history -> students (student_id));
 
 diesel::joinable!(students -> classes (class_id));
@@ -194,4 +253,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     students,
     student_history,
+    key_locks,
+    attachments,
+    change_requests,
+    student_photos,
 );

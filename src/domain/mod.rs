@@ -3,6 +3,7 @@
 pub mod codes;
 pub mod division;
 pub mod id_card;
+pub mod key_lock;
 pub mod mask;
 pub mod password;
 pub mod role;

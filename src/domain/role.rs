@@ -153,8 +153,13 @@ pub enum Permission {
     ViewStudents,
     /// Register and edit students, import templates.
     EditStudents,
-    /// Confirm students into the database (确认入库) and resolve the problem queue.
+    /// Confirm students into the database (确认入库), resolve the problem queue, and approve
+    /// key-information change requests at county level.
     ConfirmStudents,
+    /// Review a key-information change request for the school (the principal's step).
+    ReviewKeyChange,
+    /// Set the key-information lock date for the caller's org (county level and above).
+    SetKeyLock,
 }
 
 impl Role {
@@ -172,6 +177,8 @@ impl Role {
             ViewStudents => !self.is_officer(),
             EditStudents => matches!(self, Registrar | Principal | NutritionOffice),
             ConfirmStudents => self == NutritionOffice,
+            ReviewKeyChange => self == Principal,
+            SetKeyLock => self == NutritionOffice,
         }
     }
 }

@@ -16,10 +16,12 @@ use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::schema::{classes, orgs, students};
 use crate::db::{DbConn, write_tx};
+use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self as fields, Field, Kind, Need, StudentRecord};
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
+use crate::registry::changes;
 use crate::registry::model::StudentRow;
 use crate::registry::service as registry;
 
@@ -196,10 +198,26 @@ struct Run<'a> {
     rejected_rows: HashSet<u32>,
     pending: Vec<Valid>,
     numbers: registry::NumberCounters,
+    /// The key-information lock in force per school (by index in `schools`).
+    locks: HashMap<usize, Option<KeyLock>>,
+    /// The sheet being read, for errors found when a batch is written.
+    sheet: String,
     fatal: Option<Vec<RowError>>,
 }
 
 impl Run<'_> {
+    fn lock_in_force(&mut self, conn: &mut DbConn, school: usize, row: &StudentRow) -> AppResult<Option<KeyLock>> {
+        if row.review != "confirmed" {
+            return Ok(None);
+        }
+        if !self.locks.contains_key(&school) {
+            let lock =
+                changes::lock_for(conn, &self.schools[school].path, self.today)?.filter(|l| l.is_locked(self.today));
+            self.locks.insert(school, lock);
+        }
+        Ok(self.locks[&school].clone())
+    }
+
     fn school(&mut self, conn: &mut DbConn, code: &str) -> AppResult<Option<usize>> {
         if let Some(i) = self.school_index.get(code) {
             return Ok(*i);
@@ -234,6 +252,9 @@ impl Run<'_> {
     fn row(&mut self, conn: &mut DbConn, sheet: &str, row: u32, cells: Vec<Cell>) -> AppResult<()> {
         if self.fatal.is_some() || cells.iter().all(Cell::is_empty) {
             return Ok(());
+        }
+        if self.sheet != sheet {
+            self.sheet = sheet.to_owned();
         }
         // Taken out for the row and put back, so `self` stays free to borrow.
         let Some(m) = self.mapping.take() else {
@@ -394,20 +415,26 @@ impl Run<'_> {
             .collect();
         for (v, id) in &matched {
             let Some(row) = stored.get(id) else { continue };
-            if row.record() == v.record {
+            let before = row.record();
+            if before == v.record {
                 self.report.unchanged += 1;
-            } else {
-                self.report.updated += 1;
-                if self.write {
-                    registry::apply_update(
-                        conn,
-                        self.caller,
-                        row,
-                        &v.record,
-                        &format!("模板导入（第{}行）", v.row),
-                        None,
-                    )?;
+                continue;
+            }
+            // After the lock date a file cannot change key fields: that takes a change request.
+            if let Some(lock) = self.lock_in_force(conn, v.school, row)? {
+                let changed = lock.changed(&before, &v.record);
+                if let Some(first) = changed.first() {
+                    let e = changes::locked_error(&lock, &changed);
+                    let col = self.mapping.as_ref().and_then(|m| m.position.get(first)).copied().unwrap_or(0);
+                    let header = fields::field(first).map(|f| f.header).unwrap_or("");
+                    self.rejected_rows.insert(v.row);
+                    self.report.errors.push(err(&self.sheet, v.row, col, header, e.code, e.message));
+                    continue;
                 }
+            }
+            self.report.updated += 1;
+            if self.write {
+                registry::apply_update(conn, self.caller, row, &v.record, &format!("模板导入（第{}行）", v.row), None)?;
             }
         }
         self.report.imported += new.len();
@@ -465,6 +492,8 @@ pub fn import_students(
             rejected_rows: HashSet::new(),
             pending: Vec::new(),
             numbers: Default::default(),
+            locks: HashMap::new(),
+            sheet: String::new(),
             fatal: None,
         };
         let sheet = sheet::read_rows_parallel(bytes, kind, |sheet, row, cells| {

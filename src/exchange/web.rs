@@ -6,16 +6,14 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use super::import::{self, ImportOptions, RowError};
 use super::jobs::JobState;
-use crate::auth::csrf;
-use crate::auth::extract::{ApiUser, PageUser, same_origin};
+use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult, ErrorKind};
-use crate::web::{AppState, Layout, PageResult, XLSX, download, see_other};
+use crate::error::{AppError, AppResult};
+use crate::web::{AppState, Layout, PageResult, XLSX, download, see_other, upload};
 
 pub async fn template(
     st: web::Data<AppState>,
@@ -75,48 +73,17 @@ pub async fn import_submit(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     req: actix_web::HttpRequest,
-    mut form: Multipart,
+    form: Multipart,
 ) -> PageResult<HttpResponse> {
-    let (mut token, mut school, mut mode, mut filename, mut file) =
-        (String::new(), String::new(), String::new(), String::new(), Vec::new());
-    let malformed = |_| AppError::invalid("form.malformed", "上传表单无法识别，请重试");
-    while let Some(mut field) = form.try_next().await.map_err(malformed)? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            filename = field.content_disposition().and_then(|d| d.get_filename()).unwrap_or("upload").to_owned();
+    let mut form = upload::read_page_form(&st, &caller, &req, form, super::guard::MAX_UPLOAD).await?;
+    let (school, mode) = (form.text("school").trim().to_owned(), form.text("mode").to_owned());
+    let (filename, file) = match form.files.iter().position(|f| f.field == "file") {
+        Some(i) => {
+            let f = form.files.swap_remove(i);
+            (f.filename, f.bytes)
         }
-        let mut buf = Vec::new();
-        while let Some(chunk) = field.try_next().await.map_err(malformed)? {
-            if buf.len() + chunk.len() > super::guard::MAX_UPLOAD + 1 {
-                return Err(AppError::invalid("file.too_large", "文件过大，请按年级或班级拆分后分别导入").into());
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf" => token = String::from_utf8_lossy(&buf).into_owned(),
-            "school" => school = String::from_utf8_lossy(&buf).trim().to_owned(),
-            "mode" => mode = String::from_utf8_lossy(&buf).into_owned(),
-            "file" => file = buf,
-            _ => {}
-        }
-    }
-    if !same_origin(&req) || !csrf::matches(&st.keys.csrf, caller.session_id.as_deref().unwrap_or(""), &token) {
-        let actor = caller.actor();
-        st.run(move |conn| {
-            crate::audit::record_alone(
-                conn,
-                &actor,
-                crate::audit::Entry::new("csrf.rejected", "request", "/import").result("denied"),
-            )
-        })
-        .await?;
-        return Err(AppError::new(
-            ErrorKind::Forbidden,
-            "auth.csrf",
-            "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
-        )
-        .into());
-    }
+        None => (String::new(), Vec::new()),
+    };
     if file.is_empty() {
         return Err(AppError::invalid("file.empty", "请选择要导入的文件").into());
     }

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::changes;
 use super::service::{self, StudentFilter};
 use crate::auth::extract::ApiUser;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 
 type Json = AppResult<HttpResponse>;
@@ -88,4 +89,103 @@ pub async fn resolve(
     let b = body.into_inner();
     st.run(move |conn| service::resolve_problem(conn, &c, id, b.keep, &b.note)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+// ---------------------------------------------------------------- key lock and change requests
+
+pub async fn key_locks(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+    Ok(HttpResponse::Ok().json(st.run(move |conn| changes::list_locks(conn, &c)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct LockBody {
+    school_year: i32,
+    lock_date: chrono::NaiveDate,
+    #[serde(default)]
+    extra_fields: String,
+}
+
+pub async fn set_key_lock(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<LockBody>) -> Json {
+    let b = body.into_inner();
+    st.run(move |conn| changes::set_lock(conn, &c, b.school_year, b.lock_date, &b.extra_fields)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+#[derive(Deserialize)]
+pub struct EvidenceBody {
+    #[serde(default)]
+    filename: String,
+    /// The file, base64 (standard alphabet).
+    content_base64: String,
+}
+
+#[derive(Deserialize)]
+pub struct ChangeBody {
+    /// Only the fields to change: `{field_key: new value}`.
+    changes: BTreeMap<String, String>,
+    #[serde(default)]
+    reason: String,
+    evidence: Option<EvidenceBody>,
+}
+
+pub async fn submit_change(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ChangeBody>,
+) -> Json {
+    use base64::Engine;
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let evidence = match b.evidence {
+        Some(e) => Some(changes::Upload {
+            filename: e.filename,
+            bytes: base64::engine::general_purpose::STANDARD.decode(e.content_base64.trim()).map_err(|_| {
+                AppError::field("evidence", "change.evidence_encoding", "证明材料须为base64编码的文件内容")
+            })?,
+        }),
+        None => None,
+    };
+    let v = st.run(move |conn| changes::submit(conn, &c, id, &b.changes, &b.reason, evidence.as_ref())).await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+#[derive(Deserialize)]
+pub struct ChangeQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+pub async fn change_requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<ChangeQuery>) -> Json {
+    let status = q.into_inner().status;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| changes::list(conn, &c, status.as_deref())).await?))
+}
+
+pub async fn change_request(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| changes::get(conn, &c, id)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct DecisionBody {
+    approve: bool,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn decide_change(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<DecisionBody>,
+) -> Json {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| changes::decide(conn, &c, id, b.approve, &b.note)).await?))
+}
+
+pub async fn change_evidence(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    let (name, content_type, bytes) = st.run(move |conn| changes::evidence(conn, &c, id)).await?;
+    Ok(crate::web::download(bytes, &name, &content_type))
 }

@@ -1,6 +1,8 @@
-//! The student registry: records, the duplicate check, county confirmation, search.
+//! The student registry: records, the duplicate check, county confirmation, search; the key-information lock and its change requests.
 
 pub mod api;
+pub mod change_web;
+pub mod changes;
 pub mod model;
 pub mod service;
 pub mod web;

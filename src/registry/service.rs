@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{classes, orgs, student_history, students};
+use crate::db::schema::{change_requests, classes, orgs, student_history, student_photos, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::id_card::IdCardNo;
@@ -573,6 +573,8 @@ pub fn update(
     let (row, _, _) = row_in_scope(conn, caller, id)?;
     caller.require(conn, Permission::EditStudents, "update_student")?;
     let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
+    let school_path: String = orgs::table.find(row.school_id).select(orgs::path).first(conn)?;
+    super::changes::ensure_unlocked(conn, &row, &school_path, &record)?;
     write_tx(conn, |conn| apply_update(conn, caller, &row, &record, reason, expected_version))?;
     get(conn, caller, id)
 }
@@ -730,6 +732,8 @@ pub fn resolve_problem(conn: &mut DbConn, caller: &Caller, id: i64, keep: bool, 
             add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
         } else {
             diesel::delete(student_history::table.filter(student_history::student_id.eq(id))).execute(conn)?;
+            diesel::delete(student_photos::table.filter(student_photos::student_id.eq(id))).execute(conn)?;
+            diesel::delete(change_requests::table.filter(change_requests::student_id.eq(id))).execute(conn)?;
             diesel::delete(students::table.find(id)).execute(conn)?;
         }
         audit::record(

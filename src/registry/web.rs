@@ -89,6 +89,8 @@ pub struct FormField {
     pub options: Vec<(String, String)>,
     pub value: String,
     pub error: String,
+    /// Locked key information: shown, sent back unchanged, changed only by request.
+    pub locked: bool,
 }
 
 pub struct FormGroup {
@@ -96,7 +98,7 @@ pub struct FormGroup {
     pub fields: Vec<FormField>,
 }
 
-fn form_groups(values: &BTreeMap<String, String>, errors: &FormErrors) -> Vec<FormGroup> {
+fn form_groups(values: &BTreeMap<String, String>, errors: &FormErrors, locked: &[&str]) -> Vec<FormGroup> {
     (1..=7u8)
         .map(|g| FormGroup {
             title: GROUP_TITLES[usize::from(g - 1)],
@@ -113,6 +115,7 @@ fn form_groups(values: &BTreeMap<String, String>, errors: &FormErrors) -> Vec<Fo
                     },
                     value: values.get(f.key).cloned().unwrap_or_default(),
                     error: errors.get(f.key).to_owned(),
+                    locked: locked.contains(&f.key),
                 })
                 .collect(),
         })
@@ -179,7 +182,7 @@ pub async fn new_form(
         action: format!("/schools/{school}/students"),
         cancel: format!("/students?school={school}"),
         heading: format!("新生注册 · {school_name}"),
-        groups: form_groups(&defaults(), &FormErrors::none()),
+        groups: form_groups(&defaults(), &FormErrors::none(), &[]),
         errors: FormErrors::none(),
         editing: false,
         version: 0,
@@ -212,7 +215,7 @@ pub async fn create(
                     action: format!("/schools/{school}/students"),
                     cancel: format!("/students?school={school}"),
                     heading: "新生注册".into(),
-                    groups: form_groups(&raw, &errors),
+                    groups: form_groups(&raw, &errors, &[]),
                     errors,
                     editing: false,
                     version: 0,
@@ -232,18 +235,19 @@ pub async fn edit_form(
 ) -> PageResult<FormPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let view = st
+    let (view, lock) = st
         .run(move |conn| {
             c.require(conn, Permission::EditStudents, "student_form")?;
-            service::get(conn, &c, id)
+            Ok((service::get(conn, &c, id)?, super::changes::lock_of_student(conn, &c, id)?))
         })
         .await?;
+    let locked = lock.as_ref().map(|l| l.fields.clone()).unwrap_or_default();
     Ok(FormPage {
         layout: Layout::new(&caller, &st, "修改学生信息"),
         action: format!("/students/{id}/edit"),
         cancel: format!("/students/{id}"),
         heading: format!("修改学生信息 · {}", view.record.name()),
-        groups: form_groups(view.record.values(), &FormErrors::none()),
+        groups: form_groups(view.record.values(), &FormErrors::none(), &locked),
         errors: FormErrors::none(),
         editing: true,
         version: view.version,
@@ -271,9 +275,14 @@ pub async fn update(
         .await;
     match res {
         Ok(_) => Ok(see_other(&format!("/students/{id}?ok=saved"))),
-        Err(e) if e.kind == ErrorKind::Invalid => {
+        Err(e) if e.kind == ErrorKind::Invalid || e.code == "student.key_locked" => {
             let c = caller.clone();
-            let school = st.run(move |conn| service::get(conn, &c, id)).await?.school_code;
+            let (school, lock) = st
+                .run(move |conn| {
+                    Ok((service::get(conn, &c, id)?.school_code, super::changes::lock_of_student(conn, &c, id)?))
+                })
+                .await?;
+            let locked = lock.map(|l| l.fields).unwrap_or_default();
             let errors = FormErrors::from_error(&e);
             html(
                 UNPROCESSABLE,
@@ -282,7 +291,7 @@ pub async fn update(
                     action: format!("/students/{id}/edit"),
                     cancel: format!("/students/{id}"),
                     heading: "修改学生信息".into(),
-                    groups: form_groups(&raw, &errors),
+                    groups: form_groups(&raw, &errors, &locked),
                     errors,
                     editing: true,
                     version: version.unwrap_or(0),
@@ -311,6 +320,7 @@ pub struct DetailPage {
     history: Vec<HistoryRow>,
     can_edit: bool,
     can_confirm: bool,
+    lock: Option<crate::domain::key_lock::KeyLock>,
     flash: &'static str,
 }
 
@@ -322,8 +332,15 @@ pub async fn detail(
 ) -> PageResult<DetailPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let (view, history) =
-        st.run(move |conn| Ok((service::get(conn, &c, id)?, service::history(conn, &c, id)?))).await?;
+    let (view, history, lock) = st
+        .run(move |conn| {
+            Ok((
+                service::get(conn, &c, id)?,
+                service::history(conn, &c, id)?,
+                super::changes::lock_of_student(conn, &c, id)?,
+            ))
+        })
+        .await?;
     let groups = (1..=7u8)
         .map(|g| DetailGroup {
             title: GROUP_TITLES[usize::from(g - 1)],
@@ -336,6 +353,7 @@ pub async fn detail(
         history,
         can_edit: caller.may(Permission::EditStudents),
         can_confirm: caller.may(Permission::ConfirmStudents),
+        lock,
         flash: flash.message(),
         view,
     })

@@ -35,6 +35,9 @@ impl Layout {
         if caller.may(Permission::ConfirmStudents) {
             nav.push(NavItem { href: "/students?review=problem", label: "问题学籍" });
         }
+        if caller.may(Permission::ViewStudents) {
+            nav.push(NavItem { href: "/change-requests", label: "关键信息变更" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }
@@ -66,6 +69,8 @@ impl Flash {
             Some("saved") => "已保存",
             Some("created") => "已创建",
             Some("deleted") => "已删除",
+            Some("submitted") => "申请已提交，等待学校审核",
+            Some("decided") => "审核意见已提交",
             Some("password") => "密码已修改，请用新密码重新登录",
             _ => "",
         }

@@ -2,6 +2,7 @@
 
 pub mod layout;
 pub mod openapi;
+pub mod upload;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -183,6 +184,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/students/{id}/edit", web::post().to(registry::web::update))
         .route("/students/{id}/confirm", web::post().to(registry::web::confirm_one))
         .route("/students/{id}/resolve", web::post().to(registry::web::resolve))
+        .route("/students/{id}/change-request", web::get().to(registry::change_web::new_request))
+        .route("/students/{id}/change-request", web::post().to(registry::change_web::submit_request))
+        .route("/change-requests", web::get().to(registry::change_web::list))
+        .route("/change-requests/{id}", web::get().to(registry::change_web::detail))
+        .route("/change-requests/{id}/decide", web::post().to(registry::change_web::decide))
+        .route("/change-requests/{id}/evidence", web::get().to(registry::change_web::evidence))
+        .route("/key-locks", web::get().to(registry::change_web::locks))
+        .route("/key-locks", web::post().to(registry::change_web::set_lock))
         .route("/schools/{code}/students/new", web::get().to(registry::web::new_form))
         .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::template))
         .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::export))
@@ -227,6 +236,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/students/{id}", web::get().to(registry::api::get))
                 .route("/students/{id}", web::put().to(registry::api::update))
                 .route("/students/{id}/history", web::get().to(registry::api::history))
+                .route("/students/{id}/change-requests", web::post().to(registry::api::submit_change))
+                .route("/change-requests", web::get().to(registry::api::change_requests))
+                .route("/change-requests/{id}", web::get().to(registry::api::change_request))
+                .route("/change-requests/{id}/decision", web::post().to(registry::api::decide_change))
+                .route("/change-requests/{id}/evidence", web::get().to(registry::api::change_evidence))
+                .route("/key-locks", web::get().to(registry::api::key_locks))
+                .route("/key-locks", web::put().to(registry::api::set_key_lock))
                 .route("/students/{id}/resolve", web::post().to(registry::api::resolve))
                 .route("/schools/{code}/students", web::post().to(registry::api::create))
                 .route("/users", web::get().to(auth::web::api_users))

@@ -1,0 +1,591 @@
+//! The key-information lock and the change requests that go through it (SPEC §4): the lock date
+//! per school year, a request with reason and evidence, school review, county approval with the
+//! duplicate check, and the change applied (with field history) only at the end of the chain.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::model::StudentRow;
+use super::service::{self as registry, duplicate_problem, issues_to_error};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{attachments, change_requests, key_locks, orgs, students};
+use crate::db::{DbConn, write_tx};
+use crate::domain::key_lock::{self, KeyLock, LockSetting, RequestStatus};
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::student::{self, StudentRecord};
+use crate::domain::text;
+use crate::error::{AppError, AppResult};
+use crate::org::model::Org;
+
+/// Evidence larger than this is refused (a phone photo of a household register fits easily).
+pub const MAX_EVIDENCE: usize = 5 * 1024 * 1024;
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+// ---------------------------------------------------------------- the lock
+
+/// Every prefix of an org path that names an org: the org itself and its ancestors.
+fn ancestor_paths(path: &str) -> Vec<String> {
+    path.match_indices('/').skip(1).map(|(i, _)| path[..=i].to_owned()).collect()
+}
+
+/// The lock that holds for a school (by its org path) in the school year of `day`.
+pub fn lock_for(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResult<Option<KeyLock>> {
+    let rows: Vec<(NaiveDate, String)> = key_locks::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.eq_any(ancestor_paths(school_path)))
+        .filter(key_locks::school_year.eq(key_lock::school_year_of(day)))
+        .select((key_locks::lock_date, key_locks::extra_fields))
+        .load(conn)?;
+    let settings: Vec<LockSetting> = rows
+        .into_iter()
+        .map(|(lock_date, extra)| LockSetting {
+            lock_date,
+            extra_fields: extra.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        })
+        .collect();
+    Ok(KeyLock::combine(&settings))
+}
+
+/// The lock in force today for a stored student: only confirmed students lock; records still
+/// pending or in the problem queue are corrected directly before confirmation.
+pub fn lock_in_force(conn: &mut DbConn, row: &StudentRow, school_path: &str) -> AppResult<Option<KeyLock>> {
+    if row.review != "confirmed" {
+        return Ok(None);
+    }
+    let day = today();
+    Ok(lock_for(conn, school_path, day)?.filter(|l| l.is_locked(day)))
+}
+
+/// The lock in force for a student in the caller's scope (for pages that offer the request).
+pub fn lock_of_student(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<KeyLock>> {
+    let (row, school) = student_in_scope(conn, caller, id)?;
+    lock_in_force(conn, &row, &school.path)
+}
+
+/// Refuses an edit that touches locked fields, naming them and the way through.
+pub fn ensure_unlocked(
+    conn: &mut DbConn,
+    row: &StudentRow,
+    school_path: &str,
+    record: &StudentRecord,
+) -> AppResult<()> {
+    let Some(lock) = lock_in_force(conn, row, school_path)? else { return Ok(()) };
+    let changed = lock.changed(&row.record(), record);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(locked_error(&lock, &changed))
+}
+
+pub fn locked_error(lock: &KeyLock, changed: &[&str]) -> AppError {
+    let names: Vec<&str> = changed.iter().filter_map(|k| student::field(k)).map(|f| f.header).collect();
+    AppError::conflict(
+        "student.key_locked",
+        format!(
+            "关键信息已于{}锁定，“{}”不能直接修改；请提交关键信息变更申请（附证明材料），经学校审核、县级审批后生效",
+            lock.lock_date.format("%Y年%m月%d日"),
+            names.join("、")
+        ),
+    )
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LockView {
+    pub org_code: String,
+    pub org_name: String,
+    pub school_year: i32,
+    pub lock_date: NaiveDate,
+    pub extra_fields: Vec<String>,
+    pub extra_labels: String,
+    pub set_by: String,
+    pub set_at: NaiveDateTime,
+}
+
+/// Settings that bear on the caller: those of its own org, its ancestors and its subtree.
+pub fn list_locks(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<LockView>> {
+    caller.require(conn, Permission::ViewStudents, "list_key_locks")?;
+    let own = caller.scope().path().to_owned();
+    let rows: Vec<(String, String, i32, NaiveDate, String, String, NaiveDateTime)> = key_locks::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(&own))))
+        .select((
+            orgs::code,
+            orgs::name,
+            key_locks::school_year,
+            key_locks::lock_date,
+            key_locks::extra_fields,
+            key_locks::set_by,
+            key_locks::set_at,
+        ))
+        .order((key_locks::school_year.desc(), orgs::path.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(org_code, org_name, school_year, lock_date, extra, set_by, set_at)| {
+            let extra_fields: Vec<String> = extra.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let extra_labels =
+                extra_fields.iter().filter_map(|k| student::field(k)).map(|f| f.header).collect::<Vec<_>>().join("、");
+            LockView { org_code, org_name, school_year, lock_date, extra_fields, extra_labels, set_by, set_at }
+        })
+        .collect())
+}
+
+/// Sets (or moves) the caller's own org's lock date for a school year. County level and above.
+pub fn set_lock(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_year: i32,
+    lock_date: NaiveDate,
+    extra_fields: &str,
+) -> AppResult<()> {
+    caller.require(conn, Permission::SetKeyLock, "set_key_lock")?;
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    if !(2000..=2100).contains(&school_year) {
+        return Err(AppError::field("school_year", "key_lock.year", "学年应为四位年份，如2026（2026—2027学年）"));
+    }
+    if key_lock::school_year_of(lock_date) != school_year {
+        return Err(AppError::field(
+            "lock_date",
+            "key_lock.date_outside_year",
+            format!("锁定日期应在{school_year}年9月1日至{}年8月31日之间", school_year + 1),
+        ));
+    }
+    let extra = key_lock::parse_extra_fields(extra_fields)
+        .map_err(|m| AppError::field("extra_fields", "key_lock.unknown_field", m))?
+        .join(",");
+    let org = crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)?;
+    write_tx(conn, |conn| {
+        let before: Option<(NaiveDate, String)> = key_locks::table
+            .filter(key_locks::org_id.eq(org.id))
+            .filter(key_locks::school_year.eq(school_year))
+            .select((key_locks::lock_date, key_locks::extra_fields))
+            .first(conn)
+            .optional()?;
+        diesel::delete(
+            key_locks::table.filter(key_locks::org_id.eq(org.id)).filter(key_locks::school_year.eq(school_year)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(key_locks::table)
+            .values((
+                key_locks::org_id.eq(org.id),
+                key_locks::school_year.eq(school_year),
+                key_locks::lock_date.eq(lock_date),
+                key_locks::extra_fields.eq(&extra),
+                key_locks::set_by.eq(&caller.username),
+                key_locks::set_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("key_lock.set", "org", &org.code)
+                .before(&before.map(|(d, e)| serde_json::json!({"lock_date": d, "extra_fields": e})))
+                .after(&serde_json::json!({"school_year": school_year, "lock_date": lock_date, "extra_fields": extra})),
+        )
+    })
+}
+
+// ---------------------------------------------------------------- evidence
+
+/// An uploaded file as received.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The content type of acceptable evidence, judged by the bytes and not the name.
+fn evidence_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
+    }
+}
+
+fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
+    let content_type = evidence_type(&upload.bytes).ok_or_else(|| {
+        AppError::field("evidence", "change.evidence_type", "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）")
+    })?;
+    let filename: String = upload.filename.chars().filter(|c| !c.is_control()).take(100).collect();
+    let id = diesel::insert_into(attachments::table)
+        .values((
+            attachments::sha256.eq(hex::encode(Sha256::digest(&upload.bytes))),
+            attachments::filename.eq(if filename.is_empty() { "证明材料".to_owned() } else { filename }),
+            attachments::content_type.eq(content_type),
+            attachments::bytes.eq(&upload.bytes),
+            attachments::uploaded_by.eq(&caller.username),
+            attachments::uploaded_at.eq(now()),
+        ))
+        .returning(attachments::id)
+        .get_result(conn)?;
+    Ok(id)
+}
+
+// ---------------------------------------------------------------- requests
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = change_requests)]
+struct RequestRow {
+    id: i64,
+    student_id: i64,
+    changes: String,
+    reason: String,
+    evidence_id: i64,
+    status: String,
+    requested_by: String,
+    requested_at: NaiveDateTime,
+    school_by: Option<String>,
+    school_at: Option<NaiveDateTime>,
+    school_note: Option<String>,
+    county_by: Option<String>,
+    county_at: Option<NaiveDateTime>,
+    county_note: Option<String>,
+}
+
+/// One changed field: its header, the value before and the value asked for (as people read them).
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub header: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: i64,
+    pub student_id: i64,
+    pub student_name: String,
+    pub student_no: String,
+    pub school_code: String,
+    pub school_name: String,
+    pub changes: Vec<FieldChange>,
+    pub reason: String,
+    pub evidence_url: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub requested_by: String,
+    pub requested_at: NaiveDateTime,
+    pub school_by: Option<String>,
+    pub school_at: Option<NaiveDateTime>,
+    pub school_note: Option<String>,
+    pub county_by: Option<String>,
+    pub county_at: Option<NaiveDateTime>,
+    pub county_note: Option<String>,
+}
+
+fn view(r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
+    let stored: BTreeMap<String, (String, String)> = serde_json::from_str(&r.changes).unwrap_or_default();
+    let display = |key: &str, v: &str| -> String {
+        match student::field(key).map(|f| f.kind) {
+            Some(student::Kind::Code(t)) => crate::domain::codes::table(t).label(v).unwrap_or(v).to_owned(),
+            _ => v.to_owned(),
+        }
+    };
+    let changes = stored
+        .iter()
+        .map(|(k, (old, new))| FieldChange {
+            field: k.clone(),
+            header: student::field(k).map(|f| f.header).unwrap_or(""),
+            old: display(k, old),
+            new: display(k, new),
+        })
+        .collect();
+    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    RequestView {
+        id: r.id,
+        student_id: r.student_id,
+        student_name: student.name.clone(),
+        student_no: student.student_no.clone(),
+        school_code: school.code.clone(),
+        school_name: school.name.clone(),
+        changes,
+        reason: r.reason,
+        evidence_url: format!("/change-requests/{}/evidence", r.id),
+        status: status.as_str(),
+        status_label: status.label(),
+        requested_by: r.requested_by,
+        requested_at: r.requested_at,
+        school_by: r.school_by,
+        school_at: r.school_at,
+        school_note: r.school_note,
+        county_by: r.county_by,
+        county_at: r.county_at,
+        county_note: r.county_note,
+    }
+}
+
+/// Submits a change of locked fields. `new_values` holds only the fields to change (key → value
+/// as typed); each must be a locked field whose value really changes.
+pub fn submit(
+    conn: &mut DbConn,
+    caller: &Caller,
+    student_id: i64,
+    new_values: &BTreeMap<String, String>,
+    reason: &str,
+    evidence: Option<&Upload>,
+) -> AppResult<RequestView> {
+    caller.require(conn, Permission::EditStudents, "submit_change_request")?;
+    let (row, school) = student_in_scope(conn, caller, student_id)?;
+    let lock = lock_in_force(conn, &row, &school.path)?
+        .ok_or_else(|| AppError::conflict("change.not_locked", "该学生的关键信息尚未锁定，可直接在“修改信息”中更正"))?;
+    let reason = text::required("变更原因", reason, 300).map_err(|m| AppError::field("reason", "change.reason", m))?;
+    let evidence = evidence.filter(|e| !e.bytes.is_empty()).ok_or_else(|| {
+        AppError::field(
+            "evidence",
+            "change.evidence_missing",
+            "请上传证明材料（户口簿、身份证或公安机关证明的照片或扫描件）",
+        )
+    })?;
+    if evidence.bytes.len() > MAX_EVIDENCE {
+        return Err(AppError::field("evidence", "change.evidence_too_large", "证明材料不能超过5MB"));
+    }
+    if let Some(k) = new_values.keys().find(|k| !lock.fields.contains(&k.as_str())) {
+        let header = student::field(k).map(|f| f.header).unwrap_or(k);
+        return Err(AppError::field(k, "change.not_key_field", format!("“{header}”不是锁定字段，请直接修改")));
+    }
+    let before = row.record();
+    let mut raw = before.values().clone();
+    for (k, v) in new_values {
+        raw.insert(k.clone(), v.clone());
+    }
+    let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
+    let changed = lock.changed(&before, &after);
+    if changed.is_empty() {
+        return Err(AppError::invalid("change.nothing", "申请的值与现有信息相同，没有需要变更的内容"));
+    }
+    if let Some(problem) = duplicate_problem(conn, &after, Some(row.id))? {
+        return Err(AppError::conflict("change.duplicate", format!("变更后的信息未通过查重：{problem}")));
+    }
+    let open: i64 = change_requests::table
+        .filter(change_requests::student_id.eq(row.id))
+        .filter(
+            change_requests::status.eq_any([RequestStatus::Submitted.as_str(), RequestStatus::SchoolApproved.as_str()]),
+        )
+        .count()
+        .get_result(conn)?;
+    if open > 0 {
+        return Err(AppError::conflict("change.already_open", "该学生已有一份未办结的变更申请，请等待审批结果"));
+    }
+    let changes: BTreeMap<&str, (&str, &str)> = changed.iter().map(|k| (*k, (before.get(k), after.get(k)))).collect();
+    let changes_json = serde_json::to_string(&changes).map_err(AppError::internal)?;
+    let id = write_tx(conn, |conn| {
+        let evidence_id = store_evidence(conn, caller, evidence)?;
+        let id: i64 = diesel::insert_into(change_requests::table)
+            .values((
+                change_requests::student_id.eq(row.id),
+                change_requests::school_id.eq(school.id),
+                change_requests::changes.eq(&changes_json),
+                change_requests::reason.eq(&reason),
+                change_requests::evidence_id.eq(evidence_id),
+                change_requests::status.eq(RequestStatus::Submitted.as_str()),
+                change_requests::requested_by.eq(&caller.username),
+                change_requests::requested_at.eq(now()),
+            ))
+            .returning(change_requests::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("change.submit", "change_request", id)
+                .after(&serde_json::json!({"student_id": row.id, "changes": changes, "reason": reason})),
+        )?;
+        Ok(id)
+    })?;
+    get(conn, caller, id)
+}
+
+fn student_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StudentRow, Org)> {
+    students::table
+        .inner_join(orgs::table)
+        .filter(students::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((StudentRow::as_select(), Org::as_select()))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+fn request_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(RequestRow, StudentRow, Org)> {
+    change_requests::table
+        .inner_join(students::table.inner_join(orgs::table))
+        .filter(change_requests::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((RequestRow::as_select(), StudentRow::as_select(), Org::as_select()))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<RequestView> {
+    caller.require(conn, Permission::ViewStudents, "view_change_request")?;
+    let (r, s, o) = request_in_scope(conn, caller, id)?;
+    Ok(view(r, &s, &o))
+}
+
+/// Requests in the caller's scope, newest first; `status` narrows to one state.
+pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<&str>) -> AppResult<Vec<RequestView>> {
+    caller.require(conn, Permission::ViewStudents, "list_change_requests")?;
+    let mut q = change_requests::table
+        .inner_join(students::table.inner_join(orgs::table))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((RequestRow::as_select(), StudentRow::as_select(), Org::as_select()))
+        .order(change_requests::id.desc())
+        .limit(500)
+        .into_boxed();
+    if let Some(s) = status.and_then(RequestStatus::parse) {
+        q = q.filter(change_requests::status.eq(s.as_str()));
+    }
+    Ok(q.load::<(RequestRow, StudentRow, Org)>(conn)?.into_iter().map(|(r, s, o)| view(r, &s, &o)).collect())
+}
+
+/// The evidence file of a request in scope: (filename, content type, bytes).
+pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(String, String, Vec<u8>)> {
+    caller.require(conn, Permission::ViewStudents, "view_change_evidence")?;
+    let (r, _, _) = request_in_scope(conn, caller, id)?;
+    Ok(attachments::table
+        .find(r.evidence_id)
+        .select((attachments::filename, attachments::content_type, attachments::bytes))
+        .first(conn)?)
+}
+
+/// Which step the caller may decide, if any: the school's principal reviews, the county approves.
+pub fn may_decide(caller: &Caller, status: &str) -> bool {
+    match RequestStatus::parse(status) {
+        Some(RequestStatus::Submitted) => caller.org_kind == OrgKind::School && caller.may(Permission::ReviewKeyChange),
+        Some(RequestStatus::SchoolApproved) => {
+            caller.org_kind.is_county_or_above() && caller.may(Permission::ConfirmStudents)
+        }
+        _ => false,
+    }
+}
+
+/// Decides the current step. The county's approval re-runs the duplicate check and applies the
+/// change, with field history, in the same transaction.
+pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<RequestView> {
+    let (r, student, school) = request_in_scope(conn, caller, id)?;
+    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    let next = status.after(approve).ok_or_else(|| AppError::conflict("change.closed", "该申请已办结"))?;
+    match status {
+        RequestStatus::Submitted => caller.require(conn, Permission::ReviewKeyChange, "review_change_request")?,
+        _ => caller.require(conn, Permission::ConfirmStudents, "approve_change_request")?,
+    }
+    if !may_decide(caller, &r.status) {
+        return Err(AppError::conflict(
+            "change.wrong_step",
+            format!("该申请处于“{}”环节，不由您所在单位办理", status.label()),
+        ));
+    }
+    if r.requested_by == caller.username {
+        return Err(AppError::conflict("change.own_request", "不能审核本人提交的申请"));
+    }
+    let note = text::optional("审核意见", note, 300).map_err(|m| AppError::field("note", "change.note", m))?;
+    if !approve && note.is_empty() {
+        return Err(AppError::field("note", "change.note_required", "驳回时请填写审核意见，说明原因"));
+    }
+    write_tx(conn, |conn| {
+        if next == RequestStatus::Approved {
+            apply(conn, caller, &r, &student, &school)?;
+        }
+        let t = now();
+        let note = Some(note.clone()).filter(|n| !n.is_empty());
+        let by = Some(caller.username.clone());
+        if status == RequestStatus::Submitted {
+            diesel::update(change_requests::table.find(r.id))
+                .set((
+                    change_requests::status.eq(next.as_str()),
+                    change_requests::school_by.eq(by),
+                    change_requests::school_at.eq(Some(t)),
+                    change_requests::school_note.eq(note.clone()),
+                ))
+                .execute(conn)?;
+        } else {
+            diesel::update(change_requests::table.find(r.id))
+                .set((
+                    change_requests::status.eq(next.as_str()),
+                    change_requests::county_by.eq(by),
+                    change_requests::county_at.eq(Some(t)),
+                    change_requests::county_note.eq(note.clone()),
+                ))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new(if approve { "change.approve" } else { "change.reject" }, "change_request", r.id)
+                .before(&serde_json::json!({"status": status.as_str()}))
+                .after(&serde_json::json!({"status": next.as_str(), "note": note})),
+        )
+    })?;
+    get(conn, caller, id)
+}
+
+/// Writes the requested values over the stored ones. Refused when the stored values moved since
+/// the request (the reviewers saw other values) or the result would duplicate another student.
+fn apply(conn: &mut DbConn, caller: &Caller, r: &RequestRow, student: &StudentRow, school: &Org) -> AppResult<()> {
+    let changes: BTreeMap<String, (String, String)> = serde_json::from_str(&r.changes).map_err(AppError::internal)?;
+    let before = student.record();
+    if changes.iter().any(|(k, (old, _))| before.get(k) != old) {
+        return Err(AppError::conflict("change.stale", "申请提交后该学生的信息已有变动，请驳回本申请并由学校重新提交"));
+    }
+    let mut raw = before.values().clone();
+    for (k, (_, new)) in &changes {
+        if new.is_empty() {
+            raw.remove(k);
+        } else {
+            raw.insert(k.clone(), new.clone());
+        }
+    }
+    let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
+    if let Some(problem) = duplicate_problem(conn, &after, Some(student.id))? {
+        return Err(AppError::conflict("change.duplicate", format!("变更后的信息未通过查重：{problem}")));
+    }
+    let why = format!("关键信息变更申请#{}：{}（{}）", r.id, r.reason, school.name);
+    registry::apply_update(conn, caller, student, &after, &why, None)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_of_a_school_path() {
+        assert_eq!(
+            ancestor_paths("/000000/520000/522300/522326/2152326001/"),
+            vec![
+                "/000000/",
+                "/000000/520000/",
+                "/000000/520000/522300/",
+                "/000000/520000/522300/522326/",
+                "/000000/520000/522300/522326/2152326001/"
+            ]
+        );
+    }
+
+    #[test]
+    fn evidence_is_judged_by_its_bytes() {
+        assert_eq!(evidence_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(evidence_type(b"%PDF-1.7"), Some("application/pdf"));
+        assert_eq!(evidence_type(b"MZ\x90\x00"), None);
+    }
+}
