@@ -6,6 +6,7 @@ pub mod id_card;
 pub mod key_lock;
 pub mod mask;
 pub mod password;
+pub mod photo;
 pub mod role;
 pub mod school_code;
 pub mod student;

@@ -4,5 +4,7 @@ pub mod api;
 pub mod change_web;
 pub mod changes;
 pub mod model;
+pub mod photo_web;
+pub mod photos;
 pub mod service;
 pub mod web;

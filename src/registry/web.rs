@@ -321,6 +321,7 @@ pub struct DetailPage {
     can_edit: bool,
     can_confirm: bool,
     lock: Option<crate::domain::key_lock::KeyLock>,
+    has_photo: bool,
     flash: &'static str,
 }
 
@@ -332,12 +333,13 @@ pub async fn detail(
 ) -> PageResult<DetailPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let (view, history, lock) = st
+    let (view, history, lock, has_photo) = st
         .run(move |conn| {
             Ok((
                 service::get(conn, &c, id)?,
                 service::history(conn, &c, id)?,
                 super::changes::lock_of_student(conn, &c, id)?,
+                super::photos::has_photo(conn, id)?,
             ))
         })
         .await?;
@@ -354,6 +356,7 @@ pub async fn detail(
         can_edit: caller.may(Permission::EditStudents),
         can_confirm: caller.may(Permission::ConfirmStudents),
         lock,
+        has_photo,
         flash: flash.message(),
         view,
     })
