@@ -127,6 +127,7 @@ pub fn action_label(action: &str) -> &'static str {
         "change.approve" => "同意关键信息变更",
         "change.reject" => "驳回关键信息变更",
         "photo.upload" => "上传学生照片",
+        "student.print_forms" => "打印学生信息核对表",
         _ => "其他",
     }
 }

@@ -4,6 +4,8 @@
 pub mod guard;
 pub mod import;
 pub mod jobs;
+pub mod pdf;
 pub mod sheet;
+pub mod student_form;
 pub mod template;
 pub mod web;

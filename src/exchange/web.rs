@@ -13,7 +13,7 @@ use super::jobs::JobState;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
-use crate::web::{AppState, Layout, PageResult, XLSX, download, see_other, upload};
+use crate::web::{AppState, Layout, PDF, PageResult, XLSX, download, see_other, upload};
 
 pub async fn template(
     st: web::Data<AppState>,
@@ -218,4 +218,25 @@ pub async fn api_export(
     let (k, class) = (code.clone(), q.class_id);
     let bytes = st.run(move |conn| import::export_students(conn, &caller, &k, class)).await?;
     Ok(download(bytes, &format!("学生基本信息_{code}.xlsx"), XLSX))
+}
+
+/// The class's student information forms (PDF), built off the async executor.
+pub async fn student_forms(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+) -> PageResult<HttpResponse> {
+    let id = path.into_inner();
+    let (name, bytes) = st.run(move |conn| super::student_form::class_forms(conn, &caller, id)).await?;
+    Ok(download(bytes, &name, PDF))
+}
+
+pub async fn api_student_forms(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let (name, bytes) = st.run(move |conn| super::student_form::class_forms(conn, &caller, id)).await?;
+    Ok(download(bytes, &name, PDF))
 }

@@ -99,16 +99,20 @@ pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpRespo
             if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
         })
         .collect();
+    // An ASCII fallback keeps the extension for clients that ignore filename*.
+    let ext = filename.rsplit_once('.').map(|(_, e)| e).filter(|e| e.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let fallback = ext.map(|e| format!("download.{e}")).unwrap_or_else(|| "download".into());
     HttpResponse::Ok()
         .content_type(content_type.to_owned())
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"download.xlsx\"; filename*=UTF-8''{encoded}"),
+            format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"),
         ))
         .body(bytes)
 }
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const PDF: &str = "application/pdf";
 
 /// 303 to another page after a successful POST.
 pub fn see_other(to: &str) -> HttpResponse {
@@ -199,6 +203,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/schools/{code}/students/new", web::get().to(registry::web::new_form))
         .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::template))
         .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::export))
+        .route("/classes/{id}/student-forms.pdf", web::get().to(exchange::web::student_forms))
         .route("/import", web::get().to(exchange::web::import_page))
         .route("/import", web::post().to(exchange::web::import_submit))
         .route("/jobs/{id}", web::get().to(exchange::web::job_page))
@@ -235,6 +240,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/students", web::get().to(registry::api::list))
                 .route("/students/confirm", web::post().to(registry::api::confirm))
                 .route("/students/import", web::post().to(exchange::web::api_import))
+                .route("/classes/{id}/student-forms.pdf", web::get().to(exchange::web::api_student_forms))
                 .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::api_template))
                 .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::api_export))
                 .route("/students/{id}", web::get().to(registry::api::get))

@@ -48,6 +48,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("get", "/students/{id}/photo", "学生照片（JPG）", "registry"),
     ("put", "/students/{id}/photo", "上传学生照片（请求体为JPG）", "registry"),
     ("post", "/photos", "批量上传照片（请求体为ZIP），逐个文件返回结果", "registry"),
+    ("get", "/classes/{id}/student-forms.pdf", "打印本班学生基本信息核对表（PDF，每生一页，监护人签字）", "registry"),
     ("get", "/key-locks", "关键信息锁定日期", "registry"),
     ("put", "/key-locks", "设置本单位锁定日期 {school_year, lock_date, extra_fields}", "registry"),
     ("post", "/students/confirm", "县级确认入库 {ids}", "registry"),
