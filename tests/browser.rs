@@ -75,6 +75,11 @@ impl Driver {
         self.post(&format!("/element/{id}/click"), json!({}));
     }
 
+    fn find_text(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.get(&format!("/element/{id}/text"))["value"].as_str().unwrap_or_default().to_owned()
+    }
+
     fn source(&self) -> String {
         self.get("/source")["value"].as_str().unwrap_or_default().to_owned()
     }
@@ -221,6 +226,18 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.wait_until_url(|u| u.ends_with("/edit"));
     d.screenshot(&shots.join("09-student-form.png"));
 
+    // The county sets this school year's key-information lock date (yesterday, so it holds now).
+    let today = chrono::Utc::now().date_naive();
+    let year = mealroll::domain::key_lock::school_year_of(today);
+    let lock_day = (today - chrono::Duration::days(1)).max(chrono::NaiveDate::from_ymd_opt(year, 9, 1).expect("date"));
+    d.open(&format!("{base}/key-locks"));
+    d.type_into("#lock_date", &lock_day.format("%Y-%m-%d").to_string());
+    d.click("#lock-form button");
+    d.wait_until_url(|u| u.contains("ok=saved"));
+    assert!(d.source().contains(&lock_day.format("%Y-%m-%d").to_string()), "lock date listed");
+    d.screenshot(&shots.join("13-key-locks.png"));
+    let first_login_step = unix / 30;
+
     // Log out; the officers' pages: users for the system administrator, the log for the auditor.
     d.click("header form button");
     d.wait_until_url(|u| u.contains("/login"));
@@ -332,5 +349,63 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         "fix saved with its reason"
     );
     d.screenshot(&shots.join("12-student-fixed.png"));
+
+    // A confirmed student's name is locked: the registrar asks for the change with evidence.
+    d.open(&format!("{base}/students?review=confirmed"));
+    d.click("#student-list tbody tr:first-child td a");
+    d.wait_until_url(|u| u.contains("/students/") && !u.contains("review="));
+    assert!(d.source().contains("关键信息已于"), "lock shown on the student page");
+    let old_name = d.find_text("#student-name").split(' ').next().unwrap_or_default().to_owned();
+    d.click("#change-request-link");
+    d.wait_until_url(|u| u.ends_with("/change-request"));
+    let evidence = tmp.path().join("户口簿.pdf");
+    std::fs::write(&evidence, b"%PDF-1.4\n% scan of the household register\n%%EOF\n").expect("evidence");
+    let name_input = d.find("#new-name");
+    d.post(&format!("/element/{name_input}/clear"), json!({}));
+    d.type_into("#new-name", "王䶮");
+    d.type_into("#reason", "以户口簿为准");
+    d.type_into("#evidence", evidence.to_str().expect("path"));
+    d.screenshot(&shots.join("14-change-form.png"));
+    d.click("#change-submit");
+    let request_url = d.wait_until_url(|u| u.contains("/change-requests/"));
+    let request_url = request_url.split('?').next().unwrap_or_default().to_owned();
+    assert!(d.source().contains("待学校审核"), "submitted");
+
+    // The principal reviews it, then the county approves; only then does the name change.
+    d.click("header form button");
+    d.wait_until_url(|u| u.contains("/login"));
+    let principal = demo["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["username"] == "s1.xiaozhang")
+        .expect("principal")
+        .clone();
+    d.type_into("#username", "s1.xiaozhang");
+    d.type_into("#password", principal["password"].as_str().expect("password"));
+    d.click("#login-submit");
+    d.wait_until_url(|u| !u.contains("/login"));
+    d.open(&request_url);
+    d.type_into("#note", "与户口簿一致");
+    d.click("#decide-submit");
+    d.wait_until_url(|u| u.contains("ok=decided"));
+    assert!(d.source().contains("待县级审批"), "school approved");
+    d.click("header form button");
+    d.wait_until_url(|u| u.contains("/login"));
+    // A TOTP code is good once: wait for the next step after yyb's first login.
+    while u64::try_from(chrono::Utc::now().timestamp()).expect("time") / 30 <= first_login_step {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    login_as("yyb");
+    d.open(&request_url);
+    d.screenshot(&shots.join("15-change-review.png"));
+    d.click("#decide-submit");
+    d.wait_until_url(|u| u.contains("ok=decided"));
+    assert!(d.source().contains("已批准生效"), "approved");
+    d.click("p a[href^='/students/']");
+    d.wait_until_url(|u| u.contains("/students/") && !u.contains("change"));
+    let detail = d.source();
+    assert!(detail.contains("王䶮") && detail.contains(&old_name), "new name shown, old kept in history");
+    d.screenshot(&shots.join("16-student-changed.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }
