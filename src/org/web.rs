@@ -10,14 +10,8 @@ use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes::{self, CodeTable};
 use crate::domain::role::Permission;
-use crate::error::{AppError, ErrorKind};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, see_other};
-
-fn html<T: Template>(status: actix_web::http::StatusCode, page: T) -> PageResult<HttpResponse> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render().map_err(AppError::from)?))
-}
+use crate::error::ErrorKind;
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
 
@@ -116,7 +110,7 @@ pub async fn township_create(
         Err(e) if e.kind == ErrorKind::Invalid => {
             let mut page = tree_page(st, caller, Some(parent)).await?;
             page.errors = FormErrors::from_error(&e);
-            html(UNPROCESSABLE, page)
+            html_page(UNPROCESSABLE, page)
         }
         Err(e) => Err(e.into()),
     }
@@ -204,7 +198,7 @@ pub async fn school_create(st: web::Data<AppState>, f: CsrfForm<SchoolInput>) ->
     let input = form.clone();
     match st.run(move |conn| service::create_school(conn, &c, &input)).await {
         Ok(s) => Ok(see_other(&format!("/schools/{}?ok=created", s.code))),
-        Err(e) if e.kind == ErrorKind::Invalid => html(
+        Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             SchoolFormPage::new(Layout::new(&caller, &st, "新建学校"), None, form, FormErrors::from_error(&e)),
         ),
@@ -318,7 +312,7 @@ pub async fn school_update(
     let (input, k) = (form.clone(), code.clone());
     match st.run(move |conn| service::update_school(conn, &c, &k, &input)).await {
         Ok(s) => Ok(see_other(&format!("/schools/{}?ok=saved", s.code))),
-        Err(e) if e.kind == ErrorKind::Invalid => html(
+        Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             SchoolFormPage::new(Layout::new(&caller, &st, "编辑学校"), Some(code), form, FormErrors::from_error(&e)),
         ),
@@ -339,7 +333,7 @@ pub async fn campus_create(
         Err(e) if e.kind == ErrorKind::Invalid => {
             let mut page = load_school_page(&st, &caller, code).await?;
             page.errors = FormErrors::from_error(&e);
-            html(UNPROCESSABLE, page)
+            html_page(UNPROCESSABLE, page)
         }
         Err(e) => Err(e.into()),
     }
@@ -434,7 +428,7 @@ pub async fn class_create(
     match st.run(move |conn| service::create_class(conn, &c, &k, &input)).await {
         Ok(v) => Ok(see_other(&format!("/classes/{}?ok=created", v.class.id))),
         Err(e) if e.kind == ErrorKind::Invalid => {
-            html(UNPROCESSABLE, class_form(&st, &caller, code, None, form, FormErrors::from_error(&e)).await?)
+            html_page(UNPROCESSABLE, class_form(&st, &caller, code, None, form, FormErrors::from_error(&e)).await?)
         }
         Err(e) => Err(e.into()),
     }
@@ -486,7 +480,7 @@ pub async fn class_update(
         Err(e) if e.kind == ErrorKind::Invalid => {
             let c = caller.clone();
             let view = st.run(move |conn| service::get_class(conn, &c, id)).await?;
-            html(
+            html_page(
                 UNPROCESSABLE,
                 class_form(&st, &caller, view.school_code, Some(id), form, FormErrors::from_error(&e)).await?,
             )
@@ -558,7 +552,7 @@ pub async fn teacher_create(
     let (c, k, input) = (caller.clone(), code.clone(), form.clone());
     match st.run(move |conn| service::create_teacher(conn, &c, &k, &input)).await {
         Ok(_) => Ok(see_other(&format!("/schools/{code}?ok=created"))),
-        Err(e) if e.kind == ErrorKind::Invalid => html(
+        Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             TeacherFormPage {
                 layout: Layout::new(&caller, &st, "新增教师"),
@@ -615,7 +609,7 @@ pub async fn teacher_update(
         Err(e) if e.kind == ErrorKind::Invalid => {
             let c = caller.clone();
             let (_, school_code) = st.run(move |conn| service::get_teacher(conn, &c, id)).await?;
-            html(
+            html_page(
                 UNPROCESSABLE,
                 TeacherFormPage {
                     layout: Layout::new(&caller, &st, "编辑教师"),

@@ -16,7 +16,8 @@ use crate::domain::key_lock::{self, KeyLock};
 use crate::domain::role::Permission;
 use crate::domain::student::{self, Kind};
 use crate::error::{AppError, ErrorKind};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, see_other, upload};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, html_page, see_other, upload};
+use actix_web::http::StatusCode;
 
 // ---------------------------------------------------------------- lock settings
 
@@ -99,9 +100,7 @@ async fn render_lock_error(
     form: LockForm,
 ) -> PageResult<HttpResponse> {
     let page = locks_page(st, user, FormErrors::from_error(&e), form, "").await?;
-    Ok(HttpResponse::UnprocessableEntity()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render().map_err(AppError::from)?))
+    html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 // ---------------------------------------------------------------- the request form
@@ -218,9 +217,7 @@ pub async fn submit_request(
         Ok(v) => Ok(see_other(&format!("/change-requests/{}?ok=submitted", v.id))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) && e.code != "change.not_locked" => {
             let page = request_form(&st, caller, id, asked, reason, FormErrors::from_error(&e)).await?;
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(page.render().map_err(AppError::from)?))
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
         Err(e) => Err(e.into()),
     }

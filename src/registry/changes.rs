@@ -40,6 +40,11 @@ fn ancestor_paths(path: &str) -> Vec<String> {
     path.match_indices('/').skip(1).map(|(i, _)| path[..=i].to_owned()).collect()
 }
 
+/// Extra locked fields as stored: keys joined by commas.
+fn stored_fields(text: &str) -> Vec<String> {
+    text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
 /// The lock that holds for a school (by its org path) in the school year of `day`.
 pub fn lock_for(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResult<Option<KeyLock>> {
     let rows: Vec<(NaiveDate, String)> = key_locks::table
@@ -50,10 +55,7 @@ pub fn lock_for(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResu
         .load(conn)?;
     let settings: Vec<LockSetting> = rows
         .into_iter()
-        .map(|(lock_date, extra)| LockSetting {
-            lock_date,
-            extra_fields: extra.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        })
+        .map(|(lock_date, extra)| LockSetting { lock_date, extra_fields: stored_fields(&extra) })
         .collect();
     Ok(KeyLock::combine(&settings))
 }
@@ -134,7 +136,7 @@ pub fn list_locks(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<LockView>
     Ok(rows
         .into_iter()
         .map(|(org_code, org_name, school_year, lock_date, extra, set_by, set_at)| {
-            let extra_fields: Vec<String> = extra.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let extra_fields = stored_fields(&extra);
             let extra_labels =
                 extra_fields.iter().filter_map(|k| student::field(k)).map(|f| f.header).collect::<Vec<_>>().join("、");
             LockView { org_code, org_name, school_year, lock_date, extra_fields, extra_labels, set_by, set_at }

@@ -14,15 +14,9 @@ use crate::domain::codes;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{FIELDS, GROUP_TITLES, Kind, Need};
 use crate::error::{AppError, ErrorKind};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, see_other};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-
-fn html<T: Template>(status: actix_web::http::StatusCode, page: T) -> PageResult<HttpResponse> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page.render().map_err(AppError::from)?))
-}
 
 // ---------------------------------------------------------------- list
 
@@ -208,7 +202,7 @@ pub async fn create(
         Ok(v) => Ok(see_other(&format!("/students/{}?ok=created", v.id))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             let errors = FormErrors::from_error(&e);
-            html(
+            html_page(
                 UNPROCESSABLE,
                 FormPage {
                     layout: Layout::new(&caller, &st, "新生注册"),
@@ -284,7 +278,7 @@ pub async fn update(
                 .await?;
             let locked = lock.map(|l| l.fields).unwrap_or_default();
             let errors = FormErrors::from_error(&e);
-            html(
+            html_page(
                 UNPROCESSABLE,
                 FormPage {
                     layout: Layout::new(&caller, &st, "修改学生信息"),

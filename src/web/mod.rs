@@ -112,6 +112,13 @@ pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpRespo
 }
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// A rendered page with a status other than 200 (a form shown again with its errors).
+pub fn html_page<T: Template>(status: StatusCode, page: T) -> Result<HttpResponse, PageError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render().map_err(AppError::from)?))
+}
+
 pub const PDF: &str = "application/pdf";
 
 /// 303 to another page after a successful POST.
