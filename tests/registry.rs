@@ -214,7 +214,7 @@ async fn same_id_at_another_school_goes_to_the_problem_queue() {
             test::TestRequest::post()
                 .uri(&format!("/api/v1/students/{id}/resolve"))
                 .insert_header(county.clone())
-                .set_json(json!({"keep": false, "note": "同一学生在两校重复录入，经核实在王母小学就读"}))
+                .set_json(json!({"decision": "delete", "note": "同一学生在两校重复录入，经核实在王母小学就读"}))
                 .to_request(),
         )
         .await;

@@ -122,6 +122,7 @@ pub fn action_label(action: &str) -> &'static str {
         "student.confirm" => "确认入库",
         "student.problem_kept" => "问题学籍核实保留",
         "student.problem_deleted" => "问题学籍删除",
+        "student.problem_merged" => "问题学籍合并",
         "key_lock.set" => "设置关键信息锁定日期",
         "change.submit" => "提交关键信息变更申请",
         "change.approve" => "同意关键信息变更",

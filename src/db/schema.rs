@@ -161,6 +161,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        duplicate_of -> Nullable<BigInt>,
     }
 }
 
@@ -233,11 +234,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    student_merges (id) {
+        id -> BigInt,
+        survivor_id -> BigInt,
+        merged_student_no -> Text,
+        merged_school_id -> BigInt,
+        merged_record -> Text,
+        filled_fields -> Text,
+        note -> Text,
+        merged_by -> Text,
+        merged_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(students -> orgs (school_id));
 diesel::joinable!(key_locks -> orgs (org_id));
 diesel::joinable!(change_requests -> students (student_id));
 diesel::joinable!(student_photos -> students (student_id));
 diesel::joinable!(student_history -> students (student_id));
+diesel::joinable!(student_merges -> students (survivor_id));
 
 diesel::joinable!(students -> classes (class_id));
 
@@ -257,4 +273,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     change_requests,
     student_photos,
+    student_merges,
 );

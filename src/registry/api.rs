@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::changes;
 use super::service::{self, StudentFilter};
+use super::{changes, problems};
 use crate::auth::extract::ApiUser;
+use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 
@@ -74,7 +75,7 @@ pub async fn confirm(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Js
 
 #[derive(Deserialize)]
 pub struct ResolveBody {
-    keep: bool,
+    decision: problems::Resolution,
     #[serde(default)]
     note: String,
 }
@@ -87,8 +88,28 @@ pub async fn resolve(
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
-    st.run(move |conn| service::resolve_problem(conn, &c, id, b.keep, &b.note)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+    let next = st.run(move |conn| problems::resolve(conn, &c, id, b.decision, &b.note)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "student": next })))
+}
+
+/// The enrolled student a problem record duplicates, field by field (null when none).
+pub async fn duplicate(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| problems::compare(conn, &c, id)).await?))
+}
+
+/// Records merged into a student, with the stored provenance for those who may edit students.
+pub async fn merges(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    let body = st
+        .run(move |conn| {
+            let merges = problems::merges_of(conn, &c, id)?;
+            let provenance =
+                if c.may(Permission::EditStudents) { Some(problems::provenance(conn, &c, id)?) } else { None };
+            Ok(serde_json::json!({ "merges": merges, "provenance": provenance }))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 // ---------------------------------------------------------------- key lock and change requests

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::model::StudentRow;
-use super::service::{self as registry, duplicate_problem, issues_to_error};
+use super::service::{self as registry, duplicate_problem, issues_to_error, student_in_scope};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::schema::{attachments, change_requests, key_locks, orgs, students};
@@ -414,17 +414,6 @@ pub fn submit(
         Ok(id)
     })?;
     get(conn, caller, id)
-}
-
-fn student_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StudentRow, Org)> {
-    students::table
-        .inner_join(orgs::table)
-        .filter(students::id.eq(id))
-        .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select((StudentRow::as_select(), Org::as_select()))
-        .first(conn)
-        .optional()?
-        .ok_or_else(AppError::not_found)
 }
 
 fn request_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(RequestRow, StudentRow, Org)> {

@@ -6,5 +6,6 @@ pub mod changes;
 pub mod model;
 pub mod photo_web;
 pub mod photos;
+pub mod problems;
 pub mod service;
 pub mod web;

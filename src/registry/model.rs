@@ -35,6 +35,8 @@ pub struct StudentRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The enrolled student this problem record duplicates, while it is in the queue.
+    pub duplicate_of: Option<i64>,
 }
 
 impl StudentRow {
@@ -134,6 +136,7 @@ impl HistoryRow {
         crate::domain::student::field(&self.field).map(|f| f.header).unwrap_or(match self.field.as_str() {
             "student_no" => "学籍号",
             "review" => "审核状态",
+            "merge" => "合并学籍",
             _ => "其他",
         })
     }

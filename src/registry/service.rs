@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{change_requests, classes, orgs, student_history, student_photos, students};
+use crate::db::schema::{classes, orgs, student_history, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::id_card::IdCardNo;
@@ -21,11 +21,11 @@ use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
 
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
@@ -46,7 +46,7 @@ pub fn county_of(path: &str) -> String {
 }
 
 /// A copy of the record for the audit log, with ID and phone numbers masked.
-fn audit_copy(r: &StudentRecord) -> BTreeMap<String, String> {
+pub(super) fn audit_copy(r: &StudentRecord) -> BTreeMap<String, String> {
     r.values()
         .iter()
         .map(|(k, v)| {
@@ -88,8 +88,45 @@ fn class_by_no(conn: &mut DbConn, school_id: i64, class_no: &str) -> AppResult<(
 
 // ---------------------------------------------------------------- duplicate check (查重)
 
-/// The first duplicate rule a record fires, as the problem text for the county's queue.
-pub fn duplicate_problem(conn: &mut DbConn, record: &StudentRecord, except: Option<i64>) -> AppResult<Option<String>> {
+/// A duplicate rule that fired: the enrolled student it points at and the text for the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub of: i64,
+    pub problem: String,
+}
+
+impl std::fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.problem)
+    }
+}
+
+impl Duplicate {
+    /// D1: the same ID number is held by an enrolled student.
+    fn same_id(of: i64, school: &str, name: &str) -> Self {
+        Self { of, problem: format!("D1 同一身份证件号已在“{school}”的在校学生“{name}”名下") }
+    }
+
+    /// D3: no ID of their own, but the same name, birth date and guardian ID (suspected).
+    fn suspected(of: i64, school: &str) -> Self {
+        Self {
+            of, problem: format!("D3 疑似重复：“{school}”已有同名、同出生日期、同监护人身份证号的学生")
+        }
+    }
+}
+
+/// Whether the D1 rule applies: the record carries an ID number of the child's own (type Z is
+/// "none", so a placeholder there must not collide).
+fn own_id(record: &StudentRecord) -> Option<&str> {
+    record.id_no().filter(|_| record.get("id_type") != "Z")
+}
+
+/// The first duplicate rule a record fires, as the problem for the county's queue.
+pub fn duplicate_problem(
+    conn: &mut DbConn,
+    record: &StudentRecord,
+    except: Option<i64>,
+) -> AppResult<Option<Duplicate>> {
     let mut q = students::table
         .inner_join(orgs::table)
         .filter(students::status.eq("enrolled"))
@@ -98,28 +135,20 @@ pub fn duplicate_problem(conn: &mut DbConn, record: &StudentRecord, except: Opti
     if let Some(id) = except {
         q = q.filter(students::id.ne(id));
     }
-    if let Some(id_no) = record.id_no().filter(|_| record.get("id_type") != "Z") {
+    if let Some(id_no) = own_id(record) {
         let hit: Option<(i64, String, String)> =
             q.filter(students::id_no.eq(id_no.to_owned())).first(conn).optional()?;
-        if let Some((_, school, name)) = hit {
-            return Ok(Some(format!("D1 同一身份证件号已在“{school}”的在校学生“{name}”名下")));
-        }
-        return Ok(None);
+        return Ok(hit.map(|(of, school, name)| Duplicate::same_id(of, &school, &name)));
     }
-    // No ID of their own: same name, birth date and guardian ID is a suspected duplicate.
     let (_, guardian_id) = record.guardian();
-    if let Some(gid) = guardian_id {
-        let hit: Option<(i64, String, String)> = q
-            .filter(students::name.eq(record.name().to_owned()))
-            .filter(students::birth_date.eq(record.birth_date()))
-            .filter(students::guardian_id_no.eq(gid.to_owned()))
-            .first(conn)
-            .optional()?;
-        if let Some((_, school, _)) = hit {
-            return Ok(Some(format!("D3 疑似重复：“{school}”已有同名、同出生日期、同监护人身份证号的学生")));
-        }
-    }
-    Ok(None)
+    let Some(gid) = guardian_id else { return Ok(None) };
+    let hit: Option<(i64, String, String)> = q
+        .filter(students::name.eq(record.name().to_owned()))
+        .filter(students::birth_date.eq(record.birth_date()))
+        .filter(students::guardian_id_no.eq(gid.to_owned()))
+        .first(conn)
+        .optional()?;
+    Ok(hit.map(|(of, school, _)| Duplicate::suspected(of, &school)))
 }
 
 // ---------------------------------------------------------------- reading
@@ -195,35 +224,41 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
     ))
 }
 
-fn row_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StudentRow, String, String)> {
+/// A student in the caller's scope with its school; not found otherwise.
+pub(super) fn student_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StudentRow, Org)> {
     students::table
         .inner_join(orgs::table)
         .filter(students::id.eq(id))
         .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select((StudentRow::as_select(), orgs::code, orgs::name))
+        .select((StudentRow::as_select(), Org::as_select()))
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)
 }
 
+/// A stored record as the caller may see it: ID and phone numbers masked unless they may edit.
+pub(super) fn visible_record(caller: &Caller, row: &StudentRow) -> StudentRecord {
+    if caller.may(Permission::EditStudents) {
+        row.record()
+    } else {
+        StudentRecord::from_stored(audit_copy(&row.record()))
+    }
+}
+
 /// One student. ID and phone numbers are masked unless the caller may edit students.
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<StudentView> {
     caller.require(conn, Permission::ViewStudents, "get_student")?;
-    let (row, school_code, school_name) = row_in_scope(conn, caller, id)?;
+    let (row, school) = student_in_scope(conn, caller, id)?;
     let class_name = match row.class_id {
         Some(c) => classes::table.find(c).select(classes::name).first(conn).optional()?.unwrap_or_default(),
         None => String::new(),
     };
-    let record = if caller.may(Permission::EditStudents) {
-        row.record()
-    } else {
-        StudentRecord::from_stored(audit_copy(&row.record()))
-    };
+    let record = visible_record(caller, &row);
     Ok(StudentView {
         id: row.id,
         student_no: row.student_no,
-        school_code,
-        school_name,
+        school_code: school.code,
+        school_name: school.name,
         class_id: row.class_id,
         class_name,
         status: row.status,
@@ -289,7 +324,7 @@ fn columns(r: &StudentRecord) -> Columns {
     }
 }
 
-fn add_history(
+pub(super) fn add_history(
     conn: &mut DbConn,
     id: i64,
     field: &str,
@@ -356,7 +391,8 @@ pub fn insert(
         conn,
         &caller.actor(),
         Entry::new("student.create", "student", id).after(&serde_json::json!({
-            "school": school.code, "student_no": no.as_str(), "record": audit_copy(record), "problem": problem,
+            "school": school.code, "student_no": no.as_str(), "record": audit_copy(record),
+            "problem": problem.as_ref().map(|d| &d.problem),
         })),
     )?;
     Ok(id)
@@ -389,6 +425,7 @@ struct NewStudent {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    duplicate_of: Option<i64>,
 }
 
 impl NewStudent {
@@ -399,7 +436,7 @@ impl NewStudent {
         county_code: String,
         student_no: String,
         r: &StudentRecord,
-        problem: Option<String>,
+        duplicate: Option<Duplicate>,
         t: NaiveDateTime,
     ) -> Self {
         let c = columns(r);
@@ -420,8 +457,9 @@ impl NewStudent {
             guardian_phone: c.guardian_phone,
             guardian_id_no: c.guardian_id_no,
             status: "enrolled",
-            review: if problem.is_some() { "problem" } else { "pending" },
-            problem,
+            review: if duplicate.is_some() { "problem" } else { "pending" },
+            duplicate_of: duplicate.as_ref().map(|d| d.of),
+            problem: duplicate.map(|d| d.problem),
             record: c.json,
             version: 1,
             created_at: t,
@@ -486,6 +524,60 @@ impl NumberCounters {
     }
 }
 
+/// The duplicate check for a batch: a query per chunk of records instead of one per record.
+/// Same rules as [`duplicate_problem`].
+#[derive(Default)]
+struct Holders {
+    by_id: HashMap<String, Duplicate>,
+    by_guardian: HashMap<(String, NaiveDate, String), Duplicate>,
+}
+
+impl Holders {
+    fn load(conn: &mut DbConn, records: &[&StudentRecord]) -> AppResult<Self> {
+        let mut h = Self::default();
+        let ids: Vec<&str> = records.iter().filter_map(|r| own_id(r)).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let hits: Vec<(i64, Option<String>, String, String)> = students::table
+                .inner_join(orgs::table)
+                .filter(students::id_no.eq_any(chunk))
+                .filter(students::status.eq("enrolled"))
+                .select((students::id, students::id_no, orgs::name, students::name))
+                .load(conn)?;
+            for (of, id_no, school, name) in hits {
+                if let Some(id_no) = id_no {
+                    h.by_id.entry(id_no).or_insert_with(|| Duplicate::same_id(of, &school, &name));
+                }
+            }
+        }
+        let guardians: Vec<&str> =
+            records.iter().filter(|r| own_id(r).is_none()).filter_map(|r| r.guardian().1).collect();
+        for chunk in guardians.chunks(CHUNK) {
+            let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
+                .inner_join(orgs::table)
+                .filter(students::guardian_id_no.eq_any(chunk))
+                .filter(students::status.eq("enrolled"))
+                .select((students::id, students::guardian_id_no, orgs::name, students::name, students::birth_date))
+                .load(conn)?;
+            for (of, gid, school, name, birth) in hits {
+                if let Some(gid) = gid {
+                    h.by_guardian.entry((name, birth, gid)).or_insert_with(|| Duplicate::suspected(of, &school));
+                }
+            }
+        }
+        Ok(h)
+    }
+
+    fn find(&self, r: &StudentRecord) -> Option<Duplicate> {
+        match own_id(r) {
+            Some(id) => self.by_id.get(id).cloned(),
+            None => {
+                let gid = r.guardian().1?;
+                self.by_guardian.get(&(r.name().to_owned(), r.birth_date(), gid.to_owned())).cloned()
+            }
+        }
+    }
+}
+
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
 /// writes one audit row for the whole batch. Call inside a transaction. Returns rows inserted.
@@ -508,35 +600,17 @@ pub fn insert_many(
             class_ids.insert((i, no), id);
         }
     }
-    // Who already holds these ID numbers (anywhere in the database).
-    let ids: Vec<String> = rows.iter().filter_map(|(_, r)| r.id_no().map(str::to_owned)).collect();
-    let mut holders: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let hits: Vec<(Option<String>, String, String)> = students::table
-            .inner_join(orgs::table)
-            .filter(students::id_no.eq_any(chunk))
-            .filter(students::status.eq("enrolled"))
-            .select((students::id_no, orgs::name, students::name))
-            .load(conn)?;
-        for (id, school, name) in hits {
-            if let Some(id) = id {
-                holders.insert(id, (school, name));
-            }
-        }
-    }
+    let records: Vec<&StudentRecord> = rows.iter().map(|(_, r)| *r).collect();
+    let holders = Holders::load(conn, &records)?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
     for (i, r) in &rows {
         let school = &schools[*i];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, r.birth_date())?;
-        let problem = r
-            .id_no()
-            .filter(|_| r.get("id_type") != "Z")
-            .and_then(|id| holders.get(id))
-            .map(|(s, n)| format!("D1 同一身份证件号已在“{s}”的在校学生“{n}”名下"));
+        let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, problem, t));
+        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t));
     }
     for chunk in batch.chunks(CHUNK) {
         let ids: Vec<(i64, String)> = per_backend!(conn, |c| diesel::insert_into(students::table)
@@ -570,7 +644,7 @@ pub fn update(
     reason: &str,
     expected_version: Option<i32>,
 ) -> AppResult<StudentView> {
-    let (row, _, _) = row_in_scope(conn, caller, id)?;
+    let (row, _) = student_in_scope(conn, caller, id)?;
     caller.require(conn, Permission::EditStudents, "update_student")?;
     let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
     let school_path: String = orgs::table.find(row.school_id).select(orgs::path).first(conn)?;
@@ -596,8 +670,8 @@ pub fn apply_update(
         return Ok(false);
     }
     let (class_id, _) = class_by_no(conn, row.school_id, record.get("class_no"))?;
-    let problem = duplicate_problem(conn, record, Some(row.id))?;
-    let review = match (&problem, row.review.as_str()) {
+    let duplicate = duplicate_problem(conn, record, Some(row.id))?;
+    let review = match (&duplicate, row.review.as_str()) {
         (Some(_), _) => "problem",
         (None, "problem") => "pending",
         (None, other) => other,
@@ -625,7 +699,8 @@ pub fn apply_update(
             students::guardian_phone.eq(&c.guardian_phone),
             students::guardian_id_no.eq(&c.guardian_id_no),
             students::review.eq(review),
-            students::problem.eq(&problem),
+            students::problem.eq(duplicate.as_ref().map(|d| &d.problem)),
+            students::duplicate_of.eq(duplicate.as_ref().map(|d| d.of)),
             students::record.eq(&c.json),
             students::version.eq(row.version + 1),
             students::updated_at.eq(now()),
@@ -636,7 +711,8 @@ pub fn apply_update(
         &caller.actor(),
         Entry::new("student.update", "student", row.id)
             .before(&audit_copy(&before))
-            .after(&serde_json::json!({"record": audit_copy(record), "reason": reason, "problem": problem})),
+            .after(&serde_json::json!({"record": audit_copy(record), "reason": reason,
+                "problem": duplicate.as_ref().map(|d| &d.problem)})),
     )?;
     Ok(true)
 }
@@ -707,42 +783,6 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
             n += 1;
         }
         Ok(n)
-    })
-}
-
-/// The county resolves a problem record: `keep` (evidence shows it is a different child) moves it
-/// back to pending with the note; `delete` removes a record entered twice.
-pub fn resolve_problem(conn: &mut DbConn, caller: &Caller, id: i64, keep: bool, note: &str) -> AppResult<()> {
-    caller.require(conn, Permission::ConfirmStudents, "resolve_problem")?;
-    let (row, _, _) = row_in_scope(conn, caller, id)?;
-    if row.review != "problem" {
-        return Err(AppError::conflict("student.not_a_problem", "该学生不在问题学籍中"));
-    }
-    let note =
-        crate::domain::text::required("处理说明", note, 200).map_err(|m| AppError::field("note", "student.note", m))?;
-    write_tx(conn, |conn| {
-        if keep {
-            diesel::update(students::table.find(id))
-                .set((
-                    students::review.eq("pending"),
-                    students::problem.eq(None::<String>),
-                    students::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
-        } else {
-            diesel::delete(student_history::table.filter(student_history::student_id.eq(id))).execute(conn)?;
-            diesel::delete(student_photos::table.filter(student_photos::student_id.eq(id))).execute(conn)?;
-            diesel::delete(change_requests::table.filter(change_requests::student_id.eq(id))).execute(conn)?;
-            diesel::delete(students::table.find(id)).execute(conn)?;
-        }
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new(if keep { "student.problem_kept" } else { "student.problem_deleted" }, "student", id)
-                .before(&serde_json::json!({"problem": row.problem, "record": audit_copy(&row.record()), "student_no": row.student_no}))
-                .after(&serde_json::json!({"note": note})),
-        )
     })
 }
 

@@ -7,6 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::model::*;
+use super::problems;
 use super::service::{self, StudentFilter};
 use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
@@ -316,6 +317,8 @@ pub struct DetailPage {
     can_confirm: bool,
     lock: Option<crate::domain::key_lock::KeyLock>,
     has_photo: bool,
+    duplicate: Option<problems::Comparison>,
+    merges: Vec<problems::MergeView>,
     flash: &'static str,
 }
 
@@ -327,13 +330,15 @@ pub async fn detail(
 ) -> PageResult<DetailPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let (view, history, lock, has_photo) = st
+    let (view, history, lock, has_photo, duplicate, merges) = st
         .run(move |conn| {
             Ok((
                 service::get(conn, &c, id)?,
                 service::history(conn, &c, id)?,
                 super::changes::lock_of_student(conn, &c, id)?,
                 super::photos::has_photo(conn, id)?,
+                problems::compare(conn, &c, id)?,
+                problems::merges_of(conn, &c, id)?,
             ))
         })
         .await?;
@@ -351,6 +356,8 @@ pub async fn detail(
         can_confirm: caller.may(Permission::ConfirmStudents),
         lock,
         has_photo,
+        duplicate,
+        merges,
         flash: flash.message(),
         view,
     })
@@ -371,12 +378,15 @@ pub async fn resolve(
 ) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let id = path.into_inner();
-    let keep = form.decision == "keep";
-    st.run(move |conn| service::resolve_problem(conn, &user, id, keep, &form.note)).await?;
-    Ok(if keep {
-        see_other(&format!("/students/{id}?ok=saved"))
-    } else {
-        see_other("/students?review=problem&ok=deleted")
+    let next = st
+        .run(move |conn| {
+            let decision = problems::Resolution::parse(&form.decision)?;
+            problems::resolve(conn, &user, id, decision, &form.note)
+        })
+        .await?;
+    Ok(match next {
+        Some(id) => see_other(&format!("/students/{id}?ok=saved")),
+        None => see_other("/students?review=problem&ok=deleted"),
     })
 }
 

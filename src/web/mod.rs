@@ -264,6 +264,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/key-locks", web::get().to(registry::api::key_locks))
                 .route("/key-locks", web::put().to(registry::api::set_key_lock))
                 .route("/students/{id}/resolve", web::post().to(registry::api::resolve))
+                .route("/students/{id}/duplicate", web::get().to(registry::api::duplicate))
+                .route("/students/{id}/merges", web::get().to(registry::api::merges))
                 .route("/schools/{code}/students", web::post().to(registry::api::create))
                 .route("/users", web::get().to(auth::web::api_users))
                 .route("/users", web::post().to(auth::web::api_user_create))

@@ -1,0 +1,2 @@
+DROP TABLE student_merges;
+ALTER TABLE students DROP COLUMN duplicate_of;
