@@ -61,19 +61,6 @@ fn stored(w: &World, school: &str) -> BTreeMap<String, StudentRecord> {
         .collect()
 }
 
-fn csv_of(rows: &[(String, StudentRecord)]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(template::headers()).expect("header");
-    for (school, r) in rows {
-        let mut line = vec![school.clone()];
-        line.extend(FIELDS.iter().map(|f| template::cell_text(r, f.key)));
-        w.write_record(line).expect("row");
-    }
-    let mut out = "\u{feff}".as_bytes().to_vec();
-    out.extend(w.into_inner().expect("csv"));
-    out
-}
-
 #[actix_web::test]
 async fn template_round_trips_as_xlsx_and_csv_and_reimport_changes_nothing() {
     for db in TestDb::all() {

@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header;
 use actix_web::test;
 use common::*;
-use mealroll::domain::student::{FIELDS, StudentRecord};
-use mealroll::exchange::template;
+use mealroll::domain::student::StudentRecord;
 use serde_json::{Value, json};
 
 type Header = (header::HeaderName, String);
@@ -198,13 +195,7 @@ async fn a_holder_outside_the_county_cannot_be_merged_into() {
         {
             let mut conn = w.conn();
             let cli = mealroll::auth::Caller::cli(&mut conn).expect("cli");
-            let raw: BTreeMap<String, String> = rec
-                .as_object()
-                .expect("object")
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect();
-            mealroll::registry::service::create(&mut conn, &cli, SCHOOL_C, &raw).expect("enrolled at C");
+            mealroll::registry::service::create(&mut conn, &cli, SCHOOL_C, &raw_of(&rec)).expect("enrolled at C");
         }
         let (b, county) = (bearer(&w, "b.xueji"), bearer(&w, "yyb"));
         let (_, dup) = call(
@@ -269,19 +260,8 @@ async fn suspected_duplicates_without_id_are_caught_on_import_too() {
         assert_eq!((s, first["review"].as_str()), (201, Some("pending")), "{label}: {first}");
         let first_id = first["id"].as_i64().expect("id");
 
-        let raw: BTreeMap<String, String> = rec
-            .as_object()
-            .expect("object")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-            .collect();
-        let parsed = StudentRecord::parse(&raw, chrono::Utc::now().date_naive()).expect("valid");
-        let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(template::headers()).expect("header");
-        let mut line = vec![SCHOOL_B.to_owned()];
-        line.extend(FIELDS.iter().map(|f| template::cell_text(&parsed, f.key)));
-        csv.write_record(line).expect("row");
-        let bytes = csv.into_inner().expect("csv");
+        let parsed = StudentRecord::parse(&raw_of(&rec), chrono::Utc::now().date_naive()).expect("valid");
+        let bytes = csv_of(&[(SCHOOL_B.to_owned(), parsed)]);
         let r = test::call_service(
             &app,
             test::TestRequest::post()

@@ -251,6 +251,12 @@ impl StudentRecord {
         Some(self.get("id_no")).filter(|s| !s.is_empty())
     }
 
+    /// The child's own ID number, the one the duplicate check matches on: type Z (其他) means
+    /// "none", so whatever stands in the number column then must not collide.
+    pub fn own_id_no(&self) -> Option<&str> {
+        self.id_no().filter(|_| self.get("id_type") != "Z")
+    }
+
     pub fn is(&self, key: &str) -> bool {
         self.get(key) == "1"
     }
@@ -460,6 +466,15 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_number_under_id_type_other_is_not_the_childs_own() {
+        let with_id = StudentRecord::from_stored(sample());
+        assert_eq!(with_id.own_id_no(), Some("522326201803090026"));
+        let mut raw = sample();
+        raw.insert("id_type".into(), "Z".into());
+        assert_eq!(StudentRecord::from_stored(raw).own_id_no(), None);
     }
 
     fn with_check(body17: &str) -> String {

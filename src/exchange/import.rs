@@ -351,7 +351,7 @@ impl Run<'_> {
                         format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
                     ));
                 }
-                if let Some(id) = record.id_no().filter(|_| record.get("id_type") != "Z") {
+                if let Some(id) = record.own_id_no() {
                     match self.seen_ids.get(id) {
                         Some(first) => row_errors.push(err(
                             sheet,

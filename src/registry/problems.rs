@@ -134,48 +134,45 @@ pub fn resolve(
     let before = serde_json::json!({
         "problem": row.problem, "record": audit_copy(&row.record()), "student_no": row.student_no,
     });
-    write_tx(conn, |conn| match decision {
-        Resolution::Keep => {
-            diesel::update(students::table.find(id))
-                .set((
-                    students::review.eq("pending"),
-                    students::problem.eq(None::<String>),
-                    students::duplicate_of.eq(None::<i64>),
-                    students::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
-            audit::record(
-                conn,
-                &caller.actor(),
-                Entry::new("student.problem_kept", "student", id)
-                    .before(&before)
-                    .after(&serde_json::json!({"note": note})),
-            )?;
-            Ok(Some(id))
-        }
-        Resolution::Delete => {
-            remove(conn, id, None)?;
-            audit::record(
-                conn,
-                &caller.actor(),
-                Entry::new("student.problem_deleted", "student", id)
-                    .before(&before)
-                    .after(&serde_json::json!({"note": note})),
-            )?;
-            Ok(None)
-        }
-        Resolution::Merge => {
-            let survivor = merge(conn, caller, &row, school.id, &note)?;
-            Ok(Some(survivor))
-        }
+    write_tx(conn, |conn| {
+        let (action, next, after) = match decision {
+            Resolution::Keep => {
+                diesel::update(students::table.find(id))
+                    .set((
+                        students::review.eq("pending"),
+                        students::problem.eq(None::<String>),
+                        students::duplicate_of.eq(None::<i64>),
+                        students::updated_at.eq(now()),
+                    ))
+                    .execute(conn)?;
+                add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
+                ("student.problem_kept", Some(id), serde_json::json!({"note": note}))
+            }
+            Resolution::Delete => {
+                remove(conn, id, None)?;
+                ("student.problem_deleted", None, serde_json::json!({"note": note}))
+            }
+            Resolution::Merge => {
+                let (survivor, after) = merge(conn, caller, &row, school.id, &note)?;
+                ("student.problem_merged", Some(survivor), after)
+            }
+        };
+        audit::record(conn, &caller.actor(), Entry::new(action, "student", id).before(&before).after(&after))?;
+        Ok(next)
     })
 }
 
 /// Merges a problem record into the student it duplicates: that student keeps its number (one
 /// number for life) and takes the merged record's values only where its own are blank and not
 /// locked; the merged record leaves the roll, and everything it held stays in `student_merges`.
-fn merge(conn: &mut DbConn, caller: &Caller, row: &StudentRow, school_id: i64, note: &str) -> AppResult<i64> {
+/// Returns the survivor and what the audit row records after the merge.
+fn merge(
+    conn: &mut DbConn,
+    caller: &Caller,
+    row: &StudentRow,
+    school_id: i64,
+    note: &str,
+) -> AppResult<(i64, serde_json::Value)> {
     let of = row.duplicate_of.ok_or_else(|| {
         AppError::conflict("student.merge_no_target", "与之重复的学生已不在册，无法合并；请选择保留或删除")
     })?;
@@ -241,18 +238,10 @@ fn merge(conn: &mut DbConn, caller: &Caller, row: &StudentRow, school_id: i64, n
         apply_update(conn, caller, &survivor, &after, &why, None)?;
     }
     add_history(conn, survivor.id, "merge", None, Some(&row.student_no), note, &caller.username)?;
-    audit::record(
-        conn,
-        &caller.actor(),
-        Entry::new("student.problem_merged", "student", row.id)
-            .before(&serde_json::json!({
-                "problem": row.problem, "record": audit_copy(&merged), "student_no": row.student_no,
-            }))
-            .after(&serde_json::json!({
-                "survivor": survivor.id, "survivor_no": survivor.student_no, "filled": filled, "note": note,
-            })),
-    )?;
-    Ok(survivor.id)
+    let after = serde_json::json!({
+        "survivor": survivor.id, "survivor_no": survivor.student_no, "filled": filled, "note": note,
+    });
+    Ok((survivor.id, after))
 }
 
 /// Takes a record off the roll with what hangs on it. A photo moves to `heir` when the heir has

@@ -115,40 +115,14 @@ impl Duplicate {
     }
 }
 
-/// Whether the D1 rule applies: the record carries an ID number of the child's own (type Z is
-/// "none", so a placeholder there must not collide).
-fn own_id(record: &StudentRecord) -> Option<&str> {
-    record.id_no().filter(|_| record.get("id_type") != "Z")
-}
-
-/// The first duplicate rule a record fires, as the problem for the county's queue.
+/// The first duplicate rule a record fires, as the problem for the county's queue. `except` is
+/// the record's own row when it is already stored.
 pub fn duplicate_problem(
     conn: &mut DbConn,
     record: &StudentRecord,
     except: Option<i64>,
 ) -> AppResult<Option<Duplicate>> {
-    let mut q = students::table
-        .inner_join(orgs::table)
-        .filter(students::status.eq("enrolled"))
-        .select((students::id, orgs::name, students::name))
-        .into_boxed();
-    if let Some(id) = except {
-        q = q.filter(students::id.ne(id));
-    }
-    if let Some(id_no) = own_id(record) {
-        let hit: Option<(i64, String, String)> =
-            q.filter(students::id_no.eq(id_no.to_owned())).first(conn).optional()?;
-        return Ok(hit.map(|(of, school, name)| Duplicate::same_id(of, &school, &name)));
-    }
-    let (_, guardian_id) = record.guardian();
-    let Some(gid) = guardian_id else { return Ok(None) };
-    let hit: Option<(i64, String, String)> = q
-        .filter(students::name.eq(record.name().to_owned()))
-        .filter(students::birth_date.eq(record.birth_date()))
-        .filter(students::guardian_id_no.eq(gid.to_owned()))
-        .first(conn)
-        .optional()?;
-    Ok(hit.map(|(of, school, _)| Duplicate::suspected(of, &school)))
+    Ok(Holders::load(conn, &[record], except)?.find(record))
 }
 
 // ---------------------------------------------------------------- reading
@@ -524,8 +498,8 @@ impl NumberCounters {
     }
 }
 
-/// The duplicate check for a batch: a query per chunk of records instead of one per record.
-/// Same rules as [`duplicate_problem`].
+/// The duplicate check (查重) for one record or a batch: a query per chunk of records rather
+/// than one per record.
 #[derive(Default)]
 struct Holders {
     by_id: HashMap<String, Duplicate>,
@@ -533,14 +507,15 @@ struct Holders {
 }
 
 impl Holders {
-    fn load(conn: &mut DbConn, records: &[&StudentRecord]) -> AppResult<Self> {
+    fn load(conn: &mut DbConn, records: &[&StudentRecord], except: Option<i64>) -> AppResult<Self> {
         let mut h = Self::default();
-        let ids: Vec<&str> = records.iter().filter_map(|r| own_id(r)).collect();
+        let ids: Vec<&str> = records.iter().filter_map(|r| r.own_id_no()).collect();
         for chunk in ids.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::id_no.eq_any(chunk))
                 .filter(students::status.eq("enrolled"))
+                .filter(students::id.ne(except.unwrap_or(0))) // ids start at 1: 0 excludes nothing
                 .select((students::id, students::id_no, orgs::name, students::name))
                 .load(conn)?;
             for (of, id_no, school, name) in hits {
@@ -550,12 +525,13 @@ impl Holders {
             }
         }
         let guardians: Vec<&str> =
-            records.iter().filter(|r| own_id(r).is_none()).filter_map(|r| r.guardian().1).collect();
+            records.iter().filter(|r| r.own_id_no().is_none()).filter_map(|r| r.guardian().1).collect();
         for chunk in guardians.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::guardian_id_no.eq_any(chunk))
                 .filter(students::status.eq("enrolled"))
+                .filter(students::id.ne(except.unwrap_or(0)))
                 .select((students::id, students::guardian_id_no, orgs::name, students::name, students::birth_date))
                 .load(conn)?;
             for (of, gid, school, name, birth) in hits {
@@ -568,7 +544,7 @@ impl Holders {
     }
 
     fn find(&self, r: &StudentRecord) -> Option<Duplicate> {
-        match own_id(r) {
+        match r.own_id_no() {
             Some(id) => self.by_id.get(id).cloned(),
             None => {
                 let gid = r.guardian().1?;
@@ -601,7 +577,7 @@ pub fn insert_many(
         }
     }
     let records: Vec<&StudentRecord> = rows.iter().map(|(_, r)| *r).collect();
-    let holders = Holders::load(conn, &records)?;
+    let holders = Holders::load(conn, &records, None)?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
     for (i, r) in &rows {

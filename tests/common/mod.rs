@@ -272,3 +272,28 @@ pub fn student(name: &str, id_body17: &str, birth: &str, sex: &str) -> Value {
         "m1_phone": "13900002222", "m2_name": "李秀英", "m2_relation": "母亲", "m2_guardian": "否", "migrant": "否"
     })
 }
+
+/// The national template as a UTF-8 CSV with BOM: one row per (school code, record).
+pub fn csv_of(rows: &[(String, mealroll::domain::student::StudentRecord)]) -> Vec<u8> {
+    use mealroll::domain::student::FIELDS;
+    use mealroll::exchange::template;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(template::headers()).expect("header");
+    for (school, r) in rows {
+        let mut line = vec![school.clone()];
+        line.extend(FIELDS.iter().map(|f| template::cell_text(r, f.key)));
+        w.write_record(line).expect("row");
+    }
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    out.extend(w.into_inner().expect("csv"));
+    out
+}
+
+/// A JSON student (as [`student`] makes) as the raw field map the services take.
+pub fn raw_of(rec: &Value) -> std::collections::BTreeMap<String, String> {
+    rec.as_object()
+        .expect("object")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
