@@ -1,6 +1,8 @@
 -- The enrolled student a problem record (问题学籍) was found to duplicate, so the county can compare
 -- the two and merge them. Cleared when the holder is deleted.
 ALTER TABLE students ADD COLUMN duplicate_of BIGINT REFERENCES students(id) ON DELETE SET NULL;
+-- D3 (suspected duplicate) looks students up by guardian ID, in bulk on import.
+CREATE INDEX students_guardian_id_no ON students(guardian_id_no);
 
 -- Provenance of a merge: the record entered twice is removed from the roll, and what it held
 -- (its number, school, every field and its history, as JSON) stays here beside the survivor.
