@@ -7,27 +7,7 @@ use actix_web::http::header;
 use actix_web::test;
 use common::*;
 use mealroll::domain::student::StudentRecord;
-use serde_json::{Value, json};
-
-type Header = (header::HeaderName, String);
-
-fn bearer(w: &World, user: &str) -> Header {
-    (header::AUTHORIZATION, format!("Bearer {}", w.token(user)))
-}
-
-async fn call<S, B>(app: &S, req: test::TestRequest, who: &Header) -> (u16, Value)
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
-    let r = test::call_service(app, req.insert_header(who.clone()).to_request()).await;
-    let status = r.status().as_u16();
-    (status, body_json(r).await)
-}
+use serde_json::json;
 
 fn history_fields(w: &World, id: i64) -> Vec<String> {
     use diesel::prelude::*;

@@ -134,6 +134,11 @@ impl Caller {
         }
     }
 
+    /// The command-line operator, who acts for every step of a chain (batch work from files).
+    pub fn is_cli(&self) -> bool {
+        self.system
+    }
+
     pub fn may(&self, p: Permission) -> bool {
         self.system || self.roles.may(p)
     }

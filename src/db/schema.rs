@@ -67,6 +67,7 @@ diesel::table! {
         entry_year -> Integer,
         head_teacher_id -> Nullable<BigInt>,
         updated_at -> Timestamp,
+        graduated_year -> Nullable<Integer>,
     }
 }
 
@@ -248,6 +249,114 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    school_terms (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        school_year -> Integer,
+        term -> Integer,
+        start_date -> Date,
+        end_date -> Date,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    transfer_restrictions (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        grade -> Integer,
+        term -> Nullable<Integer>,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workflow_steps (id) {
+        id -> BigInt,
+        kind -> Text,
+        route -> Text,
+        step_no -> Integer,
+        side -> Text,
+        level -> Text,
+        role -> Text,
+        label -> Text,
+    }
+}
+
+diesel::table! {
+    status_changes (id) {
+        id -> BigInt,
+        student_id -> BigInt,
+        kind -> Text,
+        route -> Text,
+        from_school_id -> BigInt,
+        to_school_id -> Nullable<BigInt>,
+        to_class_id -> Nullable<BigInt>,
+        effective_date -> Date,
+        reason -> Text,
+        evidence_id -> Nullable<BigInt>,
+        status -> Text,
+        step_no -> Integer,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    status_change_steps (id) {
+        id -> BigInt,
+        change_id -> BigInt,
+        step_no -> Integer,
+        label -> Text,
+        org_id -> BigInt,
+        role -> Text,
+        started -> Nullable<Date>,
+        due -> Nullable<Date>,
+        decision -> Nullable<Text>,
+        note -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        escalated -> Bool,
+    }
+}
+
+diesel::table! {
+    promotions (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        school_year -> Integer,
+        graduation_date -> Date,
+        status -> Text,
+        plan -> Text,
+        applied_by -> Text,
+        applied_at -> Timestamp,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    student_spells (id) {
+        id -> BigInt,
+        student_id -> BigInt,
+        state -> Text,
+        school_id -> BigInt,
+        class_id -> Nullable<BigInt>,
+        from_date -> Date,
+        to_date -> Nullable<Date>,
+        cause -> Text,
+        change_id -> Nullable<BigInt>,
+        promotion_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(students -> orgs (school_id));
 diesel::joinable!(key_locks -> orgs (org_id));
 diesel::joinable!(change_requests -> students (student_id));
@@ -256,6 +365,13 @@ diesel::joinable!(student_history -> students (student_id));
 diesel::joinable!(student_merges -> students (survivor_id));
 
 diesel::joinable!(students -> classes (class_id));
+diesel::joinable!(school_terms -> orgs (org_id));
+diesel::joinable!(transfer_restrictions -> orgs (org_id));
+diesel::joinable!(status_changes -> students (student_id));
+diesel::joinable!(status_change_steps -> status_changes (change_id));
+diesel::joinable!(status_change_steps -> orgs (org_id));
+diesel::joinable!(promotions -> orgs (org_id));
+diesel::joinable!(student_spells -> students (student_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
@@ -274,4 +390,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     change_requests,
     student_photos,
     student_merges,
+    school_terms,
+    transfer_restrictions,
+    workflow_steps,
+    status_changes,
+    status_change_steps,
+    promotions,
+    student_spells,
 );

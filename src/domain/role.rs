@@ -160,6 +160,8 @@ pub enum Permission {
     ReviewKeyChange,
     /// Set the key-information lock date for the caller's org (county level and above).
     SetKeyLock,
+    /// Set terms, close them, restrict transfers, and run year-end promotion (county and above).
+    ConfigureRegistry,
 }
 
 impl Role {
@@ -179,6 +181,7 @@ impl Role {
             ConfirmStudents => self == NutritionOffice,
             ReviewKeyChange => self == Principal,
             SetKeyLock => self == NutritionOffice,
+            ConfigureRegistry => self == NutritionOffice,
         }
     }
 }

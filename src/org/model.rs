@@ -201,3 +201,8 @@ pub struct ClassInput {
     pub head_teacher_staff_no: String,
     pub campus_no: String,
 }
+
+/// Every prefix of an org path that names an org: the org itself and its ancestors, root first.
+pub fn ancestor_paths(path: &str) -> Vec<String> {
+    path.match_indices('/').skip(1).map(|(i, _)| path[..=i].to_owned()).collect()
+}

@@ -140,6 +140,18 @@ pub struct EvidenceBody {
     content_base64: String,
 }
 
+impl EvidenceBody {
+    pub fn decode(self) -> AppResult<changes::Upload> {
+        use base64::Engine;
+        Ok(changes::Upload {
+            filename: self.filename,
+            bytes: base64::engine::general_purpose::STANDARD.decode(self.content_base64.trim()).map_err(|_| {
+                AppError::field("evidence", "change.evidence_encoding", "证明材料须为base64编码的文件内容")
+            })?,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ChangeBody {
     /// Only the fields to change: `{field_key: new value}`.
@@ -155,18 +167,9 @@ pub async fn submit_change(
     path: web::Path<i64>,
     body: web::Json<ChangeBody>,
 ) -> Json {
-    use base64::Engine;
     let id = path.into_inner();
     let b = body.into_inner();
-    let evidence = match b.evidence {
-        Some(e) => Some(changes::Upload {
-            filename: e.filename,
-            bytes: base64::engine::general_purpose::STANDARD.decode(e.content_base64.trim()).map_err(|_| {
-                AppError::field("evidence", "change.evidence_encoding", "证明材料须为base64编码的文件内容")
-            })?,
-        }),
-        None => None,
-    };
+    let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
     let v = st.run(move |conn| changes::submit(conn, &c, id, &b.changes, &b.reason, evidence.as_ref())).await?;
     Ok(HttpResponse::Created().json(v))
 }
@@ -189,9 +192,9 @@ pub async fn change_request(st: web::Data<AppState>, ApiUser(c): ApiUser, path: 
 
 #[derive(Deserialize)]
 pub struct DecisionBody {
-    approve: bool,
+    pub approve: bool,
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
 pub async fn decide_change(

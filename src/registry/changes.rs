@@ -20,7 +20,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self, StudentRecord};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
-use crate::org::model::Org;
+use crate::org::model::{Org, ancestor_paths};
 
 /// Evidence larger than this is refused (a phone photo of a household register fits easily).
 pub const MAX_EVIDENCE: usize = 5 * 1024 * 1024;
@@ -34,11 +34,6 @@ fn today() -> NaiveDate {
 }
 
 // ---------------------------------------------------------------- the lock
-
-/// Every prefix of an org path that names an org: the org itself and its ancestors.
-fn ancestor_paths(path: &str) -> Vec<String> {
-    path.match_indices('/').skip(1).map(|(i, _)| path[..=i].to_owned()).collect()
-}
 
 /// Extra locked fields as stored: keys joined by commas.
 fn stored_fields(text: &str) -> Vec<String> {
@@ -223,7 +218,7 @@ fn evidence_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
+pub(super) fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
     let content_type = evidence_type(&upload.bytes).ok_or_else(|| {
         AppError::field("evidence", "change.evidence_type", "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）")
     })?;

@@ -15,7 +15,9 @@ use super::service::{
 };
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{change_requests, orgs, student_history, student_merges, student_photos, students};
+use crate::db::schema::{
+    change_requests, orgs, status_changes, student_history, student_merges, student_photos, student_spells, students,
+};
 use crate::db::{DbConn, write_tx};
 use crate::domain::role::Permission;
 use crate::domain::student::{FIELDS, StudentRecord};
@@ -247,6 +249,13 @@ fn merge(
 /// Takes a record off the roll with what hangs on it. A photo moves to `heir` when the heir has
 /// none (the same child's photo is still good evidence).
 fn remove(conn: &mut DbConn, id: i64, heir: Option<i64>) -> AppResult<()> {
+    let changes: i64 = status_changes::table.filter(status_changes::student_id.eq(id)).count().get_result(conn)?;
+    if changes > 0 {
+        return Err(AppError::conflict(
+            "student.has_status_changes",
+            "该学生已有学籍异动记录，不能删除或并入他人；请改为保留并更正",
+        ));
+    }
     if let Some(heir) = heir {
         let heir_has_photo: i64 =
             student_photos::table.filter(student_photos::student_id.eq(heir)).count().get_result(conn)?;
@@ -259,6 +268,7 @@ fn remove(conn: &mut DbConn, id: i64, heir: Option<i64>) -> AppResult<()> {
     diesel::delete(student_photos::table.filter(student_photos::student_id.eq(id))).execute(conn)?;
     diesel::delete(student_history::table.filter(student_history::student_id.eq(id))).execute(conn)?;
     diesel::delete(change_requests::table.filter(change_requests::student_id.eq(id))).execute(conn)?;
+    diesel::delete(student_spells::table.filter(student_spells::student_id.eq(id))).execute(conn)?;
     diesel::delete(students::table.find(id)).execute(conn)?;
     Ok(())
 }

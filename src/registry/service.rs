@@ -361,6 +361,7 @@ pub fn insert(
         .returning(students::id)
         .get_result(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
+    super::timeline::enrol(conn, &[(id, school.id, Some(class_id), super::timeline::enrolment_day(record, today()))])?;
     audit::record(
         conn,
         &caller.actor(),
@@ -456,6 +457,10 @@ struct NewHistory<'a> {
 
 const CHUNK: usize = 400;
 
+/// `students.status` values of children still on the roll (at school, suspended, in transit):
+/// they hold their identity for the duplicate check.
+pub const ON_ROLL: [&str; 3] = ["enrolled", "suspended", "in_transit"];
+
 /// The next free temporary number (L + county + birth date + 4 digits) per county and birth
 /// date. A county's highest numbers are read in one query the first time it is seen, so an
 /// import of any size asks the database once per county, and a single registration uses the
@@ -514,7 +519,7 @@ impl Holders {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::id_no.eq_any(chunk))
-                .filter(students::status.eq("enrolled"))
+                .filter(students::status.eq_any(ON_ROLL))
                 .filter(students::id.ne(except.unwrap_or(0))) // ids start at 1: 0 excludes nothing
                 .select((students::id, students::id_no, orgs::name, students::name))
                 .load(conn)?;
@@ -530,7 +535,7 @@ impl Holders {
             let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::guardian_id_no.eq_any(chunk))
-                .filter(students::status.eq("enrolled"))
+                .filter(students::status.eq_any(ON_ROLL))
                 .filter(students::id.ne(except.unwrap_or(0)))
                 .select((students::id, students::guardian_id_no, orgs::name, students::name, students::birth_date))
                 .load(conn)?;
@@ -580,12 +585,15 @@ pub fn insert_many(
     let holders = Holders::load(conn, &records, None)?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
+    // The first spell of each new student, by number (RETURNING order is not promised).
+    let mut first_spell: HashMap<String, (i64, Option<i64>, NaiveDate)> = HashMap::with_capacity(rows.len());
     for (i, r) in &rows {
         let school = &schools[*i];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, r.birth_date())?;
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
+        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, super::timeline::enrolment_day(r, t.date())));
         batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t));
     }
     for chunk in batch.chunks(CHUNK) {
@@ -593,6 +601,11 @@ pub fn insert_many(
             .values(chunk)
             .returning((students::id, students::student_no))
             .get_results(c))?;
+        let spells: Vec<(i64, i64, Option<i64>, NaiveDate)> = ids
+            .iter()
+            .filter_map(|(id, no)| first_spell.get(no).map(|(school, class, from)| (*id, *school, *class, *from)))
+            .collect();
+        super::timeline::enrol(conn, &spells)?;
         let history: Vec<NewHistory<'_>> = ids
             .into_iter()
             .map(|(id, no)| NewHistory {

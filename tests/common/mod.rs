@@ -145,6 +145,9 @@ impl World {
             ("a.xueji", SCHOOL_A, "registrar"),
             ("b.xueji", SCHOOL_B, "registrar"),
             ("a.xiaozhang", SCHOOL_A, "principal"),
+            ("b.xiaozhang", SCHOOL_B, "principal"),
+            ("c.xueji", SCHOOL_C, "registrar"),
+            ("c.xiaozhang", SCHOOL_C, "principal"),
             ("xitong", COUNTY, "sysadmin"),
             ("anquan", COUNTY, "secadmin"),
             ("shenji", COUNTY, "auditadmin"),
@@ -216,6 +219,24 @@ impl World {
         )
         .expect("auth")
     }
+}
+
+pub type Header = (actix_web::http::header::HeaderName, String);
+
+/// A bearer-token header for a user (session opened directly, see [`World::token`]).
+pub fn bearer(w: &World, user: &str) -> Header {
+    (actix_web::http::header::AUTHORIZATION, format!("Bearer {}", w.token(user)))
+}
+
+/// Calls the app as `who`; returns the status and the JSON body (null when not JSON).
+pub async fn call<S, B>(app: &S, req: test::TestRequest, who: &Header) -> (u16, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let r = test::call_service(app, req.insert_header(who.clone()).to_request()).await;
+    let status = r.status().as_u16();
+    (status, body_json(r).await)
 }
 
 pub fn audit_count(conn: &mut DbConn, action: &str) -> i64 {

@@ -1,0 +1,643 @@
+//! Year-end promotion and graduation as one job for a school or a county: a preview first, then
+//! one transaction that moves every class up a grade (renamed), graduates the last grade from the
+//! day after the graduation date, and moves repeaters (留级) into a class of their old grade. The
+//! applied plan is kept, so the job can be undone until it is confirmed; it runs once per org
+//! and school year.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::model::StudentRow;
+use super::service::{ON_ROLL, add_history};
+use super::terms;
+use super::timeline::{self, Switch};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{classes, orgs, promotions, schools, status_changes, student_spells, students};
+use crate::db::{DbConn, write_tx};
+use crate::domain::codes::grade_name;
+use crate::domain::key_lock::school_year_of;
+use crate::domain::promotion::{final_grade, next_grade, renamed};
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::status::State;
+use crate::error::{AppError, AppResult};
+use crate::org::model::{Org, ancestor_paths};
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Repeater {
+    pub student_no: String,
+    /// The class (of the student's present grade after promotion) the repeater joins.
+    pub class_no: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PromoteInput {
+    /// A school or a county (or any org above schools) in the caller's scope.
+    pub org: String,
+    /// The school year that is ending (2025 for 2025–2026).
+    pub school_year: i32,
+    /// The last school day of the graduates; defaults to the end of the year's spring term.
+    #[serde(default)]
+    pub graduation_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub repeaters: Vec<Repeater>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassMove {
+    pub class_id: i64,
+    pub school_code: String,
+    pub school_name: String,
+    pub class_no: String,
+    pub from_grade: i32,
+    /// `None`: the class graduates.
+    pub to_grade: Option<i32>,
+    pub old_name: String,
+    pub new_name: String,
+    pub students: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudentMove {
+    pub student_id: i64,
+    pub student_no: String,
+    pub name: String,
+    pub from_class: Option<i64>,
+    pub to_class: Option<i64>,
+    pub to_class_name: String,
+    /// `students.status` before the job, restored by an undo.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub promotion_id: Option<i64>,
+    pub org_code: String,
+    pub org_name: String,
+    pub school_year: i32,
+    pub graduation_date: NaiveDate,
+    pub status: String,
+    pub schools: usize,
+    pub classes: Vec<ClassMove>,
+    pub graduates: Vec<StudentMove>,
+    pub repeaters: Vec<StudentMove>,
+    /// Suspended students of graduating classes: they do not graduate and stay on the roll.
+    pub held: Vec<StudentMove>,
+}
+
+impl Plan {
+    pub fn promoted_classes(&self) -> usize {
+        self.classes.iter().filter(|c| c.to_grade.is_some()).count()
+    }
+
+    pub fn graduating_classes(&self) -> usize {
+        self.classes.iter().filter(|c| c.to_grade.is_none()).count()
+    }
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "applied" => "已执行（可撤销）",
+        "confirmed" => "已确认",
+        "undone" => "已撤销",
+        _ => "预览",
+    }
+}
+
+/// A job already applied or confirmed for the org, one above it or one below it, in the year.
+fn earlier_run(conn: &mut DbConn, org: &Org, year: i32) -> AppResult<Option<(String, NaiveDateTime)>> {
+    let rows: Vec<(String, String, NaiveDateTime)> = promotions::table
+        .inner_join(orgs::table)
+        .filter(promotions::school_year.eq(year))
+        .filter(promotions::status.eq_any(["applied", "confirmed"]))
+        .select((orgs::path, orgs::name, promotions::applied_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .find(|(path, _, _)| path.starts_with(&org.path) || org.path.starts_with(path.as_str()))
+        .map(|(_, name, at)| (name, at)))
+}
+
+/// Builds the plan (nothing written); `apply` writes it.
+fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(Org, Plan)> {
+    caller.require(conn, Permission::ConfigureRegistry, "promote")?;
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    let org = crate::org::service::org_in_scope(conn, caller.scope(), input.org.trim())?;
+    let year = input.school_year;
+    if !(2000..=2100).contains(&year) {
+        return Err(AppError::field("school_year", "promotion.year", "学年应为四位年份，如2025（2025—2026学年）"));
+    }
+    if let Some((name, at)) = earlier_run(conn, &org, year)? {
+        return Err(AppError::conflict(
+            "promotion.already_done",
+            format!("{name}的{year}—{}学年升级毕业已于{}执行，不能重复执行", year + 1, at.format("%Y-%m-%d %H:%M")),
+        ));
+    }
+    let graduation_date = match input.graduation_date {
+        Some(d) => d,
+        None => terms::terms_for(conn, &org.path)?
+            .into_iter()
+            .find(|t| t.term.school_year() == year && t.term.half() == 2)
+            .map(|t| t.end)
+            .ok_or_else(|| {
+                AppError::field(
+                    "graduation_date",
+                    "promotion.no_date",
+                    format!("{year}—{}学年第二学期的日期尚未设置，请先设置学期或填写毕业日期", year + 1),
+                )
+            })?,
+    };
+    if school_year_of(graduation_date) != year {
+        return Err(AppError::field(
+            "graduation_date",
+            "promotion.date_outside_year",
+            format!("毕业日期{graduation_date}不在{year}—{}学年内", year + 1),
+        ));
+    }
+    let school_rows: Vec<(Org, String)> = orgs::table
+        .inner_join(schools::table)
+        .filter(orgs::path.like(format!("{}%", org.path)))
+        .filter(orgs::kind.eq(OrgKind::School.as_str()))
+        .select((Org::as_select(), schools::school_type))
+        .order(orgs::code.asc())
+        .load(conn)?;
+    let school_ids: Vec<i64> = school_rows.iter().map(|(o, _)| o.id).collect();
+    let by_school: HashMap<i64, (&Org, i32)> = school_rows.iter().map(|(o, t)| (o.id, (o, final_grade(t)))).collect();
+    let class_rows: Vec<(i64, i64, String, String, i32)> = classes::table
+        .filter(classes::school_id.eq_any(&school_ids))
+        .filter(classes::graduated_year.is_null())
+        .select((classes::id, classes::school_id, classes::class_no, classes::name, classes::grade))
+        .order((classes::school_id.asc(), classes::grade.asc(), classes::class_no.asc()))
+        .load(conn)?;
+    let roll: Vec<StudentRow> = students::table
+        .filter(students::school_id.eq_any(&school_ids))
+        .filter(students::status.eq_any(ON_ROLL))
+        .select(StudentRow::as_select())
+        .load(conn)?;
+    let mut per_class: HashMap<i64, Vec<&StudentRow>> = HashMap::new();
+    for s in &roll {
+        if let Some(c) = s.class_id {
+            per_class.entry(c).or_default().push(s);
+        }
+    }
+    let mut moves = Vec::with_capacity(class_rows.len());
+    let mut class_info: HashMap<i64, (i64, i32, Option<i32>, String)> = HashMap::new();
+    for (id, school_id, class_no, name, grade) in &class_rows {
+        let Some((school, last)) = by_school.get(school_id) else { continue };
+        let to = next_grade(*grade, *last);
+        let new_name = to.map(|g| renamed(name, class_no, *grade, g)).unwrap_or_else(|| name.clone());
+        class_info.insert(*id, (*school_id, *grade, to, new_name.clone()));
+        moves.push(ClassMove {
+            class_id: *id,
+            school_code: school.code.clone(),
+            school_name: school.name.clone(),
+            class_no: class_no.clone(),
+            from_grade: *grade,
+            to_grade: to,
+            old_name: name.clone(),
+            new_name,
+            students: per_class.get(id).map_or(0, Vec::len),
+        });
+    }
+    // Repeaters: on the roll here, joining a class that will have their present grade.
+    let mut repeaters = Vec::new();
+    let mut repeating: HashMap<i64, ()> = HashMap::new();
+    for r in &input.repeaters {
+        let no = crate::domain::id_card::normalise(&r.student_no);
+        let s = roll.iter().find(|s| s.student_no == no).ok_or_else(|| {
+            AppError::field(
+                "repeaters",
+                "promotion.unknown_repeater",
+                format!("留级学生“{no}”不在{}的在校学生中", org.name),
+            )
+        })?;
+        let (school_id, grade, _, _) = s.class_id.and_then(|c| class_info.get(&c)).cloned().ok_or_else(|| {
+            AppError::field("repeaters", "promotion.repeater_class", format!("留级学生“{}”没有可升级的班级", s.name))
+        })?;
+        let target = class_rows.iter().find(|(_, sid, cno, _, _)| *sid == school_id && cno == r.class_no.trim());
+        let Some((tid, _, _, _, _)) = target else {
+            return Err(AppError::field(
+                "repeaters",
+                "promotion.repeater_target",
+                format!("留级学生“{}”的目标班号“{}”在本校不存在", s.name, r.class_no.trim()),
+            ));
+        };
+        let (_, _, target_to, target_name) = class_info.get(tid).cloned().unwrap_or_default();
+        if target_to != Some(grade) {
+            return Err(AppError::field(
+                "repeaters",
+                "promotion.repeater_grade",
+                format!(
+                    "留级学生“{}”应编入升级后为{}的班级，班号“{}”升级后为{}",
+                    s.name,
+                    grade_name(grade),
+                    r.class_no.trim(),
+                    target_to.map(grade_name).unwrap_or("毕业")
+                ),
+            ));
+        }
+        repeating.insert(s.id, ());
+        repeaters.push(StudentMove {
+            student_id: s.id,
+            student_no: s.student_no.clone(),
+            name: s.name.clone(),
+            from_class: s.class_id,
+            to_class: Some(*tid),
+            to_class_name: target_name,
+            status: s.status.clone(),
+        });
+    }
+    let graduating: Vec<i64> = moves.iter().filter(|m| m.to_grade.is_none()).map(|m| m.class_id).collect();
+    let in_graduating: Vec<&StudentRow> = graduating
+        .iter()
+        .flat_map(|c| per_class.get(c).cloned().unwrap_or_default())
+        .filter(|s| !repeating.contains_key(&s.id))
+        .collect();
+    let ids: Vec<i64> = in_graduating.iter().map(|s| s.id).chain(repeating.keys().copied()).collect();
+    let open: Vec<i64> = status_changes::table
+        .filter(status_changes::student_id.eq_any(&ids))
+        .filter(status_changes::status.eq("open"))
+        .select(status_changes::student_id)
+        .load(conn)?;
+    if !open.is_empty() {
+        let names: Vec<String> = roll.iter().filter(|s| open.contains(&s.id)).map(|s| s.name.clone()).collect();
+        return Err(AppError::conflict(
+            "promotion.open_changes",
+            format!("毕业班或留级学生中有正在办理的学籍异动，请先办结：{}", names.join("、")),
+        ));
+    }
+    let mv = |s: &StudentRow| StudentMove {
+        student_id: s.id,
+        student_no: s.student_no.clone(),
+        name: s.name.clone(),
+        from_class: s.class_id,
+        to_class: None,
+        to_class_name: String::new(),
+        status: s.status.clone(),
+    };
+    let (graduates, held): (Vec<&StudentRow>, Vec<&StudentRow>) =
+        in_graduating.into_iter().partition(|s| s.status == State::AtSchool.student_status());
+    let plan = Plan {
+        promotion_id: None,
+        org_code: org.code.clone(),
+        org_name: org.name.clone(),
+        school_year: year,
+        graduation_date,
+        status: "preview".into(),
+        schools: school_rows.len(),
+        classes: moves,
+        graduates: graduates.into_iter().map(mv).collect(),
+        repeaters,
+        held: held.into_iter().map(mv).collect(),
+    };
+    Ok((org, plan))
+}
+
+/// Previews (`dry_run`) or applies the job in one transaction.
+pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<Plan> {
+    let (org, mut plan) = plan(conn, caller, input)?;
+    if input.dry_run {
+        return Ok(plan);
+    }
+    let id = write_tx(conn, |conn| {
+        // Checked again inside the transaction: two clicks must not both run.
+        if earlier_run(conn, &org, plan.school_year)?.is_some() {
+            return Err(AppError::conflict("promotion.already_done", "本学年升级毕业已执行，不能重复执行"));
+        }
+        let id: i64 = diesel::insert_into(promotions::table)
+            .values((
+                promotions::org_id.eq(org.id),
+                promotions::school_year.eq(plan.school_year),
+                promotions::graduation_date.eq(plan.graduation_date),
+                promotions::status.eq("applied"),
+                promotions::plan.eq(""),
+                promotions::applied_by.eq(&caller.username),
+                promotions::applied_at.eq(now()),
+            ))
+            .returning(promotions::id)
+            .get_result(conn)?;
+        plan.promotion_id = Some(id);
+        plan.status = "applied".into();
+        apply(conn, caller, &plan, id)?;
+        diesel::update(promotions::table.find(id))
+            .set(promotions::plan.eq(serde_json::to_string(&plan).unwrap_or_default()))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("promotion.apply", "org", &org.code).after(&serde_json::json!({
+                "promotion": id, "school_year": plan.school_year, "graduation_date": plan.graduation_date,
+                "classes_promoted": plan.promoted_classes(), "classes_graduated": plan.graduating_classes(),
+                "graduates": plan.graduates.len(), "repeaters": plan.repeaters.len(),
+            })),
+        )?;
+        Ok(id)
+    })?;
+    plan.promotion_id = Some(id);
+    Ok(plan)
+}
+
+fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<()> {
+    let t = now();
+    for c in &plan.classes {
+        match c.to_grade {
+            Some(g) => diesel::update(classes::table.find(c.class_id))
+                .set((classes::grade.eq(g), classes::name.eq(&c.new_name), classes::updated_at.eq(t)))
+                .execute(conn)?,
+            None => diesel::update(classes::table.find(c.class_id))
+                .set((classes::graduated_year.eq(plan.school_year), classes::updated_at.eq(t)))
+                .execute(conn)?,
+        };
+    }
+    let first_day = plan.graduation_date + Days::new(1);
+    let why = format!("{}—{}学年升级毕业", plan.school_year, plan.school_year + 1);
+    for g in &plan.graduates {
+        let school_id: i64 = students::table.find(g.student_id).select(students::school_id).first(conn)?;
+        timeline::switch(
+            conn,
+            g.student_id,
+            &Switch {
+                on: first_day,
+                state: State::Graduated,
+                school_id,
+                class_id: g.from_class,
+                cause: "graduation",
+                change_id: None,
+                promotion_id: Some(id),
+            },
+        )
+        .map_err(|e| AppError::conflict("promotion.timeline", format!("“{}”：{}", g.name, e.message)))?;
+        diesel::update(students::table.find(g.student_id))
+            .set((students::status.eq(State::Graduated.student_status()), students::updated_at.eq(t)))
+            .execute(conn)?;
+        add_history(
+            conn,
+            g.student_id,
+            "status",
+            Some(&g.status),
+            Some(State::Graduated.student_status()),
+            &why,
+            &caller.username,
+        )?;
+    }
+    for r in &plan.repeaters {
+        let row: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
+        timeline::switch(
+            conn,
+            r.student_id,
+            &Switch {
+                on: first_day,
+                state: State::AtSchool,
+                school_id: row.school_id,
+                class_id: r.to_class,
+                cause: "02",
+                change_id: None,
+                promotion_id: Some(id),
+            },
+        )
+        .map_err(|e| AppError::conflict("promotion.timeline", format!("“{}”：{}", r.name, e.message)))?;
+        set_class(conn, caller, &row, r.to_class, &format!("{why}：留级"))?;
+    }
+    Ok(())
+}
+
+/// Puts a student in a class: the column, the record's class number, history.
+fn set_class(conn: &mut DbConn, caller: &Caller, row: &StudentRow, class_id: Option<i64>, why: &str) -> AppResult<()> {
+    let class_no: String = match class_id {
+        Some(c) => classes::table.find(c).select(classes::class_no).first(conn)?,
+        None => String::new(),
+    };
+    let mut values = row.record().values().clone();
+    let old = values.insert("class_no".into(), class_no.clone()).unwrap_or_default();
+    diesel::update(students::table.find(row.id))
+        .set((
+            students::class_id.eq(class_id),
+            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
+            students::version.eq(row.version + 1),
+            students::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)
+}
+
+fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, Plan)> {
+    caller.require(conn, Permission::ConfigureRegistry, "promotion")?;
+    let (org, status, text): (Org, String, String) = promotions::table
+        .inner_join(orgs::table)
+        .filter(promotions::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((Org::as_select(), promotions::status, promotions::plan))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)?;
+    let plan: Plan = serde_json::from_str(&text).map_err(AppError::internal)?;
+    Ok((org, status, plan))
+}
+
+/// Makes an applied job final: it can no longer be undone.
+pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
+    let (org, status, _) = load(conn, caller, id)?;
+    if status != "applied" {
+        return Err(AppError::conflict(
+            "promotion.not_applied",
+            format!("该升级任务{}，不能确认", status_label(&status)),
+        ));
+    }
+    write_tx(conn, |conn| {
+        diesel::update(promotions::table.find(id))
+            .set((
+                promotions::status.eq("confirmed"),
+                promotions::closed_by.eq(&caller.username),
+                promotions::closed_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("promotion.confirm", "org", &org.code).after(&id))
+    })?;
+    get(conn, caller, id)
+}
+
+/// Takes an applied job back: grades, names and graduations restored, the spells it opened
+/// removed. Refused once confirmed, or when a student it moved has changed since.
+pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
+    let (org, status, plan) = load(conn, caller, id)?;
+    if status != "applied" {
+        return Err(AppError::conflict(
+            "promotion.not_reversible",
+            format!("该升级任务{}，不能撤销", status_label(&status)),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let moved_on: Vec<i64> = student_spells::table
+            .filter(student_spells::promotion_id.eq(id))
+            .filter(student_spells::to_date.is_not_null())
+            .select(student_spells::student_id)
+            .load(conn)?;
+        if !moved_on.is_empty() {
+            return Err(AppError::conflict(
+                "promotion.changed_since",
+                format!("升级后已有{}名学生办理了新的学籍异动，不能撤销", moved_on.len()),
+            ));
+        }
+        let t = now();
+        for c in &plan.classes {
+            diesel::update(classes::table.find(c.class_id))
+                .set((
+                    classes::grade.eq(c.from_grade),
+                    classes::name.eq(&c.old_name),
+                    classes::graduated_year.eq(None::<i32>),
+                    classes::updated_at.eq(t),
+                ))
+                .execute(conn)?;
+        }
+        let why = format!("撤销{}—{}学年升级毕业", plan.school_year, plan.school_year + 1);
+        for g in &plan.graduates {
+            timeline::undo_last(conn, g.student_id)?;
+            diesel::update(students::table.find(g.student_id))
+                .set((students::status.eq(&g.status), students::updated_at.eq(t)))
+                .execute(conn)?;
+            add_history(
+                conn,
+                g.student_id,
+                "status",
+                Some(State::Graduated.student_status()),
+                Some(&g.status),
+                &why,
+                &caller.username,
+            )?;
+        }
+        for r in &plan.repeaters {
+            timeline::undo_last(conn, r.student_id)?;
+            let row: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
+            set_class(conn, caller, &row, r.from_class, &why)?;
+        }
+        diesel::update(promotions::table.find(id))
+            .set((
+                promotions::status.eq("undone"),
+                promotions::closed_by.eq(&caller.username),
+                promotions::closed_at.eq(t),
+            ))
+            .execute(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("promotion.undo", "org", &org.code).after(&id))
+    })?;
+    get(conn, caller, id)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromotionView {
+    pub id: i64,
+    pub org_code: String,
+    pub org_name: String,
+    pub school_year: i32,
+    pub graduation_date: NaiveDate,
+    pub status: String,
+    pub status_label: &'static str,
+    pub classes_promoted: usize,
+    pub classes_graduated: usize,
+    pub graduates: usize,
+    pub repeaters: usize,
+    pub applied_by: String,
+    pub applied_at: NaiveDateTime,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+type PromotionRow =
+    (i64, String, String, i32, NaiveDate, String, String, String, NaiveDateTime, Option<String>, Option<NaiveDateTime>);
+
+fn view(r: PromotionRow) -> PromotionView {
+    let (
+        id,
+        org_code,
+        org_name,
+        school_year,
+        graduation_date,
+        status,
+        plan,
+        applied_by,
+        applied_at,
+        closed_by,
+        closed_at,
+    ) = r;
+    let plan: Option<Plan> = serde_json::from_str(&plan).ok();
+    PromotionView {
+        id,
+        org_code,
+        org_name,
+        school_year,
+        graduation_date,
+        status_label: status_label(&status),
+        status,
+        classes_promoted: plan.as_ref().map_or(0, Plan::promoted_classes),
+        classes_graduated: plan.as_ref().map_or(0, Plan::graduating_classes),
+        graduates: plan.as_ref().map_or(0, |p| p.graduates.len()),
+        repeaters: plan.as_ref().map_or(0, |p| p.repeaters.len()),
+        applied_by,
+        applied_at,
+        closed_by,
+        closed_at,
+    }
+}
+
+macro_rules! promotion_columns {
+    () => {
+        (
+            promotions::id,
+            orgs::code,
+            orgs::name,
+            promotions::school_year,
+            promotions::graduation_date,
+            promotions::status,
+            promotions::plan,
+            promotions::applied_by,
+            promotions::applied_at,
+            promotions::closed_by,
+            promotions::closed_at,
+        )
+    };
+}
+
+pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
+    let row: PromotionRow = promotions::table
+        .inner_join(orgs::table)
+        .filter(promotions::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(promotion_columns!())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)?;
+    Ok(view(row))
+}
+
+/// Jobs run for the caller's org, above it or below it, newest first.
+pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<PromotionView>> {
+    caller.require(conn, Permission::ViewStudents, "list_promotions")?;
+    let rows: Vec<PromotionRow> = promotions::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(caller.org_path()))))
+        .select(promotion_columns!())
+        .order(promotions::id.desc())
+        .load(conn)?;
+    Ok(rows.into_iter().map(view).collect())
+}
+
+/// Class counts per grade after a plan, for the preview's summary line.
+pub fn grade_summary(plan: &Plan) -> BTreeMap<i32, usize> {
+    let mut m = BTreeMap::new();
+    for c in &plan.classes {
+        if let Some(g) = c.to_grade {
+            *m.entry(g).or_default() += 1;
+        }
+    }
+    m
+}

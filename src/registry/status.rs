@@ -1,0 +1,1149 @@
+//! Status changes (学籍异动): a request with effective date, reason and evidence, walked through
+//! the chain configured in `workflow_steps` (step × org × role, 10 working days per step, then
+//! open to the level above), applied to the student and the timeline only when the last step
+//! approves. A transfer is requested at the receiving school and puts the child in transit from
+//! its effective date until the chain ends: at the new school on approval, back at the old one on
+//! refusal. One open change per student, enforced by a unique index as well as here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::changes::{Upload, store_evidence};
+use super::model::StudentRow;
+use super::service::{add_history, county_of, student_in_scope};
+use super::terms;
+use super::timeline::{self, Switch};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{attachments, classes, orgs, status_change_steps, status_changes, students, workflow_steps};
+use crate::db::{DbConn, write_tx};
+use crate::domain::mask;
+use crate::domain::role::{OrgKind, Permission, Role};
+use crate::domain::status::{self, ChangeKind, Level, Route, Side, State, StepSpec};
+use crate::domain::term;
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::org::model::{Org, ancestor_paths};
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// How far ahead a change may be dated: a planned suspension, not next year's.
+const MAX_DAYS_AHEAD: u64 = 90;
+
+// ---------------------------------------------------------------- the chains (configuration)
+
+/// The configured chain for a kind and route.
+pub fn chain(conn: &mut DbConn, kind: ChangeKind, route: Route) -> AppResult<Vec<StepSpec>> {
+    let rows: Vec<(String, String, String, String)> = workflow_steps::table
+        .filter(workflow_steps::kind.eq(kind.code()))
+        .filter(workflow_steps::route.eq(route.as_str()))
+        .select((workflow_steps::side, workflow_steps::level, workflow_steps::role, workflow_steps::label))
+        .order(workflow_steps::step_no.asc())
+        .load(conn)?;
+    let steps: Vec<StepSpec> = rows
+        .into_iter()
+        .filter_map(|(side, level, role, label)| {
+            Some(StepSpec { side: Side::parse(&side)?, level: Level::parse(&level)?, role: Role::parse(&role)?, label })
+        })
+        .collect();
+    status::check_chain(kind, &steps).map_err(|m| AppError::conflict("change.chain", m))?;
+    Ok(steps)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainView {
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub route_label: &'static str,
+    pub steps: Vec<String>,
+}
+
+/// Every configured chain, for the settings page and the API.
+pub fn chains(conn: &mut DbConn) -> AppResult<Vec<ChainView>> {
+    let rows: Vec<(String, String, String, String)> = workflow_steps::table
+        .select((workflow_steps::kind, workflow_steps::route, workflow_steps::role, workflow_steps::label))
+        .order((workflow_steps::kind.asc(), workflow_steps::route.asc(), workflow_steps::step_no.asc()))
+        .load(conn)?;
+    let mut out: Vec<ChainView> = Vec::new();
+    for (kind, route, role, label) in rows {
+        let (Some(k), Some(r)) = (ChangeKind::parse(&kind), Route::parse(&route)) else { continue };
+        let step = format!("{label}（{}）", Role::parse(&role).map(|r| r.label()).unwrap_or(""));
+        match out.last_mut() {
+            Some(c) if c.kind == k.code() && c.route_label == r.label() => c.steps.push(step),
+            _ => {
+                out.push(ChainView { kind: k.code(), kind_label: k.label(), route_label: r.label(), steps: vec![step] })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The org that acts at a step, from the side's school path.
+fn step_org(conn: &mut DbConn, level: Level, school: &Org) -> AppResult<Org> {
+    if level == Level::School {
+        return Ok(school.clone());
+    }
+    let county = county_of(&school.path);
+    let ancestors: Vec<Org> = orgs::table
+        .filter(orgs::path.eq_any(ancestor_paths(&school.path)))
+        .select(Org::as_select())
+        .order(orgs::path.asc())
+        .load(conn)?;
+    let found = match level {
+        Level::School => None,
+        Level::County => ancestors.iter().find(|o| o.code == county),
+        Level::Province => ancestors.iter().find(|o| o.kind == OrgKind::Province.as_str()),
+        Level::Ministry => ancestors.first(),
+    };
+    found.cloned().ok_or_else(|| {
+        AppError::conflict("change.chain_org", format!("“{}”上级缺少审批所需的机构，请检查组织机构树", school.name))
+    })
+}
+
+// ---------------------------------------------------------------- rows and views
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = status_changes)]
+struct ChangeRow {
+    id: i64,
+    student_id: i64,
+    kind: String,
+    route: String,
+    from_school_id: i64,
+    to_school_id: Option<i64>,
+    to_class_id: Option<i64>,
+    effective_date: NaiveDate,
+    reason: String,
+    evidence_id: Option<i64>,
+    status: String,
+    step_no: i32,
+    requested_by: String,
+    requested_at: NaiveDateTime,
+    closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = status_change_steps)]
+struct StepRow {
+    step_no: i32,
+    label: String,
+    org_id: i64,
+    role: String,
+    started: Option<NaiveDate>,
+    due: Option<NaiveDate>,
+    decision: Option<String>,
+    note: Option<String>,
+    decided_by: Option<String>,
+    decided_at: Option<NaiveDateTime>,
+    escalated: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    pub step_no: i32,
+    pub label: String,
+    pub org_code: String,
+    pub org_name: String,
+    pub role_label: &'static str,
+    pub started: Option<NaiveDate>,
+    pub due: Option<NaiveDate>,
+    pub decision: Option<String>,
+    pub decision_label: &'static str,
+    pub note: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub escalated: bool,
+    pub overdue: bool,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    pub id: i64,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub route: &'static str,
+    pub route_label: &'static str,
+    pub student_id: i64,
+    pub student_name: String,
+    pub student_no: String,
+    pub id_masked: String,
+    pub from_school_code: String,
+    pub from_school_name: String,
+    pub to_school_code: Option<String>,
+    pub to_school_name: Option<String>,
+    pub to_class_name: Option<String>,
+    pub effective_date: NaiveDate,
+    pub reason: String,
+    pub has_evidence: bool,
+    pub status: String,
+    pub status_label: &'static str,
+    /// The student is between schools now (an open transfer).
+    pub in_transit: bool,
+    pub requested_by: String,
+    pub requested_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub current_step: Option<StepView>,
+    pub steps: Vec<StepView>,
+    /// Whether the caller may decide the current step now (and whether as an escalation).
+    pub can_decide: bool,
+    pub would_escalate: bool,
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "open" => "办理中",
+        "approved" => "已生效",
+        "refused" => "已驳回",
+        _ => "未知",
+    }
+}
+
+fn decision_label(d: Option<&str>) -> &'static str {
+    match d {
+        Some("submitted") => "已提交",
+        Some("approved") => "同意",
+        Some("refused") => "驳回",
+        _ => "待办理",
+    }
+}
+
+/// Whether a change lies in the caller's scope: either school in it.
+fn in_scope(caller: &Caller, paths: &HashMap<i64, Org>, r: &ChangeRow) -> bool {
+    let visible = |id: i64| paths.get(&id).is_some_and(|o| caller.scope().contains(&o.path));
+    visible(r.from_school_id) || r.to_school_id.is_some_and(visible)
+}
+
+fn orgs_by_id(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, Org>> {
+    Ok(orgs::table
+        .filter(orgs::id.eq_any(ids))
+        .select(Org::as_select())
+        .load::<Org>(conn)?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect())
+}
+
+/// Who may act on a step right now, if the caller: (may, as an escalation).
+fn caller_may_act(caller: &Caller, step: &StepRow, org: &Org, day: NaiveDate) -> Option<bool> {
+    if step.decision.is_some() {
+        return None;
+    }
+    let role = Role::parse(&step.role)?;
+    let overdue = step.due.is_some_and(|d| day > d);
+    status::may_act(&org.path, role, caller.org_path(), |r| caller.roles.contains(r), overdue)
+}
+
+/// Builds the views of many changes with a fixed number of queries.
+fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<Vec<ChangeView>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let steps: Vec<(i64, StepRow)> = status_change_steps::table
+        .filter(status_change_steps::change_id.eq_any(&ids))
+        .select((status_change_steps::change_id, StepRow::as_select()))
+        .order((status_change_steps::change_id.asc(), status_change_steps::step_no.asc()))
+        .load(conn)?;
+    let mut org_ids: Vec<i64> = steps.iter().map(|(_, s)| s.org_id).collect();
+    org_ids.extend(rows.iter().flat_map(|r| [Some(r.from_school_id), r.to_school_id]).flatten());
+    let orgs = orgs_by_id(conn, &org_ids)?;
+    let student_ids: Vec<i64> = rows.iter().map(|r| r.student_id).collect();
+    let students: HashMap<i64, (String, String, Option<String>)> = students::table
+        .filter(students::id.eq_any(&student_ids))
+        .select((students::id, students::name, students::student_no, students::id_no))
+        .load::<(i64, String, String, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(id, n, no, idn)| (id, (n, no, idn)))
+        .collect();
+    let class_ids: Vec<i64> = rows.iter().filter_map(|r| r.to_class_id).collect();
+    let class_names: HashMap<i64, String> = classes::table
+        .filter(classes::id.eq_any(&class_ids))
+        .select((classes::id, classes::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut by_change: BTreeMap<i64, Vec<StepRow>> = BTreeMap::new();
+    for (c, s) in steps {
+        by_change.entry(c).or_default().push(s);
+    }
+    let day = today();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
+        let route = Route::parse(&r.route).unwrap_or(Route::Local);
+        let (name, no, id_no) = students.get(&r.student_id).cloned().unwrap_or_default();
+        let open = r.status == "open";
+        let mut can_decide = false;
+        let mut would_escalate = false;
+        let steps: Vec<StepView> = by_change
+            .remove(&r.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                let org = orgs.get(&s.org_id);
+                let current = open && s.step_no == r.step_no;
+                if current && let Some(esc) = org.and_then(|o| caller_may_act(caller, &s, o, day)) {
+                    can_decide = true;
+                    would_escalate = esc;
+                }
+                StepView {
+                    step_no: s.step_no,
+                    org_code: org.map(|o| o.code.clone()).unwrap_or_default(),
+                    org_name: org.map(|o| o.name.clone()).unwrap_or_default(),
+                    role_label: Role::parse(&s.role).map(|r| r.label()).unwrap_or(""),
+                    started: s.started,
+                    due: s.due,
+                    decision_label: decision_label(s.decision.as_deref()),
+                    overdue: current && s.due.is_some_and(|d| day > d),
+                    decision: s.decision,
+                    note: s.note,
+                    decided_by: s.decided_by,
+                    decided_at: s.decided_at,
+                    escalated: s.escalated,
+                    label: s.label,
+                    current,
+                }
+            })
+            .collect();
+        let school = |id: Option<i64>| id.and_then(|i| orgs.get(&i));
+        out.push(ChangeView {
+            id: r.id,
+            kind: kind.code(),
+            kind_label: kind.label(),
+            route: route.as_str(),
+            route_label: route.label(),
+            student_id: r.student_id,
+            student_name: name,
+            student_no: no,
+            id_masked: id_no.as_deref().map(mask::id_number).unwrap_or_default(),
+            from_school_code: school(Some(r.from_school_id)).map(|o| o.code.clone()).unwrap_or_default(),
+            from_school_name: school(Some(r.from_school_id)).map(|o| o.name.clone()).unwrap_or_default(),
+            to_school_code: school(r.to_school_id).map(|o| o.code.clone()),
+            to_school_name: school(r.to_school_id).map(|o| o.name.clone()),
+            to_class_name: r.to_class_id.and_then(|c| class_names.get(&c).cloned()),
+            effective_date: r.effective_date,
+            reason: r.reason,
+            has_evidence: r.evidence_id.is_some(),
+            status_label: status_label(&r.status),
+            in_transit: open && kind == ChangeKind::Transfer,
+            status: r.status,
+            requested_by: r.requested_by,
+            requested_at: r.requested_at,
+            closed_at: r.closed_at,
+            current_step: steps.iter().find(|s| s.current).cloned(),
+            steps,
+            can_decide,
+            would_escalate,
+        });
+    }
+    Ok(out)
+}
+
+fn change_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ChangeRow> {
+    let r: ChangeRow = status_changes::table
+        .find(id)
+        .select(ChangeRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)?;
+    let orgs = orgs_by_id(conn, &[Some(r.from_school_id), r.to_school_id].into_iter().flatten().collect::<Vec<_>>())?;
+    if !in_scope(caller, &orgs, &r) {
+        return Err(AppError::not_found());
+    }
+    Ok(r)
+}
+
+pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ChangeView> {
+    caller.require(conn, Permission::ViewStudents, "get_status_change")?;
+    let r = change_in_scope(conn, caller, id)?;
+    Ok(views(conn, caller, vec![r])?.remove(0))
+}
+
+/// Which changes a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Show {
+    /// Open changes whose current step the caller may decide.
+    Mine,
+    #[default]
+    Open,
+    /// Open transfers: the children between schools.
+    InTransit,
+    /// Open changes whose current step is past its deadline.
+    Overdue,
+    All,
+}
+
+impl Show {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mine" => Some(Show::Mine),
+            "open" | "" => Some(Show::Open),
+            "in_transit" => Some(Show::InTransit),
+            "overdue" => Some(Show::Overdue),
+            "all" => Some(Show::All),
+            _ => None,
+        }
+    }
+}
+
+/// Changes touching the caller's scope (either school), newest first, at most 500.
+pub fn list(conn: &mut DbConn, caller: &Caller, show: Show) -> AppResult<Vec<ChangeView>> {
+    caller.require(conn, Permission::ViewStudents, "list_status_changes")?;
+    let schools = || orgs::table.filter(orgs::path.like(caller.scope().like_pattern())).select(orgs::id);
+    let mut q = status_changes::table
+        .filter(
+            status_changes::from_school_id
+                .eq_any(schools())
+                .or(status_changes::to_school_id.assume_not_null().eq_any(schools())),
+        )
+        .into_boxed();
+    if show != Show::All {
+        q = q.filter(status_changes::status.eq("open"));
+    }
+    if show == Show::InTransit {
+        q = q.filter(status_changes::kind.eq(ChangeKind::Transfer.code()));
+    }
+    let rows: Vec<ChangeRow> =
+        q.select(ChangeRow::as_select()).order(status_changes::id.desc()).limit(500).load(conn)?;
+    let all = views(conn, caller, rows)?;
+    Ok(all
+        .into_iter()
+        .filter(|v| match show {
+            Show::Mine => v.can_decide,
+            Show::Overdue => v.current_step.as_ref().is_some_and(|s| s.overdue),
+            _ => true,
+        })
+        .collect())
+}
+
+/// A student's changes, newest first (for the student page).
+pub fn of_student(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeView>> {
+    caller.require(conn, Permission::ViewStudents, "student_status_changes")?;
+    student_in_scope(conn, caller, student_id)?;
+    let rows: Vec<ChangeRow> = status_changes::table
+        .filter(status_changes::student_id.eq(student_id))
+        .select(ChangeRow::as_select())
+        .order(status_changes::id.desc())
+        .load(conn)?;
+    views(conn, caller, rows)
+}
+
+pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(String, String, Vec<u8>)> {
+    caller.require(conn, Permission::ViewStudents, "status_change_evidence")?;
+    let r = change_in_scope(conn, caller, id)?;
+    let eid = r.evidence_id.ok_or_else(AppError::not_found)?;
+    Ok(attachments::table
+        .find(eid)
+        .select((attachments::filename, attachments::content_type, attachments::bytes))
+        .first(conn)?)
+}
+
+// ---------------------------------------------------------------- requesting
+
+/// A change of a student's own school (everything but a transfer).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChangeInput {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub effective_date: String,
+    #[serde(default)]
+    pub reason: String,
+    /// For 转班: the class moved to.
+    #[serde(default)]
+    pub to_class_no: String,
+}
+
+/// A transfer into the caller's school, naming the child by number and name (both must match).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransferInput {
+    #[serde(default)]
+    pub student_no: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub to_class_no: String,
+    #[serde(default)]
+    pub effective_date: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn parse_date(s: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        AppError::field("effective_date", "change.date_format", "生效日期应为YYYY-MM-DD格式，如2026-11-23")
+    })
+}
+
+fn parse_reason(s: &str) -> AppResult<String> {
+    let r = s.trim();
+    if r.is_empty() {
+        return Err(AppError::field("reason", "change.reason_required", "请填写异动原因"));
+    }
+    if r.chars().count() > 200 {
+        return Err(AppError::field("reason", "change.reason_long", "异动原因不超过200字"));
+    }
+    Ok(r.to_owned())
+}
+
+fn refusal(r: status::Refusal) -> AppError {
+    AppError::conflict(r.code, r.message)
+}
+
+fn grade_of(conn: &mut DbConn, class_id: Option<i64>) -> AppResult<i32> {
+    Ok(match class_id {
+        Some(c) => classes::table.find(c).select(classes::grade).first(conn).optional()?.unwrap_or(0),
+        None => 0,
+    })
+}
+
+fn class_in(conn: &mut DbConn, school: &Org, class_no: &str) -> AppResult<i64> {
+    classes::table
+        .filter(classes::school_id.eq(school.id))
+        .filter(classes::class_no.eq(class_no.trim()))
+        .select(classes::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::field(
+                "to_class_no",
+                "change.unknown_class",
+                format!("班号“{}”在{}不存在", class_no.trim(), school.name),
+            )
+        })
+}
+
+/// The checks every change shares: a confirmed student with no open change, a state the change
+/// may start from, and an effective date inside the timeline's open end, not too far ahead and
+/// not in a closed term. Returns the student's current state.
+fn common_checks(
+    conn: &mut DbConn,
+    student: &StudentRow,
+    school: &Org,
+    kind: ChangeKind,
+    effective: NaiveDate,
+) -> AppResult<State> {
+    if student.review != "confirmed" {
+        return Err(AppError::conflict(
+            "change.not_confirmed",
+            format!("“{}”尚未确认入库，不能办理学籍异动；请直接修改或删除该记录", student.name),
+        ));
+    }
+    let open: Option<(i64, String)> = status_changes::table
+        .filter(status_changes::student_id.eq(student.id))
+        .filter(status_changes::status.eq("open"))
+        .select((status_changes::id, status_changes::kind))
+        .first(conn)
+        .optional()?;
+    if let Some((id, k)) = open {
+        let label = ChangeKind::parse(&k).map(|k| k.label()).unwrap_or("异动");
+        let code = if kind == ChangeKind::Transfer && k == ChangeKind::Transfer.code() {
+            "transfer.already_open"
+        } else {
+            "change.already_open"
+        };
+        return Err(AppError::conflict(
+            code,
+            format!("“{}”已有一项正在办理的{label}（#{id}），办结后才能再申请", student.name),
+        ));
+    }
+    let rows = timeline::load(conn, student.id)?;
+    let tl = timeline::timeline_of(&rows);
+    let state = tl.current().map(|s| s.state).unwrap_or(State::Left);
+    kind.check(state, grade_of(conn, student.class_id)?).map_err(refusal)?;
+    tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
+    if effective > today() + Days::new(MAX_DAYS_AHEAD) {
+        return Err(AppError::field(
+            "effective_date",
+            "change.too_far_ahead",
+            format!("生效日期不能晚于今天起{MAX_DAYS_AHEAD}天"),
+        ));
+    }
+    terms::ensure_open(conn, &school.path, effective)?;
+    Ok(state)
+}
+
+/// Requests a change of the student's own school. The caller must be who the chain's first step
+/// names. A chain of one step takes effect at once.
+pub fn request(
+    conn: &mut DbConn,
+    caller: &Caller,
+    student_id: i64,
+    input: &ChangeInput,
+    evidence: Option<&Upload>,
+) -> AppResult<ChangeView> {
+    caller.require(conn, Permission::ViewStudents, "request_status_change")?;
+    let id = audited(conn, caller, "request", |conn| request_in_tx(conn, caller, student_id, input, evidence))?;
+    get(conn, caller, id)
+}
+
+fn request_in_tx(
+    conn: &mut DbConn,
+    caller: &Caller,
+    student_id: i64,
+    input: &ChangeInput,
+    evidence: Option<&Upload>,
+) -> AppResult<i64> {
+    let (student, school) = student_in_scope(conn, caller, student_id)?;
+    let kind = ChangeKind::parse(&input.kind).ok_or_else(|| {
+        AppError::field("kind", "change.kind", "请选择异动类别（休学、复学、转班、退学、死亡、其他）")
+    })?;
+    if kind == ChangeKind::Transfer {
+        return Err(AppError::field("kind", "change.transfer_here", "转学须由转入学校在“转学申请”中提出"));
+    }
+    let effective = parse_date(&input.effective_date)?;
+    let reason = parse_reason(&input.reason)?;
+    common_checks(conn, &student, &school, kind, effective)?;
+    let to_class = match kind {
+        ChangeKind::ClassChange => {
+            let c = class_in(conn, &school, &input.to_class_no)?;
+            if Some(c) == student.class_id {
+                return Err(AppError::field("to_class_no", "change.same_class", "转入班级与当前班级相同"));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
+    if kind == ChangeKind::Death && evidence.is_none() {
+        return Err(AppError::field("evidence", "change.evidence_required", "死亡注销须附死亡证明等材料"));
+    }
+    let chain = chain(conn, kind, Route::Local)?;
+    let mut orgs = Vec::with_capacity(chain.len());
+    for s in &chain {
+        orgs.push(step_org(conn, s.level, &school)?);
+    }
+    let evidence_id = evidence.map(|e| store_evidence(conn, caller, e)).transpose()?;
+    open_change(
+        conn,
+        caller,
+        &student,
+        kind,
+        Route::Local,
+        &school,
+        None,
+        to_class,
+        effective,
+        &reason,
+        evidence_id,
+        &chain,
+        &orgs,
+    )
+}
+
+/// Requests a transfer into the caller's school.
+pub fn request_transfer(
+    conn: &mut DbConn,
+    caller: &Caller,
+    input: &TransferInput,
+    evidence: Option<&Upload>,
+) -> AppResult<ChangeView> {
+    caller.require(conn, Permission::ViewStudents, "request_transfer")?;
+    if caller.org_kind != OrgKind::School {
+        return Err(AppError::conflict("transfer.not_school", "转学申请须由转入学校提出"));
+    }
+    let to_school = crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)?;
+    let effective = parse_date(&input.effective_date)?;
+    let reason = parse_reason(&input.reason)?;
+    let (no, name) = (crate::domain::id_card::normalise(&input.student_no), input.name.trim().to_owned());
+    // Both number and name must match, so a school cannot browse other counties' children.
+    let found: Option<(StudentRow, Org)> = students::table
+        .inner_join(orgs::table)
+        .filter(students::student_no.eq(&no))
+        .filter(students::name.eq(&name))
+        .select((StudentRow::as_select(), Org::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((student, from_school)) = found else {
+        audit::record_alone(
+            conn,
+            &caller.actor(),
+            Entry::new("transfer.lookup_failed", "student", &no).result("not_found"),
+        )?;
+        return Err(AppError::field(
+            "student_no",
+            "transfer.student_not_found",
+            format!("未找到学籍号为“{no}”、姓名为“{name}”的学生（学籍号与姓名须一致）"),
+        ));
+    };
+    if from_school.id == to_school.id {
+        return Err(AppError::field("student_no", "transfer.same_school", "该学生已在本校；校内调班请办理“转班”"));
+    }
+    let to_class = class_in(conn, &to_school, &input.to_class_no)?;
+    common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
+    terms::ensure_open(conn, &to_school.path, effective)?;
+    let grade = grade_of(conn, student.class_id)?;
+    for path in [&from_school.path, &to_school.path] {
+        if let Some(msg) = terms::transfer_restriction(conn, path, grade, effective)? {
+            return Err(AppError::conflict("transfer.restricted", msg));
+        }
+    }
+    let route = Route::of_transfer(&county_of(&from_school.path), &county_of(&to_school.path));
+    let chain = chain(conn, ChangeKind::Transfer, route)?;
+    let mut orgs = Vec::with_capacity(chain.len());
+    for s in &chain {
+        orgs.push(step_org(conn, s.level, if s.side == Side::To { &to_school } else { &from_school })?);
+    }
+    let id = audited(conn, caller, "request_transfer", |conn| {
+        let evidence_id = evidence.map(|e| store_evidence(conn, caller, e)).transpose()?;
+        let id = open_change(
+            conn,
+            caller,
+            &student,
+            ChangeKind::Transfer,
+            route,
+            &from_school,
+            Some(&to_school),
+            Some(to_class),
+            effective,
+            &reason,
+            evidence_id,
+            &chain,
+            &orgs,
+        )?;
+        Ok(id)
+    })?;
+    get(conn, caller, id)
+}
+
+/// Stores a change and its chain, records the first step as the caller's submission and starts
+/// the second step's timer; a transfer puts the child in transit from the effective date. When
+/// the chain has no second step, or the command line submits, the change is applied at once.
+#[allow(clippy::too_many_arguments)]
+fn open_change(
+    conn: &mut DbConn,
+    caller: &Caller,
+    student: &StudentRow,
+    kind: ChangeKind,
+    route: Route,
+    from_school: &Org,
+    to_school: Option<&Org>,
+    to_class: Option<i64>,
+    effective: NaiveDate,
+    reason: &str,
+    evidence_id: Option<i64>,
+    chain: &[StepSpec],
+    orgs: &[Org],
+) -> AppResult<i64> {
+    let first = &chain[0];
+    if !caller.is_cli()
+        && status::may_act(&orgs[0].path, first.role, caller.org_path(), |r| caller.roles.contains(r), false).is_none()
+    {
+        return Err(not_your_step(&first.label, &orgs[0], first.role));
+    }
+    let day = today();
+    let id: i64 = diesel::insert_into(status_changes::table)
+        .values((
+            status_changes::student_id.eq(student.id),
+            status_changes::kind.eq(kind.code()),
+            status_changes::route.eq(route.as_str()),
+            status_changes::from_school_id.eq(from_school.id),
+            status_changes::to_school_id.eq(to_school.map(|o| o.id)),
+            status_changes::to_class_id.eq(to_class),
+            status_changes::effective_date.eq(effective),
+            status_changes::reason.eq(reason),
+            status_changes::evidence_id.eq(evidence_id),
+            status_changes::status.eq("open"),
+            status_changes::step_no.eq(2),
+            status_changes::requested_by.eq(&caller.username),
+            status_changes::requested_at.eq(now()),
+        ))
+        .returning(status_changes::id)
+        .get_result(conn)?;
+    for (i, (s, org)) in chain.iter().zip(orgs).enumerate() {
+        let n = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let (decision, started, due) = match n {
+            1 => (Some("submitted"), Some(day), Some(day)),
+            2 => (None, Some(day), Some(term::add_working_days(day, status::STEP_WORKING_DAYS))),
+            _ => (None, None, None),
+        };
+        diesel::insert_into(status_change_steps::table)
+            .values((
+                status_change_steps::change_id.eq(id),
+                status_change_steps::step_no.eq(n),
+                status_change_steps::label.eq(&s.label),
+                status_change_steps::org_id.eq(org.id),
+                status_change_steps::role.eq(s.role.as_str()),
+                status_change_steps::started.eq(started),
+                status_change_steps::due.eq(due),
+                status_change_steps::decision.eq(decision),
+                status_change_steps::decided_by.eq(decision.map(|_| caller.username.clone())),
+                status_change_steps::decided_at.eq(decision.map(|_| now())),
+            ))
+            .execute(conn)?;
+    }
+    if kind == ChangeKind::Transfer {
+        timeline::switch(
+            conn,
+            student.id,
+            &Switch {
+                on: effective,
+                state: State::InTransit,
+                school_id: from_school.id,
+                class_id: student.class_id,
+                cause: "transfer_out",
+                change_id: Some(id),
+                promotion_id: None,
+            },
+        )?;
+        set_status(conn, student.id, State::InTransit)?;
+    }
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("status_change.request", "status_change", id).after(&serde_json::json!({
+            "student": student.id, "student_no": student.student_no, "kind": kind.code(), "route": route.as_str(),
+            "from": from_school.code, "to": to_school.map(|o| &o.code), "effective_date": effective, "reason": reason,
+        })),
+    )?;
+    if chain.len() == 1 {
+        apply(conn, caller, id)?;
+    } else if caller.is_cli() {
+        // The command line acts for the whole chain (batch suspension and resumption).
+        for _ in 1..chain.len() {
+            decide_in_tx(conn, caller, id, true, "命令行批量办理")?;
+        }
+    }
+    Ok(id)
+}
+
+fn set_status(conn: &mut DbConn, student_id: i64, state: State) -> AppResult<()> {
+    diesel::update(students::table.find(student_id))
+        .set((students::status.eq(state.student_status()), students::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+const NOT_YOUR_STEP: &str = "change.not_your_step";
+
+fn not_your_step(label: &str, org: &Org, role: Role) -> AppError {
+    AppError::new(
+        ErrorKind::Forbidden,
+        NOT_YOUR_STEP,
+        format!("当前步骤“{label}”应由{}的{}办理，您不在该审批环节", org.name, role.label()),
+    )
+}
+
+/// Runs a step in its own transaction; a refusal because the caller is outside the chain is
+/// audited afterwards, in a transaction of its own, so the rollback does not take it away.
+fn audited<T>(
+    conn: &mut DbConn,
+    caller: &Caller,
+    what: &str,
+    f: impl FnOnce(&mut DbConn) -> AppResult<T>,
+) -> AppResult<T> {
+    let r = write_tx(conn, f);
+    if let Err(e) = &r
+        && e.code == NOT_YOUR_STEP
+    {
+        audit::record_alone(
+            conn,
+            &caller.actor(),
+            Entry::new("access.denied", "status_change", what).result("denied").after(&e.message),
+        )?;
+    }
+    r
+}
+
+// ---------------------------------------------------------------- deciding
+
+/// Decides the current step: approval moves to the next step (or applies the change after the
+/// last one); refusal ends the change, and a refused transfer returns the child to the old school.
+pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<ChangeView> {
+    caller.require(conn, Permission::ViewStudents, "decide_status_change")?;
+    change_in_scope(conn, caller, id)?;
+    audited(conn, caller, &format!("decide:{id}"), |conn| decide_in_tx(conn, caller, id, approve, note))?;
+    get(conn, caller, id)
+}
+
+fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<()> {
+    let note = note.trim();
+    if !approve && note.is_empty() {
+        return Err(AppError::field("note", "change.note_required", "驳回时须填写理由"));
+    }
+    let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
+    if r.status != "open" {
+        return Err(AppError::conflict("change.closed", format!("该异动已{}，不能再办理", status_label(&r.status))));
+    }
+    let steps: Vec<StepRow> = status_change_steps::table
+        .filter(status_change_steps::change_id.eq(id))
+        .select(StepRow::as_select())
+        .order(status_change_steps::step_no.asc())
+        .load(conn)?;
+    let Some(step) = steps.iter().find(|s| s.step_no == r.step_no) else {
+        return Err(AppError::conflict("change.chain", "审批步骤缺失"));
+    };
+    let org = orgs_by_id(conn, &[step.org_id])?.remove(&step.org_id).ok_or_else(AppError::not_found)?;
+    let escalated = if caller.is_cli() {
+        false
+    } else {
+        match caller_may_act(caller, step, &org, today()) {
+            Some(esc) => esc,
+            None => {
+                let role = Role::parse(&step.role).unwrap_or(Role::NutritionOffice);
+                return Err(not_your_step(&step.label, &org, role));
+            }
+        }
+    };
+    if !caller.is_cli() && steps.iter().any(|s| s.decided_by.as_deref() == Some(caller.username.as_str())) {
+        return Err(AppError::conflict("change.same_person", "同一人不能办理同一异动的两个环节"));
+    }
+    diesel::update(
+        status_change_steps::table
+            .filter(status_change_steps::change_id.eq(id))
+            .filter(status_change_steps::step_no.eq(r.step_no)),
+    )
+    .set((
+        status_change_steps::decision.eq(if approve { "approved" } else { "refused" }),
+        status_change_steps::note.eq(note),
+        status_change_steps::decided_by.eq(&caller.username),
+        status_change_steps::decided_at.eq(now()),
+        status_change_steps::escalated.eq(escalated),
+    ))
+    .execute(conn)?;
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new(if approve { "status_change.approve" } else { "status_change.refuse" }, "status_change", id)
+            .after(&serde_json::json!({"step": r.step_no, "label": step.label, "note": note, "escalated": escalated})),
+    )?;
+    if !approve {
+        diesel::update(status_changes::table.find(id))
+            .set((status_changes::status.eq("refused"), status_changes::closed_at.eq(now())))
+            .execute(conn)?;
+        if r.kind == ChangeKind::Transfer.code() {
+            let rows = timeline::load(conn, r.student_id)?;
+            if rows.last().and_then(|s| s.change_id) == Some(id) {
+                timeline::undo_last(conn, r.student_id)?;
+            }
+            set_status(conn, r.student_id, State::AtSchool)?;
+        }
+        return Ok(());
+    }
+    let last = steps.last().map(|s| s.step_no) == Some(r.step_no);
+    if last {
+        return apply(conn, caller, id);
+    }
+    let next = r.step_no + 1;
+    let day = today();
+    diesel::update(status_changes::table.find(id)).set(status_changes::step_no.eq(next)).execute(conn)?;
+    diesel::update(
+        status_change_steps::table
+            .filter(status_change_steps::change_id.eq(id))
+            .filter(status_change_steps::step_no.eq(next)),
+    )
+    .set((
+        status_change_steps::started.eq(day),
+        status_change_steps::due.eq(term::add_working_days(day, status::STEP_WORKING_DAYS)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The end of the chain: the change takes effect on the student and the timeline.
+fn apply(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
+    let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
+    let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
+    let student: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
+    let from = orgs_by_id(conn, &[r.from_school_id])?.remove(&r.from_school_id).ok_or_else(AppError::not_found)?;
+    terms::ensure_open(conn, &from.path, r.effective_date)?;
+    let why = format!("学籍异动#{id}（{}）：{}", kind.label(), r.reason);
+    match kind {
+        ChangeKind::Transfer => {
+            let to_id = r.to_school_id.ok_or_else(AppError::not_found)?;
+            let to = orgs_by_id(conn, &[to_id])?.remove(&to_id).ok_or_else(AppError::not_found)?;
+            terms::ensure_open(conn, &to.path, r.effective_date)?;
+            // The in-transit spell becomes the first spell at the new school, from the same day.
+            diesel::update(
+                crate::db::schema::student_spells::table
+                    .filter(crate::db::schema::student_spells::change_id.eq(id))
+                    .filter(crate::db::schema::student_spells::to_date.is_null()),
+            )
+            .set((
+                crate::db::schema::student_spells::state.eq(State::AtSchool.as_str()),
+                crate::db::schema::student_spells::school_id.eq(to.id),
+                crate::db::schema::student_spells::class_id.eq(r.to_class_id),
+                crate::db::schema::student_spells::cause.eq("22"),
+            ))
+            .execute(conn)?;
+            move_student(conn, caller, &student, &to, r.to_class_id, &why)?;
+            add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, &caller.username)?;
+            set_status(conn, student.id, State::AtSchool)?;
+        }
+        ChangeKind::ClassChange => {
+            timeline::switch(
+                conn,
+                student.id,
+                &Switch {
+                    on: r.effective_date,
+                    state: State::AtSchool,
+                    school_id: from.id,
+                    class_id: r.to_class_id,
+                    cause: kind.code(),
+                    change_id: Some(id),
+                    promotion_id: None,
+                },
+            )?;
+            move_student(conn, caller, &student, &from, r.to_class_id, &why)?;
+        }
+        _ => {
+            let state = kind.outcome();
+            timeline::switch(
+                conn,
+                student.id,
+                &Switch {
+                    on: r.effective_date,
+                    state,
+                    school_id: from.id,
+                    class_id: student.class_id,
+                    cause: kind.code(),
+                    change_id: Some(id),
+                    promotion_id: None,
+                },
+            )?;
+            add_history(
+                conn,
+                student.id,
+                "status",
+                Some(&student.status),
+                Some(state.student_status()),
+                &why,
+                &caller.username,
+            )?;
+            set_status(conn, student.id, state)?;
+        }
+    }
+    diesel::update(status_changes::table.find(id))
+        .set((status_changes::status.eq("approved"), status_changes::closed_at.eq(now())))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("status_change.apply", "status_change", id).after(
+            &serde_json::json!({"student": student.id, "kind": kind.code(), "effective_date": r.effective_date}),
+        ),
+    )
+}
+
+/// Moves a student to a school and class: the columns, the record's class number, its version,
+/// and field history for the class.
+fn move_student(
+    conn: &mut DbConn,
+    caller: &Caller,
+    student: &StudentRow,
+    school: &Org,
+    class_id: Option<i64>,
+    why: &str,
+) -> AppResult<()> {
+    let class_no: String = match class_id {
+        Some(c) => classes::table.find(c).select(classes::class_no).first(conn)?,
+        None => String::new(),
+    };
+    let mut values = student.record().values().clone();
+    let old_no = values.insert("class_no".into(), class_no.clone()).unwrap_or_default();
+    diesel::update(students::table.find(student.id))
+        .set((
+            students::school_id.eq(school.id),
+            students::class_id.eq(class_id),
+            students::county_code.eq(county_of(&school.path)),
+            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
+            students::version.eq(student.version + 1),
+            students::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    add_history(conn, student.id, "class_no", Some(&old_no), Some(&class_no), why, &caller.username)
+}
+
+// ---------------------------------------------------------------- batches from a file
+
+/// One line of a batch file that was refused: the row and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowError {
+    pub row: u32,
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// One line of a batch: student number, effective date and reason.
+#[derive(Debug, Clone)]
+pub struct BatchLine {
+    pub row: u32,
+    pub student_no: String,
+    pub effective_date: String,
+    pub reason: String,
+}
+
+/// Suspends or resumes many students from a file as the command line, all or nothing: every line
+/// is checked and applied through the whole chain in one transaction; any refused line rolls the
+/// batch back and every refusal is listed. `dry_run` checks without keeping anything.
+pub fn batch(
+    conn: &mut DbConn,
+    caller: &Caller,
+    kind: ChangeKind,
+    lines: &[BatchLine],
+    dry_run: bool,
+) -> AppResult<Result<usize, Vec<RowError>>> {
+    if !caller.is_cli() {
+        return Err(AppError::forbidden());
+    }
+    if !matches!(kind, ChangeKind::Suspend | ChangeKind::Resume) {
+        return Err(AppError::invalid("change.batch_kind", "批量办理仅支持休学和复学"));
+    }
+    let mut errors = Vec::new();
+    const ROLLBACK: &str = "change.batch_rollback";
+    let outcome = write_tx(conn, |conn| {
+        for l in lines {
+            let no = crate::domain::id_card::normalise(&l.student_no);
+            let id: Option<i64> =
+                students::table.filter(students::student_no.eq(&no)).select(students::id).first(conn).optional()?;
+            let Some(id) = id else {
+                errors.push(RowError {
+                    row: l.row,
+                    column: "学籍号".into(),
+                    code: "change.unknown_student".into(),
+                    message: format!("学籍号“{no}”不存在"),
+                });
+                continue;
+            };
+            let input = ChangeInput {
+                kind: kind.code().into(),
+                effective_date: l.effective_date.clone(),
+                reason: l.reason.clone(),
+                to_class_no: String::new(),
+            };
+            // A savepoint per line, so one refusal leaves the others' work in place to check.
+            let r = conn.transaction(|conn| request_in_tx(conn, caller, id, &input, None));
+            if let Err(e) = r {
+                let field = e.fields.first();
+                let column = match field.map(|f| f.field.as_str()) {
+                    Some("effective_date") => "生效日期",
+                    Some("reason") => "原因",
+                    _ => "学籍号",
+                };
+                errors.push(RowError {
+                    row: l.row,
+                    column: column.into(),
+                    code: field.map(|f| f.code).unwrap_or(e.code).into(),
+                    message: field.map(|f| f.message.clone()).unwrap_or(e.message),
+                });
+            }
+        }
+        if !errors.is_empty() || dry_run {
+            return Err(AppError::invalid(ROLLBACK, String::new()));
+        }
+        Ok(lines.len())
+    });
+    match outcome {
+        Ok(n) => Ok(Ok(n)),
+        Err(e) if e.code == ROLLBACK && errors.is_empty() => Ok(Ok(lines.len())),
+        Err(e) if e.code == ROLLBACK => Ok(Err(errors)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,220 @@
+//! `/api/v1` for status changes, transfers, the timeline, eligibility, terms and promotion: the
+//! same services, scopes and audit as the pages.
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::api::{DecisionBody, EvidenceBody};
+use super::status::{self, ChangeInput, Show, TransferInput};
+use super::{promotion, terms, timeline};
+use crate::auth::extract::ApiUser;
+use crate::domain::term::Term;
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
+
+type Json = AppResult<HttpResponse>;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    show: String,
+}
+
+/// `?show=mine|open|in_transit|overdue|all` (default open).
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<ListQuery>) -> Json {
+    let show = Show::parse(&q.show)
+        .ok_or_else(|| AppError::invalid("change.show", "show 应为 mine、open、in_transit、overdue 或 all"))?;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| status::list(conn, &c, show)).await?))
+}
+
+pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| status::get(conn, &c, id)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ChangeBody {
+    #[serde(flatten)]
+    input: ChangeInput,
+    evidence: Option<EvidenceBody>,
+}
+
+pub async fn request(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ChangeBody>,
+) -> Json {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
+    let v = st.run(move |conn| status::request(conn, &c, id, &b.input, evidence.as_ref())).await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+#[derive(Deserialize)]
+pub struct TransferBody {
+    #[serde(flatten)]
+    input: TransferInput,
+    evidence: Option<EvidenceBody>,
+}
+
+pub async fn transfer(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<TransferBody>) -> Json {
+    let b = body.into_inner();
+    let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
+    let v = st.run(move |conn| status::request_transfer(conn, &c, &b.input, evidence.as_ref())).await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+pub async fn decide(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<DecisionBody>,
+) -> Json {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| status::decide(conn, &c, id, b.approve, &b.note)).await?))
+}
+
+pub async fn evidence(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    let (name, content_type, bytes) = st.run(move |conn| status::evidence(conn, &c, id)).await?;
+    Ok(crate::web::download(bytes, &name, &content_type))
+}
+
+pub async fn workflows(st: web::Data<AppState>, ApiUser(_c): ApiUser) -> Json {
+    Ok(HttpResponse::Ok().json(st.run(status::chains).await?))
+}
+
+pub async fn student_timeline(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    let body = st
+        .run(move |conn| {
+            Ok(serde_json::json!({
+                "spells": timeline::view(conn, &c, id)?,
+                "changes": status::of_student(conn, &c, id)?,
+            }))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize)]
+pub struct DateQuery {
+    date: String,
+}
+
+pub fn parse_day(s: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::field("date", "input.date", format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
+}
+
+/// The students eligible at a school on a day.
+pub async fn eligible(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<String>,
+    q: web::Query<DateQuery>,
+) -> Json {
+    let school = path.into_inner();
+    let day = parse_day(&q.date)?;
+    let s = school.clone();
+    let students = st.run(move |conn| timeline::eligible_list(conn, &c, &s, day)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "school": school, "date": day, "count": students.len(), "students": students,
+    })))
+}
+
+pub async fn terms_list(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+    let (terms, restrictions) = st.run(move |conn| terms::list(conn, &c)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "terms": terms, "transfer_restrictions": restrictions })))
+}
+
+#[derive(Deserialize)]
+pub struct TermBody {
+    term: String,
+    start_date: NaiveDate,
+    end_date: NaiveDate,
+}
+
+pub fn parse_term(s: &str) -> AppResult<Term> {
+    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+}
+
+pub async fn term_set(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<TermBody>) -> Json {
+    let b = body.into_inner();
+    let t = parse_term(&b.term)?;
+    st.run(move |conn| terms::set_term(conn, &c, t, b.start_date, b.end_date)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+#[derive(Deserialize)]
+pub struct CloseBody {
+    term: String,
+}
+
+pub async fn term_close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<CloseBody>) -> Json {
+    let t = parse_term(&body.term)?;
+    st.run(move |conn| terms::close_term(conn, &c, t, status::today())).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+#[derive(Deserialize)]
+pub struct RestrictionBody {
+    grade: i32,
+    #[serde(default)]
+    term: Option<u8>,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn restriction_add(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<RestrictionBody>) -> Json {
+    let b = body.into_inner();
+    st.run(move |conn| terms::add_restriction(conn, &c, b.grade, b.term, &b.note)).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "ok": true })))
+}
+
+pub async fn restriction_remove(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    st.run(move |conn| terms::remove_restriction(conn, &c, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+// ---------------------------------------------------------------- promotion
+
+pub async fn promotions(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+    Ok(HttpResponse::Ok().json(st.run(move |conn| promotion::list(conn, &c)).await?))
+}
+
+/// `{"org": CODE, "school_year": 2025, "graduation_date": "2026-07-10"?, "repeaters": [{"student_no", "class_no"}], "dry_run": bool}`
+pub async fn promote(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<promotion::PromoteInput>) -> Json {
+    let b = body.into_inner();
+    let plan = st.run(move |conn| promotion::promote(conn, &c, &b)).await?;
+    Ok(HttpResponse::Ok().json(plan))
+}
+
+#[derive(Deserialize)]
+pub struct PromotionAction {
+    action: String,
+}
+
+/// `{"action": "confirm" | "undo"}`.
+pub async fn promotion_action(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<PromotionAction>,
+) -> Json {
+    let id = path.into_inner();
+    let action = body.into_inner().action;
+    let v = st
+        .run(move |conn| match action.as_str() {
+            "confirm" => promotion::confirm(conn, &c, id),
+            "undo" => promotion::undo(conn, &c, id),
+            _ => Err(AppError::invalid("promotion.action", "action 应为 confirm 或 undo")),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
