@@ -11,7 +11,7 @@ use crate::auth::{Caller, totp};
 use crate::config::Keys;
 use crate::db::DbConn;
 use crate::db::schema::{orgs, users};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::org::model::{ClassInput, SchoolInput, TeacherInput};
 use crate::org::service as org;
 
@@ -72,12 +72,32 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
     let schools = if existing.is_empty() {
         let schools = build_schools(conn, &cli)?;
         build_students(conn, &cli)?;
+        build_terms(conn, &cli)?;
         schools
     } else {
         existing
     };
     let users = build_users(conn, keys, &cli, &schools)?;
     Ok(DemoReport { county: COUNTY.into(), schools, users })
+}
+
+/// The customary terms of last and this school year (set nationally; a province or county may
+/// override them), last year's closed.
+fn build_terms(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
+    use crate::domain::term::Term;
+    let today = Utc::now().date_naive();
+    let this_year = crate::domain::key_lock::school_year_of(today);
+    for year in [this_year - 1, this_year] {
+        for half in [1, 2] {
+            let t = Term::new(year, half).map_err(|m| AppError::internal_msg("demo.term", m))?;
+            let (start, end) = t.customary_dates();
+            crate::registry::terms::set_term(conn, cli, t, start, end)?;
+            if end < today {
+                crate::registry::terms::close_term(conn, cli, t, today)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn build_schools(conn: &mut DbConn, cli: &Caller) -> AppResult<Vec<String>> {

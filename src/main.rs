@@ -11,7 +11,10 @@ use mealroll::auth::Caller;
 use mealroll::auth::service::{self as accounts, AccountAction, NewUser, UserFilter};
 use mealroll::config::{Keys, Settings};
 use mealroll::db::{self, Pool};
+use mealroll::domain::key_lock::school_year_of;
+use mealroll::domain::status::ChangeKind;
 use mealroll::error::AppError;
+use mealroll::registry::{promotion, status};
 use mealroll::web::AppState;
 use mealroll::{audit, demo, org};
 
@@ -76,6 +79,16 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Status changes (学籍异动) in batches from a file.
+    Change {
+        #[command(subcommand)]
+        what: ChangeCommand,
+    },
+    /// The school year: year-end promotion and graduation.
+    Year {
+        #[command(subcommand)]
+        what: YearCommand,
+    },
     /// Data checks for clerks cleaning data.
     Check {
         #[command(subcommand)]
@@ -120,6 +133,51 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum ChangeCommand {
+    /// Suspend (休学) every student of a file (.xlsx, .xls or CSV with columns 学籍号, 生效日期,
+    /// 原因), each through its whole chain; all or nothing.
+    Suspend {
+        file: std::path::PathBuf,
+        /// Check every line; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Resume (复学) every student of a file, as `suspend`.
+    Resume {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum YearCommand {
+    /// Promote every class of a county (or one school) a grade and graduate the last grade, in one
+    /// transaction; reversible with `year undo` until `year confirm`.
+    Promote {
+        /// County (or school) code.
+        #[arg(long)]
+        county: String,
+        /// The school year that ends (2025 for 2025–2026); default the current one.
+        #[arg(long)]
+        year: Option<i32>,
+        /// The graduates' last school day; default the end of the year's spring term.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// A repeater (留级) as 学籍号:班号 (the class that will have the student's grade); repeatable.
+        #[arg(long = "repeat", value_name = "学籍号:班号")]
+        repeat: Vec<String>,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Make an applied promotion final.
+    Confirm { id: i64 },
+    /// Take back an applied promotion.
+    Undo { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -363,6 +421,94 @@ fn run(cli: Cli) -> Result<(), AppError> {
             print(cli.json, json!(result), || {
                 println!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
             });
+        }
+        Command::Change { what } => {
+            let (kind, file, dry_run) = match what {
+                ChangeCommand::Suspend { file, dry_run } => (ChangeKind::Suspend, file, dry_run),
+                ChangeCommand::Resume { file, dry_run } => (ChangeKind::Resume, file, dry_run),
+            };
+            let bytes = std::fs::read(&file)
+                .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let lines = mealroll::exchange::change_file::read(&bytes, &name)?;
+            let caller = Caller::cli(&mut conn)?;
+            match status::batch(&mut conn, &caller, kind, &lines, dry_run)? {
+                Ok(n) => print(
+                    cli.json,
+                    json!({"kind": kind.code(), "applied": if dry_run { 0 } else { n }, "checked": n, "dry_run": dry_run}),
+                    || {
+                        if dry_run {
+                            println!("已校验 {n} 名学生的{}，均可办理（未写入）。", kind.label())
+                        } else {
+                            println!("已为 {n} 名学生办理{}。", kind.label())
+                        }
+                    },
+                ),
+                Err(errors) => {
+                    print(cli.json, json!({"kind": kind.code(), "applied": 0, "errors": errors}), || {
+                        for e in &errors {
+                            println!("  第{}行 {}：[{}] {}", e.row, e.column, e.code, e.message);
+                        }
+                    });
+                    return Err(AppError::invalid(
+                        "change.batch_refused",
+                        format!("{} 行被拒绝，整批未办理", errors.len()),
+                    ));
+                }
+            }
+        }
+        Command::Year { what } => {
+            let caller = Caller::cli(&mut conn)?;
+            match what {
+                YearCommand::Promote { county, year, date, repeat, dry_run } => {
+                    let repeaters = repeat
+                        .iter()
+                        .map(|r| {
+                            let (no, class) = r.split_once(':').ok_or_else(|| {
+                                AppError::invalid("promotion.repeat_format", format!("留级“{r}”应写作 学籍号:班号"))
+                            })?;
+                            Ok(promotion::Repeater { student_no: no.into(), class_no: class.into() })
+                        })
+                        .collect::<Result<Vec<_>, AppError>>()?;
+                    let input = promotion::PromoteInput {
+                        org: county,
+                        school_year: year.unwrap_or_else(|| school_year_of(Utc::now().date_naive())),
+                        graduation_date: date,
+                        repeaters,
+                        dry_run,
+                    };
+                    let plan = promotion::promote(&mut conn, &caller, &input)?;
+                    print(cli.json, json!(plan), || {
+                        println!(
+                            "{} {}—{}学年升级毕业{}：{} 所学校，{} 个班升级，{} 个班毕业，毕业生 {} 人，留级 {} 人，休学未毕业 {} 人；毕业日期 {}。",
+                            plan.org_name,
+                            plan.school_year,
+                            plan.school_year + 1,
+                            if dry_run { "（预览，未写入）" } else { "已执行" },
+                            plan.schools,
+                            plan.promoted_classes(),
+                            plan.graduating_classes(),
+                            plan.graduates.len(),
+                            plan.repeaters.len(),
+                            plan.held.len(),
+                            plan.graduation_date,
+                        );
+                        if let Some(id) = plan.promotion_id {
+                            println!(
+                                "任务编号 {id}：确认前可用 `mealroll year undo {id}` 撤销，核对无误后 `mealroll year confirm {id}`。"
+                            );
+                        }
+                    });
+                }
+                YearCommand::Confirm { id } => {
+                    let v = promotion::confirm(&mut conn, &caller, id)?;
+                    print(cli.json, json!(v), || println!("升级任务 {id} 已确认，不可再撤销。"));
+                }
+                YearCommand::Undo { id } => {
+                    let v = promotion::undo(&mut conn, &caller, id)?;
+                    print(cli.json, json!(v), || println!("升级任务 {id} 已撤销。"));
+                }
+            }
         }
         Command::Serve { bind, demo: with_demo } => {
             if let Some(b) = bind {

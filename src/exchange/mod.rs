@@ -1,6 +1,7 @@
 //! Files in and out: the registry's Excel template (written with rust_xlsxwriter, read back with
 //! calamine from .xlsx and .xls, or from UTF-8 CSV), the import engine and its background jobs.
 
+pub mod change_file;
 pub mod guard;
 pub mod import;
 pub mod jobs;
