@@ -73,12 +73,52 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
         let schools = build_schools(conn, &cli)?;
         build_students(conn, &cli)?;
         build_terms(conn, &cli)?;
+        build_neighbour(conn, &cli)?;
         schools
     } else {
         existing
     };
     let users = build_users(conn, keys, &cli, &schools)?;
     Ok(DemoReport { county: COUNTY.into(), schools, users })
+}
+
+/// The neighbouring county (册亨县) with one school and no students yet: where a child of the
+/// demo county transfers to across a county line.
+pub const NEIGHBOUR_COUNTY: &str = "522327";
+pub const NEIGHBOUR_SCHOOL: &str = "2152327001";
+
+fn build_neighbour(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
+    let year = crate::domain::key_lock::school_year_of(Utc::now().date_naive());
+    org::create_school(
+        conn,
+        cli,
+        &SchoolInput {
+            code: NEIGHBOUR_SCHOOL.into(),
+            name: "册亨县者楼小学".into(),
+            parent_code: NEIGHBOUR_COUNTY.into(),
+            sponsor_type: "1".into(),
+            urban_rural: "220".into(),
+            school_type: "211".into(),
+            address: "贵州省黔西南州册亨县者楼街道".into(),
+            postcode: "552200".into(),
+            ..SchoolInput::default()
+        },
+    )?;
+    for g in 1..=6 {
+        let entry = year - (g - 1);
+        org::create_class(
+            conn,
+            cli,
+            NEIGHBOUR_SCHOOL,
+            &ClassInput {
+                class_no: format!("{entry}01"),
+                grade: g.to_string(),
+                entry_year: entry.to_string(),
+                ..ClassInput::default()
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// The customary terms of last and this school year (set nationally; a province or county may
@@ -206,6 +246,9 @@ fn build_users(conn: &mut DbConn, keys: &Keys, cli: &Caller, schools: &[String])
         ("anquan".into(), "安全管理员 蒙春燕".into(), COUNTY.into(), "secadmin"),
         ("shenji".into(), "审计管理员 岑志强".into(), COUNTY.into(), "auditadmin"),
     ];
+    wanted.push(("yyb2".into(), "册亨县营养办 班文".into(), NEIGHBOUR_COUNTY.into(), "nutrition_office"));
+    wanted.push(("ch.xueji".into(), "者楼小学 学籍管理员".into(), NEIGHBOUR_SCHOOL.into(), "registrar"));
+    wanted.push(("ch.xiaozhang".into(), "者楼小学 校长".into(), NEIGHBOUR_SCHOOL.into(), "principal"));
     for (i, code) in schools.iter().take(2).enumerate() {
         let n = i + 1;
         wanted.push((format!("s{n}.xueji"), format!("学校{n} 学籍管理员"), code.clone(), "registrar"));

@@ -407,5 +407,90 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     let detail = d.source();
     assert!(detail.contains("王䶮") && detail.contains(&old_name), "new name shown, old kept in history");
     d.screenshot(&shots.join("16-student-changed.png"));
+    let yyb_step = u64::try_from(chrono::Utc::now().timestamp()).expect("time") / 30;
+
+    // A cross-county transfer with four users: the receiving registrar (册亨), the receiving
+    // county, the sending principal and the sending county; both sides see the child in transit.
+    let (student_no, student_name, student_id) = {
+        use diesel::prelude::*;
+        use mealroll::db::schema::{orgs, students};
+        let pool = mealroll::db::connect(&format!("sqlite://{}", tmp.path().join("m.db").display()), 1).expect("db");
+        let mut conn = pool.get().expect("conn");
+        students::table
+            .inner_join(orgs::table)
+            .filter(orgs::code.eq(demo["schools"][0].as_str().expect("school")))
+            .filter(students::review.eq("confirmed"))
+            .filter(students::status.eq("enrolled"))
+            .select((students::student_no, students::name, students::id))
+            .order(students::id.desc())
+            .first::<(String, String, i64)>(&mut conn)
+            .expect("a confirmed student")
+    };
+    let logout = || {
+        d.click("header form button");
+        d.wait_until_url(|u| u.contains("/login"));
+    };
+    let login_plain = |name: &str| {
+        let u = demo["users"].as_array().expect("users").iter().find(|u| u["username"] == name).expect("user").clone();
+        d.open(&format!("{base}/login"));
+        d.type_into("#username", name);
+        d.type_into("#password", u["password"].as_str().expect("password"));
+        d.click("#login-submit");
+        d.wait_until_url(|u| !u.contains("/login"));
+    };
+    logout();
+    login_plain("ch.xueji");
+    d.open(&format!("{base}/transfers/new"));
+    d.type_into("#student_no", &student_no);
+    d.type_into("#name", &student_name);
+    let day = (chrono::Utc::now().date_naive() - chrono::Days::new(3)).format("%Y-%m-%d").to_string();
+    d.post(
+        "/execute/sync",
+        json!({"script": "document.getElementById('effective_date').value = arguments[0];", "args": [day]}),
+    );
+    d.type_into("#reason", "随父母迁居册亨县");
+    d.screenshot(&shots.join("17-transfer-form.png"));
+    d.click("#transfer-submit");
+    let transfer_url = d.wait_until_url(|u| u.contains("/status-changes/"));
+    assert!(transfer_url.contains("ok=requested"), "transfer submitted: {transfer_url} {}", d.source());
+    let transfer_url = transfer_url.split('?').next().expect("url").to_owned();
+    assert!(d.find_text("#change-status").contains("转学途中"), "the receiving school sees the child in transit");
+    d.screenshot(&shots.join("18-transfer-requested.png"));
+    logout();
+    login_as("yyb2");
+    d.open(&format!("{base}/status-changes?show=mine"));
+    assert!(d.source().contains(&student_name), "receiving county has it waiting");
+    d.open(&transfer_url);
+    d.click("#decide-submit");
+    d.wait_until_url(|u| u.contains("ok=decided"));
+    logout();
+    login_plain("s1.xiaozhang");
+    d.open(&format!("{base}/status-changes?show=in_transit"));
+    let list = d.source();
+    assert!(
+        list.contains(&student_name) && list.contains("转学途中") && list.contains("册亨县者楼小学"),
+        "the sending school sees it in transit"
+    );
+    d.screenshot(&shots.join("19-in-transit-sending-side.png"));
+    d.open(&transfer_url);
+    d.type_into("#note", "同意转出");
+    d.click("#decide-submit");
+    d.wait_until_url(|u| u.contains("ok=decided"));
+    logout();
+    while u64::try_from(chrono::Utc::now().timestamp()).expect("time") / 30 <= yyb_step {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    login_as("yyb");
+    d.open(&transfer_url);
+    d.screenshot(&shots.join("20-transfer-last-step.png"));
+    d.click("#decide-submit");
+    d.wait_until_url(|u| u.contains("ok=decided"));
+    assert!(d.find_text("#change-status").contains("已生效"), "approved: {}", d.source());
+    logout();
+    login_plain("ch.xueji");
+    d.open(&format!("{base}/students/{student_id}"));
+    let page = d.source();
+    assert!(page.contains("册亨县者楼小学") && page.contains("学籍状态"), "the new school holds the child");
+    d.screenshot(&shots.join("21-transferred-student.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

@@ -563,3 +563,129 @@ async fn a_transfer_across_provinces_goes_through_both_provinces_offices() {
         assert!(!eligible(&w, SCHOOL_A, today() - Days::new(3)).contains(&id));
     }
 }
+
+/// The pages: lists, detail with its chain, the decision form (CSRF), the settings page with
+/// the configured chains, and the promotion preview with a clear error for a bad year.
+#[actix_web::test]
+async fn pages_show_the_chain_take_decisions_and_preview_promotion() {
+    use actix_web::http::header;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let (_, no) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/transfers").set_json(json!({
+                "student_no": no, "name": "韦小宝", "to_class_no": "202601",
+                "effective_date": ymd(today() - Days::new(2)), "reason": "随父母迁居",
+            })),
+            &bearer(&w, "b.xueji"),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_i64().expect("id");
+        let page = |user: &str, uri: &str| {
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header((header::COOKIE, format!("mealroll_session={}", w.token(user))))
+                .to_request()
+        };
+        for user in ["a.xiaozhang", "b.xueji", "yyb"] {
+            let html = body_text(test::call_service(&app, page(user, "/status-changes?show=in_transit")).await).await;
+            assert!(html.contains("韦小宝") && html.contains("转学途中"), "{label}: {user} list");
+        }
+        let cookie = format!("mealroll_session={}", w.token("a.xiaozhang"));
+        let html = body_text(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/status-changes/{id}"))
+                    .insert_header((header::COOKIE, cookie.clone()))
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert!(html.contains("转出学校审核") && html.contains("decide-form"), "{label}: the principal may decide");
+        let csrf = csrf_of(&html);
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/status-changes/{id}/decide"))
+                .insert_header((header::COOKIE, cookie.clone()))
+                .set_form([("csrf", csrf.as_str()), ("decision", "refuse"), ("note", "")])
+                .to_request(),
+        )
+        .await;
+        let status = r.status();
+        let body = body_text(r).await;
+        assert_eq!(status, 422, "{label}: a refusal needs a reason: {body}");
+        assert!(body.contains("驳回时须填写理由"));
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/status-changes/{id}/decide"))
+                .insert_header((header::COOKIE, cookie.clone()))
+                .set_form([("csrf", "forged"), ("decision", "approve"), ("note", "")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{label}: a forged token is refused");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/status-changes/{id}/decide"))
+                .insert_header((header::COOKIE, cookie.clone()))
+                .set_form([("csrf", csrf.as_str()), ("decision", "approve"), ("note", "同意")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let html = body_text(test::call_service(&app, page("yyb", "/terms")).await).await;
+        assert!(html.contains("转入学校提交转学申请") && html.contains("省内跨县转学"), "{label}: chains shown");
+        let yyb = format!("mealroll_session={}", w.token("yyb"));
+        let html = body_text(
+            test::call_service(
+                &app,
+                test::TestRequest::get().uri("/promotions").insert_header((header::COOKIE, yyb.clone())).to_request(),
+            )
+            .await,
+        )
+        .await;
+        let csrf = csrf_of(&html);
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/promotions")
+                .insert_header((header::COOKIE, yyb.clone()))
+                .set_form([("csrf", csrf.as_str()), ("org", COUNTY), ("school_year", "二〇二六"), ("mode", "preview")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(body_text(r).await.contains("学年应为四位年份"));
+        let year = mealroll::domain::key_lock::school_year_of(today()).to_string();
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/promotions")
+                .insert_header((header::COOKIE, yyb))
+                .set_form([
+                    ("csrf", csrf.as_str()),
+                    ("org", COUNTY),
+                    ("school_year", year.as_str()),
+                    ("graduation_date", &format!("{}-07-10", today().year() + i32::from(today().month() >= 9))),
+                    ("mode", "preview"),
+                ])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let html = body_text(r).await;
+        assert!(
+            html.contains("preview-title") && html.contains("二年级(1)班") && html.contains("apply-button"),
+            "{label}: preview"
+        );
+    }
+}

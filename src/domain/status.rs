@@ -71,6 +71,10 @@ impl State {
     }
 }
 
+/// `students.status` of children still on the roll (at school, suspended, in transit): they
+/// hold their identity for the duplicate check and count in the year-end promotion.
+pub const ON_ROLL_STATUSES: [&str; 3] = ["enrolled", "suspended", "in_transit"];
+
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
@@ -372,6 +376,12 @@ mod tests {
         assert!(State::InTransit.on_roll());
         assert!(!State::Graduated.on_roll());
         assert_eq!(State::of_student_status("enrolled"), Some(State::AtSchool));
+    }
+
+    #[test]
+    fn on_roll_statuses_are_the_on_roll_states() {
+        let derived: Vec<&str> = ALL_STATES.into_iter().filter(|s| s.on_roll()).map(State::student_status).collect();
+        assert_eq!(derived, ON_ROLL_STATUSES);
     }
 
     #[test]

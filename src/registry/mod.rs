@@ -11,6 +11,7 @@ pub mod promotion;
 pub mod service;
 pub mod status;
 pub mod status_api;
+pub mod status_web;
 pub mod terms;
 pub mod timeline;
 pub mod web;

@@ -4,14 +4,14 @@
 //! applied plan is kept, so the job can be undone until it is confirmed; it runs once per org
 //! and school year.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::StudentRow;
-use super::service::{ON_ROLL, add_history};
+use super::service::add_history;
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
@@ -22,7 +22,7 @@ use crate::domain::codes::grade_name;
 use crate::domain::key_lock::school_year_of;
 use crate::domain::promotion::{final_grade, next_grade, renamed};
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::status::State;
+use crate::domain::status::{ON_ROLL_STATUSES, State};
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 
@@ -64,6 +64,16 @@ pub struct ClassMove {
     pub old_name: String,
     pub new_name: String,
     pub students: usize,
+}
+
+impl ClassMove {
+    pub fn from_label(&self) -> &'static str {
+        grade_name(self.from_grade)
+    }
+
+    pub fn to_label(&self) -> &'static str {
+        self.to_grade.map(grade_name).unwrap_or("毕业")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,7 +192,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
         .load(conn)?;
     let roll: Vec<StudentRow> = students::table
         .filter(students::school_id.eq_any(&school_ids))
-        .filter(students::status.eq_any(ON_ROLL))
+        .filter(students::status.eq_any(ON_ROLL_STATUSES))
         .select(StudentRow::as_select())
         .load(conn)?;
     let mut per_class: HashMap<i64, Vec<&StudentRow>> = HashMap::new();
@@ -629,15 +639,4 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<PromotionView>>
         .order(promotions::id.desc())
         .load(conn)?;
     Ok(rows.into_iter().map(view).collect())
-}
-
-/// Class counts per grade after a plan, for the preview's summary line.
-pub fn grade_summary(plan: &Plan) -> BTreeMap<i32, usize> {
-    let mut m = BTreeMap::new();
-    for c in &plan.classes {
-        if let Some(g) = c.to_grade {
-            *m.entry(g).or_default() += 1;
-        }
-    }
-    m
 }

@@ -10,12 +10,13 @@ use serde::Deserialize;
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{classes, orgs, student_history, students};
+use crate::db::schema::{classes, orgs, student_history, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
+use crate::domain::status::ON_ROLL_STATUSES;
 use crate::domain::student::{Issue, StudentRecord};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
@@ -457,10 +458,6 @@ struct NewHistory<'a> {
 
 const CHUNK: usize = 400;
 
-/// `students.status` values of children still on the roll (at school, suspended, in transit):
-/// they hold their identity for the duplicate check.
-pub const ON_ROLL: [&str; 3] = ["enrolled", "suspended", "in_transit"];
-
 /// The next free temporary number (L + county + birth date + 4 digits) per county and birth
 /// date. A county's highest numbers are read in one query the first time it is seen, so an
 /// import of any size asks the database once per county, and a single registration uses the
@@ -519,7 +516,7 @@ impl Holders {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::id_no.eq_any(chunk))
-                .filter(students::status.eq_any(ON_ROLL))
+                .filter(students::status.eq_any(ON_ROLL_STATUSES))
                 .filter(students::id.ne(except.unwrap_or(0))) // ids start at 1: 0 excludes nothing
                 .select((students::id, students::id_no, orgs::name, students::name))
                 .load(conn)?;
@@ -535,7 +532,7 @@ impl Holders {
             let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::guardian_id_no.eq_any(chunk))
-                .filter(students::status.eq_any(ON_ROLL))
+                .filter(students::status.eq_any(ON_ROLL_STATUSES))
                 .filter(students::id.ne(except.unwrap_or(0)))
                 .select((students::id, students::guardian_id_no, orgs::name, students::name, students::birth_date))
                 .load(conn)?;
@@ -695,6 +692,17 @@ pub fn apply_update(
             students::updated_at.eq(now()),
         ))
         .execute(conn)?;
+    if row.class_id != Some(class_id) {
+        // A correction of the class, not a change on a date: the current spell follows it.
+        diesel::update(
+            student_spells::table
+                .filter(student_spells::student_id.eq(row.id))
+                .filter(student_spells::to_date.is_null())
+                .filter(student_spells::school_id.eq(row.school_id)),
+        )
+        .set(student_spells::class_id.eq(class_id))
+        .execute(conn)?;
+    }
     audit::record(
         conn,
         &caller.actor(),

@@ -319,6 +319,7 @@ pub struct DetailPage {
     has_photo: bool,
     duplicate: Option<problems::Comparison>,
     merges: Vec<problems::MergeView>,
+    status: super::status_web::StudentStatus,
     flash: &'static str,
 }
 
@@ -330,7 +331,7 @@ pub async fn detail(
 ) -> PageResult<DetailPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let (view, history, lock, has_photo, duplicate, merges) = st
+    let (view, history, lock, has_photo, duplicate, merges, status) = st
         .run(move |conn| {
             Ok((
                 service::get(conn, &c, id)?,
@@ -339,6 +340,7 @@ pub async fn detail(
                 super::photos::has_photo(conn, id)?,
                 problems::compare(conn, &c, id)?,
                 problems::merges_of(conn, &c, id)?,
+                super::status_web::student_status(conn, &c, id)?,
             ))
         })
         .await?;
@@ -358,6 +360,7 @@ pub async fn detail(
         has_photo,
         duplicate,
         merges,
+        status,
         flash: flash.message(),
         view,
     })

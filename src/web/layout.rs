@@ -37,6 +37,10 @@ impl Layout {
         }
         if caller.may(Permission::ViewStudents) {
             nav.push(NavItem { href: "/change-requests", label: "关键信息变更" });
+            nav.push(NavItem { href: "/status-changes", label: "学籍异动" });
+        }
+        if caller.may(Permission::ConfigureRegistry) && caller.org_kind.is_county_or_above() {
+            nav.push(NavItem { href: "/promotions", label: "升级毕业" });
         }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
@@ -71,6 +75,7 @@ impl Flash {
             Some("deleted") => "已删除",
             Some("submitted") => "申请已提交，等待学校审核",
             Some("decided") => "审核意见已提交",
+            Some("requested") => "已提交，等待下一环节办理",
             Some("password") => "密码已修改，请用新密码重新登录",
             _ => "",
         }
