@@ -141,6 +141,7 @@ async fn suspension_resumption_and_the_days_around_them() {
         let (s, v) = decide(&app, &w, "yyb", change, true, "").await;
         assert_eq!((s, v["error"].as_str()), (403, Some("change.not_your_step")), "{label}: {v}");
         assert!(v["message"].as_str().unwrap_or("").contains("校长"), "{v}");
+        assert_eq!(audit_count(&mut w.conn(), "access.denied"), 1, "{label}: the refusal is audited");
         let (s, v) = decide(&app, &w, "a.xiaozhang", change, true, "同意").await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["current_step"]["label"], "县级教育行政部门复核");
@@ -321,6 +322,90 @@ async fn kinds_that_end_a_place_and_the_ones_refused_in_compulsory_grades() {
         let (s, v) =
             call(&app, post(json!({"kind": "99", "effective_date": ymd(today()), "reason": "其他"})), &a).await;
         assert_eq!((s, v["error"].as_str()), (409, Some("change.wrong_state")), "{label}: {v}");
+    }
+}
+
+/// 99 其他 through its three steps, and 31 退学 where it is allowed: a senior-secondary class.
+#[actix_web::test]
+async fn other_and_withdrawal_in_senior_secondary_end_the_place() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let (other, _) = enrolled(&app, &w, SCHOOL_A, "韦出国", "52232620190101001").await;
+        let a = bearer(&w, "a.xueji");
+        let day = today() - Days::new(4);
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/students/{other}/status-changes")).set_json(json!({
+                "kind": "99", "effective_date": ymd(day), "reason": "随父母出国定居",
+            })),
+            &a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let id = v["id"].as_i64().expect("id");
+        for user in ["a.xiaozhang", "yyb"] {
+            let (s, v) = decide(&app, &w, user, id, true, "").await;
+            assert_eq!(s, 200, "{label}: {user}: {v}");
+        }
+        assert!(eligible(&w, SCHOOL_A, day - Days::new(1)).contains(&other));
+        assert!(!eligible(&w, SCHOOL_A, day).contains(&other));
+        let st: String = students::table.find(other).select(students::status).first(&mut w.conn()).expect("status");
+        assert_eq!(st, "left");
+
+        let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
+        mealroll::org::service::create_class(
+            &mut w.conn(),
+            &cli,
+            SCHOOL_A,
+            &mealroll::org::model::ClassInput {
+                class_no: "202401".into(),
+                grade: "10".into(),
+                entry_year: "2024".into(),
+                ..Default::default()
+            },
+        )
+        .expect("a senior-secondary class");
+        let mut rec = student("韦高一", "52232620080101001", "2008-01-01", "男");
+        rec["class_no"] = json!("202401");
+        rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
+            &a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let senior = v["id"].as_i64().expect("id");
+        let (s, _) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [senior]})),
+            &bearer(&w, "yyb"),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/students/{senior}/status-changes")).set_json(json!({
+                "kind": "退学", "effective_date": ymd(day), "reason": "本人及监护人申请退学",
+            })),
+            &a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: withdrawal is allowed in grade 10: {v}");
+        let id = v["id"].as_i64().expect("id");
+        for user in ["a.xiaozhang", "yyb"] {
+            let (s, v) = decide(&app, &w, user, id, true, "").await;
+            assert_eq!(s, 200, "{label}: {user}: {v}");
+        }
+        assert_eq!(
+            spells(&w, senior),
+            vec![
+                ("at_school".into(), SCHOOL_A.into(), entry_day(), Some(day - Days::new(1))),
+                ("left".into(), SCHOOL_A.into(), day, None),
+            ]
+        );
     }
 }
 

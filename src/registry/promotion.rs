@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::StudentRow;
-use super::service::add_history;
+use super::service::{add_history, place_student};
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
@@ -417,28 +417,9 @@ fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<
             },
         )
         .map_err(|e| AppError::conflict("promotion.timeline", format!("“{}”：{}", r.name, e.message)))?;
-        set_class(conn, caller, &row, r.to_class, &format!("{why}：留级"))?;
+        place_student(conn, caller, &row, (row.school_id, &row.county_code), r.to_class, &format!("{why}：留级"))?;
     }
     Ok(())
-}
-
-/// Puts a student in a class: the column, the record's class number, history.
-fn set_class(conn: &mut DbConn, caller: &Caller, row: &StudentRow, class_id: Option<i64>, why: &str) -> AppResult<()> {
-    let class_no: String = match class_id {
-        Some(c) => classes::table.find(c).select(classes::class_no).first(conn)?,
-        None => String::new(),
-    };
-    let mut values = row.record().values().clone();
-    let old = values.insert("class_no".into(), class_no.clone()).unwrap_or_default();
-    diesel::update(students::table.find(row.id))
-        .set((
-            students::class_id.eq(class_id),
-            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
-            students::version.eq(row.version + 1),
-            students::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)
 }
 
 fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, Plan)> {
@@ -529,7 +510,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
         for r in &plan.repeaters {
             timeline::undo_last(conn, r.student_id)?;
             let row: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
-            set_class(conn, caller, &row, r.from_class, &why)?;
+            place_student(conn, caller, &row, (row.school_id, &row.county_code), r.from_class, &why)?;
         }
         diesel::update(promotions::table.find(id))
             .set((

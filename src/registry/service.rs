@@ -714,6 +714,36 @@ pub fn apply_update(
     Ok(true)
 }
 
+/// Puts a student at a school and in a class: the columns, the record's class number, its version,
+/// and field history for the class. `school` is (school id, county code). The timeline is the
+/// caller's (it knows from which day).
+pub(super) fn place_student(
+    conn: &mut DbConn,
+    caller: &Caller,
+    row: &StudentRow,
+    school: (i64, &str),
+    class_id: Option<i64>,
+    why: &str,
+) -> AppResult<()> {
+    let class_no: String = match class_id {
+        Some(c) => classes::table.find(c).select(classes::class_no).first(conn)?,
+        None => String::new(),
+    };
+    let mut values = row.record().values().clone();
+    let old = values.insert("class_no".into(), class_no.clone()).unwrap_or_default();
+    diesel::update(students::table.find(row.id))
+        .set((
+            students::school_id.eq(school.0),
+            students::county_code.eq(school.1),
+            students::class_id.eq(class_id),
+            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
+            students::version.eq(row.version + 1),
+            students::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)
+}
+
 /// County confirmation into the database (确认入库): pending students in scope become confirmed
 /// and get their formal number (G + ID, or J without one). Problems must be resolved first.
 pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usize> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::changes::{Upload, store_evidence};
 use super::model::StudentRow;
-use super::service::{add_history, county_of, student_in_scope};
+use super::service::{add_history, county_of, place_student, student_in_scope};
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
@@ -959,20 +959,8 @@ fn apply(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
             let to_id = r.to_school_id.ok_or_else(AppError::not_found)?;
             let to = orgs_by_id(conn, &[to_id])?.remove(&to_id).ok_or_else(AppError::not_found)?;
             terms::ensure_open(conn, &to.path, r.effective_date)?;
-            // The in-transit spell becomes the first spell at the new school, from the same day.
-            diesel::update(
-                crate::db::schema::student_spells::table
-                    .filter(crate::db::schema::student_spells::change_id.eq(id))
-                    .filter(crate::db::schema::student_spells::to_date.is_null()),
-            )
-            .set((
-                crate::db::schema::student_spells::state.eq(State::AtSchool.as_str()),
-                crate::db::schema::student_spells::school_id.eq(to.id),
-                crate::db::schema::student_spells::class_id.eq(r.to_class_id),
-                crate::db::schema::student_spells::cause.eq("22"),
-            ))
-            .execute(conn)?;
-            move_student(conn, caller, &student, &to, r.to_class_id, &why)?;
+            timeline::land_transfer(conn, id, to.id, r.to_class_id)?;
+            place_student(conn, caller, &student, (to.id, &county_of(&to.path)), r.to_class_id, &why)?;
             add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, &caller.username)?;
             set_status(conn, student.id, State::AtSchool)?;
         }
@@ -990,7 +978,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
                     promotion_id: None,
                 },
             )?;
-            move_student(conn, caller, &student, &from, r.to_class_id, &why)?;
+            place_student(conn, caller, &student, (from.id, &student.county_code), r.to_class_id, &why)?;
         }
         _ => {
             let state = kind.outcome();
@@ -1029,35 +1017,6 @@ fn apply(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
             &serde_json::json!({"student": student.id, "kind": kind.code(), "effective_date": r.effective_date}),
         ),
     )
-}
-
-/// Moves a student to a school and class: the columns, the record's class number, its version,
-/// and field history for the class.
-fn move_student(
-    conn: &mut DbConn,
-    caller: &Caller,
-    student: &StudentRow,
-    school: &Org,
-    class_id: Option<i64>,
-    why: &str,
-) -> AppResult<()> {
-    let class_no: String = match class_id {
-        Some(c) => classes::table.find(c).select(classes::class_no).first(conn)?,
-        None => String::new(),
-    };
-    let mut values = student.record().values().clone();
-    let old_no = values.insert("class_no".into(), class_no.clone()).unwrap_or_default();
-    diesel::update(students::table.find(student.id))
-        .set((
-            students::school_id.eq(school.id),
-            students::class_id.eq(class_id),
-            students::county_code.eq(county_of(&school.path)),
-            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
-            students::version.eq(student.version + 1),
-            students::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    add_history(conn, student.id, "class_no", Some(&old_no), Some(&class_no), why, &caller.username)
 }
 
 // ---------------------------------------------------------------- batches from a file

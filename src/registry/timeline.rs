@@ -131,6 +131,25 @@ pub fn switch(conn: &mut DbConn, student_id: i64, s: &Switch<'_>) -> AppResult<(
     Ok(())
 }
 
+/// A transfer's last approval: its in-transit spell becomes the first spell at the new school,
+/// from the same day. In the caller's transaction.
+pub fn land_transfer(conn: &mut DbConn, change_id: i64, school_id: i64, class_id: Option<i64>) -> AppResult<()> {
+    let n = diesel::update(
+        student_spells::table.filter(student_spells::change_id.eq(change_id)).filter(student_spells::to_date.is_null()),
+    )
+    .set((
+        student_spells::state.eq(State::AtSchool.as_str()),
+        student_spells::school_id.eq(school_id),
+        student_spells::class_id.eq(class_id),
+        student_spells::cause.eq("22"),
+    ))
+    .execute(conn)?;
+    if n != 1 {
+        return Err(AppError::conflict("timeline.no_transit", "该转学的在途状态不存在，无法完成转学"));
+    }
+    Ok(())
+}
+
 /// Takes back the current spell and reopens the one before it. In the caller's transaction.
 pub fn undo_last(conn: &mut DbConn, student_id: i64) -> AppResult<()> {
     let rows = load(conn, student_id)?;
