@@ -486,6 +486,15 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     assert!(d.find_text("#change-status").contains("已生效"), "approved: {}", d.source());
+    // The county's settings: terms, restrictions and the configured chains; a promotion preview.
+    d.open(&format!("{base}/terms"));
+    assert!(d.source().contains("转入学校提交转学申请"), "chains shown");
+    d.screenshot(&shots.join("22-terms.png"));
+    d.open(&format!("{base}/promotions"));
+    d.click("#preview-button");
+    d.wait_until_url(|u| u.ends_with("/promotions"));
+    assert!(d.find_text("#preview-title").contains("预览"), "promotion preview: {}", d.source());
+    d.screenshot(&shots.join("23-promotion-preview.png"));
     logout();
     login_plain("ch.xueji");
     d.open(&format!("{base}/students/{student_id}"));

@@ -105,6 +105,8 @@ pub struct TermRow {
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub closed: bool,
+    /// Ended and still open: the county may close it.
+    pub closable: bool,
     pub set_by: String,
 }
 
@@ -153,6 +155,9 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
         ))
         .order((orgs::path.asc(), transfer_restrictions::grade.asc()))
         .load(conn)?;
+    // Closable from where the caller stands: ended, and not closed for the caller's org yet.
+    let today = Utc::now().date_naive();
+    let mine = terms_for(conn, caller.org_path())?;
     Ok((
         terms
             .into_iter()
@@ -166,6 +171,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
                     start_date,
                     end_date,
                     closed: closed_at.is_some(),
+                    closable: end_date < today && !mine.iter().any(|m| m.term == t && m.closed),
                     set_by,
                 })
             })
