@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::StudentRow;
-use super::service::{add_history, place_student};
+use super::service::{add_history, now, place_student};
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
@@ -25,10 +25,6 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::{ON_ROLL_STATUSES, State};
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Repeater {

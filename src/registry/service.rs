@@ -26,7 +26,7 @@ pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-pub(super) fn today() -> NaiveDate {
+pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -27,13 +27,8 @@ use crate::domain::term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
+use super::service::now;
+pub use super::service::today;
 
 /// How far ahead a change may be dated: a planned suspension, not next year's.
 const MAX_DAYS_AHEAD: u64 = 90;
@@ -476,6 +471,12 @@ pub struct TransferInput {
     pub reason: String,
 }
 
+/// A date typed into a form, query or file (YYYY-MM-DD), with the field it came from.
+pub fn parse_day(field: &str, s: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::field(field, "input.date", format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
+}
+
 fn parse_date(s: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
         AppError::field("effective_date", "change.date_format", "生效日期应为YYYY-MM-DD格式，如2026-11-23")
@@ -522,14 +523,14 @@ fn class_in(conn: &mut DbConn, school: &Org, class_no: &str) -> AppResult<i64> {
 
 /// The checks every change shares: a confirmed student with no open change, a state the change
 /// may start from, and an effective date inside the timeline's open end, not too far ahead and
-/// not in a closed term. Returns the student's current state.
+/// not in a closed term. Returns the student's grade.
 fn common_checks(
     conn: &mut DbConn,
     student: &StudentRow,
     school: &Org,
     kind: ChangeKind,
     effective: NaiveDate,
-) -> AppResult<State> {
+) -> AppResult<i32> {
     if student.review != "confirmed" {
         return Err(AppError::conflict(
             "change.not_confirmed",
@@ -557,7 +558,8 @@ fn common_checks(
     let rows = timeline::load(conn, student.id)?;
     let tl = timeline::timeline_of(&rows);
     let state = tl.current().map(|s| s.state).unwrap_or(State::Left);
-    kind.check(state, grade_of(conn, student.class_id)?).map_err(refusal)?;
+    let grade = grade_of(conn, student.class_id)?;
+    kind.check(state, grade).map_err(refusal)?;
     tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
     if effective > today() + Days::new(MAX_DAYS_AHEAD) {
         return Err(AppError::field(
@@ -567,7 +569,7 @@ fn common_checks(
         ));
     }
     terms::ensure_open(conn, &school.path, effective)?;
-    Ok(state)
+    Ok(grade)
 }
 
 /// Requests a change of the student's own school. The caller must be who the chain's first step
@@ -676,9 +678,8 @@ pub fn request_transfer(
         return Err(AppError::field("student_no", "transfer.same_school", "该学生已在本校；校内调班请办理“转班”"));
     }
     let to_class = class_in(conn, &to_school, &input.to_class_no)?;
-    common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
+    let grade = common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
     terms::ensure_open(conn, &to_school.path, effective)?;
-    let grade = grade_of(conn, student.class_id)?;
     for path in [&from_school.path, &to_school.path] {
         if let Some(msg) = terms::transfer_restriction(conn, path, grade, effective)? {
             return Err(AppError::conflict("transfer.restricted", msg));
@@ -692,7 +693,7 @@ pub fn request_transfer(
     }
     let id = audited(conn, caller, "request_transfer", |conn| {
         let evidence_id = evidence.map(|e| store_evidence(conn, caller, e)).transpose()?;
-        let id = open_change(
+        open_change(
             conn,
             caller,
             &student,
@@ -706,8 +707,7 @@ pub fn request_transfer(
             evidence_id,
             &chain,
             &orgs,
-        )?;
-        Ok(id)
+        )
     })?;
     get(conn, caller, id)
 }
@@ -803,7 +803,8 @@ fn open_change(
         })),
     )?;
     if chain.len() == 1 {
-        apply(conn, caller, id)?;
+        let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
+        apply(conn, caller, &r)?;
     } else if caller.is_cli() {
         // The command line acts for the whole chain (batch suspension and resumption).
         for _ in 1..chain.len() {
@@ -928,7 +929,7 @@ fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note
     }
     let last = steps.last().map(|s| s.step_no) == Some(r.step_no);
     if last {
-        return apply(conn, caller, id);
+        return apply(conn, caller, &r);
     }
     let next = r.step_no + 1;
     let day = today();
@@ -947,8 +948,8 @@ fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note
 }
 
 /// The end of the chain: the change takes effect on the student and the timeline.
-fn apply(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
-    let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
+fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppResult<()> {
+    let id = r.id;
     let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
     let student: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
     let from = orgs_by_id(conn, &[r.from_school_id])?.remove(&r.from_school_id).ok_or_else(AppError::not_found)?;

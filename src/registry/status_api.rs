@@ -106,11 +106,6 @@ pub struct DateQuery {
     date: String,
 }
 
-pub fn parse_day(s: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::field("date", "input.date", format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
-}
-
 /// The students eligible at a school on a day.
 pub async fn eligible(
     st: web::Data<AppState>,
@@ -119,7 +114,7 @@ pub async fn eligible(
     q: web::Query<DateQuery>,
 ) -> Json {
     let school = path.into_inner();
-    let day = parse_day(&q.date)?;
+    let day = status::parse_day("date", &q.date)?;
     let s = school.clone();
     let students = st.run(move |conn| timeline::eligible_list(conn, &c, &s, day)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

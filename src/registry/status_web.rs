@@ -378,16 +378,12 @@ pub struct TermForm {
     end_date: String,
 }
 
-fn form_date(field: &str, s: &str) -> Result<chrono::NaiveDate, AppError> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::field(field, "input.date", format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
-}
-
 pub async fn term_set(st: web::Data<AppState>, f: CsrfForm<TermForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     terms_action(&st, user, move |conn, c| {
         let t = Term::parse(&form.term).map_err(|m| AppError::field("term", "term.format", m))?;
-        let (s, e) = (form_date("start_date", &form.start_date)?, form_date("end_date", &form.end_date)?);
+        let (s, e) =
+            (status::parse_day("start_date", &form.start_date)?, status::parse_day("end_date", &form.end_date)?);
         terms::set_term(conn, c, t, s, e)
     })
     .await
@@ -515,7 +511,7 @@ fn promote_input(form: &PromotionForm) -> Result<PromoteInput, AppError> {
         })?;
     let graduation_date = match form.graduation_date.trim() {
         "" => None,
-        d => Some(form_date("graduation_date", d)?),
+        d => Some(status::parse_day("graduation_date", d)?),
     };
     let mut repeaters = Vec::new();
     for (i, line) in form.repeaters.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -17,9 +17,7 @@ use crate::domain::term::{self, Term, TermDates};
 use crate::error::{AppError, AppResult};
 use crate::org::model::ancestor_paths;
 
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
+use super::service::{now, today};
 
 /// The terms that hold for a school (by its org path): for each term the nearest org's dates;
 /// closed when any org on the path has closed it.
@@ -124,11 +122,13 @@ pub struct RestrictionRow {
 /// Settings that bear on the caller: its own org's, its ancestors' and its subtree's.
 pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<RestrictionRow>)> {
     caller.require(conn, Permission::ViewStudents, "list_terms")?;
-    let near = orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(caller.org_path())));
+    // Its own org, its ancestors and its subtree.
+    let near =
+        || orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(caller.org_path())));
     type Stored = (String, String, i32, i32, NaiveDate, NaiveDate, Option<NaiveDateTime>, String);
     let terms: Vec<Stored> = school_terms::table
         .inner_join(orgs::table)
-        .filter(near)
+        .filter(near())
         .select((
             orgs::code,
             orgs::name,
@@ -141,10 +141,9 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
         ))
         .order((school_terms::school_year.desc(), school_terms::term.desc(), orgs::path.asc()))
         .load(conn)?;
-    let near = orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(caller.org_path())));
     let restrictions: Vec<(i64, String, String, i32, Option<i32>, String)> = transfer_restrictions::table
         .inner_join(orgs::table)
-        .filter(near)
+        .filter(near())
         .select((
             transfer_restrictions::id,
             orgs::code,
@@ -156,7 +155,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
         .order((orgs::path.asc(), transfer_restrictions::grade.asc()))
         .load(conn)?;
     // Closable from where the caller stands: ended, and not closed for the caller's org yet.
-    let today = Utc::now().date_naive();
+    let today = today();
     let mine = terms_for(conn, caller.org_path())?;
     Ok((
         terms
