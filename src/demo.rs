@@ -74,6 +74,7 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
         build_students(conn, &cli)?;
         build_terms(conn, &cli)?;
         build_neighbour(conn, &cli)?;
+        build_programme(conn, &cli, &schools)?;
         schools
     } else {
         existing
@@ -134,6 +135,102 @@ fn build_terms(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
             crate::registry::terms::set_term(conn, cli, t, start, end)?;
             if end < today {
                 crate::registry::terms::close_term(conn, cli, t, today)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The programme in the demo county: a national plan county since 2011 with every school in
+/// the programme, a supplier and the four meal models, the county's calendar for last and this
+/// school year (weekdays in term, without the National Day week), and rosters: last spring's
+/// archived everywhere, this autumn's in every state, two schools late.
+fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult<()> {
+    use crate::db::schema::{classes, orgs as o, rosters};
+    use crate::domain::calendar::{MealMonth, Month};
+    use crate::domain::programme::{MealModel, Period, PlanType};
+    use crate::domain::roster::{Step, deadline, default_snapshot};
+    use crate::domain::term::Term;
+    use crate::programme::config::{self, ModelInput};
+    use crate::programme::{calendar, roster};
+
+    let today = Utc::now().date_naive();
+    let this_year = crate::domain::key_lock::school_year_of(today);
+    let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
+    for year in [this_year - 1, this_year] {
+        config::set_plan(conn, cli, COUNTY, year, PlanType::National)?;
+    }
+    let supplier =
+        config::add_supplier(conn, cli, "望谟县黔味营养餐配送有限公司", "91522326MA6HX2K81Q", "罗德明", "08594612345")?;
+    let since = Period::new(d(2011, 9, 1), None).map_err(|m| AppError::internal_msg("demo.period", m))?;
+    for code in schools {
+        config::join(conn, cli, code, since, false, "国家试点县首批")?;
+        let name: String = o::table.filter(o::code.eq(code)).select(o::name).first(conn)?;
+        let class_ids: Vec<i64> = classes::table
+            .inner_join(o::table)
+            .filter(o::code.eq(code))
+            .select(classes::id)
+            .order(classes::class_no.asc())
+            .load(conn)?;
+        let model = |m, classes: Vec<i64>| ModelInput {
+            model: m,
+            period: since,
+            supplier_id: (m == MealModel::Enterprise).then_some(supplier),
+            class_ids: classes,
+        };
+        let models = if name.contains("纳包") {
+            vec![model(MealModel::Enterprise, vec![])]
+        } else if name.ends_with("教学点") {
+            vec![model(MealModel::Family, vec![])]
+        } else if name.contains("复兴中心") {
+            // 混合: the first class eats with a hosting family, the rest in the canteen.
+            vec![model(MealModel::Canteen, vec![]), model(MealModel::Family, class_ids.into_iter().take(1).collect())]
+        } else {
+            vec![model(MealModel::Canteen, vec![])]
+        };
+        for m in models {
+            config::add_model(conn, cli, code, m)?;
+        }
+    }
+    let county_path: String = o::table.filter(o::code.eq(COUNTY)).select(o::path).first(conn)?;
+    let terms = crate::registry::terms::terms_for(conn, &county_path)?;
+    for t in terms.iter().filter(|t| t.term.school_year() >= this_year - 1) {
+        for m in Month::span(t.start, t.end) {
+            let mut cal = MealMonth::working_days_in_terms(m, &terms);
+            if m.to_string().ends_with("-10") {
+                cal = MealMonth::new(m, cal.days().filter(|day| *day > 7))
+                    .map_err(|e| AppError::internal_msg("demo.calendar", e))?;
+            }
+            calendar::set_month(conn, cli, COUNTY, &cal)?;
+        }
+    }
+    let last_spring = Term::new(this_year - 1, 2).map_err(|m| AppError::internal_msg("demo.term", m))?;
+    let autumn = Term::new(this_year, 1).map_err(|m| AppError::internal_msg("demo.term", m))?;
+    for (i, code) in schools.iter().enumerate() {
+        for (term, steps) in [(last_spring, 3), (autumn, [3, 3, 3, 2, 1, 0][i % 6])] {
+            if default_snapshot(term) > today {
+                continue;
+            }
+            let built = roster::build(conn, cli, code, term, None)?;
+            let all = [Step::Sign, Step::Review, Step::Archive];
+            for step in all.iter().take(steps) {
+                roster::step(conn, cli, built.roster.id, *step, "演示")?;
+            }
+            // The demo is built today; its signatures are dated as a school would have signed.
+            let late = term == autumn && i % 6 == 4;
+            let signed = (deadline(term) - chrono::Days::new(if late { 0 } else { 3 }))
+                .and_hms_opt(10, 0, 0)
+                .unwrap_or_default();
+            let signed = if late { signed + chrono::Days::new(6) } else { signed };
+            if steps > 0 {
+                diesel::update(rosters::table.find(built.roster.id))
+                    .set((
+                        rosters::built_at.eq(signed - chrono::Days::new(2)),
+                        rosters::signed_at.eq(Some(signed)),
+                        rosters::reviewed_at.eq((steps > 1).then(|| signed + chrono::Days::new(2))),
+                        rosters::archived_at.eq((steps > 2).then(|| signed + chrono::Days::new(4))),
+                    ))
+                    .execute(conn)?;
             }
         }
     }

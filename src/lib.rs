@@ -11,5 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod exchange;
 pub mod org;
+pub mod programme;
 pub mod registry;
 pub mod web;

@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         what: YearCommand,
     },
+    /// Beneficiary rosters (受益学生花名册): build and print.
+    Roster {
+        #[command(subcommand)]
+        what: RosterCommand,
+    },
     /// Data checks for clerks cleaning data.
     Check {
         #[command(subcommand)]
@@ -132,6 +137,40 @@ enum BenchCommand {
     Import {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
+    },
+    /// Time building and printing (PDF) the roster of a generated school of N students.
+    Roster {
+        #[arg(long, default_value_t = 3_000)]
+        rows: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum RosterCommand {
+    /// Build a school's roster for a term from the registry (a new version when it changed).
+    Build {
+        #[arg(long)]
+        school: String,
+        /// YYYY-1 (autumn) or YYYY-2 (spring).
+        #[arg(long)]
+        term: String,
+        /// Snapshot date; default 15 September / 1 March.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Print a school's newest roster (or --version N) to FILE.pdf or FILE.xlsx.
+    Print {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        term: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        version: Option<i32>,
+        /// The public-notice list (公示): name, sex, grade, class and meal model only.
+        #[arg(long)]
+        public: bool,
     },
 }
 
@@ -422,6 +461,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 println!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
             });
         }
+        Command::Bench { what: BenchCommand::Roster { rows } } => {
+            let result = mealroll::bench::roster(&mut conn, rows)?;
+            print(cli.json, json!(result), || {
+                println!(
+                    "bench roster: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
+                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                )
+            });
+        }
+        Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
         Command::Change { what } => {
             let (kind, file, dry_run) = match what {
                 ChangeCommand::Suspend { file, dry_run } => (ChangeKind::Suspend, file, dry_run),
@@ -520,6 +569,78 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             drop(conn);
             serve(settings, keys, pool)?;
+        }
+    }
+    Ok(())
+}
+
+fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -> Result<(), AppError> {
+    use mealroll::domain::term::Term;
+    use mealroll::exchange::roster_print::{self, FileFormat, Kind};
+    use mealroll::programme::roster;
+    let caller = Caller::cli(conn)?;
+    let term_of = |t: &str| Term::parse(t).map_err(|m| AppError::invalid("term.format", m));
+    match what {
+        RosterCommand::Build { school, term, date } => {
+            let built = roster::build(conn, &caller, &school, term_of(&term)?, date)?;
+            let (head, lines) = roster::get(conn, &caller, built.roster.id)?;
+            let students: Vec<_> = lines.iter().map(|l| json!({"student_no": l.student_no, "name": l.name})).collect();
+            print(
+                json_mode,
+                json!({"school": head.school_code, "term": head.term, "version": head.version, "hash": head.hash,
+                       "count": head.count, "snapshot_date": head.snapshot_date, "created": built.created,
+                       "status": head.status, "diff": head.diff, "students": students}),
+                || {
+                    println!(
+                        "{} {} 花名册第{}版{}：{} 人，统计日期 {}，校验码 {}",
+                        head.school_name,
+                        head.term_label,
+                        head.version,
+                        if built.created { "已生成" } else { "（内容未变，沿用）" },
+                        head.count,
+                        head.snapshot_date,
+                        head.hash
+                    );
+                    for e in &head.diff.joined {
+                        println!("  新增 {} {} {}", e.student_no, e.name, e.reason);
+                    }
+                    for e in &head.diff.left {
+                        println!("  移出 {} {} {}", e.student_no, e.name, e.reason);
+                    }
+                    for e in &head.diff.changed {
+                        println!("  变更 {} {} {}", e.student_no, e.name, e.reason);
+                    }
+                },
+            );
+        }
+        RosterCommand::Print { school, term, out, version, public } => {
+            let format = FileFormat::of(&out.to_string_lossy())
+                .ok_or_else(|| AppError::invalid("roster.print_format", "输出文件应以 .pdf 或 .xlsx 结尾"))?;
+            let versions = roster::versions(conn, &caller, &school, term_of(&term)?)?;
+            let head = match version {
+                Some(v) => versions.into_iter().find(|h| h.version == v),
+                None => versions.into_iter().next(),
+            }
+            .ok_or_else(|| {
+                AppError::invalid("roster.none", format!("学校{school}在{term}没有该版本的花名册，请先 roster build"))
+            })?;
+            let kind = if public { Kind::Public } else { Kind::Signed };
+            let (_, bytes) = roster_print::render(conn, &caller, head.id, kind, format)?;
+            std::fs::write(&out, &bytes)
+                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+            print(
+                json_mode,
+                json!({"file": out, "bytes": bytes.len(), "version": head.version, "hash": head.hash, "count": head.count}),
+                || {
+                    println!(
+                        "已打印 {} 第{}版（{} 人）到 {}",
+                        head.school_name,
+                        head.version,
+                        head.count,
+                        out.display()
+                    )
+                },
+            );
         }
     }
     Ok(())

@@ -501,5 +501,74 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     let page = d.source();
     assert!(page.contains("册亨县者楼小学") && page.contains("学籍状态"), "the new school holds the child");
     d.screenshot(&shots.join("21-transferred-student.png"));
+
+    // The 15 September roster: the school rebuilds on a later day (the transferred child has
+    // left: v2 with its diff), signs, and the county reviews and archives; prints read back.
+    let yyb_step = u64::try_from(chrono::Utc::now().timestamp()).expect("time") / 30;
+    logout();
+    login_plain("s1.yyzg");
+    d.open(&format!("{base}/rosters"));
+    assert!(d.source().contains("本校各版本"), "the school sees its versions: {}", d.source());
+    d.screenshot(&shots.join("24-rosters-school.png"));
+    let later = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).format("%Y-%m-%d").to_string();
+    d.post(
+        "/execute/sync",
+        json!({"script": "document.getElementById('snapshot_date').value = arguments[0];", "args": [later]}),
+    );
+    d.click("#build-form button");
+    let roster_url = d.wait_until_url(|u| u.contains("/rosters/") && u.contains("ok="));
+    let page = d.source();
+    assert!(roster_url.contains("ok=created") && page.contains("第2版"), "a new version: {roster_url} {page}");
+    assert!(d.find_text("#diff").contains(&student_name), "the diff names the child who left: {page}");
+    d.screenshot(&shots.join("25-roster-v2.png"));
+    d.click("#sign-form button");
+    d.wait_until_url(|u| u.contains("ok=stepped"));
+    assert!(d.find_text("#roster-status").contains("学校已签章"), "signed: {}", d.source());
+    let roster_url = roster_url.split('?').next().expect("url").to_owned();
+    logout();
+    while u64::try_from(chrono::Utc::now().timestamp()).expect("time") / 30 <= yyb_step {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    login_as("yyb");
+    d.open(&format!("{base}/rosters"));
+    assert!(d.source().contains("逾期"), "the county sees late schools: {}", d.source());
+    d.screenshot(&shots.join("26-rosters-county.png"));
+    d.open(&roster_url);
+    d.click("#review-form button[value=review]");
+    d.wait_until_url(|u| u.contains("ok=stepped"));
+    d.click("#review-form button[value=archive]");
+    d.wait_until_url(|u| u.contains("ok=stepped"));
+    assert!(d.find_text("#roster-status").contains("已备案"), "archived: {}", d.source());
+    d.screenshot(&shots.join("27-roster-archived.png"));
+    // The whole county's rosters as one PDF, built as a job with a progress bar.
+    d.open(&format!("{base}/rosters"));
+    d.click("#print-all button");
+    d.wait_until_url(|u| u.contains("/jobs/"));
+    for _ in 0..240 {
+        if d.source().contains("job-file") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(d.source().contains("job-file"), "the county print job finishes: {}", d.source());
+    d.screenshot(&shots.join("31-print-all-done.png"));
+    d.open(&format!("{base}/programme"));
+    assert!(d.source().contains("国家计划县") && d.source().contains("5.00"), "settings page: {}", d.source());
+    d.screenshot(&shots.join("28-programme.png"));
+    d.open(&format!("{base}/calendars/{}", demo["schools"][0].as_str().expect("school")));
+    d.screenshot(&shots.join("29-calendar.png"));
+    let roster_id = roster_url.rsplit('/').next().expect("id");
+    let mut resp = ureq::get(&format!("{base}/rosters/{roster_id}/roster.pdf"))
+        .header("Cookie", &format!("mealroll_session={}", d.cookie("mealroll_session")))
+        .call()
+        .expect("roster pdf");
+    let pdf = resp.body_mut().read_to_vec().expect("bytes");
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(shots.join("roster.pdf"), &pdf).expect("write pdf");
+    let _ = std::process::Command::new("pdftoppm")
+        .args(["-r", "80", "-png", "-f", "1", "-l", "1"])
+        .arg(shots.join("roster.pdf"))
+        .arg(shots.join("30-roster-page"))
+        .status();
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use actix_web::test;
-use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::{status_change_steps, status_changes, student_spells, students};
@@ -17,48 +17,6 @@ fn today() -> NaiveDate {
 
 fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
-}
-
-/// Two years ago, first of the month: when the test children entered school.
-fn entry_day() -> NaiveDate {
-    let d = today().checked_sub_months(Months::new(24)).expect("date");
-    d.with_day(1).expect("day")
-}
-
-/// Registers a child at a school (by its registrar) and has the county confirm it.
-async fn enrolled<S, B>(app: &S, w: &World, school: &str, name: &str, id17: &str) -> (i64, String)
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
-    let (registrar, county) = match school {
-        SCHOOL_A => ("a.xueji", "yyb"),
-        SCHOOL_B => ("b.xueji", "yyb"),
-        _ => ("c.xueji", "yyb2"),
-    };
-    let mut rec = student(name, id17, "2019-01-01", "男");
-    rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
-    let (s, v) = call(
-        app,
-        test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/students")).set_json(&rec),
-        &bearer(w, registrar),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    let id = v["id"].as_i64().expect("id");
-    let (s, v) = call(
-        app,
-        test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [id]})),
-        &bearer(w, county),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    let no: String = students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no");
-    (id, no)
 }
 
 fn eligible(w: &World, school: &str, day: NaiveDate) -> Vec<i64> {

@@ -8,20 +8,6 @@ use actix_web::test;
 use common::*;
 use diesel::prelude::*;
 
-fn pdftool(tool: &str, pdf: &[u8], args: &[&str]) -> String {
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("f.pdf");
-    std::fs::write(&path, pdf).expect("write");
-    let out = std::process::Command::new(tool)
-        .args(args)
-        .arg(&path)
-        .args(if tool == "pdftotext" { vec!["-"] } else { vec![] })
-        .output()
-        .expect("poppler-utils is installed");
-    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
 #[actix_web::test]
 async fn class_forms_print_one_page_per_student_with_every_name_intact() {
     for db in TestDb::all() {

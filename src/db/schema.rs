@@ -373,6 +373,142 @@ diesel::joinable!(status_change_steps -> orgs (org_id));
 diesel::joinable!(promotions -> orgs (org_id));
 diesel::joinable!(student_spells -> students (student_id));
 
+diesel::table! {
+    county_plans (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        school_year -> Integer,
+        plan_type -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    programme_schools (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        from_date -> Date,
+        to_date -> Nullable<Date>,
+        seat_included -> Bool,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subsidy_standards (id) {
+        id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        kind -> Text,
+        from_date -> Date,
+        to_date -> Nullable<Date>,
+        amount_fen -> BigInt,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    central_shares (id) {
+        id -> BigInt,
+        plan_type -> Text,
+        from_date -> Date,
+        mode -> Text,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    suppliers (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        name -> Text,
+        credit_code -> Text,
+        contact -> Text,
+        phone -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meal_models (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        model -> Text,
+        from_date -> Date,
+        to_date -> Nullable<Date>,
+        supplier_id -> Nullable<BigInt>,
+        class_ids -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meal_calendars (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        month -> Integer,
+        days -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rosters (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        county_code -> Text,
+        school_year -> Integer,
+        term -> Integer,
+        version -> Integer,
+        snapshot_date -> Date,
+        status -> Text,
+        content_hash -> Text,
+        student_count -> Integer,
+        diff -> Text,
+        built_by -> Text,
+        built_at -> Timestamp,
+        signed_by -> Nullable<Text>,
+        signed_at -> Nullable<Timestamp>,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        archived_by -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roster_lines (roster_id, seq) {
+        roster_id -> BigInt,
+        seq -> Integer,
+        student_id -> BigInt,
+        student_no -> Text,
+        name -> Text,
+        sex -> Text,
+        grade -> Integer,
+        class_name -> Text,
+        attendance -> Text,
+        yibu -> Bool,
+        left_behind -> Text,
+        guardian_name -> Text,
+        meal_model -> Text,
+    }
+}
+
+diesel::joinable!(county_plans -> orgs (org_id));
+diesel::joinable!(programme_schools -> orgs (school_id));
+diesel::joinable!(suppliers -> orgs (org_id));
+diesel::joinable!(meal_models -> orgs (school_id));
+diesel::joinable!(meal_calendars -> orgs (org_id));
+diesel::joinable!(rosters -> orgs (school_id));
+diesel::joinable!(roster_lines -> rosters (roster_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     schools,
@@ -397,4 +533,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_change_steps,
     promotions,
     student_spells,
+    county_plans,
+    programme_schools,
+    subsidy_standards,
+    central_shares,
+    suppliers,
+    meal_models,
+    meal_calendars,
+    rosters,
+    roster_lines,
 );

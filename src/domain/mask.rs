@@ -5,6 +5,15 @@ pub fn id_number(s: &str) -> String {
     keep_ends(s, 3, 4)
 }
 
+/// A 学籍号 with the birth date hidden: `G522326********3348`. A G or J number carries the
+/// child's ID number, and a roster passes through every guardian's hands.
+pub fn student_no(s: &str) -> String {
+    if s.chars().count() < 12 {
+        return s.to_owned();
+    }
+    keep_ends(s, 7, 4)
+}
+
 /// `138****5678`.
 pub fn phone(s: &str) -> String {
     if s.chars().count() < 7 {
@@ -39,6 +48,13 @@ fn keep_ends(s: &str, head: usize, tail: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn student_numbers_hide_the_birth_date() {
+        assert_eq!(student_no("G522326202002163348"), "G522326********3348");
+        assert_eq!(student_no("L5223262020021600012"), "L522326*********0012");
+        assert_eq!(student_no("X1"), "X1");
+    }
 
     #[test]
     fn masks_follow_spec_examples() {

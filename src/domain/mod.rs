@@ -1,14 +1,18 @@
 //! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
 
+pub mod calendar;
 pub mod codes;
 pub mod division;
 pub mod id_card;
 pub mod key_lock;
 pub mod mask;
+pub mod money;
 pub mod password;
 pub mod photo;
+pub mod programme;
 pub mod promotion;
 pub mod role;
+pub mod roster;
 pub mod school_code;
 pub mod status;
 pub mod student;

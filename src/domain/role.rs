@@ -162,6 +162,15 @@ pub enum Permission {
     SetKeyLock,
     /// Set terms, close them, restrict transfers, and run year-end promotion (county and above).
     ConfigureRegistry,
+    /// Set the programme's plan types, member schools, standards, suppliers, meal models and
+    /// calendars (county and above; a school keeps its own calendar and meal models too).
+    ConfigureProgramme,
+    /// Build a school's beneficiary roster.
+    BuildRoster,
+    /// Sign (签章确认) the school's own roster.
+    SignRoster,
+    /// Review, return and archive (备案) the rosters of the county's schools.
+    ReviewRoster,
 }
 
 impl Role {
@@ -182,6 +191,10 @@ impl Role {
             ReviewKeyChange => self == Principal,
             SetKeyLock => self == NutritionOffice,
             ConfigureRegistry => self == NutritionOffice,
+            ConfigureProgramme => matches!(self, NutritionOffice | NutritionOfficer),
+            BuildRoster => matches!(self, NutritionOffice | NutritionOfficer | Principal),
+            SignRoster => matches!(self, Principal | NutritionOfficer),
+            ReviewRoster => self == NutritionOffice,
         }
     }
 }

@@ -261,11 +261,21 @@ impl StudentRecord {
         self.get(key) == "1"
     }
 
+    /// The family member who is the guardian: the first one marked so, else member 1.
+    fn guardian_member(&self) -> &'static str {
+        if self.is("m1_guardian") || !self.is("m2_guardian") { "m1" } else { "m2" }
+    }
+
     /// The first guardian's phone and ID number (for the cross-school guardian check).
     pub fn guardian(&self) -> (Option<&str>, Option<&str>) {
-        let m = if self.is("m1_guardian") || !self.is("m2_guardian") { "m1" } else { "m2" };
+        let m = self.guardian_member();
         let get = |k: &str| Some(self.get(&format!("{m}_{k}"))).filter(|s| !s.is_empty());
         (get("phone"), get("id_no"))
+    }
+
+    /// The guardian's name, as the roster prints it for signing.
+    pub fn guardian_name(&self) -> &str {
+        self.get(if self.guardian_member() == "m1" { "m1_name" } else { "m2_name" })
     }
 }
 

@@ -1,5 +1,5 @@
-//! Long work in the background with progress: imports started from a page run on a worker
-//! thread; the page polls the job (a refresh every second, no JavaScript needed).
+//! Long work in the background with progress: imports and county-wide printing started from a
+//! page run on a worker thread; the page polls the job (a refresh every second, no JavaScript).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,12 +16,24 @@ pub struct JobState {
     pub title: String,
     pub stage: String,
     pub done: usize,
+    /// How many units the job has, when known: the page then shows a proportional bar.
+    pub total: Option<usize>,
     pub finished: bool,
     pub error: Option<String>,
     pub report: Option<ImportReport>,
     /// The rejected rows as a workbook in the user's layout, when there are any.
     #[serde(skip)]
     pub error_workbook: Option<Vec<u8>>,
+    /// What the job made for download: (file name, bytes).
+    #[serde(skip)]
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+impl JobState {
+    /// Per cent done, when the total is known.
+    pub fn percent(&self) -> Option<usize> {
+        self.total.filter(|t| *t > 0).map(|t| (self.done * 100 / t).min(100))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -36,10 +48,12 @@ impl Jobs {
             title: title.to_owned(),
             stage: "排队".into(),
             done: 0,
+            total: None,
             finished: false,
             error: None,
             report: None,
             error_workbook: None,
+            file: None,
         };
         self.lock().insert(id.clone(), state);
         id

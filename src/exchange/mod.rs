@@ -6,6 +6,7 @@ pub mod guard;
 pub mod import;
 pub mod jobs;
 pub mod pdf;
+pub mod roster_print;
 pub mod sheet;
 pub mod student_form;
 pub mod template;

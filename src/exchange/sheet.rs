@@ -219,6 +219,71 @@ pub fn column_letter(mut i: usize) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
+impl Cell {
+    /// The cell as text people typed: numbers without a trailing `.0`, dates as YYYY-MM-DD.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(s) => s.trim().to_owned(),
+            Cell::Number(n) => format!("{n}"),
+            Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Empty | Cell::Error => String::new(),
+        }
+    }
+}
+
+/// A column found by its header: the name used in messages and the headers that mean it.
+pub struct Column {
+    pub name: &'static str,
+    pub synonyms: &'static [&'static str],
+    pub required: bool,
+}
+
+/// One data row of a table read by header names: its sheet and row number, and the text of
+/// each column in the order asked for (empty when an optional column is absent).
+pub struct NamedRow {
+    pub sheet: String,
+    pub row: u32,
+    pub values: Vec<String>,
+}
+
+/// Reads a table whose first row names its columns, in any order; blank rows are skipped. A
+/// required column that is missing is named in the error with what the header should hold.
+pub fn read_named(bytes: &[u8], filename: &str, code: &'static str, columns: &[Column]) -> AppResult<Vec<NamedRow>> {
+    let kind = super::guard::check(bytes, filename)?;
+    let mut index: Option<Vec<Option<usize>>> = None;
+    let mut rows = Vec::new();
+    read_rows(bytes, kind, |sheet, row, cells| {
+        let Some(idx) = &index else {
+            let headers: Vec<String> = cells.iter().map(Cell::text).collect();
+            let mut found = Vec::new();
+            for c in columns {
+                let at = headers.iter().position(|h| c.synonyms.contains(&h.as_str()));
+                if at.is_none() && c.required {
+                    let all: Vec<&str> = columns.iter().filter(|c| c.required).map(|c| c.name).collect();
+                    return Err(AppError::invalid(
+                        code,
+                        format!("工作表“{sheet}”第{row}行（表头）缺少“{}”列；表头应含：{}", c.name, all.join("、")),
+                    ));
+                }
+                found.push(at);
+            }
+            index = Some(found);
+            return Ok(());
+        };
+        if cells.iter().all(Cell::is_empty) {
+            return Ok(());
+        }
+        let values = idx.iter().map(|i| i.and_then(|i| cells.get(i)).map(Cell::text).unwrap_or_default()).collect();
+        rows.push(NamedRow { sheet: sheet.to_owned(), row, values });
+        Ok(())
+    })?;
+    if index.is_none() {
+        return Err(AppError::invalid(code, format!("文件“{filename}”没有表头行")));
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,18 @@ pub async fn job_errors(
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
 }
 
+/// What a finished job made (a county's rosters as one PDF).
+pub async fn job_file(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<HttpResponse> {
+    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
+    let (name, bytes) = job.file.ok_or_else(AppError::not_found)?;
+    let kind = if name.ends_with(".pdf") { PDF } else { XLSX };
+    Ok(download(bytes, &name, kind))
+}
+
 #[derive(Deserialize)]
 pub struct ImportQuery {
     #[serde(default)]

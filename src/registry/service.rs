@@ -22,7 +22,7 @@ use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
 
-pub(super) fn now() -> NaiveDateTime {
+pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 

@@ -166,6 +166,11 @@ pub fn undo_last(conn: &mut DbConn, student_id: i64) -> AppResult<()> {
 /// The students eligible at a school on a day: at school there (not suspended, in transit or
 /// gone) and confirmed into the database. Unscoped: callers check the school is theirs.
 pub fn eligible_at(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResult<Vec<i64>> {
+    Ok(placed_at(conn, school_id, day)?.into_iter().map(|(id, _)| id).collect())
+}
+
+/// [`eligible_at`] with the class each student was in on that day.
+pub fn placed_at(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResult<Vec<(i64, Option<i64>)>> {
     Ok(student_spells::table
         .inner_join(students::table)
         .filter(student_spells::school_id.eq(school_id))
@@ -173,9 +178,21 @@ pub fn eligible_at(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResu
         .filter(student_spells::from_date.le(day))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
         .filter(students::review.eq("confirmed"))
-        .select(students::id)
+        .select((students::id, student_spells::class_id))
         .order(students::id.asc())
         .load(conn)?)
+}
+
+/// The spell a student was in on a day, with the school's name: why a child is (not) on a roll.
+pub fn spell_on(conn: &mut DbConn, student_id: i64, day: NaiveDate) -> AppResult<Option<(SpellRow, String)>> {
+    Ok(student_spells::table
+        .inner_join(orgs::table.on(orgs::id.eq(student_spells::school_id)))
+        .filter(student_spells::student_id.eq(student_id))
+        .filter(student_spells::from_date.le(day))
+        .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
+        .select((SpellRow::as_select(), orgs::name))
+        .first(conn)
+        .optional()?)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -42,6 +42,10 @@ impl Layout {
         if caller.may(Permission::ConfigureRegistry) && caller.org_kind.is_county_or_above() {
             nav.push(NavItem { href: "/promotions", label: "升级毕业" });
         }
+        if caller.may(Permission::ViewStudents) {
+            nav.push(NavItem { href: "/rosters", label: "受益花名册" });
+            nav.push(NavItem { href: "/programme", label: "营养计划" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }

@@ -5,7 +5,7 @@
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{test, web};
-use chrono::Utc;
+use chrono::{Datelike, Months, NaiveDate, Utc};
 use diesel::{Connection, RunQueryDsl};
 
 use mealroll::auth::Caller;
@@ -317,4 +317,65 @@ pub fn raw_of(rec: &Value) -> std::collections::BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
         .collect()
+}
+
+/// Two years ago, first of the month: when the test children entered school.
+pub fn entry_day() -> NaiveDate {
+    let d = Utc::now().date_naive().checked_sub_months(Months::new(24)).expect("date");
+    d.with_day(1).expect("day")
+}
+
+/// Registers a child at a school (by its registrar) and has the county confirm it.
+pub async fn enrolled<S, B>(app: &S, w: &World, school: &str, name: &str, id17: &str) -> (i64, String)
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let (registrar, county) = match school {
+        SCHOOL_A => ("a.xueji", "yyb"),
+        SCHOOL_B => ("b.xueji", "yyb"),
+        _ => ("c.xueji", "yyb2"),
+    };
+    let mut rec = student(name, id17, "2019-01-01", "男");
+    rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
+    let (s, v) = call(
+        app,
+        test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/students")).set_json(&rec),
+        &bearer(w, registrar),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    let (s, v) = call(
+        app,
+        test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [id]})),
+        &bearer(w, county),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let no: String = {
+        use diesel::prelude::*;
+        use mealroll::db::schema::students;
+        students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
+    };
+    (id, no)
+}
+
+/// Runs a poppler tool (pdftotext, pdfinfo …) on PDF bytes and returns its output.
+pub fn pdftool(tool: &str, pdf: &[u8], args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("f.pdf");
+    std::fs::write(&path, pdf).expect("write");
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .arg(&path)
+        .args(if tool == "pdftotext" { vec!["-"] } else { vec![] })
+        .output()
+        .expect("poppler-utils is installed");
+    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
 }

@@ -1,0 +1,9 @@
+DROP TABLE roster_lines;
+DROP TABLE rosters;
+DROP TABLE meal_calendars;
+DROP TABLE meal_models;
+DROP TABLE suppliers;
+DROP TABLE central_shares;
+DROP TABLE subsidy_standards;
+DROP TABLE programme_schools;
+DROP TABLE county_plans;

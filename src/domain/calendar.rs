@@ -1,0 +1,250 @@
+//! School calendars (供餐日历): the meal days of a month, valid by construction. Entitlements
+//! count these days; the 200-day funding year is a planning figure, never a substitute.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::term::{TermDates, is_working_day};
+
+/// A month written `YYYY-MM`, stored as `yyyymm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    year: i32,
+    month: u32,
+}
+
+impl Month {
+    pub fn new(year: i32, month: u32) -> Result<Self, String> {
+        if !(2000..=2100).contains(&year) || !(1..=12).contains(&month) {
+            return Err(format!("月份“{year}-{month:02}”无效"));
+        }
+        Ok(Self { year, month })
+    }
+
+    /// `2026-09`, `2026-9`, `2026/09`, `202609` or `2026年9月`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim().trim_end_matches('月');
+        let bad = || format!("月份“{}”应写作YYYY-MM，如2026-09", s.trim());
+        let (y, m) = if let Some((y, m)) = t.split_once(['-', '/', '年', '.']) {
+            (y, m)
+        } else if t.len() == 6 && t.chars().all(|c| c.is_ascii_digit()) {
+            t.split_at(4)
+        } else {
+            return Err(bad());
+        };
+        Self::new(y.trim().parse().map_err(|_| bad())?, m.trim().parse().map_err(|_| bad())?).map_err(|_| bad())
+    }
+
+    pub fn of(day: NaiveDate) -> Self {
+        Self { year: day.year(), month: day.month() }
+    }
+
+    pub fn from_key(key: i32) -> Result<Self, String> {
+        Self::new(key / 100, u32::try_from(key % 100).unwrap_or(0))
+    }
+
+    pub fn key(self) -> i32 {
+        self.year * 100 + self.month as i32
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+
+    pub fn days_in_month(self) -> u32 {
+        let next = if self.month == 12 { (self.year + 1, 1) } else { (self.year, self.month + 1) };
+        NaiveDate::from_ymd_opt(next.0, next.1, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)
+    }
+
+    pub fn day(self, d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(self.year, self.month, d)
+    }
+
+    pub fn next(self) -> Self {
+        if self.month == 12 {
+            Self { year: self.year + 1, month: 1 }
+        } else {
+            Self { year: self.year, month: self.month + 1 }
+        }
+    }
+
+    /// The months a date range touches.
+    pub fn span(from: NaiveDate, to: NaiveDate) -> Vec<Month> {
+        let (mut m, last) = (Self::of(from), Self::of(to));
+        let mut out = Vec::new();
+        while m <= last {
+            out.push(m);
+            m = m.next();
+        }
+        out
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:02}", self.year, self.month)
+    }
+}
+
+/// The meal days of one month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MealMonth {
+    month: Month,
+    days: BTreeSet<u32>,
+}
+
+impl MealMonth {
+    pub fn new(month: Month, days: impl IntoIterator<Item = u32>) -> Result<Self, String> {
+        let days: BTreeSet<u32> = days.into_iter().collect();
+        let max = month.days_in_month();
+        if let Some(bad) = days.iter().find(|d| **d == 0 || **d > max) {
+            return Err(format!("{month}只有{max}天，没有{bad}日"));
+        }
+        Ok(Self { month, days })
+    }
+
+    /// Day lists as people write them: `1-5,8,9-12` (、 and spaces also separate).
+    pub fn parse_days(month: Month, list: &str) -> Result<Self, String> {
+        let mut days = Vec::new();
+        for part in list.split([',', '，', '、', ' ', ';', '；']).map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || format!("供餐日期“{part}”应写作日或日-日，如1-5,8,9");
+            let part_n = |s: &str| s.trim().trim_end_matches('日').trim().parse::<u32>().map_err(|_| bad());
+            match part.split_once(['-', '~', '至']) {
+                Some((a, b)) => {
+                    let (a, b) = (part_n(a)?, part_n(b)?);
+                    if a > b {
+                        return Err(bad());
+                    }
+                    days.extend(a..=b);
+                }
+                None => days.push(part_n(part)?),
+            }
+        }
+        Self::new(month, days)
+    }
+
+    /// Stored form: one character per day of the month, '1' for a meal day.
+    pub fn from_bits(month: Month, bits: &str) -> Self {
+        let days = bits.chars().zip(1u32..).filter(|(c, _)| *c == '1').map(|(_, d)| d);
+        Self::new(month, days).unwrap_or(Self { month, days: BTreeSet::new() })
+    }
+
+    pub fn bits(&self) -> String {
+        (1..=self.month.days_in_month()).map(|d| if self.days.contains(&d) { '1' } else { '0' }).collect()
+    }
+
+    /// Monday to Friday inside the terms: the default a county starts from.
+    pub fn working_days_in_terms(month: Month, terms: &[TermDates]) -> Self {
+        let days = (1..=month.days_in_month())
+            .filter(|d| month.day(*d).is_some_and(|day| is_working_day(day) && terms.iter().any(|t| t.contains(day))));
+        Self { month, days: days.collect() }
+    }
+
+    pub fn month(&self) -> Month {
+        self.month
+    }
+
+    pub fn count(&self) -> usize {
+        self.days.len()
+    }
+
+    pub fn days(&self) -> impl Iterator<Item = u32> + '_ {
+        self.days.iter().copied()
+    }
+
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        Month::of(day) == self.month && self.days.contains(&day.day())
+    }
+
+    /// Compact day list, `1-5,8,9-12`.
+    pub fn list(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        let mut run: Option<(u32, u32)> = None;
+        for d in self.days.iter().copied() {
+            run = match run {
+                Some((a, b)) if b + 1 == d => Some((a, d)),
+                Some((a, b)) => {
+                    out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
+                    Some((d, d))
+                }
+                None => Some((d, d)),
+            };
+        }
+        if let Some((a, b)) = run {
+            out.push(if a == b { a.to_string() } else { format!("{a}-{b}") });
+        }
+        out.join(",")
+    }
+
+    /// Meal days that fall outside every term: the calendar and the term dates disagree.
+    pub fn outside_terms(&self, terms: &[TermDates]) -> Vec<NaiveDate> {
+        self.days
+            .iter()
+            .filter_map(|d| self.month.day(*d))
+            .filter(|day| !terms.iter().any(|t| t.contains(*day)))
+            .collect()
+    }
+}
+
+/// A count of meal days given without the days themselves must fit the month.
+pub fn check_count(month: Month, count: u32) -> Result<(), String> {
+    let max = month.days_in_month();
+    if count > max {
+        return Err(format!("{month}只有{max}天，供餐天数{count}超过了当月天数"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::term::Term;
+
+    #[test]
+    fn months_parse_in_the_ways_clerks_write_them() {
+        for s in ["2026-09", "2026-9", "2026/09", "202609", "2026年9月"] {
+            assert_eq!(Month::parse(s).unwrap().key(), 202609, "{s}");
+        }
+        assert!(Month::parse("2026-13").is_err());
+        assert_eq!(Month::parse("2024-02").unwrap().days_in_month(), 29);
+        assert_eq!(
+            Month::span(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), NaiveDate::from_ymd_opt(2027, 1, 5).unwrap())
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn day_lists_round_trip_and_refuse_days_the_month_lacks() {
+        let m = Month::parse("2026-09").unwrap();
+        let cal = MealMonth::parse_days(m, "1-4, 7、8-11，30").unwrap();
+        assert_eq!(cal.count(), 10);
+        assert_eq!(cal.list(), "1-4,7-11,30");
+        assert_eq!(MealMonth::from_bits(m, &cal.bits()), cal);
+        assert!(MealMonth::parse_days(m, "31").unwrap_err().contains("只有30天"));
+        assert!(MealMonth::parse_days(m, "5-3").is_err());
+        assert!(check_count(m, 31).unwrap_err().contains("超过了当月天数"));
+        assert!(check_count(m, 22).is_ok());
+    }
+
+    #[test]
+    fn the_default_is_weekdays_inside_the_term_and_days_outside_are_found() {
+        let t = Term::new(2026, 1).unwrap();
+        let term = TermDates::new(
+            t,
+            NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2027, 1, 15).unwrap(),
+            false,
+        )
+        .unwrap();
+        let aug = Month::parse("2026-08").unwrap();
+        assert_eq!(MealMonth::working_days_in_terms(aug, std::slice::from_ref(&term)).count(), 0);
+        let sep = Month::parse("2026-09").unwrap();
+        // September 2026 starts on a Tuesday: 22 weekdays.
+        assert_eq!(MealMonth::working_days_in_terms(sep, std::slice::from_ref(&term)).count(), 22);
+        let cal = MealMonth::parse_days(Month::parse("2026-08").unwrap(), "31").unwrap();
+        assert_eq!(cal.outside_terms(&[term]), vec![NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()]);
+    }
+}

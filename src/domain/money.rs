@@ -1,0 +1,65 @@
+//! Money (金额): an amount in fen (分), valid by construction. Stored as an integer; written and
+//! read as yuan with at most two decimals; arithmetic in `rust_decimal` at the edges.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Serialize, Serializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Fen(i64);
+
+impl Fen {
+    pub const fn new(fen: i64) -> Self {
+        Self(fen)
+    }
+
+    pub fn fen(self) -> i64 {
+        self.0
+    }
+
+    /// Parses yuan as people write it: `5`, `5.0`, `5.00`, `1,000.50`, optionally ending in 元.
+    /// More than two decimals is refused rather than rounded: a standard is exact.
+    pub fn parse_yuan(input: &str) -> Result<Self, String> {
+        let s: String = input.trim().trim_end_matches('元').chars().filter(|c| *c != ',' && *c != '，').collect();
+        let d: Decimal = s.trim().parse().map_err(|_| format!("金额“{}”应为数字，如5.00", input.trim()))?;
+        if d.normalize().scale() > 2 {
+            return Err(format!("金额“{}”最多两位小数（精确到分）", input.trim()));
+        }
+        let fen = (d * Decimal::from(100)).normalize();
+        fen.to_i64().map(Self).ok_or_else(|| format!("金额“{}”超出范围", input.trim()))
+    }
+
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, 2)
+    }
+}
+
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.to_decimal())
+    }
+}
+
+impl Serialize for Fen {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yuan_exactly_and_prints_two_decimals() {
+        assert_eq!(Fen::parse_yuan("5").unwrap(), Fen::new(500));
+        assert_eq!(Fen::parse_yuan(" 4.00元 ").unwrap(), Fen::new(400));
+        assert_eq!(Fen::parse_yuan("1,000.5").unwrap(), Fen::new(100_050));
+        assert_eq!(Fen::parse_yuan("0.10").unwrap().to_string(), "0.10");
+        assert_eq!(Fen::new(62_500).to_string(), "625.00");
+        assert!(Fen::parse_yuan("4.005").unwrap_err().contains("两位小数"));
+        assert!(Fen::parse_yuan("四元").unwrap_err().contains("数字"));
+    }
+}

@@ -1,0 +1,795 @@
+//! The programme's configuration (SPEC §5): county plan types, member schools, subsidy
+//! standards, suppliers and meal models. Calendars live in `calendar.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{
+    central_shares, classes, county_plans, meal_models, orgs, programme_schools, schools, subsidy_standards, suppliers,
+};
+use crate::db::{DbConn, write_tx};
+use crate::domain::money::Fen;
+use crate::domain::programme::{self, MealModel, Period, PlanType, StandardKind};
+use crate::domain::role::{OrgKind, Permission};
+use crate::error::{AppError, AppResult};
+use crate::org::model::{Org, ancestor_paths};
+use crate::org::service::org_in_scope;
+use crate::registry::service::now;
+
+/// The caller's own org, when it may configure the programme at county level or above.
+fn county_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<Org> {
+    caller.require(conn, Permission::ConfigureProgramme, what)?;
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    org_in_scope(conn, caller.scope(), &caller.org_code)
+}
+
+/// A school the caller may configure: its own (school roles) or one below its county.
+fn school_org(conn: &mut DbConn, caller: &Caller, code: &str, what: &str) -> AppResult<Org> {
+    caller.require(conn, Permission::ConfigureProgramme, what)?;
+    let org = org_in_scope(conn, caller.scope(), code)?;
+    if org.kind != OrgKind::School.as_str() {
+        return Err(AppError::field("school", "programme.not_a_school", format!("“{}”不是学校", org.name)));
+    }
+    Ok(org)
+}
+
+// ------------------------------------------------------------------------------ plan types
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanRow {
+    pub org_code: String,
+    pub org_name: String,
+    pub school_year: i32,
+    pub plan_type: &'static str,
+    pub label: &'static str,
+}
+
+/// Sets a county's plan type for a school year (replacing an earlier setting): the county
+/// itself or an org above it.
+pub fn set_plan(
+    conn: &mut DbConn,
+    caller: &Caller,
+    county_code: &str,
+    school_year: i32,
+    plan: PlanType,
+) -> AppResult<()> {
+    county_org(conn, caller, "set_plan_type")?;
+    let org = org_in_scope(conn, caller.scope(), county_code)?;
+    if org.kind != OrgKind::County.as_str() {
+        return Err(AppError::field("county", "plan.not_county", format!("计划类型按县设置，“{}”不是县", org.name)));
+    }
+    if !(2011..=2100).contains(&school_year) {
+        return Err(AppError::field("school_year", "plan.year", "学年应为2011年以后的四位年份"));
+    }
+    write_tx(conn, |conn| {
+        let key = county_plans::table
+            .filter(county_plans::org_id.eq(org.id))
+            .filter(county_plans::school_year.eq(school_year));
+        let before: Option<String> = key.select(county_plans::plan_type).first(conn).optional()?;
+        diesel::delete(key).execute(conn)?;
+        diesel::insert_into(county_plans::table)
+            .values((
+                county_plans::org_id.eq(org.id),
+                county_plans::school_year.eq(school_year),
+                county_plans::plan_type.eq(plan.as_str()),
+                county_plans::set_by.eq(&caller.username),
+                county_plans::set_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.plan", "org", &org.code)
+                .before(&before)
+                .after(&serde_json::json!({"school_year": school_year, "plan_type": plan.as_str()})),
+        )
+    })
+}
+
+/// The plan types set for counties in the caller's scope (and the caller's own county).
+pub fn plans(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<PlanRow>> {
+    let near = ancestor_paths(caller.org_path());
+    let rows: Vec<(String, String, i32, String)> = county_plans::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(near)))
+        .select((orgs::code, orgs::name, county_plans::school_year, county_plans::plan_type))
+        .order((county_plans::school_year.desc(), orgs::code.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(org_code, org_name, school_year, t)| {
+            let p = PlanType::parse(&t)?;
+            Some(PlanRow { org_code, org_name, school_year, plan_type: p.as_str(), label: p.label() })
+        })
+        .collect())
+}
+
+/// The plan type of the county above a school (by path) for a school year.
+pub fn plan_of(conn: &mut DbConn, path: &str, school_year: i32) -> AppResult<Option<PlanType>> {
+    let rows: Vec<(String, String)> = county_plans::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.eq_any(ancestor_paths(path)))
+        .filter(county_plans::school_year.eq(school_year))
+        .select((orgs::path, county_plans::plan_type))
+        .load(conn)?;
+    Ok(rows.into_iter().max_by_key(|(p, _)| p.len()).and_then(|(_, t)| PlanType::parse(&t)))
+}
+
+// ------------------------------------------------------------------------------ membership
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRow {
+    pub id: i64,
+    pub school_code: String,
+    pub school_name: String,
+    pub in_county_seat: bool,
+    pub from_date: NaiveDate,
+    pub to_date: Option<NaiveDate>,
+    pub seat_included: bool,
+    pub note: String,
+}
+
+/// Takes a school into the programme from a date. A school in the county seat is refused unless
+/// the county says it is included (不含县城, SPEC §5); overlapping memberships are refused.
+pub fn join(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_code: &str,
+    period: Period,
+    seat_included: bool,
+    note: &str,
+) -> AppResult<()> {
+    county_org(conn, caller, "programme_join")?;
+    let school = school_org(conn, caller, school_code, "programme_join")?;
+    let in_seat: bool =
+        schools::table.find(school.id).select(schools::in_county_seat).first(conn).optional()?.unwrap_or(false);
+    if in_seat && !seat_included {
+        return Err(AppError::field(
+            "seat_included",
+            "programme.county_seat",
+            format!(
+                "{}位于县城（县政府驻地），营养改善计划不含县城学校；确需纳入请勾选“县城学校纳入”并注明依据",
+                school.name
+            ),
+        ));
+    }
+    let note: String = note.trim().chars().take(200).collect();
+    if in_seat && note.is_empty() {
+        return Err(AppError::field("note", "programme.seat_reason", "县城学校纳入计划须注明依据"));
+    }
+    write_tx(conn, |conn| {
+        let existing = memberships(conn, school.id)?;
+        programme::check_no_overlap(&existing, &period, &format!("{}的计划学校资格", school.name))
+            .map_err(|m| AppError::field("from_date", "programme.overlap", m))?;
+        diesel::insert_into(programme_schools::table)
+            .values((
+                programme_schools::school_id.eq(school.id),
+                programme_schools::from_date.eq(period.from),
+                programme_schools::to_date.eq(period.to),
+                programme_schools::seat_included.eq(seat_included),
+                programme_schools::note.eq(&note),
+                programme_schools::set_by.eq(&caller.username),
+                programme_schools::set_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.join", "school", &school.code)
+                .after(&serde_json::json!({"from": period.from, "to": period.to, "seat_included": seat_included, "note": note})),
+        )
+    })
+}
+
+/// Ends a membership on a day (the last day the school is in the programme).
+pub fn leave(conn: &mut DbConn, caller: &Caller, id: i64, last_day: NaiveDate) -> AppResult<()> {
+    county_org(conn, caller, "programme_leave")?;
+    write_tx(conn, |conn| {
+        let (school_id, from, to, code): (i64, NaiveDate, Option<NaiveDate>, String) = programme_schools::table
+            .inner_join(orgs::table)
+            .filter(programme_schools::id.eq(id))
+            .filter(orgs::path.like(caller.scope().like_pattern()))
+            .select((
+                programme_schools::school_id,
+                programme_schools::from_date,
+                programme_schools::to_date,
+                orgs::code,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(AppError::not_found)?;
+        if last_day < from || to.is_some_and(|t| last_day > t) {
+            return Err(AppError::field(
+                "to_date",
+                "programme.leave_date",
+                format!("退出日期应在{from}之后且不晚于原结束日期"),
+            ));
+        }
+        diesel::update(programme_schools::table.find(id))
+            .set(programme_schools::to_date.eq(Some(last_day)))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.leave", "school", &code)
+                .before(&to)
+                .after(&serde_json::json!({"id": id, "school_id": school_id, "to": last_day})),
+        )
+    })
+}
+
+fn memberships(conn: &mut DbConn, school_id: i64) -> AppResult<Vec<Period>> {
+    let rows: Vec<(NaiveDate, Option<NaiveDate>)> = programme_schools::table
+        .filter(programme_schools::school_id.eq(school_id))
+        .select((programme_schools::from_date, programme_schools::to_date))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(from, to)| Period { from, to }).collect())
+}
+
+/// Whether a school is in the programme on a day.
+pub fn in_programme(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResult<bool> {
+    Ok(memberships(conn, school_id)?.iter().any(|p| p.contains(day)))
+}
+
+/// The member schools in the caller's scope.
+pub fn members(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<MemberRow>> {
+    caller.require(conn, Permission::ViewOrgs, "programme_members")?;
+    type Row = (i64, String, String, bool, NaiveDate, Option<NaiveDate>, bool, String);
+    let rows: Vec<Row> = programme_schools::table
+        .inner_join(orgs::table)
+        .inner_join(schools::table.on(schools::org_id.eq(programme_schools::school_id)))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((
+            programme_schools::id,
+            orgs::code,
+            orgs::name,
+            schools::in_county_seat,
+            programme_schools::from_date,
+            programme_schools::to_date,
+            programme_schools::seat_included,
+            programme_schools::note,
+        ))
+        .order((orgs::code.asc(), programme_schools::from_date.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, school_code, school_name, in_county_seat, from_date, to_date, seat_included, note)| MemberRow {
+            id,
+            school_code,
+            school_name,
+            in_county_seat,
+            from_date,
+            to_date,
+            seat_included,
+            note,
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------------------------ standards
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StandardRow {
+    pub id: i64,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    /// Empty for the national standard.
+    pub org_code: String,
+    pub org_name: String,
+    pub from_date: NaiveDate,
+    pub to_date: Option<NaiveDate>,
+    pub amount: Fen,
+    pub note: String,
+}
+
+pub struct StandardInput {
+    pub kind: StandardKind,
+    /// The org the standard belongs to; `None` means the caller's own (ignored for national).
+    pub org_code: Option<String>,
+    pub period: Period,
+    pub amount: Fen,
+    pub note: String,
+}
+
+/// Adds a dated standard. The national basic standard is the ministry's (or the operator's at
+/// the command line); top-ups belong to a province, county or school in scope; 一补 rates to a
+/// province. A period overlapping one already set for the same kind and org is refused.
+pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) -> AppResult<i64> {
+    caller.require(conn, Permission::ConfigureProgramme, "add_standard")?;
+    if input.amount.fen() <= 0 || input.amount.fen() > 100_000 {
+        return Err(AppError::field("amount", "standard.amount", "标准应大于0且不超过1000元/天"));
+    }
+    let org: Option<Org> = if input.kind.is_national() {
+        if !(caller.is_cli() || caller.org_kind == OrgKind::Ministry) {
+            return Err(AppError::new(
+                crate::error::ErrorKind::Forbidden,
+                "standard.national",
+                "国家基础标准只能由教育部（或系统管理员在命令行）设置",
+            ));
+        }
+        None
+    } else {
+        if !caller.org_kind.is_county_or_above() && !caller.is_cli() {
+            return Err(AppError::forbidden());
+        }
+        let code = input.org_code.clone().unwrap_or_else(|| caller.org_code.clone());
+        let org = org_in_scope(conn, caller.scope(), &code)?;
+        let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::School);
+        let fits = match input.kind {
+            StandardKind::MealTopUp => matches!(kind, OrgKind::Province | OrgKind::County | OrgKind::School),
+            _ => kind == OrgKind::Province,
+        };
+        if !fits {
+            return Err(AppError::field(
+                "org",
+                "standard.org_level",
+                format!(
+                    "{}应由{}设置，“{}”不适用",
+                    input.kind.label(),
+                    if input.kind == StandardKind::MealTopUp { "省、县或学校" } else { "省级" },
+                    org.name
+                ),
+            ));
+        }
+        Some(org)
+    };
+    let note: String = input.note.trim().chars().take(200).collect();
+    write_tx(conn, |conn| {
+        let mut q = subsidy_standards::table.filter(subsidy_standards::kind.eq(input.kind.as_str())).into_boxed();
+        q = match &org {
+            Some(o) => q.filter(subsidy_standards::org_id.eq(o.id)),
+            None => q.filter(subsidy_standards::org_id.is_null()),
+        };
+        let existing: Vec<(NaiveDate, Option<NaiveDate>)> =
+            q.select((subsidy_standards::from_date, subsidy_standards::to_date)).load(conn)?;
+        let existing: Vec<Period> = existing.into_iter().map(|(from, to)| Period { from, to }).collect();
+        let whose = org.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "全国".into());
+        programme::check_no_overlap(&existing, &input.period, &format!("{whose}的{}", input.kind.label()))
+            .map_err(|m| AppError::field("from_date", "standard.overlap", m))?;
+        let id: i64 = diesel::insert_into(subsidy_standards::table)
+            .values((
+                subsidy_standards::org_id.eq(org.as_ref().map(|o| o.id)),
+                subsidy_standards::kind.eq(input.kind.as_str()),
+                subsidy_standards::from_date.eq(input.period.from),
+                subsidy_standards::to_date.eq(input.period.to),
+                subsidy_standards::amount_fen.eq(input.amount.fen()),
+                subsidy_standards::note.eq(&note),
+                subsidy_standards::set_by.eq(&caller.username),
+                subsidy_standards::set_at.eq(now()),
+            ))
+            .returning(subsidy_standards::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.standard", "standard", id).after(&serde_json::json!({
+                "kind": input.kind.as_str(), "org": org.as_ref().map(|o| &o.code), "from": input.period.from,
+                "to": input.period.to, "amount": input.amount.to_string(), "note": note,
+            })),
+        )?;
+        Ok(id)
+    })
+}
+
+/// Gives an open (or later-ending) standard its last day, so a new one can follow it.
+pub fn end_standard(conn: &mut DbConn, caller: &Caller, id: i64, last_day: NaiveDate) -> AppResult<()> {
+    caller.require(conn, Permission::ConfigureProgramme, "end_standard")?;
+    write_tx(conn, |conn| {
+        let (org_id, kind, from, to): (Option<i64>, String, NaiveDate, Option<NaiveDate>) = subsidy_standards::table
+            .find(id)
+            .select((
+                subsidy_standards::org_id,
+                subsidy_standards::kind,
+                subsidy_standards::from_date,
+                subsidy_standards::to_date,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(AppError::not_found)?;
+        let allowed = match org_id {
+            None => caller.is_cli() || caller.org_kind == OrgKind::Ministry,
+            Some(o) => {
+                let path: String = orgs::table.find(o).select(orgs::path).first(conn)?;
+                caller.scope().contains(&path) && (caller.org_kind.is_county_or_above() || caller.is_cli())
+            }
+        };
+        if !allowed {
+            return Err(AppError::forbidden());
+        }
+        if last_day < from || to.is_some_and(|t| last_day > t) {
+            return Err(AppError::field("to_date", "standard.end_date", format!("结束日期应不早于开始日期{from}")));
+        }
+        diesel::update(subsidy_standards::table.find(id))
+            .set(subsidy_standards::to_date.eq(Some(last_day)))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.standard_end", "standard", id)
+                .before(&to)
+                .after(&serde_json::json!({"kind": kind, "to": last_day})),
+        )
+    })
+}
+
+/// Standards that bear on the caller: national, its ancestors' and its subtree's.
+pub fn standards(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<StandardRow>> {
+    caller.require(conn, Permission::ViewOrgs, "list_standards")?;
+    type Row = (i64, Option<i64>, String, NaiveDate, Option<NaiveDate>, i64, String);
+    let rows: Vec<Row> = subsidy_standards::table
+        .select((
+            subsidy_standards::id,
+            subsidy_standards::org_id,
+            subsidy_standards::kind,
+            subsidy_standards::from_date,
+            subsidy_standards::to_date,
+            subsidy_standards::amount_fen,
+            subsidy_standards::note,
+        ))
+        .order((subsidy_standards::kind.asc(), subsidy_standards::from_date.asc()))
+        .load(conn)?;
+    let org_ids: Vec<i64> = rows.iter().filter_map(|r| r.1).collect();
+    let org_rows: Vec<(i64, String, String, String)> = orgs::table
+        .filter(orgs::id.eq_any(&org_ids))
+        .select((orgs::id, orgs::code, orgs::name, orgs::path))
+        .load(conn)?;
+    let near = ancestor_paths(caller.org_path());
+    let orgs_by_id: BTreeMap<i64, (String, String, String)> =
+        org_rows.into_iter().map(|(id, c, n, p)| (id, (c, n, p))).collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, org_id, kind, from_date, to_date, fen, note)| {
+            let kind = StandardKind::parse(&kind)?;
+            let (org_code, org_name) = match org_id {
+                None => (String::new(), "全国".to_owned()),
+                Some(o) => {
+                    let (c, n, p) = orgs_by_id.get(&o)?;
+                    if !(caller.scope().contains(p) || near.contains(p)) {
+                        return None;
+                    }
+                    (c.clone(), n.clone())
+                }
+            };
+            Some(StandardRow {
+                id,
+                kind: kind.as_str(),
+                kind_label: kind.label(),
+                org_code,
+                org_name,
+                from_date,
+                to_date,
+                amount: Fen::new(fen),
+                note,
+            })
+        })
+        .collect())
+}
+
+/// A school's daily meal standard on a day: the national basic standard plus the top-ups of its
+/// province, county and itself in force that day. `None` before any national standard.
+pub fn meal_standard(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResult<Option<Fen>> {
+    let paths = ancestor_paths(school_path);
+    type Row = (Option<String>, String, NaiveDate, Option<NaiveDate>, i64);
+    let rows: Vec<Row> = subsidy_standards::table
+        .left_join(orgs::table.on(orgs::id.nullable().eq(subsidy_standards::org_id)))
+        .filter(subsidy_standards::kind.eq_any([StandardKind::MealBase.as_str(), StandardKind::MealTopUp.as_str()]))
+        .filter(subsidy_standards::from_date.le(day))
+        .filter(subsidy_standards::to_date.is_null().or(subsidy_standards::to_date.ge(day)))
+        .select((
+            orgs::path.nullable(),
+            subsidy_standards::kind,
+            subsidy_standards::from_date,
+            subsidy_standards::to_date,
+            subsidy_standards::amount_fen,
+        ))
+        .load(conn)?;
+    let base: Option<i64> = rows.iter().find(|r| r.1 == StandardKind::MealBase.as_str()).map(|r| r.4);
+    let top: i64 = rows
+        .iter()
+        .filter(|r| r.1 == StandardKind::MealTopUp.as_str() && r.0.as_ref().is_some_and(|p| paths.contains(p)))
+        .map(|r| r.4)
+        .sum();
+    Ok(base.map(|b| Fen::new(b + top)))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareRow {
+    pub plan_type: &'static str,
+    pub label: &'static str,
+    pub from_date: NaiveDate,
+    /// 全额 / 定额奖补 x 元 / 不奖补.
+    pub rule: String,
+}
+
+pub fn central_shares(conn: &mut DbConn) -> AppResult<Vec<ShareRow>> {
+    let rows: Vec<(String, NaiveDate, String, i64)> = central_shares::table
+        .select((
+            central_shares::plan_type,
+            central_shares::from_date,
+            central_shares::mode,
+            central_shares::amount_fen,
+        ))
+        .order((central_shares::plan_type.asc(), central_shares::from_date.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, from_date, mode, fen)| {
+            let p = PlanType::parse(&p)?;
+            let rule = match mode.as_str() {
+                "all" => "中央财政全额承担".to_owned(),
+                "fixed" => format!("中央定额奖补{}元/生·天", Fen::new(fen)),
+                _ => "中央不奖补，地方承担".to_owned(),
+            };
+            Some(ShareRow { plan_type: p.as_str(), label: p.label(), from_date, rule })
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------------------------ suppliers
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplierRow {
+    pub id: i64,
+    pub org_code: String,
+    pub name: String,
+    pub credit_code: String,
+    pub contact: String,
+    pub phone: String,
+}
+
+pub fn add_supplier(
+    conn: &mut DbConn,
+    caller: &Caller,
+    name: &str,
+    credit_code: &str,
+    contact: &str,
+    phone: &str,
+) -> AppResult<i64> {
+    let org = county_org(conn, caller, "add_supplier")?;
+    let name = crate::domain::text::required("供餐企业名称", name, 60)
+        .map_err(|m| AppError::field("name", "supplier.name", m))?;
+    let credit_code = credit_code.trim().to_uppercase();
+    if !(credit_code.len() == 18 && credit_code.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return Err(AppError::field("credit_code", "supplier.credit_code", "统一社会信用代码应为18位数字或大写字母"));
+    }
+    write_tx(conn, |conn| {
+        let id: i64 = diesel::insert_into(suppliers::table)
+            .values((
+                suppliers::org_id.eq(org.id),
+                suppliers::name.eq(&name),
+                suppliers::credit_code.eq(&credit_code),
+                suppliers::contact.eq(contact.trim()),
+                suppliers::phone.eq(phone.trim()),
+                suppliers::set_by.eq(&caller.username),
+                suppliers::set_at.eq(now()),
+            ))
+            .returning(suppliers::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.supplier", "supplier", id)
+                .after(&serde_json::json!({"name": name, "credit_code": credit_code})),
+        )?;
+        Ok(id)
+    })
+}
+
+/// Suppliers of the counties on the caller's path and in its subtree.
+pub fn suppliers(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<SupplierRow>> {
+    let near = ancestor_paths(caller.org_path());
+    let rows: Vec<(i64, String, String, String, String, String)> = suppliers::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(near)))
+        .select((
+            suppliers::id,
+            orgs::code,
+            suppliers::name,
+            suppliers::credit_code,
+            suppliers::contact,
+            suppliers::phone,
+        ))
+        .order(suppliers::name.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, org_code, name, credit_code, contact, phone)| SupplierRow {
+            id,
+            org_code,
+            name,
+            credit_code,
+            contact,
+            phone,
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------------------------ meal models
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    pub id: i64,
+    pub model: &'static str,
+    pub label: &'static str,
+    pub from_date: NaiveDate,
+    pub to_date: Option<NaiveDate>,
+    pub supplier: String,
+    /// Empty: every class no other model names.
+    pub class_names: Vec<String>,
+}
+
+pub struct ModelInput {
+    pub model: MealModel,
+    pub period: Period,
+    pub supplier_id: Option<i64>,
+    pub class_ids: Vec<i64>,
+}
+
+/// Adds a meal model to a school. Enterprise supply names one of the county's suppliers. Models
+/// in force at the same time (混合) must feed different classes, and only one may feed "the rest".
+pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: ModelInput) -> AppResult<i64> {
+    let school = school_org(conn, caller, school_code, "add_meal_model")?;
+    if input.model.needs_supplier() && input.supplier_id.is_none() {
+        return Err(AppError::field("supplier_id", "meal_model.no_supplier", "企业(单位)供餐须选择供餐企业"));
+    }
+    if let Some(sid) = input.supplier_id {
+        let ok = suppliers(conn, caller)?.iter().any(|s| s.id == sid)
+            || suppliers::table
+                .inner_join(orgs::table)
+                .filter(suppliers::id.eq(sid))
+                .select(orgs::path)
+                .first::<String>(conn)
+                .optional()?
+                .is_some_and(|p| school.path.starts_with(&p));
+        if !ok {
+            return Err(AppError::field("supplier_id", "meal_model.supplier_unknown", "所选供餐企业不属于本县"));
+        }
+    }
+    let class_ids: BTreeSet<i64> = input.class_ids.iter().copied().collect();
+    let known: Vec<i64> = classes::table
+        .filter(classes::school_id.eq(school.id))
+        .filter(classes::id.eq_any(class_ids.iter().copied().collect::<Vec<_>>()))
+        .select(classes::id)
+        .load(conn)?;
+    if known.len() != class_ids.len() {
+        return Err(AppError::field("class_ids", "meal_model.class_unknown", "所选班级不属于该学校"));
+    }
+    write_tx(conn, |conn| {
+        let existing: Vec<(NaiveDate, Option<NaiveDate>, String, String)> = meal_models::table
+            .filter(meal_models::school_id.eq(school.id))
+            .select((meal_models::from_date, meal_models::to_date, meal_models::class_ids, meal_models::model))
+            .load(conn)?;
+        for (from, to, ids, model) in existing {
+            let other = Period { from, to };
+            if !other.overlaps(&input.period) {
+                continue;
+            }
+            let theirs = parse_ids(&ids);
+            let label = MealModel::parse(&model).map(|m| m.label()).unwrap_or("");
+            if theirs.is_empty() && class_ids.is_empty() {
+                return Err(AppError::field(
+                    "class_ids",
+                    "meal_model.overlap",
+                    format!(
+                        "{}已有{label}（{}）供全校其余班级；混合供餐时请为新模式选择它所供的班级",
+                        school.name,
+                        other.label()
+                    ),
+                ));
+            }
+            if theirs.intersection(&class_ids).next().is_some() {
+                return Err(AppError::field(
+                    "class_ids",
+                    "meal_model.overlap",
+                    format!("所选班级在{}已由{label}供餐，同一班级同一时间只能有一种供餐模式", other.label()),
+                ));
+            }
+        }
+        let ids_text = class_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let id: i64 = diesel::insert_into(meal_models::table)
+            .values((
+                meal_models::school_id.eq(school.id),
+                meal_models::model.eq(input.model.as_str()),
+                meal_models::from_date.eq(input.period.from),
+                meal_models::to_date.eq(input.period.to),
+                meal_models::supplier_id.eq(input.supplier_id),
+                meal_models::class_ids.eq(&ids_text),
+                meal_models::set_by.eq(&caller.username),
+                meal_models::set_at.eq(now()),
+            ))
+            .returning(meal_models::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("programme.meal_model", "school", &school.code).after(&serde_json::json!({
+                "id": id, "model": input.model.as_str(), "from": input.period.from, "to": input.period.to,
+                "supplier_id": input.supplier_id, "classes": ids_text,
+            })),
+        )?;
+        Ok(id)
+    })
+}
+
+fn parse_ids(text: &str) -> BTreeSet<i64> {
+    text.split(',').filter_map(|s| s.trim().parse().ok()).collect()
+}
+
+pub fn models(conn: &mut DbConn, caller: &Caller, school_code: &str) -> AppResult<Vec<ModelRow>> {
+    caller.require(conn, Permission::ViewOrgs, "list_meal_models")?;
+    let school = org_in_scope(conn, caller.scope(), school_code)?;
+    type Row = (i64, String, NaiveDate, Option<NaiveDate>, Option<String>, String);
+    let rows: Vec<Row> = meal_models::table
+        .left_join(suppliers::table.on(suppliers::id.nullable().eq(meal_models::supplier_id)))
+        .filter(meal_models::school_id.eq(school.id))
+        .select((
+            meal_models::id,
+            meal_models::model,
+            meal_models::from_date,
+            meal_models::to_date,
+            suppliers::name.nullable(),
+            meal_models::class_ids,
+        ))
+        .order(meal_models::from_date.asc())
+        .load(conn)?;
+    let names: BTreeMap<i64, String> = classes::table
+        .filter(classes::school_id.eq(school.id))
+        .select((classes::id, classes::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, model, from_date, to_date, supplier, ids)| {
+            let m = MealModel::parse(&model)?;
+            Some(ModelRow {
+                id,
+                model: m.as_str(),
+                label: m.label(),
+                from_date,
+                to_date,
+                supplier: supplier.unwrap_or_default(),
+                class_names: parse_ids(&ids).iter().filter_map(|i| names.get(i).cloned()).collect(),
+            })
+        })
+        .collect())
+}
+
+/// Which model feeds each class of a school on a day: a class named by a model in force gets
+/// it; the others get the model in force that names no class. Unscoped: callers check the school.
+pub struct ModelsOnDay {
+    named: BTreeMap<i64, MealModel>,
+    rest: Option<MealModel>,
+}
+
+impl ModelsOnDay {
+    pub fn load(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResult<Self> {
+        let rows: Vec<(String, String)> = meal_models::table
+            .filter(meal_models::school_id.eq(school_id))
+            .filter(meal_models::from_date.le(day))
+            .filter(meal_models::to_date.is_null().or(meal_models::to_date.ge(day)))
+            .select((meal_models::model, meal_models::class_ids))
+            .load(conn)?;
+        let mut out = Self { named: BTreeMap::new(), rest: None };
+        for (model, ids) in rows {
+            let Some(m) = MealModel::parse(&model) else { continue };
+            let ids = parse_ids(&ids);
+            if ids.is_empty() {
+                out.rest = Some(m);
+            }
+            out.named.extend(ids.into_iter().map(|i| (i, m)));
+        }
+        Ok(out)
+    }
+
+    pub fn of_class(&self, class_id: Option<i64>) -> Option<MealModel> {
+        class_id.and_then(|c| self.named.get(&c).copied()).or(self.rest)
+    }
+}

@@ -1,0 +1,640 @@
+//! Pages for the programme: the county's settings (plan type, member schools, standards,
+//! suppliers), a school's meal models, calendars, and the rosters with their flow and printing.
+
+use std::collections::BTreeMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::api::{file_response, parse_file, parse_step};
+use super::calendar::{self, MonthView};
+use super::config::{self, MemberRow, ModelRow, PlanRow, ShareRow, StandardRow, SupplierRow};
+use super::input::{self, BuildBody, EndBody, JoinBody, ModelBody, PlanBody, StandardBody, SupplierBody};
+use super::roster::{self, OverviewRow, RosterHead};
+use crate::auth::Caller;
+use crate::auth::extract::{CsrfForm, PageUser};
+use crate::domain::calendar::{MealMonth, Month};
+use crate::domain::key_lock::school_year_of;
+use crate::domain::money::Fen;
+use crate::domain::programme::{MealModel, PlanType, StandardKind};
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::roster::RosterLine;
+use crate::domain::term::{Term, TermDates};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::exchange::roster_print;
+use crate::org::model::ClassView;
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other, upload};
+
+fn shown_in_form(e: &AppError) -> bool {
+    matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict)
+}
+
+fn current_term() -> Term {
+    let today = crate::registry::service::today();
+    let year = school_year_of(today);
+    // February to August is the spring term of the school year that began last autumn.
+    let half = if (2..=8).contains(&chrono::Datelike::month(&today)) { 2 } else { 1 };
+    Term::new(year, half).unwrap_or_else(|_| Term::parse("2026-1").unwrap_or_else(|_| unreachable!()))
+}
+
+fn term_choices(around: Term) -> Vec<(String, String)> {
+    let y = around.school_year();
+    [(y - 1, 1), (y - 1, 2), (y, 1), (y, 2), (y + 1, 1)]
+        .into_iter()
+        .filter_map(|(y, h)| Term::new(y, h).ok())
+        .map(|t| (t.to_string(), t.label()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- county settings
+
+#[derive(Template, WebTemplate)]
+#[template(path = "programme/settings.html")]
+pub struct SettingsPage {
+    layout: Layout,
+    can_set: bool,
+    plans: Vec<PlanRow>,
+    members: Vec<MemberRow>,
+    standards: Vec<StandardRow>,
+    shares: Vec<ShareRow>,
+    suppliers: Vec<SupplierRow>,
+    plan_types: Vec<(&'static str, &'static str)>,
+    kinds: Vec<(&'static str, &'static str)>,
+    year: i32,
+    own_code: String,
+    flash: &'static str,
+    errors: FormErrors,
+}
+
+async fn settings_page(
+    st: &AppState,
+    caller: Caller,
+    flash: &'static str,
+    errors: FormErrors,
+) -> PageResult<SettingsPage> {
+    let c = caller.clone();
+    let (plans, members, standards, shares, suppliers) = st
+        .run(move |conn| {
+            c.require(conn, Permission::ViewOrgs, "programme_settings")?;
+            Ok((
+                config::plans(conn, &c)?,
+                config::members(conn, &c)?,
+                config::standards(conn, &c)?,
+                config::central_shares(conn)?,
+                config::suppliers(conn, &c)?,
+            ))
+        })
+        .await?;
+    Ok(SettingsPage {
+        layout: Layout::new(&caller, st, "营养改善计划设置"),
+        can_set: caller.may(Permission::ConfigureProgramme) && caller.org_kind.is_county_or_above(),
+        plans,
+        members,
+        standards,
+        shares,
+        suppliers,
+        plan_types: PlanType::ALL.iter().map(|p| (p.as_str(), p.label())).collect(),
+        kinds: StandardKind::ALL.iter().filter(|k| !k.is_national()).map(|k| (k.as_str(), k.label())).collect(),
+        year: school_year_of(crate::registry::service::today()),
+        own_code: caller.org_code.clone(),
+        flash,
+        errors,
+    })
+}
+
+pub async fn settings(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    flash: web::Query<Flash>,
+) -> PageResult<SettingsPage> {
+    settings_page(&st, caller, flash.message(), FormErrors::none()).await
+}
+
+/// Runs a settings action and comes back to the page, with the error beside the forms if any.
+async fn settings_action(
+    st: &AppState,
+    user: Caller,
+    f: impl FnOnce(&mut crate::db::DbConn, &Caller) -> AppResult<()> + Send + 'static,
+) -> PageResult<HttpResponse> {
+    let c = user.clone();
+    match st.run(move |conn| f(conn, &c)).await {
+        Ok(()) => Ok(see_other("/programme?ok=saved")),
+        Err(e) if shown_in_form(&e) => {
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, settings_page(st, user, "", FormErrors::from_error(&e)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn plan_set(st: web::Data<AppState>, f: CsrfForm<PlanBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    settings_action(&st, user, move |conn, c| {
+        let (year, plan) = form.parse()?;
+        config::set_plan(conn, c, &form.county, year, plan)
+    })
+    .await
+}
+
+pub async fn join(st: web::Data<AppState>, f: CsrfForm<JoinBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    settings_action(&st, user, move |conn, c| {
+        let (period, seat) = form.parse()?;
+        config::join(conn, c, &form.school, period, seat, &form.note)
+    })
+    .await
+}
+
+pub async fn leave(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<EndBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    settings_action(&st, user, move |conn, c| config::leave(conn, c, id, form.parse()?)).await
+}
+
+pub async fn standard_add(st: web::Data<AppState>, f: CsrfForm<StandardBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    settings_action(&st, user, move |conn, c| config::add_standard(conn, c, form.parse()?).map(|_| ())).await
+}
+
+pub async fn standard_end(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<EndBody>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    settings_action(&st, user, move |conn, c| config::end_standard(conn, c, id, form.parse()?)).await
+}
+
+pub async fn supplier_add(st: web::Data<AppState>, f: CsrfForm<SupplierBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    settings_action(&st, user, move |conn, c| {
+        config::add_supplier(conn, c, &form.name, &form.credit_code, &form.contact, &form.phone).map(|_| ())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- a school's meal models
+
+#[derive(Template, WebTemplate)]
+#[template(path = "programme/school.html")]
+pub struct SchoolPage {
+    layout: Layout,
+    code: String,
+    name: String,
+    can_set: bool,
+    members: Vec<MemberRow>,
+    standard: Option<Fen>,
+    models: Vec<ModelRow>,
+    classes: Vec<ClassView>,
+    suppliers: Vec<SupplierRow>,
+    model_kinds: Vec<(&'static str, &'static str)>,
+    term: String,
+    flash: &'static str,
+    errors: FormErrors,
+}
+
+async fn school_page(
+    st: &AppState,
+    caller: Caller,
+    code: String,
+    flash: &'static str,
+    errors: FormErrors,
+) -> PageResult<SchoolPage> {
+    let c = caller.clone();
+    let k = code.clone();
+    let (school, members, standard, models, classes, suppliers) = st
+        .run(move |conn| {
+            let school = crate::org::service::get_school(conn, &c, &k)?;
+            let members: Vec<MemberRow> =
+                config::members(conn, &c)?.into_iter().filter(|m| m.school_code == k).collect();
+            let path = crate::org::service::org_in_scope(conn, c.scope(), &k)?.path;
+            let standard = config::meal_standard(conn, &path, crate::registry::service::today())?;
+            Ok((
+                school,
+                members,
+                standard,
+                config::models(conn, &c, &k)?,
+                crate::org::service::list_classes(conn, &c, &k)?,
+                config::suppliers(conn, &c)?,
+            ))
+        })
+        .await?;
+    Ok(SchoolPage {
+        layout: Layout::new(&caller, st, format!("{} · 营养改善计划", school.name)),
+        code,
+        name: school.name,
+        can_set: caller.may(Permission::ConfigureProgramme),
+        members,
+        standard,
+        models,
+        classes,
+        suppliers,
+        model_kinds: MealModel::ALL.iter().map(|m| (m.as_str(), m.label())).collect(),
+        term: current_term().to_string(),
+        flash,
+        errors,
+    })
+}
+
+pub async fn school(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+    flash: web::Query<Flash>,
+) -> PageResult<SchoolPage> {
+    school_page(&st, caller, path.into_inner(), flash.message(), FormErrors::none()).await
+}
+
+pub async fn model_add(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    f: CsrfForm<ModelBody>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let code = path.into_inner();
+    let (c, k) = (user.clone(), code.clone());
+    let result = match form.parse() {
+        Ok(input) => st.run(move |conn| config::add_model(conn, &c, &k, input)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("/programme/schools/{code}?ok=saved"))),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            school_page(&st, user, code, "", FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- calendars
+
+#[derive(Template, WebTemplate)]
+#[template(path = "programme/calendar.html")]
+pub struct CalendarPage {
+    layout: Layout,
+    code: String,
+    name: String,
+    term: String,
+    term_label: String,
+    terms: Vec<(String, String)>,
+    dates: Option<TermDates>,
+    months: Vec<MonthView>,
+    can_set: bool,
+    flash: String,
+    errors: FormErrors,
+}
+
+#[derive(Deserialize)]
+pub struct CalendarQuery {
+    #[serde(default)]
+    term: String,
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+async fn calendar_page(
+    st: &AppState,
+    caller: Caller,
+    code: String,
+    t: Term,
+    flash: String,
+    errors: FormErrors,
+) -> PageResult<CalendarPage> {
+    let (c, k) = (caller.clone(), code.clone());
+    let (org, dates, months) = st.run(move |conn| calendar::term_view(conn, &c, &k, t)).await?;
+    let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::Township);
+    Ok(CalendarPage {
+        layout: Layout::new(&caller, st, format!("{} · 供餐日历", org.name)),
+        code,
+        name: org.name,
+        term: t.to_string(),
+        term_label: t.label(),
+        terms: term_choices(current_term()),
+        dates,
+        months,
+        can_set: caller.may(Permission::ConfigureProgramme) && matches!(kind, OrgKind::County | OrgKind::School),
+        flash,
+        errors,
+    })
+}
+
+pub async fn calendar(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+    q: web::Query<CalendarQuery>,
+) -> PageResult<CalendarPage> {
+    let t = if q.term.is_empty() { current_term() } else { input::term(&q.term)? };
+    let flash = match q.ok.as_deref() {
+        Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("已导入 {n} 个月的供餐日历"),
+        Some(_) => "已保存".to_owned(),
+        None => String::new(),
+    };
+    calendar_page(&st, caller, path.into_inner(), t, flash, FormErrors::none()).await
+}
+
+/// The month form: `month`, `term` and one checkbox `d{day}` per meal day.
+pub async fn calendar_set(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    f: CsrfForm<BTreeMap<String, String>>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let code = path.into_inner();
+    let t = input::term(form.get("term").map(String::as_str).unwrap_or(""))?;
+    let month = form.get("month").cloned().unwrap_or_default();
+    let parsed: AppResult<MealMonth> =
+        Month::parse(&month).map_err(|m| AppError::field("month", "calendar.month", m)).and_then(|m| {
+            let days = form.keys().filter_map(|k| k.strip_prefix('d')?.parse::<u32>().ok());
+            MealMonth::new(m, days).map_err(|e| AppError::field("days", "calendar.days", e))
+        });
+    let (c, k) = (user.clone(), code.clone());
+    let result = match parsed {
+        Ok(cal) => st.run(move |conn| calendar::set_month(conn, &c, &k, &cal)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/calendars/{code}?term={t}&ok=saved"))),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            calendar_page(&st, user, code, t, String::new(), FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn calendar_import(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+    form: Multipart,
+) -> PageResult<HttpResponse> {
+    let code = path.into_inner();
+    let form = upload::read_page_form(&st, &caller, &req, form, 5 * 1024 * 1024).await?;
+    let t = input::term(form.text("term")).unwrap_or_else(|_| current_term());
+    let Some(file) = form.file("file") else {
+        let e = AppError::field("file", "calendar.no_file", "请选择要导入的供餐日历文件");
+        return html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            calendar_page(&st, caller, code, t, String::new(), FormErrors::from_error(&e)).await?,
+        );
+    };
+    let (bytes, name) = (file.bytes.clone(), file.filename.clone());
+    let (c, k) = (caller.clone(), code.clone());
+    match st.run(move |conn| calendar::import(conn, &c, &k, &bytes, &name)).await {
+        Ok(n) => Ok(see_other(&format!("/calendars/{code}?term={t}&ok={n}"))),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            calendar_page(&st, caller, code, t, String::new(), FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- rosters
+
+#[derive(Template, WebTemplate)]
+#[template(path = "programme/rosters.html")]
+pub struct RostersPage {
+    layout: Layout,
+    term: String,
+    term_label: String,
+    terms: Vec<(String, String)>,
+    overview: Vec<OverviewRow>,
+    /// A school user's own versions.
+    versions: Vec<RosterHead>,
+    school_code: String,
+    can_build: bool,
+    can_print_all: bool,
+    late: usize,
+    flash: &'static str,
+    errors: FormErrors,
+}
+
+#[derive(Deserialize)]
+pub struct TermQuery {
+    #[serde(default)]
+    term: String,
+}
+
+async fn rosters_page(
+    st: &AppState,
+    caller: Caller,
+    t: Term,
+    flash: &'static str,
+    errors: FormErrors,
+) -> PageResult<RostersPage> {
+    let c = caller.clone();
+    let is_school = caller.org_kind == OrgKind::School;
+    let (overview, versions) = st
+        .run(move |conn| {
+            let overview = roster::overview(conn, &c, t)?;
+            let versions = if is_school { roster::versions(conn, &c, &c.org_code, t)? } else { Vec::new() };
+            Ok((overview, versions))
+        })
+        .await?;
+    Ok(RostersPage {
+        layout: Layout::new(&caller, st, "受益学生花名册"),
+        term: t.to_string(),
+        term_label: t.label(),
+        terms: term_choices(current_term()),
+        late: overview.iter().filter(|r| r.late).count(),
+        overview,
+        versions,
+        school_code: if is_school { caller.org_code.clone() } else { String::new() },
+        can_build: caller.may(Permission::BuildRoster),
+        can_print_all: caller.org_kind.is_county_or_above(),
+        flash,
+        errors,
+    })
+}
+
+pub async fn rosters(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<TermQuery>,
+) -> PageResult<RostersPage> {
+    let t = if q.term.is_empty() { current_term() } else { input::term(&q.term)? };
+    rosters_page(&st, caller, t, "", FormErrors::none()).await
+}
+
+pub async fn build(st: web::Data<AppState>, f: CsrfForm<BuildBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let t = input::term(&form.term).unwrap_or_else(|_| current_term());
+    let c = user.clone();
+    let result = match form.parse() {
+        Ok((t, day)) => st.run(move |conn| roster::build(conn, &c, &form.school, t, day)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(b) => Ok(see_other(&format!("/rosters/{}?ok={}", b.roster.id, if b.created { "created" } else { "saved" }))),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rosters_page(&st, user, t, "", FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "programme/roster.html")]
+pub struct RosterPage {
+    layout: Layout,
+    head: RosterHead,
+    lines: Vec<RosterLine>,
+    can_sign: bool,
+    can_review: bool,
+    can_discard: bool,
+    flash: &'static str,
+    errors: FormErrors,
+}
+
+impl RosterPage {
+    fn sex(&self, code: &str) -> &'static str {
+        crate::domain::codes::sex_label(code)
+    }
+
+    fn grade(&self, g: &i32) -> &'static str {
+        crate::domain::codes::grade_name(*g)
+    }
+
+    fn attendance(&self, code: &str) -> &'static str {
+        crate::domain::codes::table("attendance").label(code).unwrap_or("")
+    }
+}
+
+async fn roster_page(
+    st: &AppState,
+    caller: Caller,
+    id: i64,
+    flash: &'static str,
+    errors: FormErrors,
+) -> PageResult<RosterPage> {
+    let c = caller.clone();
+    let (head, lines) = st.run(move |conn| roster::get(conn, &c, id)).await?;
+    let status = head.status();
+    use crate::domain::roster::Status;
+    Ok(RosterPage {
+        layout: Layout::new(&caller, st, format!("{} 花名册 第{}版", head.school_name, head.version)),
+        can_sign: head.current
+            && status == Status::Draft
+            && caller.may(Permission::SignRoster)
+            && caller.org_code == head.school_code,
+        can_review: head.current
+            && matches!(status, Status::Signed | Status::Reviewed)
+            && caller.may(Permission::ReviewRoster)
+            && caller.org_kind.is_county_or_above(),
+        can_discard: status == Status::Draft && caller.may(Permission::BuildRoster),
+        head,
+        lines,
+        flash,
+        errors,
+    })
+}
+
+pub async fn detail(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    flash: web::Query<Flash>,
+) -> PageResult<RosterPage> {
+    let msg = match flash.ok.as_deref() {
+        Some("created") => "已生成新版本",
+        Some("saved") => "内容与最新版本相同，未生成新版本",
+        Some("stepped") => "已办理",
+        _ => "",
+    };
+    roster_page(&st, caller, path.into_inner(), msg, FormErrors::none()).await
+}
+
+#[derive(Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn step(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<StepForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    let result = match parse_step(&form.step) {
+        Ok(s) => st.run(move |conn| roster::step(conn, &c, id, s, &form.note)).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/rosters/{id}?ok=stepped"))),
+        Err(e) if shown_in_form(&e) || e.code == "roster.not_yours" => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            roster_page(&st, user, id, "", FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn discard(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<StepForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, .. } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    match st.run(move |conn| roster::discard(conn, &c, id)).await {
+        Ok(()) => Ok(see_other("/rosters?ok=deleted")),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            roster_page(&st, user, id, "", FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn file(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(i64, String)>,
+) -> PageResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    let (kind, format) = parse_file(&name)?;
+    let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &caller, id, kind, format)).await?;
+    Ok(file_response(&filename, bytes, format))
+}
+
+/// Every programme school's newest roster of a term as one PDF, built as a job with progress.
+pub async fn print_all(st: web::Data<AppState>, f: CsrfForm<TermQuery>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let t = input::term(&form.term)?;
+    let jobs = st.jobs.clone();
+    let job = jobs.start(user.user_id.unwrap_or(0), &format!("打印{}受益学生花名册", t.label()));
+    let pool = st.pool.clone();
+    let id = job.clone();
+    std::thread::spawn(move || {
+        let progress = |done: usize, total: usize| {
+            jobs.update(&id, |s| {
+                s.stage = "生成PDF".into();
+                s.done = done;
+                s.total = Some(total);
+            })
+        };
+        let result = pool
+            .get()
+            .map_err(AppError::from)
+            .and_then(|mut conn| roster_print::render_all(&mut conn, &user, t, &progress));
+        jobs.update(&id, |s| {
+            s.finished = true;
+            s.stage = "完成".into();
+            match result {
+                Ok((name, bytes, n)) => {
+                    s.done = n;
+                    s.file = Some((name, bytes));
+                }
+                Err(e) => s.error = Some(e.message),
+            }
+        });
+    });
+    Ok(see_other(&format!("/jobs/{job}")))
+}
