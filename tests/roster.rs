@@ -343,6 +343,14 @@ async fn a_character_the_font_lacks_is_named_not_printed_as_a_box() {
         assert_eq!((s, v["error"].as_str()), (422, Some("pdf.missing_glyph")), "{label}: {v}");
         let msg = v["message"].as_str().unwrap_or("");
         assert!(msg.contains(&no) && msg.contains("U+E000"), "{label}: {msg}");
+        // The school corrects the name and discards the draft it could not print.
+        let (s, v) =
+            call(&app, test::TestRequest::delete().uri(&format!("/api/v1/rosters/{rid}")), &bearer(&w, "a.xiaozhang"))
+                .await;
+        assert_eq!(s, 200, "{label}: a draft may be discarded: {v}");
+        let left: i64 = rosters::table.count().get_result(&mut w.conn()).expect("count");
+        assert_eq!(left, 0, "{label}");
+        assert_eq!(audit_count(&mut w.conn(), "roster.discard"), 1, "{label}");
     }
 }
 

@@ -568,6 +568,14 @@ pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
             ),
         ));
     }
+    let head = head(conn, row.clone(), &school)?;
+    if !head.current {
+        // A later version's diff is counted from this one.
+        return Err(AppError::conflict(
+            "roster.superseded",
+            format!("第{}版之后已有新版本，只能删除最新的草稿", row.version),
+        ));
+    }
     write_tx(conn, |conn| {
         diesel::delete(roster_lines::table.filter(roster_lines::roster_id.eq(id))).execute(conn)?;
         diesel::delete(rosters::table.find(id)).execute(conn)?;

@@ -530,7 +530,7 @@ async fn roster_page(
             && matches!(status, Status::Signed | Status::Reviewed)
             && caller.may(Permission::ReviewRoster)
             && caller.org_kind.is_county_or_above(),
-        can_discard: status == Status::Draft && caller.may(Permission::BuildRoster),
+        can_discard: head.current && status == Status::Draft && caller.may(Permission::BuildRoster),
         head,
         lines,
         flash,
