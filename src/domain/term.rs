@@ -23,6 +23,14 @@ impl Term {
         Ok(Self { year, half })
     }
 
+    /// The term a day falls in by the customary calendar: September to January autumn,
+    /// February to August spring (of the school year that began the autumn before).
+    pub fn of_day(day: NaiveDate) -> Self {
+        let year = if day.month() >= 9 { day.year() } else { day.year() - 1 };
+        let half = if day.month() >= 9 || day.month() == 1 { 1 } else { 2 };
+        Self { year: year.clamp(2000, 2100), half }
+    }
+
     /// `2026-1` or `2026-2`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
@@ -138,6 +146,15 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn a_day_falls_in_its_customary_term() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(Term::of_day(d(2026, 11, 23)).to_string(), "2026-1");
+        assert_eq!(Term::of_day(d(2027, 1, 10)).to_string(), "2026-1");
+        assert_eq!(Term::of_day(d(2027, 3, 1)).to_string(), "2026-2");
+        assert_eq!(Term::of_day(d(2027, 8, 31)).to_string(), "2026-2");
     }
 
     #[test]

@@ -34,11 +34,7 @@ fn shown_in_form(e: &AppError) -> bool {
 }
 
 fn current_term() -> Term {
-    let today = crate::registry::service::today();
-    let year = school_year_of(today);
-    // February to August is the spring term of the school year that began last autumn.
-    let half = if (2..=8).contains(&chrono::Datelike::month(&today)) { 2 } else { 1 };
-    Term::new(year, half).unwrap_or_else(|_| Term::parse("2026-1").unwrap_or_else(|_| unreachable!()))
+    Term::of_day(crate::registry::service::today())
 }
 
 fn term_choices(around: Term) -> Vec<(String, String)> {
