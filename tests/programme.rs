@@ -304,3 +304,176 @@ async fn standards_membership_models_and_calendars_refuse_bad_input_and_change_n
         assert!(audit_count(&mut w.conn(), "programme.calendar") >= 3, "{label}");
     }
 }
+
+/// A page request with a session cookie (one session per user: its CSRF token is bound to it).
+fn page(cookie: &str, req: test::TestRequest) -> actix_http::Request {
+    req.insert_header((actix_web::http::header::COOKIE, cookie.to_owned())).to_request()
+}
+
+#[actix_web::test]
+async fn the_pages_take_forms_with_csrf_show_errors_beside_them_and_walk_a_roster() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let session = |user: &str| format!("mealroll_session={}", w.token(user));
+        let (yyb, school_a, school_b) = (session("yyb"), session("a.xiaozhang"), session("b.xiaozhang"));
+        let html =
+            body_text(test::call_service(&app, page(&yyb, test::TestRequest::get().uri("/programme"))).await).await;
+        assert!(html.contains("standard-form") && html.contains("join-form"), "{label}: the county may configure");
+        let csrf = csrf_of(&html);
+        let post = |uri: &str, form: Vec<(&str, &str)>| page(&yyb, test::TestRequest::post().uri(uri).set_form(form));
+
+        let r = test::call_service(
+            &app,
+            post(
+                "/programme/standards",
+                vec![("csrf", &csrf), ("kind", "meal_topup"), ("from_date", "2024-01-01"), ("amount", "1.005")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(body_text(r).await.contains("最多两位小数"), "{label}: the message beside the form");
+        let r = test::call_service(
+            &app,
+            post(
+                "/programme/standards",
+                vec![("csrf", "forged"), ("kind", "meal_topup"), ("from_date", "2024-01-01"), ("amount", "1")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{label}: a forged token is refused");
+        let before = count_standards(&w);
+        let r = test::call_service(
+            &app,
+            post(
+                "/programme/standards",
+                vec![("csrf", &csrf), ("kind", "meal_topup"), ("from_date", "2024-01-01"), ("amount", "1")],
+            ),
+        )
+        .await;
+        assert_eq!((r.status().as_u16(), count_standards(&w)), (303, before + 1), "{label}");
+        let r = test::call_service(
+            &app,
+            post("/programme/schools", vec![("csrf", &csrf), ("school", SCHOOL_A), ("from_date", "2011-09-01")]),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let r = test::call_service(
+            &app,
+            post(
+                &format!("/programme/schools/{SCHOOL_A}/models"),
+                vec![("csrf", &csrf), ("model", "enterprise"), ("from_date", "2024-09-01")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(body_text(r).await.contains("须选择供餐企业"), "{label}");
+        let r = test::call_service(
+            &app,
+            post(
+                &format!("/programme/schools/{SCHOOL_A}/models"),
+                vec![("csrf", &csrf), ("model", "canteen"), ("from_date", "2024-09-01")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let html = body_text(
+            test::call_service(
+                &app,
+                page(&yyb, test::TestRequest::get().uri(&format!("/programme/schools/{SCHOOL_A}"))),
+            )
+            .await,
+        )
+        .await;
+        assert!(html.contains("学校食堂供餐") && html.contains("6.00"), "{label}: model and today's standard shown");
+
+        // A month of checkboxes.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put()
+                .uri("/api/v1/terms")
+                .set_json(json!({"term": "2026-1", "start_date": "2026-09-01", "end_date": "2027-01-15"})),
+            &bearer(&w, "yyb"),
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let html = body_text(
+            test::call_service(
+                &app,
+                page(&yyb, test::TestRequest::get().uri(&format!("/calendars/{COUNTY}?term=2026-1"))),
+            )
+            .await,
+        )
+        .await;
+        assert!(html.contains("month-2026-09"), "{label}: the edit grid");
+        let r = test::call_service(
+            &app,
+            post(
+                &format!("/calendars/{COUNTY}"),
+                vec![("csrf", &csrf), ("term", "2026-1"), ("month", "2026-09"), ("d1", "1"), ("d2", "1"), ("d3", "1")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let path: String = {
+            use mealroll::db::schema::orgs;
+            orgs::table.filter(orgs::code.eq(SCHOOL_A)).select(orgs::path).first(&mut w.conn()).expect("path")
+        };
+        let sep = mealroll::programme::calendar::month_for(&mut w.conn(), &path, Month::parse("2026-09").expect("m"))
+            .expect("q")
+            .expect("set");
+        assert_eq!(sep.0.list(), "1-3", "{label}: the school inherits the county's month");
+
+        // The school builds and signs its roster from the pages; a signed roster cannot be discarded.
+        let html = body_text(
+            test::call_service(&app, page(&school_a, test::TestRequest::get().uri("/rosters?term=2026-1"))).await,
+        )
+        .await;
+        assert!(html.contains("build-form"), "{label}");
+        let csrf_a = csrf_of(&html);
+        let r = test::call_service(
+            &app,
+            page(
+                &school_a,
+                test::TestRequest::post().uri("/rosters").set_form([
+                    ("csrf", csrf_a.as_str()),
+                    ("school", SCHOOL_A),
+                    ("term", "2026-1"),
+                    ("snapshot_date", ""),
+                ]),
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let to = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        assert!(to.starts_with("/rosters/"), "{label}: {to}");
+        let id = to.trim_start_matches("/rosters/").split('?').next().unwrap_or("").to_owned();
+        let html = body_text(test::call_service(&app, page(&school_a, test::TestRequest::get().uri(&to))).await).await;
+        assert!(html.contains("sign-form") && html.contains("第1版"), "{label}");
+        let r = test::call_service(
+            &app,
+            page(
+                &school_a,
+                test::TestRequest::post()
+                    .uri(&format!("/rosters/{id}/step"))
+                    .set_form([("csrf", csrf_a.as_str()), ("step", "sign")]),
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let r = test::call_service(
+            &app,
+            page(
+                &school_a,
+                test::TestRequest::post().uri(&format!("/rosters/{id}/discard")).set_form([("csrf", csrf_a.as_str())]),
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(body_text(r).await.contains("内容已冻结"), "{label}");
+        let r =
+            test::call_service(&app, page(&school_b, test::TestRequest::get().uri(&format!("/rosters/{id}")))).await;
+        assert_eq!(r.status(), 404, "{label}: another school's roster is out of scope");
+    }
+}
