@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod exchange;
+pub mod ledger;
 pub mod org;
 pub mod programme;
 pub mod registry;

@@ -89,6 +89,17 @@ enum Command {
         #[command(subcommand)]
         what: YearCommand,
     },
+    /// Compute a month's meal-subsidy entitlements for every programme school of a county.
+    Entitle {
+        #[arg(long)]
+        county: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Close the month afterwards: later changes become adjustments in the next open month.
+        #[arg(long)]
+        close: bool,
+    },
     /// Beneficiary rosters (受益学生花名册): build and print.
     Roster {
         #[command(subcommand)]
@@ -471,6 +482,37 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
+        Command::Entitle { county, month, close } => {
+            use mealroll::ledger::entitlement;
+            let caller = Caller::cli(&mut conn)?;
+            let m =
+                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+            let mut periods = entitlement::compute_all(&mut conn, &caller, &county, m)?;
+            if close {
+                periods = periods
+                    .iter()
+                    .map(|p| entitlement::close(&mut conn, &caller, &p.school, m))
+                    .collect::<Result<_, _>>()?;
+            }
+            print(cli.json, json!(periods), || {
+                for p in &periods {
+                    println!(
+                        "{} {} {}：{} 人，{} 人·天，{} 元{}",
+                        p.school,
+                        p.name,
+                        p.month,
+                        p.students,
+                        p.beneficiary_days,
+                        p.amount,
+                        if p.adjustment.fen() != 0 {
+                            format!("，另调整 {} 元", p.adjustment)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            });
+        }
         Command::Change { what } => {
             let (kind, file, dry_run) = match what {
                 ChangeCommand::Suspend { file, dry_run } => (ChangeKind::Suspend, file, dry_run),

@@ -509,6 +509,53 @@ diesel::joinable!(meal_calendars -> orgs (org_id));
 diesel::joinable!(rosters -> orgs (school_id));
 diesel::joinable!(roster_lines -> rosters (roster_id));
 
+diesel::table! {
+    entitlement_rules (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        rule -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    entitlement_periods (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        county_code -> Text,
+        month -> Integer,
+        rule -> Text,
+        status -> Text,
+        students -> Integer,
+        beneficiary_days -> Integer,
+        amount_fen -> BigInt,
+        adjustment_fen -> BigInt,
+        computed_by -> Text,
+        computed_at -> Timestamp,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    entitlement_lines (id) {
+        id -> BigInt,
+        period_id -> BigInt,
+        student_id -> BigInt,
+        kind -> Text,
+        for_month -> Integer,
+        days -> Integer,
+        day_list -> Text,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::joinable!(entitlement_rules -> orgs (org_id));
+diesel::joinable!(entitlement_periods -> orgs (school_id));
+diesel::joinable!(entitlement_lines -> entitlement_periods (period_id));
+diesel::joinable!(entitlement_lines -> students (student_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     schools,
@@ -542,4 +589,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     meal_calendars,
     rosters,
     roster_lines,
+    entitlement_rules,
+    entitlement_periods,
+    entitlement_lines,
 );

@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod codes;
 pub mod division;
+pub mod entitlement;
 pub mod id_card;
 pub mod key_lock;
 pub mod mask;

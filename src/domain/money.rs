@@ -31,6 +31,13 @@ impl Fen {
         fen.to_i64().map(Self).ok_or_else(|| format!("金额“{}”超出范围", input.trim()))
     }
 
+    /// Yuan as a decimal, rounded half away from zero to the fen (SPEC §7).
+    pub fn from_decimal(yuan: Decimal) -> Self {
+        let fen =
+            (yuan * Decimal::from(100)).round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        Self(fen.to_i64().unwrap_or(if fen.is_sign_negative() { i64::MIN } else { i64::MAX }))
+    }
+
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, 2)
     }
@@ -61,5 +68,7 @@ mod tests {
         assert_eq!(Fen::new(62_500).to_string(), "625.00");
         assert!(Fen::parse_yuan("4.005").unwrap_err().contains("两位小数"));
         assert!(Fen::parse_yuan("四元").unwrap_err().contains("数字"));
+        assert_eq!(Fen::from_decimal(Decimal::new(12345, 3)), Fen::new(1235), "12.345 → 12.35");
+        assert_eq!(Fen::from_decimal(Decimal::new(-12345, 3)), Fen::new(-1235), "away from zero");
     }
 }

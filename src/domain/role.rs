@@ -171,6 +171,8 @@ pub enum Permission {
     SignRoster,
     /// Review, return and archive (备案) the rosters of the county's schools.
     ReviewRoster,
+    /// Compute, close and set the counting rule of meal-subsidy entitlements (county and above).
+    ComputeEntitlements,
 }
 
 impl Role {
@@ -195,6 +197,7 @@ impl Role {
             BuildRoster => matches!(self, NutritionOffice | NutritionOfficer | Principal),
             SignRoster => matches!(self, Principal | NutritionOfficer),
             ReviewRoster => self == NutritionOffice,
+            ComputeEntitlements => matches!(self, NutritionOffice | Finance),
         }
     }
 }

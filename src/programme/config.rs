@@ -225,7 +225,7 @@ pub fn leave(conn: &mut DbConn, caller: &Caller, id: i64, last_day: NaiveDate) -
     })
 }
 
-fn memberships(conn: &mut DbConn, school_id: i64) -> AppResult<Vec<Period>> {
+pub fn memberships(conn: &mut DbConn, school_id: i64) -> AppResult<Vec<Period>> {
     let rows: Vec<(NaiveDate, Option<NaiveDate>)> = programme_schools::table
         .filter(programme_schools::school_id.eq(school_id))
         .select((programme_schools::from_date, programme_schools::to_date))

@@ -152,7 +152,7 @@ fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<
 
 /// Each class of a school as it was on a day: promotions applied after that day are walked back
 /// (newest first), so a roster for last spring shows last spring's grades and names.
-fn classes_on(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<HashMap<i64, (String, String, i32)>> {
+pub fn classes_on(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<HashMap<i64, (String, String, i32)>> {
     let mut out: HashMap<i64, (String, String, i32)> = classes::table
         .filter(classes::school_id.eq(school.id))
         .select((classes::id, classes::class_no, classes::name, classes::grade))

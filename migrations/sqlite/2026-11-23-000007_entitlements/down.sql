@@ -1,0 +1,3 @@
+DROP TABLE entitlement_lines;
+DROP TABLE entitlement_periods;
+DROP TABLE entitlement_rules;

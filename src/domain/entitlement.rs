@@ -1,0 +1,116 @@
+//! Meal-subsidy entitlement arithmetic (SPEC §7): which meal days of a month count for a child at
+//! a school, under the day rule or a county's month rule, and what they are worth at the standard
+//! in force on each day. Exact: amounts are fen, sums in `Decimal`.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::calendar::Month;
+use super::money::Fen;
+
+/// How leaving a school counts (joining always counts from its own date).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Eligible up to the day before leaving.
+    Day,
+    /// Leaving a school in month M removes the whole of M at that school.
+    Month,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Day => "day",
+            Rule::Month => "month",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Rule::Day => "按日计算",
+            Rule::Month => "按月计算（当月离校不计当月）",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "day" | "按日计算" => Some(Rule::Day),
+            "month" | "按月计算" => Some(Rule::Month),
+            _ => None,
+        }
+    }
+}
+
+/// A child's unbroken time at school (at this school, on the roll): from a day, until the day
+/// they left (exclusive), or still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stay {
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+impl Stay {
+    fn covers(&self, d: NaiveDate) -> bool {
+        self.from <= d && self.until.is_none_or(|u| d < u)
+    }
+
+    /// Left during `month` (the leaving day, the first day away, falls in it).
+    fn leaves_in(&self, month: Month) -> bool {
+        self.until.is_some_and(|u| Month::of(u) == month && u > month.first_day())
+    }
+}
+
+/// The meal days of `month` a child counts at a school: days of `meal_days` (the school's
+/// calendar, already limited to its programme membership) inside one of its stays. The stays
+/// are disjoint, so a day counts once.
+pub fn counted_days(stays: &[Stay], meal_days: &[NaiveDate], month: Month, rule: Rule) -> Vec<NaiveDate> {
+    let counting: Vec<&Stay> = stays.iter().filter(|s| !(rule == Rule::Month && s.leaves_in(month))).collect();
+    meal_days.iter().copied().filter(|d| Month::of(*d) == month && counting.iter().any(|s| s.covers(*d))).collect()
+}
+
+/// The worth of `days` at the standard of each day; a day without a standard is worth nothing.
+pub fn worth(days: &[NaiveDate], standard: impl Fn(NaiveDate) -> Option<Fen>) -> Fen {
+    let total: Decimal = days.iter().filter_map(|d| standard(*d)).map(Fen::to_decimal).sum();
+    Fen::from_decimal(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn weekdays(y: i32, m: u32) -> Vec<NaiveDate> {
+        let month = Month::new(y, m).unwrap();
+        (1..=month.days_in_month())
+            .filter_map(|x| month.day(x))
+            .filter(|x| crate::domain::term::is_working_day(*x))
+            .collect()
+    }
+
+    #[test]
+    fn leaving_ends_the_day_before_and_the_month_rule_drops_the_month() {
+        let oct = Month::new(2014, 10).unwrap();
+        let days = weekdays(2014, 10); // 23 weekdays
+        let left = [Stay { from: d(2014, 9, 1), until: Some(d(2014, 10, 15)) }];
+        // 1–3, 6–10, 13–14.
+        assert_eq!(counted_days(&left, &days, oct, Rule::Day).len(), 10);
+        assert!(counted_days(&left, &days, oct, Rule::Month).is_empty());
+        // Leaving on the 1st of November is not leaving in October.
+        let nov_first = [Stay { from: d(2014, 9, 1), until: Some(d(2014, 11, 1)) }];
+        assert_eq!(counted_days(&nov_first, &days, oct, Rule::Month).len(), 23);
+        // Joining counts from its own date under both rules.
+        let joined = [Stay { from: d(2014, 10, 27), until: None }];
+        assert_eq!(counted_days(&joined, &days, oct, Rule::Month).len(), 5);
+    }
+
+    #[test]
+    fn each_day_is_worth_the_standard_in_force_that_day() {
+        let days = [d(2014, 10, 31), d(2014, 11, 3)];
+        let standard = |x: NaiveDate| Some(Fen::new(if x < d(2014, 11, 1) { 300 } else { 400 }));
+        assert_eq!(worth(&days, standard), Fen::new(700));
+        assert_eq!(worth(&days, |_| None), Fen::new(0));
+    }
+}

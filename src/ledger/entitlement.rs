@@ -1,0 +1,451 @@
+//! Monthly meal-subsidy entitlements per school (SPEC §7): every child on the roll on each meal
+//! day of the school's calendar, at the standard in force that day, kept as one line per child
+//! with its days. An open month is recomputed in place (deterministically); a closed month is
+//! never edited: a late registry change becomes adjustment lines in the school's next open month.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{entitlement_lines, entitlement_periods, entitlement_rules, orgs, student_spells, students};
+use crate::db::{DbConn, write_tx};
+use crate::domain::calendar::{MealMonth, Month};
+use crate::domain::entitlement::{self, Rule, Stay};
+use crate::domain::money::Fen;
+use crate::domain::programme::is_compulsory_grade;
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::status::State;
+use crate::error::{AppError, AppResult};
+use crate::org::model::{Org, ancestor_paths};
+use crate::org::service::org_in_scope;
+use crate::programme::{calendar, config, roster};
+use crate::registry::service::{county_of, now};
+
+/// One child's entitlement for a month at a school.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub student_id: i64,
+    pub days: Vec<NaiveDate>,
+    pub amount: Fen,
+}
+
+/// The counting rule that holds for a school: the nearest org's, else the day rule.
+pub fn rule_for(conn: &mut DbConn, path: &str) -> AppResult<Rule> {
+    let rows: Vec<(String, String)> = entitlement_rules::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.eq_any(ancestor_paths(path)))
+        .select((orgs::path, entitlement_rules::rule))
+        .load(conn)?;
+    Ok(rows.into_iter().max_by_key(|(p, _)| p.len()).and_then(|(_, r)| Rule::parse(&r)).unwrap_or(Rule::Day))
+}
+
+/// Sets the caller's own org's counting rule (county and above).
+pub fn set_rule(conn: &mut DbConn, caller: &Caller, rule: Rule) -> AppResult<()> {
+    caller.require(conn, Permission::ComputeEntitlements, "set_entitlement_rule")?;
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
+    write_tx(conn, |conn| {
+        diesel::delete(entitlement_rules::table.filter(entitlement_rules::org_id.eq(org.id))).execute(conn)?;
+        diesel::insert_into(entitlement_rules::table)
+            .values((
+                entitlement_rules::org_id.eq(org.id),
+                entitlement_rules::rule.eq(rule.as_str()),
+                entitlement_rules::set_by.eq(&caller.username),
+                entitlement_rules::set_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(conn, &caller.actor(), Entry::new("entitlement.rule", "org", &org.code).after(&rule.as_str()))
+    })
+}
+
+/// What a school's children are entitled to in a month, from the registry as it stands now.
+/// Unscoped: callers check the school.
+pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> AppResult<Vec<Line>> {
+    let (first, last) = (month.first_day(), month.next().first_day().pred_opt().unwrap_or(month.first_day()));
+    let membership = config::memberships(conn, school.id)?;
+    let meal_days: Vec<NaiveDate> = calendar::meal_days(conn, &school.path, first, last)?
+        .into_iter()
+        .filter(|d| membership.iter().any(|p| p.contains(*d)))
+        .collect();
+    if meal_days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut standard: BTreeMap<NaiveDate, Option<Fen>> = BTreeMap::new();
+    for d in &meal_days {
+        standard.insert(*d, config::meal_standard(conn, &school.path, *d)?);
+    }
+    // Grades as they were at the start of the month (promotions happen in the summer).
+    let grades = roster::classes_on(conn, school, first)?;
+    type Row = (i64, Option<i64>, NaiveDate, Option<NaiveDate>);
+    let rows: Vec<Row> = student_spells::table
+        .inner_join(students::table)
+        .filter(student_spells::school_id.eq(school.id))
+        .filter(student_spells::state.eq(State::AtSchool.as_str()))
+        .filter(student_spells::from_date.le(last))
+        .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(first)))
+        .filter(students::review.eq("confirmed"))
+        .select((
+            student_spells::student_id,
+            student_spells::class_id,
+            student_spells::from_date,
+            student_spells::to_date,
+        ))
+        .order((student_spells::student_id.asc(), student_spells::from_date.asc()))
+        .load(conn)?;
+    let mut stays: BTreeMap<i64, Vec<Stay>> = BTreeMap::new();
+    for (student, class, from, until) in rows {
+        let compulsory = class.and_then(|c| grades.get(&c)).is_some_and(|(_, _, g)| is_compulsory_grade(*g));
+        if compulsory {
+            stays.entry(student).or_default().push(Stay { from, until });
+        }
+    }
+    Ok(stays
+        .into_iter()
+        .filter_map(|(student_id, stays)| {
+            let days = entitlement::counted_days(&stays, &meal_days, month, rule);
+            if days.is_empty() {
+                return None;
+            }
+            let amount = entitlement::worth(&days, |d| standard.get(&d).copied().flatten());
+            Some(Line { student_id, days, amount })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = entitlement_periods)]
+struct PeriodRow {
+    id: i64,
+    month: i32,
+    rule: String,
+    status: String,
+    students: i32,
+    beneficiary_days: i32,
+    amount_fen: i64,
+    adjustment_fen: i64,
+    computed_at: NaiveDateTime,
+    closed_at: Option<NaiveDateTime>,
+}
+
+/// A school's month as people read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    pub id: i64,
+    pub school: String,
+    pub name: String,
+    pub month: String,
+    pub rule: &'static str,
+    pub closed: bool,
+    pub students: i32,
+    pub beneficiary_days: i32,
+    /// The month's own entitlement, yuan.
+    pub amount: Fen,
+    /// Late changes to closed months booked here, yuan (may be negative).
+    pub adjustment: Fen,
+    pub computed_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+fn view(row: PeriodRow, school: &Org) -> Period {
+    Period {
+        id: row.id,
+        school: school.code.clone(),
+        name: school.name.clone(),
+        month: Month::from_key(row.month).map(|m| m.to_string()).unwrap_or_default(),
+        rule: Rule::parse(&row.rule).unwrap_or(Rule::Day).label(),
+        closed: row.status == "closed",
+        students: row.students,
+        beneficiary_days: row.beneficiary_days,
+        amount: Fen::new(row.amount_fen),
+        adjustment: Fen::new(row.adjustment_fen),
+        computed_at: row.computed_at,
+        closed_at: row.closed_at,
+    }
+}
+
+fn period_row(conn: &mut DbConn, school_id: i64, month: Month) -> AppResult<Option<PeriodRow>> {
+    Ok(entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq(school_id))
+        .filter(entitlement_periods::month.eq(month.key()))
+        .select(PeriodRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Ensures an open period for a school's month exists (an empty one if new); returns its id.
+fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month, rule: Rule) -> AppResult<i64> {
+    if let Some(p) = period_row(conn, school.id, month)? {
+        return Ok(p.id);
+    }
+    Ok(diesel::insert_into(entitlement_periods::table)
+        .values((
+            entitlement_periods::school_id.eq(school.id),
+            entitlement_periods::county_code.eq(county_of(&school.path)),
+            entitlement_periods::month.eq(month.key()),
+            entitlement_periods::rule.eq(rule.as_str()),
+            entitlement_periods::status.eq("open"),
+            entitlement_periods::students.eq(0),
+            entitlement_periods::beneficiary_days.eq(0),
+            entitlement_periods::amount_fen.eq(0),
+            entitlement_periods::adjustment_fen.eq(0),
+            entitlement_periods::computed_by.eq(&caller.username),
+            entitlement_periods::computed_at.eq(now()),
+        ))
+        .returning(entitlement_periods::id)
+        .get_result(conn)?)
+}
+
+fn insert_lines(conn: &mut DbConn, period_id: i64, kind: &str, month: Month, lines: &[Line]) -> AppResult<()> {
+    for chunk in lines.chunks(2_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|l| {
+                let list = MealMonth::new(month, l.days.iter().map(chrono::Datelike::day))
+                    .map(|m| m.list())
+                    .unwrap_or_default();
+                (
+                    entitlement_lines::period_id.eq(period_id),
+                    entitlement_lines::student_id.eq(l.student_id),
+                    entitlement_lines::kind.eq(kind.to_owned()),
+                    entitlement_lines::for_month.eq(month.key()),
+                    entitlement_lines::days.eq(i32::try_from(l.days.len()).unwrap_or(i32::MAX)),
+                    entitlement_lines::day_list.eq(list),
+                    entitlement_lines::amount_fen.eq(l.amount.fen()),
+                )
+            })
+            .collect();
+        crate::per_backend!(conn, |c| diesel::insert_into(entitlement_lines::table).values(&values).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Re-adds a period's totals from its lines, so a total is always the sum of its lines.
+fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller) -> AppResult<()> {
+    let base: Vec<(i64, i32, i64)> = entitlement_lines::table
+        .filter(entitlement_lines::period_id.eq(period_id))
+        .filter(entitlement_lines::kind.eq("base"))
+        .select((entitlement_lines::student_id, entitlement_lines::days, entitlement_lines::amount_fen))
+        .load(conn)?;
+    let adjustment: Vec<i64> = entitlement_lines::table
+        .filter(entitlement_lines::period_id.eq(period_id))
+        .filter(entitlement_lines::kind.eq("adjustment"))
+        .select(entitlement_lines::amount_fen)
+        .load(conn)?;
+    diesel::update(entitlement_periods::table.find(period_id))
+        .set((
+            entitlement_periods::students.eq(i32::try_from(base.len()).unwrap_or(i32::MAX)),
+            entitlement_periods::beneficiary_days.eq(base.iter().map(|b| b.1).sum::<i32>()),
+            entitlement_periods::amount_fen.eq(base.iter().map(|b| b.2).sum::<i64>()),
+            entitlement_periods::adjustment_fen.eq(adjustment.iter().sum::<i64>()),
+            entitlement_periods::computed_by.eq(&caller.username),
+            entitlement_periods::computed_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
+    let org = org_in_scope(conn, caller.scope(), code)?;
+    if org.kind != OrgKind::School.as_str() {
+        return Err(AppError::field("school", "entitlement.not_a_school", format!("“{}”不是学校", org.name)));
+    }
+    Ok(org)
+}
+
+/// Computes a school's month. Open: its base lines are replaced by what the registry says now.
+/// Closed: nothing in it changes; the difference per child (against what the month has been
+/// paid, adjustments included) is booked as adjustment lines in the next open month.
+pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<Period> {
+    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlement")?;
+    let school = school_of(conn, caller, school_code)?;
+    let rule = rule_for(conn, &school.path)?;
+    let lines = lines_for(conn, &school, month, rule)?;
+    let id = write_tx(conn, |conn| {
+        let existing = period_row(conn, school.id, month)?;
+        match existing {
+            Some(p) if p.status == "closed" => {
+                let booked: Vec<(i64, i64)> = entitlement_lines::table
+                    .filter(entitlement_lines::for_month.eq(month.key()))
+                    .filter(
+                        entitlement_lines::period_id.eq_any(
+                            entitlement_periods::table
+                                .filter(entitlement_periods::school_id.eq(school.id))
+                                .select(entitlement_periods::id),
+                        ),
+                    )
+                    .select((entitlement_lines::student_id, entitlement_lines::amount_fen))
+                    .load(conn)?;
+                let mut paid: BTreeMap<i64, i64> = BTreeMap::new();
+                for (s, a) in booked {
+                    *paid.entry(s).or_default() += a;
+                }
+                let now_due: BTreeMap<i64, &Line> = lines.iter().map(|l| (l.student_id, l)).collect();
+                let mut students: Vec<i64> = paid.keys().chain(now_due.keys()).copied().collect();
+                students.sort();
+                students.dedup();
+                let adjustments: Vec<Line> = students
+                    .into_iter()
+                    .filter_map(|s| {
+                        let due = now_due.get(&s).map_or(0, |l| l.amount.fen());
+                        let diff = due - paid.get(&s).copied().unwrap_or(0);
+                        (diff != 0).then(|| Line {
+                            student_id: s,
+                            days: now_due.get(&s).map(|l| l.days.clone()).unwrap_or_default(),
+                            amount: Fen::new(diff),
+                        })
+                    })
+                    .collect();
+                if adjustments.is_empty() {
+                    return Ok(p.id);
+                }
+                let mut target = month.next();
+                while period_row(conn, school.id, target)?.is_some_and(|t| t.status == "closed") {
+                    target = target.next();
+                }
+                let into = open_period(conn, caller, &school, target, rule)?;
+                insert_lines(conn, into, "adjustment", month, &adjustments)?;
+                retotal(conn, into, caller)?;
+                audit::record(
+                    conn,
+                    &caller.actor(),
+                    Entry::new("entitlement.adjust", "school", &school.code).after(&serde_json::json!({
+                        "month": month.to_string(), "booked_in": target.to_string(), "students": adjustments.len(),
+                        "amount": Fen::new(adjustments.iter().map(|a| a.amount.fen()).sum()).to_string(),
+                    })),
+                )?;
+                Ok(p.id)
+            }
+            _ => {
+                let id = open_period(conn, caller, &school, month, rule)?;
+                diesel::delete(
+                    entitlement_lines::table
+                        .filter(entitlement_lines::period_id.eq(id))
+                        .filter(entitlement_lines::kind.eq("base")),
+                )
+                .execute(conn)?;
+                diesel::update(entitlement_periods::table.find(id))
+                    .set(entitlement_periods::rule.eq(rule.as_str()))
+                    .execute(conn)?;
+                insert_lines(conn, id, "base", month, &lines)?;
+                retotal(conn, id, caller)?;
+                audit::record(
+                    conn,
+                    &caller.actor(),
+                    Entry::new("entitlement.compute", "school", &school.code).after(&serde_json::json!({
+                        "month": month.to_string(), "rule": rule.as_str(), "students": lines.len(),
+                        "amount": Fen::new(lines.iter().map(|l| l.amount.fen()).sum()).to_string(),
+                    })),
+                )?;
+                Ok(id)
+            }
+        }
+    })?;
+    let row = entitlement_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
+    Ok(view(row, &school))
+}
+
+/// Closes a school's month: from now on it is never edited.
+pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<Period> {
+    caller.require(conn, Permission::ComputeEntitlements, "close_entitlement")?;
+    let school = school_of(conn, caller, school_code)?;
+    let p = period_row(conn, school.id, month)?.ok_or_else(|| {
+        AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算，不能结账", school.name))
+    })?;
+    if p.status == "closed" {
+        return Err(AppError::conflict("entitlement.closed", format!("{}{month}已结账", school.name)));
+    }
+    write_tx(conn, |conn| {
+        diesel::update(entitlement_periods::table.find(p.id))
+            .set((
+                entitlement_periods::status.eq("closed"),
+                entitlement_periods::closed_by.eq(Some(&caller.username)),
+                entitlement_periods::closed_at.eq(Some(now())),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("entitlement.close", "school", &school.code).after(&month.to_string()),
+        )
+    })?;
+    let row = entitlement_periods::table.find(p.id).select(PeriodRow::as_select()).first(conn)?;
+    Ok(view(row, &school))
+}
+
+/// Computes a month for every programme school under an org (a county), in code order.
+pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Month) -> AppResult<Vec<Period>> {
+    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlements")?;
+    let org = org_in_scope(conn, caller.scope(), org_code)?;
+    let first = month.first_day();
+    let last = month.next().first_day().pred_opt().unwrap_or(first);
+    let mut codes: Vec<String> = config::members(conn, caller)?
+        .into_iter()
+        .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
+        .map(|m| m.school_code)
+        .collect();
+    codes.dedup();
+    let schools: Vec<String> = orgs::table
+        .filter(orgs::code.eq_any(&codes))
+        .filter(orgs::path.like(format!("{}%", org.path)))
+        .select(orgs::code)
+        .order(orgs::code.asc())
+        .load(conn)?;
+    schools.iter().map(|code| compute(conn, caller, code, month)).collect()
+}
+
+/// A child's line of a school's month, for drilling down.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView {
+    pub student_id: i64,
+    pub student_no: String,
+    pub name: String,
+    pub kind: String,
+    pub for_month: String,
+    pub days: i32,
+    pub day_list: String,
+    pub amount: Fen,
+}
+
+/// A computed month with its lines, in the caller's scope.
+pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<(Period, Vec<LineView>)> {
+    caller.require(conn, Permission::ViewStudents, "view_entitlement")?;
+    let school = school_of(conn, caller, school_code)?;
+    let row = period_row(conn, school.id, month)?
+        .ok_or_else(|| AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算", school.name)))?;
+    type Row = (i64, String, String, String, i32, i32, String, i64);
+    let lines: Vec<Row> = entitlement_lines::table
+        .inner_join(students::table)
+        .filter(entitlement_lines::period_id.eq(row.id))
+        .select((
+            entitlement_lines::student_id,
+            students::student_no,
+            students::name,
+            entitlement_lines::kind,
+            entitlement_lines::for_month,
+            entitlement_lines::days,
+            entitlement_lines::day_list,
+            entitlement_lines::amount_fen,
+        ))
+        .order((entitlement_lines::kind.asc(), students::student_no.asc()))
+        .load(conn)?;
+    let lines = lines
+        .into_iter()
+        .map(|(student_id, student_no, name, kind, for_month, days, day_list, fen)| LineView {
+            student_id,
+            student_no,
+            name,
+            kind,
+            for_month: Month::from_key(for_month).map(|m| m.to_string()).unwrap_or_default(),
+            days,
+            day_list,
+            amount: Fen::new(fen),
+        })
+        .collect();
+    Ok((view(row, &school), lines))
+}

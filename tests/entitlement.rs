@@ -1,0 +1,197 @@
+//! Meal-subsidy entitlements on both databases, against a computation done on paper: a school in
+//! October and November 2014 (3.00 yuan a day until 31 October, 4.00 from 1 November), children
+//! who leave, return, transfer and die mid-month, the day rule and the month rule, a closed month
+//! that a late change adjusts in the next open one, and totals that are the sums of the lines.
+
+mod common;
+
+use actix_web::test;
+use common::*;
+use mealroll::domain::calendar::Month;
+use mealroll::domain::entitlement::Rule;
+use mealroll::domain::status::State;
+use mealroll::ledger::entitlement;
+use mealroll::registry::timeline::{self, Switch};
+use serde_json::json;
+
+fn d(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
+}
+
+fn switch(w: &World, student: i64, on: &str, state: State, school: &str) {
+    use diesel::prelude::*;
+    use mealroll::db::schema::{orgs, students};
+    let school_id: i64 = orgs::table.filter(orgs::code.eq(school)).select(orgs::id).first(&mut w.conn()).expect("org");
+    // The child keeps its class, as a real suspension or resumption does.
+    let class_id: Option<i64> =
+        students::table.find(student).select(students::class_id).first(&mut w.conn()).expect("class");
+    timeline::switch(
+        &mut w.conn(),
+        student,
+        &Switch { on: d(on), state, school_id, class_id, cause: "test", change_id: None, promotion_id: None },
+    )
+    .expect("switch");
+}
+
+/// (students, beneficiary-days, amount, adjustment) of school A's month.
+fn totals(w: &World, month: &str) -> (i32, i32, String, String) {
+    let yyb = w.caller("yyb");
+    let (p, lines) = entitlement::get(&mut w.conn(), &yyb, SCHOOL_A, Month::parse(month).expect("m")).expect("get");
+    // Every total is the sum of its lines.
+    let base: i64 = lines.iter().filter(|l| l.kind == "base").map(|l| l.amount.fen()).sum();
+    let adj: i64 = lines.iter().filter(|l| l.kind == "adjustment").map(|l| l.amount.fen()).sum();
+    let days: i32 = lines.iter().filter(|l| l.kind == "base").map(|l| l.days).sum();
+    assert_eq!((base, adj, days), (p.amount.fen(), p.adjustment.fen(), p.beneficiary_days), "{month}: totals = lines");
+    (p.students, p.beneficiary_days, p.amount.to_string(), p.adjustment.to_string())
+}
+
+#[actix_web::test]
+async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_next_open_month() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        for (uri, body) in [("/api/v1/programme/schools", json!({"school": SCHOOL_A, "from_date": "2011-09-01"}))] {
+            let (s, v) = call(&app, test::TestRequest::post().uri(uri).set_json(body), &yyb).await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put()
+                .uri("/api/v1/terms")
+                .set_json(json!({"term": "2014-1", "start_date": "2014-09-01", "end_date": "2015-01-15"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        // October after the National Day week: 18 meal days; November: 20.
+        for (month, days) in [("2014-10", "8-10,13-17,20-24,27-31"), ("2014-11", "3-7,10-14,17-21,24-28")] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::put()
+                    .uri(&format!("/api/v1/calendars/{COUNTY}/{month}"))
+                    .set_json(json!({"days": days})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let mut ids = Vec::new();
+        for (name, body) in [
+            ("王全勤", "52232620080101001"),
+            ("李休学", "52232620080101003"),
+            ("张复学", "52232620080101005"),
+            ("陈转学", "52232620080101007"),
+            ("黄离世", "52232620080101009"),
+        ] {
+            let mut rec = student(name, body, "2008-01-01", "男");
+            rec["entry_ym"] = json!("201409");
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
+                &bearer(&w, "a.xueji"),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let mut rec = student("吴未确认", "52232620080101011", "2008-01-01", "男");
+        rec["entry_ym"] = json!("201409");
+        let (s, _) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
+            &bearer(&w, "a.xueji"),
+        )
+        .await;
+        assert_eq!(s, 201, "{label}");
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let [full, suspended, resumed, transferred, died] = ids[..] else { panic!("five") };
+        switch(&w, suspended, "2014-10-15", State::Suspended, SCHOOL_A);
+        switch(&w, resumed, "2014-09-20", State::Suspended, SCHOOL_A);
+        switch(&w, resumed, "2014-11-12", State::AtSchool, SCHOOL_A);
+        switch(&w, transferred, "2014-11-17", State::AtSchool, SCHOOL_B);
+        switch(&w, died, "2014-10-27", State::Deceased, SCHOOL_A);
+
+        // On paper, the day rule:
+        // October (18 days at 3.00): 王全勤 18 → 54.00; 李休学 8–10, 13–14 = 5 → 15.00;
+        //   张复学 0; 陈转学 18 → 54.00; 黄离世 8–10, 13–17, 20–24 = 13 → 39.00.
+        //   54 days, 162.00 yuan, 4 children; 吴未确认 is not confirmed.
+        // November (20 days at 4.00): 王全勤 20 → 80.00; 张复学 12–14, 17–21, 24–28 = 13 → 52.00;
+        //   陈转学 3–7, 10–14 = 10 → 40.00 (then at school B, not in the programme).
+        //   43 days, 172.00 yuan, 3 children.
+        let cli = w.caller("yyb");
+        let oct = Month::parse("2014-10").expect("m");
+        let nov = Month::parse("2014-11").expect("m");
+        let all = entitlement::compute_all(&mut w.conn(), &cli, COUNTY, oct).expect("october");
+        assert_eq!(
+            all.iter().map(|p| p.school.as_str()).collect::<Vec<_>>(),
+            vec![SCHOOL_A],
+            "{label}: programme schools only"
+        );
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+        assert_eq!(totals(&w, "2014-10"), (4, 54, "162.00".into(), "0.00".into()), "{label}");
+        assert_eq!(totals(&w, "2014-11"), (3, 43, "172.00".into(), "0.00".into()), "{label}");
+        let (_, lines) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, oct).expect("lines");
+        let of = |id: i64| {
+            lines.iter().find(|l| l.student_id == id).map(|l| (l.days, l.day_list.clone(), l.amount.to_string()))
+        };
+        assert_eq!(of(suspended), Some((5, "8-10,13-14".into(), "15.00".into())), "{label}");
+        assert_eq!(of(died), Some((13, "8-10,13-17,20-24".into(), "39.00".into())), "{label}");
+        assert_eq!(of(resumed), None, "{label}");
+
+        // Recomputing with nothing changed gives the same lines.
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("again");
+        let (_, again) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, oct).expect("lines");
+        let key = |v: &Vec<entitlement::LineView>| {
+            v.iter().map(|l| (l.student_id, l.day_list.clone(), l.amount.fen())).collect::<Vec<_>>()
+        };
+        assert_eq!(key(&again), key(&lines), "{label}: deterministic");
+
+        // On paper, the month rule: leaving in a month drops that month, joining counts from its day.
+        // October: 王全勤 54.00 + 陈转学 54.00 = 108.00 (李休学 and 黄离世 left in October).
+        // November: 王全勤 80.00 + 张复学 52.00 = 132.00 (陈转学 left in November).
+        entitlement::set_rule(&mut w.conn(), &cli, Rule::Month).expect("rule");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("october");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+        assert_eq!(totals(&w, "2014-10"), (2, 36, "108.00".into(), "0.00".into()), "{label}");
+        assert_eq!(totals(&w, "2014-11"), (2, 33, "132.00".into(), "0.00".into()), "{label}");
+        entitlement::set_rule(&mut w.conn(), &cli, Rule::Day).expect("rule");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("october");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+
+        // October is closed; then a suspension from 27 October is registered late.
+        entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).expect("close");
+        switch(&w, full, "2014-10-27", State::Suspended, SCHOOL_A);
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("recompute closed");
+        // October stays as closed; November carries −15.00 (27–31 October, 5 days at 3.00).
+        assert_eq!(
+            totals(&w, "2014-10"),
+            (4, 54, "162.00".into(), "0.00".into()),
+            "{label}: a closed month is never edited"
+        );
+        assert_eq!(totals(&w, "2014-11"), (3, 43, "172.00".into(), "-15.00".into()), "{label}");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+        // November itself: 王全勤 is suspended all month: 52.00 + 40.00.
+        assert_eq!(totals(&w, "2014-11"), (2, 23, "92.00".into(), "-15.00".into()), "{label}");
+        let (_, nov_lines) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, nov).expect("lines");
+        let adj: Vec<_> = nov_lines
+            .iter()
+            .filter(|l| l.kind == "adjustment")
+            .map(|l| (l.student_id, l.for_month.clone(), l.amount.to_string()))
+            .collect();
+        assert_eq!(adj, vec![(full, "2014-10".to_owned(), "-15.00".to_owned())], "{label}");
+        // Nothing changed since: recomputing the closed month books nothing more.
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("again");
+        assert_eq!(totals(&w, "2014-11").3, "-15.00", "{label}");
+        let (s, _) = (entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).err().map(|e| e.code), ());
+        assert_eq!(s, Some("entitlement.closed"), "{label}");
+        assert!(audit_count(&mut w.conn(), "entitlement.adjust") == 1, "{label}");
+        let registrar = w.caller("a.xueji");
+        let refused = entitlement::compute(&mut w.conn(), &registrar, SCHOOL_A, nov).err().map(|e| e.code);
+        assert_eq!(refused, Some("forbidden"), "{label}: a registrar computes no money");
+    }
+}
