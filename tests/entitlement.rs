@@ -193,5 +193,53 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         let registrar = w.caller("a.xueji");
         let refused = entitlement::compute(&mut w.conn(), &registrar, SCHOOL_A, nov).err().map(|e| e.code);
         assert_eq!(refused, Some("forbidden"), "{label}: a registrar computes no money");
+
+        // The same through the API and the page: the county computes, the lines drill down.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/entitlements/compute")
+                .set_json(json!({"org": COUNTY, "month": "2014-11"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(
+            (s, v[0]["amount"].as_str(), v[0]["adjustment"].as_str()),
+            (200, Some("92.00"), Some("-15.00")),
+            "{label}: {v}"
+        );
+        let (s, v) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/entitlements/2014-10")), &yyb)
+                .await;
+        assert_eq!((s, v["lines"].as_array().map(Vec::len)), (200, Some(4)), "{label}: {v}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/entitlements/compute")
+                .set_json(json!({"org": COUNTY, "month": "2014-13"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("month.format")), "{label}: {v}");
+        let (s, _) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_C}/entitlements/2014-10")), &yyb)
+                .await;
+        assert_eq!(s, 404, "{label}: another county's school");
+        let cookie = format!("mealroll_session={}", w.token("yyb"));
+        let html = body_text(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri("/entitlements?month=2014-10")
+                    .insert_header((actix_web::http::header::COOKIE, cookie))
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert!(
+            html.contains("162.00") && html.contains("已结账") && html.contains("望谟县王母小学"),
+            "{label}: the month page"
+        );
     }
 }

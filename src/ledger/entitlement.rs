@@ -449,3 +449,16 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
         .collect();
     Ok((view(row, &school), lines))
 }
+
+/// The computed months of every school in the caller's scope for a month, in code order.
+pub fn periods(conn: &mut DbConn, caller: &Caller, month: Month) -> AppResult<Vec<Period>> {
+    caller.require(conn, Permission::ViewStudents, "list_entitlements")?;
+    let rows: Vec<(PeriodRow, Org)> = entitlement_periods::table
+        .inner_join(orgs::table)
+        .filter(entitlement_periods::month.eq(month.key()))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((PeriodRow::as_select(), Org::as_select()))
+        .order(orgs::code.asc())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(r, o)| view(r, &o)).collect())
+}

@@ -46,6 +46,9 @@ impl Layout {
             nav.push(NavItem { href: "/rosters", label: "受益花名册" });
             nav.push(NavItem { href: "/programme", label: "营养计划" });
         }
+        if caller.may(Permission::ViewStudents) && caller.org_kind.is_county_or_above() {
+            nav.push(NavItem { href: "/entitlements", label: "补助核算" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }

@@ -159,7 +159,7 @@ fn security_headers() -> DefaultHeaders {
 
 /// The one route table: pages, then `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use crate::{audit, auth, exchange, org, programme, registry};
+    use crate::{audit, auth, exchange, ledger, org, programme, registry};
     cfg.route("/static/app.css", web::get().to(app_css))
         .route("/login", web::get().to(auth::web::login_page))
         .route("/login", web::post().to(auth::web::login_submit))
@@ -251,6 +251,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/rosters/{id}/step", web::post().to(programme::web::step))
         .route("/rosters/{id}/discard", web::post().to(programme::web::discard))
         .route("/rosters/{id}/{file}", web::get().to(programme::web::file))
+        .route("/entitlements", web::get().to(ledger::web::list))
+        .route("/entitlements", web::post().to(ledger::web::act))
+        .route("/entitlements/{code}/{month}", web::get().to(ledger::web::detail))
         .route("/schools/{code}/students", web::post().to(registry::web::create))
         .route("/users", web::get().to(auth::web::users))
         .route("/users", web::post().to(auth::web::user_create))
@@ -316,6 +319,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/rosters/{id}", web::delete().to(programme::api::discard))
                 .route("/rosters/{id}/step", web::post().to(programme::api::step))
                 .route("/rosters/{id}/{file}", web::get().to(programme::api::file))
+                .route("/entitlements", web::get().to(ledger::api::list))
+                .route("/entitlements/compute", web::post().to(ledger::api::compute))
+                .route("/entitlements/rule", web::put().to(ledger::api::set_rule))
+                .route("/schools/{code}/entitlements/{month}", web::get().to(ledger::api::detail))
                 .route("/key-locks", web::put().to(registry::api::set_key_lock))
                 .route("/students/{id}/resolve", web::post().to(registry::api::resolve))
                 .route("/students/{id}/duplicate", web::get().to(registry::api::duplicate))
