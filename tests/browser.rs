@@ -552,6 +552,20 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     }
     assert!(d.source().contains("job-file"), "the county print job finishes: {}", d.source());
     d.screenshot(&shots.join("31-print-all-done.png"));
+    // Last month's meal subsidy for every programme school, down to a child's days.
+    let today = chrono::Utc::now().date_naive();
+    let month =
+        mealroll::domain::calendar::Month::of(today - chrono::Days::new(u64::from(chrono::Datelike::day(&today))));
+    d.open(&format!("{base}/entitlements?month={month}"));
+    d.click("#compute-form button");
+    d.wait_until_url(|u| u.contains("/entitlements?month="));
+    let total = d.find_text("#total");
+    assert!(!total.is_empty() && total != "0.00", "a county total: {}", d.source());
+    d.screenshot(&shots.join("32-entitlements.png"));
+    d.click("#periods tbody tr td a");
+    d.wait_until_url(|u| u.contains(&format!("/{month}")));
+    assert!(d.source().contains("供餐日"), "a school's month by child: {}", d.source());
+    d.screenshot(&shots.join("33-entitlement-school.png"));
     d.open(&format!("{base}/programme"));
     assert!(d.source().contains("国家计划县") && d.source().contains("5.00"), "settings page: {}", d.source());
     d.screenshot(&shots.join("28-programme.png"));
