@@ -145,6 +145,13 @@ pub fn amount_on(rows: &[(Period, Fen)], day: NaiveDate) -> Option<Fen> {
     rows.iter().find(|(p, _)| p.contains(day)).map(|(_, a)| *a)
 }
 
+/// A school's daily meal standard on a day: the national basic standard in force plus every
+/// top-up on its path (province, county, school) in force. `None` before any national standard.
+pub fn daily_standard(base: &[(Period, Fen)], top_ups: &[(Period, Fen)], day: NaiveDate) -> Option<Fen> {
+    let top: i64 = top_ups.iter().filter(|(p, _)| p.contains(day)).map(|(_, a)| a.fen()).sum();
+    amount_on(base, day).map(|b| Fen::new(b.fen() + top))
+}
+
 /// The meal supply models (供餐模式, DOMAIN §1.5). 混合 is several models at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MealModel {
@@ -207,6 +214,15 @@ mod tests {
         assert_eq!(amount_on(&rows, d(2014, 11, 1)), Some(Fen::new(400)));
         assert_eq!(amount_on(&rows, d(2026, 9, 15)), Some(Fen::new(500)));
         assert_eq!(amount_on(&rows, d(2010, 9, 1)), None);
+    }
+
+    #[test]
+    fn top_ups_add_to_the_national_standard_only_while_in_force() {
+        let base = [(Period::new(d(2021, 9, 1), None).unwrap(), Fen::new(500))];
+        let top = [(Period::new(d(2024, 1, 1), Some(d(2024, 12, 31))).unwrap(), Fen::new(100))];
+        assert_eq!(daily_standard(&base, &top, d(2024, 6, 3)), Some(Fen::new(600)));
+        assert_eq!(daily_standard(&base, &top, d(2025, 1, 2)), Some(Fen::new(500)));
+        assert_eq!(daily_standard(&base, &top, d(2020, 1, 2)), None);
     }
 
     #[test]

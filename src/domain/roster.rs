@@ -224,6 +224,14 @@ pub fn deadline(term: Term) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, 15).unwrap_or_default()
 }
 
+/// Late for the deadline: signed after it, or not signed and the deadline has passed.
+pub fn is_late(first_signed: Option<NaiveDate>, deadline: NaiveDate, today: NaiveDate) -> bool {
+    match first_signed {
+        Some(day) => day > deadline,
+        None => today > deadline,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +298,11 @@ mod tests {
         assert_eq!(default_snapshot(autumn).to_string(), "2026-09-15");
         assert_eq!(default_snapshot(spring).to_string(), "2027-03-01");
         assert_eq!(deadline(spring).to_string(), "2027-03-15");
+        let due = deadline(autumn);
+        let (before, after) = (due.pred_opt().unwrap(), due.succ_opt().unwrap());
+        assert!(!is_late(Some(due), due, after), "signed on the day");
+        assert!(is_late(Some(after), due, after));
+        assert!(!is_late(None, due, before) && !is_late(None, due, due));
+        assert!(is_late(None, due, after));
     }
 }

@@ -76,10 +76,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> A
     if meal_days.is_empty() {
         return Ok(Vec::new());
     }
-    let mut standard: BTreeMap<NaiveDate, Option<Fen>> = BTreeMap::new();
-    for d in &meal_days {
-        standard.insert(*d, config::meal_standard(conn, &school.path, *d)?);
-    }
+    let standards = config::MealStandards::load(conn, &school.path, first, last)?;
     // Grades as they were at the start of the month (promotions happen in the summer).
     let grades = roster::classes_on(conn, school, first)?;
     type Row = (i64, Option<i64>, NaiveDate, Option<NaiveDate>);
@@ -112,7 +109,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> A
             if days.is_empty() {
                 return None;
             }
-            let amount = entitlement::worth(&days, |d| standard.get(&d).copied().flatten());
+            let amount = entitlement::worth(&days, |d| standards.on(d));
             Some(Line { student_id, days, amount })
         })
         .collect())

@@ -167,7 +167,7 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
     let rows = sheet::read_named(bytes, filename, "calendar.missing_column", &COLUMNS)?;
     let terms = terms_for(conn, &org.path)?;
     let mut errors = Vec::new();
-    let mut months: Vec<MealMonth> = Vec::new();
+    let mut months: Vec<(MealMonth, &sheet::NamedRow)> = Vec::new();
     for r in &rows {
         let at = |col: &str| format!("工作表“{}”第{}行“{col}”列", r.sheet, r.row);
         let mut err = |col: &str, code: &'static str, m: String| {
@@ -234,11 +234,11 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
             err("供餐天数", "calendar.count_mismatch", format!("供餐天数{n}与供餐日期所列的{}天不一致", cal.count()));
             continue;
         }
-        if months.iter().any(|m| m.month() == month) {
+        if months.iter().any(|(m, _)| m.month() == month) {
             err("月份", "calendar.duplicate_month", format!("{month}在文件中出现了两次"));
             continue;
         }
-        months.push(cal);
+        months.push((cal, r));
     }
     if months.is_empty() && errors.is_empty() {
         return Err(AppError::invalid("calendar.no_rows", format!("文件“{filename}”没有数据行")));
@@ -246,7 +246,7 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
     if errors.is_empty() {
         let result = write_tx(conn, |conn| {
             let mut outside = Vec::new();
-            for (cal, r) in months.iter().zip(&rows) {
+            for (cal, r) in &months {
                 if let Err(m) = store(conn, caller, &org, cal, &terms) {
                     outside.push(FieldError {
                         field: format!("{}:{}:供餐日期", r.sheet, r.row),

@@ -472,31 +472,50 @@ pub fn standards(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<StandardRo
         .collect())
 }
 
-/// A school's daily meal standard on a day: the national basic standard plus the top-ups of its
-/// province, county and itself in force that day. `None` before any national standard.
+/// The meal standards that bear on a school between two days, loaded once: the national rows
+/// and the top-ups on its path. `on(day)` applies `domain::programme::daily_standard`.
+pub struct MealStandards {
+    base: Vec<(Period, Fen)>,
+    top_ups: Vec<(Period, Fen)>,
+}
+
+impl MealStandards {
+    pub fn load(conn: &mut DbConn, school_path: &str, from: NaiveDate, to: NaiveDate) -> AppResult<Self> {
+        let paths = ancestor_paths(school_path);
+        type Row = (Option<String>, String, NaiveDate, Option<NaiveDate>, i64);
+        let rows: Vec<Row> = subsidy_standards::table
+            .left_join(orgs::table.on(orgs::id.nullable().eq(subsidy_standards::org_id)))
+            .filter(subsidy_standards::kind.eq_any([StandardKind::MealBase.as_str(), StandardKind::MealTopUp.as_str()]))
+            .filter(subsidy_standards::from_date.le(to))
+            .filter(subsidy_standards::to_date.is_null().or(subsidy_standards::to_date.ge(from)))
+            .select((
+                orgs::path.nullable(),
+                subsidy_standards::kind,
+                subsidy_standards::from_date,
+                subsidy_standards::to_date,
+                subsidy_standards::amount_fen,
+            ))
+            .load(conn)?;
+        let mut out = Self { base: Vec::new(), top_ups: Vec::new() };
+        for (path, kind, from, to, fen) in rows {
+            let row = (Period { from, to }, Fen::new(fen));
+            if kind == StandardKind::MealBase.as_str() {
+                out.base.push(row);
+            } else if path.is_some_and(|p| paths.contains(&p)) {
+                out.top_ups.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn on(&self, day: NaiveDate) -> Option<Fen> {
+        programme::daily_standard(&self.base, &self.top_ups, day)
+    }
+}
+
+/// A school's daily meal standard on one day. `None` before any national standard.
 pub fn meal_standard(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResult<Option<Fen>> {
-    let paths = ancestor_paths(school_path);
-    type Row = (Option<String>, String, NaiveDate, Option<NaiveDate>, i64);
-    let rows: Vec<Row> = subsidy_standards::table
-        .left_join(orgs::table.on(orgs::id.nullable().eq(subsidy_standards::org_id)))
-        .filter(subsidy_standards::kind.eq_any([StandardKind::MealBase.as_str(), StandardKind::MealTopUp.as_str()]))
-        .filter(subsidy_standards::from_date.le(day))
-        .filter(subsidy_standards::to_date.is_null().or(subsidy_standards::to_date.ge(day)))
-        .select((
-            orgs::path.nullable(),
-            subsidy_standards::kind,
-            subsidy_standards::from_date,
-            subsidy_standards::to_date,
-            subsidy_standards::amount_fen,
-        ))
-        .load(conn)?;
-    let base: Option<i64> = rows.iter().find(|r| r.1 == StandardKind::MealBase.as_str()).map(|r| r.4);
-    let top: i64 = rows
-        .iter()
-        .filter(|r| r.1 == StandardKind::MealTopUp.as_str() && r.0.as_ref().is_some_and(|p| paths.contains(p)))
-        .map(|r| r.4)
-        .sum();
-    Ok(base.map(|b| Fen::new(b + top)))
+    Ok(MealStandards::load(conn, school_path, day, day)?.on(day))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -639,16 +658,15 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
     if input.model.needs_supplier() && input.supplier_id.is_none() {
         return Err(AppError::field("supplier_id", "meal_model.no_supplier", "企业(单位)供餐须选择供餐企业"));
     }
+    // The supplier must be one of the school's county (or an org above it).
     if let Some(sid) = input.supplier_id {
-        let ok = suppliers(conn, caller)?.iter().any(|s| s.id == sid)
-            || suppliers::table
-                .inner_join(orgs::table)
-                .filter(suppliers::id.eq(sid))
-                .select(orgs::path)
-                .first::<String>(conn)
-                .optional()?
-                .is_some_and(|p| school.path.starts_with(&p));
-        if !ok {
+        let owner: Option<String> = suppliers::table
+            .inner_join(orgs::table)
+            .filter(suppliers::id.eq(sid))
+            .select(orgs::path)
+            .first(conn)
+            .optional()?;
+        if !owner.is_some_and(|p| ancestor_paths(&school.path).contains(&p)) {
             return Err(AppError::field("supplier_id", "meal_model.supplier_unknown", "所选供餐企业不属于本县"));
         }
     }

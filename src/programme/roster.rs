@@ -101,13 +101,22 @@ fn term_of(row: &RosterRow) -> AppResult<Term> {
         .map_err(|m| AppError::internal_msg("roster.term", m))
 }
 
-fn head(conn: &mut DbConn, row: RosterRow, school: &Org) -> AppResult<RosterHead> {
-    let latest: Option<i32> = rosters::table
+/// The newest version number of a roster's term.
+fn newest_version(conn: &mut DbConn, row: &RosterRow) -> AppResult<Option<i32>> {
+    Ok(rosters::table
         .filter(rosters::school_id.eq(row.school_id))
         .filter(rosters::school_year.eq(row.school_year))
         .filter(rosters::term.eq(row.term))
         .select(diesel::dsl::max(rosters::version))
-        .first(conn)?;
+        .first(conn)?)
+}
+
+fn head(conn: &mut DbConn, row: RosterRow, school: &Org) -> AppResult<RosterHead> {
+    let latest = newest_version(conn, &row)?;
+    head_with(conn, row, school, latest)
+}
+
+fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32>) -> AppResult<RosterHead> {
     let standard = config::meal_standard(conn, &school.path, row.snapshot_date)?;
     let status = Status::parse(&row.status).unwrap_or(Status::Draft);
     let t = term_of(&row)?;
@@ -469,7 +478,9 @@ pub fn versions(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Ter
         .order(rosters::version.desc())
         .select(RosterRow::as_select())
         .load(conn)?;
-    rows.into_iter().map(|r| head(conn, r, &school)).collect()
+    // Newest first: the first row's version is the term's newest.
+    let latest = rows.first().map(|r| r.version);
+    rows.into_iter().map(|r| head_with(conn, r, &school, latest)).collect()
 }
 
 /// Moves the newest version one step. Signing is the school's own act (its principal or
@@ -642,10 +653,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
             // The school's first signature counts for the deadline: a later version (a child
             // moved) does not make a school that signed on time late.
             let signed_at = first_signed.get(&code).copied();
-            let late = match signed_at {
-                Some(s) => s.date() > deadline,
-                None => today > deadline,
-            };
+            let late = roster::is_late(signed_at.map(|s| s.date()), deadline, today);
             OverviewRow {
                 school_code: code,
                 school_name: name,
