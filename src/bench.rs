@@ -179,3 +179,126 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
         detail: serde_json::json!({"pages": pages, "pdf_bytes": pdf.len(), "kb_per_page": (pdf.len() as f64 / pages as f64 / 1024.0 * 10.0).round() / 10.0}),
     })
 }
+
+/// Literals the two backends read alike in an `INSERT … SELECT` (PostgreSQL types a bare
+/// string literal as text there).
+fn date_sql(conn: &DbConn, d: chrono::NaiveDate) -> String {
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(_) => format!("DATE '{d}'"),
+        DbConn::Sqlite(_) => format!("'{d}'"),
+    }
+}
+
+fn timestamp_sql(conn: &DbConn, t: chrono::NaiveDateTime) -> String {
+    let t = t.format("%Y-%m-%d %H:%M:%S");
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(_) => format!("TIMESTAMP '{t}'"),
+        DbConn::Sqlite(_) => format!("'{t}'"),
+    }
+}
+
+/// Bench schools hold this many children each (a large rural central school).
+const BENCH_SCHOOL_SIZE: usize = 1_000;
+
+/// `rows` confirmed children in schools of 1,000 under the demo county, all in the programme,
+/// at school since the start of the term, and the county's calendar for last month; times
+/// computing that month for the whole county (SPEC §13: 1,000,000 children on PostgreSQL
+/// ≤ 60 s). The data is written with set-based SQL: only the computation is measured.
+pub fn entitle(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
+    use crate::domain::calendar::{MealMonth, Month};
+    use crate::domain::term::Term;
+    use crate::ledger::entitlement;
+    use crate::programme::calendar;
+    use crate::registry::service::{now, today};
+    use crate::registry::terms;
+
+    let cli = Caller::cli(conn)?;
+    let taken: i64 = orgs::table.filter(orgs::code.like("21529%")).count().get_result(conn)?;
+    if taken > 0 {
+        return Err(AppError::invalid("bench.full", "该数据库已有补助基准测试学校，请换一个新数据库"));
+    }
+    let (county_id, county_path): (i64, String) =
+        orgs::table.filter(orgs::code.eq(COUNTY)).select((orgs::id, orgs::path)).first(conn)?;
+    let schools = rows.div_ceil(BENCH_SCHOOL_SIZE).max(1);
+    let per_school = rows / schools;
+    let this = Month::of(today());
+    let month = Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 })
+        .map_err(|m| AppError::internal_msg("bench.month", m))?;
+    let term = Term::of_day(month.first_day());
+    let (term_start, term_end) = term.customary_dates();
+    let stamp = timestamp_sql(conn, now());
+    let since = date_sql(conn, term_start);
+    let joined = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap_or(term_start));
+    let birth = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2016, 3, 1).unwrap_or(term_start));
+    let bench_schools = "SELECT id FROM orgs WHERE code LIKE '21529%'";
+    let statements = [
+        format!(
+            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {last}) \
+             INSERT INTO orgs (code, name, kind, parent_id, path, created_at) \
+             SELECT CAST(2152900000 + i AS TEXT), '基准测试学校' || CAST(i AS TEXT), 'school', {county_id}, \
+                    '{county_path}' || CAST(2152900000 + i AS TEXT) || '/', {stamp} FROM s",
+            last = schools - 1
+        ),
+        format!(
+            "INSERT INTO schools (org_id, sponsor_type, urban_rural, school_type, updated_at) \
+             SELECT id, '1', '220', '211', {stamp} FROM orgs WHERE code LIKE '21529%'"
+        ),
+        format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 6) \
+             INSERT INTO classes (school_id, class_no, name, grade, entry_year, updated_at) \
+             SELECT o.id, CAST({year} - n + 1 AS TEXT) || '001', CAST(n AS TEXT) || '年级1班', n, {year} - n + 1, {stamp} \
+             FROM orgs o, g WHERE o.code LIKE '21529%'",
+            year = term.school_year()
+        ),
+        format!(
+            "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < {last}) \
+             INSERT INTO students (school_id, class_id, county_code, student_no, name, sex, birth_date, id_type, \
+                 attendance, yibu, left_behind, migrant, status, review, record, version, created_at, updated_at) \
+             SELECT c.school_id, c.id, '{COUNTY}', 'B' || CAST(c.id * 1000 + k.n AS TEXT), '基准学生' || CAST(k.n AS TEXT), \
+                 CASE WHEN k.n % 2 = 0 THEN '1' ELSE '2' END, {birth}, '1', '1', FALSE, '0', FALSE, 'enrolled', \
+                 'confirmed', '{{}}', 1, {stamp}, {stamp} \
+             FROM classes c, k WHERE c.school_id IN ({bench_schools}) AND k.n < ({per_school} + 6 - c.grade) / 6",
+            last = per_school.div_ceil(6)
+        ),
+        format!(
+            "INSERT INTO student_spells (student_id, state, school_id, class_id, from_date, to_date, cause) \
+             SELECT id, 'at_school', school_id, class_id, {since}, NULL, 'bench' FROM students \
+             WHERE school_id IN ({bench_schools})"
+        ),
+        format!(
+            "INSERT INTO programme_schools (school_id, from_date, to_date, seat_included, note, set_by, set_at) \
+             SELECT id, {joined}, NULL, FALSE, '基准测试', 'cli', {stamp} FROM orgs WHERE code LIKE '21529%'"
+        ),
+    ];
+    crate::db::write_tx(conn, |conn| {
+        for sql in &statements {
+            diesel::sql_query(sql).execute(conn)?;
+        }
+        Ok(())
+    })?;
+    if terms::terms_for(conn, &format!("{county_path}2152900000/"))?.iter().all(|t| t.term != term) {
+        terms::set_term(conn, &cli, term, term_start, term_end)?;
+    }
+    let dates = terms::terms_for(conn, &format!("{county_path}2152900000/"))?;
+    calendar::set_month(conn, &cli, COUNTY, &MealMonth::working_days_in_terms(month, &dates))?;
+    reset_peak_rss();
+
+    let start = Instant::now();
+    let periods = entitlement::compute_all(conn, &cli, COUNTY, month)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let students: i64 = periods.iter().map(|p| i64::from(p.students)).sum();
+    let days: i64 = periods.iter().map(|p| i64::from(p.beneficiary_days)).sum();
+    let amount: i64 = periods.iter().map(|p| p.amount.fen()).sum();
+    Ok(BenchResult {
+        bench: "entitle",
+        n: students as usize,
+        seconds,
+        peak_rss_mb: peak_rss_mb(),
+        detail: serde_json::json!({
+            "month": month.to_string(), "schools": periods.len(), "beneficiary_days": days,
+            "amount": crate::domain::money::Fen::new(amount).to_string(),
+        }),
+    })
+}

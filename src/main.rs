@@ -100,6 +100,11 @@ enum Command {
         #[arg(long)]
         close: bool,
     },
+    /// The fund ledger: post, approve, reverse, verify the hash chains, close a month.
+    Ledger {
+        #[command(subcommand)]
+        what: LedgerCommand,
+    },
     /// Beneficiary rosters (受益学生花名册): build and print.
     Roster {
         #[command(subcommand)]
@@ -154,6 +159,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3_000)]
         rows: usize,
     },
+    /// Time computing last month's entitlements for a county of N generated children.
+    Entitle {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +192,82 @@ enum RosterCommand {
         /// The public-notice list (公示): name, sex, grade, class and meal model only.
         #[arg(long)]
         public: bool,
+    },
+}
+
+// Parsed once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Ask for a posting: posted at once at or below the threshold, else pending approval.
+    Post {
+        /// receipt (收到资金), allocation (拨付) or expenditure (支出).
+        #[arg(long)]
+        kind: String,
+        /// meal (膳食补助, default) or yibu (一补).
+        #[arg(long, default_value = "meal")]
+        fund: String,
+        /// Paying holder: an org code, or ORG/CREDITCODE for a supplier.
+        #[arg(long, default_value = "")]
+        from: String,
+        /// Receiving holder.
+        #[arg(long, default_value = "")]
+        to: String,
+        /// For an allocation to a supplier: the school it feeds.
+        #[arg(long, default_value = "")]
+        for_school: String,
+        /// Yuan, at most two decimals.
+        #[arg(long)]
+        amount: String,
+        /// Value date YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Expenditure category: 粮油, 肉蛋奶, 蔬菜水果, 其他食品 (一补: 生活补助).
+        #[arg(long, default_value = "")]
+        category: String,
+        #[arg(long)]
+        voucher: String,
+        #[arg(long, default_value = "")]
+        memo: String,
+        /// Idempotency key: a second post with the same key posts nothing.
+        #[arg(long, default_value = "")]
+        key: String,
+        /// Act as this user (their org, roles and the maker-checker rule).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Approve a pending posting (a second person).
+    Approve {
+        id: i64,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Refuse a pending posting with a reason.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Reverse a posted posting (all its entries), with a reason.
+    Reverse {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Walk every account's hash chain; exits non-zero naming the broken entries.
+    Verify,
+    /// Accounts and balances.
+    Accounts,
+    /// Close a month for the user's org: no posting dated in it afterwards.
+    Close {
+        #[arg(long)]
+        month: String,
+        #[arg(long = "as")]
+        as_user: String,
     },
 }
 
@@ -481,7 +567,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 )
             });
         }
+        Command::Bench { what: BenchCommand::Entitle { rows } } => {
+            let result = mealroll::bench::entitle(&mut conn, rows)?;
+            print(cli.json, json!(result), || {
+                println!(
+                    "bench entitle: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
+                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                )
+            });
+        }
         Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
+        Command::Ledger { what } => ledger_command(&mut conn, cli.json, what)?,
         Command::Entitle { county, month, close } => {
             use mealroll::ledger::entitlement;
             let caller = Caller::cli(&mut conn)?;
@@ -611,6 +707,116 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             drop(conn);
             serve(settings, keys, pool)?;
+        }
+    }
+    Ok(())
+}
+
+fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -> Result<(), AppError> {
+    use mealroll::ledger::fund::{self, PostingForm, Request};
+    let who = |conn: &mut db::DbConn, user: Option<&str>| match user {
+        Some(u) => Caller::cli_as(conn, u),
+        None => Caller::cli(conn),
+    };
+    let show = |r: &Request| {
+        print(json_mode, json!(r), || {
+            println!(
+                "第 {} 号 {} {} 元（{}）：{}{}",
+                r.id,
+                r.kind_label,
+                r.amount,
+                r.voucher_no,
+                match r.status.as_str() {
+                    "pending" => "待第二人审批",
+                    "posted" => "已入账",
+                    _ => "已退回",
+                },
+                if r.replayed { "（重复提交，未再次记账）" } else { "" }
+            )
+        })
+    };
+    match what {
+        LedgerCommand::Post {
+            kind,
+            fund: fund_name,
+            from,
+            to,
+            for_school,
+            amount,
+            date,
+            category,
+            voucher,
+            memo,
+            key,
+            as_user,
+        } => {
+            let caller = who(conn, as_user.as_deref())?;
+            let form = PostingForm {
+                kind,
+                fund: fund_name,
+                from,
+                to,
+                for_school,
+                amount,
+                date,
+                category,
+                voucher_no: voucher,
+                memo,
+                key,
+            };
+            show(&fund::post(conn, &caller, &form)?);
+        }
+        LedgerCommand::Approve { id, as_user } => {
+            let caller = Caller::cli_as(conn, &as_user)?;
+            show(&fund::approve(conn, &caller, id)?)
+        }
+        LedgerCommand::Reject { id, reason, as_user } => {
+            let caller = Caller::cli_as(conn, &as_user)?;
+            show(&fund::reject(conn, &caller, id, &reason)?)
+        }
+        LedgerCommand::Reverse { id, reason, as_user } => {
+            let caller = who(conn, as_user.as_deref())?;
+            show(&fund::reverse(conn, &caller, id, &reason, "")?)
+        }
+        LedgerCommand::Verify => {
+            let caller = Caller::cli(conn)?;
+            let v = fund::verify(conn, &caller)?;
+            print(json_mode, json!(v), || {
+                println!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
+                for b in &v.broken {
+                    println!("账户 {} 第 {} 笔（凭证号 {}）：{}", b.account, b.seq, b.voucher_no, b.reason);
+                }
+            });
+            if let Some(b) = v.broken.first() {
+                return Err(AppError::invalid(
+                    "ledger.chain_broken",
+                    format!(
+                        "{} 个账户的分录链被破坏，首个：账户 {} 第 {} 笔：{}",
+                        v.broken.len(),
+                        b.account,
+                        b.seq,
+                        b.reason
+                    ),
+                ));
+            }
+        }
+        LedgerCommand::Accounts => {
+            let caller = Caller::cli(conn)?;
+            let list = fund::accounts(conn, &caller)?;
+            print(json_mode, json!(list), || {
+                for a in &list {
+                    println!("{} {} {}：余额 {} 元，{} 笔", a.code, a.holder, a.fund_label, a.balance, a.entries);
+                }
+            });
+        }
+        LedgerCommand::Close { month, as_user } => {
+            let m =
+                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+            let caller = Caller::cli_as(conn, &as_user)?;
+            fund::close_month(conn, &caller, m)?;
+            print(json_mode, json!({"closed": m.to_string(), "org": caller.org_code}), || {
+                println!("{} 已对 {m} 结账", caller.org_name)
+            });
         }
     }
     Ok(())

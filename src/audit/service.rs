@@ -1,7 +1,7 @@
+use crate::domain::chain::{ChainHasher, GENESIS};
 use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::auth::Scope;
 use crate::db::schema::audit_log;
@@ -133,8 +133,6 @@ pub fn action_label(action: &str) -> &'static str {
     }
 }
 
-const GENESIS: &str = "genesis";
-
 /// Appends one row in a transaction of its own: for events that change nothing else
 /// (a refused request, a failed check).
 pub fn record_alone(conn: &mut DbConn, actor: &Actor, entry: Entry) -> AppResult<()> {
@@ -202,25 +200,20 @@ struct HashInput<'a> {
 }
 
 fn chain_hash(i: &HashInput<'_>) -> String {
-    let mut h = Sha256::new();
-    // Each field length-prefixed, so no two different rows serialise alike.
-    let mut put = |s: &str| {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    };
-    put(i.prev_hash);
-    put(&i.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string());
-    put(&i.actor_user_id.map(|v| v.to_string()).unwrap_or_default());
-    put(i.actor);
-    put(i.org_path);
-    put(i.ip);
-    put(i.action);
-    put(i.object_type);
-    put(i.object_id);
-    put(i.result);
-    put(i.before_json.unwrap_or("\u{0}"));
-    put(i.after_json.unwrap_or("\u{0}"));
-    hex::encode(h.finalize())
+    ChainHasher::new()
+        .put(i.prev_hash)
+        .put(&i.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+        .put(&i.actor_user_id.map(|v| v.to_string()).unwrap_or_default())
+        .put(i.actor)
+        .put(i.org_path)
+        .put(i.ip)
+        .put(i.action)
+        .put(i.object_type)
+        .put(i.object_id)
+        .put(i.result)
+        .put_opt(i.before_json)
+        .put_opt(i.after_json)
+        .finish()
 }
 
 /// The outcome of walking the chain.

@@ -114,6 +114,20 @@ impl Caller {
         })
     }
 
+    /// The command-line operator acting as a named, active user, with that user's org, roles
+    /// and scope (for steps that need a person, such as a second person's approval).
+    pub fn cli_as(conn: &mut DbConn, username: &str) -> AppResult<Self> {
+        use crate::db::schema::users;
+        let unknown = || AppError::field("as", "auth.unknown_user", format!("用户“{username}”不存在或已停用"));
+        let id: i64 = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(unknown)?;
+        super::session::active_user(conn, id, None, "local")?.ok_or_else(unknown)
+    }
+
     pub fn scope(&self) -> &Scope {
         &self.scope
     }

@@ -80,12 +80,26 @@ pub fn authenticate(
     if user_id != claims.sub || revoked.is_some() || now >= expires_at || now - last_seen > idle {
         return Err(expired());
     }
+    // Writing on every request would serialise readers on SQLite; a minute's precision is plenty.
+    if now - last_seen > Duration::seconds(60) {
+        diesel::update(sessions::table.find(&claims.sid)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
+    }
+    active_user(conn, user_id, Some(claims.sid), ip)?.ok_or_else(expired)
+}
+
+/// The caller an active user is (None when the user is disabled, locked or sealed).
+pub(crate) fn active_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    session_id: Option<String>,
+    ip: &str,
+) -> AppResult<Option<Caller>> {
     let (username, display_name, status, must_change, org_id) = users::table
         .find(user_id)
         .select((users::username, users::display_name, users::status, users::must_change_password, users::org_id))
         .first::<(String, String, String, bool, i64)>(conn)?;
     if status != "active" {
-        return Err(expired());
+        return Ok(None);
     }
     let (code, name, kind, path) = orgs::table
         .find(org_id)
@@ -95,20 +109,16 @@ pub fn authenticate(
         OrgKind::parse(&kind).ok_or_else(|| AppError::internal_msg("org.kind", format!("未知机构类型 {kind}")))?;
     let roles: Vec<String> =
         user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
-    // Writing on every request would serialise readers on SQLite; a minute's precision is plenty.
-    if now - last_seen > Duration::seconds(60) {
-        diesel::update(sessions::table.find(&claims.sid)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
-    }
-    Ok(Caller::user(
+    Ok(Some(Caller::user(
         user_id,
         username,
         display_name,
         (org_id, code, name, kind, path),
         RoleSet::from_stored(&roles),
-        Some(claims.sid),
+        session_id,
         must_change,
         ip.to_owned(),
-    ))
+    )))
 }
 
 pub fn revoke(conn: &mut DbConn, sid: &str, now: NaiveDateTime) -> AppResult<()> {

@@ -556,6 +556,106 @@ diesel::joinable!(entitlement_periods -> orgs (school_id));
 diesel::joinable!(entitlement_lines -> entitlement_periods (period_id));
 diesel::joinable!(entitlement_lines -> students (student_id));
 
+diesel::table! {
+    fund_accounts (id) {
+        id -> BigInt,
+        code -> Text,
+        org_id -> BigInt,
+        supplier_id -> Nullable<BigInt>,
+        fund -> Text,
+        head_seq -> BigInt,
+        head_hash -> Text,
+        balance_fen -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_requests (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        kind -> Text,
+        fund -> Text,
+        from_account_id -> Nullable<BigInt>,
+        to_account_id -> Nullable<BigInt>,
+        for_school_id -> Nullable<BigInt>,
+        reverses_request_id -> Nullable<BigInt>,
+        amount_fen -> BigInt,
+        value_date -> Date,
+        category -> Text,
+        voucher_no -> Text,
+        memo -> Text,
+        status -> Text,
+        maker -> Text,
+        made_at -> Timestamp,
+        checker -> Nullable<Text>,
+        checked_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        seq -> BigInt,
+        request_id -> BigInt,
+        kind -> Text,
+        amount_fen -> BigInt,
+        value_date -> Date,
+        month -> Integer,
+        category -> Text,
+        counter_account_id -> Nullable<BigInt>,
+        for_school_id -> Nullable<BigInt>,
+        reverses_entry_id -> Nullable<BigInt>,
+        voucher_no -> Text,
+        memo -> Text,
+        maker -> Text,
+        checker -> Text,
+        posted_at -> Timestamp,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    ledger_closings (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        month -> Integer,
+        closed_by -> Text,
+        closed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_settings (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        approval_threshold_fen -> BigInt,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meals_served (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        month -> Integer,
+        days_served -> Integer,
+        meals -> Integer,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(fund_accounts -> orgs (org_id));
+diesel::joinable!(ledger_entries -> ledger_requests (request_id));
+diesel::joinable!(ledger_closings -> orgs (org_id));
+diesel::joinable!(ledger_settings -> orgs (org_id));
+diesel::joinable!(meals_served -> orgs (school_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     schools,
@@ -592,4 +692,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     entitlement_rules,
     entitlement_periods,
     entitlement_lines,
+    fund_accounts,
+    ledger_requests,
+    ledger_entries,
+    ledger_closings,
+    ledger_settings,
+    meals_served,
 );

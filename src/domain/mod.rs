@@ -1,11 +1,13 @@
 //! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
 
 pub mod calendar;
+pub mod chain;
 pub mod codes;
 pub mod division;
 pub mod entitlement;
 pub mod id_card;
 pub mod key_lock;
+pub mod ledger;
 pub mod mask;
 pub mod money;
 pub mod password;

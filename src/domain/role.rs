@@ -173,6 +173,12 @@ pub enum Permission {
     ReviewRoster,
     /// Compute, close and set the counting rule of meal-subsidy entitlements (county and above).
     ComputeEntitlements,
+    /// Read fund accounts, entries and reconciliations in scope.
+    ViewLedger,
+    /// Ask for a posting (receipt, allocation, expenditure) or a reversal of the own org's money.
+    PostLedger,
+    /// Approve or refuse another person's posting above the threshold; close a month.
+    ApproveLedger,
 }
 
 impl Role {
@@ -198,6 +204,9 @@ impl Role {
             SignRoster => matches!(self, Principal | NutritionOfficer),
             ReviewRoster => self == NutritionOffice,
             ComputeEntitlements => matches!(self, NutritionOffice | Finance),
+            ViewLedger => matches!(self, NutritionOffice | Finance | Inspector | Principal | NutritionOfficer),
+            PostLedger => matches!(self, Finance | NutritionOffice | NutritionOfficer | Principal),
+            ApproveLedger => matches!(self, Finance | NutritionOffice | Principal),
         }
     }
 }

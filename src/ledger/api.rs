@@ -74,3 +74,114 @@ pub async fn set_rule(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::J
     st.run(move |conn| entitlement::set_rule(conn, &c, r)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }
+
+// ---- The fund ledger ----
+
+use super::fund::{self, PostingForm};
+
+/// Accounts in scope with balances.
+pub async fn accounts(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::accounts(conn, &c)).await?))
+}
+
+/// One account's entries with the running balance.
+pub async fn account_entries(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<String>) -> Json {
+    let code = path.into_inner();
+    let (account, entries) = st.run(move |conn| fund::entries(conn, &c, &code)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "account": account, "entries": entries })))
+}
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<StatusQuery>) -> Json {
+    let status = q.into_inner().status;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::requests(conn, &c, &status)).await?))
+}
+
+/// The `Idempotency-Key` header, when the body carries no key.
+fn key_of(req: &actix_web::HttpRequest, body_key: String) -> String {
+    if !body_key.trim().is_empty() {
+        return body_key;
+    }
+    req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// 201 with the request; 200 when it repeats an earlier submission of the same key.
+pub async fn post(
+    req: actix_web::HttpRequest,
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: web::Json<PostingForm>,
+) -> Json {
+    let mut form = body.into_inner();
+    form.key = key_of(&req, form.key);
+    let r = st.run(move |conn| fund::post(conn, &c, &form)).await?;
+    let mut resp = if r.replayed { HttpResponse::Ok() } else { HttpResponse::Created() };
+    Ok(resp.json(r))
+}
+
+pub async fn approve(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::approve(conn, &c, id)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn reject(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ReasonBody>,
+) -> Json {
+    let id = path.into_inner();
+    let reason = body.into_inner().reason;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::reject(conn, &c, id, &reason)).await?))
+}
+
+pub async fn reverse(
+    req: actix_web::HttpRequest,
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ReasonBody>,
+) -> Json {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let key = key_of(&req, b.key);
+    let r = st.run(move |conn| fund::reverse(conn, &c, id, &b.reason, &key)).await?;
+    let mut resp = if r.replayed { HttpResponse::Ok() } else { HttpResponse::Created() };
+    Ok(resp.json(r))
+}
+
+/// The chains of every account in scope; `ok` false names the broken entries.
+pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+    let v = st.run(move |conn| fund::verify(conn, &c)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": v.broken.is_empty(), "verification": v })))
+}
+
+pub async fn close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<MonthQuery>) -> Json {
+    let m = parse_month(&body.month)?;
+    st.run(move |conn| fund::close_month(conn, &c, m)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "closed": m.to_string() })))
+}
+
+#[derive(Deserialize)]
+pub struct AmountBody {
+    amount: String,
+}
+
+pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<AmountBody>) -> Json {
+    let amount = body.into_inner().amount;
+    let fen = st.run(move |conn| fund::set_threshold(conn, &c, &amount)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "threshold": fen })))
+}

@@ -3,4 +3,7 @@
 
 pub mod api;
 pub mod entitlement;
+pub mod fund;
+pub mod fund_web;
+pub mod reconcile;
 pub mod web;

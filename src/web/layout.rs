@@ -49,6 +49,9 @@ impl Layout {
         if caller.may(Permission::ViewStudents) && caller.org_kind.is_county_or_above() {
             nav.push(NavItem { href: "/entitlements", label: "补助核算" });
         }
+        if caller.may(Permission::ViewLedger) {
+            nav.push(NavItem { href: "/ledger", label: "资金台账" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }
@@ -84,6 +87,10 @@ impl Flash {
             Some("decided") => "审核意见已提交",
             Some("requested") => "已提交，等待下一环节办理",
             Some("password") => "密码已修改，请用新密码重新登录",
+            Some("posted") => "已入账",
+            Some("pending") => "已提交，金额超过审批额度，等待本单位第二人审批",
+            Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
+            Some("rejected") => "已退回",
             _ => "",
         }
     }

@@ -1,0 +1,1175 @@
+//! The fund ledger (SPEC §8). A person asks for a posting (a request); at or below the
+//! threshold it is posted at once, above it a second person approves it. Posting appends
+//! entries, one per account touched, each chained by hash to the previous entry of its account;
+//! entries are never updated or deleted, a mistake is reversed by a new entry. `verify` walks
+//! every chain and names the first broken entry of each account.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::schema::{
+    fund_accounts, ledger_closings, ledger_entries, ledger_requests, ledger_settings, orgs, suppliers,
+};
+use crate::db::{DbConn, write_tx};
+use crate::domain::calendar::Month;
+use crate::domain::chain::GENESIS;
+use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund};
+use crate::domain::money::Fen;
+use crate::domain::role::{OrgKind, Permission};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::org::model::{Org, ancestor_paths};
+use crate::registry::service::{now, today};
+
+/// Above this a posting needs a second person, unless an org on the path sets its own.
+pub const DEFAULT_THRESHOLD: Fen = Fen::new(1_000_000);
+
+/// What a person may ask the ledger to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Receipt,
+    Allocation,
+    Expenditure,
+    Reversal,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Receipt => "receipt",
+            RequestKind::Allocation => "allocation",
+            RequestKind::Expenditure => "expenditure",
+            RequestKind::Reversal => "reversal",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestKind::Receipt => "收到资金",
+            RequestKind::Allocation => "拨付",
+            RequestKind::Expenditure => "支出",
+            RequestKind::Reversal => "冲销",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "receipt" | "收到资金" | "到账" => Some(RequestKind::Receipt),
+            "allocation" | "拨付" => Some(RequestKind::Allocation),
+            "expenditure" | "支出" => Some(RequestKind::Expenditure),
+            "reversal" | "冲销" => Some(RequestKind::Reversal),
+            _ => None,
+        }
+    }
+}
+
+/// A posting as typed into the form, the API or the command line (all strings).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PostingForm {
+    pub kind: String,
+    #[serde(default)]
+    pub fund: String,
+    /// Paying account holder: an org code, or `ORG/CREDITCODE` for a supplier.
+    #[serde(default)]
+    pub from: String,
+    /// Receiving account holder.
+    #[serde(default)]
+    pub to: String,
+    /// For an allocation to a supplier: the school it feeds.
+    #[serde(default)]
+    pub for_school: String,
+    pub amount: String,
+    pub date: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub voucher_no: String,
+    #[serde(default)]
+    pub memo: String,
+    /// One per form shown: a second submission of the same key returns the first posting.
+    #[serde(default)]
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = fund_accounts)]
+struct AccountRow {
+    id: i64,
+    code: String,
+    supplier_id: Option<i64>,
+    fund: String,
+    head_seq: i64,
+    head_hash: String,
+    balance_fen: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_requests)]
+struct RequestRow {
+    id: i64,
+    idempotency_key: String,
+    kind: String,
+    fund: String,
+    from_account_id: Option<i64>,
+    to_account_id: Option<i64>,
+    for_school_id: Option<i64>,
+    reverses_request_id: Option<i64>,
+    amount_fen: i64,
+    value_date: NaiveDate,
+    category: String,
+    voucher_no: String,
+    memo: String,
+    status: String,
+    maker: String,
+    made_at: NaiveDateTime,
+    checker: Option<String>,
+    checked_at: Option<NaiveDateTime>,
+    reason: Option<String>,
+}
+
+/// A posting request as people read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    pub id: i64,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub fund: &'static str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub for_school: Option<String>,
+    pub reverses: Option<i64>,
+    pub amount: Fen,
+    pub date: NaiveDate,
+    pub category: String,
+    pub voucher_no: String,
+    pub memo: String,
+    /// pending (awaiting a second person), posted, rejected.
+    pub status: String,
+    pub maker: String,
+    pub made_at: NaiveDateTime,
+    pub checker: Option<String>,
+    pub checked_at: Option<NaiveDateTime>,
+    pub reason: Option<String>,
+    /// True when this answer is an earlier submission of the same key (nothing new was posted).
+    pub replayed: bool,
+}
+
+/// Who holds an account: an org, or a supplier registered by an org.
+#[derive(Debug, Clone)]
+struct Holder {
+    org: Org,
+    supplier: Option<(i64, String)>,
+}
+
+impl Holder {
+    fn code(&self) -> String {
+        match &self.supplier {
+            Some((_, credit)) => format!("{}/{credit}", self.org.code),
+            None => self.org.code.clone(),
+        }
+    }
+}
+
+fn unknown(field: &str, code: &str) -> AppError {
+    AppError::field(
+        field,
+        "ledger.unknown_account",
+        format!("账户“{code}”不存在（应为单位代码，或 单位代码/供应商统一社会信用代码）"),
+    )
+}
+
+fn holder(conn: &mut DbConn, field: &str, code: &str) -> AppResult<Holder> {
+    let code = code.trim();
+    let (org_code, credit) = match code.split_once('/') {
+        Some((o, c)) => (o.trim(), Some(c.trim())),
+        None => (code, None),
+    };
+    let org: Org = orgs::table
+        .filter(orgs::code.eq(org_code))
+        .select(Org::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| unknown(field, code))?;
+    let supplier = match credit {
+        None => None,
+        Some(c) => Some(
+            suppliers::table
+                .filter(suppliers::org_id.eq(org.id))
+                .filter(suppliers::credit_code.eq(c))
+                .select((suppliers::id, suppliers::credit_code))
+                .first::<(i64, String)>(conn)
+                .optional()?
+                .ok_or_else(|| unknown(field, code))?,
+        ),
+    };
+    Ok(Holder { org, supplier })
+}
+
+/// The account of a holder for a fund, opened on first use.
+fn account(conn: &mut DbConn, h: &Holder, fund: Fund) -> AppResult<AccountRow> {
+    let code = format!("{}:{}", h.code(), fund.as_str());
+    let found = fund_accounts::table
+        .filter(fund_accounts::code.eq(&code))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(a) = found {
+        return Ok(a);
+    }
+    let id: i64 = diesel::insert_into(fund_accounts::table)
+        .values((
+            fund_accounts::code.eq(&code),
+            fund_accounts::org_id.eq(h.org.id),
+            fund_accounts::supplier_id.eq(h.supplier.as_ref().map(|s| s.0)),
+            fund_accounts::fund.eq(fund.as_str()),
+            fund_accounts::head_seq.eq(0i64),
+            fund_accounts::head_hash.eq(GENESIS),
+            fund_accounts::balance_fen.eq(0i64),
+            fund_accounts::created_at.eq(now()),
+        ))
+        .returning(fund_accounts::id)
+        .get_result(conn)?;
+    Ok(fund_accounts::table.find(id).select(AccountRow::as_select()).first(conn)?)
+}
+
+/// The approval threshold for postings by an org: the nearest setting on its path.
+pub fn threshold_for(conn: &mut DbConn, path: &str) -> AppResult<Fen> {
+    let rows: Vec<(String, i64)> = ledger_settings::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.eq_any(ancestor_paths(path)))
+        .select((orgs::path, ledger_settings::approval_threshold_fen))
+        .load(conn)?;
+    Ok(rows.into_iter().max_by_key(|(p, _)| p.len()).map_or(DEFAULT_THRESHOLD, |(_, f)| Fen::new(f)))
+}
+
+/// Sets the threshold for the caller's own org and everything below it (county and above).
+pub fn set_threshold(conn: &mut DbConn, caller: &Caller, amount: &str) -> AppResult<Fen> {
+    caller.require(conn, Permission::ApproveLedger, "set_ledger_threshold")?;
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    let fen = ledger::posting_amount(amount).map_err(|m| AppError::field("threshold", "ledger.amount", m))?;
+    write_tx(conn, |conn| {
+        diesel::delete(ledger_settings::table.filter(ledger_settings::org_id.eq(caller.org_id))).execute(conn)?;
+        diesel::insert_into(ledger_settings::table)
+            .values((
+                ledger_settings::org_id.eq(caller.org_id),
+                ledger_settings::approval_threshold_fen.eq(fen.fen()),
+                ledger_settings::set_by.eq(&caller.username),
+                ledger_settings::set_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("ledger.threshold", "org", &caller.org_code).after(&fen.to_string()),
+        )
+    })?;
+    Ok(fen)
+}
+
+/// A month closed by the org or an org above it refuses postings dated in it.
+fn check_open(conn: &mut DbConn, path: &str, date: NaiveDate) -> AppResult<()> {
+    let month = Month::of(date);
+    let closed: Option<String> = ledger_closings::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.eq_any(ancestor_paths(path)))
+        .filter(ledger_closings::month.eq(month.key()))
+        .select(orgs::name)
+        .first(conn)
+        .optional()?;
+    match closed {
+        Some(by) => Err(AppError::field(
+            "date",
+            "ledger.period_closed",
+            format!("{by}已对{month}结账，不能再记入该月（请记入当前月份，或作冲销）"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Closes a month for the caller's own org: no posting dated in it is accepted afterwards.
+pub fn close_month(conn: &mut DbConn, caller: &Caller, month: Month) -> AppResult<()> {
+    caller.require(conn, Permission::ApproveLedger, "close_ledger_month")?;
+    let exists = ledger_closings::table
+        .filter(ledger_closings::org_id.eq(caller.org_id))
+        .filter(ledger_closings::month.eq(month.key()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if exists > 0 {
+        return Err(AppError::conflict("ledger.period_closed", format!("{month}已结账")));
+    }
+    write_tx(conn, |conn| {
+        diesel::insert_into(ledger_closings::table)
+            .values((
+                ledger_closings::org_id.eq(caller.org_id),
+                ledger_closings::month.eq(month.key()),
+                ledger_closings::closed_by.eq(&caller.username),
+                ledger_closings::closed_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("ledger.close", "org", &caller.org_code).after(&month.to_string()),
+        )
+    })
+}
+
+/// The money of an org moves only by its own people (the command line may act for any org).
+fn check_own(caller: &Caller, org: &Org) -> AppResult<()> {
+    if caller.is_cli() || caller.org_id == org.id {
+        Ok(())
+    } else if caller.scope().contains(&org.path) {
+        Err(AppError::invalid("ledger.not_own_account", format!("只能由{}本单位人员办理其账户的收支", org.name)))
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
+/// A request checked and resolved, before it is stored.
+struct Checked {
+    kind: RequestKind,
+    fund: Fund,
+    from: Option<AccountRow>,
+    to: Option<AccountRow>,
+    for_school: Option<Org>,
+    acting: Org,
+    amount: Fen,
+    date: NaiveDate,
+    category: String,
+    voucher_no: String,
+    memo: String,
+}
+
+fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Checked> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut bad = |field: &str, code: &'static str, message: String| {
+        errors.push(FieldError { field: field.to_owned(), code, message });
+    };
+    let kind = RequestKind::parse(&f.kind).filter(|k| *k != RequestKind::Reversal);
+    if kind.is_none() {
+        bad("kind", "ledger.kind", format!("业务类型“{}”无效，应为 收到资金、拨付 或 支出", f.kind.trim()));
+    }
+    let fund = if f.fund.trim().is_empty() { Ok(Fund::Meal) } else { Fund::parse(&f.fund) };
+    let fund = fund.map_err(|m| bad("fund", "ledger.fund", m)).ok();
+    let amount = ledger::posting_amount(&f.amount).map_err(|m| bad("amount", "ledger.amount", m)).ok();
+    let date = crate::registry::status::parse_day("date", &f.date)
+        .map_err(|e| bad("date", "ledger.date", e.message))
+        .ok()
+        .filter(|d| {
+            let future = *d > today();
+            if future {
+                bad("date", "ledger.future_date", format!("日期 {d} 晚于今天，不能预先记账"));
+            }
+            !future
+        });
+    let category = match (kind, fund) {
+        (Some(RequestKind::Expenditure), Some(fund)) => Category::parse(fund, &f.category)
+            .map(|c| c.as_str().to_owned())
+            .map_err(|m| bad("category", "ledger.category_forbidden", m))
+            .ok(),
+        _ => Some(String::new()),
+    };
+    if f.voucher_no.trim().is_empty() {
+        bad("voucher_no", "ledger.voucher", "请填写凭证号".into());
+    }
+    if f.voucher_no.chars().count() > 40 || f.memo.chars().count() > 200 {
+        bad("memo", "ledger.too_long", "凭证号最多40字，摘要最多200字".into());
+    }
+    if kind == Some(RequestKind::Receipt) && f.memo.trim().is_empty() {
+        bad("memo", "ledger.source", "收到资金请在摘要中写明来源（如 中央财政 下达文号）".into());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::fields(errors));
+    }
+    let (Some(kind), Some(fund), Some(amount), Some(date), Some(category)) = (kind, fund, amount, date, category)
+    else {
+        return Err(AppError::invalid("ledger.invalid", "记账内容有误"));
+    };
+    let need = |field: &str, v: &str, what: &str| -> AppResult<()> {
+        if v.trim().is_empty() {
+            Err(AppError::field(field, "ledger.account_required", format!("请填写{what}")))
+        } else {
+            Ok(())
+        }
+    };
+    let (from, to, for_school, acting) = match kind {
+        RequestKind::Receipt => {
+            need("to", &f.to, "收款单位")?;
+            let to = holder(conn, "to", &f.to)?;
+            if to.supplier.is_some() || !OrgKind::parse(&to.org.kind).is_some_and(|k| k.is_county_or_above()) {
+                return Err(AppError::field(
+                    "to",
+                    "ledger.receipt_level",
+                    "只有县级及以上单位接收上级财政资金；学校和供应商的资金由县拨付",
+                ));
+            }
+            (None, Some(to.clone()), None, to.org)
+        }
+        RequestKind::Allocation => {
+            need("from", &f.from, "拨出单位")?;
+            need("to", &f.to, "收款单位或供应商")?;
+            let from = holder(conn, "from", &f.from)?;
+            let to = holder(conn, "to", &f.to)?;
+            if from.supplier.is_some() {
+                return Err(AppError::field("from", "ledger.supplier_pays", "供应商账户不能向下拨付"));
+            }
+            let for_school = match &to.supplier {
+                Some(_) => {
+                    need("for_school", &f.for_school, "供餐学校（拨给供应商时）")?;
+                    let s = holder(conn, "for_school", &f.for_school)?.org;
+                    if s.kind != OrgKind::School.as_str() || !s.path.starts_with(&from.org.path) {
+                        return Err(AppError::field(
+                            "for_school",
+                            "ledger.not_below",
+                            format!("“{}”不是{}下属学校", s.name, from.org.name),
+                        ));
+                    }
+                    if !(from.org.path.starts_with(&to.org.path) || to.org.path.starts_with(&from.org.path)) {
+                        return Err(AppError::field(
+                            "to",
+                            "ledger.not_below",
+                            format!("该供应商不是{}登记的供应商", from.org.name),
+                        ));
+                    }
+                    Some(s)
+                }
+                None => {
+                    if !to.org.path.starts_with(&from.org.path) || to.org.id == from.org.id {
+                        return Err(AppError::field(
+                            "to",
+                            "ledger.not_below",
+                            format!("资金只能由上级拨给下级：“{}”不是“{}”的下级单位", to.org.name, from.org.name),
+                        ));
+                    }
+                    None
+                }
+            };
+            (Some(from.clone()), Some(to), for_school, from.org)
+        }
+        RequestKind::Expenditure => {
+            need("from", &f.from, "支出学校")?;
+            let from = holder(conn, "from", &f.from)?;
+            if from.supplier.is_some() || from.org.kind != OrgKind::School.as_str() {
+                return Err(AppError::field(
+                    "from",
+                    "ledger.spend_at_school",
+                    "支出只记在学校账户（供应商的拨款即为支出；不得以现金发放给学生和家长）",
+                ));
+            }
+            (Some(from.clone()), None, None, from.org)
+        }
+        RequestKind::Reversal => return Err(AppError::invalid("ledger.kind", "冲销请在原分录上操作")),
+    };
+    check_own(caller, &acting)?;
+    if let Some(to) = &to
+        && !caller.is_cli()
+        && !caller.scope().contains(&to.org.path)
+        && kind == RequestKind::Receipt
+    {
+        return Err(AppError::not_found());
+    }
+    check_open(conn, &acting.path, date)?;
+    let from = from.map(|h| account(conn, &h, fund)).transpose()?;
+    let to = to.map(|h| account(conn, &h, fund)).transpose()?;
+    Ok(Checked {
+        kind,
+        fund,
+        from,
+        to,
+        for_school,
+        acting,
+        amount,
+        date,
+        category,
+        voucher_no: f.voucher_no.trim().to_owned(),
+        memo: f.memo.trim().to_owned(),
+    })
+}
+
+fn request_by_key(conn: &mut DbConn, key: &str) -> AppResult<Option<RequestRow>> {
+    Ok(ledger_requests::table
+        .filter(ledger_requests::idempotency_key.eq(key))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A new key for a form: submitting the form twice posts once.
+pub fn new_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Asks for a posting. At or below the threshold it is posted at once; above it, it waits for
+/// a second person. A key seen before returns the earlier request, posting nothing.
+pub fn post(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Request> {
+    caller.require(conn, Permission::PostLedger, "ledger_post")?;
+    let key = if f.key.trim().is_empty() { new_key() } else { f.key.trim().to_owned() };
+    if key.len() > 64 {
+        return Err(AppError::field("key", "ledger.key", "幂等键最多64个字符"));
+    }
+    if let Some(r) = request_by_key(conn, &key)? {
+        return replay(conn, caller, r);
+    }
+    let outcome = write_tx(conn, |conn| {
+        let c = check(conn, caller, f)?;
+        let threshold = threshold_for(conn, &c.acting.path)?;
+        let pending = c.amount > threshold && !caller.is_cli();
+        let id: i64 = diesel::insert_into(ledger_requests::table)
+            .values((
+                ledger_requests::idempotency_key.eq(&key),
+                ledger_requests::kind.eq(c.kind.as_str()),
+                ledger_requests::fund.eq(c.fund.as_str()),
+                ledger_requests::from_account_id.eq(c.from.as_ref().map(|a| a.id)),
+                ledger_requests::to_account_id.eq(c.to.as_ref().map(|a| a.id)),
+                ledger_requests::for_school_id.eq(c.for_school.as_ref().map(|s| s.id)),
+                ledger_requests::amount_fen.eq(c.amount.fen()),
+                ledger_requests::value_date.eq(c.date),
+                ledger_requests::category.eq(&c.category),
+                ledger_requests::voucher_no.eq(&c.voucher_no),
+                ledger_requests::memo.eq(&c.memo),
+                ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
+                ledger_requests::maker.eq(&caller.username),
+                ledger_requests::made_at.eq(now()),
+            ))
+            .returning(ledger_requests::id)
+            .get_result(conn)?;
+        let row = ledger_requests::table.find(id).select(RequestRow::as_select()).first(conn)?;
+        if !pending {
+            apply(conn, &row, "")?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new(if pending { "ledger.request" } else { "ledger.post" }, "ledger_request", id).after(
+                &serde_json::json!({
+                    "kind": c.kind.as_str(), "fund": c.fund.as_str(), "amount": c.amount.to_string(),
+                    "date": c.date.to_string(), "voucher_no": c.voucher_no, "threshold": threshold.to_string(),
+                }),
+            ),
+        )?;
+        Ok(row)
+    });
+    match outcome {
+        Ok(row) => view(conn, row, false),
+        // A double click racing the first submission: the first one won; answer with it.
+        Err(e) if e.code == "db.duplicate" => match request_by_key(conn, &key)? {
+            Some(r) => replay(conn, caller, r),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+fn replay(conn: &mut DbConn, caller: &Caller, r: RequestRow) -> AppResult<Request> {
+    if r.maker != caller.username {
+        return Err(AppError::conflict("ledger.key_reused", "该提交编号已被他人使用，请刷新页面后重新填写"));
+    }
+    view(conn, r, true)
+}
+
+/// Appends a request's entries to the accounts it touches.
+fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
+    let kind = RequestKind::parse(&r.kind).ok_or_else(|| AppError::invalid("ledger.kind", "未知业务类型"))?;
+    let base = NewEntry {
+        request_id: r.id,
+        kind: EntryKind::Receipt,
+        amount_fen: r.amount_fen,
+        value_date: r.value_date,
+        category: r.category.clone(),
+        counter_account_id: None,
+        for_school_id: r.for_school_id,
+        reverses_entry_id: None,
+        voucher_no: r.voucher_no.clone(),
+        memo: r.memo.clone(),
+        maker: r.maker.clone(),
+        checker: checker.to_owned(),
+    };
+    let missing = || AppError::invalid("ledger.unknown_account", "记账请求缺少账户");
+    match kind {
+        RequestKind::Receipt => {
+            append(conn, r.to_account_id.ok_or_else(missing)?, base)?;
+        }
+        RequestKind::Allocation => {
+            let (from, to) = (r.from_account_id.ok_or_else(missing)?, r.to_account_id.ok_or_else(missing)?);
+            append(
+                conn,
+                from,
+                NewEntry {
+                    kind: EntryKind::AllocationOut,
+                    amount_fen: -r.amount_fen,
+                    counter_account_id: Some(to),
+                    ..base.clone()
+                },
+            )?;
+            append(conn, to, NewEntry { kind: EntryKind::AllocationIn, counter_account_id: Some(from), ..base })?;
+        }
+        RequestKind::Expenditure => {
+            append(
+                conn,
+                r.from_account_id.ok_or_else(missing)?,
+                NewEntry { kind: EntryKind::Expenditure, amount_fen: -r.amount_fen, ..base },
+            )?;
+        }
+        RequestKind::Reversal => {
+            let original =
+                r.reverses_request_id.ok_or_else(|| AppError::invalid("ledger.reversal", "冲销缺少原记录"))?;
+            type Orig = (i64, i64, i64, Option<i64>);
+            let entries: Vec<Orig> = ledger_entries::table
+                .filter(ledger_entries::request_id.eq(original))
+                .select((
+                    ledger_entries::id,
+                    ledger_entries::account_id,
+                    ledger_entries::amount_fen,
+                    ledger_entries::counter_account_id,
+                ))
+                .order(ledger_entries::id.asc())
+                .load(conn)?;
+            // Take money back before giving it back, so a balance never dips below zero midway.
+            let mut entries = entries;
+            entries.sort_by_key(|e| e.2 < 0);
+            for (id, account_id, amount, counter) in entries {
+                append(
+                    conn,
+                    account_id,
+                    NewEntry {
+                        kind: EntryKind::Reversal,
+                        amount_fen: -amount,
+                        counter_account_id: counter,
+                        reverses_entry_id: Some(id),
+                        ..base.clone()
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+struct NewEntry {
+    request_id: i64,
+    kind: EntryKind,
+    amount_fen: i64,
+    value_date: NaiveDate,
+    category: String,
+    counter_account_id: Option<i64>,
+    for_school_id: Option<i64>,
+    reverses_entry_id: Option<i64>,
+    voucher_no: String,
+    memo: String,
+    maker: String,
+    checker: String,
+}
+
+fn fields<'a>(account: &'a str, seq: i64, e: &'a NewEntry) -> EntryFields<'a> {
+    EntryFields {
+        account,
+        seq,
+        kind: e.kind.as_str(),
+        amount_fen: e.amount_fen,
+        value_date: e.value_date,
+        category: &e.category,
+        counter_account_id: e.counter_account_id,
+        for_school_id: e.for_school_id,
+        reverses_entry_id: e.reverses_entry_id,
+        voucher_no: &e.voucher_no,
+        memo: &e.memo,
+        maker: &e.maker,
+        checker: &e.checker,
+    }
+}
+
+/// Appends one entry at the head of an account's chain. The account row is locked first (a
+/// no-op update), so two postings to one account queue rather than fork the chain.
+fn append(conn: &mut DbConn, account_id: i64, e: NewEntry) -> AppResult<i64> {
+    diesel::update(fund_accounts::table.find(account_id))
+        .set(fund_accounts::head_seq.eq(fund_accounts::head_seq))
+        .execute(conn)?;
+    let a = fund_accounts::table.find(account_id).select(AccountRow::as_select()).first(conn)?;
+    let balance = a.balance_fen + e.amount_fen;
+    if balance < 0 {
+        return Err(AppError::invalid(
+            "ledger.insufficient",
+            format!("账户 {} 余额 {} 元，不足以支付 {} 元", a.code, Fen::new(a.balance_fen), Fen::new(-e.amount_fen)),
+        ));
+    }
+    let seq = a.head_seq + 1;
+    let hash = ledger::entry_hash(&a.head_hash, &fields(&a.code, seq, &e));
+    let id: i64 = diesel::insert_into(ledger_entries::table)
+        .values((
+            ledger_entries::account_id.eq(account_id),
+            ledger_entries::seq.eq(seq),
+            ledger_entries::request_id.eq(e.request_id),
+            ledger_entries::kind.eq(e.kind.as_str()),
+            ledger_entries::amount_fen.eq(e.amount_fen),
+            ledger_entries::value_date.eq(e.value_date),
+            ledger_entries::month.eq(Month::of(e.value_date).key()),
+            ledger_entries::category.eq(&e.category),
+            ledger_entries::counter_account_id.eq(e.counter_account_id),
+            ledger_entries::for_school_id.eq(e.for_school_id),
+            ledger_entries::reverses_entry_id.eq(e.reverses_entry_id),
+            ledger_entries::voucher_no.eq(&e.voucher_no),
+            ledger_entries::memo.eq(&e.memo),
+            ledger_entries::maker.eq(&e.maker),
+            ledger_entries::checker.eq(&e.checker),
+            ledger_entries::posted_at.eq(now()),
+            ledger_entries::prev_hash.eq(&a.head_hash),
+            ledger_entries::hash.eq(&hash),
+        ))
+        .returning(ledger_entries::id)
+        .get_result(conn)?;
+    diesel::update(fund_accounts::table.find(account_id))
+        .set((
+            fund_accounts::head_seq.eq(seq),
+            fund_accounts::head_hash.eq(&hash),
+            fund_accounts::balance_fen.eq(balance),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+fn request_row(conn: &mut DbConn, id: i64) -> AppResult<RequestRow> {
+    ledger_requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The org whose people decide on a request: the payer, or the receiver of a receipt.
+fn acting_org(conn: &mut DbConn, r: &RequestRow) -> AppResult<Org> {
+    let account = r.from_account_id.or(r.to_account_id).ok_or_else(AppError::not_found)?;
+    let org_id: i64 = fund_accounts::table.find(account).select(fund_accounts::org_id).first(conn)?;
+    Ok(orgs::table.find(org_id).select(Org::as_select()).first(conn)?)
+}
+
+/// A second person approves a pending request, which is then posted. Of two approvals racing,
+/// one posts and the other is told it was already decided.
+pub fn approve(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Request> {
+    decide(conn, caller, id, None)
+}
+
+/// A second person refuses a pending request, with a reason; nothing is posted.
+pub fn reject(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppResult<Request> {
+    if reason.trim().is_empty() {
+        return Err(AppError::field("reason", "ledger.reason_required", "退回请填写原因"));
+    }
+    decide(conn, caller, id, Some(reason.trim()))
+}
+
+fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) -> AppResult<Request> {
+    caller.require(conn, Permission::ApproveLedger, "ledger_approve")?;
+    let r = request_row(conn, id)?;
+    let org = acting_org(conn, &r)?;
+    check_own(caller, &org)?;
+    if r.maker == caller.username {
+        return Err(AppError::invalid("ledger.same_person", "经办人不能审批自己提交的记账（须由第二人审批）"));
+    }
+    if r.status != "pending" {
+        return Err(AppError::conflict(
+            "ledger.already_decided",
+            format!("该记账已{}，不能重复审批", status_label(&r.status)),
+        ));
+    }
+    let row = write_tx(conn, |conn| {
+        if refusal.is_none() {
+            check_open(conn, &org.path, r.value_date)?;
+        }
+        let n = diesel::update(ledger_requests::table.find(id).filter(ledger_requests::status.eq("pending")))
+            .set((
+                ledger_requests::status.eq(if refusal.is_some() { "rejected" } else { "posted" }),
+                ledger_requests::checker.eq(Some(&caller.username)),
+                ledger_requests::checked_at.eq(Some(now())),
+                ledger_requests::reason.eq(refusal),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(AppError::conflict("ledger.already_decided", "该记账已被他人审批，不能重复审批"));
+        }
+        let row = request_row(conn, id)?;
+        if refusal.is_none() {
+            apply(conn, &row, &caller.username)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new(if refusal.is_some() { "ledger.reject" } else { "ledger.approve" }, "ledger_request", id)
+                .after(&serde_json::json!({"amount": Fen::new(r.amount_fen).to_string(), "reason": refusal})),
+        )?;
+        Ok(row)
+    })?;
+    view(conn, row, false)
+}
+
+/// Asks to reverse a posted request (all its entries), with a reason. The same threshold and
+/// second-person rule apply as for the original.
+pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &str) -> AppResult<Request> {
+    caller.require(conn, Permission::PostLedger, "ledger_reverse")?;
+    let key = if key.trim().is_empty() { new_key() } else { key.trim().to_owned() };
+    if let Some(r) = request_by_key(conn, &key)? {
+        return replay(conn, caller, r);
+    }
+    if reason.trim().is_empty() {
+        return Err(AppError::field("reason", "ledger.reason_required", "冲销请填写原因"));
+    }
+    let original = request_row(conn, id)?;
+    let org = acting_org(conn, &original)?;
+    check_own(caller, &org)?;
+    if original.kind == RequestKind::Reversal.as_str() {
+        return Err(AppError::invalid("ledger.reverse_reversal", "冲销记录不能再冲销（如有错误请重新记账）"));
+    }
+    if original.status != "posted" {
+        return Err(AppError::invalid("ledger.not_posted", "只有已入账的记录才能冲销"));
+    }
+    let earlier = ledger_requests::table
+        .filter(ledger_requests::reverses_request_id.eq(id))
+        .filter(ledger_requests::status.ne("rejected"))
+        .count()
+        .get_result::<i64>(conn)?;
+    if earlier > 0 {
+        return Err(AppError::conflict("ledger.already_reversed", format!("第 {id} 号记账已冲销或正在审批冲销")));
+    }
+    let date = today();
+    check_open(conn, &org.path, date)?;
+    let threshold = threshold_for(conn, &org.path)?;
+    let pending = Fen::new(original.amount_fen) > threshold && !caller.is_cli();
+    let row = write_tx(conn, |conn| {
+        let new_id: i64 = diesel::insert_into(ledger_requests::table)
+            .values((
+                ledger_requests::idempotency_key.eq(&key),
+                ledger_requests::kind.eq(RequestKind::Reversal.as_str()),
+                ledger_requests::fund.eq(&original.fund),
+                ledger_requests::from_account_id.eq(original.from_account_id),
+                ledger_requests::to_account_id.eq(original.to_account_id),
+                ledger_requests::for_school_id.eq(original.for_school_id),
+                ledger_requests::reverses_request_id.eq(Some(id)),
+                ledger_requests::amount_fen.eq(original.amount_fen),
+                ledger_requests::value_date.eq(date),
+                ledger_requests::category.eq(&original.category),
+                ledger_requests::voucher_no.eq(&original.voucher_no),
+                ledger_requests::memo.eq(format!("冲销第 {id} 号：{}", reason.trim())),
+                ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
+                ledger_requests::maker.eq(&caller.username),
+                ledger_requests::made_at.eq(now()),
+            ))
+            .returning(ledger_requests::id)
+            .get_result(conn)?;
+        let row = request_row(conn, new_id)?;
+        if !pending {
+            apply(conn, &row, "")?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("ledger.reverse", "ledger_request", id)
+                .after(&serde_json::json!({"reversal": new_id, "reason": reason.trim(), "pending": pending})),
+        )?;
+        Ok(row)
+    })?;
+    view(conn, row, false)
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "pending" => "待审批",
+        "posted" => "入账",
+        "rejected" => "退回",
+        _ => "处理",
+    }
+}
+
+fn account_code(conn: &mut DbConn, id: Option<i64>) -> AppResult<Option<String>> {
+    Ok(match id {
+        Some(id) => Some(fund_accounts::table.find(id).select(fund_accounts::code).first(conn)?),
+        None => None,
+    })
+}
+
+fn view(conn: &mut DbConn, r: RequestRow, replayed: bool) -> AppResult<Request> {
+    let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Receipt);
+    let for_school = match r.for_school_id {
+        Some(id) => Some(orgs::table.find(id).select(orgs::code).first(conn)?),
+        None => None,
+    };
+    Ok(Request {
+        id: r.id,
+        kind: kind.as_str(),
+        kind_label: kind.label(),
+        fund: Fund::parse(&r.fund).map(|f| f.as_str()).unwrap_or("meal"),
+        from: account_code(conn, r.from_account_id)?,
+        to: account_code(conn, r.to_account_id)?,
+        for_school,
+        reverses: r.reverses_request_id,
+        amount: Fen::new(r.amount_fen),
+        date: r.value_date,
+        category: r.category,
+        voucher_no: r.voucher_no,
+        memo: r.memo,
+        status: r.status,
+        maker: r.maker,
+        made_at: r.made_at,
+        checker: r.checker,
+        checked_at: r.checked_at,
+        reason: r.reason,
+        replayed: replayed || r.idempotency_key.is_empty(),
+    })
+}
+
+/// Requests in the caller's scope, newest first; `status` filters (empty: all).
+pub fn requests(conn: &mut DbConn, caller: &Caller, status: &str) -> AppResult<Vec<Request>> {
+    caller.require(conn, Permission::ViewLedger, "ledger_requests")?;
+    let accounts: Vec<i64> = fund_accounts::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(fund_accounts::id)
+        .load(conn)?;
+    let statuses: Vec<&str> = if status.is_empty() { vec!["pending", "posted", "rejected"] } else { vec![status] };
+    let rows: Vec<RequestRow> = ledger_requests::table
+        .filter(ledger_requests::status.eq_any(statuses))
+        .filter(
+            ledger_requests::from_account_id
+                .eq_any(accounts.clone())
+                .or(ledger_requests::to_account_id.eq_any(accounts)),
+        )
+        .select(RequestRow::as_select())
+        .order(ledger_requests::id.desc())
+        .limit(200)
+        .load(conn)?;
+    rows.into_iter().map(|r| view(conn, r, false)).collect()
+}
+
+/// An account with its balance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub code: String,
+    pub holder: String,
+    pub fund: &'static str,
+    pub fund_label: &'static str,
+    pub balance: Fen,
+    pub entries: i64,
+}
+
+/// The accounts in the caller's scope, by code.
+pub fn accounts(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Account>> {
+    caller.require(conn, Permission::ViewLedger, "ledger_accounts")?;
+    let rows: Vec<(AccountRow, String)> = fund_accounts::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((AccountRow::as_select(), orgs::name))
+        .order(fund_accounts::code.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, name)| {
+            let fund = Fund::parse(&a.fund).unwrap_or(Fund::Meal);
+            Account {
+                holder: if a.supplier_id.is_some() { format!("{name}（供应商）") } else { name },
+                code: a.code,
+                fund: fund.as_str(),
+                fund_label: fund.label(),
+                balance: Fen::new(a.balance_fen),
+                entries: a.head_seq,
+            }
+        })
+        .collect())
+}
+
+/// One entry of an account, as people read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub id: i64,
+    pub seq: i64,
+    pub request_id: i64,
+    pub kind: &'static str,
+    pub date: NaiveDate,
+    pub amount: Fen,
+    pub balance: Fen,
+    pub category: String,
+    pub counter_account: Option<String>,
+    pub voucher_no: String,
+    pub memo: String,
+    pub maker: String,
+    pub checker: String,
+    pub hash: String,
+}
+
+/// An account's entries in order, with the running balance.
+pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Account, Vec<EntryView>)> {
+    let account =
+        accounts(conn, caller)?.into_iter().find(|a| a.code == code.trim()).ok_or_else(AppError::not_found)?;
+    let id: i64 =
+        fund_accounts::table.filter(fund_accounts::code.eq(&account.code)).select(fund_accounts::id).first(conn)?;
+    type Row = (i64, i64, i64, String, NaiveDate, i64, String, Option<i64>, String, String, String, String, String);
+    let rows: Vec<Row> = ledger_entries::table
+        .filter(ledger_entries::account_id.eq(id))
+        .select((
+            ledger_entries::id,
+            ledger_entries::seq,
+            ledger_entries::request_id,
+            ledger_entries::kind,
+            ledger_entries::value_date,
+            ledger_entries::amount_fen,
+            ledger_entries::category,
+            ledger_entries::counter_account_id,
+            ledger_entries::voucher_no,
+            ledger_entries::memo,
+            ledger_entries::maker,
+            ledger_entries::checker,
+            ledger_entries::hash,
+        ))
+        .order(ledger_entries::seq.asc())
+        .load(conn)?;
+    let mut balance = 0i64;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash) in rows {
+        balance += amount;
+        out.push(EntryView {
+            id,
+            seq,
+            request_id,
+            kind: EntryKind::parse(&kind).map_or("", EntryKind::label),
+            date,
+            amount: Fen::new(amount),
+            balance: Fen::new(balance),
+            category,
+            counter_account: account_code(conn, counter)?,
+            voucher_no,
+            memo,
+            maker,
+            checker,
+            hash,
+        });
+    }
+    Ok((account, out))
+}
+
+/// A broken link of an account's chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Broken {
+    pub account: String,
+    pub seq: i64,
+    pub entry_id: Option<i64>,
+    pub voucher_no: String,
+    pub reason: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub accounts: usize,
+    pub entries: u64,
+    pub broken: Vec<Broken>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_entries)]
+struct StoredEntry {
+    id: i64,
+    seq: i64,
+    request_id: i64,
+    kind: String,
+    amount_fen: i64,
+    value_date: NaiveDate,
+    category: String,
+    counter_account_id: Option<i64>,
+    for_school_id: Option<i64>,
+    reverses_entry_id: Option<i64>,
+    voucher_no: String,
+    memo: String,
+    maker: String,
+    checker: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Walks every account's chain in the caller's scope: sequence without gaps, each entry linked
+/// to its predecessor, each hash recomputed from the entry's fields, the head and the balance
+/// stored on the account equal to what the entries add up to. Names the first break of each.
+pub fn verify(conn: &mut DbConn, caller: &Caller) -> AppResult<Verification> {
+    caller.require(conn, Permission::ViewLedger, "ledger_verify")?;
+    let accounts: Vec<AccountRow> = fund_accounts::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(AccountRow::as_select())
+        .order(fund_accounts::id.asc())
+        .load(conn)?;
+    let mut result = Verification { accounts: accounts.len(), entries: 0, broken: Vec::new() };
+    for a in &accounts {
+        let rows: Vec<StoredEntry> = ledger_entries::table
+            .filter(ledger_entries::account_id.eq(a.id))
+            .select(StoredEntry::as_select())
+            .order(ledger_entries::seq.asc())
+            .load(conn)?;
+        result.entries += rows.len() as u64;
+        let (mut prev, mut expect_seq, mut balance) = (GENESIS.to_owned(), 1i64, 0i64);
+        let mut broken = None;
+        for r in &rows {
+            let problem = if r.seq != expect_seq {
+                Some(format!("序号应为 {expect_seq}，实为 {}（有分录被删除或插入）", r.seq))
+            } else if r.prev_hash != prev {
+                Some("与上一笔分录的链接断开（有分录被删除、插入或改动）".to_owned())
+            } else {
+                let e = NewEntry {
+                    request_id: r.request_id,
+                    kind: EntryKind::parse(&r.kind).unwrap_or(EntryKind::Receipt),
+                    amount_fen: r.amount_fen,
+                    value_date: r.value_date,
+                    category: r.category.clone(),
+                    counter_account_id: r.counter_account_id,
+                    for_school_id: r.for_school_id,
+                    reverses_entry_id: r.reverses_entry_id,
+                    voucher_no: r.voucher_no.clone(),
+                    memo: r.memo.clone(),
+                    maker: r.maker.clone(),
+                    checker: r.checker.clone(),
+                };
+                let known = EntryKind::parse(&r.kind).is_some();
+                (!known || ledger::entry_hash(&r.prev_hash, &fields(&a.code, r.seq, &e)) != r.hash)
+                    .then(|| "分录内容与其哈希不符（分录被改动）".to_owned())
+            };
+            if let Some(reason) = problem {
+                broken = Some(Broken {
+                    account: a.code.clone(),
+                    seq: r.seq,
+                    entry_id: Some(r.id),
+                    voucher_no: r.voucher_no.clone(),
+                    reason,
+                });
+                break;
+            }
+            prev = r.hash.clone();
+            expect_seq += 1;
+            balance += r.amount_fen;
+        }
+        if broken.is_none() && (a.head_seq != expect_seq - 1 || a.head_hash != prev) {
+            broken = Some(Broken {
+                account: a.code.clone(),
+                seq: a.head_seq,
+                entry_id: None,
+                voucher_no: String::new(),
+                reason: format!(
+                    "账户记载最新分录为第 {} 笔，链上实有 {} 笔（末尾分录被删除）",
+                    a.head_seq,
+                    expect_seq - 1
+                ),
+            });
+        }
+        if broken.is_none() && a.balance_fen != balance {
+            broken = Some(Broken {
+                account: a.code.clone(),
+                seq: a.head_seq,
+                entry_id: None,
+                voucher_no: String::new(),
+                reason: format!("账户余额 {} 元与分录合计 {} 元不符", Fen::new(a.balance_fen), Fen::new(balance)),
+            });
+        }
+        result.broken.extend(broken);
+    }
+    Ok(result)
+}

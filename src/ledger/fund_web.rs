@@ -1,0 +1,189 @@
+//! Pages for the fund ledger: accounts and balances, the posting form (one key per form shown,
+//! so a double click posts once), approvals by a second person, reversals, an account's
+//! entries with their hashes, and the chain check.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::api::parse_month;
+use super::fund::{self, Account, EntryView, PostingForm, Request, RequestKind, Verification};
+use crate::auth::Caller;
+use crate::auth::extract::{CsrfForm, PageUser};
+use crate::domain::ledger::{Category, Fund};
+use crate::domain::role::Permission;
+use crate::error::{AppError, ErrorKind};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/fund.html")]
+pub struct FundPage {
+    layout: Layout,
+    flash: &'static str,
+    errors: FormErrors,
+    accounts: Vec<Account>,
+    requests: Vec<Request>,
+    threshold: String,
+    kinds: Vec<(&'static str, &'static str)>,
+    categories: Vec<&'static str>,
+    form: PostingForm,
+    key: String,
+    own_code: String,
+    me: String,
+    can_post: bool,
+    can_approve: bool,
+    can_settle: bool,
+}
+
+async fn fund_page(
+    st: &AppState,
+    caller: Caller,
+    flash: &'static str,
+    errors: FormErrors,
+    form: PostingForm,
+) -> PageResult<FundPage> {
+    let c = caller.clone();
+    let (accounts, requests, threshold) = st
+        .run(move |conn| {
+            let path: String = {
+                use crate::db::schema::orgs;
+                use diesel::prelude::*;
+                orgs::table.find(c.org_id).select(orgs::path).first(conn)?
+            };
+            Ok((fund::accounts(conn, &c)?, fund::requests(conn, &c, "")?, fund::threshold_for(conn, &path)?))
+        })
+        .await?;
+    let form = PostingForm {
+        date: if form.date.is_empty() { crate::registry::service::today().to_string() } else { form.date },
+        from: if form.from.is_empty() && form.kind.is_empty() { caller.org_code.clone() } else { form.from },
+        ..form
+    };
+    Ok(FundPage {
+        layout: Layout::new(&caller, st, "资金台账"),
+        flash,
+        errors,
+        accounts,
+        requests,
+        threshold: threshold.to_string(),
+        kinds: [RequestKind::Expenditure, RequestKind::Allocation, RequestKind::Receipt]
+            .into_iter()
+            .map(|k| (k.as_str(), k.label()))
+            .collect(),
+        categories: Fund::ALL.iter().flat_map(|f| Category::allowed(*f)).map(|c| c.as_str()).collect(),
+        form,
+        // A fresh key each time the form is shown: resubmitting this one posts nothing new.
+        key: fund::new_key(),
+        own_code: caller.org_code.clone(),
+        me: caller.username.clone(),
+        can_post: caller.may(Permission::PostLedger),
+        can_approve: caller.may(Permission::ApproveLedger),
+        can_settle: caller.may(Permission::ApproveLedger) && caller.org_kind.is_county_or_above(),
+    })
+}
+
+pub async fn page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    flash: web::Query<Flash>,
+) -> PageResult<FundPage> {
+    if !caller.may(Permission::ViewLedger) {
+        return Err(AppError::forbidden().into());
+    }
+    fund_page(&st, caller, flash.message(), FormErrors::none(), PostingForm::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+    // A string: flattened forms reach serde as strings only.
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    month: String,
+    /// The approval threshold (the posting's own amount is in `posting`).
+    #[serde(default)]
+    threshold: String,
+    #[serde(flatten)]
+    posting: PostingForm,
+}
+
+/// Every ledger form posts here with its `action`; errors come back beside the form.
+pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let c = user.clone();
+    let shown = form.posting.clone();
+    let id: i64 = form.id.trim().parse().unwrap_or(0);
+    let result = st
+        .run(move |conn| match form.action.as_str() {
+            "post" => {
+                let r = fund::post(conn, &c, &form.posting)?;
+                Ok(if r.replayed {
+                    "replayed"
+                } else if r.status == "pending" {
+                    "pending"
+                } else {
+                    "posted"
+                })
+            }
+            "approve" => fund::approve(conn, &c, id).map(|_| "posted"),
+            "reject" => fund::reject(conn, &c, id, &form.reason).map(|_| "rejected"),
+            "reverse" => {
+                let r = fund::reverse(conn, &c, id, &form.reason, &form.posting.key)?;
+                Ok(if r.replayed {
+                    "replayed"
+                } else if r.status == "pending" {
+                    "pending"
+                } else {
+                    "posted"
+                })
+            }
+            "threshold" => fund::set_threshold(conn, &c, &form.threshold).map(|_| "saved"),
+            "close" => fund::close_month(conn, &c, parse_month(&form.month)?).map(|_| "saved"),
+            _ => Err(AppError::field("action", "ledger.action", "未知操作")),
+        })
+        .await;
+    match result {
+        Ok(ok) => Ok(see_other(&format!("/ledger?ok={ok}"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fund_page(&st, user, "", FormErrors::from_error(&e), shown).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/account.html")]
+pub struct AccountPage {
+    layout: Layout,
+    account: Account,
+    entries: Vec<EntryView>,
+}
+
+pub async fn account(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<String>,
+) -> PageResult<AccountPage> {
+    let code = path.into_inner();
+    let c = caller.clone();
+    let (account, entries) = st.run(move |conn| fund::entries(conn, &c, &code)).await?;
+    Ok(AccountPage { layout: Layout::new(&caller, &st, format!("{} 账户", account.holder)), account, entries })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/verify.html")]
+pub struct VerifyPage {
+    layout: Layout,
+    v: Verification,
+}
+
+pub async fn verify(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<VerifyPage> {
+    let c = caller.clone();
+    let v = st.run(move |conn| fund::verify(conn, &c)).await?;
+    Ok(VerifyPage { layout: Layout::new(&caller, &st, "分录链核验"), v })
+}

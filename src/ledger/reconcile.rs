@@ -1,0 +1,288 @@
+//! Reconciliation (SPEC §8) per school and per county for a month: what the children were
+//! entitled to, what was passed on to the school (or to its supplier for it), what was spent,
+//! what the school reported serving, with the flags of `domain::ledger::flags`. The same figures
+//! fill the county's 资金拨付审批表 (DOMAIN §6.6).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::db::DbConn;
+use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs};
+use crate::domain::calendar::Month;
+use crate::domain::ledger::{Figures, Flag, Flow, Fund, flags, late_outflows};
+use crate::domain::money::Fen;
+use crate::domain::role::{OrgKind, Permission};
+use crate::error::{AppError, AppResult};
+use crate::org::model::Org;
+use crate::org::service::org_in_scope;
+use crate::programme::{calendar, config};
+use crate::registry::service::today;
+
+/// One school's month.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchoolRow {
+    pub school: String,
+    pub name: String,
+    /// Meal days in the school's calendar this month.
+    pub meal_days: usize,
+    /// Children with an entitlement this month (实施人数).
+    pub students: i64,
+    pub beneficiary_days: i64,
+    /// The standard per child-day, as entitlement ÷ child-days (a mid-month change shows as
+    /// the weighted figure).
+    pub standard: Fen,
+    pub entitled: Fen,
+    pub allocated: Fen,
+    pub spent: Fen,
+    pub closing_balance: Fen,
+    pub meals_reported: Option<i64>,
+    /// Still owed for the month: entitled − allocated, never below zero.
+    pub to_allocate: Fen,
+    pub computed: bool,
+    pub flags: Vec<Flag>,
+}
+
+/// A county's month: its schools, their sums, and the county's own flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    pub county: String,
+    pub county_name: String,
+    pub month: String,
+    pub rows: Vec<SchoolRow>,
+    pub total: SchoolRow,
+    /// Money the county held beyond 30 days, or passed on late.
+    pub county_flags: Vec<Flag>,
+}
+
+fn month_bounds(m: Month) -> (NaiveDate, NaiveDate) {
+    let first = m.first_day();
+    (first, m.next().first_day().pred_opt().unwrap_or(first))
+}
+
+/// Signed sums of a set of entries by kind (reversals fold back into what they reverse:
+/// a reversal with a counter account undoes an allocation, one without undoes an expenditure).
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    allocated: i64,
+    spent: i64,
+}
+
+fn add(s: &mut Sums, kind: &str, amount: i64, has_counter: bool, supplier: bool) {
+    match (kind, has_counter) {
+        ("allocation_in", _) | ("reversal", true) => {
+            s.allocated += amount;
+            // What reaches a supplier for a school is spent on that school's food.
+            if supplier {
+                s.spent += amount;
+            }
+        }
+        ("expenditure", _) | ("reversal", false) => s.spent -= amount,
+        _ => {}
+    }
+}
+
+/// The reconciliation of every programme school under a county (or of one school) for a month.
+pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Month) -> AppResult<Reconciliation> {
+    caller.require(conn, Permission::ViewLedger, "reconcile")?;
+    let org = org_in_scope(conn, caller.scope(), org_code)?;
+    let county: Org = match OrgKind::parse(&org.kind) {
+        Some(OrgKind::County) => org.clone(),
+        Some(OrgKind::School | OrgKind::Township) => {
+            let code = crate::registry::service::county_of(&org.path);
+            orgs::table.filter(orgs::code.eq(code)).select(Org::as_select()).first(conn)?
+        }
+        _ => {
+            return Err(AppError::field("org", "reconcile.level", "对账按县或学校进行，请选择一个县或一所学校"));
+        }
+    };
+    let (first, last) = month_bounds(month);
+    let members: BTreeSet<String> = config::members(conn, caller)?
+        .into_iter()
+        .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
+        .map(|m| m.school_code)
+        .collect();
+    let schools: Vec<Org> = orgs::table
+        .filter(orgs::code.eq_any(members.iter().cloned().collect::<Vec<_>>()))
+        .filter(orgs::path.like(format!("{}%", org.path)))
+        .select(Org::as_select())
+        .order(orgs::code.asc())
+        .load(conn)?;
+    let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
+
+    let periods: Vec<(i64, i32, i32, i64, i64)> = entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq_any(&ids))
+        .filter(entitlement_periods::month.eq(month.key()))
+        .select((
+            entitlement_periods::school_id,
+            entitlement_periods::students,
+            entitlement_periods::beneficiary_days,
+            entitlement_periods::amount_fen,
+            entitlement_periods::adjustment_fen,
+        ))
+        .load(conn)?;
+    let periods: BTreeMap<i64, (i32, i32, i64, i64)> =
+        periods.into_iter().map(|(s, a, b, c, d)| (s, (a, b, c, d))).collect();
+
+    let meal = Fund::Meal.as_str();
+    // Entries on the schools' own accounts, and on supplier accounts for them.
+    type E = (i64, Option<i64>, Option<i64>, String, i64, NaiveDate, Option<i64>);
+    let own: Vec<E> = ledger_entries::table
+        .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
+        .filter(fund_accounts::fund.eq(meal))
+        .filter(fund_accounts::org_id.eq_any(&ids).and(fund_accounts::supplier_id.is_null()).or(
+            fund_accounts::supplier_id.is_not_null().and(ledger_entries::for_school_id.eq_any(&ids)),
+        ))
+        .filter(ledger_entries::value_date.le(last))
+        .select((
+            fund_accounts::org_id,
+            fund_accounts::supplier_id,
+            ledger_entries::for_school_id,
+            ledger_entries::kind,
+            ledger_entries::amount_fen,
+            ledger_entries::value_date,
+            ledger_entries::counter_account_id,
+        ))
+        .load(conn)?;
+    let mut in_month: BTreeMap<i64, Sums> = BTreeMap::new();
+    let mut to_date: BTreeMap<i64, Sums> = BTreeMap::new();
+    for (org_id, supplier, for_school, kind, amount, day, counter) in own {
+        let school = if supplier.is_some() { for_school.unwrap_or(0) } else { org_id };
+        add(to_date.entry(school).or_default(), &kind, amount, counter.is_some(), supplier.is_some());
+        if day >= first {
+            add(in_month.entry(school).or_default(), &kind, amount, counter.is_some(), supplier.is_some());
+        }
+    }
+    let reported: BTreeMap<i64, i64> = meals_served::table
+        .filter(meals_served::school_id.eq_any(&ids))
+        .filter(meals_served::month.eq(month.key()))
+        .select((meals_served::school_id, meals_served::meals))
+        .load::<(i64, i32)>(conn)?
+        .into_iter()
+        .map(|(s, m)| (s, i64::from(m)))
+        .collect();
+
+    // The county's money in and out, first in first out, as of the month's end (or today).
+    let as_of = last.min(today());
+    let county_entries: Vec<(i64, String, i64, NaiveDate, Option<i64>)> = ledger_entries::table
+        .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
+        .filter(fund_accounts::org_id.eq(county.id))
+        .filter(fund_accounts::supplier_id.is_null())
+        .filter(fund_accounts::fund.eq(meal))
+        .filter(ledger_entries::value_date.le(as_of))
+        .select((
+            ledger_entries::id,
+            ledger_entries::kind,
+            ledger_entries::amount_fen,
+            ledger_entries::value_date,
+            ledger_entries::counter_account_id,
+        ))
+        .load(conn)?;
+    let flow = |id, date, fen: i64| Flow { id, date, amount: Fen::new(fen.abs()) };
+    let inflows: Vec<Flow> = county_entries
+        .iter()
+        .filter(|e| e.2 > 0 && e.1 != "reversal")
+        .map(|e| flow(e.0, e.3, e.2))
+        .collect();
+    let outflows: Vec<Flow> = county_entries
+        .iter()
+        .filter(|e| e.1 == "allocation_out")
+        .map(|e| flow(e.0, e.3, e.2))
+        .collect();
+    let late = late_outflows(&inflows, &outflows, as_of);
+    // Which school each late allocation went to (its counter account's org, or the school a
+    // supplier was paid for).
+    let late_ids: Vec<i64> = late.iter().map(|l| l.0).filter(|id| *id != 0).collect();
+    let late_to: Vec<(i64, Option<i64>, i64)> = ledger_entries::table
+        .inner_join(fund_accounts::table.on(fund_accounts::id.nullable().eq(ledger_entries::counter_account_id)))
+        .filter(ledger_entries::id.eq_any(&late_ids))
+        .select((ledger_entries::id, ledger_entries::for_school_id, fund_accounts::org_id))
+        .load(conn)?;
+    let mut late_days: BTreeMap<i64, i64> = BTreeMap::new();
+    for (entry, for_school, org_id) in late_to {
+        let days = late.iter().find(|l| l.0 == entry).map_or(0, |l| l.1);
+        let school = for_school.unwrap_or(org_id);
+        let e = late_days.entry(school).or_default();
+        *e = (*e).max(days);
+    }
+
+    let mut rows = Vec::with_capacity(schools.len());
+    for s in &schools {
+        let meal_days = calendar::meal_days(conn, &s.path, first, last)?.len();
+        let (students, days, amount, adjustment) = periods.get(&s.id).copied().unwrap_or_default();
+        let m = in_month.get(&s.id).copied().unwrap_or_default();
+        let t = to_date.get(&s.id).copied().unwrap_or_default();
+        let entitled = Fen::new(amount + adjustment);
+        let figures = Figures {
+            entitled,
+            allocated: Fen::new(m.allocated),
+            spent: Fen::new(m.spent),
+            closing_balance: Fen::new(t.allocated - t.spent),
+            beneficiary_days: i64::from(days),
+            meals_reported: reported.get(&s.id).copied(),
+            late_days: late_days.get(&s.id).copied(),
+        };
+        let mut row = row_of(s.code.clone(), s.name.clone(), meal_days, i64::from(students), &figures);
+        row.computed = periods.contains_key(&s.id);
+        if !row.computed {
+            row.flags.insert(
+                0,
+                Flag { code: "not_computed", message: format!("{month}补助尚未核算") },
+            );
+        }
+        rows.push(row);
+    }
+    let sum = |f: fn(&SchoolRow) -> i64| rows.iter().map(f).sum::<i64>();
+    let total_figures = Figures {
+        entitled: Fen::new(sum(|r| r.entitled.fen())),
+        allocated: Fen::new(sum(|r| r.allocated.fen())),
+        spent: Fen::new(sum(|r| r.spent.fen())),
+        closing_balance: Fen::new(sum(|r| r.closing_balance.fen())),
+        beneficiary_days: sum(|r| r.beneficiary_days),
+        meals_reported: rows.iter().any(|r| r.meals_reported.is_some()).then(|| sum(|r| r.meals_reported.unwrap_or(0))),
+        late_days: None,
+    };
+    let total = row_of("合计".into(), county.name.clone(), rows.iter().map(|r| r.meal_days).max().unwrap_or(0), sum(|r| r.students), &total_figures);
+    let county_flags = flags(&Figures {
+        late_days: late.iter().map(|l| l.1).max(),
+        ..Figures { entitled: Fen::new(0), ..Figures::default() }
+    })
+    .into_iter()
+    .filter(|f| f.code == "late_allocation")
+    .collect();
+    Ok(Reconciliation {
+        county: county.code.clone(),
+        county_name: county.name.clone(),
+        month: month.to_string(),
+        rows,
+        total,
+        county_flags,
+    })
+}
+
+fn row_of(school: String, name: String, meal_days: usize, students: i64, f: &Figures) -> SchoolRow {
+    let standard = if f.beneficiary_days > 0 {
+        Fen::from_decimal(f.entitled.to_decimal() / rust_decimal::Decimal::from(f.beneficiary_days))
+    } else {
+        Fen::new(0)
+    };
+    SchoolRow {
+        school,
+        name,
+        meal_days,
+        students,
+        beneficiary_days: f.beneficiary_days,
+        standard,
+        entitled: f.entitled,
+        allocated: f.allocated,
+        spent: f.spent,
+        closing_balance: f.closing_balance,
+        meals_reported: f.meals_reported,
+        to_allocate: Fen::new((f.entitled.fen() - f.allocated.fen()).max(0)),
+        computed: true,
+        flags: flags(f),
+    }
+}
