@@ -132,6 +132,15 @@ enum ImportCommand {
         #[arg(long)]
         partial: bool,
     },
+    /// Expenditures (学校标识码, 日期, 类别, 金额, 凭证号[, 摘要, 资金]), all or nothing.
+    Expenditures {
+        file: std::path::PathBuf,
+        /// Post as this user (their school, the maker-checker rule).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Meals served (学校标识码, 月份, 供餐天数, 就餐人次), all or nothing.
+    Meals { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +271,16 @@ enum LedgerCommand {
     Verify,
     /// Accounts and balances.
     Accounts,
+    /// A county's (or school's) month: entitled, allocated, spent, flags; --out writes the
+    /// 资金拨付审批表 (.pdf or .xlsx).
+    Reconcile {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Close a month for the user's org: no posting dated in it afterwards.
     Close {
         #[arg(long)]
@@ -398,6 +417,12 @@ fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
     }
 }
 
+fn read_input(file: &std::path::Path) -> Result<(Vec<u8>, String), AppError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+    Ok((bytes, file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
+}
+
 /// `check ids`: no database needed.
 fn check_ids() -> Result<(), AppError> {
     use std::io::BufRead;
@@ -505,6 +530,26 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Check { .. } => unreachable!("handled before the database is opened"),
+        Command::Import { what: ImportCommand::Expenditures { file, as_user } } => {
+            let (bytes, name) = read_input(&file)?;
+            let caller = match as_user {
+                Some(u) => Caller::cli_as(&mut conn, &u)?,
+                None => Caller::cli(&mut conn)?,
+            };
+            let done = mealroll::ledger::import::expenditures(&mut conn, &caller, &bytes, &name)?;
+            print(cli.json, json!(done), || {
+                println!(
+                    "{} 行：入账 {}，待审批 {}，此前已导入 {}",
+                    done.rows, done.posted, done.pending, done.repeated
+                )
+            });
+        }
+        Command::Import { what: ImportCommand::Meals { file } } => {
+            let (bytes, name) = read_input(&file)?;
+            let caller = Caller::cli(&mut conn)?;
+            let n = mealroll::ledger::import::meals(&mut conn, &caller, &bytes, &name)?;
+            print(cli.json, json!({"schools": n}), || println!("已导入 {n} 条就餐人次"));
+        }
         Command::Import { what: ImportCommand::Students { file, school, dry_run, partial } } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
@@ -806,6 +851,42 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             print(json_mode, json!(list), || {
                 for a in &list {
                     println!("{} {} {}：余额 {} 元，{} 笔", a.code, a.holder, a.fund_label, a.balance, a.entries);
+                }
+            });
+        }
+        LedgerCommand::Reconcile { org, month, out } => {
+            let m =
+                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+            let caller = Caller::cli(conn)?;
+            let r = mealroll::ledger::reconcile::county_month(conn, &caller, &org, m)?;
+            if let Some(out) = out {
+                use mealroll::exchange::disbursement;
+                let bytes = match out.extension().and_then(|e| e.to_str()) {
+                    Some("pdf") => {
+                        disbursement::pdf(&r, &mealroll::registry::service::now().format("%Y-%m-%d %H:%M").to_string())?
+                    }
+                    Some("xlsx") => disbursement::xlsx(&r)?,
+                    _ => return Err(AppError::invalid("file.format", "--out 应以 .pdf 或 .xlsx 结尾")),
+                };
+                std::fs::write(&out, bytes)
+                    .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+            }
+            print(json_mode, json!(r), || {
+                for s in r.rows.iter().chain([&r.total]) {
+                    let flags: Vec<&str> = s.flags.iter().map(|f| f.message.as_str()).collect();
+                    println!(
+                        "{} {}：核定 {}，已拨 {}，已支出 {}，结余 {}{}",
+                        s.school,
+                        s.name,
+                        s.entitled,
+                        s.allocated,
+                        s.spent,
+                        s.closing_balance,
+                        if flags.is_empty() { String::new() } else { format!("（{}）", flags.join("；")) }
+                    );
+                }
+                for f in &r.county_flags {
+                    println!("{}", f.message);
                 }
             });
         }

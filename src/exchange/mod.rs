@@ -2,6 +2,7 @@
 //! calamine from .xlsx and .xls, or from UTF-8 CSV), the import engine and its background jobs.
 
 pub mod change_file;
+pub mod disbursement;
 pub mod guard;
 pub mod import;
 pub mod jobs;

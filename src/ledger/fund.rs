@@ -108,7 +108,7 @@ struct AccountRow {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ledger_requests)]
-struct RequestRow {
+pub(crate) struct RequestRow {
     id: i64,
     idempotency_key: String,
     kind: String,
@@ -122,7 +122,7 @@ struct RequestRow {
     category: String,
     voucher_no: String,
     memo: String,
-    status: String,
+    pub(crate) status: String,
     maker: String,
     made_at: NaiveDateTime,
     checker: Option<String>,
@@ -491,7 +491,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
     })
 }
 
-fn request_by_key(conn: &mut DbConn, key: &str) -> AppResult<Option<RequestRow>> {
+pub(crate) fn request_by_key(conn: &mut DbConn, key: &str) -> AppResult<Option<RequestRow>> {
     Ok(ledger_requests::table
         .filter(ledger_requests::idempotency_key.eq(key))
         .select(RequestRow::as_select())
@@ -515,45 +515,7 @@ pub fn post(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Re
     if let Some(r) = request_by_key(conn, &key)? {
         return replay(conn, caller, r);
     }
-    let outcome = write_tx(conn, |conn| {
-        let c = check(conn, caller, f)?;
-        let threshold = threshold_for(conn, &c.acting.path)?;
-        let pending = c.amount > threshold && !caller.is_cli();
-        let id: i64 = diesel::insert_into(ledger_requests::table)
-            .values((
-                ledger_requests::idempotency_key.eq(&key),
-                ledger_requests::kind.eq(c.kind.as_str()),
-                ledger_requests::fund.eq(c.fund.as_str()),
-                ledger_requests::from_account_id.eq(c.from.as_ref().map(|a| a.id)),
-                ledger_requests::to_account_id.eq(c.to.as_ref().map(|a| a.id)),
-                ledger_requests::for_school_id.eq(c.for_school.as_ref().map(|s| s.id)),
-                ledger_requests::amount_fen.eq(c.amount.fen()),
-                ledger_requests::value_date.eq(c.date),
-                ledger_requests::category.eq(&c.category),
-                ledger_requests::voucher_no.eq(&c.voucher_no),
-                ledger_requests::memo.eq(&c.memo),
-                ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
-                ledger_requests::maker.eq(&caller.username),
-                ledger_requests::made_at.eq(now()),
-            ))
-            .returning(ledger_requests::id)
-            .get_result(conn)?;
-        let row = ledger_requests::table.find(id).select(RequestRow::as_select()).first(conn)?;
-        if !pending {
-            apply(conn, &row, "")?;
-        }
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new(if pending { "ledger.request" } else { "ledger.post" }, "ledger_request", id).after(
-                &serde_json::json!({
-                    "kind": c.kind.as_str(), "fund": c.fund.as_str(), "amount": c.amount.to_string(),
-                    "date": c.date.to_string(), "voucher_no": c.voucher_no, "threshold": threshold.to_string(),
-                }),
-            ),
-        )?;
-        Ok(row)
-    });
+    let outcome = write_tx(conn, |conn| post_in(conn, caller, f, &key));
     match outcome {
         Ok(row) => view(conn, row, false),
         // A double click racing the first submission: the first one won; answer with it.
@@ -563,6 +525,48 @@ pub fn post(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Re
         },
         Err(e) => Err(e),
     }
+}
+
+/// Stores (and, at or below the threshold, posts) a checked request inside the caller's
+/// transaction; the importer runs one per row.
+pub(crate) fn post_in(conn: &mut DbConn, caller: &Caller, f: &PostingForm, key: &str) -> AppResult<RequestRow> {
+    let c = check(conn, caller, f)?;
+    let threshold = threshold_for(conn, &c.acting.path)?;
+    let pending = c.amount > threshold && !caller.is_cli();
+    let id: i64 = diesel::insert_into(ledger_requests::table)
+        .values((
+            ledger_requests::idempotency_key.eq(key),
+            ledger_requests::kind.eq(c.kind.as_str()),
+            ledger_requests::fund.eq(c.fund.as_str()),
+            ledger_requests::from_account_id.eq(c.from.as_ref().map(|a| a.id)),
+            ledger_requests::to_account_id.eq(c.to.as_ref().map(|a| a.id)),
+            ledger_requests::for_school_id.eq(c.for_school.as_ref().map(|s| s.id)),
+            ledger_requests::amount_fen.eq(c.amount.fen()),
+            ledger_requests::value_date.eq(c.date),
+            ledger_requests::category.eq(&c.category),
+            ledger_requests::voucher_no.eq(&c.voucher_no),
+            ledger_requests::memo.eq(&c.memo),
+            ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
+            ledger_requests::maker.eq(&caller.username),
+            ledger_requests::made_at.eq(now()),
+        ))
+        .returning(ledger_requests::id)
+        .get_result(conn)?;
+    let row = ledger_requests::table.find(id).select(RequestRow::as_select()).first(conn)?;
+    if !pending {
+        apply(conn, &row, "")?;
+    }
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new(if pending { "ledger.request" } else { "ledger.post" }, "ledger_request", id).after(
+            &serde_json::json!({
+                "kind": c.kind.as_str(), "fund": c.fund.as_str(), "amount": c.amount.to_string(),
+                "date": c.date.to_string(), "voucher_no": c.voucher_no, "threshold": threshold.to_string(),
+            }),
+        ),
+    )?;
+    Ok(row)
 }
 
 fn replay(conn: &mut DbConn, caller: &Caller, r: RequestRow) -> AppResult<Request> {

@@ -5,5 +5,7 @@ pub mod api;
 pub mod entitlement;
 pub mod fund;
 pub mod fund_web;
+pub mod import;
 pub mod reconcile;
+pub mod reconcile_web;
 pub mod web;

@@ -133,9 +133,12 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
     let own: Vec<E> = ledger_entries::table
         .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
         .filter(fund_accounts::fund.eq(meal))
-        .filter(fund_accounts::org_id.eq_any(&ids).and(fund_accounts::supplier_id.is_null()).or(
-            fund_accounts::supplier_id.is_not_null().and(ledger_entries::for_school_id.eq_any(&ids)),
-        ))
+        .filter(
+            fund_accounts::org_id
+                .eq_any(&ids)
+                .and(fund_accounts::supplier_id.is_null())
+                .or(fund_accounts::supplier_id.is_not_null().and(ledger_entries::for_school_id.eq_any(&ids))),
+        )
         .filter(ledger_entries::value_date.le(last))
         .select((
             fund_accounts::org_id,
@@ -182,16 +185,10 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
         ))
         .load(conn)?;
     let flow = |id, date, fen: i64| Flow { id, date, amount: Fen::new(fen.abs()) };
-    let inflows: Vec<Flow> = county_entries
-        .iter()
-        .filter(|e| e.2 > 0 && e.1 != "reversal")
-        .map(|e| flow(e.0, e.3, e.2))
-        .collect();
-    let outflows: Vec<Flow> = county_entries
-        .iter()
-        .filter(|e| e.1 == "allocation_out")
-        .map(|e| flow(e.0, e.3, e.2))
-        .collect();
+    let inflows: Vec<Flow> =
+        county_entries.iter().filter(|e| e.2 > 0 && e.1 != "reversal").map(|e| flow(e.0, e.3, e.2)).collect();
+    let outflows: Vec<Flow> =
+        county_entries.iter().filter(|e| e.1 == "allocation_out").map(|e| flow(e.0, e.3, e.2)).collect();
     let late = late_outflows(&inflows, &outflows, as_of);
     // Which school each late allocation went to (its counter account's org, or the school a
     // supplier was paid for).
@@ -228,10 +225,7 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
         let mut row = row_of(s.code.clone(), s.name.clone(), meal_days, i64::from(students), &figures);
         row.computed = periods.contains_key(&s.id);
         if !row.computed {
-            row.flags.insert(
-                0,
-                Flag { code: "not_computed", message: format!("{month}补助尚未核算") },
-            );
+            row.flags.insert(0, Flag { code: "not_computed", message: format!("{month}补助尚未核算") });
         }
         rows.push(row);
     }
@@ -245,7 +239,13 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
         meals_reported: rows.iter().any(|r| r.meals_reported.is_some()).then(|| sum(|r| r.meals_reported.unwrap_or(0))),
         late_days: None,
     };
-    let total = row_of("合计".into(), county.name.clone(), rows.iter().map(|r| r.meal_days).max().unwrap_or(0), sum(|r| r.students), &total_figures);
+    let total = row_of(
+        "合计".into(),
+        county.name.clone(),
+        rows.iter().map(|r| r.meal_days).max().unwrap_or(0),
+        sum(|r| r.students),
+        &total_figures,
+    );
     let county_flags = flags(&Figures {
         late_days: late.iter().map(|l| l.1).max(),
         ..Figures { entitled: Fen::new(0), ..Figures::default() }

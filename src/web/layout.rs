@@ -51,6 +51,7 @@ impl Layout {
         }
         if caller.may(Permission::ViewLedger) {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });
+            nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
         }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });

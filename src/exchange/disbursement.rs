@@ -1,0 +1,207 @@
+//! The county's 资金拨付审批表 (DOMAIN §6.6) for a settlement month, as A4 PDF and xlsx: per
+//! school the meal days, the children (实施人数), child-days, the standard, the amount the roll
+//! entitles, what has been passed on and what is still to pass on; signatures and stamps below.
+//! Both are drawn from one `Reconciliation`, so they carry the page's figures.
+
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+
+use super::pdf::{self, A4_W, Document, Page};
+use crate::error::{AppError, AppResult};
+use crate::ledger::reconcile::{Reconciliation, SchoolRow};
+
+struct Col {
+    title: &'static str,
+    width: f32,
+    value: fn(&SchoolRow) -> String,
+    numeric: bool,
+}
+
+const COLS: &[Col] = &[
+    Col { title: "学校标识码", width: 20.0, value: |r| r.school.clone(), numeric: false },
+    Col { title: "学校名称", width: 44.0, value: |r| r.name.clone(), numeric: false },
+    Col { title: "供餐天数", width: 13.0, value: |r| r.meal_days.to_string(), numeric: true },
+    Col { title: "实施人数", width: 13.0, value: |r| r.students.to_string(), numeric: true },
+    Col { title: "人·天", width: 16.0, value: |r| r.beneficiary_days.to_string(), numeric: true },
+    Col { title: "标准(元)", width: 14.0, value: |r| r.standard.to_string(), numeric: true },
+    Col { title: "核定金额", width: 22.0, value: |r| r.entitled.to_string(), numeric: true },
+    Col { title: "已拨金额", width: 22.0, value: |r| r.allocated.to_string(), numeric: true },
+    Col { title: "本次拨付", width: 22.0, value: |r| r.to_allocate.to_string(), numeric: true },
+];
+
+const MARGIN: f32 = 12.0;
+const SIZE: f32 = 8.0;
+const ROW_H: f32 = 6.5;
+const TABLE_TOP: f32 = 34.0;
+const ROWS_PER_PAGE: usize = 34;
+const SIGNATURES: &str =
+    "经办人：__________    县营养办审核：__________    教育局负责人：__________    财政局审批：__________";
+
+fn title(r: &Reconciliation) -> String {
+    format!("{}农村义务教育学生营养改善计划膳食补助资金拨付审批表", r.county_name)
+}
+
+fn subtitle(r: &Reconciliation) -> String {
+    format!("结算期：{}    单位：元    计划学校 {} 所", r.month, r.rows.len())
+}
+
+/// Every character must be in the shipped font (school names can hold rare ones).
+fn check_glyphs(r: &Reconciliation) -> AppResult<()> {
+    for row in &r.rows {
+        if let Some(c) = pdf::missing_glyphs(&row.name)?.first() {
+            return Err(AppError::invalid(
+                "pdf.missing_glyph",
+                format!("学校“{}”（{}）的名称含内置字体没有的字符 U+{:04X}", row.name, row.school, *c as u32),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn pdf(r: &Reconciliation, printed: &str) -> AppResult<Vec<u8>> {
+    check_glyphs(r)?;
+    let mut doc = Document::new(&title(r))?;
+    let chunks: Vec<&[SchoolRow]> = if r.rows.is_empty() { vec![&[]] } else { r.rows.chunks(ROWS_PER_PAGE).collect() };
+    let pages = chunks.len();
+    for (n, rows) in chunks.iter().enumerate() {
+        doc.page(|p| {
+            let t = title(r);
+            let w = pdf::text_width(&t, 13.0);
+            p.text(((A4_W - w) / 2.0).max(MARGIN), 16.0, 13.0, &t);
+            p.text(MARGIN, 25.0, SIZE + 1.0, &subtitle(r));
+            let mut y = table_head(p);
+            for (i, row) in rows.iter().enumerate() {
+                y = table_row(p, y, &(n * ROWS_PER_PAGE + i + 1).to_string(), row);
+            }
+            if n + 1 == pages {
+                y = table_row(p, y, "", &r.total);
+                y += 10.0;
+                for f in &r.county_flags {
+                    p.text(MARGIN, y, SIZE, &format!("提示：{}", f.message));
+                    y += 5.0;
+                }
+                p.text(MARGIN, y + 4.0, SIZE + 1.0, SIGNATURES);
+                p.text(
+                    MARGIN,
+                    y + 16.0,
+                    SIZE + 1.0,
+                    "县教育局（盖章）                    县财政局（盖章）                    日期：____年__月__日",
+                );
+                p.text(
+                    MARGIN,
+                    y + 26.0,
+                    SIZE,
+                    "本表一式两份，附本结算期专户资金凭证。核定金额按实名制学生逐日计算（含已结账月份的调整）。",
+                );
+            }
+            let foot = format!("第 {} / {} 页    打印时间 {printed}", n + 1, pages);
+            let w = pdf::text_width(&foot, SIZE);
+            p.text((A4_W - w) / 2.0, 287.0, SIZE, &foot);
+        });
+    }
+    Ok(doc.save())
+}
+
+fn left_edge() -> f32 {
+    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
+    (A4_W - width) / 2.0
+}
+
+fn table_head(p: &mut Page) -> f32 {
+    let left = left_edge();
+    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
+    p.shade(left, TABLE_TOP, width, 7.0, 0.88);
+    p.text(left + 1.5, TABLE_TOP + 4.8, SIZE, "序号");
+    let mut x = left + 8.0;
+    for c in COLS {
+        let w = pdf::text_width(c.title, SIZE);
+        p.text(x + (c.width - w) / 2.0, TABLE_TOP + 4.8, SIZE, c.title);
+        x += c.width;
+    }
+    p.line(left, TABLE_TOP, left + width, TABLE_TOP, 0.6);
+    p.line(left, TABLE_TOP + 7.0, left + width, TABLE_TOP + 7.0, 0.6);
+    TABLE_TOP + 7.0
+}
+
+fn table_row(p: &mut Page, y: f32, seq: &str, row: &SchoolRow) -> f32 {
+    let left = left_edge();
+    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
+    let base = y + ROW_H - 2.0;
+    p.text(left + 2.0, base, SIZE, seq);
+    let mut x = left + 8.0;
+    for c in COLS {
+        let v = (c.value)(row);
+        let w = pdf::text_width(&v, SIZE);
+        let at = if c.numeric { x + c.width - w - 1.0 } else { x + 1.0 };
+        p.text(at, base, SIZE, &v);
+        x += c.width;
+    }
+    p.line(left, y + ROW_H, left + width, y + ROW_H, 0.3);
+    y + ROW_H
+}
+
+fn xl(e: rust_xlsxwriter::XlsxError) -> AppError {
+    AppError::internal(e)
+}
+
+pub fn xlsx(r: &Reconciliation) -> AppResult<Vec<u8>> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("资金拨付审批表").map_err(xl)?;
+    ws.set_paper_size(9).set_portrait().set_print_fit_to_pages(1, 0);
+    let last_col = u16::try_from(COLS.len() + 1).unwrap_or(0);
+    let title_fmt = Format::new().set_bold().set_font_size(14).set_align(FormatAlign::Center);
+    let th = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::Center)
+        .set_background_color("#E0E0E0");
+    let td = Format::new().set_border(FormatBorder::Thin);
+    let money = Format::new().set_border(FormatBorder::Thin).set_num_format("#,##0.00");
+    ws.merge_range(0, 0, 0, last_col, &title(r), &title_fmt).map_err(xl)?;
+    ws.merge_range(1, 0, 1, last_col, &subtitle(r), &Format::new()).map_err(xl)?;
+    ws.write_string_with_format(2, 0, "序号", &th).map_err(xl)?;
+    for (i, c) in COLS.iter().enumerate() {
+        let col = u16::try_from(i + 1).unwrap_or(0);
+        ws.write_string_with_format(2, col, c.title, &th).map_err(xl)?;
+        ws.set_column_width(col, f64::from(c.width) / 2.0).map_err(xl)?;
+    }
+    ws.write_string_with_format(2, last_col, "提示", &th).map_err(xl)?;
+    ws.set_column_width(last_col, 40).map_err(xl)?;
+    let mut row: u32 = 3;
+    let all: Vec<(String, &SchoolRow)> =
+        r.rows.iter().enumerate().map(|(i, s)| ((i + 1).to_string(), s)).chain([(String::new(), &r.total)]).collect();
+    for (seq, s) in all {
+        ws.write_string_with_format(row, 0, &seq, &td).map_err(xl)?;
+        for (i, c) in COLS.iter().enumerate() {
+            let col = u16::try_from(i + 1).unwrap_or(0);
+            let v = (c.value)(s);
+            match (c.numeric, v.parse::<f64>()) {
+                // Money and counts as numbers, so the clerk's own sums work; the text is exact.
+                (true, Ok(n)) => ws.write_number_with_format(row, col, n, if v.contains('.') { &money } else { &td }),
+                _ => ws.write_string_with_format(row, col, &v, &td),
+            }
+            .map_err(xl)?;
+        }
+        let notes: Vec<&str> = s.flags.iter().map(|f| f.message.as_str()).collect();
+        ws.write_string_with_format(row, last_col, notes.join("；"), &td).map_err(xl)?;
+        row += 1;
+    }
+    row += 1;
+    for f in &r.county_flags {
+        ws.merge_range(row, 0, row, last_col, &format!("提示：{}", f.message), &Format::new()).map_err(xl)?;
+        row += 1;
+    }
+    ws.merge_range(row, 0, row, last_col, SIGNATURES, &Format::new()).map_err(xl)?;
+    ws.merge_range(
+        row + 2,
+        0,
+        row + 2,
+        last_col,
+        "县教育局（盖章）        县财政局（盖章）        日期：____年__月__日",
+        &Format::new(),
+    )
+    .map_err(xl)?;
+    ws.merge_range(row + 3, 0, row + 3, last_col, "本表一式两份，附本结算期专户资金凭证。", &Format::new())
+        .map_err(xl)?;
+    wb.save_to_buffer().map_err(xl)
+}

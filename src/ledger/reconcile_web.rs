@@ -1,0 +1,211 @@
+//! Pages and API for reconciliation: a county's (or a school's) month with its flags, the
+//! 资金拨付审批表 as PDF and xlsx, and the imports of expenditures and meals served.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::api::parse_month;
+use super::import::{self, MealsReport};
+use super::reconcile::{self, Reconciliation};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::auth::extract::{ApiUser, PageUser};
+use crate::domain::calendar::Month;
+use crate::domain::role::Permission;
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::exchange::disbursement;
+use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other, upload};
+
+#[derive(Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    month: String,
+}
+
+fn last_month() -> Month {
+    let this = Month::of(crate::registry::service::today());
+    Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 }).unwrap_or(this)
+}
+
+fn month_or_last(s: &str) -> AppResult<Month> {
+    if s.trim().is_empty() { Ok(last_month()) } else { parse_month(s) }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/reconcile.html")]
+pub struct Page {
+    layout: Layout,
+    org: String,
+    r: Reconciliation,
+    can_import: bool,
+    errors: FormErrors,
+}
+
+async fn page_of(st: &AppState, caller: Caller, org: String, m: Month, errors: FormErrors) -> PageResult<Page> {
+    let org = if org.is_empty() { caller.org_code.clone() } else { org };
+    let (c, o) = (caller.clone(), org.clone());
+    let r = st.run(move |conn| reconcile::county_month(conn, &c, &o, m)).await?;
+    Ok(Page {
+        layout: Layout::new(&caller, st, format!("资金对账 {}", r.month)),
+        org,
+        r,
+        can_import: caller.may(Permission::PostLedger),
+        errors,
+    })
+}
+
+pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
+    let q = q.into_inner();
+    page_of(&st, caller, q.org, month_or_last(&q.month)?, FormErrors::none()).await
+}
+
+/// `disbursement.pdf` or `disbursement.xlsx` of a county's month, audited.
+fn form_file(
+    conn: &mut crate::db::DbConn,
+    caller: &Caller,
+    org: &str,
+    m: Month,
+    file: &str,
+) -> AppResult<(Vec<u8>, &'static str, String)> {
+    let r = reconcile::county_month(conn, caller, org, m)?;
+    let (bytes, mime) = match file {
+        "disbursement.pdf" => {
+            let printed = crate::registry::service::now().format("%Y-%m-%d %H:%M").to_string();
+            (disbursement::pdf(&r, &printed)?, "application/pdf")
+        }
+        "disbursement.xlsx" => {
+            (disbursement::xlsx(&r)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        }
+        _ => return Err(AppError::not_found()),
+    };
+    audit::record_alone(
+        conn,
+        &caller.actor(),
+        Entry::new("ledger.disbursement_form", "org", &r.county)
+            .after(&serde_json::json!({"month": r.month, "file": file})),
+    )?;
+    let name = format!("{}-{}-{file}", r.county, r.month);
+    Ok((bytes, mime, name))
+}
+
+fn download((bytes, mime, name): (Vec<u8>, &'static str, String)) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .body(bytes)
+}
+
+pub async fn page_file(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(String, String, String)>,
+) -> PageResult<HttpResponse> {
+    let (org, month, file) = path.into_inner();
+    let m = parse_month(&month)?;
+    Ok(download(st.run(move |conn| form_file(conn, &caller, &org, m, &file)).await?))
+}
+
+pub async fn page_import(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    req: actix_web::HttpRequest,
+    form: Multipart,
+) -> PageResult<HttpResponse> {
+    let form = upload::read_page_form(&st, &caller, &req, form, 10 * 1024 * 1024).await?;
+    let (org, m) = (form.text("org").to_owned(), month_or_last(form.text("month"))?);
+    let what = form.text("what").to_owned();
+    let Some(file) = form.file("file") else {
+        let e = AppError::field("file", "ledger.no_file", "请选择要导入的文件");
+        return html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_of(&st, caller, org, m, FormErrors::from_error(&e)).await?,
+        );
+    };
+    let (bytes, name) = (file.bytes.clone(), file.filename.clone());
+    let c = caller.clone();
+    let result = st
+        .run(move |conn| match what.as_str() {
+            "meals" => import::meals(conn, &c, &bytes, &name).map(|_| ()),
+            _ => import::expenditures(conn, &c, &bytes, &name).map(|_| ()),
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/reconciliation?org={org}&month={m}"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, page_of(&st, caller, org, m, FormErrors::from_error(&e)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+type Json = AppResult<HttpResponse>;
+
+/// `?org=&month=`: the reconciliation as JSON (money as decimal strings).
+pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Query>) -> Json {
+    let q = q.into_inner();
+    let m = month_or_last(&q.month)?;
+    let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
+    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_month(conn, &c, &org, m)).await?))
+}
+
+pub async fn api_file(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String, String)>) -> Json {
+    let (org, month, file) = path.into_inner();
+    let m = parse_month(&month)?;
+    Ok(download(st.run(move |conn| form_file(conn, &c, &org, m, &file)).await?))
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    #[serde(default)]
+    filename: String,
+}
+
+/// The workbook as the request body; `?filename=` tells its format.
+pub async fn api_import_expenditures(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: web::Query<FileQuery>,
+    body: web::Bytes,
+) -> Json {
+    let name = if q.filename.is_empty() { "expenditures.xlsx".to_owned() } else { q.filename.clone() };
+    Ok(HttpResponse::Ok().json(st.run(move |conn| import::expenditures(conn, &c, &body, &name)).await?))
+}
+
+pub async fn api_import_meals(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: web::Query<FileQuery>,
+    body: web::Bytes,
+) -> Json {
+    let name = if q.filename.is_empty() { "meals.xlsx".to_owned() } else { q.filename.clone() };
+    let n = st.run(move |conn| import::meals(conn, &c, &body, &name)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "schools": n })))
+}
+
+#[derive(Deserialize)]
+pub struct MealsBody {
+    days_served: i32,
+    meals: i32,
+}
+
+pub async fn api_put_meals(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<(String, String)>,
+    body: web::Json<MealsBody>,
+) -> Json {
+    let (school, month) = path.into_inner();
+    let m = parse_month(&month)?;
+    if body.days_served < 0 || body.meals < 0 {
+        return Err(AppError::field("meals", "meals.count", "供餐天数和就餐人次不能为负数"));
+    }
+    let report = MealsReport { school, month: m, days_served: body.days_served, meals: body.meals };
+    st.run(move |conn| import::record_meals(conn, &c, &[report])).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
