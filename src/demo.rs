@@ -69,7 +69,8 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
         .select(orgs::code)
         .order(orgs::code.asc())
         .load(conn)?;
-    let schools = if existing.is_empty() {
+    let new = existing.is_empty();
+    let schools = if new {
         let schools = build_schools(conn, &cli)?;
         build_students(conn, &cli)?;
         build_terms(conn, &cli)?;
@@ -80,6 +81,9 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
         existing
     };
     let users = build_users(conn, keys, &cli, &schools)?;
+    if new {
+        build_money(conn, &cli, &schools)?;
+    }
     Ok(DemoReport { county: COUNTY.into(), schools, users })
 }
 
@@ -234,6 +238,154 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
             }
         }
     }
+    Ok(())
+}
+
+/// A year of money: each month's entitlements computed (all but the last closed), the county
+/// receiving the month's money and passing it on, schools spending it on food, meals reported.
+/// Planted for the inspector to find: one school spends a fifth less than its children are
+/// owed (压低标准), one reports more meals than children on the roll (虚报就餐), one month's
+/// money reaches a school 40 days after the county got it, a duplicated invoice reversed,
+/// and a large receipt waiting for a second person's approval.
+fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult<()> {
+    use crate::domain::calendar::Month;
+    use crate::ledger::{entitlement, fund, import};
+
+    const SUPPLIER: &str = "91522326MA6HX2K81Q";
+    let today = Utc::now().date_naive();
+    let last = {
+        let this = Month::of(today);
+        Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 })
+            .map_err(|m| AppError::internal_msg("demo.month", m))?
+    };
+    let mut months = vec![last];
+    while months.len() < 12 {
+        let m = months[months.len() - 1];
+        let prev = Month::from_key(if m.key() % 100 == 1 { m.key() - 89 } else { m.key() - 1 })
+            .map_err(|e| AppError::internal_msg("demo.month", e))?;
+        months.push(prev);
+    }
+    months.reverse();
+    let county_path: String = orgs::table.filter(orgs::code.eq(COUNTY)).select(orgs::path).first(conn)?;
+    let names: Vec<(String, String)> =
+        orgs::table.filter(orgs::code.eq_any(schools)).select((orgs::code, orgs::name)).load(conn)?;
+    let name_of = |code: &str| names.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()).unwrap_or_default();
+    let frugal = schools.get(2).cloned().unwrap_or_default();
+    let inflating = schools.get(3).cloned().unwrap_or_default();
+    let late_month = months.get(months.len().saturating_sub(4)).copied();
+    let post = |conn: &mut DbConn, f: fund::PostingForm| fund::post(conn, cli, &f).map(|r| r.id);
+    for (mi, m) in months.iter().enumerate() {
+        let periods = entitlement::compute_all(conn, cli, COUNTY, *m)?;
+        let total: i64 = periods.iter().map(|p| p.amount.fen() + p.adjustment.fen()).sum();
+        if total == 0 {
+            continue;
+        }
+        let day = |d: u32| m.day(d.min(m.days_in_month())).unwrap_or(m.first_day());
+        let yuan = |fen: i64| crate::domain::money::Fen::new(fen).to_string();
+        let form = |kind: &str, from: &str, to: &str, amount: String, date: chrono::NaiveDate, voucher: String| {
+            fund::PostingForm {
+                kind: kind.into(),
+                fund: "meal".into(),
+                from: from.into(),
+                to: to.into(),
+                amount,
+                date: date.to_string(),
+                voucher_no: voucher,
+                key: String::new(),
+                ..fund::PostingForm::default()
+            }
+        };
+        // The month's money arrives on the first, as the roll entitles it.
+        let mut r = form("receipt", "", COUNTY, yuan(total), day(1), format!("SR-{m}"));
+        r.memo = format!("中央财政 {m} 营养膳食补助 黔财教〔{}〕{}号", &m.to_string()[..4], 10 + mi);
+        r.key = format!("demo:{m}:receipt");
+        post(conn, r)?;
+        let meal_days =
+            i32::try_from(crate::programme::calendar::meal_days(conn, &county_path, m.first_day(), day(31))?.len())
+                .unwrap_or(0);
+        let mut reports = Vec::new();
+        for p in &periods {
+            let owed = p.amount.fen() + p.adjustment.fen();
+            if owed <= 0 {
+                continue;
+            }
+            let late = Some(*m) == late_month && p.school == inflating;
+            let on = if late { day(1) + chrono::Days::new(40) } else { day(5) };
+            if on > today {
+                continue;
+            }
+            let enterprise = name_of(&p.school).contains("纳包");
+            let to = if enterprise { format!("{COUNTY}/{SUPPLIER}") } else { p.school.clone() };
+            let mut a = form("allocation", COUNTY, &to, yuan(owed), on, format!("BF-{m}-{}", &p.school[6..]));
+            a.memo = format!("{m} 膳食补助");
+            a.for_school = if enterprise { p.school.clone() } else { String::new() };
+            a.key = format!("demo:{m}:{}:allocation", p.school);
+            post(conn, a)?;
+            if !enterprise {
+                // Food bought: 40 % meat, eggs and milk, 30 % grain and oil, 25 % vegetables and
+                // fruit, the rest other food; the frugal school buys a fifth less of everything.
+                let spend = if p.school == frugal { owed * 4 / 5 } else { owed };
+                let parts = [("肉蛋奶", 40), ("粮油", 30), ("蔬菜水果", 25), ("其他食品", 5)];
+                let mut left = spend;
+                for (k, (category, pct)) in parts.iter().enumerate() {
+                    let amount = if k + 1 == parts.len() { left } else { spend * pct / 100 };
+                    left -= amount;
+                    let date = day(12 + 4 * k as u32).max(on);
+                    if amount <= 0 || date > today {
+                        continue;
+                    }
+                    let mut e = form(
+                        "expenditure",
+                        &p.school,
+                        "",
+                        yuan(amount),
+                        date,
+                        format!("ZC-{m}-{}-{k}", &p.school[6..]),
+                    );
+                    e.category = (*category).into();
+                    e.memo = format!("{m} 采购{category}");
+                    e.key = format!("demo:{m}:{}:spend:{k}", p.school);
+                    post(conn, e.clone())?;
+                    // A duplicated invoice, reversed when the clerk noticed.
+                    if mi == 1 && k == 0 && p.school == frugal {
+                        e.key = format!("demo:{m}:{}:duplicate", p.school);
+                        e.voucher_no = format!("{}-重复", e.voucher_no);
+                        e.amount = yuan(amount / 10);
+                        let dup = post(conn, e)?;
+                        fund::reverse(conn, cli, dup, "发票重复入账", &format!("demo:{m}:reverse"))?;
+                    }
+                }
+            }
+            let meals = if p.school == inflating {
+                i32::try_from(p.beneficiary_days as i64 * 11 / 10).unwrap_or(i32::MAX)
+            } else {
+                p.beneficiary_days
+            };
+            reports.push(import::MealsReport { school: p.school.clone(), month: *m, days_served: meal_days, meals });
+        }
+        import::record_meals(conn, cli, &reports)?;
+        if *m != last {
+            for p in &periods {
+                if !p.closed {
+                    entitlement::close(conn, cli, &p.school, *m)?;
+                }
+            }
+        }
+    }
+    // A large receipt the county finance clerk entered, waiting for a second person.
+    let caiwu = Caller::cli_as(conn, "caiwu")?;
+    let mut big = fund::PostingForm {
+        kind: "receipt".into(),
+        fund: "meal".into(),
+        to: COUNTY.into(),
+        amount: "500000.00".into(),
+        date: today.to_string(),
+        voucher_no: format!("SR-{today}-省级"),
+        memo: "省级财政 营养膳食补助地方配套".into(),
+        ..fund::PostingForm::default()
+    };
+    big.key = "demo:pending-receipt".into();
+    fund::post(conn, &caiwu, &big)?;
     Ok(())
 }
 

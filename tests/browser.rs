@@ -566,6 +566,33 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.wait_until_url(|u| u.contains(&format!("/{month}")));
     assert!(d.source().contains("供餐日"), "a school's month by child: {}", d.source());
     d.screenshot(&shots.join("33-entitlement-school.png"));
+    // The demo's year of money: last month reconciled, with the planted problems flagged.
+    d.open(&format!("{base}/reconciliation?month={month}"));
+    let page = d.source();
+    assert!(page.contains("资金对账") && page.contains("压低标准") && page.contains("虚报就餐"), "flags: {page}");
+    d.screenshot(&shots.join("34-reconciliation.png"));
+    // The finance clerk's large receipt waits for a second person: the county office approves it.
+    d.open(&format!("{base}/ledger"));
+    assert!(d.source().contains("待审批"), "a pending posting: {}", d.source());
+    d.click("button[value=approve]");
+    d.wait_until_url(|u| u.contains("ok=posted"));
+    assert!(d.source().contains("已入账"), "approved: {}", d.source());
+    d.screenshot(&shots.join("35-ledger.png"));
+    d.open(&format!("{base}/ledger/verify"));
+    assert!(d.source().contains("verify-ok"), "chains intact: {}", d.source());
+    d.screenshot(&shots.join("36-ledger-verify.png"));
+    let mut resp = ureq::get(&format!("{base}/reconciliation/{}/{month}/disbursement.pdf", mealroll::demo::COUNTY))
+        .header("Cookie", &format!("mealroll_session={}", d.cookie("mealroll_session")))
+        .call()
+        .expect("disbursement pdf");
+    let pdf = resp.body_mut().read_to_vec().expect("bytes");
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(shots.join("disbursement.pdf"), &pdf).expect("write pdf");
+    let _ = std::process::Command::new("pdftoppm")
+        .args(["-r", "80", "-png", "-f", "1", "-l", "1"])
+        .arg(shots.join("disbursement.pdf"))
+        .arg(shots.join("37-disbursement-page"))
+        .status();
     d.open(&format!("{base}/programme"));
     assert!(d.source().contains("国家计划县") && d.source().contains("5.00"), "settings page: {}", d.source());
     d.screenshot(&shots.join("28-programme.png"));

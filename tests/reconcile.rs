@@ -273,8 +273,7 @@ async fn a_month_reconciles_to_the_hand_computed_figures_with_the_flags_and_the_
         let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
         let sheet = wb.worksheet_range("资金拨付审批表").expect("sheet");
         let rows: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
-        let find =
-            |code: &str| rows.iter().find(|r| r.get(1).is_some_and(|c| *c == code)).expect("row").clone();
+        let find = |code: &str| rows.iter().find(|r| r.get(1).is_some_and(|c| *c == code)).expect("row").clone();
         let xa = find(SCHOOL_A);
         assert_eq!(
             (xa[3].to_string(), xa[4].to_string(), xa[7].to_string(), xa[8].to_string()),

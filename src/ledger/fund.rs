@@ -195,10 +195,13 @@ fn holder(conn: &mut DbConn, field: &str, code: &str) -> AppResult<Holder> {
         .ok_or_else(|| unknown(field, code))?;
     let supplier = match credit {
         None => None,
+        // A supplier registered by the org or by an org above it (a province's framework tender).
         Some(c) => Some(
             suppliers::table
-                .filter(suppliers::org_id.eq(org.id))
+                .inner_join(orgs::table)
+                .filter(orgs::path.eq_any(ancestor_paths(&org.path)))
                 .filter(suppliers::credit_code.eq(c))
+                .order(orgs::path.desc())
                 .select((suppliers::id, suppliers::credit_code))
                 .first::<(i64, String)>(conn)
                 .optional()?

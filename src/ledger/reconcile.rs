@@ -189,7 +189,11 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
         county_entries.iter().filter(|e| e.2 > 0 && e.1 != "reversal").map(|e| flow(e.0, e.3, e.2)).collect();
     let outflows: Vec<Flow> =
         county_entries.iter().filter(|e| e.1 == "allocation_out").map(|e| flow(e.0, e.3, e.2)).collect();
-    let late = late_outflows(&inflows, &outflows, as_of);
+    // Only what was passed on late this month (or is still held at its end) is this month's flag.
+    let late: Vec<(i64, i64)> = late_outflows(&inflows, &outflows, as_of)
+        .into_iter()
+        .filter(|(id, _)| *id == 0 || outflows.iter().any(|o| o.id == *id && o.date >= first))
+        .collect();
     // Which school each late allocation went to (its counter account's org, or the school a
     // supplier was paid for).
     let late_ids: Vec<i64> = late.iter().map(|l| l.0).filter(|id| *id != 0).collect();
