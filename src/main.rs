@@ -89,13 +89,17 @@ enum Command {
         #[command(subcommand)]
         what: YearCommand,
     },
-    /// Compute a month's meal-subsidy entitlements for every programme school of a county.
+    /// Compute a month's meal-subsidy entitlements for every programme school of a county, or
+    /// with --term a semester's 一补 for every school.
     Entitle {
         #[arg(long)]
         county: String,
-        /// YYYY-MM.
-        #[arg(long)]
-        month: String,
+        /// YYYY-MM (meal subsidy).
+        #[arg(long, required_unless_present = "term")]
+        month: Option<String>,
+        /// YYYY-1 or YYYY-2: the semester's 一补 instead.
+        #[arg(long, conflicts_with = "month")]
+        term: Option<String>,
         /// Close the month afterwards: later changes become adjustments in the next open month.
         #[arg(long)]
         close: bool,
@@ -623,8 +627,37 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
         Command::Ledger { what } => ledger_command(&mut conn, cli.json, what)?,
-        Command::Entitle { county, month, close } => {
+        Command::Entitle { county, term: Some(term), close, .. } => {
+            use mealroll::ledger::yibu;
+            let caller = Caller::cli(&mut conn)?;
+            let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
+            let mut periods = yibu::compute_all(&mut conn, &caller, &county, t)?;
+            if close {
+                periods =
+                    periods.iter().map(|p| yibu::close(&mut conn, &caller, &p.school, t)).collect::<Result<_, _>>()?;
+            }
+            print(cli.json, json!(periods), || {
+                for p in &periods {
+                    println!(
+                        "{} {} {} 一补：{} 人，学期供餐 {} 天，{} 元{}",
+                        p.school,
+                        p.name,
+                        p.term,
+                        p.students,
+                        p.term_days,
+                        p.amount,
+                        if p.adjustment.fen() != 0 {
+                            format!("，另调整 {} 元", p.adjustment)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            });
+        }
+        Command::Entitle { county, month, close, .. } => {
             use mealroll::ledger::entitlement;
+            let month = month.unwrap_or_default();
             let caller = Caller::cli(&mut conn)?;
             let m =
                 mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;

@@ -243,3 +243,177 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         );
     }
 }
+
+#[actix_web::test]
+async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_is_adjusted_later() {
+    use diesel::prelude::*;
+    use mealroll::domain::money::Fen;
+    use mealroll::domain::programme::{Period, StandardKind};
+    use mealroll::programme::config::{self, StandardInput};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        for (term, start, end) in [("2014-1", "2014-09-01", "2015-01-15"), ("2014-2", "2015-03-01", "2015-07-10")] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::put()
+                    .uri("/api/v1/terms")
+                    .set_json(json!({"term": term, "start_date": start, "end_date": end})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        // The semester's meal days: October (18) and November (20) only = 38.
+        for (month, days) in
+            [("2014-10", "8-10,13-17,20-24,27-31"), ("2014-11", "3-7,10-14,17-21,24-28"), ("2015-03", "2-6")]
+        {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::put()
+                    .uri(&format!("/api/v1/calendars/{COUNTY}/{month}"))
+                    .set_json(json!({"days": days})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let mut ids = Vec::new();
+        for (name, body, attendance, yibu) in [
+            ("赵全住", "52232620080101013", "住校", "是"),
+            ("钱半住", "52232620080101015", "住校", "是"),
+            ("孙不享", "52232620080101017", "住校", "否"),
+            ("李走读", "52232620080101019", "走读", "是"),
+        ] {
+            let mut rec = student(name, body, "2008-01-01", "男");
+            rec["entry_ym"] = json!("201409");
+            rec["attendance"] = json!(attendance);
+            rec["yibu"] = json!(yibu);
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
+                &bearer(&w, "a.xueji"),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        switch(&w, ids[1], "2014-10-15", State::Suspended, SCHOOL_A);
+
+        // On paper: a primary boarder's semester is 4.00 × 125 = 500.00. 赵全住 38/38 = 500.00;
+        // 钱半住 was at school 8–10 and 13–14 October = 5 days: 500.00 × 5 ÷ 38 = 65.789… = 65.79;
+        // 孙不享 does not receive 一补; 李走读 is a day pupil and the province sets no day rate yet.
+        let compute = |close: bool| {
+            test::TestRequest::post()
+                .uri("/api/v1/yibu/compute")
+                .set_json(json!({"org": COUNTY, "term": "2014-1", "close": close}))
+        };
+        let (s, v) = call(&app, compute(false), &yyb).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (s, v) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/yibu/2014-1")), &yyb).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        assert_eq!(
+            (&v["period"]["students"], &v["period"]["term_days"], &v["period"]["amount"]),
+            (&json!(2), &json!(38), &json!("565.79")),
+            "{label}: {v}"
+        );
+        let lines: Vec<(String, i64, String)> = v["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap_or("").to_owned(),
+                    l["days"].as_i64().unwrap_or(0),
+                    l["amount"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [("赵全住".to_owned(), 38, "500.00".to_owned()), ("钱半住".to_owned(), 5, "65.79".to_owned())],
+            "{label}"
+        );
+
+        // The province sets the day-pupil rate (half: 2.00): 2.00 × 125 = 250.00 for 李走读.
+        config::add_standard(
+            &mut w.conn(),
+            &mealroll::auth::Caller::cli(&mut w.conn()).expect("cli"),
+            StandardInput {
+                kind: StandardKind::YibuPrimaryDay,
+                org_code: Some("520000".into()),
+                period: Period { from: d("2011-09-01"), to: None },
+                amount: Fen::new(200),
+                note: "非寄宿生减半".into(),
+            },
+        )
+        .expect("day rate");
+        let (s, v) = call(&app, compute(true), &yyb).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let a = v.as_array().and_then(|p| p.iter().find(|p| p["school"] == SCHOOL_A)).expect("A").clone();
+        assert_eq!(
+            (&a["students"], &a["amount"], &a["closed"]),
+            (&json!(3), &json!("815.79"), &json!(true)),
+            "{label}: {a}"
+        );
+
+        // After closing: 钱半住's suspension is withdrawn late (she was at school all along). The
+        // closed term stays 815.79; the spring term carries +434.21 (500.00 − 65.79) for her.
+        diesel::delete(
+            mealroll::db::schema::student_spells::table
+                .filter(mealroll::db::schema::student_spells::student_id.eq(ids[1]))
+                .filter(mealroll::db::schema::student_spells::state.eq("suspended")),
+        )
+        .execute(&mut w.conn())
+        .expect("undo");
+        diesel::update(
+            mealroll::db::schema::student_spells::table
+                .filter(mealroll::db::schema::student_spells::student_id.eq(ids[1])),
+        )
+        .set(mealroll::db::schema::student_spells::to_date.eq(None::<chrono::NaiveDate>))
+        .execute(&mut w.conn())
+        .expect("reopen");
+        let (s, v) = call(&app, compute(false), &yyb).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (_, autumn) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/yibu/2014-1")), &yyb).await;
+        assert_eq!(autumn["period"]["amount"], json!("815.79"), "{label}: a closed term is never edited");
+        let (s, spring) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/yibu/2014-2")), &yyb).await;
+        assert_eq!((s, &spring["period"]["adjustment"]), (200, &json!("434.21")), "{label}: {spring}");
+        assert_eq!(spring["lines"][0]["for_term"], json!("2014-1"), "{label}: {spring}");
+
+        // The county's page: the semester's schools, a compute form with CSRF, a school by child.
+        let cookie = format!("mealroll_session={}", w.token("yyb"));
+        let get = |uri: &str| {
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header((actix_web::http::header::COOKIE, cookie.clone()))
+                .to_request()
+        };
+        let html = body_text(test::call_service(&app, get("/yibu?term=2014-1")).await).await;
+        assert!(html.contains("815.79") && html.contains("已结账") && html.contains("yibu-compute"), "{label}");
+        let csrf = csrf_of(&html);
+        let post = |form: Vec<(&str, &str)>| {
+            test::TestRequest::post()
+                .uri("/yibu")
+                .insert_header((actix_web::http::header::COOKIE, cookie.clone()))
+                .set_form(form)
+                .to_request()
+        };
+        let r =
+            test::call_service(&app, post(vec![("csrf", "forged"), ("term", "2014-2"), ("action", "compute")])).await;
+        assert_eq!(r.status(), 403, "{label}");
+        let r = test::call_service(&app, post(vec![("csrf", &csrf), ("term", "2014-2"), ("action", "compute")])).await;
+        assert_eq!(r.status(), 303, "{label}");
+        let html = body_text(test::call_service(&app, get(&format!("/yibu/{SCHOOL_A}/2014-2"))).await).await;
+        assert!(html.contains("钱半住") && html.contains("434.21") && html.contains("调整"), "{label}: {html}");
+    }
+}

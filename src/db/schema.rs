@@ -656,6 +656,42 @@ diesel::joinable!(ledger_closings -> orgs (org_id));
 diesel::joinable!(ledger_settings -> orgs (org_id));
 diesel::joinable!(meals_served -> orgs (school_id));
 
+diesel::table! {
+    yibu_periods (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        county_code -> Text,
+        term -> Text,
+        status -> Text,
+        term_days -> Integer,
+        students -> Integer,
+        amount_fen -> BigInt,
+        adjustment_fen -> BigInt,
+        computed_by -> Text,
+        computed_at -> Timestamp,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    yibu_lines (id) {
+        id -> BigInt,
+        period_id -> BigInt,
+        student_id -> BigInt,
+        kind -> Text,
+        for_term -> Text,
+        rate_kind -> Text,
+        days -> Integer,
+        term_days -> Integer,
+        amount_fen -> BigInt,
+    }
+}
+
+diesel::joinable!(yibu_periods -> orgs (school_id));
+diesel::joinable!(yibu_lines -> yibu_periods (period_id));
+diesel::joinable!(yibu_lines -> students (student_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     schools,
@@ -698,4 +734,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_closings,
     ledger_settings,
     meals_served,
+    yibu_periods,
+    yibu_lines,
 );

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 
 use super::calendar::Month;
 use super::money::Fen;
+use super::programme::YIBU_DAYS_PER_YEAR;
 
 /// How leaving a school counts (joining always counts from its own date).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,27 @@ pub fn worth(days: &[NaiveDate], standard: impl Fn(NaiveDate) -> Option<Fen>) ->
     Fen::from_decimal(total)
 }
 
+/// A semester's 一补 at a daily rate: half of `YIBU_DAYS_PER_YEAR` (250, not the meal subsidy's 200).
+pub fn yibu_semester_amount(daily_rate: Fen) -> Fen {
+    Fen::new(daily_rate.fen() * YIBU_DAYS_PER_YEAR / 2)
+}
+
+/// One child's 一补 for a semester (SPEC §7): the semester amount × eligible meal days ÷ the
+/// semester's meal days, rounded half away from zero to the fen for this child alone.
+pub fn yibu_share(semester_amount: Fen, eligible_days: usize, semester_days: usize) -> Fen {
+    if semester_days == 0 || eligible_days == 0 {
+        return Fen::new(0);
+    }
+    let share = semester_amount.to_decimal() * Decimal::from(eligible_days.min(semester_days) as u64)
+        / Decimal::from(semester_days as u64);
+    Fen::from_decimal(share)
+}
+
+/// The days of `meal_days` a child spent inside one of its stays (a day counts once).
+pub fn days_present(stays: &[Stay], meal_days: &[NaiveDate]) -> Vec<NaiveDate> {
+    meal_days.iter().copied().filter(|d| stays.iter().any(|s| s.covers(*d))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +134,22 @@ mod tests {
         let standard = |x: NaiveDate| Some(Fen::new(if x < d(2014, 11, 1) { 300 } else { 400 }));
         assert_eq!(worth(&days, standard), Fen::new(700));
         assert_eq!(worth(&days, |_| None), Fen::new(0));
+    }
+
+    #[test]
+    fn yibu_is_pro_rated_per_child_on_its_own_day_basis() {
+        let primary = yibu_semester_amount(Fen::new(400));
+        assert_eq!(primary, Fen::new(50_000), "4.00 × 125 = 500.00");
+        assert_eq!(yibu_semester_amount(Fen::new(500)), Fen::new(62_500), "5.00 × 125 = 625.00");
+        assert_eq!(yibu_share(primary, 38, 38), primary);
+        // 500.00 × 5 ÷ 38 = 65.789… → 65.79; 625.00 × 1 ÷ 3 = 208.333… → 208.33.
+        assert_eq!(yibu_share(primary, 5, 38), Fen::new(6_579));
+        assert_eq!(yibu_share(Fen::new(62_500), 1, 3), Fen::new(20_833));
+        // Half a fen rounds away from zero: 1.25 × 1 ÷ 2 = 0.625 → 0.63.
+        assert_eq!(yibu_share(Fen::new(125), 1, 2), Fen::new(63));
+        assert_eq!(yibu_share(primary, 3, 0), Fen::new(0));
+        // Rounded per child before summing: three thirds of 1.00 are 0.33 each, 0.99 in all.
+        let each = yibu_share(Fen::new(100), 1, 3);
+        assert_eq!(Fen::new(each.fen() * 3), Fen::new(99));
     }
 }

@@ -185,3 +185,43 @@ pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: w
     let fen = st.run(move |conn| fund::set_threshold(conn, &c, &amount)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "threshold": fen })))
 }
+
+// ---- 一补 ----
+
+use super::yibu;
+use crate::domain::term::Term;
+
+fn parse_term(s: &str) -> AppResult<Term> {
+    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+}
+
+#[derive(Deserialize)]
+pub struct YibuBody {
+    /// A school, or a county (every school under it).
+    org: String,
+    term: String,
+    #[serde(default)]
+    close: bool,
+}
+
+pub async fn yibu_compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<YibuBody>) -> Json {
+    let b = body.into_inner();
+    let t = parse_term(&b.term)?;
+    let v = st
+        .run(move |conn| {
+            let periods = yibu::compute_all(conn, &c, &b.org, t)?;
+            if b.close {
+                return periods.iter().map(|p| yibu::close(conn, &c, &p.school, t)).collect();
+            }
+            Ok(periods)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+pub async fn yibu_detail(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String)>) -> Json {
+    let (code, term) = path.into_inner();
+    let t = parse_term(&term)?;
+    let (period, lines) = st.run(move |conn| yibu::get(conn, &c, &code, t)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "period": period, "lines": lines })))
+}

@@ -9,3 +9,4 @@ pub mod import;
 pub mod reconcile;
 pub mod reconcile_web;
 pub mod web;
+pub mod yibu;

@@ -123,3 +123,109 @@ pub async fn detail(
         lines,
     })
 }
+
+// ---- 一补 ----
+
+use super::yibu;
+use crate::domain::term::Term;
+
+fn parse_term(s: &str) -> Result<Term, AppError> {
+    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/yibu.html")]
+pub struct YibuPage {
+    layout: Layout,
+    term: String,
+    term_label: String,
+    periods: Vec<yibu::Period>,
+    total: Fen,
+    adjustment: Fen,
+    can_compute: bool,
+    errors: FormErrors,
+}
+
+async fn yibu_page(st: &AppState, caller: Caller, t: Term, errors: FormErrors) -> PageResult<YibuPage> {
+    let c = caller.clone();
+    let periods = st.run(move |conn| yibu::periods(conn, &c, t)).await?;
+    Ok(YibuPage {
+        layout: Layout::new(&caller, st, "一补核算"),
+        term: t.to_string(),
+        term_label: t.label(),
+        total: Fen::new(periods.iter().map(|p| p.amount.fen()).sum()),
+        adjustment: Fen::new(periods.iter().map(|p| p.adjustment.fen()).sum()),
+        periods,
+        can_compute: caller.may(Permission::ComputeEntitlements) && caller.org_kind.is_county_or_above(),
+        errors,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct TermQuery {
+    #[serde(default)]
+    term: String,
+}
+
+pub async fn yibu_list(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<TermQuery>,
+) -> PageResult<YibuPage> {
+    let t = if q.term.is_empty() { Term::of_day(crate::registry::service::today()) } else { parse_term(&q.term)? };
+    yibu_page(&st, caller, t, FormErrors::none()).await
+}
+
+#[derive(Deserialize)]
+pub struct YibuForm {
+    #[serde(default)]
+    term: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    school: String,
+}
+
+pub async fn yibu_act(st: web::Data<AppState>, f: CsrfForm<YibuForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let t = parse_term(&form.term)?;
+    let c = user.clone();
+    let result = st
+        .run(move |conn| match form.action.as_str() {
+            "compute" => yibu::compute_all(conn, &c, &c.org_code, t).map(|_| ()),
+            "close" => yibu::close(conn, &c, &form.school, t).map(|_| ()),
+            _ => Err(AppError::field("action", "entitlement.action", "未知操作")),
+        })
+        .await;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/yibu?term={t}"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, yibu_page(&st, user, t, FormErrors::from_error(&e)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/yibu_school.html")]
+pub struct YibuSchoolPage {
+    layout: Layout,
+    period: yibu::Period,
+    lines: Vec<yibu::LineView>,
+}
+
+pub async fn yibu_detail(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(String, String)>,
+) -> PageResult<YibuSchoolPage> {
+    let (code, term) = path.into_inner();
+    let t = parse_term(&term)?;
+    let c = caller.clone();
+    let (period, lines) = st.run(move |conn| yibu::get(conn, &c, &code, t)).await?;
+    Ok(YibuSchoolPage {
+        layout: Layout::new(&caller, &st, format!("{} {} 一补", period.name, period.term)),
+        period,
+        lines,
+    })
+}

@@ -48,6 +48,7 @@ impl Layout {
         }
         if caller.may(Permission::ViewStudents) && caller.org_kind.is_county_or_above() {
             nav.push(NavItem { href: "/entitlements", label: "补助核算" });
+            nav.push(NavItem { href: "/yibu", label: "一补核算" });
         }
         if caller.may(Permission::ViewLedger) {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });

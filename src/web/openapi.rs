@@ -127,6 +127,8 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("post", "/entitlements/compute", "计算膳食补助 {org: 学校或县, month, close?}", "ledger"),
     ("put", "/entitlements/rule", "设置本县计算规则 {rule: day|month}", "ledger"),
     ("get", "/schools/{code}/entitlements/{month}", "某校某月补助及逐生明细", "ledger"),
+    ("post", "/yibu/compute", "计算一补（按学期）{org: 学校或县, term: YYYY-1|YYYY-2, close?}", "ledger"),
+    ("get", "/schools/{code}/yibu/{term}", "某校某学期一补及逐生明细", "ledger"),
     ("get", "/ledger/accounts", "资金账户及余额", "ledger"),
     ("get", "/ledger/accounts/{code}/entries", "账户分录（含余额、哈希）", "ledger"),
     ("get", "/ledger/requests", "记账请求 (?status=pending|posted|rejected)", "ledger"),

@@ -1,0 +1,2 @@
+DROP TABLE yibu_lines;
+DROP TABLE yibu_periods;
