@@ -223,12 +223,18 @@ fn insert_lines(conn: &mut DbConn, period_id: i64, kind: &str, month: Month, lin
 }
 
 /// Re-adds a period's totals from its lines, so a total is always the sum of its lines.
-fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller) -> AppResult<()> {
-    let base: Vec<(i64, i32, i64)> = entitlement_lines::table
-        .filter(entitlement_lines::period_id.eq(period_id))
-        .filter(entitlement_lines::kind.eq("base"))
-        .select((entitlement_lines::student_id, entitlement_lines::days, entitlement_lines::amount_fen))
-        .load(conn)?;
+/// `base` is the base lines just written (when the caller holds them), else read back.
+fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller, written: Option<&[Line]>) -> AppResult<()> {
+    let base: Vec<(i32, i64)> = match written {
+        Some(lines) => {
+            lines.iter().map(|l| (i32::try_from(l.days.len()).unwrap_or(i32::MAX), l.amount.fen())).collect()
+        }
+        None => entitlement_lines::table
+            .filter(entitlement_lines::period_id.eq(period_id))
+            .filter(entitlement_lines::kind.eq("base"))
+            .select((entitlement_lines::days, entitlement_lines::amount_fen))
+            .load(conn)?,
+    };
     let adjustment: Vec<i64> = entitlement_lines::table
         .filter(entitlement_lines::period_id.eq(period_id))
         .filter(entitlement_lines::kind.eq("adjustment"))
@@ -237,8 +243,8 @@ fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller) -> AppResult<()> 
     diesel::update(entitlement_periods::table.find(period_id))
         .set((
             entitlement_periods::students.eq(i32::try_from(base.len()).unwrap_or(i32::MAX)),
-            entitlement_periods::beneficiary_days.eq(base.iter().map(|b| b.1).sum::<i32>()),
-            entitlement_periods::amount_fen.eq(base.iter().map(|b| b.2).sum::<i64>()),
+            entitlement_periods::beneficiary_days.eq(base.iter().map(|b| b.0).sum::<i32>()),
+            entitlement_periods::amount_fen.eq(base.iter().map(|b| b.1).sum::<i64>()),
             entitlement_periods::adjustment_fen.eq(adjustment.iter().sum::<i64>()),
             entitlement_periods::computed_by.eq(&caller.username),
             entitlement_periods::computed_at.eq(now()),
@@ -307,7 +313,7 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Mon
                 }
                 let into = open_period(conn, caller, &school, target, rule)?;
                 insert_lines(conn, into, "adjustment", month, &adjustments)?;
-                retotal(conn, into, caller)?;
+                retotal(conn, into, caller, None)?;
                 audit::record(
                     conn,
                     &caller.actor(),
@@ -330,7 +336,7 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Mon
                     .set(entitlement_periods::rule.eq(rule.as_str()))
                     .execute(conn)?;
                 insert_lines(conn, id, "base", month, &lines)?;
-                retotal(conn, id, caller)?;
+                retotal(conn, id, caller, Some(&lines))?;
                 audit::record(
                     conn,
                     &caller.actor(),
