@@ -275,12 +275,13 @@ enum LedgerCommand {
     Verify,
     /// Accounts and balances.
     Accounts,
-    /// A county's (or school's) month: entitled, allocated, spent, flags; --out writes the
+    /// A county's (or school's) period: entitled, allocated, spent, flags; --out writes the
     /// 资金拨付审批表 (.pdf or .xlsx).
     Reconcile {
         #[arg(long)]
         org: String,
-        #[arg(long)]
+        /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
+        #[arg(long, alias = "period")]
         month: String,
         #[arg(long)]
         out: Option<std::path::PathBuf>,

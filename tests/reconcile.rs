@@ -245,6 +245,30 @@ async fn a_month_reconciles_to_the_hand_computed_figures_with_the_flags_and_the_
         // The county kept 645.00 from 20 September to the end of October: 41 days.
         assert!(r["county_flags"][0]["message"].as_str().unwrap_or("").contains("41 天"), "{label}: {r}");
 
+        // The autumn term and the school year hold only October's money here: the same figures.
+        for period in ["2026-1", "2026"] {
+            let (s, p) = call(
+                &app,
+                test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&month={period}")),
+                &caiwu,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {p}");
+            assert_eq!(
+                (&p["month"], &p["total"]["entitled"], &p["total"]["spent"]),
+                (&json!(period), &json!("425.00"), &json!("300.00")),
+                "{label}"
+            );
+            assert_eq!(codes(row_of(&p, SCHOOL_A)), ["below_standard", "surplus"], "{label}: {period}");
+        }
+        let (s, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&month=2026-3")),
+            &caiwu,
+        )
+        .await;
+        assert!(s == 422 && v.to_string().contains("period.format"), "{label}: {v}");
+
         // The 资金拨付审批表 carries the same figures, in both formats.
         let req = test::TestRequest::get()
             .uri(&format!("/api/v1/reconciliation/{COUNTY}/2026-10/disbursement.pdf"))

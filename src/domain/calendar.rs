@@ -88,6 +88,59 @@ impl fmt::Display for Month {
     }
 }
 
+/// A settlement period in whole months (SPEC §12): a month `YYYY-MM`, a term `YYYY-1`
+/// (September–January) or `YYYY-2` (February–August), or a school year `YYYY` (September–August).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    label: String,
+    first: Month,
+    last: Month,
+}
+
+impl Span {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || format!("期间“{s}”应为月份 YYYY-MM、学期 YYYY-1/YYYY-2 或学年 YYYY");
+        let year = |y: &str| y.parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)).ok_or_else(bad);
+        match s.split_once('-') {
+            Some((y, "1")) => Ok(Self::months(s, Month::new(year(y)?, 9)?, Month::new(year(y)? + 1, 1)?)),
+            Some((y, "2")) => Ok(Self::months(s, Month::new(year(y)? + 1, 2)?, Month::new(year(y)? + 1, 8)?)),
+            // Months take two digits: `2026-1` is the autumn term, never January.
+            Some((_, m)) if m.len() == 2 => Month::parse(s).map(|m| Self::months(s, m, m)).map_err(|_| bad()),
+            Some(_) => Err(bad()),
+            None => Ok(Self::months(s, Month::new(year(s)?, 9)?, Month::new(year(s)? + 1, 8)?)),
+        }
+    }
+
+    pub fn of_month(m: Month) -> Self {
+        Self::months(&m.to_string(), m, m)
+    }
+
+    fn months(label: &str, first: Month, last: Month) -> Self {
+        Self { label: label.to_owned(), first, last }
+    }
+
+    pub fn first_day(&self) -> NaiveDate {
+        self.first.first_day()
+    }
+
+    pub fn last_day(&self) -> NaiveDate {
+        let next = self.last.next().first_day();
+        next.pred_opt().unwrap_or(next)
+    }
+
+    /// The months' keys (YYYYMM), in order.
+    pub fn keys(&self) -> Vec<i32> {
+        Month::span(self.first_day(), self.last_day()).into_iter().map(Month::key).collect()
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
 /// The meal days of one month.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MealMonth {
@@ -246,5 +299,26 @@ mod tests {
         assert_eq!(MealMonth::working_days_in_terms(sep, std::slice::from_ref(&term)).count(), 22);
         let cal = MealMonth::parse_days(Month::parse("2026-08").unwrap(), "31").unwrap();
         assert_eq!(cal.outside_terms(&[term]), vec![NaiveDate::from_ymd_opt(2026, 8, 31).unwrap()]);
+    }
+
+    #[test]
+    fn settlement_periods_are_whole_months() {
+        let oct = Span::parse("2026-10").expect("month");
+        assert_eq!(
+            (oct.first_day().to_string(), oct.last_day().to_string()),
+            ("2026-10-01".into(), "2026-10-31".into())
+        );
+        let autumn = Span::parse("2026-1").expect("term");
+        assert_eq!(autumn.keys(), vec![202609, 202610, 202611, 202612, 202701]);
+        let spring = Span::parse("2026-2").expect("term");
+        assert_eq!((spring.keys()[0], spring.keys().len()), (202702, 7));
+        let year = Span::parse("2026").expect("year");
+        assert_eq!((year.keys().len(), year.last_day().to_string()), (12, "2027-08-31".into()));
+        assert!(
+            Span::parse("2026-3").is_err()
+                && Span::parse("2026-1x").is_err()
+                && Span::parse("26").is_err()
+                && Span::parse("2026-13").is_err()
+        );
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs};
-use crate::domain::calendar::Month;
+use crate::domain::calendar::{Month, Span};
 use crate::domain::ledger::{Figures, Flag, Flow, Fund, flags, late_outflows};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
@@ -51,16 +51,12 @@ pub struct SchoolRow {
 pub struct Reconciliation {
     pub county: String,
     pub county_name: String,
+    /// The settlement period: a month, a term or a school year.
     pub month: String,
     pub rows: Vec<SchoolRow>,
     pub total: SchoolRow,
     /// Money the county held beyond 30 days, or passed on late.
     pub county_flags: Vec<Flag>,
-}
-
-fn month_bounds(m: Month) -> (NaiveDate, NaiveDate) {
-    let first = m.first_day();
-    (first, m.next().first_day().pred_opt().unwrap_or(first))
 }
 
 /// Signed sums of a set of entries by kind (reversals fold back into what they reverse:
@@ -87,6 +83,12 @@ fn add(s: &mut Sums, kind: &str, amount: i64, has_counter: bool, supplier: bool)
 
 /// The reconciliation of every programme school under a county (or of one school) for a month.
 pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Month) -> AppResult<Reconciliation> {
+    county_period(conn, caller, org_code, &Span::of_month(month))
+}
+
+/// The same for a settlement period of whole months (a month, a term or a school year): the
+/// months' entitlements and reports added up, money moved within the period.
+pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: &Span) -> AppResult<Reconciliation> {
     caller.require(conn, Permission::ViewLedger, "reconcile")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
     let county: Org = match OrgKind::parse(&org.kind) {
@@ -99,7 +101,7 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
             return Err(AppError::field("org", "reconcile.level", "对账按县或学校进行，请选择一个县或一所学校"));
         }
     };
-    let (first, last) = month_bounds(month);
+    let (first, last) = (month.first_day(), month.last_day());
     let members: BTreeSet<String> = config::members(conn, caller)?
         .into_iter()
         .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
@@ -115,7 +117,7 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
 
     let periods: Vec<(i64, i32, i32, i64, i64)> = entitlement_periods::table
         .filter(entitlement_periods::school_id.eq_any(&ids))
-        .filter(entitlement_periods::month.eq(month.key()))
+        .filter(entitlement_periods::month.eq_any(month.keys()))
         .select((
             entitlement_periods::school_id,
             entitlement_periods::students,
@@ -124,8 +126,13 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
             entitlement_periods::adjustment_fen,
         ))
         .load(conn)?;
-    let periods: BTreeMap<i64, (i32, i32, i64, i64)> =
-        periods.into_iter().map(|(s, a, b, c, d)| (s, (a, b, c, d))).collect();
+    // 实施人数 over several months is the largest month's count, not one count per month.
+    let mut by_school: BTreeMap<i64, (i32, i32, i64, i64)> = BTreeMap::new();
+    for (s, students, days, amount, adjustment) in periods {
+        let e = by_school.entry(s).or_default();
+        *e = (e.0.max(students), e.1 + days, e.2 + amount, e.3 + adjustment);
+    }
+    let periods = by_school;
 
     let meal = Fund::Meal.as_str();
     // Entries on the schools' own accounts, and on supplier accounts for them.
@@ -161,12 +168,14 @@ pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: M
     }
     let reported: BTreeMap<i64, i64> = meals_served::table
         .filter(meals_served::school_id.eq_any(&ids))
-        .filter(meals_served::month.eq(month.key()))
+        .filter(meals_served::month.eq_any(month.keys()))
         .select((meals_served::school_id, meals_served::meals))
         .load::<(i64, i32)>(conn)?
         .into_iter()
-        .map(|(s, m)| (s, i64::from(m)))
-        .collect();
+        .fold(BTreeMap::new(), |mut acc, (s, m)| {
+            *acc.entry(s).or_default() += i64::from(m);
+            acc
+        });
 
     // The county's money in and out, first in first out, as of the month's end (or today).
     let as_of = last.min(today());

@@ -14,7 +14,7 @@ use super::reconcile::{self, Reconciliation};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
-use crate::domain::calendar::Month;
+use crate::domain::calendar::{Month, Span};
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::disbursement;
@@ -33,8 +33,12 @@ fn last_month() -> Month {
     Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 }).unwrap_or(this)
 }
 
-fn month_or_last(s: &str) -> AppResult<Month> {
-    if s.trim().is_empty() { Ok(last_month()) } else { parse_month(s) }
+/// A month, a term or a school year; last month when empty.
+fn period_or_last(s: &str) -> AppResult<Span> {
+    if s.trim().is_empty() {
+        return Ok(Span::of_month(last_month()));
+    }
+    Span::parse(s).map_err(|m| AppError::field("month", "period.format", m))
 }
 
 #[derive(Template, WebTemplate)]
@@ -47,10 +51,10 @@ pub struct Page {
     errors: FormErrors,
 }
 
-async fn page_of(st: &AppState, caller: Caller, org: String, m: Month, errors: FormErrors) -> PageResult<Page> {
+async fn page_of(st: &AppState, caller: Caller, org: String, m: Span, errors: FormErrors) -> PageResult<Page> {
     let org = if org.is_empty() { caller.org_code.clone() } else { org };
     let (c, o) = (caller.clone(), org.clone());
-    let r = st.run(move |conn| reconcile::county_month(conn, &c, &o, m)).await?;
+    let r = st.run(move |conn| reconcile::county_period(conn, &c, &o, &m)).await?;
     Ok(Page {
         layout: Layout::new(&caller, st, format!("资金对账 {}", r.month)),
         org,
@@ -62,18 +66,18 @@ async fn page_of(st: &AppState, caller: Caller, org: String, m: Month, errors: F
 
 pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
     let q = q.into_inner();
-    page_of(&st, caller, q.org, month_or_last(&q.month)?, FormErrors::none()).await
+    page_of(&st, caller, q.org, period_or_last(&q.month)?, FormErrors::none()).await
 }
 
-/// `disbursement.pdf` or `disbursement.xlsx` of a county's month, audited.
+/// `disbursement.pdf` or `disbursement.xlsx` of a county's period, audited.
 fn form_file(
     conn: &mut crate::db::DbConn,
     caller: &Caller,
     org: &str,
-    m: Month,
+    m: &Span,
     file: &str,
 ) -> AppResult<(Vec<u8>, &'static str, String)> {
-    let r = reconcile::county_month(conn, caller, org, m)?;
+    let r = reconcile::county_period(conn, caller, org, m)?;
     let (bytes, mime) = match file {
         "disbursement.pdf" => {
             let printed = crate::registry::service::now().format("%Y-%m-%d %H:%M").to_string();
@@ -107,8 +111,8 @@ pub async fn page_file(
     path: web::Path<(String, String, String)>,
 ) -> PageResult<HttpResponse> {
     let (org, month, file) = path.into_inner();
-    let m = parse_month(&month)?;
-    Ok(download(st.run(move |conn| form_file(conn, &caller, &org, m, &file)).await?))
+    let m = period_or_last(&month)?;
+    Ok(download(st.run(move |conn| form_file(conn, &caller, &org, &m, &file)).await?))
 }
 
 pub async fn page_import(
@@ -118,7 +122,7 @@ pub async fn page_import(
     form: Multipart,
 ) -> PageResult<HttpResponse> {
     let form = upload::read_page_form(&st, &caller, &req, form, 10 * 1024 * 1024).await?;
-    let (org, m) = (form.text("org").to_owned(), month_or_last(form.text("month"))?);
+    let (org, m) = (form.text("org").to_owned(), period_or_last(form.text("month"))?);
     let what = form.text("what").to_owned();
     let Some(file) = form.file("file") else {
         let e = AppError::field("file", "ledger.no_file", "请选择要导入的文件");
@@ -149,15 +153,15 @@ type Json = AppResult<HttpResponse>;
 /// `?org=&month=`: the reconciliation as JSON (money as decimal strings).
 pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Query>) -> Json {
     let q = q.into_inner();
-    let m = month_or_last(&q.month)?;
+    let m = period_or_last(&q.month)?;
     let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_month(conn, &c, &org, m)).await?))
+    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m)).await?))
 }
 
 pub async fn api_file(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String, String)>) -> Json {
     let (org, month, file) = path.into_inner();
-    let m = parse_month(&month)?;
-    Ok(download(st.run(move |conn| form_file(conn, &c, &org, m, &file)).await?))
+    let m = period_or_last(&month)?;
+    Ok(download(st.run(move |conn| form_file(conn, &c, &org, &m, &file)).await?))
 }
 
 #[derive(Deserialize)]
