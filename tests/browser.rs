@@ -104,6 +104,18 @@ impl Driver {
         }
     }
 
+    /// Polls the page until `pred` holds (or 15 s pass); returns the last source seen.
+    fn wait_until_source(&self, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let html = self.source();
+            if pred(&html) || start.elapsed() > Duration::from_secs(15) {
+                return html;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn screenshot(&self, to: &Path) {
         let b64 = self.get("/screenshot")["value"].as_str().unwrap_or_default().to_owned();
         let png = base64::engine::general_purpose::STANDARD.decode(b64).expect("png");
@@ -537,8 +549,9 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.click("#review-form button[value=review]");
     d.wait_until_url(|u| u.contains("ok=stepped"));
     d.click("#review-form button[value=archive]");
-    d.wait_until_url(|u| u.contains("ok=stepped"));
-    assert!(d.find_text("#roster-status").contains("已备案"), "archived: {}", d.source());
+    // The address already ends in ok=stepped from the review: wait for the page itself.
+    let archived = d.wait_until_source(|html| html.contains("已备案"));
+    assert!(archived.contains("已备案"), "archived: {archived}");
     d.screenshot(&shots.join("27-roster-archived.png"));
     // The whole county's rosters as one PDF, built as a job with a progress bar.
     d.open(&format!("{base}/rosters"));

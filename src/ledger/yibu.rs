@@ -103,7 +103,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, term: Term) -> AppResult<(usiz
     let mut rates: BTreeMap<&'static str, Option<Fen>> = BTreeMap::new();
     let mut lines = Vec::new();
     for (student_id, stays) in stays {
-        let kind = kinds[&student_id];
+        let Some(kind) = kinds.get(&student_id).copied() else { continue };
         let rate = match rates.get(kind.as_str()) {
             Some(r) => *r,
             None => {
