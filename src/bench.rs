@@ -224,8 +224,7 @@ pub fn entitle(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     let schools = rows.div_ceil(BENCH_SCHOOL_SIZE).max(1);
     let per_school = rows / schools;
     let this = Month::of(today());
-    let month = Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 })
-        .map_err(|m| AppError::internal_msg("bench.month", m))?;
+    let month = this.prev();
     let term = Term::of_day(month.first_day());
     let (term_start, term_end) = term.customary_dates();
     let stamp = timestamp_sql(conn, now());

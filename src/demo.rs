@@ -253,17 +253,10 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
 
     const SUPPLIER: &str = "91522326MA6HX2K81Q";
     let today = Utc::now().date_naive();
-    let last = {
-        let this = Month::of(today);
-        Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 })
-            .map_err(|m| AppError::internal_msg("demo.month", m))?
-    };
+    let last = Month::of(today).prev();
     let mut months = vec![last];
     while months.len() < 12 {
-        let m = months[months.len() - 1];
-        let prev = Month::from_key(if m.key() % 100 == 1 { m.key() - 89 } else { m.key() - 1 })
-            .map_err(|e| AppError::internal_msg("demo.month", e))?;
-        months.push(prev);
+        months.push(months[months.len() - 1].prev());
     }
     months.reverse();
     let county_path: String = orgs::table.filter(orgs::code.eq(COUNTY)).select(orgs::path).first(conn)?;

@@ -7,32 +7,11 @@
 mod common;
 
 use actix_web::test;
-use chrono::Utc;
 use common::*;
 use diesel::prelude::*;
-use mealroll::auth::service::{self as accounts, NewUser};
 use mealroll::db::schema::{ledger_entries, ledger_requests};
 use mealroll::ledger::fund;
 use serde_json::{Value, json};
-
-fn add_user(w: &World, username: &str, org: &str, role: &str) {
-    let mut conn = w.conn();
-    let cli = mealroll::auth::Caller::cli(&mut conn).expect("cli");
-    accounts::create_user(
-        &mut conn,
-        &w.keys,
-        &cli,
-        &NewUser {
-            username: username.into(),
-            display_name: format!("测试 {username}"),
-            org_code: org.into(),
-            roles: vec![role.into()],
-            password: Some(PASSWORD.into()),
-        },
-        Utc::now().naive_utc(),
-    )
-    .expect("user");
-}
 
 fn entries(w: &World) -> i64 {
     ledger_entries::table.count().get_result(&mut w.conn()).expect("count")

@@ -8,31 +8,10 @@ mod common;
 
 use actix_web::test;
 use calamine::{Data, Reader};
-use chrono::Utc;
 use common::*;
 use diesel::prelude::*;
-use mealroll::auth::service::{self as accounts, NewUser};
 use mealroll::db::schema::{ledger_entries, meals_served};
 use serde_json::{Value, json};
-
-fn add_user(w: &World, username: &str, org: &str, role: &str) {
-    let mut conn = w.conn();
-    let cli = mealroll::auth::Caller::cli(&mut conn).expect("cli");
-    accounts::create_user(
-        &mut conn,
-        &w.keys,
-        &cli,
-        &NewUser {
-            username: username.into(),
-            display_name: format!("测试 {username}"),
-            org_code: org.into(),
-            roles: vec![role.into()],
-            password: Some(PASSWORD.into()),
-        },
-        Utc::now().naive_utc(),
-    )
-    .expect("user");
-}
 
 fn workbook(rows: &[Vec<&str>]) -> Vec<u8> {
     let mut wb = rust_xlsxwriter::Workbook::new();

@@ -62,6 +62,14 @@ impl Month {
         NaiveDate::from_ymd_opt(self.year, self.month, d)
     }
 
+    pub fn prev(self) -> Self {
+        if self.month == 1 {
+            Self { year: self.year - 1, month: 12 }
+        } else {
+            Self { year: self.year, month: self.month - 1 }
+        }
+    }
+
     pub fn next(self) -> Self {
         if self.month == 12 {
             Self { year: self.year + 1, month: 1 }
@@ -320,5 +328,12 @@ mod tests {
                 && Span::parse("26").is_err()
                 && Span::parse("2026-13").is_err()
         );
+    }
+
+    #[test]
+    fn prev_undoes_next_across_the_year() {
+        let jan = Month::new(2027, 1).expect("month");
+        assert_eq!(jan.prev(), Month::new(2026, 12).expect("month"));
+        assert_eq!(jan.prev().next(), jan);
     }
 }

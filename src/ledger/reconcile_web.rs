@@ -14,7 +14,7 @@ use super::reconcile::{self, Reconciliation};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
-use crate::domain::calendar::{Month, Span};
+use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::disbursement;
@@ -28,10 +28,7 @@ pub struct Query {
     month: String,
 }
 
-fn last_month() -> Month {
-    let this = Month::of(crate::registry::service::today());
-    Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 }).unwrap_or(this)
-}
+use super::web::last_month;
 
 /// A month, a term or a school year; last month when empty.
 fn period_or_last(s: &str) -> AppResult<Span> {

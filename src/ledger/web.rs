@@ -17,10 +17,9 @@ use crate::domain::role::Permission;
 use crate::error::{AppError, ErrorKind};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
-fn last_month() -> Month {
-    let today = crate::registry::service::today();
-    let this = Month::of(today);
-    Month::from_key(if this.key() % 100 == 1 { this.key() - 89 } else { this.key() - 1 }).unwrap_or(this)
+/// The month before today's: what a county computes and reconciles by default.
+pub(crate) fn last_month() -> Month {
+    Month::of(crate::registry::service::today()).prev()
 }
 
 #[derive(Template, WebTemplate)]

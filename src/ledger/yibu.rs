@@ -11,6 +11,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::entitlement::school_of;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::schema::{orgs, student_spells, students, subsidy_standards, yibu_lines, yibu_periods};
@@ -250,14 +251,6 @@ fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>) -> AppResul
 fn next_term(t: Term) -> AppResult<Term> {
     let (y, h) = if t.half() == 1 { (t.school_year(), 2) } else { (t.school_year() + 1, 1) };
     Term::new(y, h).map_err(|m| AppError::invalid("term.format", m))
-}
-
-fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
-    let org = org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
-        return Err(AppError::field("school", "entitlement.not_a_school", format!("“{}”不是学校", org.name)));
-    }
-    Ok(org)
 }
 
 /// Computes a school's semester (see the module note).

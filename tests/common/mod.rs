@@ -379,3 +379,23 @@ pub fn pdftool(tool: &str, pdf: &[u8], args: &[&str]) -> String {
     assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf8")
 }
+
+/// Adds a user of a role at an org (for roles the world does not create, such as 财务).
+pub fn add_user(w: &World, username: &str, org: &str, role: &str) {
+    let mut conn = w.conn();
+    let cli = Caller::cli(&mut conn).expect("cli");
+    accounts::create_user(
+        &mut conn,
+        &w.keys,
+        &cli,
+        &NewUser {
+            username: username.into(),
+            display_name: format!("测试 {username}"),
+            org_code: org.into(),
+            roles: vec![role.into()],
+            password: Some(PASSWORD.into()),
+        },
+        Utc::now().naive_utc(),
+    )
+    .expect("user");
+}
