@@ -365,6 +365,7 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
             }
         }
     }
+    build_yibu(conn, cli, schools.get(1).map(String::as_str).unwrap_or_default())?;
     // A large receipt the county finance clerk entered, waiting for a second person.
     let caiwu = Caller::cli_as(conn, "caiwu")?;
     let mut big = fund::PostingForm {
@@ -379,6 +380,57 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
     };
     big.key = "demo:pending-receipt".into();
     fund::post(conn, &caiwu, &big)?;
+    Ok(())
+}
+
+/// 一补 for the last finished term: computed and closed, received by the county, passed on to
+/// every school, paid into the boarders' aid cards; one school (`slow`) has paid only nine tenths
+/// so far, which reconciliation shows as a surplus.
+fn build_yibu(conn: &mut DbConn, cli: &Caller, slow: &str) -> AppResult<()> {
+    use crate::domain::calendar::Span;
+    use crate::domain::term::Term;
+    use crate::ledger::{fund, yibu};
+
+    let this = Term::of_day(Utc::now().date_naive());
+    let term = if this.half() == 1 { Term::new(this.school_year() - 1, 2) } else { Term::new(this.school_year(), 1) }
+        .map_err(|m| AppError::invalid("term.format", m))?;
+    let start = Span::parse(&term.to_string()).map_err(|m| AppError::invalid("period.format", m))?.first_day();
+    let periods = yibu::compute_all(conn, cli, COUNTY, term)?;
+    for p in &periods {
+        yibu::close(conn, cli, &p.school, term)?;
+    }
+    let owed: Vec<(&str, i64)> = periods
+        .iter()
+        .map(|p| (p.school.as_str(), p.amount.fen() + p.adjustment.fen()))
+        .filter(|(_, fen)| *fen > 0)
+        .collect();
+    let total: i64 = owed.iter().map(|(_, fen)| fen).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    let yuan = |fen: i64| crate::domain::money::Fen::new(fen).to_string();
+    let on = |days: u64| (start + chrono::Days::new(days)).to_string();
+    let form = |kind: &str, from: &str, to: &str, fen: i64, date: String, voucher: String| fund::PostingForm {
+        kind: kind.into(),
+        fund: "yibu".into(),
+        from: from.into(),
+        to: to.into(),
+        amount: yuan(fen),
+        date,
+        voucher_no: voucher.clone(),
+        memo: format!("{} 一补", term.label()),
+        key: format!("demo:yibu:{voucher}"),
+        ..fund::PostingForm::default()
+    };
+    fund::post(conn, cli, &form("receipt", "", COUNTY, total, on(2), format!("YB-SR-{term}")))?;
+    for (school, fen) in owed {
+        let tail = &school[6..];
+        fund::post(conn, cli, &form("allocation", COUNTY, school, fen, on(12), format!("YB-BF-{term}-{tail}")))?;
+        let paid = if school == slow { fen * 9 / 10 } else { fen };
+        let mut e = form("expenditure", school, "", paid, on(25), format!("YB-ZC-{term}-{tail}"));
+        e.category = "生活补助".into();
+        fund::post(conn, cli, &e)?;
+    }
     Ok(())
 }
 

@@ -283,6 +283,9 @@ enum LedgerCommand {
         /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
         #[arg(long, alias = "period")]
         month: String,
+        /// 膳食补助 (meal, the default) or 一补 (yibu, by term or year).
+        #[arg(long, default_value = "meal")]
+        fund: String,
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
@@ -888,11 +891,12 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
                 }
             });
         }
-        LedgerCommand::Reconcile { org, month, out } => {
-            let m =
-                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+        LedgerCommand::Reconcile { org, month, fund, out } => {
+            let span =
+                mealroll::domain::calendar::Span::parse(&month).map_err(|e| AppError::invalid("period.format", e))?;
+            let fund = mealroll::domain::ledger::Fund::parse(&fund).map_err(|e| AppError::invalid("ledger.fund", e))?;
             let caller = Caller::cli(conn)?;
-            let r = mealroll::ledger::reconcile::county_month(conn, &caller, &org, m)?;
+            let r = mealroll::ledger::reconcile::county_period(conn, &caller, &org, &span, fund)?;
             if let Some(out) = out {
                 use mealroll::exchange::disbursement;
                 let bytes = match out.extension().and_then(|e| e.to_str()) {

@@ -415,5 +415,83 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
         assert_eq!(r.status(), 303, "{label}");
         let html = body_text(test::call_service(&app, get(&format!("/yibu/{SCHOOL_A}/2014-2"))).await).await;
         assert!(html.contains("钱半住") && html.contains("434.21") && html.contains("调整"), "{label}: {html}");
+
+        // 一补 reconciled by term against its own account: the county receives 815.79 and passes
+        // it on to school A, which pays 500.00 into 赵全住's aid card.
+        add_user(&w, "caiwu", COUNTY, "finance");
+        let caiwu = bearer(&w, "caiwu");
+        for (body, who) in [
+            (
+                json!({"kind": "receipt", "fund": "yibu", "to": COUNTY, "amount": "815.79", "date": "2014-09-20", "voucher_no": "YB-1", "memo": "省级一补"}),
+                &caiwu,
+            ),
+            (
+                json!({"kind": "allocation", "fund": "yibu", "from": COUNTY, "to": SCHOOL_A, "amount": "815.79", "date": "2014-10-05", "voucher_no": "YB-2"}),
+                &caiwu,
+            ),
+            (
+                json!({"kind": "expenditure", "fund": "yibu", "from": SCHOOL_A, "amount": "500.00", "date": "2014-11-05", "category": "生活补助", "voucher_no": "YB-3"}),
+                &bearer(&w, "a.xiaozhang"),
+            ),
+        ] {
+            let (s, v) = call(&app, test::TestRequest::post().uri("/api/v1/ledger/requests").set_json(body), who).await;
+            assert_eq!((s, v["status"].as_str()), (201, Some("posted")), "{label}: {v}");
+        }
+        let reconcile = |period: &str| {
+            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&month={period}&fund=yibu"))
+        };
+        let (s, r) = call(&app, reconcile("2014-1"), &caiwu).await;
+        assert_eq!(s, 200, "{label}: {r}");
+        let a = r["rows"].as_array().and_then(|rows| rows.iter().find(|x| x["school"] == SCHOOL_A)).expect("A");
+        // 38 + 5 + 38 days at school; 815.79 ÷ 3 children = 271.93 a child.
+        assert_eq!(
+            (
+                &a["entitled"],
+                &a["allocated"],
+                &a["spent"],
+                &a["closing_balance"],
+                &a["beneficiary_days"],
+                &a["standard"]
+            ),
+            (&json!("815.79"), &json!("815.79"), &json!("500.00"), &json!("315.79"), &json!(81), &json!("271.93")),
+            "{label}: {a}"
+        );
+        let codes: Vec<&str> =
+            a["flags"].as_array().expect("flags").iter().filter_map(|f| f["code"].as_str()).collect();
+        assert_eq!(codes, ["surplus"], "{label}: paid less than allocated is a surplus, never 压低标准: {a}");
+        // The school year adds the spring term with its adjustment; the meal fund is apart.
+        let (_, spring) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/yibu/2014-2")), &yyb).await;
+        let (_, year) = call(&app, reconcile("2014"), &caiwu).await;
+        let a = year["rows"].as_array().and_then(|rows| rows.iter().find(|x| x["school"] == SCHOOL_A)).expect("A");
+        assert_eq!(a["entitled"], json!(Fen::new(81_579 + spring_total(&spring)).to_string()), "{label}: {a}");
+        let (_, meal) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&month=2014-1")),
+            &caiwu,
+        )
+        .await;
+        assert_eq!(meal["total"]["allocated"], json!("0.00"), "{label}: {meal}");
+        // 一补 is settled per term: a month alone is refused, naming the rule.
+        let (s, v) = call(&app, reconcile("2014-10"), &caiwu).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("reconcile.yibu_term")), "{label}: {v}");
+        assert!(v.to_string().contains("一补按学期核算"), "{label}: {v}");
+        // The 一补 form says so in its title and headings.
+        let req = test::TestRequest::get()
+            .uri(&format!("/api/v1/reconciliation/{COUNTY}/2014-1/disbursement.pdf?fund=yibu"))
+            .insert_header(caiwu.clone())
+            .to_request();
+        let pdf = test::call_and_read_body(&app, req).await.to_vec();
+        let text = pdftool("pdftotext", &pdf, &["-layout"]);
+        assert!(
+            text.contains("一补") && text.contains("生均") && text.contains("815.79") && !text.contains("膳食补助资金"),
+            "{label}: {text}"
+        );
     }
+}
+
+/// A school term's whole entitlement (its own lines plus adjustments), in fen.
+fn spring_total(v: &serde_json::Value) -> i64 {
+    let fen = |k: &str| mealroll::domain::money::Fen::parse_yuan(v["period"][k].as_str().unwrap_or("")).expect(k).fen();
+    fen("amount") + fen("adjustment")
 }

@@ -165,12 +165,28 @@ pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {
-    let _guard = match conn {
-        DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
-        #[cfg(feature = "postgres")]
-        DbConn::Pg(_) => None,
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
     };
-    conn.transaction(f)
+    let _guard = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+    // BEGIN IMMEDIATE takes the write lock before the first read, waiting under busy_timeout:
+    // a deferred transaction whose snapshot is overtaken by a write outside `write_tx` (a
+    // session being touched) would fail at its first write with SQLITE_BUSY_SNAPSHOT.
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
 }
 
 /// Serialises writers of a hash-chained table for the rest of the transaction (PostgreSQL;

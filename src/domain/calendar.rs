@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::term::{TermDates, is_working_day};
+use super::term::{Term, TermDates, is_working_day};
 
 /// A month written `YYYY-MM`, stored as `yyyymm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,6 +135,15 @@ impl Span {
     pub fn last_day(&self) -> NaiveDate {
         let next = self.last.next().first_day();
         next.pred_opt().unwrap_or(next)
+    }
+
+    /// The terms wholly inside the span, in order (none for a month): 一补 is settled per term.
+    pub fn terms(&self) -> Vec<Term> {
+        (self.first.first_day().year() - 1..=self.last.first_day().year())
+            .flat_map(|y| [Term::new(y, 1), Term::new(y, 2)])
+            .filter_map(Result::ok)
+            .filter(|t| Span::parse(&t.to_string()).is_ok_and(|s| s.first >= self.first && s.last <= self.last))
+            .collect()
     }
 
     /// The months' keys (YYYYMM), in order.
@@ -322,6 +331,12 @@ mod tests {
         assert_eq!((spring.keys()[0], spring.keys().len()), (202702, 7));
         let year = Span::parse("2026").expect("year");
         assert_eq!((year.keys().len(), year.last_day().to_string()), (12, "2027-08-31".into()));
+        let terms = |s: &Span| s.terms().iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            (terms(&oct), terms(&autumn), terms(&spring)),
+            (vec![], vec!["2026-1".into()], vec!["2026-2".into()])
+        );
+        assert_eq!(terms(&year), vec!["2026-1", "2026-2"]);
         assert!(
             Span::parse("2026-3").is_err()
                 && Span::parse("2026-1x").is_err()

@@ -8,9 +8,10 @@ use super::chain::ChainHasher;
 use super::money::Fen;
 
 /// A ring-fenced fund: each org holds one account per fund.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fund {
     /// 膳食补助: the nutrition programme's meal subsidy.
+    #[default]
     Meal,
     /// 一补: living allowance for boarders from poor families.
     Yibu,
@@ -258,6 +259,8 @@ pub fn late_outflows(inflows: &[Flow], outflows: &[Flow], as_of: NaiveDate) -> V
 /// One school's (or county's) money for a period, as reconciliation reads it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Figures {
+    /// Which fund: 一补 has no meals, so the per-meal flags do not apply to it.
+    pub fund: Fund,
     /// The entitlement: what the children on the roll were owed (adjustments included).
     pub entitled: Fen,
     /// Passed on to the school (or to its supplier for it).
@@ -299,7 +302,8 @@ pub fn flags(f: &Figures) -> Vec<Flag> {
     // Spend per child-day against the standard per child-day: spent / served < entitled / days,
     // compared across (exact in integers). Served = reported meals when reported.
     let served = f.meals_reported.unwrap_or(f.beneficiary_days);
-    if f.beneficiary_days > 0
+    if f.fund == Fund::Meal
+        && f.beneficiary_days > 0
         && served > 0
         && i128::from(f.spent.fen()) * i128::from(f.beneficiary_days)
             < i128::from(f.entitled.fen()) * i128::from(served)
@@ -316,6 +320,7 @@ pub fn flags(f: &Figures) -> Vec<Flag> {
         });
     }
     if let Some(m) = f.meals_reported
+        && f.fund == Fund::Meal
         && m > f.beneficiary_days
     {
         out.push(Flag {
@@ -422,5 +427,9 @@ mod tests {
         );
         let msg = &flags(&Figures { spent: Fen::new(80_000), ..base })[0].message;
         assert!(msg.contains("4.00") && msg.contains("5.00"), "{msg}");
+        // 一补 is paid per term, not per meal: only the money flags apply.
+        let yibu = Figures { fund: Fund::Yibu, spent: Fen::new(80_000), meals_reported: Some(230), ..base };
+        assert!(codes(yibu).is_empty());
+        assert_eq!(codes(Figures { allocated: Fen::new(90_000), ..yibu }), vec!["under_allocated"]);
     }
 }

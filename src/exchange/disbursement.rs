@@ -11,21 +11,27 @@ use crate::ledger::reconcile::{Reconciliation, SchoolRow};
 
 struct Col {
     title: &'static str,
+    /// The heading on the 一补 form, where the figures mean per-term things.
+    yibu: &'static str,
     width: f32,
     value: fn(&SchoolRow) -> String,
     numeric: bool,
 }
 
 const COLS: &[Col] = &[
-    Col { title: "学校标识码", width: 20.0, value: |r| r.school.clone(), numeric: false },
-    Col { title: "学校名称", width: 44.0, value: |r| r.name.clone(), numeric: false },
-    Col { title: "供餐天数", width: 13.0, value: |r| r.meal_days.to_string(), numeric: true },
-    Col { title: "实施人数", width: 13.0, value: |r| r.students.to_string(), numeric: true },
-    Col { title: "人·天", width: 16.0, value: |r| r.beneficiary_days.to_string(), numeric: true },
-    Col { title: "标准(元)", width: 14.0, value: |r| r.standard.to_string(), numeric: true },
-    Col { title: "核定金额", width: 22.0, value: |r| r.entitled.to_string(), numeric: true },
-    Col { title: "已拨金额", width: 22.0, value: |r| r.allocated.to_string(), numeric: true },
-    Col { title: "本次拨付", width: 22.0, value: |r| r.to_allocate.to_string(), numeric: true },
+    Col { title: "学校标识码", yibu: "学校标识码", width: 20.0, value: |r| r.school.clone(), numeric: false },
+    Col { title: "学校名称", yibu: "学校名称", width: 44.0, value: |r| r.name.clone(), numeric: false },
+    Col { title: "供餐天数", yibu: "计算天数", width: 13.0, value: |r| r.meal_days.to_string(), numeric: true },
+    Col { title: "实施人数", yibu: "享受人数", width: 13.0, value: |r| r.students.to_string(), numeric: true },
+    Col {
+        title: "人·天", yibu: "在校人·天", width: 16.0, value: |r| r.beneficiary_days.to_string(), numeric: true
+    },
+    Col { title: "标准(元)", yibu: "生均(元)", width: 14.0, value: |r| r.standard.to_string(), numeric: true },
+    Col { title: "核定金额", yibu: "核定金额", width: 22.0, value: |r| r.entitled.to_string(), numeric: true },
+    Col { title: "已拨金额", yibu: "已拨金额", width: 22.0, value: |r| r.allocated.to_string(), numeric: true },
+    Col {
+        title: "本次拨付", yibu: "本次拨付", width: 22.0, value: |r| r.to_allocate.to_string(), numeric: true
+    },
 ];
 
 const MARGIN: f32 = 12.0;
@@ -37,7 +43,14 @@ const SIGNATURES: &str =
     "经办人：__________    县营养办审核：__________    教育局负责人：__________    财政局审批：__________";
 
 fn title(r: &Reconciliation) -> String {
-    format!("{}农村义务教育学生营养改善计划膳食补助资金拨付审批表", r.county_name)
+    match r.fund {
+        "yibu" => format!("{}家庭经济困难寄宿生生活费补助（一补）资金拨付审批表", r.county_name),
+        _ => format!("{}农村义务教育学生营养改善计划膳食补助资金拨付审批表", r.county_name),
+    }
+}
+
+fn heading(c: &Col, r: &Reconciliation) -> &'static str {
+    if r.fund == "yibu" { c.yibu } else { c.title }
 }
 
 fn subtitle(r: &Reconciliation) -> String {
@@ -68,7 +81,7 @@ pub fn pdf(r: &Reconciliation, printed: &str) -> AppResult<Vec<u8>> {
             let w = pdf::text_width(&t, 13.0);
             p.text(((A4_W - w) / 2.0).max(MARGIN), 16.0, 13.0, &t);
             p.text(MARGIN, 25.0, SIZE + 1.0, &subtitle(r));
-            let mut y = table_head(p);
+            let mut y = table_head(p, r);
             for (i, row) in rows.iter().enumerate() {
                 y = table_row(p, y, &(n * ROWS_PER_PAGE + i + 1).to_string(), row);
             }
@@ -106,15 +119,15 @@ fn left_edge() -> f32 {
     (A4_W - width) / 2.0
 }
 
-fn table_head(p: &mut Page) -> f32 {
+fn table_head(p: &mut Page, r: &Reconciliation) -> f32 {
     let left = left_edge();
     let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
     p.shade(left, TABLE_TOP, width, 7.0, 0.88);
     p.text(left + 1.5, TABLE_TOP + 4.8, SIZE, "序号");
     let mut x = left + 8.0;
     for c in COLS {
-        let w = pdf::text_width(c.title, SIZE);
-        p.text(x + (c.width - w) / 2.0, TABLE_TOP + 4.8, SIZE, c.title);
+        let w = pdf::text_width(heading(c, r), SIZE);
+        p.text(x + (c.width - w) / 2.0, TABLE_TOP + 4.8, SIZE, heading(c, r));
         x += c.width;
     }
     p.line(left, TABLE_TOP, left + width, TABLE_TOP, 0.6);
@@ -162,7 +175,7 @@ pub fn xlsx(r: &Reconciliation) -> AppResult<Vec<u8>> {
     ws.write_string_with_format(2, 0, "序号", &th).map_err(xl)?;
     for (i, c) in COLS.iter().enumerate() {
         let col = u16::try_from(i + 1).unwrap_or(0);
-        ws.write_string_with_format(2, col, c.title, &th).map_err(xl)?;
+        ws.write_string_with_format(2, col, heading(c, r), &th).map_err(xl)?;
         ws.set_column_width(col, f64::from(c.width) / 2.0).map_err(xl)?;
     }
     ws.write_string_with_format(2, last_col, "提示", &th).map_err(xl)?;

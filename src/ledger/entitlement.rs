@@ -198,26 +198,45 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month, r
         .get_result(conn)?)
 }
 
+/// A line as stored.
+#[derive(Insertable)]
+#[diesel(table_name = entitlement_lines, treat_none_as_default_value = false)]
+struct NewLine<'a> {
+    period_id: i64,
+    student_id: i64,
+    kind: &'a str,
+    for_month: i32,
+    days: i32,
+    day_list: String,
+    amount_fen: i64,
+}
+
 fn insert_lines(conn: &mut DbConn, period_id: i64, kind: &str, month: Month, lines: &[Line]) -> AppResult<()> {
-    for chunk in lines.chunks(2_000) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|l| {
-                let list = MealMonth::new(month, l.days.iter().map(chrono::Datelike::day))
-                    .map(|m| m.list())
-                    .unwrap_or_default();
-                (
-                    entitlement_lines::period_id.eq(period_id),
-                    entitlement_lines::student_id.eq(l.student_id),
-                    entitlement_lines::kind.eq(kind.to_owned()),
-                    entitlement_lines::for_month.eq(month.key()),
-                    entitlement_lines::days.eq(i32::try_from(l.days.len()).unwrap_or(i32::MAX)),
-                    entitlement_lines::day_list.eq(list),
-                    entitlement_lines::amount_fen.eq(l.amount.fen()),
-                )
-            })
-            .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(entitlement_lines::table).values(&values).execute(c))?;
+    let rows: Vec<NewLine> = lines
+        .iter()
+        .map(|l| NewLine {
+            period_id,
+            student_id: l.student_id,
+            kind,
+            for_month: month.key(),
+            days: i32::try_from(l.days.len()).unwrap_or(i32::MAX),
+            day_list: MealMonth::new(month, l.days.iter().map(chrono::Datelike::day))
+                .map(|m| m.list())
+                .unwrap_or_default(),
+            amount_fen: l.amount.fen(),
+        })
+        .collect();
+    match conn {
+        // COPY (binary) writes a county's million lines several times faster than INSERTs.
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(c) => {
+            diesel::copy_from(entitlement_lines::table).from_insertable(&rows).execute(c)?;
+        }
+        DbConn::Sqlite(c) => {
+            for chunk in rows.chunks(2_000) {
+                diesel::insert_into(entitlement_lines::table).values(chunk).execute(c)?;
+            }
+        }
     }
     Ok(())
 }

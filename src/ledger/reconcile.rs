@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs};
+use crate::db::schema::{
+    entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, yibu_lines, yibu_periods,
+};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::ledger::{Figures, Flag, Flow, Fund, flags, late_outflows};
 use crate::domain::money::Fen;
@@ -51,8 +53,13 @@ pub struct SchoolRow {
 pub struct Reconciliation {
     pub county: String,
     pub county_name: String,
+    /// `meal` or `yibu`, and its name.
+    pub fund: &'static str,
+    pub fund_label: &'static str,
     /// The settlement period: a month, a term or a school year.
     pub month: String,
+    /// Its first month (meal fund) or term (一补): where a school's figures drill down to.
+    pub first_period: String,
     pub rows: Vec<SchoolRow>,
     pub total: SchoolRow,
     /// Money the county held beyond 30 days, or passed on late.
@@ -81,14 +88,87 @@ fn add(s: &mut Sums, kind: &str, amount: i64, has_counter: bool, supplier: bool)
     }
 }
 
-/// The reconciliation of every programme school under a county (or of one school) for a month.
+/// The reconciliation of the meal fund for every programme school under a county (or of one
+/// school) for a month.
 pub fn county_month(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Month) -> AppResult<Reconciliation> {
-    county_period(conn, caller, org_code, &Span::of_month(month))
+    county_period(conn, caller, org_code, &Span::of_month(month), Fund::Meal)
 }
 
-/// The same for a settlement period of whole months (a month, a term or a school year): the
-/// months' entitlements and reports added up, money moved within the period.
-pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: &Span) -> AppResult<Reconciliation> {
+/// Per school: (students, child-days, amount, adjustment) entitled over the period.
+type Entitled = BTreeMap<i64, (i32, i64, i64, i64)>;
+
+/// The meal fund's entitlements of the period's months. 实施人数 over several months is the
+/// largest month's count, not one count per month.
+fn meal_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entitled> {
+    let periods: Vec<(i64, i32, i32, i64, i64)> = entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq_any(ids))
+        .filter(entitlement_periods::month.eq_any(span.keys()))
+        .select((
+            entitlement_periods::school_id,
+            entitlement_periods::students,
+            entitlement_periods::beneficiary_days,
+            entitlement_periods::amount_fen,
+            entitlement_periods::adjustment_fen,
+        ))
+        .load(conn)?;
+    let mut by_school = Entitled::new();
+    for (s, students, days, amount, adjustment) in periods {
+        let e = by_school.entry(s).or_default();
+        *e = (e.0.max(students), e.1 + i64::from(days), e.2 + amount, e.3 + adjustment);
+    }
+    Ok(by_school)
+}
+
+/// 一补's entitlements of the terms wholly inside the period (it is settled per term, so a
+/// month alone is refused); child-days are the days the boarders were at school.
+fn yibu_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entitled> {
+    let terms: Vec<String> = span.terms().iter().map(ToString::to_string).collect();
+    if terms.is_empty() {
+        return Err(AppError::field(
+            "month",
+            "reconcile.yibu_term",
+            format!("一补按学期核算，“{span}”不含完整学期，请选择学期（如2026-1）或学年（如2026）"),
+        ));
+    }
+    let periods: Vec<(i64, i64, i32, i64, i64)> = yibu_periods::table
+        .filter(yibu_periods::school_id.eq_any(ids))
+        .filter(yibu_periods::term.eq_any(&terms))
+        .select((
+            yibu_periods::id,
+            yibu_periods::school_id,
+            yibu_periods::students,
+            yibu_periods::amount_fen,
+            yibu_periods::adjustment_fen,
+        ))
+        .load(conn)?;
+    let period_ids: Vec<i64> = periods.iter().map(|p| p.0).collect();
+    let days: BTreeMap<i64, i64> = yibu_lines::table
+        .filter(yibu_lines::period_id.eq_any(&period_ids))
+        .filter(yibu_lines::kind.eq("base"))
+        .select((yibu_lines::period_id, yibu_lines::days))
+        .load::<(i64, i32)>(conn)?
+        .into_iter()
+        .fold(BTreeMap::new(), |mut acc, (p, d)| {
+            *acc.entry(p).or_default() += i64::from(d);
+            acc
+        });
+    let mut by_school = Entitled::new();
+    for (id, s, students, amount, adjustment) in periods {
+        let e = by_school.entry(s).or_default();
+        *e = (e.0.max(students), e.1 + days.get(&id).copied().unwrap_or(0), e.2 + amount, e.3 + adjustment);
+    }
+    Ok(by_school)
+}
+
+/// The same for a settlement period of whole months (a month, a term or a school year) and a
+/// fund: the months' (or terms') entitlements and reports added up, money moved within the period.
+pub fn county_period(
+    conn: &mut DbConn,
+    caller: &Caller,
+    org_code: &str,
+    month: &Span,
+    fund: Fund,
+) -> AppResult<Reconciliation> {
     caller.require(conn, Permission::ViewLedger, "reconcile")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
     let county: Org = match OrgKind::parse(&org.kind) {
@@ -102,44 +182,49 @@ pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: 
         }
     };
     let (first, last) = (month.first_day(), month.last_day());
-    let members: BTreeSet<String> = config::members(conn, caller)?
-        .into_iter()
-        .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
-        .map(|m| m.school_code)
-        .collect();
+    // The meal fund concerns programme schools; 一补 every school whose boarders have it
+    // computed for the period or whose 一补 account has moved.
+    let codes: BTreeSet<String> = match fund {
+        Fund::Meal => config::members(conn, caller)?
+            .into_iter()
+            .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
+            .map(|m| m.school_code)
+            .collect(),
+        Fund::Yibu => {
+            let terms: Vec<String> = month.terms().iter().map(ToString::to_string).collect();
+            let computed = yibu_periods::table
+                .inner_join(orgs::table)
+                .filter(yibu_periods::term.eq_any(&terms))
+                .filter(orgs::path.like(format!("{}%", org.path)))
+                .select(orgs::code);
+            let with_money = fund_accounts::table
+                .inner_join(orgs::table)
+                .filter(fund_accounts::fund.eq(fund.as_str()))
+                .filter(fund_accounts::supplier_id.is_null())
+                .filter(orgs::kind.eq(OrgKind::School.as_str()))
+                .filter(orgs::path.like(format!("{}%", org.path)))
+                .select(orgs::code);
+            computed.load::<String>(conn)?.into_iter().chain(with_money.load::<String>(conn)?).collect()
+        }
+    };
     let schools: Vec<Org> = orgs::table
-        .filter(orgs::code.eq_any(members.iter().cloned().collect::<Vec<_>>()))
+        .filter(orgs::code.eq_any(codes.iter().cloned().collect::<Vec<_>>()))
         .filter(orgs::path.like(format!("{}%", org.path)))
         .select(Org::as_select())
         .order(orgs::code.asc())
         .load(conn)?;
     let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
 
-    let periods: Vec<(i64, i32, i32, i64, i64)> = entitlement_periods::table
-        .filter(entitlement_periods::school_id.eq_any(&ids))
-        .filter(entitlement_periods::month.eq_any(month.keys()))
-        .select((
-            entitlement_periods::school_id,
-            entitlement_periods::students,
-            entitlement_periods::beneficiary_days,
-            entitlement_periods::amount_fen,
-            entitlement_periods::adjustment_fen,
-        ))
-        .load(conn)?;
-    // 实施人数 over several months is the largest month's count, not one count per month.
-    let mut by_school: BTreeMap<i64, (i32, i32, i64, i64)> = BTreeMap::new();
-    for (s, students, days, amount, adjustment) in periods {
-        let e = by_school.entry(s).or_default();
-        *e = (e.0.max(students), e.1 + days, e.2 + amount, e.3 + adjustment);
-    }
-    let periods = by_school;
+    let periods = match fund {
+        Fund::Meal => meal_entitled(conn, &ids, month)?,
+        Fund::Yibu => yibu_entitled(conn, &ids, month)?,
+    };
 
-    let meal = Fund::Meal.as_str();
     // Entries on the schools' own accounts, and on supplier accounts for them.
     type E = (i64, Option<i64>, Option<i64>, String, i64, NaiveDate, Option<i64>);
     let own: Vec<E> = ledger_entries::table
         .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
-        .filter(fund_accounts::fund.eq(meal))
+        .filter(fund_accounts::fund.eq(fund.as_str()))
         .filter(
             fund_accounts::org_id
                 .eq_any(&ids)
@@ -166,16 +251,20 @@ pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: 
             add(in_month.entry(school).or_default(), &kind, amount, counter.is_some(), supplier.is_some());
         }
     }
-    let reported: BTreeMap<i64, i64> = meals_served::table
-        .filter(meals_served::school_id.eq_any(&ids))
-        .filter(meals_served::month.eq_any(month.keys()))
-        .select((meals_served::school_id, meals_served::meals))
-        .load::<(i64, i32)>(conn)?
-        .into_iter()
-        .fold(BTreeMap::new(), |mut acc, (s, m)| {
-            *acc.entry(s).or_default() += i64::from(m);
-            acc
-        });
+    let reported: BTreeMap<i64, i64> = if fund == Fund::Yibu {
+        BTreeMap::new()
+    } else {
+        meals_served::table
+            .filter(meals_served::school_id.eq_any(&ids))
+            .filter(meals_served::month.eq_any(month.keys()))
+            .select((meals_served::school_id, meals_served::meals))
+            .load::<(i64, i32)>(conn)?
+            .into_iter()
+            .fold(BTreeMap::new(), |mut acc, (s, m)| {
+                *acc.entry(s).or_default() += i64::from(m);
+                acc
+            })
+    };
 
     // The county's money in and out, first in first out, as of the month's end (or today).
     let as_of = last.min(today());
@@ -183,7 +272,7 @@ pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: 
         .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
         .filter(fund_accounts::org_id.eq(county.id))
         .filter(fund_accounts::supplier_id.is_null())
-        .filter(fund_accounts::fund.eq(meal))
+        .filter(fund_accounts::fund.eq(fund.as_str()))
         .filter(ledger_entries::value_date.le(as_of))
         .select((
             ledger_entries::id,
@@ -227,23 +316,25 @@ pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: 
         let t = to_date.get(&s.id).copied().unwrap_or_default();
         let entitled = Fen::new(amount + adjustment);
         let figures = Figures {
+            fund,
             entitled,
             allocated: Fen::new(m.allocated),
             spent: Fen::new(m.spent),
             closing_balance: Fen::new(t.allocated - t.spent),
-            beneficiary_days: i64::from(days),
+            beneficiary_days: days,
             meals_reported: reported.get(&s.id).copied(),
             late_days: late_days.get(&s.id).copied(),
         };
         let mut row = row_of(s.code.clone(), s.name.clone(), meal_days, i64::from(students), &figures);
         row.computed = periods.contains_key(&s.id);
         if !row.computed {
-            row.flags.insert(0, Flag { code: "not_computed", message: format!("{month}补助尚未核算") });
+            row.flags.insert(0, Flag { code: "not_computed", message: format!("{month}{}尚未核算", fund.label()) });
         }
         rows.push(row);
     }
     let sum = |f: fn(&SchoolRow) -> i64| rows.iter().map(f).sum::<i64>();
     let total_figures = Figures {
+        fund,
         entitled: Fen::new(sum(|r| r.entitled.fen())),
         allocated: Fen::new(sum(|r| r.allocated.fen())),
         spent: Fen::new(sum(|r| r.spent.fen())),
@@ -259,26 +350,34 @@ pub fn county_period(conn: &mut DbConn, caller: &Caller, org_code: &str, month: 
         sum(|r| r.students),
         &total_figures,
     );
-    let county_flags = flags(&Figures {
-        late_days: late.iter().map(|l| l.1).max(),
-        ..Figures { entitled: Fen::new(0), ..Figures::default() }
-    })
-    .into_iter()
-    .filter(|f| f.code == "late_allocation")
-    .collect();
+    let county_flags = flags(&Figures { late_days: late.iter().map(|l| l.1).max(), ..Figures::default() })
+        .into_iter()
+        .filter(|f| f.code == "late_allocation")
+        .collect();
     Ok(Reconciliation {
         county: county.code.clone(),
         county_name: county.name.clone(),
+        fund: fund.as_str(),
+        fund_label: fund.label(),
         month: month.to_string(),
+        first_period: match fund {
+            Fund::Meal => Month::of(month.first_day()).to_string(),
+            Fund::Yibu => month.terms().first().map(ToString::to_string).unwrap_or_default(),
+        },
         rows,
         total,
         county_flags,
     })
 }
 
+/// The standard shown: per child-day for meals, per child for 一补 (a term's allowance).
 fn row_of(school: String, name: String, meal_days: usize, students: i64, f: &Figures) -> SchoolRow {
-    let standard = if f.beneficiary_days > 0 {
-        Fen::from_decimal(f.entitled.to_decimal() / rust_decimal::Decimal::from(f.beneficiary_days))
+    let per = match f.fund {
+        Fund::Meal => f.beneficiary_days,
+        Fund::Yibu => students,
+    };
+    let standard = if per > 0 {
+        Fen::from_decimal(f.entitled.to_decimal() / rust_decimal::Decimal::from(per))
     } else {
         Fen::new(0)
     };

@@ -26,9 +26,29 @@ pub struct Query {
     org: String,
     #[serde(default)]
     month: String,
+    #[serde(default)]
+    fund: String,
 }
 
 use super::web::last_month;
+use crate::domain::ledger::Fund;
+
+/// 膳食补助 unless 一补 is asked for.
+fn fund_or_meal(s: &str) -> AppResult<Fund> {
+    if s.trim().is_empty() {
+        return Ok(Fund::Meal);
+    }
+    Fund::parse(s).map_err(|m| AppError::field("fund", "ledger.fund", m))
+}
+
+/// A month, a term or a school year; when empty last month (the meal fund) or this term (一补).
+fn period_for(s: &str, fund: Fund) -> AppResult<Span> {
+    if s.trim().is_empty() && fund == Fund::Yibu {
+        let term = crate::domain::term::Term::of_day(crate::registry::service::today());
+        return Span::parse(&term.to_string()).map_err(|m| AppError::field("month", "period.format", m));
+    }
+    period_or_last(s)
+}
 
 /// A month, a term or a school year; last month when empty.
 fn period_or_last(s: &str) -> AppResult<Span> {
@@ -48,10 +68,17 @@ pub struct Page {
     errors: FormErrors,
 }
 
-async fn page_of(st: &AppState, caller: Caller, org: String, m: Span, errors: FormErrors) -> PageResult<Page> {
+async fn page_of(
+    st: &AppState,
+    caller: Caller,
+    org: String,
+    m: Span,
+    fund: Fund,
+    errors: FormErrors,
+) -> PageResult<Page> {
     let org = if org.is_empty() { caller.org_code.clone() } else { org };
     let (c, o) = (caller.clone(), org.clone());
-    let r = st.run(move |conn| reconcile::county_period(conn, &c, &o, &m)).await?;
+    let r = st.run(move |conn| reconcile::county_period(conn, &c, &o, &m, fund)).await?;
     Ok(Page {
         layout: Layout::new(&caller, st, format!("资金对账 {}", r.month)),
         org,
@@ -63,7 +90,8 @@ async fn page_of(st: &AppState, caller: Caller, org: String, m: Span, errors: Fo
 
 pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
     let q = q.into_inner();
-    page_of(&st, caller, q.org, period_or_last(&q.month)?, FormErrors::none()).await
+    let fund = fund_or_meal(&q.fund)?;
+    page_of(&st, caller, q.org, period_for(&q.month, fund)?, fund, FormErrors::none()).await
 }
 
 /// `disbursement.pdf` or `disbursement.xlsx` of a county's period, audited.
@@ -72,9 +100,10 @@ fn form_file(
     caller: &Caller,
     org: &str,
     m: &Span,
+    fund: Fund,
     file: &str,
 ) -> AppResult<(Vec<u8>, &'static str, String)> {
-    let r = reconcile::county_period(conn, caller, org, m)?;
+    let r = reconcile::county_period(conn, caller, org, m, fund)?;
     let (bytes, mime) = match file {
         "disbursement.pdf" => {
             let printed = crate::registry::service::now().format("%Y-%m-%d %H:%M").to_string();
@@ -89,9 +118,9 @@ fn form_file(
         conn,
         &caller.actor(),
         Entry::new("ledger.disbursement_form", "org", &r.county)
-            .after(&serde_json::json!({"month": r.month, "file": file})),
+            .after(&serde_json::json!({"month": r.month, "fund": r.fund, "file": file})),
     )?;
-    let name = format!("{}-{}-{file}", r.county, r.month);
+    let name = format!("{}-{}-{}-{file}", r.county, r.month, r.fund);
     Ok((bytes, mime, name))
 }
 
@@ -106,10 +135,11 @@ pub async fn page_file(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     path: web::Path<(String, String, String)>,
+    q: web::Query<Query>,
 ) -> PageResult<HttpResponse> {
     let (org, month, file) = path.into_inner();
-    let m = period_or_last(&month)?;
-    Ok(download(st.run(move |conn| form_file(conn, &caller, &org, &m, &file)).await?))
+    let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
+    Ok(download(st.run(move |conn| form_file(conn, &caller, &org, &m, fund, &file)).await?))
 }
 
 pub async fn page_import(
@@ -120,12 +150,13 @@ pub async fn page_import(
 ) -> PageResult<HttpResponse> {
     let form = upload::read_page_form(&st, &caller, &req, form, 10 * 1024 * 1024).await?;
     let (org, m) = (form.text("org").to_owned(), period_or_last(form.text("month"))?);
+    let fund = fund_or_meal(form.text("fund"))?;
     let what = form.text("what").to_owned();
     let Some(file) = form.file("file") else {
         let e = AppError::field("file", "ledger.no_file", "请选择要导入的文件");
         return html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            page_of(&st, caller, org, m, FormErrors::from_error(&e)).await?,
+            page_of(&st, caller, org, m, fund, FormErrors::from_error(&e)).await?,
         );
     };
     let (bytes, name) = (file.bytes.clone(), file.filename.clone());
@@ -137,10 +168,11 @@ pub async fn page_import(
         })
         .await;
     match result {
-        Ok(()) => Ok(see_other(&format!("/reconciliation?org={org}&month={m}"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
-            html_page(StatusCode::UNPROCESSABLE_ENTITY, page_of(&st, caller, org, m, FormErrors::from_error(&e)).await?)
-        }
+        Ok(()) => Ok(see_other(&format!("/reconciliation?org={org}&month={m}&fund={}", fund.as_str()))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page_of(&st, caller, org, m, fund, FormErrors::from_error(&e)).await?,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -150,15 +182,21 @@ type Json = AppResult<HttpResponse>;
 /// `?org=&month=`: the reconciliation as JSON (money as decimal strings).
 pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Query>) -> Json {
     let q = q.into_inner();
-    let m = period_or_last(&q.month)?;
+    let fund = fund_or_meal(&q.fund)?;
+    let m = period_for(&q.month, fund)?;
     let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m)).await?))
+    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
 }
 
-pub async fn api_file(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String, String)>) -> Json {
+pub async fn api_file(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<(String, String, String)>,
+    q: web::Query<Query>,
+) -> Json {
     let (org, month, file) = path.into_inner();
-    let m = period_or_last(&month)?;
-    Ok(download(st.run(move |conn| form_file(conn, &c, &org, &m, &file)).await?))
+    let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
+    Ok(download(st.run(move |conn| form_file(conn, &c, &org, &m, fund, &file)).await?))
 }
 
 #[derive(Deserialize)]
