@@ -14,4 +14,5 @@ pub mod ledger;
 pub mod org;
 pub mod programme;
 pub mod registry;
+pub mod reports;
 pub mod web;

@@ -104,6 +104,25 @@ enum Command {
         #[arg(long)]
         close: bool,
     },
+    /// A statutory report (SPEC §9): school-regular or county-regular, for an org and a period.
+    Report {
+        /// school-regular | county-regular
+        name: String,
+        #[arg(long)]
+        org: String,
+        /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
+        #[arg(long)]
+        period: String,
+        /// The report date YYYY-MM-DD (default: the period's end, or today if sooner).
+        #[arg(long)]
+        date: Option<String>,
+        /// html | xlsx | pdf | json (default: from --out, else json).
+        #[arg(long)]
+        format: Option<String>,
+        /// Write here instead of standard output (required for xlsx and pdf).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// The fund ledger: post, approve, reverse, verify the hash chains, close a month.
     Ledger {
         #[command(subcommand)]
@@ -690,6 +709,37 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     );
                 }
             });
+        }
+        Command::Report { name, org, period, date, format, out } => {
+            use mealroll::reports::render::{self, OutputFormat};
+            let period =
+                mealroll::domain::calendar::Span::parse(&period).map_err(|e| AppError::invalid("period.format", e))?;
+            let date = date
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .map_err(|_| AppError::invalid("report.date", format!("报表日“{d}”应写作 YYYY-MM-DD")))
+                })
+                .transpose()?;
+            let by_out = out.as_ref().and_then(|o| o.extension()).and_then(|e| e.to_str()).unwrap_or("json");
+            let f = OutputFormat::parse(format.as_deref().unwrap_or(by_out))
+                .map_err(|e| AppError::invalid("report.format", e))?;
+            let caller = Caller::cli(&mut conn)?;
+            let req = mealroll::reports::service::Request { name, org, period, date };
+            let (bytes, file_name) = render::export(&mut conn, &caller, &req, f)?;
+            match out {
+                Some(out) => {
+                    std::fs::write(&out, &bytes)
+                        .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+                    eprintln!("已写入 {}（{}，{} 字节）", out.display(), file_name, bytes.len());
+                }
+                None if matches!(f, OutputFormat::Xlsx | OutputFormat::Pdf) => {
+                    return Err(AppError::invalid("report.out", "xlsx 和 pdf 格式需要 --out 文件"));
+                }
+                None => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&bytes);
+                }
+            }
         }
         Command::Change { what } => {
             let (kind, file, dry_run) = match what {

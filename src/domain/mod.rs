@@ -14,6 +14,7 @@ pub mod password;
 pub mod photo;
 pub mod programme;
 pub mod promotion;
+pub mod report;
 pub mod role;
 pub mod roster;
 pub mod school_code;

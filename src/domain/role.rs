@@ -179,6 +179,9 @@ pub enum Permission {
     PostLedger,
     /// Approve or refuse another person's posting above the threshold; close a month.
     ApproveLedger,
+    /// Read the statutory reports of the orgs in scope (their drill-downs list students, so
+    /// those also need `ViewStudents`).
+    ViewReports,
 }
 
 impl Role {
@@ -207,6 +210,7 @@ impl Role {
             ViewLedger => matches!(self, NutritionOffice | Finance | Inspector | Principal | NutritionOfficer),
             PostLedger => matches!(self, Finance | NutritionOffice | NutritionOfficer | Principal),
             ApproveLedger => matches!(self, Finance | NutritionOffice | Principal),
+            ViewReports => !self.is_officer(),
         }
     }
 }

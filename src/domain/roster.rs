@@ -29,6 +29,16 @@ pub struct RosterLine {
 }
 
 impl RosterLine {
+    /// 就读方式 住校.
+    pub fn is_boarder(&self) -> bool {
+        self.attendance == "2"
+    }
+
+    /// 留守儿童: one parent (1) or both (2) away working.
+    pub fn is_left_behind(&self) -> bool {
+        matches!(self.left_behind.as_str(), "1" | "2")
+    }
+
     /// The fields people see that differ from another line of the same child.
     pub fn changed_fields(&self, other: &RosterLine) -> Vec<&'static str> {
         [

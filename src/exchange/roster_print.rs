@@ -48,7 +48,7 @@ const SIGNED_COLS: [Col; 11] = [
         value: |_, l| codes::table("attendance").label(&l.attendance).unwrap_or("").to_owned(),
     },
     Col { title: "一补", width: 8.0, value: |_, l| yes_no(l.yibu) },
-    Col { title: "留守", width: 9.0, value: |_, l| yes_no(!l.left_behind.is_empty() && l.left_behind != "0") },
+    Col { title: "留守", width: 9.0, value: |_, l| yes_no(l.is_left_behind()) },
     Col { title: "监护人", width: 19.0, value: |_, l| l.guardian_name.clone() },
     Col { title: "监护人签字", width: 35.0, value: |_, _| String::new() },
 ];
@@ -112,8 +112,8 @@ impl Totals {
             t.boys += usize::from(l.sex == "1");
             t.girls += usize::from(l.sex == "2");
             t.yibu += usize::from(l.yibu);
-            t.left_behind += usize::from(!l.left_behind.is_empty() && l.left_behind != "0");
-            t.boarders += usize::from(l.attendance == "2");
+            t.left_behind += usize::from(l.is_left_behind());
+            t.boarders += usize::from(l.is_boarder());
         }
         t
     }

@@ -54,6 +54,9 @@ impl Layout {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });
             nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
         }
+        if caller.may(Permission::ViewReports) {
+            nav.push(NavItem { href: "/reports", label: "统计报表" });
+        }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }

@@ -81,14 +81,21 @@ pub const SCHOOL_B: &str = "2152326002";
 pub const SCHOOL_C: &str = "2152327001";
 
 impl World {
-    pub fn new(db: TestDb) -> Self {
+    /// A migrated database with the division tree only: no schools, no users (room for the
+    /// demo county).
+    pub fn bare(db: TestDb) -> Self {
         let mut settings = Settings::defaults();
         settings.database_url = db.url.clone();
         settings.pool_size = 4;
         let keys = Keys::from_master(&[42u8; 32]);
         let pool = db::connect(&db.url, 4).expect("connect");
+        mealroll::org::seed::divisions(&mut pool.get().expect("conn")).expect("seed");
+        Self { db, pool, keys, settings, totp: std::collections::HashMap::new() }
+    }
+
+    pub fn new(db: TestDb) -> Self {
+        let Self { db, pool, keys, settings, .. } = Self::bare(db);
         let mut conn = pool.get().expect("conn");
-        mealroll::org::seed::divisions(&mut conn).expect("seed");
         let cli = Caller::cli(&mut conn).expect("cli");
         let mut totp = std::collections::HashMap::new();
         for (code, parent, name) in [

@@ -1,0 +1,375 @@
+//! Statutory reports (SPEC §9) as data: a definition read from `reports/*.toml` names its columns
+//! by key, and the engine knows each key's figure. The figures of one school on a report date
+//! (`SchoolFacts`) are computed elsewhere; here they become cells and totals. Pure.
+
+use serde::{Deserialize, Serialize};
+
+use super::money::Fen;
+use super::programme::MealModel;
+
+/// The built-in definitions, shipped inside the binary (a user's machine has no source tree).
+const BUILTIN: &[(&str, &str)] = &[
+    ("school-regular", include_str!("../../reports/school-regular.toml")),
+    ("county-regular", include_str!("../../reports/county-regular.toml")),
+];
+
+/// What a report is drawn for: one school (one row) or an area (a row per beneficiary school).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    School,
+    County,
+}
+
+/// A figure the engine knows how to compute. A definition may only name these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Column {
+    SchoolName,
+    SchoolType,
+    Enrolled,
+    Classes,
+    Beneficiaries,
+    Boarders,
+    Yibu,
+    LeftBehind,
+    Migrant,
+    Standard,
+    SubsidyTotal,
+    MealModel,
+    ModelCanteen,
+    ModelEnterprise,
+    ModelFamily,
+}
+
+impl Column {
+    const ALL: [Column; 15] = [
+        Column::SchoolName,
+        Column::SchoolType,
+        Column::Enrolled,
+        Column::Classes,
+        Column::Beneficiaries,
+        Column::Boarders,
+        Column::Yibu,
+        Column::LeftBehind,
+        Column::Migrant,
+        Column::Standard,
+        Column::SubsidyTotal,
+        Column::MealModel,
+        Column::ModelCanteen,
+        Column::ModelEnterprise,
+        Column::ModelFamily,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Column::SchoolName => "school_name",
+            Column::SchoolType => "school_type",
+            Column::Enrolled => "enrolled",
+            Column::Classes => "classes",
+            Column::Beneficiaries => "beneficiaries",
+            Column::Boarders => "boarders",
+            Column::Yibu => "yibu",
+            Column::LeftBehind => "left_behind",
+            Column::Migrant => "migrant",
+            Column::Standard => "standard",
+            Column::SubsidyTotal => "subsidy_total",
+            Column::MealModel => "meal_model",
+            Column::ModelCanteen => "model_canteen",
+            Column::ModelEnterprise => "model_enterprise",
+            Column::ModelFamily => "model_family",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.key() == key)
+    }
+
+    /// Students counted by this column (drill-down lists them), if it counts students.
+    pub fn counts_students(self) -> bool {
+        matches!(
+            self,
+            Column::Enrolled
+                | Column::Beneficiaries
+                | Column::Boarders
+                | Column::Yibu
+                | Column::LeftBehind
+                | Column::Migrant
+                | Column::ModelCanteen
+                | Column::ModelEnterprise
+                | Column::ModelFamily
+        )
+    }
+
+    /// Whether the totals row adds this column up.
+    pub fn sums(self) -> bool {
+        self.counts_students() || matches!(self, Column::Classes | Column::SubsidyTotal)
+    }
+}
+
+/// A column as a definition names it: the figure, its heading and what it means.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnDef {
+    pub column: Column,
+    pub title: String,
+    pub meaning: String,
+}
+
+/// A report definition, valid by construction: every column is one the engine knows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definition {
+    pub name: String,
+    pub title: String,
+    pub level: Level,
+    pub columns: Vec<ColumnDef>,
+    pub footnotes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefinition {
+    name: String,
+    title: String,
+    level: String,
+    #[serde(default)]
+    footnotes: Vec<String>,
+    columns: Vec<RawColumn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    key: String,
+    title: String,
+    #[serde(default)]
+    meaning: String,
+}
+
+impl Definition {
+    /// Reads a definition; `source` names the file in messages.
+    pub fn parse(source: &str, text: &str) -> Result<Definition, String> {
+        let raw: RawDefinition =
+            toml::from_str(text).map_err(|e| format!("报表定义 {source} 格式错误：{}", e.message()))?;
+        let level = match raw.level.as_str() {
+            "school" => Level::School,
+            "county" => Level::County,
+            other => return Err(format!("报表定义 {source} 的 level “{other}”无效，应为 school 或 county")),
+        };
+        if raw.columns.is_empty() {
+            return Err(format!("报表定义 {source} 没有任何列"));
+        }
+        let columns = raw
+            .columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let column = Column::parse(&c.key).ok_or_else(|| {
+                    format!("报表定义 {source} 第{}列“{}”的 key “{}”不是报表引擎认识的指标", i + 1, c.title, c.key)
+                })?;
+                Ok(ColumnDef { column, title: c.title, meaning: c.meaning })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Definition { name: raw.name, title: raw.title, level, columns, footnotes: raw.footnotes })
+    }
+
+    /// A built-in report by its SPEC §12 name.
+    pub fn named(name: &str) -> Result<Definition, String> {
+        let (_, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| format!("没有名为“{name}”的报表，可用：{}", Definition::names().join("、")))?;
+        Definition::parse(&format!("reports/{name}.toml"), text)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(n, _)| *n).collect()
+    }
+}
+
+/// One beneficiary as the reports count them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beneficiary {
+    pub student_id: i64,
+    pub boarder: bool,
+    pub yibu: bool,
+    pub left_behind: bool,
+    pub migrant: bool,
+    /// The meal model's label (学校食堂供餐, 企业(单位)供餐, 家庭(个人)托餐), empty when unset.
+    pub model: String,
+}
+
+/// One school's figures on a report date over a report period.
+#[derive(Debug, Clone, Default)]
+pub struct SchoolFacts {
+    pub code: String,
+    pub name: String,
+    pub school_type: String,
+    /// Students at school on the date (all grades), and their classes.
+    pub enrolled: Vec<i64>,
+    pub classes: usize,
+    pub beneficiaries: Vec<Beneficiary>,
+    pub standard: Option<Fen>,
+    pub subsidy_total: Fen,
+}
+
+/// A figure: a count, an amount, or words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Count(i64),
+    Money(Fen),
+    Text(String),
+}
+
+impl Value {
+    pub fn text(&self) -> String {
+        match self {
+            Value::Count(n) => n.to_string(),
+            Value::Money(f) => f.to_string(),
+            Value::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl SchoolFacts {
+    /// Which beneficiaries a column counts.
+    pub fn counted(&self, column: Column) -> Vec<i64> {
+        let pick = |f: &dyn Fn(&Beneficiary) -> bool| {
+            self.beneficiaries.iter().filter(|b| f(b)).map(|b| b.student_id).collect::<Vec<_>>()
+        };
+        match column {
+            Column::Enrolled => self.enrolled.clone(),
+            Column::Beneficiaries => pick(&|_| true),
+            Column::Boarders => pick(&|b| b.boarder),
+            Column::Yibu => pick(&|b| b.yibu),
+            Column::LeftBehind => pick(&|b| b.left_behind),
+            Column::Migrant => pick(&|b| b.migrant),
+            Column::ModelCanteen => pick(&|b| b.model == MealModel::Canteen.label()),
+            Column::ModelEnterprise => pick(&|b| b.model == MealModel::Enterprise.label()),
+            Column::ModelFamily => pick(&|b| b.model == MealModel::Family.label()),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn value(&self, column: Column) -> Value {
+        let count = |n: usize| Value::Count(i64::try_from(n).unwrap_or(i64::MAX));
+        match column {
+            Column::SchoolName => Value::Text(self.name.clone()),
+            Column::SchoolType => Value::Text(self.school_type.clone()),
+            Column::Classes => count(self.classes),
+            Column::Standard => self.standard.map_or(Value::Text(String::new()), Value::Money),
+            Column::SubsidyTotal => Value::Money(self.subsidy_total),
+            Column::MealModel => Value::Text(
+                MealModel::ALL
+                    .iter()
+                    .map(|m| m.label())
+                    .filter(|label| self.beneficiaries.iter().any(|b| b.model == *label))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+            ),
+            c => count(self.counted(c).len()),
+        }
+    }
+}
+
+/// The totals row: counts and money added up; a standard only when every school has the same.
+pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
+    columns
+        .iter()
+        .map(|c| match c {
+            Column::SchoolName => Value::Text("合计".into()),
+            Column::Standard => {
+                let mut standards: Vec<Option<Fen>> = rows.iter().map(|r| r.standard).collect();
+                standards.dedup();
+                match standards.as_slice() {
+                    [Some(s)] => Value::Money(*s),
+                    _ => Value::Text(String::new()),
+                }
+            }
+            Column::SubsidyTotal => Value::Money(Fen::new(rows.iter().map(|r| r.subsidy_total.fen()).sum())),
+            c if c.sums() => {
+                Value::Count(rows.iter().map(|r| if let Value::Count(n) = r.value(*c) { n } else { 0 }).sum())
+            }
+            _ => Value::Text(String::new()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_definitions_parse_and_name_only_known_columns() {
+        for name in Definition::names() {
+            let d = Definition::named(name).expect(name);
+            assert_eq!(d.name, name);
+            assert!(d.columns.iter().all(|c| !c.title.is_empty() && !c.meaning.is_empty()), "{name}");
+        }
+        let county = Definition::named("county-regular").expect("county");
+        assert_eq!(county.level, Level::County);
+        assert_eq!(county.columns.len(), 12);
+        assert!(Definition::named("weekly-gossip").unwrap_err().contains("school-regular"));
+    }
+
+    #[test]
+    fn an_unknown_column_or_level_is_refused_with_where() {
+        let bad =
+            "name = \"x\"\ntitle = \"X\"\nlevel = \"county\"\n[[columns]]\nkey = \"ghosts\"\ntitle = \"虚报人数\"\n";
+        let e = Definition::parse("reports/x.toml", bad).unwrap_err();
+        assert!(e.contains("reports/x.toml") && e.contains("第1列") && e.contains("ghosts"), "{e}");
+        let e = Definition::parse("x", &bad.replace("county", "village")).unwrap_err();
+        assert!(e.contains("village"), "{e}");
+        assert!(Definition::parse("x", "name = ").is_err());
+    }
+
+    fn kid(id: i64, boarder: bool, model: &str) -> Beneficiary {
+        Beneficiary {
+            student_id: id,
+            boarder,
+            yibu: boarder,
+            left_behind: id % 2 == 0,
+            migrant: false,
+            model: model.into(),
+        }
+    }
+
+    #[test]
+    fn cells_count_their_students_and_totals_add_up() {
+        let (canteen, family) = (MealModel::Canteen.label(), MealModel::Family.label());
+        let a = SchoolFacts {
+            name: "甲".into(),
+            enrolled: vec![1, 2, 3, 4],
+            classes: 2,
+            beneficiaries: vec![kid(1, true, canteen), kid(2, false, canteen), kid(3, false, family)],
+            standard: Some(Fen::new(500)),
+            subsidy_total: Fen::new(15_000),
+            ..SchoolFacts::default()
+        };
+        let b = SchoolFacts {
+            name: "乙".into(),
+            enrolled: vec![9],
+            classes: 1,
+            beneficiaries: vec![kid(9, true, canteen)],
+            standard: Some(Fen::new(600)),
+            subsidy_total: Fen::new(5_000),
+            ..SchoolFacts::default()
+        };
+        assert_eq!(a.value(Column::Boarders), Value::Count(1));
+        assert_eq!(a.value(Column::LeftBehind), Value::Count(1));
+        assert_eq!(a.counted(Column::ModelFamily), vec![3]);
+        assert_eq!(a.value(Column::MealModel), Value::Text(format!("{canteen}、{family}")));
+        let cols = [Column::SchoolName, Column::Beneficiaries, Column::Classes, Column::Standard, Column::SubsidyTotal];
+        assert_eq!(
+            totals(&cols, &[a.clone(), b]),
+            vec![
+                Value::Text("合计".into()),
+                Value::Count(4),
+                Value::Count(3),
+                Value::Text(String::new()),
+                Value::Money(Fen::new(20_000))
+            ]
+        );
+        assert_eq!(totals(&[Column::Standard], &[a]), vec![Value::Money(Fen::new(500))]);
+    }
+}

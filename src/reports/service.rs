@@ -1,0 +1,362 @@
+//! Runs a report definition for an org, a period and a report date: the figures of each school
+//! (`SchoolFacts`) from the registry, the programme and the entitlements, laid out as the
+//! definition's columns. The same `Report` renders to the page, xlsx, PDF and JSON, so they
+//! always carry the same figures; each figure drills down to the rows it counts.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::db::DbConn;
+use crate::db::schema::{entitlement_periods, orgs, programme_schools, schools, students};
+use crate::domain::calendar::{Month, Span};
+use crate::domain::codes;
+use crate::domain::mask;
+use crate::domain::report::{Beneficiary, Column, Definition, Level, SchoolFacts, Value, totals};
+use crate::domain::role::{OrgKind, Permission};
+use crate::error::{AppError, AppResult};
+use crate::org::model::Org;
+use crate::org::service::org_in_scope;
+use crate::programme::{config, roster};
+use crate::registry::service::today;
+use crate::registry::timeline;
+
+/// What to draw: a report by name, for an org, over a period, counting on a date.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: String,
+    pub org: String,
+    pub period: Span,
+    /// The report date (报表日); the period's last day (or today, if sooner) when absent.
+    pub date: Option<NaiveDate>,
+}
+
+/// A column heading with what it means.
+#[derive(Debug, Clone, Serialize)]
+pub struct Head {
+    pub key: &'static str,
+    pub title: String,
+    pub meaning: String,
+}
+
+/// A drawn report: the JSON form of SPEC §12 plus what the page and files need.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub report: String,
+    pub title: String,
+    pub org: String,
+    pub org_name: String,
+    pub period: String,
+    pub date: NaiveDate,
+    pub columns: Vec<Head>,
+    pub rows: Vec<Vec<Value>>,
+    pub totals: Vec<Value>,
+    pub footnotes: Vec<String>,
+    /// The school code of each row, for drilling down.
+    #[serde(skip)]
+    pub row_schools: Vec<String>,
+}
+
+impl Report {
+    /// The address that lists what a figure counts, if it counts anything.
+    pub fn drill(&self, row: usize, col: usize) -> Option<String> {
+        let key = self.columns.get(col)?.key;
+        let school = self.row_schools.get(row)?;
+        let column = Column::parse(key)?;
+        (column.counts_students() || matches!(column, Column::SubsidyTotal | Column::Classes)).then(|| {
+            format!(
+                "/reports/{}/drill?org={}&period={}&date={}&school={school}&column={key}",
+                self.report, self.org, self.period, self.date
+            )
+        })
+    }
+}
+
+fn definition(name: &str) -> AppResult<Definition> {
+    Definition::named(name).map_err(|m| AppError::field("report", "report.unknown", m))
+}
+
+/// The period's last day, or today when the period is not over.
+pub fn default_date(period: &Span) -> NaiveDate {
+    period.last_day().min(today())
+}
+
+/// Programme schools under `org` on `date`, in code order.
+fn programme_schools_under(conn: &mut DbConn, org: &Org, date: NaiveDate) -> AppResult<Vec<Org>> {
+    Ok(orgs::table
+        .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
+        .filter(orgs::path.like(format!("{}%", org.path)))
+        .filter(programme_schools::from_date.le(date))
+        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(date)))
+        .select(Org::as_select())
+        .distinct()
+        .order(orgs::code.asc())
+        .load(conn)?)
+}
+
+/// One school's figures on `date` over `period`. Unscoped: callers check the school.
+fn school_facts(conn: &mut DbConn, school: &Org, date: NaiveDate, period: &Span) -> AppResult<SchoolFacts> {
+    let placed = timeline::placed_at(conn, school.id, date)?;
+    let classes: HashSet<i64> = placed.iter().filter_map(|(_, c)| *c).collect();
+    let in_programme = config::memberships(conn, school.id)?.iter().any(|p| p.contains(date));
+    let lines = if in_programme { roster::snapshot_lines(conn, school, date)? } else { Vec::new() };
+    let mut migrant: HashSet<i64> = HashSet::new();
+    for chunk in lines.chunks(5_000) {
+        let ids: Vec<i64> = chunk.iter().map(|l| l.student_id).collect();
+        migrant.extend(
+            students::table
+                .filter(students::id.eq_any(ids))
+                .filter(students::migrant.eq(true))
+                .select(students::id)
+                .load::<i64>(conn)?,
+        );
+    }
+    let school_type: Option<String> =
+        schools::table.find(school.id).select(schools::school_type).first(conn).optional()?;
+    let subsidy: Vec<(i64, i64)> = entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq(school.id))
+        .filter(entitlement_periods::month.eq_any(period.keys()))
+        .select((entitlement_periods::amount_fen, entitlement_periods::adjustment_fen))
+        .load(conn)?;
+    Ok(SchoolFacts {
+        code: school.code.clone(),
+        name: school.name.clone(),
+        school_type: school_type
+            .map(|t| codes::table("school_type").label(&t).unwrap_or(&t).to_owned())
+            .unwrap_or_default(),
+        enrolled: placed.iter().map(|(id, _)| *id).collect(),
+        classes: classes.len(),
+        beneficiaries: lines
+            .iter()
+            .map(|l| Beneficiary {
+                student_id: l.student_id,
+                boarder: l.is_boarder(),
+                yibu: l.yibu,
+                left_behind: l.is_left_behind(),
+                migrant: migrant.contains(&l.student_id),
+                model: l.meal_model.clone(),
+            })
+            .collect(),
+        standard: config::meal_standard(conn, &school.path, date)?,
+        subsidy_total: crate::domain::money::Fen::new(subsidy.iter().map(|(a, b)| a + b).sum()),
+    })
+}
+
+/// The org a report is drawn for, with the schools it covers, checked against the definition.
+fn subject(
+    conn: &mut DbConn,
+    caller: &Caller,
+    def: &Definition,
+    req: &Request,
+    date: NaiveDate,
+) -> AppResult<(Org, Vec<Org>)> {
+    caller.require(conn, Permission::ViewReports, "report")?;
+    let org = org_in_scope(conn, caller.scope(), &req.org)?;
+    let is_school = org.kind == OrgKind::School.as_str();
+    let schools = match (def.level, is_school) {
+        (Level::School, true) => vec![org.clone()],
+        (Level::School, false) => {
+            return Err(AppError::field(
+                "org",
+                "report.level",
+                format!("{}是学校报表，请选择一所学校（“{}”是{}）", def.title, org.name, org.kind_label()),
+            ));
+        }
+        (Level::County, true) => {
+            return Err(AppError::field(
+                "org",
+                "report.level",
+                format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title),
+            ));
+        }
+        (Level::County, false) => programme_schools_under(conn, &org, date)?,
+    };
+    Ok((org, schools))
+}
+
+/// Draws a report. A report with nothing to count is refused, never returned empty.
+pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Report> {
+    let def = definition(&req.name)?;
+    let date = req.date.unwrap_or_else(|| default_date(&req.period));
+    let (org, schools) = subject(conn, caller, &def, req, date)?;
+    let mut facts = Vec::with_capacity(schools.len());
+    for s in &schools {
+        facts.push(school_facts(conn, s, date, &req.period)?);
+    }
+    // A county report lists beneficiary schools; a school report is the school's own row.
+    if def.level == Level::County {
+        facts.retain(|f| !f.beneficiaries.is_empty() || f.subsidy_total.fen() != 0);
+    }
+    let empty = facts.iter().all(|f| f.enrolled.is_empty() && f.beneficiaries.is_empty() && f.subsidy_total.fen() == 0);
+    if empty {
+        return Err(AppError::invalid(
+            "report.no_data",
+            format!(
+                "{}在{}（报表日{date}）没有可统计的数据：没有在校或受益学生，也没有核算补助，不生成空报表",
+                org.name, req.period
+            ),
+        ));
+    }
+    let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
+    Ok(Report {
+        report: def.name.clone(),
+        title: def.title.clone(),
+        org: org.code.clone(),
+        org_name: org.name.clone(),
+        period: req.period.to_string(),
+        date,
+        columns: def
+            .columns
+            .iter()
+            .map(|c| Head { key: c.column.key(), title: c.title.clone(), meaning: c.meaning.clone() })
+            .collect(),
+        rows: facts.iter().map(|f| columns.iter().map(|c| f.value(*c)).collect()).collect(),
+        totals: totals(&columns, &facts),
+        footnotes: def.footnotes.clone(),
+        row_schools: facts.iter().map(|f| f.code.clone()).collect(),
+    })
+}
+
+/// One row of a drill-down: a student counted, a month of money, or a class.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillRow {
+    pub cells: Vec<String>,
+    /// Where the row itself leads (a month's entitlement), if anywhere.
+    pub link: Option<String>,
+}
+
+/// What one figure counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drill {
+    pub report: String,
+    pub title: String,
+    pub school: String,
+    pub school_name: String,
+    pub column: String,
+    pub period: String,
+    pub date: NaiveDate,
+    pub value: Value,
+    pub heads: Vec<&'static str>,
+    pub rows: Vec<DrillRow>,
+}
+
+/// The rows behind one school's figure in a report.
+pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &str, key: &str) -> AppResult<Drill> {
+    let def = definition(&req.name)?;
+    let col =
+        def.columns.iter().find(|c| c.column.key() == key).ok_or_else(|| {
+            AppError::field("column", "report.unknown_column", format!("{}没有“{key}”这一列", def.title))
+        })?;
+    let date = req.date.unwrap_or_else(|| default_date(&req.period));
+    caller.require(conn, Permission::ViewReports, "report_drill")?;
+    // The school must be inside the report's org, and both in the caller's scope.
+    let org = org_in_scope(conn, caller.scope(), &req.org)?;
+    let school = org_in_scope(conn, caller.scope(), school_code)?;
+    if !school.path.starts_with(&org.path) || school.kind != OrgKind::School.as_str() {
+        return Err(AppError::not_found());
+    }
+    let facts = school_facts(conn, &school, date, &req.period)?;
+    let (heads, rows): (Vec<&'static str>, Vec<DrillRow>) = match col.column {
+        Column::SubsidyTotal => {
+            let months: Vec<(i32, i32, i32, i64, i64)> = entitlement_periods::table
+                .filter(entitlement_periods::school_id.eq(school.id))
+                .filter(entitlement_periods::month.eq_any(req.period.keys()))
+                .order(entitlement_periods::month.asc())
+                .select((
+                    entitlement_periods::month,
+                    entitlement_periods::students,
+                    entitlement_periods::beneficiary_days,
+                    entitlement_periods::amount_fen,
+                    entitlement_periods::adjustment_fen,
+                ))
+                .load(conn)?;
+            let fen = crate::domain::money::Fen::new;
+            let rows = months
+                .into_iter()
+                .map(|(m, students, days, amount, adjustment)| {
+                    let month = Month::from_key(m).map(|m| m.to_string()).unwrap_or_default();
+                    DrillRow {
+                        link: Some(format!("/entitlements/{}/{month}", school.code)),
+                        cells: vec![
+                            month,
+                            students.to_string(),
+                            days.to_string(),
+                            fen(amount).to_string(),
+                            fen(adjustment).to_string(),
+                            fen(amount + adjustment).to_string(),
+                        ],
+                    }
+                })
+                .collect();
+            (vec!["月份", "受益人数", "人·天", "当月核算（元）", "调整（元）", "合计（元）"], rows)
+        }
+        Column::Classes => {
+            let classes = roster::classes_on(conn, &school, date)?;
+            let placed = timeline::placed_at(conn, school.id, date)?;
+            let mut counts: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+            for (_, c) in placed {
+                if let Some(c) = c {
+                    *counts.entry(c).or_default() += 1;
+                }
+            }
+            let mut rows: Vec<(i32, String, String, usize)> = counts
+                .into_iter()
+                .map(|(c, n)| {
+                    let (no, name, grade) = classes.get(&c).cloned().unwrap_or_default();
+                    (grade, no, name, n)
+                })
+                .collect();
+            rows.sort();
+            (
+                vec!["班号", "班级", "年级", "在校人数"],
+                rows.into_iter()
+                    .map(|(g, no, name, n)| DrillRow {
+                        cells: vec![no, name, codes::grade_name(g).to_owned(), n.to_string()],
+                        link: None,
+                    })
+                    .collect(),
+            )
+        }
+        c if c.counts_students() => {
+            // Lists of children: names and masked numbers, so reading them needs the student right.
+            caller.require(conn, Permission::ViewStudents, "report_drill")?;
+            let ids: HashSet<i64> = facts.counted(c).into_iter().collect();
+            let mut list: Vec<(String, String, String)> = Vec::with_capacity(ids.len());
+            let all: Vec<i64> = ids.iter().copied().collect();
+            for chunk in all.chunks(5_000) {
+                list.extend(
+                    students::table
+                        .filter(students::id.eq_any(chunk))
+                        .select((students::student_no, students::name, students::sex))
+                        .load::<(String, String, String)>(conn)?,
+                );
+            }
+            list.sort();
+            (
+                vec!["学籍号", "姓名", "性别"],
+                list.into_iter()
+                    .map(|(no, name, sex)| DrillRow {
+                        cells: vec![mask::student_no(&no), name, codes::sex_label(&sex).to_owned()],
+                        link: None,
+                    })
+                    .collect(),
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    Ok(Drill {
+        report: def.name.clone(),
+        title: def.title.clone(),
+        school: school.code.clone(),
+        school_name: school.name.clone(),
+        column: col.title.clone(),
+        period: req.period.to_string(),
+        date,
+        value: facts.value(col.column),
+        heads,
+        rows,
+    })
+}

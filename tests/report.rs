@@ -1,0 +1,310 @@
+//! The statutory reports over the demo county, on both databases: every figure of the county
+//! and school reports equals a count made here straight from the tables, totals are the sums of
+//! the rows, 补助总额 equals the entitlement lines, and the page, the xlsx (calamine), the PDF
+//! (pdftotext) and the CLI carry the same figures. Bad requests are refused, never an empty file.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::test;
+use calamine::{Data, Reader};
+use common::*;
+use diesel::prelude::*;
+use mealroll::db::schema::{
+    classes, entitlement_lines, entitlement_periods, orgs, programme_schools, student_spells, students,
+};
+use mealroll::domain::calendar::Span;
+use serde_json::{Value, json};
+
+/// What one school's beneficiaries are, counted straight from the registry: confirmed, at school
+/// there on the day, in a class of grades 1–9.
+#[derive(Debug, Default, PartialEq)]
+struct Counted {
+    enrolled: i64,
+    classes: i64,
+    beneficiaries: i64,
+    boarders: i64,
+    yibu: i64,
+    left_behind: i64,
+    migrant: i64,
+}
+
+fn count(conn: &mut mealroll::db::DbConn, school_id: i64, day: chrono::NaiveDate) -> Counted {
+    type Row = (i64, Option<i64>, String, bool, String, bool, Option<i32>);
+    let rows: Vec<Row> = student_spells::table
+        .inner_join(students::table)
+        .left_join(classes::table.on(classes::id.nullable().eq(student_spells::class_id)))
+        .filter(student_spells::school_id.eq(school_id))
+        .filter(student_spells::state.eq("at_school"))
+        .filter(student_spells::from_date.le(day))
+        .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
+        .filter(students::review.eq("confirmed"))
+        .select((
+            students::id,
+            student_spells::class_id,
+            students::attendance,
+            students::yibu,
+            students::left_behind,
+            students::migrant,
+            classes::grade.nullable(),
+        ))
+        .load(conn)
+        .expect("students");
+    let mut c = Counted {
+        enrolled: rows.len() as i64,
+        classes: rows.iter().filter_map(|r| r.1).collect::<BTreeSet<_>>().len() as i64,
+        ..Counted::default()
+    };
+    for (_, _, attendance, yibu, left_behind, migrant, grade) in rows {
+        if !grade.is_some_and(|g| (1..=9).contains(&g)) {
+            continue;
+        }
+        c.beneficiaries += 1;
+        c.boarders += i64::from(attendance == "2");
+        c.yibu += i64::from(yibu);
+        c.left_behind += i64::from(left_behind == "1" || left_behind == "2");
+        c.migrant += i64::from(migrant);
+    }
+    c
+}
+
+/// The entitlement lines booked to a school for the period's months, in fen.
+fn lines_total(conn: &mut mealroll::db::DbConn, school_id: i64, span: &Span) -> i64 {
+    entitlement_lines::table
+        .inner_join(entitlement_periods::table)
+        .filter(entitlement_periods::school_id.eq(school_id))
+        .filter(entitlement_periods::month.eq_any(span.keys()))
+        .select(entitlement_lines::amount_fen)
+        .load::<i64>(conn)
+        .expect("lines")
+        .into_iter()
+        .sum()
+}
+
+fn fen(v: &Value) -> i64 {
+    mealroll::domain::money::Fen::parse_yuan(v.as_str().expect("money")).expect("yuan").fen()
+}
+
+fn col(r: &Value, key: &str) -> usize {
+    r["columns"].as_array().expect("columns").iter().position(|c| c["key"] == key).expect(key)
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll")).args(args).output().expect("run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::bare(db);
+        mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        let period = mealroll::domain::term::Term::of_day(mealroll::registry::service::today()).to_string();
+        let span = Span::parse(&period).expect("term");
+        let uri =
+            |name: &str, org: &str, extra: &str| format!("/api/v1/reports/{name}?org={org}&period={period}{extra}");
+
+        let (s, r) = call(&app, test::TestRequest::get().uri(&uri("county-regular", "522326", "")), &yyb).await;
+        assert_eq!(s, 200, "{label}: {r}");
+        assert_eq!((r["report"].as_str(), r["org"].as_str()), (Some("county-regular"), Some("522326")), "{label}");
+        let day: chrono::NaiveDate = r["date"].as_str().expect("date").parse().expect("day");
+        let titles: Vec<&str> =
+            r["columns"].as_array().expect("cols").iter().filter_map(|c| c["title"].as_str()).collect();
+        assert_eq!(titles[..3], ["受益学校", "学校办学类型", "受益学生人数"], "{label}: statutory order");
+        assert_eq!(titles[9..], ["学校食堂供餐", "企业(单位)供餐", "家庭(个人)托餐"], "{label}");
+
+        // The rows are exactly the programme schools with beneficiaries on the day.
+        let mut conn = w.conn();
+        let members: Vec<(i64, String, String)> = orgs::table
+            .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
+            .filter(programme_schools::from_date.le(day))
+            .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(day)))
+            .filter(orgs::path.like("%/522326/%"))
+            .select((orgs::id, orgs::code, orgs::name))
+            .order(orgs::code.asc())
+            .load(&mut conn)
+            .expect("members");
+        let mut expected: BTreeMap<String, (i64, Counted)> = BTreeMap::new();
+        for (id, _, name) in &members {
+            let c = count(&mut conn, *id, day);
+            if c.beneficiaries > 0 {
+                expected.insert(name.clone(), (*id, c));
+            }
+        }
+        let rows = r["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), expected.len(), "{label}: one row per beneficiary school");
+        assert!(rows.len() > 20, "{label}: the demo county has its schools");
+        let at = |key: &str| col(&r, key);
+        for row in rows {
+            let name = row[at("school_name")].as_str().expect("name");
+            let (id, c) = expected.get(name).unwrap_or_else(|| panic!("{label}: {name} is not a beneficiary school"));
+            let n = |key: &str| row[at(key)].as_i64().expect(key);
+            assert_eq!(
+                (n("beneficiaries"), n("boarders"), n("yibu"), n("left_behind"), n("migrant")),
+                (c.beneficiaries, c.boarders, c.yibu, c.left_behind, c.migrant),
+                "{label}: {name}"
+            );
+            // Every beneficiary has exactly one meal model.
+            assert_eq!(
+                n("model_canteen") + n("model_enterprise") + n("model_family"),
+                c.beneficiaries,
+                "{label}: {name}"
+            );
+            assert_eq!(row[at("standard")], json!("5.00"), "{label}: {name}");
+            assert_eq!(fen(&row[at("subsidy_total")]), lines_total(&mut conn, *id, &span), "{label}: {name}");
+        }
+        // The demo's models: 纳包 buys from an enterprise, the teaching points host with families.
+        let row_of = |needle: &str| rows.iter().find(|x| x[0].as_str().is_some_and(|n| n.contains(needle)));
+        let nabao = row_of("纳包").expect("纳包");
+        assert_eq!(nabao[at("model_enterprise")], nabao[at("beneficiaries")], "{label}");
+        assert!(rows.iter().any(|x| x[at("model_family")].as_i64() > Some(0)), "{label}");
+        // Totals are the sums of the rows; 补助总额 is every entitlement line of the period.
+        let totals = r["totals"].as_array().expect("totals");
+        for key in ["beneficiaries", "boarders", "yibu", "left_behind", "migrant", "model_canteen"] {
+            let sum: i64 = rows.iter().map(|x| x[at(key)].as_i64().expect(key)).sum();
+            assert_eq!(totals[at(key)].as_i64(), Some(sum), "{label}: {key}");
+        }
+        let all_lines: i64 = expected.values().map(|(id, _)| lines_total(&mut conn, *id, &span)).sum();
+        assert!(all_lines > 0, "{label}: the demo computed this term's months");
+        assert_eq!(fen(&totals[at("subsidy_total")]), all_lines, "{label}");
+
+        // The school report of one school: the same figures, plus the whole school.
+        let (id, c) = expected.values().next().expect("a school");
+        let code: String = orgs::table.find(id).select(orgs::code).first(&mut conn).expect("code");
+        let (s, sr) = call(&app, test::TestRequest::get().uri(&uri("school-regular", &code, "")), &yyb).await;
+        assert_eq!(s, 200, "{label}: {sr}");
+        let row = &sr["rows"][0];
+        let n = |key: &str| row[col(&sr, key)].as_i64().expect(key);
+        assert_eq!(
+            (n("enrolled"), n("classes"), n("beneficiaries"), n("boarders"), n("yibu"), n("left_behind"), n("migrant")),
+            (c.enrolled, c.classes, c.beneficiaries, c.boarders, c.yibu, c.left_behind, c.migrant),
+            "{label}: {sr}"
+        );
+        assert_eq!(fen(&row[col(&sr, "subsidy_total")]), lines_total(&mut conn, *id, &span), "{label}");
+
+        // The xlsx read back carries the same figures, row by row, and the totals.
+        let req =
+            test::TestRequest::get().uri(&uri("county-regular", "522326", "&format=xlsx")).insert_header(yyb.clone());
+        let resp = test::call_service(&app, req.to_request()).await;
+        assert_eq!(resp.status(), 200, "{label}");
+        let bytes = test::read_body(resp).await.to_vec();
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
+        let sheet = book.worksheet_range("报表").expect("sheet");
+        let cell = |r: usize, c: usize| match sheet.get((r, c)) {
+            Some(Data::String(s)) => s.clone(),
+            Some(Data::Float(f)) if f.fract() == 0.0 => format!("{f:.0}"),
+            Some(Data::Float(f)) => format!("{f:.2}"),
+            Some(Data::Int(i)) => i.to_string(),
+            Some(Data::Empty) | None => String::new(),
+            other => format!("{other:?}"),
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        for (i, row) in rows.iter().chain([&r["totals"]]).enumerate() {
+            for (j, v) in row.as_array().expect("cells").iter().enumerate() {
+                let want = text(v);
+                let got = cell(3 + i, j);
+                // Money keeps two decimals in the file's number format; whole yuan read back as integers.
+                let same = got == want || want.strip_suffix(".00").is_some_and(|w| w == got);
+                assert!(same, "{label}: xlsx row {i} col {j}: {got} ≠ {want}");
+            }
+        }
+
+        // The PDF read back: every school, its 补助总额, the totals and the footnotes.
+        let req =
+            test::TestRequest::get().uri(&uri("county-regular", "522326", "&format=pdf")).insert_header(yyb.clone());
+        let pdf = test::call_and_read_body(&app, req.to_request()).await.to_vec();
+        let text_pdf = pdftool("pdftotext", &pdf, &["-layout"]);
+        for row in rows {
+            let name = row[0].as_str().expect("name");
+            assert!(text_pdf.contains(name), "{label}: {name} missing from the PDF");
+            assert!(text_pdf.contains(row[at("subsidy_total")].as_str().expect("money")), "{label}: {name}");
+        }
+        assert!(text_pdf.contains(totals[at("subsidy_total")].as_str().expect("total")), "{label}");
+        assert!(text_pdf.contains("县级常规统计报表") && text_pdf.contains("受益学校"), "{label}");
+
+        // The page shows the same figures; a figure leads to the children it counts.
+        let cookie = format!("mealroll_session={}", w.token("yyb"));
+        let get = |uri: &str| {
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header((actix_web::http::header::COOKIE, cookie.clone()))
+                .to_request()
+        };
+        let html = body_text(
+            test::call_service(&app, get(&format!("/reports/county-regular?org=522326&period={period}"))).await,
+        )
+        .await;
+        assert!(html.contains(totals[at("subsidy_total")].as_str().expect("total")), "{label}");
+        let first = &rows[0];
+        let want = first[at("beneficiaries")].as_i64().expect("n");
+        let needle = "column=beneficiaries";
+        let href_start = html.find(needle).and_then(|i| html[..i].rfind("href=\"")).expect("drill link") + 6;
+        let href = html[href_start..].split('"').next().expect("href").replace("&#38;", "&").replace("&amp;", "&");
+        let drill = body_text(test::call_service(&app, get(&href)).await).await;
+        assert_eq!(drill.matches("<tr><td>").count() as i64, want, "{label}: the drill lists every child counted: {href} {drill}");
+        assert!(drill.contains("******"), "{label}: student numbers are masked in the list");
+
+        // Bad requests: a clear refusal, never an empty file.
+        for (u, status, code) in [
+            (uri("weekly-gossip", "522326", ""), 422, "report.unknown"),
+            (uri("county-regular", "522327", ""), 404, "not_found"),
+            (uri("school-regular", "522326", ""), 422, "report.level"),
+            ("/api/v1/reports/county-regular?org=522326&period=2015-1&format=xlsx".to_owned(), 422, "report.no_data"),
+            (uri("county-regular", "522326", "&format=docx"), 422, "report.format"),
+            ("/api/v1/reports/county-regular?org=522326&period=2026-13".to_owned(), 422, "period.format"),
+        ] {
+            let (s, v) = call(&app, test::TestRequest::get().uri(&u), &yyb).await;
+            assert_eq!((s, v["error"].as_str()), (status, Some(code)), "{label}: {u}: {v}");
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::get().uri("/api/v1/reports/county-regular?org=522326&period=2015-1"), &yyb)
+                .await;
+        assert!(s == 422 && v["message"].as_str().is_some_and(|m| m.contains("没有可统计的数据")), "{label}: {v}");
+
+        // The CLI writes the same JSON, and files only where asked.
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("county.xlsx");
+        let (ok, _, err) = cli(&[
+            "--db",
+            &w.db.url,
+            "report",
+            "county-regular",
+            "--org",
+            "522326",
+            "--period",
+            &period,
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert!(ok && out.exists(), "{label}: {err}");
+        let (ok, stdout, err) = cli(&[
+            "--db",
+            &w.db.url,
+            "report",
+            "county-regular",
+            "--org",
+            "522326",
+            "--period",
+            &period,
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{label}: {err}");
+        let v: Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!((&v["rows"], &v["totals"]), (&r["rows"], &r["totals"]), "{label}");
+        let (ok, _, err) =
+            cli(&["--db", &w.db.url, "report", "county-regular", "--org", "522326", "--period", "2015-1"]);
+        assert!(!ok && err.contains("report.no_data"), "{label}: {err}");
+    }
+}
