@@ -554,7 +554,7 @@ fn build_users(conn: &mut DbConn, keys: &Keys, cli: &Caller, schools: &[String])
     for (username, display_name, org_code, role) in wanted {
         let id: Option<i64> =
             users::table.filter(users::username.eq(&username)).select(users::id).first(conn).optional()?;
-        let password = accounts::generate_password();
+        let password = accounts::generate_password(&username);
         let totp_secret = match id {
             None => {
                 accounts::create_user(

@@ -196,6 +196,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
     },
+    /// Time the county report over a generated county of N children with a year of entitlements.
+    Report {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -635,6 +640,15 @@ fn run(cli: Cli) -> Result<(), AppError> {
             print(cli.json, json!(result), || {
                 println!(
                     "bench roster: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
+                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                )
+            });
+        }
+        Command::Bench { what: BenchCommand::Report { rows } } => {
+            let result = mealroll::bench::report(&mut conn, rows)?;
+            print(cli.json, json!(result), || {
+                println!(
+                    "bench report: {} 人，{:.3} 秒，峰值内存 {} MB，{}",
                     result.n, result.seconds, result.peak_rss_mb, result.detail
                 )
             });

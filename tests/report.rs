@@ -252,7 +252,11 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         let href_start = html.find(needle).and_then(|i| html[..i].rfind("href=\"")).expect("drill link") + 6;
         let href = html[href_start..].split('"').next().expect("href").replace("&#38;", "&").replace("&amp;", "&");
         let drill = body_text(test::call_service(&app, get(&href)).await).await;
-        assert_eq!(drill.matches("<tr><td>").count() as i64, want, "{label}: the drill lists every child counted: {href} {drill}");
+        assert_eq!(
+            drill.matches("<tr><td>").count() as i64,
+            want,
+            "{label}: the drill lists every child counted: {href} {drill}"
+        );
         assert!(drill.contains("******"), "{label}: student numbers are masked in the list");
 
         // Bad requests: a clear refusal, never an empty file.
@@ -306,5 +310,136 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         let (ok, _, err) =
             cli(&["--db", &w.db.url, "report", "county-regular", "--org", "522326", "--period", "2015-1"]);
         assert!(!ok && err.contains("report.no_data"), "{label}: {err}");
+        // Submission: the school freezes its report; the county signs off once, with reasons.
+        let (school, principal) = ("2152326001", bearer(&w, "s1.xiaozhang"));
+        let submit = |org: &str| {
+            test::TestRequest::post()
+                .uri("/api/v1/reports/school-regular/submissions")
+                .set_json(json!({"org": org, "period": period}))
+        };
+        let (s, v1) = call(&app, submit(school), &principal).await;
+        assert_eq!((s, v1["created"].as_bool()), (201, Some(true)), "{label}: {v1}");
+        let first = &v1["submission"];
+        assert_eq!((first["version"].as_i64(), first["status"].as_str()), (Some(1), Some("submitted")), "{label}");
+        assert_eq!(first["content_hash"].as_str().map(str::len), Some(64), "{label}");
+        // Due 15 September; today is later in the autumn term, so it came in late.
+        let due = mealroll::domain::report::due_date(&span).to_string();
+        assert_eq!(first["due_date"].as_str(), Some(due.as_str()), "{label}");
+        assert_eq!(first["late"].as_bool(), Some(today_after(&due)), "{label}");
+        let (s, again) = call(&app, submit(school), &principal).await;
+        assert_eq!(
+            (s, again["created"].as_bool(), &again["submission"]["id"]),
+            (200, Some(false), &first["id"]),
+            "{label}"
+        );
+        let (s, v) = call(&app, submit("2152326002"), &principal).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("report.not_own")), "{label}: {v}");
+
+        // The county sees who owes the report, late first, and this school's first version.
+        let (s, owed) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/report-submissions?report=school-regular&period={period}")),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {owed}");
+        let owed = owed.as_array().expect("owed");
+        assert_eq!(owed.len(), members.len(), "{label}: every programme school owes it");
+        let mine = owed.iter().find(|o| o["org"] == school).expect("school");
+        assert_eq!(mine["latest"]["version"].as_i64(), Some(1), "{label}");
+        assert!(
+            owed.iter().filter(|o| o["latest"].is_null()).all(|o| o["late"] == json!(today_after(&due))),
+            "{label}"
+        );
+
+        let id = first["id"].as_i64().expect("id");
+        let decide = |decision: &str, note: &str| {
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/report-submissions/{id}/decision"))
+                .set_json(json!({"decision": decision, "note": note}))
+        };
+        let (s, v) = call(&app, decide("approve", ""), &principal).await;
+        assert_eq!(s, 403, "{label}: a school does not sign off: {v}");
+        let (s, v) = call(&app, decide("reject", " "), &yyb).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("report.reason_required")), "{label}: {v}");
+        let (s, v) = call(&app, decide("reject", "寄宿生人数与花名册不符，请核实后重报"), &yyb).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("rejected")), "{label}: {v}");
+        let (s, v) = call(&app, decide("approve", ""), &yyb).await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("report.already_decided")), "{label}: {v}");
+
+        // The school corrects a child's 就读方式 and submits again: version 2 with the change named.
+        let school_id: i64 = orgs::table.filter(orgs::code.eq(school)).select(orgs::id).first(&mut conn).expect("id");
+        let day_pupil: i64 = students::table
+            .filter(students::school_id.eq(school_id))
+            .filter(students::review.eq("confirmed"))
+            .filter(students::attendance.eq("1"))
+            .select(students::id)
+            .first(&mut conn)
+            .expect("day pupil");
+        let boarders_before = count(&mut conn, school_id, day).boarders;
+        diesel::update(students::table.find(day_pupil))
+            .set(students::attendance.eq("2"))
+            .execute(&mut conn)
+            .expect("fix");
+        let (s, v2) = call(&app, submit(school), &principal).await;
+        assert_eq!(s, 201, "{label}: {v2}");
+        let second = &v2["submission"];
+        assert_eq!(second["version"].as_i64(), Some(2), "{label}");
+        assert_eq!(
+            second["diff"],
+            json!([{"row": "第1行", "column": "寄宿生人数", "before": boarders_before.to_string(), "after": (boarders_before + 1).to_string()}]),
+            "{label}: {second}"
+        );
+        let id2 = second["id"].as_i64().expect("id");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/report-submissions/{id2}/decision"))
+                .set_json(json!({"decision": "approve_with_reservations", "note": "逾期报送，下次按时"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("approved_with_reservations")), "{label}: {v}");
+        assert_eq!(audit_count(&mut conn, "report.submit"), 2, "{label}");
+        assert_eq!(audit_count(&mut conn, "report.decide"), 2, "{label}");
+
+        // The county's page shows the frozen version, the change and the decision.
+        let html = body_text(test::call_service(&app, get(&format!("/reports/submissions/{id2}"))).await).await;
+        assert!(
+            html.contains("第2版") && html.contains("有保留通过") && html.contains("逾期报送，下次按时"),
+            "{label}"
+        );
+        assert!(html.contains("寄宿生人数") && html.contains("id=\"diff\""), "{label}");
+        // The page's 报送 form carries CSRF.
+        let cookie_s = format!("mealroll_session={}", w.token("s1.xiaozhang"));
+        let page_post = |csrf: &str| {
+            test::TestRequest::post()
+                .uri("/reports/school-regular/submit")
+                .insert_header((actix_web::http::header::COOKIE, cookie_s.clone()))
+                .set_form([("csrf", csrf), ("org", school), ("period", period.as_str())])
+                .to_request()
+        };
+        assert_eq!(test::call_service(&app, page_post("forged")).await.status(), 403, "{label}");
+        let page = test::TestRequest::get()
+            .uri(&format!("/reports/school-regular?org={school}&period={period}"))
+            .insert_header((actix_web::http::header::COOKIE, cookie_s.clone()))
+            .to_request();
+        let html = body_text(test::call_service(&app, page).await).await;
+        assert!(html.contains("submit-form"), "{label}: the school may submit its own report");
+        let r = test::call_service(&app, page_post(&csrf_of(&html))).await;
+        assert_eq!(r.status(), 303, "{label}");
+        // A snapshot edited in SQL is refused, never shown as the submitted figures, and
+        // blocks the next submission until someone looks.
+        diesel::update(mealroll::db::schema::report_submissions::table.find(id2))
+            .set(mealroll::db::schema::report_submissions::content.eq("{}"))
+            .execute(&mut conn)
+            .expect("tamper");
+        let (s, v) = call(&app, test::TestRequest::get().uri(&format!("/api/v1/report-submissions/{id2}")), &yyb).await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("report.tampered")), "{label}: {v}");
     }
+}
+
+/// Whether today is past a due date written YYYY-MM-DD.
+fn today_after(due: &str) -> bool {
+    mealroll::registry::service::today().to_string().as_str() > due
 }

@@ -295,14 +295,19 @@ fn parse_username(s: &str) -> AppResult<String> {
     }
 }
 
-/// A random password that satisfies the policy.
-pub fn generate_password() -> String {
+/// A random password that satisfies the policy for `username` (a draw that happens to
+/// contain the username, such as “yyb”, is drawn again).
+pub fn generate_password(username: &str) -> String {
     const ALPHA: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut s: String = (0..12).map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char).collect();
-    // Guarantee three classes whatever the draw.
-    s.push_str(&format!("-{}a{}", rand::random_range(2..10), rand::random_range(2..10)));
-    s.insert(0, 'K');
-    s
+    loop {
+        let mut s: String = (0..12).map(|_| ALPHA[rand::random_range(0..ALPHA.len())] as char).collect();
+        // Guarantee three classes whatever the draw.
+        s.push_str(&format!("-{}a{}", rand::random_range(2..10), rand::random_range(2..10)));
+        s.insert(0, 'K');
+        if password::check(&s, username).is_ok() {
+            return s;
+        }
+    }
 }
 
 pub fn create_user(
@@ -335,7 +340,7 @@ pub fn create_user(
             // A password an administrator chose is theirs to know: the user replaces it at first login.
             (p.to_owned(), caller.user_id.is_some())
         }
-        None => (generate_password(), true),
+        None => (generate_password(&username), true),
     };
     let hash = hashing::hash(&password)?;
     let totp_secret = roles.needs_totp(kind).then(totp::new_secret);
@@ -501,7 +506,7 @@ pub fn act_on_user(
     let mut creds = None;
     let (password_hash, totp_enc) = match action {
         AccountAction::ResetPassword => {
-            let pw = generate_password();
+            let pw = generate_password(&target.username);
             let hash = hashing::hash(&pw)?;
             creds =
                 Some(Credentials { user_id: id, username: target.username.clone(), password: pw, totp_secret: None });

@@ -692,6 +692,29 @@ diesel::joinable!(yibu_periods -> orgs (school_id));
 diesel::joinable!(yibu_lines -> yibu_periods (period_id));
 diesel::joinable!(yibu_lines -> students (student_id));
 
+diesel::table! {
+    report_submissions (id) {
+        id -> BigInt,
+        report -> Text,
+        org_id -> BigInt,
+        period -> Text,
+        report_date -> Date,
+        version -> Integer,
+        content -> Text,
+        content_hash -> Text,
+        diff -> Text,
+        due_date -> Date,
+        submitted_by -> Text,
+        submitted_at -> Timestamp,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Text,
+    }
+}
+
+diesel::joinable!(report_submissions -> orgs (org_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     schools,
@@ -736,4 +759,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     meals_served,
     yibu_periods,
     yibu_lines,
+    report_submissions,
 );

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{Datelike, NaiveDate};
+
+use super::calendar::Span;
 use super::money::Fen;
 use super::programme::MealModel;
 
@@ -212,8 +215,9 @@ pub struct SchoolFacts {
     pub subsidy_total: Fen,
 }
 
-/// A figure: a count, an amount, or words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A figure: a count, an amount, or words. Stored snapshots read back the same (an amount is
+/// a decimal string, tried before words).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     Count(i64),
@@ -295,6 +299,54 @@ pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
         .collect()
 }
 
+/// When a report for `period` is due: the regular reports of an autumn term or a school year
+/// by 15 September (seed 003, 第十二条); any other period by the 15th of the month after it.
+pub fn due_date(period: &Span) -> NaiveDate {
+    let first = period.first_day();
+    let day = |y, m| NaiveDate::from_ymd_opt(y, m, 15).unwrap_or(first);
+    if first.month() == 9 {
+        return day(first.year(), 9);
+    }
+    let after = period.last_day() + chrono::Days::new(1);
+    day(after.year(), after.month())
+}
+
+/// A figure that changed between two submissions of the same report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellChange {
+    /// The row (its school, or 第N行), and the column's heading.
+    pub row: String,
+    pub column: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// What changed from `before` to `after` (rows matched by their first column when it names the
+/// school, else by position); a row only on one side shows every figure against a blank.
+pub fn diff(titles: &[String], keyed: bool, before: &[Vec<Value>], after: &[Vec<Value>]) -> Vec<CellChange> {
+    let key = |i: usize, row: &[Value]| {
+        if keyed { row.first().map(Value::text).unwrap_or_default() } else { format!("第{}行", i + 1) }
+    };
+    let index = |rows: &[Vec<Value>]| -> Vec<(String, Vec<String>)> {
+        rows.iter().enumerate().map(|(i, r)| (key(i, r), r.iter().map(Value::text).collect())).collect()
+    };
+    let (old, new) = (index(before), index(after));
+    let mut keys: Vec<&String> = old.iter().map(|(k, _)| k).collect();
+    keys.extend(new.iter().map(|(k, _)| k).filter(|k| !old.iter().any(|(o, _)| o == *k)));
+    let mut out = Vec::new();
+    for k in keys {
+        let find = |side: &[(String, Vec<String>)]| side.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+        let (a, b) = (find(&old).unwrap_or_default(), find(&new).unwrap_or_default());
+        for (j, title) in titles.iter().enumerate() {
+            let (x, y) = (a.get(j).cloned().unwrap_or_default(), b.get(j).cloned().unwrap_or_default());
+            if x != y {
+                out.push(CellChange { row: k.clone(), column: title.clone(), before: x, after: y });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,5 +423,37 @@ mod tests {
             ]
         );
         assert_eq!(totals(&[Column::Standard], &[a]), vec![Value::Money(Fen::new(500))]);
+    }
+
+    #[test]
+    fn regular_reports_are_due_on_15_september_and_others_the_month_after() {
+        let due = |p: &str| due_date(&Span::parse(p).expect("period")).to_string();
+        assert_eq!(due("2026-1"), "2026-09-15");
+        assert_eq!(due("2026"), "2026-09-15");
+        assert_eq!(due("2026-2"), "2027-09-15");
+        assert_eq!(due("2026-10"), "2026-11-15");
+        assert_eq!(due("2026-12"), "2027-01-15");
+    }
+
+    #[test]
+    fn a_diff_names_the_school_the_column_and_both_figures() {
+        let titles = vec!["受益学校".to_owned(), "受益学生人数".to_owned()];
+        let row = |s: &str, n: i64| vec![Value::Text(s.into()), Value::Count(n)];
+        let before = vec![row("甲", 10), row("乙", 5)];
+        let after = vec![row("乙", 5), row("甲", 12), row("丙", 3)];
+        let changes = diff(&titles, true, &before, &after);
+        assert_eq!(
+            changes,
+            vec![
+                CellChange {
+                    row: "甲".into(), column: "受益学生人数".into(), before: "10".into(), after: "12".into()
+                },
+                CellChange { row: "丙".into(), column: "受益学校".into(), before: "".into(), after: "丙".into() },
+                CellChange {
+                    row: "丙".into(), column: "受益学生人数".into(), before: "".into(), after: "3".into()
+                },
+            ]
+        );
+        assert!(diff(&titles, true, &after, &after).is_empty());
     }
 }

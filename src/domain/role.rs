@@ -182,6 +182,10 @@ pub enum Permission {
     /// Read the statutory reports of the orgs in scope (their drill-downs list students, so
     /// those also need `ViewStudents`).
     ViewReports,
+    /// Submit the own org's statutory report (a frozen snapshot).
+    SubmitReports,
+    /// Sign off the reports of the orgs below: approve, approve with reservations, reject.
+    ReviewReports,
 }
 
 impl Role {
@@ -211,6 +215,8 @@ impl Role {
             PostLedger => matches!(self, Finance | NutritionOffice | NutritionOfficer | Principal),
             ApproveLedger => matches!(self, Finance | NutritionOffice | Principal),
             ViewReports => !self.is_officer(),
+            SubmitReports => matches!(self, NutritionOffice | NutritionOfficer | Principal),
+            ReviewReports => self == NutritionOffice,
         }
     }
 }

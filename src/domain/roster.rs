@@ -28,15 +28,23 @@ pub struct RosterLine {
     pub meal_model: String,
 }
 
+/// 就读方式 code 2: 住校.
+pub fn is_boarder(attendance: &str) -> bool {
+    attendance == "2"
+}
+
+/// 留守儿童 code 1 or 2: one parent or both away working.
+pub fn is_left_behind(code: &str) -> bool {
+    matches!(code, "1" | "2")
+}
+
 impl RosterLine {
-    /// 就读方式 住校.
     pub fn is_boarder(&self) -> bool {
-        self.attendance == "2"
+        is_boarder(&self.attendance)
     }
 
-    /// 留守儿童: one parent (1) or both (2) away working.
     pub fn is_left_behind(&self) -> bool {
-        matches!(self.left_behind.as_str(), "1" | "2")
+        is_left_behind(&self.left_behind)
     }
 
     /// The fields people see that differ from another line of the same child.

@@ -162,16 +162,34 @@ fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<
 /// Each class of a school as it was on a day: promotions applied after that day are walked back
 /// (newest first), so a roster for last spring shows last spring's grades and names.
 pub fn classes_on(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<HashMap<i64, (String, String, i32)>> {
-    let mut out: HashMap<i64, (String, String, i32)> = classes::table
-        .filter(classes::school_id.eq(school.id))
-        .select((classes::id, classes::class_no, classes::name, classes::grade))
-        .load::<(i64, String, String, i32)>(conn)?
-        .into_iter()
-        .map(|(id, no, name, grade)| (id, (no, name, grade)))
-        .collect();
+    classes_on_many(conn, std::slice::from_ref(school), day)
+}
+
+/// The same for several schools at once. A promotion plan names its own classes, so the plans
+/// of every school's ancestors can be walked back over the classes of all of them.
+pub fn classes_on_many(
+    conn: &mut DbConn,
+    schools: &[Org],
+    day: NaiveDate,
+) -> AppResult<HashMap<i64, (String, String, i32)>> {
+    let mut out: HashMap<i64, (String, String, i32)> = HashMap::new();
+    let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            classes::table
+                .filter(classes::school_id.eq_any(chunk))
+                .select((classes::id, classes::class_no, classes::name, classes::grade))
+                .load::<(i64, String, String, i32)>(conn)?
+                .into_iter()
+                .map(|(id, no, name, grade)| (id, (no, name, grade))),
+        );
+    }
+    let mut paths: Vec<String> = schools.iter().flat_map(|s| ancestor_paths(&s.path)).collect();
+    paths.sort();
+    paths.dedup();
     let plans: Vec<String> = promotions::table
         .inner_join(orgs::table)
-        .filter(orgs::path.eq_any(ancestor_paths(&school.path)))
+        .filter(orgs::path.eq_any(paths))
         .filter(promotions::status.eq_any(["applied", "confirmed"]))
         .filter(promotions::graduation_date.ge(day))
         .order(promotions::graduation_date.desc())

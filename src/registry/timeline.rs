@@ -171,16 +171,49 @@ pub fn eligible_at(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResu
 
 /// [`eligible_at`] with the class each student was in on that day.
 pub fn placed_at(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppResult<Vec<(i64, Option<i64>)>> {
-    Ok(student_spells::table
-        .inner_join(students::table)
-        .filter(student_spells::school_id.eq(school_id))
-        .filter(student_spells::state.eq(State::AtSchool.as_str()))
-        .filter(student_spells::from_date.le(day))
-        .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
-        .filter(students::review.eq("confirmed"))
-        .select((students::id, student_spells::class_id))
-        .order(students::id.asc())
-        .load(conn)?)
+    Ok(placed_at_many(conn, &[school_id], day)?.into_iter().map(|p| (p.student_id, p.class_id)).collect())
+}
+
+/// A child at school on a day, with the fields the programme counts by.
+#[derive(Debug, Clone, Queryable)]
+pub struct Placed {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub class_id: Option<i64>,
+    /// 就读方式 code.
+    pub attendance: String,
+    pub yibu: bool,
+    /// 留守儿童 code.
+    pub left_behind: String,
+    pub migrant: bool,
+}
+
+/// The same for several schools at once, by school then student.
+pub fn placed_at_many(conn: &mut DbConn, school_ids: &[i64], day: NaiveDate) -> AppResult<Vec<Placed>> {
+    let mut out = Vec::new();
+    for chunk in school_ids.chunks(500) {
+        out.extend(
+            student_spells::table
+                .inner_join(students::table)
+                .filter(student_spells::school_id.eq_any(chunk))
+                .filter(student_spells::state.eq(State::AtSchool.as_str()))
+                .filter(student_spells::from_date.le(day))
+                .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
+                .filter(students::review.eq("confirmed"))
+                .select((
+                    student_spells::school_id,
+                    students::id,
+                    student_spells::class_id,
+                    students::attendance,
+                    students::yibu,
+                    students::left_behind,
+                    students::migrant,
+                ))
+                .order((student_spells::school_id.asc(), students::id.asc()))
+                .load::<Placed>(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 /// The spell a student was in on a day, with the school's name: why a child is (not) on a roll.

@@ -3,4 +3,5 @@
 
 pub mod render;
 pub mod service;
+pub mod submission;
 pub mod web;

@@ -3,11 +3,11 @@
 //! definition's columns. The same `Report` renders to the page, xlsx, PDF and JSON, so they
 //! always carry the same figures; each figure drills down to the rows it counts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::db::DbConn;
@@ -15,8 +15,11 @@ use crate::db::schema::{entitlement_periods, orgs, programme_schools, schools, s
 use crate::domain::calendar::{Month, Span};
 use crate::domain::codes;
 use crate::domain::mask;
+use crate::domain::money::Fen;
+use crate::domain::programme::is_compulsory_grade;
 use crate::domain::report::{Beneficiary, Column, Definition, Level, SchoolFacts, Value, totals};
 use crate::domain::role::{OrgKind, Permission};
+use crate::domain::roster::{is_boarder, is_left_behind};
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
@@ -35,15 +38,15 @@ pub struct Request {
 }
 
 /// A column heading with what it means.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
-    pub key: &'static str,
+    pub key: String,
     pub title: String,
     pub meaning: String,
 }
 
 /// A drawn report: the JSON form of SPEC §12 plus what the page and files need.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub report: String,
     pub title: String,
@@ -56,14 +59,14 @@ pub struct Report {
     pub totals: Vec<Value>,
     pub footnotes: Vec<String>,
     /// The school code of each row, for drilling down.
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub row_schools: Vec<String>,
 }
 
 impl Report {
     /// The address that lists what a figure counts, if it counts anything.
     pub fn drill(&self, row: usize, col: usize) -> Option<String> {
-        let key = self.columns.get(col)?.key;
+        let key = &self.columns.get(col)?.key;
         let school = self.row_schools.get(row)?;
         let column = Column::parse(key)?;
         (column.counts_students() || matches!(column, Column::SubsidyTotal | Column::Classes)).then(|| {
@@ -97,52 +100,80 @@ fn programme_schools_under(conn: &mut DbConn, org: &Org, date: NaiveDate) -> App
         .load(conn)?)
 }
 
-/// One school's figures on `date` over `period`. Unscoped: callers check the school.
-fn school_facts(conn: &mut DbConn, school: &Org, date: NaiveDate, period: &Span) -> AppResult<SchoolFacts> {
-    let placed = timeline::placed_at(conn, school.id, date)?;
-    let classes: HashSet<i64> = placed.iter().filter_map(|(_, c)| *c).collect();
-    let in_programme = config::memberships(conn, school.id)?.iter().any(|p| p.contains(date));
-    let lines = if in_programme { roster::snapshot_lines(conn, school, date)? } else { Vec::new() };
-    let mut migrant: HashSet<i64> = HashSet::new();
-    for chunk in lines.chunks(5_000) {
-        let ids: Vec<i64> = chunk.iter().map(|l| l.student_id).collect();
-        migrant.extend(
-            students::table
-                .filter(students::id.eq_any(ids))
-                .filter(students::migrant.eq(true))
-                .select(students::id)
-                .load::<i64>(conn)?,
-        );
-    }
-    let school_type: Option<String> =
-        schools::table.find(school.id).select(schools::school_type).first(conn).optional()?;
-    let subsidy: Vec<(i64, i64)> = entitlement_periods::table
-        .filter(entitlement_periods::school_id.eq(school.id))
+/// The figures of schools on `date` over `period`, in the order given. Set-based (a few queries
+/// for all the schools, two per school for its meal models and standard), so a county of
+/// 100,000 children draws in well under a second. Unscoped: callers check the schools.
+pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &Span) -> AppResult<Vec<SchoolFacts>> {
+    let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
+    let placed = timeline::placed_at_many(conn, &ids, date)?;
+    let classes = roster::classes_on_many(conn, schools, date)?;
+    let members: HashSet<i64> = programme_schools::table
+        .filter(programme_schools::school_id.eq_any(&ids))
+        .filter(programme_schools::from_date.le(date))
+        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(date)))
+        .select(programme_schools::school_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let types: HashMap<i64, String> = schools::table
+        .filter(schools::org_id.eq_any(&ids))
+        .select((schools::org_id, schools::school_type))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut subsidy: HashMap<i64, i64> = HashMap::new();
+    for (school, amount, adjustment) in entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq_any(&ids))
         .filter(entitlement_periods::month.eq_any(period.keys()))
-        .select((entitlement_periods::amount_fen, entitlement_periods::adjustment_fen))
-        .load(conn)?;
-    Ok(SchoolFacts {
-        code: school.code.clone(),
-        name: school.name.clone(),
-        school_type: school_type
-            .map(|t| codes::table("school_type").label(&t).unwrap_or(&t).to_owned())
-            .unwrap_or_default(),
-        enrolled: placed.iter().map(|(id, _)| *id).collect(),
-        classes: classes.len(),
-        beneficiaries: lines
-            .iter()
-            .map(|l| Beneficiary {
-                student_id: l.student_id,
-                boarder: l.is_boarder(),
-                yibu: l.yibu,
-                left_behind: l.is_left_behind(),
-                migrant: migrant.contains(&l.student_id),
-                model: l.meal_model.clone(),
-            })
-            .collect(),
-        standard: config::meal_standard(conn, &school.path, date)?,
-        subsidy_total: crate::domain::money::Fen::new(subsidy.iter().map(|(a, b)| a + b).sum()),
-    })
+        .select((entitlement_periods::school_id, entitlement_periods::amount_fen, entitlement_periods::adjustment_fen))
+        .load::<(i64, i64, i64)>(conn)?
+    {
+        *subsidy.entry(school).or_default() += amount + adjustment;
+    }
+    let mut by_school: HashMap<i64, Vec<timeline::Placed>> = HashMap::new();
+    for p in placed {
+        by_school.entry(p.school_id).or_default().push(p);
+    }
+    let mut out = Vec::with_capacity(schools.len());
+    for school in schools {
+        let placed = by_school.remove(&school.id).unwrap_or_default();
+        let models = config::ModelsOnDay::load(conn, school.id, date)?;
+        // Beneficiaries (SPEC §6): placed at a programme school in a class of grades 1–9.
+        let beneficiaries = if members.contains(&school.id) {
+            placed
+                .iter()
+                .filter(|p| p.class_id.and_then(|c| classes.get(&c)).is_some_and(|(_, _, g)| is_compulsory_grade(*g)))
+                .map(|p| Beneficiary {
+                    student_id: p.student_id,
+                    boarder: is_boarder(&p.attendance),
+                    yibu: p.yibu,
+                    left_behind: is_left_behind(&p.left_behind),
+                    migrant: p.migrant,
+                    model: models.of_class(p.class_id).map(|m| m.label()).unwrap_or("").to_owned(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let school_type = types.get(&school.id).cloned().unwrap_or_default();
+        out.push(SchoolFacts {
+            code: school.code.clone(),
+            name: school.name.clone(),
+            school_type: codes::table("school_type").label(&school_type).unwrap_or(&school_type).to_owned(),
+            classes: placed.iter().filter_map(|p| p.class_id).collect::<HashSet<_>>().len(),
+            enrolled: placed.into_iter().map(|p| p.student_id).collect(),
+            beneficiaries,
+            standard: config::meal_standard(conn, &school.path, date)?,
+            subsidy_total: Fen::new(subsidy.get(&school.id).copied().unwrap_or(0)),
+        });
+    }
+    Ok(out)
+}
+
+fn school_facts(conn: &mut DbConn, school: &Org, date: NaiveDate, period: &Span) -> AppResult<SchoolFacts> {
+    facts_for(conn, std::slice::from_ref(school), date, period)?
+        .pop()
+        .ok_or_else(|| AppError::internal_msg("report.facts", "学校数据缺失".into()))
 }
 
 /// The org a report is drawn for, with the schools it covers, checked against the definition.
@@ -182,10 +213,7 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     let def = definition(&req.name)?;
     let date = req.date.unwrap_or_else(|| default_date(&req.period));
     let (org, schools) = subject(conn, caller, &def, req, date)?;
-    let mut facts = Vec::with_capacity(schools.len());
-    for s in &schools {
-        facts.push(school_facts(conn, s, date, &req.period)?);
-    }
+    let mut facts = facts_for(conn, &schools, date, &req.period)?;
     // A county report lists beneficiary schools; a school report is the school's own row.
     if def.level == Level::County {
         facts.retain(|f| !f.beneficiaries.is_empty() || f.subsidy_total.fen() != 0);
@@ -211,7 +239,7 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
         columns: def
             .columns
             .iter()
-            .map(|c| Head { key: c.column.key(), title: c.title.clone(), meaning: c.meaning.clone() })
+            .map(|c| Head { key: c.column.key().to_owned(), title: c.title.clone(), meaning: c.meaning.clone() })
             .collect(),
         rows: facts.iter().map(|f| columns.iter().map(|c| f.value(*c)).collect()).collect(),
         totals: totals(&columns, &facts),
@@ -273,7 +301,7 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
                     entitlement_periods::adjustment_fen,
                 ))
                 .load(conn)?;
-            let fen = crate::domain::money::Fen::new;
+            let fen = Fen::new;
             let rows = months
                 .into_iter()
                 .map(|(m, students, days, amount, adjustment)| {

@@ -9,13 +9,17 @@ use serde::Deserialize;
 
 use super::render::{self, OutputFormat};
 use super::service::{self, Drill, Report, Request};
+use super::submission::{self, Decision};
 use crate::auth::Caller;
+use crate::auth::extract::CsrfForm;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
+use crate::domain::role::Permission;
+use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult};
 use crate::registry::service::today;
-use crate::web::{AppState, Layout, PageResult, html_page};
+use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize, Default)]
 pub struct Query {
@@ -96,7 +100,7 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
 /// A figure as the page shows it.
 struct CellView {
     text: String,
-    key: &'static str,
+    key: String,
     numeric: bool,
     link: Option<String>,
 }
@@ -108,6 +112,7 @@ pub struct ReportPage {
     r: Report,
     rows: Vec<Vec<CellView>>,
     totals: Vec<CellView>,
+    can_submit: bool,
 }
 
 fn cells(r: &Report, row: Option<usize>, values: &[Value]) -> Vec<CellView> {
@@ -116,7 +121,7 @@ fn cells(r: &Report, row: Option<usize>, values: &[Value]) -> Vec<CellView> {
         .enumerate()
         .map(|(j, v)| CellView {
             text: v.text(),
-            key: r.columns.get(j).map_or("", |c| c.key),
+            key: r.columns.get(j).map_or(String::new(), |c| c.key.clone()),
             numeric: !matches!(v, Value::Text(_)),
             link: row.and_then(|i| r.drill(i, j)),
         })
@@ -139,7 +144,9 @@ pub async fn page(
     let r = st.run(move |conn| service::run(conn, &c, &req)).await?;
     let rows = r.rows.iter().enumerate().map(|(i, v)| cells(&r, Some(i), v)).collect();
     let totals = cells(&r, None, &r.totals);
-    let page = ReportPage { layout: Layout::new(&caller, &st, format!("{} {}", r.org_name, r.title)), r, rows, totals };
+    let can_submit = caller.may(Permission::SubmitReports) && r.org == caller.org_code;
+    let layout = Layout::new(&caller, &st, format!("{} {}", r.org_name, r.title));
+    let page = ReportPage { layout, r, rows, totals, can_submit };
     html_page(actix_web::http::StatusCode::OK, page)
 }
 
@@ -190,4 +197,219 @@ pub async fn api_drill(
     let req = q.request(&name, &c)?;
     let (school, column) = (q.school.clone(), q.column.clone());
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::drill(conn, &c, &req, &school, &column)).await?))
+}
+
+// ---- Submissions: frozen snapshots, sign-off, lateness ----
+
+#[derive(Deserialize)]
+pub struct SubmitForm {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    date: String,
+}
+
+impl SubmitForm {
+    fn request(&self, name: &str, caller: &Caller) -> AppResult<Request> {
+        Query { org: self.org.clone(), period: self.period.clone(), date: self.date.clone(), ..Query::default() }
+            .request(name, caller)
+    }
+}
+
+/// The report page's 报送 button: freezes the report as the org's next version.
+pub async fn submit_page(
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    f: CsrfForm<SubmitForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let req = form.request(&name, &user)?;
+    let done = st.run(move |conn| submission::submit(conn, &user, &req)).await?;
+    Ok(see_other(&format!("/reports/submissions/{}", done.submission.id)))
+}
+
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    #[serde(default)]
+    report: String,
+    #[serde(default)]
+    period: String,
+}
+
+impl OverviewQuery {
+    fn parts(&self) -> AppResult<(String, Span)> {
+        let report = if self.report.trim().is_empty() { "school-regular".to_owned() } else { self.report.clone() };
+        let period = if self.period.trim().is_empty() {
+            Span::parse(&crate::domain::term::Term::of_day(today()).to_string())
+        } else {
+            Span::parse(&self.period)
+        }
+        .map_err(|m| AppError::field("period", "period.format", m))?;
+        Ok((report, period))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reports/submissions.html")]
+pub struct OverviewPage {
+    layout: Layout,
+    report: String,
+    title: String,
+    period: String,
+    owed: Vec<submission::Owed>,
+    names: Vec<&'static str>,
+}
+
+pub async fn overview_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<OverviewQuery>,
+) -> PageResult<OverviewPage> {
+    let (report, period) = q.parts()?;
+    let title = Definition::named(&report).map(|d| d.title).unwrap_or_default();
+    let (c, r, p) = (caller.clone(), report.clone(), period.clone());
+    let owed = st.run(move |conn| submission::overview(conn, &c, &r, &p)).await?;
+    Ok(OverviewPage {
+        layout: Layout::new(&caller, &st, "报表报送情况"),
+        report,
+        title,
+        period: period.to_string(),
+        owed,
+        names: Definition::names(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reports/submission.html")]
+pub struct SubmissionPage {
+    layout: Layout,
+    s: submission::Submission,
+    r: Report,
+    history: Vec<submission::Submission>,
+    can_decide: bool,
+    errors: FormErrors,
+}
+
+async fn submission_page_of(st: &AppState, caller: Caller, id: i64, errors: FormErrors) -> PageResult<SubmissionPage> {
+    let c = caller.clone();
+    let (s, r, history) = st
+        .run(move |conn| {
+            let (s, r) = submission::get(conn, &c, id)?;
+            let history = submission::history(conn, &c, id)?;
+            Ok((s, r, history))
+        })
+        .await?;
+    let can_decide = caller.may(Permission::ReviewReports) && s.org != caller.org_code && s.status == "submitted";
+    Ok(SubmissionPage {
+        layout: Layout::new(&caller, st, format!("{} 第{}版", s.org_name, s.version)),
+        s,
+        r,
+        history,
+        can_decide,
+        errors,
+    })
+}
+
+pub async fn submission_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    id: web::Path<i64>,
+) -> PageResult<SubmissionPage> {
+    submission_page_of(&st, caller, id.into_inner(), FormErrors::none()).await
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn decide_page(
+    st: web::Data<AppState>,
+    id: web::Path<i64>,
+    f: CsrfForm<DecideForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = id.into_inner();
+    let c = user.clone();
+    let result = st
+        .run(move |conn| {
+            let d = Decision::parse(&form.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
+            submission::decide(conn, &c, id, d, &form.note)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/reports/submissions/{id}"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            submission_page_of(&st, user, id, FormErrors::from_error(&e)).await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SubmitBody {
+    org: String,
+    period: String,
+    #[serde(default)]
+    date: String,
+}
+
+/// `POST /api/v1/reports/{name}/submissions {org, period, date?}`.
+pub async fn api_submit(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    name: web::Path<String>,
+    body: web::Json<SubmitBody>,
+) -> AppResult<HttpResponse> {
+    let b = body.into_inner();
+    let req = SubmitForm { org: b.org, period: b.period, date: b.date }.request(&name, &c)?;
+    let done = st.run(move |conn| submission::submit(conn, &c, &req)).await?;
+    let status = if done.created { actix_web::http::StatusCode::CREATED } else { actix_web::http::StatusCode::OK };
+    Ok(HttpResponse::build(status).json(done))
+}
+
+/// `GET /api/v1/report-submissions?report=&period=`: who owes what, late first.
+pub async fn api_overview(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: web::Query<OverviewQuery>,
+) -> AppResult<HttpResponse> {
+    let (report, period) = q.parts()?;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| submission::overview(conn, &c, &report, &period)).await?))
+}
+
+/// `GET /api/v1/report-submissions/{id}`: the submission and its frozen report.
+pub async fn api_submission(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (s, r) = st.run(move |conn| submission::get(conn, &c, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "submission": s, "report": r })))
+}
+
+#[derive(Deserialize)]
+pub struct DecisionBody {
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/v1/report-submissions/{id}/decision {decision: approve|approve_with_reservations|reject, note}`.
+pub async fn api_decide(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    id: web::Path<i64>,
+    body: web::Json<DecisionBody>,
+) -> AppResult<HttpResponse> {
+    let (id, b) = (id.into_inner(), body.into_inner());
+    let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
+    Ok(HttpResponse::Ok().json(st.run(move |conn| submission::decide(conn, &c, id, d, &b.note)).await?))
 }
