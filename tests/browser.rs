@@ -60,9 +60,36 @@ impl Driver {
         self.post("/url", json!({ "url": url }));
     }
 
+    fn try_post(&self, path: &str, body: Value) -> Option<Value> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        ureq::post(&url).send_json(&body).ok()?.body_mut().read_json::<Value>().ok()
+    }
+
+    fn try_get(&self, path: &str) -> Option<Value> {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        ureq::get(&url).call().ok()?.body_mut().read_json::<Value>().ok()
+    }
+
+    /// Retries `f` for up to 15 s: right after a click the old page may still be showing, or be
+    /// replaced between finding an element and reading it.
+    fn retry<T>(&self, what: &str, f: impl Fn() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "{what}: not found in 15 s: {}", self.source());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn try_find(&self, css: &str) -> Option<String> {
+        let v = self.try_post("/element", json!({"using": "css selector", "value": css}))?;
+        v["value"][ELEMENT].as_str().map(str::to_owned)
+    }
+
     fn find(&self, css: &str) -> String {
-        let v = self.post("/element", json!({"using": "css selector", "value": css}));
-        v["value"][ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_owned()
+        self.retry(css, || self.try_find(css))
     }
 
     fn type_into(&self, css: &str, text: &str) {
@@ -71,13 +98,18 @@ impl Driver {
     }
 
     fn click(&self, css: &str) {
-        let id = self.find(css);
-        self.post(&format!("/element/{id}/click"), json!({}));
+        self.retry(css, || {
+            let id = self.try_find(css)?;
+            self.try_post(&format!("/element/{id}/click"), json!({}))
+        });
     }
 
     fn find_text(&self, css: &str) -> String {
-        let id = self.find(css);
-        self.get(&format!("/element/{id}/text"))["value"].as_str().unwrap_or_default().to_owned()
+        self.retry(css, || {
+            let id = self.try_find(css)?;
+            let v = self.try_get(&format!("/element/{id}/text"))?;
+            v["value"].as_str().map(str::to_owned)
+        })
     }
 
     fn source(&self) -> String {
@@ -504,7 +536,8 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.screenshot(&shots.join("22-terms.png"));
     d.open(&format!("{base}/promotions"));
     d.click("#preview-button");
-    d.wait_until_url(|u| u.ends_with("/promotions"));
+    // The address stays /promotions: wait for the preview itself, not for the old page.
+    d.wait_until_source(|s| s.contains("id=\"preview-title\""));
     assert!(d.find_text("#preview-title").contains("预览"), "promotion preview: {}", d.source());
     d.screenshot(&shots.join("23-promotion-preview.png"));
     logout();
@@ -606,6 +639,42 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         .arg(shots.join("disbursement.pdf"))
         .arg(shots.join("37-disbursement-page"))
         .status();
+    // The county dashboard: charts drawn on the server, then the county report, one figure
+    // drilled into, and the report's xlsx as the download link gives it.
+    d.open(&format!("{base}/dashboard"));
+    let page = d.wait_until_source(|s| s.contains("chart-beneficiaries"));
+    assert!(page.contains("chart-money") && page.contains("chart-late") && page.contains("<svg"), "{page}");
+    d.screenshot(&shots.join("38-dashboard.png"));
+    d.click("#open-report");
+    d.wait_until_url(|u| u.contains("/reports/county-regular"));
+    let report = d.wait_until_source(|s| s.contains("id=\"report\""));
+    assert!(report.contains("县级常规统计报表") && report.contains("合计"), "{report}");
+    d.screenshot(&shots.join("39-county-report.png"));
+    let report_url = d.url();
+    let total = d.find_text("#report tfoot th[data-col=beneficiaries]");
+    d.click("#report tbody tr td[data-col=beneficiaries] a");
+    d.wait_until_url(|u| u.contains("/drill"));
+    let drill = d.source();
+    assert!(drill.contains("受益学生人数") && drill.contains("******"), "the children counted, masked: {drill}");
+    d.screenshot(&shots.join("40-report-drill.png"));
+    d.open(&report_url);
+    let page = d.source();
+    let at = page.find("id=\"report-xlsx\"").expect("xlsx link");
+    let href_at = page[..at].rfind("href=\"").expect("href") + 6;
+    let href = page[href_at..].split('"').next().expect("href").replace("&amp;", "&").replace("&#38;", "&");
+    let mut resp = ureq::get(&format!("{base}{href}"))
+        .header("Cookie", &format!("mealroll_session={}", d.cookie("mealroll_session")))
+        .call()
+        .expect("report xlsx");
+    let bytes = resp.body_mut().read_to_vec().expect("bytes");
+    std::fs::write(shots.join("county-report.xlsx"), &bytes).expect("write xlsx");
+    {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
+        let sheet = wb.worksheet_range("报表").expect("sheet");
+        let totals = sheet.rows().find(|r| r.first().is_some_and(|c| c.to_string() == "合计")).expect("totals row");
+        assert_eq!(totals[2].to_string(), total, "the xlsx carries the page's total beneficiaries");
+    }
     d.open(&format!("{base}/programme"));
     assert!(d.source().contains("国家计划县") && d.source().contains("5.00"), "settings page: {}", d.source());
     d.screenshot(&shots.join("28-programme.png"));

@@ -413,3 +413,47 @@ pub async fn api_decide(
     let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
     Ok(HttpResponse::Ok().json(st.run(move |conn| submission::decide(conn, &c, id, d, &b.note)).await?))
 }
+
+// ---- Dashboard ----
+
+#[derive(Deserialize)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    org: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reports/dashboard.html")]
+pub struct DashboardPage {
+    layout: Layout,
+    d: super::dashboard::Dashboard,
+    report_period: String,
+    is_school: bool,
+}
+
+/// `/dashboard?org=`: the org's charts (the caller's own org by default).
+pub async fn dashboard_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<DashboardQuery>,
+) -> PageResult<DashboardPage> {
+    let (c, org) = (caller.clone(), q.org.clone());
+    let d = st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?;
+    let is_school = d.is_school;
+    Ok(DashboardPage {
+        layout: Layout::new(&caller, &st, format!("{} 数据看板", d.org_name)),
+        report_period: d.term.clone(),
+        is_school,
+        d,
+    })
+}
+
+/// `GET /api/v1/dashboard?org=`: the figures behind the charts.
+pub async fn api_dashboard(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: web::Query<DashboardQuery>,
+) -> AppResult<HttpResponse> {
+    let org = q.org.clone();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?))
+}

@@ -55,6 +55,7 @@ impl Layout {
             nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
         }
         if caller.may(Permission::ViewReports) {
+            nav.push(NavItem { href: "/dashboard", label: "数据看板" });
             nav.push(NavItem { href: "/reports", label: "统计报表" });
         }
         if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
