@@ -672,7 +672,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         use calamine::Reader;
         let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
         let sheet = wb.worksheet_range("报表").expect("sheet");
-        let totals = sheet.rows().find(|r| r.first().is_some_and(|c| c.to_string() == "合计")).expect("totals row");
+        let totals = sheet.rows().find(|r| r.first().is_some_and(|c| *c == "合计")).expect("totals row");
         assert_eq!(totals[2].to_string(), total, "the xlsx carries the page's total beneficiaries");
     }
     d.open(&format!("{base}/programme"));
