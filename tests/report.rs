@@ -259,6 +259,68 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         );
         assert!(drill.contains("******"), "{label}: student numbers are masked in the list");
 
+        // The annual execution statistics over last school year, by the 2023 definitions,
+        // recomputed here from the meals each school reported and the entitlement months.
+        let year = (mealroll::domain::term::Term::of_day(day).school_year() - 1).to_string();
+        let year_span = Span::parse(&year).expect("year");
+        let (s, a) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reports/annual-execution?org=522326&period={year}")),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {a}");
+        let served: Vec<(String, i32, i32, i32)> = mealroll::db::schema::meals_served::table
+            .inner_join(orgs::table)
+            .filter(mealroll::db::schema::meals_served::month.eq_any(year_span.keys()))
+            .select((
+                orgs::name,
+                mealroll::db::schema::meals_served::month,
+                mealroll::db::schema::meals_served::days_served,
+                mealroll::db::schema::meals_served::meals,
+            ))
+            .load(&mut conn)
+            .expect("meals");
+        let mut by_school: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (name, _, days, meals) in &served {
+            let e = by_school.entry(name.clone()).or_default();
+            *e = (e.0 + i64::from(*days), e.1 + i64::from(*meals));
+        }
+        let avg = |meals: i64, days: i64| {
+            (rust_decimal::Decimal::from(meals) / rust_decimal::Decimal::from(days))
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        };
+        let arows = a["rows"].as_array().expect("rows");
+        let mut sum_avg = rust_decimal::Decimal::ZERO;
+        for row in arows {
+            let (days, meals) = by_school[row[0].as_str().expect("name")];
+            assert_eq!((row[2].as_i64(), row[3].as_i64()), (Some(days), Some(meals)), "{label}: {row}");
+            assert_eq!(row[4].as_str(), Some(format!("{:.2}", avg(meals, days)).as_str()), "{label}: {row}");
+            sum_avg += avg(meals, days);
+        }
+        let total_meals: i64 = by_school.values().map(|v| v.1).sum();
+        let at_most: i64 = {
+            let months: Vec<(i32, i32)> = entitlement_periods::table
+                .inner_join(orgs::table)
+                .filter(orgs::path.like("%/522326/%"))
+                .filter(entitlement_periods::month.eq_any(year_span.keys()))
+                .filter(entitlement_periods::students.gt(0))
+                .select((entitlement_periods::month, entitlement_periods::students))
+                .load(&mut conn)
+                .expect("months");
+            let mut per: BTreeMap<i32, i64> = BTreeMap::new();
+            for (m, _) in months {
+                *per.entry(m).or_default() += 1;
+            }
+            per.values().copied().max().unwrap_or(0)
+        };
+        let at = &a["totals"];
+        assert_eq!((at[1].as_i64(), at[3].as_i64()), (Some(at_most), Some(total_meals)), "{label}: {at}");
+        assert_eq!(at[4].as_str(), Some(format!("{sum_avg:.2}").as_str()), "{label}");
+        let days_avg = (rust_decimal::Decimal::from(total_meals) / sum_avg)
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        assert_eq!(at[5].as_str(), Some(format!("{days_avg:.2}").as_str()), "{label}");
+
         // Bad requests: a clear refusal, never an empty file.
         for (u, status, code) in [
             (uri("weekly-gossip", "522326", ""), 422, "report.unknown"),
@@ -307,6 +369,29 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         assert!(ok, "{label}: {err}");
         let v: Value = serde_json::from_str(&stdout).expect("json");
         assert_eq!((&v["rows"], &v["totals"]), (&r["rows"], &r["totals"]), "{label}");
+        // The prefecture's view rolls the county up into one row: the county report's totals.
+        let (ok, stdout, err) = cli(&[
+            "--db",
+            &w.db.url,
+            "report",
+            "county-regular",
+            "--org",
+            "522300",
+            "--period",
+            &period,
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{label}: {err}");
+        let up: Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(up["columns"][0]["title"], json!("县（市、区）"), "{label}");
+        let wangmo = up["rows"].as_array().and_then(|rows| rows.iter().find(|x| x[0] == "望谟县")).expect("county row");
+        assert_eq!(wangmo[1], json!(format!("受益学校{}所", rows.len())), "{label}");
+        assert_eq!(
+            wangmo.as_array().map(|c| c[2..].to_vec()),
+            r["totals"].as_array().map(|c| c[2..].to_vec()),
+            "{label}"
+        );
         let (ok, _, err) =
             cli(&["--db", &w.db.url, "report", "county-regular", "--org", "522326", "--period", "2015-1"]);
         assert!(!ok && err.contains("report.no_data"), "{label}: {err}");

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use chrono::{Datelike, NaiveDate};
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::calendar::Span;
 use super::money::Fen;
@@ -14,6 +15,7 @@ use super::programme::MealModel;
 const BUILTIN: &[(&str, &str)] = &[
     ("school-regular", include_str!("../../reports/school-regular.toml")),
     ("county-regular", include_str!("../../reports/county-regular.toml")),
+    ("annual-execution", include_str!("../../reports/annual-execution.toml")),
 ];
 
 /// What a report is drawn for: one school (one row) or an area (a row per beneficiary school).
@@ -43,10 +45,15 @@ pub enum Column {
     ModelCanteen,
     ModelEnterprise,
     ModelFamily,
+    Implementing,
+    DaysServed,
+    MealsServed,
+    AvgBeneficiaries,
+    AvgMealDays,
 }
 
 impl Column {
-    const ALL: [Column; 15] = [
+    const ALL: [Column; 20] = [
         Column::SchoolName,
         Column::SchoolType,
         Column::Enrolled,
@@ -62,6 +69,11 @@ impl Column {
         Column::ModelCanteen,
         Column::ModelEnterprise,
         Column::ModelFamily,
+        Column::Implementing,
+        Column::DaysServed,
+        Column::MealsServed,
+        Column::AvgBeneficiaries,
+        Column::AvgMealDays,
     ];
 
     pub fn key(self) -> &'static str {
@@ -81,6 +93,11 @@ impl Column {
             Column::ModelCanteen => "model_canteen",
             Column::ModelEnterprise => "model_enterprise",
             Column::ModelFamily => "model_family",
+            Column::Implementing => "implementing",
+            Column::DaysServed => "days_served",
+            Column::MealsServed => "meals_served",
+            Column::AvgBeneficiaries => "avg_beneficiaries",
+            Column::AvgMealDays => "avg_meal_days",
         }
     }
 
@@ -213,6 +230,28 @@ pub struct SchoolFacts {
     pub beneficiaries: Vec<Beneficiary>,
     pub standard: Option<Fen>,
     pub subsidy_total: Fen,
+    /// Meal days and meals (person-times) the school reported over the period.
+    pub days_served: i64,
+    pub meals: i64,
+    /// The period's months (YYYYMM) in which the school had children on its entitlement.
+    pub months_with_beneficiaries: Vec<i32>,
+}
+
+/// `a ÷ b` to two decimals (half away from zero); 0 when `b` is 0.
+fn ratio(a: i64, b: i64) -> Decimal {
+    ratio_dec(Decimal::from(a), Decimal::from(b))
+}
+
+fn ratio_dec(a: Decimal, b: Decimal) -> Decimal {
+    if b.is_zero() {
+        return Decimal::ZERO;
+    }
+    (a / b).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Averages are written with two decimals, as the forms print them.
+fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{d:.2}"))
 }
 
 /// A figure: a count, an amount, or words. Stored snapshots read back the same (an amount is
@@ -222,6 +261,8 @@ pub struct SchoolFacts {
 pub enum Value {
     Count(i64),
     Money(Fen),
+    /// A computed average, to two decimals (a decimal string, like money).
+    Number(#[serde(serialize_with = "two_places")] Decimal),
     Text(String),
 }
 
@@ -230,12 +271,23 @@ impl Value {
         match self {
             Value::Count(n) => n.to_string(),
             Value::Money(f) => f.to_string(),
+            Value::Number(d) => format!("{d:.2}"),
             Value::Text(s) => s.clone(),
         }
     }
 }
 
 impl SchoolFacts {
+    /// 平均受益学生数 (DOMAIN §6.3): meals ÷ meal days served.
+    pub fn avg_beneficiaries(&self) -> Decimal {
+        ratio(self.meals, self.days_served)
+    }
+
+    /// Whether anything is to be reported for the school: children, money or meals.
+    pub fn has_data(&self) -> bool {
+        !self.beneficiaries.is_empty() || self.subsidy_total.fen() != 0 || self.meals != 0
+    }
+
     /// Which beneficiaries a column counts.
     pub fn counted(&self, column: Column) -> Vec<i64> {
         let pick = |f: &dyn Fn(&Beneficiary) -> bool| {
@@ -263,6 +315,12 @@ impl SchoolFacts {
             Column::Classes => count(self.classes),
             Column::Standard => self.standard.map_or(Value::Text(String::new()), Value::Money),
             Column::SubsidyTotal => Value::Money(self.subsidy_total),
+            Column::Implementing => count(usize::from(!self.months_with_beneficiaries.is_empty())),
+            Column::DaysServed => Value::Count(self.days_served),
+            Column::MealsServed => Value::Count(self.meals),
+            Column::AvgBeneficiaries => Value::Number(self.avg_beneficiaries()),
+            // meals ÷ (meals ÷ days): the school's own days, to two decimals.
+            Column::AvgMealDays => Value::Number(ratio_dec(Decimal::from(self.meals), self.avg_beneficiaries())),
             Column::MealModel => Value::Text(
                 MealModel::ALL
                     .iter()
@@ -273,6 +331,34 @@ impl SchoolFacts {
             ),
             c => count(self.counted(c).len()),
         }
+    }
+}
+
+/// An area's figures as one row of a roll-up (a county in a city's report): its schools'
+/// children and money together, its standard when all share one.
+pub fn roll_up(code: String, name: String, schools: &[SchoolFacts]) -> SchoolFacts {
+    let mut standards: Vec<Option<Fen>> = schools.iter().map(|s| s.standard).collect();
+    standards.dedup();
+    SchoolFacts {
+        code,
+        name,
+        school_type: format!("受益学校{}所", schools.iter().filter(|s| !s.beneficiaries.is_empty()).count()),
+        enrolled: schools.iter().flat_map(|s| s.enrolled.iter().copied()).collect(),
+        classes: schools.iter().map(|s| s.classes).sum(),
+        beneficiaries: schools.iter().flat_map(|s| s.beneficiaries.iter().cloned()).collect(),
+        standard: match standards.as_slice() {
+            [one] => *one,
+            _ => None,
+        },
+        subsidy_total: Fen::new(schools.iter().map(|s| s.subsidy_total.fen()).sum()),
+        days_served: schools.iter().map(|s| s.days_served).sum(),
+        meals: schools.iter().map(|s| s.meals).sum(),
+        months_with_beneficiaries: {
+            let mut m: Vec<i32> = schools.iter().flat_map(|s| s.months_with_beneficiaries.iter().copied()).collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        },
     }
 }
 
@@ -291,6 +377,22 @@ pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
                 }
             }
             Column::SubsidyTotal => Value::Money(Fen::new(rows.iter().map(|r| r.subsidy_total.fen()).sum())),
+            // 实施学校数: the most schools with beneficiaries in any one month.
+            Column::Implementing => {
+                let mut per_month: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
+                for m in rows.iter().flat_map(|r| r.months_with_beneficiaries.iter()) {
+                    *per_month.entry(*m).or_default() += 1;
+                }
+                Value::Count(per_month.values().copied().max().unwrap_or(0))
+            }
+            Column::DaysServed => Value::Text(String::new()),
+            Column::MealsServed => Value::Count(rows.iter().map(|r| r.meals).sum()),
+            Column::AvgBeneficiaries => Value::Number(rows.iter().map(SchoolFacts::avg_beneficiaries).sum()),
+            Column::AvgMealDays => {
+                let avg: Decimal = rows.iter().map(SchoolFacts::avg_beneficiaries).sum();
+                let meals: i64 = rows.iter().map(|r| r.meals).sum();
+                Value::Number(ratio_dec(Decimal::from(meals), avg))
+            }
             c if c.sums() => {
                 Value::Count(rows.iter().map(|r| if let Value::Count(n) = r.value(*c) { n } else { 0 }).sum())
             }
@@ -455,5 +557,48 @@ mod tests {
             ]
         );
         assert!(diff(&titles, true, &after, &after).is_empty());
+    }
+
+    #[test]
+    fn a_roll_up_adds_its_schools_and_keeps_a_shared_standard() {
+        let school = |n: usize, std: i64| SchoolFacts {
+            enrolled: (0..n as i64).collect(),
+            classes: 1,
+            beneficiaries: (0..n as i64).map(|i| kid(i, i == 0, MealModel::Canteen.label())).collect(),
+            standard: Some(Fen::new(std)),
+            subsidy_total: Fen::new(100),
+            ..SchoolFacts::default()
+        };
+        let county = roll_up("522326".into(), "望谟县".into(), &[school(3, 500), school(2, 500)]);
+        assert_eq!(county.value(Column::Beneficiaries), Value::Count(5));
+        assert_eq!(county.value(Column::Boarders), Value::Count(2));
+        assert_eq!(county.value(Column::SchoolType), Value::Text("受益学校2所".into()));
+        assert_eq!((county.standard, county.subsidy_total, county.classes), (Some(Fen::new(500)), Fen::new(200), 2));
+        assert_eq!(roll_up("x".into(), "x".into(), &[school(1, 500), school(1, 600)]).standard, None);
+    }
+
+    #[test]
+    fn annual_execution_follows_the_2023_definitions() {
+        // School A: 1,800 meals over 10 days = 180.00 a day; school B: 500 over 4 = 125.00.
+        let a = SchoolFacts {
+            meals: 1_800,
+            days_served: 10,
+            months_with_beneficiaries: vec![202609, 202610],
+            ..SchoolFacts::default()
+        };
+        let b = SchoolFacts {
+            meals: 500,
+            days_served: 4,
+            months_with_beneficiaries: vec![202610],
+            ..SchoolFacts::default()
+        };
+        assert_eq!(a.value(Column::AvgBeneficiaries).text(), "180.00");
+        assert_eq!(a.value(Column::AvgMealDays).text(), "10.00");
+        let cols = [Column::Implementing, Column::MealsServed, Column::AvgBeneficiaries, Column::AvgMealDays];
+        let t: Vec<String> = totals(&cols, &[a, b]).iter().map(Value::text).collect();
+        // Two schools in October (the most in a month); 2,300 meals; 305.00 a day; 2300 ÷ 305 = 7.54.
+        assert_eq!(t, ["2", "2300", "305.00", "7.54"]);
+        assert_eq!(ratio(1, 3).to_string(), "0.33");
+        assert_eq!(ratio(5, 0), Decimal::ZERO);
     }
 }

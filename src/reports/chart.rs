@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(step(0.0), 1.0);
         assert_eq!(step(7.0), 2.0);
         assert_eq!(step(1_000.0), 200.0);
-        assert_eq!(step(12_345.0), 5_000.0);
+        assert_eq!(step(12_345.0), 2_500.0);
         assert_eq!(short(25_000.0), "2.5万");
         assert_eq!(short(40_000.0), "4万");
         assert_eq!(short(800.0), "800");

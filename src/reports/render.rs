@@ -133,9 +133,9 @@ pub fn xlsx(r: &Report) -> AppResult<Vec<u8>> {
                 Value::Count(n) => {
                     ws.write_number_with_format(row, col, *n as f64, text_fmt).map_err(xl)?;
                 }
-                Value::Money(f) => {
-                    let yuan: f64 = f.to_string().parse().unwrap_or(0.0);
-                    ws.write_number_with_format(row, col, yuan, &money).map_err(xl)?;
+                Value::Money(_) | Value::Number(_) => {
+                    let n: f64 = v.text().parse().unwrap_or(0.0);
+                    ws.write_number_with_format(row, col, n, &money).map_err(xl)?;
                 }
                 Value::Text(s) => {
                     ws.write_string_with_format(row, col, s, text_fmt).map_err(xl)?;

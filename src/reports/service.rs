@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::db::schema::{entitlement_periods, orgs, programme_schools, schools, students};
+use crate::db::schema::{entitlement_periods, meals_served, orgs, programme_schools, schools, students};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::codes;
 use crate::domain::mask;
 use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
-use crate::domain::report::{Beneficiary, Column, Definition, Level, SchoolFacts, Value, totals};
+use crate::domain::report::{Beneficiary, Column, Definition, Level, SchoolFacts, Value, roll_up, totals};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{is_boarder, is_left_behind};
 use crate::error::{AppError, AppResult};
@@ -58,9 +58,12 @@ pub struct Report {
     pub rows: Vec<Vec<Value>>,
     pub totals: Vec<Value>,
     pub footnotes: Vec<String>,
-    /// The school code of each row, for drilling down.
+    /// The school code of each row (the county's, in a roll-up), for drilling down.
     #[serde(skip_serializing, default)]
     pub row_schools: Vec<String>,
+    /// Rows are counties (a city's, province's or the ministry's view of a county report).
+    #[serde(skip_serializing, default)]
+    pub rolled_up: bool,
 }
 
 impl Report {
@@ -69,6 +72,11 @@ impl Report {
         let key = &self.columns.get(col)?.key;
         let school = self.row_schools.get(row)?;
         let column = Column::parse(key)?;
+        if self.rolled_up {
+            // A county's figures open that county's own report, school by school.
+            return (column != Column::SchoolType && column != Column::Standard)
+                .then(|| format!("/reports/{}?org={school}&period={}&date={}", self.report, self.period, self.date));
+        }
         (column.counts_students() || matches!(column, Column::SubsidyTotal | Column::Classes)).then(|| {
             format!(
                 "/reports/{}/drill?org={}&period={}&date={}&school={school}&column={key}",
@@ -87,13 +95,14 @@ pub fn default_date(period: &Span) -> NaiveDate {
     period.last_day().min(today())
 }
 
-/// Programme schools under `org` on `date`, in code order.
-fn programme_schools_under(conn: &mut DbConn, org: &Org, date: NaiveDate) -> AppResult<Vec<Org>> {
+/// Programme schools under `org` at any time from the period's start to `date`, in code order
+/// (a school that left mid-period still answers for its money and meals).
+fn programme_schools_under(conn: &mut DbConn, org: &Org, period: &Span, date: NaiveDate) -> AppResult<Vec<Org>> {
     Ok(orgs::table
         .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
         .filter(orgs::path.like(format!("{}%", org.path)))
         .filter(programme_schools::from_date.le(date))
-        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(date)))
+        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(period.first_day().min(date))))
         .select(Org::as_select())
         .distinct()
         .order(orgs::code.asc())
@@ -121,6 +130,27 @@ pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &S
         .load::<(i64, String)>(conn)?
         .into_iter()
         .collect();
+    // Meals reported, and the months with children on the entitlement.
+    let mut served: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (school, days, meals) in meals_served::table
+        .filter(meals_served::school_id.eq_any(&ids))
+        .filter(meals_served::month.eq_any(period.keys()))
+        .select((meals_served::school_id, meals_served::days_served, meals_served::meals))
+        .load::<(i64, i32, i32)>(conn)?
+    {
+        let e = served.entry(school).or_default();
+        *e = (e.0 + i64::from(days), e.1 + i64::from(meals));
+    }
+    let mut active: HashMap<i64, Vec<i32>> = HashMap::new();
+    for (school, month) in entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq_any(&ids))
+        .filter(entitlement_periods::month.eq_any(period.keys()))
+        .filter(entitlement_periods::students.gt(0))
+        .select((entitlement_periods::school_id, entitlement_periods::month))
+        .load::<(i64, i32)>(conn)?
+    {
+        active.entry(school).or_default().push(month);
+    }
     let mut subsidy: HashMap<i64, i64> = HashMap::new();
     for (school, amount, adjustment) in entitlement_periods::table
         .filter(entitlement_periods::school_id.eq_any(&ids))
@@ -165,6 +195,9 @@ pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &S
             beneficiaries,
             standard: config::meal_standard(conn, &school.path, date)?,
             subsidy_total: Fen::new(subsidy.get(&school.id).copied().unwrap_or(0)),
+            days_served: served.get(&school.id).map_or(0, |s| s.0),
+            meals: served.get(&school.id).map_or(0, |s| s.1),
+            months_with_beneficiaries: active.remove(&school.id).unwrap_or_default(),
         });
     }
     Ok(out)
@@ -203,7 +236,7 @@ fn subject(
                 format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title),
             ));
         }
-        (Level::County, false) => programme_schools_under(conn, &org, date)?,
+        (Level::County, false) => programme_schools_under(conn, &org, &req.period, date)?,
     };
     Ok((org, schools))
 }
@@ -214,11 +247,11 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     let date = req.date.unwrap_or_else(|| default_date(&req.period));
     let (org, schools) = subject(conn, caller, &def, req, date)?;
     let mut facts = facts_for(conn, &schools, date, &req.period)?;
-    // A county report lists beneficiary schools; a school report is the school's own row.
+    // A county report lists the schools with something to report; a school report is its own row.
     if def.level == Level::County {
-        facts.retain(|f| !f.beneficiaries.is_empty() || f.subsidy_total.fen() != 0);
+        facts.retain(SchoolFacts::has_data);
     }
-    let empty = facts.iter().all(|f| f.enrolled.is_empty() && f.beneficiaries.is_empty() && f.subsidy_total.fen() == 0);
+    let empty = facts.iter().all(|f| f.enrolled.is_empty() && !f.has_data());
     if empty {
         return Err(AppError::invalid(
             "report.no_data",
@@ -227,6 +260,30 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
                 org.name, req.period
             ),
         ));
+    }
+    // Above a county, a county report has a row per county.
+    let rolled_up = def.level == Level::County
+        && matches!(OrgKind::parse(&org.kind), Some(OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry));
+    if rolled_up {
+        let county_of: HashMap<&str, String> =
+            schools.iter().map(|s| (s.code.as_str(), crate::registry::service::county_of(&s.path))).collect();
+        let mut by_county: std::collections::BTreeMap<String, Vec<SchoolFacts>> = std::collections::BTreeMap::new();
+        for f in facts {
+            by_county.entry(county_of.get(f.code.as_str()).cloned().unwrap_or_default()).or_default().push(f);
+        }
+        let names: HashMap<String, String> = orgs::table
+            .filter(orgs::code.eq_any(by_county.keys()))
+            .select((orgs::code, orgs::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        facts = by_county
+            .into_iter()
+            .map(|(code, schools)| {
+                let name = names.get(&code).cloned().unwrap_or_else(|| code.clone());
+                roll_up(code, name, &schools)
+            })
+            .collect();
     }
     let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
     Ok(Report {
@@ -239,12 +296,25 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
         columns: def
             .columns
             .iter()
-            .map(|c| Head { key: c.column.key().to_owned(), title: c.title.clone(), meaning: c.meaning.clone() })
+            .map(|c| match c.column {
+                Column::SchoolName if rolled_up => Head {
+                    key: c.column.key().to_owned(),
+                    title: "县（市、区）".into(),
+                    meaning: "下辖县级单位".into(),
+                },
+                Column::SchoolType if rolled_up => Head {
+                    key: c.column.key().to_owned(),
+                    title: "受益学校".into(),
+                    meaning: "有受益学生的计划学校数".into(),
+                },
+                _ => Head { key: c.column.key().to_owned(), title: c.title.clone(), meaning: c.meaning.clone() },
+            })
             .collect(),
         rows: facts.iter().map(|f| columns.iter().map(|c| f.value(*c)).collect()).collect(),
         totals: totals(&columns, &facts),
         footnotes: def.footnotes.clone(),
         row_schools: facts.iter().map(|f| f.code.clone()).collect(),
+        rolled_up,
     })
 }
 
