@@ -104,9 +104,10 @@ enum Command {
         #[arg(long)]
         close: bool,
     },
-    /// A statutory report (SPEC §9): school-regular or county-regular, for an org and a period.
+    /// A statutory report (SPEC §9) for an org and a period.
     Report {
-        /// school-regular | county-regular
+        /// school-regular | county-regular | annual-execution | registry-overview | monthly-progress |
+        /// disbursement-form
         name: String,
         #[arg(long)]
         org: String,
@@ -738,8 +739,28 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let f = OutputFormat::parse(format.as_deref().unwrap_or(by_out))
                 .map_err(|e| AppError::invalid("report.format", e))?;
             let caller = Caller::cli(&mut conn)?;
-            let req = mealroll::reports::service::Request { name, org, period, date };
-            let (bytes, file_name) = render::export(&mut conn, &caller, &req, f)?;
+            // The 资金拨付审批表 is the reconciliation's own form (SPEC §12 lists it with the reports).
+            let (bytes, file_name) = if name == "disbursement-form" {
+                use mealroll::exchange::disbursement;
+                let r = mealroll::ledger::reconcile::county_period(
+                    &mut conn,
+                    &caller,
+                    &org,
+                    &period,
+                    mealroll::domain::ledger::Fund::Meal,
+                )?;
+                let bytes = match f {
+                    OutputFormat::Pdf => {
+                        disbursement::pdf(&r, &mealroll::registry::service::now().format("%Y-%m-%d %H:%M").to_string())?
+                    }
+                    OutputFormat::Xlsx => disbursement::xlsx(&r)?,
+                    _ => serde_json::to_vec_pretty(&r).map_err(AppError::internal)?,
+                };
+                (bytes, format!("disbursement-form-{}-{}.{}", r.county, r.month, f.extension()))
+            } else {
+                let req = mealroll::reports::service::Request { name, org, period, date };
+                render::export(&mut conn, &caller, &req, f)?
+            };
             match out {
                 Some(out) => {
                     std::fs::write(&out, &bytes)

@@ -321,6 +321,92 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
             .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
         assert_eq!(at[5].as_str(), Some(format!("{days_avg:.2}").as_str()), "{label}");
 
+        // The registry overview: everyone at school, by sex and ethnicity, and the problem queue,
+        // counted here from the stored records.
+        let (s, ro) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reports/registry-overview?org=522326&period={period}")),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {ro}");
+        let rcol = |key: &str| col(&ro, key);
+        for row in ro["rows"].as_array().expect("rows") {
+            let name = row[rcol("school_name")].as_str().expect("name");
+            let id: i64 = orgs::table.filter(orgs::name.eq(name)).select(orgs::id).first(&mut conn).expect("school");
+            let c = count(&mut conn, id, day);
+            let placed: Vec<(String, String)> = student_spells::table
+                .inner_join(students::table)
+                .filter(student_spells::school_id.eq(id))
+                .filter(student_spells::state.eq("at_school"))
+                .filter(student_spells::from_date.le(day))
+                .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
+                .filter(students::review.eq("confirmed"))
+                .select((students::sex, students::record))
+                .load(&mut conn)
+                .expect("placed");
+            let minority = placed
+                .iter()
+                .filter(|(_, r)| {
+                    let v: Value = serde_json::from_str(r).expect("record");
+                    v["ethnicity"].as_str().is_some_and(|e| !e.is_empty() && e != "01")
+                })
+                .count() as i64;
+            let problems: i64 = students::table
+                .filter(students::school_id.eq(id))
+                .filter(students::review.eq("problem"))
+                .count()
+                .get_result(&mut conn)
+                .expect("problems");
+            let n = |key: &str| row[rcol(key)].as_i64().expect(key);
+            assert_eq!(
+                (n("enrolled"), n("classes"), n("boys") + n("girls"), n("minority"), n("problem_records")),
+                (c.enrolled, c.classes, c.enrolled, minority, problems),
+                "{label}: {name}"
+            );
+            assert_eq!(n("boys"), placed.iter().filter(|(sex, _)| sex == "1").count() as i64, "{label}: {name}");
+        }
+        assert!(ro["totals"][rcol("problem_records")].as_i64() > Some(0), "{label}: the demo plants problem records");
+
+        // The monthly progress report takes its money from the reconciliation of the same period.
+        let month = mealroll::domain::calendar::Month::of(day).prev().to_string();
+        let (s, mp) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reports/monthly-progress?org=522326&period={month}")),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {mp}");
+        let (_, rec) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org=522326&month={month}")), &yyb)
+                .await;
+        for row in mp["rows"].as_array().expect("rows") {
+            let name = row[0].as_str().expect("name");
+            let recon = rec["rows"].as_array().and_then(|r| r.iter().find(|x| x["name"] == name)).expect("reconciled");
+            assert_eq!(
+                (&row[col(&mp, "allocated")], &row[col(&mp, "spent")], &row[col(&mp, "subsidy_total")]),
+                (&recon["allocated"], &recon["spent"], &recon["entitled"]),
+                "{label}: {name}"
+            );
+        }
+        assert_eq!(mp["totals"][col(&mp, "spent")], rec["total"]["spent"], "{label}");
+        // `mealroll report disbursement-form` is the reconciliation's 资金拨付审批表.
+        let (ok, stdout, err) = cli(&[
+            "--db",
+            &w.db.url,
+            "report",
+            "disbursement-form",
+            "--org",
+            "522326",
+            "--period",
+            &month,
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{label}: {err}");
+        let form: Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(form["total"], rec["total"], "{label}");
+
         // Bad requests: a clear refusal, never an empty file.
         for (u, status, code) in [
             (uri("weekly-gossip", "522326", ""), 422, "report.unknown"),

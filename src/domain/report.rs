@@ -16,14 +16,18 @@ const BUILTIN: &[(&str, &str)] = &[
     ("school-regular", include_str!("../../reports/school-regular.toml")),
     ("county-regular", include_str!("../../reports/county-regular.toml")),
     ("annual-execution", include_str!("../../reports/annual-execution.toml")),
+    ("registry-overview", include_str!("../../reports/registry-overview.toml")),
+    ("monthly-progress", include_str!("../../reports/monthly-progress.toml")),
 ];
 
-/// What a report is drawn for: one school (one row) or an area (a row per beneficiary school).
+/// What a report is drawn for: one school (one row), an area (a row per programme school with
+/// something to report), or either (every school: the registry's overview).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     School,
     County,
+    Any,
 }
 
 /// A figure the engine knows how to compute. A definition may only name these.
@@ -50,10 +54,23 @@ pub enum Column {
     MealsServed,
     AvgBeneficiaries,
     AvgMealDays,
+    Grades,
+    Boys,
+    Girls,
+    Minority,
+    MigrantEnrolled,
+    OutOfCounty,
+    LeftBehindEnrolled,
+    Orphans,
+    YibuEnrolled,
+    Disabled,
+    ProblemRecords,
+    Allocated,
+    Spent,
 }
 
 impl Column {
-    const ALL: [Column; 20] = [
+    const ALL: [Column; 33] = [
         Column::SchoolName,
         Column::SchoolType,
         Column::Enrolled,
@@ -74,6 +91,19 @@ impl Column {
         Column::MealsServed,
         Column::AvgBeneficiaries,
         Column::AvgMealDays,
+        Column::Grades,
+        Column::Boys,
+        Column::Girls,
+        Column::Minority,
+        Column::MigrantEnrolled,
+        Column::OutOfCounty,
+        Column::LeftBehindEnrolled,
+        Column::Orphans,
+        Column::YibuEnrolled,
+        Column::Disabled,
+        Column::ProblemRecords,
+        Column::Allocated,
+        Column::Spent,
     ];
 
     pub fn key(self) -> &'static str {
@@ -98,6 +128,19 @@ impl Column {
             Column::MealsServed => "meals_served",
             Column::AvgBeneficiaries => "avg_beneficiaries",
             Column::AvgMealDays => "avg_meal_days",
+            Column::Grades => "grades",
+            Column::Boys => "boys",
+            Column::Girls => "girls",
+            Column::Minority => "minority",
+            Column::MigrantEnrolled => "migrant_enrolled",
+            Column::OutOfCounty => "out_of_county",
+            Column::LeftBehindEnrolled => "left_behind_enrolled",
+            Column::Orphans => "orphans",
+            Column::YibuEnrolled => "yibu_enrolled",
+            Column::Disabled => "disabled",
+            Column::ProblemRecords => "problem_records",
+            Column::Allocated => "allocated",
+            Column::Spent => "spent",
         }
     }
 
@@ -118,12 +161,32 @@ impl Column {
                 | Column::ModelCanteen
                 | Column::ModelEnterprise
                 | Column::ModelFamily
+                | Column::Boys
+                | Column::Girls
+                | Column::Minority
+                | Column::MigrantEnrolled
+                | Column::OutOfCounty
+                | Column::LeftBehindEnrolled
+                | Column::Orphans
+                | Column::YibuEnrolled
+                | Column::Disabled
+                | Column::ProblemRecords
         )
+    }
+
+    /// Columns read from the full registry record (民族, 户口, 孤儿, 残疾): loaded only when asked.
+    pub fn needs_record(self) -> bool {
+        matches!(self, Column::Minority | Column::OutOfCounty | Column::Orphans | Column::Disabled)
+    }
+
+    /// Columns from the fund ledger, through the reconciliation.
+    pub fn needs_ledger(self) -> bool {
+        matches!(self, Column::Allocated | Column::Spent)
     }
 
     /// Whether the totals row adds this column up.
     pub fn sums(self) -> bool {
-        self.counts_students() || matches!(self, Column::Classes | Column::SubsidyTotal)
+        self.counts_students() || self == Column::Classes
     }
 }
 
@@ -173,6 +236,7 @@ impl Definition {
         let level = match raw.level.as_str() {
             "school" => Level::School,
             "county" => Level::County,
+            "any" => Level::Any,
             other => return Err(format!("报表定义 {source} 的 level “{other}”无效，应为 school 或 county")),
         };
         if raw.columns.is_empty() {
@@ -218,6 +282,23 @@ pub struct Beneficiary {
     pub model: String,
 }
 
+/// A child at school on the report date (all grades), as the registry overview counts them.
+/// The fields from the full record are false unless they were asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pupil {
+    pub student_id: i64,
+    pub grade: Option<i32>,
+    pub boy: bool,
+    pub girl: bool,
+    pub migrant: bool,
+    pub left_behind: bool,
+    pub yibu: bool,
+    pub minority: bool,
+    pub out_of_county: bool,
+    pub orphan: bool,
+    pub disabled: bool,
+}
+
 /// One school's figures on a report date over a report period.
 #[derive(Debug, Clone, Default)]
 pub struct SchoolFacts {
@@ -235,6 +316,12 @@ pub struct SchoolFacts {
     pub meals: i64,
     /// The period's months (YYYYMM) in which the school had children on its entitlement.
     pub months_with_beneficiaries: Vec<i32>,
+    /// Everyone at school on the date, and the school's records waiting in the problem queue.
+    pub pupils: Vec<Pupil>,
+    pub problems: Vec<i64>,
+    /// Passed on to the school (or its supplier for it) and spent, over the period.
+    pub allocated: Fen,
+    pub spent: Fen,
 }
 
 /// `a ÷ b` to two decimals (half away from zero); 0 when `b` is 0.
@@ -288,6 +375,11 @@ impl SchoolFacts {
         !self.beneficiaries.is_empty() || self.subsidy_total.fen() != 0 || self.meals != 0
     }
 
+    /// Whether the registry has anything of the school: children at school or problem records.
+    pub fn has_registry(&self) -> bool {
+        !self.enrolled.is_empty() || !self.problems.is_empty()
+    }
+
     /// Which beneficiaries a column counts.
     pub fn counted(&self, column: Column) -> Vec<i64> {
         let pick = |f: &dyn Fn(&Beneficiary) -> bool| {
@@ -303,7 +395,22 @@ impl SchoolFacts {
             Column::ModelCanteen => pick(&|b| b.model == MealModel::Canteen.label()),
             Column::ModelEnterprise => pick(&|b| b.model == MealModel::Enterprise.label()),
             Column::ModelFamily => pick(&|b| b.model == MealModel::Family.label()),
-            _ => Vec::new(),
+            Column::ProblemRecords => self.problems.clone(),
+            c => {
+                let test: fn(&Pupil) -> bool = match c {
+                    Column::Boys => |p| p.boy,
+                    Column::Girls => |p| p.girl,
+                    Column::Minority => |p| p.minority,
+                    Column::MigrantEnrolled => |p| p.migrant,
+                    Column::OutOfCounty => |p| p.out_of_county,
+                    Column::LeftBehindEnrolled => |p| p.left_behind,
+                    Column::Orphans => |p| p.orphan,
+                    Column::YibuEnrolled => |p| p.yibu,
+                    Column::Disabled => |p| p.disabled,
+                    _ => return Vec::new(),
+                };
+                self.pupils.iter().filter(|p| test(p)).map(|p| p.student_id).collect()
+            }
         }
     }
 
@@ -313,6 +420,14 @@ impl SchoolFacts {
             Column::SchoolName => Value::Text(self.name.clone()),
             Column::SchoolType => Value::Text(self.school_type.clone()),
             Column::Classes => count(self.classes),
+            Column::Grades => {
+                let mut grades: Vec<i32> = self.pupils.iter().filter_map(|p| p.grade).collect();
+                grades.sort_unstable();
+                grades.dedup();
+                count(grades.len())
+            }
+            Column::Allocated => Value::Money(self.allocated),
+            Column::Spent => Value::Money(self.spent),
             Column::Standard => self.standard.map_or(Value::Text(String::new()), Value::Money),
             Column::SubsidyTotal => Value::Money(self.subsidy_total),
             Column::Implementing => count(usize::from(!self.months_with_beneficiaries.is_empty())),
@@ -359,6 +474,10 @@ pub fn roll_up(code: String, name: String, schools: &[SchoolFacts]) -> SchoolFac
             m.dedup();
             m
         },
+        pupils: schools.iter().flat_map(|s| s.pupils.iter().cloned()).collect(),
+        problems: schools.iter().flat_map(|s| s.problems.iter().copied()).collect(),
+        allocated: Fen::new(schools.iter().map(|s| s.allocated.fen()).sum()),
+        spent: Fen::new(schools.iter().map(|s| s.spent.fen()).sum()),
     }
 }
 
@@ -377,6 +496,8 @@ pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
                 }
             }
             Column::SubsidyTotal => Value::Money(Fen::new(rows.iter().map(|r| r.subsidy_total.fen()).sum())),
+            Column::Allocated => Value::Money(Fen::new(rows.iter().map(|r| r.allocated.fen()).sum())),
+            Column::Spent => Value::Money(Fen::new(rows.iter().map(|r| r.spent.fen()).sum())),
             // 实施学校数: the most schools with beneficiaries in any one month.
             Column::Implementing => {
                 let mut per_month: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();

@@ -180,6 +180,8 @@ pub struct Placed {
     pub school_id: i64,
     pub student_id: i64,
     pub class_id: Option<i64>,
+    /// 性别 code: 1 男, 2 女.
+    pub sex: String,
     /// 就读方式 code.
     pub attendance: String,
     pub yibu: bool,
@@ -204,6 +206,7 @@ pub fn placed_at_many(conn: &mut DbConn, school_ids: &[i64], day: NaiveDate) -> 
                     student_spells::school_id,
                     students::id,
                     student_spells::class_id,
+                    students::sex,
                     students::attendance,
                     students::yibu,
                     students::left_behind,

@@ -17,7 +17,7 @@ use crate::domain::codes;
 use crate::domain::mask;
 use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
-use crate::domain::report::{Beneficiary, Column, Definition, Level, SchoolFacts, Value, roll_up, totals};
+use crate::domain::report::{Beneficiary, Column, Definition, Level, Pupil, SchoolFacts, Value, roll_up, totals};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{is_boarder, is_left_behind};
 use crate::error::{AppError, AppResult};
@@ -112,9 +112,50 @@ fn programme_schools_under(conn: &mut DbConn, org: &Org, period: &Span, date: Na
 /// The figures of schools on `date` over `period`, in the order given. Set-based (a few queries
 /// for all the schools, two per school for its meal models and standard), so a county of
 /// 100,000 children draws in well under a second. Unscoped: callers check the schools.
-pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &Span) -> AppResult<Vec<SchoolFacts>> {
+/// `with_record` also reads each child's full record (民族, 户口, 孤儿, 残疾) for the overview.
+pub fn facts_for(
+    conn: &mut DbConn,
+    schools: &[Org],
+    date: NaiveDate,
+    period: &Span,
+    with_record: bool,
+) -> AppResult<Vec<SchoolFacts>> {
     let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
     let placed = timeline::placed_at_many(conn, &ids, date)?;
+    // (minority, hukou county, orphan, disabled) from the stored record, when asked for.
+    let mut detail: HashMap<i64, (bool, String, bool, bool)> = HashMap::new();
+    if with_record {
+        let student_ids: Vec<i64> = placed.iter().map(|p| p.student_id).collect();
+        for chunk in student_ids.chunks(5_000) {
+            for (id, record) in students::table
+                .filter(students::id.eq_any(chunk))
+                .select((students::id, students::record))
+                .load::<(i64, String)>(conn)?
+            {
+                let r: std::collections::BTreeMap<String, String> = serde_json::from_str(&record).unwrap_or_default();
+                let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
+                let hukou: String = get("hukou_place").chars().take(6).collect();
+                detail.insert(
+                    id,
+                    (
+                        !matches!(get("ethnicity"), "" | "01"),
+                        hukou,
+                        get("orphan") == "1",
+                        !matches!(get("disability"), "" | "0"),
+                    ),
+                );
+            }
+        }
+    }
+    let mut problems: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (school, id) in students::table
+        .filter(students::school_id.eq_any(&ids))
+        .filter(students::review.eq("problem"))
+        .select((students::school_id, students::id))
+        .load::<(i64, i64)>(conn)?
+    {
+        problems.entry(school).or_default().push(id);
+    }
     let classes = roster::classes_on_many(conn, schools, date)?;
     let members: HashSet<i64> = programme_schools::table
         .filter(programme_schools::school_id.eq_any(&ids))
@@ -186,6 +227,26 @@ pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &S
             Vec::new()
         };
         let school_type = types.get(&school.id).cloned().unwrap_or_default();
+        let county = crate::registry::service::county_of(&school.path);
+        let pupils = placed
+            .iter()
+            .map(|p| {
+                let (minority, hukou, orphan, disabled) = detail.get(&p.student_id).cloned().unwrap_or_default();
+                Pupil {
+                    student_id: p.student_id,
+                    grade: p.class_id.and_then(|c| classes.get(&c)).map(|(_, _, g)| *g),
+                    boy: p.sex == "1",
+                    girl: p.sex == "2",
+                    migrant: p.migrant,
+                    left_behind: is_left_behind(&p.left_behind),
+                    yibu: p.yibu,
+                    minority,
+                    out_of_county: with_record && !hukou.is_empty() && hukou != county,
+                    orphan,
+                    disabled,
+                }
+            })
+            .collect();
         out.push(SchoolFacts {
             code: school.code.clone(),
             name: school.name.clone(),
@@ -198,13 +259,17 @@ pub fn facts_for(conn: &mut DbConn, schools: &[Org], date: NaiveDate, period: &S
             days_served: served.get(&school.id).map_or(0, |s| s.0),
             meals: served.get(&school.id).map_or(0, |s| s.1),
             months_with_beneficiaries: active.remove(&school.id).unwrap_or_default(),
+            pupils,
+            problems: problems.remove(&school.id).unwrap_or_default(),
+            allocated: Fen::new(0),
+            spent: Fen::new(0),
         });
     }
     Ok(out)
 }
 
 fn school_facts(conn: &mut DbConn, school: &Org, date: NaiveDate, period: &Span) -> AppResult<SchoolFacts> {
-    facts_for(conn, std::slice::from_ref(school), date, period)?
+    facts_for(conn, std::slice::from_ref(school), date, period, true)?
         .pop()
         .ok_or_else(|| AppError::internal_msg("report.facts", "学校数据缺失".into()))
 }
@@ -237,6 +302,13 @@ fn subject(
             ));
         }
         (Level::County, false) => programme_schools_under(conn, &org, &req.period, date)?,
+        (Level::Any, true) => vec![org.clone()],
+        (Level::Any, false) => orgs::table
+            .filter(orgs::path.like(format!("{}%", org.path)))
+            .filter(orgs::kind.eq(OrgKind::School.as_str()))
+            .select(Org::as_select())
+            .order(orgs::code.asc())
+            .load(conn)?,
     };
     Ok((org, schools))
 }
@@ -246,12 +318,19 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     let def = definition(&req.name)?;
     let date = req.date.unwrap_or_else(|| default_date(&req.period));
     let (org, schools) = subject(conn, caller, &def, req, date)?;
-    let mut facts = facts_for(conn, &schools, date, &req.period)?;
-    // A county report lists the schools with something to report; a school report is its own row.
-    if def.level == Level::County {
-        facts.retain(SchoolFacts::has_data);
+    let with_record = def.columns.iter().any(|c| c.column.needs_record());
+    let mut facts = facts_for(conn, &schools, date, &req.period, with_record)?;
+    if def.columns.iter().any(|c| c.column.needs_ledger()) {
+        money_from_reconciliation(conn, caller, &schools, &req.period, &mut facts)?;
     }
-    let empty = facts.iter().all(|f| f.enrolled.is_empty() && !f.has_data());
+    // An area's report lists the schools with something to report; a school's is its own row.
+    let area = org.kind != OrgKind::School.as_str();
+    match def.level {
+        Level::County => facts.retain(SchoolFacts::has_data),
+        Level::Any if area => facts.retain(SchoolFacts::has_registry),
+        _ => {}
+    }
+    let empty = facts.iter().all(|f| !f.has_registry() && !f.has_data());
     if empty {
         return Err(AppError::invalid(
             "report.no_data",
@@ -262,7 +341,7 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
         ));
     }
     // Above a county, a county report has a row per county.
-    let rolled_up = def.level == Level::County
+    let rolled_up = def.level != Level::School
         && matches!(OrgKind::parse(&org.kind), Some(OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry));
     if rolled_up {
         let county_of: HashMap<&str, String> =
@@ -316,6 +395,33 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
         row_schools: facts.iter().map(|f| f.code.clone()).collect(),
         rolled_up,
     })
+}
+
+/// Allocated and spent per school from the reconciliation of each county concerned (the same
+/// figures finance staff reconcile, never a second sum of the ledger).
+fn money_from_reconciliation(
+    conn: &mut DbConn,
+    caller: &Caller,
+    schools: &[Org],
+    period: &Span,
+    facts: &mut [SchoolFacts],
+) -> AppResult<()> {
+    let mut counties: Vec<String> = schools.iter().map(|s| crate::registry::service::county_of(&s.path)).collect();
+    counties.sort();
+    counties.dedup();
+    let mut money: HashMap<String, (Fen, Fen)> = HashMap::new();
+    for county in counties {
+        let r =
+            crate::ledger::reconcile::county_period(conn, caller, &county, period, crate::domain::ledger::Fund::Meal)?;
+        money.extend(r.rows.into_iter().map(|row| (row.school, (row.allocated, row.spent))));
+    }
+    for f in facts {
+        if let Some((allocated, spent)) = money.get(&f.code) {
+            f.allocated = *allocated;
+            f.spent = *spent;
+        }
+    }
+    Ok(())
 }
 
 /// One row of a drill-down: a student counted, a month of money, or a class.

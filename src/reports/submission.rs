@@ -305,7 +305,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, report: &str, period: &Span)
         .order(orgs::code.asc())
         .load(conn)?;
     let owing: Vec<Org> = match def.level {
-        Level::School => schools,
+        Level::School | Level::Any => schools,
         Level::County => {
             let mut codes: Vec<String> = schools.iter().map(|s| crate::registry::service::county_of(&s.path)).collect();
             codes.sort();

@@ -85,6 +85,7 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
             let level = match d.level {
                 crate::domain::report::Level::School => "学校",
                 crate::domain::report::Level::County => "县及以上",
+                crate::domain::report::Level::Any => "学校或县及以上",
             };
             (d.name, d.title, level)
         })
