@@ -246,6 +246,45 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         )
         .await;
         assert!(html.contains(totals[at("subsidy_total")].as_str().expect("total")), "{label}");
+        for row in rows {
+            let money = row[at("subsidy_total")].as_str().expect("money");
+            let n = row[at("beneficiaries")].as_i64().expect("n");
+            assert!(html.contains(&format!(">{money}</a>")) && html.contains(&format!(">{n}</a>")), "{label}: {row}");
+        }
+
+        // The dashboard's figures: last month's beneficiaries are the entitlement's, and its
+        // money is the reconciliation's.
+        let (s, dash) = call(&app, test::TestRequest::get().uri("/api/v1/dashboard"), &yyb).await;
+        assert_eq!(s, 200, "{label}: {dash}");
+        let last_month = mealroll::domain::calendar::Month::of(day).prev();
+        let children: i64 = entitlement_periods::table
+            .inner_join(orgs::table)
+            .filter(orgs::path.like("%/522326/%"))
+            .filter(entitlement_periods::month.eq(last_month.key()))
+            .select(entitlement_periods::students)
+            .load::<i32>(&mut conn)
+            .expect("periods")
+            .into_iter()
+            .map(i64::from)
+            .sum();
+        assert_eq!(dash["beneficiaries"][11].as_i64(), Some(children), "{label}: {dash}");
+        let (_, recon) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org=522326&month={last_month}")),
+            &yyb,
+        )
+        .await;
+        let yuan = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok()).expect("yuan");
+        assert_eq!(dash["money"][0][11].as_f64(), Some(yuan(&recon["total"]["entitled"])), "{label}");
+        assert_eq!(dash["money"][2][11].as_f64(), Some(yuan(&recon["total"]["spent"])), "{label}");
+        let late = dash["late"].as_array().expect("late");
+        let flagged = dash["rosters"][1].as_u64().unwrap_or(0) + dash["reports"][1].as_u64().unwrap_or(0);
+        assert_eq!(late.len() as u64, flagged, "{label}");
+        // A school's own dashboard shows its money too; another county's is out of reach.
+        let (s, own) = call(&app, test::TestRequest::get().uri("/api/v1/dashboard"), &bearer(&w, "s1.xiaozhang")).await;
+        assert!(s == 200 && own["is_school"] == json!(true) && own["money"].is_array(), "{label}: {own}");
+        let (s, _) = call(&app, test::TestRequest::get().uri("/api/v1/dashboard?org=522327"), &yyb).await;
+        assert_eq!(s, 404, "{label}");
         let first = &rows[0];
         let want = first[at("beneficiaries")].as_i64().expect("n");
         let needle = "column=beneficiaries";
