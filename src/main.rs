@@ -2,6 +2,21 @@
 
 use std::process::ExitCode;
 
+/// `println!` that ends the program quietly when the reader has gone (`mealroll … | head`):
+/// a closed pipe is not an error worth a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("无法写到标准输出：{e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 use actix_web::{HttpServer, web};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
@@ -444,7 +459,7 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
 
 fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
     if json_mode {
-        println!("{value}");
+        out!("{value}");
     } else {
         human();
     }
@@ -468,10 +483,10 @@ fn check_ids() -> Result<(), AppError> {
         }
         total += 1;
         match mealroll::domain::id_card::IdCardNo::parse(&line) {
-            Ok(id) => println!("{}\tok", id.as_str()),
+            Ok(id) => out!("{}\tok", id.as_str()),
             Err(e) => {
                 bad += 1;
-                println!("{}\t{}\t{e}", line.trim(), e.code());
+                out!("{}\t{}\t{e}", line.trim(), e.code());
             }
         }
     }
@@ -490,7 +505,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command {
         Command::Migrate => {
             let n = db::migrate(&mut conn)?;
-            print(cli.json, json!({"migrated": true, "pending_applied": n}), || println!("数据库已是最新结构。"));
+            print(cli.json, json!({"migrated": true, "pending_applied": n}), || out!("数据库已是最新结构。"));
         }
         Command::Demo { template: Some(path), rows } => {
             let (school, classes) = mealroll::bench::prepare_school(&mut conn, rows)?;
@@ -498,7 +513,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             std::fs::write(&path, &bytes)
                 .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", path.display())))?;
             print(cli.json, json!({"file": path, "rows": rows, "school": school}), || {
-                println!("已写出 {rows} 行学生模板：{}（学校标识码 {school}）", path.display())
+                out!("已写出 {rows} 行学生模板：{}（学校标识码 {school}）", path.display())
             });
         }
         Command::Demo { template: None, .. } => {
@@ -518,12 +533,12 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         now,
                     )?;
                     print(cli.json, json!(creds), || {
-                        println!("已创建用户 {}", creds.username);
+                        out!("已创建用户 {}", creds.username);
                         if password.is_none() {
-                            println!("  初始密码: {}（首次登录须修改）", creds.password);
+                            out!("  初始密码: {}（首次登录须修改）", creds.password);
                         }
                         if let Some(s) = &creds.totp_secret {
-                            println!("  动态口令密钥: {s}（请录入手机验证器）");
+                            out!("  动态口令密钥: {s}（请录入手机验证器）");
                         }
                     });
                 }
@@ -536,16 +551,20 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         accounts::act_on_user(&mut conn, &keys, &caller, found.id, AccountAction::ResetPassword, now)?
                             .ok_or_else(|| AppError::internal_msg("user.reset", "未生成新密码".into()))?;
                     print(cli.json, json!(creds), || {
-                        println!("{} 的新密码: {}（下次登录须修改）", username, creds.password)
+                        out!("{} 的新密码: {}（下次登录须修改）", username, creds.password)
                     });
                 }
                 AdminCommand::List => {
                     let users = accounts::list_users(&mut conn, &caller, &UserFilter::default())?;
                     print(cli.json, json!(users), || {
                         for u in &users {
-                            println!(
+                            out!(
                                 "{:<20} {:<16} {:<24} {:<10} {}",
-                                u.username, u.display_name, u.org_name, u.status, u.role_labels
+                                u.username,
+                                u.display_name,
+                                u.org_name,
+                                u.status,
+                                u.role_labels
                             );
                         }
                     });
@@ -555,8 +574,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Audit { action: AuditCommand::Verify } => {
             let v = audit::service::verify(&mut conn)?;
             print(cli.json, json!(v), || match &v.first_broken {
-                None => println!("审计日志完整：共 {} 条，哈希链无断点。", v.rows),
-                Some((id, why)) => println!("审计日志被改动：第一处问题在记录 #{id}：{why}"),
+                None => out!("审计日志完整：共 {} 条，哈希链无断点。", v.rows),
+                Some((id, why)) => out!("审计日志被改动：第一处问题在记录 #{id}：{why}"),
             });
             if let Some((id, why)) = v.first_broken {
                 return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
@@ -571,17 +590,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
             };
             let done = mealroll::ledger::import::expenditures(&mut conn, &caller, &bytes, &name)?;
             print(cli.json, json!(done), || {
-                println!(
-                    "{} 行：入账 {}，待审批 {}，此前已导入 {}",
-                    done.rows, done.posted, done.pending, done.repeated
-                )
+                out!("{} 行：入账 {}，待审批 {}，此前已导入 {}", done.rows, done.posted, done.pending, done.repeated)
             });
         }
         Command::Import { what: ImportCommand::Meals { file } } => {
             let (bytes, name) = read_input(&file)?;
             let caller = Caller::cli(&mut conn)?;
             let n = mealroll::ledger::import::meals(&mut conn, &caller, &bytes, &name)?;
-            print(cli.json, json!({"schools": n}), || println!("已导入 {n} 条就餐人次"));
+            print(cli.json, json!({"schools": n}), || out!("已导入 {n} 条就餐人次"));
         }
         Command::Import { what: ImportCommand::Students { file, school, dry_run, partial } } => {
             let bytes = std::fs::read(&file)
@@ -600,7 +616,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 &progress,
             )?;
             print(cli.json, json!(r), || {
-                println!(
+                out!(
                     "共 {} 行：新增 {}，更新 {}，无变化 {}，有错误 {} 行。{}",
                     r.rows,
                     r.imported,
@@ -616,7 +632,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     }
                 );
                 for e in &r.errors {
-                    println!("  {} 第{}行 {}：[{}] {}", e.sheet, e.row, e.column, e.code, e.message);
+                    out!("  {} 第{}行 {}：[{}] {}", e.sheet, e.row, e.column, e.code, e.message);
                 }
             });
             if !r.errors.is_empty() {
@@ -628,38 +644,47 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let bytes = mealroll::exchange::import::export_students(&mut conn, &caller, &school, class)?;
             std::fs::write(&out, &bytes)
                 .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
-            print(cli.json, json!({"out": out, "bytes": bytes.len()}), || println!("已导出到 {}", out.display()));
+            print(cli.json, json!({"out": out, "bytes": bytes.len()}), || out!("已导出到 {}", out.display()));
         }
         Command::Bench { what: BenchCommand::Import { rows } } => {
             let result = mealroll::bench::import(&mut conn, rows)?;
             print(cli.json, json!(result), || {
-                println!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
+                out!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
             });
         }
         Command::Bench { what: BenchCommand::Roster { rows } } => {
             let result = mealroll::bench::roster(&mut conn, rows)?;
             print(cli.json, json!(result), || {
-                println!(
+                out!(
                     "bench roster: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
-                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                    result.n,
+                    result.seconds,
+                    result.peak_rss_mb,
+                    result.detail
                 )
             });
         }
         Command::Bench { what: BenchCommand::Report { rows } } => {
             let result = mealroll::bench::report(&mut conn, rows)?;
             print(cli.json, json!(result), || {
-                println!(
+                out!(
                     "bench report: {} 人，{:.3} 秒，峰值内存 {} MB，{}",
-                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                    result.n,
+                    result.seconds,
+                    result.peak_rss_mb,
+                    result.detail
                 )
             });
         }
         Command::Bench { what: BenchCommand::Entitle { rows } } => {
             let result = mealroll::bench::entitle(&mut conn, rows)?;
             print(cli.json, json!(result), || {
-                println!(
+                out!(
                     "bench entitle: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
-                    result.n, result.seconds, result.peak_rss_mb, result.detail
+                    result.n,
+                    result.seconds,
+                    result.peak_rss_mb,
+                    result.detail
                 )
             });
         }
@@ -676,7 +701,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             print(cli.json, json!(periods), || {
                 for p in &periods {
-                    println!(
+                    out!(
                         "{} {} {} 一补：{} 人，学期供餐 {} 天，{} 元{}",
                         p.school,
                         p.name,
@@ -708,7 +733,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             print(cli.json, json!(periods), || {
                 for p in &periods {
-                    println!(
+                    out!(
                         "{} {} {}：{} 人，{} 人·天，{} 元{}",
                         p.school,
                         p.name,
@@ -792,16 +817,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     json!({"kind": kind.code(), "applied": if dry_run { 0 } else { n }, "checked": n, "dry_run": dry_run}),
                     || {
                         if dry_run {
-                            println!("已校验 {n} 名学生的{}，均可办理（未写入）。", kind.label())
+                            out!("已校验 {n} 名学生的{}，均可办理（未写入）。", kind.label())
                         } else {
-                            println!("已为 {n} 名学生办理{}。", kind.label())
+                            out!("已为 {n} 名学生办理{}。", kind.label())
                         }
                     },
                 ),
                 Err(errors) => {
                     print(cli.json, json!({"kind": kind.code(), "applied": 0, "errors": errors}), || {
                         for e in &errors {
-                            println!("  第{}行 {}：[{}] {}", e.row, e.column, e.code, e.message);
+                            out!("  第{}行 {}：[{}] {}", e.row, e.column, e.code, e.message);
                         }
                     });
                     return Err(AppError::invalid(
@@ -833,7 +858,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     };
                     let plan = promotion::promote(&mut conn, &caller, &input)?;
                     print(cli.json, json!(plan), || {
-                        println!(
+                        out!(
                             "{} {}—{}学年升级毕业{}：{} 所学校，{} 个班升级，{} 个班毕业，毕业生 {} 人，留级 {} 人，休学未毕业 {} 人；毕业日期 {}。",
                             plan.org_name,
                             plan.school_year,
@@ -848,7 +873,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                             plan.graduation_date,
                         );
                         if let Some(id) = plan.promotion_id {
-                            println!(
+                            out!(
                                 "任务编号 {id}：确认前可用 `mealroll year undo {id}` 撤销，核对无误后 `mealroll year confirm {id}`。"
                             );
                         }
@@ -856,11 +881,11 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
                 YearCommand::Confirm { id } => {
                     let v = promotion::confirm(&mut conn, &caller, id)?;
-                    print(cli.json, json!(v), || println!("升级任务 {id} 已确认，不可再撤销。"));
+                    print(cli.json, json!(v), || out!("升级任务 {id} 已确认，不可再撤销。"));
                 }
                 YearCommand::Undo { id } => {
                     let v = promotion::undo(&mut conn, &caller, id)?;
-                    print(cli.json, json!(v), || println!("升级任务 {id} 已撤销。"));
+                    print(cli.json, json!(v), || out!("升级任务 {id} 已撤销。"));
                 }
             }
         }
@@ -887,7 +912,7 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
     };
     let show = |r: &Request| {
         print(json_mode, json!(r), || {
-            println!(
+            out!(
                 "第 {} 号 {} {} 元（{}）：{}{}",
                 r.id,
                 r.kind_label,
@@ -949,9 +974,9 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             let caller = Caller::cli(conn)?;
             let v = fund::verify(conn, &caller)?;
             print(json_mode, json!(v), || {
-                println!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
+                out!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
                 for b in &v.broken {
-                    println!("账户 {} 第 {} 笔（凭证号 {}）：{}", b.account, b.seq, b.voucher_no, b.reason);
+                    out!("账户 {} 第 {} 笔（凭证号 {}）：{}", b.account, b.seq, b.voucher_no, b.reason);
                 }
             });
             if let Some(b) = v.broken.first() {
@@ -972,7 +997,7 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             let list = fund::accounts(conn, &caller)?;
             print(json_mode, json!(list), || {
                 for a in &list {
-                    println!("{} {} {}：余额 {} 元，{} 笔", a.code, a.holder, a.fund_label, a.balance, a.entries);
+                    out!("{} {} {}：余额 {} 元，{} 笔", a.code, a.holder, a.fund_label, a.balance, a.entries);
                 }
             });
         }
@@ -997,7 +1022,7 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             print(json_mode, json!(r), || {
                 for s in r.rows.iter().chain([&r.total]) {
                     let flags: Vec<&str> = s.flags.iter().map(|f| f.message.as_str()).collect();
-                    println!(
+                    out!(
                         "{} {}：核定 {}，已拨 {}，已支出 {}，结余 {}{}",
                         s.school,
                         s.name,
@@ -1009,7 +1034,7 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
                     );
                 }
                 for f in &r.county_flags {
-                    println!("{}", f.message);
+                    out!("{}", f.message);
                 }
             });
         }
@@ -1019,7 +1044,7 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             let caller = Caller::cli_as(conn, &as_user)?;
             fund::close_month(conn, &caller, m)?;
             print(json_mode, json!({"closed": m.to_string(), "org": caller.org_code}), || {
-                println!("{} 已对 {m} 结账", caller.org_name)
+                out!("{} 已对 {m} 结账", caller.org_name)
             });
         }
     }
@@ -1043,7 +1068,7 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
                        "count": head.count, "snapshot_date": head.snapshot_date, "created": built.created,
                        "status": head.status, "diff": head.diff, "students": students}),
                 || {
-                    println!(
+                    out!(
                         "{} {} 花名册第{}版{}：{} 人，统计日期 {}，校验码 {}",
                         head.school_name,
                         head.term_label,
@@ -1054,13 +1079,13 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
                         head.hash
                     );
                     for e in &head.diff.joined {
-                        println!("  新增 {} {} {}", e.student_no, e.name, e.reason);
+                        out!("  新增 {} {} {}", e.student_no, e.name, e.reason);
                     }
                     for e in &head.diff.left {
-                        println!("  移出 {} {} {}", e.student_no, e.name, e.reason);
+                        out!("  移出 {} {} {}", e.student_no, e.name, e.reason);
                     }
                     for e in &head.diff.changed {
-                        println!("  变更 {} {} {}", e.student_no, e.name, e.reason);
+                        out!("  变更 {} {} {}", e.student_no, e.name, e.reason);
                     }
                 },
             );
@@ -1083,15 +1108,7 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
             print(
                 json_mode,
                 json!({"file": out, "bytes": bytes.len(), "version": head.version, "hash": head.hash, "count": head.count}),
-                || {
-                    println!(
-                        "已打印 {} 第{}版（{} 人）到 {}",
-                        head.school_name,
-                        head.version,
-                        head.count,
-                        out.display()
-                    )
-                },
+                || out!("已打印 {} 第{}版（{} 人）到 {}", head.school_name, head.version, head.count, out.display()),
             );
         }
     }
@@ -1100,15 +1117,15 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
 
 fn print_demo(json_mode: bool, report: &demo::DemoReport) {
     print(json_mode, json!(report), || {
-        println!("演示县 {}（贵州省黔西南州望谟县）：{} 所学校", report.county, report.schools.len());
-        println!("登录账号（密码每次运行演示时重新生成）：");
+        out!("演示县 {}（贵州省黔西南州望谟县）：{} 所学校", report.county, report.schools.len());
+        out!("登录账号（密码每次运行演示时重新生成）：");
         for u in &report.users {
             let totp = u
                 .totp_secret
                 .as_ref()
                 .map(|s| format!("  动态口令密钥 {s}（当前口令 {}）", demo::current_code(s)))
                 .unwrap_or_default();
-            println!("  {:<16} {:<20} {:<18} {}{}", u.username, u.password, u.role, u.org, totp);
+            out!("  {:<16} {:<20} {:<18} {}{}", u.username, u.password, u.role, u.org, totp);
         }
     });
 }
@@ -1121,7 +1138,7 @@ fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
         let server = HttpServer::new(move || mealroll::web::app(state.clone()))
             .bind(&bind)
             .map_err(|e| AppError::internal_msg("serve.bind", format!("无法监听 {bind}: {e}")))?;
-        println!("mealroll 已启动: http://{bind}/");
+        out!("mealroll 已启动: http://{bind}/");
         server.run().await.map_err(|e| AppError::internal_msg("serve.run", format!("服务异常退出: {e}")))
     })
 }

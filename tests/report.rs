@@ -252,6 +252,11 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
             assert!(html.contains(&format!(">{money}</a>")) && html.contains(&format!(">{n}</a>")), "{label}: {row}");
         }
 
+        // The page refuses a period with nothing to count in words, not with an empty table.
+        let empty = test::call_service(&app, get("/reports/county-regular?org=522326&period=2015-1")).await;
+        assert_eq!(empty.status(), 422, "{label}");
+        assert!(body_text(empty).await.contains("没有可统计的数据"), "{label}");
+
         // The dashboard's figures: last month's beneficiaries are the entitlement's, and its
         // money is the reconciliation's.
         let (s, dash) = call(&app, test::TestRequest::get().uri("/api/v1/dashboard"), &yyb).await;
