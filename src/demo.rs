@@ -90,6 +90,8 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
 /// The neighbouring county (册亨县) with one school and no students yet: where a child of the
 /// demo county transfers to across a county line.
 pub const NEIGHBOUR_COUNTY: &str = "522327";
+/// 黔西南州, above both counties.
+pub const PREFECTURE: &str = "522300";
 pub const NEIGHBOUR_SCHOOL: &str = "2152327001";
 
 fn build_neighbour(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
@@ -541,6 +543,8 @@ fn build_users(conn: &mut DbConn, keys: &Keys, cli: &Caller, schools: &[String])
         ("shenji".into(), "审计管理员 岑志强".into(), COUNTY.into(), "auditadmin"),
     ];
     wanted.push(("yyb2".into(), "册亨县营养办 班文".into(), NEIGHBOUR_COUNTY.into(), "nutrition_office"));
+    // The prefecture reads its counties' roll-ups and signs off their county reports.
+    wanted.push(("zhou.yyb".into(), "黔西南州营养办 杨敏".into(), PREFECTURE.into(), "nutrition_office"));
     wanted.push(("ch.xueji".into(), "者楼小学 学籍管理员".into(), NEIGHBOUR_SCHOOL.into(), "registrar"));
     wanted.push(("ch.xiaozhang".into(), "者楼小学 校长".into(), NEIGHBOUR_SCHOOL.into(), "principal"));
     for (i, code) in schools.iter().take(2).enumerate() {

@@ -625,6 +625,56 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
             "{label}"
         );
         assert!(html.contains("寄宿生人数") && html.contains("id=\"diff\""), "{label}");
+        // The county submits its own county report; the prefecture reads the roll-up and signs it off.
+        let (s, cv) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/reports/county-regular/submissions")
+                .set_json(json!({"org": "522326", "period": period})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {cv}");
+        let zhou = bearer(&w, "zhou.yyb");
+        let (s, up) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/reports/county-regular?org=522300&period={period}")),
+            &zhou,
+        )
+        .await;
+        assert!(s == 200 && up["rows"][0][0] == json!("望谟县"), "{label}: {up}");
+        let (s, owed) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/report-submissions?report=county-regular&period={period}")),
+            &zhou,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {owed}");
+        assert!(owed.as_array().is_some_and(|o| o.iter().any(|x| x["org"] == "522326" && x["latest"]["version"] == 1)));
+        let cid = cv["submission"]["id"].as_i64().expect("id");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/report-submissions/{cid}/decision"))
+                .set_json(json!({"decision": "approve"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (422, Some("report.own")),
+            "{label}: a county does not sign off its own: {v}"
+        );
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/report-submissions/{cid}/decision"))
+                .set_json(json!({"decision": "approve"})),
+            &zhou,
+        )
+        .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{label}: {v}");
+
         // The page's 报送 form carries CSRF.
         let cookie_s = format!("mealroll_session={}", w.token("s1.xiaozhang"));
         let page_post = |csrf: &str| {
