@@ -364,6 +364,26 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         let days_avg = (rust_decimal::Decimal::from(total_meals) / sum_avg)
             .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
         assert_eq!(at[5].as_str(), Some(format!("{days_avg:.2}").as_str()), "{label}");
+        // Rolled up to the prefecture, the county's row keeps its schools' figures (实施学校数
+        // counts schools, not the one county).
+        let (ok, stdout, err) = cli(&[
+            "--db",
+            &w.db.url,
+            "report",
+            "annual-execution",
+            "--org",
+            "522300",
+            "--period",
+            &year,
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{label}: {err}");
+        let up: Value = serde_json::from_str(&stdout).expect("json");
+        let county_row = &up["rows"][0];
+        for k in [1, 3, 4, 5, 6] {
+            assert_eq!(county_row[k], at[k], "{label}: column {k}: {up}");
+        }
 
         // The registry overview: everyone at school, by sex and ethnicity, and the problem queue,
         // counted here from the stored records.

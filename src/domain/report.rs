@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -314,8 +316,11 @@ pub struct SchoolFacts {
     /// Meal days and meals (person-times) the school reported over the period.
     pub days_served: i64,
     pub meals: i64,
-    /// The period's months (YYYYMM) in which the school had children on its entitlement.
-    pub months_with_beneficiaries: Vec<i32>,
+    /// Per month of the period (YYYYMM), how many schools had children on their entitlement:
+    /// 1 for a school's active months; a rolled-up area adds its schools'.
+    pub schools_by_month: BTreeMap<i32, i64>,
+    /// Σ of its schools' 平均受益学生数, for a rolled-up area (a school's is meals ÷ days).
+    pub summed_avg: Option<Decimal>,
     /// Everyone at school on the date, and the school's records waiting in the problem queue.
     pub pupils: Vec<Pupil>,
     pub problems: Vec<i64>,
@@ -367,7 +372,23 @@ impl Value {
 impl SchoolFacts {
     /// 平均受益学生数 (DOMAIN §6.3): meals ÷ meal days served.
     pub fn avg_beneficiaries(&self) -> Decimal {
-        ratio(self.meals, self.days_served)
+        self.summed_avg.unwrap_or_else(|| ratio(self.meals, self.days_served))
+    }
+
+    /// 实施学校数: the most schools with beneficiaries in any one month.
+    fn implementing(&self) -> i64 {
+        self.schools_by_month.values().copied().max().unwrap_or(0)
+    }
+
+    /// The row these figures make under `columns`, with what the totals need besides.
+    pub fn row(&self, columns: &[Column]) -> Row {
+        Row {
+            values: columns.iter().map(|c| self.value(*c)).collect(),
+            standard: self.standard,
+            schools_by_month: self.schools_by_month.clone(),
+            meals: self.meals,
+            avg_beneficiaries: self.avg_beneficiaries(),
+        }
     }
 
     /// Whether anything is to be reported for the school: children, money or meals.
@@ -430,7 +451,7 @@ impl SchoolFacts {
             Column::Spent => Value::Money(self.spent),
             Column::Standard => self.standard.map_or(Value::Text(String::new()), Value::Money),
             Column::SubsidyTotal => Value::Money(self.subsidy_total),
-            Column::Implementing => count(usize::from(!self.months_with_beneficiaries.is_empty())),
+            Column::Implementing => Value::Count(self.implementing()),
             Column::DaysServed => Value::Count(self.days_served),
             Column::MealsServed => Value::Count(self.meals),
             Column::AvgBeneficiaries => Value::Number(self.avg_beneficiaries()),
@@ -468,12 +489,14 @@ pub fn roll_up(code: String, name: String, schools: &[SchoolFacts]) -> SchoolFac
         subsidy_total: Fen::new(schools.iter().map(|s| s.subsidy_total.fen()).sum()),
         days_served: schools.iter().map(|s| s.days_served).sum(),
         meals: schools.iter().map(|s| s.meals).sum(),
-        months_with_beneficiaries: {
-            let mut m: Vec<i32> = schools.iter().flat_map(|s| s.months_with_beneficiaries.iter().copied()).collect();
-            m.sort_unstable();
-            m.dedup();
+        schools_by_month: {
+            let mut m: BTreeMap<i32, i64> = BTreeMap::new();
+            for (month, n) in schools.iter().flat_map(|s| s.schools_by_month.iter()) {
+                *m.entry(*month).or_default() += n;
+            }
             m
         },
+        summed_avg: Some(schools.iter().map(SchoolFacts::avg_beneficiaries).sum()),
         pupils: schools.iter().flat_map(|s| s.pupils.iter().cloned()).collect(),
         problems: schools.iter().flat_map(|s| s.problems.iter().copied()).collect(),
         allocated: Fen::new(schools.iter().map(|s| s.allocated.fen()).sum()),
@@ -481,11 +504,24 @@ pub fn roll_up(code: String, name: String, schools: &[SchoolFacts]) -> SchoolFac
     }
 }
 
-/// The totals row: counts and money added up; a standard only when every school has the same.
-pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
+/// A drawn row: its figures, and what the totals need beyond them (so an area's schools can be
+/// dropped once their row is drawn).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub values: Vec<Value>,
+    standard: Option<Fen>,
+    schools_by_month: BTreeMap<i32, i64>,
+    meals: i64,
+    avg_beneficiaries: Decimal,
+}
+
+/// The totals row: counts and money added up; a standard only when every row has the same;
+/// 实施学校数 as the most schools in a month; the averages by their formulas (DOMAIN §6.3).
+pub fn totals(columns: &[Column], rows: &[Row]) -> Vec<Value> {
     columns
         .iter()
-        .map(|c| match c {
+        .enumerate()
+        .map(|(j, c)| match c {
             Column::SchoolName => Value::Text("合计".into()),
             Column::Standard => {
                 let mut standards: Vec<Option<Fen>> = rows.iter().map(|r| r.standard).collect();
@@ -495,28 +531,24 @@ pub fn totals(columns: &[Column], rows: &[SchoolFacts]) -> Vec<Value> {
                     _ => Value::Text(String::new()),
                 }
             }
-            Column::SubsidyTotal => Value::Money(Fen::new(rows.iter().map(|r| r.subsidy_total.fen()).sum())),
-            Column::Allocated => Value::Money(Fen::new(rows.iter().map(|r| r.allocated.fen()).sum())),
-            Column::Spent => Value::Money(Fen::new(rows.iter().map(|r| r.spent.fen()).sum())),
-            // 实施学校数: the most schools with beneficiaries in any one month.
+            Column::SubsidyTotal | Column::Allocated | Column::Spent => Value::Money(Fen::new(
+                rows.iter().map(|r| if let Some(Value::Money(f)) = r.values.get(j) { f.fen() } else { 0 }).sum(),
+            )),
             Column::Implementing => {
-                let mut per_month: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
-                for m in rows.iter().flat_map(|r| r.months_with_beneficiaries.iter()) {
-                    *per_month.entry(*m).or_default() += 1;
+                let mut per_month: BTreeMap<i32, i64> = BTreeMap::new();
+                for (m, n) in rows.iter().flat_map(|r| r.schools_by_month.iter()) {
+                    *per_month.entry(*m).or_default() += n;
                 }
                 Value::Count(per_month.values().copied().max().unwrap_or(0))
             }
-            Column::DaysServed => Value::Text(String::new()),
-            Column::MealsServed => Value::Count(rows.iter().map(|r| r.meals).sum()),
-            Column::AvgBeneficiaries => Value::Number(rows.iter().map(SchoolFacts::avg_beneficiaries).sum()),
+            Column::AvgBeneficiaries => Value::Number(rows.iter().map(|r| r.avg_beneficiaries).sum()),
             Column::AvgMealDays => {
-                let avg: Decimal = rows.iter().map(SchoolFacts::avg_beneficiaries).sum();
-                let meals: i64 = rows.iter().map(|r| r.meals).sum();
-                Value::Number(ratio_dec(Decimal::from(meals), avg))
+                let avg: Decimal = rows.iter().map(|r| r.avg_beneficiaries).sum();
+                Value::Number(ratio_dec(Decimal::from(rows.iter().map(|r| r.meals).sum::<i64>()), avg))
             }
-            c if c.sums() => {
-                Value::Count(rows.iter().map(|r| if let Value::Count(n) = r.value(*c) { n } else { 0 }).sum())
-            }
+            c if c.sums() || *c == Column::MealsServed => Value::Count(
+                rows.iter().map(|r| if let Some(Value::Count(n)) = r.values.get(j) { *n } else { 0 }).sum(),
+            ),
             _ => Value::Text(String::new()),
         })
         .collect()
@@ -636,7 +668,7 @@ mod tests {
         assert_eq!(a.value(Column::MealModel), Value::Text(format!("{canteen}、{family}")));
         let cols = [Column::SchoolName, Column::Beneficiaries, Column::Classes, Column::Standard, Column::SubsidyTotal];
         assert_eq!(
-            totals(&cols, &[a.clone(), b]),
+            totals(&cols, &[a.row(&cols), b.row(&cols)]),
             vec![
                 Value::Text("合计".into()),
                 Value::Count(4),
@@ -645,7 +677,7 @@ mod tests {
                 Value::Money(Fen::new(20_000))
             ]
         );
-        assert_eq!(totals(&[Column::Standard], &[a]), vec![Value::Money(Fen::new(500))]);
+        assert_eq!(totals(&[Column::Standard], &[a.row(&[Column::Standard])]), vec![Value::Money(Fen::new(500))]);
     }
 
     #[test]
@@ -701,23 +733,24 @@ mod tests {
     #[test]
     fn annual_execution_follows_the_2023_definitions() {
         // School A: 1,800 meals over 10 days = 180.00 a day; school B: 500 over 4 = 125.00.
+        let months = |ms: &[i32]| ms.iter().map(|m| (*m, 1)).collect::<BTreeMap<i32, i64>>();
         let a = SchoolFacts {
             meals: 1_800,
             days_served: 10,
-            months_with_beneficiaries: vec![202609, 202610],
+            schools_by_month: months(&[202609, 202610]),
             ..SchoolFacts::default()
         };
-        let b = SchoolFacts {
-            meals: 500,
-            days_served: 4,
-            months_with_beneficiaries: vec![202610],
-            ..SchoolFacts::default()
-        };
+        let b =
+            SchoolFacts { meals: 500, days_served: 4, schools_by_month: months(&[202610]), ..SchoolFacts::default() };
         assert_eq!(a.value(Column::AvgBeneficiaries).text(), "180.00");
         assert_eq!(a.value(Column::AvgMealDays).text(), "10.00");
         let cols = [Column::Implementing, Column::MealsServed, Column::AvgBeneficiaries, Column::AvgMealDays];
-        let t: Vec<String> = totals(&cols, &[a, b]).iter().map(Value::text).collect();
+        let t: Vec<String> = totals(&cols, &[a.row(&cols), b.row(&cols)]).iter().map(Value::text).collect();
         // Two schools in October (the most in a month); 2,300 meals; 305.00 a day; 2300 ÷ 305 = 7.54.
+        assert_eq!(t, ["2", "2300", "305.00", "7.54"]);
+        // Rolled up into one area, the row carries the same: its schools, not one per area.
+        let area = roll_up("x".into(), "x".into(), &[a, b]);
+        let t: Vec<String> = area.row(&cols).values.iter().map(Value::text).collect();
         assert_eq!(t, ["2", "2300", "305.00", "7.54"]);
         assert_eq!(ratio(1, 3).to_string(), "0.33");
         assert_eq!(ratio(5, 0), Decimal::ZERO);

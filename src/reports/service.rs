@@ -17,7 +17,7 @@ use crate::domain::codes;
 use crate::domain::mask;
 use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
-use crate::domain::report::{Beneficiary, Column, Definition, Level, Pupil, SchoolFacts, Value, roll_up, totals};
+use crate::domain::report::{Beneficiary, Column, Definition, Level, Pupil, Row, SchoolFacts, Value, roll_up, totals};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{is_boarder, is_left_behind};
 use crate::error::{AppError, AppResult};
@@ -258,7 +258,8 @@ pub fn facts_for(
             subsidy_total: Fen::new(subsidy.get(&school.id).copied().unwrap_or(0)),
             days_served: served.get(&school.id).map_or(0, |s| s.0),
             meals: served.get(&school.id).map_or(0, |s| s.1),
-            months_with_beneficiaries: active.remove(&school.id).unwrap_or_default(),
+            schools_by_month: active.remove(&school.id).unwrap_or_default().into_iter().map(|m| (m, 1)).collect(),
+            summed_avg: None,
             pupils,
             problems: problems.remove(&school.id).unwrap_or_default(),
             allocated: Fen::new(0),
@@ -318,20 +319,51 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     let def = definition(&req.name)?;
     let date = req.date.unwrap_or_else(|| default_date(&req.period));
     let (org, schools) = subject(conn, caller, &def, req, date)?;
-    let with_record = def.columns.iter().any(|c| c.column.needs_record());
-    let mut facts = facts_for(conn, &schools, date, &req.period, with_record)?;
-    if def.columns.iter().any(|c| c.column.needs_ledger()) {
-        money_from_reconciliation(conn, caller, &schools, &req.period, &mut facts)?;
-    }
-    // An area's report lists the schools with something to report; a school's is its own row.
+    let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
+    // Above a county, a county report has a row per county. Counties are drawn one at a time
+    // and only their rows kept, so a province's children are never all in memory at once.
+    let rolled_up = def.level != Level::School
+        && matches!(OrgKind::parse(&org.kind), Some(OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry));
+    let groups: Vec<(Option<String>, Vec<Org>)> = if rolled_up {
+        let mut by_county: std::collections::BTreeMap<String, Vec<Org>> = std::collections::BTreeMap::new();
+        for s in schools {
+            by_county.entry(crate::registry::service::county_of(&s.path)).or_default().push(s);
+        }
+        by_county.into_iter().map(|(c, s)| (Some(c), s)).collect()
+    } else {
+        vec![(None, schools)]
+    };
+    let names: HashMap<String, String> = orgs::table
+        .filter(orgs::code.eq_any(groups.iter().filter_map(|g| g.0.clone())))
+        .select((orgs::code, orgs::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
     let area = org.kind != OrgKind::School.as_str();
-    match def.level {
-        Level::County => facts.retain(SchoolFacts::has_data),
-        Level::Any if area => facts.retain(SchoolFacts::has_registry),
-        _ => {}
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row_schools: Vec<String> = Vec::new();
+    for (county, schools) in groups {
+        let mut facts = school_rows(conn, caller, &def, &schools, date, &req.period)?;
+        // An area's report lists the schools with something to report; a school's is its own row.
+        match def.level {
+            Level::County => facts.retain(SchoolFacts::has_data),
+            Level::Any if area => facts.retain(SchoolFacts::has_registry),
+            _ => {}
+        }
+        match county {
+            Some(code) if !facts.is_empty() => {
+                let name = names.get(&code).cloned().unwrap_or_else(|| code.clone());
+                rows.push(roll_up(code.clone(), name, &facts).row(&columns));
+                row_schools.push(code);
+            }
+            Some(_) => {}
+            None => {
+                rows.extend(facts.iter().filter(|f| f.has_registry() || f.has_data()).map(|f| f.row(&columns)));
+                row_schools.extend(facts.iter().filter(|f| f.has_registry() || f.has_data()).map(|f| f.code.clone()));
+            }
+        }
     }
-    let empty = facts.iter().all(|f| !f.has_registry() && !f.has_data());
-    if empty {
+    if rows.is_empty() {
         return Err(AppError::invalid(
             "report.no_data",
             format!(
@@ -340,31 +372,6 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
             ),
         ));
     }
-    // Above a county, a county report has a row per county.
-    let rolled_up = def.level != Level::School
-        && matches!(OrgKind::parse(&org.kind), Some(OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry));
-    if rolled_up {
-        let county_of: HashMap<&str, String> =
-            schools.iter().map(|s| (s.code.as_str(), crate::registry::service::county_of(&s.path))).collect();
-        let mut by_county: std::collections::BTreeMap<String, Vec<SchoolFacts>> = std::collections::BTreeMap::new();
-        for f in facts {
-            by_county.entry(county_of.get(f.code.as_str()).cloned().unwrap_or_default()).or_default().push(f);
-        }
-        let names: HashMap<String, String> = orgs::table
-            .filter(orgs::code.eq_any(by_county.keys()))
-            .select((orgs::code, orgs::name))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect();
-        facts = by_county
-            .into_iter()
-            .map(|(code, schools)| {
-                let name = names.get(&code).cloned().unwrap_or_else(|| code.clone());
-                roll_up(code, name, &schools)
-            })
-            .collect();
-    }
-    let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
     Ok(Report {
         report: def.name.clone(),
         title: def.title.clone(),
@@ -389,12 +396,29 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
                 _ => Head { key: c.column.key().to_owned(), title: c.title.clone(), meaning: c.meaning.clone() },
             })
             .collect(),
-        rows: facts.iter().map(|f| columns.iter().map(|c| f.value(*c)).collect()).collect(),
-        totals: totals(&columns, &facts),
+        totals: totals(&columns, &rows),
+        rows: rows.into_iter().map(|r| r.values).collect(),
         footnotes: def.footnotes.clone(),
-        row_schools: facts.iter().map(|f| f.code.clone()).collect(),
+        row_schools,
         rolled_up,
     })
+}
+
+/// The figures of `schools` for a definition: what it counts, and the money when it asks.
+fn school_rows(
+    conn: &mut DbConn,
+    caller: &Caller,
+    def: &Definition,
+    schools: &[Org],
+    date: NaiveDate,
+    period: &Span,
+) -> AppResult<Vec<SchoolFacts>> {
+    let with_record = def.columns.iter().any(|c| c.column.needs_record());
+    let mut facts = facts_for(conn, schools, date, period, with_record)?;
+    if def.columns.iter().any(|c| c.column.needs_ledger()) {
+        money_from_reconciliation(conn, caller, schools, period, &mut facts)?;
+    }
+    Ok(facts)
 }
 
 /// Allocated and spent per school from the reconciliation of each county concerned (the same
