@@ -675,6 +675,18 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         let totals = sheet.rows().find(|r| r.first().is_some_and(|c| *c == "合计")).expect("totals row");
         assert_eq!(totals[2].to_string(), total, "the xlsx carries the page's total beneficiaries");
     }
+    // The county submits its county report: a frozen first version, waiting for the prefecture.
+    d.open(&report_url);
+    d.click("#submit-form button");
+    d.wait_until_url(|u| u.contains("/reports/submissions/"));
+    let page = d.wait_until_source(|s| s.contains("id=\"snapshot\""));
+    assert!(page.contains("第1版") && page.contains("已报送，待审核") && page.contains("内容哈希"), "{page}");
+    d.screenshot(&shots.join("41-report-submitted.png"));
+    // Who owes the schools' regular report this term, late ones first.
+    d.open(&format!("{base}/reports/submissions?report=school-regular"));
+    let page = d.source();
+    assert!(page.contains("未报送") && page.contains("逾期"), "{page}");
+    d.screenshot(&shots.join("42-report-owed.png"));
     d.open(&format!("{base}/programme"));
     assert!(d.source().contains("国家计划县") && d.source().contains("5.00"), "settings page: {}", d.source());
     d.screenshot(&shots.join("28-programme.png"));

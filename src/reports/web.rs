@@ -260,7 +260,8 @@ pub struct OverviewPage {
     title: String,
     period: String,
     owed: Vec<submission::Owed>,
-    names: Vec<&'static str>,
+    /// Every report as (name, title), for the chooser.
+    names: Vec<(String, String)>,
 }
 
 pub async fn overview_page(
@@ -278,7 +279,11 @@ pub async fn overview_page(
         title,
         period: period.to_string(),
         owed,
-        names: Definition::names(),
+        names: Definition::names()
+            .into_iter()
+            .filter_map(|n| Definition::named(n).ok())
+            .map(|d| (d.name, d.title))
+            .collect(),
     })
 }
 
