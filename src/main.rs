@@ -646,45 +646,21 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
             print(cli.json, json!({"out": out, "bytes": bytes.len()}), || out!("已导出到 {}", out.display()));
         }
-        Command::Bench { what: BenchCommand::Import { rows } } => {
-            let result = mealroll::bench::import(&mut conn, rows)?;
+        Command::Bench { what } => {
+            let result = match what {
+                BenchCommand::Import { rows } => mealroll::bench::import(&mut conn, rows)?,
+                BenchCommand::Roster { rows } => mealroll::bench::roster(&mut conn, rows)?,
+                BenchCommand::Report { rows } => mealroll::bench::report(&mut conn, rows)?,
+                BenchCommand::Entitle { rows } => mealroll::bench::entitle(&mut conn, rows)?,
+            };
             print(cli.json, json!(result), || {
-                out!("bench import: {} 行，{:.2} 秒，峰值内存 {} MB", result.n, result.seconds, result.peak_rss_mb)
-            });
-        }
-        Command::Bench { what: BenchCommand::Roster { rows } } => {
-            let result = mealroll::bench::roster(&mut conn, rows)?;
-            print(cli.json, json!(result), || {
+                let detail = if result.detail.is_null() { String::new() } else { format!("，{}", result.detail) };
                 out!(
-                    "bench roster: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
+                    "bench {}: n = {}，{:.3} 秒，峰值内存 {} MB{detail}",
+                    result.bench,
                     result.n,
                     result.seconds,
-                    result.peak_rss_mb,
-                    result.detail
-                )
-            });
-        }
-        Command::Bench { what: BenchCommand::Report { rows } } => {
-            let result = mealroll::bench::report(&mut conn, rows)?;
-            print(cli.json, json!(result), || {
-                out!(
-                    "bench report: {} 人，{:.3} 秒，峰值内存 {} MB，{}",
-                    result.n,
-                    result.seconds,
-                    result.peak_rss_mb,
-                    result.detail
-                )
-            });
-        }
-        Command::Bench { what: BenchCommand::Entitle { rows } } => {
-            let result = mealroll::bench::entitle(&mut conn, rows)?;
-            print(cli.json, json!(result), || {
-                out!(
-                    "bench entitle: {} 人，{:.2} 秒，峰值内存 {} MB，{}",
-                    result.n,
-                    result.seconds,
-                    result.peak_rss_mb,
-                    result.detail
+                    result.peak_rss_mb
                 )
             });
         }
@@ -774,14 +750,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     &period,
                     mealroll::domain::ledger::Fund::Meal,
                 )?;
-                let bytes = match f {
-                    OutputFormat::Pdf => {
-                        disbursement::pdf(&r, &mealroll::registry::service::now().format("%Y-%m-%d %H:%M").to_string())?
+                match f {
+                    OutputFormat::Pdf | OutputFormat::Xlsx => {
+                        let (bytes, _, name) = disbursement::export(&mut conn, &caller, &r, f.extension())?;
+                        (bytes, name)
                     }
-                    OutputFormat::Xlsx => disbursement::xlsx(&r)?,
-                    _ => serde_json::to_vec_pretty(&r).map_err(AppError::internal)?,
-                };
-                (bytes, format!("disbursement-form-{}-{}.{}", r.county, r.month, f.extension()))
+                    _ => (
+                        serde_json::to_vec_pretty(&r).map_err(AppError::internal)?,
+                        format!("disbursement-form-{}-{}.{}", r.county, r.month, f.extension()),
+                    ),
+                }
             } else {
                 let req = mealroll::reports::service::Request { name, org, period, date };
                 render::export(&mut conn, &caller, &req, f)?
@@ -1008,14 +986,8 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
             let caller = Caller::cli(conn)?;
             let r = mealroll::ledger::reconcile::county_period(conn, &caller, &org, &span, fund)?;
             if let Some(out) = out {
-                use mealroll::exchange::disbursement;
-                let bytes = match out.extension().and_then(|e| e.to_str()) {
-                    Some("pdf") => {
-                        disbursement::pdf(&r, &mealroll::registry::service::now().format("%Y-%m-%d %H:%M").to_string())?
-                    }
-                    Some("xlsx") => disbursement::xlsx(&r)?,
-                    _ => return Err(AppError::invalid("file.format", "--out 应以 .pdf 或 .xlsx 结尾")),
-                };
+                let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+                let (bytes, _, _) = mealroll::exchange::disbursement::export(conn, &caller, &r, ext)?;
                 std::fs::write(&out, bytes)
                     .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
             }

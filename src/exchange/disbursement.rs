@@ -6,8 +6,39 @@
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
 
 use super::pdf::{self, A4_W, Document, Page};
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::ledger::reconcile::{Reconciliation, SchoolRow};
+
+/// The form of a drawn reconciliation as `pdf` or `xlsx`, audited (it leaves the system as a
+/// file): (bytes, MIME type, file name). Any other extension is refused.
+pub fn export(
+    conn: &mut DbConn,
+    caller: &Caller,
+    r: &Reconciliation,
+    ext: &str,
+) -> AppResult<(Vec<u8>, &'static str, String)> {
+    let (bytes, mime) = match ext {
+        "pdf" => (pdf(r, &pdf::printed_now())?, "application/pdf"),
+        "xlsx" => (xlsx(r)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        other => {
+            return Err(AppError::invalid(
+                "file.format",
+                format!("资金拨付审批表只有 pdf 和 xlsx 两种格式，没有“{other}”"),
+            ));
+        }
+    };
+    let file = format!("disbursement.{ext}");
+    audit::record_alone(
+        conn,
+        &caller.actor(),
+        Entry::new("ledger.disbursement_form", "org", &r.county)
+            .after(&serde_json::json!({"month": r.month, "fund": r.fund, "file": file})),
+    )?;
+    Ok((bytes, mime, format!("{}-{}-{}-{file}", r.county, r.month, r.fund)))
+}
 
 struct Col {
     title: &'static str,

@@ -39,6 +39,11 @@ pub fn text_width(text: &str, size: f32) -> f32 {
     advance / units * size * 25.4 / 72.0
 }
 
+/// The time a printout says it was printed: Beijing time (UTC+8), to the minute.
+pub fn printed_now() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// One A4 page being drawn; coordinates in millimetres from the top-left corner.
 pub struct Page {
     ops: Vec<Op>,

@@ -2,7 +2,6 @@
 //! per-page and grand totals, signature and stamp blocks, and the version and content hash on every
 //! page; and the public-notice (公示) list without any identifying column beyond name and class.
 
-use chrono::Utc;
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
 use super::pdf::{self, A4_W, Document, Page};
@@ -420,10 +419,6 @@ impl FileFormat {
     }
 }
 
-fn printed_now() -> String {
-    (Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string()
-}
-
 /// One roster version printed, audited. Returns (file name, bytes).
 pub fn render(
     conn: &mut DbConn,
@@ -434,7 +429,7 @@ pub fn render(
 ) -> AppResult<(String, Vec<u8>)> {
     let (head, lines) = roster::get(conn, caller, id)?;
     let bytes = match format {
-        FileFormat::Pdf => pdf(&head, &lines, kind, &printed_now())?,
+        FileFormat::Pdf => pdf(&head, &lines, kind, &pdf::printed_now())?,
         FileFormat::Xlsx => {
             check_glyphs(&head, &lines)?;
             xlsx(&head, &lines, kind)?
@@ -465,7 +460,7 @@ pub fn render_all(
         return Err(AppError::invalid("roster.none", format!("{}还没有学校生成花名册", term.label())));
     }
     let mut doc = Document::new(&format!("受益学生花名册 {}", term.label()))?;
-    let printed = printed_now();
+    let printed = pdf::printed_now();
     let mut schools = 0;
     for (n, id) in ids.iter().enumerate() {
         let (head, lines) = roster::get(conn, caller, *id)?;

@@ -407,18 +407,8 @@ pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Mo
     let org = org_in_scope(conn, caller.scope(), org_code)?;
     let first = month.first_day();
     let last = month.next().first_day().pred_opt().unwrap_or(first);
-    let mut codes: Vec<String> = config::members(conn, caller)?
-        .into_iter()
-        .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
-        .map(|m| m.school_code)
-        .collect();
-    codes.dedup();
-    let schools: Vec<String> = orgs::table
-        .filter(orgs::code.eq_any(&codes))
-        .filter(orgs::path.like(format!("{}%", org.path)))
-        .select(orgs::code)
-        .order(orgs::code.asc())
-        .load(conn)?;
+    let schools: Vec<String> =
+        config::programme_schools(conn, &org.path, first, last)?.into_iter().map(|s| s.code).collect();
     schools.iter().map(|code| compute(conn, caller, code, month)).collect()
 }
 

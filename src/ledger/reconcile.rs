@@ -184,12 +184,8 @@ pub fn county_period(
     let (first, last) = (month.first_day(), month.last_day());
     // The meal fund concerns programme schools; 一补 every school whose boarders have it
     // computed for the period or whose 一补 account has moved.
-    let codes: BTreeSet<String> = match fund {
-        Fund::Meal => config::members(conn, caller)?
-            .into_iter()
-            .filter(|m| m.from_date <= last && m.to_date.is_none_or(|t| t >= first))
-            .map(|m| m.school_code)
-            .collect(),
+    let schools: Vec<Org> = match fund {
+        Fund::Meal => config::programme_schools(conn, &org.path, first, last)?,
         Fund::Yibu => {
             let terms: Vec<String> = month.terms().iter().map(ToString::to_string).collect();
             let computed = yibu_periods::table
@@ -204,15 +200,11 @@ pub fn county_period(
                 .filter(orgs::kind.eq(OrgKind::School.as_str()))
                 .filter(orgs::path.like(format!("{}%", org.path)))
                 .select(orgs::code);
-            computed.load::<String>(conn)?.into_iter().chain(with_money.load::<String>(conn)?).collect()
+            let codes: BTreeSet<String> =
+                computed.load::<String>(conn)?.into_iter().chain(with_money.load::<String>(conn)?).collect();
+            orgs::table.filter(orgs::code.eq_any(codes)).select(Org::as_select()).order(orgs::code.asc()).load(conn)?
         }
     };
-    let schools: Vec<Org> = orgs::table
-        .filter(orgs::code.eq_any(codes.iter().cloned().collect::<Vec<_>>()))
-        .filter(orgs::path.like(format!("{}%", org.path)))
-        .select(Org::as_select())
-        .order(orgs::code.asc())
-        .load(conn)?;
     let ids: Vec<i64> = schools.iter().map(|s| s.id).collect();
 
     let periods = match fund {

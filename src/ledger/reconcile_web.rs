@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::api::parse_month;
 use super::import::{self, MealsReport};
 use super::reconcile::{self, Reconciliation};
-use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::Span;
@@ -103,25 +102,13 @@ fn form_file(
     fund: Fund,
     file: &str,
 ) -> AppResult<(Vec<u8>, &'static str, String)> {
-    let r = reconcile::county_period(conn, caller, org, m, fund)?;
-    let (bytes, mime) = match file {
-        "disbursement.pdf" => {
-            let printed = crate::registry::service::now().format("%Y-%m-%d %H:%M").to_string();
-            (disbursement::pdf(&r, &printed)?, "application/pdf")
-        }
-        "disbursement.xlsx" => {
-            (disbursement::xlsx(&r)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        }
+    let ext = match file {
+        "disbursement.pdf" => "pdf",
+        "disbursement.xlsx" => "xlsx",
         _ => return Err(AppError::not_found()),
     };
-    audit::record_alone(
-        conn,
-        &caller.actor(),
-        Entry::new("ledger.disbursement_form", "org", &r.county)
-            .after(&serde_json::json!({"month": r.month, "fund": r.fund, "file": file})),
-    )?;
-    let name = format!("{}-{}-{}-{file}", r.county, r.month, r.fund);
-    Ok((bytes, mime, name))
+    let r = reconcile::county_period(conn, caller, org, m, fund)?;
+    disbursement::export(conn, caller, &r, ext)
 }
 
 fn download((bytes, mime, name): (Vec<u8>, &'static str, String)) -> HttpResponse {

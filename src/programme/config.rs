@@ -238,6 +238,20 @@ pub fn in_programme(conn: &mut DbConn, school_id: i64, day: NaiveDate) -> AppRes
     Ok(memberships(conn, school_id)?.iter().any(|p| p.contains(day)))
 }
 
+/// The schools under `path` (an org's path, already scope-checked by the caller) that were in
+/// the programme at any time from `from` to `to`, once each, in code order.
+pub fn programme_schools(conn: &mut DbConn, path: &str, from: NaiveDate, to: NaiveDate) -> AppResult<Vec<Org>> {
+    Ok(orgs::table
+        .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
+        .filter(orgs::path.like(format!("{path}%")))
+        .filter(programme_schools::from_date.le(to))
+        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(from)))
+        .select(Org::as_select())
+        .distinct()
+        .order(orgs::code.asc())
+        .load(conn)?)
+}
+
 /// The member schools in the caller's scope.
 pub fn members(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<MemberRow>> {
     caller.require(conn, Permission::ViewOrgs, "programme_members")?;

@@ -17,7 +17,7 @@ pub fn export(conn: &mut DbConn, caller: &Caller, req: &Request, f: OutputFormat
     let r = service::run(conn, caller, req)?;
     let bytes = match f {
         OutputFormat::Xlsx => xlsx(&r)?,
-        OutputFormat::Pdf => pdf(&r, &crate::registry::service::now().format("%Y-%m-%d %H:%M").to_string())?,
+        OutputFormat::Pdf => pdf(&r, &pdf::printed_now())?,
         OutputFormat::Html => html(&r)?.into_bytes(),
         OutputFormat::Json => serde_json::to_vec_pretty(&r).map_err(AppError::internal)?,
     };

@@ -95,20 +95,6 @@ pub fn default_date(period: &Span) -> NaiveDate {
     period.last_day().min(today())
 }
 
-/// Programme schools under `org` at any time from the period's start to `date`, in code order
-/// (a school that left mid-period still answers for its money and meals).
-fn programme_schools_under(conn: &mut DbConn, org: &Org, period: &Span, date: NaiveDate) -> AppResult<Vec<Org>> {
-    Ok(orgs::table
-        .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
-        .filter(orgs::path.like(format!("{}%", org.path)))
-        .filter(programme_schools::from_date.le(date))
-        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(period.first_day().min(date))))
-        .select(Org::as_select())
-        .distinct()
-        .order(orgs::code.asc())
-        .load(conn)?)
-}
-
 /// The figures of schools on `date` over `period`, in the order given. Set-based (a few queries
 /// for all the schools, two per school for its meal models and standard), so a county of
 /// 100,000 children draws in well under a second. Unscoped: callers check the schools.
@@ -269,12 +255,6 @@ pub fn facts_for(
     Ok(out)
 }
 
-fn school_facts(conn: &mut DbConn, school: &Org, date: NaiveDate, period: &Span) -> AppResult<SchoolFacts> {
-    facts_for(conn, std::slice::from_ref(school), date, period, true)?
-        .pop()
-        .ok_or_else(|| AppError::internal_msg("report.facts", "学校数据缺失".into()))
-}
-
 /// The org a report is drawn for, with the schools it covers, checked against the definition.
 fn subject(
     conn: &mut DbConn,
@@ -302,7 +282,8 @@ fn subject(
                 format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title),
             ));
         }
-        (Level::County, false) => programme_schools_under(conn, &org, &req.period, date)?,
+        // A school that left mid-period still answers for its money and meals.
+        (Level::County, false) => config::programme_schools(conn, &org.path, req.period.first_day().min(date), date)?,
         (Level::Any, true) => vec![org.clone()],
         (Level::Any, false) => orgs::table
             .filter(orgs::path.like(format!("{}%", org.path)))
@@ -486,7 +467,10 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
     if !school.path.starts_with(&org.path) || school.kind != OrgKind::School.as_str() {
         return Err(AppError::not_found());
     }
-    let facts = school_facts(conn, &school, date, &req.period)?;
+    // The school's figures as the report draws them (record and money read only if it needs them).
+    let facts = school_rows(conn, caller, &def, std::slice::from_ref(&school), date, &req.period)?
+        .pop()
+        .ok_or_else(|| AppError::internal_msg("report.facts", "学校数据缺失".into()))?;
     let (heads, rows): (Vec<&'static str>, Vec<DrillRow>) = match col.column {
         Column::SubsidyTotal => {
             let months: Vec<(i32, i32, i32, i64, i64)> = entitlement_periods::table

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::service::{self, Report, Request};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{orgs, programme_schools, report_submissions};
+use crate::db::schema::{orgs, report_submissions};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Span;
 use crate::domain::report::{CellChange, Definition, Level, diff, due_date};
@@ -19,6 +19,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
+use crate::programme::config;
 use crate::registry::service::{now, today};
 
 /// A sign-off.
@@ -295,15 +296,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, report: &str, period: &Span)
     let def = Definition::named(report).map_err(|m| AppError::field("report", "report.unknown", m))?;
     let due = due_date(period);
     let on = period.last_day().min(today());
-    let schools: Vec<Org> = orgs::table
-        .inner_join(programme_schools::table.on(programme_schools::school_id.eq(orgs::id)))
-        .filter(orgs::path.like(caller.scope().like_pattern()))
-        .filter(programme_schools::from_date.le(on))
-        .filter(programme_schools::to_date.is_null().or(programme_schools::to_date.ge(period.first_day())))
-        .select(Org::as_select())
-        .distinct()
-        .order(orgs::code.asc())
-        .load(conn)?;
+    let schools = config::programme_schools(conn, caller.scope().path(), period.first_day(), on)?;
     let owing: Vec<Org> = match def.level {
         Level::School | Level::Any => schools,
         Level::County => {
