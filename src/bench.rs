@@ -132,7 +132,8 @@ pub fn import(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
             format!("基准导入未全部写入：{} 行，新增 {}，错误 {}", report.rows, report.imported, report.errors.len()),
         ));
     }
-    Ok(BenchResult { bench: "import", n: rows, seconds, peak_rss_mb: peak_rss_mb(), detail: serde_json::Value::Null })
+    let detail = serde_json::json!({"parse_worker_peak_rss_mb": crate::exchange::worker::peak_rss_mb()});
+    Ok(BenchResult { bench: "import", n: rows, seconds, peak_rss_mb: peak_rss_mb(), detail })
 }
 
 /// A new programme school of `rows` confirmed students; times building its roster for the

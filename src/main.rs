@@ -154,6 +154,10 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Internal: parse one uploaded workbook (xlsx | xls) from standard input into row frames on
+    /// standard output; the server and the import commands run this in a limited child process.
+    #[command(hide = true, name = "parse-worker")]
+    ParseWorker { kind: String },
 }
 
 #[derive(Subcommand)]
@@ -425,6 +429,12 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::ParseWorker { kind } = &cli.command {
+        return match mealroll::exchange::worker::kind_of_arg(kind).map(mealroll::exchange::worker::serve) {
+            Some(Ok(())) => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MEALROLL_LOG")
@@ -581,7 +591,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
             }
         }
-        Command::Check { .. } => unreachable!("handled before the database is opened"),
+        Command::Check { .. } | Command::ParseWorker { .. } => {
+            unreachable!("handled before the database is opened")
+        }
         Command::Import { what: ImportCommand::Expenditures { file, as_user } } => {
             let (bytes, name) = read_input(&file)?;
             let caller = match as_user {

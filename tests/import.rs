@@ -339,3 +339,26 @@ async fn cli_import_reports_json_and_exits_non_zero_on_rejections() {
     assert!(text.contains("36042619910102009X\tid.checksum\t"), "{text}");
     assert!(!out.status.success());
 }
+
+#[actix_web::test]
+async fn the_api_takes_what_the_page_takes_and_refuses_more_in_json() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let token = w.token("a.xueji");
+        // Far past actix's default 256 KiB body.
+        let rows: Vec<(String, StudentRecord)> =
+            records(61, 3_000).into_iter().map(|r| (SCHOOL_A.to_owned(), r)).collect();
+        let file = template::write(&rows).expect("template");
+        assert!(file.len() > 512 * 1024, "{} bytes", file.len());
+        let (status, report) = import(&app, &token, file, "filename=big.xlsx").await;
+        assert_eq!(status, 200, "{label}: {report}");
+        assert_eq!(report["imported"].as_u64(), Some(3_000), "{label}");
+        // Past the page's limit: refused in JSON and Chinese, naming the limit.
+        let huge = vec![b'a'; mealroll::exchange::guard::MAX_UPLOAD + 1];
+        let (status, body) = import(&app, &token, huge, "filename=huge.csv").await;
+        assert_eq!((status, body["error"].as_str()), (422, Some("file.too_large")), "{label}: {body}");
+        assert!(body["message"].as_str().unwrap_or_default().contains("64MB"), "{body}");
+    }
+}

@@ -496,7 +496,7 @@ pub fn import_students(
             sheet: String::new(),
             fatal: None,
         };
-        let sheet = sheet::read_rows_parallel(bytes, kind, |sheet, row, cells| {
+        let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
             r.row(conn, sheet, row, cells)?;
             if r.report.rows.is_multiple_of(1000) && r.report.rows > 0 {
                 progress(r.report.rows, if write { "导入" } else { "校验" });

@@ -12,3 +12,4 @@ pub mod sheet;
 pub mod student_form;
 pub mod template;
 pub mod web;
+pub mod worker;

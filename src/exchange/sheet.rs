@@ -4,6 +4,7 @@ use std::io::Cursor;
 
 use calamine::{Data, DataRef, Reader, Xlsx};
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use super::guard::FileKind;
 use crate::error::{AppError, AppResult};
@@ -15,7 +16,7 @@ pub const LISTS_SHEET: &str = "字典";
 pub const MAX_ROWS: u32 = 200_000;
 pub const MAX_COLUMNS: u32 = 200;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum Cell {
     #[default]
     Empty,
@@ -69,58 +70,23 @@ fn unreadable(e: impl std::fmt::Display) -> AppError {
     AppError::invalid("file.unreadable", format!("无法读取文件内容：{e}"))
 }
 
-/// Like [`read_rows`], but the file is parsed on a second thread while `on_row` runs on this
-/// one, so parsing overlaps with checking and writing (an import spends about half its time in
-/// each). Rows cross in blocks through a short queue, which keeps memory flat. An error on
-/// either side stops both.
-pub fn read_rows_parallel(
+/// Calls `on_row(sheet, row_number_1_based, cells)` for every row, in order. Returns the sheet
+/// name. A workbook is parsed in a child process ([`super::worker`]) whose failure refuses the
+/// file and nothing else; CSV, read by a streaming parser with no declared sizes to believe,
+/// is read here.
+pub fn read_rows(
     bytes: &[u8],
     kind: FileKind,
-    mut on_row: impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
+    on_row: impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
 ) -> AppResult<String> {
-    const BLOCK: usize = 256;
-    type Block = (String, Vec<(u32, Vec<Cell>)>);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(8);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut block: Vec<(u32, Vec<Cell>)> = Vec::with_capacity(BLOCK);
-            // A send fails only when the consumer has stopped; its error is the one reported.
-            let stopped = || AppError::invalid("import.stopped", "导入已中止");
-            let name = read_rows(bytes, kind, |sheet, row, cells| {
-                block.push((row, cells));
-                if block.len() == BLOCK {
-                    tx.send((sheet.to_owned(), std::mem::take(&mut block))).map_err(|_| stopped())?;
-                }
-                Ok(())
-            })?;
-            if !block.is_empty() {
-                tx.send((name.clone(), block)).map_err(|_| stopped())?;
-            }
-            Ok::<String, AppError>(name)
-        });
-        let mut consumed: AppResult<()> = Ok(());
-        for (sheet, rows) in rx.iter() {
-            for (row, cells) in rows {
-                consumed = on_row(&sheet, row, cells);
-                if consumed.is_err() {
-                    break;
-                }
-            }
-            if consumed.is_err() {
-                break;
-            }
-        }
-        // Dropping the receiver unblocks a reader still sending.
-        drop(rx);
-        let read =
-            reader.join().unwrap_or_else(|_| Err(AppError::internal_msg("import.reader", "读取线程异常退出".into())));
-        consumed?;
-        read
-    })
+    match kind {
+        FileKind::Csv => parse_in_process(bytes, kind, on_row),
+        FileKind::Xlsx | FileKind::Xls => super::worker::read_rows(bytes, kind, on_row),
+    }
 }
 
-/// Calls `on_row(sheet, row_number_1_based, cells)` for every row, in order. Returns the sheet name.
-pub fn read_rows(
+/// The parser itself, in this process: the parse worker's side of [`read_rows`].
+pub(crate) fn parse_in_process(
     bytes: &[u8],
     kind: FileKind,
     mut on_row: impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
@@ -299,7 +265,7 @@ mod tests {
     #[test]
     fn csv_rows_with_bom_and_quotes() {
         let mut rows = Vec::new();
-        read_rows("\u{feff}姓名,备注\n王䶮,\"a,b\"\n".as_bytes(), FileKind::Csv, |_, r, cells| {
+        parse_in_process("\u{feff}姓名,备注\n王䶮,\"a,b\"\n".as_bytes(), FileKind::Csv, |_, r, cells| {
             rows.push((r, cells));
             Ok(())
         })

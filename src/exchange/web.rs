@@ -2,7 +2,6 @@
 //! and through the API (synchronous, JSON report).
 
 use actix_multipart::Multipart;
-use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -186,7 +185,7 @@ pub async fn api_import(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: web::Query<ImportQuery>,
-    body: Bytes,
+    upload::ApiBody(body): upload::ApiBody<{ super::guard::MAX_UPLOAD }>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let filename = q.filename.unwrap_or_else(|| "upload.xlsx".into());

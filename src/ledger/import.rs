@@ -19,6 +19,9 @@ use crate::exchange::sheet::{self, Column, NamedRow};
 use crate::org::service::org_in_scope;
 use crate::registry::service::now;
 
+/// A workbook of expenditures or meals, on the page and through the API.
+pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;
+
 const EXPENDITURE_COLUMNS: [Column; 7] = [
     Column { name: "学校标识码", synonyms: &["学校标识码", "学校代码", "付款单位"], required: true },
     Column { name: "日期", synonyms: &["日期", "支出日期", "记账日期"], required: true },

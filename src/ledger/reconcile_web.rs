@@ -135,7 +135,7 @@ pub async fn page_import(
     req: actix_web::HttpRequest,
     form: Multipart,
 ) -> PageResult<HttpResponse> {
-    let form = upload::read_page_form(&st, &caller, &req, form, 10 * 1024 * 1024).await?;
+    let form = upload::read_page_form(&st, &caller, &req, form, import::MAX_UPLOAD).await?;
     let (org, m) = (form.text("org").to_owned(), period_or_last(form.text("month"))?);
     let fund = fund_or_meal(form.text("fund"))?;
     let what = form.text("what").to_owned();
@@ -197,7 +197,7 @@ pub async fn api_import_expenditures(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     q: web::Query<FileQuery>,
-    body: web::Bytes,
+    upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
 ) -> Json {
     let name = if q.filename.is_empty() { "expenditures.xlsx".to_owned() } else { q.filename.clone() };
     Ok(HttpResponse::Ok().json(st.run(move |conn| import::expenditures(conn, &c, &body, &name)).await?))
@@ -207,7 +207,7 @@ pub async fn api_import_meals(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     q: web::Query<FileQuery>,
-    body: web::Bytes,
+    upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
 ) -> Json {
     let name = if q.filename.is_empty() { "meals.xlsx".to_owned() } else { q.filename.clone() };
     let n = st.run(move |conn| import::meals(conn, &c, &body, &name)).await?;

@@ -1,7 +1,6 @@
 //! `/api/v1` for the programme's configuration, calendars and rosters: the same services, scopes
 //! and audit as the pages.
 
-use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -11,7 +10,7 @@ use crate::auth::extract::ApiUser;
 use crate::domain::roster::Step;
 use crate::error::{AppError, AppResult};
 use crate::exchange::roster_print::{self, FileFormat, Kind};
-use crate::web::{AppState, PDF, XLSX, download};
+use crate::web::{AppState, PDF, XLSX, download, upload};
 
 type Json = AppResult<HttpResponse>;
 
@@ -145,7 +144,7 @@ pub async fn calendar_import(
     ApiUser(c): ApiUser,
     path: web::Path<String>,
     q: web::Query<TermQuery>,
-    body: Bytes,
+    upload::ApiBody(body): upload::ApiBody<{ calendar::MAX_UPLOAD }>,
 ) -> Json {
     let code = path.into_inner();
     let name = if q.filename.is_empty() { "calendar.xlsx".to_owned() } else { q.filename.clone() };

@@ -153,6 +153,9 @@ fn store(conn: &mut DbConn, caller: &Caller, org: &Org, cal: &MealMonth, terms: 
     write(conn).map_err(|e| e.message)
 }
 
+/// A calendar workbook, on the page and through the API.
+pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
+
 const COLUMNS: [Column; 3] = [
     Column { name: "月份", synonyms: &["月份", "月", "month"], required: true },
     Column { name: "供餐天数", synonyms: &["供餐天数", "天数", "days"], required: false },

@@ -372,7 +372,7 @@ pub async fn calendar_import(
     form: Multipart,
 ) -> PageResult<HttpResponse> {
     let code = path.into_inner();
-    let form = upload::read_page_form(&st, &caller, &req, form, 5 * 1024 * 1024).await?;
+    let form = upload::read_page_form(&st, &caller, &req, form, calendar::MAX_UPLOAD).await?;
     let t = input::term(form.text("term")).unwrap_or_else(|_| current_term());
     let Some(file) = form.file("file") else {
         let e = AppError::field("file", "calendar.no_file", "请选择要导入的供餐日历文件");

@@ -1,14 +1,12 @@
 //! Photo pages and API: one student's photo, a ZIP of many with a per-file result list.
 
 use actix_multipart::Multipart;
-use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
 use super::photos::{self, MAX_ZIP, PhotoReport};
 use crate::auth::extract::{ApiUser, PageUser};
-use crate::domain::photo::MAX_BYTES;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::web::{AppState, Layout, PageResult, see_other, upload};
@@ -35,7 +33,7 @@ pub async fn upload_one(
     form: Multipart,
 ) -> PageResult<HttpResponse> {
     let id = path.into_inner();
-    let form = upload::read_page_form(&st, &caller, &req, form, MAX_BYTES * 2).await?;
+    let form = upload::read_page_form(&st, &caller, &req, form, photos::MAX_UPLOAD).await?;
     let bytes = form
         .file("photo")
         .map(|f| f.bytes.clone())
@@ -85,7 +83,7 @@ pub async fn api_put(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: Bytes,
+    upload::ApiBody(body): upload::ApiBody<{ photos::MAX_UPLOAD }>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let info = st.run(move |conn| photos::upload(conn, &c, id, &body)).await?;
@@ -93,6 +91,10 @@ pub async fn api_put(
 }
 
 /// Body: the ZIP. Answers with every file and what became of it.
-pub async fn api_zip(st: web::Data<AppState>, ApiUser(c): ApiUser, body: Bytes) -> AppResult<HttpResponse> {
+pub async fn api_zip(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    upload::ApiBody(body): upload::ApiBody<{ MAX_ZIP + 64 * 1024 }>,
+) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(st.run(move |conn| photos::upload_zip(conn, &c, &body)).await?))
 }

@@ -84,6 +84,8 @@ impl World {
     /// A migrated database with the division tree only: no schools, no users (room for the
     /// demo county).
     pub fn bare(db: TestDb) -> Self {
+        // Workbooks are parsed by the built binary in a child process, as in the server.
+        mealroll::exchange::worker::set_program(env!("CARGO_BIN_EXE_mealroll"));
         let mut settings = Settings::defaults();
         settings.database_url = db.url.clone();
         settings.pool_size = 4;
