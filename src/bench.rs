@@ -155,7 +155,7 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
         .select(crate::db::schema::students::id)
         .load(conn)?;
     crate::registry::service::confirm(conn, &cli, &ids)?;
-    let today = crate::registry::service::today();
+    let today = crate::clock::today();
     let term = Term::new(crate::domain::key_lock::school_year_of(today), 1)
         .map_err(|m| AppError::internal_msg("bench.term", m))?;
     let start_day = chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap_or_default();
@@ -213,8 +213,8 @@ fn generate_county(
     rows: usize,
     since: chrono::NaiveDate,
 ) -> AppResult<()> {
+    use crate::clock::now;
     use crate::domain::term::Term;
-    use crate::registry::service::now;
 
     let prefix = &first_code.to_string()[..6];
     let taken: i64 = orgs::table.filter(orgs::code.like(format!("{prefix}%"))).count().get_result(conn)?;
@@ -284,11 +284,11 @@ fn generate_county(
 /// computing that month for the whole county (SPEC §13: 1,000,000 children on PostgreSQL
 /// ≤ 60 s). Only the computation is measured.
 pub fn entitle(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
+    use crate::clock::today;
     use crate::domain::calendar::{MealMonth, Month};
     use crate::domain::term::Term;
     use crate::ledger::entitlement;
     use crate::programme::calendar;
-    use crate::registry::service::today;
     use crate::registry::terms;
 
     let cli = Caller::cli(conn)?;
@@ -330,9 +330,9 @@ const REPORT_COUNTY: &str = "522327";
 /// times the 县级常规统计报表 over that year (SPEC §13: 100,000 children ≤ 300 ms). `seconds`
 /// is the first drawing; the detail gives the median of five more.
 pub fn report(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
+    use crate::clock::{now, today};
     use crate::domain::calendar::{Month, Span};
     use crate::domain::term::Term;
-    use crate::registry::service::{now, today};
     use crate::reports::service::{self, Request};
 
     let year = Term::of_day(today()).school_year() - 1;

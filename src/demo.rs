@@ -95,7 +95,7 @@ pub const PREFECTURE: &str = "522300";
 pub const NEIGHBOUR_SCHOOL: &str = "2152327001";
 
 fn build_neighbour(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
-    let year = crate::domain::key_lock::school_year_of(Utc::now().date_naive());
+    let year = crate::domain::key_lock::school_year_of(crate::clock::today());
     org::create_school(
         conn,
         cli,
@@ -132,7 +132,7 @@ fn build_neighbour(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
 /// override them), last year's closed.
 fn build_terms(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
     use crate::domain::term::Term;
-    let today = Utc::now().date_naive();
+    let today = crate::clock::today();
     let this_year = crate::domain::key_lock::school_year_of(today);
     for year in [this_year - 1, this_year] {
         for half in [1, 2] {
@@ -160,7 +160,7 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
     use crate::programme::config::{self, ModelInput};
     use crate::programme::{calendar, roster};
 
-    let today = Utc::now().date_naive();
+    let today = crate::clock::today();
     let this_year = crate::domain::key_lock::school_year_of(today);
     let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
     for year in [this_year - 1, this_year] {
@@ -254,7 +254,7 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
     use crate::ledger::{entitlement, fund, import};
 
     const SUPPLIER: &str = "91522326MA6HX2K81Q";
-    let today = Utc::now().date_naive();
+    let today = crate::clock::today();
     let last = Month::of(today).prev();
     let mut months = vec![last];
     while months.len() < 12 {
@@ -393,7 +393,7 @@ fn build_yibu(conn: &mut DbConn, cli: &Caller, slow: &str) -> AppResult<()> {
     use crate::domain::term::Term;
     use crate::ledger::{fund, yibu};
 
-    let this = Term::of_day(Utc::now().date_naive());
+    let this = Term::of_day(crate::clock::today());
     let term = if this.half() == 1 { Term::new(this.school_year() - 1, 2) } else { Term::new(this.school_year(), 1) }
         .map_err(|m| AppError::invalid("term.format", m))?;
     let start = Span::parse(&term.to_string()).map_err(|m| AppError::invalid("period.format", m))?.first_day();
@@ -437,7 +437,7 @@ fn build_yibu(conn: &mut DbConn, cli: &Caller, slow: &str) -> AppResult<()> {
 }
 
 fn build_schools(conn: &mut DbConn, cli: &Caller) -> AppResult<Vec<String>> {
-    let year = Utc::now().date_naive().year() - i32::from(Utc::now().date_naive().month() < 9);
+    let year = crate::clock::today().year() - i32::from(crate::clock::today().month() < 9);
     let mut codes = Vec::new();
     let mut seq = 0usize;
     let mut people = 0usize;
@@ -553,7 +553,7 @@ fn build_users(conn: &mut DbConn, keys: &Keys, cli: &Caller, schools: &[String])
         wanted.push((format!("s{n}.yyzg"), format!("学校{n} 营养专干"), code.clone(), "nutrition_officer"));
         wanted.push((format!("s{n}.xiaozhang"), format!("学校{n} 校长"), code.clone(), "principal"));
     }
-    let now = Utc::now().naive_utc();
+    let now = crate::clock::now();
     let mut out = Vec::new();
     for (username, display_name, org_code, role) in wanted {
         let id: Option<i64> =
@@ -588,7 +588,7 @@ fn refresh_user(conn: &mut DbConn, keys: &Keys, cli: &Caller, id: i64, password:
     let hash = crate::auth::hashing::hash(password)?;
     let has_totp: bool = users::table.find(id).select(users::totp_secret_enc.is_not_null()).first(conn)?;
     let secret = if has_totp {
-        accounts::act_on_user(conn, keys, cli, id, AccountAction::ResetTotp, Utc::now().naive_utc())?
+        accounts::act_on_user(conn, keys, cli, id, AccountAction::ResetTotp, crate::clock::now())?
             .and_then(|c| c.totp_secret)
     } else {
         None
@@ -650,7 +650,7 @@ pub struct StudentFactory {
 
 impl StudentFactory {
     pub fn new(seed: u64) -> Self {
-        let today = Utc::now().date_naive();
+        let today = crate::clock::today();
         Self {
             rng: Lcg(seed),
             used: std::collections::HashSet::new(),

@@ -18,7 +18,6 @@ macro_rules! out {
 }
 
 use actix_web::{HttpServer, web};
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -532,7 +531,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Admin { action } => {
             let caller = Caller::cli(&mut conn)?;
-            let now = Utc::now().naive_utc();
+            let now = mealroll::clock::now();
             match action {
                 AdminCommand::CreateUser { username, name, org, roles, password } => {
                     let creds = accounts::create_user(
@@ -841,7 +840,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         .collect::<Result<Vec<_>, AppError>>()?;
                     let input = promotion::PromoteInput {
                         org: county,
-                        school_year: year.unwrap_or_else(|| school_year_of(Utc::now().date_naive())),
+                        school_year: year.unwrap_or_else(|| school_year_of(mealroll::clock::today())),
                         graduation_date: date,
                         repeaters,
                         dry_run,

@@ -4,7 +4,7 @@ mod common;
 
 use actix_web::http::header;
 use actix_web::test;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::*;
 use mealroll::auth::service::{LoginInput, login};
 use mealroll::auth::session;
@@ -32,7 +32,7 @@ async fn sixth_attempt_within_fifteen_minutes_is_refused_even_when_right() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let t0 = Utc::now().naive_utc();
+        let t0 = mealroll::clock::now();
         let mut messages = Vec::new();
         for i in 0..5 {
             let e = attempt(&w, "a.xueji", "Wrong-password-1", None, t0 + Duration::minutes(i)).expect_err("wrong");
@@ -56,7 +56,7 @@ async fn sixth_attempt_within_fifteen_minutes_is_refused_even_when_right() {
 #[actix_web::test]
 async fn failures_spread_beyond_the_window_do_not_lock() {
     let w = World::new(TestDb::sqlite());
-    let t0 = Utc::now().naive_utc();
+    let t0 = mealroll::clock::now();
     for i in 0..6 {
         let _ = attempt(&w, "b.xueji", "Wrong-password-1", None, t0 + Duration::minutes(i * 4));
     }
@@ -69,7 +69,7 @@ async fn totp_is_required_for_county_users_and_cannot_be_replayed() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let now = Utc::now().naive_utc();
+        let now = mealroll::clock::now();
         let e = attempt(&w, "yyb", PASSWORD, None, now).expect_err("no totp");
         assert_eq!(e.code, "auth.invalid_credentials", "{label}");
         let code = w.totp_code("yyb", 0).expect("secret");
@@ -87,7 +87,7 @@ async fn idle_and_absolute_timeouts_end_sessions() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let t0 = Utc::now().naive_utc();
+        let t0 = mealroll::clock::now();
         let token = attempt(&w, "a.xueji", PASSWORD, None, t0).expect("login");
         let mut conn = w.conn();
         let auth = |conn: &mut mealroll::db::DbConn, at| {
@@ -176,7 +176,7 @@ async fn altered_or_foreign_tokens_are_refused() {
     let other_keys = mealroll::config::Keys::from_master(&[1u8; 32]);
     let forged = {
         let mut conn = w.conn();
-        session::open(&mut conn, &other_keys, &w.settings, 1, "x", Utc::now().naive_utc()).expect("open")
+        session::open(&mut conn, &other_keys, &w.settings, 1, "x", mealroll::clock::now()).expect("open")
     };
     // `alg: none`.
     let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", token.split('.').nth(1).expect("claims"));
@@ -376,7 +376,7 @@ async fn created_user_must_change_password_and_old_sessions_end_on_change() {
         assert_eq!(r.status(), 201, "{label}");
         let creds = body_json(r).await;
         let initial = creds["password"].as_str().expect("password").to_owned();
-        let token = attempt(&w, "a.yyzg", &initial, None, Utc::now().naive_utc()).expect("login");
+        let token = attempt(&w, "a.yyzg", &initial, None, mealroll::clock::now()).expect("login");
         // Until the password is changed, pages lead to /password and the API refuses.
         let cookie = format!("mealroll_session={token}");
         let r = test::call_service(
@@ -441,7 +441,7 @@ async fn created_user_must_change_password_and_old_sessions_end_on_change() {
         )
         .await;
         assert_eq!(r.status(), 303, "{label}");
-        attempt(&w, "a.yyzg", "Lunch-for-every-child-9", None, Utc::now().naive_utc()).expect("new password");
+        attempt(&w, "a.yyzg", "Lunch-for-every-child-9", None, mealroll::clock::now()).expect("new password");
         // No plain password in the database.
         if let Some(path) = w.db.sqlite_path() {
             for file in [path.clone(), format!("{path}-wal")] {
@@ -458,7 +458,7 @@ async fn dormant_accounts_are_sealed_until_the_security_administrator_reactivate
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let later = Utc::now().naive_utc() + Duration::days(181);
+        let later = mealroll::clock::now() + Duration::days(181);
         let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("sealed");
         assert_eq!(e.code, "auth.account_sealed", "{label}");
         let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("still sealed");

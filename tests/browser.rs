@@ -271,7 +271,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.screenshot(&shots.join("09-student-form.png"));
 
     // The county sets this school year's key-information lock date (yesterday, so it holds now).
-    let today = chrono::Utc::now().date_naive();
+    let today = mealroll::clock::today();
     let year = mealroll::domain::key_lock::school_year_of(today);
     let lock_day = (today - chrono::Duration::days(1)).max(chrono::NaiveDate::from_ymd_opt(year, 9, 1).expect("date"));
     d.open(&format!("{base}/key-locks"));
@@ -487,7 +487,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/transfers/new"));
     d.type_into("#student_no", &student_no);
     d.type_into("#name", &student_name);
-    let day = (chrono::Utc::now().date_naive() - chrono::Days::new(3)).format("%Y-%m-%d").to_string();
+    let day = (mealroll::clock::today() - chrono::Days::new(3)).format("%Y-%m-%d").to_string();
     d.post(
         "/execute/sync",
         json!({"script": "document.getElementById('effective_date').value = arguments[0];", "args": [day]}),
@@ -555,7 +555,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/rosters"));
     assert!(d.source().contains("本校各版本"), "the school sees its versions: {}", d.source());
     d.screenshot(&shots.join("24-rosters-school.png"));
-    let later = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).format("%Y-%m-%d").to_string();
+    let later = (mealroll::clock::today() - chrono::Days::new(1)).format("%Y-%m-%d").to_string();
     d.post(
         "/execute/sync",
         json!({"script": "document.getElementById('snapshot_date').value = arguments[0];", "args": [later]}),
@@ -599,7 +599,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(d.source().contains("job-file"), "the county print job finishes: {}", d.source());
     d.screenshot(&shots.join("31-print-all-done.png"));
     // Last month's meal subsidy for every programme school, down to a child's days.
-    let today = chrono::Utc::now().date_naive();
+    let today = mealroll::clock::today();
     let month =
         mealroll::domain::calendar::Month::of(today - chrono::Days::new(u64::from(chrono::Datelike::day(&today))));
     d.open(&format!("{base}/entitlements?month={month}"));

@@ -6,7 +6,7 @@ mod common;
 use actix_web::http::header;
 use actix_web::test;
 use base64::Engine;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use common::*;
 use mealroll::domain::key_lock::school_year_of;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ fn pdf() -> String {
 /// Yesterday, or 1 September when today opens the school year: a date inside this school year
 /// that has passed (or is today), so the lock is in force.
 fn lock_date() -> (i32, NaiveDate) {
-    let today = Utc::now().date_naive();
+    let today = mealroll::clock::today();
     let year = school_year_of(today);
     let start = NaiveDate::from_ymd_opt(year, 9, 1).expect("date");
     (year, (today - Duration::days(1)).max(start))
@@ -231,7 +231,7 @@ async fn locked_key_fields_change_only_through_school_review_and_county_approval
         let mut rec: std::collections::BTreeMap<String, String> =
             serde_json::from_value(s["record"].clone()).expect("map");
         rec.insert("name".into(), "王大花".into());
-        let record = mealroll::domain::student::StudentRecord::parse(&rec, Utc::now().date_naive()).expect("valid");
+        let record = mealroll::domain::student::StudentRecord::parse(&rec, mealroll::clock::today()).expect("valid");
         let bytes = mealroll::exchange::template::write(&[(SCHOOL_A.to_owned(), record)]).expect("xlsx");
         let report = mealroll::exchange::import::import_students(
             &mut conn,

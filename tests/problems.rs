@@ -240,7 +240,7 @@ async fn suspected_duplicates_without_id_are_caught_on_import_too() {
         assert_eq!((s, first["review"].as_str()), (201, Some("pending")), "{label}: {first}");
         let first_id = first["id"].as_i64().expect("id");
 
-        let parsed = StudentRecord::parse(&raw_of(&rec), chrono::Utc::now().date_naive()).expect("valid");
+        let parsed = StudentRecord::parse(&raw_of(&rec), mealroll::clock::today()).expect("valid");
         let bytes = csv_of(&[(SCHOOL_B.to_owned(), parsed)]);
         let r = test::call_service(
             &app,

@@ -5,7 +5,7 @@
 mod common;
 
 use actix_web::test;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::{classes, orgs, promotions, student_spells, students};
@@ -13,7 +13,7 @@ use mealroll::domain::key_lock::school_year_of;
 use serde_json::json;
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    mealroll::clock::today()
 }
 
 fn class(w: &World, school: &str, class_no: &str) -> (i32, String, Option<i32>) {

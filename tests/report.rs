@@ -107,7 +107,7 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
         let app = test::init_service(mealroll::web::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
-        let period = mealroll::domain::term::Term::of_day(mealroll::registry::service::today()).to_string();
+        let period = mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string();
         let span = Span::parse(&period).expect("term");
         let uri =
             |name: &str, org: &str, extra: &str| format!("/api/v1/reports/{name}?org={org}&period={period}{extra}");
@@ -726,5 +726,5 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
 
 /// Whether today is past a due date written YYYY-MM-DD.
 fn today_after(due: &str) -> bool {
-    mealroll::registry::service::today().to_string().as_str() > due
+    mealroll::clock::today().to_string().as_str() > due
 }

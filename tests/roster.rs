@@ -6,7 +6,7 @@
 mod common;
 
 use actix_web::test;
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate};
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::{orgs, rosters, students};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 /// The newest term whose 15 September / 1 March snapshot has passed, with that snapshot.
 fn past_term() -> (String, NaiveDate) {
-    let today = Utc::now().date_naive();
+    let today = mealroll::clock::today();
     let y = today.year();
     let sep = NaiveDate::from_ymd_opt(y, 9, 15).expect("day");
     let mar = NaiveDate::from_ymd_opt(y, 3, 1).expect("day");

@@ -5,14 +5,14 @@
 mod common;
 
 use actix_web::test;
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate};
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::{status_change_steps, status_changes, student_spells, students};
 use serde_json::{Value, json};
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    mealroll::clock::today()
 }
 
 fn ymd(d: NaiveDate) -> String {
@@ -577,7 +577,7 @@ async fn a_transfer_across_provinces_goes_through_both_provinces_offices() {
                         roles: vec![role.into()],
                         password: Some(PASSWORD.into()),
                     },
-                    Utc::now().naive_utc(),
+                    mealroll::clock::now(),
                 )
                 .expect("user");
             }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use common::*;
 use diesel::prelude::*;
 use mealroll::auth::Caller;
@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    mealroll::clock::today()
 }
 
 const SCHOOLS: [&str; 3] = [SCHOOL_A, SCHOOL_B, SCHOOL_C];

@@ -1,5 +1,5 @@
 use crate::domain::chain::{ChainHasher, GENESIS};
-use chrono::{NaiveDateTime, Timelike, Utc};
+use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -146,7 +146,7 @@ pub fn record(conn: &mut DbConn, actor: &Actor, entry: Entry) -> AppResult<()> {
         audit_log::table.select(audit_log::hash).order(audit_log::id.desc()).first(conn).optional()?;
     let prev_hash = prev.unwrap_or_else(|| GENESIS.to_owned());
     // Microseconds: what both backends store, so the hash recomputes exactly.
-    let now = Utc::now().naive_utc();
+    let now = crate::clock::now();
     let at = now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
     let before_json = entry.before.as_ref().map(|v| v.to_string());
     let after_json = entry.after.as_ref().map(|v| v.to_string());

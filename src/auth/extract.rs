@@ -37,9 +37,7 @@ async fn resolve(req: &HttpRequest, token: Option<String>) -> Result<Caller, App
     let ip = client_ip(req);
     let st2 = st.clone();
     let caller = st
-        .run(move |conn| {
-            session::authenticate(conn, &st2.keys, &st2.settings, &token, &ip, chrono::Utc::now().naive_utc())
-        })
+        .run(move |conn| session::authenticate(conn, &st2.keys, &st2.settings, &token, &ip, crate::clock::now()))
         .await?;
     req.extensions_mut().insert(caller.clone());
     Ok(caller)

@@ -440,7 +440,7 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
         .filter(user_roles::user_id.eq_any(&ids))
         .select((user_roles::user_id, user_roles::role))
         .load(conn)?;
-    let now = chrono::Utc::now().naive_utc();
+    let now = crate::clock::now();
     Ok(rows
         .into_iter()
         .map(|(id, username, display_name, org_code, org_name, status, locked_until, has_totp, last_login_at)| {

@@ -4,7 +4,6 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::csrf;
@@ -90,7 +89,7 @@ pub async fn login_submit(req: HttpRequest, st: web::Data<AppState>, form: web::
     let ip = client_ip(&req);
     let st2 = st.clone();
     let res =
-        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, Utc::now().naive_utc())).await;
+        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, crate::clock::now())).await;
     match res {
         Ok(token) => HttpResponse::SeeOther()
             .cookie(
@@ -112,7 +111,7 @@ pub struct Empty {}
 
 pub async fn logout(st: web::Data<AppState>, f: CsrfForm<Empty>) -> PageResult<HttpResponse> {
     let caller = f.user;
-    st.run(move |conn| service::logout(conn, &caller, Utc::now().naive_utc())).await?;
+    st.run(move |conn| service::logout(conn, &caller, crate::clock::now())).await?;
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
     Ok(HttpResponse::SeeOther().cookie(gone).insert_header(("Location", "/login")).finish())
@@ -153,7 +152,7 @@ pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>)
     } else {
         let caller = user.clone();
         st.run(move |conn| {
-            service::change_own_password(conn, &caller, &form.old_password, &form.new_password, Utc::now().naive_utc())
+            service::change_own_password(conn, &caller, &form.old_password, &form.new_password, crate::clock::now())
         })
         .await
     };
@@ -264,7 +263,7 @@ pub async fn user_create(st: web::Data<AppState>, f: CsrfForm<Vec<(String, Strin
     let c = caller.clone();
     let i = input.clone();
     let st2 = st.clone();
-    match st.run(move |conn| service::create_user(conn, &st2.keys, &c, &i, Utc::now().naive_utc())).await {
+    match st.run(move |conn| service::create_user(conn, &st2.keys, &c, &i, crate::clock::now())).await {
         Ok(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
         Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
             let page = UserFormPage {
@@ -300,7 +299,7 @@ pub async fn user_action(
     let c = caller.clone();
     let st2 = st.clone();
     let creds =
-        st.run(move |conn| service::act_on_user(conn, &st2.keys, &c, id, form.action, Utc::now().naive_utc())).await?;
+        st.run(move |conn| service::act_on_user(conn, &st2.keys, &c, id, form.action, crate::clock::now())).await?;
     match creds {
         Some(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
         None => Ok(see_other("/users?ok=saved")),
@@ -318,12 +317,12 @@ pub async fn api_token(
     let ip = client_ip(&req);
     let st2 = st.clone();
     let token =
-        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, Utc::now().naive_utc())).await?;
+        st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, crate::clock::now())).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token })))
 }
 
 pub async fn api_logout(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<HttpResponse> {
-    st.run(move |conn| service::logout(conn, &caller, Utc::now().naive_utc())).await?;
+    st.run(move |conn| service::logout(conn, &caller, crate::clock::now())).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -364,8 +363,7 @@ pub async fn api_user_create(
 ) -> AppResult<HttpResponse> {
     let input = body.into_inner();
     let st2 = st.clone();
-    let creds =
-        st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, Utc::now().naive_utc())).await?;
+    let creds = st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, crate::clock::now())).await?;
     Ok(HttpResponse::Created().json(creds))
 }
 
@@ -379,6 +377,6 @@ pub async fn api_user_action(
     let action = body.into_inner().action;
     let st2 = st.clone();
     let creds =
-        st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, Utc::now().naive_utc())).await?;
+        st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, crate::clock::now())).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "credentials": creds })))
 }

@@ -104,7 +104,7 @@ pub fn normalise(input: &str) -> String {
 impl IdCardNo {
     /// Parses against today's date.
     pub fn parse(input: &str) -> Result<Self, IdError> {
-        Self::parse_on(input, chrono::Utc::now().date_naive())
+        Self::parse_on(input, crate::clock::today())
     }
 
     /// Parses as of `today` (birth dates after it are refused).

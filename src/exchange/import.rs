@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -481,7 +481,7 @@ pub fn import_students(
             caller,
             only: only.clone(),
             write,
-            today: Utc::now().date_naive(),
+            today: crate::clock::today(),
             report: ImportReport { dry_run: opts.dry_run, ..Default::default() },
             mapping: None,
             schools: Vec::new(),

@@ -41,7 +41,7 @@ pub fn text_width(text: &str, size: f32) -> f32 {
 
 /// The time a printout says it was printed: Beijing time (UTC+8), to the minute.
 pub fn printed_now() -> String {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string()
+    crate::clock::shown_now()
 }
 
 /// One A4 page being drawn; coordinates in millimetres from the top-left corner.

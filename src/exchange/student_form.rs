@@ -1,7 +1,6 @@
 //! The per-class student information form (学生基本信息核对表): one A4 page per student with every
 //! field of the national table, grouped, and a line for the guardian's signature.
 
-use chrono::Utc;
 use diesel::prelude::*;
 
 use super::pdf::{self, A4_W, Document, Page};
@@ -44,7 +43,7 @@ pub fn class_forms(conn: &mut DbConn, caller: &Caller, class_id: i64) -> AppResu
     }
     let records: Vec<(String, StudentRecord)> = rows.iter().map(|r| (r.student_no.clone(), r.record())).collect();
     check_glyphs(&records)?;
-    let printed = Utc::now().format("%Y-%m-%d").to_string();
+    let printed = crate::clock::today().format("%Y-%m-%d").to_string();
     let mut doc = Document::new(&format!("学生基本信息核对表 {school_name} {class_name}"))?;
     let total = records.len();
     for (i, (no, record)) in records.iter().enumerate() {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{entitlement_lines, entitlement_periods, entitlement_rules, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{MealMonth, Month};
@@ -23,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, config, roster};
-use crate::registry::service::{county_of, now};
+use crate::registry::service::county_of;
 
 /// One child's entitlement for a month at a school.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::{now, today};
 use crate::db::schema::{
     fund_accounts, ledger_closings, ledger_entries, ledger_requests, ledger_settings, orgs, suppliers,
 };
@@ -21,7 +22,6 @@ use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::{Org, ancestor_paths};
-use crate::registry::service::{now, today};
 
 /// Above this a posting needs a second person, unless an org on the path sets its own.
 pub const DEFAULT_THRESHOLD: Fen = Fen::new(1_000_000);

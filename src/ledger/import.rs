@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::fund::{self, PostingForm};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{meals_served, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
@@ -17,7 +18,6 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::exchange::sheet::{self, Column, NamedRow};
 use crate::org::service::org_in_scope;
-use crate::registry::service::now;
 
 /// A workbook of expenditures or meals, on the page and through the API.
 pub const MAX_UPLOAD: usize = 10 * 1024 * 1024;

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::auth::Caller;
+use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{
     entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, yibu_lines, yibu_periods,
@@ -22,7 +23,6 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, config};
-use crate::registry::service::today;
 
 /// One school's month.
 #[derive(Debug, Clone, Serialize)]

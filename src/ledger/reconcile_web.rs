@@ -43,7 +43,7 @@ fn fund_or_meal(s: &str) -> AppResult<Fund> {
 /// A month, a term or a school year; when empty last month (the meal fund) or this term (一补).
 fn period_for(s: &str, fund: Fund) -> AppResult<Span> {
     if s.trim().is_empty() && fund == Fund::Yibu {
-        let term = crate::domain::term::Term::of_day(crate::registry::service::today());
+        let term = crate::domain::term::Term::of_day(crate::clock::today());
         return Span::parse(&term.to_string()).map_err(|m| AppError::field("month", "period.format", m));
     }
     period_or_last(s)

@@ -19,7 +19,7 @@ use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other}
 
 /// The month before today's: what a county computes and reconciles by default.
 pub(crate) fn last_month() -> Month {
-    Month::of(crate::registry::service::today()).prev()
+    Month::of(crate::clock::today()).prev()
 }
 
 #[derive(Template, WebTemplate)]
@@ -171,7 +171,7 @@ pub async fn yibu_list(
     PageUser(caller): PageUser,
     q: web::Query<TermQuery>,
 ) -> PageResult<YibuPage> {
-    let t = if q.term.is_empty() { Term::of_day(crate::registry::service::today()) } else { parse_term(&q.term)? };
+    let t = if q.term.is_empty() { Term::of_day(crate::clock::today()) } else { parse_term(&q.term)? };
     yibu_page(&st, caller, t, FormErrors::none()).await
 }
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::entitlement::school_of;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{orgs, student_spells, students, subsidy_standards, yibu_lines, yibu_periods};
 use crate::db::{DbConn, write_tx};
 use crate::domain::entitlement::{Stay, days_present, yibu_semester_amount, yibu_share};
@@ -26,7 +27,7 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, roster};
-use crate::registry::service::{county_of, now};
+use crate::registry::service::county_of;
 use crate::registry::terms::terms_for;
 
 /// One child's 一补 for a semester.

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use diesel::prelude::*;
 
 use crate::db::schema::orgs;
@@ -32,7 +31,7 @@ pub fn divisions(conn: &mut DbConn) -> AppResult<usize> {
         return Ok(0);
     }
     write_tx(conn, |conn| {
-        let now = Utc::now().naive_utc();
+        let now = crate::clock::now();
         let root_path = format!("/{ROOT_CODE}/");
         let root_id: i64 = diesel::insert_into(orgs::table)
             .values(NewOrg {

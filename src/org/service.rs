@@ -1,7 +1,8 @@
 //! Operations on the org tree, schools, campuses, teachers and classes. Every query is
 //! bounded by the caller's scope; an object outside it reads as "not found".
 
-use chrono::{Datelike, NaiveDateTime, Utc};
+use crate::clock::now;
+use chrono::Datelike;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -15,10 +16,6 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::school_code::SchoolCode;
 use crate::domain::text;
 use crate::error::{AppError, AppResult, FieldError};
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
 
 /// An org by code, if it lies in the scope.
 pub fn org_in_scope(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
@@ -670,7 +667,7 @@ fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResu
             None
         }
     };
-    let this_year = Utc::now().year();
+    let this_year = crate::clock::today().year();
     let entry_year = input.entry_year.trim().parse::<i32>().ok().filter(|y| (1990..=this_year + 1).contains(y));
     if entry_year.is_none() {
         errors.push(fe("entry_year", "class.bad_year", &format!("入学年份应为1990–{}之间的四位年份", this_year + 1)));

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{meal_calendars, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{self, MealMonth, Month};
@@ -16,7 +17,6 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::exchange::sheet::{self, Column};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
-use crate::registry::service::now;
 use crate::registry::terms::terms_for;
 
 /// The org whose calendar the caller may set: its own county (or above), or a school in scope.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{
     central_shares, classes, county_plans, meal_models, orgs, programme_schools, schools, subsidy_standards, suppliers,
 };
@@ -19,7 +20,6 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
-use crate::registry::service::now;
 
 /// The caller's own org, when it may configure the programme at county level or above.
 fn county_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<Org> {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::config::{self, ModelsOnDay};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::{now, today};
 use crate::db::schema::{classes, orgs, promotions, roster_lines, rosters, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::money::Fen;
@@ -24,7 +25,7 @@ use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::registry::model::StudentRow;
 use crate::registry::promotion::Plan;
-use crate::registry::service::{county_of, now, today};
+use crate::registry::service::county_of;
 use crate::registry::terms::terms_for;
 use crate::registry::timeline::{self, cause_label};
 
@@ -671,7 +672,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
             // The school's first signature counts for the deadline: a later version (a child
             // moved) does not make a school that signed on time late.
             let signed_at = first_signed.get(&code).copied();
-            let late = roster::is_late(signed_at.map(|s| s.date()), deadline, today);
+            let late = roster::is_late(signed_at.map(|s| crate::clock::local(s).date()), deadline, today);
             OverviewRow {
                 school_code: code,
                 school_name: name,

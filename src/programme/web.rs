@@ -34,7 +34,7 @@ fn shown_in_form(e: &AppError) -> bool {
 }
 
 fn current_term() -> Term {
-    Term::of_day(crate::registry::service::today())
+    Term::of_day(crate::clock::today())
 }
 
 fn term_choices(around: Term) -> Vec<(String, String)> {
@@ -95,7 +95,7 @@ async fn settings_page(
         suppliers,
         plan_types: PlanType::ALL.iter().map(|p| (p.as_str(), p.label())).collect(),
         kinds: StandardKind::ALL.iter().filter(|k| !k.is_national()).map(|k| (k.as_str(), k.label())).collect(),
-        year: school_year_of(crate::registry::service::today()),
+        year: school_year_of(crate::clock::today()),
         own_code: caller.org_code.clone(),
         flash,
         errors,
@@ -208,7 +208,7 @@ async fn school_page(
             let members: Vec<MemberRow> =
                 config::members(conn, &c)?.into_iter().filter(|m| m.school_code == k).collect();
             let path = crate::org::service::org_in_scope(conn, c.scope(), &k)?.path;
-            let standard = config::meal_standard(conn, &path, crate::registry::service::today())?;
+            let standard = config::meal_standard(conn, &path, crate::clock::today())?;
             Ok((
                 school,
                 members,

@@ -56,7 +56,7 @@ async fn locks_page(
         layout: Layout::new(&caller, st, "关键信息锁定设置"),
         locks,
         can_set: caller.may(Permission::SetKeyLock) && caller.org_kind.is_county_or_above(),
-        year: key_lock::school_year_of(chrono::Utc::now().date_naive()),
+        year: key_lock::school_year_of(crate::clock::today()),
         errors,
         form,
         flash,

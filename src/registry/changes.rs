@@ -2,9 +2,10 @@
 //! per school year, a request with reason and evidence, school review, county approval with the
 //! duplicate check, and the change applied (with field history) only at the end of the chain.
 
+use crate::clock::{now, today};
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -24,14 +25,6 @@ use crate::org::model::{Org, ancestor_paths};
 
 /// Evidence larger than this is refused (a phone photo of a household register fits easily).
 pub const MAX_EVIDENCE: usize = 5 * 1024 * 1024;
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
 
 // ---------------------------------------------------------------- the lock
 

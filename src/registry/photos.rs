@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::io::{Cursor, Read};
 
-use chrono::Utc;
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -64,7 +63,7 @@ fn store(conn: &mut DbConn, caller: &Caller, student_id: i64, bytes: &[u8], info
         height: i32::from(info.height),
         sha256: hex::encode(Sha256::digest(bytes)),
         uploaded_by: &caller.username,
-        uploaded_at: Utc::now().naive_utc(),
+        uploaded_at: crate::clock::now(),
     };
     per_backend!(conn, |c| diesel::insert_into(student_photos::table)
         .values(&row)

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::changes;
 use super::model::{HistoryRow, StudentRow, review_label};
-use super::service::{
-    add_history, apply_update, audit_copy, issues_to_error, now, student_in_scope, today, visible_record,
-};
+use super::service::{add_history, apply_update, audit_copy, issues_to_error, student_in_scope, visible_record};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::{now, today};
 use crate::db::schema::{
     change_requests, orgs, status_changes, student_history, student_merges, student_photos, student_spells, students,
 };

@@ -11,11 +11,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::model::StudentRow;
-use super::service::{add_history, now, place_student};
+use super::service::{add_history, place_student};
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::now;
 use crate::db::schema::{classes, orgs, promotions, schools, status_changes, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes::grade_name;
@@ -147,7 +148,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     if let Some((name, at)) = earlier_run(conn, &org, year)? {
         return Err(AppError::conflict(
             "promotion.already_done",
-            format!("{name}的{year}—{}学年升级毕业已于{}执行，不能重复执行", year + 1, at.format("%Y-%m-%d %H:%M")),
+            format!("{name}的{year}—{}学年升级毕业已于{}执行，不能重复执行", year + 1, crate::clock::shown(&at)),
         ));
     }
     let graduation_date = match input.graduation_date {

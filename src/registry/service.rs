@@ -1,9 +1,10 @@
 //! Registering, editing, finding and confirming students. Every query is bounded by the caller's
 //! scope; every change is audited and leaves field history.
 
+use crate::clock::{now, today};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Deserialize;
 
@@ -21,14 +22,6 @@ use crate::domain::student::{Issue, StudentRecord};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
-
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
-pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
 
 /// Record issues as field errors of the one error type.
 pub fn issues_to_error(issues: Vec<Issue>) -> AppError {
@@ -590,7 +583,7 @@ pub fn insert_many(
         let no = counters.next(conn, &county, r.birth_date())?;
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, super::timeline::enrolment_day(r, t.date())));
+        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, super::timeline::enrolment_day(r, today())));
         batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t));
     }
     for chunk in batch.chunks(CHUNK) {

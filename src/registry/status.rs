@@ -27,8 +27,8 @@ use crate::domain::term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 
-use super::service::now;
-pub use super::service::today;
+use crate::clock::now;
+pub use crate::clock::today;
 
 /// How far ahead a change may be dated: a planned suspension, not next year's.
 const MAX_DAYS_AHEAD: u64 = 90;

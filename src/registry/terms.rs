@@ -17,7 +17,7 @@ use crate::domain::term::{self, Term, TermDates};
 use crate::error::{AppError, AppResult};
 use crate::org::model::ancestor_paths;
 
-use super::service::{now, today};
+use crate::clock::{now, today};
 
 /// The terms that hold for a school (by its org path): for each term the nearest org's dates;
 /// closed when any org on the path has closed it.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::chart::{self, Series};
 use super::submission;
 use crate::auth::Caller;
+use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, orgs};
 use crate::domain::calendar::{Month, Span};
@@ -18,7 +19,6 @@ use crate::error::AppResult;
 use crate::ledger::reconcile;
 use crate::org::service::org_in_scope;
 use crate::programme::roster;
-use crate::registry::service::today;
 
 /// A school behind on something, with where to look.
 #[derive(Debug, Clone, Serialize)]

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
+use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, meals_served, orgs, programme_schools, schools, students};
 use crate::domain::calendar::{Month, Span};
@@ -24,7 +25,6 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::{config, roster};
-use crate::registry::service::today;
 use crate::registry::timeline;
 
 /// What to draw: a report by name, for an org, over a period, counting on a date.

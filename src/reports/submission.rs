@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::service::{self, Report, Request};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::clock::{now, today};
 use crate::db::schema::{orgs, report_submissions};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Span;
@@ -20,7 +21,6 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::config;
-use crate::registry::service::{now, today};
 
 /// A sign-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ fn view(row: &Row, org: &Org) -> Submission {
         due_date: row.due_date,
         submitted_by: row.submitted_by.clone(),
         submitted_at: row.submitted_at,
-        late: row.submitted_at.date() > row.due_date,
+        late: crate::clock::local(row.submitted_at).date() > row.due_date,
         status: row.status.clone(),
         status_label: status_label(&row.status),
         decided_by: row.decided_by.clone(),

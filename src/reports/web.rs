@@ -13,12 +13,12 @@ use super::submission::{self, Decision};
 use crate::auth::Caller;
 use crate::auth::extract::CsrfForm;
 use crate::auth::extract::{ApiUser, PageUser};
+use crate::clock::today;
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
 use crate::domain::role::Permission;
 use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult};
-use crate::registry::service::today;
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize, Default)]

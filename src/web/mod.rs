@@ -1,5 +1,6 @@
 //! The actix application: state, the one route table, security headers, the page shell.
 
+pub mod filters;
 pub mod layout;
 pub mod openapi;
 pub mod upload;

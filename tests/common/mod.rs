@@ -146,7 +146,7 @@ impl World {
             )
             .expect("class");
         }
-        let now = Utc::now().naive_utc();
+        let now = mealroll::clock::now();
         for (username, org_code, role) in [
             ("yyb", COUNTY, "nutrition_office"),
             ("yyb2", OTHER_COUNTY, "nutrition_office"),
@@ -211,7 +211,7 @@ impl World {
         let mut conn = self.conn();
         let id: i64 =
             users::table.filter(users::username.eq(username)).select(users::id).first(&mut conn).expect("user");
-        mealroll::auth::session::open(&mut conn, &self.keys, &self.settings, id, "127.0.0.1", Utc::now().naive_utc())
+        mealroll::auth::session::open(&mut conn, &self.keys, &self.settings, id, "127.0.0.1", mealroll::clock::now())
             .expect("session")
     }
 
@@ -224,7 +224,7 @@ impl World {
             &self.settings,
             &token,
             "127.0.0.1",
-            Utc::now().naive_utc(),
+            mealroll::clock::now(),
         )
         .expect("auth")
     }
@@ -330,7 +330,7 @@ pub fn raw_of(rec: &Value) -> std::collections::BTreeMap<String, String> {
 
 /// Two years ago, first of the month: when the test children entered school.
 pub fn entry_day() -> NaiveDate {
-    let d = Utc::now().date_naive().checked_sub_months(Months::new(24)).expect("date");
+    let d = mealroll::clock::today().checked_sub_months(Months::new(24)).expect("date");
     d.with_day(1).expect("day")
 }
 
@@ -404,7 +404,7 @@ pub fn add_user(w: &World, username: &str, org: &str, role: &str) {
             roles: vec![role.into()],
             password: Some(PASSWORD.into()),
         },
-        Utc::now().naive_utc(),
+        mealroll::clock::now(),
     )
     .expect("user");
 }
