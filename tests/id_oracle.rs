@@ -5,6 +5,8 @@
 //! - a region code created *after* the birth year: stdnum rejects (code must exist in the birth
 //!   year); we accept, because a child is often registered (and given an ID) after the county was
 //!   created — the rule of SPEC §2 is "never a code abolished before the birth year";
+//! - a region code abolished in the birth year itself: the list has years only, so the child may
+//!   have been registered before the abolition that year; we accept, stdnum may reject;
 //! - a region code our history file (MCA data, DATA.md §1) shows abolished before the birth year,
 //!   where stdnum's own (Wikipedia-derived) table still lists it: we follow the MCA history; such
 //!   rows are printed and counted, and must stay few;
@@ -30,17 +32,26 @@ fn created_after_birth(number: &str) -> bool {
     let Ok(year) = number.trim()[6..10].parse::<i32>() else { return false };
     let spans = IdCardNo::region_spans(&number.trim()[..6]);
     // A span (re)opened after the birth year, none covering it.
-    spans.iter().any(|(start, _)| *start > year) && !spans.iter().any(|(s, e)| *s <= year && e.is_none_or(|e| e > year))
+    spans.iter().any(|(start, _)| *start > year)
+        && !spans.iter().any(|(s, e)| *s <= year && e.is_none_or(|e| e >= year))
+}
+
+/// Whether our "valid" on a stdnum InvalidComponent is the abolished-in-the-birth-year rule.
+fn abolished_in_birth_year(number: &str) -> bool {
+    let Ok(year) = number.trim()[6..10].parse::<i32>() else { return false };
+    IdCardNo::region_spans(&number.trim()[..6]).iter().any(|(s, e)| *s <= year && *e == Some(year))
 }
 
 struct Tally {
     rows: usize,
     late: usize,
+    same_year: usize,
     retired: Vec<String>,
 }
 
 fn check(file: &str) -> Tally {
     let mut late = 0;
+    let mut same_year = 0;
     let mut retired = Vec::new();
     let mut n = 0;
     for (number, verdict, error) in rows(file) {
@@ -63,13 +74,14 @@ fn check(file: &str) -> Tally {
             ("invalid", "InvalidComponent") => match &ours {
                 Err(IdError::Date | IdError::Region(_) | IdError::RegionRetired { .. }) => {}
                 Ok(_) if created_after_birth(&number) => late += 1,
+                Ok(_) if abolished_in_birth_year(&number) => same_year += 1,
                 other => panic!("{file}: {number}: stdnum InvalidComponent, we say {other:?}"),
             },
             ("oracle_error", _) => {}
             other => panic!("unknown verdict {other:?}"),
         }
     }
-    Tally { rows: n, late, retired }
+    Tally { rows: n, late, same_year, retired }
 }
 
 #[test]
@@ -86,6 +98,7 @@ fn agrees_with_the_differential_corpus() {
     let t = check("cn_ric_oracle_verdicts.csv");
     assert_eq!(t.rows, 2600);
     eprintln!("accepted on the late-registration rule where stdnum rejects: {}", t.late);
+    eprintln!("accepted as abolished only in the birth year, where stdnum rejects: {}", t.same_year);
     eprintln!("refused as abolished before birth per the MCA history, stdnum accepts: {:?}", t.retired);
     assert!(t.retired.len() <= 20, "too many history disagreements: {}", t.retired.len());
 }

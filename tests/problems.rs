@@ -272,3 +272,92 @@ async fn suspected_duplicates_without_id_are_caught_on_import_too() {
         assert_eq!(cmp["id"].as_i64(), Some(first_id), "{label}: {cmp}");
     }
 }
+
+/// One child, one identity: another child's resident ID number entered under 其他 (or a passport
+/// type) is that child's number, on the form and in an import; it goes to the problem queue and
+/// cannot be confirmed. A region code abolished in the birth year itself is valid.
+#[actix_web::test]
+async fn a_resident_id_number_is_one_identity_whatever_the_document_type() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let (b, county) = (bearer(&w, "b.xueji"), bearer(&w, "yyb"));
+        let (kept_id, _) = enrolled(&app, &w, SCHOOL_A, "韦正平", "52232620190101001").await;
+        let number = with_check("52232620190101001");
+
+        // The form: the same number under 其他, another name.
+        let mut other = student("韦小平", "52232620190101001", "2019-01-01", "男");
+        other["id_type"] = json!("其他");
+        other["m1_id_no"] = json!(with_check("52232619850101001"));
+        let (s, dup) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_B}/students")).set_json(&other),
+            &b,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {dup}");
+        assert_eq!(dup["review"], "problem", "{label}: {dup}");
+        let dup_id = dup["id"].as_i64().expect("id");
+        let (_, cmp) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/students/{dup_id}/duplicate")), &county).await;
+        assert_eq!(cmp["id"].as_i64(), Some(kept_id), "{label}: {cmp}");
+        let (s, refused) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [dup_id]})),
+            &county,
+        )
+        .await;
+        assert_eq!((s, refused["error"].as_str()), (409, Some("student.problem_unresolved")), "{label}: {refused}");
+
+        // An import: the number (lower-case x aside, as typed) under 护照.
+        let mut passport = other.clone();
+        passport["name"] = json!("韦大平");
+        passport["id_type"] = json!("护照");
+        let record = StudentRecord::parse(&raw_of(&passport), mealroll::clock::today()).expect("valid record");
+        // (At a school of the next county: the check crosses counties.)
+        let file = csv_of(&[(SCHOOL_C.to_owned(), record)]);
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/students/import?filename=passport.csv")
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token("c.xueji"))))
+                .set_payload(file)
+                .to_request(),
+        )
+        .await;
+        let report = body_json(r).await;
+        assert_eq!(report["imported"].as_u64(), Some(1), "{label}: {report}");
+        let (_, list) =
+            call(&app, test::TestRequest::get().uri("/api/v1/students?review=problem"), &bearer(&w, "yyb2")).await;
+        let names: Vec<&str> =
+            list["items"].as_array().expect("items").iter().filter_map(|i| i["name"].as_str()).collect();
+        assert_eq!(names, ["韦大平"], "{label}: {list}");
+        // The stored number is the one the check reads.
+        let stored: Option<String> = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::students;
+            students::table.find(dup_id).select(students::id_no).first(&mut w.conn()).expect("row")
+        };
+        assert_eq!(stored.as_deref(), Some(number.as_str()), "{label}");
+
+        // 下城区 (330103) was abolished in 2021: a child born in 2021 still carries it.
+        let born_2021 = student("沈一诺", "33010320210301002", "2021-03-01", "女");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_B}/students")).set_json(&born_2021),
+            &b,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let born_2022 = student("沈二诺", "33010320220301002", "2022-03-01", "女");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_B}/students")).set_json(&born_2022),
+            &b,
+        )
+        .await;
+        assert_eq!(s, 422, "{label}: {v}");
+        assert!(v["message"].as_str().unwrap_or_default().contains("早于出生年份"), "{label}: {v}");
+    }
+}

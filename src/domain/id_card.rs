@@ -53,7 +53,7 @@ impl fmt::Display for IdError {
             IdError::FutureDate => f.write_str("身份证号中的出生日期晚于今天"),
             IdError::Region(code) => write!(f, "身份证号前6位“{code}”不是任何时期的县级以上行政区划代码"),
             IdError::RegionRetired { code, until } => {
-                write!(f, "身份证号前6位“{code}”在{until}年已撤销，早于出生年份，无法在此后登记")
+                write!(f, "身份证号前6位“{code}”在{until}年已撤销，早于出生年份，此后出生的人不会登记此代码")
             }
         }
     }
@@ -130,7 +130,9 @@ impl IdCardNo {
         let region = &s[..6];
         let spans = history().get(region).ok_or_else(|| IdError::Region(region.to_owned()))?;
         let year = birth.year();
-        if !spans.iter().any(|(_, end)| end.is_none_or(|e| e > year)) {
+        // The list has years only: a code abolished in the birth year itself was still in use
+        // on part of that year, so only an abolition before the birth year refuses it.
+        if !spans.iter().any(|(_, end)| end.is_none_or(|e| e >= year)) {
             let until = spans.iter().filter_map(|(_, e)| *e).max().unwrap_or(year);
             return Err(IdError::RegionRetired { code: region.to_owned(), until });
         }
@@ -215,8 +217,10 @@ mod tests {
 
     #[test]
     fn historical_regions() {
-        // 下城区 abolished 2021: born 2015 fine, born 2022 not.
+        // 下城区 abolished 2021: born 2015 fine, born in 2021 itself fine, born 2022 not.
         assert!(IdCardNo::parse_on("330103201501010015", today()).is_ok());
+        let born_2021 = format!("33010320211231001{}", check_char("33010320211231001").unwrap_or('?'));
+        assert!(IdCardNo::parse_on(&born_2021, today()).is_ok(), "{born_2021}");
         assert_eq!(IdCardNo::parse_on("330103202201010018", today()).map_err(|e| e.code()), Err("id.region_retired"));
         // 和康县 created 2024; a child born 2020 may be registered there later.
         assert!(IdCardNo::parse_on("653228202001010013", today()).is_ok());

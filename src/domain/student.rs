@@ -2,6 +2,7 @@
 //! template header, synonyms, required flag, kind — that the form, the importer, the exporter and
 //! the API all use, and `StudentRecord`, a record that passed every field and cross-field rule.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
@@ -251,10 +252,23 @@ impl StudentRecord {
         Some(self.get("id_no")).filter(|s| !s.is_empty())
     }
 
-    /// The child's own ID number, the one the duplicate check matches on: type Z (其他) means
-    /// "none", so whatever stands in the number column then must not collide.
-    pub fn own_id_no(&self) -> Option<&str> {
-        self.id_no().filter(|_| self.get("id_type") != "Z")
+    /// The child's own ID number, the one the duplicate check matches on. A number that parses
+    /// as a resident ID is that child's ID whatever type it was entered under (another child's
+    /// number under 其他 or a passport type is still that child's), and is matched in its
+    /// normalised form; otherwise type Z (其他) means "none", so whatever stands in the number
+    /// column then must not collide.
+    pub fn own_id_no(&self) -> Option<Cow<'_, str>> {
+        let n = self.id_no()?;
+        if let Ok(id) = IdCardNo::parse(n) {
+            return Some(if id.as_str() == n { Cow::Borrowed(n) } else { Cow::Owned(id.as_str().to_owned()) });
+        }
+        (self.get("id_type") != "Z").then_some(Cow::Borrowed(n))
+    }
+
+    /// The number as the `id_no` column keeps it: the matching form where there is one (see
+    /// [`Self::own_id_no`]), else as entered.
+    pub fn stored_id_no(&self) -> Option<String> {
+        self.own_id_no().map(Cow::into_owned).or_else(|| self.id_no().map(str::to_owned))
     }
 
     pub fn is(&self, key: &str) -> bool {
@@ -481,10 +495,26 @@ mod tests {
     #[test]
     fn a_number_under_id_type_other_is_not_the_childs_own() {
         let with_id = StudentRecord::from_stored(sample());
-        assert_eq!(with_id.own_id_no(), Some("522326201803090026"));
+        assert_eq!(with_id.own_id_no().as_deref(), Some("522326201803090026"));
         let mut raw = sample();
         raw.insert("id_type".into(), "Z".into());
+        raw.insert("id_no".into(), "无".into());
         assert_eq!(StudentRecord::from_stored(raw).own_id_no(), None);
+    }
+
+    #[test]
+    fn a_resident_id_number_is_the_childs_own_under_any_type() {
+        let number = with_check("52232620180309002");
+        for id_type in ["Z", "A", "1"] {
+            let mut raw = sample();
+            raw.insert("id_type".into(), id_type.into());
+            raw.insert("id_no".into(), format!(" {} ", number.to_lowercase()));
+            assert_eq!(StudentRecord::from_stored(raw).own_id_no().as_deref(), Some(number.as_str()), "{id_type}");
+        }
+        let mut passport = sample();
+        passport.insert("id_type".into(), "A".into());
+        passport.insert("id_no".into(), "E12345678".into());
+        assert_eq!(StudentRecord::from_stored(passport).own_id_no().as_deref(), Some("E12345678"));
     }
 
     fn with_check(body17: &str) -> String {

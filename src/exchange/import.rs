@@ -175,8 +175,8 @@ enum MatchKey {
 }
 
 fn match_key(school_id: i64, r: &StudentRecord) -> MatchKey {
-    match r.id_no() {
-        Some(id) => MatchKey::Id(school_id, id.to_owned()),
+    match r.stored_id_no() {
+        Some(id) => MatchKey::Id(school_id, id),
         None => MatchKey::NameBirth(school_id, r.name().to_owned(), r.birth_date()),
     }
 }
@@ -352,7 +352,7 @@ impl Run<'_> {
                     ));
                 }
                 if let Some(id) = record.own_id_no() {
-                    match self.seen_ids.get(id) {
+                    match self.seen_ids.get(id.as_ref()) {
                         Some(first) => row_errors.push(err(
                             sheet,
                             row,
@@ -362,7 +362,7 @@ impl Run<'_> {
                             format!("身份证件号与本文件第{first}行重复"),
                         )),
                         None => {
-                            self.seen_ids.insert(id.to_owned(), row);
+                            self.seen_ids.insert(id.into_owned(), row);
                         }
                     }
                 }

@@ -281,7 +281,7 @@ fn columns(r: &StudentRecord) -> Columns {
         sex: r.get("sex").to_owned(),
         birth_date: r.birth_date(),
         id_type: r.get("id_type").to_owned(),
-        id_no: r.id_no().map(str::to_owned),
+        id_no: r.stored_id_no(),
         attendance: r.get("attendance").to_owned(),
         yibu: r.is("yibu"),
         left_behind: r.get("left_behind").to_owned(),
@@ -504,7 +504,7 @@ struct Holders {
 impl Holders {
     fn load(conn: &mut DbConn, records: &[&StudentRecord], except: Option<i64>) -> AppResult<Self> {
         let mut h = Self::default();
-        let ids: Vec<&str> = records.iter().filter_map(|r| r.own_id_no()).collect();
+        let ids: Vec<String> = records.iter().filter_map(|r| r.own_id_no()).map(|c| c.into_owned()).collect();
         for chunk in ids.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
@@ -540,7 +540,7 @@ impl Holders {
 
     fn find(&self, r: &StudentRecord) -> Option<Duplicate> {
         match r.own_id_no() {
-            Some(id) => self.by_id.get(id).cloned(),
+            Some(id) => self.by_id.get(id.as_ref()).cloned(),
             None => {
                 let gid = r.guardian().1?;
                 self.by_guardian.get(&(r.name().to_owned(), r.birth_date(), gid.to_owned())).cloned()
