@@ -22,6 +22,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub lockout: LockoutSettings,
     pub accounts: AccountSettings,
+    pub registry: RegistrySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +44,20 @@ pub struct AccountSettings {
     pub dormant_days: i64,
 }
 
+/// The registry's configurable rules (a province's deployment sets its own).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrySettings {
+    /// A registration may start this many days before the day of entry without a reason.
+    pub backdate_days: i64,
+}
+
+static REGISTRY: std::sync::OnceLock<RegistrySettings> = std::sync::OnceLock::new();
+
+/// The registry rules in force: those of the settings this process loaded, else the defaults.
+pub fn registry_rules() -> &'static RegistrySettings {
+    REGISTRY.get_or_init(|| Settings::defaults().registry)
+}
+
 impl Settings {
     /// Defaults, then `MEALROLL_*` environment variables.
     pub fn load() -> Result<Self, AppError> {
@@ -52,7 +67,10 @@ impl Settings {
                 config::Environment::with_prefix("MEALROLL").prefix_separator("_").separator("__").try_parsing(true),
             )
             .build()
-            .and_then(|c| c.try_deserialize())
+            .and_then(|c| c.try_deserialize::<Self>())
+            .inspect(|s| {
+                let _ = REGISTRY.set(s.registry.clone());
+            })
             .map_err(|e| AppError::internal_msg("config.invalid", format!("配置有误: {e}")))
     }
 

@@ -750,6 +750,13 @@ impl StudentFactory {
     }
 }
 
+/// A demo child has been at its school since the start of its entry month, long before the
+/// system was set up: a back-dated start, with the reason the audit keeps.
+fn at_school_since_entry(record: &crate::domain::student::StudentRecord) -> AppResult<crate::domain::enrolment::Start> {
+    let first = crate::domain::enrolment::entry_month_first(record.get("entry_ym"));
+    crate::registry::service::start_on(first, record, "演示数据：系统启用前已在校")
+}
+
 /// Students for every demo class; most confirmed by the county, a few pending, two in the
 /// problem queue.
 fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
@@ -781,7 +788,8 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
                     let raw = factory.raw(class_no, *grade, junior);
                     let record =
                         StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
-                    ids.push(crate::registry::service::insert(conn, cli, school, &record, "演示数据")?);
+                    let start = at_school_since_entry(&record)?;
+                    ids.push(crate::registry::service::insert(conn, cli, school, &record, &start, "演示数据")?);
                 }
             }
             Ok(ids)
@@ -806,7 +814,8 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
             for json in &records {
                 let raw: BTreeMap<String, String> = serde_json::from_str(json).unwrap_or_default();
                 let record = StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
-                crate::registry::service::insert(conn, cli, second, &record, "演示数据：重复录入")?;
+                let start = crate::registry::service::start_on(None, &record, "")?;
+                crate::registry::service::insert(conn, cli, second, &record, &start, "演示数据：重复录入")?;
             }
             Ok(())
         })?;

@@ -173,6 +173,13 @@ enum ImportCommand {
         /// Write the valid rows even when others are rejected.
         #[arg(long)]
         partial: bool,
+        /// New students' first day at school (YYYY-MM-DD) where the file has no 入校日期 column
+        /// (default: today).
+        #[arg(long)]
+        enrolled_on: Option<String>,
+        /// Why new students start long before today (required when they do; kept in the audit).
+        #[arg(long, default_value = "")]
+        backdate_reason: String,
     },
     /// Expenditures (学校标识码, 日期, 类别, 金额, 凭证号[, 摘要, 资金]), all or nothing.
     Expenditures {
@@ -610,13 +617,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let n = mealroll::ledger::import::meals(&mut conn, &caller, &bytes, &name)?;
             print(cli.json, json!({"schools": n}), || out!("已导入 {n} 条就餐人次"));
         }
-        Command::Import { what: ImportCommand::Students { file, school, dry_run, partial } } => {
+        Command::Import {
+            what: ImportCommand::Students { file, school, dry_run, partial, enrolled_on, backdate_reason },
+        } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let caller = Caller::cli(&mut conn)?;
             let progress = |done: usize, stage: &str| eprintln!("{stage}：{done} 行");
-            let opts = mealroll::exchange::import::ImportOptions { dry_run, partial };
+            let enrolled_on =
+                enrolled_on.as_deref().map(|d| mealroll::registry::status::parse_day("enrolled_on", d)).transpose()?;
+            let opts = mealroll::exchange::import::ImportOptions { dry_run, partial, enrolled_on, backdate_reason };
             let r = mealroll::exchange::import::import_students(
                 &mut conn,
                 &caller,

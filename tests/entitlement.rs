@@ -87,6 +87,8 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         ] {
             let mut rec = student(name, body, "2008-01-01", "男");
             rec["entry_ym"] = json!("201409");
+            rec["enrolled_on"] = json!("2014-09-01");
+            rec["backdate_reason"] = json!("测试：2014年秋季入学");
             let (s, v) = call(
                 &app,
                 test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
@@ -98,6 +100,8 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         }
         let mut rec = student("吴未确认", "52232620080101011", "2008-01-01", "男");
         rec["entry_ym"] = json!("201409");
+        rec["enrolled_on"] = json!("2014-09-01");
+        rec["backdate_reason"] = json!("测试：2014年秋季入学");
         let (s, _) = call(
             &app,
             test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),
@@ -289,6 +293,8 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
         ] {
             let mut rec = student(name, body, "2008-01-01", "男");
             rec["entry_ym"] = json!("201409");
+            rec["enrolled_on"] = json!("2014-09-01");
+            rec["backdate_reason"] = json!("测试：2014年秋季入学");
             rec["attendance"] = json!(attendance);
             rec["yibu"] = json!(yibu);
             let (s, v) = call(
@@ -494,4 +500,297 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
 fn spring_total(v: &serde_json::Value) -> i64 {
     let fen = |k: &str| mealroll::domain::money::Fen::parse_yuan(v["period"][k].as_str().unwrap_or("")).expect(k).fen();
     fen("amount") + fen("adjustment")
+}
+
+/// A lined-up set of children, each a date that once paid the wrong days: one joins on the
+/// 20th, one leaves school A on the 15th and arrives at B on the 20th, one changes class on the
+/// 13th under the month rule, one dies on the 5th of an open month, one is registered today as
+/// if it had started years ago. Every figure is the paper computation, and each decision moves
+/// the computed months it touches in the same transaction, with nobody pressing recompute.
+#[actix_web::test]
+async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_months() {
+    use mealroll::registry::status::{self, ChangeInput, TransferInput};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        for school in [SCHOOL_A, SCHOOL_B] {
+            let body = json!({"school": school, "from_date": "2011-09-01"});
+            let (s, v) =
+                call(&app, test::TestRequest::post().uri("/api/v1/programme/schools").set_json(body), &yyb).await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let term = json!({"term": "2014-1", "start_date": "2014-09-01", "end_date": "2015-01-15"});
+        let (s, v) = call(&app, test::TestRequest::put().uri("/api/v1/terms").set_json(term), &yyb).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        // October after the National Day week: 18 meal days at 3.00; November: 20 at 4.00.
+        for (month, days) in [("2014-10", "8-10,13-17,20-24,27-31"), ("2014-11", "3-7,10-14,17-21,24-28")] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::put()
+                    .uri(&format!("/api/v1/calendars/{COUNTY}/{month}"))
+                    .set_json(json!({"days": days})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        {
+            let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
+            let class = mealroll::org::model::ClassInput {
+                class_no: "202602".into(),
+                name: "一年级（2）班".into(),
+                grade: "1".into(),
+                entry_year: "2026".into(),
+                head_teacher_staff_no: "0001".into(),
+                ..Default::default()
+            };
+            mealroll::org::service::create_class(&mut w.conn(), &cli, SCHOOL_A, &class).expect("class");
+        }
+        let register = |name: &str, id17: &str, enrolled_on: &str| {
+            let mut rec = student(name, id17, "2008-01-01", "男");
+            rec["entry_ym"] = json!("201409");
+            rec["enrolled_on"] = json!(enrolled_on);
+            rec["backdate_reason"] = json!("测试：2014年的学生");
+            rec
+        };
+        let mut ids = Vec::new();
+        for (name, id17, on) in [
+            ("周二十", "52232620080101001", "2014-10-20"),
+            ("吴转学", "52232620080101003", "2014-09-01"),
+            ("王转班", "52232620080101005", "2014-09-01"),
+            ("郑离世", "52232620080101007", "2014-09-01"),
+        ] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post()
+                    .uri(&format!("/api/v1/schools/{SCHOOL_A}/students"))
+                    .set_json(register(name, id17, on)),
+                &bearer(&w, "a.xueji"),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let [joined, moved, changed_class, died] = ids[..] else { panic!("four") };
+        let nos: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                use diesel::prelude::*;
+                use mealroll::db::schema::students;
+                students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
+            })
+            .collect();
+
+        // 吴转学 leaves A on 15 October and arrives at B on the 20th (requested by B, approved
+        // by A's principal and the county, long after the arrival day).
+        let b_registrar = w.caller("b.xueji");
+        let transfer = TransferInput {
+            student_no: nos[1].clone(),
+            name: "吴转学".into(),
+            to_class_no: "202601".into(),
+            effective_date: "2014-10-15".into(),
+            arrival_date: "2014-10-20".into(),
+            reason: "随父母迁居".into(),
+        };
+        let t = status::request_transfer(&mut w.conn(), &b_registrar, &transfer, None).expect("transfer");
+        assert_eq!(t.arrival_date, chrono::NaiveDate::from_ymd_opt(2014, 10, 20), "{label}");
+        for who in ["a.xiaozhang", "yyb"] {
+            status::decide(&mut w.conn(), &w.caller(who), t.id, true, "同意").expect("approve");
+        }
+        // An arrival before the leaving day is refused, naming both days.
+        let mut early = transfer.clone();
+        early.student_no = nos[0].clone();
+        early.name = "周二十".into();
+        early.arrival_date = "2014-10-10".into();
+        let e = status::request_transfer(&mut w.conn(), &b_registrar, &early, None).expect_err("refused");
+        assert_eq!(e.fields.first().map(|f| f.code), Some("transfer.arrival_before_leaving"), "{label}: {e:?}");
+        // 王转班 moves to class 202602 on 13 October, inside school A.
+        let class_change = ChangeInput {
+            kind: "29".into(),
+            effective_date: "2014-10-13".into(),
+            reason: "分班调整".into(),
+            to_class_no: "202602".into(),
+        };
+        let c = status::request(&mut w.conn(), &w.caller("a.xueji"), changed_class, &class_change, None).expect("29");
+        status::decide(&mut w.conn(), &w.caller("a.xiaozhang"), c.id, true, "同意").expect("approve");
+
+        // On paper, the day rule, October (18 days at 3.00):
+        //   周二十 from the 20th: 20-24, 27-31 = 10 → 30.00 (not 18 from the 1st);
+        //   吴转学 at A 8-10, 13-14 = 5 → 15.00; at B 20-24, 27-31 = 10 → 30.00; 15-17 nowhere;
+        //   王转班 18 → 54.00; 郑离世 18 → 54.00.
+        let cli = w.caller("yyb");
+        let oct = Month::parse("2014-10").expect("m");
+        let nov = Month::parse("2014-11").expect("m");
+        for school in [SCHOOL_A, SCHOOL_B] {
+            for m in [oct, nov] {
+                entitlement::compute(&mut w.conn(), &cli, school, m).expect("compute");
+            }
+        }
+        let lines = |school: &str, m: Month| {
+            let (_, lines) = entitlement::get(&mut w.conn(), &cli, school, m).expect("lines");
+            lines
+                .into_iter()
+                .filter(|l| l.kind == "base")
+                .map(|l| (l.student_id, l.days, l.amount.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let of = |v: &[(i64, i32, String)], id: i64| v.iter().find(|l| l.0 == id).map(|l| (l.1, l.2.clone()));
+        let a_oct = lines(SCHOOL_A, oct);
+        assert_eq!(of(&a_oct, joined), Some((10, "30.00".into())), "{label}: joins on the 20th");
+        assert_eq!(of(&a_oct, moved), Some((5, "15.00".into())), "{label}: leaves on the 15th");
+        assert_eq!(of(&a_oct, changed_class), Some((18, "54.00".into())), "{label}");
+        assert_eq!(of(&a_oct, died), Some((18, "54.00".into())), "{label}");
+        let b_oct = lines(SCHOOL_B, oct);
+        assert_eq!(b_oct, vec![(moved, 10, "30.00".into())], "{label}: arrives on the 20th, not the 15th");
+        // November at B: 20 days at 4.00.
+        assert_eq!(of(&lines(SCHOOL_B, nov), moved), Some((20, "80.00".into())), "{label}");
+
+        // The month rule drops a month only for leaving the school: the class change keeps all
+        // 18 days (it once got 13 to 31 October); 吴转学 left A in October (0 there), joined B on
+        // the 20th (joining counts from its day).
+        entitlement::set_rule(&mut w.conn(), &cli, Rule::Month).expect("rule");
+        for school in [SCHOOL_A, SCHOOL_B] {
+            entitlement::compute(&mut w.conn(), &cli, school, oct).expect("compute");
+        }
+        let a_oct = lines(SCHOOL_A, oct);
+        assert_eq!(of(&a_oct, changed_class), Some((18, "54.00".into())), "{label}: a class change is not leaving");
+        assert_eq!(of(&a_oct, moved), None, "{label}");
+        assert_eq!(of(&lines(SCHOOL_B, oct), moved), Some((10, "30.00".into())), "{label}");
+        entitlement::set_rule(&mut w.conn(), &cli, Rule::Day).expect("rule");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("compute");
+
+        // November is computed and open. 郑离世 dies on 5 November: the county's confirmation
+        // (the last step) recomputes November in the same transaction: 3-4 November = 2 days.
+        assert_eq!(of(&lines(SCHOOL_A, nov), died), Some((20, "80.00".into())), "{label}");
+        let death = ChangeInput {
+            kind: "51".into(),
+            effective_date: "2014-11-05".into(),
+            reason: "病故".into(),
+            to_class_no: String::new(),
+        };
+        let pdf = mealroll::registry::changes::Upload {
+            filename: "死亡证明.pdf".into(),
+            bytes: b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec(),
+        };
+        let d = status::request(&mut w.conn(), &w.caller("a.xueji"), died, &death, Some(&pdf)).expect("51");
+        assert_eq!(of(&lines(SCHOOL_A, nov), died), Some((20, "80.00".into())), "{label}: not yet decided");
+        status::decide(&mut w.conn(), &cli, d.id, true, "核实").expect("approve");
+        assert_eq!(of(&lines(SCHOOL_A, nov), died), Some((2, "8.00".into())), "{label}: paid to the 4th, at once");
+        assert_eq!(totals(&w, "2014-11").3, "0.00", "{label}");
+
+        // October is closed; 周二十 is suspended from 27 October, approved later: the closed month
+        // is not edited, the difference (27-31 = 5 days × 3.00) lands in November at once.
+        entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).expect("close");
+        let suspend = ChangeInput {
+            kind: "11".into(),
+            effective_date: "2014-10-27".into(),
+            reason: "因病休学".into(),
+            to_class_no: String::new(),
+        };
+        let sus = status::request(&mut w.conn(), &w.caller("a.xueji"), joined, &suspend, None).expect("11");
+        for who in ["a.xiaozhang", "yyb"] {
+            status::decide(&mut w.conn(), &w.caller(who), sus.id, true, "同意").expect("approve");
+        }
+        let (p, nov_lines) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+        let adjustments: Vec<_> = nov_lines
+            .iter()
+            .filter(|l| l.kind == "adjustment")
+            .map(|l| (l.student_id, l.for_month.clone(), l.amount.to_string()))
+            .collect();
+        assert_eq!(adjustments, vec![(joined, "2014-10".to_owned(), "-15.00".to_owned())], "{label}");
+        assert_eq!(p.adjustment.to_string(), "-15.00", "{label}");
+        assert_eq!(audit_count(&mut w.conn(), "entitlement.recompute"), 2, "{label}: the death and the suspension");
+
+        // A child registered today as if at school since 1 September 2014: refused without a
+        // reason; with one, the county sees what confirming adds before it confirms (October 18
+        // days × 3.00, November 20 × 4.00, later months nothing: no calendar), and confirming
+        // moves the computed open month at once.
+        let mut late = student("孙补录", "52232620080101009", "2008-01-01", "男");
+        late["entry_ym"] = json!("201409");
+        late["enrolled_on"] = json!("2014-09-01");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&late),
+            &bearer(&w, "a.xueji"),
+        )
+        .await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("student.backdate_reason")), "{label}: {v}");
+        late["backdate_reason"] = json!("2014年漏报，核实后补录");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&late),
+            &bearer(&w, "a.xueji"),
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let late_id = v["id"].as_i64().expect("id");
+        let (s, preview) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/students/{late_id}/confirm-preview")), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {preview}");
+        let months: Vec<(String, u64, String, bool, bool)> = preview["months"]
+            .as_array()
+            .expect("months")
+            .iter()
+            .map(|m| {
+                (
+                    m["month"].as_str().unwrap_or_default().to_owned(),
+                    m["days"].as_u64().unwrap_or(0),
+                    m["amount"].as_str().unwrap_or_default().to_owned(),
+                    m["computed"].as_bool().unwrap_or(false),
+                    m["closed"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect();
+        assert_eq!(
+            months,
+            vec![
+                ("2014-10".to_owned(), 18, "54.00".to_owned(), true, true),
+                ("2014-11".to_owned(), 20, "80.00".to_owned(), true, false)
+            ],
+            "{label}: {preview}"
+        );
+        assert_eq!(preview["total"], "134.00", "{label}");
+        assert!(preview["backdated_days"].as_i64().unwrap_or(0) > 4000, "{label}: {preview}");
+        let audit_reason: Vec<String> = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::audit_log;
+            audit_log::table
+                .filter(audit_log::action.eq("student.create"))
+                .select(audit_log::after_json)
+                .load::<Option<String>>(&mut w.conn())
+                .expect("audit")
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        assert!(
+            audit_reason.iter().any(|a| a.contains("2014年漏报，核实后补录")),
+            "{label}: the audit keeps the reason"
+        );
+        let nov_before = totals(&w, "2014-11");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [late_id]})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let nov_after = totals(&w, "2014-11");
+        assert_eq!(nov_after.0, nov_before.0 + 1, "{label}: one more child in November");
+        let adjust: Vec<_> = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, nov)
+            .expect("november")
+            .1
+            .into_iter()
+            .filter(|l| l.kind == "adjustment" && l.student_id == late_id)
+            .map(|l| (l.for_month, l.amount.to_string()))
+            .collect();
+        assert_eq!(adjust, vec![("2014-10".to_owned(), "54.00".to_owned())], "{label}: closed October via November");
+    }
 }

@@ -293,3 +293,68 @@ async fn temporary_numbers_never_repeat_after_confirmation() {
         assert!(third.student_no.ends_with("0003"), "{label}: {} repeats a number in use", third.student_no);
     }
 }
+
+/// The registration form carries a one-time key: back, then submit again, registers the child
+/// once. Its first day is a field of its own; a start far back needs a reason, shown beside it.
+#[actix_web::test]
+async fn the_registration_form_registers_once_and_asks_why_a_start_lies_far_back() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let cookie = format!("mealroll_session={}", w.token("a.xueji"));
+        let page = |req: test::TestRequest| req.insert_header((header::COOKIE, cookie.clone())).to_request();
+        let r =
+            test::call_service(&app, page(test::TestRequest::get().uri(&format!("/schools/{SCHOOL_A}/students/new"))))
+                .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let html = body_text(r).await;
+        let csrf = csrf_of(&html);
+        let key = html
+            .split("name=\"form_key\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the form has a one-time key")
+            .to_owned();
+        assert_eq!(key.len(), 32, "{label}");
+        assert!(
+            html.contains(&format!("value=\"{}\"", mealroll::clock::today())),
+            "{label}: 入校日期 defaults to today"
+        );
+        let back = mealroll::clock::today() - chrono::Days::new(60);
+        let mut rec = student("蒙一次", "52232620190101021", "2019-01-01", "男");
+        rec["entry_ym"] = json!(back.format("%Y%m").to_string());
+        let mut fields: Vec<(String, String)> = raw_of(&rec).into_iter().collect();
+        fields.push(("csrf".into(), csrf.clone()));
+        fields.push(("form_key".into(), key.clone()));
+        // Far back without a reason: refused beside the field, nothing stored.
+        let mut far = fields.clone();
+        far.push(("enrolled_on".into(), back.to_string()));
+        let r = test::call_service(
+            &app,
+            page(test::TestRequest::post().uri(&format!("/schools/{SCHOOL_A}/students")).set_form(&far)),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        let html = body_text(r).await;
+        assert!(html.contains("须填写补录原因") && html.contains(&format!("value=\"{back}\"")), "{label}: {html}");
+        // Sent twice with the same key: one child.
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let r = test::call_service(
+                &app,
+                page(test::TestRequest::post().uri(&format!("/schools/{SCHOOL_A}/students")).set_form(&fields)),
+            )
+            .await;
+            assert_eq!(r.status(), 303, "{label}");
+            ids.push(r.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned());
+        }
+        assert_eq!(ids[0], ids[1], "{label}: the second submission answers with the first child");
+        let n: i64 = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::students;
+            students::table.filter(students::name.eq("蒙一次")).count().get_result(&mut w.conn()).expect("count")
+        };
+        assert_eq!(n, 1, "{label}");
+    }
+}

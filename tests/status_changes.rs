@@ -328,6 +328,8 @@ async fn other_and_withdrawal_in_senior_secondary_end_the_place() {
         let mut rec = student("韦高一", "52232620080101001", "2008-01-01", "男");
         rec["class_no"] = json!("202401");
         rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
+        rec["enrolled_on"] = json!(entry_day().to_string());
+        rec["backdate_reason"] = json!("测试：两年前入学");
         let (s, v) = call(
             &app,
             test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(&rec),

@@ -130,6 +130,8 @@ fn random_changes_never_lose_or_double_a_child() {
                 "男",
             );
             rec["entry_ym"] = serde_json::json!(entry.format("%Y%m").to_string());
+            rec["enrolled_on"] = serde_json::json!(entry.to_string());
+            rec["backdate_reason"] = serde_json::json!("测试：两年前入学");
             let v = service::create(&mut conn, &callers[registrar(school)], school, &raw_of(&rec)).expect("create");
             let county = if school == SCHOOL_C { "yyb2" } else { "yyb" };
             service::confirm(&mut conn, &callers[county], &[v.id]).expect("confirm");
@@ -162,6 +164,9 @@ fn random_changes_never_lose_or_double_a_child() {
                         name,
                         to_class_no: "202601".into(),
                         effective_date: day.to_string(),
+                        // Some arrive the same day, some days later (in transit in between).
+                        // (From the step number, so the random walk itself stays as it was.)
+                        arrival_date: (day + Days::new(if step % 3 == 0 { step as u64 % 7 } else { 0 })).to_string(),
                         reason: "随机测试".into(),
                     };
                     refused_cleanly(

@@ -159,8 +159,8 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, AppError> {
 /// from tripping over each other's snapshot upgrades (SQLITE_BUSY_SNAPSHOT).
 static SQLITE_WRITER: Mutex<()> = Mutex::new(());
 
-/// Runs `f` in a write transaction: all of it or none of it. Not reentrant: `f` must not
-/// call `write_tx` again (use the connection it is given).
+/// Runs `f` in a write transaction: all of it or none of it. Called inside another one (a
+/// decision recomputing the months it touches), it is a savepoint of that one.
 pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
@@ -169,6 +169,12 @@ where
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(f);
     };
+    let nested =
+        AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth().is_ok_and(|d| d.is_some());
+    if nested {
+        // The outer transaction already holds the write lock (and the writer mutex).
+        return conn.transaction(f);
+    }
     let _guard = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
     // BEGIN IMMEDIATE takes the write lock before the first read, waiting under busy_timeout:
     // a deferred transaction whose snapshot is overtaken by a write outside `write_tx` (a

@@ -163,6 +163,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         duplicate_of -> Nullable<BigInt>,
+        form_key -> Nullable<Text>,
     }
 }
 
@@ -306,6 +307,7 @@ diesel::table! {
         requested_by -> Text,
         requested_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        arrival_date -> Nullable<Date>,
     }
 }
 

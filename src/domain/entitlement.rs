@@ -61,10 +61,27 @@ impl Stay {
     }
 }
 
+/// Stays that follow each other without a gap are one stay at the school: a class change (转班)
+/// or a repeater placed in a new class starts a new spell, but the child has not left.
+pub fn joined(stays: &[Stay]) -> Vec<Stay> {
+    let mut sorted = stays.to_vec();
+    sorted.sort_by_key(|s| s.from);
+    let mut out: Vec<Stay> = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        match out.last_mut() {
+            Some(prev) if prev.until == Some(s.from) => prev.until = s.until,
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 /// The meal days of `month` a child counts at a school: days of `meal_days` (the school's
 /// calendar, already limited to its programme membership) inside one of its stays. The stays
-/// are disjoint, so a day counts once.
+/// are disjoint, so a day counts once. Under the month rule only leaving the school drops the
+/// month: stays that follow each other are joined first.
 pub fn counted_days(stays: &[Stay], meal_days: &[NaiveDate], month: Month, rule: Rule) -> Vec<NaiveDate> {
+    let stays = joined(stays);
     let counting: Vec<&Stay> = stays.iter().filter(|s| !(rule == Rule::Month && s.leaves_in(month))).collect();
     meal_days.iter().copied().filter(|d| Month::of(*d) == month && counting.iter().any(|s| s.covers(*d))).collect()
 }
@@ -126,6 +143,29 @@ mod tests {
         // Joining counts from its own date under both rules.
         let joined = [Stay { from: d(2014, 10, 27), until: None }];
         assert_eq!(counted_days(&joined, &days, oct, Rule::Month).len(), 5);
+    }
+
+    #[test]
+    fn a_class_change_is_not_leaving_the_school() {
+        let oct = Month::new(2014, 10).unwrap();
+        let days = weekdays(2014, 10);
+        // Moved to another class on the 13th, still at the school: every day counts, either rule.
+        let moved =
+            [Stay { from: d(2014, 10, 13), until: None }, Stay { from: d(2014, 9, 1), until: Some(d(2014, 10, 13)) }];
+        assert_eq!(counted_days(&moved, &days, oct, Rule::Month).len(), 23);
+        assert_eq!(counted_days(&moved, &days, oct, Rule::Day).len(), 23);
+        // Moved, then left on the 20th: the month rule drops October, the day rule counts to the 17th.
+        let moved_then_left = [
+            Stay { from: d(2014, 9, 1), until: Some(d(2014, 10, 13)) },
+            Stay { from: d(2014, 10, 13), until: Some(d(2014, 10, 20)) },
+        ];
+        assert!(counted_days(&moved_then_left, &days, oct, Rule::Month).is_empty());
+        assert_eq!(counted_days(&moved_then_left, &days, oct, Rule::Day).len(), 13);
+        // A gap (suspended from the 13th to the 20th) is leaving: two stays, not one.
+        let gap =
+            [Stay { from: d(2014, 9, 1), until: Some(d(2014, 10, 13)) }, Stay { from: d(2014, 10, 20), until: None }];
+        assert_eq!(joined(&gap).len(), 2);
+        assert_eq!(counted_days(&gap, &days, oct, Rule::Month).len(), 10, "from the 20th only");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod calendar;
 pub mod chain;
 pub mod codes;
 pub mod division;
+pub mod enrolment;
 pub mod entitlement;
 pub mod id_card;
 pub mod key_lock;

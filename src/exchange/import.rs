@@ -16,6 +16,7 @@ use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::schema::{classes, orgs, students};
 use crate::db::{DbConn, write_tx};
+use crate::domain::enrolment::Start;
 use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self as fields, Field, Kind, Need, StudentRecord};
@@ -25,13 +26,20 @@ use crate::registry::changes;
 use crate::registry::model::StudentRow;
 use crate::registry::service as registry;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// Validate and count, write nothing.
     pub dry_run: bool,
     /// Commit the valid rows even when others are rejected.
     pub partial: bool,
+    /// The first day at school of new students whose row has no 入校日期 (default: today).
+    pub enrolled_on: Option<NaiveDate>,
+    /// Why new students start long before today (needed when they do; the audit keeps it).
+    pub backdate_reason: String,
 }
+
+/// The optional column with a new student's first day at the school (not a template field).
+pub const START_HEADERS: [&str; 3] = ["入校日期", "到校日期", "注册日期"];
 
 /// One rejected cell or row: where (sheet, Excel row, column) and what (code, message).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -53,6 +61,8 @@ pub struct ImportReport {
     pub rejected: usize,
     pub committed: bool,
     pub dry_run: bool,
+    /// New students whose first day lies more than the allowed days before today.
+    pub backdated: usize,
     pub errors: Vec<RowError>,
 }
 
@@ -62,6 +72,8 @@ enum Target {
     School,
     /// The field and its index in `FIELDS`.
     Field(&'static Field, usize),
+    /// 入校日期: a new student's first day at the school.
+    Start,
     Ignored,
 }
 
@@ -70,12 +82,14 @@ struct Mapping {
     /// Column index by field key, for error positions.
     position: HashMap<&'static str, usize>,
     school_col: usize,
+    start_col: Option<usize>,
 }
 
 fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<RowError>> {
     let mut columns = Vec::with_capacity(cells.len());
     let mut position = HashMap::new();
     let mut school_col = None;
+    let mut start_col = None;
     let mut errors = Vec::new();
     for (i, c) in cells.iter().enumerate() {
         let h = match c {
@@ -85,6 +99,9 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
         let t = if fields::SCHOOL_CODE_HEADER == h || fields::SCHOOL_CODE_SYNONYMS.contains(&h.as_str()) {
             school_col = Some(i);
             Target::School
+        } else if START_HEADERS.contains(&h.as_str()) {
+            start_col = Some(i);
+            Target::Start
         } else if let Some(f) = fields::field_by_header(&h) {
             if position.insert(f.key, i).is_some() {
                 errors.push(err(sheet, row, i, &h, "import.duplicate_header", format!("列“{h}”出现了两次")));
@@ -113,7 +130,11 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             message: format!("缺少必填列“{}”（请使用本系统下载的模板，不要修改列名）", f.header),
         });
     }
-    if errors.is_empty() { Ok(Mapping { columns, position, school_col: school_col.unwrap_or(0) }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Mapping { columns, position, school_col: school_col.unwrap_or(0), start_col })
+    } else {
+        Err(errors)
+    }
 }
 
 fn err(sheet: &str, row: u32, col: usize, header: &str, code: &str, message: String) -> RowError {
@@ -162,6 +183,28 @@ struct Valid {
     row: u32,
     school: usize,
     record: StudentRecord,
+    /// The first day at school, should the row be a new student (checked then: an update of a
+    /// student already stored needs none).
+    start: AppResult<Start>,
+}
+
+/// A 入校日期 cell: a date, or text YYYY-MM-DD / YYYYMMDD; empty means none.
+fn start_cell(cell: Cell) -> Result<Option<NaiveDate>, String> {
+    match cell {
+        Cell::Empty => Ok(None),
+        Cell::Date(d) => Ok(Some(d)),
+        Cell::Text(s) if s.trim().is_empty() => Ok(None),
+        Cell::Text(s) => ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"]
+            .iter()
+            .find_map(|f| NaiveDate::parse_from_str(s.trim(), f).ok())
+            .map(Some)
+            .ok_or_else(|| format!("“入校日期”应为日期（如2026-09-01），现为“{}”", s.trim())),
+        Cell::Number(n) if (1.0..100_000.0).contains(&n) && n.fract() == 0.0 => {
+            let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
+            Ok(Some(base + chrono::Duration::days(n as i64)))
+        }
+        _ => Err("“入校日期”应为日期（如2026-09-01）".into()),
+    }
 }
 
 /// Rows are written in batches of this size, so memory stays flat however long the file.
@@ -203,6 +246,7 @@ struct Run<'a> {
     /// The sheet being read, for errors found when a batch is written.
     sheet: String,
     fatal: Option<Vec<RowError>>,
+    opts: &'a ImportOptions,
 }
 
 impl Run<'_> {
@@ -287,6 +331,7 @@ impl Run<'_> {
         let mut cell_failed: HashSet<&'static str> = HashSet::new();
         let mut values: Vec<String> = vec![String::new(); fields::FIELDS.len()];
         let mut school_code = String::new();
+        let mut start_day: Option<NaiveDate> = None;
         for (i, target) in m.columns.iter().enumerate() {
             let cell = cells.get_mut(i).map(std::mem::take).unwrap_or_default();
             match target {
@@ -303,6 +348,10 @@ impl Run<'_> {
                         cell_failed.insert(f.key);
                         row_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header)))
                     }
+                },
+                Target::Start => match start_cell(cell) {
+                    Ok(d) => start_day = d,
+                    Err(message) => row_errors.push(err(sheet, row, i, "入校日期", "import.start_date", message)),
                 },
                 Target::Ignored => {}
             }
@@ -369,7 +418,9 @@ impl Run<'_> {
                 if row_errors.is_empty()
                     && let Some(i) = school
                 {
-                    self.pending.push(Valid { row, school: i, record });
+                    let start =
+                        registry::start_on(start_day.or(self.opts.enrolled_on), &record, &self.opts.backdate_reason);
+                    self.pending.push(Valid { row, school: i, record, start });
                 }
             }
             Err(issues) => {
@@ -437,17 +488,38 @@ impl Run<'_> {
                 registry::apply_update(conn, self.caller, row, &v.record, &format!("模板导入（第{}行）", v.row), None)?;
             }
         }
-        self.report.imported += new.len();
-        if self.write && !new.is_empty() {
+        // A new student needs a first day the rules allow; an update did not.
+        let mut starts: Vec<(&Valid, &Start)> = Vec::with_capacity(new.len());
+        for v in new {
+            match &v.start {
+                Ok(start) => starts.push((v, start)),
+                Err(e) => {
+                    let (col, header) = match (self.mapping.as_ref().and_then(|m| m.start_col), e.fields.first()) {
+                        (Some(c), _) => (c, "入校日期"),
+                        (None, _) => {
+                            let c = self.mapping.as_ref().and_then(|m| m.position.get("entry_ym")).copied();
+                            (c.unwrap_or(0), "入学年月")
+                        }
+                    };
+                    let code = e.fields.first().map(|f| f.code).unwrap_or(e.code);
+                    self.rejected_rows.insert(v.row);
+                    self.report.errors.push(err(&self.sheet, v.row, col, header, code, e.message.clone()));
+                }
+            }
+        }
+        self.report.imported += starts.len();
+        self.report.backdated += starts.iter().filter(|(_, s)| s.backdated.is_some()).count();
+        if self.write && !starts.is_empty() {
             registry::insert_many(
                 conn,
                 self.caller,
                 &self.schools,
-                new.iter().map(|v| (v.school, &v.record)).collect(),
+                starts.iter().map(|(v, s)| (v.school, &v.record, *s)).collect(),
                 "模板导入",
                 &mut self.numbers,
             )?;
         }
+        let new: Vec<&Valid> = starts.into_iter().map(|(v, _)| v).collect();
         // Later rows of the same file find these students too.
         for v in new {
             self.existing.insert(match_key(self.schools[v.school].id, &v.record), -1);
@@ -495,6 +567,7 @@ pub fn import_students(
             locks: HashMap::new(),
             sheet: String::new(),
             fatal: None,
+            opts: &opts,
         };
         let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
             r.row(conn, sheet, row, cells)?;
@@ -539,7 +612,8 @@ pub fn import_students(
             Entry::new("student.import", "file", &digest[..16]).after(&serde_json::json!({
                 "file": filename, "sha256": digest, "sheet": sheet, "rows": report.rows,
                 "imported": report.imported, "updated": report.updated, "unchanged": report.unchanged,
-                "rejected": report.rejected,
+                "rejected": report.rejected, "enrolled_on": opts.enrolled_on, "backdated": report.backdated,
+                "backdate_reason": (report.backdated > 0).then_some(opts.backdate_reason.trim()),
                 "schools": r.schools.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
             })),
         )?;

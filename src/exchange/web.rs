@@ -55,6 +55,7 @@ pub struct ImportPage {
     layout: Layout,
     school: String,
     is_school: bool,
+    backdate_days: i64,
 }
 
 pub async fn import_page(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<ImportPage> {
@@ -64,6 +65,7 @@ pub async fn import_page(st: web::Data<AppState>, PageUser(caller): PageUser) ->
         layout: Layout::new(&caller, &st, "导入学籍"),
         is_school: caller.org_kind == OrgKind::School,
         school: if caller.org_kind == OrgKind::School { caller.org_code.clone() } else { String::new() },
+        backdate_days: crate::config::registry_rules().backdate_days,
     })
 }
 
@@ -86,7 +88,12 @@ pub async fn import_submit(
     if file.is_empty() {
         return Err(AppError::invalid("file.empty", "请选择要导入的文件").into());
     }
-    let opts = ImportOptions { dry_run: mode == "dry_run", partial: mode == "partial" };
+    let opts = ImportOptions {
+        dry_run: mode == "dry_run",
+        partial: mode == "partial",
+        enrolled_on: optional_day(form.text("enrolled_on"))?,
+        backdate_reason: form.text("backdate_reason").to_owned(),
+    };
     let owner = caller.user_id.unwrap_or(0);
     let job = st.jobs.start(owner, &format!("导入 {filename}"));
     let (jobs, pool, id) = (st.jobs.clone(), st.pool.clone(), job.clone());
@@ -178,6 +185,18 @@ pub struct ImportQuery {
     partial: bool,
     #[serde(default)]
     filename: Option<String>,
+    /// YYYY-MM-DD: new students' first day where the file has no 入校日期 column.
+    #[serde(default)]
+    enrolled_on: String,
+    #[serde(default)]
+    backdate_reason: String,
+}
+
+fn optional_day(s: &str) -> AppResult<Option<chrono::NaiveDate>> {
+    match s.trim() {
+        "" => Ok(None),
+        d => crate::registry::status::parse_day("enrolled_on", d).map(Some),
+    }
 }
 
 /// `POST /api/v1/students/import`: the body is the file; the answer is the report.
@@ -189,7 +208,12 @@ pub async fn api_import(
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let filename = q.filename.unwrap_or_else(|| "upload.xlsx".into());
-    let opts = ImportOptions { dry_run: q.dry_run, partial: q.partial };
+    let opts = ImportOptions {
+        dry_run: q.dry_run,
+        partial: q.partial,
+        enrolled_on: optional_day(&q.enrolled_on)?,
+        backdate_reason: q.backdate_reason.clone(),
+    };
     let report = st
         .run(move |conn| {
             import::import_students(conn, &caller, q.school.as_deref(), &body, &filename, opts, &|_, _| {})

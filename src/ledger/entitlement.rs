@@ -65,21 +65,58 @@ pub fn set_rule(conn: &mut DbConn, caller: &Caller, rule: Rule) -> AppResult<()>
     })
 }
 
+/// A stay at a school with the class the child was in.
+pub type ClassStay = (Stay, Option<i64>);
+
+/// What a school's month pays by: its meal days (the calendar, while the school is in the
+/// programme), the standard of each day, the counting rule and the grades of its classes at the
+/// start of the month (promotions happen in the summer).
+pub struct SchoolMonth {
+    pub month: Month,
+    pub meal_days: Vec<NaiveDate>,
+    standards: config::MealStandards,
+    pub rule: Rule,
+    grades: std::collections::HashMap<i64, (String, String, i32)>,
+}
+
+impl SchoolMonth {
+    pub fn load(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> AppResult<Self> {
+        let (first, last) = (month.first_day(), month.next().first_day().pred_opt().unwrap_or(month.first_day()));
+        let membership = config::memberships(conn, school.id)?;
+        let meal_days: Vec<NaiveDate> = calendar::meal_days(conn, &school.path, first, last)?
+            .into_iter()
+            .filter(|d| membership.iter().any(|p| p.contains(*d)))
+            .collect();
+        let standards = config::MealStandards::load(conn, &school.path, first, last)?;
+        let grades = if meal_days.is_empty() { Default::default() } else { roster::classes_on(conn, school, first)? };
+        Ok(Self { month, meal_days, standards, rule, grades })
+    }
+
+    /// Whether a class counts (grades 1–9).
+    fn compulsory(&self, class: Option<i64>) -> bool {
+        class.and_then(|c| self.grades.get(&c)).is_some_and(|(_, _, g)| is_compulsory_grade(*g))
+    }
+
+    /// One child's line from its stays at the school (each with the class it was in).
+    pub fn line(&self, student_id: i64, stays: &[ClassStay]) -> Option<Line> {
+        let stays: Vec<Stay> = stays.iter().filter(|(_, c)| self.compulsory(*c)).map(|(s, _)| *s).collect();
+        let days = entitlement::counted_days(&stays, &self.meal_days, self.month, self.rule);
+        if days.is_empty() {
+            return None;
+        }
+        let amount = entitlement::worth(&days, |d| self.standards.on(d));
+        Some(Line { student_id, days, amount })
+    }
+}
+
 /// What a school's children are entitled to in a month, from the registry as it stands now.
 /// Unscoped: callers check the school.
 pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> AppResult<Vec<Line>> {
-    let (first, last) = (month.first_day(), month.next().first_day().pred_opt().unwrap_or(month.first_day()));
-    let membership = config::memberships(conn, school.id)?;
-    let meal_days: Vec<NaiveDate> = calendar::meal_days(conn, &school.path, first, last)?
-        .into_iter()
-        .filter(|d| membership.iter().any(|p| p.contains(*d)))
-        .collect();
-    if meal_days.is_empty() {
+    let ctx = SchoolMonth::load(conn, school, month, rule)?;
+    if ctx.meal_days.is_empty() {
         return Ok(Vec::new());
     }
-    let standards = config::MealStandards::load(conn, &school.path, first, last)?;
-    // Grades as they were at the start of the month (promotions happen in the summer).
-    let grades = roster::classes_on(conn, school, first)?;
+    let (first, last) = (month.first_day(), month.next().first_day().pred_opt().unwrap_or(month.first_day()));
     type Row = (i64, Option<i64>, NaiveDate, Option<NaiveDate>);
     let rows: Vec<Row> = student_spells::table
         .inner_join(students::table)
@@ -96,24 +133,90 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> A
         ))
         .order((student_spells::student_id.asc(), student_spells::from_date.asc()))
         .load(conn)?;
-    let mut stays: BTreeMap<i64, Vec<Stay>> = BTreeMap::new();
+    let mut stays: BTreeMap<i64, Vec<ClassStay>> = BTreeMap::new();
     for (student, class, from, until) in rows {
-        let compulsory = class.and_then(|c| grades.get(&c)).is_some_and(|(_, _, g)| is_compulsory_grade(*g));
-        if compulsory {
-            stays.entry(student).or_default().push(Stay { from, until });
+        stays.entry(student).or_default().push((Stay { from, until }, class));
+    }
+    Ok(stays.into_iter().filter_map(|(student_id, stays)| ctx.line(student_id, &stays)).collect())
+}
+
+/// What one month of a pending child's time would add once confirmed.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedMonth {
+    pub school: String,
+    pub month: String,
+    pub days: usize,
+    pub amount: Fen,
+    /// Already computed for the school (confirming changes a figure someone has seen).
+    pub computed: bool,
+    /// Closed: the money comes as an adjustment in the school's next open month.
+    pub closed: bool,
+}
+
+/// What confirming (确认入库) pending children adds, month by month: their meal days at their
+/// school from their first day up to this month, at the standard of each day, as entitlements
+/// would count them. The months' calendars and standards are read once per school and month.
+/// Unscoped: callers check the students.
+pub fn added_by_confirming(conn: &mut DbConn, student_ids: &[i64]) -> AppResult<BTreeMap<i64, Vec<AddedMonth>>> {
+    let this_month = Month::of(crate::clock::today());
+    type Row = (i64, i64, Option<i64>, NaiveDate, Option<NaiveDate>);
+    let mut rows: Vec<Row> = Vec::new();
+    for chunk in student_ids.chunks(500) {
+        rows.extend(
+            student_spells::table
+                .filter(student_spells::student_id.eq_any(chunk))
+                .filter(student_spells::state.eq(State::AtSchool.as_str()))
+                .select((
+                    student_spells::student_id,
+                    student_spells::school_id,
+                    student_spells::class_id,
+                    student_spells::from_date,
+                    student_spells::to_date,
+                ))
+                .load::<Row>(conn)?,
+        );
+    }
+    let school_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let schools: std::collections::HashMap<i64, Org> = orgs::table
+        .filter(orgs::id.eq_any(&school_ids))
+        .select(Org::as_select())
+        .load::<Org>(conn)?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut stays: BTreeMap<(i64, i64), Vec<ClassStay>> = BTreeMap::new();
+    for (student, school, class, from, until) in rows {
+        stays.entry((school, student)).or_default().push((Stay { from, until }, class));
+    }
+    let mut contexts: BTreeMap<(i64, i32), SchoolMonth> = BTreeMap::new();
+    let mut periods: BTreeMap<(i64, i32), Option<bool>> = BTreeMap::new();
+    let mut out: BTreeMap<i64, Vec<AddedMonth>> = BTreeMap::new();
+    for ((school_id, student), s) in stays {
+        let Some(school) = schools.get(&school_id) else { continue };
+        let Some(first) = s.iter().map(|(st, _)| st.from).min() else { continue };
+        let rule = rule_for(conn, &school.path)?;
+        let mut month = Month::of(first);
+        while month <= this_month {
+            let key = (school_id, month.key());
+            if let std::collections::btree_map::Entry::Vacant(e) = contexts.entry(key) {
+                e.insert(SchoolMonth::load(conn, school, month, rule)?);
+                periods.insert(key, period_row(conn, school_id, month)?.map(|p| p.status == "closed"));
+            }
+            if let Some(line) = contexts.get(&key).and_then(|ctx| ctx.line(student, &s)) {
+                let status = periods.get(&key).copied().flatten();
+                out.entry(student).or_default().push(AddedMonth {
+                    school: school.code.clone(),
+                    month: month.to_string(),
+                    days: line.days.len(),
+                    amount: line.amount,
+                    computed: status.is_some(),
+                    closed: status == Some(true),
+                });
+            }
+            month = month.next();
         }
     }
-    Ok(stays
-        .into_iter()
-        .filter_map(|(student_id, stays)| {
-            let days = entitlement::counted_days(&stays, &meal_days, month, rule);
-            if days.is_empty() {
-                return None;
-            }
-            let amount = entitlement::worth(&days, |d| standards.on(d));
-            Some(Line { student_id, days, amount })
-        })
-        .collect())
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -288,6 +391,15 @@ pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppRe
 pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<Period> {
     caller.require(conn, Permission::ComputeEntitlements, "compute_entitlement")?;
     let school = school_of(conn, caller, school_code)?;
+    let id = compute_school(conn, caller, &school, month)?;
+    let row = entitlement_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
+    Ok(view(row, &school))
+}
+
+/// [`compute`] for a school already checked (or a decision's own recomputation); returns the
+/// month's period id. Writes in a transaction of its own, or the caller's.
+fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month) -> AppResult<i64> {
+    let school = school.clone();
     let rule = rule_for(conn, &school.path)?;
     let lines = lines_for(conn, &school, month, rule)?;
     let id = write_tx(conn, |conn| {
@@ -370,8 +482,58 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Mon
             }
         }
     })?;
-    let row = entitlement_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(id)
+}
+
+/// A decision has changed what schools' children are owed from `from` on (an approved status
+/// change, a confirmation, a correction of the class, a promotion): every month and semester
+/// already computed for those schools that reaches `from` is computed again, in the caller's
+/// transaction, so no figure anyone reads is stale. An open one is recomputed in place; a
+/// closed one books the difference in the next open one, as a late change always does.
+pub fn recompute_from(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_ids: &[i64],
+    from: NaiveDate,
+    cause: &str,
+) -> AppResult<()> {
+    let from_month = Month::of(from).key();
+    let from_term = crate::domain::term::Term::of_day(from);
+    let mut school_ids = school_ids.to_vec();
+    school_ids.sort_unstable();
+    school_ids.dedup();
+    for school_id in school_ids {
+        let months: Vec<i32> = entitlement_periods::table
+            .filter(entitlement_periods::school_id.eq(school_id))
+            .filter(entitlement_periods::month.ge(from_month))
+            .select(entitlement_periods::month)
+            .order(entitlement_periods::month.asc())
+            .load(conn)?;
+        let terms: Vec<crate::domain::term::Term> =
+            super::yibu::computed_terms(conn, school_id)?.into_iter().filter(|t| *t >= from_term).collect();
+        if months.is_empty() && terms.is_empty() {
+            continue;
+        }
+        let school: Org = orgs::table.find(school_id).select(Org::as_select()).first(conn)?;
+        for m in &months {
+            if let Ok(month) = Month::from_key(*m) {
+                compute_school(conn, caller, &school, month)?;
+            }
+        }
+        for t in &terms {
+            super::yibu::compute_school(conn, caller, &school, *t)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("entitlement.recompute", "school", &school.code).after(&serde_json::json!({
+                "cause": cause, "from": from,
+                "months": months.iter().filter_map(|m| Month::from_key(*m).ok()).map(|m| m.to_string()).collect::<Vec<_>>(),
+                "terms": terms.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            })),
+        )?;
+    }
+    Ok(())
 }
 
 /// Closes a school's month: from now on it is never edited.

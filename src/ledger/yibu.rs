@@ -258,6 +258,23 @@ fn next_term(t: Term) -> AppResult<Term> {
 pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) -> AppResult<Period> {
     caller.require(conn, Permission::ComputeEntitlements, "compute_yibu")?;
     let school = school_of(conn, caller, school_code)?;
+    let id = compute_school(conn, caller, &school, term)?;
+    let row = yibu_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
+    Ok(view(row, &school))
+}
+
+/// The semesters computed for a school, oldest first.
+pub(crate) fn computed_terms(conn: &mut DbConn, school_id: i64) -> AppResult<Vec<Term>> {
+    let terms: Vec<String> =
+        yibu_periods::table.filter(yibu_periods::school_id.eq(school_id)).select(yibu_periods::term).load(conn)?;
+    let mut terms: Vec<Term> = terms.iter().filter_map(|t| Term::parse(t).ok()).collect();
+    terms.sort();
+    Ok(terms)
+}
+
+/// [`compute`] for a school already checked (or a decision's own recomputation).
+pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, term: Term) -> AppResult<i64> {
+    let school = school.clone();
     let (term_days, lines) = lines_for(conn, &school, term)?;
     let id = write_tx(conn, |conn| match period_row(conn, school.id, term)? {
         Some(p) if p.status == "closed" => {
@@ -324,8 +341,7 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term
             Ok(id)
         }
     })?;
-    let row = yibu_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(id)
 }
 
 /// Closes a school's semester: from now on it is never edited.

@@ -25,6 +25,12 @@ pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::get(conn, &c, id)).await?))
 }
 
+/// What confirming a pending student adds, month by month (the county reads it before 确认入库).
+pub async fn confirm_preview(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| service::confirm_preview(conn, &c, id)).await?))
+}
+
 pub async fn history(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
     let id = path.into_inner();
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::history(conn, &c, id)).await?))

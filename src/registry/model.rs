@@ -76,6 +76,10 @@ pub struct StudentListItem {
     pub review: String,
     pub review_label: &'static str,
     pub problem: Option<String>,
+    /// The first day at school (the first spell).
+    pub enrolled_on: Option<NaiveDate>,
+    /// How many days before the day of entry that first day lies, when past the allowed limit.
+    pub backdated_days: Option<i64>,
 }
 
 impl StudentListItem {
@@ -95,7 +99,17 @@ impl StudentListItem {
             review_label: review_label(&r.review),
             review: r.review.clone(),
             problem: r.problem.clone(),
+            enrolled_on: None,
+            backdated_days: None,
         }
+    }
+
+    /// Sets the first day, and the back-dating when it lies past the limit before entry.
+    pub fn starting(mut self, first_day: Option<NaiveDate>, entered: NaiveDate) -> Self {
+        self.enrolled_on = first_day;
+        let limit = crate::config::registry_rules().backdate_days;
+        self.backdated_days = first_day.map(|d| (entered - d).num_days()).filter(|d| *d > limit);
+        self
     }
 }
 

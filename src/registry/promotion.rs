@@ -337,6 +337,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
         plan.promotion_id = Some(id);
         plan.status = "applied".into();
         apply(conn, caller, &plan, id)?;
+        recompute(conn, caller, &plan, "promotion.apply")?;
         diesel::update(promotions::table.find(id))
             .set(promotions::plan.eq(serde_json::to_string(&plan).unwrap_or_default()))
             .execute(conn)?;
@@ -417,6 +418,17 @@ fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<
         place_student(conn, caller, &row, (row.school_id, &row.county_code), r.to_class, &format!("{why}：留级"))?;
     }
     Ok(())
+}
+
+/// Grades and graduations change what the schools' children are owed from the day after the
+/// graduation date: their computed months from then on are computed again.
+fn recompute(conn: &mut DbConn, caller: &Caller, plan: &Plan, cause: &str) -> AppResult<()> {
+    let class_ids: Vec<i64> = plan.classes.iter().map(|c| c.class_id).collect();
+    let mut schools: Vec<i64> = Vec::new();
+    for chunk in class_ids.chunks(500) {
+        schools.extend(classes::table.filter(classes::id.eq_any(chunk)).select(classes::school_id).load::<i64>(conn)?);
+    }
+    crate::ledger::entitlement::recompute_from(conn, caller, &schools, plan.graduation_date + Days::new(1), cause)
 }
 
 fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, Plan)> {
@@ -509,6 +521,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
             let row: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
             place_student(conn, caller, &row, (row.school_id, &row.county_code), r.from_class, &why)?;
         }
+        recompute(conn, caller, &plan, "promotion.undo")?;
         diesel::update(promotions::table.find(id))
             .set((
                 promotions::status.eq("undone"),

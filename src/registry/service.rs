@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use crate::audit::{self, Entry};
@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::db::schema::{classes, orgs, student_history, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
+use crate::domain::enrolment::{self, Start};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
@@ -181,15 +182,68 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
         .load::<(i64, String)>(conn)?
         .into_iter()
         .collect();
+    let ids: Vec<i64> = rows.iter().map(|(r, _, _)| r.id).collect();
+    let firsts = first_days(conn, &ids)?;
     Ok((
         rows.into_iter()
             .map(|(r, code, school)| {
                 let class = r.class_id.and_then(|c| names.get(&c).cloned());
-                StudentListItem::new(&r, code, school, class)
+                let entered = crate::clock::local(r.created_at).date();
+                StudentListItem::new(&r, code, school, class).starting(firsts.get(&r.id).copied(), entered)
             })
             .collect(),
         total,
     ))
+}
+
+/// What confirming a student adds (确认入库), for the county before it confirms: the first day,
+/// the back-dating, and the money month by month (empty once confirmed).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmPreview {
+    pub student_id: i64,
+    pub review: String,
+    pub enrolled_on: Option<NaiveDate>,
+    pub backdated_days: Option<i64>,
+    pub months: Vec<crate::ledger::entitlement::AddedMonth>,
+    pub total: crate::domain::money::Fen,
+}
+
+pub fn confirm_preview(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ConfirmPreview> {
+    caller.require(conn, Permission::ViewStudents, "confirm_preview")?;
+    let (row, _) = student_in_scope(conn, caller, id)?;
+    let first = first_days(conn, &[id])?.get(&id).copied();
+    let item = StudentListItem::new(&row, String::new(), String::new(), None)
+        .starting(first, crate::clock::local(row.created_at).date());
+    let months = if row.review == "pending" {
+        crate::ledger::entitlement::added_by_confirming(conn, &[id])?.remove(&id).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let total = crate::domain::money::Fen::new(months.iter().map(|m| m.amount.fen()).sum());
+    Ok(ConfirmPreview {
+        student_id: id,
+        review: row.review,
+        enrolled_on: item.enrolled_on,
+        backdated_days: item.backdated_days,
+        months,
+        total,
+    })
+}
+
+/// Each student's first day at school (the first spell of its timeline).
+pub fn first_days(conn: &mut DbConn, ids: &[i64]) -> AppResult<BTreeMap<i64, NaiveDate>> {
+    let mut out: BTreeMap<i64, NaiveDate> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(i64, NaiveDate)> = student_spells::table
+            .filter(student_spells::student_id.eq_any(chunk))
+            .select((student_spells::student_id, student_spells::from_date))
+            .load(conn)?;
+        for (id, from) in rows {
+            let e = out.entry(id).or_insert(from);
+            *e = (*e).min(from);
+        }
+    }
+    Ok(out)
 }
 
 /// A student in the caller's scope with its school; not found otherwise.
@@ -325,9 +379,59 @@ pub fn create(
 ) -> AppResult<StudentView> {
     let school = school_in_scope(conn, caller, school_code)?;
     caller.require(conn, Permission::EditStudents, "create_student")?;
+    // The same form sent twice (back, then submit again) registers the child once.
+    let key = raw.get("form_key").map(|k| k.trim()).filter(|k| !k.is_empty() && k.len() <= 64);
+    let by_key = |conn: &mut DbConn, key: &str| -> AppResult<Option<i64>> {
+        Ok(students::table.filter(students::form_key.eq(key)).select(students::id).first(conn).optional()?)
+    };
+    if let Some(k) = key
+        && let Some(id) = by_key(conn, k)?
+    {
+        return get(conn, caller, id);
+    }
     let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
-    let id = write_tx(conn, |conn| insert(conn, caller, &school, &record, "新生注册"))?;
+    let start = start_of(raw, &record)?;
+    let created = write_tx(conn, |conn| {
+        let id = insert(conn, caller, &school, &record, &start, "新生注册")?;
+        if let Some(k) = key {
+            diesel::update(students::table.find(id)).set(students::form_key.eq(k)).execute(conn)?;
+        }
+        Ok(id)
+    });
+    let id = match (created, key) {
+        // Two submissions racing: the first one won; answer with it.
+        (Err(e), Some(k)) if e.code == "db.duplicate" => by_key(conn, k)?.ok_or(e)?,
+        (r, _) => r?,
+    };
     get(conn, caller, id)
+}
+
+/// The first day at school a registration asks for (`enrolled_on` and `backdate_reason`
+/// beside the record's own fields; default the day of entry), by the rule of
+/// `domain::enrolment`.
+pub fn start_of(raw: &BTreeMap<String, String>, record: &StudentRecord) -> AppResult<Start> {
+    let text = |k: &str| raw.get(k).map(|s| s.trim()).unwrap_or("");
+    let given = match text("enrolled_on") {
+        "" => None,
+        s => Some(super::status::parse_day("enrolled_on", s)?),
+    };
+    start_on(given, record, text("backdate_reason"))
+}
+
+/// [`start_of`] for a day already read (an import row, a file's default).
+pub fn start_on(given: Option<NaiveDate>, record: &StudentRecord, reason: &str) -> AppResult<Start> {
+    let first = enrolment::entry_month_first(record.get("entry_ym"));
+    enrolment::start(given, first, today(), crate::config::registry_rules().backdate_days, reason)
+        .map_err(|r| AppError::field(r.field, r.code, r.message))
+}
+
+/// What the audit keeps of a start: the day, and the back-dating with its reason.
+fn start_audit(start: &Start) -> serde_json::Value {
+    serde_json::json!({
+        "enrolled_on": start.on,
+        "backdated_days": start.backdated.as_ref().map(|b| b.days),
+        "backdate_reason": start.backdated.as_ref().map(|b| b.reason.as_str()),
+    })
 }
 
 /// Inserts a validated record (used by the form, the API and the importer). Call inside a transaction.
@@ -336,6 +440,7 @@ pub fn insert(
     caller: &Caller,
     school: &Org,
     record: &StudentRecord,
+    start: &Start,
     reason: &str,
 ) -> AppResult<i64> {
     let (class_id, _) = class_by_no(conn, school.id, record.get("class_no"))?;
@@ -355,13 +460,13 @@ pub fn insert(
         .returning(students::id)
         .get_result(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
-    super::timeline::enrol(conn, &[(id, school.id, Some(class_id), super::timeline::enrolment_day(record, today()))])?;
+    super::timeline::enrol(conn, &[(id, school.id, Some(class_id), start.on)])?;
     audit::record(
         conn,
         &caller.actor(),
         Entry::new("student.create", "student", id).after(&serde_json::json!({
-            "school": school.code, "student_no": no.as_str(), "record": audit_copy(record),
-            "problem": problem.as_ref().map(|d| &d.problem),
+            "school": school.code, "student_no": mask::student_no(no.as_str()), "record": audit_copy(record),
+            "problem": problem.as_ref().map(|d| &d.problem), "start": start_audit(start),
         })),
     )?;
     Ok(id)
@@ -556,13 +661,13 @@ pub fn insert_many(
     conn: &mut DbConn,
     caller: &Caller,
     schools: &[Org],
-    rows: Vec<(usize, &StudentRecord)>,
+    rows: Vec<(usize, &StudentRecord, &Start)>,
     reason: &str,
     counters: &mut NumberCounters,
 ) -> AppResult<usize> {
     use crate::per_backend;
     let mut class_ids: BTreeMap<(usize, String), i64> = BTreeMap::new();
-    for i in rows.iter().map(|(i, _)| *i).collect::<std::collections::BTreeSet<_>>() {
+    for i in rows.iter().map(|(i, _, _)| *i).collect::<std::collections::BTreeSet<_>>() {
         let list: Vec<(i64, String)> = classes::table
             .filter(classes::school_id.eq(schools[i].id))
             .select((classes::id, classes::class_no))
@@ -571,19 +676,19 @@ pub fn insert_many(
             class_ids.insert((i, no), id);
         }
     }
-    let records: Vec<&StudentRecord> = rows.iter().map(|(_, r)| *r).collect();
+    let records: Vec<&StudentRecord> = rows.iter().map(|(_, r, _)| *r).collect();
     let holders = Holders::load(conn, &records, None)?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
     // The first spell of each new student, by number (RETURNING order is not promised).
     let mut first_spell: HashMap<String, (i64, Option<i64>, NaiveDate)> = HashMap::with_capacity(rows.len());
-    for (i, r) in &rows {
+    for (i, r, start) in &rows {
         let school = &schools[*i];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, r.birth_date())?;
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, super::timeline::enrolment_day(r, today())));
+        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, start.on));
         batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t));
     }
     for chunk in batch.chunks(CHUNK) {
@@ -696,6 +801,17 @@ pub fn apply_update(
         .set(student_spells::class_id.eq(class_id))
         .execute(conn)?;
     }
+    // What the child is paid depends on the class (its grade) and on being confirmed: a
+    // correction of either moves the computed months, from the current spell (the class) or
+    // the first day (the review).
+    let counted = |review: &str| review == "confirmed";
+    if row.class_id != Some(class_id) || counted(&row.review) != counted(review) {
+        let spells = super::timeline::load(conn, row.id)?;
+        let from = if counted(&row.review) != counted(review) { spells.first() } else { spells.last() };
+        if let Some(from) = from.map(|s| s.from_date) {
+            crate::ledger::entitlement::recompute_from(conn, caller, &[row.school_id], from, "student.update")?;
+        }
+    }
     audit::record(
         conn,
         &caller.actor(),
@@ -797,10 +913,27 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
                 conn,
                 &caller.actor(),
                 Entry::new("student.confirm", "student", r.id)
-                    .before(&serde_json::json!({"review": r.review, "student_no": r.student_no}))
-                    .after(&serde_json::json!({"review": "confirmed", "student_no": formal.as_str()})),
+                    .before(&serde_json::json!({"review": r.review, "student_no": mask::student_no(&r.student_no)}))
+                    .after(
+                        &serde_json::json!({"review": "confirmed", "student_no": mask::student_no(formal.as_str())}),
+                    ),
             )?;
             n += 1;
+        }
+        // Confirmed children count from their first day: the computed months from then on are
+        // computed again with them, in this transaction.
+        let confirmed: Vec<i64> = rows.iter().filter(|r| r.review == "pending").map(|r| r.id).collect();
+        let spells: Vec<(i64, NaiveDate)> = student_spells::table
+            .filter(student_spells::student_id.eq_any(&confirmed))
+            .select((student_spells::school_id, student_spells::from_date))
+            .load(conn)?;
+        let mut earliest: BTreeMap<i64, NaiveDate> = BTreeMap::new();
+        for (school, from) in spells {
+            let e = earliest.entry(school).or_insert(from);
+            *e = (*e).min(from);
+        }
+        for (school, from) in earliest {
+            crate::ledger::entitlement::recompute_from(conn, caller, &[school], from, "student.confirm")?;
         }
         Ok(n)
     })

@@ -123,6 +123,7 @@ struct ChangeRow {
     requested_by: String,
     requested_at: NaiveDateTime,
     closed_at: Option<NaiveDateTime>,
+    arrival_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -176,7 +177,11 @@ pub struct ChangeView {
     pub to_school_code: Option<String>,
     pub to_school_name: Option<String>,
     pub to_class_name: Option<String>,
+    /// The day the change takes effect; for a transfer, the first day away from the old school.
     pub effective_date: NaiveDate,
+    /// A transfer's first day at the new school (the days from the effective date count at
+    /// neither school).
+    pub arrival_date: Option<NaiveDate>,
     pub reason: String,
     pub has_evidence: bool,
     pub status: String,
@@ -323,6 +328,7 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
             to_school_name: school(r.to_school_id).map(|o| o.name.clone()),
             to_class_name: r.to_class_id.and_then(|c| class_names.get(&c).cloned()),
             effective_date: r.effective_date,
+            arrival_date: r.arrival_date,
             reason: r.reason,
             has_evidence: r.evidence_id.is_some(),
             status_label: status_label(&r.status),
@@ -465,8 +471,12 @@ pub struct TransferInput {
     pub name: String,
     #[serde(default)]
     pub to_class_no: String,
+    /// The first day away from the old school.
     #[serde(default)]
     pub effective_date: String,
+    /// The first day at the new school (default: the effective date).
+    #[serde(default)]
+    pub arrival_date: String,
     #[serde(default)]
     pub reason: String,
 }
@@ -631,7 +641,7 @@ fn request_in_tx(
         &school,
         None,
         to_class,
-        effective,
+        (effective, None),
         &reason,
         evidence_id,
         &chain,
@@ -652,6 +662,24 @@ pub fn request_transfer(
     }
     let to_school = crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)?;
     let effective = parse_date(&input.effective_date)?;
+    let arrival = match input.arrival_date.trim() {
+        "" => effective,
+        s => parse_day("arrival_date", s)?,
+    };
+    if arrival < effective {
+        return Err(AppError::field(
+            "arrival_date",
+            "transfer.arrival_before_leaving",
+            format!("到校日期{arrival}早于离校日期{effective}"),
+        ));
+    }
+    if arrival > today() + Days::new(MAX_DAYS_AHEAD) {
+        return Err(AppError::field(
+            "arrival_date",
+            "change.too_far_ahead",
+            format!("到校日期不能晚于今天起{MAX_DAYS_AHEAD}天"),
+        ));
+    }
     let reason = parse_reason(&input.reason)?;
     let (no, name) = (crate::domain::id_card::normalise(&input.student_no), input.name.trim().to_owned());
     // Both number and name must match, so a school cannot browse other counties' children.
@@ -679,7 +707,7 @@ pub fn request_transfer(
     }
     let to_class = class_in(conn, &to_school, &input.to_class_no)?;
     let grade = common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
-    terms::ensure_open(conn, &to_school.path, effective)?;
+    terms::ensure_open(conn, &to_school.path, arrival)?;
     for path in [&from_school.path, &to_school.path] {
         if let Some(msg) = terms::transfer_restriction(conn, path, grade, effective)? {
             return Err(AppError::conflict("transfer.restricted", msg));
@@ -702,7 +730,7 @@ pub fn request_transfer(
             &from_school,
             Some(&to_school),
             Some(to_class),
-            effective,
+            (effective, Some(arrival)),
             &reason,
             evidence_id,
             &chain,
@@ -725,7 +753,7 @@ fn open_change(
     from_school: &Org,
     to_school: Option<&Org>,
     to_class: Option<i64>,
-    effective: NaiveDate,
+    (effective, arrival): (NaiveDate, Option<NaiveDate>),
     reason: &str,
     evidence_id: Option<i64>,
     chain: &[StepSpec],
@@ -747,6 +775,7 @@ fn open_change(
             status_changes::to_school_id.eq(to_school.map(|o| o.id)),
             status_changes::to_class_id.eq(to_class),
             status_changes::effective_date.eq(effective),
+            status_changes::arrival_date.eq(arrival),
             status_changes::reason.eq(reason),
             status_changes::evidence_id.eq(evidence_id),
             status_changes::status.eq("open"),
@@ -793,13 +822,16 @@ fn open_change(
             },
         )?;
         set_status(conn, student.id, State::InTransit)?;
+        // From the leaving day the child is on neither roll: the old school's computed months stop paying.
+        crate::ledger::entitlement::recompute_from(conn, caller, &[from_school.id], effective, "transfer.in_transit")?;
     }
     audit::record(
         conn,
         &caller.actor(),
         Entry::new("status_change.request", "status_change", id).after(&serde_json::json!({
             "student": student.id, "student_no": student.student_no, "kind": kind.code(), "route": route.as_str(),
-            "from": from_school.code, "to": to_school.map(|o| &o.code), "effective_date": effective, "reason": reason,
+            "from": from_school.code, "to": to_school.map(|o| &o.code), "effective_date": effective,
+            "arrival_date": arrival, "reason": reason,
         })),
     )?;
     if chain.len() == 1 {
@@ -924,6 +956,14 @@ fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note
                 timeline::undo_last(conn, r.student_id)?;
             }
             set_status(conn, r.student_id, State::AtSchool)?;
+            // Back at the old school as if never gone: its months pay the days in transit again.
+            crate::ledger::entitlement::recompute_from(
+                conn,
+                caller,
+                &[r.from_school_id],
+                r.effective_date,
+                "transfer.refused",
+            )?;
         }
         return Ok(());
     }
@@ -959,8 +999,11 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppResult<()> {
         ChangeKind::Transfer => {
             let to_id = r.to_school_id.ok_or_else(AppError::not_found)?;
             let to = orgs_by_id(conn, &[to_id])?.remove(&to_id).ok_or_else(AppError::not_found)?;
-            terms::ensure_open(conn, &to.path, r.effective_date)?;
-            timeline::land_transfer(conn, id, to.id, r.to_class_id)?;
+            // Approved after the arrival day or before it, the child is at the new school from
+            // the arrival day, and in transit (at neither school) from leaving until then.
+            let arrival = r.arrival_date.unwrap_or(r.effective_date);
+            terms::ensure_open(conn, &to.path, arrival)?;
+            timeline::land_transfer(conn, id, to.id, r.to_class_id, arrival)?;
             place_student(conn, caller, &student, (to.id, &county_of(&to.path)), r.to_class_id, &why)?;
             add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, &caller.username)?;
             set_status(conn, student.id, State::AtSchool)?;
@@ -1011,6 +1054,10 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppResult<()> {
     diesel::update(status_changes::table.find(id))
         .set((status_changes::status.eq("approved"), status_changes::closed_at.eq(now())))
         .execute(conn)?;
+    // The decision moves the money it touches, in this transaction: every computed month of
+    // the schools involved from the effective day on (a death on the 5th stops paying on the 5th).
+    let schools: Vec<i64> = [Some(r.from_school_id), r.to_school_id].into_iter().flatten().collect();
+    crate::ledger::entitlement::recompute_from(conn, caller, &schools, r.effective_date, "status_change")?;
     audit::record(
         conn,
         &caller.actor(),

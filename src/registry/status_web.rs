@@ -162,6 +162,7 @@ pub async fn submit_transfer(
         name: form.text("name").to_owned(),
         to_class_no: form.text("to_class_no").to_owned(),
         effective_date: form.text("effective_date").to_owned(),
+        arrival_date: form.text("arrival_date").to_owned(),
         reason: form.text("reason").to_owned(),
     };
     let evidence = evidence_of(&form);

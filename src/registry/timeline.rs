@@ -2,7 +2,7 @@
 //! `domain::timeline`, and the question the rest of the system asks of it: which students were
 //! eligible at school S on day d.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -12,7 +12,6 @@ use crate::db::DbConn;
 use crate::db::schema::{classes, orgs, student_spells, students};
 use crate::domain::role::Permission;
 use crate::domain::status::State;
-use crate::domain::student::StudentRecord;
 use crate::domain::timeline::{Spell, Timeline};
 use crate::error::{AppError, AppResult};
 
@@ -54,14 +53,6 @@ pub fn cause_label(cause: &str) -> &'static str {
         "22" => "转学（转入）",
         other => crate::domain::status::ChangeKind::parse(other).map(|k| k.label()).unwrap_or("其他"),
     }
-}
-
-/// The day a new student's first spell begins: the first of the entry month (入学年月).
-pub fn enrolment_day(record: &StudentRecord, fallback: NaiveDate) -> NaiveDate {
-    let ym = record.get("entry_ym");
-    let parsed =
-        ym.get(..4).zip(ym.get(4..6)).and_then(|(y, m)| NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1));
-    parsed.unwrap_or_else(|| fallback.with_day(1).unwrap_or(fallback))
 }
 
 pub fn load(conn: &mut DbConn, student_id: i64) -> AppResult<Vec<SpellRow>> {
@@ -131,22 +122,53 @@ pub fn switch(conn: &mut DbConn, student_id: i64, s: &Switch<'_>) -> AppResult<(
     Ok(())
 }
 
-/// A transfer's last approval: its in-transit spell becomes the first spell at the new school,
-/// from the same day. In the caller's transaction.
-pub fn land_transfer(conn: &mut DbConn, change_id: i64, school_id: i64, class_id: Option<i64>) -> AppResult<()> {
-    let n = diesel::update(
-        student_spells::table.filter(student_spells::change_id.eq(change_id)).filter(student_spells::to_date.is_null()),
-    )
-    .set((
-        student_spells::state.eq(State::AtSchool.as_str()),
-        student_spells::school_id.eq(school_id),
-        student_spells::class_id.eq(class_id),
-        student_spells::cause.eq("22"),
-    ))
-    .execute(conn)?;
-    if n != 1 {
+/// A transfer's last approval: the child is at the new school from `arrival`. Arriving on the
+/// leaving day, the in-transit spell becomes the first spell at the new school; arriving later,
+/// the in-transit spell ends the day before and the new school's spell begins on `arrival`.
+/// In the caller's transaction.
+pub fn land_transfer(
+    conn: &mut DbConn,
+    change_id: i64,
+    school_id: i64,
+    class_id: Option<i64>,
+    arrival: NaiveDate,
+) -> AppResult<()> {
+    let transit: Option<SpellRow> = student_spells::table
+        .filter(student_spells::change_id.eq(change_id))
+        .filter(student_spells::to_date.is_null())
+        .filter(student_spells::state.eq(State::InTransit.as_str()))
+        .select(SpellRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(transit) = transit else {
         return Err(AppError::conflict("timeline.no_transit", "该转学的在途状态不存在，无法完成转学"));
+    };
+    if arrival < transit.from_date {
+        return Err(AppError::conflict("transfer.arrival_before_leaving", "到校日期早于离校日期"));
     }
+    if arrival == transit.from_date {
+        diesel::update(student_spells::table.find(transit.id))
+            .set((
+                student_spells::state.eq(State::AtSchool.as_str()),
+                student_spells::school_id.eq(school_id),
+                student_spells::class_id.eq(class_id),
+                student_spells::cause.eq("22"),
+            ))
+            .execute(conn)?;
+        return Ok(());
+    }
+    diesel::update(student_spells::table.find(transit.id)).set(student_spells::to_date.eq(arrival)).execute(conn)?;
+    diesel::insert_into(student_spells::table)
+        .values((
+            student_spells::student_id.eq(transit.student_id),
+            student_spells::state.eq(State::AtSchool.as_str()),
+            student_spells::school_id.eq(school_id),
+            student_spells::class_id.eq(class_id),
+            student_spells::from_date.eq(arrival),
+            student_spells::cause.eq("22"),
+            student_spells::change_id.eq(Some(change_id)),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -36,6 +36,29 @@ pub struct ListPage {
     can_register: bool,
     own_school: String,
     flash: &'static str,
+    /// What confirming each pending student on the page adds: (meal days, yuan).
+    added: BTreeMap<i64, (usize, crate::domain::money::Fen)>,
+}
+
+impl ListPage {
+    fn added_of(&self, id: &i64) -> Option<&(usize, crate::domain::money::Fen)> {
+        self.added.get(id)
+    }
+}
+
+/// What confirming each of these pending students adds, summed over its months.
+pub fn added_totals(
+    conn: &mut crate::db::DbConn,
+    ids: &[i64],
+) -> crate::error::AppResult<BTreeMap<i64, (usize, crate::domain::money::Fen)>> {
+    Ok(crate::ledger::entitlement::added_by_confirming(conn, ids)?
+        .into_iter()
+        .map(|(id, months)| {
+            let days = months.iter().map(|m| m.days).sum();
+            let fen = months.iter().map(|m| m.amount.fen()).sum();
+            (id, (days, crate::domain::money::Fen::new(fen)))
+        })
+        .collect())
 }
 
 pub async fn list(
@@ -46,7 +69,17 @@ pub async fn list(
 ) -> PageResult<ListPage> {
     let filter = q.into_inner();
     let (c, f) = (caller.clone(), filter.clone());
-    let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
+    let may_confirm = caller.may(Permission::ConfirmStudents);
+    let (items, total, added) = st
+        .run(move |conn| {
+            let (items, total) = service::list(conn, &c, &f)?;
+            // The county sees what each confirmation adds before it confirms.
+            let pending: Vec<i64> = items.iter().filter(|s| s.review == "pending").map(|s| s.id).collect();
+            let added =
+                if may_confirm && !pending.is_empty() { added_totals(conn, &pending)? } else { BTreeMap::new() };
+            Ok((items, total, added))
+        })
+        .await?;
     let is_school = caller.org_kind == OrgKind::School;
     Ok(ListPage {
         layout: Layout::new(&caller, &st, "学生学籍"),
@@ -61,6 +94,7 @@ pub async fn list(
         can_register: is_school && caller.may(Permission::EditStudents),
         own_school: if is_school { caller.org_code.clone() } else { String::new() },
         flash: flash.message(),
+        added,
     })
 }
 
@@ -130,6 +164,26 @@ pub struct FormPage {
     version: i32,
     reason: String,
     classes: Vec<(String, String)>,
+    /// A new registration's first day at school and why it lies far back (see `start_of`).
+    enrolled_on: String,
+    backdate_reason: String,
+    backdate_days: i64,
+    /// The one-time key of this form: sent twice, it registers the child once.
+    form_key: String,
+}
+
+impl FormPage {
+    fn start_fields(mut self, raw: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| raw.get(k).cloned().unwrap_or_default();
+        self.enrolled_on = get("enrolled_on");
+        self.backdate_reason = get("backdate_reason");
+        self.form_key = get("form_key");
+        self
+    }
+}
+
+fn fresh_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 async fn class_choices(st: &AppState, caller: &Caller, school: String) -> PageResult<Vec<(String, String)>> {
@@ -183,6 +237,10 @@ pub async fn new_form(
         version: 0,
         reason: String::new(),
         classes: class_choices(&st, &caller, school).await?,
+        enrolled_on: crate::clock::today().to_string(),
+        backdate_reason: String::new(),
+        backdate_days: crate::config::registry_rules().backdate_days,
+        form_key: fresh_key(),
     })
 }
 
@@ -216,7 +274,12 @@ pub async fn create(
                     version: 0,
                     reason: String::new(),
                     classes: class_choices(&st, &caller, school).await?,
-                },
+                    enrolled_on: String::new(),
+                    backdate_reason: String::new(),
+                    backdate_days: crate::config::registry_rules().backdate_days,
+                    form_key: String::new(),
+                }
+                .start_fields(&raw),
             )
         }
         Err(e) => Err(e.into()),
@@ -248,6 +311,10 @@ pub async fn edit_form(
         version: view.version,
         reason: String::new(),
         classes: class_choices(&st, &caller, view.school_code).await?,
+        enrolled_on: String::new(),
+        backdate_reason: String::new(),
+        backdate_days: 0,
+        form_key: String::new(),
     })
 }
 
@@ -292,6 +359,10 @@ pub async fn update(
                     version: version.unwrap_or(0),
                     reason,
                     classes: class_choices(&st, &caller, school).await?,
+                    enrolled_on: String::new(),
+                    backdate_reason: String::new(),
+                    backdate_days: 0,
+                    form_key: String::new(),
                 },
             )
         }
@@ -321,6 +392,10 @@ pub struct DetailPage {
     merges: Vec<problems::MergeView>,
     status: super::status_web::StudentStatus,
     flash: &'static str,
+    /// For a pending student: what confirming adds, month by month.
+    added: Vec<crate::ledger::entitlement::AddedMonth>,
+    enrolled_on: Option<chrono::NaiveDate>,
+    backdated_days: Option<i64>,
 }
 
 pub async fn detail(
@@ -331,16 +406,19 @@ pub async fn detail(
 ) -> PageResult<DetailPage> {
     let id = path.into_inner();
     let c = caller.clone();
-    let (view, history, lock, has_photo, duplicate, merges, status) = st
+    let (view, history, lock, has_photo, duplicate, merges, status, preview) = st
         .run(move |conn| {
+            let view = service::get(conn, &c, id)?;
+            let preview = service::confirm_preview(conn, &c, id)?;
             Ok((
-                service::get(conn, &c, id)?,
+                view,
                 service::history(conn, &c, id)?,
                 super::changes::lock_of_student(conn, &c, id)?,
                 super::photos::has_photo(conn, id)?,
                 problems::compare(conn, &c, id)?,
                 problems::merges_of(conn, &c, id)?,
                 super::status_web::student_status(conn, &c, id)?,
+                preview,
             ))
         })
         .await?;
@@ -362,6 +440,9 @@ pub async fn detail(
         merges,
         status,
         flash: flash.message(),
+        enrolled_on: preview.enrolled_on,
+        backdated_days: preview.backdated_days,
+        added: preview.months,
         view,
     })
 }

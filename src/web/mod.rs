@@ -370,6 +370,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/students/{id}/resolve", web::post().to(registry::api::resolve))
                 .route("/students/{id}/duplicate", web::get().to(registry::api::duplicate))
                 .route("/students/{id}/merges", web::get().to(registry::api::merges))
+                .route("/students/{id}/confirm-preview", web::get().to(registry::api::confirm_preview))
                 .route("/schools/{code}/students", web::post().to(registry::api::create))
                 .route("/students/{id}/status-changes", web::post().to(registry::status_api::request))
                 .route("/students/{id}/timeline", web::get().to(registry::status_api::student_timeline))

@@ -59,6 +59,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("get", "/students/{id}/duplicate", "问题学籍与之重复的在校学生（逐项对照）", "registry"),
     ("get", "/students/{id}/merges", "并入本生的重复学籍及其来源", "registry"),
     (
+        "get",
+        "/students/{id}/confirm-preview",
+        "确认入库将计发的补助（入校日期、补录天数、逐月供餐日与金额）",
+        "registry",
+    ),
+    (
         "post",
         "/students/{id}/status-changes",
         "办理学籍异动 {kind: 11|12|29|31|51|99, effective_date, reason, to_class_no, evidence: {filename, content_base64}}",

@@ -351,6 +351,8 @@ where
     };
     let mut rec = student(name, id17, "2019-01-01", "男");
     rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
+    rec["enrolled_on"] = json!(entry_day().to_string());
+    rec["backdate_reason"] = json!("测试：两年前入学，系统启用前已在校");
     let (s, v) = call(
         app,
         test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/students")).set_json(&rec),
