@@ -99,7 +99,25 @@ async fn photos_are_checked_matched_and_stored_one_by_one_and_by_zip() {
         let r = call(put(students[0].0, square.clone()).insert_header(school.clone())).await;
         assert_eq!(r.status(), 422, "{label}");
         assert_eq!(body_json(r).await["error"], "photo.proportion", "{label}");
-        let r = call(put(students[0].0, good.clone()).insert_header(school.clone())).await;
+        // A photo of 366 KB is reported at its own size.
+        let mut heavy = good.clone();
+        heavy.truncate(heavy.len() - 2);
+        heavy.extend(std::iter::repeat_n(0u8, 366 * 1024 - heavy.len() - 2));
+        heavy.extend([0xFF, 0xD9]);
+        let r = call(put(students[0].0, heavy.clone()).insert_header(school.clone())).await;
+        assert_eq!(r.status(), 422, "{label}");
+        let e = body_json(r).await;
+        assert!(e["message"].as_str().unwrap_or_default().contains("366.0KB"), "{label}: {e}");
+        // A phone photo carries where it was taken (EXIF GPS): stored re-encoded, without it.
+        let exif = {
+            let mut seg = b"Exif\0\0MM\0*GPSLatitude 25.18 N GPSLongitude 106.09 E".to_vec();
+            let len = u16::try_from(seg.len() + 2).expect("len").to_be_bytes();
+            let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1, len[0], len[1]];
+            out.append(&mut seg);
+            out.extend_from_slice(&good[2..]);
+            out
+        };
+        let r = call(put(students[0].0, exif.clone()).insert_header(school.clone())).await;
         assert_eq!(r.status(), 200, "{label}");
         let info = body_json(r).await;
         assert_eq!(info["dpi"], 150.0, "{label}");
@@ -110,7 +128,12 @@ async fn photos_are_checked_matched_and_stored_one_by_one_and_by_zip() {
         )
         .await;
         assert_eq!(r.status(), 200, "{label}");
-        assert_eq!(test::read_body(r).await.to_vec(), good, "{label}: stored as sent");
+        let stored = test::read_body(r).await.to_vec();
+        assert!(!stored.windows(3).any(|w| w == b"GPS"), "{label}: the position is gone");
+        assert!(!stored.windows(4).any(|w| w == b"Exif"), "{label}: no EXIF at all");
+        let checked = mealroll::domain::photo::inspect(&stored).expect("the stored photo passes the rules");
+        let sent = mealroll::domain::photo::inspect(&good).expect("sent");
+        assert_eq!((checked.width, checked.height, checked.dpi), (sent.width, sent.height, sent.dpi), "{label}");
         let r = call(
             test::TestRequest::get()
                 .uri(&format!("/api/v1/students/{}/photo", students[0].0))
@@ -131,13 +154,14 @@ async fn photos_are_checked_matched_and_stored_one_by_one_and_by_zip() {
             ("52232620100101001X.jpg", &good),
             (&format!("{SCHOOL_A}_202601_李小草.png"), &good),
             ("__MACOSX/._x.jpg", b"junk"),
+            (&format!("{SCHOOL_A}_202601_重照片.jpg"), &heavy),
         ]);
         let r =
             call(test::TestRequest::post().uri("/api/v1/photos").insert_header(school.clone()).set_payload(archive))
                 .await;
         assert_eq!(r.status(), 200, "{label}");
         let report = body_json(r).await;
-        assert_eq!(report["files"], 7, "{label}: {report}");
+        assert_eq!(report["files"], 8, "{label}: {report}");
         assert_eq!(report["accepted"], 2, "{label}: {report}");
         let code_of = |file: &str| -> String {
             report["results"]
@@ -155,6 +179,14 @@ async fn photos_are_checked_matched_and_stored_one_by_one_and_by_zip() {
         assert_eq!(code_of("王小花.jpg"), "photo.bad_name", "{label}");
         assert_eq!(code_of("52232620100101001X.jpg"), "photo.no_student", "{label}");
         assert_eq!(code_of(&format!("{SCHOOL_A}_202601_李小草.png")), "photo.not_jpeg", "{label}");
+        let heavy_reason = report["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["file"] == format!("{SCHOOL_A}_202601_重照片.jpg"))
+            .map(|r| r["reason"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        assert!(heavy_reason.contains("366.0KB"), "{label}: {heavy_reason}");
         for (id, _, name) in &students[1..] {
             let r = call(
                 test::TestRequest::get().uri(&format!("/api/v1/students/{id}/photo")).insert_header(school.clone()),

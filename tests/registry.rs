@@ -29,7 +29,8 @@ async fn register_find_correct_and_confirm_a_student() {
         let s = body_json(r).await;
         let id = s["id"].as_i64().expect("id");
         assert_eq!(s["review"], "pending", "{label}");
-        assert!(s["student_no"].as_str().is_some_and(|n| n.starts_with("L52232620200309")), "{label}: {s}");
+        // The 学籍号 carries the birth date (a G number the whole ID): shown masked.
+        assert!(s["student_no"].as_str().is_some_and(|n| n.starts_with("L522326********")), "{label}: {s}");
         assert_eq!(s["record"]["name"], "王䶮", "{label}: rare character kept");
         assert_eq!(s["record"]["ethnicity"], "09", "{label}");
         assert_eq!(s["class_name"], "一年级(1)班", "{label}");
@@ -46,7 +47,16 @@ async fn register_find_correct_and_confirm_a_student() {
             "{label}"
         );
         let full = with_check("52232620200309002");
-        assert_eq!(body_json(test::call_service(&app, list(&full)).await).await["total"], 1, "{label}");
+        // An ID number never travels in an address: refused in the query string, found by POST.
+        let r = test::call_service(&app, list(&full)).await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert_eq!(body_json(r).await["error"], "student.search_by_post", "{label}");
+        let search = test::TestRequest::post()
+            .uri("/api/v1/students/search")
+            .insert_header(school.clone())
+            .set_json(json!({"q": full}))
+            .to_request();
+        assert_eq!(body_json(test::call_service(&app, search).await).await["total"], 1, "{label}");
 
         // A correction with a reason leaves field history.
         let mut rec = student("王䶮", "52232620200309002", "2020-03-09", "女");
@@ -111,8 +121,27 @@ async fn register_find_correct_and_confirm_a_student() {
         )
         .await;
         assert_eq!(s["review"], "confirmed", "{label}");
-        assert_eq!(s["student_no"], format!("G{full}"), "{label}");
-        // An inspector (who does not edit records) sees the ID masked in the detail too.
+        assert_eq!(s["student_no"], mealroll::domain::mask::student_no(&format!("G{full}")), "{label}");
+        // In full only with a reason, audited; the county may, the registrar may.
+        let unmask = |who: (header::HeaderName, String), reason: &str| {
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/students/{id}/unmask"))
+                .insert_header(who)
+                .set_json(json!({"reason": reason}))
+                .to_request()
+        };
+        let r = test::call_service(&app, unmask(county.clone(), " ")).await;
+        assert_eq!(r.status(), 422, "{label}: a reason is needed");
+        let r = test::call_service(&app, unmask(county.clone(), "核对户口簿")).await;
+        assert_eq!(r.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()), Some("no-store"));
+        let s = body_json(r).await;
+        assert_eq!(
+            (s["student_no"].as_str(), s["unmasked"].as_bool()),
+            (Some(format!("G{full}").as_str()), Some(true))
+        );
+        assert_eq!(s["record"]["id_no"], full.as_str(), "{label}");
+        assert_eq!(audit_count(&mut w.conn(), "student.unmask"), 1, "{label}");
+        // Everyone sees the ID masked in the detail, the registrar too.
         let inspector = (header::AUTHORIZATION, format!("Bearer {}", w.token("ducha")));
         let s = body_json(
             test::call_service(
@@ -124,6 +153,23 @@ async fn register_find_correct_and_confirm_a_student() {
         .await;
         assert_eq!(s["record"]["id_no"], format!("522***********{}", &full[14..]), "{label}");
         assert_eq!(s["record"]["m1_phone"], "139****2222", "{label}");
+        let s = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/students/{id}"))
+                    .insert_header(school.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s["record"]["id_no"], format!("522***********{}", &full[14..]), "{label}: the registrar too");
+        // Finance may not unmask at all.
+        add_user(&w, "caiwu", COUNTY, "finance");
+        let finance = (header::AUTHORIZATION, format!("Bearer {}", w.token("caiwu")));
+        let r = test::call_service(&app, unmask(finance, "想看看")).await;
+        assert_eq!(r.status(), 403, "{label}");
 
         // School B's registrar cannot see the student; the system administrator sees no students at all.
         let other = (header::AUTHORIZATION, format!("Bearer {}", w.token("b.xueji")));

@@ -261,9 +261,19 @@ async fn the_roster_is_exactly_the_eligible_children_and_a_later_change_makes_v2
             text.contains("第2版") && text.contains(&got["roster"]["hash"].as_str().expect("hash")[..16]),
             "{label}: footer"
         );
-        let no = got["lines"][0]["student_no"].as_str().expect("no");
+        let no: String = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::students;
+            let id = got["lines"][0]["student_id"].as_i64().expect("id");
+            students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
+        };
+        assert_eq!(
+            got["lines"][0]["student_no"],
+            mealroll::domain::mask::student_no(&no),
+            "{label}: masked in the API"
+        );
         assert!(
-            !text.contains(no) && text.contains(&mealroll::domain::mask::student_no(no)),
+            !text.contains(&no) && text.contains(&mealroll::domain::mask::student_no(&no)),
             "{label}: 学籍号 masked on paper"
         );
         let fonts = pdftool("pdffonts", &pdf, &[]);

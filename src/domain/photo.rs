@@ -8,6 +8,8 @@ pub const MAX_BYTES: usize = 60 * 1024;
 const RATIO: f64 = 26.0 / 32.0;
 const RATIO_TOLERANCE: f64 = 0.05;
 const MIN_DPI: f64 = 150.0;
+/// Pixels a photo may have (26 × 32 mm at 1,000 dpi is 1,024 × 1,260): what decoding it can cost.
+pub const MAX_PIXELS: u32 = 1_200 * 1_500;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PhotoInfo {
@@ -30,13 +32,29 @@ fn issue(code: &'static str, message: impl Into<String>) -> PhotoIssue {
 
 /// Checks a photo against every rule and returns its dimensions.
 pub fn inspect(bytes: &[u8]) -> Result<PhotoInfo, PhotoIssue> {
+    inspect_sized(bytes, bytes.len())
+}
+
+/// [`inspect`] for the first bytes of a file of `size` bytes (a file read only up to the limit
+/// is still reported at its own size).
+pub fn inspect_sized(bytes: &[u8], size: usize) -> Result<PhotoInfo, PhotoIssue> {
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Err(issue("photo.not_jpeg", "不是JPG格式的照片"));
     }
-    if bytes.len() >= MAX_BYTES {
-        return Err(issue("photo.too_large", format!("照片大小为{:.1}KB，须小于60KB", bytes.len() as f64 / 1024.0)));
+    let size = size.max(bytes.len());
+    if size >= MAX_BYTES {
+        return Err(issue("photo.too_large", format!("照片大小为{:.1}KB，须小于60KB", size as f64 / 1024.0)));
     }
     let info = headers(bytes).ok_or_else(|| issue("photo.corrupt", "JPG文件已损坏，读不出图像尺寸"))?;
+    if u32::from(info.width) * u32::from(info.height) > MAX_PIXELS {
+        return Err(issue(
+            "photo.too_many_pixels",
+            format!(
+                "照片为{}×{}像素，超过{MAX_PIXELS}像素的上限，请缩小后上传（如390×480像素）",
+                info.width, info.height
+            ),
+        ));
+    }
     let ratio = f64::from(info.width) / f64::from(info.height);
     if (ratio / RATIO - 1.0).abs() > RATIO_TOLERANCE {
         return Err(issue(

@@ -28,6 +28,15 @@ pub struct RosterLine {
     pub meal_model: String,
 }
 
+impl RosterLine {
+    /// The line as a page or the API shows it: 学籍号 masked (a G number is the ID number). The
+    /// stored line, which the content hash covers, keeps it whole.
+    pub fn shown(mut self) -> Self {
+        self.student_no = super::mask::student_no(&self.student_no);
+        self
+    }
+}
+
 /// 就读方式 code 2: 住校.
 pub fn is_boarder(attendance: &str) -> bool {
     attendance == "2"
@@ -114,6 +123,14 @@ pub struct DiffEntry {
 }
 
 impl Diff {
+    /// The diff as pages and the API show it: 学籍号 masked.
+    pub fn shown(mut self) -> Self {
+        for e in self.joined.iter_mut().chain(self.left.iter_mut()).chain(self.changed.iter_mut()) {
+            e.student_no = super::mask::student_no(&e.student_no);
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.joined.is_empty() && self.left.is_empty() && self.changed.is_empty()
     }

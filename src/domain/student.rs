@@ -231,6 +231,23 @@ impl StudentRecord {
         &self.0
     }
 
+    /// The record as lists, pages, the API and the audit log show it: the ID numbers of the
+    /// child and its family (`110***********1234`) and their phones (`138****5678`) masked.
+    pub fn masked(&self) -> Self {
+        Self(self.0.iter().map(|(k, v)| (k.clone(), masked_value(k, v))).collect())
+    }
+
+    /// A form or API body sent back with masked values left as shown: each masked value that
+    /// is exactly the mask of the stored one means "unchanged" and becomes the stored value.
+    pub fn unmasked_from(stored: &Self, sent: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        sent.iter()
+            .map(|(k, v)| {
+                let kept = stored.0.get(k).filter(|old| is_sensitive(k) && !v.is_empty() && masked_value(k, old) == *v);
+                (k.clone(), kept.cloned().unwrap_or_else(|| v.clone()))
+            })
+            .collect()
+    }
+
     /// The value as people read it: labels for codes.
     pub fn display(&self, key: &str) -> String {
         let v = self.get(key);
@@ -442,6 +459,22 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
     }
 }
 
+/// Fields a role sees only masked: ID numbers and phones (the child's and its family's).
+pub fn is_sensitive(key: &str) -> bool {
+    key.ends_with("id_no") || key.ends_with("phone")
+}
+
+/// A value as a masking role sees it (see [`is_sensitive`]).
+pub fn masked_value(key: &str, v: &str) -> String {
+    if key.ends_with("id_no") {
+        super::mask::id_number(v)
+    } else if key.ends_with("phone") {
+        super::mask::phone(v)
+    } else {
+        v.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,6 +533,24 @@ mod tests {
         raw.insert("id_type".into(), "Z".into());
         raw.insert("id_no".into(), "无".into());
         assert_eq!(StudentRecord::from_stored(raw).own_id_no(), None);
+    }
+
+    #[test]
+    fn masked_values_sent_back_unchanged_mean_unchanged() {
+        let stored = StudentRecord::from_stored(sample());
+        let shown = stored.masked();
+        assert_ne!(shown.get("id_no"), stored.get("id_no"));
+        assert!(shown.get("id_no").contains('*') && shown.get("phone").contains('*'));
+        assert_eq!(shown.get("name"), stored.get("name"));
+        let mut sent = shown.values().clone();
+        sent.insert("address_now".into(), "新地址".into());
+        let back = StudentRecord::unmasked_from(&stored, &sent);
+        assert_eq!(back.get("id_no").map(String::as_str), Some(stored.get("id_no")));
+        assert_eq!(back.get("address_now").map(String::as_str), Some("新地址"));
+        // A new number typed over the mask is taken as typed.
+        sent.insert("id_no".into(), "522326201803090034".into());
+        let back = StudentRecord::unmasked_from(&stored, &sent);
+        assert_eq!(back.get("id_no").map(String::as_str), Some("522326201803090034"));
     }
 
     #[test]

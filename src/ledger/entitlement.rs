@@ -614,7 +614,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
         .into_iter()
         .map(|(student_id, student_no, name, kind, for_month, days, day_list, fen)| LineView {
             student_id,
-            student_no,
+            student_no: crate::domain::mask::student_no(&student_no),
             name,
             kind,
             for_month: Month::from_key(for_month).map(|m| m.to_string()).unwrap_or_default(),

@@ -420,7 +420,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
     let lines = lines
         .into_iter()
         .map(|(student_no, name, kind, for_term, rate_kind, days, term_days, fen)| LineView {
-            student_no,
+            student_no: crate::domain::mask::student_no(&student_no),
             name,
             kind,
             for_term,

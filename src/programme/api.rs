@@ -155,7 +155,8 @@ pub async fn calendar_import(
 pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<BuildBody>) -> Json {
     let b = body.into_inner();
     let (t, day) = b.parse()?;
-    let built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day)).await?;
+    let mut built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day)).await?;
+    built.roster = built.roster.shown();
     Ok(if built.created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(built))
 }
 
@@ -178,7 +179,7 @@ pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Te
 
 pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
     let id = path.into_inner();
-    let (head, lines) = st.run(move |conn| roster::get(conn, &c, id)).await?;
+    let (head, lines) = roster::shown(st.run(move |conn| roster::get(conn, &c, id)).await?);
     Ok(HttpResponse::Ok().json(serde_json::json!({ "roster": head, "lines": lines })))
 }
 

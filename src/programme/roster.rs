@@ -53,6 +53,19 @@ struct RosterRow {
     archived_at: Option<NaiveDateTime>,
 }
 
+/// A version and its lines as pages and the API show them (学籍号 masked); the printer masks
+/// its own columns and the public notice prints none.
+pub fn shown((head, lines): (RosterHead, Vec<RosterLine>)) -> (RosterHead, Vec<RosterLine>) {
+    (head.shown(), lines.into_iter().map(RosterLine::shown).collect())
+}
+
+impl RosterHead {
+    pub fn shown(mut self) -> Self {
+        self.diff = self.diff.shown();
+        self
+    }
+}
+
 /// A roster version as pages, the API and the printer read it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RosterHead {

@@ -513,7 +513,7 @@ async fn roster_page(
     errors: FormErrors,
 ) -> PageResult<RosterPage> {
     let c = caller.clone();
-    let (head, lines) = st.run(move |conn| roster::get(conn, &c, id)).await?;
+    let (head, lines) = roster::shown(st.run(move |conn| roster::get(conn, &c, id)).await?);
     let status = head.status();
     use crate::domain::roster::Status;
     Ok(RosterPage {

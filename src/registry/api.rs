@@ -14,8 +14,18 @@ use crate::web::AppState;
 
 type Json = AppResult<HttpResponse>;
 
+/// `GET ?q=&school=&class_id=&review=&page=`; a search by ID number or 学籍号 is `POST /search`.
 pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<StudentFilter>) -> Json {
     let f = q.into_inner();
+    f.refuse_identifier_in_query()?;
+    let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "total": total, "items": items })))
+}
+
+/// The same list with the filter in the body (`{"q", "school", "class_id", "review", "page"}`),
+/// so an ID number searched for stays out of addresses and logs.
+pub async fn search(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<StudentFilter>) -> Json {
+    let f = body.into_inner();
     let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "total": total, "items": items })))
 }
@@ -23,6 +33,24 @@ pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<St
 pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
     let id = path.into_inner();
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::get(conn, &c, id)).await?))
+}
+
+/// `{"reason"}`: the student with ID numbers, 学籍号 and phones in full (audited with the reason).
+pub async fn unmask(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ReasonBody>,
+) -> Json {
+    let (id, reason) = (path.into_inner(), body.into_inner().reason);
+    let view = st.run(move |conn| service::unmask(conn, &c, id, &reason)).await?;
+    Ok(HttpResponse::Ok().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(view))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReasonBody {
+    #[serde(default)]
+    reason: String,
 }
 
 /// What confirming a pending student adds, month by month (the county reads it before 确认入库).

@@ -285,10 +285,11 @@ pub struct RequestView {
 
 fn view(r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
     let stored: BTreeMap<String, (String, String)> = serde_json::from_str(&r.changes).unwrap_or_default();
+    // ID numbers and phones, old and new, shown masked like everywhere else.
     let display = |key: &str, v: &str| -> String {
         match student::field(key).map(|f| f.kind) {
             Some(student::Kind::Code(t)) => crate::domain::codes::table(t).label(v).unwrap_or(v).to_owned(),
-            _ => v.to_owned(),
+            _ => student::masked_value(key, v),
         }
     };
     let changes = stored
@@ -305,7 +306,7 @@ fn view(r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
         id: r.id,
         student_id: r.student_id,
         student_name: student.name.clone(),
-        student_no: student.student_no.clone(),
+        student_no: crate::domain::mask::student_no(&student.student_no),
         school_code: school.code.clone(),
         school_name: school.name.clone(),
         changes,
@@ -396,8 +397,12 @@ pub fn submit(
         audit::record(
             conn,
             &caller.actor(),
-            Entry::new("change.submit", "change_request", id)
-                .after(&serde_json::json!({"student_id": row.id, "changes": changes, "reason": reason})),
+            Entry::new("change.submit", "change_request", id).after(&serde_json::json!({
+                "student_id": row.id, "reason": reason,
+                "changes": changes.iter().map(|(k, (old, new))| {
+                    (*k, (student::masked_value(k, old), student::masked_value(k, new)))
+                }).collect::<BTreeMap<_, _>>(),
+            })),
         )?;
         Ok(id)
     })?;

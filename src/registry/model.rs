@@ -86,7 +86,7 @@ impl StudentListItem {
     pub fn new(r: &StudentRow, school_code: String, school_name: String, class_name: Option<String>) -> Self {
         Self {
             id: r.id,
-            student_no: r.student_no.clone(),
+            student_no: mask::student_no(&r.student_no),
             name: r.name.clone(),
             sex: codes::sex_label(&r.sex),
             birth_date: r.birth_date,
@@ -113,12 +113,15 @@ impl StudentListItem {
     }
 }
 
-/// A student with every field, for the detail page, the form and the API. The ID numbers of the
-/// student and the family members are masked unless the caller may edit the record.
+/// A student with every field, for the detail page, the form and the API. The ID numbers and
+/// phones of the student and the family members, and the 学籍号 (a G number is the ID number),
+/// are masked unless the view came from an audited unmasking.
 #[derive(Debug, Clone, Serialize)]
 pub struct StudentView {
     pub id: i64,
     pub student_no: String,
+    /// Shown in full (an audited unmasking with its reason).
+    pub unmasked: bool,
     pub school_code: String,
     pub school_name: String,
     pub class_id: Option<i64>,

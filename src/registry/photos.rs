@@ -88,9 +88,42 @@ fn editable_student(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(i
 }
 
 /// Stores one student's photo after the checks.
+/// The photo as stored: decoded within limits and encoded afresh, so nothing of the upload but
+/// its pixels is kept (EXIF with GPS position, camera and time, comments, thumbnails, anything
+/// appended after the image). The declared density is kept; the quality steps down until the
+/// file is under the size limit again.
+pub fn reencode(bytes: &[u8], info: PhotoInfo) -> Result<Vec<u8>, photo::PhotoIssue> {
+    use image::codecs::jpeg::{JpegEncoder, PixelDensity};
+    let corrupt =
+        || photo::PhotoIssue { code: "photo.corrupt", message: "JPG文件已损坏，无法读出图像".into() };
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(u32::from(info.width));
+    limits.max_image_height = Some(u32::from(info.height));
+    limits.max_alloc = Some(u64::from(photo::MAX_PIXELS) * 8);
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Jpeg);
+    reader.limits(limits);
+    let pixels = reader.decode().map_err(|_| corrupt())?.to_rgb8();
+    for quality in [92, 85, 75, 65, 50] {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut encoder = JpegEncoder::new_with_quality(&mut out, quality);
+        if let Some(dpi) = info.dpi {
+            encoder.set_pixel_density(PixelDensity::dpi(dpi.round().clamp(1.0, 65_535.0) as u16));
+        }
+        encoder.encode_image(&pixels).map_err(|_| corrupt())?;
+        if out.len() < photo::MAX_BYTES {
+            return Ok(out);
+        }
+    }
+    Err(photo::PhotoIssue {
+        code: "photo.too_large", message: "照片重新编码后仍超过60KB，请压缩后再上传".into()
+    })
+}
+
 pub fn upload(conn: &mut DbConn, caller: &Caller, id: i64, bytes: &[u8]) -> AppResult<PhotoInfo> {
     let (id, name) = editable_student(conn, caller, id)?;
     let info = photo::inspect(bytes).map_err(|i| AppError::field("photo", i.code, i.message))?;
+    let clean = reencode(bytes, info).map_err(|i| AppError::field("photo", i.code, i.message))?;
+    let bytes = clean.as_slice();
     write_tx(conn, |conn| {
         store(conn, caller, id, bytes, info)?;
         audit::record(
@@ -194,14 +227,16 @@ pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppRe
         // Read at most one byte past the limit: a declared size can lie.
         let mut bytes = Vec::new();
         let read = (&mut entry).take(photo::MAX_BYTES as u64 + 1).read_to_end(&mut bytes);
+        let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
         let checked = match read {
             Err(_) => Err(("photo.corrupt", "文件已损坏，无法读取".to_owned())),
             Ok(_) => photo::parse_name(&file)
-                .and_then(|n| photo::inspect(&bytes).map(|info| (n, info)))
+                .and_then(|n| photo::inspect_sized(&bytes, size).map(|info| (n, info)))
+                .and_then(|(n, info)| reencode(&bytes, info).map(|clean| (n, info, clean)))
                 .map_err(|i| (i.code, i.message)),
         };
         let matched = match checked {
-            Ok((name, info)) => find(conn, caller, &name)?.map(|s| (s, info)),
+            Ok((name, info, clean)) => find(conn, caller, &name)?.map(|s| (s, (info, clean))),
             Err(e) => Err(e),
         };
         match matched {
@@ -210,10 +245,10 @@ pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppRe
                 result.code = "photo.duplicate".into();
                 result.reason = "压缩包中同一学生有多张照片，只取第一张".into();
             }
-            Ok(((id, name), info)) => {
+            Ok(((id, name), (info, clean))) => {
                 result.accepted = true;
                 result.student = name;
-                good.push((id, bytes, info, report.results.len()));
+                good.push((id, clean, info, report.results.len()));
             }
             Err((code, reason)) => {
                 result.code = code.into();

@@ -18,6 +18,7 @@ use crate::db::schema::{
     change_requests, orgs, status_changes, student_history, student_merges, student_photos, student_spells, students,
 };
 use crate::db::{DbConn, write_tx};
+use crate::domain::mask;
 use crate::domain::role::Permission;
 use crate::domain::student::{FIELDS, StudentRecord};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -75,7 +76,9 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
     let Some(of) = row.duplicate_of.filter(|_| row.review == "problem") else { return Ok(None) };
     match student_in_scope(conn, caller, of) {
         Ok((other, school)) => {
-            let (this, that) = (visible_record(caller, &row), visible_record(caller, &other));
+            // Shown masked; compared in full (two numbers can share a mask).
+            let (this, that) = (visible_record(&row), visible_record(&other));
+            let (this_full, that_full) = (row.record(), other.record());
             let fields = FIELDS
                 .iter()
                 .filter(|f| !this.get(f.key).is_empty() || !that.get(f.key).is_empty())
@@ -84,12 +87,12 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
                     header: f.header,
                     this: this.display(f.key),
                     that: that.display(f.key),
-                    differs: this.get(f.key) != that.get(f.key),
+                    differs: this_full.get(f.key) != that_full.get(f.key),
                 })
                 .collect();
             Ok(Some(Comparison {
                 id: other.id,
-                student_no: other.student_no,
+                student_no: mask::student_no(&other.student_no),
                 school_name: school.name,
                 review_label: review_label(&other.review),
                 in_scope: true,
@@ -105,7 +108,7 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
                 .optional()?;
             Ok(held.map(|(student_no, school_name, review)| Comparison {
                 id: of,
-                student_no,
+                student_no: mask::student_no(&student_no),
                 school_name,
                 review_label: review_label(&review),
                 in_scope: false,
@@ -133,7 +136,7 @@ pub fn resolve(
     let note =
         crate::domain::text::required("处理说明", note, 200).map_err(|m| AppError::field("note", "student.note", m))?;
     let before = serde_json::json!({
-        "problem": row.problem, "record": audit_copy(&row.record()), "student_no": row.student_no,
+        "problem": row.problem, "record": audit_copy(&row.record()), "student_no": mask::student_no(&row.student_no),
     });
     write_tx(conn, |conn| {
         let (action, next, after) = match decision {
@@ -303,7 +306,7 @@ pub fn merges_of(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<M
     Ok(rows
         .into_iter()
         .map(|(merged_student_no, merged_school, filled, note, merged_by, merged_at)| MergeView {
-            merged_student_no,
+            merged_student_no: mask::student_no(&merged_student_no),
             merged_school,
             filled: filled.split(',').filter_map(|k| crate::domain::student::field(k).map(|f| f.header)).collect(),
             note,

@@ -257,7 +257,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
         repeating.insert(s.id, ());
         repeaters.push(StudentMove {
             student_id: s.id,
-            student_no: s.student_no.clone(),
+            student_no: crate::domain::mask::student_no(&s.student_no),
             name: s.name.clone(),
             from_class: s.class_id,
             to_class: Some(*tid),
@@ -286,7 +286,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     }
     let mv = |s: &StudentRow| StudentMove {
         student_id: s.id,
-        student_no: s.student_no.clone(),
+        student_no: crate::domain::mask::student_no(&s.student_no),
         name: s.name.clone(),
         from_class: s.class_id,
         to_class: None,

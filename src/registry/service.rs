@@ -19,7 +19,7 @@ use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::ON_ROLL_STATUSES;
-use crate::domain::student::{Issue, StudentRecord};
+use crate::domain::student::{Issue, StudentRecord, is_sensitive, masked_value};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
@@ -42,19 +42,7 @@ pub fn county_of(path: &str) -> String {
 
 /// A copy of the record for the audit log, with ID and phone numbers masked.
 pub(super) fn audit_copy(r: &StudentRecord) -> BTreeMap<String, String> {
-    r.values()
-        .iter()
-        .map(|(k, v)| {
-            let v = if k.ends_with("id_no") {
-                mask::id_number(v)
-            } else if k.ends_with("phone") {
-                mask::phone(v)
-            } else {
-                v.clone()
-            };
-            (k.clone(), v)
-        })
-        .collect()
+    r.masked().values().clone()
 }
 
 fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
@@ -138,6 +126,25 @@ pub struct StudentFilter {
 }
 
 pub const PAGE_SIZE: i64 = 50;
+
+impl StudentFilter {
+    /// A search for an ID number or 学籍号 (six digits or more in a row) travels in a POST body,
+    /// never in an address that proxies and logs keep: refused when it came in a query string.
+    pub fn refuse_identifier_in_query(&self) -> AppResult<()> {
+        let mut run = 0;
+        for c in crate::domain::id_card::normalise(&self.q).chars() {
+            run = if c.is_ascii_digit() { run + 1 } else { 0 };
+            if run >= 6 {
+                return Err(AppError::field(
+                    "q",
+                    "student.search_by_post",
+                    "按身份证件号或学籍号查询须通过查询表单（POST）提交，号码不得出现在网址中",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<(Vec<StudentListItem>, i64)> {
     caller.require(conn, Permission::ViewStudents, "list_students")?;
@@ -258,27 +265,51 @@ pub(super) fn student_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> A
         .ok_or_else(AppError::not_found)
 }
 
-/// A stored record as the caller may see it: ID and phone numbers masked unless they may edit.
-pub(super) fn visible_record(caller: &Caller, row: &StudentRow) -> StudentRecord {
-    if caller.may(Permission::EditStudents) {
-        row.record()
-    } else {
-        StudentRecord::from_stored(audit_copy(&row.record()))
-    }
+/// A stored record as pages and the API show it: ID and phone numbers masked, for every
+/// role. Seeing them in full is [`unmask`]: a permission, a reason and an audit row.
+pub(super) fn visible_record(row: &StudentRow) -> StudentRecord {
+    row.record().masked()
 }
 
 /// One student. ID and phone numbers are masked unless the caller may edit students.
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<StudentView> {
     caller.require(conn, Permission::ViewStudents, "get_student")?;
     let (row, school) = student_in_scope(conn, caller, id)?;
+    view_of(conn, row, school, false)
+}
+
+/// The student with its ID numbers, 学籍号 and phones in full, for a caller who may see them
+/// and says why; the audit row keeps who, when, which student and the reason.
+pub fn unmask(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppResult<StudentView> {
+    caller.require(conn, Permission::ViewStudents, "get_student")?;
+    caller.require(conn, Permission::Unmask, "unmask_student")?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "student.unmask_reason", "查看完整证件号码和电话须填写事由"));
+    }
+    if reason.chars().count() > 200 {
+        return Err(AppError::field("reason", "student.unmask_reason", "事由不超过200字"));
+    }
+    let (row, school) = student_in_scope(conn, caller, id)?;
+    audit::record_alone(
+        conn,
+        &caller.actor(),
+        Entry::new("student.unmask", "student", row.id)
+            .after(&serde_json::json!({"reason": reason, "student_no": mask::student_no(&row.student_no)})),
+    )?;
+    view_of(conn, row, school, true)
+}
+
+fn view_of(conn: &mut DbConn, row: StudentRow, school: Org, full: bool) -> AppResult<StudentView> {
     let class_name = match row.class_id {
         Some(c) => classes::table.find(c).select(classes::name).first(conn).optional()?.unwrap_or_default(),
         None => String::new(),
     };
-    let record = visible_record(caller, &row);
+    let record = if full { row.record() } else { visible_record(&row) };
     Ok(StudentView {
         id: row.id,
-        student_no: row.student_no,
+        student_no: if full { row.student_no } else { mask::student_no(&row.student_no) },
+        unmasked: full,
         school_code: school.code,
         school_name: school.name,
         class_id: row.class_id,
@@ -300,12 +331,12 @@ pub fn history(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<His
         .select(HistoryRow::as_select())
         .order(student_history::id.desc())
         .load(conn)?;
-    if !caller.may(Permission::EditStudents) {
-        for r in &mut rows {
-            if r.field.ends_with("id_no") {
-                r.old_value = r.old_value.as_deref().map(mask::id_number);
-                r.new_value = r.new_value.as_deref().map(mask::id_number);
-            }
+    // Old and new values are shown as the record is: masked.
+    for r in &mut rows {
+        if is_sensitive(&r.field) || r.field == "student_no" {
+            let m = |v: &str| if r.field == "student_no" { mask::student_no(v) } else { masked_value(&r.field, v) };
+            r.old_value = r.old_value.as_deref().map(m);
+            r.new_value = r.new_value.as_deref().map(m);
         }
     }
     Ok(rows)
@@ -730,7 +761,9 @@ pub fn update(
 ) -> AppResult<StudentView> {
     let (row, _) = student_in_scope(conn, caller, id)?;
     caller.require(conn, Permission::EditStudents, "update_student")?;
-    let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
+    // The form (and a GET-then-PUT client) shows masked numbers: sent back as shown, unchanged.
+    let raw = StudentRecord::unmasked_from(&row.record(), raw);
+    let record = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
     let school_path: String = orgs::table.find(row.school_id).select(orgs::path).first(conn)?;
     super::changes::ensure_unlocked(conn, &row, &school_path, &record)?;
     write_tx(conn, |conn| apply_update(conn, caller, &row, &record, reason, expected_version))?;

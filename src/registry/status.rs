@@ -320,7 +320,7 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
             route_label: route.label(),
             student_id: r.student_id,
             student_name: name,
-            student_no: no,
+            student_no: mask::student_no(&no),
             id_masked: id_no.as_deref().map(mask::id_number).unwrap_or_default(),
             from_school_code: school(Some(r.from_school_id)).map(|o| o.code.clone()).unwrap_or_default(),
             from_school_name: school(Some(r.from_school_id)).map(|o| o.name.clone()).unwrap_or_default(),
@@ -694,7 +694,7 @@ pub fn request_transfer(
         audit::record_alone(
             conn,
             &caller.actor(),
-            Entry::new("transfer.lookup_failed", "student", &no).result("not_found"),
+            Entry::new("transfer.lookup_failed", "student", mask::student_no(&no)).result("not_found"),
         )?;
         return Err(AppError::field(
             "student_no",
@@ -829,7 +829,8 @@ fn open_change(
         conn,
         &caller.actor(),
         Entry::new("status_change.request", "status_change", id).after(&serde_json::json!({
-            "student": student.id, "student_no": student.student_no, "kind": kind.code(), "route": route.as_str(),
+            "student": student.id, "student_no": mask::student_no(&student.student_no), "kind": kind.code(),
+            "route": route.as_str(),
             "from": from_school.code, "to": to_school.map(|o| &o.code), "effective_date": effective,
             "arrival_date": arrival, "reason": reason,
         })),

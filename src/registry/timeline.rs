@@ -281,7 +281,7 @@ pub fn eligible_list(
         .into_iter()
         .map(|(id, student_no, name, class)| EligibleStudent {
             id,
-            student_no,
+            student_no: crate::domain::mask::student_no(&student_no),
             name,
             class_name: class.unwrap_or_default(),
         })

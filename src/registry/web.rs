@@ -68,6 +68,17 @@ pub async fn list(
     flash: web::Query<Flash>,
 ) -> PageResult<ListPage> {
     let filter = q.into_inner();
+    filter.refuse_identifier_in_query()?;
+    list_page(&st, caller, filter, flash.message()).await
+}
+
+/// The list searched from its form: the filter in the POST body (an ID number never in the address).
+pub async fn search(st: web::Data<AppState>, f: CsrfForm<StudentFilter>) -> PageResult<ListPage> {
+    let CsrfForm { user, form } = f;
+    list_page(&st, user, form, "").await
+}
+
+async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: &'static str) -> PageResult<ListPage> {
     let (c, f) = (caller.clone(), filter.clone());
     let may_confirm = caller.may(Permission::ConfirmStudents);
     let (items, total, added) = st
@@ -82,7 +93,7 @@ pub async fn list(
         .await?;
     let is_school = caller.org_kind == OrgKind::School;
     Ok(ListPage {
-        layout: Layout::new(&caller, &st, "学生学籍"),
+        layout: Layout::new(&caller, st, "学生学籍"),
         page: filter.page.unwrap_or(1).max(1),
         pages: ((total + service::PAGE_SIZE - 1) / service::PAGE_SIZE).max(1),
         class_id: filter.class_id.map(|c| c.to_string()).unwrap_or_default(),
@@ -93,7 +104,7 @@ pub async fn list(
         can_confirm: caller.may(Permission::ConfirmStudents),
         can_register: is_school && caller.may(Permission::EditStudents),
         own_school: if is_school { caller.org_code.clone() } else { String::new() },
-        flash: flash.message(),
+        flash,
         added,
     })
 }
@@ -392,6 +403,7 @@ pub struct DetailPage {
     merges: Vec<problems::MergeView>,
     status: super::status_web::StudentStatus,
     flash: &'static str,
+    can_unmask: bool,
     /// For a pending student: what confirming adds, month by month.
     added: Vec<crate::ledger::entitlement::AddedMonth>,
     enrolled_on: Option<chrono::NaiveDate>,
@@ -404,11 +416,44 @@ pub async fn detail(
     path: web::Path<i64>,
     flash: web::Query<Flash>,
 ) -> PageResult<DetailPage> {
-    let id = path.into_inner();
+    detail_page(&st, caller, path.into_inner(), flash.message(), None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct UnmaskForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// The student page with ID numbers, 学籍号 and phones in full: the permission, a reason, an
+/// audit row. The answer is this one page, never cached; every other page stays masked.
+pub async fn unmask(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<UnmaskForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let page = detail_page(&st, user, path.into_inner(), "", Some(form.reason)).await?;
+    let mut r = html_page(actix_web::http::StatusCode::OK, page)?;
+    r.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn detail_page(
+    st: &AppState,
+    caller: crate::auth::Caller,
+    id: i64,
+    flash: &'static str,
+    unmask_reason: Option<String>,
+) -> PageResult<DetailPage> {
     let c = caller.clone();
     let (view, history, lock, has_photo, duplicate, merges, status, preview) = st
         .run(move |conn| {
-            let view = service::get(conn, &c, id)?;
+            let view = match &unmask_reason {
+                Some(reason) => service::unmask(conn, &c, id, reason)?,
+                None => service::get(conn, &c, id)?,
+            };
             let preview = service::confirm_preview(conn, &c, id)?;
             Ok((
                 view,
@@ -429,7 +474,8 @@ pub async fn detail(
         })
         .collect();
     Ok(DetailPage {
-        layout: Layout::new(&caller, &st, format!("学生 · {}", view.record.name())),
+        layout: Layout::new(&caller, st, format!("学生 · {}", view.record.name())),
+        can_unmask: caller.may(Permission::Unmask),
         groups,
         history,
         can_edit: caller.may(Permission::EditStudents),
@@ -439,7 +485,7 @@ pub async fn detail(
         duplicate,
         merges,
         status,
-        flash: flash.message(),
+        flash,
         enrolled_on: preview.enrolled_on,
         backdated_days: preview.backdated_days,
         added: preview.months,

@@ -190,8 +190,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/teachers/{id}/edit", web::post().to(org::web::teacher_update))
         .route("/teachers/{id}/delete", web::post().to(org::web::teacher_delete))
         .route("/students", web::get().to(registry::web::list))
+        .route("/students/search", web::post().to(registry::web::search))
         .route("/students/confirm", web::post().to(registry::web::confirm))
         .route("/students/{id}", web::get().to(registry::web::detail))
+        .route("/students/{id}/unmask", web::post().to(registry::web::unmask))
         .route("/students/{id}/edit", web::get().to(registry::web::edit_form))
         .route("/students/{id}/edit", web::post().to(registry::web::update))
         .route("/students/{id}/confirm", web::post().to(registry::web::confirm_one))
@@ -303,6 +305,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/teachers/{id}", web::put().to(org::api::teacher_update))
                 .route("/teachers/{id}", web::delete().to(org::api::teacher_delete))
                 .route("/students", web::get().to(registry::api::list))
+                .route("/students/search", web::post().to(registry::api::search))
                 .route("/students/confirm", web::post().to(registry::api::confirm))
                 .route("/students/import", web::post().to(exchange::web::api_import))
                 .route("/classes/{id}/student-forms.pdf", web::get().to(exchange::web::api_student_forms))
@@ -371,6 +374,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/students/{id}/duplicate", web::get().to(registry::api::duplicate))
                 .route("/students/{id}/merges", web::get().to(registry::api::merges))
                 .route("/students/{id}/confirm-preview", web::get().to(registry::api::confirm_preview))
+                .route("/students/{id}/unmask", web::post().to(registry::api::unmask))
                 .route("/schools/{code}/students", web::post().to(registry::api::create))
                 .route("/students/{id}/status-changes", web::post().to(registry::status_api::request))
                 .route("/students/{id}/timeline", web::get().to(registry::status_api::student_timeline))
@@ -401,6 +405,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
+/// The request span without the query string: a query can hold a name or an ID number that
+/// has no place in a log (ID searches travel in POST bodies; a stray one still is not logged).
+pub struct PathOnlySpan;
+
+impl tracing_actix_web::RootSpanBuilder for PathOnlySpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %request.match_pattern().unwrap_or_else(|| "default".into()),
+            http.target = %request.path(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
 /// Builds the app (used by `serve` and by the tests).
 pub fn app(
     state: web::Data<AppState>,
@@ -427,6 +457,6 @@ pub fn app(
         .app_data(path_cfg)
         .app_data(query_cfg)
         .wrap(security_headers())
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<PathOnlySpan>::new())
         .configure(routes)
 }

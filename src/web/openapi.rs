@@ -58,6 +58,8 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("post", "/students/{id}/resolve", "处理问题学籍 {decision: keep|delete|merge, note}", "registry"),
     ("get", "/students/{id}/duplicate", "问题学籍与之重复的在校学生（逐项对照）", "registry"),
     ("get", "/students/{id}/merges", "并入本生的重复学籍及其来源", "registry"),
+    ("post", "/students/search", "按姓名、身份证件号或学籍号查询学生（条件在请求体中，号码不进网址）", "registry"),
+    ("post", "/students/{id}/unmask", "查看完整证件号码、学籍号和电话（须有权限并填写事由，记入审计）", "registry"),
     (
         "get",
         "/students/{id}/confirm-preview",
