@@ -37,6 +37,9 @@ pub struct LockoutSettings {
     pub max_failures: i32,
     pub window_minutes: i64,
     pub lock_minutes: i64,
+    /// Failures from one client address within the window before it is blocked.
+    pub ip_max_failures: i32,
+    pub ip_block_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

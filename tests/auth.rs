@@ -375,7 +375,29 @@ async fn created_user_must_change_password_and_old_sessions_end_on_change() {
         .await;
         assert_eq!(r.status(), 201, "{label}");
         let creds = body_json(r).await;
-        let initial = creds["password"].as_str().expect("password").to_owned();
+        // Created by a person: waiting for the 安全管理员, and its creator has no password.
+        assert_eq!(
+            (creds["pending"].as_bool(), creds["password"].as_str()),
+            (Some(true), Some("")),
+            "{label}: {creds}"
+        );
+        let id = creds["user_id"].as_i64().expect("id");
+        let grant = |who: &str| {
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/users/{id}/action"))
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token(who))))
+                .set_json(serde_json::json!({"action": "grant"}))
+                .to_request()
+        };
+        assert_eq!(
+            test::call_service(&app, grant("xitong")).await.status(),
+            403,
+            "{label}: not the creator's to grant"
+        );
+        let r = test::call_service(&app, grant("anquan")).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let granted = body_json(r).await;
+        let initial = granted["credentials"]["password"].as_str().expect("password").to_owned();
         let token = attempt(&w, "a.yyzg", &initial, None, mealroll::clock::now()).expect("login");
         // Until the password is changed, pages lead to /password and the API refuses.
         let cookie = format!("mealroll_session={token}");
@@ -477,5 +499,220 @@ async fn dormant_accounts_are_sealed_until_the_security_administrator_reactivate
         assert_eq!(e.code, "forbidden", "{label}");
         act_on_user(&mut conn, &w.keys, &w.caller("anquan"), target, AccountAction::Enable, later).expect("secadmin");
         attempt(&w, "a.xueji", PASSWORD, None, later + Duration::minutes(1)).expect("reactivated");
+    }
+}
+
+/// 三员分立 for people, not only for accounts: the 系统管理员 creates an 审计管理员 but cannot
+/// grant it, learns no password nor second factor, and cannot disable another officer alone;
+/// the holder binds their own second factor at first login.
+#[actix_web::test]
+async fn the_three_officers_are_three_people() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let api = |who: &str, req: test::TestRequest| {
+            req.insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token(who)))).to_request()
+        };
+        let action = |id: i64, a: &str| {
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/users/{id}/action"))
+                .set_json(serde_json::json!({"action": a}))
+        };
+        let r = test::call_service(
+            &app,
+            api(
+                "xitong",
+                test::TestRequest::post().uri("/api/v1/users").set_json(
+                    serde_json::json!({"username": "shenji2", "display_name": "第二审计", "org_code": COUNTY, "roles": ["auditadmin"]}),
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{label}");
+        let creds = body_json(r).await;
+        assert!(creds["totp_secret"].is_null() && creds["password"] == "", "{label}: nothing for the creator: {creds}");
+        let id = creds["user_id"].as_i64().expect("id");
+        // Pending: no login whatever is tried.
+        assert!(attempt(&w, "shenji2", "Whatever-pass-2026", None, mealroll::clock::now()).is_err(), "{label}");
+        // The auditor sees the request; only the security administrator grants.
+        let r = test::call_service(&app, api("shenji", test::TestRequest::get().uri("/api/v1/account-requests"))).await;
+        let open = body_json(r).await;
+        assert!(
+            open.as_array().is_some_and(|a| a.iter().any(|r| r["username"] == "shenji2" && r["action"] == "grant"))
+        );
+        assert_eq!(test::call_service(&app, api("xitong", action(id, "grant"))).await.status(), 403, "{label}");
+        let r = test::call_service(&app, api("anquan", action(id, "grant"))).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let granted = body_json(r).await;
+        assert!(granted["credentials"]["totp_secret"].is_null(), "{label}: not even the granter sees a secret");
+        let initial = granted["credentials"]["password"].as_str().expect("password").to_owned();
+        // First login: the password alone opens the one page that binds the holder's own factor.
+        let token = attempt(&w, "shenji2", &initial, None, mealroll::clock::now()).expect("first login");
+        let cookie = format!("mealroll_session={token}");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/audit").insert_header((header::COOKIE, cookie.clone())).to_request(),
+        )
+        .await;
+        assert_eq!(r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()), Some("/password"), "{label}");
+        let page = body_text(
+            test::call_service(
+                &app,
+                test::TestRequest::get().uri("/password").insert_header((header::COOKIE, cookie.clone())).to_request(),
+            )
+            .await,
+        )
+        .await;
+        let secret = page
+            .split("id=\"totp-secret\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .expect("the holder is shown a secret")
+            .to_owned();
+        let token_field = page
+            .split("name=\"totp_token\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("token")
+            .to_owned();
+        let csrf = csrf_of(&page);
+        let unix = u64::try_from(mealroll::clock::now().and_utc().timestamp()).expect("time");
+        let code = mealroll::auth::totp::code_at(&secret, unix).expect("code");
+        let new_password = "Audit-every-yuan-2026";
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("old_password", initial.as_str()),
+            ("new_password", new_password),
+            ("confirm", new_password),
+            ("totp_token", token_field.as_str()),
+            ("totp_code", "000000"),
+        ];
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/password")
+                .insert_header((header::COOKIE, cookie.clone()))
+                .set_form(form)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}: a wrong code binds nothing");
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("old_password", initial.as_str()),
+            ("new_password", new_password),
+            ("confirm", new_password),
+            ("totp_token", token_field.as_str()),
+            ("totp_code", code.as_str()),
+        ];
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/password")
+                .insert_header((header::COOKIE, cookie))
+                .set_form(form)
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        // From now on the password alone is not enough.
+        assert!(attempt(&w, "shenji2", new_password, None, mealroll::clock::now()).is_err(), "{label}");
+        let next = mealroll::auth::totp::code_at(&secret, unix + 30).expect("code");
+        attempt(&w, "shenji2", new_password, Some(next), mealroll::clock::now() + Duration::seconds(30))
+            .expect("password and the holder's own factor");
+
+        // No officer disables another alone.
+        let shenji: i64 = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::users;
+            users::table.filter(users::username.eq("shenji")).select(users::id).first(&mut w.conn()).expect("id")
+        };
+        let status = |w: &World| -> String {
+            use diesel::prelude::*;
+            use mealroll::db::schema::users;
+            users::table.find(shenji).select(users::status).first(&mut w.conn()).expect("status")
+        };
+        let r = test::call_service(&app, api("xitong", action(shenji, "disable"))).await;
+        assert_eq!(r.status(), 200, "{label}");
+        assert_eq!(status(&w), "active", "{label}: asked, not done");
+        let r = test::call_service(&app, api("xitong", action(shenji, "confirm_disable"))).await;
+        assert_eq!(r.status(), 409, "{label}: not by the one who asked");
+        let r = test::call_service(&app, api("shenji", action(shenji, "confirm_disable"))).await;
+        assert_eq!(r.status(), 409, "{label}: not by the account itself");
+        let r = test::call_service(&app, api("anquan", action(shenji, "confirm_disable"))).await;
+        assert_eq!(r.status(), 200, "{label}");
+        assert_eq!(status(&w), "disabled", "{label}: a second officer confirmed");
+        // A reset second factor is bound again by its holder, never shown to the administrator.
+        let r = test::call_service(&app, api("anquan", action(id, "reset_totp"))).await;
+        assert_eq!(r.status(), 200, "{label}");
+        assert!(body_json(r).await["credentials"].is_null(), "{label}");
+        for a in ["user.granted", "user.disable_requested", "user.disable_confirmed", "user.totp_enrolled"] {
+            assert_eq!(audit_count(&mut w.conn(), a), 1, "{label}: {a}");
+        }
+    }
+}
+
+/// A failed login under a name nobody has, and the command line's own actions, are kept at the
+/// deployment's level, where its audit administrator reads them; logins are throttled per
+/// client address as well as per account.
+#[actix_web::test]
+async fn unknown_names_and_the_command_line_are_audited_where_someone_reads_them_and_addresses_are_throttled() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        // The deployment serves two counties of 黔西南州: its auditor sits at the prefecture.
+        add_user(&w, "zhou.shenji", "522300", "auditadmin");
+        let before = audit_count(&mut w.conn(), "login.failed");
+        assert!(attempt(&w, "nobody.here", "Whatever-pass-2026", None, mealroll::clock::now()).is_err());
+        assert_eq!(audit_count(&mut w.conn(), "login.failed"), before + 1, "{label}");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/api/v1/audit?action=login.failed")
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token("zhou.shenji"))))
+                .to_request(),
+        )
+        .await;
+        let rows = body_json(r).await;
+        assert!(
+            rows.as_array().is_some_and(|a| a.iter().any(|r| r["object_id"] == "nobody.here")),
+            "{label}: the unknown name is in the prefecture auditor's view: {rows}"
+        );
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/api/v1/audit?action=user.create")
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token("zhou.shenji"))))
+                .to_request(),
+        )
+        .await;
+        let rows = body_json(r).await;
+        assert!(
+            rows.as_array().is_some_and(|a| a.iter().any(|r| r["actor"] == "命令行")),
+            "{label}: the command line's accounts are in the view: {rows}"
+        );
+
+        // Twenty failures from one address, under any names, block it (the right password too);
+        // another address is not blocked.
+        let from = |ip: &str, user: &str, pw: &str| {
+            login(
+                &mut w.conn(),
+                &w.keys,
+                &w.settings,
+                &LoginInput { username: user.into(), password: pw.into(), totp: None },
+                ip,
+                mealroll::clock::now(),
+            )
+        };
+        for i in 0..w.settings.lockout.ip_max_failures {
+            assert!(from("203.0.113.7", &format!("guess{i}"), "Wrong-password-0").is_err());
+        }
+        let e = from("203.0.113.7", "a.xueji", PASSWORD).expect_err("blocked");
+        assert_eq!(e.code, "auth.invalid_credentials", "{label}: the same message as any refusal");
+        from("198.51.100.2", "a.xueji", PASSWORD).expect("another address logs in");
+        assert_eq!(audit_count(&mut w.conn(), "login.ip_blocked"), 1, "{label}");
+        assert!(audit_count(&mut w.conn(), "login.refused_ip") >= 1, "{label}");
     }
 }

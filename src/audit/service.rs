@@ -19,15 +19,51 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The command line, run by whoever holds the machine.
-    pub fn cli() -> Self {
-        Self { user_id: None, name: "命令行".into(), org_path: "/".into(), ip: "local".into() }
+    /// The command line, run by whoever holds the machine: recorded at the level of the
+    /// deployment ([`instance_path`]), where its audit administrator reads it.
+    pub fn cli(instance_path: &str) -> Self {
+        Self { user_id: None, name: "命令行".into(), org_path: instance_path.to_owned(), ip: "local".into() }
     }
 
-    /// Someone not (yet) logged in: a failed login, a refused token.
-    pub fn anonymous(ip: &str) -> Self {
-        Self { user_id: None, name: "匿名".into(), org_path: String::new(), ip: ip.into() }
+    /// Someone not (yet) logged in (a failed login under a name nobody has, a refused token):
+    /// also at the deployment's level, since no org can be told.
+    pub fn anonymous(ip: &str, instance_path: &str) -> Self {
+        Self { user_id: None, name: "匿名".into(), org_path: instance_path.to_owned(), ip: ip.into() }
     }
+}
+
+/// The level this deployment serves: the deepest org whose subtree holds every account (a
+/// county's instance: the county; a province's: the province). Rows without an org of their
+/// own (the command line, logins under unknown names) are kept there, so the audit
+/// administrator of that level and those above see them. With no accounts yet, the root.
+pub fn instance_path(conn: &mut DbConn) -> AppResult<String> {
+    use crate::db::schema::{orgs, users};
+    use diesel::dsl::{max, min};
+    let (lo, hi): (Option<String>, Option<String>) =
+        users::table.inner_join(orgs::table).select((min(orgs::path), max(orgs::path))).first(conn)?;
+    let common = match (lo, hi) {
+        (Some(lo), Some(hi)) => common_path(&lo, &hi),
+        _ => String::new(),
+    };
+    if common.len() > 1 {
+        return Ok(common);
+    }
+    let root: Option<String> =
+        orgs::table.filter(orgs::parent_id.is_null()).select(orgs::path).first(conn).optional()?;
+    Ok(root.unwrap_or_else(|| "/".into()))
+}
+
+/// The longest run of whole path segments two org paths share (`/a/b/c/` and `/a/b/d/` → `/a/b/`).
+fn common_path(a: &str, b: &str) -> String {
+    let mut out = String::from("/");
+    for (x, y) in a.trim_matches('/').split('/').zip(b.trim_matches('/').split('/')) {
+        if x != y || x.is_empty() {
+            break;
+        }
+        out.push_str(x);
+        out.push('/');
+    }
+    out
 }
 
 /// What happened to which object.

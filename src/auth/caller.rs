@@ -57,6 +57,9 @@ pub struct Caller {
     scope: Scope,
     /// The command line acts for the machine's operator, with every permission.
     system: bool,
+    /// Where the caller's audit rows are kept: its org, or for the command line the level of
+    /// the deployment.
+    audit_path: String,
 }
 
 impl Caller {
@@ -84,6 +87,7 @@ impl Caller {
             session_id,
             must_change_password,
             ip,
+            audit_path: org_path.clone(),
             scope: Scope::of_path(&org_path),
             system: false,
         }
@@ -111,6 +115,7 @@ impl Caller {
             ip: "local".into(),
             scope: Scope::of_path(&path),
             system: true,
+            audit_path: crate::audit::service::instance_path(conn)?,
         })
     }
 
@@ -138,12 +143,12 @@ impl Caller {
 
     pub fn actor(&self) -> Actor {
         if self.system {
-            return Actor::cli();
+            return Actor::cli(&self.audit_path);
         }
         Actor {
             user_id: self.user_id,
             name: self.username.clone(),
-            org_path: self.scope.path().to_owned(),
+            org_path: self.audit_path.clone(),
             ip: self.ip.clone(),
         }
     }

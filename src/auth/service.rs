@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Caller, hashing, session, totp};
 use crate::config::{Keys, Settings};
-use crate::db::schema::{orgs, user_roles, users};
+use crate::db::schema::{account_requests, login_throttle, orgs, user_roles, users};
 use crate::db::{DbConn, write_tx};
 use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
@@ -46,6 +46,17 @@ pub fn login(
     now: NaiveDateTime,
 ) -> AppResult<String> {
     let username = input.username.trim().to_owned();
+    if let Some(until) = ip_blocked(conn, ip, now)? {
+        let path = audit::service::instance_path(conn)?;
+        audit::record_alone(
+            conn,
+            &Actor::anonymous(ip, &path),
+            Entry::new("login.refused_ip", "user", &username)
+                .result("denied")
+                .after(&serde_json::json!({"blocked_until": until})),
+        )?;
+        return Err(refused());
+    }
     // The slow hash runs outside the transaction, against a decoy for unknown names.
     let row: Option<(i64, String)> = users::table
         .filter(users::username.eq(&username))
@@ -56,15 +67,67 @@ pub fn login(
         hashing::verify(&input.password, row.as_ref().map(|(_, h)| h.as_str()).unwrap_or_else(|| hashing::decoy()));
     let outcome = write_tx(conn, |conn| {
         let Some((user_id, _)) = row else {
-            audit::record(conn, &Actor::anonymous(ip), Entry::new("login.failed", "user", &username).result("failed"))?;
+            let path = audit::service::instance_path(conn)?;
+            audit::record(
+                conn,
+                &Actor::anonymous(ip, &path),
+                Entry::new("login.failed", "user", &username).result("failed"),
+            )?;
+            ip_failed(conn, settings, ip, now)?;
             return Ok(Outcome::Refused(refused()));
         };
-        attempt(conn, keys, settings, user_id, &username, password_ok, input.totp.as_deref(), ip, now)
+        let outcome = attempt(conn, keys, settings, user_id, &username, password_ok, input.totp.as_deref(), ip, now)?;
+        if matches!(outcome, Outcome::Refused(_)) && !password_ok {
+            ip_failed(conn, settings, ip, now)?;
+        }
+        Ok(outcome)
     })?;
     match outcome {
         Outcome::Ok(token) => Ok(token),
         Outcome::Refused(e) => Err(e),
     }
+}
+
+/// Until when a client address is blocked, if it is.
+fn ip_blocked(conn: &mut DbConn, ip: &str, now: NaiveDateTime) -> AppResult<Option<NaiveDateTime>> {
+    let until: Option<Option<NaiveDateTime>> =
+        login_throttle::table.find(ip).select(login_throttle::blocked_until).first(conn).optional()?;
+    Ok(until.flatten().filter(|t| *t > now))
+}
+
+/// Counts a failed login against its client address; past the limit within the window the
+/// address is blocked (audited). In the login's transaction.
+fn ip_failed(conn: &mut DbConn, settings: &Settings, ip: &str, now: NaiveDateTime) -> AppResult<()> {
+    let window = Duration::minutes(settings.lockout.window_minutes);
+    let row: Option<(i32, NaiveDateTime)> = login_throttle::table
+        .find(ip)
+        .select((login_throttle::failures, login_throttle::first_failed_at))
+        .first(conn)
+        .optional()?;
+    let (count, since) = match row {
+        Some((n, t)) if now - t <= window => (n + 1, t),
+        _ => (1, now),
+    };
+    let block =
+        (count >= settings.lockout.ip_max_failures).then(|| now + Duration::minutes(settings.lockout.ip_block_minutes));
+    diesel::delete(login_throttle::table.find(ip)).execute(conn)?;
+    diesel::insert_into(login_throttle::table)
+        .values((
+            login_throttle::ip.eq(ip),
+            login_throttle::failures.eq(if block.is_some() { 0 } else { count }),
+            login_throttle::first_failed_at.eq(since),
+            login_throttle::blocked_until.eq(block),
+        ))
+        .execute(conn)?;
+    if block.is_some() {
+        let path = audit::service::instance_path(conn)?;
+        audit::record(
+            conn,
+            &Actor::anonymous(ip, &path),
+            Entry::new("login.ip_blocked", "ip", ip).result("denied").after(&serde_json::json!({"failures": count})),
+        )?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -80,7 +143,7 @@ fn attempt(
     now: NaiveDateTime,
 ) -> AppResult<Outcome> {
     #[allow(clippy::type_complexity)]
-    let (status, failed, first_failed, locked_until, totp_enc, last_step, last_login, created, org_id): (
+    let (status, failed, first_failed, locked_until, totp_enc, last_step, last_login, created, org_id, must_change): (
         String,
         i32,
         Option<NaiveDateTime>,
@@ -90,6 +153,7 @@ fn attempt(
         Option<NaiveDateTime>,
         NaiveDateTime,
         i64,
+        bool,
     ) = users::table
         .find(user_id)
         .select((
@@ -102,6 +166,7 @@ fn attempt(
             users::last_login_at,
             users::created_at,
             users::org_id,
+            users::must_change_password,
         ))
         .first(conn)?;
     let (org_path, kind): (String, String) = orgs::table.find(org_id).select((orgs::path, orgs::kind)).first(conn)?;
@@ -120,7 +185,10 @@ fn attempt(
     let needs_totp = RoleSet::from_stored(&roles).needs_totp(kind);
     let mut new_step = last_step;
     let mut factor_ok = password_ok;
-    if password_ok && needs_totp {
+    // Not yet enrolled (a new account, a reset): the holder logs in with the password alone
+    // into the one page that sets a password and binds their own second factor.
+    let enrolling = needs_totp && totp_enc.is_none() && must_change;
+    if password_ok && needs_totp && !enrolling {
         factor_ok = match (&totp_enc, totp_code.filter(|c| !c.trim().is_empty())) {
             (Some(enc), Some(code)) => {
                 let secret = totp::decrypt(&keys.totp, enc)?;
@@ -185,7 +253,7 @@ fn attempt(
             "账号已停用或封存，请联系安全管理员",
         )));
     }
-    if needs_totp && totp_enc.is_none() {
+    if needs_totp && totp_enc.is_none() && !enrolling {
         audit::record(conn, &actor, entry("login.refused_no_totp").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
@@ -216,15 +284,58 @@ pub fn logout(conn: &mut DbConn, caller: &Caller, now: NaiveDateTime) -> AppResu
     })
 }
 
-/// The caller changes their own password; every session of theirs ends.
+/// A second factor being bound by its holder: the secret (shown only to them, carried through
+/// the form encrypted under the server's key) and the code their authenticator shows for it.
+pub struct Enrolment<'a> {
+    pub token: &'a str,
+    pub code: &'a str,
+}
+
+/// Whether the caller must bind a second factor now (it needs one and has none).
+pub fn needs_enrolment(conn: &mut DbConn, caller: &Caller) -> AppResult<bool> {
+    let Some(user_id) = caller.user_id else { return Ok(false) };
+    let has: bool = users::table.find(user_id).select(users::totp_secret_enc.is_not_null()).first(conn)?;
+    Ok(!has && caller.roles.needs_totp(caller.org_kind))
+}
+
+/// A fresh secret for the holder's own page, and the token the form carries it in.
+pub fn enrolment_secret(keys: &Keys) -> AppResult<(String, String)> {
+    let secret = totp::new_secret();
+    let token = totp::encrypt(&keys.totp, &secret)?;
+    Ok((secret, token))
+}
+
+/// The caller changes their own password; every session of theirs ends. An account that
+/// needs a second factor and has none binds it here, with a code from the secret only the
+/// holder has seen.
 pub fn change_own_password(
     conn: &mut DbConn,
+    keys: &Keys,
     caller: &Caller,
     old: &str,
     new: &str,
+    enrolment: Option<Enrolment<'_>>,
     now: NaiveDateTime,
 ) -> AppResult<()> {
     let user_id = caller.user_id.ok_or_else(AppError::forbidden)?;
+    let totp = if needs_enrolment(conn, caller)? {
+        let e = enrolment.filter(|e| !e.token.is_empty()).ok_or_else(|| {
+            AppError::field(
+                "totp_code",
+                "auth.totp_enrol",
+                "请用手机验证器添加本页显示的密钥，并填写其显示的6位动态口令",
+            )
+        })?;
+        let secret = totp::decrypt(&keys.totp, e.token)
+            .map_err(|_| AppError::field("totp_code", "auth.totp_enrol", "页面已过期，请刷新后重新添加密钥"))?;
+        let unix = u64::try_from(now.and_utc().timestamp()).unwrap_or(0);
+        let step = totp::accept(&secret, e.code.trim(), unix, 0)?.ok_or_else(|| {
+            AppError::field("totp_code", "auth.totp_code", "动态口令不正确，请确认验证器中添加的是本页的密钥")
+        })?;
+        Some((e.token.to_owned(), step))
+    } else {
+        None
+    };
     let stored: String = users::table.find(user_id).select(users::password_hash).first(conn)?;
     if !hashing::verify(old, &stored) {
         return Err(AppError::field("old_password", "auth.wrong_password", "原密码不正确"));
@@ -242,6 +353,12 @@ pub fn change_own_password(
                 users::password_changed_at.eq(now),
             ))
             .execute(conn)?;
+        if let Some((enc, step)) = &totp {
+            diesel::update(users::table.find(user_id))
+                .set((users::totp_secret_enc.eq(Some(enc)), users::totp_last_step.eq(step)))
+                .execute(conn)?;
+            audit::record(conn, &caller.actor(), Entry::new("user.totp_enrolled", "user", user_id))?;
+        }
         session::revoke_all(conn, user_id, now)?;
         audit::record(conn, &caller.actor(), Entry::new("user.password_changed", "user", user_id))
     })
@@ -282,6 +399,9 @@ pub struct Credentials {
     pub username: String,
     pub password: String,
     pub totp_secret: Option<String>,
+    /// Created by a person: waits for the 安全管理员's grant, and nobody has its password yet.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 fn parse_username(s: &str) -> AppResult<String> {
@@ -334,16 +454,26 @@ pub fn create_user(
         roles.push(Role::parse(r).ok_or_else(|| AppError::field("roles", "user.bad_role", format!("未知角色“{r}”")))?);
     }
     let roles = RoleSet::new(roles, kind).map_err(|m| AppError::field("roles", "user.bad_roles", m))?;
+    // 三员分立 for people: an account a person creates waits for the 安全管理员's grant, and
+    // its creator learns neither its password (set at the grant) nor its second factor (bound
+    // by the holder at first login). The command line, the machine's operator, sets up at once.
+    let pending = !caller.is_cli();
+    if pending && input.password.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(AppError::field(
+            "password",
+            "user.password_by_grant",
+            "初始密码在安全管理员授权时生成，创建时不能指定",
+        ));
+    }
     let (password, must_change) = match input.password.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => {
             password::check(p, &username).map_err(|m| AppError::field("password", "auth.password_policy", m))?;
-            // A password an administrator chose is theirs to know: the user replaces it at first login.
-            (p.to_owned(), caller.user_id.is_some())
+            (p.to_owned(), false)
         }
         None => (generate_password(&username), true),
     };
     let hash = hashing::hash(&password)?;
-    let totp_secret = roles.needs_totp(kind).then(totp::new_secret);
+    let totp_secret = (!pending && roles.needs_totp(kind)).then(totp::new_secret);
     let totp_enc = totp_secret.as_deref().map(|s| totp::encrypt(&keys.totp, s)).transpose()?;
     let user_id = write_tx(conn, |conn| {
         let exists: i64 = users::table.filter(users::username.eq(&username)).count().get_result(conn)?;
@@ -357,13 +487,17 @@ pub fn create_user(
                 users::org_id.eq(org_id),
                 users::password_hash.eq(&hash),
                 users::must_change_password.eq(must_change),
-                users::status.eq("active"),
+                users::status.eq(if pending { "pending" } else { "active" }),
                 users::totp_secret_enc.eq(&totp_enc),
                 users::password_changed_at.eq(now),
                 users::created_at.eq(now),
+                users::created_by.eq((!caller.is_cli()).then_some(caller.username.as_str())),
             ))
             .returning(users::id)
             .get_result(conn)?;
+        if pending {
+            open_request(conn, id, "grant", &caller.username, now)?;
+        }
         for r in roles.iter() {
             diesel::insert_into(user_roles::table)
                 .values((user_roles::user_id.eq(id), user_roles::role.eq(r.as_str())))
@@ -379,7 +513,83 @@ pub fn create_user(
         )?;
         Ok(id)
     })?;
-    Ok(Credentials { user_id, username, password, totp_secret })
+    if pending {
+        return Ok(Credentials { user_id, username, password: String::new(), totp_secret: None, pending: true });
+    }
+    Ok(Credentials { user_id, username, password, totp_secret, pending: false })
+}
+
+/// Opens a step one officer asks for and another decides. In the caller's transaction.
+fn open_request(conn: &mut DbConn, user_id: i64, action: &str, by: &str, now: NaiveDateTime) -> AppResult<()> {
+    diesel::insert_into(account_requests::table)
+        .values((
+            account_requests::user_id.eq(user_id),
+            account_requests::action.eq(action),
+            account_requests::requested_by.eq(by),
+            account_requests::requested_at.eq(now),
+            account_requests::status.eq("pending"),
+        ))
+        .execute(conn)
+        .map_err(|e| match AppError::from(e) {
+            e if e.code == "db.duplicate" => {
+                AppError::conflict("user.request_open", "该账号已有待另一管理员确认的同类申请")
+            }
+            e => e,
+        })?;
+    Ok(())
+}
+
+/// A step on an account waiting for another officer.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountRequest {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub action: String,
+    pub action_label: &'static str,
+    pub requested_by: String,
+    pub requested_at: NaiveDateTime,
+}
+
+fn request_label(action: &str) -> &'static str {
+    match action {
+        "grant" => "授权启用新账号",
+        "disable" => "停用管理员账号",
+        _ => "其他",
+    }
+}
+
+/// The open requests on accounts in the caller's scope (for the three officers).
+pub fn open_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<AccountRequest>> {
+    if !caller.roles.has_officer() && !caller.is_cli() {
+        return Err(AppError::forbidden());
+    }
+    let rows: Vec<(i64, i64, String, String, String, NaiveDateTime)> = account_requests::table
+        .inner_join(users::table.inner_join(orgs::table))
+        .filter(account_requests::status.eq("pending"))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((
+            account_requests::id,
+            account_requests::user_id,
+            users::username,
+            account_requests::action,
+            account_requests::requested_by,
+            account_requests::requested_at,
+        ))
+        .order(account_requests::id.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user_id, username, action, requested_by, requested_at)| AccountRequest {
+            id,
+            user_id,
+            username,
+            action_label: request_label(&action),
+            action,
+            requested_by,
+            requested_at,
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -393,7 +603,11 @@ pub fn list_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter) -> AppResu
 }
 
 fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<i64>) -> AppResult<Vec<UserView>> {
-    if !(caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity)) {
+    // The three officers see the accounts (the audit administrator confirms steps on them).
+    if !(caller.may(Permission::ManageUsers)
+        || caller.may(Permission::ManageSecurity)
+        || caller.may(Permission::ViewAudit))
+    {
         caller.require(conn, Permission::ManageUsers, "list_users")?;
     }
     let mut q = users::table
@@ -480,8 +694,16 @@ pub enum AccountAction {
     Enable,
     /// 安全管理员: lift a lockout.
     Unlock,
-    /// 安全管理员: a new TOTP secret.
+    /// 安全管理员: the second factor is bound again by the holder at next login (never shown to
+    /// the administrator).
     ResetTotp,
+    /// 安全管理员: let an account a person created log in; its initial password is made now.
+    Grant,
+    /// Another officer (not who asked, not the account itself): carry out the disabling of an
+    /// officer's account that a 系统管理员 asked for.
+    ConfirmDisable,
+    /// The same officer: refuse a pending grant or disabling.
+    RefuseRequest,
 }
 
 /// Applies an account action; returns the new credentials where the action made any.
@@ -494,37 +716,58 @@ pub fn act_on_user(
     now: NaiveDateTime,
 ) -> AppResult<Option<Credentials>> {
     let target = get_user(conn, caller, id)?;
+    let target_is_officer = target.roles.iter().any(|r| Role::parse(r).is_some_and(Role::is_officer));
     let needed = match action {
         AccountAction::ResetPassword | AccountAction::Disable => Permission::ManageUsers,
         AccountAction::Enable if target.status == "disabled" => Permission::ManageUsers,
-        AccountAction::Enable | AccountAction::Unlock | AccountAction::ResetTotp => Permission::ManageSecurity,
+        AccountAction::Enable | AccountAction::Unlock | AccountAction::ResetTotp | AccountAction::Grant => {
+            Permission::ManageSecurity
+        }
+        AccountAction::ConfirmDisable | AccountAction::RefuseRequest => Permission::ViewOrgs,
     };
+    if matches!(action, AccountAction::ConfirmDisable | AccountAction::RefuseRequest) {
+        return decide_request(conn, caller, &target, action == AccountAction::ConfirmDisable, now).map(|_| None);
+    }
     caller.require(conn, needed, "user_action")?;
-    if caller.user_id == Some(id) && action != AccountAction::ResetTotp {
+    if caller.user_id == Some(id) {
         return Err(AppError::invalid("user.self", "不能对自己的账号执行此操作"));
+    }
+    if target.status == "pending" && action != AccountAction::Grant {
+        return Err(AppError::conflict("user.pending", "该账号尚待安全管理员授权"));
+    }
+    // No officer disables another alone: the request waits for a second officer.
+    if action == AccountAction::Disable && target_is_officer && !caller.is_cli() {
+        write_tx(conn, |conn| {
+            open_request(conn, id, "disable", &caller.username, now)?;
+            audit::record(
+                conn,
+                &caller.actor(),
+                Entry::new("user.disable_requested", "user", id)
+                    .after(&serde_json::json!({"username": target.username})),
+            )
+        })?;
+        return Ok(None);
+    }
+    if action == AccountAction::Grant {
+        return grant(conn, caller, &target, now).map(Some);
     }
     let mut creds = None;
     let (password_hash, totp_enc) = match action {
         AccountAction::ResetPassword => {
             let pw = generate_password(&target.username);
             let hash = hashing::hash(&pw)?;
-            creds =
-                Some(Credentials { user_id: id, username: target.username.clone(), password: pw, totp_secret: None });
-            (Some(hash), None)
-        }
-        AccountAction::ResetTotp => {
-            let secret = totp::new_secret();
-            let enc = totp::encrypt(&keys.totp, &secret)?;
             creds = Some(Credentials {
                 user_id: id,
                 username: target.username.clone(),
-                password: String::new(),
-                totp_secret: Some(secret),
+                password: pw,
+                totp_secret: None,
+                pending: false,
             });
-            (None, Some(enc))
+            (Some(hash), None::<String>)
         }
         _ => (None, None),
     };
+    let _ = keys;
     let label = format!("{action:?}");
     write_tx(conn, |conn| {
         let t = users::table.find(id);
@@ -557,11 +800,18 @@ pub fn act_on_user(
                     .execute(conn)?;
             }
             AccountAction::ResetTotp => {
+                // The holder binds a new factor at next login (with their password, which they
+                // then change); the administrator never sees the secret.
                 diesel::update(t)
-                    .set((users::totp_secret_enc.eq(totp_enc), users::totp_last_step.eq(0i64)))
+                    .set((
+                        users::totp_secret_enc.eq(totp_enc),
+                        users::totp_last_step.eq(0i64),
+                        users::must_change_password.eq(true),
+                    ))
                     .execute(conn)?;
                 session::revoke_all(conn, id, now)?;
             }
+            AccountAction::Grant | AccountAction::ConfirmDisable | AccountAction::RefuseRequest => {}
         }
         audit::record(
             conn,
@@ -572,4 +822,120 @@ pub fn act_on_user(
         )
     })?;
     Ok(creds)
+}
+
+/// The 安全管理员 grants an account a person created: it may log in, with an initial password
+/// made now and shown to the granting officer alone (the holder changes it and binds their own
+/// second factor at first login). The creator cannot grant (and holds no 安全管理员 role).
+fn grant(conn: &mut DbConn, caller: &Caller, target: &UserView, now: NaiveDateTime) -> AppResult<Credentials> {
+    if target.status != "pending" {
+        return Err(AppError::conflict("user.not_pending", "该账号不在待授权状态"));
+    }
+    let created_by: Option<String> = users::table.find(target.id).select(users::created_by).first(conn)?;
+    if created_by.as_deref() == Some(caller.username.as_str()) {
+        return Err(AppError::conflict("user.same_officer", "创建账号的人不能授权自己创建的账号"));
+    }
+    let password = generate_password(&target.username);
+    let hash = hashing::hash(&password)?;
+    write_tx(conn, |conn| {
+        let n = diesel::update(users::table.find(target.id).filter(users::status.eq("pending")))
+            .set((
+                users::status.eq("active"),
+                users::password_hash.eq(&hash),
+                users::must_change_password.eq(true),
+                users::password_changed_at.eq(now),
+                users::last_login_at.eq(now),
+            ))
+            .execute(conn)?;
+        if n != 1 {
+            return Err(AppError::conflict("user.not_pending", "该账号不在待授权状态"));
+        }
+        close_request(conn, target.id, "grant", &caller.username, "approved", now)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("user.granted", "user", target.id).after(
+                &serde_json::json!({"username": target.username, "roles": target.roles, "created_by": created_by}),
+            ),
+        )
+    })?;
+    Ok(Credentials {
+        user_id: target.id,
+        username: target.username.clone(),
+        password,
+        totp_secret: None,
+        pending: false,
+    })
+}
+
+/// Another officer decides a pending grant or disabling: never the one who asked, never the
+/// account itself; a grant only by a 安全管理员 (refusing one, too).
+fn decide_request(
+    conn: &mut DbConn,
+    caller: &Caller,
+    target: &UserView,
+    approve: bool,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    if !caller.roles.has_officer() {
+        return Err(AppError::forbidden());
+    }
+    let open: Option<(i64, String, String)> = account_requests::table
+        .filter(account_requests::user_id.eq(target.id))
+        .filter(account_requests::status.eq("pending"))
+        .select((account_requests::id, account_requests::action, account_requests::requested_by))
+        .order(account_requests::id.asc())
+        .first(conn)
+        .optional()?;
+    let Some((_, action, requested_by)) = open else {
+        return Err(AppError::conflict("user.no_request", "该账号没有待确认的申请"));
+    };
+    if approve && action != "disable" {
+        return Err(AppError::conflict("user.no_request", "该账号没有待确认的停用申请"));
+    }
+    if requested_by == caller.username || caller.user_id == Some(target.id) {
+        return Err(AppError::conflict(
+            "user.same_officer",
+            "提出申请的人或被停用的本人不能确认，须由另一名管理员确认",
+        ));
+    }
+    if action == "grant" && !caller.roles.contains(Role::SecAdmin) {
+        return Err(AppError::forbidden());
+    }
+    write_tx(conn, |conn| {
+        if approve {
+            diesel::update(users::table.find(target.id)).set(users::status.eq("disabled")).execute(conn)?;
+            session::revoke_all(conn, target.id, now)?;
+        }
+        close_request(conn, target.id, &action, &caller.username, if approve { "approved" } else { "refused" }, now)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new(if approve { "user.disable_confirmed" } else { "user.request_refused" }, "user", target.id)
+                .after(&serde_json::json!({"action": action, "requested_by": requested_by})),
+        )
+    })
+}
+
+fn close_request(
+    conn: &mut DbConn,
+    user_id: i64,
+    action: &str,
+    by: &str,
+    status: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::update(
+        account_requests::table
+            .filter(account_requests::user_id.eq(user_id))
+            .filter(account_requests::action.eq(action))
+            .filter(account_requests::status.eq("pending")),
+    )
+    .set((
+        account_requests::status.eq(status),
+        account_requests::decided_by.eq(by),
+        account_requests::decided_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
 }

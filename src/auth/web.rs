@@ -1,6 +1,7 @@
 //! Login, logout, password change, and account management: pages and their `/api/v1` twins.
 
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -125,14 +126,37 @@ pub struct PasswordPage {
     layout: Layout,
     forced: bool,
     errors: FormErrors,
+    /// A second factor to bind: the secret shown to the holder alone, its otpauth address and
+    /// the token the form carries it in.
+    enrol: Option<(String, String, String)>,
 }
 
-pub async fn password_page(st: web::Data<AppState>, PageUser(caller): PageUser) -> PasswordPage {
-    PasswordPage {
-        forced: caller.must_change_password,
-        layout: Layout::new(&caller, &st, "修改密码"),
-        errors: FormErrors::none(),
-    }
+/// The password page; when the account must bind a second factor, a fresh secret for it.
+async fn password_page_for(
+    st: &AppState,
+    caller: &crate::auth::Caller,
+    errors: FormErrors,
+) -> PageResult<PasswordPage> {
+    let c = caller.clone();
+    let needs = st.run(move |conn| service::needs_enrolment(conn, &c)).await?;
+    let enrol = if needs {
+        let (secret, token) = service::enrolment_secret(&st.keys)?;
+        let url =
+            format!("otpauth://totp/mealroll:{}?secret={secret}&issuer=mealroll&period=30&digits=6", caller.username);
+        Some((secret, url, token))
+    } else {
+        None
+    };
+    Ok(PasswordPage {
+        forced: caller.must_change_password, layout: Layout::new(caller, st, "修改密码"), errors, enrol
+    })
+}
+
+pub async fn password_page(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<HttpResponse> {
+    let page = password_page_for(&st, &caller, FormErrors::none()).await?;
+    let mut r = html(page.render().map_err(AppError::from)?);
+    r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -143,6 +167,10 @@ pub struct PasswordForm {
     new_password: String,
     #[serde(default)]
     confirm: String,
+    #[serde(default)]
+    totp_token: String,
+    #[serde(default)]
+    totp_code: String,
 }
 
 pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>) -> PageResult<HttpResponse> {
@@ -151,21 +179,28 @@ pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>)
         Err(AppError::field("confirm", "auth.confirm_mismatch", "两次输入的新密码不一致"))
     } else {
         let caller = user.clone();
+        let st2 = st.clone();
         st.run(move |conn| {
-            service::change_own_password(conn, &caller, &form.old_password, &form.new_password, crate::clock::now())
+            let enrolment = service::Enrolment { token: &form.totp_token, code: &form.totp_code };
+            service::change_own_password(
+                conn,
+                &st2.keys,
+                &caller,
+                &form.old_password,
+                &form.new_password,
+                Some(enrolment),
+                crate::clock::now(),
+            )
         })
         .await
     };
     match result {
         Ok(()) => Ok(see_other("/login?ok=password")),
         Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
-            let page = PasswordPage {
-                forced: user.must_change_password,
-                layout: Layout::new(&user, &st, "修改密码"),
-                errors: FormErrors::from_error(&e),
-            };
+            let page = password_page_for(&st, &user, FormErrors::from_error(&e)).await?;
             Ok(HttpResponse::UnprocessableEntity()
                 .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(page.render().map_err(AppError::from)?))
         }
         Err(e) => Err(e.into()),
@@ -184,6 +219,8 @@ pub struct UsersPage {
     can_manage: bool,
     can_secure: bool,
     me: i64,
+    me_name: String,
+    requests: Vec<service::AccountRequest>,
 }
 
 pub async fn users(
@@ -194,8 +231,15 @@ pub async fn users(
     let f = q.into_inner();
     let c = caller.clone();
     let q = f.q.clone();
-    let users = st.run(move |conn| service::list_users(conn, &c, &f)).await?;
+    let officer = caller.roles.has_officer();
+    let (users, requests) = st
+        .run(move |conn| {
+            let requests = if officer { service::open_requests(conn, &c)? } else { Vec::new() };
+            Ok((service::list_users(conn, &c, &f)?, requests))
+        })
+        .await?;
     Ok(UsersPage {
+        requests,
         layout: Layout::new(&caller, &st, "用户管理"),
         users,
         q,
@@ -203,6 +247,7 @@ pub async fn users(
         can_manage: caller.may(Permission::ManageUsers),
         can_secure: caller.may(Permission::ManageSecurity),
         me: caller.user_id.unwrap_or(0),
+        me_name: caller.username.clone(),
     })
 }
 
@@ -365,6 +410,11 @@ pub async fn api_user_create(
     let st2 = st.clone();
     let creds = st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, crate::clock::now())).await?;
     Ok(HttpResponse::Created().json(creds))
+}
+
+/// The steps on accounts waiting for another officer (grants, disabling an officer).
+pub async fn api_account_requests(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(st.run(move |conn| service::open_requests(conn, &caller)).await?))
 }
 
 pub async fn api_user_action(

@@ -88,6 +88,29 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         password_changed_at -> Timestamp,
         created_at -> Timestamp,
+        created_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    account_requests (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        action -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_throttle (ip) {
+        ip -> Text,
+        failures -> Integer,
+        first_failed_at -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -363,6 +386,7 @@ diesel::joinable!(students -> orgs (school_id));
 diesel::joinable!(key_locks -> orgs (org_id));
 diesel::joinable!(change_requests -> students (student_id));
 diesel::joinable!(student_photos -> students (student_id));
+diesel::joinable!(account_requests -> users (user_id));
 diesel::joinable!(student_history -> students (student_id));
 diesel::joinable!(student_merges -> students (survivor_id));
 
@@ -719,6 +743,8 @@ diesel::joinable!(report_submissions -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
+    account_requests,
+    login_throttle,
     schools,
     campuses,
     teachers,

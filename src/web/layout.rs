@@ -58,7 +58,10 @@ impl Layout {
             nav.push(NavItem { href: "/dashboard", label: "数据看板" });
             nav.push(NavItem { href: "/reports", label: "统计报表" });
         }
-        if caller.may(Permission::ManageUsers) || caller.may(Permission::ManageSecurity) {
+        if caller.may(Permission::ManageUsers)
+            || caller.may(Permission::ManageSecurity)
+            || caller.may(Permission::ViewAudit)
+        {
             nav.push(NavItem { href: "/users", label: "用户管理" });
         }
         if caller.may(Permission::ViewAudit) {

@@ -397,6 +397,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/users", web::post().to(auth::web::api_user_create))
                 .route("/users/{id}", web::get().to(auth::web::api_user))
                 .route("/users/{id}/action", web::post().to(auth::web::api_user_action))
+                .route("/account-requests", web::get().to(auth::web::api_account_requests))
                 .route("/audit", web::get().to(audit::web::api_list))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::new(ErrorKind::NotFound, "not_found", "接口不存在"))

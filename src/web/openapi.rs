@@ -182,6 +182,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("post", "/users", "新建用户 {username, display_name, org_code, roles}", "users"),
     ("get", "/users/{id}", "用户详情", "users"),
     ("post", "/users/{id}/action", "账号操作 {action: reset_password|disable|enable|unlock|reset_totp}", "users"),
+    ("get", "/account-requests", "待另一名管理员确认的账号事项（授权新账号、停用管理员账号）", "auth"),
     ("get", "/audit", "审计日志 (?action=&actor=&page=)", "audit"),
 ];
 

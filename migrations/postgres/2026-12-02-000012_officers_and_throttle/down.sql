@@ -1,0 +1,3 @@
+DROP TABLE login_throttle;
+DROP TABLE account_requests;
+ALTER TABLE users DROP COLUMN created_by;
