@@ -306,5 +306,35 @@ async fn a_month_reconciles_to_the_hand_computed_figures_with_the_flags_and_the_
         )
         .await;
         assert_eq!(s, 404, "{label}: out of scope");
+
+        // The prefecture's 资金对账 menu is a chooser of its counties, each a working link.
+        add_user(&w, "shi.caiwu", "522300", "finance");
+        let page = |uri: String| {
+            let cookie = format!("mealroll_session={}", w.token("shi.caiwu"));
+            let app = &app;
+            async move {
+                let resp = test::call_service(
+                    app,
+                    test::TestRequest::get()
+                        .uri(&uri)
+                        .insert_header((actix_web::http::header::COOKIE, cookie))
+                        .to_request(),
+                )
+                .await;
+                (resp.status().as_u16(), body_text(resp).await)
+            }
+        };
+        let (s, html) = page("/reconciliation?month=2026-10".into()).await;
+        assert_eq!(s, 200, "{label}: {html}");
+        let link = format!("/reconciliation?org={COUNTY}&amp;month=2026-10&amp;fund=meal");
+        assert!(html.contains(&link) && html.contains(&format!("org={OTHER_COUNTY}")), "{label}: {html}");
+        let (s, html) = page(link.replace("&amp;", "&")).await;
+        assert_eq!(s, 200, "{label}");
+        assert!(html.contains("id=\"total-entitled\">425.00"), "{label}: the county's figures from the prefecture");
+        // A school's own month: its rows only, titled with the school, the form links by the school.
+        let (s, html) = page(format!("/reconciliation?org={SCHOOL_A}&month=2026-10")).await;
+        assert_eq!(s, 200, "{label}");
+        assert!(html.contains(&format!("/reconciliation/{SCHOOL_A}/2026-10/disbursement.pdf")), "{label}");
+        assert!(!html.contains(&format!("<td>{SCHOOL_B}</td>")), "{label}: another school's row");
     }
 }

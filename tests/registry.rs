@@ -355,6 +355,12 @@ async fn the_registration_form_registers_once_and_asks_why_a_start_lies_far_back
                 .await;
         assert_eq!(r.status(), 200, "{label}");
         let html = body_text(r).await;
+        // A wrong address under /students answers as a page, in Chinese, not raw JSON.
+        let lost = test::call_service(&app, page(test::TestRequest::get().uri("/students/new"))).await;
+        assert_eq!(lost.status(), 404, "{label}");
+        let ct = lost.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(ct.starts_with("text/html"), "{label}: {ct}");
+        assert!(body_text(lost).await.contains("记录不存在"), "{label}");
         let csrf = csrf_of(&html);
         let key = html
             .split("name=\"form_key\" value=\"")

@@ -34,10 +34,10 @@ pub fn export(
     audit::record_alone(
         conn,
         &caller.actor(),
-        Entry::new("ledger.disbursement_form", "org", &r.county)
+        Entry::new("ledger.disbursement_form", "org", &r.org)
             .after(&serde_json::json!({"month": r.month, "fund": r.fund, "file": file})),
     )?;
-    Ok((bytes, mime, format!("{}-{}-{}-{file}", r.county, r.month, r.fund)))
+    Ok((bytes, mime, format!("{}-{}-{}-{file}", r.org, r.month, r.fund)))
 }
 
 struct Col {
@@ -85,7 +85,9 @@ fn heading(c: &Col, r: &Reconciliation) -> &'static str {
 }
 
 fn subtitle(r: &Reconciliation) -> String {
-    format!("结算期：{}    单位：元    计划学校 {} 所", r.month, r.rows.len())
+    // A school's own form says so: the county issues it, for that school's rows only.
+    let only = if r.org == r.county { String::new() } else { format!("    仅{}（{}）", r.org_name, r.org) };
+    format!("结算期：{}    单位：元    计划学校 {} 所{only}", r.month, r.rows.len())
 }
 
 /// Every character must be in the shipped font (school names can hold rare ones).

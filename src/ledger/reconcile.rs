@@ -53,6 +53,9 @@ pub struct SchoolRow {
 pub struct Reconciliation {
     pub county: String,
     pub county_name: String,
+    /// What was asked for: the county, or one of its schools (then its rows only).
+    pub org: String,
+    pub org_name: String,
     /// `meal` or `yibu`, and its name.
     pub fund: &'static str,
     pub fund_label: &'static str,
@@ -158,6 +161,25 @@ fn yibu_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entit
         *e = (e.0.max(students), e.1 + days.get(&id).copied().unwrap_or(0), e.2 + amount, e.3 + adjustment);
     }
     Ok(by_school)
+}
+
+/// Reconciliation is by county (or school): asked above a county, the counties under it to
+/// choose from (in code order), with the org asked for; `None` when the org can be reconciled.
+pub fn counties_to_choose(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Option<(Org, Vec<Org>)>> {
+    caller.require(conn, Permission::ViewLedger, "reconcile")?;
+    let org = org_in_scope(conn, caller.scope(), org_code)?;
+    match OrgKind::parse(&org.kind) {
+        Some(OrgKind::Ministry | OrgKind::Province | OrgKind::Prefecture) => {
+            let counties = orgs::table
+                .filter(orgs::kind.eq(OrgKind::County.as_str()))
+                .filter(orgs::path.like(format!("{}%", org.path)))
+                .select(Org::as_select())
+                .order(orgs::code.asc())
+                .load(conn)?;
+            Ok(Some((org, counties)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The same for a settlement period of whole months (a month, a term or a school year) and a
@@ -349,6 +371,8 @@ pub fn county_period(
     Ok(Reconciliation {
         county: county.code.clone(),
         county_name: county.name.clone(),
+        org: org.code.clone(),
+        org_name: org.name.clone(),
         fund: fund.as_str(),
         fund_label: fund.label(),
         month: month.to_string(),

@@ -87,10 +87,37 @@ async fn page_of(
     })
 }
 
-pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
+/// Above a county: the counties to choose from, each linking to its reconciliation.
+#[derive(Template, WebTemplate)]
+#[template(path = "ledger/reconcile_counties.html")]
+pub struct CountiesPage {
+    layout: Layout,
+    org: crate::org::model::Org,
+    counties: Vec<crate::org::model::Org>,
+    month: String,
+    fund: &'static str,
+}
+
+pub async fn page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<Query>,
+) -> PageResult<actix_web::Either<Page, CountiesPage>> {
     let q = q.into_inner();
     let fund = fund_or_meal(&q.fund)?;
-    page_of(&st, caller, q.org, period_for(&q.month, fund)?, fund, FormErrors::none()).await
+    let period = period_for(&q.month, fund)?;
+    let asked = if q.org.is_empty() { caller.org_code.clone() } else { q.org.clone() };
+    let c = caller.clone();
+    if let Some((org, counties)) = st.run(move |conn| reconcile::counties_to_choose(conn, &c, &asked)).await? {
+        return Ok(actix_web::Either::Right(CountiesPage {
+            layout: Layout::new(&caller, st.get_ref(), format!("资金对账 {}", org.name)),
+            org,
+            counties,
+            month: period.to_string(),
+            fund: fund.as_str(),
+        }));
+    }
+    Ok(actix_web::Either::Left(page_of(&st, caller, q.org, period, fund, FormErrors::none()).await?))
 }
 
 /// `disbursement.pdf` or `disbursement.xlsx` of a county's period, audited.

@@ -448,10 +448,16 @@ pub fn app(
     let json_cfg = web::JsonConfig::default().limit(1024 * 1024).error_handler(|err, _| {
         AppError::invalid("input.malformed_json", format!("请求内容不是有效的JSON或字段类型不符：{err}")).into()
     });
+    // A bad path or query answers as the rest of its side does: JSON under /api, a page elsewhere
+    // (`/students/new` is not a student number: a Chinese page, not raw JSON).
+    fn answer(e: AppError, req: &actix_web::HttpRequest) -> actix_web::Error {
+        if req.path().starts_with("/api/") { e.into() } else { PageError(e).into() }
+    }
     let path_cfg = web::PathConfig::default()
-        .error_handler(|_, _| AppError::new(ErrorKind::NotFound, "not_found", "记录不存在").into());
-    let query_cfg = web::QueryConfig::default()
-        .error_handler(|err, _| AppError::invalid("input.malformed_query", format!("查询参数有误：{err}")).into());
+        .error_handler(|_, req| answer(AppError::new(ErrorKind::NotFound, "not_found", "记录不存在"), req));
+    let query_cfg = web::QueryConfig::default().error_handler(|err, req| {
+        answer(AppError::invalid("input.malformed_query", format!("查询参数有误：{err}")), req)
+    });
     actix_web::App::new()
         .app_data(state)
         .app_data(json_cfg)
