@@ -164,7 +164,7 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     reset_peak_rss();
 
     let start = Instant::now();
-    let built = roster::build(conn, &cli, &code, term, Some(day))?;
+    let built = roster::build(conn, &cli, &code, term, Some(day), roster::AfterArchive::Refuse)?;
     let (head, lines) = roster::get(conn, &cli, built.roster.id)?;
     let pdf = roster_print::pdf(&head, &lines, Kind::Signed, "2026-09-15 08:00")?;
     let seconds = start.elapsed().as_secs_f64();

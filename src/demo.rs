@@ -217,7 +217,7 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
             if default_snapshot(term) > today {
                 continue;
             }
-            let built = roster::build(conn, cli, code, term, None)?;
+            let built = roster::build(conn, cli, code, term, None, roster::AfterArchive::Refuse)?;
             let all = [Step::Sign, Step::Review, Step::Archive];
             for step in all.iter().take(steps) {
                 roster::step(conn, cli, built.roster.id, *step, "演示")?;

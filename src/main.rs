@@ -241,6 +241,9 @@ enum RosterCommand {
         /// Snapshot date; default 15 September / 1 March.
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+        /// Build a new version although the term's roster is archived (备案).
+        #[arg(long)]
+        after_archive: bool,
     },
     /// Print a school's newest roster (or --version N) to FILE.pdf or FILE.xlsx.
     Print {
@@ -1052,15 +1055,16 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
     let caller = Caller::cli(conn)?;
     let term_of = |t: &str| Term::parse(t).map_err(|m| AppError::invalid("term.format", m));
     match what {
-        RosterCommand::Build { school, term, date } => {
-            let built = roster::build(conn, &caller, &school, term_of(&term)?, date)?;
+        RosterCommand::Build { school, term, date, after_archive } => {
+            let after = if after_archive { roster::AfterArchive::Confirmed } else { roster::AfterArchive::Refuse };
+            let built = roster::build(conn, &caller, &school, term_of(&term)?, date, after)?;
             let (head, lines) = roster::get(conn, &caller, built.roster.id)?;
             let students: Vec<_> = lines.iter().map(|l| json!({"student_no": l.student_no, "name": l.name})).collect();
             print(
                 json_mode,
                 json!({"school": head.school_code, "term": head.term, "version": head.version, "hash": head.hash,
                        "count": head.count, "snapshot_date": head.snapshot_date, "created": built.created,
-                       "status": head.status, "diff": head.diff, "students": students}),
+                       "status": head.status, "diff": head.diff, "warning": built.warning, "students": students}),
                 || {
                     out!(
                         "{} {} 花名册第{}版{}：{} 人，统计日期 {}，校验码 {}",
@@ -1072,6 +1076,12 @@ fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -
                         head.snapshot_date,
                         head.hash
                     );
+                    if let Some(w) = &built.warning {
+                        out!("  注意：{w}");
+                    }
+                    if head.diff.from_archived {
+                        out!("  与第{}版（最近备案版本）相比：", head.diff.from_version);
+                    }
                     for e in &head.diff.joined {
                         out!("  新增 {} {} {}", e.student_no, e.name, e.reason);
                     }

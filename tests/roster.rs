@@ -316,6 +316,66 @@ async fn the_roster_is_exactly_the_eligible_children_and_a_later_change_makes_v2
         assert!(!text.contains(first["guardian_name"].as_str().expect("guardian")), "{label}: no guardian in public");
         assert!(!text.contains("监护人"), "{label}");
         assert!(audit_count(&mut w.conn(), "roster.print") >= 3, "{label}");
+
+        // After 备案 a rebuild is refused until the builder confirms, and nothing is stored.
+        let (a1, _) = enrolled(&app, &w, SCHOOL_A, "孙备案后", "52232620190101023").await;
+        let build = |confirm: bool| {
+            test::TestRequest::post()
+                .uri("/api/v1/rosters")
+                .set_json(json!({"school": SCHOOL_A, "term": term, "after_archive": confirm}))
+        };
+        let (s, v) = call(&app, build(false), &principal_a).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("roster.archived")), "{label}: {v}");
+        assert!(v["message"].as_str().unwrap_or("").contains("第2版已于"), "{label}: {v}");
+        assert_eq!(audit_count(&mut w.conn(), "roster.build"), 2, "{label}: nothing built");
+        let (s, v) = call(&app, build(true), &principal_a).await;
+        assert_eq!((s, v["roster"]["version"].as_i64()), (201, Some(3)), "{label}: {v}");
+        assert!(v["warning"].as_str().unwrap_or("").contains("须重新签章"), "{label}: {v}");
+        // v4 after more changes is compared with v2, what the county filed: every change since,
+        // not only those since the v3 draft.
+        let (a2, _) = enrolled(&app, &w, SCHOOL_A, "周再入", "52232620190101025").await;
+        let (s, v) = call(&app, build(true), &principal_a).await;
+        assert_eq!((s, v["roster"]["version"].as_i64()), (201, Some(4)), "{label}: {v}");
+        let diff = &v["roster"]["diff"];
+        assert_eq!((diff["from_version"].as_i64(), diff["from_archived"].as_bool()), (Some(2), Some(true)), "{label}");
+        let mut joined: Vec<i64> =
+            diff["joined"].as_array().expect("joined").iter().map(|e| e["student_id"].as_i64().expect("id")).collect();
+        joined.sort();
+        assert_eq!(joined, vec![a1, a2], "{label}: {diff}");
+
+        // The page says so before the button, and refuses without the box ticked.
+        let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("a.xiaozhang")));
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri(&format!("/rosters?term={term}")).insert_header(cookie.clone()).to_request(),
+        )
+        .await;
+        let html = body_text(r).await;
+        assert!(html.contains("id=\"archived-warning\"") && html.contains("第2版已备案"), "{label}");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/rosters/{}", v["roster"]["id"].as_i64().expect("id")))
+                .insert_header(cookie.clone())
+                .to_request(),
+        )
+        .await;
+        assert!(body_text(r).await.contains("与第2版（最近备案版本）相比"), "{label}");
+        enrolled(&app, &w, SCHOOL_A, "吴三入", "52232620190101027").await;
+        let form = |tick: bool| {
+            let mut f = vec![("csrf", csrf_of(&html)), ("school", SCHOOL_A.to_owned()), ("term", term.clone())];
+            if tick {
+                f.push(("after_archive", "true".to_owned()));
+            }
+            test::TestRequest::post().uri("/rosters").insert_header(cookie.clone()).set_form(f).to_request()
+        };
+        let r = test::call_service(&app, form(false)).await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(body_text(r).await.contains("如确需重新生成，请勾选确认"), "{label}");
+        let r = test::call_service(&app, form(true)).await;
+        assert_eq!(r.status(), 303, "{label}");
+        let to = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        assert!(to.ends_with("?ok=rebuilt"), "{label}: {to}");
     }
 }
 

@@ -107,6 +107,10 @@ pub fn content_hash(school_code: &str, term: Term, snapshot: NaiveDate, lines: &
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diff {
     pub from_version: i32,
+    /// The version compared with is the last archived (备案) one: what the county signed off, so
+    /// a reviewer sees everything that changed since, not only since the last draft.
+    #[serde(default)]
+    pub from_archived: bool,
     pub joined: Vec<DiffEntry>,
     pub left: Vec<DiffEntry>,
     pub changed: Vec<DiffEntry>,

@@ -155,7 +155,7 @@ pub async fn calendar_import(
 pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<BuildBody>) -> Json {
     let b = body.into_inner();
     let (t, day) = b.parse()?;
-    let mut built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day)).await?;
+    let mut built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day, b.after_archive())).await?;
     built.roster = built.roster.shown();
     Ok(if built.created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(built))
 }

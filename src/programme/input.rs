@@ -162,11 +162,19 @@ pub struct BuildBody {
     pub school: String,
     pub term: String,
     pub snapshot_date: String,
+    /// Told that the term's roster is archived, build a new version anyway.
+    #[serde(default)]
+    pub after_archive: bool,
 }
 
 impl BuildBody {
     pub fn parse(&self) -> AppResult<(Term, Option<NaiveDate>)> {
         Ok((term(&self.term)?, optional_day("snapshot_date", &self.snapshot_date)?))
+    }
+
+    pub fn after_archive(&self) -> crate::programme::roster::AfterArchive {
+        use crate::programme::roster::AfterArchive;
+        if self.after_archive { AfterArchive::Confirmed } else { AfterArchive::Refuse }
     }
 }
 

@@ -348,6 +348,18 @@ pub struct Built {
     pub roster: RosterHead,
     /// False when the content matched the newest version, which is returned unchanged.
     pub created: bool,
+    /// Said when a new version follows an archived one: it must be signed, reviewed and archived
+    /// again, and the archived version stands until then.
+    pub warning: Option<String>,
+}
+
+/// Whether a rebuild may follow an archived version: only when the builder says so, having been
+/// told. The archived version is what the county filed; a silent new draft would replace it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AfterArchive {
+    #[default]
+    Refuse,
+    Confirmed,
 }
 
 /// Builds a school's roster for a term on its snapshot date (default 15 September / 1 March).
@@ -359,6 +371,7 @@ pub fn build(
     school_code: &str,
     term: Term,
     snapshot: Option<NaiveDate>,
+    after_archive: AfterArchive,
 ) -> AppResult<Built> {
     caller.require(conn, Permission::BuildRoster, "build_roster")?;
     let school = school_in_scope(conn, caller, school_code)?;
@@ -381,7 +394,7 @@ pub fn build(
     let lines = snapshot_lines(conn, &school, day)?;
     let hash = roster::content_hash(&school.code, term, day, &lines);
     let (year, half) = (term.school_year(), i32::from(term.half()));
-    let (row, created) = write_tx(conn, |conn| {
+    let (row, created, warning) = write_tx(conn, |conn| {
         let newest: Option<RosterRow> = rosters::table
             .filter(rosters::school_id.eq(school.id))
             .filter(rosters::school_year.eq(year))
@@ -391,12 +404,42 @@ pub fn build(
             .first(conn)
             .optional()?;
         if let Some(n) = newest.as_ref().filter(|n| n.content_hash == hash) {
-            return Ok((n.clone(), false));
+            return Ok((n.clone(), false, None));
         }
-        let (version, diff) = match &newest {
-            None => (1, Diff::default()),
-            Some(n) => {
-                let mut d = roster::diff(n.version, &load_lines(conn, n.id)?, &lines);
+        let archived: Option<RosterRow> = rosters::table
+            .filter(rosters::school_id.eq(school.id))
+            .filter(rosters::school_year.eq(year))
+            .filter(rosters::term.eq(half))
+            .filter(rosters::status.eq(Status::Archived.as_str()))
+            .order(rosters::version.desc())
+            .select(RosterRow::as_select())
+            .first(conn)
+            .optional()?;
+        let warning = archived.as_ref().map(|a| {
+            format!(
+                "{}{}花名册第{}版已于{}备案；新版本须重新签章、审核、备案，在此之前第{}版仍是有效的备案版本",
+                school.name,
+                term.label(),
+                a.version,
+                a.archived_at.map(|t| crate::clock::local(t).date().to_string()).unwrap_or_default(),
+                a.version
+            )
+        });
+        if let Some(w) = &warning
+            && after_archive == AfterArchive::Refuse
+        {
+            return Err(AppError::field(
+                "after_archive",
+                "roster.archived",
+                format!("{w}。如确需重新生成，请勾选确认后再生成"),
+            ));
+        }
+        // Compared with what the county filed when there is one, else with the newest version.
+        let base = archived.as_ref().or(newest.as_ref());
+        let (version, diff) = match (&newest, base) {
+            (Some(n), Some(b)) => {
+                let mut d = roster::diff(b.version, &load_lines(conn, b.id)?, &lines);
+                d.from_archived = archived.is_some();
                 for e in &mut d.joined {
                     e.reason = why_joined(conn, e.student_id, day)?;
                 }
@@ -405,6 +448,7 @@ pub fn build(
                 }
                 (n.version + 1, d)
             }
+            _ => (1, Diff::default()),
         };
         let id: i64 = diesel::insert_into(rosters::table)
             .values((
@@ -430,12 +474,13 @@ pub fn build(
             Entry::new("roster.build", "roster", id).after(&serde_json::json!({
                 "school": school.code, "term": term.to_string(), "version": version, "snapshot": day,
                 "count": lines.len(), "hash": hash, "joined": diff.joined.len(), "left": diff.left.len(),
+                "compared_with": diff.from_version, "after_archived": diff.from_archived,
             })),
         )?;
         let row = rosters::table.find(id).select(RosterRow::as_select()).first(conn)?;
-        Ok((row, true))
+        Ok((row, true, warning))
     })?;
-    Ok(Built { roster: head(conn, row, &school)?, created })
+    Ok(Built { roster: head(conn, row, &school)?, created, warning })
 }
 
 fn insert_lines(conn: &mut DbConn, roster_id: i64, lines: &[RosterLine]) -> AppResult<()> {

@@ -409,6 +409,8 @@ pub struct RostersPage {
     can_build: bool,
     can_print_all: bool,
     late: usize,
+    /// The term's newest archived version: a rebuild must be confirmed.
+    archived: Option<i32>,
     flash: &'static str,
     errors: FormErrors,
 }
@@ -441,6 +443,11 @@ async fn rosters_page(
         term_label: t.label(),
         terms: term_choices(current_term()),
         late: overview.iter().filter(|r| r.late).count(),
+        archived: versions
+            .iter()
+            .filter(|v| v.status() == crate::domain::roster::Status::Archived)
+            .map(|v| v.version)
+            .max(),
         overview,
         versions,
         school_code: if is_school { caller.org_code.clone() } else { String::new() },
@@ -465,11 +472,19 @@ pub async fn build(st: web::Data<AppState>, f: CsrfForm<BuildBody>) -> PageResul
     let t = input::term(&form.term).unwrap_or_else(|_| current_term());
     let c = user.clone();
     let result = match form.parse() {
-        Ok((t, day)) => st.run(move |conn| roster::build(conn, &c, &form.school, t, day)).await,
+        Ok((t, day)) => st.run(move |conn| roster::build(conn, &c, &form.school, t, day, form.after_archive())).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(b) => Ok(see_other(&format!("/rosters/{}?ok={}", b.roster.id, if b.created { "created" } else { "saved" }))),
+        Ok(b) => Ok(see_other(&format!(
+            "/rosters/{}?ok={}",
+            b.roster.id,
+            match (b.created, b.warning.is_some()) {
+                (true, true) => "rebuilt",
+                (true, false) => "created",
+                _ => "saved",
+            }
+        ))),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             rosters_page(&st, user, t, "", FormErrors::from_error(&e)).await?,
@@ -542,6 +557,7 @@ pub async fn detail(
 ) -> PageResult<RosterPage> {
     let msg = match flash.ok.as_deref() {
         Some("created") => "已生成新版本",
+        Some("rebuilt") => "已生成新版本；此前的备案版本在新版本备案前仍然有效，新版本须重新签章、审核、备案",
         Some("saved") => "内容与最新版本相同，未生成新版本",
         Some("stepped") => "已办理",
         _ => "",

@@ -125,7 +125,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "导入供餐日历（请求体为文件；?filename=；列：月份、供餐天数、供餐日期）",
         "programme",
     ),
-    ("post", "/rosters", "生成受益学生花名册 {school, term, snapshot_date?}（内容未变时返回原版本）", "roster"),
+    (
+        "post",
+        "/rosters",
+        "生成受益学生花名册 {school, term, snapshot_date?, after_archive?}（内容未变时返回原版本；本学期已有备案版本时须 after_archive: true，否则 422 roster.archived；差异与最近备案版本比较）",
+        "roster",
+    ),
     ("get", "/rosters", "?term= 计划学校报送情况；?term=&school= 某校各版本", "roster"),
     ("get", "/rosters/{id}", "花名册及名单（校验内容哈希）", "roster"),
     ("delete", "/rosters/{id}", "删除草稿（已签章的不能删除）", "roster"),
