@@ -329,3 +329,23 @@ fn a_server_given_every_hostile_file_at_once_stays_up_and_small() {
     assert_eq!(r.status().as_u16(), 200);
     eprintln!("server RSS before {before} MB, after {after} MB");
 }
+
+/// A connection handed back to the pool inside a transaction (a panic or an error half-way) is
+/// dropped, never given to the next request in the middle of someone else's work.
+#[test]
+fn a_connection_returned_inside_a_transaction_is_not_handed_out_again() {
+    use diesel::connection::TransactionManager;
+    use mealroll::db::DbConn;
+    for db in TestDb::all() {
+        let pool = mealroll::db::connect(&db.url, 1).expect("pool");
+        {
+            let mut c = pool.get().expect("conn");
+            <DbConn as TransactionManager<DbConn>>::begin_transaction(&mut c).expect("begin");
+        }
+        let mut c = pool.get().expect("a connection");
+        let depth = <DbConn as TransactionManager<DbConn>>::transaction_manager_status_mut(&mut c)
+            .transaction_depth()
+            .expect("status");
+        assert_eq!(depth, None, "{}: the next caller starts outside any transaction", db.label);
+    }
+}

@@ -362,3 +362,25 @@ async fn the_api_takes_what_the_page_takes_and_refuses_more_in_json() {
         assert!(body["message"].as_str().unwrap_or_default().contains("64MB"), "{body}");
     }
 }
+
+/// A job the server no longer holds (let go after it finished, or lost in a restart) says that
+/// it ended, not that it lies outside the caller's jurisdiction.
+#[actix_web::test]
+async fn a_job_no_longer_held_says_it_ended() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/jobs/0123456789abcdef01234567")
+                .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("a.xueji"))))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{label}");
+        let html = body_text(r).await;
+        assert!(html.contains("该任务已结束") && !html.contains("管辖范围"), "{label}: {html}");
+    }
+}

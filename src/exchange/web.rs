@@ -97,7 +97,7 @@ pub async fn import_submit(
     let owner = caller.user_id.unwrap_or(0);
     let job = st.jobs.start(owner, &format!("导入 {filename}"));
     let (jobs, pool, id) = (st.jobs.clone(), st.pool.clone(), job.clone());
-    std::thread::spawn(move || {
+    st.jobs.run(&job, move || {
         let progress = |done: usize, stage: &str| {
             jobs.update(&id, |s| {
                 s.done = done;
@@ -142,7 +142,7 @@ pub async fn job_page(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<JobPage> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
+    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let all = job.report.as_ref().map(|r| r.errors.clone()).unwrap_or_default();
     let shown: Vec<RowError> = all.iter().take(500).cloned().collect();
     Ok(JobPage {
@@ -158,7 +158,7 @@ pub async fn job_errors(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
+    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let bytes = job.error_workbook.ok_or_else(AppError::not_found)?;
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
 }
@@ -169,7 +169,7 @@ pub async fn job_file(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0)).ok_or_else(AppError::not_found)?;
+    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let (name, bytes) = job.file.ok_or_else(AppError::not_found)?;
     let kind = if name.ends_with(".pdf") { PDF } else { XLSX };
     Ok(download(bytes, &name, kind))

@@ -624,7 +624,7 @@ pub async fn print_all(st: web::Data<AppState>, f: CsrfForm<TermQuery>) -> PageR
     let job = jobs.start(user.user_id.unwrap_or(0), &format!("打印{}受益学生花名册", t.label()));
     let pool = st.pool.clone();
     let id = job.clone();
-    std::thread::spawn(move || {
+    st.jobs.run(&job, move || {
         let progress = |done: usize, total: usize| {
             jobs.update(&id, |s| {
                 s.stage = "生成PDF".into();
