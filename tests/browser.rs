@@ -560,10 +560,14 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         "/execute/sync",
         json!({"script": "document.getElementById('snapshot_date').value = arguments[0];", "args": [later]}),
     );
+    // The demo's first version is archived: the page says so, and the rebuild is confirmed.
+    assert!(d.find_text("#archived-warning").contains("已备案"), "warned before rebuilding: {}", d.source());
+    d.click("#after_archive");
     d.click("#build-form button");
     let roster_url = d.wait_until_url(|u| u.contains("/rosters/") && u.contains("ok="));
     let page = d.source();
-    assert!(roster_url.contains("ok=created") && page.contains("第2版"), "a new version: {roster_url} {page}");
+    assert!(roster_url.contains("ok=rebuilt") && page.contains("第2版"), "a new version: {roster_url} {page}");
+    assert!(page.contains("（最近备案版本）相比"), "compared with what the county filed: {page}");
     assert!(d.find_text("#diff").contains(&student_name), "the diff names the child who left: {page}");
     d.screenshot(&shots.join("25-roster-v2.png"));
     d.click("#sign-form button");
@@ -705,5 +709,14 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
         .arg(shots.join("roster.pdf"))
         .arg(shots.join("30-roster-page"))
         .status();
+    // The prefecture's 资金对账: a chooser of its counties, each opening that county's month.
+    logout();
+    login_as("zhou.yyb");
+    d.open(&format!("{base}/reconciliation?month={month}"));
+    assert!(d.find_text("#counties").contains("望谟县"), "the prefecture chooses a county: {}", d.source());
+    d.screenshot(&shots.join("43-reconciliation-prefecture.png"));
+    d.click(&format!("#counties a[href*='org={}']", mealroll::demo::COUNTY));
+    let page = d.wait_until_source(|s| s.contains("id=\"reconciliation\""));
+    assert!(page.contains("压低标准"), "the county's month from the prefecture: {page}");
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }
