@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod exchange;
+pub mod inspection;
 pub mod ledger;
 pub mod org;
 pub mod programme;

@@ -118,6 +118,11 @@ enum Command {
         #[arg(long)]
         close: bool,
     },
+    /// Inspection: the anomaly scan (SPEC §10).
+    Inspect {
+        #[command(subcommand)]
+        what: InspectCommand,
+    },
     /// A statutory report (SPEC §9) for an org and a period.
     Report {
         /// school-regular | county-regular | annual-execution | registry-overview | monthly-progress |
@@ -226,6 +231,22 @@ enum BenchCommand {
     Report {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum InspectCommand {
+    /// Run the anomaly rules over an org's schools for a period; exits 0 whenever the scan ran.
+    Scan {
+        /// A county's division code or a 学校标识码.
+        #[arg(long)]
+        org: String,
+        /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
+        #[arg(long)]
+        period: String,
+        /// Rule codes, comma-separated (default: every rule).
+        #[arg(long, default_value = "")]
+        rules: String,
     },
 }
 
@@ -690,6 +711,35 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
+        Command::Inspect { what: InspectCommand::Scan { org, period, rules } } => {
+            use mealroll::inspection::scan;
+            let caller = Caller::cli(&mut conn)?;
+            let span =
+                mealroll::domain::calendar::Span::parse(&period).map_err(|m| AppError::invalid("period.format", m))?;
+            let found = scan::scan(&mut conn, &caller, &org, &span, &scan::rules_from(&rules)?)?;
+            print(cli.json, json!(found), || {
+                out!(
+                    "{} {} 异常扫描：运行规则 {}，发现 {} 条",
+                    found.org_name,
+                    found.period,
+                    found.rules.join(","),
+                    found.flags.len()
+                );
+                if !found.not_run.is_empty() {
+                    out!("  尚未实现、未运行：{}", found.not_run.join(","));
+                }
+                for f in &found.flags {
+                    out!(
+                        "  {} {} {} {} {}",
+                        f.rule,
+                        f.school,
+                        f.student_no.as_deref().unwrap_or("-"),
+                        f.amount.as_deref().unwrap_or("-"),
+                        f.message
+                    );
+                }
+            });
+        }
         Command::Ledger { what } => ledger_command(&mut conn, cli.json, what)?,
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;

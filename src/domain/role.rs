@@ -186,6 +186,8 @@ pub enum Permission {
     SubmitReports,
     /// Sign off the reports of the orgs below: approve, approve with reservations, reject.
     ReviewReports,
+    /// Run the anomaly scan and read its flags for the orgs in scope (a school: its own).
+    ViewAnomalies,
     /// See a child's full ID numbers, 学籍号 and phones, one child at a time, with a reason that
     /// the audit log keeps (everywhere else they are masked).
     Unmask,
@@ -221,6 +223,7 @@ impl Role {
             SubmitReports => matches!(self, NutritionOffice | NutritionOfficer | Principal),
             ReviewReports => self == NutritionOffice,
             Unmask => matches!(self, Registrar | Principal | NutritionOffice | Inspector),
+            ViewAnomalies => matches!(self, Inspector | NutritionOffice | Finance | Principal | NutritionOfficer),
         }
     }
 }

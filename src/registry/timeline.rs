@@ -63,6 +63,21 @@ pub fn load(conn: &mut DbConn, student_id: i64) -> AppResult<Vec<SpellRow>> {
         .load(conn)?)
 }
 
+/// The timelines of many students at once (chunked so the bind list stays small).
+pub fn timelines(conn: &mut DbConn, student_ids: &[i64]) -> AppResult<std::collections::HashMap<i64, Timeline>> {
+    let mut rows: std::collections::HashMap<i64, Vec<Spell>> = std::collections::HashMap::new();
+    for chunk in student_ids.chunks(5000) {
+        let got: Vec<SpellRow> = student_spells::table
+            .filter(student_spells::student_id.eq_any(chunk))
+            .select(SpellRow::as_select())
+            .load(conn)?;
+        for r in got {
+            rows.entry(r.student_id).or_default().push(r.spell());
+        }
+    }
+    Ok(rows.into_iter().map(|(id, spells)| (id, Timeline::new(spells))).collect())
+}
+
 pub fn timeline_of(rows: &[SpellRow]) -> Timeline {
     Timeline::new(rows.iter().map(SpellRow::spell).collect())
 }

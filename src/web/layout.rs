@@ -54,6 +54,9 @@ impl Layout {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });
             nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
         }
+        if caller.may(Permission::ViewAnomalies) {
+            nav.push(NavItem { href: "/inspections", label: "督查预警" });
+        }
         if caller.may(Permission::ViewReports) {
             nav.push(NavItem { href: "/dashboard", label: "数据看板" });
             nav.push(NavItem { href: "/reports", label: "统计报表" });

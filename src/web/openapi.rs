@@ -160,6 +160,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("post", "/ledger/import", "导入支出明细（请求体为xlsx/xls/csv，?filename=）", "ledger"),
     ("post", "/meals/import", "导入就餐人次（请求体为文件，?filename=）", "ledger"),
     ("put", "/schools/{code}/meals/{month}", "上报某校某月供餐天数和就餐人次 {days_served, meals}", "ledger"),
+    (
+        "get",
+        "/anomalies",
+        "异常预警扫描 (?org=县或学校&period=YYYY-MM|YYYY-1|YYYY&rules=A01,A03)：{org, period, rules, not_run, flags:[{rule, severity, school, student_no, month, amount, message}]}",
+        "inspection",
+    ),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",
