@@ -232,6 +232,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
     },
+    /// Time the anomaly scan over a generated county of N children with a year of entitlements.
+    Scan {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -698,6 +703,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 BenchCommand::Roster { rows } => mealroll::bench::roster(&mut conn, rows)?,
                 BenchCommand::Report { rows } => mealroll::bench::report(&mut conn, rows)?,
                 BenchCommand::Entitle { rows } => mealroll::bench::entitle(&mut conn, rows)?,
+                BenchCommand::Scan { rows } => mealroll::bench::scan(&mut conn, rows)?,
             };
             print(cli.json, json!(result), || {
                 let detail = if result.detail.is_null() { String::new() } else { format!("，{}", result.detail) };

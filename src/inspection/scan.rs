@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use crate::db::schema::{
     yibu_lines, yibu_periods,
 };
 use crate::domain::anomaly::{Rule, Severity, age_implausible};
-use crate::domain::calendar::{MealMonth, Month, Span};
+use crate::domain::calendar::{Month, Span};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
@@ -137,22 +137,19 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
         span: span.clone(),
     };
     let wanted: Vec<Rule> = if rules.is_empty() { Rule::ALL.to_vec() } else { rules.to_vec() };
-    let paid = if wanted.iter().any(|r| matches!(r, Rule::A01 | Rule::A03 | Rule::A12)) {
-        paid_days(conn, &cx)?
-    } else {
-        Paid::new()
-    };
+    // Every child-month is read only by A03; A01 and A12 read the few children they concern.
+    let paid = if wanted.contains(&Rule::A03) { paid_days(conn, &cx, None)? } else { Paid::new() };
     let mut flags = Vec::new();
     let (mut ran, mut not_run) = (Vec::new(), Vec::new());
     for rule in wanted {
         let found = match rule {
-            Rule::A01 => a01_same_id_two_schools(conn, &cx, &paid)?,
+            Rule::A01 => a01_same_id_two_schools(conn, &cx)?,
             Rule::A03 => a03_paid_after_leaving(conn, &cx, &paid)?,
             Rule::A04 => a04_days_above_calendar(conn, &cx)?,
             Rule::A05 => a05_meals_above_beneficiary_days(conn, &cx)?,
             Rule::A06 => a06_yibu_for_day_student(conn, &cx)?,
             Rule::A07 => a07_age_for_grade(conn, &cx)?,
-            Rule::A12 => a12_bad_id_paid(conn, &cx, &paid)?,
+            Rule::A12 => a12_bad_id_paid(conn, &cx)?,
             Rule::A14 => a14_allocation_outside_programme(conn, &cx)?,
             other => {
                 not_run.push(other.code());
@@ -168,17 +165,95 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
     Ok(Scan { org: org.code, org_name: org.name, period: span.to_string(), rules: ran, not_run, flags })
 }
 
-/// Paid days per (student, school, month): the money (sum of the month's lines) and the days the
-/// newest line pays.
-type Paid = HashMap<(i64, i64, i32), (i64, Vec<NaiveDate>)>;
+/// Paid days per (student, school, month): the money (sum of the month's lines) and the days
+/// the newest line pays, as a set of days of the month.
+type Paid = HashMap<(i64, i64, i32), PaidMonth>;
 
-fn paid_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Paid> {
-    let rows: Vec<(i64, i64, i32, String, i64)> = entitlement_lines::table
+#[derive(Debug, Clone, Copy, Default)]
+struct PaidMonth {
+    net: i64,
+    newest: i64,
+    days: DaySet,
+}
+
+/// Days of one month as bits (day 1 = bit 0): a county year has a million child-months, and a
+/// set per month keeps the scan's memory and time small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct DaySet(u32);
+
+impl DaySet {
+    /// A stored day list (`1-5,8,11-12`); what does not parse counts as no days.
+    fn parse(list: &str) -> DaySet {
+        let mut bits = 0u32;
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) else { return DaySet(0) };
+            if !(1..=31).contains(&a) || !(a..=31).contains(&b) {
+                return DaySet(0);
+            }
+            for d in a..=b {
+                bits |= 1 << (d - 1);
+            }
+        }
+        DaySet(bits)
+    }
+
+    /// The days of `month` in `[from, to)` (`to` open-ended when `None`).
+    fn between(month: Month, from: NaiveDate, to: Option<NaiveDate>) -> DaySet {
+        let (first, next) = (month.first_day(), month.next().first_day());
+        let start = from.max(first);
+        let end = to.map_or(next, |t| t.min(next));
+        if start >= end {
+            return DaySet(0);
+        }
+        let (a, b) = (start.day(), (end - chrono::Days::new(1)).day());
+        DaySet(((1u64 << b) - (1u64 << (a - 1))) as u32)
+    }
+
+    fn count(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    fn minus(self, other: DaySet) -> DaySet {
+        DaySet(self.0 & !other.0)
+    }
+
+    fn and(self, other: DaySet) -> DaySet {
+        DaySet(self.0 & other.0)
+    }
+
+    fn or(self, other: DaySet) -> DaySet {
+        DaySet(self.0 | other.0)
+    }
+
+    fn days(self) -> impl Iterator<Item = u32> {
+        (1..=31).filter(move |d| self.0 & (1 << (d - 1)) != 0)
+    }
+}
+
+/// The days of `month` the child was at school at `school`.
+fn present(t: Option<&Timeline>, school: i64, month: Month) -> DaySet {
+    t.map_or(DaySet(0), |t| {
+        t.spells()
+            .iter()
+            .filter(|s| s.state == State::AtSchool && s.school_id == school)
+            .fold(DaySet(0), |acc, s| acc.or(DaySet::between(month, s.from, s.to)))
+    })
+}
+
+/// The paid days of the org's schools in the period: of every child, or of `only` these.
+fn paid_days(conn: &mut DbConn, cx: &Ctx, only: Option<&[i64]>) -> AppResult<Paid> {
+    let mut q = entitlement_lines::table
         .inner_join(entitlement_periods::table)
         .filter(entitlement_periods::school_id.eq_any(&cx.ids))
         .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
-        .order(entitlement_lines::id.asc())
+        .into_boxed();
+    if let Some(ids) = only {
+        q = q.filter(entitlement_lines::student_id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<(i64, i64, i64, i32, String, i64)> = q
         .select((
+            entitlement_lines::id,
             entitlement_lines::student_id,
             entitlement_periods::school_id,
             entitlement_lines::for_month,
@@ -186,15 +261,14 @@ fn paid_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Paid> {
             entitlement_lines::amount_fen,
         ))
         .load(conn)?;
-    let mut out = Paid::new();
-    for (student, school, month, list, fen) in rows {
-        let days: Vec<NaiveDate> = Month::from_key(month)
-            .ok()
-            .and_then(|m| MealMonth::parse_days(m, &list).ok().map(|mm| mm.days().filter_map(|d| m.day(d)).collect()))
-            .unwrap_or_default();
-        let e = out.entry((student, school, month)).or_insert((0, Vec::new()));
-        e.0 += fen;
-        e.1 = days;
+    let mut out = Paid::with_capacity(rows.len());
+    for (id, student, school, month, list, fen) in rows {
+        let e = out.entry((student, school, month)).or_default();
+        e.net += fen;
+        if id > e.newest {
+            e.newest = id;
+            e.days = DaySet::parse(&list);
+        }
     }
     Ok(out)
 }
@@ -231,31 +305,48 @@ fn students_by_id(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, Stud
 }
 
 /// A01: the same ID number at school at two schools on the same days of the period.
-fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx, paid: &Paid) -> AppResult<Vec<Flag>> {
-    let other = diesel::alias!(students as other);
-    let pairs: Vec<(i64, i64, String, String, i64, i64)> = students::table
-        .inner_join(
-            other.on(other.field(students::id_no).eq(students::id_no).and(other.field(students::id).ne(students::id))),
-        )
-        .filter(students::school_id.eq_any(&cx.ids))
-        .filter(students::id_no.is_not_null())
-        // Both confirmed: an unconfirmed twin waits in the problem queue and is paid nowhere.
+fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
+    // Numbers held by more than one confirmed record, one of them in scope (two steps: a
+    // self-join lets SQLite's planner pick the review index and go quadratic).
+    let mine = diesel::alias!(students as mine);
+    let in_scope = mine
+        .filter(mine.field(students::school_id).eq_any(&cx.ids))
+        .filter(mine.field(students::review).eq("confirmed"))
+        .filter(mine.field(students::id_no).is_not_null())
+        .select(mine.field(students::id_no));
+    let shared: Vec<Option<String>> = students::table
         .filter(students::review.eq("confirmed"))
-        .filter(other.field(students::review).eq("confirmed"))
-        .select((
-            students::id,
-            students::school_id,
-            students::student_no,
-            students::name,
-            other.field(students::id),
-            other.field(students::school_id),
-        ))
+        .filter(students::id_no.eq_any(in_scope))
+        .group_by(students::id_no)
+        .having(diesel::dsl::count_star().gt(1))
+        .select(students::id_no)
         .load(conn)?;
+    let shared: Vec<String> = shared.into_iter().flatten().collect();
+    let mut holders: BTreeMap<String, Vec<(i64, i64, String, String)>> = BTreeMap::new();
+    for chunk in shared.chunks(5000) {
+        let rows: Vec<(i64, i64, String, String, Option<String>)> = students::table
+            .filter(students::review.eq("confirmed"))
+            .filter(students::id_no.eq_any(chunk))
+            .select((students::id, students::school_id, students::student_no, students::name, students::id_no))
+            .load(conn)?;
+        for (id, school, no, name, id_no) in rows {
+            holders.entry(id_no.unwrap_or_default()).or_default().push((id, school, no, name));
+        }
+    }
+    let mut pairs: Vec<(i64, i64, String, String, i64, i64)> = Vec::new();
+    for group in holders.values() {
+        for a in group.iter().filter(|a| cx.ids.contains(&a.1)) {
+            for b in group.iter().filter(|b| b.0 != a.0) {
+                pairs.push((a.0, a.1, a.2.clone(), a.3.clone(), b.0, b.1));
+            }
+        }
+    }
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.0, p.4]).collect();
     let lines = timeline::timelines(conn, &ids)?;
+    let paid = paid_days(conn, cx, Some(&ids))?;
     let other_schools: HashMap<i64, (String, String)> = orgs::table
         .filter(orgs::id.eq_any(pairs.iter().map(|p| p.5).collect::<Vec<_>>()))
         .select((orgs::id, orgs::code, orgs::name))
@@ -276,11 +367,16 @@ fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx, paid: &Paid) -> AppResul
             })
             .collect();
         let (Some(from), Some(to)) = (both.first(), both.last()) else { continue };
-        let both_set: BTreeSet<NaiveDate> = both.iter().copied().collect();
-        let at_stake: i64 = paid
+        let mut shared: BTreeMap<i32, DaySet> = BTreeMap::new();
+        for d in &both {
+            let e = shared.entry(Month::of(*d).key()).or_default();
+            *e = e.or(DaySet(1 << (d.day() - 1)));
+        }
+        let at_stake: i64 = shared
             .iter()
-            .filter(|((s, sc, _), _)| *s == id && *sc == school)
-            .map(|(_, (net, days))| share(*net, days.iter().filter(|d| both_set.contains(d)).count(), days.len()).fen())
+            .filter_map(|(m, days)| {
+                paid.get(&(id, school, *m)).map(|p| share(p.net, p.days.and(*days).count(), p.days.count()).fen())
+            })
             .sum();
         let (code, oname) = other_schools.get(&twin_school).cloned().unwrap_or_default();
         let mut f = cx.flag(
@@ -306,13 +402,15 @@ fn a03_paid_after_leaving(conn: &mut DbConn, cx: &Ctx, paid: &Paid) -> AppResult
     // (key, the days off the school, the month's money, the days paid)
     type Off = ((i64, i64, i32), Vec<NaiveDate>, i64, usize);
     let mut bad: Vec<Off> = Vec::new();
-    for (key, (net, days)) in paid {
-        if *net <= 0 {
+    for (key, p) in paid {
+        let Ok(month) = Month::from_key(key.2) else { continue };
+        if p.net <= 0 {
             continue;
         }
-        let off: Vec<NaiveDate> = days.iter().copied().filter(|d| !at_school(lines.get(&key.0), key.1, *d)).collect();
-        if !off.is_empty() {
-            bad.push((*key, off, *net, days.len()));
+        let off = p.days.minus(present(lines.get(&key.0), key.1, month));
+        if off.count() > 0 {
+            let off: Vec<NaiveDate> = off.days().filter_map(|d| month.day(d)).collect();
+            bad.push((*key, off, p.net, p.days.count()));
         }
     }
     let who = students_by_id(conn, &bad.iter().map(|b| b.0.0).collect::<Vec<_>>())?;
@@ -479,25 +577,32 @@ fn a07_age_for_grade(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
 }
 
 /// A12: a child paid in the period whose resident ID number fails the national checksum.
-fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx, paid: &Paid) -> AppResult<Vec<Flag>> {
-    let mut money: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    for ((student, school, _), (net, _)) in paid {
-        *money.entry((*student, *school)).or_default() += net;
-    }
-    let ids: Vec<i64> = money.keys().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
+fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
+    // The children paid in the period with a resident ID, checked; the money only of those failing.
+    let paid_children = entitlement_lines::table
+        .inner_join(entitlement_periods::table)
+        .filter(entitlement_periods::school_id.eq_any(&cx.ids))
+        .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
+        .select(entitlement_lines::student_id);
+    let rows: Vec<(i64, String, String, Option<String>)> = students::table
+        .filter(students::id.eq_any(paid_children))
+        .filter(students::id_type.eq("1"))
+        .select((students::id, students::student_no, students::name, students::id_no))
+        .load(conn)?;
     let mut bad: HashMap<i64, (String, String, String)> = HashMap::new();
-    for chunk in ids.chunks(5000) {
-        let rows: Vec<(i64, String, String, Option<String>)> = students::table
-            .filter(students::id.eq_any(chunk))
-            .filter(students::id_type.eq("1"))
-            .select((students::id, students::student_no, students::name, students::id_no))
-            .load(conn)?;
-        for (id, no, name, id_no) in rows {
-            let n = id_no.unwrap_or_default();
-            if IdCardNo::parse(&n).is_err() {
-                bad.insert(id, (no, name, crate::domain::mask::id_number(&n)));
-            }
+    for (id, no, name, id_no) in rows {
+        let n = id_no.unwrap_or_default();
+        if IdCardNo::parse(&n).is_err() {
+            bad.insert(id, (no, name, crate::domain::mask::id_number(&n)));
         }
+    }
+    if bad.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = bad.keys().copied().collect();
+    let mut money: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for ((student, school, _), p) in paid_days(conn, cx, Some(&ids))? {
+        *money.entry((student, school)).or_default() += p.net;
     }
     Ok(money
         .into_iter()
@@ -580,4 +685,40 @@ fn a14_allocation_outside_programme(conn: &mut DbConn, cx: &Ctx) -> AppResult<Ve
 /// The rules to run, from a list like `A01,A09` (empty: all); an unknown code is refused.
 pub fn rules_from(list: &str) -> AppResult<Vec<Rule>> {
     Rule::parse_list(list).map_err(|m| AppError::field("rules", "anomaly.rule", m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
+    }
+
+    #[test]
+    fn a_day_list_parses_to_its_days_and_garbage_to_none() {
+        assert_eq!(DaySet::parse("1-3,5,30-31").days().collect::<Vec<_>>(), vec![1, 2, 3, 5, 30, 31]);
+        assert_eq!(DaySet::parse(""), DaySet(0));
+        assert_eq!(DaySet::parse("5-3"), DaySet(0));
+        assert_eq!(DaySet::parse("0-2"), DaySet(0));
+        assert_eq!(DaySet::parse("x"), DaySet(0));
+    }
+
+    #[test]
+    fn a_spell_covers_its_days_of_the_month_up_to_the_next_spell() {
+        let oct = Month::parse("2014-10").expect("m");
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), None).count(), 31);
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-28"))).days().last(), Some(27));
+        assert_eq!(DaySet::between(oct, d("2014-10-31"), None).days().collect::<Vec<_>>(), vec![31]);
+        assert_eq!(DaySet::between(oct, d("2014-11-01"), None).count(), 0);
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-01"))).count(), 0);
+    }
+
+    #[test]
+    fn shares_round_half_up_to_the_fen() {
+        assert_eq!(share(5400, 4, 18).fen(), 1200);
+        assert_eq!(share(100, 1, 3).fen(), 33);
+        assert_eq!(share(200, 1, 3).fen(), 67);
+        assert_eq!(share(100, 1, 0).fen(), 0);
+    }
 }
