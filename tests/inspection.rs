@@ -140,6 +140,20 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
             .set(students::id_no.eq(&wrong))
             .execute(&mut w.conn())
             .expect("id");
+        // 一补 for the term at the boarders' rate; then 王全勤 turns out to be a day pupil.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/yibu/compute")
+                .set_json(json!({"org": COUNTY, "term": "2014-1", "close": false})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        diesel::update(students::table.find(full))
+            .set(students::attendance.eq("1"))
+            .execute(&mut w.conn())
+            .expect("day");
         // November is open: recomputed as the status service does in the decision's transaction.
         entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november again");
 
@@ -208,6 +222,12 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
         // A05: one meal above the person-days (3.00 at stake).
         let a05 = flags_of(&v, "A05");
         assert_eq!((a05.len(), a05.first().and_then(|f| f["amount"].as_str())), (1, Some("3.00")), "{label}: {a05:?}");
+
+        // A06: the day pupil paid at the boarders' rate; the boarders are silent.
+        let a06 = flags_of(&v, "A06");
+        assert_eq!(a06.len(), 1, "{label}: {a06:?}");
+        assert_eq!(a06[0]["student_no"], mealroll::domain::mask::student_no(&no_of(full)), "{label}");
+        assert!(a06[0]["amount"].as_str().is_some_and(|a| a != "0.00"), "{label}: {a06:?}");
 
         // A07: 11 on 1 September in grade 1 is flagged; 10 (eleven the next day) is not.
         let a07 = flags_of(&v, "A07");

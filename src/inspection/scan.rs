@@ -23,6 +23,7 @@ use crate::domain::calendar::{Month, Span};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
+use crate::domain::programme::StandardKind;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::domain::term::Term;
@@ -501,15 +502,26 @@ fn a05_meals_above_beneficiary_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Ve
     Ok(out)
 }
 
-/// A06: 一补 paid for a day student (走读, attendance code 1).
+/// A06: 一补 at a boarder's rate paid for a child registered as a day pupil (走读, code 1).
 fn a06_yibu_for_day_student(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
-    let terms: Vec<String> = cx.span.terms().iter().map(ToString::to_string).collect();
+    // The terms the period touches (a month lies in one; `Span::terms` counts only whole terms).
+    let terms: Vec<String> = cx
+        .span
+        .keys()
+        .into_iter()
+        .filter_map(|k| Month::from_key(k).ok())
+        .map(|m| Term::of_day(m.first_day()).to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let rows: Vec<(i64, i64, String, String, String, i64)> = yibu_lines::table
         .inner_join(yibu_periods::table)
         .inner_join(students::table)
         .filter(yibu_periods::school_id.eq_any(&cx.ids))
         .filter(yibu_lines::for_term.eq_any(&terms))
         .filter(students::attendance.eq("1"))
+        // A day pupil's own rate (where a province pays one) is no anomaly; a boarder's is.
+        .filter(yibu_lines::rate_kind.eq_any([StandardKind::YibuPrimary.as_str(), StandardKind::YibuJunior.as_str()]))
         .select((
             students::id,
             yibu_periods::school_id,
@@ -528,7 +540,11 @@ fn a06_yibu_for_day_student(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>>
         .filter(|(_, v)| v.2 > 0)
         .map(|((id, school, term), (no, name, fen))| {
             let label = Term::parse(&term).map(|t| t.label()).unwrap_or(term.clone());
-            let mut f = cx.flag(Rule::A06, school, format!("{name}登记为走读生，{label}却享受一补{}元", Fen::new(fen)));
+            let mut f = cx.flag(
+                Rule::A06,
+                school,
+                format!("{name}登记为走读生，{label}却按寄宿生标准享受一补{}元", Fen::new(fen)),
+            );
             f.student_no = Some(no);
             f.student_id = Some(id);
             f.amount = Some(Fen::new(fen).to_string());
