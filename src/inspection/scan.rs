@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::db::schema::{
-    classes, entitlement_lines, entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, students,
-    yibu_lines, yibu_periods,
+    classes, entitlement_lines, entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, student_spells,
+    students, yibu_lines, yibu_periods,
 };
 use crate::domain::anomaly::{Rule, Severity, age_implausible};
 use crate::domain::calendar::{Month, Span};
@@ -139,7 +139,7 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
     };
     let wanted: Vec<Rule> = if rules.is_empty() { Rule::ALL.to_vec() } else { rules.to_vec() };
     // Every child-month is read only by A03; A01 and A12 read the few children they concern.
-    let paid = if wanted.contains(&Rule::A03) { paid_days(conn, &cx, None)? } else { Paid::new() };
+    let paid = if wanted.contains(&Rule::A03) { paid_days(conn, &cx, Whose::Unsettled)? } else { Paid::new() };
     let mut flags = Vec::new();
     let (mut ran, mut not_run) = (Vec::new(), Vec::new());
     for rule in wanted {
@@ -242,15 +242,37 @@ fn present(t: Option<&Timeline>, school: i64, month: Month) -> DaySet {
     })
 }
 
-/// The paid days of the org's schools in the period: of every child, or of `only` these.
-fn paid_days(conn: &mut DbConn, cx: &Ctx, only: Option<&[i64]>) -> AppResult<Paid> {
+/// Whose paid days to read.
+#[derive(Clone, Copy)]
+enum Whose<'a> {
+    /// These children's.
+    Only(&'a [i64]),
+    /// Every child's except those at school at that school through the whole period: they
+    /// cannot have a paid day off it, and they are nearly everyone (a county year is a million
+    /// child-months).
+    Unsettled,
+}
+
+/// The paid days of the org's schools in the period.
+fn paid_days(conn: &mut DbConn, cx: &Ctx, whose: Whose<'_>) -> AppResult<Paid> {
     let mut q = entitlement_lines::table
         .inner_join(entitlement_periods::table)
         .filter(entitlement_periods::school_id.eq_any(&cx.ids))
         .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
         .into_boxed();
-    if let Some(ids) = only {
-        q = q.filter(entitlement_lines::student_id.eq_any(ids.to_vec()));
+    match whose {
+        Whose::Only(ids) => q = q.filter(entitlement_lines::student_id.eq_any(ids.to_vec())),
+        Whose::Unsettled => {
+            q = q.filter(diesel::dsl::not(diesel::dsl::exists(
+                student_spells::table
+                    .filter(student_spells::student_id.eq(entitlement_lines::student_id))
+                    .filter(student_spells::school_id.eq(entitlement_periods::school_id))
+                    .filter(student_spells::state.eq(State::AtSchool.as_str()))
+                    .filter(student_spells::from_date.le(cx.first))
+                    .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(cx.last)))
+                    .select(student_spells::id),
+            )))
+        }
     }
     let rows: Vec<(i64, i64, i64, i32, String, i64)> = q
         .select((
@@ -347,7 +369,7 @@ fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> 
     }
     let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.0, p.4]).collect();
     let lines = timeline::timelines(conn, &ids)?;
-    let paid = paid_days(conn, cx, Some(&ids))?;
+    let paid = paid_days(conn, cx, Whose::Only(&ids))?;
     let other_schools: HashMap<i64, (String, String)> = orgs::table
         .filter(orgs::id.eq_any(pairs.iter().map(|p| p.5).collect::<Vec<_>>()))
         .select((orgs::id, orgs::code, orgs::name))
@@ -617,7 +639,7 @@ fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     }
     let ids: Vec<i64> = bad.keys().copied().collect();
     let mut money: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-    for ((student, school, _), p) in paid_days(conn, cx, Some(&ids))? {
+    for ((student, school, _), p) in paid_days(conn, cx, Whose::Only(&ids))? {
         *money.entry((student, school)).or_default() += p.net;
     }
     Ok(money
