@@ -267,9 +267,84 @@ pub fn check_count(month: Month, count: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Days of one month as bits (day 1 = bit 0): the compact form of a day list where there are
+/// millions of them (a county year's child-months in the anomaly scan).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DaySet(pub u32);
+
+impl DaySet {
+    /// A stored day list (`1-5,8,11-12`); what does not parse counts as no days.
+    pub fn parse(list: &str) -> DaySet {
+        let mut bits = 0u32;
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) else { return DaySet(0) };
+            if !(1..=31).contains(&a) || !(a..=31).contains(&b) {
+                return DaySet(0);
+            }
+            for d in a..=b {
+                bits |= 1 << (d - 1);
+            }
+        }
+        DaySet(bits)
+    }
+
+    /// The days of `month` in `[from, to)` (`to` open-ended when `None`).
+    pub fn between(month: Month, from: NaiveDate, to: Option<NaiveDate>) -> DaySet {
+        let (first, next) = (month.first_day(), month.next().first_day());
+        let start = from.max(first);
+        let end = to.map_or(next, |t| t.min(next));
+        if start >= end {
+            return DaySet(0);
+        }
+        let (a, b) = (start.day(), (end - chrono::Days::new(1)).day());
+        DaySet(((1u64 << b) - (1u64 << (a - 1))) as u32)
+    }
+
+    pub fn count(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn minus(self, other: DaySet) -> DaySet {
+        DaySet(self.0 & !other.0)
+    }
+
+    pub fn and(self, other: DaySet) -> DaySet {
+        DaySet(self.0 & other.0)
+    }
+
+    pub fn or(self, other: DaySet) -> DaySet {
+        DaySet(self.0 | other.0)
+    }
+
+    pub fn days(self) -> impl Iterator<Item = u32> {
+        (1..=31).filter(move |d| self.0 & (1 << (d - 1)) != 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_list_parses_to_its_days_and_garbage_to_none() {
+        assert_eq!(DaySet::parse("1-3,5,30-31").days().collect::<Vec<_>>(), vec![1, 2, 3, 5, 30, 31]);
+        assert_eq!(DaySet::parse(""), DaySet(0));
+        assert_eq!(DaySet::parse("5-3"), DaySet(0));
+        assert_eq!(DaySet::parse("0-2"), DaySet(0));
+        assert_eq!(DaySet::parse("x"), DaySet(0));
+    }
+
+    #[test]
+    fn a_spell_covers_its_days_of_the_month_up_to_the_next_spell() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
+        let oct = Month::parse("2014-10").expect("m");
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), None).count(), 31);
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-28"))).days().last(), Some(27));
+        assert_eq!(DaySet::between(oct, d("2014-10-31"), None).days().collect::<Vec<_>>(), vec![31]);
+        assert_eq!(DaySet::between(oct, d("2014-11-01"), None).count(), 0);
+        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-01"))).count(), 0);
+    }
     use crate::domain::term::Term;
 
     #[test]

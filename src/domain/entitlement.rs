@@ -100,12 +100,7 @@ pub fn yibu_semester_amount(daily_rate: Fen) -> Fen {
 /// One child's 一补 for a semester (SPEC §7): the semester amount × eligible meal days ÷ the
 /// semester's meal days, rounded half away from zero to the fen for this child alone.
 pub fn yibu_share(semester_amount: Fen, eligible_days: usize, semester_days: usize) -> Fen {
-    if semester_days == 0 || eligible_days == 0 {
-        return Fen::new(0);
-    }
-    let share = semester_amount.to_decimal() * Decimal::from(eligible_days.min(semester_days) as u64)
-        / Decimal::from(semester_days as u64);
-    Fen::from_decimal(share)
+    semester_amount.pro_rata(eligible_days, semester_days)
 }
 
 /// The days of `meal_days` a child spent inside one of its stays (a day counts once).

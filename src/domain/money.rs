@@ -38,6 +38,14 @@ impl Fen {
         Self(fen.to_i64().unwrap_or(if fen.is_sign_negative() { i64::MIN } else { i64::MAX }))
     }
 
+    /// `part` of `whole` of this amount (part capped at whole), rounded half up to the fen.
+    pub fn pro_rata(self, part: usize, whole: usize) -> Fen {
+        if whole == 0 || part == 0 {
+            return Fen(0);
+        }
+        Fen::from_decimal(self.to_decimal() * Decimal::from(part.min(whole) as u64) / Decimal::from(whole as u64))
+    }
+
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, 2)
     }
@@ -66,6 +74,14 @@ impl Serialize for Fen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_share_rounds_half_up_to_the_fen() {
+        assert_eq!(Fen::new(5400).pro_rata(4, 18).fen(), 1200);
+        assert_eq!(Fen::new(100).pro_rata(1, 3).fen(), 33);
+        assert_eq!(Fen::new(200).pro_rata(1, 3).fen(), 67);
+        assert_eq!(Fen::new(100).pro_rata(1, 0).fen(), 0);
+    }
 
     #[test]
     fn parses_yuan_exactly_and_prints_two_decimals() {

@@ -129,15 +129,6 @@ impl Jobs {
         evict(&mut jobs, Instant::now());
         jobs.get(id).filter(|s| s.owner == owner).cloned().ok_or_else(gone)
     }
-
-    /// How many jobs are held (finished or not).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Lets go of finished jobs past `KEEP`, then of the oldest finished ones while together they

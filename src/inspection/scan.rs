@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use crate::db::schema::{
     students, yibu_lines, yibu_periods,
 };
 use crate::domain::anomaly::{Rule, Severity, age_implausible};
-use crate::domain::calendar::{Month, Span};
+use crate::domain::calendar::{DaySet, Month, Span};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
@@ -177,61 +177,6 @@ struct PaidMonth {
     days: DaySet,
 }
 
-/// Days of one month as bits (day 1 = bit 0): a county year has a million child-months, and a
-/// set per month keeps the scan's memory and time small.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct DaySet(u32);
-
-impl DaySet {
-    /// A stored day list (`1-5,8,11-12`); what does not parse counts as no days.
-    fn parse(list: &str) -> DaySet {
-        let mut bits = 0u32;
-        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) else { return DaySet(0) };
-            if !(1..=31).contains(&a) || !(a..=31).contains(&b) {
-                return DaySet(0);
-            }
-            for d in a..=b {
-                bits |= 1 << (d - 1);
-            }
-        }
-        DaySet(bits)
-    }
-
-    /// The days of `month` in `[from, to)` (`to` open-ended when `None`).
-    fn between(month: Month, from: NaiveDate, to: Option<NaiveDate>) -> DaySet {
-        let (first, next) = (month.first_day(), month.next().first_day());
-        let start = from.max(first);
-        let end = to.map_or(next, |t| t.min(next));
-        if start >= end {
-            return DaySet(0);
-        }
-        let (a, b) = (start.day(), (end - chrono::Days::new(1)).day());
-        DaySet(((1u64 << b) - (1u64 << (a - 1))) as u32)
-    }
-
-    fn count(self) -> usize {
-        self.0.count_ones() as usize
-    }
-
-    fn minus(self, other: DaySet) -> DaySet {
-        DaySet(self.0 & !other.0)
-    }
-
-    fn and(self, other: DaySet) -> DaySet {
-        DaySet(self.0 & other.0)
-    }
-
-    fn or(self, other: DaySet) -> DaySet {
-        DaySet(self.0 | other.0)
-    }
-
-    fn days(self) -> impl Iterator<Item = u32> {
-        (1..=31).filter(move |d| self.0 & (1 << (d - 1)) != 0)
-    }
-}
-
 /// The days of `month` the child was at school at `school`.
 fn present(t: Option<&Timeline>, school: i64, month: Month) -> DaySet {
     t.map_or(DaySet(0), |t| {
@@ -296,21 +241,8 @@ fn paid_days(conn: &mut DbConn, cx: &Ctx, whose: Whose<'_>) -> AppResult<Paid> {
     Ok(out)
 }
 
-/// `net` for `part` of `whole` days, rounded half up to the fen.
-fn share(net: i64, part: usize, whole: usize) -> Fen {
-    if whole == 0 {
-        return Fen::new(0);
-    }
-    let (p, w) = (part as i64, whole as i64);
-    Fen::new((net * p * 2 + w) / (w * 2))
-}
-
 fn month_label(key: i32) -> String {
     Month::from_key(key).map(|m| m.to_string()).unwrap_or_default()
-}
-
-fn at_school(t: Option<&Timeline>, school: i64, day: NaiveDate) -> bool {
-    t.and_then(|t| t.at(day)).is_some_and(|s| s.state == State::AtSchool && s.school_id == school)
 }
 
 type StudentInfo = (String, String);
@@ -379,26 +311,35 @@ fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> 
         .collect();
     let mut out = Vec::new();
     for (id, school, no, name, twin, twin_school) in pairs {
-        let both: Vec<NaiveDate> = cx
-            .first
-            .iter_days()
-            .take_while(|d| *d <= cx.last.min(crate::clock::today()))
-            .filter(|d| {
-                at_school(lines.get(&id), school, *d)
-                    && at_school(lines.get(&twin), twin_school, *d)
-                    && school != twin_school
+        if school == twin_school {
+            continue;
+        }
+        // Month by month, the days both were at school, up to today.
+        let until = cx.last.min(crate::clock::today()) + chrono::Days::new(1);
+        let shared: BTreeMap<i32, DaySet> = cx
+            .span
+            .keys()
+            .into_iter()
+            .filter_map(|k| Month::from_key(k).ok())
+            .map(|m| {
+                let days = present(lines.get(&id), school, m)
+                    .and(present(lines.get(&twin), twin_school, m))
+                    .and(DaySet::between(m, cx.first, Some(until)));
+                (m.key(), days)
             })
+            .filter(|(_, d)| d.count() > 0)
+            .collect();
+        let both: Vec<NaiveDate> = shared
+            .iter()
+            .filter_map(|(k, d)| Month::from_key(*k).ok().map(|m| (m, *d)))
+            .flat_map(|(m, d)| d.days().filter_map(move |day| m.day(day)))
             .collect();
         let (Some(from), Some(to)) = (both.first(), both.last()) else { continue };
-        let mut shared: BTreeMap<i32, DaySet> = BTreeMap::new();
-        for d in &both {
-            let e = shared.entry(Month::of(*d).key()).or_default();
-            *e = e.or(DaySet(1 << (d.day() - 1)));
-        }
         let at_stake: i64 = shared
             .iter()
             .filter_map(|(m, days)| {
-                paid.get(&(id, school, *m)).map(|p| share(p.net, p.days.and(*days).count(), p.days.count()).fen())
+                paid.get(&(id, school, *m))
+                    .map(|p| Fen::new(p.net).pro_rata(p.days.and(*days).count(), p.days.count()).fen())
             })
             .sum();
         let (code, oname) = other_schools.get(&twin_school).cloned().unwrap_or_default();
@@ -458,7 +399,7 @@ fn a03_paid_after_leaving(conn: &mut DbConn, cx: &Ctx, paid: &Paid) -> AppResult
         f.student_no = Some(no);
         f.student_id = Some(student);
         f.month = Some(month_label(month));
-        f.amount = Some(share(net, off.len(), all).to_string());
+        f.amount = Some(Fen::new(net).pro_rata(off.len(), all).to_string());
         out.push(f);
     }
     Ok(out)
@@ -518,7 +459,7 @@ fn a05_meals_above_beneficiary_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Ve
             format!("{}上报就餐{meals}人次，实名受益学生只有{days}人·天，多{excess}人次", month_label(key)),
         );
         f.month = Some(month_label(key));
-        f.amount = (days > 0).then(|| share(fen, excess, usize::try_from(days).unwrap_or(1)).to_string());
+        f.amount = (days > 0).then(|| Fen::new(fen).pro_rata(excess, usize::try_from(days).unwrap_or(1)).to_string());
         out.push(f);
     }
     Ok(out)
@@ -723,40 +664,4 @@ fn a14_allocation_outside_programme(conn: &mut DbConn, cx: &Ctx) -> AppResult<Ve
 /// The rules to run, from a list like `A01,A09` (empty: all); an unknown code is refused.
 pub fn rules_from(list: &str) -> AppResult<Vec<Rule>> {
     Rule::parse_list(list).map_err(|m| AppError::field("rules", "anomaly.rule", m))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
-    }
-
-    #[test]
-    fn a_day_list_parses_to_its_days_and_garbage_to_none() {
-        assert_eq!(DaySet::parse("1-3,5,30-31").days().collect::<Vec<_>>(), vec![1, 2, 3, 5, 30, 31]);
-        assert_eq!(DaySet::parse(""), DaySet(0));
-        assert_eq!(DaySet::parse("5-3"), DaySet(0));
-        assert_eq!(DaySet::parse("0-2"), DaySet(0));
-        assert_eq!(DaySet::parse("x"), DaySet(0));
-    }
-
-    #[test]
-    fn a_spell_covers_its_days_of_the_month_up_to_the_next_spell() {
-        let oct = Month::parse("2014-10").expect("m");
-        assert_eq!(DaySet::between(oct, d("2014-09-01"), None).count(), 31);
-        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-28"))).days().last(), Some(27));
-        assert_eq!(DaySet::between(oct, d("2014-10-31"), None).days().collect::<Vec<_>>(), vec![31]);
-        assert_eq!(DaySet::between(oct, d("2014-11-01"), None).count(), 0);
-        assert_eq!(DaySet::between(oct, d("2014-09-01"), Some(d("2014-10-01"))).count(), 0);
-    }
-
-    #[test]
-    fn shares_round_half_up_to_the_fen() {
-        assert_eq!(share(5400, 4, 18).fen(), 1200);
-        assert_eq!(share(100, 1, 3).fen(), 33);
-        assert_eq!(share(200, 1, 3).fen(), 67);
-        assert_eq!(share(100, 1, 0).fen(), 0);
-    }
 }

@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::scan::{self, Scan};
+use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::anomaly::{Rule, RuleInfo};
 use crate::domain::calendar::Span;
@@ -24,11 +25,15 @@ pub struct Query {
     rules: String,
 }
 
-/// The period asked for; this term when empty.
-fn period(s: &str) -> AppResult<Span> {
-    let s = s.trim();
-    let s = if s.is_empty() { Term::of_day(crate::clock::today()).to_string() } else { s.to_owned() };
-    Span::parse(&s).map_err(|m| AppError::field("period", "period.format", m))
+impl Query {
+    /// The org (the caller's own when empty), the period (this term when empty) and the rules.
+    fn parse(&self, caller: &Caller) -> AppResult<(String, Span, Vec<Rule>)> {
+        let org = if self.org.trim().is_empty() { caller.org_code.clone() } else { self.org.trim().to_owned() };
+        let p = self.period.trim();
+        let p = if p.is_empty() { Term::of_day(crate::clock::today()).to_string() } else { p.to_owned() };
+        let span = Span::parse(&p).map_err(|m| AppError::field("period", "period.format", m))?;
+        Ok((org, span, scan::rules_from(&self.rules)?))
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -42,9 +47,7 @@ pub struct Page {
 
 pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
     let q = q.into_inner();
-    let span = period(&q.period)?;
-    let rules = scan::rules_from(&q.rules)?;
-    let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
+    let (org, span, rules) = q.parse(&caller)?;
     let c = caller.clone();
     let scan = st.run(move |conn| scan::scan(conn, &c, &org, &span, &rules)).await?.shown();
     Ok(Page {
@@ -56,10 +59,7 @@ pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Q
 }
 
 pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: web::Query<Query>) -> AppResult<HttpResponse> {
-    let q = q.into_inner();
-    let span = period(&q.period)?;
-    let rules = scan::rules_from(&q.rules)?;
-    let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
+    let (org, span, rules) = q.parse(&caller)?;
     let scan = st.run(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
     Ok(HttpResponse::Ok().json(scan))
 }
