@@ -253,6 +253,15 @@ enum InspectCommand {
         #[arg(long, default_value = "")]
         rules: String,
     },
+    /// Scan a county's term and store its flags (new ones open, corrected ones close).
+    Refresh {
+        /// A county's division code.
+        #[arg(long)]
+        org: String,
+        /// A term YYYY-1|YYYY-2.
+        #[arg(long)]
+        term: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -732,7 +741,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     found.flags.len()
                 );
                 if !found.not_run.is_empty() {
-                    out!("  尚未实现、未运行：{}", found.not_run.join(","));
+                    out!("  缺少所需数据、未运行：{}", found.not_run.join(","));
                 }
                 for f in &found.flags {
                     out!(
@@ -744,6 +753,29 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         f.message
                     );
                 }
+            });
+        }
+        Command::Inspect { what: InspectCommand::Refresh { org, term } } => {
+            let caller = Caller::cli(&mut conn)?;
+            let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
+            let county = mealroll::org::service::org_in_scope(&mut conn, caller.scope(), &org)?;
+            if county.kind != "county" {
+                return Err(AppError::invalid(
+                    "anomaly.refresh_level",
+                    format!("“{org}”不是县级单位：重新扫描按县进行"),
+                ));
+            }
+            let done = mealroll::inspection::flags::refresh(&mut conn, &county, t)?;
+            print(cli.json, json!(done), || {
+                out!(
+                    "{} {} 重新扫描：新增 {}，仍存在 {}，自动消除 {}，再次出现 {}",
+                    county.name,
+                    t.label(),
+                    done.raised,
+                    done.held,
+                    done.closed,
+                    done.recurred
+                );
             });
         }
         Command::Ledger { what } => ledger_command(&mut conn, cli.json, what)?,

@@ -718,11 +718,13 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.click(&format!("#counties a[href*='org={}']", mealroll::demo::COUNTY));
     let page = d.wait_until_source(|s| s.contains("id=\"reconciliation\""));
     assert!(page.contains("压低标准"), "the county's month from the prefecture: {page}");
-    // The inspector's anomaly scan of this term finds the demo's inflated meal counts (A05).
+    // The inspector's list of this term's flags (scanned on opening) holds the demo's inflated
+    // meal counts (A05).
     logout();
     login_as("ducha");
     d.open(&format!("{base}/inspections"));
-    let page = d.wait_until_source(|s| s.contains("id=\"flags\""));
+    let page = d.wait_until_source(|s| s.contains("id=\"stored-flags\""));
+    assert!(page.contains("id=\"stored-flags\""), "the stored flags: {page}");
     assert!(page.contains("就餐人次超过在籍受益人·天"), "A05 flagged: {page}");
     d.screenshot(&shots.join("44-inspections.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();

@@ -285,7 +285,7 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
         let r = test::call_service(
             &app,
             test::TestRequest::get()
-                .uri(&format!("/inspections?org={COUNTY}&period=2014-10"))
+                .uri(&format!("/inspections/scan?org={COUNTY}&period=2014-10"))
                 .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("ducha"))))
                 .to_request(),
         )
@@ -319,5 +319,548 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
             }
             assert_eq!(f["student_no"], no_of(died), "{label}: the command line prints the number in full");
         }
+    }
+}
+
+/// The 2014 autumn term at school A: nine children, a roster, a back-dated leaver, one who
+/// leaves and comes back, eight new pupils in November, money passed on a day late, spending
+/// short of the standard and made good in December, and school B reporting the same meals
+/// three months running. Each newer rule fires on its case and stays silent on its near miss.
+#[actix_web::test]
+async fn the_rules_about_rosters_growth_guardians_money_and_reports() {
+    use mealroll::db::schema::{programme_schools, rosters, schools, status_changes};
+    use mealroll::inspection::settings::{self, Change};
+    use mealroll::ledger::reconcile;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        add_user(&w, "caiwu", COUNTY, "finance");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        for (uri, body) in [("/api/v1/programme/schools", json!({"school": SCHOOL_A, "from_date": "2011-09-01"}))] {
+            let (s, v) = call(&app, test::TestRequest::post().uri(uri).set_json(body), &yyb).await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put()
+                .uri("/api/v1/terms")
+                .set_json(json!({"term": "2014-1", "start_date": "2014-09-01", "end_date": "2015-01-15"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        for (month, days) in [
+            ("2014-09", "1-5,9-12,15-19,22-26,29-30"),
+            ("2014-10", "8-10,13-17,20-24,27-31"),
+            ("2014-11", "3-7,10-14,17-21,24-28"),
+        ] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::put()
+                    .uri(&format!("/api/v1/calendars/{COUNTY}/{month}"))
+                    .set_json(json!({"days": days})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let mut ids = Vec::new();
+        let names = [
+            "甲一", "甲二", "甲三", "乙退", "丙后", "丁返", "戊转", "己追", "庚准", "新一", "新二", "新三", "新四",
+            "新五", "新六", "新七", "新八", "辛乙",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let late = name.starts_with('新');
+            let on = if late { "2014-11-03" } else { "2014-09-01" };
+            let school = if *name == "辛乙" { SCHOOL_B } else { SCHOOL_A };
+            let mut rec = student(name, &format!("52232620080101{:03}", 101 + 2 * i), "2008-01-01", "男");
+            rec["entry_ym"] = json!(on[..7].replace('-', ""));
+            rec["enrolled_on"] = json!(on);
+            rec["backdate_reason"] = json!("测试：2014年秋季入学");
+            let registrar = if school == SCHOOL_A { "a.xueji" } else { "b.xueji" };
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/students")).set_json(rec),
+                &bearer(&w, registrar),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {name} {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let id = |name: &str| ids[names.iter().position(|n| *n == name).expect("name")];
+        let no_of = |id: i64| -> String {
+            mealroll::domain::mask::student_no(
+                &students::table.find(id).select(students::student_no).first::<String>(&mut w.conn()).expect("no"),
+            )
+        };
+        // One guardian's ID number on 甲一 at A and 辛乙 at B (and the template's one phone on nobody).
+        diesel::update(students::table)
+            .set(students::guardian_phone.eq(None::<String>))
+            .execute(&mut w.conn())
+            .expect("phones");
+        for who in ["甲一", "辛乙"] {
+            diesel::update(students::table.find(id(who)))
+                .set(students::guardian_id_no.eq("522326198001010012"))
+                .execute(&mut w.conn())
+                .expect("guardian");
+        }
+
+        // The roster on 15 September, then the registry moves under it.
+        let cli = w.caller("yyb");
+        let term = mealroll::domain::term::Term::parse("2014-1").expect("term");
+        mealroll::programme::roster::build(&mut w.conn(), &cli, SCHOOL_A, term, None, Default::default())
+            .expect("roster");
+        switch(&w, id("乙退"), "2014-09-10", State::Left, SCHOOL_A);
+        switch(&w, id("丙后"), "2014-09-16", State::Left, SCHOOL_A);
+        switch(&w, id("丁返"), "2014-10-13", State::Left, SCHOOL_A);
+        switch(&w, id("丁返"), "2014-10-20", State::AtSchool, SCHOOL_A);
+        switch(&w, id("戊转"), "2014-10-13", State::InTransit, SCHOOL_A);
+        switch(&w, id("戊转"), "2014-10-20", State::AtSchool, SCHOOL_A);
+        let oct = Month::parse("2014-10").expect("m");
+        let nov = Month::parse("2014-11").expect("m");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("october");
+        entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).expect("close");
+        entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
+        // Two withdrawals effective 10 October, recorded 31 and 30 days later: October is closed,
+        // so the recomputation adjusts it in November.
+        for (who, recorded) in [("己追", "2014-11-10"), ("庚准", "2014-11-09")] {
+            switch(&w, id(who), "2014-10-10", State::Left, SCHOOL_A);
+            diesel::insert_into(status_changes::table)
+                .values((
+                    status_changes::student_id.eq(id(who)),
+                    status_changes::kind.eq("31"),
+                    status_changes::route.eq("local"),
+                    status_changes::from_school_id.eq(org_id(&w, SCHOOL_A)),
+                    status_changes::effective_date.eq(d("2014-10-10")),
+                    status_changes::reason.eq("测试"),
+                    status_changes::status.eq("approved"),
+                    status_changes::step_no.eq(1),
+                    status_changes::requested_by.eq("a.xueji"),
+                    status_changes::requested_at.eq(d(recorded).and_hms_opt(2, 0, 0).expect("t")),
+                ))
+                .execute(&mut w.conn())
+                .expect("change");
+        }
+        let school_a = org_id(&w, SCHOOL_A);
+        mealroll::db::write_tx(&mut w.conn(), |c| {
+            entitlement::recompute_from(c, &cli, &[school_a], d("2014-10-10"), "测试")
+        })
+        .expect("recompute, in the decision's transaction as the status service does");
+
+        // School B: 300 meals three months running, then 250 in December (no meal days then).
+        for (m, meals) in [(201409, 300), (201410, 300), (201411, 300), (201412, 250)] {
+            diesel::insert_into(meals_served::table)
+                .values((
+                    meals_served::school_id.eq(org_id(&w, SCHOOL_B)),
+                    meals_served::month.eq(m),
+                    meals_served::days_served.eq(0),
+                    meals_served::meals.eq(meals),
+                    meals_served::recorded_by.eq("test"),
+                    meals_served::recorded_at.eq(mealroll::clock::now()),
+                ))
+                .execute(&mut w.conn())
+                .expect("meals");
+        }
+
+        // Money: 2,000 arrives on 1 September; 300 passed on 30 days later, 900 31 days later.
+        let caiwu = bearer(&w, "caiwu");
+        let school = bearer(&w, "a.xiaozhang");
+        let post = |who: &Header, kind: &str, from: &str, to: &str, amount: String, date: &str, voucher: &str| {
+            let req = test::TestRequest::post().uri("/api/v1/ledger/requests").set_json(json!({
+                "kind": kind, "fund": "meal", "from": from, "to": to, "amount": amount, "date": date,
+                "category": if kind == "expenditure" { "粮油" } else { "" }, "voucher_no": voucher, "memo": "测试"}));
+            let who = who.clone();
+            let app = &app;
+            let voucher = voucher.to_owned();
+            async move {
+                let (s, v) = call(app, req, &who).await;
+                assert_eq!(s, 201, "{voucher} {v}");
+            }
+        };
+        post(&caiwu, "receipt", "", COUNTY, "2000".into(), "2014-09-01", "SR-1").await;
+        post(&caiwu, "allocation", COUNTY, SCHOOL_A, "300".into(), "2014-10-01", "BF-1").await;
+        post(&caiwu, "allocation", COUNTY, SCHOOL_A, "900".into(), "2014-10-02", "BF-2").await;
+        let figures = |m: Month| {
+            let r = reconcile::county_period(
+                &mut w.conn(),
+                &cli,
+                COUNTY,
+                &mealroll::domain::calendar::Span::of_month(m),
+                mealroll::domain::ledger::Fund::Meal,
+            )
+            .expect("reconcile");
+            r.rows.into_iter().find(|r| r.school == SCHOOL_A).expect("A")
+        };
+        let (e_oct, e_nov) = (figures(oct).entitled.fen(), figures(nov).entitled.fen());
+        // October: 90 % of its money to the cent rounded up (the tolerance's edge); November: half.
+        let oct_spend = (e_oct * 9 + 9) / 10;
+        let nov_spend = e_nov / 2;
+        let yuan = |fen: i64| mealroll::domain::money::Fen::new(fen).to_string();
+        post(&school, "expenditure", SCHOOL_A, "", yuan(oct_spend), "2014-10-15", "ZC-1").await;
+        post(&school, "expenditure", SCHOOL_A, "", yuan(nov_spend - 100), "2014-11-20", "ZC-2").await;
+        post(&school, "expenditure", SCHOOL_A, "", yuan(100), "2014-11-30", "ZC-3").await;
+
+        let scan = |period: &'static str, rules: &'static str| {
+            let app = &app;
+            let ducha = bearer(&w, "ducha");
+            async move {
+                let (s, v) = call(
+                    app,
+                    test::TestRequest::get()
+                        .uri(&format!("/api/v1/anomalies?org={COUNTY}&period={period}&rules={rules}")),
+                    &ducha,
+                )
+                .await;
+                assert_eq!(s, 200, "{v}");
+                v
+            }
+        };
+        let v = scan("2014-1", "").await;
+        assert_eq!(v["not_run"], json!(["A19"]), "{label}: A19 waits for invoices");
+
+        // A02: 乙退 left on 10 September, before the snapshot; 丙后 on the 16th, after it.
+        let a02 = flags_of(&v, "A02");
+        assert_eq!(a02.len(), 1, "{label}: {a02:?}");
+        assert_eq!(a02[0]["student_no"], no_of(id("乙退")), "{label}");
+        // A08: A's roster is not signed (B is not in the programme and has none due).
+        let a08 = flags_of(&v, "A08");
+        assert_eq!(a08.len(), 1, "{label}: {a08:?}");
+        assert!(a08[0]["message"].as_str().unwrap_or("").contains("至今未签章"), "{label}: {a08:?}");
+        // A10: 7 children in October, 13 in November.
+        let a10 = flags_of(&v, "A10");
+        assert_eq!(a10.len(), 1, "{label}: {a10:?}");
+        assert_eq!(a10[0]["month"], "2014-11", "{label}");
+        assert!(a10[0]["message"].as_str().unwrap_or("").contains("13人"), "{label}: {a10:?}");
+        // A11: two schools share a guardian: below the default of three.
+        assert!(flags_of(&v, "A11").is_empty(), "{label}");
+        // A13: A is no county-seat school.
+        assert!(flags_of(&v, "A13").is_empty(), "{label}");
+        // A15: the 900 passed on after 31 days (the 300 after 30 is in time), and 800 still held.
+        let a15 = flags_of(&v, "A15");
+        assert_eq!(a15.len(), 2, "{label}: {a15:?}");
+        let to_a = a15.iter().find(|f| f["school"] == SCHOOL_A).expect("to A");
+        assert_eq!((to_a["amount"].as_str(), to_a["month"].as_str()), (Some("900.00"), Some("2014-10")), "{label}");
+        let held = a15.iter().find(|f| f["school"] == COUNTY).expect("held by the county");
+        assert_eq!(held["amount"], "800.00", "{label}: {held}");
+        // A17: B's 300 three months running; A18: B's December meals with no meal day.
+        let a17 = flags_of(&v, "A17");
+        assert_eq!(a17.len(), 1, "{label}: {a17:?}");
+        assert_eq!((a17[0]["school"].as_str(), a17[0]["month"].as_str()), (Some(SCHOOL_B), Some("2014-11")), "{label}");
+        let a18 = flags_of(&v, "A18");
+        assert_eq!(a18.len(), 1, "{label}: the spending two days after a meal day is silent: {a18:?}");
+        assert_eq!((a18[0]["school"].as_str(), a18[0]["month"].as_str()), (Some(SCHOOL_B), Some("2014-12")), "{label}");
+        // A20: 己追 recorded 31 days late, with October's money adjusted; 庚准's 30 days are silent.
+        let a20 = flags_of(&v, "A20");
+        assert_eq!(a20.len(), 1, "{label}: {a20:?}");
+        assert_eq!(a20[0]["student_no"], no_of(id("己追")), "{label}");
+        assert!(a20[0]["amount"].as_str().is_some_and(|a| a != "0.00"), "{label}: {a20:?}");
+        // A21: 丁返 left and came back in the term; 戊转 was in transit, no churn.
+        let a21 = flags_of(&v, "A21");
+        assert_eq!(a21.len(), 1, "{label}: {a21:?}");
+        assert_eq!(a21[0]["student_no"], no_of(id("丁返")), "{label}");
+        // A22: far fewer than 500 amounts: no judgement.
+        assert!(flags_of(&v, "A22").is_empty(), "{label}");
+
+        // A09: October at the tolerance's edge is silent; November at half is short, and so is
+        // the term it lies in.
+        assert!(flags_of(&scan("2014-10", "A09").await, "A09").is_empty(), "{label}: October");
+        let nov_v = scan("2014-11", "A09").await;
+        let a09 = flags_of(&nov_v, "A09");
+        assert_eq!(a09.len(), 1, "{label}: {nov_v}");
+        assert_eq!(a09[0]["amount"], yuan(e_nov - nov_spend), "{label}: {a09:?}");
+        // A16: at October's end the balance is above three months of October's spending; at
+        // November's end it is not.
+        let a16 = flags_of(&scan("2014-10", "A16").await, "A16").len();
+        let oct_balance = 120_000 - oct_spend;
+        assert_eq!(a16, usize::from(oct_balance > 3 * oct_spend), "{label}: balance {oct_balance}, spent {oct_spend}");
+        assert!(flags_of(&scan("2014-11", "A16").await, "A16").is_empty(), "{label}");
+
+        // December's purchases make the term good: November alone is short, its term is not.
+        let extra = (9 * (e_oct + e_nov) + 9) / 10 - oct_spend - nov_spend;
+        post(&school, "expenditure", SCHOOL_A, "", yuan(extra), "2014-12-20", "ZC-4").await;
+        assert!(flags_of(&scan("2014-11", "A09").await, "A09").is_empty(), "{label}: corrected in December");
+        let dec = scan("2014-12", "A18").await;
+        assert_eq!(
+            flags_of(&dec, "A18").len(),
+            2,
+            "{label}: B's December meals and A's purchase three weeks after the last meal day: {dec}"
+        );
+
+        // Thresholds: the county asks for two schools per guardian and allows 200 % growth.
+        for (rule, threshold) in [("A11", "2"), ("A10", "200")] {
+            settings::set(
+                &mut w.conn(),
+                &cli,
+                &Change { rule: rule.into(), threshold: Some(threshold.into()), severity: None, note: "测试".into() },
+            )
+            .expect("set");
+        }
+        let v = scan("2014-1", "A10,A11").await;
+        assert!(flags_of(&v, "A10").is_empty(), "{label}: 86 % is within 200 %");
+        let a11 = flags_of(&v, "A11");
+        assert_eq!(a11.len(), 2, "{label}: at both schools: {a11:?}");
+        assert!(a11.iter().all(|f| !f["message"].as_str().unwrap_or("").contains("198001010012")), "{label}: masked");
+
+        // A13: A is moved into the county seat: paid without being taken in as such.
+        diesel::update(schools::table.find(org_id(&w, SCHOOL_A)))
+            .set(schools::in_county_seat.eq(true))
+            .execute(&mut w.conn())
+            .expect("seat");
+        let a13 = flags_of(&scan("2014-1", "A13").await, "A13").len();
+        assert_eq!(a13, 2, "{label}: October and November");
+        diesel::update(programme_schools::table.filter(programme_schools::school_id.eq(org_id(&w, SCHOOL_A))))
+            .set(programme_schools::seat_included.eq(true))
+            .execute(&mut w.conn())
+            .expect("included");
+        assert!(flags_of(&scan("2014-1", "A13").await, "A13").is_empty(), "{label}: taken in as a county-seat school");
+
+        // A08: signed on the deadline and archived 30 days later is in time; a day later is not.
+        let at = |s: &str| d(s).and_hms_opt(2, 0, 0).expect("t");
+        diesel::update(rosters::table)
+            .set((rosters::signed_at.eq(at("2014-09-15")), rosters::archived_at.eq(at("2014-10-15"))))
+            .execute(&mut w.conn())
+            .expect("signed");
+        assert!(flags_of(&scan("2014-1", "A08").await, "A08").is_empty(), "{label}: in time");
+        diesel::update(rosters::table)
+            .set(rosters::archived_at.eq(at("2014-10-16")))
+            .execute(&mut w.conn())
+            .expect("late");
+        let a08 = scan("2014-1", "A08").await;
+        assert!(flags_of(&a08, "A08")[0]["message"].as_str().unwrap_or("").contains("才备案"), "{label}: {a08}");
+    }
+}
+
+/// Stored flags on both databases: the school explains, the county rejects and then accepts, an
+/// inspector dismisses a false alarm; a corrected record closes its flag by itself (after any
+/// audited change, on the next look), a recurring one opens again, each step in its history.
+/// Thresholds and severities are set by the right level only, in range, with a reason.
+#[actix_web::test]
+async fn flags_are_answered_decided_and_close_themselves_when_the_data_is_corrected() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        add_user(&w, "shengyyb", "520000", "nutrition_office");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/programme/schools")
+                .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put()
+                .uri("/api/v1/terms")
+                .set_json(json!({"term": "2014-1", "start_date": "2014-09-01", "end_date": "2015-01-15"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put()
+                .uri(&format!("/api/v1/calendars/{COUNTY}/2014-10"))
+                .set_json(json!({"days": "8-10,13-17,20-24,27-31"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let mut ids = Vec::new();
+        for (name, body, birth) in
+            [("孙校验", "52232620080101011", "2008-01-01"), ("李大龄", "52232620030901007", "2003-09-01")]
+        {
+            let mut rec = student(name, body, birth, "男");
+            rec["entry_ym"] = json!("201409");
+            rec["enrolled_on"] = json!("2014-09-01");
+            rec["backdate_reason"] = json!("测试：2014年秋季入学");
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(rec),
+                &bearer(&w, "a.xueji"),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (bad_id, old) = (ids[0], ids[1]);
+        let good: String = students::table
+            .find(bad_id)
+            .select(students::id_no)
+            .first::<Option<String>>(&mut w.conn())
+            .expect("id")
+            .expect("no");
+        let wrong = format!("{}{}", &good[..17], if good.ends_with('0') { '1' } else { '0' });
+        let set_id = |v: &str| {
+            diesel::update(students::table.find(bad_id)).set(students::id_no.eq(v)).execute(&mut w.conn()).expect("id");
+        };
+        set_id(&wrong);
+        entitlement::compute(&mut w.conn(), &w.caller("yyb"), SCHOOL_A, Month::parse("2014-10").expect("m"))
+            .expect("october");
+
+        // The inspector's list scans the county's term first: A07 and A12 are open.
+        let list = |who: &'static str, query: &'static str| {
+            let app = &app;
+            let h = bearer(&w, who);
+            async move {
+                let (s, v) =
+                    call(app, test::TestRequest::get().uri(&format!("/api/v1/anomaly-flags?term=2014-1{query}")), &h)
+                        .await;
+                assert_eq!(s, 200, "{v}");
+                v
+            }
+        };
+        let v = list("ducha", "&all=1").await;
+        let of = |v: &Value, rule: &str| -> Value {
+            v["flags"].as_array().expect("flags").iter().find(|f| f["rule"] == rule).cloned().unwrap_or(Value::Null)
+        };
+        let (a12, a07) = (of(&v, "A12"), of(&v, "A07"));
+        assert_eq!((a12["state"].as_str(), a07["state"].as_str()), (Some("open"), Some("open")), "{label}: {v}");
+        let (a12_id, a07_id) = (a12["id"].as_i64().expect("id"), a07["id"].as_i64().expect("id"));
+        let act = |who: &'static str, id: i64, action: &'static str, note: &'static str| {
+            let app = &app;
+            let h = bearer(&w, who);
+            async move {
+                call(
+                    app,
+                    test::TestRequest::post()
+                        .uri(&format!("/api/v1/anomaly-flags/{id}"))
+                        .set_json(json!({"action": action, "note": note})),
+                    &h,
+                )
+                .await
+            }
+        };
+        // The school explains (a reason is required); it cannot decide its own reason.
+        let (s, e) = act("a.xiaozhang", a12_id, "explain", "  ").await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("flag.note")), "{label}: {e}");
+        let (s, v) = act("a.xiaozhang", a12_id, "explain", "身份证号录入时末位输错，已申请更正").await;
+        assert_eq!((s, v["state"].as_str()), (200, Some("explained")), "{label}: {v}");
+        let (s, _) = act("a.xiaozhang", a12_id, "accept", "").await;
+        assert_eq!(s, 403, "{label}: the school does not decide its own reason");
+        let (s, _) = act("b.xiaozhang", a12_id, "explain", "别校").await;
+        assert_eq!(s, 404, "{label}: another school's flag");
+        // The county rejects, the school answers again, the county accepts.
+        let (s, v) = act("yyb", a12_id, "reject", "请附户口簿复印件").await;
+        assert_eq!((s, v["state"].as_str()), (200, Some("rejected")), "{label}: {v}");
+        let (s, v) = act("a.xiaozhang", a12_id, "explain", "已附户口簿复印件").await;
+        assert_eq!((s, v["state"].as_str()), (200, Some("explained")), "{label}: {v}");
+        let (s, v) = act("yyb", a12_id, "accept", "").await;
+        assert_eq!((s, v["state"].as_str()), (200, Some("accepted")), "{label}: {v}");
+        let (s, e) = act("yyb", a12_id, "accept", "").await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("flag.state")), "{label}: {e}");
+        // The inspector dismisses A07 as a false alarm.
+        let (s, v) = act("ducha", a07_id, "dismiss", "已核实出生证明，确为大龄入学").await;
+        assert_eq!((s, v["state"].as_str()), (200, Some("dismissed")), "{label}: {v}");
+
+        // The number is corrected; the next look after any audited change rescans and closes A12.
+        set_id(&good);
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/anomaly-rules")
+                .set_json(json!({"rule": "A09", "threshold": "15", "note": "本县食堂规模小，放宽"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let v = list("ducha", "&all=1").await;
+        assert_eq!(of(&v, "A12")["state"], "closed", "{label}: {v}");
+        assert_eq!(of(&v, "A07")["state"], "dismissed", "{label}: a dismissal outlasts the rescan");
+        assert!(of(&list("ducha", "").await, "A12").is_null(), "{label}: closed flags leave the to-do list");
+        let (_, one) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/anomaly-flags/{a12_id}")), &bearer(&w, "ducha"))
+                .await;
+        let steps: Vec<&str> =
+            one["history"].as_array().expect("history").iter().filter_map(|s| s["to"].as_str()).collect();
+        assert_eq!(
+            steps,
+            ["待处理", "学校已说明", "说明未采纳", "学校已说明", "说明已采纳", "已消除"],
+            "{label}: {one}"
+        );
+        // Mistyped again: the flag opens again, with its history.
+        set_id(&wrong);
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/anomaly-flags/refresh")
+                .set_json(json!({"org": COUNTY, "term": "2014-1"})),
+            &bearer(&w, "ducha"),
+        )
+        .await;
+        assert_eq!((s, v["result"]["recurred"].as_u64()), (200, Some(1)), "{label}: {v}");
+        assert_eq!(of(&list("a.xiaozhang", "").await, "A12")["state"], "open", "{label}: the school sees it again");
+        let _ = old;
+
+        // Settings: a county's threshold in range with a reason; severity is the province's.
+        let set = |who: &'static str, body: Value| {
+            let app = &app;
+            let h = bearer(&w, who);
+            async move { call(app, test::TestRequest::post().uri("/api/v1/anomaly-rules").set_json(body), &h).await }
+        };
+        for (body, code) in [
+            (json!({"rule": "A09", "threshold": "60", "note": "x"}), "anomaly.threshold"),
+            (json!({"rule": "A99", "threshold": "5", "note": "x"}), "anomaly.rule"),
+            (json!({"rule": "A01", "threshold": "5", "note": "x"}), "anomaly.no_threshold"),
+            (json!({"rule": "A09", "threshold": "20", "note": ""}), "anomaly.reason"),
+            (json!({"rule": "A07", "severity": "block", "note": "x"}), "anomaly.severity_level"),
+        ] {
+            let (s, e) = set("yyb", body.clone()).await;
+            assert_eq!((s, e["error"].as_str()), (422, Some(code)), "{label}: {body} {e}");
+        }
+        let (s, _) = set("ducha", json!({"rule": "A09", "threshold": "20", "note": "x"})).await;
+        assert_eq!(s, 403, "{label}: an inspector reads the rules, never sets them");
+        let (s, v) = set("shengyyb", json!({"rule": "A07", "severity": "block", "note": "冒名学籍多发"})).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let (_, scan) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/anomalies?org={COUNTY}&period=2014-10&rules=A07")),
+            &bearer(&w, "ducha"),
+        )
+        .await;
+        assert_eq!(flags_of(&scan, "A07")[0]["severity"], "block", "{label}: the province's severity: {scan}");
+        let (_, rules) = call(&app, test::TestRequest::get().uri("/api/v1/anomaly-rules"), &yyb).await;
+        let a09 = rules["rules"].as_array().expect("rules").iter().find(|r| r["code"] == "A09").cloned().expect("A09");
+        assert_eq!((a09["threshold"].as_str(), a09["default_threshold"].as_str()), (Some("15"), Some("10")), "{label}");
+        assert_eq!(
+            rules["history"].as_array().map(Vec::len),
+            Some(2),
+            "{label}: the county's and the province's: {rules}"
+        );
+
+        // The pages: the list, one flag with the school's answer form, the rules.
+        let page = |who: &'static str, uri: String| {
+            let app = &app;
+            let token = w.token(who);
+            async move {
+                let r = test::call_service(
+                    app,
+                    test::TestRequest::get()
+                        .uri(&uri)
+                        .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={token}")))
+                        .to_request(),
+                )
+                .await;
+                (r.status().as_u16(), body_text(r).await)
+            }
+        };
+        let (s, html) = page("ducha", format!("/inspections?org={COUNTY}&term=2014-1&all=1")).await;
+        assert!(s == 200 && html.contains("误报已排除") && html.contains("待处理"), "{label}: {s}");
+        let (s, html) = page("a.xiaozhang", format!("/inspections/flags/{a12_id}")).await;
+        assert!(s == 200 && html.contains("value=\"explain\"") && !html.contains("value=\"accept\""), "{label}: {s}");
+        let (s, html) = page("yyb", "/inspections/rules".into()).await;
+        assert!(s == 200 && html.contains("本县食堂规模小") && html.contains("rule-form"), "{label}: {s}");
     }
 }

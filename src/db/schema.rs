@@ -741,6 +741,66 @@ diesel::table! {
 
 diesel::joinable!(report_submissions -> orgs (org_id));
 
+diesel::table! {
+    anomaly_settings (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        rule -> Text,
+        threshold -> Nullable<Text>,
+        severity -> Nullable<Text>,
+        note -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    anomaly_flags (id) {
+        id -> BigInt,
+        term -> Text,
+        fingerprint -> Text,
+        rule -> Text,
+        org_id -> BigInt,
+        org_path -> Text,
+        student_id -> Nullable<BigInt>,
+        month -> Nullable<Integer>,
+        severity -> Text,
+        amount_fen -> Nullable<BigInt>,
+        message -> Text,
+        state -> Text,
+        holds -> Bool,
+        first_seen_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    anomaly_flag_events (id) {
+        id -> BigInt,
+        flag_id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    anomaly_scans (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        term -> Text,
+        audit_id -> BigInt,
+        flags -> Integer,
+        scanned_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(anomaly_settings -> orgs (org_id));
+diesel::joinable!(anomaly_flags -> orgs (org_id));
+diesel::joinable!(anomaly_flag_events -> anomaly_flags (flag_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     account_requests,
@@ -788,4 +848,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     yibu_periods,
     yibu_lines,
     report_submissions,
+    anomaly_settings,
+    anomaly_flags,
+    anomaly_flag_events,
+    anomaly_scans,
 );

@@ -3,6 +3,8 @@
 //! day lists) live here; the scan that reads the data is `inspection::scan`.
 
 use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 /// How much a flag weighs: 提示 asks for a look, 预警 warns, 拒付 holds the money back.
@@ -15,12 +17,154 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Review, Severity::Warn, Severity::Block];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Review => "review",
+            Severity::Warn => "warn",
+            Severity::Block => "block",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s.trim() || v.label() == s.trim())
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Severity::Review => "提示",
             Severity::Warn => "预警",
             Severity::Block => "拒付",
         }
+    }
+}
+
+/// Where a stored flag stands (SPEC §10): open → explained by the school → accepted or rejected
+/// by the county; dismissed as a false alarm; turned into a finding; or closed by a rescan that no
+/// longer finds it (the data was corrected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagState {
+    Open,
+    Explained,
+    Accepted,
+    Rejected,
+    Dismissed,
+    Finding,
+    Closed,
+}
+
+/// What people (or a rescan) do to a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagAction {
+    /// The school gives its reason (explain or fix).
+    Explain,
+    /// The county accepts the school's reason.
+    Accept,
+    /// The county rejects it: the school must answer again.
+    Reject,
+    /// An inspector dismisses it as a false alarm, with the reason.
+    Dismiss,
+    /// An inspector turns it into a finding.
+    Find,
+    /// A rescan no longer finds it.
+    Clear,
+    /// A rescan finds it again after it cleared.
+    Recur,
+}
+
+impl FlagState {
+    pub const ALL: [FlagState; 7] = [
+        FlagState::Open,
+        FlagState::Explained,
+        FlagState::Accepted,
+        FlagState::Rejected,
+        FlagState::Dismissed,
+        FlagState::Finding,
+        FlagState::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagState::Open => "open",
+            FlagState::Explained => "explained",
+            FlagState::Accepted => "accepted",
+            FlagState::Rejected => "rejected",
+            FlagState::Dismissed => "dismissed",
+            FlagState::Finding => "finding",
+            FlagState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        FlagState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FlagState::Open => "待处理",
+            FlagState::Explained => "学校已说明",
+            FlagState::Accepted => "说明已采纳",
+            FlagState::Rejected => "说明未采纳",
+            FlagState::Dismissed => "误报已排除",
+            FlagState::Finding => "已转为问题",
+            FlagState::Closed => "已消除",
+        }
+    }
+
+    /// Still asks someone to act.
+    pub fn pending(self) -> bool {
+        matches!(self, FlagState::Open | FlagState::Explained | FlagState::Rejected)
+    }
+
+    /// The state after `action`, or why it is not allowed now. A dismissed flag or a finding
+    /// stays what people decided, whatever a rescan says.
+    pub fn after(self, action: FlagAction) -> Result<FlagState, String> {
+        use FlagAction as A;
+        use FlagState as S;
+        let next = match (self, action) {
+            (S::Open | S::Rejected, A::Explain) => S::Explained,
+            (S::Explained, A::Accept) => S::Accepted,
+            (S::Explained, A::Reject) => S::Rejected,
+            (S::Open | S::Explained | S::Rejected | S::Accepted, A::Dismiss) => S::Dismissed,
+            (S::Open | S::Explained | S::Rejected | S::Accepted, A::Find) => S::Finding,
+            (S::Open | S::Explained | S::Rejected | S::Accepted, A::Clear) => S::Closed,
+            (S::Closed, A::Recur) => S::Open,
+            (state, action) => {
+                return Err(format!("预警当前为“{}”，不能{}", state.label(), action.label()));
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl FlagAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "explain" => Some(FlagAction::Explain),
+            "accept" => Some(FlagAction::Accept),
+            "reject" => Some(FlagAction::Reject),
+            "dismiss" => Some(FlagAction::Dismiss),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FlagAction::Explain => "填写说明",
+            FlagAction::Accept => "采纳说明",
+            FlagAction::Reject => "不予采纳",
+            FlagAction::Dismiss => "排除误报",
+            FlagAction::Find => "转为问题",
+            FlagAction::Clear => "自动消除",
+            FlagAction::Recur => "再次出现",
+        }
+    }
+
+    /// Whether the action needs a written reason.
+    pub fn needs_note(self) -> bool {
+        matches!(self, FlagAction::Explain | FlagAction::Reject | FlagAction::Dismiss)
     }
 }
 
@@ -60,6 +204,56 @@ pub struct RuleInfo {
     /// What it means and why it matters.
     pub explanation: &'static str,
     pub severity: Severity,
+}
+
+/// A rule's adjustable threshold: what it is, its unit, its default and the range a province or
+/// county may set it within.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ThresholdSpec {
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub default: Decimal,
+    pub min: Decimal,
+    pub max: Decimal,
+}
+
+impl ThresholdSpec {
+    const fn new(label: &'static str, unit: &'static str, default: i64, min: i64, max: i64, scale: u32) -> Self {
+        Self {
+            label,
+            unit,
+            default: Decimal::from_parts(default as u32, 0, 0, false, scale),
+            min: Decimal::from_parts(min as u32, 0, 0, false, scale),
+            max: Decimal::from_parts(max as u32, 0, 0, false, scale),
+        }
+    }
+
+    /// Parses a value someone set, inside the range (the message names rule, range and unit).
+    pub fn parse(&self, rule: Rule, s: &str) -> Result<Decimal, String> {
+        let v: Decimal = s
+            .trim()
+            .trim_end_matches(['%', '％'])
+            .trim()
+            .parse()
+            .map_err(|_| format!("规则{}的阈值“{}”应为数字", rule.code(), s.trim()))?;
+        if v < self.min || v > self.max {
+            return Err(format!(
+                "规则{}的{}应在{}至{}{}之间，“{}”超出范围",
+                rule.code(),
+                self.label,
+                self.min.normalize(),
+                self.max.normalize(),
+                self.unit,
+                s.trim()
+            ));
+        }
+        Ok(v)
+    }
+}
+
+/// A threshold as a whole number (days, months, schools), for the rules that count.
+pub fn whole(v: Decimal) -> i64 {
+    v.trunc().to_i64().unwrap_or(0)
 }
 
 impl Rule {
@@ -111,6 +305,24 @@ impl Rule {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// The rule's threshold, where it has one.
+    pub fn threshold(self) -> Option<ThresholdSpec> {
+        let t = ThresholdSpec::new;
+        Some(match self {
+            Rule::A05 => t("容差", "%", 0, 0, 50, 0),
+            Rule::A09 => t("容差", "%", 10, 0, 50, 0),
+            Rule::A10 => t("月增长", "%", 20, 5, 200, 0),
+            Rule::A11 => t("关联学校数", "所", 3, 2, 20, 0),
+            Rule::A15 => t("滞留天数", "天", 30, 1, 180, 0),
+            Rule::A16 => t("平均支出月数", "个月", 3, 1, 12, 0),
+            Rule::A17 => t("重复月数", "个月", 3, 2, 12, 0),
+            Rule::A18 => t("距最近供餐日", "天", 7, 0, 60, 0),
+            Rule::A20 => t("追溯天数", "天", 30, 1, 365, 0),
+            Rule::A22 => t("MAD", "", 22, 10, 100, 4),
+            _ => return None,
+        })
     }
 
     pub fn info(self) -> RuleInfo {
@@ -222,6 +434,54 @@ pub fn age_implausible(birth: NaiveDate, grade: i32, school_year: i32) -> bool {
     !plausible_ages(grade).contains(&age_on(birth, sept))
 }
 
+/// A09: what `served` meals were worth at the standard (the entitlement over its child-days),
+/// less what was spent, when spending fell short of that worth by more than `tolerance` percent.
+pub fn spend_shortfall(
+    entitled: crate::domain::money::Fen,
+    spent: crate::domain::money::Fen,
+    child_days: i64,
+    served: i64,
+    tolerance: Decimal,
+) -> Option<crate::domain::money::Fen> {
+    if child_days <= 0 || served <= 0 || entitled.fen() <= 0 {
+        return None;
+    }
+    let due = entitled.to_decimal() * Decimal::from(served) / Decimal::from(child_days);
+    let floor = due * (Decimal::ONE_HUNDRED - tolerance) / Decimal::ONE_HUNDRED;
+    (spent.to_decimal() < floor).then(|| crate::domain::money::Fen::from_decimal(due - spent.to_decimal()))
+}
+
+/// A22 judges a county year only from this many amounts on: fewer say nothing about digits.
+pub const BENFORD_MIN: usize = 500;
+
+/// A22: the mean absolute deviation of the first-two-digit frequencies (10–99) of amounts in
+/// fen from Benford's law (Nigrini's conformity limits: above 0.0022 is nonconformity), with
+/// how many amounts it read; none below `BENFORD_MIN` amounts of at least two digits.
+pub fn benford_mad(amounts_fen: &[i64]) -> Option<(usize, Decimal)> {
+    let mut counts = [0u32; 90];
+    let mut n = 0usize;
+    for a in amounts_fen.iter().map(|a| a.unsigned_abs()).filter(|a| *a >= 10) {
+        let mut v = a;
+        while v >= 100 {
+            v /= 10;
+        }
+        counts[usize::try_from(v - 10).unwrap_or(0)] += 1;
+        n += 1;
+    }
+    if n < BENFORD_MIN {
+        return None;
+    }
+    let total = n as f64;
+    let mad = (10..100)
+        .map(|d: u32| {
+            let expected = (1.0 + 1.0 / f64::from(d)).log10();
+            (f64::from(counts[(d - 10) as usize]) / total - expected).abs()
+        })
+        .sum::<f64>()
+        / 90.0;
+    Decimal::from_f64_retain(mad).map(|m| (n, m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +506,64 @@ mod tests {
         assert_eq!(Rule::parse_list("").expect("all").len(), 22);
         let e = Rule::parse_list("A01,A99").expect_err("unknown");
         assert!(e.contains("A99"), "{e}");
+    }
+
+    #[test]
+    fn benford_conforming_amounts_stay_under_the_limit_and_rounded_ones_do_not() {
+        // Amounts spread log-uniformly over four decades follow Benford's law closely.
+        let spread: Vec<i64> = (0..2000).map(|i| (1000.0 * 10f64.powf(f64::from(i) * 4.0 / 2000.0)) as i64).collect();
+        let (n, mad) = benford_mad(&spread).expect("enough");
+        assert_eq!(n, 2000);
+        assert!(mad < Decimal::new(22, 4), "log-uniform amounts conform: {mad}");
+        // Invented round sums (every purchase 500 or 800 yuan) do not.
+        let round: Vec<i64> = (0..600).map(|i| if i % 2 == 0 { 50_000 } else { 80_000 }).collect();
+        assert!(benford_mad(&round).expect("enough").1 > Decimal::new(22, 4));
+        // 499 amounts are too few to judge; single digits are not read.
+        assert!(benford_mad(&spread[..499]).is_none());
+        assert!(benford_mad(&[5; 600]).is_none());
+    }
+
+    #[test]
+    fn spending_is_short_only_below_the_tolerance_to_the_cent() {
+        use crate::domain::money::Fen;
+        let ten = Decimal::from(10);
+        // 100 child-days at 5.00 = 500.00; 90 % is 450.00.
+        let e = Fen::new(50_000);
+        assert_eq!(spend_shortfall(e, Fen::new(45_000), 100, 100, ten), None, "exactly 90 %");
+        assert_eq!(spend_shortfall(e, Fen::new(44_999), 100, 100, ten), Some(Fen::new(5_001)), "a cent below");
+        // Fewer meals served than child-days: the standard is owed on the meals served.
+        assert_eq!(spend_shortfall(e, Fen::new(36_000), 100, 80, ten), None, "80 meals at 4.50 each");
+        assert!(spend_shortfall(e, Fen::new(35_999), 100, 80, ten).is_some());
+        assert_eq!(spend_shortfall(e, Fen::new(49_999), 100, 100, Decimal::ZERO), Some(Fen::new(1)), "exact");
+        assert_eq!(spend_shortfall(Fen::new(0), Fen::new(0), 100, 100, ten), None, "nothing owed");
+    }
+
+    #[test]
+    fn a_flag_moves_through_its_states_and_people_s_decisions_outlast_a_rescan() {
+        use FlagAction as A;
+        use FlagState as S;
+        assert_eq!(S::Open.after(A::Explain), Ok(S::Explained));
+        assert_eq!(S::Explained.after(A::Reject), Ok(S::Rejected));
+        assert_eq!(S::Rejected.after(A::Explain), Ok(S::Explained), "the school answers again");
+        assert_eq!(S::Explained.after(A::Accept), Ok(S::Accepted));
+        assert!(S::Open.after(A::Accept).is_err(), "nothing to accept before the school explains");
+        assert_eq!(S::Accepted.after(A::Clear), Ok(S::Closed), "corrected data closes it");
+        assert_eq!(S::Closed.after(A::Recur), Ok(S::Open));
+        assert!(S::Dismissed.after(A::Clear).is_err() && S::Finding.after(A::Clear).is_err());
+        let e = S::Dismissed.after(A::Explain).expect_err("dismissed");
+        assert!(e.contains("误报已排除"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_are_parsed_inside_their_range() {
+        let spec = Rule::A09.threshold().expect("A09 has a tolerance");
+        assert_eq!(spec.default, Decimal::from(10));
+        assert_eq!(spec.parse(Rule::A09, "15%"), Ok(Decimal::from(15)));
+        let e = spec.parse(Rule::A09, "60").expect_err("above 50");
+        assert!(e.contains("A09") && e.contains("0至50%"), "{e}");
+        assert!(spec.parse(Rule::A09, "十").is_err());
+        assert_eq!(Rule::A22.threshold().expect("MAD").default, Decimal::new(22, 4));
+        assert!(Rule::A01.threshold().is_none());
     }
 
     #[test]

@@ -214,10 +214,21 @@ pub struct Flow {
     pub amount: Fen,
 }
 
-/// For each outflow passed on more than `PASS_ON_DAYS` after the money it spends arrived
-/// (first in, first out): its id and the longest delay in days. Money still held on `as_of`
-/// beyond the limit is reported with id 0.
-pub fn late_outflows(inflows: &[Flow], outflows: &[Flow], as_of: NaiveDate) -> Vec<(i64, i64)> {
+/// Money passed on (or still held) later than the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Late {
+    /// The outflow; 0 for money still held.
+    pub id: i64,
+    /// The longest delay in days.
+    pub days: i64,
+    /// The outflow's amount, or what is still held beyond the limit.
+    pub amount: Fen,
+}
+
+/// For each outflow passed on more than `limit` days (SPEC §8: `PASS_ON_DAYS`) after the money
+/// it spends arrived (first in, first out): its id, the longest delay and its amount. Money
+/// still held on `as_of` beyond the limit is reported with id 0.
+pub fn late_outflows(inflows: &[Flow], outflows: &[Flow], as_of: NaiveDate, limit: i64) -> Vec<Late> {
     let mut ins: Vec<Flow> = inflows.to_vec();
     ins.sort_by_key(|f| (f.date, f.id));
     let mut outs: Vec<Flow> = outflows.to_vec();
@@ -240,18 +251,18 @@ pub fn late_outflows(inflows: &[Flow], outflows: &[Flow], as_of: NaiveDate) -> V
                 at += 1;
             }
         }
-        if delay > PASS_ON_DAYS {
-            late.push((out.id, delay));
+        if delay > limit {
+            late.push(Late { id: out.id, days: delay, amount: out.amount });
         }
     }
-    let held = ins
+    let held: Vec<(i64, i64)> = ins
         .iter()
         .zip(&left)
-        .filter(|(f, l)| **l > 0 && (as_of - f.date).num_days() > PASS_ON_DAYS)
-        .map(|(f, _)| (as_of - f.date).num_days())
-        .max();
-    if let Some(days) = held {
-        late.push((0, days));
+        .filter(|(f, l)| **l > 0 && (as_of - f.date).num_days() > limit)
+        .map(|(f, l)| ((as_of - f.date).num_days(), *l))
+        .collect();
+    if let Some(days) = held.iter().map(|h| h.0).max() {
+        late.push(Late { id: 0, days, amount: Fen::new(held.iter().map(|h| h.1).sum()) });
     }
     late
 }
@@ -399,10 +410,18 @@ mod tests {
         let ins = [f(1, "2026-09-01", 1000), f(2, "2026-10-15", 500)];
         // 600 on 09-20 (19 days), 600 on 10-20: 400 of the first (49 days) + 200 of the second.
         let outs = [f(10, "2026-09-20", 600), f(11, "2026-10-20", 600)];
-        assert_eq!(late_outflows(&ins, &outs, day("2026-10-25")), vec![(11, 49)]);
+        let late = |id, days, y: i64| Late { id, days, amount: Fen::new(y * 100) };
+        assert_eq!(late_outflows(&ins, &outs, day("2026-10-25"), PASS_ON_DAYS), vec![late(11, 49, 600)]);
         // 300 still held on 2026-11-20: 36 days after it arrived.
-        assert_eq!(late_outflows(&ins, &outs, day("2026-11-20")), vec![(11, 49), (0, 36)]);
-        assert!(late_outflows(&ins, &[f(12, "2026-09-30", 1500)], day("2026-10-01")).is_empty());
+        assert_eq!(
+            late_outflows(&ins, &outs, day("2026-11-20"), PASS_ON_DAYS),
+            vec![late(11, 49, 600), late(0, 36, 300)]
+        );
+        assert!(late_outflows(&ins, &[f(12, "2026-09-30", 1500)], day("2026-10-01"), PASS_ON_DAYS).is_empty());
+        // Thirty days exactly is in time; a limit of 49 days lets a 49-day delay pass.
+        assert!(late_outflows(&ins, &[f(13, "2026-10-01", 1000)], day("2026-10-01"), PASS_ON_DAYS).is_empty());
+        assert_eq!(late_outflows(&ins, &outs, day("2026-10-25"), 48), vec![late(11, 49, 600)]);
+        assert!(late_outflows(&ins, &outs, day("2026-10-25"), 49).is_empty());
     }
 
     #[test]

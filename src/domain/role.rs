@@ -188,6 +188,15 @@ pub enum Permission {
     ReviewReports,
     /// Run the anomaly scan and read its flags for the orgs in scope (a school: its own).
     ViewAnomalies,
+    /// Set the anomaly rules' thresholds (province or county) and severities (province).
+    ConfigureAnomalies,
+    /// Give the school's reason for one of its own flags (explain or fix).
+    AnswerFlags,
+    /// Accept or reject a school's explanation of a flag (the county).
+    DecideFlags,
+    /// Inspect: dismiss a flag as a false alarm or turn it into a finding, draw spot-check
+    /// samples, record visits and findings, verify another inspector's rectification.
+    Inspect,
     /// See a child's full ID numbers, 学籍号 and phones, one child at a time, with a reason that
     /// the audit log keeps (everywhere else they are masked).
     Unmask,
@@ -224,6 +233,10 @@ impl Role {
             ReviewReports => self == NutritionOffice,
             Unmask => matches!(self, Registrar | Principal | NutritionOffice | Inspector),
             ViewAnomalies => matches!(self, Inspector | NutritionOffice | Finance | Principal | NutritionOfficer),
+            ConfigureAnomalies => self == NutritionOffice,
+            AnswerFlags => matches!(self, Principal | NutritionOfficer),
+            DecideFlags => self == NutritionOffice,
+            Inspect => self == Inspector,
         }
     }
 }

@@ -1,5 +1,9 @@
-//! Inspection: the anomaly scan over named children, school days and ledger entries (SPEC §10),
-//! its page and API. Inspection reads every area above it and writes only its own records.
+//! Inspection (SPEC §10): the anomaly rules over named children, school days and ledger
+//! entries, their thresholds and severities, the flags people answer and decide, and their
+//! pages and API. Inspection reads every area above it and writes only its own records.
 
+pub mod flags;
+mod rules;
 pub mod scan;
+pub mod settings;
 pub mod web;

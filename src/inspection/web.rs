@@ -1,19 +1,26 @@
-//! The anomaly page (`/inspections`) and `GET /api/v1/anomalies`: an org's flags for a period,
-//! each with its rule, school, child (学籍号 masked), month, money at stake and reason.
+//! Inspection pages and API: the stored flags of a term that people answer and decide
+//! (`/inspections`), one flag with its history and the steps the caller may take, the immediate
+//! scan of any period (`/inspections/scan`, `GET /api/v1/anomalies`), and the rules' thresholds
+//! and severities (`/inspections/rules`).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::flags::{self, StoredFlag};
 use super::scan::{self, Scan};
+use super::settings::{self, Change, Setting, Standing};
 use crate::auth::Caller;
-use crate::auth::extract::{ApiUser, PageUser};
-use crate::domain::anomaly::{Rule, RuleInfo};
+use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
+use crate::domain::anomaly::{FlagState, Rule, RuleInfo, Severity};
 use crate::domain::calendar::Span;
+use crate::domain::role::Permission;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
-use crate::web::{AppState, Layout, PageResult};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::org::service::org_in_scope;
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize)]
 pub struct Query {
@@ -25,33 +32,40 @@ pub struct Query {
     rules: String,
 }
 
+fn org_or_own(org: &str, caller: &Caller) -> String {
+    if org.trim().is_empty() { caller.org_code.clone() } else { org.trim().to_owned() }
+}
+
 impl Query {
     /// The org (the caller's own when empty), the period (this term when empty) and the rules.
     fn parse(&self, caller: &Caller) -> AppResult<(String, Span, Vec<Rule>)> {
-        let org = if self.org.trim().is_empty() { caller.org_code.clone() } else { self.org.trim().to_owned() };
         let p = self.period.trim();
         let p = if p.is_empty() { Term::of_day(crate::clock::today()).to_string() } else { p.to_owned() };
         let span = Span::parse(&p).map_err(|m| AppError::field("period", "period.format", m))?;
-        Ok((org, span, scan::rules_from(&self.rules)?))
+        Ok((org_or_own(&self.org, caller), span, scan::rules_from(&self.rules)?))
     }
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "inspection/flags.html")]
-pub struct Page {
+#[template(path = "inspection/scan.html")]
+pub struct ScanPage {
     layout: Layout,
     scan: Scan,
     rules: String,
     catalogue: Vec<RuleInfo>,
 }
 
-pub async fn page(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<Query>) -> PageResult<Page> {
+pub async fn scan_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<Query>,
+) -> PageResult<ScanPage> {
     let q = q.into_inner();
     let (org, span, rules) = q.parse(&caller)?;
     let c = caller.clone();
     let scan = st.run(move |conn| scan::scan(conn, &c, &org, &span, &rules)).await?.shown();
-    Ok(Page {
-        layout: Layout::new(&caller, &st, format!("督查预警 {}", scan.period)),
+    Ok(ScanPage {
+        layout: Layout::new(&caller, &st, format!("即时扫描 {}", scan.period)),
         scan,
         rules: q.rules,
         catalogue: Rule::ALL.iter().map(|r| r.info()).collect(),
@@ -62,4 +76,352 @@ pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: web::Quer
     let (org, span, rules) = q.parse(&caller)?;
     let scan = st.run(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
     Ok(HttpResponse::Ok().json(scan))
+}
+
+// ------------------------------------------------------------------------- stored flags
+
+#[derive(Deserialize)]
+pub struct FlagsQuery {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    term: String,
+    /// Every state, not only those asking for action.
+    #[serde(default)]
+    all: String,
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+impl FlagsQuery {
+    fn term(&self) -> AppResult<Term> {
+        let t = self.term.trim();
+        if t.is_empty() {
+            return Ok(Term::of_day(crate::clock::today()));
+        }
+        Term::parse(t).map_err(|m| AppError::field("term", "term.format", m))
+    }
+
+    fn pending_only(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/flags.html")]
+pub struct FlagsPage {
+    layout: Layout,
+    org: String,
+    org_name: String,
+    term: String,
+    term_label: String,
+    all: bool,
+    flags: Vec<StoredFlag>,
+    /// (state label, count) over the list.
+    counts: Vec<(&'static str, usize)>,
+    flash: &'static str,
+}
+
+fn counts(flags: &[StoredFlag]) -> Vec<(&'static str, usize)> {
+    FlagState::ALL
+        .iter()
+        .map(|s| (s.label(), flags.iter().filter(|f| f.state == *s).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+pub async fn flags_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<FlagsQuery>,
+) -> PageResult<FlagsPage> {
+    let q = q.into_inner();
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let pending = q.pending_only();
+    let c = caller.clone();
+    let (org, flags) = st.run(move |conn| flags::list(conn, &c, &org, term, pending)).await?;
+    let flash = match q.ok.as_deref() {
+        Some("refreshed") => "已重新扫描",
+        other => Flash { ok: other.map(str::to_owned) }.message(),
+    };
+    Ok(FlagsPage {
+        layout: Layout::new(&caller, &st, format!("督查预警 {}", term.label())),
+        org: org.code,
+        org_name: org.name,
+        term: term.to_string(),
+        term_label: term.label(),
+        all: !pending,
+        counts: counts(&flags),
+        flags,
+        flash,
+    })
+}
+
+pub async fn flags_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<FlagsQuery>,
+) -> AppResult<HttpResponse> {
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let pending = q.pending_only();
+    let (org, flags) = st.run(move |conn| flags::list(conn, &caller, &org, term, pending)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org.code, "term": term.to_string(), "flags": flags})))
+}
+
+#[derive(Deserialize)]
+pub struct RefreshBody {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    term: String,
+}
+
+/// Rescans the county of `org` (or the caller's) for the term, now.
+fn refresh_for(
+    conn: &mut crate::db::DbConn,
+    caller: &Caller,
+    org: &str,
+    term: Term,
+) -> AppResult<(String, flags::Refreshed)> {
+    caller.require(conn, Permission::ViewAnomalies, "anomaly_refresh")?;
+    let org = org_in_scope(conn, caller.scope(), org)?;
+    let code = crate::registry::service::county_of(&org.path);
+    let county = org_in_scope(conn, caller.scope(), &code)
+        .map_err(|_| AppError::field("org", "anomaly.refresh_level", "重新扫描按县进行，由县级或以上用户发起"))?;
+    Ok((org.code, flags::refresh(conn, &county, term)?))
+}
+
+pub async fn refresh_form(st: web::Data<AppState>, f: CsrfForm<RefreshBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let org = org_or_own(&form.org, &user);
+    let (org, _) = st.run(move |conn| refresh_for(conn, &user, &org, term)).await?;
+    Ok(see_other(&format!("/inspections?org={org}&term={term}&ok=refreshed")))
+}
+
+pub async fn refresh_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<RefreshBody>,
+) -> AppResult<HttpResponse> {
+    let term = Term::parse(body.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let org = org_or_own(&body.org, &caller);
+    let (org, done) = st.run(move |conn| refresh_for(conn, &caller, &org, term)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org, "term": term.to_string(), "result": done})))
+}
+
+// ------------------------------------------------------------------------------ one flag
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/flag.html")]
+pub struct FlagPage {
+    layout: Layout,
+    flag: StoredFlag,
+    steps: Vec<flags::Step>,
+    info: RuleInfo,
+    /// The actions the caller may take now: (action, label).
+    actions: Vec<(&'static str, &'static str)>,
+    errors: FormErrors,
+    flash: &'static str,
+}
+
+/// What the caller may do to the flag now, decided by the flag's rules and the caller's roles.
+fn actions_for(caller: &Caller, flag: &StoredFlag) -> Vec<(&'static str, &'static str)> {
+    use crate::domain::anomaly::FlagAction as A;
+    [
+        ("explain", A::Explain, Permission::AnswerFlags),
+        ("accept", A::Accept, Permission::DecideFlags),
+        ("reject", A::Reject, Permission::DecideFlags),
+        ("dismiss", A::Dismiss, Permission::Inspect),
+    ]
+    .into_iter()
+    .filter(|(_, a, p)| caller.may(*p) && flag.state.after(*a).is_ok())
+    .filter(|(_, a, _)| !matches!(a, A::Accept | A::Reject) || caller.org_kind.is_county_or_above())
+    .map(|(code, a, _)| (code, a.label()))
+    .collect()
+}
+
+async fn flag_page(
+    st: &web::Data<AppState>,
+    caller: Caller,
+    id: i64,
+    errors: FormErrors,
+    flash: &'static str,
+) -> AppResult<FlagPage> {
+    let c = caller.clone();
+    let (flag, steps) = st.run(move |conn| flags::get(conn, &c, id)).await?;
+    let info = Rule::parse(&flag.rule).map(Rule::info).ok_or_else(AppError::not_found)?;
+    Ok(FlagPage {
+        layout: Layout::new(&caller, st, format!("预警 {} · {}", flag.rule, flag.school_name)),
+        actions: actions_for(&caller, &flag),
+        flag,
+        steps,
+        info,
+        errors,
+        flash,
+    })
+}
+
+pub async fn flag(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    flash: web::Query<Flash>,
+) -> PageResult<FlagPage> {
+    Ok(flag_page(&st, caller, path.into_inner(), FormErrors::none(), flash.message()).await?)
+}
+
+#[derive(Deserialize)]
+pub struct ActBody {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn act_form(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<ActBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    match st.run(move |conn| flags::act(conn, &c, id, &form.action, &form.note)).await {
+        Ok(_) => Ok(see_other(&format!("/inspections/flags/{id}?ok=saved"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, flag_page(&st, user, id, FormErrors::from_error(&e), "").await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn flag_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let (flag, steps) = st.run(move |conn| flags::get(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"flag": flag, "history": steps})))
+}
+
+pub async fn act_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<ActBody>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let flag = st.run(move |conn| flags::act(conn, &caller, id, &body.action, &body.note)).await?;
+    Ok(HttpResponse::Ok().json(flag))
+}
+
+// ----------------------------------------------------------------------------- settings
+
+#[derive(Deserialize)]
+pub struct OrgQuery {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/rules.html")]
+pub struct RulesPage {
+    layout: Layout,
+    org: String,
+    rules: Vec<Standing>,
+    history: Vec<Setting>,
+    catalogue: Vec<RuleInfo>,
+    severities: Vec<Severity>,
+    may_set: bool,
+    errors: FormErrors,
+    flash: &'static str,
+}
+
+async fn rules_page(
+    st: &web::Data<AppState>,
+    caller: Caller,
+    org: String,
+    errors: FormErrors,
+    flash: &'static str,
+) -> AppResult<RulesPage> {
+    let c = caller.clone();
+    let o = org.clone();
+    let (rules, history) = st.run(move |conn| settings::standing(conn, &c, &o)).await?;
+    Ok(RulesPage {
+        layout: Layout::new(&caller, st, "预警规则阈值与级别"),
+        may_set: caller.may(Permission::ConfigureAnomalies) && org == caller.org_code,
+        org,
+        rules,
+        history,
+        catalogue: Rule::ALL.iter().map(|r| r.info()).collect(),
+        severities: Severity::ALL.to_vec(),
+        errors,
+        flash,
+    })
+}
+
+pub async fn rules(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<OrgQuery>,
+) -> PageResult<RulesPage> {
+    let org = org_or_own(&q.org, &caller);
+    let flash = Flash { ok: q.ok.clone() }.message();
+    Ok(rules_page(&st, caller, org, FormErrors::none(), flash).await?)
+}
+
+#[derive(Deserialize)]
+pub struct SettingBody {
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    threshold: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+impl SettingBody {
+    fn change(self) -> Change {
+        Change { rule: self.rule, threshold: self.threshold, severity: self.severity, note: self.note }
+    }
+}
+
+pub async fn rules_set(st: web::Data<AppState>, f: CsrfForm<SettingBody>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let c = user.clone();
+    match st.run(move |conn| settings::set(conn, &c, &form.change())).await {
+        Ok(_) => Ok(see_other("/inspections/rules?ok=saved")),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            let org = user.org_code.clone();
+            html_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rules_page(&st, user, org, FormErrors::from_error(&e), "").await?,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn rules_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<OrgQuery>,
+) -> AppResult<HttpResponse> {
+    let org = org_or_own(&q.org, &caller);
+    let (rules, history) = st.run(move |conn| settings::standing(conn, &caller, &org)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"rules": rules, "history": history})))
+}
+
+pub async fn rules_set_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<SettingBody>,
+) -> AppResult<HttpResponse> {
+    let change = body.into_inner().change();
+    let set = st.run(move |conn| settings::set(conn, &caller, &change)).await?;
+    Ok(HttpResponse::Created().json(set))
 }

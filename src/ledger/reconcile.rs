@@ -16,7 +16,7 @@ use crate::db::schema::{
     entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, yibu_lines, yibu_periods,
 };
 use crate::domain::calendar::{Month, Span};
-use crate::domain::ledger::{Figures, Flag, Flow, Fund, flags, late_outflows};
+use crate::domain::ledger::{Figures, Flag, Flow, Fund, Late, PASS_ON_DAYS, flags, late_outflows};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
@@ -280,46 +280,13 @@ pub fn county_period(
             })
     };
 
-    // The county's money in and out, first in first out, as of the month's end (or today).
-    let as_of = last.min(today());
-    let county_entries: Vec<(i64, String, i64, NaiveDate, Option<i64>)> = ledger_entries::table
-        .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
-        .filter(fund_accounts::org_id.eq(county.id))
-        .filter(fund_accounts::supplier_id.is_null())
-        .filter(fund_accounts::fund.eq(fund.as_str()))
-        .filter(ledger_entries::value_date.le(as_of))
-        .select((
-            ledger_entries::id,
-            ledger_entries::kind,
-            ledger_entries::amount_fen,
-            ledger_entries::value_date,
-            ledger_entries::counter_account_id,
-        ))
-        .load(conn)?;
-    let flow = |id, date, fen: i64| Flow { id, date, amount: Fen::new(fen.abs()) };
-    let inflows: Vec<Flow> =
-        county_entries.iter().filter(|e| e.2 > 0 && e.1 != "reversal").map(|e| flow(e.0, e.3, e.2)).collect();
-    let outflows: Vec<Flow> =
-        county_entries.iter().filter(|e| e.1 == "allocation_out").map(|e| flow(e.0, e.3, e.2)).collect();
-    // Only what was passed on late this month (or is still held at its end) is this month's flag.
-    let late: Vec<(i64, i64)> = late_outflows(&inflows, &outflows, as_of)
-        .into_iter()
-        .filter(|(id, _)| *id == 0 || outflows.iter().any(|o| o.id == *id && o.date >= first))
-        .collect();
-    // Which school each late allocation went to (its counter account's org, or the school a
-    // supplier was paid for).
-    let late_ids: Vec<i64> = late.iter().map(|l| l.0).filter(|id| *id != 0).collect();
-    let late_to: Vec<(i64, Option<i64>, i64)> = ledger_entries::table
-        .inner_join(fund_accounts::table.on(fund_accounts::id.nullable().eq(ledger_entries::counter_account_id)))
-        .filter(ledger_entries::id.eq_any(&late_ids))
-        .select((ledger_entries::id, ledger_entries::for_school_id, fund_accounts::org_id))
-        .load(conn)?;
+    let late = late_money(conn, &county, fund, first, last, PASS_ON_DAYS)?;
     let mut late_days: BTreeMap<i64, i64> = BTreeMap::new();
-    for (entry, for_school, org_id) in late_to {
-        let days = late.iter().find(|l| l.0 == entry).map_or(0, |l| l.1);
-        let school = for_school.unwrap_or(org_id);
-        let e = late_days.entry(school).or_default();
-        *e = (*e).max(days);
+    for l in &late {
+        if let Some(school) = l.school {
+            let e = late_days.entry(school).or_default();
+            *e = (*e).max(l.days);
+        }
     }
 
     let mut rows = Vec::with_capacity(schools.len());
@@ -364,7 +331,7 @@ pub fn county_period(
         sum(|r| r.students),
         &total_figures,
     );
-    let county_flags = flags(&Figures { late_days: late.iter().map(|l| l.1).max(), ..Figures::default() })
+    let county_flags = flags(&Figures { late_days: late.iter().map(|l| l.days).max(), ..Figures::default() })
         .into_iter()
         .filter(|f| f.code == "late_allocation")
         .collect();
@@ -384,6 +351,80 @@ pub fn county_period(
         total,
         county_flags,
     })
+}
+
+/// Money a county passed on to a school (or a supplier for it) in the period later than `limit`
+/// days after receiving it, or still holds at the period's end (or today) beyond the limit: the
+/// one reading of SPEC §8's rule, for reconciliation and for anomaly rule A15.
+#[derive(Debug, Clone, Copy)]
+pub struct LateMoney {
+    /// The allocation; none for money still held.
+    pub entry: Option<i64>,
+    /// The school it went to (or was paid to a supplier for).
+    pub school: Option<i64>,
+    pub date: Option<NaiveDate>,
+    pub days: i64,
+    pub amount: Fen,
+}
+
+pub fn late_money(
+    conn: &mut DbConn,
+    county: &Org,
+    fund: Fund,
+    first: NaiveDate,
+    last: NaiveDate,
+    limit: i64,
+) -> AppResult<Vec<LateMoney>> {
+    // The county's money in and out, first in first out, as of the period's end (or today).
+    let as_of = last.min(today());
+    let county_entries: Vec<(i64, String, i64, NaiveDate, Option<i64>)> = ledger_entries::table
+        .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
+        .filter(fund_accounts::org_id.eq(county.id))
+        .filter(fund_accounts::supplier_id.is_null())
+        .filter(fund_accounts::fund.eq(fund.as_str()))
+        .filter(ledger_entries::value_date.le(as_of))
+        .select((
+            ledger_entries::id,
+            ledger_entries::kind,
+            ledger_entries::amount_fen,
+            ledger_entries::value_date,
+            ledger_entries::counter_account_id,
+        ))
+        .load(conn)?;
+    let flow = |id, date, fen: i64| Flow { id, date, amount: Fen::new(fen.abs()) };
+    let inflows: Vec<Flow> =
+        county_entries.iter().filter(|e| e.2 > 0 && e.1 != "reversal").map(|e| flow(e.0, e.3, e.2)).collect();
+    let outflows: Vec<Flow> =
+        county_entries.iter().filter(|e| e.1 == "allocation_out").map(|e| flow(e.0, e.3, e.2)).collect();
+    // Only what was passed on late in the period (or is still held at its end) belongs to it.
+    let late: Vec<Late> = late_outflows(&inflows, &outflows, as_of, limit)
+        .into_iter()
+        .filter(|l| l.id == 0 || outflows.iter().any(|o| o.id == l.id && o.date >= first))
+        .collect();
+    // Which school each late allocation went to (its counter account's org, or the school a
+    // supplier was paid for).
+    let late_ids: Vec<i64> = late.iter().map(|l| l.id).filter(|id| *id != 0).collect();
+    let late_to: BTreeMap<i64, (Option<i64>, i64, NaiveDate)> = ledger_entries::table
+        .inner_join(fund_accounts::table.on(fund_accounts::id.nullable().eq(ledger_entries::counter_account_id)))
+        .filter(ledger_entries::id.eq_any(&late_ids))
+        .select((ledger_entries::id, ledger_entries::for_school_id, fund_accounts::org_id, ledger_entries::value_date))
+        .load::<(i64, Option<i64>, i64, NaiveDate)>(conn)?
+        .into_iter()
+        .map(|(id, for_school, org, day)| (id, (for_school, org, day)))
+        .collect();
+    Ok(late
+        .into_iter()
+        .map(|l| {
+            let to = late_to.get(&l.id);
+            LateMoney {
+                entry: (l.id != 0).then_some(l.id),
+                school: to.map(|(for_school, org, _)| for_school.unwrap_or(*org)),
+                date: to.map(|t| t.2),
+                days: l.days,
+                amount: l.amount,
+            }
+        })
+        .collect())
 }
 
 /// The standard shown: per child-day for meals, per child for 一补 (a term's allowance).

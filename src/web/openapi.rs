@@ -166,6 +166,22 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "异常预警扫描 (?org=县或学校&period=YYYY-MM|YYYY-1|YYYY&rules=A01,A03)：{org, period, rules, not_run, flags:[{rule, severity, school, student_no, month, amount, message}]}",
         "inspection",
     ),
+    (
+        "get",
+        "/anomaly-flags",
+        "本学期存储的预警及处理状态 (?org=&term=YYYY-1&all=1)；数据变动后先自动重新扫描",
+        "inspection",
+    ),
+    ("post", "/anomaly-flags/refresh", "立即重新扫描某县某学期 {org, term}", "inspection"),
+    ("get", "/anomaly-flags/{id}", "一条预警及其处理记录", "inspection"),
+    ("post", "/anomaly-flags/{id}", "处理预警 {action: explain|accept|reject|dismiss, note}", "inspection"),
+    ("get", "/anomaly-rules", "规则阈值、级别及调整记录 (?org=)", "inspection"),
+    (
+        "post",
+        "/anomaly-rules",
+        "调整规则 {rule, threshold?, severity?, note}（县、省营养办；级别仅省级）",
+        "inspection",
+    ),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",

@@ -1,0 +1,7 @@
+//! The rules, by what they read: the registry's children, the meals reported, the money, the
+//! rosters.
+
+pub(super) mod children;
+pub(super) mod meals;
+pub(super) mod money;
+pub(super) mod roster;
