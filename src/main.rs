@@ -253,6 +253,31 @@ enum InspectCommand {
         #[arg(long, default_value = "")]
         rules: String,
     },
+    /// Draw a spot-check sample of a county's programme schools and their children; the same
+    /// seed on the same data draws the same sample.
+    Sample {
+        /// A county's division code.
+        #[arg(long)]
+        org: String,
+        /// A term YYYY-1|YYYY-2 (default: this term).
+        #[arg(long, default_value = "")]
+        period: String,
+        /// How many schools.
+        #[arg(long)]
+        schools: String,
+        /// How many children in each school.
+        #[arg(long)]
+        students: String,
+        /// The seed (a whole number), recorded with the sample.
+        #[arg(long)]
+        seed: String,
+        /// random | risk | mixed.
+        #[arg(long, default_value = "mixed")]
+        method: String,
+        /// Percent of the schools mixed sampling draws by risk.
+        #[arg(long, default_value = "60")]
+        risk_share: String,
+    },
     /// Scan a county's term and store its flags (new ones open, corrected ones close).
     Refresh {
         /// A county's division code.
@@ -752,6 +777,33 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         f.amount.as_deref().unwrap_or("-"),
                         f.message
                     );
+                }
+            });
+        }
+        Command::Inspect {
+            what: InspectCommand::Sample { org, period, schools, students, seed, method, risk_share },
+        } => {
+            use mealroll::inspection::sample::{self, AskForm};
+            let caller = Caller::cli(&mut conn)?;
+            let term = if period.trim().is_empty() {
+                mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string()
+            } else {
+                period
+            };
+            let ask = AskForm { org, term, schools, students, seed, method, risk_share }.parse()?;
+            let drawn = sample::draw(&mut conn, &caller, &ask)?;
+            print(cli.json, json!(drawn), || {
+                out!(
+                    "{} {} 抽查样本（{}，种子 {}，数据校验 {}）",
+                    drawn.org,
+                    drawn.term,
+                    drawn.method.label(),
+                    drawn.seed,
+                    &drawn.data_hash[..16]
+                );
+                for s in &drawn.schools {
+                    let risk = s.risk.map_or("随机".to_owned(), |r| format!("风险 {r:.2}"));
+                    out!("  {} {} 学生 {}", s.school, risk, s.students.join(" "));
                 }
             });
         }

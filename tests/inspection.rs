@@ -864,3 +864,152 @@ async fn flags_are_answered_decided_and_close_themselves_when_the_data_is_correc
         assert!(s == 200 && html.contains("本县食堂规模小") && html.contains("rule-form"), "{label}: {s}");
     }
 }
+
+/// Spot checks on both databases: the same seed on the same data draws the same sample byte for
+/// byte (the fixed JSON shape), a plan keeps it with the data's hash, the visit sheet prints the
+/// drawn children, and bad requests are refused in Chinese with nothing kept.
+#[actix_web::test]
+async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan() {
+    use mealroll::db::schema::inspection_plans;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let yyb = bearer(&w, "yyb");
+        for school in [SCHOOL_A, SCHOOL_B] {
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post()
+                    .uri("/api/v1/programme/schools")
+                    .set_json(json!({"school": school, "from_date": "2011-09-01"})),
+                &yyb,
+            )
+            .await;
+            assert_eq!(s, 200, "{label}: {v}");
+        }
+        let mut ids = Vec::new();
+        for (i, school) in [SCHOOL_A, SCHOOL_A, SCHOOL_A, SCHOOL_B, SCHOOL_B].iter().enumerate() {
+            let name = ["甲一", "甲二", "甲三", "乙一", "乙二"][i];
+            let mut rec = student(name, &format!("52232620080101{:03}", 101 + 2 * i), "2008-01-01", "男");
+            rec["entry_ym"] = json!("201409");
+            rec["enrolled_on"] = json!("2014-09-01");
+            rec["backdate_reason"] = json!("测试：2014年秋季入学");
+            let registrar = if *school == SCHOOL_A { "a.xueji" } else { "b.xueji" };
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/students")).set_json(rec),
+                &bearer(&w, registrar),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+            ids.push(v["id"].as_i64().expect("id"));
+        }
+        let (s, v) =
+            call(&app, test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": ids})), &yyb)
+                .await;
+        assert_eq!(s, 200, "{label}: {v}");
+
+        if let Some(path) = w.db.sqlite_path() {
+            let run = |extra: &[&str]| {
+                let mut args = vec!["--db".to_owned(), format!("sqlite://{path}"), "inspect".into(), "sample".into()];
+                args.extend(["--org", COUNTY, "--period", "2014-1", "--json"].map(str::to_owned));
+                args.extend(extra.iter().map(|s| (*s).to_owned()));
+                std::process::Command::new(env!("CARGO_BIN_EXE_mealroll")).args(args).output().expect("run")
+            };
+            let a = run(&["--schools", "2", "--students", "2", "--seed", "42"]);
+            assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+            let b = run(&["--schools", "2", "--students", "2", "--seed", "42"]);
+            assert_eq!(a.stdout, b.stdout, "{label}: the same seed, the same bytes");
+            let v: Value = serde_json::from_slice(&a.stdout).expect("json");
+            assert_eq!((v["seed"].as_u64(), v["method"].as_str()), (Some(42), Some("mixed")), "{label}: {v}");
+            let schools = v["schools"].as_array().expect("schools");
+            assert_eq!(schools.len(), 2, "{label}");
+            for s in schools {
+                assert!(s.get("school").is_some() && s.get("risk").is_some(), "{label}: {s}");
+                assert_eq!(s["students"].as_array().map(Vec::len), Some(2), "{label}: two children each: {s}");
+                assert!(s["students"][0].as_str().is_some_and(|n| n.starts_with('G') && !n.contains('*')), "{label}");
+            }
+            // Mixed at 60 % of two schools: two by risk (each with a score), none at random.
+            assert!(schools.iter().all(|s| s["risk"].is_number()), "{label}: {v}");
+            let random = run(&["--schools", "2", "--students", "2", "--seed", "42", "--method", "random"]);
+            let r: Value = serde_json::from_slice(&random.stdout).expect("json");
+            assert!(r["schools"].as_array().expect("schools").iter().all(|s| s["risk"].is_null()), "{label}: {r}");
+            for (extra, words) in [
+                (["--schools", "3", "--students", "2", "--seed", "42"], "超过总体的2所"),
+                (["--schools", "2", "--students", "2", "--seed", "abc"], "随机种子“abc”"),
+            ] {
+                let out = run(&extra);
+                assert!(!out.status.success(), "{label}: {extra:?}");
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains(words),
+                    "{label}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+
+        // A plan: the inspector draws and keeps it; the county cannot draw; a school cannot see.
+        let ducha = bearer(&w, "ducha");
+        let body =
+            json!({"org": COUNTY, "term": "2014-1", "schools": "2", "students": "1", "seed": "7", "method": "risk"});
+        let (s, e) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/inspection-plans")
+                .set_json(json!({"org": COUNTY, "term": "2014-1", "schools": "9", "students": "1", "seed": "7"})),
+            &ducha,
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("sample.size")), "{label}: {e}");
+        let plans = || inspection_plans::table.count().get_result::<i64>(&mut w.conn()).expect("count");
+        assert_eq!(plans(), 0, "{label}: nothing kept");
+        let (s, _) =
+            call(&app, test::TestRequest::post().uri("/api/v1/inspection-plans").set_json(body.clone()), &yyb).await;
+        assert_eq!(s, 403, "{label}: only an inspector draws");
+        let (s, v) = call(&app, test::TestRequest::post().uri("/api/v1/inspection-plans").set_json(body), &ducha).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let id = v["id"].as_i64().expect("id");
+        assert_eq!(v["data_hash"].as_str().map(str::len), Some(64), "{label}");
+        let (s, plan) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{id}")), &ducha).await;
+        assert_eq!((s, plan["seed"].as_str()), (200, Some("7")), "{label}: {plan}");
+        let visit = &plan["visits"][0];
+        let child = visit["children"][0]["name"].as_str().expect("child").to_owned();
+        assert!(
+            visit["children"][0]["student_no"].as_str().is_some_and(|n| n.contains('*')),
+            "{label}: masked in the API"
+        );
+        let (s, _) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{id}")),
+            &bearer(&w, "a.xiaozhang"),
+        )
+        .await;
+        assert_eq!(s, 404, "{label}: a school does not see who will be checked");
+        // The visit sheet prints the school, the checklist and the drawn child.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/inspections/plans/{id}/visits/{}/sheet.pdf", visit["id"]))
+                .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("ducha"))))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let pdf = test::read_body(r).await;
+        if let Ok(dir) = std::env::var("MEALROLL_SCREENSHOT_DIR") {
+            std::fs::write(std::path::Path::new(&dir).join("visit-sheet.pdf"), &pdf).expect("keep the sheet");
+        }
+        let text = pdftool("pdftotext", &pdf, &["-layout"]);
+        for words in [
+            visit["school_name"].as_str().unwrap_or("?"),
+            "现场核查表",
+            "索证索票",
+            "陪餐",
+            child.as_str(),
+            "差异达10%",
+        ] {
+            assert!(text.contains(words), "{label}: {words} in {text}");
+        }
+    }
+}

@@ -801,6 +801,56 @@ diesel::joinable!(anomaly_settings -> orgs (org_id));
 diesel::joinable!(anomaly_flags -> orgs (org_id));
 diesel::joinable!(anomaly_flag_events -> anomaly_flags (flag_id));
 
+diesel::table! {
+    inspection_plans (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        term -> Text,
+        method -> Text,
+        risk_share -> Integer,
+        schools -> Integer,
+        students -> Integer,
+        seed -> Text,
+        data_hash -> Text,
+        drawn_by -> Text,
+        drawn_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inspection_visits (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        school_id -> BigInt,
+        seq -> Integer,
+        risk -> Nullable<Text>,
+        status -> Text,
+        visited_on -> Nullable<Date>,
+        visited_by -> Nullable<Text>,
+        meals_school -> Nullable<Integer>,
+        meals_counted -> Nullable<Integer>,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    inspection_sampled (visit_id, seq) {
+        visit_id -> BigInt,
+        seq -> Integer,
+        student_id -> BigInt,
+        present -> Nullable<Bool>,
+        in_class -> Nullable<Bool>,
+        eats_here -> Nullable<Bool>,
+        guardian_confirms -> Nullable<Bool>,
+    }
+}
+
+diesel::joinable!(inspection_plans -> orgs (org_id));
+diesel::joinable!(inspection_visits -> inspection_plans (plan_id));
+diesel::joinable!(inspection_visits -> orgs (school_id));
+diesel::joinable!(inspection_sampled -> inspection_visits (visit_id));
+diesel::joinable!(inspection_sampled -> students (student_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     account_requests,
@@ -852,4 +902,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     anomaly_flags,
     anomaly_flag_events,
     anomaly_scans,
+    inspection_plans,
+    inspection_visits,
+    inspection_sampled,
 );

@@ -19,6 +19,7 @@ pub mod promotion;
 pub mod report;
 pub mod role;
 pub mod roster;
+pub mod sampling;
 pub mod school_code;
 pub mod status;
 pub mod student;

@@ -11,5 +11,6 @@ pub mod roster_print;
 pub mod sheet;
 pub mod student_form;
 pub mod template;
+pub mod visit_sheet;
 pub mod web;
 pub mod worker;

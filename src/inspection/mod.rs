@@ -3,7 +3,9 @@
 //! pages and API. Inspection reads every area above it and writes only its own records.
 
 pub mod flags;
+pub mod risk;
 mod rules;
+pub mod sample;
 pub mod scan;
 pub mod settings;
 pub mod web;

@@ -10,6 +10,8 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::flags::{self, StoredFlag};
+use super::risk::{self, SchoolRisk};
+use super::sample::{self, AskForm, PlanView};
 use super::scan::{self, Scan};
 use super::settings::{self, Change, Setting, Standing};
 use crate::auth::Caller;
@@ -424,4 +426,182 @@ pub async fn rules_set_api(
     let change = body.into_inner().change();
     let set = st.run(move |conn| settings::set(conn, &caller, &change)).await?;
     Ok(HttpResponse::Created().json(set))
+}
+
+// ------------------------------------------------------------------------------ risk list
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/risk.html")]
+pub struct RiskPage {
+    layout: Layout,
+    org: String,
+    org_name: String,
+    term: String,
+    term_label: String,
+    schools: Vec<SchoolRisk>,
+}
+
+pub async fn risk_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<FlagsQuery>,
+) -> PageResult<RiskPage> {
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let c = caller.clone();
+    let (org, schools) = st.run(move |conn| risk::ranked(conn, &c, &org, term)).await?;
+    Ok(RiskPage {
+        layout: Layout::new(&caller, &st, format!("风险排序 {}", term.label())),
+        org: org.code,
+        org_name: org.name,
+        term: term.to_string(),
+        term_label: term.label(),
+        schools,
+    })
+}
+
+pub async fn risk_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<FlagsQuery>,
+) -> AppResult<HttpResponse> {
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let (org, schools) = st.run(move |conn| risk::ranked(conn, &caller, &org, term)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org.code, "term": term.to_string(), "schools": schools})))
+}
+
+// ------------------------------------------------------------------------- spot checks
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/plans.html")]
+pub struct PlansPage {
+    layout: Layout,
+    plans: Vec<sample::PlanRow>,
+    may_draw: bool,
+    form: AskForm,
+    errors: FormErrors,
+}
+
+async fn plans_page(
+    st: &web::Data<AppState>,
+    caller: Caller,
+    form: AskForm,
+    errors: FormErrors,
+) -> AppResult<PlansPage> {
+    let c = caller.clone();
+    let plans = st.run(move |conn| sample::list(conn, &c)).await?;
+    Ok(PlansPage {
+        layout: Layout::new(&caller, st, "抽查计划"),
+        may_draw: caller.may(Permission::Inspect),
+        plans,
+        form,
+        errors,
+    })
+}
+
+pub async fn plans(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<PlansPage> {
+    let form = AskForm {
+        org: caller.org_code.clone(),
+        term: Term::of_day(crate::clock::today()).to_string(),
+        schools: "5".into(),
+        students: "10".into(),
+        seed: rand::random::<u32>().to_string(),
+        method: "mixed".into(),
+        risk_share: "60".into(),
+    };
+    Ok(plans_page(&st, caller, form, FormErrors::none()).await?)
+}
+
+pub async fn plan_draw(st: web::Data<AppState>, f: CsrfForm<AskForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let c = user.clone();
+    let typed = form.clone();
+    let result = match form.parse() {
+        Ok(ask) => st.run(move |conn| sample::plan(conn, &c, &ask)).await.map(|(id, _)| id),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(id) => Ok(see_other(&format!("/inspections/plans/{id}?ok=created"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, plans_page(&st, user, typed, FormErrors::from_error(&e)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/plan.html")]
+pub struct PlanPage {
+    layout: Layout,
+    plan: PlanView,
+    flash: &'static str,
+}
+
+pub async fn plan(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    flash: web::Query<Flash>,
+) -> PageResult<PlanPage> {
+    let id = path.into_inner();
+    let c = caller.clone();
+    let plan = st.run(move |conn| sample::get(conn, &c, id, false)).await?;
+    Ok(PlanPage { layout: Layout::new(&caller, &st, format!("抽查计划 {id}")), plan, flash: flash.message() })
+}
+
+/// The visit sheet prints the children's numbers in full: the inspector must find them.
+pub async fn visit_sheet(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(i64, i64)>,
+) -> PageResult<HttpResponse> {
+    let (id, visit) = path.into_inner();
+    let (name, bytes) = st
+        .run(move |conn| {
+            caller.require(conn, Permission::Inspect, "visit_sheet")?;
+            let plan = sample::get(conn, &caller, id, true)?;
+            let out = crate::exchange::visit_sheet::sheet(&plan, visit)?;
+            crate::audit::record_alone(
+                conn,
+                &caller.actor(),
+                crate::audit::Entry::new("inspection.visit_sheet", "visit", visit)
+                    .after(&serde_json::json!({"plan": id})),
+            )?;
+            Ok(out)
+        })
+        .await?;
+    Ok(crate::web::download(bytes, &name, crate::web::PDF))
+}
+
+pub async fn sample_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<AskForm>,
+) -> AppResult<HttpResponse> {
+    let ask = q.into_inner().parse()?;
+    let drawn = st.run(move |conn| sample::draw(conn, &caller, &ask)).await?.shown();
+    Ok(HttpResponse::Ok().json(drawn))
+}
+
+pub async fn plan_draw_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<AskForm>,
+) -> AppResult<HttpResponse> {
+    let ask = body.into_inner().parse()?;
+    let (id, drawn) = st.run(move |conn| sample::plan(conn, &caller, &ask)).await?;
+    let mut v = serde_json::to_value(drawn.shown()).unwrap_or_default();
+    v["id"] = serde_json::json!(id);
+    Ok(HttpResponse::Created().json(v))
+}
+
+pub async fn plan_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let plan = st.run(move |conn| sample::get(conn, &caller, id, false)).await?;
+    Ok(HttpResponse::Ok().json(plan))
 }

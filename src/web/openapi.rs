@@ -182,6 +182,20 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "调整规则 {rule, threshold?, severity?, note}（县、省营养办；级别仅省级）",
         "inspection",
     ),
+    ("get", "/risk", "学校风险排序及理由 (?org=&term=)", "inspection"),
+    (
+        "get",
+        "/inspection-sample",
+        "抽取抽查样本，不保存 (?org=县&term=&schools=&students=&seed=&method=random|risk|mixed&risk_share=60)：{seed, method, schools:[{school, risk, students}], data_hash}",
+        "inspection",
+    ),
+    (
+        "post",
+        "/inspection-plans",
+        "抽取并保存抽查计划 {org, term, schools, students, seed, method, risk_share}",
+        "inspection",
+    ),
+    ("get", "/inspection-plans/{id}", "抽查计划及各校抽中学生", "inspection"),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",

@@ -1,0 +1,3 @@
+DROP TABLE inspection_sampled;
+DROP TABLE inspection_visits;
+DROP TABLE inspection_plans;
