@@ -1011,5 +1011,132 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
         ] {
             assert!(text.contains(words), "{label}: {words} in {text}");
         }
+
+        // The visit: the school says 110 ate, the inspector counts 100: a finding by itself.
+        let visit_id = visit["id"].as_i64().expect("visit");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri(&format!("/api/v1/inspection-visits/{visit_id}")).set_json(json!({
+                "visited_on": "2014-11-05", "meals_school": "110", "meals_counted": "100", "note": "午餐",
+                "children": [{"seq": 1, "present": true, "in_class": true, "eats_here": true, "guardian_confirms": true}]})),
+            &ducha,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let recount = v["finding"].as_i64().expect("a recount finding");
+        let (s, e) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/inspection-visits/{visit_id}"))
+                .set_json(json!({"visited_on": "2014-11-05"})),
+            &ducha,
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("visit.recorded")), "{label}: once");
+
+        // A finding needs its school and its evidence; nothing is kept without them.
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR photo");
+        let finding = |body: Value| {
+            let app = &app;
+            let h = bearer(&w, "ducha");
+            async move { call(app, test::TestRequest::post().uri("/api/v1/findings").set_json(body), &h).await }
+        };
+        let base = json!({"school": SCHOOL_A, "term": "2014-1", "rule": "A05", "description": "食堂就餐登记虚增", "amount": "36.00"});
+        let (s, e) = finding(base.clone()).await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("finding.evidence")), "{label}: {e}");
+        let mut no_school = base.clone();
+        no_school["school"] = json!("");
+        no_school["evidence"] = json!([{"filename": "食堂.png", "base64": png}]);
+        let (s, e) = finding(no_school).await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("finding.school")), "{label}: {e}");
+        let mut good = base.clone();
+        good["evidence"] = json!([{"filename": "食堂.png", "base64": png}]);
+        let (s, v) = finding(good).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let fid = v["id"].as_i64().expect("id");
+        // The county sets the rectification; the school answers; the recorder cannot close it;
+        // a second inspector does.
+        let step = |who: &'static str, body: Value| {
+            let app = &app;
+            let h = bearer(&w, who);
+            async move {
+                call(app, test::TestRequest::post().uri(&format!("/api/v1/findings/{fid}/step")).set_json(body), &h)
+                    .await
+            }
+        };
+        let (s, e) =
+            step("yyb", json!({"step": "rectify", "text": "核减虚增人次并退回资金", "deadline": "2014-12-01"})).await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("finding.deadline")), "{label}: a deadline in the past: {e}");
+        let (s, e) = step("a.xiaozhang", json!({"step": "answer", "text": "已整改"})).await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("finding.status")), "{label}: nothing to answer yet: {e}");
+        let (s, v) =
+            step("yyb", json!({"step": "rectify", "text": "核减虚增人次并退回资金", "deadline": "2099-12-31"})).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("rectifying")), "{label}: {v}");
+        let (s, v) = step("a.xiaozhang", json!({"step": "answer", "text": "已核减并退回36.00元"})).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("answered")), "{label}: {v}");
+        let (s, e) = step("ducha", json!({"step": "verify", "text": ""})).await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("finding.status")), "{label}: not one's own: {e}");
+        add_user(&w, "ducha2", COUNTY, "inspector");
+        let (s, v) = step("ducha2", json!({"step": "verify", "text": "已复核"})).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("verified")), "{label}: {v}");
+        let (s, e) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/findings/{fid}/link"))
+                .set_json(json!({"kind": "status", "target": "999"})),
+            &ducha,
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("finding.link")), "{label}: {e}");
+        let (s, _) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/findings/{fid}")), &bearer(&w, "b.xiaozhang"))
+                .await;
+        assert_eq!(s, 404, "{label}: another school's finding");
+
+        // A plan drawn at random feeds the measured error rate: one child of those drawn not there.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/inspection-plans").set_json(
+                json!({"org": COUNTY, "term": "2014-1", "schools": "1", "students": "2", "seed": "11", "method": "random"}),
+            ),
+            &ducha,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let (_, plan) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{}", v["id"])), &ducha).await;
+        let rv = plan["visits"][0]["id"].as_i64().expect("visit");
+        let n = plan["visits"][0]["children"].as_array().map_or(0, Vec::len);
+        let children: Vec<Value> = (1..=n)
+            .map(|seq| json!({"seq": seq, "present": seq != 1, "in_class": true, "eats_here": true, "guardian_confirms": true}))
+            .collect();
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/inspection-visits/{rv}"))
+                .set_json(json!({"visited_on": "2014-11-06", "children": children})),
+            &ducha,
+        )
+        .await;
+        assert_eq!((s, v["finding"].clone()), (200, Value::Null), "{label}: no recount, no finding: {v}");
+        let (_, sum) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/findings?org={COUNTY}&term=2014-1")), &ducha)
+                .await;
+        let summary = &sum["summary"];
+        assert_eq!((summary["findings"].as_u64(), summary["closed"].as_u64()), (Some(2), Some(1)), "{label}: {sum}");
+        assert_eq!(
+            (summary["random_children"].as_u64(), summary["random_errors"].as_u64()),
+            (Some(n as u64), Some(1)),
+            "{label}: {summary}"
+        );
+        assert!(
+            summary["error_rate"][0].as_f64().is_some_and(|p| (p - 1.0 / n as f64).abs() < 1e-9),
+            "{label}: {summary}"
+        );
+        assert!(
+            sum["findings"].as_array().expect("list").iter().any(|f| f["id"] == recount && f["rule"] == "visit"),
+            "{label}"
+        );
     }
 }

@@ -851,6 +851,55 @@ diesel::joinable!(inspection_visits -> orgs (school_id));
 diesel::joinable!(inspection_sampled -> inspection_visits (visit_id));
 diesel::joinable!(inspection_sampled -> students (student_id));
 
+diesel::table! {
+    findings (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        term -> Text,
+        visit_id -> Nullable<BigInt>,
+        flag_id -> Nullable<BigInt>,
+        rule -> Text,
+        severity -> Text,
+        description -> Text,
+        amount_fen -> Nullable<BigInt>,
+        status -> Text,
+        rectification -> Nullable<Text>,
+        deadline -> Nullable<Date>,
+        answer -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+        verified_by -> Nullable<Text>,
+        verified_at -> Nullable<Timestamp>,
+        ledger_request_id -> Nullable<BigInt>,
+        change_request_id -> Nullable<BigInt>,
+        status_change_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    finding_evidence (finding_id, attachment_id) {
+        finding_id -> BigInt,
+        attachment_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    finding_events (id) {
+        id -> BigInt,
+        finding_id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Text,
+    }
+}
+
+diesel::joinable!(findings -> orgs (school_id));
+diesel::joinable!(finding_evidence -> findings (finding_id));
+diesel::joinable!(finding_evidence -> attachments (attachment_id));
+diesel::joinable!(finding_events -> findings (finding_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     account_requests,
@@ -905,4 +954,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspection_plans,
     inspection_visits,
     inspection_sampled,
+    findings,
+    finding_evidence,
+    finding_events,
 );

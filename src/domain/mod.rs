@@ -7,6 +7,7 @@ pub mod codes;
 pub mod division;
 pub mod enrolment;
 pub mod entitlement;
+pub mod finding;
 pub mod id_card;
 pub mod key_lock;
 pub mod ledger;

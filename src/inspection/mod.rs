@@ -2,10 +2,13 @@
 //! entries, their thresholds and severities, the flags people answer and decide, and their
 //! pages and API. Inspection reads every area above it and writes only its own records.
 
+pub mod findings;
 pub mod flags;
 pub mod risk;
 mod rules;
 pub mod sample;
 pub mod scan;
 pub mod settings;
+pub mod summary;
+pub mod visits;
 pub mod web;

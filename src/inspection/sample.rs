@@ -281,6 +281,11 @@ pub struct VisitView {
     pub school_name: String,
     pub risk: Option<String>,
     pub status: String,
+    pub visited_on: Option<NaiveDate>,
+    pub visited_by: Option<String>,
+    pub meals_school: Option<i32>,
+    pub meals_counted: Option<i32>,
+    pub note: String,
     pub children: Vec<Child>,
 }
 
@@ -292,6 +297,11 @@ pub struct Child {
     pub name: String,
     pub sex: &'static str,
     pub class_name: String,
+    /// What the inspector ticked (none before the visit).
+    pub present: Option<bool>,
+    pub in_class: Option<bool>,
+    pub eats_here: Option<bool>,
+    pub guardian_confirms: Option<bool>,
 }
 
 /// One plan with its schools and children (学籍号 masked unless `full`, which the printed visit
@@ -319,32 +329,55 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    let visits: Vec<(i64, i32, String, String, Option<String>, String)> = inspection_visits::table
+    type V = (
+        (i64, i32, String, String, Option<String>, String),
+        (Option<NaiveDate>, Option<String>, Option<i32>, Option<i32>, String),
+    );
+    let visits: Vec<V> = inspection_visits::table
         .inner_join(orgs::table)
         .filter(inspection_visits::plan_id.eq(id))
         .filter(orgs::path.like(caller.scope().like_pattern()))
         .order(inspection_visits::seq.asc())
         .select((
-            inspection_visits::id,
-            inspection_visits::seq,
-            orgs::code,
-            orgs::name,
-            inspection_visits::risk,
-            inspection_visits::status,
+            (
+                inspection_visits::id,
+                inspection_visits::seq,
+                orgs::code,
+                orgs::name,
+                inspection_visits::risk,
+                inspection_visits::status,
+            ),
+            (
+                inspection_visits::visited_on,
+                inspection_visits::visited_by,
+                inspection_visits::meals_school,
+                inspection_visits::meals_counted,
+                inspection_visits::note,
+            ),
         ))
         .load(conn)?;
-    let kids: Vec<(i64, i32, String, String, String, Option<String>)> = inspection_sampled::table
+    type K =
+        ((i64, i32, String, String, String, Option<String>), (Option<bool>, Option<bool>, Option<bool>, Option<bool>));
+    let kids: Vec<K> = inspection_sampled::table
         .inner_join(students::table)
         .left_join(classes::table.on(classes::id.nullable().eq(students::class_id)))
-        .filter(inspection_sampled::visit_id.eq_any(visits.iter().map(|v| v.0).collect::<Vec<_>>()))
+        .filter(inspection_sampled::visit_id.eq_any(visits.iter().map(|v| v.0.0).collect::<Vec<_>>()))
         .order((inspection_sampled::visit_id.asc(), inspection_sampled::seq.asc()))
         .select((
-            inspection_sampled::visit_id,
-            inspection_sampled::seq,
-            students::student_no,
-            students::name,
-            students::sex,
-            classes::name.nullable(),
+            (
+                inspection_sampled::visit_id,
+                inspection_sampled::seq,
+                students::student_no,
+                students::name,
+                students::sex,
+                classes::name.nullable(),
+            ),
+            (
+                inspection_sampled::present,
+                inspection_sampled::in_class,
+                inspection_sampled::eats_here,
+                inspection_sampled::guardian_confirms,
+            ),
         ))
         .load(conn)?;
     let method = Method::parse(&p.4).unwrap_or(Method::Random);
@@ -362,25 +395,41 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
         drawn_at: crate::clock::local(p.9),
         visits: visits
             .into_iter()
-            .map(|(vid, seq, code, name, risk, status)| VisitView {
-                id: vid,
-                seq,
-                school: code,
-                school_name: name,
-                risk,
-                status,
-                children: kids
-                    .iter()
-                    .filter(|k| k.0 == vid)
-                    .map(|k| Child {
-                        seq: k.1,
-                        student_no: if full { k.2.clone() } else { crate::domain::mask::student_no(&k.2) },
-                        name: k.3.clone(),
-                        sex: if k.4 == "2" { "女" } else { "男" },
-                        class_name: k.5.clone().unwrap_or_default(),
-                    })
-                    .collect(),
-            })
+            .map(
+                |(
+                    (vid, seq, code, name, risk, status),
+                    (visited_on, visited_by, meals_school, meals_counted, note),
+                )| {
+                    VisitView {
+                        id: vid,
+                        seq,
+                        school: code,
+                        school_name: name,
+                        risk,
+                        status,
+                        visited_on,
+                        visited_by,
+                        meals_school,
+                        meals_counted,
+                        note,
+                        children: kids
+                            .iter()
+                            .filter(|(k, _)| k.0 == vid)
+                            .map(|(k, t)| Child {
+                                seq: k.1,
+                                student_no: if full { k.2.clone() } else { crate::domain::mask::student_no(&k.2) },
+                                name: k.3.clone(),
+                                sex: if k.4 == "2" { "女" } else { "男" },
+                                class_name: k.5.clone().unwrap_or_default(),
+                                present: t.0,
+                                in_class: t.1,
+                                eats_here: t.2,
+                                guardian_confirms: t.3,
+                            })
+                            .collect(),
+                    }
+                },
+            )
             .collect(),
     })
 }

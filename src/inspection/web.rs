@@ -9,11 +9,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::findings::{self, FindingView, NewFinding};
 use super::flags::{self, StoredFlag};
 use super::risk::{self, SchoolRisk};
 use super::sample::{self, AskForm, PlanView};
 use super::scan::{self, Scan};
 use super::settings::{self, Change, Setting, Standing};
+use super::summary;
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::anomaly::{FlagState, Rule, RuleInfo, Severity};
@@ -22,6 +24,7 @@ use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::org::service::org_in_scope;
+use crate::registry::changes::{MAX_EVIDENCE, Upload};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize)]
@@ -225,6 +228,8 @@ pub struct FlagPage {
     info: RuleInfo,
     /// The actions the caller may take now: (action, label).
     actions: Vec<(&'static str, &'static str)>,
+    /// An inspector may take it up as a finding now.
+    may_find: bool,
     errors: FormErrors,
     flash: &'static str,
 }
@@ -258,6 +263,9 @@ async fn flag_page(
     Ok(FlagPage {
         layout: Layout::new(&caller, st, format!("预警 {} · {}", flag.rule, flag.school_name)),
         actions: actions_for(&caller, &flag),
+        may_find: caller.may(Permission::Inspect)
+            && flag.state.after(crate::domain::anomaly::FlagAction::Find).is_ok()
+            && flag.school.len() == 10,
         flag,
         steps,
         info,
@@ -535,6 +543,7 @@ pub async fn plan_draw(st: web::Data<AppState>, f: CsrfForm<AskForm>) -> PageRes
 pub struct PlanPage {
     layout: Layout,
     plan: PlanView,
+    may_inspect: bool,
     flash: &'static str,
 }
 
@@ -547,7 +556,12 @@ pub async fn plan(
     let id = path.into_inner();
     let c = caller.clone();
     let plan = st.run(move |conn| sample::get(conn, &c, id, false)).await?;
-    Ok(PlanPage { layout: Layout::new(&caller, &st, format!("抽查计划 {id}")), plan, flash: flash.message() })
+    Ok(PlanPage {
+        layout: Layout::new(&caller, &st, format!("抽查计划 {id}")),
+        may_inspect: caller.may(Permission::Inspect),
+        plan,
+        flash: flash.message(),
+    })
 }
 
 /// The visit sheet prints the children's numbers in full: the inspector must find them.
@@ -604,4 +618,308 @@ pub async fn plan_api(
     let id = path.into_inner();
     let plan = st.run(move |conn| sample::get(conn, &caller, id, false)).await?;
     Ok(HttpResponse::Ok().json(plan))
+}
+
+// ------------------------------------------------------------------------------ findings
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/findings.html")]
+pub struct FindingsPage {
+    layout: Layout,
+    org: String,
+    org_name: String,
+    term: String,
+    term_label: String,
+    findings: Vec<FindingView>,
+    summary: summary::Summary,
+    may_record: bool,
+    form: NewFinding,
+    errors: FormErrors,
+}
+
+async fn findings_page(
+    st: &web::Data<AppState>,
+    caller: Caller,
+    org: String,
+    term: Term,
+    form: NewFinding,
+    errors: FormErrors,
+) -> AppResult<FindingsPage> {
+    let c = caller.clone();
+    let (org, list, summary) = st
+        .run(move |conn| {
+            let (org, list) = findings::list(conn, &c, &org, term)?;
+            let summary = summary::of(conn, &c, &org.code, term)?;
+            Ok((org, list, summary))
+        })
+        .await?;
+    Ok(FindingsPage {
+        layout: Layout::new(&caller, st, format!("督查问题 {}", term.label())),
+        may_record: caller.may(Permission::Inspect),
+        org: org.code,
+        org_name: org.name,
+        term: term.to_string(),
+        term_label: term.label(),
+        findings: list,
+        summary,
+        form,
+        errors,
+    })
+}
+
+pub async fn findings_list(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<FlagsQuery>,
+) -> PageResult<FindingsPage> {
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let form = NewFinding { term: term.to_string(), ..NewFinding::default() };
+    Ok(findings_page(&st, caller, org, term, form, FormErrors::none()).await?)
+}
+
+fn uploads(form: &crate::web::upload::UploadForm) -> Vec<Upload> {
+    form.files
+        .iter()
+        .filter(|f| f.field == "evidence" && !f.bytes.is_empty())
+        .map(|f| Upload { filename: f.filename.clone(), bytes: f.bytes.clone() })
+        .collect()
+}
+
+fn new_finding(form: &crate::web::upload::UploadForm) -> NewFinding {
+    let id = |name: &str| form.text(name).trim().parse::<i64>().ok();
+    NewFinding {
+        school: form.text("school").to_owned(),
+        term: form.text("term").to_owned(),
+        rule: form.text("rule").to_owned(),
+        severity: form.text("severity").to_owned(),
+        description: form.text("description").to_owned(),
+        amount: form.text("amount").to_owned(),
+        flag_id: id("flag_id"),
+        visit_id: id("visit_id"),
+    }
+}
+
+pub async fn finding_record(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    req: actix_web::HttpRequest,
+    form: actix_multipart::Multipart,
+) -> PageResult<HttpResponse> {
+    let form = crate::web::upload::read_page_form(&st, &caller, &req, form, 4 * (MAX_EVIDENCE + 64 * 1024)).await?;
+    let (typed, files) = (new_finding(&form), uploads(&form));
+    let (c, t) = (caller.clone(), typed.clone());
+    match st.run(move |conn| findings::record(conn, &c, &t, &files)).await {
+        Ok(id) => Ok(see_other(&format!("/inspections/findings/{id}?ok=created"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            let term = Term::parse(typed.term.trim()).unwrap_or_else(|_| Term::of_day(crate::clock::today()));
+            let org = caller.org_code.clone();
+            let page = findings_page(&st, caller, org, term, typed, FormErrors::from_error(&e)).await?;
+            html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/finding.html")]
+pub struct FindingPage {
+    layout: Layout,
+    f: FindingView,
+    steps: Vec<flags::Step>,
+    actions: Vec<(&'static str, &'static str)>,
+    may_link: bool,
+    errors: FormErrors,
+    flash: &'static str,
+}
+
+async fn finding_page(
+    st: &web::Data<AppState>,
+    caller: Caller,
+    id: i64,
+    errors: FormErrors,
+    flash: &'static str,
+) -> AppResult<FindingPage> {
+    let c = caller.clone();
+    let (f, steps) = st.run(move |conn| findings::get(conn, &c, id)).await?;
+    Ok(FindingPage {
+        layout: Layout::new(&caller, st, format!("督查问题 {id}")),
+        actions: findings::steps_for(&caller, &f),
+        may_link: caller.may(Permission::Inspect),
+        f,
+        steps,
+        errors,
+        flash,
+    })
+}
+
+pub async fn finding(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    flash: web::Query<Flash>,
+) -> PageResult<FindingPage> {
+    Ok(finding_page(&st, caller, path.into_inner(), FormErrors::none(), flash.message()).await?)
+}
+
+pub async fn finding_step(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<findings::StepForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    match st.run(move |conn| findings::step(conn, &c, id, &form)).await {
+        Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            finding_page(&st, user, id, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn finding_link(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<findings::LinkForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    match st.run(move |conn| findings::link(conn, &c, id, &form)).await {
+        Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            finding_page(&st, user, id, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn finding_evidence(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(i64, i64)>,
+) -> PageResult<HttpResponse> {
+    let (id, att) = path.into_inner();
+    let (name, kind, bytes) = st.run(move |conn| findings::evidence(conn, &caller, id, att)).await?;
+    Ok(crate::web::download(bytes, &name, &kind))
+}
+
+/// Evidence in a JSON body: a file name and its bytes in base64.
+#[derive(Deserialize)]
+pub struct EvidenceJson {
+    #[serde(default)]
+    filename: String,
+    #[serde(default)]
+    base64: String,
+}
+
+#[derive(Deserialize)]
+pub struct FindingJson {
+    #[serde(flatten)]
+    finding: NewFinding,
+    #[serde(default)]
+    evidence: Vec<EvidenceJson>,
+}
+
+pub async fn finding_record_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<FindingJson>,
+) -> AppResult<HttpResponse> {
+    use base64::Engine;
+    let body = body.into_inner();
+    let mut files = Vec::new();
+    for (i, e) in body.evidence.iter().enumerate() {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(e.base64.trim()).map_err(|_| {
+            AppError::field("evidence", "finding.evidence", format!("第{}个证据文件不是有效的base64", i + 1))
+        })?;
+        if bytes.len() > MAX_EVIDENCE {
+            return Err(AppError::field("evidence", "finding.evidence", format!("第{}个证据文件超过5MB", i + 1)));
+        }
+        files.push(Upload { filename: e.filename.clone(), bytes });
+    }
+    let f = body.finding;
+    let id = st.run(move |conn| findings::record(conn, &caller, &f, &files)).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({"id": id})))
+}
+
+pub async fn findings_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<FlagsQuery>,
+) -> AppResult<HttpResponse> {
+    let term = q.term()?;
+    let org = org_or_own(&q.org, &caller);
+    let (org, list, summary) = st
+        .run(move |conn| {
+            let (org, list) = findings::list(conn, &caller, &org, term)?;
+            let summary = summary::of(conn, &caller, &org.code, term)?;
+            Ok((org, list, summary))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"org": org.code, "term": term.to_string(), "findings": list, "summary": summary})))
+}
+
+pub async fn finding_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let (f, steps) = st.run(move |conn| findings::get(conn, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"finding": f, "history": steps})))
+}
+
+pub async fn finding_step_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<findings::StepForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let f = st.run(move |conn| findings::step(conn, &caller, id, &body)).await?;
+    Ok(HttpResponse::Ok().json(f))
+}
+
+pub async fn finding_link_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<findings::LinkForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let f = st.run(move |conn| findings::link(conn, &caller, id, &body)).await?;
+    Ok(HttpResponse::Ok().json(f))
+}
+
+pub async fn visit_record(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<std::collections::BTreeMap<String, String>>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let visit = path.into_inner();
+    let plan: i64 = form.get("plan").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let typed = super::visits::VisitForm::from_fields(&form);
+    let done = st.run(move |conn| super::visits::record(conn, &user, visit, &typed)).await?;
+    Ok(match done {
+        Some(finding) => see_other(&format!("/inspections/findings/{finding}?ok=created")),
+        None => see_other(&format!("/inspections/plans/{plan}?ok=saved")),
+    })
+}
+
+pub async fn visit_record_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<super::visits::VisitForm>,
+) -> AppResult<HttpResponse> {
+    let visit = path.into_inner();
+    let finding = st.run(move |conn| super::visits::record(conn, &caller, visit, &body)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"visit": visit, "finding": finding})))
 }

@@ -211,7 +211,7 @@ fn evidence_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-pub(super) fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
+pub fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
     let content_type = evidence_type(&upload.bytes).ok_or_else(|| {
         AppError::field("evidence", "change.evidence_type", "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）")
     })?;

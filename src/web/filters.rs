@@ -38,3 +38,13 @@ pub fn beijing_day(at: impl Stored, _: &dyn Values) -> Result<String> {
 pub fn beijing_seconds(at: impl Stored, _: &dyn Values) -> Result<String> {
     Ok(crate::clock::local(at.utc()).format("%Y-%m-%d %H:%M:%S").to_string())
 }
+
+/// A ticked box as people read it: 是, 否, or blank before anyone ticked.
+#[askama::filter_fn]
+pub fn yes_no(v: &Option<bool>, _: &dyn Values) -> Result<&'static str> {
+    Ok(match v {
+        Some(true) => "是",
+        Some(false) => "否",
+        None => "",
+    })
+}

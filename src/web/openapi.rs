@@ -196,6 +196,22 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "inspection",
     ),
     ("get", "/inspection-plans/{id}", "抽查计划及各校抽中学生", "inspection"),
+    (
+        "post",
+        "/inspection-visits/{id}",
+        "记录现场核查 {visited_on, meals_school?, meals_counted?, note?, children:[{seq, present, in_class, eats_here, guardian_confirms}]}；就餐人数差异达10%自动记为问题",
+        "inspection",
+    ),
+    ("get", "/findings", "督查问题及县学期汇总 (?org=&term=)：{findings, summary}", "inspection"),
+    (
+        "post",
+        "/findings",
+        "记录问题 {school, term, rule?, severity?, description, amount?, flag_id?, visit_id?, evidence:[{filename, base64}]}（督查；须附证据）",
+        "inspection",
+    ),
+    ("get", "/findings/{id}", "一个问题及处理记录", "inspection"),
+    ("post", "/findings/{id}/step", "问题处理 {step: rectify|answer|verify|return, text, deadline?}", "inspection"),
+    ("post", "/findings/{id}/link", "关联追回入账或学籍更正 {kind: ledger|change|status, target}", "inspection"),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",

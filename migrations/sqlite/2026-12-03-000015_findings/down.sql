@@ -1,0 +1,3 @@
+DROP TABLE finding_events;
+DROP TABLE finding_evidence;
+DROP TABLE findings;

@@ -1,0 +1,565 @@
+//! Findings and their rectification: an inspector records one (from a flag, from a visit, or on
+//! its own) with evidence and the school responsible; the county sets the rectification and its
+//! deadline; the school reports what it did; another inspector verifies and closes it. A finding
+//! can be linked to the ledger request that recovers the money (追回) and the registry change
+//! that corrects the record, each checked to concern the same school.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::clock::{now, today};
+use crate::db::schema::{
+    anomaly_flags, attachments, change_requests, finding_events, finding_evidence, findings, inspection_plans,
+    inspection_visits, ledger_requests, orgs, status_changes,
+};
+use crate::db::{DbConn, write_tx};
+use crate::domain::anomaly::{FlagAction, FlagState, Rule, Severity};
+use crate::domain::finding::{Status, Step};
+use crate::domain::money::Fen;
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::term::Term;
+use crate::error::{AppError, AppResult};
+use crate::org::model::Org;
+use crate::org::service::org_in_scope;
+use crate::registry::changes::{Upload, store_evidence};
+
+/// What an inspector records (text as typed; evidence files beside it).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewFinding {
+    #[serde(default)]
+    pub school: String,
+    #[serde(default)]
+    pub term: String,
+    /// A rule code, or empty for a finding of the visit itself.
+    #[serde(default)]
+    pub rule: String,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub flag_id: Option<i64>,
+    #[serde(default)]
+    pub visit_id: Option<i64>,
+}
+
+/// A finding as pages and the API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub id: i64,
+    pub school: String,
+    pub school_name: String,
+    pub term: String,
+    pub rule: String,
+    pub rule_title: &'static str,
+    pub severity: Severity,
+    pub severity_label: &'static str,
+    pub description: String,
+    pub amount: Option<String>,
+    pub status: Status,
+    pub status_label: &'static str,
+    pub overdue: bool,
+    pub rectification: Option<String>,
+    pub deadline: Option<NaiveDate>,
+    pub answer: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: NaiveDateTime,
+    pub verified_by: Option<String>,
+    pub flag_id: Option<i64>,
+    pub visit_id: Option<i64>,
+    pub ledger_request_id: Option<i64>,
+    pub change_request_id: Option<i64>,
+    pub status_change_id: Option<i64>,
+    /// (attachment id, file name).
+    pub evidence: Vec<(i64, String)>,
+}
+
+/// The rule a finding is filed under: a catalogue code, or `visit` for what a visit found itself
+/// (a recount gap, a child not there).
+fn rule_of(s: &str) -> AppResult<String> {
+    let s = s.trim();
+    if s.is_empty() || s == "visit" {
+        return Ok("visit".into());
+    }
+    Rule::parse(s)
+        .map(|r| r.code().to_owned())
+        .ok_or_else(|| AppError::field("rule", "anomaly.rule", format!("没有规则“{s}”：规则编号为 A01 至 A22")))
+}
+
+fn rule_title(code: &str) -> &'static str {
+    if code == "visit" { "现场核查发现" } else { Rule::parse(code).map_or("", |r| r.info().title) }
+}
+
+/// Records a finding at a school in the caller's scope; refused without evidence or school.
+pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Upload]) -> AppResult<i64> {
+    caller.require(conn, Permission::Inspect, "finding_record")?;
+    if f.school.trim().is_empty() {
+        return Err(AppError::field("school", "finding.school", "请填写被查学校（学校标识码）"));
+    }
+    let school = org_in_scope(conn, caller.scope(), f.school.trim())?;
+    if OrgKind::parse(&school.kind) != Some(OrgKind::School) {
+        return Err(AppError::field("school", "finding.school", "问题须落实到一所学校"));
+    }
+    let term = Term::parse(f.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let rule = rule_of(&f.rule)?;
+    let severity = if f.severity.trim().is_empty() {
+        Rule::parse(&rule).map_or(Severity::Warn, |r| r.info().severity)
+    } else {
+        Severity::parse(&f.severity).ok_or_else(|| {
+            AppError::field(
+                "severity",
+                "anomaly.severity",
+                format!("严重程度“{}”应为 提示、预警 或 拒付", f.severity.trim()),
+            )
+        })?
+    };
+    let description: String = f.description.trim().chars().take(2000).collect();
+    if description.is_empty() {
+        return Err(AppError::field("description", "finding.description", "请写明发现的问题"));
+    }
+    let amount = match f.amount.trim() {
+        "" => None,
+        a => Some(Fen::parse_yuan(a).map_err(|m| AppError::field("amount", "finding.amount", m))?),
+    };
+    if evidence.is_empty() {
+        return Err(AppError::field("evidence", "finding.evidence", "问题须附证据（照片、扫描件，JPG、PNG或PDF）"));
+    }
+    // A flag or visit it comes from must be the same school's.
+    if let Some(flag) = f.flag_id {
+        let (org, state): (i64, String) = anomaly_flags::table
+            .find(flag)
+            .select((anomaly_flags::org_id, anomaly_flags::state))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::field("flag_id", "finding.flag", format!("没有编号为{flag}的预警")))?;
+        if org != school.id {
+            return Err(AppError::field("flag_id", "finding.flag", "该预警不是这所学校的"));
+        }
+        FlagState::parse(&state)
+            .unwrap_or(FlagState::Open)
+            .after(FlagAction::Find)
+            .map_err(|m| AppError::conflict("flag.state", m))?;
+    }
+    if let Some(visit) = f.visit_id {
+        let org: Option<i64> = inspection_visits::table
+            .inner_join(inspection_plans::table)
+            .filter(inspection_visits::id.eq(visit))
+            .filter(inspection_plans::term.eq(term.to_string()))
+            .select(inspection_visits::school_id)
+            .first(conn)
+            .optional()?;
+        if org != Some(school.id) {
+            return Err(AppError::field("visit_id", "finding.visit", "该核查记录不是这所学校本学期的"));
+        }
+    }
+    write_tx(conn, |conn| {
+        let id: i64 = diesel::insert_into(findings::table)
+            .values((
+                findings::school_id.eq(school.id),
+                findings::term.eq(term.to_string()),
+                findings::visit_id.eq(f.visit_id),
+                findings::flag_id.eq(f.flag_id),
+                findings::rule.eq(&rule),
+                findings::severity.eq(severity.as_str()),
+                findings::description.eq(&description),
+                findings::amount_fen.eq(amount.map(Fen::fen)),
+                findings::status.eq(Status::Open.as_str()),
+                findings::recorded_by.eq(&caller.username),
+                findings::recorded_at.eq(now()),
+            ))
+            .returning(findings::id)
+            .get_result(conn)?;
+        for e in evidence {
+            let a = store_evidence(conn, caller, e)?;
+            diesel::insert_into(finding_evidence::table)
+                .values((finding_evidence::finding_id.eq(id), finding_evidence::attachment_id.eq(a)))
+                .execute(conn)?;
+        }
+        event(conn, id, &caller.username, None, Status::Open, &description)?;
+        if let Some(flag) = f.flag_id {
+            let from: String = anomaly_flags::table.find(flag).select(anomaly_flags::state).first(conn)?;
+            diesel::update(anomaly_flags::table.find(flag))
+                .set(anomaly_flags::state.eq(FlagState::Finding.as_str()))
+                .execute(conn)?;
+            diesel::insert_into(crate::db::schema::anomaly_flag_events::table)
+                .values((
+                    crate::db::schema::anomaly_flag_events::flag_id.eq(flag),
+                    crate::db::schema::anomaly_flag_events::at.eq(now()),
+                    crate::db::schema::anomaly_flag_events::actor.eq(&caller.username),
+                    crate::db::schema::anomaly_flag_events::from_state.eq(Some(from)),
+                    crate::db::schema::anomaly_flag_events::to_state.eq(FlagState::Finding.as_str()),
+                    crate::db::schema::anomaly_flag_events::note.eq(format!("转为问题 {id}")),
+                ))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("finding.record", "finding", id).after(&serde_json::json!({
+                "school": school.code, "term": term.to_string(), "rule": rule, "severity": severity.as_str(),
+                "amount": amount.map(|a| a.to_string()), "flag": f.flag_id, "visit": f.visit_id, "evidence": evidence.len(),
+            })),
+        )?;
+        Ok(id)
+    })
+}
+
+fn event(conn: &mut DbConn, id: i64, actor: &str, from: Option<Status>, to: Status, note: &str) -> AppResult<()> {
+    diesel::insert_into(finding_events::table)
+        .values((
+            finding_events::finding_id.eq(id),
+            finding_events::at.eq(now()),
+            finding_events::actor.eq(actor),
+            finding_events::from_status.eq(from.map(Status::as_str)),
+            finding_events::to_status.eq(to.as_str()),
+            finding_events::note.eq(note),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type Row = (
+    (i64, String, Option<i64>, Option<i64>, String, String, String, Option<i64>, String),
+    (Option<String>, Option<NaiveDate>, Option<String>, String, NaiveDateTime, Option<String>),
+    (Option<i64>, Option<i64>, Option<i64>),
+    (String, String),
+);
+
+fn view(row: Row, evidence: Vec<(i64, String)>) -> FindingView {
+    let (
+        (id, term, visit_id, flag_id, rule, severity, description, amount, status),
+        (rectification, deadline, answer, recorded_by, recorded_at, verified_by),
+        (ledger_request_id, change_request_id, status_change_id),
+        (code, name),
+    ) = row;
+    let severity = Severity::parse(&severity).unwrap_or(Severity::Warn);
+    let status = Status::parse(&status).unwrap_or(Status::Open);
+    FindingView {
+        id,
+        school: code,
+        school_name: name,
+        term,
+        rule_title: rule_title(&rule),
+        rule,
+        severity,
+        severity_label: severity.label(),
+        description,
+        amount: amount.map(|a| Fen::new(a).to_string()),
+        status,
+        status_label: status.label(),
+        overdue: status.overdue(deadline, today()),
+        rectification,
+        deadline,
+        answer,
+        recorded_by,
+        recorded_at: crate::clock::local(recorded_at),
+        verified_by,
+        flag_id,
+        visit_id,
+        ledger_request_id,
+        change_request_id,
+        status_change_id,
+        evidence,
+    }
+}
+
+macro_rules! finding_columns {
+    () => {
+        (
+            (
+                findings::id,
+                findings::term,
+                findings::visit_id,
+                findings::flag_id,
+                findings::rule,
+                findings::severity,
+                findings::description,
+                findings::amount_fen,
+                findings::status,
+            ),
+            (
+                findings::rectification,
+                findings::deadline,
+                findings::answer,
+                findings::recorded_by,
+                findings::recorded_at,
+                findings::verified_by,
+            ),
+            (findings::ledger_request_id, findings::change_request_id, findings::status_change_id),
+            (orgs::code, orgs::name),
+        )
+    };
+}
+
+/// One finding with its history, if the caller may see it (a school sees its own).
+pub fn get(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: i64,
+) -> AppResult<(FindingView, Vec<crate::inspection::flags::Step>)> {
+    caller.require(conn, Permission::ViewAnomalies, "finding")?;
+    let row: Row = findings::table
+        .inner_join(orgs::table)
+        .filter(findings::id.eq(id))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select(finding_columns!())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)?;
+    let evidence: Vec<(i64, String)> = finding_evidence::table
+        .inner_join(attachments::table)
+        .filter(finding_evidence::finding_id.eq(id))
+        .select((attachments::id, attachments::filename))
+        .load(conn)?;
+    let label = |s: &str| Status::parse(s).map_or("", Status::label);
+    let steps = finding_events::table
+        .filter(finding_events::finding_id.eq(id))
+        .order(finding_events::id.asc())
+        .select((
+            finding_events::at,
+            finding_events::actor,
+            finding_events::from_status,
+            finding_events::to_status,
+            finding_events::note,
+        ))
+        .load::<(NaiveDateTime, String, Option<String>, String, String)>(conn)?
+        .into_iter()
+        .map(|(at, actor, from, to, note)| crate::inspection::flags::Step {
+            at: crate::clock::local(at),
+            actor,
+            from: from.as_deref().map(label),
+            to: label(&to),
+            note,
+        })
+        .collect();
+    Ok((view(row, evidence), steps))
+}
+
+/// The findings of an org's schools for a term.
+pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> AppResult<(Org, Vec<FindingView>)> {
+    caller.require(conn, Permission::ViewAnomalies, "findings")?;
+    let org = org_in_scope(conn, caller.scope(), org_code)?;
+    let rows: Vec<Row> = findings::table
+        .inner_join(orgs::table)
+        .filter(findings::term.eq(term.to_string()))
+        .filter(orgs::path.like(format!("{}%", org.path)))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .order(findings::id.asc())
+        .select(finding_columns!())
+        .load(conn)?;
+    Ok((org, rows.into_iter().map(|r| view(r, Vec::new())).collect()))
+}
+
+/// What a step carries: the rectification and deadline (the county), the answer (the school),
+/// the verifier's note.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub deadline: String,
+}
+
+fn permission(step: Step) -> Permission {
+    match step {
+        Step::Rectify => Permission::DecideFlags,
+        Step::Answer => Permission::AnswerFlags,
+        Step::Verify | Step::Return => Permission::Inspect,
+    }
+}
+
+/// The steps the caller may take on a finding now.
+pub fn steps_for(caller: &Caller, f: &FindingView) -> Vec<(&'static str, &'static str)> {
+    [("rectify", Step::Rectify), ("answer", Step::Answer), ("verify", Step::Verify), ("return", Step::Return)]
+        .into_iter()
+        .filter(|(_, s)| caller.may(permission(*s)))
+        .filter(|(_, s)| f.status.after(*s, f.recorded_by == caller.username).is_ok())
+        .map(|(code, s)| (code, s.label()))
+        .collect()
+}
+
+/// One step on a finding by the role it belongs to, audited and kept in its history.
+pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> AppResult<FindingView> {
+    let step = Step::parse(form.step.trim())
+        .ok_or_else(|| AppError::field("step", "finding.step", format!("没有操作“{}”", form.step.trim())))?;
+    caller.require(conn, permission(step), "finding_step")?;
+    let (f, _) = get(conn, caller, id)?;
+    let next =
+        f.status.after(step, f.recorded_by == caller.username).map_err(|m| AppError::conflict("finding.status", m))?;
+    let text: String = form.text.trim().chars().take(2000).collect();
+    if text.is_empty() && matches!(step, Step::Rectify | Step::Answer | Step::Return) {
+        let what = match step {
+            Step::Rectify => "整改要求",
+            Step::Answer => "整改情况",
+            _ => "退回理由",
+        };
+        return Err(AppError::field("text", "finding.text", format!("请填写{what}")));
+    }
+    let deadline = if step == Step::Rectify {
+        let d: NaiveDate = form.deadline.trim().parse().map_err(|_| {
+            AppError::field(
+                "deadline",
+                "finding.deadline",
+                format!("整改期限“{}”应为日期，如2026-12-31", form.deadline.trim()),
+            )
+        })?;
+        if d < today() {
+            return Err(AppError::field("deadline", "finding.deadline", format!("整改期限{d}早于今天")));
+        }
+        Some(d)
+    } else {
+        f.deadline
+    };
+    write_tx(conn, |conn| {
+        let q = findings::table.filter(findings::id.eq(id)).filter(findings::status.eq(f.status.as_str()));
+        let changed = match step {
+            Step::Rectify => diesel::update(q)
+                .set((
+                    findings::status.eq(next.as_str()),
+                    findings::rectification.eq(&text),
+                    findings::deadline.eq(deadline),
+                ))
+                .execute(conn)?,
+            Step::Answer => {
+                diesel::update(q).set((findings::status.eq(next.as_str()), findings::answer.eq(&text))).execute(conn)?
+            }
+            Step::Verify => diesel::update(q)
+                .set((
+                    findings::status.eq(next.as_str()),
+                    findings::verified_by.eq(&caller.username),
+                    findings::verified_at.eq(now()),
+                ))
+                .execute(conn)?,
+            Step::Return => diesel::update(q).set(findings::status.eq(next.as_str())).execute(conn)?,
+        };
+        if changed == 0 {
+            return Err(AppError::conflict("finding.changed", "该问题刚被他人处理，请刷新后再试"));
+        }
+        let note = match deadline {
+            Some(d) if step == Step::Rectify => format!("{text}（期限{d}）"),
+            _ => text.clone(),
+        };
+        event(conn, id, &caller.username, Some(f.status), next, &note)?;
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("finding.step", "finding", id).before(&serde_json::json!({"status": f.status.as_str()})).after(
+                &serde_json::json!({"status": next.as_str(), "step": step.label(), "text": text, "deadline": deadline}),
+            ),
+        )
+    })?;
+    get(conn, caller, id).map(|(f, _)| f)
+}
+
+/// What a link names: a ledger request (the recovery), a key-information change request or a
+/// status change, by id.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub target: String,
+}
+
+/// Links a finding to the posting or registry change that puts it right, checked to be the same
+/// school's (a recovery: a request on the school's account or for the school).
+pub fn link(conn: &mut DbConn, caller: &Caller, id: i64, form: &LinkForm) -> AppResult<FindingView> {
+    caller.require(conn, Permission::Inspect, "finding_link")?;
+    let (f, _) = get(conn, caller, id)?;
+    let school: i64 = orgs::table.filter(orgs::code.eq(&f.school)).select(orgs::id).first(conn)?;
+    let target: i64 = form
+        .target
+        .trim()
+        .parse()
+        .map_err(|_| AppError::field("target", "finding.link", format!("编号“{}”应为整数", form.target.trim())))?;
+    let mismatch =
+        || AppError::field("target", "finding.link", format!("编号{target}不存在，或与{}无关", f.school_name));
+    let kind = form.kind.trim();
+    match kind {
+        "ledger" => {
+            let (for_school, from, to): (Option<i64>, Option<i64>, Option<i64>) = ledger_requests::table
+                .find(target)
+                .select((
+                    ledger_requests::for_school_id,
+                    ledger_requests::from_account_id,
+                    ledger_requests::to_account_id,
+                ))
+                .first(conn)
+                .optional()?
+                .ok_or_else(mismatch)?;
+            let accounts: Vec<i64> = crate::db::schema::fund_accounts::table
+                .filter(crate::db::schema::fund_accounts::org_id.eq(school))
+                .select(crate::db::schema::fund_accounts::id)
+                .load(conn)?;
+            let ours = for_school == Some(school)
+                || from.is_some_and(|a| accounts.contains(&a))
+                || to.is_some_and(|a| accounts.contains(&a));
+            if !ours {
+                return Err(mismatch());
+            }
+        }
+        "change" => {
+            let s: i64 = change_requests::table
+                .find(target)
+                .select(change_requests::school_id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(mismatch)?;
+            if s != school {
+                return Err(mismatch());
+            }
+        }
+        "status" => {
+            let s: i64 = status_changes::table
+                .find(target)
+                .select(status_changes::from_school_id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(mismatch)?;
+            if s != school {
+                return Err(mismatch());
+            }
+        }
+        other => {
+            return Err(AppError::field(
+                "kind",
+                "finding.link_kind",
+                format!("关联类型“{other}”应为 ledger（追回入账）、change（关键信息变更）或 status（学籍异动）"),
+            ));
+        }
+    }
+    write_tx(conn, |conn| {
+        let q = findings::table.find(id);
+        match kind {
+            "ledger" => diesel::update(q).set(findings::ledger_request_id.eq(target)).execute(conn)?,
+            "change" => diesel::update(q).set(findings::change_request_id.eq(target)).execute(conn)?,
+            _ => diesel::update(q).set(findings::status_change_id.eq(target)).execute(conn)?,
+        };
+        audit::record(
+            conn,
+            &caller.actor(),
+            Entry::new("finding.link", "finding", id).after(&serde_json::json!({"kind": kind, "target": target})),
+        )
+    })?;
+    get(conn, caller, id).map(|(f, _)| f)
+}
+
+/// An evidence file of a finding the caller may see: (file name, content type, bytes).
+pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64, attachment: i64) -> AppResult<(String, String, Vec<u8>)> {
+    get(conn, caller, id)?;
+    finding_evidence::table
+        .inner_join(attachments::table)
+        .filter(finding_evidence::finding_id.eq(id))
+        .filter(attachments::id.eq(attachment))
+        .select((attachments::filename, attachments::content_type, attachments::bytes))
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
