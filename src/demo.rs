@@ -83,8 +83,95 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
     let users = build_users(conn, keys, &cli, &schools)?;
     if new {
         build_money(conn, &cli, &schools)?;
+        build_inspections(conn, &schools)?;
     }
     Ok(DemoReport { county: COUNTY.into(), schools, users })
+}
+
+/// This term's spot checks: the inspector's plan (mixed, seed 20261203), one visit recorded
+/// whose recount is 12 % off (a finding by itself, open), and findings at the first two schools
+/// in every later state: rectifying, answered by the school, verified by a second inspector.
+fn build_inspections(conn: &mut DbConn, schools: &[String]) -> AppResult<()> {
+    use crate::domain::term::Term;
+    use crate::inspection::{findings, sample, visits};
+    let ducha = Caller::cli_as(conn, "ducha")?;
+    let term = Term::of_day(crate::clock::today());
+    let ask = sample::AskForm {
+        org: COUNTY.into(),
+        term: term.to_string(),
+        schools: "4".into(),
+        students: "5".into(),
+        seed: "20261203".into(),
+        method: "mixed".into(),
+        risk_share: "60".into(),
+    }
+    .parse()?;
+    let (plan, _) = sample::plan(conn, &ducha, &ask)?;
+    let first: i64 = crate::db::schema::inspection_visits::table
+        .filter(crate::db::schema::inspection_visits::plan_id.eq(plan))
+        .order(crate::db::schema::inspection_visits::seq.asc())
+        .select(crate::db::schema::inspection_visits::id)
+        .first(conn)?;
+    let day = crate::clock::today().pred_opt().unwrap_or_else(crate::clock::today);
+    visits::record(
+        conn,
+        &ducha,
+        first,
+        &visits::VisitForm {
+            visited_on: day.to_string(),
+            meals_school: "112".into(),
+            meals_counted: "100".into(),
+            note: "午餐现场清点".into(),
+            children: (1..=5)
+                .map(|seq| visits::Tick {
+                    seq,
+                    present: seq != 3,
+                    in_class: true,
+                    eats_here: true,
+                    guardian_confirms: true,
+                })
+                .collect(),
+        },
+    )?;
+    let photo = {
+        let img =
+            image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x % 200) as u8 + 40, (y % 200) as u8 + 40, 150]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 70)
+            .encode_image(&img)
+            .map_err(|e| AppError::internal_msg("demo.photo", e.to_string()))?;
+        crate::registry::changes::Upload { filename: "现场照片.jpg".into(), bytes }
+    };
+    let yyb = Caller::cli_as(conn, "yyb")?;
+    let due = (crate::clock::today() + chrono::Days::new(30)).to_string();
+    let cases = [
+        (0, "visit", "食品留样不足48小时，留样柜无温度记录", 1),
+        (1, "visit", "学校负责人陪餐记录缺失近两周", 2),
+        (0, "visit", "食材入库验收单无验收人签字", 3),
+    ];
+    for (school, rule, text, steps) in cases {
+        let Some(code) = schools.get(school) else { continue };
+        let new = findings::NewFinding {
+            school: code.clone(),
+            term: term.to_string(),
+            rule: rule.into(),
+            description: text.into(),
+            ..findings::NewFinding::default()
+        };
+        let id = findings::record(conn, &ducha, &new, std::slice::from_ref(&photo))?;
+        let step =
+            |step: &str, text: &str| findings::StepForm { step: step.into(), text: text.into(), deadline: due.clone() };
+        findings::step(conn, &yyb, id, &step("rectify", "限期整改并上报整改照片"))?;
+        if steps >= 2 {
+            let principal = Caller::cli_as(conn, &format!("s{}.xiaozhang", school + 1))?;
+            findings::step(conn, &principal, id, &step("answer", "已整改，补齐记录并专人负责"))?;
+        }
+        if steps >= 3 {
+            let second = Caller::cli_as(conn, "ducha2")?;
+            findings::step(conn, &second, id, &step("verify", "复查属实，予以核销"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The neighbouring county (册亨县) with one school and no students yet: where a child of the
@@ -149,8 +236,9 @@ fn build_terms(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
 
 /// The programme in the demo county: a national plan county since 2011 with every school in
 /// the programme, a supplier and the four meal models, the county's calendar for last and this
-/// school year (weekdays in term, without the National Day week), and rosters: last spring's
-/// archived everywhere, this autumn's in every state, two schools late.
+/// school year (weekdays in term, without the National Day week), and rosters: last school
+/// year's archived everywhere, this autumn's archived but at one school in six signed late and one in
+/// six still a draft.
 fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult<()> {
     use crate::db::schema::{classes, orgs as o, rosters};
     use crate::domain::calendar::{MealMonth, Month};
@@ -210,10 +298,13 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
             calendar::set_month(conn, cli, COUNTY, &cal)?;
         }
     }
+    let last_autumn = Term::new(this_year - 1, 1).map_err(|m| AppError::internal_msg("demo.term", m))?;
     let last_spring = Term::new(this_year - 1, 2).map_err(|m| AppError::internal_msg("demo.term", m))?;
     let autumn = Term::new(this_year, 1).map_err(|m| AppError::internal_msg("demo.term", m))?;
     for (i, code) in schools.iter().enumerate() {
-        for (term, steps) in [(last_spring, 3), (autumn, [3, 3, 3, 2, 1, 0][i % 6])] {
+        // This autumn: archived, except one school in six signing late (not yet reviewed) and
+        // one leaving its roster unsigned: the two A08 finds, and nothing else is late.
+        for (term, steps) in [(last_autumn, 3), (last_spring, 3), (autumn, [3, 3, 3, 3, 1, 0][i % 6])] {
             if default_snapshot(term) > today {
                 continue;
             }
@@ -267,7 +358,20 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
     let name_of = |code: &str| names.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()).unwrap_or_default();
     let frugal = schools.get(2).cloned().unwrap_or_default();
     let inflating = schools.get(3).cloned().unwrap_or_default();
-    let late_month = months.get(months.len().saturating_sub(4)).copied();
+    // The late allocation: the newest month with meal days before a month without (the summer
+    // or winter holiday), so that no other school's money is passed on in between and the 40
+    // days are the planted school's alone; on the books by today.
+    let has_meals = |conn: &mut DbConn, m: Month| -> AppResult<bool> {
+        let last = m.next().first_day().pred_opt().unwrap_or(m.first_day());
+        Ok(!crate::programme::calendar::meal_days(conn, &county_path, m.first_day(), last)?.is_empty())
+    };
+    let mut late_month = None;
+    for m in months.iter().rev() {
+        if m.first_day() + chrono::Days::new(40) <= today && has_meals(conn, *m)? && !has_meals(conn, m.next())? {
+            late_month = Some(*m);
+            break;
+        }
+    }
     let post = |conn: &mut DbConn, f: fund::PostingForm| fund::post(conn, cli, &f).map(|r| r.id);
     for (mi, m) in months.iter().enumerate() {
         let periods = entitlement::compute_all(conn, cli, COUNTY, *m)?;
@@ -295,9 +399,10 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
         r.memo = format!("中央财政 {m} 营养膳食补助 黔财教〔{}〕{}号", &m.to_string()[..4], 10 + mi);
         r.key = format!("demo:{m}:receipt");
         post(conn, r)?;
-        let meal_days =
-            i32::try_from(crate::programme::calendar::meal_days(conn, &county_path, m.first_day(), day(31))?.len())
-                .unwrap_or(0);
+        let days_of_meals = crate::programme::calendar::meal_days(conn, &county_path, m.first_day(), day(31))?;
+        let meal_days = i32::try_from(days_of_meals.len()).unwrap_or(0);
+        let first_meal = days_of_meals.first().copied().unwrap_or(day(5));
+        let last_meal = days_of_meals.last().copied().unwrap_or(day(28));
         let mut reports = Vec::new();
         for p in &periods {
             let owed = p.amount.fen() + p.adjustment.fen();
@@ -305,7 +410,9 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
                 continue;
             }
             let late = Some(*m) == late_month && p.school == inflating;
-            let on = if late { day(1) + chrono::Days::new(40) } else { day(5) };
+            // Passed on by the 5th, or the first meal day when the term starts later (a
+            // supplier is paid for meals, not before them).
+            let on = if late { day(1) + chrono::Days::new(40) } else { day(5).max(first_meal) };
             if on > today {
                 continue;
             }
@@ -325,7 +432,8 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
                 for (k, (category, pct)) in parts.iter().enumerate() {
                     let amount = if k + 1 == parts.len() { left } else { spend * pct / 100 };
                     left -= amount;
-                    let date = day(12 + 4 * k as u32).max(on);
+                    // Bought while the canteen is open: by the month's last meal day.
+                    let date = day(12 + 4 * k as u32).min(last_meal).max(on);
                     if amount <= 0 || date > today {
                         continue;
                     }
@@ -538,6 +646,7 @@ fn build_users(conn: &mut DbConn, keys: &Keys, cli: &Caller, schools: &[String])
         ("yyb".into(), "县营养办 黄丽".into(), COUNTY.into(), "nutrition_office"),
         ("caiwu".into(), "县财务 罗建国".into(), COUNTY.into(), "finance"),
         ("ducha".into(), "县督查 韦正平".into(), COUNTY.into(), "inspector"),
+        ("ducha2".into(), "县督查 王海燕".into(), COUNTY.into(), "inspector"),
         ("xitong".into(), "系统管理员 梁文斌".into(), COUNTY.into(), "sysadmin"),
         ("anquan".into(), "安全管理员 蒙春燕".into(), COUNTY.into(), "secadmin"),
         ("shenji".into(), "审计管理员 岑志强".into(), COUNTY.into(), "auditadmin"),
@@ -691,14 +800,21 @@ impl StudentFactory {
         let left = if rng.chance(30) { if rng.chance(40) { "2" } else { "1" } } else { "0" };
         let father = format!("{surname}{}", rng.pick(FATHER_GIVEN));
         let mother = format!("{}{}", rng.pick(MOTHER_SURNAMES), rng.pick(MOTHER_GIVEN));
-        let fb = format!(
-            "{COUNTY}{}{:02}{:02}{:03}",
-            1980 + rng.below(12),
-            1 + rng.below(12),
-            1 + rng.below(28),
-            rng.below(500) * 2 + 1
-        );
-        let father_id = format!("{fb}{}", check_char(&fb).unwrap_or('0'));
+        // Fathers' numbers are distinct: siblings are not modelled, and a number shared across
+        // schools is what A11 looks for.
+        let father_id = loop {
+            let fb = format!(
+                "{COUNTY}{}{:02}{:02}{:03}",
+                1980 + rng.below(12),
+                1 + rng.below(12),
+                1 + rng.below(28),
+                rng.below(500) * 2 + 1
+            );
+            let id = format!("{fb}{}", check_char(&fb).unwrap_or('0'));
+            if self.used.insert(id.clone()) {
+                break id;
+            }
+        };
         let village = rng.pick(&["纳包村", "坪阳村", "新联村", "坡头村", "伟俄村", "长田村", "八步村", "冗号村"]);
         let phone = format!("1{}{:09}", rng.pick(&["38", "39", "58", "87"]), rng.below(1_000_000_000));
         let entry = if junior { year - (grade - 7) } else { year - (grade - 1) };

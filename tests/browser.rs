@@ -97,6 +97,18 @@ impl Driver {
         self.post(&format!("/element/{id}/value"), json!({ "text": text }));
     }
 
+    /// Replaces a field's value (typing appends to what is there).
+    fn set_value(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.post(&format!("/element/{id}/clear"), json!({}));
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }));
+    }
+
+    /// Runs a line of script (a date input's value, which keys type in the locale's order).
+    fn exec(&self, script: &str) {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }));
+    }
+
     fn click(&self, css: &str) {
         self.retry(css, || {
             let id = self.try_find(css)?;
@@ -727,5 +739,83 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(page.contains("id=\"stored-flags\""), "the stored flags: {page}");
     assert!(page.contains("就餐人次超过在籍受益人·天"), "A05 flagged: {page}");
     d.screenshot(&shots.join("44-inspections.png"));
+
+    // The spot check: the inspector draws two schools at random with a seed, prints a visit
+    // sheet, and records a finding with a photo at the first demo school.
+    d.open(&format!("{base}/inspections/plans"));
+    d.set_value("#schools", "2");
+    d.set_value("#students", "3");
+    d.set_value("#seed", "77");
+    d.click("#draw-form button[type=submit]");
+    let plan_url = d.wait_until_url(|u| u.contains("/inspections/plans/"));
+    assert!(d.find_text("#plan-seed").contains("77"), "the seed is kept: {}", d.source());
+    d.screenshot(&shots.join("45-plan.png"));
+    let sheet = d.retry("visit sheet link", || {
+        let id = d.try_find("a[href$='sheet.pdf']")?;
+        d.try_get(&format!("/element/{id}/attribute/href"))?["value"].as_str().map(str::to_owned)
+    });
+    let mut resp = ureq::get(&sheet)
+        .header("Cookie", &format!("mealroll_session={}", d.cookie("mealroll_session")))
+        .call()
+        .expect("visit sheet");
+    let pdf = resp.body_mut().read_to_vec().expect("bytes");
+    assert!(pdf.starts_with(b"%PDF"), "a visit sheet from {plan_url}");
+    std::fs::write(shots.join("visit-sheet.pdf"), &pdf).expect("write pdf");
+    let _ = std::process::Command::new("pdftoppm")
+        .args(["-r", "80", "-png", "-f", "1", "-l", "1"])
+        .arg(shots.join("visit-sheet.pdf"))
+        .arg(shots.join("46-visit-sheet"))
+        .status();
+    let term = mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string();
+    let first_school = demo["schools"][0].as_str().expect("school").to_owned();
+    let photo = tmp.path().join("canteen.jpg");
+    let img = image::RgbImage::from_fn(120, 90, |x, y| image::Rgb([x as u8, y as u8, 120]));
+    img.save(&photo).expect("photo");
+    d.open(&format!("{base}/inspections/findings?term={term}"));
+    d.set_value("#school", &first_school);
+    d.set_value("#description", "留样柜无温度记录，当日留样不足125克");
+    d.set_value("#amount", "0");
+    d.type_into("#evidence", &photo.display().to_string());
+    d.click("#finding-form button[type=submit]");
+    let finding_url = d.wait_until_url(|u| u.contains("/inspections/findings/"));
+    let finding_id = finding_url.rsplit('/').next().and_then(|s| s.split('?').next()).expect("id").to_owned();
+    assert!(d.find_text("#evidence").contains("canteen.jpg"), "the photo is kept: {}", d.source());
+    d.screenshot(&shots.join("47-finding.png"));
+    // The county sets the rectification and its deadline.
+    logout();
+    login_as("yyb");
+    d.open(&format!("{base}/inspections/findings/{finding_id}"));
+    d.set_value("#text", "三日内补齐留样记录并配置温度计");
+    d.exec("document.getElementById('deadline').value = '2099-12-31'");
+    d.click("button[name=step][value=rectify]");
+    d.wait_until_source(|s| s.contains("整改中"));
+    assert!(d.find_text("#finding-status").contains("整改中"), "{}", d.source());
+    // The school answers.
+    logout();
+    login_plain("s1.xiaozhang");
+    d.open(&format!("{base}/inspections/findings/{finding_id}"));
+    d.set_value("#text", "已配置温度计，留样记录补齐");
+    d.click("button[name=step][value=answer]");
+    d.wait_until_source(|s| s.contains("学校已报整改"));
+    assert!(d.find_text("#finding-status").contains("学校已报整改"), "{}", d.source());
+    // The inspector who recorded it cannot close it; a second one verifies and closes it.
+    logout();
+    login_as("ducha");
+    d.open(&format!("{base}/inspections/findings/{finding_id}"));
+    assert!(!d.source().contains("value=\"verify\""), "the recorder is not offered to close it");
+    logout();
+    login_as("ducha2");
+    d.open(&format!("{base}/inspections/findings/{finding_id}"));
+    d.set_value("#text", "复查属实");
+    d.click("button[name=step][value=verify]");
+    d.wait_until_source(|s| s.contains("已核销"));
+    assert!(d.find_text("#finding-status").contains("已核销"), "{}", d.source());
+    d.screenshot(&shots.join("48-finding-closed.png"));
+    d.post("/window/rect", json!({"width": 1024, "height": 900}));
+    d.open(&format!("{base}/inspections/findings?term={term}"));
+    d.screenshot(&shots.join("49-findings-1024.png"));
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
+    d.open(&format!("{base}/inspections/risk"));
+    d.screenshot(&shots.join("50-risk.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

@@ -1140,3 +1140,80 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
         );
     }
 }
+
+/// The demo county on both databases: each problem it plants is flagged under its rule, no other
+/// school carries a flag, and its inspection plan has findings in every state.
+#[actix_web::test]
+async fn the_demo_s_planted_problems_are_flagged_and_its_clean_schools_are_not() {
+    use mealroll::domain::calendar::Span;
+    use mealroll::domain::term::Term;
+    use std::collections::{BTreeMap, BTreeSet};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::bare(db);
+        let demo = mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
+        let s = &demo.schools;
+        let today = mealroll::clock::today();
+        // The demo's year of money: the twelve months before this one, by term.
+        let mut m = Month::of(today);
+        let mut terms = BTreeSet::new();
+        for _ in 0..12 {
+            m = m.prev();
+            terms.insert(Term::of_day(m.first_day()).to_string());
+        }
+        terms.insert(Term::of_day(today).to_string());
+        let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
+        let mut found: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+        for t in &terms {
+            let span = Span::parse(t).expect("term");
+            let scan = mealroll::inspection::scan::scan(&mut w.conn(), &cli, mealroll::demo::COUNTY, &span, &[])
+                .expect("scan");
+            for f in scan.flags {
+                found.entry(f.school).or_default().insert(f.rule);
+            }
+        }
+        let (frugal, inflating) = (&s[2], &s[3]);
+        let autumn = Term::new(mealroll::domain::key_lock::school_year_of(today), 1).expect("term");
+        let late_rosters: Vec<&String> = if today > mealroll::domain::roster::deadline(autumn) {
+            s.iter().enumerate().filter(|(i, _)| i % 6 >= 4).map(|(_, c)| c).collect()
+        } else {
+            Vec::new()
+        };
+        // What each planted school must show, and the most it may show.
+        let mut must: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut may: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        must.insert(frugal, vec!["A09"]);
+        may.insert(frugal, vec!["A09"]);
+        must.insert(inflating, vec!["A05", "A15"]);
+        // The late money arrives in the holiday and is spent there (A18).
+        may.insert(inflating, vec!["A05", "A15", "A18"]);
+        for c in &late_rosters {
+            must.entry(c.as_str()).or_default().push("A08");
+            may.entry(c.as_str()).or_default().push("A08");
+        }
+        // Benford's test reads the demo's made-up amounts at county level: a prompt, no school's.
+        may.insert(mealroll::demo::COUNTY, vec!["A22"]);
+        for (school, rules) in &found {
+            let allowed = may.get(school.as_str()).cloned().unwrap_or_default();
+            for r in rules {
+                assert!(allowed.contains(r), "{label}: {school} carries {r}, which the demo does not plant: {found:?}");
+            }
+        }
+        for (school, rules) in &must {
+            for r in rules {
+                assert!(
+                    found.get(*school).is_some_and(|f| f.contains(r)),
+                    "{label}: {school} should carry {r}: {found:?}"
+                );
+            }
+        }
+        // Its inspection plan: findings in every state.
+        let states: BTreeSet<String> = mealroll::db::schema::findings::table
+            .select(mealroll::db::schema::findings::status)
+            .load::<String>(&mut w.conn())
+            .expect("findings")
+            .into_iter()
+            .collect();
+        assert_eq!(states.len(), 4, "{label}: {states:?}");
+    }
+}

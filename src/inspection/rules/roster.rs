@@ -146,8 +146,8 @@ pub(in crate::inspection) fn a08_roster_late(conn: &mut DbConn, cx: &Ctx) -> App
 }
 
 /// A10: the children on a school's entitlement growing by more than the threshold (by default
-/// 20 %) from its last month with meals, by at least five children (a small school's one new
-/// pupil is no anomaly).
+/// 20 %) from the month before, by at least five children (a small school's one new pupil is no
+/// anomaly; the intake after the summer holiday is no month-on-month growth).
 pub(in crate::inspection) fn a10_beneficiaries_grow(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     let from = Month::of(cx.first).key() - 100;
     let rows: Vec<(i64, i32, i32)> = entitlement_periods::table
@@ -161,7 +161,9 @@ pub(in crate::inspection) fn a10_beneficiaries_grow(conn: &mut DbConn, cx: &Ctx)
     let mut out = Vec::new();
     for w in rows.windows(2) {
         let ((school, before_m, before), (same, month, now)) = (w[0], w[1]);
-        if school != same || !keys.contains(&month) || now - before < 5 {
+        // Month on month only: September's intake after the summer is the school year turning.
+        let consecutive = Month::from_key(month).is_ok_and(|m| m.prev().key() == before_m);
+        if school != same || !consecutive || !keys.contains(&month) || now - before < 5 {
             continue;
         }
         let growth = Decimal::from(now - before) * Decimal::ONE_HUNDRED / Decimal::from(before);
