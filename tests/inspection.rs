@@ -1138,6 +1138,14 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
             sum["findings"].as_array().expect("list").iter().any(|f| f["id"] == recount && f["rule"] == "visit"),
             "{label}"
         );
+        // Next term's risk list remembers them: school A was found wanting in the autumn.
+        let (s, risk) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/risk?org={COUNTY}&term=2014-2")), &ducha).await;
+        assert_eq!(s, 200, "{label}: {risk}");
+        let a =
+            risk["schools"].as_array().expect("schools").iter().find(|r| r["school"] == SCHOOL_A).cloned().expect("A");
+        assert!(a["past_findings"].as_u64().is_some_and(|n| n >= 1), "{label}: {a}");
+        assert!(a["reasons"].to_string().contains("往期督查问题"), "{label}: {a}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The risk list: a county's schools ranked by a score built from their open flags (weighted by
-//! severity), the money those flags put at stake, reports handed in late, and findings upheld in
+//! severity), the money those flags put at stake, reports handed in late, and findings recorded in
 //! earlier terms, each score explained in words. It weights risk sampling, and rolls up above a
 //! county by listing every county's schools together.
 
@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::flags;
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::db::schema::report_submissions;
+use crate::db::schema::{findings, report_submissions};
 use crate::domain::anomaly::Severity;
 use crate::domain::calendar::Span;
 use crate::domain::money::Fen;
@@ -34,6 +34,7 @@ pub struct SchoolRisk {
     pub open_flags: usize,
     pub at_stake: Fen,
     pub late_reports: usize,
+    pub past_findings: usize,
     /// Why, in words.
     pub reasons: Vec<String>,
 }
@@ -82,6 +83,16 @@ pub fn ranked(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) ->
             *late.entry(school).or_default() += 1;
         }
     }
+    // Findings of earlier terms: a school found wanting before is visited again sooner.
+    let mut past: BTreeMap<i64, usize> = BTreeMap::new();
+    for school in findings::table
+        .filter(findings::school_id.eq_any(&ids))
+        .filter(findings::term.lt(term.to_string()))
+        .select(findings::school_id)
+        .load::<i64>(conn)?
+    {
+        *past.entry(school).or_default() += 1;
+    }
     let mut out: Vec<SchoolRisk> = schools
         .iter()
         .map(|s| {
@@ -89,7 +100,8 @@ pub fn ranked(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) ->
                 by.get(s.code.as_str()).cloned().unwrap_or_default();
             let late_reports = late.get(&s.id).copied().unwrap_or(0);
             let money_points = 2.0 * (1.0 + fen as f64 / 10_000.0).ln();
-            let points = flag_points + money_points + 2.0 * late_reports as f64;
+            let past_findings = past.get(&s.id).copied().unwrap_or(0);
+            let points = flag_points + money_points + 2.0 * late_reports as f64 + 5.0 * past_findings as f64;
             let mut reasons = Vec::new();
             if n > 0 {
                 let list: Vec<String> = rules.iter().map(|(r, k)| format!("{r}×{k}")).collect();
@@ -100,6 +112,9 @@ pub fn ranked(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) ->
             }
             if late_reports > 0 {
                 reasons.push(format!("报表逾期{late_reports}次，计{}分", 2 * late_reports));
+            }
+            if past_findings > 0 {
+                reasons.push(format!("往期督查问题{past_findings}个，计{}分", 5 * past_findings));
             }
             if reasons.is_empty() {
                 reasons.push("本学期没有未处理的预警".into());
@@ -112,6 +127,7 @@ pub fn ranked(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) ->
                 open_flags: n,
                 at_stake: Fen::new(fen),
                 late_reports,
+                past_findings,
                 reasons,
             }
         })
