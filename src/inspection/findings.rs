@@ -186,16 +186,15 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
             diesel::update(anomaly_flags::table.find(flag))
                 .set(anomaly_flags::state.eq(FlagState::Finding.as_str()))
                 .execute(conn)?;
-            diesel::insert_into(crate::db::schema::anomaly_flag_events::table)
-                .values((
-                    crate::db::schema::anomaly_flag_events::flag_id.eq(flag),
-                    crate::db::schema::anomaly_flag_events::at.eq(now()),
-                    crate::db::schema::anomaly_flag_events::actor.eq(&caller.username),
-                    crate::db::schema::anomaly_flag_events::from_state.eq(Some(from)),
-                    crate::db::schema::anomaly_flag_events::to_state.eq(FlagState::Finding.as_str()),
-                    crate::db::schema::anomaly_flag_events::note.eq(format!("转为问题 {id}")),
-                ))
-                .execute(conn)?;
+            let from = FlagState::parse(&from).unwrap_or(FlagState::Open);
+            super::flags::event(
+                conn,
+                flag,
+                &caller.username,
+                Some(from),
+                FlagState::Finding,
+                &format!("转为问题 {id}"),
+            )?;
         }
         audit::record(
             conn,

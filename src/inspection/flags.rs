@@ -176,7 +176,8 @@ pub fn refresh_if_stale(conn: &mut DbConn, county: &Org, term: Term) -> AppResul
     refresh(conn, county, term).map(Some)
 }
 
-fn event(
+/// One step in a flag's history.
+pub(super) fn event(
     conn: &mut DbConn,
     flag: i64,
     actor: &str,

@@ -37,6 +37,11 @@ pub struct Query {
     rules: String,
 }
 
+/// Bad input and a lost race are shown in the form they came from; anything else is an error page.
+fn shown_in_form(e: &AppError) -> bool {
+    matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict)
+}
+
 fn org_or_own(org: &str, caller: &Caller) -> String {
     if org.trim().is_empty() { caller.org_code.clone() } else { org.trim().to_owned() }
 }
@@ -297,7 +302,7 @@ pub async fn act_form(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm
     let c = user.clone();
     match st.run(move |conn| flags::act(conn, &c, id, &form.action, &form.note)).await {
         Ok(_) => Ok(see_other(&format!("/inspections/flags/{id}?ok=saved"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+        Err(e) if shown_in_form(&e) => {
             html_page(StatusCode::UNPROCESSABLE_ENTITY, flag_page(&st, user, id, FormErrors::from_error(&e), "").await?)
         }
         Err(e) => Err(e.into()),
@@ -405,7 +410,7 @@ pub async fn rules_set(st: web::Data<AppState>, f: CsrfForm<SettingBody>) -> Pag
     let c = user.clone();
     match st.run(move |conn| settings::set(conn, &c, &form.change())).await {
         Ok(_) => Ok(see_other("/inspections/rules?ok=saved")),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+        Err(e) if shown_in_form(&e) => {
             let org = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -531,7 +536,7 @@ pub async fn plan_draw(st: web::Data<AppState>, f: CsrfForm<AskForm>) -> PageRes
     };
     match result {
         Ok(id) => Ok(see_other(&format!("/inspections/plans/{id}?ok=created"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+        Err(e) if shown_in_form(&e) => {
             html_page(StatusCode::UNPROCESSABLE_ENTITY, plans_page(&st, user, typed, FormErrors::from_error(&e)).await?)
         }
         Err(e) => Err(e.into()),
@@ -711,7 +716,7 @@ pub async fn finding_record(
     let (c, t) = (caller.clone(), typed.clone());
     match st.run(move |conn| findings::record(conn, &c, &t, &files)).await {
         Ok(id) => Ok(see_other(&format!("/inspections/findings/{id}?ok=created"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+        Err(e) if shown_in_form(&e) => {
             let term = Term::parse(typed.term.trim()).unwrap_or_else(|_| Term::of_day(crate::clock::today()));
             let org = caller.org_code.clone();
             let page = findings_page(&st, caller, org, term, typed, FormErrors::from_error(&e)).await?;
@@ -762,6 +767,24 @@ pub async fn finding(
     Ok(finding_page(&st, caller, path.into_inner(), FormErrors::none(), flash.message()).await?)
 }
 
+/// After a step or a link on a finding's page: back to the page, or the page again with what was
+/// refused.
+async fn after_finding_form(
+    st: &web::Data<AppState>,
+    user: Caller,
+    id: i64,
+    result: AppResult<FindingView>,
+) -> PageResult<HttpResponse> {
+    match result {
+        Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            finding_page(st, user, id, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn finding_step(
     st: web::Data<AppState>,
     path: web::Path<i64>,
@@ -770,14 +793,8 @@ pub async fn finding_step(
     let CsrfForm { user, form } = f;
     let id = path.into_inner();
     let c = user.clone();
-    match st.run(move |conn| findings::step(conn, &c, id, &form)).await {
-        Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            finding_page(&st, user, id, FormErrors::from_error(&e), "").await?,
-        ),
-        Err(e) => Err(e.into()),
-    }
+    let result = st.run(move |conn| findings::step(conn, &c, id, &form)).await;
+    after_finding_form(&st, user, id, result).await
 }
 
 pub async fn finding_link(
@@ -788,14 +805,8 @@ pub async fn finding_link(
     let CsrfForm { user, form } = f;
     let id = path.into_inner();
     let c = user.clone();
-    match st.run(move |conn| findings::link(conn, &c, id, &form)).await {
-        Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            finding_page(&st, user, id, FormErrors::from_error(&e), "").await?,
-        ),
-        Err(e) => Err(e.into()),
-    }
+    let result = st.run(move |conn| findings::link(conn, &c, id, &form)).await;
+    after_finding_form(&st, user, id, result).await
 }
 
 pub async fn finding_evidence(
