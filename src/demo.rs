@@ -171,6 +171,37 @@ fn build_inspections(conn: &mut DbConn, schools: &[String]) -> AppResult<()> {
             findings::step(conn, &second, id, &step("verify", "复查属实，予以核销"))?;
         }
     }
+    // The frugal school's unspent meal money: a finding whose money the county takes back, and
+    // whose rectification, set five weeks ago with thirty days, is overdue.
+    if let Some(code) = schools.get(2) {
+        let new = findings::NewFinding {
+            school: code.clone(),
+            term: term.to_string(),
+            rule: "A09".into(),
+            description: "膳食补助结余长期未用于学生伙食，供餐标准被降低".into(),
+            amount: "360.00".into(),
+            ..findings::NewFinding::default()
+        };
+        let id = findings::record(conn, &ducha, &new, std::slice::from_ref(&photo))?;
+        let step = findings::StepForm {
+            step: "rectify".into(),
+            text: "按标准足额供餐，县级收回部分结余统筹".into(),
+            deadline: due,
+        };
+        findings::step(conn, &yyb, id, &step)?;
+        let set = crate::clock::today() - chrono::Days::new(5);
+        diesel::update(crate::db::schema::findings::table.find(id))
+            .set(crate::db::schema::findings::deadline.eq(set))
+            .execute(conn)?;
+        let caiwu = Caller::cli_as(conn, "caiwu")?;
+        let recover = findings::RecoverForm {
+            date: crate::clock::today().to_string(),
+            voucher_no: "ZH-2026-001".into(),
+            memo: "收回结余".into(),
+            ..findings::RecoverForm::default()
+        };
+        findings::recover(conn, &caiwu, id, &recover)?;
+    }
     Ok(())
 }
 

@@ -821,5 +821,12 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.post("/window/rect", json!({"width": 1366, "height": 1000}));
     d.open(&format!("{base}/inspections/risk"));
     d.screenshot(&shots.join("50-risk.png"));
+    // The inspector reads who changed what at the school: the finding recorded above is there.
+    d.open(&format!("{base}/inspections/audit?school={first_school}"));
+    let page = d.wait_until_source(|s| s.contains("id=\"trail\""));
+    assert!(page.contains("记录督查问题") && page.contains("ducha"), "the school's trail: {page}");
+    d.screenshot(&shots.join("51-trail.png"));
+    d.post("/window/rect", json!({"width": 1024, "height": 900}));
+    d.screenshot(&shots.join("52-trail-1024.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

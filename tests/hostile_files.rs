@@ -107,13 +107,21 @@ fn spread_xls() -> Option<Vec<u8>> {
     ws.write_string(0, 0, "学校标识码").expect("a1");
     ws.write_number(65_535, 255, 1.0).expect("iv65536");
     wb.save(&xlsx).expect("save");
-    let out = Command::new(soffice)
-        .args(["--headless", "--convert-to", "xls", "--outdir"])
-        .arg(dir.path())
-        .arg(&xlsx)
-        .env("HOME", dir.path())
-        .output()
-        .expect("soffice");
+    let convert = || {
+        Command::new(soffice)
+            .args(["--headless", "--convert-to", "xls", "--outdir"])
+            .arg(dir.path())
+            .arg(&xlsx)
+            .env("HOME", dir.path())
+            .output()
+            .expect("soffice")
+    };
+    // LibreOffice's first start in a fresh profile sometimes dies setting the profile up; the
+    // second start finds it made.
+    let mut out = convert();
+    if !out.status.success() {
+        out = convert();
+    }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     Some(std::fs::read(dir.path().join("spread.xls")).expect("xls written"))
 }

@@ -1033,6 +1033,34 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
         )
         .await;
         assert_eq!((s, e["error"].as_str()), (409, Some("visit.recorded")), "{label}: once");
+        // Its report, for the county too: the recount, the child checked (number masked), the finding.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/inspections/plans/{id}/visits/{visit_id}/report.pdf"))
+                .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("yyb"))))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let pdf = test::read_body(r).await;
+        if let Ok(dir) = std::env::var("MEALROLL_SCREENSHOT_DIR") {
+            std::fs::write(std::path::Path::new(&dir).join("visit-report.pdf"), &pdf).expect("keep the report");
+        }
+        let text = pdftool("pdftotext", &pdf, &["-layout"]);
+        let masked = visit["children"][0]["student_no"].as_str().unwrap_or("?");
+        for words in [
+            "现场核查报告",
+            visit["school_name"].as_str().unwrap_or("?"),
+            "学校自报 110 人次，现场清点 100 人次，差异 10%",
+            &format!("问题 {recount}："),
+            "核查日期：2014-11-05",
+            child.as_str(),
+            masked,
+            "抽查学生 1 人，核对有误 0 人",
+        ] {
+            assert!(text.contains(words), "{label}: {words} in {text}");
+        }
 
         // A finding needs its school and its evidence; nothing is kept without them.
         use base64::Engine;
@@ -1107,6 +1135,13 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
         let (_, plan) =
             call(&app, test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{}", v["id"])), &ducha).await;
         let rv = plan["visits"][0]["id"].as_i64().expect("visit");
+        let (s, e) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{}/visits/{rv}/report.pdf", v["id"])),
+            &ducha,
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("visit.not_recorded")), "{label}: no report before the visit");
         let n = plan["visits"][0]["children"].as_array().map_or(0, Vec::len);
         let children: Vec<Value> = (1..=n)
             .map(|seq| json!({"seq": seq, "present": seq != 1, "in_class": true, "eats_here": true, "guardian_confirms": true}))
@@ -1223,5 +1258,10 @@ async fn the_demo_s_planted_problems_are_flagged_and_its_clean_schools_are_not()
             .into_iter()
             .collect();
         assert_eq!(states.len(), 4, "{label}: {states:?}");
+        // One overdue, one recovered from the inflating school: the summary counts both.
+        let sum = mealroll::inspection::summary::of(&mut w.conn(), &cli, mealroll::demo::COUNTY, Term::of_day(today))
+            .expect("summary");
+        assert_eq!((sum.overdue, sum.recovered.to_string()), (1, "360.00".to_owned()), "{label}");
+        assert_eq!((sum.schools_planned, sum.schools_visited), (4, 1), "{label}");
     }
 }

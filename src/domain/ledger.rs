@@ -120,6 +120,10 @@ pub enum EntryKind {
     Expenditure,
     /// Cancels an earlier entry of the same account.
     Reversal,
+    /// Taken back from a school by its county (追回 of money claimed wrongly).
+    RecoveryOut,
+    /// Received back by the county from a school below it.
+    RecoveryIn,
 }
 
 impl EntryKind {
@@ -130,6 +134,8 @@ impl EntryKind {
             EntryKind::AllocationIn => "allocation_in",
             EntryKind::Expenditure => "expenditure",
             EntryKind::Reversal => "reversal",
+            EntryKind::RecoveryOut => "recovery_out",
+            EntryKind::RecoveryIn => "recovery_in",
         }
     }
 
@@ -140,6 +146,8 @@ impl EntryKind {
             EntryKind::AllocationIn => "拨入",
             EntryKind::Expenditure => "支出",
             EntryKind::Reversal => "冲销",
+            EntryKind::RecoveryOut => "被追回",
+            EntryKind::RecoveryIn => "追回收入",
         }
     }
 
@@ -150,6 +158,8 @@ impl EntryKind {
             EntryKind::AllocationIn,
             EntryKind::Expenditure,
             EntryKind::Reversal,
+            EntryKind::RecoveryOut,
+            EntryKind::RecoveryIn,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

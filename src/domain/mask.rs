@@ -34,6 +34,30 @@ pub fn name(s: &str) -> String {
     chars[..keep].iter().collect::<String>() + &"*".repeat(chars.len() - keep)
 }
 
+/// Free text (an audit row's before and after) with every run of 11 or more digits (a phone,
+/// an ID number, a 学籍号's digits; an ID's final X included) masked as those are in lists.
+pub fn numbers_in_text(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        while i < chars.len()
+            && (chars[i].is_ascii_digit() || (i > start && i - start == 17 && matches!(chars[i], 'X' | 'x')))
+        {
+            i += 1;
+        }
+        if i == start {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let run: String = chars[start..i].iter().collect();
+        out.push_str(&if run.len() >= 11 { keep_ends(&run, 3, 4) } else { run });
+    }
+    out
+}
+
 fn keep_ends(s: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = s.chars().collect();
     if chars.len() <= head + tail {
@@ -70,5 +94,16 @@ mod tests {
         assert_eq!(id_number("1234567"), "*******");
         assert_eq!(phone("12345"), "*****");
         assert_eq!(name(""), "");
+    }
+
+    #[test]
+    fn numbers_in_text_masks_long_runs_only() {
+        let t = r#"{"phone":"13812345678","id":"52232620150304123X","class":"3","n":1234567890}"#;
+        let m = numbers_in_text(t);
+        assert!(m.contains(r#""phone":"138****5678""#), "{m}");
+        assert!(m.contains(r#""id":"522***********123X""#), "{m}");
+        assert!(m.contains(r#""n":1234567890"#), "ten digits stay: {m}");
+        assert!(!m.contains("13812345678") && !m.contains("2015030412"));
+        assert_eq!(numbers_in_text("学籍号 G52232620150304123X"), "学籍号 G522***********123X");
     }
 }

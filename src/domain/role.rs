@@ -200,6 +200,12 @@ pub enum Permission {
     /// See a child's full ID numbers, 学籍号 and phones, one child at a time, with a reason that
     /// the audit log keeps (everywhere else they are masked).
     Unmask,
+    /// See the inspection findings of the caller's scope and put them right in the registry (a
+    /// school's registrar too, who makes the corrections, without the flags and scans).
+    ViewFindings,
+    /// Read who changed what in the caller's scope (the business changes of the audit log,
+    /// numbers masked): the inspector's trail. The whole log stays the audit officer's.
+    ReadAuditTrail,
 }
 
 impl Role {
@@ -237,6 +243,8 @@ impl Role {
             AnswerFlags => matches!(self, Principal | NutritionOfficer),
             DecideFlags => self == NutritionOffice,
             Inspect => self == Inspector,
+            ReadAuditTrail => self == Inspector,
+            ViewFindings => self == Registrar || self.may(ViewAnomalies),
         }
     }
 }

@@ -1,10 +1,14 @@
 //! The A4 visit sheet (现场核查表) an inspector takes to a drawn school: the plan's seed and data
 //! hash, the checklist of documents to see, the meal recount against the school's own count (a
-//! gap of 10 % or more is a finding), and the drawn children with boxes to tick.
+//! gap of 10 % or more is a finding), and the drawn children with boxes to tick. And the visit's
+//! report (现场核查报告) once recorded: the same children with what was found, the recount, and
+//! the findings the visit opened with their rectification.
 
 use super::pdf::{self, A4_W, Document, Page};
 use crate::error::{AppError, AppResult};
-use crate::inspection::sample::{PlanView, VisitView};
+use crate::inspection::findings::FindingView;
+use crate::inspection::sample::{Child, PlanView, VisitView};
+use crate::inspection::visits::{RECOUNT_GAP, recount_gap};
 
 const MARGIN: f32 = 15.0;
 const SIZE: f32 = 9.0;
@@ -42,21 +46,9 @@ const COLUMNS: [(&str, f32); 9] = [
 /// The sheet for one visit of a plan: (file name, PDF).
 pub fn sheet(plan: &PlanView, visit_id: i64) -> AppResult<(String, Vec<u8>)> {
     let visit = plan.visits.iter().find(|v| v.id == visit_id).ok_or_else(AppError::not_found)?;
-    let text: String = visit.children.iter().map(|c| c.name.as_str()).chain([visit.school_name.as_str()]).collect();
-    let missing = pdf::missing_glyphs(&text)?;
-    if !missing.is_empty() {
-        return Err(AppError::invalid(
-            "pdf.glyph",
-            format!("内置字体缺少字符：{}，请联系管理员", missing.iter().collect::<String>()),
-        ));
-    }
+    printable(visit, &[])?;
     let printed = pdf::printed_now();
-    let chunks: Vec<&[crate::inspection::sample::Child]> = if visit.children.len() <= FIRST_PAGE_ROWS {
-        vec![&visit.children[..]]
-    } else {
-        let (first, rest) = visit.children.split_at(FIRST_PAGE_ROWS);
-        std::iter::once(first).chain(rest.chunks(PAGE_ROWS)).collect()
-    };
+    let chunks = chunks(&visit.children, FIRST_PAGE_ROWS);
     let pages = chunks.len();
     let mut doc = Document::new(&format!("现场核查表 {} {}", visit.school_name, plan.term))?;
     for (i, rows) in chunks.iter().enumerate() {
@@ -135,7 +127,7 @@ fn head(p: &mut Page, plan: &PlanView, visit: &VisitView) -> f32 {
 }
 
 /// The children table with its header; returns the y below it.
-fn table(p: &mut Page, top: f32, rows: &[crate::inspection::sample::Child]) -> f32 {
+fn table(p: &mut Page, top: f32, rows: &[Child]) -> f32 {
     let width: f32 = COLUMNS.iter().map(|c| c.1).sum();
     p.shade(MARGIN, top, width, ROW_H, 0.9);
     let mut x = MARGIN;
@@ -151,10 +143,10 @@ fn table(p: &mut Page, top: f32, rows: &[crate::inspection::sample::Child]) -> f
             c.name.clone(),
             c.sex.to_owned(),
             c.class_name.clone(),
-            "□".into(),
-            "□".into(),
-            "□".into(),
-            "□".into(),
+            tick(c.present),
+            tick(c.in_class),
+            tick(c.eats_here),
+            tick(c.guardian_confirms),
         ];
         let mut x = MARGIN;
         for ((_, w), cell) in COLUMNS.iter().zip(cells) {
@@ -172,4 +164,182 @@ fn table(p: &mut Page, top: f32, rows: &[crate::inspection::sample::Child]) -> f
         x += w;
     }
     y
+}
+
+/// A box to tick on the sheet; what was found on the report.
+fn tick(v: Option<bool>) -> String {
+    match v {
+        None => "□".into(),
+        Some(true) => "是".into(),
+        Some(false) => "否".into(),
+    }
+}
+
+/// The children split over pages: `first` on the first page, `PAGE_ROWS` on each after.
+fn chunks(children: &[Child], first: usize) -> Vec<&[Child]> {
+    if children.len() <= first {
+        vec![children]
+    } else {
+        let (head, rest) = children.split_at(first);
+        std::iter::once(head).chain(rest.chunks(PAGE_ROWS)).collect()
+    }
+}
+
+/// Refuses a document the embedded font cannot print, naming the characters.
+fn printable(visit: &VisitView, findings: &[FindingView]) -> AppResult<()> {
+    let text: String = visit
+        .children
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain([visit.school_name.as_str(), visit.note.as_str()])
+        .chain(findings.iter().flat_map(|f| [f.description.as_str(), f.rectification.as_deref().unwrap_or("")]))
+        .collect();
+    let missing = pdf::missing_glyphs(&text)?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "pdf.glyph",
+            format!("内置字体缺少字符：{}，请联系管理员", missing.iter().collect::<String>()),
+        ))
+    }
+}
+
+/// Children on the report's first page, below the head and recount.
+const REPORT_FIRST_ROWS: usize = 18;
+/// Height the findings, note and signatures need per finding line and around them.
+const FINDING_H: f32 = 11.0;
+
+/// The report of one recorded visit: (file name, PDF). `findings` are those the visit opened.
+pub fn report(plan: &PlanView, visit_id: i64, findings: &[FindingView]) -> AppResult<(String, Vec<u8>)> {
+    let visit = plan.visits.iter().find(|v| v.id == visit_id).ok_or_else(AppError::not_found)?;
+    let Some(on) = visit.visited_on else {
+        return Err(AppError::conflict(
+            "visit.not_recorded",
+            format!("{}尚未记录现场核查，还没有报告", visit.school_name),
+        ));
+    };
+    printable(visit, findings)?;
+    let printed = pdf::printed_now();
+    let mut groups: Vec<&[Child]> = chunks(&visit.children, REPORT_FIRST_ROWS);
+    // The findings go below the last table if they fit, else on a page of their own.
+    let tail_h = 40.0 + FINDING_H * (findings.len().max(1) as f32) + 6.0 * (visit.note.chars().count() / 70 + 1) as f32;
+    let last_rows = groups.last().map_or(0, |g| g.len());
+    let last_top = if groups.len() == 1 { 110.0 } else { MARGIN + 14.0 };
+    if last_top + ROW_H * (last_rows as f32 + 1.0) + tail_h > 280.0 {
+        groups.push(&[]);
+    }
+    let pages = groups.len();
+    let wrong = visit
+        .children
+        .iter()
+        .filter(|c| [c.present, c.in_class, c.eats_here, c.guardian_confirms].contains(&Some(false)))
+        .count();
+    let mut doc = Document::new(&format!("现场核查报告 {} {}", visit.school_name, plan.term))?;
+    for (i, rows) in groups.iter().enumerate() {
+        doc.page(|p| {
+            let mut y;
+            if i == 0 {
+                let title = "农村义务教育学生营养改善计划 现场核查报告";
+                p.text((A4_W - pdf::text_width(title, 14.0)) / 2.0, MARGIN + 6.0, 14.0, title);
+                y = MARGIN + 16.0;
+                let term = crate::domain::term::Term::parse(&plan.term).map_or(plan.term.clone(), |t| t.label());
+                let recount = match (visit.meals_school, visit.meals_counted) {
+                    (Some(s), Some(c)) => match recount_gap(s, c) {
+                        Some(g) => {
+                            format!("学校自报 {s} 人次，现场清点 {c} 人次，差异 {g}%，达到{RECOUNT_GAP}%，已记为问题")
+                        }
+                        None => format!("学校自报 {s} 人次，现场清点 {c} 人次，差异未达{RECOUNT_GAP}%"),
+                    },
+                    _ => "未复核".to_owned(),
+                };
+                for line in [
+                    format!("学校：{}（{}）    {}    {term}", visit.school_name, visit.school, plan.county_name),
+                    format!(
+                        "抽查计划 {}：{}，种子 {}；本校{}",
+                        plan.id,
+                        plan.method_label,
+                        plan.seed,
+                        visit.risk.as_deref().map_or("随机抽取".to_owned(), |r| format!("按风险抽取，风险分 {r}"))
+                    ),
+                    format!("核查日期：{on}    督查人员：{}", visit.visited_by.as_deref().unwrap_or("")),
+                ] {
+                    p.text(MARGIN, y, SIZE, &line);
+                    y += 6.0;
+                }
+                y += 2.0;
+                p.text(MARGIN, y, 10.5, "一、当餐就餐人数复核");
+                y += 6.0;
+                p.text(MARGIN + 2.0, y, SIZE, &recount);
+                y += 8.0;
+                p.text(
+                    MARGIN,
+                    y,
+                    10.5,
+                    &format!("二、抽查学生 {} 人，核对有误 {wrong} 人（“否”为核对不符）", visit.children.len()),
+                );
+                y += 4.0;
+            } else {
+                p.text(
+                    MARGIN,
+                    MARGIN + 6.0,
+                    SIZE,
+                    &format!("{}（{}）现场核查报告 · 续", visit.school_name, visit.school),
+                );
+                y = MARGIN + 14.0;
+            }
+            if !rows.is_empty() {
+                y = table(p, y, rows);
+            }
+            if i + 1 == pages {
+                y += 8.0;
+                p.text(MARGIN, y, 10.5, &format!("三、发现问题 {} 项", findings.len()));
+                y += 6.0;
+                if findings.is_empty() {
+                    p.text(MARGIN + 2.0, y, SIZE, "本次核查未发现问题。");
+                    y += FINDING_H;
+                }
+                for f in findings {
+                    let amount = f.amount.as_deref().map_or(String::new(), |a| format!("，涉及 {a} 元"));
+                    let deadline = f.deadline.map_or(String::new(), |d| format!("，整改期限 {d}"));
+                    let rule = if f.rule == "visit" { String::new() } else { format!("{} ", f.rule) };
+                    let line = format!(
+                        "问题 {}：{rule}{}（{}{amount}），{}{deadline}",
+                        f.id, f.rule_title, f.severity_label, f.status_label
+                    );
+                    p.text(MARGIN + 2.0, y, SIZE, &line);
+                    let what: String = f.description.chars().take(70).collect();
+                    p.text(MARGIN + 6.0, y + 5.0, SIZE, &what);
+                    y += FINDING_H;
+                }
+                y += 2.0;
+                p.text(MARGIN, y, 10.5, "四、备注");
+                y += 6.0;
+                let note: Vec<char> = visit.note.chars().collect();
+                for part in note.chunks(70) {
+                    p.text(MARGIN + 2.0, y, SIZE, &part.iter().collect::<String>());
+                    y += 6.0;
+                }
+                y += 6.0;
+                p.text(
+                    MARGIN,
+                    y,
+                    SIZE,
+                    "督查人员签字：________________    学校负责人签字：________________    日期：____年__月__日",
+                );
+            }
+            p.text(
+                MARGIN,
+                287.0,
+                7.5,
+                &format!(
+                    "计划 {} · 数据校验 {} · 打印于 {printed}（北京时间） · 学籍号已部分隐藏 · 第{}页／共{pages}页",
+                    plan.id,
+                    &plan.data_hash[..16],
+                    i + 1
+                ),
+            );
+        });
+    }
+    Ok((format!("现场核查报告_{}_{}.pdf", visit.school, plan.term), doc.save()))
 }

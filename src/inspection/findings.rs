@@ -301,7 +301,7 @@ pub fn get(
     caller: &Caller,
     id: i64,
 ) -> AppResult<(FindingView, Vec<crate::inspection::flags::Step>)> {
-    caller.require(conn, Permission::ViewAnomalies, "finding")?;
+    caller.require(conn, Permission::ViewFindings, "finding")?;
     let row: Row = findings::table
         .inner_join(orgs::table)
         .filter(findings::id.eq(id))
@@ -341,7 +341,7 @@ pub fn get(
 
 /// The findings of an org's schools for a term.
 pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> AppResult<(Org, Vec<FindingView>)> {
-    caller.require(conn, Permission::ViewAnomalies, "findings")?;
+    caller.require(conn, Permission::ViewFindings, "findings")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
     let rows: Vec<Row> = findings::table
         .inner_join(orgs::table)
@@ -467,22 +467,60 @@ pub struct LinkForm {
     pub target: String,
 }
 
-/// Links a finding to the posting or registry change that puts it right, checked to be the same
-/// school's (a recovery: a request on the school's account or for the school).
+/// What puts a finding right: the recovery posting, or the registry change that corrects the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Ledger,
+    Change,
+    Status,
+}
+
+impl Link {
+    pub fn parse(s: &str) -> AppResult<Self> {
+        match s.trim() {
+            "ledger" => Ok(Link::Ledger),
+            "change" => Ok(Link::Change),
+            "status" => Ok(Link::Status),
+            other => Err(AppError::field(
+                "kind",
+                "finding.link_kind",
+                format!("关联类型“{other}”应为 ledger（追回入账）、change（关键信息变更）或 status（学籍异动）"),
+            )),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Link::Ledger => "ledger",
+            Link::Change => "change",
+            Link::Status => "status",
+        }
+    }
+}
+
+/// Links a finding, by an inspector, to a posting or registry change already made.
 pub fn link(conn: &mut DbConn, caller: &Caller, id: i64, form: &LinkForm) -> AppResult<FindingView> {
     caller.require(conn, Permission::Inspect, "finding_link")?;
-    let (f, _) = get(conn, caller, id)?;
-    let school: i64 = orgs::table.filter(orgs::code.eq(&f.school)).select(orgs::id).first(conn)?;
+    let kind = Link::parse(&form.kind)?;
     let target: i64 = form
         .target
         .trim()
         .parse()
         .map_err(|_| AppError::field("target", "finding.link", format!("编号“{}”应为整数", form.target.trim())))?;
+    write_tx(conn, |conn| attach(conn, caller, id, kind, target))?;
+    get(conn, caller, id).map(|(f, _)| f)
+}
+
+/// Links a finding the caller may see to a posting or registry change of the same school (a
+/// recovery: a request on the school's account or for the school), audited. Call inside the
+/// transaction that made the target, when a finding opens it.
+pub fn attach(conn: &mut DbConn, caller: &Caller, id: i64, kind: Link, target: i64) -> AppResult<()> {
+    let (f, _) = get(conn, caller, id)?;
+    let school: i64 = orgs::table.filter(orgs::code.eq(&f.school)).select(orgs::id).first(conn)?;
     let mismatch =
         || AppError::field("target", "finding.link", format!("编号{target}不存在，或与{}无关", f.school_name));
-    let kind = form.kind.trim();
-    match kind {
-        "ledger" => {
+    let ours = match kind {
+        Link::Ledger => {
             let (for_school, from, to): (Option<i64>, Option<i64>, Option<i64>) = ledger_requests::table
                 .find(target)
                 .select((
@@ -497,57 +535,139 @@ pub fn link(conn: &mut DbConn, caller: &Caller, id: i64, form: &LinkForm) -> App
                 .filter(crate::db::schema::fund_accounts::org_id.eq(school))
                 .select(crate::db::schema::fund_accounts::id)
                 .load(conn)?;
-            let ours = for_school == Some(school)
+            for_school == Some(school)
                 || from.is_some_and(|a| accounts.contains(&a))
-                || to.is_some_and(|a| accounts.contains(&a));
-            if !ours {
-                return Err(mismatch());
-            }
+                || to.is_some_and(|a| accounts.contains(&a))
         }
-        "change" => {
-            let s: i64 = change_requests::table
+        Link::Change => {
+            change_requests::table
                 .find(target)
                 .select(change_requests::school_id)
-                .first(conn)
+                .first::<i64>(conn)
                 .optional()?
-                .ok_or_else(mismatch)?;
-            if s != school {
-                return Err(mismatch());
-            }
+                .ok_or_else(mismatch)?
+                == school
         }
-        "status" => {
-            let s: i64 = status_changes::table
+        Link::Status => {
+            status_changes::table
                 .find(target)
                 .select(status_changes::from_school_id)
-                .first(conn)
+                .first::<i64>(conn)
                 .optional()?
-                .ok_or_else(mismatch)?;
-            if s != school {
-                return Err(mismatch());
-            }
+                .ok_or_else(mismatch)?
+                == school
         }
-        other => {
-            return Err(AppError::field(
-                "kind",
-                "finding.link_kind",
-                format!("关联类型“{other}”应为 ledger（追回入账）、change（关键信息变更）或 status（学籍异动）"),
-            ));
+    };
+    if !ours {
+        return Err(mismatch());
+    }
+    let q = findings::table.find(id);
+    match kind {
+        Link::Ledger => diesel::update(q).set(findings::ledger_request_id.eq(target)).execute(conn)?,
+        Link::Change => diesel::update(q).set(findings::change_request_id.eq(target)).execute(conn)?,
+        Link::Status => diesel::update(q).set(findings::status_change_id.eq(target)).execute(conn)?,
+    };
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("finding.link", "finding", id).after(&serde_json::json!({"kind": kind.as_str(), "target": target})),
+    )
+}
+
+/// Makes a registry change opened from a finding (`finding` set) and links it back, in one
+/// transaction: a change the finding may not take leaves nothing behind.
+pub fn opened_from<T>(
+    conn: &mut DbConn,
+    caller: &Caller,
+    finding: Option<i64>,
+    kind: Link,
+    make: impl FnOnce(&mut DbConn) -> AppResult<T>,
+    id_of: impl Fn(&T) -> i64,
+) -> AppResult<T> {
+    write_tx(conn, |conn| {
+        let made = make(conn)?;
+        if let Some(f) = finding {
+            attach(conn, caller, f, kind, id_of(&made))?;
+        }
+        Ok(made)
+    })
+}
+
+/// A recovery (追回) as the county's finance fills it in on the finding's page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RecoverForm {
+    /// Yuan; empty takes the finding's amount.
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub date: String,
+    #[serde(default)]
+    pub voucher_no: String,
+    #[serde(default)]
+    pub memo: String,
+    #[serde(default)]
+    pub fund: String,
+    #[serde(default)]
+    pub key: String,
+}
+
+/// Posts the recovery of a finding's money from the school's account to the caller's org, linked to
+/// the finding in the same transaction. The caller is the county's own finance (the ledger rule:
+/// an org's money moves by its own people), above the threshold a second person approves it.
+pub fn recover(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: i64,
+    form: &RecoverForm,
+) -> AppResult<crate::ledger::fund::Request> {
+    caller.require(conn, Permission::PostLedger, "finding_recover")?;
+    let (f, _) = get(conn, caller, id)?;
+    if let Some(r) = f.ledger_request_id {
+        let replay = crate::ledger::fund::request_by_key(conn, form.key.trim())?.is_some_and(|r2| r2.id() == r);
+        if !replay {
+            return Err(AppError::conflict("finding.recovered", format!("该问题已关联追回入账申请 {r}")));
         }
     }
-    write_tx(conn, |conn| {
-        let q = findings::table.find(id);
-        match kind {
-            "ledger" => diesel::update(q).set(findings::ledger_request_id.eq(target)).execute(conn)?,
-            "change" => diesel::update(q).set(findings::change_request_id.eq(target)).execute(conn)?,
-            _ => diesel::update(q).set(findings::status_change_id.eq(target)).execute(conn)?,
-        };
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new("finding.link", "finding", id).after(&serde_json::json!({"kind": kind, "target": target})),
-        )
-    })?;
-    get(conn, caller, id).map(|(f, _)| f)
+    let amount = match (form.amount.trim(), &f.amount) {
+        ("", Some(a)) => a.clone(),
+        ("", None) => return Err(AppError::field("amount", "ledger.amount", "请填写追回金额")),
+        (a, _) => a.to_owned(),
+    };
+    let memo = format!("追回：督查问题{id} {}", form.memo.trim());
+    let posting = crate::ledger::fund::PostingForm {
+        kind: crate::ledger::fund::RequestKind::Recovery.as_str().into(),
+        fund: form.fund.clone(),
+        from: f.school.clone(),
+        // The caller's own org takes it back: the ledger checks that it is above the school.
+        to: caller.org_code.clone(),
+        amount,
+        date: form.date.clone(),
+        voucher_no: form.voucher_no.clone(),
+        memo: memo.trim().to_owned(),
+        key: form.key.clone(),
+        ..Default::default()
+    };
+    crate::ledger::fund::post_then(conn, caller, &posting, |conn, request| {
+        attach(conn, caller, id, Link::Ledger, request)
+    })
+}
+
+/// The student of a finding's school with this 学籍号 (the registry's own id), for opening a key-
+/// information change or a status change from the finding.
+pub fn student_of(conn: &mut DbConn, caller: &Caller, id: i64, student_no: &str) -> AppResult<i64> {
+    caller.require(conn, Permission::EditStudents, "finding_correct")?;
+    let (f, _) = get(conn, caller, id)?;
+    let no = student_no.trim();
+    crate::db::schema::students::table
+        .inner_join(orgs::table.on(orgs::id.eq(crate::db::schema::students::school_id)))
+        .filter(orgs::code.eq(&f.school))
+        .filter(crate::db::schema::students::student_no.eq(no))
+        .select(crate::db::schema::students::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::field("student_no", "finding.student", format!("{}没有学籍号为“{no}”的学生", f.school_name))
+        })
 }
 
 /// An evidence file of a finding the caller may see: (file name, content type, bytes).

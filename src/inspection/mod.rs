@@ -10,5 +10,6 @@ pub mod sample;
 pub mod scan;
 pub mod settings;
 pub mod summary;
+pub mod trail;
 pub mod visits;
 pub mod web;

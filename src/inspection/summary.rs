@@ -15,6 +15,7 @@ use crate::domain::finding::wilson;
 use crate::domain::money::Fen;
 use crate::domain::term::Term;
 use crate::error::AppResult;
+use crate::ledger::fund::RequestKind;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -59,7 +60,11 @@ pub fn of(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> App
         .filter(orgs::path.like(format!("{}%", org.path)))
         .filter(orgs::path.like(caller.scope().like_pattern()))
         .select((inspection_visits::id, inspection_visits::status, inspection_visits::risk))
-        .load(conn)?;
+        .load::<(i64, String, Option<String>)>(conn)?
+        .into_iter()
+        // A school learns of a visit when it happens, not from the plan.
+        .filter(|v| caller.org_kind != crate::domain::role::OrgKind::School || v.1 == "visited")
+        .collect();
     let random: Vec<i64> = visits.iter().filter(|v| v.2.is_none() && v.1 == "visited").map(|v| v.0).collect();
     type Ticks = (Option<bool>, Option<bool>, Option<bool>, Option<bool>);
     let ticks: Vec<Ticks> = inspection_sampled::table
@@ -78,9 +83,17 @@ pub fn of(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> App
         *by.entry(f.rule.clone()).or_default() += 1;
     }
     let linked: Vec<i64> = list.iter().filter_map(|f| f.ledger_request_id).collect();
+    // Recovered: the linked recoveries posted and not reversed since.
+    let reversed: Vec<Option<i64>> = ledger_requests::table
+        .filter(ledger_requests::reverses_request_id.eq_any(&linked))
+        .filter(ledger_requests::status.eq("posted"))
+        .select(ledger_requests::reverses_request_id)
+        .load(conn)?;
     let recovered: i64 = ledger_requests::table
         .filter(ledger_requests::id.eq_any(&linked))
+        .filter(ledger_requests::kind.eq(RequestKind::Recovery.as_str()))
         .filter(ledger_requests::status.eq("posted"))
+        .filter(ledger_requests::id.nullable().ne_all(reversed))
         .select(ledger_requests::amount_fen)
         .load::<i64>(conn)?
         .into_iter()

@@ -129,6 +129,7 @@ pub struct FlagsPage {
     flags: Vec<StoredFlag>,
     /// (state label, count) over the list.
     counts: Vec<(&'static str, usize)>,
+    may_trail: bool,
     flash: &'static str,
 }
 
@@ -164,6 +165,7 @@ pub async fn flags_page(
         all: !pending,
         counts: counts(&flags),
         flags,
+        may_trail: caller.may(Permission::ReadAuditTrail),
         flash,
     })
 }
@@ -593,6 +595,39 @@ pub async fn visit_sheet(
     Ok(crate::web::download(bytes, &name, crate::web::PDF))
 }
 
+/// The report of a recorded visit, for whoever may see the plan (学籍号 masked): the children
+/// checked, the recount and the findings the visit opened.
+async fn report_pdf(st: &AppState, caller: Caller, id: i64, visit: i64) -> AppResult<HttpResponse> {
+    let (name, bytes) = st
+        .run(move |conn| {
+            let plan = sample::get(conn, &caller, id, false)?;
+            let term = Term::parse(&plan.term).map_err(|m| AppError::invalid("term.format", m))?;
+            let (_, list) = findings::list(conn, &caller, &plan.county, term)?;
+            let opened: Vec<FindingView> = list.into_iter().filter(|f| f.visit_id == Some(visit)).collect();
+            crate::exchange::visit_sheet::report(&plan, visit, &opened)
+        })
+        .await?;
+    Ok(crate::web::download(bytes, &name, crate::web::PDF))
+}
+
+pub async fn visit_report(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<(i64, i64)>,
+) -> PageResult<HttpResponse> {
+    let (id, visit) = path.into_inner();
+    Ok(report_pdf(&st, caller, id, visit).await?)
+}
+
+pub async fn visit_report_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let (id, visit) = path.into_inner();
+    report_pdf(&st, caller, id, visit).await
+}
+
 pub async fn sample_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
@@ -734,6 +769,13 @@ pub struct FindingPage {
     steps: Vec<flags::Step>,
     actions: Vec<(&'static str, &'static str)>,
     may_link: bool,
+    /// The caller's org may take the money back (a county's finance, nothing linked yet).
+    may_recover: bool,
+    /// The caller may open a registry correction from here.
+    may_correct: bool,
+    /// One per form shown: submitting the recovery twice posts once.
+    key: String,
+    today: String,
     errors: FormErrors,
     flash: &'static str,
 }
@@ -751,6 +793,12 @@ async fn finding_page(
         layout: Layout::new(&caller, st, format!("督查问题 {id}")),
         actions: findings::steps_for(&caller, &f),
         may_link: caller.may(Permission::Inspect),
+        may_recover: caller.may(Permission::PostLedger)
+            && caller.org_kind.is_county_or_above()
+            && f.ledger_request_id.is_none(),
+        may_correct: caller.may(Permission::EditStudents) && f.status != crate::domain::finding::Status::Verified,
+        key: crate::ledger::fund::new_key(),
+        today: crate::clock::today().to_string(),
         f,
         steps,
         errors,
@@ -769,11 +817,11 @@ pub async fn finding(
 
 /// After a step or a link on a finding's page: back to the page, or the page again with what was
 /// refused.
-async fn after_finding_form(
+async fn after_finding_form<T>(
     st: &web::Data<AppState>,
     user: Caller,
     id: i64,
-    result: AppResult<FindingView>,
+    result: AppResult<T>,
 ) -> PageResult<HttpResponse> {
     match result {
         Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
@@ -807,6 +855,68 @@ pub async fn finding_link(
     let c = user.clone();
     let result = st.run(move |conn| findings::link(conn, &c, id, &form)).await;
     after_finding_form(&st, user, id, result).await
+}
+
+pub async fn finding_recover(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<findings::RecoverForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    let result = st.run(move |conn| findings::recover(conn, &c, id, &form)).await;
+    after_finding_form(&st, user, id, result).await
+}
+
+/// `?finding=N` on a registry form opened from a finding.
+#[derive(Debug, Default, Deserialize)]
+pub struct FromFinding {
+    #[serde(default)]
+    pub finding: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct CorrectQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    student_no: String,
+}
+
+/// From a finding to the registry form that corrects one of its school's students, carrying the
+/// finding so that what is submitted there is linked back.
+pub async fn finding_correct(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    q: web::Query<CorrectQuery>,
+) -> PageResult<HttpResponse> {
+    let id = path.into_inner();
+    let kind = findings::Link::parse(&q.kind)?;
+    let (c, no) = (caller.clone(), q.student_no.clone());
+    match st.run(move |conn| findings::student_of(conn, &c, id, &no)).await {
+        Ok(student) => Ok(see_other(&match kind {
+            findings::Link::Status => format!("/students/{student}/status-changes/new?finding={id}"),
+            _ => format!("/students/{student}/change-request?finding={id}"),
+        })),
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            finding_page(&st, caller, id, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn finding_recover_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<findings::RecoverForm>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let posted = st.run(move |conn| findings::recover(conn, &caller, id, &body)).await?;
+    Ok(HttpResponse::Ok().json(posted))
 }
 
 pub async fn finding_evidence(
@@ -933,4 +1043,54 @@ pub async fn visit_record_api(
     let visit = path.into_inner();
     let finding = st.run(move |conn| super::visits::record(conn, &caller, visit, &body)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"visit": visit, "finding": finding})))
+}
+
+// --------------------------------------------------------------------------- audit trail
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inspection/trail.html")]
+pub struct TrailPage {
+    layout: Layout,
+    school: Option<crate::org::model::Org>,
+    rows: Vec<super::trail::TrailRow>,
+    q: super::trail::TrailQuery,
+    page: i64,
+    page_size: i64,
+    errors: FormErrors,
+}
+
+pub async fn trail_page(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<super::trail::TrailQuery>,
+) -> PageResult<HttpResponse> {
+    let q = q.into_inner();
+    let (c, asked) = (caller.clone(), q.clone());
+    let (found, errors) = match st.run(move |conn| super::trail::trail(conn, &c, &asked)).await {
+        Ok(found) => (found, FormErrors::none()),
+        Err(e) if shown_in_form(&e) => ((None, Vec::new()), FormErrors::from_error(&e)),
+        Err(e) => return Err(e.into()),
+    };
+    let status = if errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    html_page(
+        status,
+        TrailPage {
+            layout: Layout::new(&caller, &st, "操作记录"),
+            school: found.0,
+            rows: found.1,
+            page: q.page.unwrap_or(1).max(1),
+            page_size: crate::audit::service::PAGE_SIZE,
+            q,
+            errors,
+        },
+    )
+}
+
+pub async fn trail_api(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<super::trail::TrailQuery>,
+) -> AppResult<HttpResponse> {
+    let (school, rows) = st.run(move |conn| super::trail::trail(conn, &caller, &q)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"school": school.map(|s| s.code), "rows": rows})))
 }

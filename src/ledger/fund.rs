@@ -33,6 +33,8 @@ pub enum RequestKind {
     Allocation,
     Expenditure,
     Reversal,
+    /// A county takes money back from a school below it (追回), after a finding.
+    Recovery,
 }
 
 impl RequestKind {
@@ -42,6 +44,7 @@ impl RequestKind {
             RequestKind::Allocation => "allocation",
             RequestKind::Expenditure => "expenditure",
             RequestKind::Reversal => "reversal",
+            RequestKind::Recovery => "recovery",
         }
     }
 
@@ -51,6 +54,7 @@ impl RequestKind {
             RequestKind::Allocation => "拨付",
             RequestKind::Expenditure => "支出",
             RequestKind::Reversal => "冲销",
+            RequestKind::Recovery => "追回",
         }
     }
 
@@ -60,6 +64,7 @@ impl RequestKind {
             "allocation" | "拨付" => Some(RequestKind::Allocation),
             "expenditure" | "支出" => Some(RequestKind::Expenditure),
             "reversal" | "冲销" => Some(RequestKind::Reversal),
+            "recovery" | "追回" => Some(RequestKind::Recovery),
             _ => None,
         }
     }
@@ -128,6 +133,12 @@ pub(crate) struct RequestRow {
     checker: Option<String>,
     checked_at: Option<NaiveDateTime>,
     reason: Option<String>,
+}
+
+impl RequestRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// A posting request as people read it.
@@ -355,7 +366,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
     };
     let kind = RequestKind::parse(&f.kind).filter(|k| *k != RequestKind::Reversal);
     if kind.is_none() {
-        bad("kind", "ledger.kind", format!("业务类型“{}”无效，应为 收到资金、拨付 或 支出", f.kind.trim()));
+        bad("kind", "ledger.kind", format!("业务类型“{}”无效，应为 收到资金、拨付、支出 或 追回", f.kind.trim()));
     }
     let fund = if f.fund.trim().is_empty() { Ok(Fund::Meal) } else { Fund::parse(&f.fund) };
     let fund = fund.map_err(|m| bad("fund", "ledger.fund", m)).ok();
@@ -385,6 +396,9 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
     }
     if kind == Some(RequestKind::Receipt) && f.memo.trim().is_empty() {
         bad("memo", "ledger.source", "收到资金请在摘要中写明来源（如 中央财政 下达文号）".into());
+    }
+    if kind == Some(RequestKind::Recovery) && f.memo.trim().is_empty() {
+        bad("memo", "ledger.recovery_reason", "追回请在摘要中写明原因（如 督查问题编号）".into());
     }
     if !errors.is_empty() {
         return Err(AppError::fields(errors));
@@ -466,6 +480,23 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             }
             (Some(from.clone()), None, None, from.org)
         }
+        RequestKind::Recovery => {
+            need("from", &f.from, "被追回学校")?;
+            need("to", &f.to, "追回单位（县）")?;
+            let from = holder(conn, "from", &f.from)?;
+            let to = holder(conn, "to", &f.to)?;
+            if from.supplier.is_some() || from.org.kind != OrgKind::School.as_str() {
+                return Err(AppError::field("from", "ledger.recover_from_school", "追回只从学校账户收回"));
+            }
+            if to.supplier.is_some() || !from.org.path.starts_with(&to.org.path) || to.org.id == from.org.id {
+                return Err(AppError::field(
+                    "to",
+                    "ledger.not_below",
+                    format!("只能由上级追回：“{}”不是“{}”的上级单位", to.org.name, from.org.name),
+                ));
+            }
+            (Some(from), Some(to.clone()), None, to.org)
+        }
         RequestKind::Reversal => return Err(AppError::invalid("ledger.kind", "冲销请在原分录上操作")),
     };
     check_own(caller, &acting)?;
@@ -510,6 +541,17 @@ pub fn new_key() -> String {
 /// Asks for a posting. At or below the threshold it is posted at once; above it, it waits for
 /// a second person. A key seen before returns the earlier request, posting nothing.
 pub fn post(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Request> {
+    post_then(conn, caller, f, |_, _| Ok(()))
+}
+
+/// Posts, and runs `then` with the new request's id in the same transaction (a finding links its
+/// recovery so): both happen or neither. A replayed key runs nothing again.
+pub fn post_then(
+    conn: &mut DbConn,
+    caller: &Caller,
+    f: &PostingForm,
+    then: impl FnOnce(&mut DbConn, i64) -> AppResult<()>,
+) -> AppResult<Request> {
     caller.require(conn, Permission::PostLedger, "ledger_post")?;
     let key = if f.key.trim().is_empty() { new_key() } else { f.key.trim().to_owned() };
     if key.len() > 64 {
@@ -518,7 +560,11 @@ pub fn post(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Re
     if let Some(r) = request_by_key(conn, &key)? {
         return replay(conn, caller, r);
     }
-    let outcome = write_tx(conn, |conn| post_in(conn, caller, f, &key));
+    let outcome = write_tx(conn, |conn| {
+        let row = post_in(conn, caller, f, &key)?;
+        then(conn, row.id)?;
+        Ok(row)
+    });
     match outcome {
         Ok(row) => view(conn, row, false),
         // A double click racing the first submission: the first one won; answer with it.
@@ -614,6 +660,20 @@ fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
                 },
             )?;
             append(conn, to, NewEntry { kind: EntryKind::AllocationIn, counter_account_id: Some(from), ..base })?;
+        }
+        RequestKind::Recovery => {
+            let (from, to) = (r.from_account_id.ok_or_else(missing)?, r.to_account_id.ok_or_else(missing)?);
+            append(
+                conn,
+                from,
+                NewEntry {
+                    kind: EntryKind::RecoveryOut,
+                    amount_fen: -r.amount_fen,
+                    counter_account_id: Some(to),
+                    ..base.clone()
+                },
+            )?;
+            append(conn, to, NewEntry { kind: EntryKind::RecoveryIn, counter_account_id: Some(from), ..base })?;
         }
         RequestKind::Expenditure => {
             append(

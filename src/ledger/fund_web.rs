@@ -67,7 +67,7 @@ async fn fund_page(
         accounts,
         requests,
         threshold: threshold.to_string(),
-        kinds: [RequestKind::Expenditure, RequestKind::Allocation, RequestKind::Receipt]
+        kinds: [RequestKind::Expenditure, RequestKind::Allocation, RequestKind::Receipt, RequestKind::Recovery]
             .into_iter()
             .map(|k| (k.as_str(), k.label()))
             .collect(),

@@ -70,7 +70,8 @@ pub struct Reconciliation {
 }
 
 /// Signed sums of a set of entries by kind (reversals fold back into what they reverse:
-/// a reversal with a counter account undoes an allocation, one without undoes an expenditure).
+/// a reversal with a counter account undoes an allocation or a recovery, one without undoes an
+/// expenditure). Money recovered from a school (stored negative) lowers what it was allocated.
 #[derive(Default, Clone, Copy)]
 struct Sums {
     allocated: i64,
@@ -79,7 +80,7 @@ struct Sums {
 
 fn add(s: &mut Sums, kind: &str, amount: i64, has_counter: bool, supplier: bool) {
     match (kind, has_counter) {
-        ("allocation_in", _) | ("reversal", true) => {
+        ("allocation_in", _) | ("reversal", true) | ("recovery_out", _) => {
             s.allocated += amount;
             // What reaches a supplier for a school is spent on that school's food.
             if supplier {
@@ -392,8 +393,12 @@ pub fn late_money(
         ))
         .load(conn)?;
     let flow = |id, date, fen: i64| Flow { id, date, amount: Fen::new(fen.abs()) };
-    let inflows: Vec<Flow> =
-        county_entries.iter().filter(|e| e.2 > 0 && e.1 != "reversal").map(|e| flow(e.0, e.3, e.2)).collect();
+    // Money recovered from a school is not new money to pass on: it awaits return to the treasury.
+    let inflows: Vec<Flow> = county_entries
+        .iter()
+        .filter(|e| e.2 > 0 && e.1 != "reversal" && e.1 != "recovery_in")
+        .map(|e| flow(e.0, e.3, e.2))
+        .collect();
     let outflows: Vec<Flow> =
         county_entries.iter().filter(|e| e.1 == "allocation_out").map(|e| flow(e.0, e.3, e.2)).collect();
     // Only what was passed on late in the period (or is still held at its end) belongs to it.

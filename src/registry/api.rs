@@ -10,6 +10,7 @@ use super::{changes, problems};
 use crate::auth::extract::ApiUser;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
+use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
 
 type Json = AppResult<HttpResponse>;
@@ -193,6 +194,9 @@ pub struct ChangeBody {
     #[serde(default)]
     reason: String,
     evidence: Option<EvidenceBody>,
+    /// The inspection finding this request puts right (linked back).
+    #[serde(default)]
+    finding: Option<i64>,
 }
 
 pub async fn submit_change(
@@ -204,7 +208,12 @@ pub async fn submit_change(
     let id = path.into_inner();
     let b = body.into_inner();
     let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
-    let v = st.run(move |conn| changes::submit(conn, &c, id, &b.changes, &b.reason, evidence.as_ref())).await?;
+    let v = st
+        .run(move |conn| {
+            let submit = |conn: &mut _| changes::submit(conn, &c, id, &b.changes, &b.reason, evidence.as_ref());
+            findings::opened_from(conn, &c, b.finding, Link::Change, submit, |v| v.id)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(v))
 }
 

@@ -16,6 +16,8 @@ use crate::domain::key_lock::{self, KeyLock};
 use crate::domain::role::Permission;
 use crate::domain::student::{self, Kind};
 use crate::error::{AppError, ErrorKind};
+use crate::inspection::findings::{self, Link};
+use crate::inspection::web::FromFinding;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, html_page, see_other, upload};
 use actix_web::http::StatusCode;
 
@@ -124,6 +126,8 @@ pub struct RequestForm {
     lock: KeyLock,
     fields: Vec<KeyField>,
     reason: String,
+    /// The inspection finding this request is opened from (linked back on submit).
+    finding: Option<i64>,
     errors: FormErrors,
 }
 
@@ -157,6 +161,7 @@ async fn request_form(
     id: i64,
     asked: BTreeMap<String, String>,
     reason: String,
+    finding: Option<i64>,
     errors: FormErrors,
 ) -> PageResult<RequestForm> {
     let c = caller.clone();
@@ -177,6 +182,7 @@ async fn request_form(
         fields: key_fields(&lock, &view, &asked, &errors),
         lock,
         reason,
+        finding,
         errors,
     })
 }
@@ -185,8 +191,9 @@ pub async fn new_request(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     path: web::Path<i64>,
+    from: web::Query<FromFinding>,
 ) -> PageResult<RequestForm> {
-    request_form(&st, caller, path.into_inner(), BTreeMap::new(), String::new(), FormErrors::none()).await
+    request_form(&st, caller, path.into_inner(), BTreeMap::new(), String::new(), from.finding, FormErrors::none()).await
 }
 
 /// The multipart form: one input per locked field (only changed values count), reason, evidence.
@@ -212,11 +219,16 @@ pub async fn submit_request(
         .filter(|(k, v)| form.fields.get(&format!("old_{k}")).map(|o| o.trim()) != Some(v.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let finding = form.text("finding").parse::<i64>().ok();
     let (c, r) = (caller.clone(), reason.clone());
-    match st.run(move |conn| changes::submit(conn, &c, id, &changed, &r, evidence.as_ref())).await {
+    let submitted = st.run(move |conn| {
+        let submit = |conn: &mut _| changes::submit(conn, &c, id, &changed, &r, evidence.as_ref());
+        findings::opened_from(conn, &c, finding, Link::Change, submit, |v| v.id)
+    });
+    match submitted.await {
         Ok(v) => Ok(see_other(&format!("/change-requests/{}?ok=submitted", v.id))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) && e.code != "change.not_locked" => {
-            let page = request_form(&st, caller, id, asked, reason, FormErrors::from_error(&e)).await?;
+            let page = request_form(&st, caller, id, asked, reason, finding, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
         Err(e) => Err(e.into()),

@@ -11,6 +11,7 @@ use super::{promotion, terms, timeline};
 use crate::auth::extract::ApiUser;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult};
+use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
 
 type Json = AppResult<HttpResponse>;
@@ -38,6 +39,9 @@ pub struct ChangeBody {
     #[serde(flatten)]
     input: ChangeInput,
     evidence: Option<EvidenceBody>,
+    /// The inspection finding this change puts right (linked back).
+    #[serde(default)]
+    finding: Option<i64>,
 }
 
 pub async fn request(
@@ -49,7 +53,12 @@ pub async fn request(
     let id = path.into_inner();
     let b = body.into_inner();
     let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
-    let v = st.run(move |conn| status::request(conn, &c, id, &b.input, evidence.as_ref())).await?;
+    let v = st
+        .run(move |conn| {
+            let request = |conn: &mut _| status::request(conn, &c, id, &b.input, evidence.as_ref());
+            findings::opened_from(conn, &c, b.finding, Link::Status, request, |v| v.id)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(v))
 }
 

@@ -21,6 +21,8 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::{ALL_KINDS, ChangeKind, State};
 use crate::domain::term::Term;
 use crate::error::{AppError, ErrorKind};
+use crate::inspection::findings::{self, Link};
+use crate::inspection::web::FromFinding;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, html_page, see_other, upload};
 
 /// Errors a form shows beside its fields; anything else is a page error.
@@ -44,6 +46,8 @@ pub struct RequestPage {
     kinds: Vec<(&'static str, &'static str)>,
     classes: Vec<(String, String)>,
     form: ChangeInput,
+    /// The inspection finding this change is opened from (linked back on submit).
+    finding: Option<i64>,
     errors: FormErrors,
 }
 
@@ -52,6 +56,7 @@ async fn request_page(
     caller: Caller,
     id: i64,
     form: ChangeInput,
+    finding: Option<i64>,
     errors: FormErrors,
 ) -> PageResult<RequestPage> {
     let c = caller.clone();
@@ -72,6 +77,7 @@ async fn request_page(
         kinds: ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer).map(|k| (k.code(), k.label())).collect(),
         classes: classes.into_iter().map(|c| (c.class.class_no, c.class.name)).collect(),
         form,
+        finding,
         errors,
     })
 }
@@ -80,8 +86,9 @@ pub async fn new_request(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     path: web::Path<i64>,
+    from: web::Query<FromFinding>,
 ) -> PageResult<RequestPage> {
-    request_page(&st, caller, path.into_inner(), ChangeInput::default(), FormErrors::none()).await
+    request_page(&st, caller, path.into_inner(), ChangeInput::default(), from.finding, FormErrors::none()).await
 }
 
 fn change_input(form: &upload::UploadForm) -> ChangeInput {
@@ -103,11 +110,16 @@ pub async fn submit_request(
     let id = path.into_inner();
     let form = upload::read_page_form(&st, &caller, &req, form, MAX_EVIDENCE + 64 * 1024).await?;
     let (input, evidence) = (change_input(&form), evidence_of(&form));
+    let finding = form.text("finding").parse::<i64>().ok();
     let (c, i) = (caller.clone(), input.clone());
-    match st.run(move |conn| status::request(conn, &c, id, &i, evidence.as_ref())).await {
+    let requested = st.run(move |conn| {
+        let request = |conn: &mut _| status::request(conn, &c, id, &i, evidence.as_ref());
+        findings::opened_from(conn, &c, finding, Link::Status, request, |v| v.id)
+    });
+    match requested.await {
         Ok(v) => Ok(see_other(&format!("/status-changes/{}?ok=requested", v.id))),
         Err(e) if shown_in_form(&e) || e.code == "change.not_your_step" => {
-            let page = request_page(&st, caller, id, input, FormErrors::from_error(&e)).await?;
+            let page = request_page(&st, caller, id, input, finding, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
         Err(e) => Err(e.into()),

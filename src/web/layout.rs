@@ -56,6 +56,8 @@ impl Layout {
         }
         if caller.may(Permission::ViewAnomalies) {
             nav.push(NavItem { href: "/inspections", label: "督查预警" });
+        } else if caller.may(Permission::ViewFindings) {
+            nav.push(NavItem { href: "/inspections/findings", label: "督查问题" });
         }
         if caller.may(Permission::ViewReports) {
             nav.push(NavItem { href: "/dashboard", label: "数据看板" });

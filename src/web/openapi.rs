@@ -212,6 +212,19 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("get", "/findings/{id}", "一个问题及处理记录", "inspection"),
     ("post", "/findings/{id}/step", "问题处理 {step: rectify|answer|verify|return, text, deadline?}", "inspection"),
     ("post", "/findings/{id}/link", "关联追回入账或学籍更正 {kind: ledger|change|status, target}", "inspection"),
+    (
+        "get",
+        "/inspection-plans/{id}/visits/{visit}/report.pdf",
+        "一次现场核查的报告（PDF，学籍号部分隐藏）",
+        "inspection",
+    ),
+    ("get", "/audit-trail", "督查人员查看辖区内的操作记录 ?school=&action=&actor=&page=（号码部分隐藏）", "inspection"),
+    (
+        "post",
+        "/findings/{id}/recover",
+        "从学校账户追回问题金额并关联 {amount?, date, voucher_no, memo, fund?, key?}",
+        "inspection",
+    ),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",
