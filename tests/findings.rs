@@ -146,6 +146,39 @@ async fn a_finding_recovers_its_money_opens_the_correction_and_the_inspector_rea
         .await;
         assert_eq!((s, e["error"].as_str()), (422, Some("ledger.insufficient")), "{label}: {e}");
         assert_eq!((requests(&w), linked(&w, big).0), (before, None), "{label}");
+        // Above the threshold it waits for a second person; refused, another may be posted.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put().uri("/api/v1/ledger/threshold").set_json(json!({"amount": "100"})),
+            &caiwu,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let big_recover = |amount: &str, voucher: &str| {
+            let (app, h) = (&app, caiwu.clone());
+            let body = json!({"amount": amount, "date": day, "voucher_no": voucher});
+            async move {
+                call(app, test::TestRequest::post().uri(&format!("/api/v1/findings/{big}/recover")).set_json(body), &h)
+                    .await
+            }
+        };
+        let (s, v) = big_recover("200.00", "ZH-4").await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("pending")), "{label}: {v}");
+        let pending = v["id"].as_i64().expect("id");
+        let (s, e) = big_recover("150.00", "ZH-5").await;
+        assert_eq!((s, e["error"].as_str()), (409, Some("finding.recovered")), "{label}: one waiting: {e}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/ledger/requests/{pending}/reject"))
+                .set_json(json!({"reason": "金额有误"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("rejected")), "{label}: {v}");
+        let (s, v) = big_recover("150.00", "ZH-5").await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("pending")), "{label}: after the refusal: {v}");
+        assert_eq!(linked(&w, big).0, v["id"].as_i64(), "{label}: linked to the new one");
         let (_, sum) = call(
             &app,
             test::TestRequest::get()
@@ -198,7 +231,8 @@ async fn a_finding_recovers_its_money_opens_the_correction_and_the_inspector_rea
         )
         .await;
         assert_eq!(s, 201, "{label}: {v}");
-        let (s, e) = change("a.xueji", v["id"].as_i64().expect("id")).await;
+        let other = v["id"].as_i64().expect("id");
+        let (s, e) = change("a.xueji", other).await;
         assert_eq!((s, moves()), (404, 0), "{label}: not this school's finding, no change left behind: {e}");
         let (s, v) = change("a.xueji", fid).await;
         assert_eq!(s, 201, "{label}: {v}");
@@ -222,12 +256,58 @@ async fn a_finding_recovers_its_money_opens_the_correction_and_the_inspector_rea
                 (status, location, String::from_utf8_lossy(&test::read_body(r).await).into_owned())
             }
         };
-        let (s, _, html) = page("caiwu", format!("/inspections/findings/{big}")).await;
+        let (s, _, html) = page("caiwu", format!("/inspections/findings/{other}")).await;
         assert!(s == 200 && html.contains("recover-form"), "{label}: {s}");
-        let (_, _, html) = page("ducha", format!("/inspections/findings/{big}")).await;
+        let (_, _, html) = page("ducha", format!("/inspections/findings/{other}")).await;
         assert!(!html.contains("recover-form"), "{label}: not for the inspector");
         let (_, _, html) = page("caiwu", format!("/inspections/findings/{fid}")).await;
         assert!(!html.contains("recover-form") && html.contains("追回入账申请"), "{label}: recovered already");
+        let (_, _, html) = page("caiwu", format!("/inspections/findings/{big}")).await;
+        assert!(!html.contains("recover-form"), "{label}: one waiting for approval");
+        // The page's form: refused in Chinese while school B holds nothing, posted once it does.
+        let submit = |amount: &'static str| {
+            let (app, token) = (&app, w.token("caiwu"));
+            let day = day.clone();
+            async move {
+                let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={token}"));
+                let r = test::call_service(
+                    app,
+                    test::TestRequest::get()
+                        .uri(&format!("/inspections/findings/{other}"))
+                        .insert_header(cookie.clone())
+                        .to_request(),
+                )
+                .await;
+                let html = String::from_utf8_lossy(&test::read_body(r).await).into_owned();
+                let key = html.split("name=\"key\" value=\"").nth(1).and_then(|k| k.split('"').next()).unwrap_or("");
+                let form = [
+                    ("csrf", csrf_of(&html)),
+                    ("key", key.to_owned()),
+                    ("amount", amount.to_owned()),
+                    ("date", day),
+                    ("voucher_no", "ZH-B".to_owned()),
+                    ("memo", "乙校".to_owned()),
+                ];
+                let r = test::call_service(
+                    app,
+                    test::TestRequest::post()
+                        .uri(&format!("/inspections/findings/{other}/recover"))
+                        .insert_header(cookie)
+                        .set_form(form)
+                        .to_request(),
+                )
+                .await;
+                (r.status().as_u16(), String::from_utf8_lossy(&test::read_body(r).await).into_owned())
+            }
+        };
+        let (s, html) = submit("10.00").await;
+        assert!(s == 422 && html.contains("不足以支付"), "{label}: {s}");
+        assert_eq!(linked(&w, other).0, None, "{label}");
+        let (s, v) = post(posting("allocation", COUNTY, SCHOOL_B, "50.00", &day, "BF-B")).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let (s, _) = submit("10.00").await;
+        assert_eq!(s, 303, "{label}: posted from the page");
+        assert!(linked(&w, other).0.is_some(), "{label}: and linked");
         let no = students_no(&w, kid);
         let (s, location, _) =
             page("a.xueji", format!("/inspections/findings/{big}/correct?kind=status&student_no={no}")).await;

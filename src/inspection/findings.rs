@@ -574,6 +574,15 @@ pub fn attach(conn: &mut DbConn, caller: &Caller, id: i64, kind: Link, target: i
     )
 }
 
+/// Whether a recovery may be posted for the finding: none is linked yet, or the linked one was
+/// refused by the second person.
+pub fn recovery_open(conn: &mut DbConn, f: &FindingView) -> AppResult<bool> {
+    let Some(r) = f.ledger_request_id else { return Ok(true) };
+    let status: Option<String> =
+        ledger_requests::table.find(r).select(ledger_requests::status).first(conn).optional()?;
+    Ok(status.as_deref() == Some("rejected"))
+}
+
 /// Makes a registry change opened from a finding (`finding` set) and links it back, in one
 /// transaction: a change the finding may not take leaves nothing behind.
 pub fn opened_from<T>(
@@ -624,7 +633,7 @@ pub fn recover(
     let (f, _) = get(conn, caller, id)?;
     if let Some(r) = f.ledger_request_id {
         let replay = crate::ledger::fund::request_by_key(conn, form.key.trim())?.is_some_and(|r2| r2.id() == r);
-        if !replay {
+        if !replay && !recovery_open(conn, &f)? {
             return Err(AppError::conflict("finding.recovered", format!("该问题已关联追回入账申请 {r}")));
         }
     }

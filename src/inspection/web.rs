@@ -788,14 +788,18 @@ async fn finding_page(
     flash: &'static str,
 ) -> AppResult<FindingPage> {
     let c = caller.clone();
-    let (f, steps) = st.run(move |conn| findings::get(conn, &c, id)).await?;
+    let (f, steps, recoverable) = st
+        .run(move |conn| {
+            let (f, steps) = findings::get(conn, &c, id)?;
+            let open = findings::recovery_open(conn, &f)?;
+            Ok((f, steps, open))
+        })
+        .await?;
     Ok(FindingPage {
         layout: Layout::new(&caller, st, format!("督查问题 {id}")),
         actions: findings::steps_for(&caller, &f),
         may_link: caller.may(Permission::Inspect),
-        may_recover: caller.may(Permission::PostLedger)
-            && caller.org_kind.is_county_or_above()
-            && f.ledger_request_id.is_none(),
+        may_recover: caller.may(Permission::PostLedger) && caller.org_kind.is_county_or_above() && recoverable,
         may_correct: caller.may(Permission::EditStudents) && f.status != crate::domain::finding::Status::Verified,
         key: crate::ledger::fund::new_key(),
         today: crate::clock::today().to_string(),

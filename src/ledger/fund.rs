@@ -809,9 +809,12 @@ fn request_row(conn: &mut DbConn, id: i64) -> AppResult<RequestRow> {
         .ok_or_else(AppError::not_found)
 }
 
-/// The org whose people decide on a request: the payer, or the receiver of a receipt.
+/// The org whose people decide on a request: the payer, or the receiver of a receipt and of a
+/// recovery (the county takes the money back).
 fn acting_org(conn: &mut DbConn, r: &RequestRow) -> AppResult<Org> {
-    let account = r.from_account_id.or(r.to_account_id).ok_or_else(AppError::not_found)?;
+    let receiver = matches!(RequestKind::parse(&r.kind), Some(RequestKind::Receipt | RequestKind::Recovery));
+    let account = if receiver { r.to_account_id.or(r.from_account_id) } else { r.from_account_id.or(r.to_account_id) };
+    let account = account.ok_or_else(AppError::not_found)?;
     let org_id: i64 = fund_accounts::table.find(account).select(fund_accounts::org_id).first(conn)?;
     Ok(orgs::table.find(org_id).select(Org::as_select()).first(conn)?)
 }
