@@ -38,7 +38,7 @@ pub fn name(s: &str) -> String {
 /// an ID number, a 学籍号's digits; an ID's final X included) masked as those are in lists.
 pub fn numbers_in_text(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
         let start = i;

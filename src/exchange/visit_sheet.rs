@@ -27,6 +27,14 @@ pub const CHECKLIST: [&str; 9] = [
     "膳食补助专账核算，无挤占挪用",
 ];
 
+/// The line both documents end with.
+const SIGNATURES: &str = "督查人员签字：________________    学校负责人签字：________________    日期：____年__月__日";
+
+/// The small print at the foot of every page.
+fn footer(p: &mut Page, text: &str) {
+    p.text(MARGIN, 287.0, 7.5, text);
+}
+
 /// Children per page after the first page's checklist.
 const FIRST_PAGE_ROWS: usize = 14;
 const PAGE_ROWS: usize = 32;
@@ -63,17 +71,10 @@ pub fn sheet(plan: &PlanView, visit_id: i64) -> AppResult<(String, Vec<u8>)> {
             y = table(p, y, rows);
             if i + 1 == pages {
                 y += 8.0;
-                p.text(
-                    MARGIN,
-                    y,
-                    SIZE,
-                    "督查人员签字：________________    学校负责人签字：________________    日期：____年__月__日",
-                );
+                p.text(MARGIN, y, SIZE, SIGNATURES);
             }
-            p.text(
-                MARGIN,
-                287.0,
-                7.5,
+            footer(
+                p,
                 &format!(
                     "计划 {} · 种子 {} · 数据校验 {} · 打印于 {printed}（北京时间） · 第{}页／共{pages}页",
                     plan.id,
@@ -321,17 +322,10 @@ pub fn report(plan: &PlanView, visit_id: i64, findings: &[FindingView]) -> AppRe
                     y += 6.0;
                 }
                 y += 6.0;
-                p.text(
-                    MARGIN,
-                    y,
-                    SIZE,
-                    "督查人员签字：________________    学校负责人签字：________________    日期：____年__月__日",
-                );
+                p.text(MARGIN, y, SIZE, SIGNATURES);
             }
-            p.text(
-                MARGIN,
-                287.0,
-                7.5,
+            footer(
+                p,
                 &format!(
                     "计划 {} · 数据校验 {} · 打印于 {printed}（北京时间） · 学籍号已部分隐藏 · 第{}页／共{pages}页",
                     plan.id,
