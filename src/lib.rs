@@ -13,6 +13,7 @@ pub mod error;
 pub mod exchange;
 pub mod inspection;
 pub mod ledger;
+pub mod meals;
 pub mod org;
 pub mod programme;
 pub mod registry;

@@ -900,8 +900,27 @@ diesel::joinable!(finding_evidence -> findings (finding_id));
 diesel::joinable!(finding_evidence -> attachments (attachment_id));
 diesel::joinable!(finding_events -> findings (finding_id));
 
+diesel::table! {
+    daily_meals (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        class_id -> BigInt,
+        day -> Date,
+        eligible -> Integer,
+        ate -> Integer,
+        late -> Bool,
+        reason -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(daily_meals -> orgs (school_id));
+diesel::joinable!(daily_meals -> classes (class_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
+    daily_meals,
     account_requests,
     login_throttle,
     schools,

@@ -12,6 +12,7 @@ pub mod id_card;
 pub mod key_lock;
 pub mod ledger;
 pub mod mask;
+pub mod meal_day;
 pub mod money;
 pub mod password;
 pub mod photo;

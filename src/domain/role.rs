@@ -200,6 +200,8 @@ pub enum Permission {
     /// See a child's full ID numbers, 学籍号 and phones, one child at a time, with a reason that
     /// the audit log keeps (everywhere else they are masked).
     Unmask,
+    /// Record a school's daily meal counts (就餐日报).
+    RecordMeals,
     /// See the inspection findings of the caller's scope and put them right in the registry (a
     /// school's registrar too, who makes the corrections, without the flags and scans).
     ViewFindings,
@@ -244,6 +246,7 @@ impl Role {
             DecideFlags => self == NutritionOffice,
             Inspect => self == Inspector,
             ReadAuditTrail => self == Inspector,
+            RecordMeals => matches!(self, NutritionOfficer | Principal),
             ViewFindings => self == Registrar || self.may(ViewAnomalies),
         }
     }

@@ -54,6 +54,11 @@ impl Layout {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });
             nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
         }
+        if caller.may(Permission::RecordMeals) && caller.org_kind == crate::domain::role::OrgKind::School {
+            nav.push(NavItem { href: "/meals", label: "就餐日报" });
+        } else if caller.may(Permission::ConfigureProgramme) {
+            nav.push(NavItem { href: "/meals/board", label: "就餐日报" });
+        }
         if caller.may(Permission::ViewAnomalies) {
             nav.push(NavItem { href: "/inspections", label: "督查预警" });
         } else if caller.may(Permission::ViewFindings) {

@@ -282,6 +282,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/inspections/rules", web::post().to(crate::inspection::web::rules_set))
         .route("/inspections/risk", web::get().to(crate::inspection::web::risk_page))
         .route("/inspections/audit", web::get().to(crate::inspection::web::trail_page))
+        .route("/meals", web::get().to(crate::meals::web::day))
+        .route("/meals", web::post().to(crate::meals::web::record))
+        .route("/meals/board", web::get().to(crate::meals::web::board))
         .route("/inspections/visits/{id}", web::post().to(crate::inspection::web::visit_record))
         .route("/inspections/findings", web::get().to(crate::inspection::web::findings_list))
         .route("/inspections/findings", web::post().to(crate::inspection::web::finding_record))
@@ -410,6 +413,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/inspection-plans", web::post().to(crate::inspection::web::plan_draw_api))
                 .route("/inspection-plans/{id}", web::get().to(crate::inspection::web::plan_api))
                 .route("/audit-trail", web::get().to(crate::inspection::web::trail_api))
+                .route("/schools/{code}/meal-days/{day}", web::get().to(crate::meals::web::day_api))
+                .route("/schools/{code}/meal-days/{day}", web::post().to(crate::meals::web::record_api))
+                .route("/meal-days", web::get().to(crate::meals::web::board_api))
                 .route(
                     "/inspection-plans/{id}/visits/{visit}/report.pdf",
                     web::get().to(crate::inspection::web::visit_report_api),

@@ -225,6 +225,9 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "从学校账户追回问题金额并关联 {amount?, date, voucher_no, memo, fund?, key?}",
         "inspection",
     ),
+    ("get", "/schools/{code}/meal-days/{day}", "学校一天的就餐日报：各班在籍受益人数与已报就餐人数", "meals"),
+    ("post", "/schools/{code}/meal-days/{day}", "报送就餐日报 {classes: [{class: 班级号, ate}], reason?}", "meals"),
+    ("get", "/meal-days", "县（或上级）当日各校就餐日报报送进度 ?org=&day=", "meals"),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",
