@@ -1,5 +1,9 @@
 //! `mealroll bench …`: builds its own data, times only the measured work, reports peak memory.
 
+mod meal_days;
+
+pub use meal_days::run as meal_days;
+
 use std::time::Instant;
 
 use diesel::prelude::*;

@@ -2,6 +2,8 @@
 //! townships, about thirty schools, classes, teachers, and one login per role. Running it again
 //! keeps the data and issues fresh passwords, so the printed logins always work.
 
+mod daily;
+
 use chrono::{Datelike, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -388,7 +390,8 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
         orgs::table.filter(orgs::code.eq_any(schools)).select((orgs::code, orgs::name)).load(conn)?;
     let name_of = |code: &str| names.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()).unwrap_or_default();
     let frugal = schools.get(2).cloned().unwrap_or_default();
-    let inflating = schools.get(3).cloned().unwrap_or_default();
+    // The inflating school keeps only monthly returns: nothing daily to hold them against.
+    let inflating = schools.get(daily::MONTHLY_ONLY).cloned().unwrap_or_default();
     // The late allocation: the newest month with meal days before a month without (the summer
     // or winter holiday), so that no other school's money is passed on in between and the 40
     // days are the planted school's alone; on the books by today.
@@ -404,6 +407,15 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
         }
     }
     let post = |conn: &mut DbConn, f: fund::PostingForm| fund::post(conn, cli, &f).map(|r| r.id);
+    // The schools as orgs, in the list's order, for the daily records of this term's months.
+    let mut school_orgs: Vec<crate::org::model::Org> = Vec::new();
+    for code in schools {
+        school_orgs
+            .push(orgs::table.filter(orgs::code.eq(code)).select(crate::org::model::Org::as_select()).first(conn)?);
+    }
+    let ids: Vec<i64> = school_orgs.iter().map(|o| o.id).collect();
+    let term_start = crate::domain::term::Term::of_day(today).customary_dates().0;
+    let mut rng = Lcg(20261204);
     for (mi, m) in months.iter().enumerate() {
         let periods = entitlement::compute_all(conn, cli, COUNTY, *m)?;
         let total: i64 = periods.iter().map(|p| p.amount.fen() + p.adjustment.fen()).sum();
@@ -434,6 +446,11 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
         let meal_days = i32::try_from(days_of_meals.len()).unwrap_or(0);
         let first_meal = days_of_meals.first().copied().unwrap_or(day(5));
         let last_meal = days_of_meals.last().copied().unwrap_or(day(28));
+        if m.first_day() >= Month::of(term_start).first_day() {
+            let to = m.last_day().min(today);
+            daily::record(conn, cli, &school_orgs, m.first_day(), to, false, *m == last, &mut rng)?;
+        }
+        let kept = crate::meals::monthly::from_days(conn, &ids, &[m.key()])?;
         let mut reports = Vec::new();
         for p in &periods {
             let owed = p.amount.fen() + p.adjustment.fen();
@@ -490,12 +507,22 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
                     }
                 }
             }
-            let meals = if p.school == inflating {
-                i32::try_from(p.beneficiary_days as i64 * 11 / 10).unwrap_or(i32::MAX)
-            } else {
-                p.beneficiary_days
+            // Where the school keeps daily records, its return is their total (one school's a
+            // tenth more); else one child-meal per beneficiary day (the inflating school's a tenth
+            // more).
+            let school_id = school_orgs.iter().find(|o| o.code == p.school).map_or(0, |o| o.id);
+            let (days_served, meals) = match kept.get(&(school_id, m.key())) {
+                Some(&(d, n)) => (d, i32::try_from(n).unwrap_or(i32::MAX)),
+                None => (meal_days, p.beneficiary_days),
             };
-            reports.push(import::MealsReport { school: p.school.clone(), month: *m, days_served: meal_days, meals });
+            let above =
+                schools.get(daily::RETURN_ABOVE_DAYS) == Some(&p.school) && kept.contains_key(&(school_id, m.key()));
+            let meals = if p.school == inflating || above {
+                i32::try_from(i64::from(meals) * 11 / 10).unwrap_or(i32::MAX)
+            } else {
+                meals
+            };
+            reports.push(import::MealsReport { school: p.school.clone(), month: *m, days_served, meals });
         }
         import::record_meals(conn, cli, &reports)?;
         if *m != last {
@@ -506,6 +533,8 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
             }
         }
     }
+    // This month so far: every day up to yesterday, and this morning about half the schools.
+    daily::record(conn, cli, &school_orgs, Month::of(today).first_day(), today, true, false, &mut rng)?;
     build_yibu(conn, cli, schools.get(1).map(String::as_str).unwrap_or_default())?;
     // A large receipt the county finance clerk entered, waiting for a second person.
     let caiwu = Caller::cli_as(conn, "caiwu")?;

@@ -118,6 +118,11 @@ enum Command {
         #[arg(long)]
         close: bool,
     },
+    /// Daily meal records (就餐日报).
+    Meals {
+        #[command(subcommand)]
+        what: MealsCommand,
+    },
     /// Inspection: the anomaly scan (SPEC §10).
     Inspect {
         #[command(subcommand)]
@@ -195,6 +200,25 @@ enum ImportCommand {
     },
     /// Meals served (学校标识码, 月份, 供餐天数, 就餐人次), all or nothing.
     Meals { file: std::path::PathBuf },
+    /// Daily meal records (学校标识码, 日期, 班级号, 就餐人数[, 缺勤学生, 更正原因]), all or nothing.
+    MealDays {
+        file: std::path::PathBuf,
+        /// Record as this user (a school's nutrition officer: their school only).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MealsCommand {
+    /// Which schools of a county have reported a day's meals (就餐日报进度).
+    Status {
+        #[arg(long)]
+        county: String,
+        /// YYYY-MM-DD (default: today, Beijing time).
+        #[arg(long)]
+        date: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +260,17 @@ enum BenchCommand {
     Scan {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
+    },
+    /// Post a day's meal records for N generated schools of 10 classes through the HTTP API
+    /// with C concurrent clients; p50/p95/p99 per request.
+    MealDays {
+        #[arg(long, default_value_t = 10_000)]
+        schools: usize,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Each client's pause between its requests, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
     },
 }
 
@@ -680,6 +715,37 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let n = mealroll::ledger::import::meals(&mut conn, &caller, &bytes, &name)?;
             print(cli.json, json!({"schools": n}), || out!("已导入 {n} 条就餐人次"));
         }
+        Command::Import { what: ImportCommand::MealDays { file, as_user } } => {
+            let (bytes, name) = read_input(&file)?;
+            let caller = match as_user {
+                Some(u) => Caller::cli_as(&mut conn, &u)?,
+                None => Caller::cli(&mut conn)?,
+            };
+            let done = mealroll::meals::import::meal_days(&mut conn, &caller, &bytes, &name)?;
+            print(cli.json, json!(done), || {
+                out!(
+                    "{} 行：写入 {} 个学校日，{} 个学校日在已结账月份、已提交县级审批",
+                    done.rows,
+                    done.days,
+                    done.pending
+                )
+            });
+        }
+        Command::Meals { what: MealsCommand::Status { county, date } } => {
+            let caller = Caller::cli(&mut conn)?;
+            let day = match date {
+                Some(d) => mealroll::registry::status::parse_day("date", &d)?,
+                None => mealroll::clock::today(),
+            };
+            let (org, rows) = mealroll::meals::daily::board(&mut conn, &caller, &county, day)?;
+            let done = rows.iter().filter(|r| r.classes > 0 && r.reported_classes == r.classes).count();
+            print(cli.json, json!({"org": org.code, "day": day, "schools": rows}), || {
+                out!("{} {day}：供餐学校 {} 所，已报齐 {done} 所", org.name, rows.len());
+                for r in rows.iter().filter(|r| r.classes == 0 || r.reported_classes < r.classes) {
+                    out!("  未报齐 {} {}：{}/{} 个班", r.school, r.name, r.reported_classes, r.classes);
+                }
+            });
+        }
         Command::Import {
             what: ImportCommand::Students { file, school, dry_run, partial, enrolled_on, backdate_reason },
         } => {
@@ -738,6 +804,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 BenchCommand::Report { rows } => mealroll::bench::report(&mut conn, rows)?,
                 BenchCommand::Entitle { rows } => mealroll::bench::entitle(&mut conn, rows)?,
                 BenchCommand::Scan { rows } => mealroll::bench::scan(&mut conn, rows)?,
+                BenchCommand::MealDays { schools, clients, pause_ms } => {
+                    mealroll::bench::meal_days(&pool, &settings, &keys, schools, clients, pause_ms)?
+                }
             };
             print(cli.json, json!(result), || {
                 let detail = if result.detail.is_null() { String::new() } else { format!("，{}", result.detail) };

@@ -639,6 +639,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/reconciliation?month={month}"));
     let page = d.source();
     assert!(page.contains("资金对账") && page.contains("压低标准") && page.contains("虚报就餐"), "flags: {page}");
+    assert!(page.contains("仅月报"), "the school without daily records is marked: {page}");
     d.screenshot(&shots.join("34-reconciliation.png"));
     // The finance clerk's large receipt waits for a second person: the county office approves it.
     d.open(&format!("{base}/ledger"));
@@ -828,5 +829,62 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.screenshot(&shots.join("51-trail.png"));
     d.post("/window/rect", json!({"width": 1024, "height": 900}));
     d.screenshot(&shots.join("52-trail-1024.png"));
+    // 就餐日报 on a phone: the second school has not reported this morning; its officer lowers the
+    // first class's count by one and ticks who is away, in under a minute.
+    // The latest meal day (today, or before the weekend): the demo leaves it half reported.
+    let meal_day = {
+        let pool = mealroll::db::connect(&format!("sqlite://{}", tmp.path().join("m.db").display()), 1).expect("db");
+        let path: String = {
+            use diesel::prelude::*;
+            mealroll::db::schema::orgs::table
+                .filter(mealroll::db::schema::orgs::code.eq(mealroll::demo::COUNTY))
+                .select(mealroll::db::schema::orgs::path)
+                .first(&mut pool.get().expect("conn"))
+                .expect("county")
+        };
+        let today = mealroll::clock::today();
+        mealroll::programme::calendar::meal_days(
+            &mut pool.get().expect("conn"),
+            &path,
+            today - chrono::Days::new(120),
+            today,
+        )
+        .expect("days")
+        .last()
+        .copied()
+        .expect("a meal day this term")
+    };
+    logout();
+    login_plain("s2.yyzg");
+    d.post("/window/rect", json!({"width": 390, "height": 844}));
+    d.open(&format!("{base}/meals?day={meal_day}"));
+    let page = d.wait_until_source(|s| s.contains("id=\"meal-day-form\""));
+    assert!(page.contains("未报"), "not yet reported this morning: {page}");
+    d.exec("const i = document.querySelector('#meal-day input[name^=ate_]'); i.value = String(Number(i.value) - 1);");
+    d.click("#meal-day details.absent summary");
+    d.click("#meal-day details.absent input[type=checkbox]");
+    d.screenshot(&shots.join("53-meal-day-phone.png"));
+    d.click("#meal-day-form button[type=submit]");
+    let page = d.wait_until_source(|s| s.contains("id=\"flash\""));
+    assert!(page.contains("已保存") && page.contains("已全部报送"), "recorded: {page}");
+    assert!(page.contains("点名缺勤（1人）"), "the child named absent: {page}");
+    d.screenshot(&shots.join("54-meal-day-saved-phone.png"));
+    // The county's board: the second school now reported.
+    logout();
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
+    login_as("yyb");
+    d.open(&format!("{base}/meals/board?day={meal_day}"));
+    let page = d.wait_until_source(|s| s.contains("id=\"meal-board\""));
+    let second = demo["schools"][1].as_str().expect("school").to_owned();
+    let row = page
+        .split(&format!("school={second}&"))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("the board lists the school: {page}"));
+    assert!(row.contains("已报") && !row.contains("未报齐"), "the school reported: {row}");
+    assert!(page.contains("未报齐"), "others still to report this morning: {page}");
+    d.screenshot(&shots.join("55-meal-board.png"));
+    d.post("/window/rect", json!({"width": 1024, "height": 900}));
+    d.screenshot(&shots.join("56-meal-board-1024.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

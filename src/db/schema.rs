@@ -918,9 +918,51 @@ diesel::table! {
 diesel::joinable!(daily_meals -> orgs (school_id));
 diesel::joinable!(daily_meals -> classes (class_id));
 
+diesel::table! {
+    daily_meal_absences (id) {
+        id -> BigInt,
+        daily_meal_id -> BigInt,
+        student_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    meal_settings (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        deadline -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    meal_corrections (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        day -> Date,
+        changes -> Text,
+        reason -> Text,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        note -> Text,
+    }
+}
+
+diesel::joinable!(daily_meal_absences -> daily_meals (daily_meal_id));
+diesel::joinable!(daily_meal_absences -> students (student_id));
+diesel::joinable!(meal_settings -> orgs (org_id));
+diesel::joinable!(meal_corrections -> orgs (school_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     daily_meals,
+    daily_meal_absences,
+    meal_settings,
+    meal_corrections,
     account_requests,
     login_throttle,
     schools,

@@ -193,6 +193,14 @@ pub enum Rule {
     A20,
     A21,
     A22,
+    A23,
+    A24,
+    A25,
+    A26,
+    A27,
+    A28,
+    A29,
+    A30,
 }
 
 /// What a rule is, for people.
@@ -257,7 +265,7 @@ pub fn whole(v: Decimal) -> i64 {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 22] = [
+    pub const ALL: [Rule; 30] = [
         Rule::A01,
         Rule::A02,
         Rule::A03,
@@ -280,7 +288,18 @@ impl Rule {
         Rule::A20,
         Rule::A21,
         Rule::A22,
+        Rule::A23,
+        Rule::A24,
+        Rule::A25,
+        Rule::A26,
+        Rule::A27,
+        Rule::A28,
+        Rule::A29,
+        Rule::A30,
     ];
+
+    /// The last code, for messages that name the range.
+    pub const LAST: &'static str = "A30";
 
     pub fn code(self) -> &'static str {
         self.info().code
@@ -295,7 +314,7 @@ impl Rule {
     pub fn parse_list(s: &str) -> Result<Vec<Rule>, String> {
         let mut out: Vec<Rule> = Vec::new();
         for part in s.split([',', '，', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
-            let r = Rule::parse(part).ok_or_else(|| format!("没有规则“{part}”：规则编号为 A01 至 A22"))?;
+            let r = Rule::parse(part).ok_or_else(|| format!("没有规则“{part}”：规则编号为 A01 至 {}", Rule::LAST))?;
             if !out.contains(&r) {
                 out.push(r);
             }
@@ -321,6 +340,9 @@ impl Rule {
             Rule::A18 => t("距最近供餐日", "天", 7, 0, 60, 0),
             Rule::A20 => t("追溯天数", "天", 30, 1, 365, 0),
             Rule::A22 => t("MAD", "", 22, 10, 100, 4),
+            Rule::A23 => t("容差", "%", 0, 0, 50, 0),
+            Rule::A24 => t("最少天数", "天", 15, 5, 31, 0),
+            Rule::A25 => t("连续天数", "天", 15, 5, 60, 0),
             _ => return None,
         })
     }
@@ -404,6 +426,44 @@ impl Rule {
             }
             Rule::A21 => ("A21", "学期内确认、离校又复入", "学期内反复出入学籍，可能用于套取补助。", Review),
             Rule::A22 => ("A22", "支出金额首两位数字分布异常（本福特）", "仅供复核提示，不作为问题认定。", Review),
+            Rule::A23 => (
+                "A23",
+                "就餐日报与月报不符",
+                "学校月报的供餐天数或就餐人次与其每日就餐日报的合计不一致：两者总有一个不真实，补助核对以日报为准。",
+                Warn,
+            ),
+            Rule::A24 => (
+                "A24",
+                "某班整月每天满员就餐",
+                "一个班一个月里每天报的就餐人数都等于在籍受益人数，从没有一人缺勤、生病或请假，真实食堂几乎不会如此，可能是照名册填数。",
+                Review,
+            ),
+            Rule::A25 => (
+                "A25",
+                "同一就餐人数连续15天以上",
+                "一个班连续多日报同一个（不满员的）就餐人数，可能是复制前一天的数字而不是当天清点。",
+                Review,
+            ),
+            Rule::A26 => (
+                "A26",
+                "为缺勤或不在校学生记录就餐",
+                "某班某日报的就餐人数加上点名缺勤人数，超过按现在学籍该班当日在校的受益学生：有学生登记后被追溯为当日不在校，或为缺勤学生记了就餐。",
+                Warn,
+            ),
+            Rule::A27 => (
+                "A27",
+                "每餐食品用量偏离全县中位数",
+                "按类别每人每餐的食品出库量远高于或低于全县学校的中位数，可能虚报用量或降低供餐标准。",
+                Review,
+            ),
+            Rule::A28 => ("A28", "食品先出库后入库", "库存台账上食品出库早于入库，出库记录没有实物依据。", Warn),
+            Rule::A29 => (
+                "A29",
+                "花名册备案而无监护人签字扫描件",
+                "备案的花名册没有上传监护人签字的扫描件，拨款缺少签字依据。",
+                Warn,
+            ),
+            Rule::A30 => ("A30", "支出没有票据", "食品支出没有发票或送货单等票据，可能是虚构采购。", Warn),
         };
         RuleInfo { rule: self, code, title, explanation, severity }
     }
@@ -493,7 +553,8 @@ mod tests {
     #[test]
     fn every_rule_has_its_own_code_and_a_chinese_explanation() {
         let codes: std::collections::BTreeSet<&str> = Rule::ALL.iter().map(|r| r.code()).collect();
-        assert_eq!(codes.len(), 22);
+        assert_eq!(codes.len(), 30);
+        assert_eq!(Rule::ALL.last().map(|r| r.code()), Some(Rule::LAST));
         for r in Rule::ALL {
             assert_eq!(Rule::parse(r.code()), Some(r));
             assert!(!r.info().explanation.is_empty() && !r.info().title.is_empty());
@@ -503,7 +564,7 @@ mod tests {
     #[test]
     fn a_rule_list_names_the_unknown_code_and_empty_means_all() {
         assert_eq!(Rule::parse_list("a09, A01,A09").expect("list"), vec![Rule::A01, Rule::A09]);
-        assert_eq!(Rule::parse_list("").expect("all").len(), 22);
+        assert_eq!(Rule::parse_list("").expect("all").len(), 30);
         let e = Rule::parse_list("A01,A99").expect_err("unknown");
         assert!(e.contains("A99"), "{e}");
     }

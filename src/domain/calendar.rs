@@ -53,6 +53,11 @@ impl Month {
         NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
     }
 
+    pub fn last_day(self) -> NaiveDate {
+        let next = self.next().first_day();
+        next.pred_opt().unwrap_or(next)
+    }
+
     pub fn days_in_month(self) -> u32 {
         let next = if self.month == 12 { (self.year + 1, 1) } else { (self.year, self.month + 1) };
         NaiveDate::from_ymd_opt(next.0, next.1, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)

@@ -208,6 +208,9 @@ pub enum Permission {
     /// Read who changed what in the caller's scope (the business changes of the audit log,
     /// numbers masked): the inspector's trail. The whole log stays the audit officer's.
     ReadAuditTrail,
+    /// Set the daily meal records' deadline and approve corrections of days whose month is
+    /// closed (the county's nutrition office).
+    ApproveMeals,
 }
 
 impl Role {
@@ -246,6 +249,7 @@ impl Role {
             DecideFlags => self == NutritionOffice,
             Inspect => self == Inspector,
             ReadAuditTrail => self == Inspector,
+            ApproveMeals => self == NutritionOffice,
             RecordMeals => matches!(self, NutritionOfficer | Principal),
             ViewFindings => self == Registrar || self.may(ViewAnomalies),
         }

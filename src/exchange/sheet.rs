@@ -213,6 +213,22 @@ pub struct NamedRow {
     pub values: Vec<String>,
 }
 
+impl NamedRow {
+    /// A refusal of this row (or of one of its columns, by name), located as a clerk reads it.
+    pub fn error(&self, col: &str, code: &'static str, message: &str) -> crate::error::FieldError {
+        let at = if col.is_empty() {
+            format!("工作表“{}”第{}行", self.sheet, self.row)
+        } else {
+            format!("工作表“{}”第{}行“{col}”列", self.sheet, self.row)
+        };
+        crate::error::FieldError {
+            field: format!("{}:{}:{col}", self.sheet, self.row),
+            code,
+            message: format!("{at}：{message}"),
+        }
+    }
+}
+
 /// Reads a table whose first row names its columns, in any order; blank rows are skipped. A
 /// required column that is missing is named in the error with what the header should hold.
 pub fn read_named(bytes: &[u8], filename: &str, code: &'static str, columns: &[Column]) -> AppResult<Vec<NamedRow>> {

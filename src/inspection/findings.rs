@@ -86,9 +86,9 @@ fn rule_of(s: &str) -> AppResult<String> {
     if s.is_empty() || s == "visit" {
         return Ok("visit".into());
     }
-    Rule::parse(s)
-        .map(|r| r.code().to_owned())
-        .ok_or_else(|| AppError::field("rule", "anomaly.rule", format!("没有规则“{s}”：规则编号为 A01 至 A22")))
+    Rule::parse(s).map(|r| r.code().to_owned()).ok_or_else(|| {
+        AppError::field("rule", "anomaly.rule", format!("没有规则“{s}”：规则编号为 A01 至 {}", Rule::LAST))
+    })
 }
 
 fn rule_title(code: &str) -> &'static str {

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::rules::{children, meals, money, roster};
+use super::rules::{children, daily, meals, money, roster};
 use super::settings::Settings;
 use crate::auth::Caller;
 use crate::db::DbConn;
@@ -31,7 +31,10 @@ use crate::org::service::org_in_scope;
 /// with the reason, never silently passed.
 pub fn not_runnable(rule: Rule) -> Option<&'static str> {
     match rule {
-        Rule::A19 => Some("需要发票的品名、数量和单价（就餐日报与票据模块建成后运行）"),
+        Rule::A19 => Some("需要发票的品名、数量和单价（采购票据模块建成后运行）"),
+        Rule::A27 | Rule::A28 => Some("需要食堂库存台账（入库、出库）（库存模块建成后运行）"),
+        Rule::A29 => Some("需要花名册签字扫描件（扫描件上传建成后运行）"),
+        Rule::A30 => Some("需要支出所附的发票、送货单（采购票据模块建成后运行）"),
         _ => None,
     }
 }
@@ -224,7 +227,11 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
             Rule::A20 => children::a20_back_dated(conn, &cx)?,
             Rule::A21 => children::a21_churn(conn, &cx)?,
             Rule::A22 => money::a22_benford(conn, &cx)?,
-            Rule::A19 => Vec::new(),
+            Rule::A23 => daily::a23_monthly_against_daily(conn, &cx)?,
+            Rule::A24 => daily::a24_class_always_full(conn, &cx)?,
+            Rule::A25 => daily::a25_same_count_running(conn, &cx)?,
+            Rule::A26 => daily::a26_meals_for_absent(conn, &cx)?,
+            Rule::A19 | Rule::A27 | Rule::A28 | Rule::A29 | Rule::A30 => Vec::new(),
         };
         ran.push(rule.code());
         flags.extend(found);

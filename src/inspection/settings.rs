@@ -167,7 +167,7 @@ pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Set
         return Err(AppError::field("org", "anomaly.level", "规则阈值由省或县设置，严重程度由省设置"));
     }
     let rule = Rule::parse(&change.rule).ok_or_else(|| {
-        AppError::field("rule", "anomaly.rule", format!("没有规则“{}”：规则编号为 A01 至 A22", change.rule))
+        AppError::field("rule", "anomaly.rule", format!("没有规则“{}”：规则编号为 A01 至 {}", change.rule, Rule::LAST))
     })?;
     let threshold = match change.threshold.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,

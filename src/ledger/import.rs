@@ -16,7 +16,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::exchange::sheet::{self, Column, NamedRow};
+use crate::exchange::sheet::{self, Column};
 use crate::org::service::org_in_scope;
 
 /// A workbook of expenditures or meals, on the page and through the API.
@@ -44,15 +44,6 @@ fn column_of(field: &str) -> &'static str {
         "fund" => "资金",
         _ => "",
     }
-}
-
-fn located(r: &NamedRow, col: &str, code: &'static str, message: &str) -> FieldError {
-    let at = if col.is_empty() {
-        format!("工作表“{}”第{}行", r.sheet, r.row)
-    } else {
-        format!("工作表“{}”第{}行“{col}”列", r.sheet, r.row)
-    };
-    FieldError { field: format!("{}:{}:{col}", r.sheet, r.row), code, message: format!("{at}：{message}") }
 }
 
 /// What an import did.
@@ -99,8 +90,8 @@ pub fn expenditures(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: 
             match conn.transaction(|c| fund::post_in(c, caller, &form, &key)) {
                 Ok(row) if row.status == "pending" => done.pending += 1,
                 Ok(_) => done.posted += 1,
-                Err(e) if e.fields.is_empty() => errors.push(located(r, "", e.code, &e.message)),
-                Err(e) => errors.extend(e.fields.iter().map(|f| located(r, column_of(&f.field), f.code, &f.message))),
+                Err(e) if e.fields.is_empty() => errors.push(r.error("", e.code, &e.message)),
+                Err(e) => errors.extend(e.fields.iter().map(|f| r.error(column_of(&f.field), f.code, &f.message))),
             }
         }
         if !errors.is_empty() {
@@ -198,9 +189,9 @@ pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -
     let mut errors = Vec::new();
     let mut reports = Vec::new();
     for r in &rows {
-        let month = Month::parse(&r.values[1]).map_err(|m| errors.push(located(r, "月份", "meals.month", &m))).ok();
-        let days = count(&r.values[2]).map_err(|m| errors.push(located(r, "供餐天数", "meals.days", &m))).ok();
-        let meals = count(&r.values[3]).map_err(|m| errors.push(located(r, "就餐人次", "meals.count", &m))).ok();
+        let month = Month::parse(&r.values[1]).map_err(|m| errors.push(r.error("月份", "meals.month", &m))).ok();
+        let days = count(&r.values[2]).map_err(|m| errors.push(r.error("供餐天数", "meals.days", &m))).ok();
+        let meals = count(&r.values[3]).map_err(|m| errors.push(r.error("就餐人次", "meals.count", &m))).ok();
         let school = r.values[0].trim();
         let known: i64 = orgs::table
             .filter(orgs::code.eq(school))
@@ -208,8 +199,7 @@ pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -
             .count()
             .get_result(conn)?;
         if known == 0 {
-            errors.push(located(
-                r,
+            errors.push(r.error(
                 "学校标识码",
                 "meals.unknown_school",
                 &format!("学校“{school}”不存在或不在本单位范围内"),
@@ -217,8 +207,7 @@ pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -
         }
         if let (Some(month), Some(days_served), Some(meals)) = (month, days, meals) {
             if days_served > i32::try_from(month.days_in_month()).unwrap_or(31) {
-                errors.push(located(
-                    r,
+                errors.push(r.error(
                     "供餐天数",
                     "meals.too_many_days",
                     &format!("供餐天数{days_served}超过{month}的天数"),

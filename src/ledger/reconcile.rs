@@ -12,9 +12,7 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::clock::today;
 use crate::db::DbConn;
-use crate::db::schema::{
-    entitlement_periods, fund_accounts, ledger_entries, meals_served, orgs, yibu_lines, yibu_periods,
-};
+use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, orgs, yibu_lines, yibu_periods};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::ledger::{Figures, Flag, Flow, Fund, Late, PASS_ON_DAYS, flags, late_outflows};
 use crate::domain::money::Fen;
@@ -42,6 +40,8 @@ pub struct SchoolRow {
     pub spent: Fen,
     pub closing_balance: Fen,
     pub meals_reported: Option<i64>,
+    /// Whether (part of) 就餐人次 is a monthly return only, not summed from daily records.
+    pub meals_monthly_only: bool,
     /// Still owed for the month: entitled − allocated, never below zero.
     pub to_allocate: Fen,
     pub computed: bool,
@@ -266,20 +266,15 @@ pub fn county_period(
             add(in_month.entry(school).or_default(), &kind, amount, counter.is_some(), supplier.is_some());
         }
     }
-    let reported: BTreeMap<i64, i64> = if fund == Fund::Yibu {
-        BTreeMap::new()
-    } else {
-        meals_served::table
-            .filter(meals_served::school_id.eq_any(&ids))
-            .filter(meals_served::month.eq_any(month.keys()))
-            .select((meals_served::school_id, meals_served::meals))
-            .load::<(i64, i32)>(conn)?
-            .into_iter()
-            .fold(BTreeMap::new(), |mut acc, (s, m)| {
-                *acc.entry(s).or_default() += i64::from(m);
-                acc
-            })
-    };
+    // 就餐人次 from the daily records where a school keeps them, else its monthly return.
+    let mut reported: BTreeMap<i64, (i64, bool)> = BTreeMap::new();
+    if fund == Fund::Meal {
+        for ((s, _), served) in crate::meals::monthly::served(conn, &ids, &month.keys())? {
+            let e = reported.entry(s).or_default();
+            e.0 += served.meals;
+            e.1 |= served.source == crate::meals::monthly::Source::Monthly;
+        }
+    }
 
     let late = late_money(conn, &county, fund, first, last, PASS_ON_DAYS)?;
     let mut late_days: BTreeMap<i64, i64> = BTreeMap::new();
@@ -304,10 +299,11 @@ pub fn county_period(
             spent: Fen::new(m.spent),
             closing_balance: Fen::new(t.allocated - t.spent),
             beneficiary_days: days,
-            meals_reported: reported.get(&s.id).copied(),
+            meals_reported: reported.get(&s.id).map(|r| r.0),
             late_days: late_days.get(&s.id).copied(),
         };
         let mut row = row_of(s.code.clone(), s.name.clone(), meal_days, i64::from(students), &figures);
+        row.meals_monthly_only = reported.get(&s.id).is_some_and(|r| r.1);
         row.computed = periods.contains_key(&s.id);
         if !row.computed {
             row.flags.insert(0, Flag { code: "not_computed", message: format!("{month}{}尚未核算", fund.label()) });
@@ -455,6 +451,7 @@ fn row_of(school: String, name: String, meal_days: usize, students: i64, f: &Fig
         spent: f.spent,
         closing_balance: f.closing_balance,
         meals_reported: f.meals_reported,
+        meals_monthly_only: false,
         to_allocate: Fen::new((f.entitled.fen() - f.allocated.fen()).max(0)),
         computed: true,
         flags: flags(f),

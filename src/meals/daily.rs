@@ -1,9 +1,10 @@
 //! 就餐日报: a school's count of children who ate, per class and meal day, held against the named
 //! children of the class eligible that day (confirmed, at the school that day, in a compulsory
 //! grade) — exact, not an attendance factor. One number per class; the sheet comes prefilled.
-//! A day without meals, a count above the eligible children, a future day are refused; after the
-//! deadline a record is late; a change after the day needs its reason, and once the month's
-//! entitlements are closed it is refused (the county's approval of such a change is to come).
+//! A day without meals, a count above the eligible children (less any the school names absent),
+//! a future day are refused; after the county's deadline a record is late; a change after the
+//! day needs its reason, and once the month's entitlements are closed it waits for the county's
+//! approval (`corrections`).
 
 use std::collections::BTreeMap;
 
@@ -14,16 +15,24 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::{now, today};
-use crate::db::schema::{daily_meals, entitlement_periods, orgs, student_spells, students};
+use crate::db::schema::{daily_meal_absences, daily_meals, entitlement_periods, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
-use crate::domain::meal_day::{self, DEFAULT_DEADLINE};
+use crate::domain::meal_day;
 use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
+
+/// A child of a class's day, as the sheet lists it (学籍号 masked).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Child {
+    pub id: i64,
+    pub name: String,
+    pub student_no: String,
+}
 
 /// One class of a day's sheet.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +46,10 @@ pub struct ClassDay {
     pub ate: Option<i32>,
     pub late: bool,
     pub recorded_by: Option<String>,
+    /// The eligible children, to name the absent from (for callers who may read the registry).
+    pub children: Vec<Child>,
+    /// Those named absent on the record.
+    pub absent: Vec<i64>,
 }
 
 /// A school's day: whether it has meals, and its classes.
@@ -51,9 +64,14 @@ pub struct DaySheet {
     /// Children who ate, over the classes recorded.
     pub ate: i32,
     pub reported: bool,
+    /// The county's deadline, HH:MM Beijing time.
+    pub deadline: String,
+    /// Whether the month is closed: changes wait for the county's approval.
+    pub closed: bool,
 }
 
-/// What a school sends: per class (by 班级号) the number who ate; a reason when correcting a past day.
+/// What a school sends: per class (by 班级号) the number who ate and, optionally, the children
+/// absent (each by 学籍号 or by the id the sheet lists); a reason when correcting a past day.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct DayForm {
     #[serde(default)]
@@ -69,9 +87,30 @@ pub struct ClassCount {
     /// A number, or its text as typed.
     #[serde(default)]
     pub ate: serde_json::Value,
+    #[serde(default)]
+    pub absent: Vec<serde_json::Value>,
 }
 
-fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
+/// One class's change, as applied (or held for the county's approval).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Change {
+    pub class_id: i64,
+    pub class_no: String,
+    pub eligible: i32,
+    pub before: Option<i32>,
+    pub ate: i32,
+    pub absent: Vec<i64>,
+}
+
+/// What a submission did: saved, or held for the county (the month is closed).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Recorded {
+    Saved { sheet: DaySheet },
+    Pending { correction: i64, sheet: DaySheet },
+}
+
+pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
     if OrgKind::parse(&org.kind) != Some(OrgKind::School) {
         return Err(AppError::field("school", "meals.school", format!("“{}”不是学校", org.name)));
@@ -79,35 +118,50 @@ fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     Ok(org)
 }
 
-/// The school's compulsory-grade classes on the day with their eligible children.
-fn eligible(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<Vec<(i64, String, String, i32)>> {
+/// A class of a day with its eligible children.
+pub(crate) struct EligibleClass {
+    pub id: i64,
+    pub class_no: String,
+    pub name: String,
+    pub children: Vec<Child>,
+}
+
+/// The school's compulsory-grade classes on the day with their eligible children (学籍号 in full:
+/// callers mask it before showing).
+pub(crate) fn eligible(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<Vec<EligibleClass>> {
     let classes = crate::programme::roster::classes_on(conn, school, day)?;
-    let kids: Vec<(i64, Option<i64>)> = student_spells::table
+    let kids: Vec<(i64, Option<i64>, String, String)> = student_spells::table
         .inner_join(students::table)
         .filter(student_spells::school_id.eq(school.id))
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(day))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
         .filter(students::review.eq("confirmed"))
-        .select((student_spells::student_id, student_spells::class_id))
+        .select((student_spells::student_id, student_spells::class_id, students::name, students::student_no))
+        .order(students::student_no.asc())
         .load(conn)?;
-    let mut per: BTreeMap<i64, std::collections::BTreeSet<i64>> = BTreeMap::new();
-    for (kid, class) in kids {
+    let mut per: BTreeMap<i64, BTreeMap<i64, Child>> = BTreeMap::new();
+    for (id, class, name, student_no) in kids {
         if let Some(c) = class {
-            per.entry(c).or_default().insert(kid);
+            per.entry(c).or_default().insert(id, Child { id, name, student_no });
         }
     }
-    let mut out: Vec<(i64, String, String, i32)> = classes
+    let mut out: Vec<EligibleClass> = classes
         .into_iter()
         .filter(|(_, (_, _, grade))| is_compulsory_grade(*grade))
-        .map(|(id, (no, name, _))| (id, no, name, per.get(&id).map_or(0, |s| s.len() as i32)))
+        .map(|(id, (class_no, name, _))| EligibleClass {
+            id,
+            class_no,
+            name,
+            children: per.remove(&id).map(|m| m.into_values().collect()).unwrap_or_default(),
+        })
         .collect();
-    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.sort_by(|a, b| a.class_no.cmp(&b.class_no));
     Ok(out)
 }
 
 /// Whether the school has meals that day: in the programme, and a meal day of its calendar.
-fn has_meals(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<bool> {
+pub(crate) fn has_meals(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<bool> {
     let member = crate::programme::config::memberships(conn, school.id)?.iter().any(|p| p.contains(day));
     Ok(member && crate::programme::calendar::meal_days(conn, &school.path, day, day)?.contains(&day))
 }
@@ -116,10 +170,43 @@ fn has_meals(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<bool>
 pub fn sheet(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<DaySheet> {
     caller.require(conn, Permission::ViewReports, "meal_day")?;
     let school = school_of(conn, caller, school_code)?;
-    sheet_of(conn, &school, day)
+    Ok(shown(caller, sheet_of(conn, &school, day)?))
 }
 
-fn sheet_of(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<DaySheet> {
+/// The sheet as a caller sees it: children's 学籍号 masked, and no children at all for a
+/// caller who may not read the registry.
+fn shown(caller: &Caller, mut sheet: DaySheet) -> DaySheet {
+    let names = caller.may(Permission::ViewStudents);
+    for c in &mut sheet.classes {
+        if names {
+            for child in &mut c.children {
+                child.student_no = crate::domain::mask::student_no(&child.student_no);
+            }
+        } else {
+            c.children.clear();
+        }
+    }
+    sheet
+}
+
+/// The children named absent on a school's records of a day, per class.
+fn absences(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<BTreeMap<i64, Vec<i64>>> {
+    let rows: Vec<(i64, i64)> = daily_meal_absences::table
+        .inner_join(daily_meals::table)
+        .filter(daily_meals::school_id.eq(school.id))
+        .filter(daily_meals::day.eq(day))
+        .select((daily_meals::class_id, daily_meal_absences::student_id))
+        .order(daily_meal_absences::student_id.asc())
+        .load(conn)?;
+    let mut out: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (class, kid) in rows {
+        out.entry(class).or_default().push(kid);
+    }
+    Ok(out)
+}
+
+/// The day's sheet, children's 学籍号 in full (for the service's own checks).
+pub(crate) fn sheet_of(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<DaySheet> {
     let meal_day = has_meals(conn, school, day)?;
     let recorded: BTreeMap<i64, (i32, bool, String)> = daily_meals::table
         .filter(daily_meals::school_id.eq(school.id))
@@ -129,18 +216,21 @@ fn sheet_of(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<DayShe
         .into_iter()
         .map(|(c, a, l, b)| (c, (a, l, b)))
         .collect();
+    let mut absent = absences(conn, school, day)?;
     let classes: Vec<ClassDay> = eligible(conn, school, day)?
         .into_iter()
-        .map(|(class_id, class_no, name, eligible)| {
-            let r = recorded.get(&class_id);
+        .map(|c| {
+            let r = recorded.get(&c.id);
             ClassDay {
-                class_id,
-                class_no,
-                name,
-                eligible,
+                class_id: c.id,
+                eligible: i32::try_from(c.children.len()).unwrap_or(i32::MAX),
+                class_no: c.class_no,
+                name: c.name,
                 ate: r.map(|r| r.0),
                 late: r.is_some_and(|r| r.1),
                 recorded_by: r.map(|r| r.2.clone()),
+                children: c.children,
+                absent: absent.remove(&c.id).unwrap_or_default(),
             }
         })
         .collect();
@@ -153,10 +243,12 @@ fn sheet_of(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<DayShe
         ate: classes.iter().filter_map(|c| c.ate).sum(),
         reported: !classes.is_empty() && classes.iter().all(|c| c.ate.is_some()),
         classes,
+        deadline: super::settings::deadline_for(conn, &school.path)?.format("%H:%M").to_string(),
+        closed: month_closed(conn, school, day)?,
     })
 }
 
-fn typed(v: &serde_json::Value) -> String {
+pub(crate) fn typed(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),
@@ -164,22 +256,25 @@ fn typed(v: &serde_json::Value) -> String {
     }
 }
 
-/// Records (or corrects) a school's day, all classes sent or none. The caller is the school's
-/// own nutrition officer or principal.
-pub fn record(
-    conn: &mut DbConn,
-    caller: &Caller,
-    school_code: &str,
-    day: NaiveDate,
-    form: &DayForm,
-) -> AppResult<DaySheet> {
+/// Whether the month of `day` is closed for the school (its entitlements settled).
+pub(crate) fn month_closed(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<bool> {
+    Ok(entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq(school.id))
+        .filter(entitlement_periods::month.eq(Month::of(day).key()))
+        .filter(entitlement_periods::status.eq("closed"))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// The school of a record, checked: one of the caller's own, a meal day, not in the future.
+fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<Org> {
     caller.require(conn, Permission::RecordMeals, "meal_day_record")?;
     let school = school_of(conn, caller, school_code)?;
     if !caller.is_cli() && caller.org_id != school.id {
         return Err(AppError::invalid("meals.not_own_school", format!("就餐日报由{}本校填报", school.name)));
     }
-    let today = today();
-    if day > today {
+    if day > today() {
         return Err(AppError::field("day", "meals.future_day", format!("{day}还没有到，不能预先填报")));
     }
     if !has_meals(conn, &school, day)? {
@@ -189,35 +284,48 @@ pub fn record(
             format!("{day}不是{}的供餐日（未纳入营养改善计划或校历无供餐），不能填报就餐人数", school.name),
         ));
     }
-    let closed = entitlement_periods::table
-        .filter(entitlement_periods::school_id.eq(school.id))
-        .filter(entitlement_periods::month.eq(Month::of(day).key()))
-        .filter(entitlement_periods::status.eq("closed"))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if closed {
-        return Err(AppError::conflict(
-            "meals.month_closed",
-            format!("{}的补助已结账，更正就餐日报须报县级审批", Month::of(day).key()),
-        ));
-    }
-    let sheet = sheet_of(conn, &school, day)?;
+    Ok(school)
+}
+
+/// The changes a form asks for against the day's sheet, every refusal named by class.
+pub(crate) fn changes_of(school: &Org, sheet: &DaySheet, form: &DayForm) -> AppResult<Vec<Change>> {
     let by_no: BTreeMap<&str, &ClassDay> = sheet.classes.iter().map(|c| (c.class_no.as_str(), c)).collect();
     let mut errors: Vec<FieldError> = Vec::new();
-    let mut counts: Vec<(&ClassDay, i32)> = Vec::new();
+    let mut out: Vec<Change> = Vec::new();
     for (i, c) in form.classes.iter().enumerate() {
-        let field = format!("classes[{i}]");
         let Some(class) = by_no.get(c.class.trim()) else {
             errors.push(FieldError {
-                field,
+                field: format!("classes[{i}]"),
                 code: "meals.class",
                 message: format!("第{}项：{}没有班级号为“{}”的义务教育班级", i + 1, school.name, c.class.trim()),
             });
             continue;
         };
-        match meal_day::count(&typed(&c.ate), class.eligible) {
-            Ok(n) => counts.push((class, n)),
+        let mut absent: Vec<i64> = Vec::new();
+        for a in &c.absent {
+            let a = typed(a);
+            let a = a.trim();
+            // A child by 学籍号 or by the id the sheet lists (学籍号 start with a letter).
+            match class.children.iter().find(|k| k.student_no == a || k.id.to_string() == a) {
+                Some(k) if !absent.contains(&k.id) => absent.push(k.id),
+                Some(_) => {}
+                None => errors.push(FieldError {
+                    field: format!("absent_{}", class.class_no),
+                    code: "meals.absent_child",
+                    message: format!("{}：点名缺勤的“{a}”不是该班当日在籍受益学生", class.name),
+                }),
+            }
+        }
+        absent.sort_unstable();
+        match meal_day::count(&typed(&c.ate), class.eligible, absent.len()) {
+            Ok(ate) => out.push(Change {
+                class_id: class.class_id,
+                class_no: class.class_no.clone(),
+                eligible: class.eligible,
+                before: class.ate,
+                ate,
+                absent,
+            }),
             Err(m) => errors.push(FieldError {
                 field: format!("ate_{}", class.class_no),
                 code: "meals.count",
@@ -225,68 +333,126 @@ pub fn record(
             }),
         }
     }
-    if counts.is_empty() && errors.is_empty() {
+    if out.is_empty() && errors.is_empty() {
         return Err(AppError::field("classes", "meals.empty", "请至少填报一个班级的就餐人数"));
-    }
-    let changes: Vec<(&ClassDay, i32)> = counts.iter().filter(|(c, n)| c.ate != Some(*n)).copied().collect();
-    let reason: String = form.reason.trim().chars().take(200).collect();
-    let corrects = changes.iter().any(|(c, _)| c.ate.is_some());
-    if errors.is_empty() && corrects && meal_day::correction_needs_reason(day, today) && reason.is_empty() {
-        errors.push(FieldError {
-            field: "reason".into(),
-            code: "meals.reason",
-            message: format!("更正{day}已报的就餐人数须填写原因"),
-        });
     }
     if !errors.is_empty() {
         return Err(AppError::fields(errors));
     }
+    let unchanged =
+        |c: &Change| by_no.get(c.class_no.as_str()).is_some_and(|k| k.ate == Some(c.ate) && k.absent == c.absent);
+    out.retain(|c| !unchanged(c));
+    Ok(out)
+}
+
+/// Records (or corrects) a school's day, all classes sent or none. The caller is the school's
+/// own nutrition officer or principal. In a closed month the changes wait for the county.
+pub fn record(
+    conn: &mut DbConn,
+    caller: &Caller,
+    school_code: &str,
+    day: NaiveDate,
+    form: &DayForm,
+) -> AppResult<Recorded> {
+    let school = recordable(conn, caller, school_code, day)?;
+    let sheet = sheet_of(conn, &school, day)?;
+    let changes = changes_of(&school, &sheet, form)?;
+    let reason: String = form.reason.trim().chars().take(200).collect();
+    let corrects = changes.iter().any(|c| c.before.is_some());
+    if corrects && meal_day::correction_needs_reason(day, today()) && reason.is_empty() {
+        return Err(AppError::field("reason", "meals.reason", format!("更正{day}已报的就餐人数须填写原因")));
+    }
+    if !changes.is_empty() && month_closed(conn, &school, day)? {
+        if reason.is_empty() {
+            return Err(AppError::field(
+                "reason",
+                "meals.reason",
+                format!("{}的补助已结账，补报或更正须写明原因并报县级审批", Month::of(day)),
+            ));
+        }
+        let correction = super::corrections::request(conn, caller, &school, day, &changes, &reason)?;
+        return Ok(Recorded::Pending { correction, sheet: shown(caller, sheet_of(conn, &school, day)?) });
+    }
     let at = now();
-    let late = meal_day::late(day, crate::clock::local(at), DEFAULT_DEADLINE);
-    write_tx(conn, |conn| {
-        for (class, ate) in &changes {
-            let updated = diesel::update(
-                daily_meals::table.filter(daily_meals::class_id.eq(class.class_id)).filter(daily_meals::day.eq(day)),
-            )
-            .set((
-                daily_meals::ate.eq(ate),
-                daily_meals::eligible.eq(class.eligible),
-                daily_meals::reason.eq(&reason),
-                daily_meals::recorded_by.eq(&caller.username),
-                daily_meals::recorded_at.eq(at),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
-                diesel::insert_into(daily_meals::table)
-                    .values((
-                        daily_meals::school_id.eq(school.id),
-                        daily_meals::class_id.eq(class.class_id),
-                        daily_meals::day.eq(day),
-                        daily_meals::eligible.eq(class.eligible),
-                        daily_meals::ate.eq(ate),
-                        daily_meals::late.eq(late),
-                        daily_meals::reason.eq(&reason),
-                        daily_meals::recorded_by.eq(&caller.username),
+    let deadline = super::settings::deadline_for(conn, &school.path)?;
+    let late = meal_day::late(day, crate::clock::local(at), deadline);
+    write_tx(conn, |conn| apply(conn, caller, &caller.username, &school, day, &changes, &reason, late, at))?;
+    Ok(Recorded::Saved { sheet: shown(caller, sheet_of(conn, &school, day)?) })
+}
+
+/// Writes a day's changes, recorded by `by`, and their audit row (inside the caller's
+/// transaction). A class first recorded now is late or not as `late` says; a correction keeps
+/// the original's mark.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply(
+    conn: &mut DbConn,
+    caller: &Caller,
+    by: &str,
+    school: &Org,
+    day: NaiveDate,
+    changes: &[Change],
+    reason: &str,
+    late: bool,
+    at: chrono::NaiveDateTime,
+) -> AppResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for c in changes {
+        let existing: Option<i64> = daily_meals::table
+            .filter(daily_meals::class_id.eq(c.class_id))
+            .filter(daily_meals::day.eq(day))
+            .select(daily_meals::id)
+            .first(conn)
+            .optional()?;
+        let id = match existing {
+            Some(id) => {
+                diesel::update(daily_meals::table.find(id))
+                    .set((
+                        daily_meals::ate.eq(c.ate),
+                        daily_meals::eligible.eq(c.eligible),
+                        daily_meals::reason.eq(reason),
+                        daily_meals::recorded_by.eq(by),
                         daily_meals::recorded_at.eq(at),
                     ))
                     .execute(conn)?;
+                diesel::delete(daily_meal_absences::table.filter(daily_meal_absences::daily_meal_id.eq(id)))
+                    .execute(conn)?;
+                id
             }
+            None => diesel::insert_into(daily_meals::table)
+                .values((
+                    daily_meals::school_id.eq(school.id),
+                    daily_meals::class_id.eq(c.class_id),
+                    daily_meals::day.eq(day),
+                    daily_meals::eligible.eq(c.eligible),
+                    daily_meals::ate.eq(c.ate),
+                    daily_meals::late.eq(late),
+                    daily_meals::reason.eq(reason),
+                    daily_meals::recorded_by.eq(by),
+                    daily_meals::recorded_at.eq(at),
+                ))
+                .returning(daily_meals::id)
+                .get_result(conn)?,
+        };
+        for kid in &c.absent {
+            diesel::insert_into(daily_meal_absences::table)
+                .values((daily_meal_absences::daily_meal_id.eq(id), daily_meal_absences::student_id.eq(kid)))
+                .execute(conn)?;
         }
-        if changes.is_empty() {
-            return Ok(());
-        }
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new("meals.day", "school", &school.code)
-                .before(&changes.iter().map(|(c, _)| (c.class_no.clone(), c.ate)).collect::<BTreeMap<_, _>>())
-                .after(&serde_json::json!({
-                    "day": day, "late": late, "reason": reason,
-                    "classes": changes.iter().map(|(c, n)| (c.class_no.clone(), *n)).collect::<BTreeMap<_, _>>(),
-                })),
-        )
-    })?;
-    sheet_of(conn, &school, day)
+    }
+    audit::record(
+        conn,
+        &caller.actor(),
+        Entry::new("meals.day", "school", &school.code)
+            .before(&changes.iter().map(|c| (c.class_no.clone(), c.before)).collect::<BTreeMap<_, _>>())
+            .after(&serde_json::json!({
+                "day": day, "late": late, "reason": reason,
+                "classes": changes.iter().map(|c| (c.class_no.clone(), c.ate)).collect::<BTreeMap<_, _>>(),
+                "absent": changes.iter().filter(|c| !c.absent.is_empty())
+                    .map(|c| (c.class_no.clone(), c.absent.len())).collect::<BTreeMap<_, _>>(),
+            })),
+    )
 }
 
 /// A school on the county's reporting board for a day.

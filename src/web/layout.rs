@@ -110,6 +110,7 @@ impl Flash {
             Some("pending") => "已提交，金额超过审批额度，等待本单位第二人审批",
             Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
             Some("rejected") => "已退回",
+            Some("correction") => "本月补助已结账：更正已提交县级审批，批准后生效",
             _ => "",
         }
     }

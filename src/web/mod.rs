@@ -285,6 +285,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/meals", web::get().to(crate::meals::web::day))
         .route("/meals", web::post().to(crate::meals::web::record))
         .route("/meals/board", web::get().to(crate::meals::web::board))
+        .route("/meals/deadline", web::post().to(crate::meals::web::set_deadline))
+        .route("/meals/import", web::post().to(crate::meals::web::import_page))
+        .route("/meals/corrections", web::get().to(crate::meals::web::corrections))
+        .route("/meals/corrections/{id}", web::post().to(crate::meals::web::decide))
         .route("/inspections/visits/{id}", web::post().to(crate::inspection::web::visit_record))
         .route("/inspections/findings", web::get().to(crate::inspection::web::findings_list))
         .route("/inspections/findings", web::post().to(crate::inspection::web::finding_record))
@@ -416,6 +420,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/schools/{code}/meal-days/{day}", web::get().to(crate::meals::web::day_api))
                 .route("/schools/{code}/meal-days/{day}", web::post().to(crate::meals::web::record_api))
                 .route("/meal-days", web::get().to(crate::meals::web::board_api))
+                .route("/meal-settings", web::put().to(crate::meals::web::deadline_api))
+                .route("/meal-days/import", web::post().to(crate::meals::web::import_api))
+                .route("/meal-corrections", web::get().to(crate::meals::web::corrections_api))
+                .route("/meal-corrections/{id}", web::post().to(crate::meals::web::decide_api))
                 .route(
                     "/inspection-plans/{id}/visits/{visit}/report.pdf",
                     web::get().to(crate::inspection::web::visit_report_api),

@@ -226,8 +226,22 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "inspection",
     ),
     ("get", "/schools/{code}/meal-days/{day}", "学校一天的就餐日报：各班在籍受益人数与已报就餐人数", "meals"),
-    ("post", "/schools/{code}/meal-days/{day}", "报送就餐日报 {classes: [{class: 班级号, ate}], reason?}", "meals"),
+    (
+        "post",
+        "/schools/{code}/meal-days/{day}",
+        "报送就餐日报 {classes: [{class: 班级号, ate, absent?: [学籍号]}], reason?}；已结账月份返回202，待县级审批",
+        "meals",
+    ),
     ("get", "/meal-days", "县（或上级）当日各校就餐日报报送进度 ?org=&day=", "meals"),
+    (
+        "post",
+        "/meal-days/import",
+        "导入就餐日报（请求体为文件，?filename=；列：学校标识码、日期、班级号、就餐人数、缺勤学生、更正原因）",
+        "meals",
+    ),
+    ("put", "/meal-settings", "设置本县就餐日报每日截止时间 {deadline: \"HH:MM\"}", "meals"),
+    ("get", "/meal-corrections", "已结账月份就餐日报更正申请 ?org=", "meals"),
+    ("post", "/meal-corrections/{id}", "审批更正 {decision: approve|refuse, note}", "meals"),
     ("get", "/reconciliation", "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)", "ledger"),
     (
         "get",

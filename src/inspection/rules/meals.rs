@@ -1,6 +1,11 @@
 //! Rules about what schools report serving: meal days above the calendar (A04), meals above
-//! the named children's days (A05), the same figure month after month (A17), meals or spending
-//! away from meal days (A18).
+//! the named children's days (A05), the same figure month after month or in every class
+//! (A17), meals or spending away from meal days (A18), and over the daily records: the monthly
+//! return against the days (A23), a class full every day (A24), the same count day after day
+//! (A25), meals for children absent or not at school (A26).
+//!
+//! A month's figures are `meals::monthly::served`: the daily records where a school keeps
+//! them, else its monthly return.
 
 use std::collections::BTreeMap;
 
@@ -9,24 +14,20 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::db::DbConn;
-use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, meals_served};
+use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries};
 use crate::domain::anomaly::{Rule, whole};
 use crate::domain::calendar::Month;
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
 use crate::error::AppResult;
 use crate::inspection::scan::{Ctx, Flag, month_label};
+use crate::meals::monthly::{self, Served};
 use crate::programme::calendar;
 
 /// A04: meal days reported above the calendar's meal days of the month.
 pub(in crate::inspection) fn a04_days_above_calendar(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
-    let rows: Vec<(i64, i32, i32)> = meals_served::table
-        .filter(meals_served::school_id.eq_any(&cx.ids))
-        .filter(meals_served::month.eq_any(cx.span.keys()))
-        .select((meals_served::school_id, meals_served::month, meals_served::days_served))
-        .load(conn)?;
     let mut out = Vec::new();
-    for (school, key, reported) in rows {
+    for ((school, key), Served { days_served: reported, .. }) in monthly::served(conn, &cx.ids, &cx.span.keys())? {
         let (Some(org), Ok(m)) = (cx.school(school), Month::from_key(key)) else { continue };
         let calendar_days = calendar::month_for(conn, &org.path, m)?.map_or(0, |(c, _, _)| c.count());
         if usize::try_from(reported).unwrap_or(0) > calendar_days {
@@ -44,22 +45,20 @@ pub(in crate::inspection) fn a04_days_above_calendar(conn: &mut DbConn, cx: &Ctx
 
 /// A05: meals served above the named beneficiaries' person-days of the month.
 pub(in crate::inspection) fn a05_meals_above_beneficiary_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
-    let rows: Vec<(i64, i32, i32, i32, i64)> = meals_served::table
-        .inner_join(
-            entitlement_periods::table.on(entitlement_periods::school_id
-                .eq(meals_served::school_id)
-                .and(entitlement_periods::month.eq(meals_served::month))),
-        )
-        .filter(meals_served::school_id.eq_any(&cx.ids))
-        .filter(meals_served::month.eq_any(cx.span.keys()))
+    let served = monthly::served(conn, &cx.ids, &cx.span.keys())?;
+    let periods: Vec<(i64, i32, i32, i64)> = entitlement_periods::table
+        .filter(entitlement_periods::school_id.eq_any(&cx.ids))
+        .filter(entitlement_periods::month.eq_any(cx.span.keys()))
         .select((
-            meals_served::school_id,
-            meals_served::month,
-            meals_served::meals,
+            entitlement_periods::school_id,
+            entitlement_periods::month,
             entitlement_periods::beneficiary_days,
             entitlement_periods::amount_fen,
         ))
         .load(conn)?;
+    let rows = periods
+        .into_iter()
+        .filter_map(|(school, key, days, fen)| served.get(&(school, key)).map(|s| (school, key, s.meals, days, fen)));
     let mut out = Vec::new();
     for (school, key, meals, days, fen) in rows {
         // A tolerance in percent of the person-days (default 0: exact).
@@ -68,7 +67,7 @@ pub(in crate::inspection) fn a05_meals_above_beneficiary_days(conn: &mut DbConn,
         if Decimal::from(meals) <= allowed {
             continue;
         }
-        let excess = usize::try_from(meals - days).unwrap_or(0);
+        let excess = usize::try_from(meals - i64::from(days)).unwrap_or(0);
         let mut f = cx.flag(
             Rule::A05,
             school,
@@ -86,16 +85,16 @@ pub(in crate::inspection) fn a05_meals_above_beneficiary_days(conn: &mut DbConn,
 pub(in crate::inspection) fn a17_meals_repeated(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     // A year before the period, so a run that ends in it is seen whole.
     let from = Month::of(cx.first).key() - 100;
-    let rows: Vec<(i64, i32, i32)> = meals_served::table
-        .filter(meals_served::school_id.eq_any(&cx.ids))
-        .filter(meals_served::month.between(from, Month::of(cx.last).key()))
-        .filter(meals_served::meals.gt(0))
-        .select((meals_served::school_id, meals_served::month, meals_served::meals))
-        .order((meals_served::school_id.asc(), meals_served::month.asc()))
-        .load(conn)?;
-    let mut by: BTreeMap<i64, Vec<(i32, i32)>> = BTreeMap::new();
-    for (school, month, meals) in rows {
-        by.entry(school).or_default().push((month, meals));
+    let keys: Vec<i32> = Month::span(Month::from_key(from).map_or(cx.first, Month::first_day), cx.last)
+        .into_iter()
+        .map(Month::key)
+        .collect();
+    let rows = monthly::served(conn, &cx.ids, &keys)?;
+    let mut by: BTreeMap<i64, Vec<(i32, i64)>> = BTreeMap::new();
+    for ((school, month), served) in rows {
+        if served.meals > 0 {
+            by.entry(school).or_default().push((month, served.meals));
+        }
     }
     let mut out = Vec::new();
     for (school, months) in by {
@@ -123,6 +122,7 @@ pub(in crate::inspection) fn a17_meals_repeated(conn: &mut DbConn, cx: &Ctx) -> 
             start = i;
         }
     }
+    out.extend(super::daily::a17_same_in_every_class(conn, cx)?);
     Ok(out)
 }
 
@@ -130,12 +130,11 @@ pub(in crate::inspection) fn a17_meals_repeated(conn: &mut DbConn, cx: &Ctx) -> 
 /// supplier paid for the school) further than the threshold's days from any meal day.
 pub(in crate::inspection) fn a18_outside_meal_days(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     let mut out = Vec::new();
-    let reported: Vec<(i64, i32, i32)> = meals_served::table
-        .filter(meals_served::school_id.eq_any(&cx.ids))
-        .filter(meals_served::month.eq_any(cx.span.keys()))
-        .filter(meals_served::meals.gt(0))
-        .select((meals_served::school_id, meals_served::month, meals_served::meals))
-        .load(conn)?;
+    let reported: Vec<(i64, i32, i64)> = monthly::served(conn, &cx.ids, &cx.span.keys())?
+        .into_iter()
+        .filter(|(_, s)| s.meals > 0)
+        .map(|((school, key), s)| (school, key, s.meals))
+        .collect();
     // Spending: the school's own food expenditures and suppliers' payments for it.
     type Spend = (i64, i64, Option<i64>, Option<i64>, i64, NaiveDate, String);
     let spent: Vec<Spend> = ledger_entries::table

@@ -1,7 +1,8 @@
-//! The rules, by what they read: the registry's children, the meals reported, the money, the
-//! rosters.
+//! The rules, by what they read: the registry's children, the meals reported (monthly and
+//! daily), the money, the rosters.
 
 pub(super) mod children;
+pub(super) mod daily;
 pub(super) mod meals;
 pub(super) mod money;
 pub(super) mod roster;

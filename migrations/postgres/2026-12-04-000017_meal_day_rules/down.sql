@@ -1,0 +1,3 @@
+DROP TABLE meal_corrections;
+DROP TABLE meal_settings;
+DROP TABLE daily_meal_absences;
