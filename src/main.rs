@@ -262,14 +262,15 @@ enum BenchCommand {
         rows: usize,
     },
     /// Post a day's meal records for N generated schools of 10 classes through the HTTP API
-    /// with C concurrent clients; p50/p95/p99 per request.
+    /// with C concurrent clients, each pausing P ms between requests (as officers do; 0 for the
+    /// server's saturation); p50/p95/p99 per request.
     MealDays {
         #[arg(long, default_value_t = 10_000)]
         schools: usize,
         #[arg(long, default_value_t = 50)]
         clients: usize,
         /// Each client's pause between its requests, in milliseconds.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 1000)]
         pause_ms: u64,
     },
 }

@@ -267,8 +267,9 @@ pub(crate) fn month_closed(conn: &mut DbConn, school: &Org, day: NaiveDate) -> A
         > 0)
 }
 
-/// The school of a record, checked: one of the caller's own, a meal day, not in the future.
-fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<Org> {
+/// The school of a record and its day's sheet, checked: one of the caller's own, a meal day,
+/// not in the future.
+fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<(Org, DaySheet)> {
     caller.require(conn, Permission::RecordMeals, "meal_day_record")?;
     let school = school_of(conn, caller, school_code)?;
     if !caller.is_cli() && caller.org_id != school.id {
@@ -277,14 +278,15 @@ fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveD
     if day > today() {
         return Err(AppError::field("day", "meals.future_day", format!("{day}还没有到，不能预先填报")));
     }
-    if !has_meals(conn, &school, day)? {
+    let sheet = sheet_of(conn, &school, day)?;
+    if !sheet.meal_day {
         return Err(AppError::field(
             "day",
             "meals.no_meal_day",
             format!("{day}不是{}的供餐日（未纳入营养改善计划或校历无供餐），不能填报就餐人数", school.name),
         ));
     }
-    Ok(school)
+    Ok((school, sheet))
 }
 
 /// The changes a form asks for against the day's sheet, every refusal named by class.
@@ -354,15 +356,14 @@ pub fn record(
     day: NaiveDate,
     form: &DayForm,
 ) -> AppResult<Recorded> {
-    let school = recordable(conn, caller, school_code, day)?;
-    let sheet = sheet_of(conn, &school, day)?;
+    let (school, sheet) = recordable(conn, caller, school_code, day)?;
     let changes = changes_of(&school, &sheet, form)?;
     let reason: String = form.reason.trim().chars().take(200).collect();
     let corrects = changes.iter().any(|c| c.before.is_some());
     if corrects && meal_day::correction_needs_reason(day, today()) && reason.is_empty() {
         return Err(AppError::field("reason", "meals.reason", format!("更正{day}已报的就餐人数须填写原因")));
     }
-    if !changes.is_empty() && month_closed(conn, &school, day)? {
+    if !changes.is_empty() && sheet.closed {
         if reason.is_empty() {
             return Err(AppError::field(
                 "reason",
@@ -371,13 +372,32 @@ pub fn record(
             ));
         }
         let correction = super::corrections::request(conn, caller, &school, day, &changes, &reason)?;
-        return Ok(Recorded::Pending { correction, sheet: shown(caller, sheet_of(conn, &school, day)?) });
+        return Ok(Recorded::Pending { correction, sheet: shown(caller, sheet) });
     }
     let at = now();
-    let deadline = super::settings::deadline_for(conn, &school.path)?;
+    let deadline = meal_day::parse_deadline(&sheet.deadline).unwrap_or(meal_day::DEFAULT_DEADLINE);
     let late = meal_day::late(day, crate::clock::local(at), deadline);
     write_tx(conn, |conn| apply(conn, caller, &caller.username, &school, day, &changes, &reason, late, at))?;
-    Ok(Recorded::Saved { sheet: shown(caller, sheet_of(conn, &school, day)?) })
+    Ok(Recorded::Saved { sheet: shown(caller, sheet.with(&changes, late, &caller.username)) })
+}
+
+impl DaySheet {
+    /// The sheet once `changes` are written (what `apply` wrote, without reading it back).
+    fn with(mut self, changes: &[Change], late: bool, by: &str) -> Self {
+        for c in changes {
+            if let Some(class) = self.classes.iter_mut().find(|k| k.class_id == c.class_id) {
+                if class.ate.is_none() {
+                    class.late = late;
+                }
+                class.ate = Some(c.ate);
+                class.absent.clone_from(&c.absent);
+                class.recorded_by = Some(by.to_owned());
+            }
+        }
+        self.ate = self.classes.iter().filter_map(|c| c.ate).sum();
+        self.reported = !self.classes.is_empty() && self.classes.iter().all(|c| c.ate.is_some());
+        self
+    }
 }
 
 /// Writes a day's changes, recorded by `by`, and their audit row (inside the caller's
@@ -398,48 +418,57 @@ pub(crate) fn apply(
     if changes.is_empty() {
         return Ok(());
     }
-    for c in changes {
-        let existing: Option<i64> = daily_meals::table
-            .filter(daily_meals::class_id.eq(c.class_id))
-            .filter(daily_meals::day.eq(day))
-            .select(daily_meals::id)
-            .first(conn)
-            .optional()?;
-        let id = match existing {
-            Some(id) => {
-                diesel::update(daily_meals::table.find(id))
-                    .set((
-                        daily_meals::ate.eq(c.ate),
-                        daily_meals::eligible.eq(c.eligible),
-                        daily_meals::reason.eq(reason),
-                        daily_meals::recorded_by.eq(by),
-                        daily_meals::recorded_at.eq(at),
-                    ))
-                    .execute(conn)?;
-                diesel::delete(daily_meal_absences::table.filter(daily_meal_absences::daily_meal_id.eq(id)))
-                    .execute(conn)?;
-                id
-            }
-            None => diesel::insert_into(daily_meals::table)
-                .values((
-                    daily_meals::school_id.eq(school.id),
-                    daily_meals::class_id.eq(c.class_id),
-                    daily_meals::day.eq(day),
-                    daily_meals::eligible.eq(c.eligible),
-                    daily_meals::ate.eq(c.ate),
-                    daily_meals::late.eq(late),
-                    daily_meals::reason.eq(reason),
-                    daily_meals::recorded_by.eq(by),
-                    daily_meals::recorded_at.eq(at),
-                ))
-                .returning(daily_meals::id)
-                .get_result(conn)?,
-        };
-        for kid in &c.absent {
-            diesel::insert_into(daily_meal_absences::table)
-                .values((daily_meal_absences::daily_meal_id.eq(id), daily_meal_absences::student_id.eq(kid)))
-                .execute(conn)?;
-        }
+    // One upsert for the day's classes: a correction keeps the first record's late mark.
+    let rows: Vec<_> = changes
+        .iter()
+        .map(|c| {
+            (
+                daily_meals::school_id.eq(school.id),
+                daily_meals::class_id.eq(c.class_id),
+                daily_meals::day.eq(day),
+                daily_meals::eligible.eq(c.eligible),
+                daily_meals::ate.eq(c.ate),
+                daily_meals::late.eq(late),
+                daily_meals::reason.eq(reason),
+                daily_meals::recorded_by.eq(by),
+                daily_meals::recorded_at.eq(at),
+            )
+        })
+        .collect();
+    use diesel::upsert::excluded;
+    let ids: BTreeMap<i64, i64> = crate::per_backend!(conn, |c| diesel::insert_into(daily_meals::table)
+        .values(&rows)
+        .on_conflict((daily_meals::class_id, daily_meals::day))
+        .do_update()
+        .set((
+            daily_meals::eligible.eq(excluded(daily_meals::eligible)),
+            daily_meals::ate.eq(excluded(daily_meals::ate)),
+            daily_meals::reason.eq(excluded(daily_meals::reason)),
+            daily_meals::recorded_by.eq(excluded(daily_meals::recorded_by)),
+            daily_meals::recorded_at.eq(excluded(daily_meals::recorded_at)),
+        ))
+        .returning((daily_meals::class_id, daily_meals::id))
+        .get_results::<(i64, i64)>(c))?
+    .into_iter()
+    .collect();
+    // The children named absent, replaced where a record had some.
+    let corrected: Vec<i64> =
+        changes.iter().filter(|c| c.before.is_some()).filter_map(|c| ids.get(&c.class_id)).copied().collect();
+    if !corrected.is_empty() {
+        diesel::delete(daily_meal_absences::table.filter(daily_meal_absences::daily_meal_id.eq_any(&corrected)))
+            .execute(conn)?;
+    }
+    let absent: Vec<_> = changes
+        .iter()
+        .filter_map(|c| ids.get(&c.class_id).map(|id| (id, c)))
+        .flat_map(|(id, c)| {
+            c.absent
+                .iter()
+                .map(move |kid| (daily_meal_absences::daily_meal_id.eq(*id), daily_meal_absences::student_id.eq(*kid)))
+        })
+        .collect();
+    if !absent.is_empty() {
+        crate::per_backend!(conn, |c| diesel::insert_into(daily_meal_absences::table).values(&absent).execute(c))?;
     }
     audit::record(
         conn,
