@@ -18,6 +18,17 @@ fn d(s: &str) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
 }
 
+/// A page as a signed-in user sees it (status 200 asserted).
+async fn page<S, B>(app: &S, cookie: &Header, uri: &str) -> String
+where
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    let r = test::call_service(app, test::TestRequest::get().uri(uri).insert_header(cookie.clone()).to_request()).await;
+    assert_eq!(r.status(), 200, "{uri}");
+    String::from_utf8_lossy(&test::read_body(r).await).into_owned()
+}
+
 fn rows(w: &World) -> i64 {
     daily_meals::table.count().get_result(&mut w.conn()).expect("count")
 }
@@ -80,24 +91,7 @@ async fn a_day_s_count_is_held_against_the_children_eligible_that_day() {
                 .await;
         assert_eq!(s, 200, "{label}: {v}");
         // 韦三 leaves on the 16th: not eligible from that day.
-        let school_id: i64 =
-            orgs::table.filter(orgs::code.eq(SCHOOL_A)).select(orgs::id).first(&mut w.conn()).expect("school");
-        let class_id: Option<i64> =
-            students::table.find(ids[2]).select(students::class_id).first(&mut w.conn()).expect("class");
-        timeline::switch(
-            &mut w.conn(),
-            ids[2],
-            &Switch {
-                on: d("2026-11-16"),
-                state: State::Left,
-                school_id,
-                class_id,
-                cause: "test",
-                change_id: None,
-                promotion_id: None,
-            },
-        )
-        .expect("switch");
+        leave(&w, ids[2], "2026-11-16");
 
         let post = |who: &Header, day: &str, body: Value| {
             let (app, h) = (&app, who.clone());
@@ -175,13 +169,7 @@ async fn a_day_s_count_is_held_against_the_children_eligible_that_day() {
 
         // The page: prefilled with the eligible children, refused in Chinese, saved.
         let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("a.yyzg")));
-        let r = test::call_service(
-            &app,
-            test::TestRequest::get().uri("/meals?day=2026-11-17").insert_header(cookie.clone()).to_request(),
-        )
-        .await;
-        assert_eq!(r.status(), 200, "{label}");
-        let html = String::from_utf8_lossy(&test::read_body(r).await).into_owned();
+        let html = page(&app, &cookie, "/meals?day=2026-11-17").await;
         assert!(html.contains("name=\"ate_202601\" value=\"2\""), "{label}: prefilled: {html}");
         let submit = |ate: &'static str| {
             let (app, cookie, csrf) = (&app, cookie.clone(), csrf_of(&html));
@@ -209,11 +197,7 @@ async fn a_day_s_count_is_held_against_the_children_eligible_that_day() {
 /// days (Mon–Fri, October from the 8th after the holiday).
 async fn autumn<S, B>(app: &S, w: &World)
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: TestApp<B>,
     B: actix_web::body::MessageBody,
 {
     let yyb = bearer(w, "yyb");
@@ -251,11 +235,7 @@ where
 /// A confirmed child of school A in a class, at school since 1 September; its id and 学籍号.
 async fn child<S, B>(app: &S, w: &World, class: &str, seq: u32) -> (i64, String)
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: TestApp<B>,
     B: actix_web::body::MessageBody,
 {
     // Odd sequence numbers: boys, as `student` says.
@@ -396,6 +376,23 @@ async fn the_absent_named_the_county_s_deadline_and_corrections_of_a_closed_mont
             }
         };
         assert_eq!(decide(&officer, correction, json!({"decision": "approve"})).await.0, 403, "{label}");
+        // The county's page lists it with its form, nothing pre-selected.
+        let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("yyb")));
+        let html = page(&app, &cookie, "/meals/corrections").await;
+        assert!(html.contains(&format!("id=\"correction-{correction}\"")) && html.contains("2 → 3"), "{label}: {html}");
+        assert!(html.contains("<option value=\"\">请选择</option>") && !html.contains("selected"), "{label}");
+        // Refused on the page without a choice, in Chinese.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/meals/corrections/{correction}"))
+                .insert_header(cookie)
+                .set_form([("csrf", csrf_of(&html).as_str()), ("decision", ""), ("note", "")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert!(String::from_utf8_lossy(&test::read_body(r).await).contains("审批意见"), "{label}");
         let (s, e) = decide(&yyb, correction, json!({"decision": "refuse"})).await;
         assert_eq!((s, e["error"].as_str()), (422, Some("meals.note")), "{label}: {e}");
         let (s, v) = decide(&yyb, correction, json!({"decision": "approve", "note": "核实属实"})).await;

@@ -41,6 +41,7 @@ pub fn meal_days(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &st
     let mut errors: Vec<FieldError> = Vec::new();
     // School days in the order first met, each with its rows.
     let mut days: Vec<((String, chrono::NaiveDate), Vec<&NamedRow>)> = Vec::new();
+    let mut at: std::collections::HashMap<(String, chrono::NaiveDate), usize> = Default::default();
     for r in &rows {
         let school = r.values[0].trim().to_owned();
         let day = match crate::domain::student::parse_date(&r.values[1]) {
@@ -50,9 +51,12 @@ pub fn meal_days(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &st
                 continue;
             }
         };
-        match days.iter_mut().find(|(k, _)| k.0 == school && k.1 == day) {
-            Some((_, list)) => list.push(r),
-            None => days.push(((school, day), vec![r])),
+        match at.get(&(school.clone(), day)) {
+            Some(&i) => days[i].1.push(r),
+            None => {
+                at.insert((school.clone(), day), days.len());
+                days.push(((school, day), vec![r]));
+            }
         }
     }
     if !errors.is_empty() {

@@ -237,6 +237,14 @@ pub fn bearer(w: &World, user: &str) -> Header {
     (actix_web::http::header::AUTHORIZATION, format!("Bearer {}", w.token(user)))
 }
 
+/// The app under test, as `test::init_service` gives it: helpers take `&impl TestApp<B>`.
+pub trait TestApp<B>: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error> {}
+
+impl<S, B> TestApp<B> for S where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
 /// Calls the app as `who`; returns the status and the JSON body (null when not JSON).
 pub async fn call<S, B>(app: &S, req: test::TestRequest, who: &Header) -> (u16, Value)
 where
