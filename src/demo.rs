@@ -535,6 +535,7 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
     }
     // This month so far: every day up to yesterday, and this morning about half the schools.
     daily::record(conn, cli, &school_orgs, Month::of(today).first_day(), today, true, false, &mut rng)?;
+    daily::canteen(conn, cli, &school_orgs, today)?;
     build_yibu(conn, cli, schools.get(1).map(String::as_str).unwrap_or_default())?;
     // A large receipt the county finance clerk entered, waiting for a second person.
     let caiwu = Caller::cli_as(conn, "caiwu")?;

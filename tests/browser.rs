@@ -869,6 +869,11 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(page.contains("已保存") && page.contains("已全部报送"), "recorded: {page}");
     assert!(page.contains("点名缺勤（1人）"), "the child named absent: {page}");
     d.screenshot(&shots.join("54-meal-day-saved-phone.png"));
+    // The week's menu and 陪餐 the demo posted, a click away.
+    d.click("#canteen-link");
+    let page = d.wait_until_source(|s| s.contains("id=\"menu-form\""));
+    assert!(page.contains("保存食谱") && page.contains("陪餐记录"), "the canteen's week: {page}");
+    d.screenshot(&shots.join("54b-canteen-phone.png"));
     // The county's board: the second school now reported.
     logout();
     d.post("/window/rect", json!({"width": 1366, "height": 1000}));

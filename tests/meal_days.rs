@@ -699,3 +699,104 @@ async fn the_meal_days_bench_posts_every_school_s_day_through_the_api() {
         assert!(r.detail["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{label}: {}", r.detail);
     }
 }
+
+#[actix_web::test]
+async fn a_week_s_menu_and_the_leaders_accompanying_meals() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        autumn(&app, &w).await;
+        add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
+        let officer = bearer(&w, "a.yyzg");
+        let put = |who: &Header, body: Value| {
+            let (app, h) = (&app, who.clone());
+            async move {
+                call(
+                    app,
+                    test::TestRequest::put()
+                        .uri(&format!("/api/v1/schools/{SCHOOL_A}/menus/2026-11-12"))
+                        .set_json(body),
+                    &h,
+                )
+                .await
+            }
+        };
+        let (s, e) = put(&officer, json!({})).await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("menu.empty")), "{label}: {e}");
+        let (s, e) = put(&officer, json!({"monday": "米饭\n土豆"})).await;
+        assert_eq!(s, 422, "{label}: one line a day: {e}");
+        assert_eq!(put(&bearer(&w, "b.xiaozhang"), json!({"monday": "米饭"})).await.0, 404, "{label}: not its school");
+        let (s, v) =
+            put(&officer, json!({"monday": "米饭、番茄炒蛋、白菜汤", "friday": "<script>alert(1)</script>"})).await;
+        assert_eq!((s, v["week_start"].as_str()), (200, Some("2026-11-09")), "{label}: the Thursday's week: {v}");
+        let (s, v) = put(&officer, json!({"monday": "米饭、土豆烧肉、青菜", "tuesday": "面条、鸡蛋"})).await;
+        assert_eq!(
+            (s, v["menu"]["monday"].as_str(), v["menu"]["friday"].as_str()),
+            (200, Some("米饭、土豆烧肉、青菜"), Some("")),
+            "{label}: replaced whole: {v}"
+        );
+
+        let post = |body: Value| {
+            let (app, h) = (&app, officer.clone());
+            async move {
+                call(
+                    app,
+                    test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/accompany")).set_json(body),
+                    &h,
+                )
+                .await
+            }
+        };
+        let (s, e) = post(json!({"day": "2026-11-14", "person": "王校长", "post": "校长", "served": "米饭"})).await;
+        assert_eq!(s, 422, "{label}: a Saturday: {e}");
+        assert!(e.to_string().contains("accompany.no_meal_day"), "{label}: {e}");
+        let (s, e) = post(json!({"day": "2026-11-10", "person": "", "post": "校长", "served": ""})).await;
+        assert!(
+            s == 422 && e.to_string().contains("陪餐人不能为空") && e.to_string().contains("当餐饭菜不能为空"),
+            "{label}: {e}"
+        );
+        let (s, v) = post(json!({"day": "2026-11-10", "person": "王校长", "post": "校长", "served": "米饭、土豆烧肉、青菜", "remarks": "咸淡适中"})).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        assert_eq!(
+            (v["accompany"][0]["person"].as_str(), v["menu"]["tuesday"].as_str()),
+            (Some("王校长"), Some("面条、鸡蛋")),
+            "{label}: {v}"
+        );
+        assert_eq!(audit_count(&mut w.conn(), "canteen.accompany"), 1, "{label}");
+
+        // The county reads the week; the page escapes what was typed.
+        let (s, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/canteen/2026-11-13")),
+            &bearer(&w, "yyb"),
+        )
+        .await;
+        assert_eq!((s, v["accompany"].as_array().map(Vec::len)), (200, Some(1)), "{label}: {v}");
+        let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("a.yyzg")));
+        put(&officer, json!({"monday": "<script>alert(1)</script>"})).await;
+        let html = page(&app, &cookie, "/meals/canteen?day=2026-11-10").await;
+        assert!(
+            html.contains("咸淡适中") && !html.contains("<script>alert(1)") && html.contains("&#60;script&#62;"),
+            "{label}: {html}"
+        );
+        // The page's menu form: saved from the page.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/meals/menu")
+                .insert_header(cookie)
+                .set_form([("csrf", csrf_of(&html).as_str()), ("day", "2026-11-16"), ("wednesday", "米饭、红烧鱼")])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let (_, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/schools/{SCHOOL_A}/canteen/2026-11-18")),
+            &officer,
+        )
+        .await;
+        assert_eq!(v["menu"]["wednesday"], "米饭、红烧鱼", "{label}: {v}");
+    }
+}

@@ -191,6 +191,8 @@ pub fn action_label(action: &str) -> &'static str {
         "yibu.close" => "一补结账",
         "meals.record" => "报送供餐人次",
         "meals.day" => "报送就餐日报",
+        "canteen.menu" => "公布每周食谱",
+        "canteen.accompany" => "记录陪餐",
         "meals.deadline" => "设置就餐日报截止时间",
         "meals.correction.request" => "申请更正已结账月份就餐日报",
         "meals.correction.approve" => "同意更正就餐日报",

@@ -957,12 +957,46 @@ diesel::joinable!(daily_meal_absences -> students (student_id));
 diesel::joinable!(meal_settings -> orgs (org_id));
 diesel::joinable!(meal_corrections -> orgs (school_id));
 
+diesel::table! {
+    meal_accompany (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        day -> Date,
+        person -> Text,
+        post -> Text,
+        served -> Text,
+        remarks -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    weekly_menus (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        week_start -> Date,
+        monday -> Text,
+        tuesday -> Text,
+        wednesday -> Text,
+        thursday -> Text,
+        friday -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(meal_accompany -> orgs (school_id));
+diesel::joinable!(weekly_menus -> orgs (school_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     daily_meals,
     daily_meal_absences,
     meal_settings,
     meal_corrections,
+    meal_accompany,
+    weekly_menus,
     account_requests,
     login_throttle,
     schools,

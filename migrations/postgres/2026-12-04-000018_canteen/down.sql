@@ -1,0 +1,2 @@
+DROP TABLE weekly_menus;
+DROP TABLE meal_accompany;
