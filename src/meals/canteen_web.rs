@@ -8,10 +8,11 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::canteen::{self, AccompanyForm, DAYS, Menu, Week};
+use super::web::{day_of, own_or};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppResult, ErrorKind};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Debug, Default, Deserialize)]
@@ -22,13 +23,6 @@ pub struct WeekQuery {
     day: String,
     #[serde(default)]
     ok: Option<String>,
-}
-
-fn day_of(s: &str) -> AppResult<chrono::NaiveDate> {
-    match s.trim() {
-        "" => Ok(crate::clock::today()),
-        d => d.parse().map_err(|_| AppError::field("day", "canteen.day", format!("日期“{d}”应为如2026-10-12的日期"))),
-    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -76,10 +70,6 @@ async fn page(
         errors,
         flash,
     })
-}
-
-fn own_or(code: &str, caller: &Caller) -> String {
-    if code.trim().is_empty() { caller.org_code.clone() } else { code.trim().to_owned() }
 }
 
 pub async fn week(

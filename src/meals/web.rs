@@ -33,14 +33,16 @@ pub struct DayQuery {
     ok: Option<String>,
 }
 
-fn day_of(s: &str) -> AppResult<NaiveDate> {
+/// A day as a query or form gives it; empty is today (Beijing time).
+pub(super) fn day_of(s: &str) -> AppResult<NaiveDate> {
     match s.trim() {
         "" => Ok(crate::clock::today()),
         d => d.parse().map_err(|_| AppError::field("day", "meals.day", format!("日期“{d}”应为如2026-10-12的日期"))),
     }
 }
 
-fn own_or(code: &str, caller: &Caller) -> String {
+/// The school (or org) asked for, else the caller's own.
+pub(super) fn own_or(code: &str, caller: &Caller) -> String {
     if code.trim().is_empty() { caller.org_code.clone() } else { code.trim().to_owned() }
 }
 
