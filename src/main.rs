@@ -535,7 +535,7 @@ enum AuditCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::ParseWorker { kind } = &cli.command {
-        return match mealroll::exchange::worker::kind_of_arg(kind).map(mealroll::exchange::worker::serve) {
+        return match mealroll::exchange::worker::Job::of_arg(kind).map(mealroll::exchange::worker::serve) {
             Some(Ok(())) => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         };

@@ -589,6 +589,28 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(page.contains("（最近备案版本）相比"), "compared with what the county filed: {page}");
     assert!(d.find_text("#diff").contains(&student_name), "the diff names the child who left: {page}");
     d.screenshot(&shots.join("25-roster-v2.png"));
+    // The guardians have signed the printed pages: the officer photographs each and uploads
+    // them, one JPEG a page, chosen together.
+    let summary = d.find_text("#scan-summary");
+    let printed: usize = summary
+        .split("共 ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the page says how many pages print: {summary}"));
+    let mut paths = Vec::new();
+    for n in 1..=printed {
+        let img = image::RgbImage::from_fn(420, 594, |x, y| {
+            if y % 20 == 0 || x % 70 == 0 { image::Rgb([60, 60, 60]) } else { image::Rgb([245, 243, 235]) }
+        });
+        let path = tmp.path().join(format!("签字第{n}页.jpg"));
+        img.save_with_format(&path, image::ImageFormat::Jpeg).expect("jpeg");
+        paths.push(path.display().to_string());
+    }
+    d.type_into("#scan", &paths.join("\n"));
+    d.click("#scan-form button");
+    d.wait_until_url(|u| u.contains("ok=scanned"));
+    assert!(d.find_text("#scan-check").contains("页数一致"), "every printed page scanned: {}", d.source());
     d.click("#sign-form button");
     d.wait_until_url(|u| u.contains("ok=stepped"));
     assert!(d.find_text("#roster-status").contains("学校已签章"), "signed: {}", d.source());
@@ -601,6 +623,15 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/rosters"));
     assert!(d.source().contains("逾期"), "the county sees late schools: {}", d.source());
     d.screenshot(&shots.join("26-rosters-county.png"));
+    // The reviewer holds each scanned page beside the names printed on it.
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
+    d.open(&format!("{roster_url}/scan"));
+    assert!(d.find_text("#scan-check").contains("页数一致"), "pages compared: {}", d.source());
+    assert!(d.source().contains("id=\"page-1\"") && d.source().contains("<img"), "page 1 shown: {}", d.source());
+    d.screenshot(&shots.join("57-roster-scan-review-1366.png"));
+    d.post("/window/rect", json!({"width": 1024, "height": 900}));
+    d.screenshot(&shots.join("58-roster-scan-review-1024.png"));
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
     d.open(&roster_url);
     d.click("#review-form button[value=review]");
     d.wait_until_url(|u| u.contains("ok=stepped"));

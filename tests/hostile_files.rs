@@ -243,6 +243,26 @@ fn the_parse_worker_takes_the_failure_the_guard_did_not_foresee() {
     assert_eq!(e.code, "test.stop");
 }
 
+/// An uploaded PDF (a signed roster's scan) is read by the same worker: a crafted one, nested
+/// past any stack or promising a stream it does not hold, costs that worker, not the server.
+#[test]
+fn a_crafted_pdf_is_refused_by_the_worker_and_an_honest_scan_still_reads() {
+    worker::set_program(env!("CARGO_BIN_EXE_mealroll"));
+    let mut nested = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    nested.extend(std::iter::repeat_n(b'[', 2_000_000));
+    let mut lying = b"%PDF-1.4\n1 0 obj << /Length 99999999999 >>\nstream\n".to_vec();
+    lying.extend_from_slice(b"x\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF");
+    for (name, pdf) in [("nested", nested), ("lying", lying), ("truncated", b"%PDF-1.7\n%\xe2\xe3".to_vec())] {
+        let e = worker::read_pdf(&pdf).expect_err("refused");
+        assert_eq!(e.code, "file.pdf_unreadable", "{name}: {}", e.message);
+        assert!(e.message.contains("PDF"), "{name}: {}", e.message);
+    }
+    let pages = [jpeg(30, 40), jpeg(31, 40)];
+    let read = worker::read_pdf(&scanned_pdf(&pages)).expect("an honest scan reads");
+    assert_eq!(read.pages, 2);
+    assert_eq!(read.previews, vec![Some(pages[0].clone()), Some(pages[1].clone())]);
+}
+
 struct Server {
     child: Child,
     base: String,

@@ -210,9 +210,12 @@ async fn the_roster_is_exactly_the_eligible_children_and_a_later_change_makes_v2
         assert!(left[0].1.contains("休学"), "{label}: why {}", left[0].1);
         assert!(diff["joined"][0]["reason"].as_str().unwrap_or("").contains("入学"), "{label}: {diff}");
 
-        // The old version can no longer move; the new one goes the whole way.
+        // The old version can no longer move; the new one goes the whole way, its signed scan
+        // uploaded before 备案.
         let (s, v) = step(&app, &yyb, v1, "review").await;
         assert_eq!((s, v["error"].as_str()), (409, Some("roster.superseded")), "{label}: {v}");
+        let (s, v) = upload_scan(&app, &principal_a, v2, &[("签字.jpg", jpeg(40, 60).as_slice())]).await;
+        assert_eq!(s, 201, "{label}: {v}");
         for (who, st, want) in
             [(&principal_a, "sign", "signed"), (&yyb, "review", "reviewed"), (&yyb, "archive", "archived")]
         {
@@ -455,5 +458,276 @@ async fn a_roster_row_changed_behind_the_application_is_reported_not_printed() {
             .expect("tamper");
         let (s, v) = call(&app, test::TestRequest::get().uri(&format!("/api/v1/rosters/{rid}/roster.pdf")), &yyb).await;
         assert_eq!((s, v["error"].as_str()), (409, Some("roster.tampered")), "{label}: {v}");
+    }
+}
+
+/// Puts school A into the programme for the term's school year.
+async fn school_a_in_programme<S, B>(app: &S, yyb: &Header, term: &str)
+where
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v) = call(
+        app,
+        test::TestRequest::put()
+            .uri("/api/v1/programme/plans")
+            .set_json(json!({"county": COUNTY, "school_year": &term[..4], "plan_type": "national"})),
+        yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/programme/schools")
+            .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
+        yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+/// Uploads scan files as `who` through the API.
+async fn upload_scan<S, B>(app: &S, who: &Header, id: i64, files: &[(&str, &[u8])]) -> (u16, Value)
+where
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    // A browser sends its text fields too; with no file chosen, only those.
+    let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("note", None, b"".as_slice())];
+    parts.extend(files.iter().map(|(n, b)| ("scan", Some(*n), *b)));
+    let (ct, body) = multipart(&parts);
+    let req = test::TestRequest::post()
+        .uri(&format!("/api/v1/rosters/{id}/scan"))
+        .insert_header((actix_web::http::header::CONTENT_TYPE, ct))
+        .set_payload(body);
+    call(app, req, who).await
+}
+
+fn rows_of(w: &World, table: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(&mut w.conn()).expect("count").n
+}
+
+#[actix_web::test]
+async fn a_roster_is_archived_only_with_its_signed_scan_counted_against_the_printed_pages() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let (term, _) = past_term();
+        let (yyb, principal_a, principal_b) = (bearer(&w, "yyb"), bearer(&w, "a.xiaozhang"), bearer(&w, "b.xiaozhang"));
+        school_a_in_programme(&app, &yyb, &term).await;
+        // Enough children for the roster to print on more than one page.
+        for i in 0..29 {
+            enrolled(
+                &app,
+                &w,
+                SCHOOL_A,
+                &format!("学生{}", ["甲", "乙", "丙", "丁", "戊", "己"][i % 6]),
+                &format!("52232620190101{:03}", 101 + 2 * i),
+            )
+            .await;
+        }
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/rosters").set_json(json!({"school": SCHOOL_A, "term": term})),
+            &principal_a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let v1 = v["roster"]["id"].as_i64().expect("id");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/api/v1/rosters/{v1}/roster.pdf"))
+                .insert_header(principal_a.clone())
+                .to_request(),
+        )
+        .await;
+        let printed_pdf = test::read_body(r).await.to_vec();
+        // What poppler counts in the printed file is what the scan is held against.
+        let printed: i64 = pdftool("pdfinfo", &printed_pdf, &[])
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().expect("pages")))
+            .expect("Pages line");
+        assert!(printed >= 2, "{label}: 29 children print on {printed} pages");
+
+        let (s, v) = call(&app, test::TestRequest::get().uri(&format!("/api/v1/rosters/{v1}/scan")), &yyb).await;
+        assert_eq!((s, &v["scan"]), (200, &Value::Null), "{label}: {v}");
+        for (who, st) in [(&principal_a, "sign"), (&yyb, "review")] {
+            let (s, v) = step(&app, who, v1, st).await;
+            assert_eq!(s, 200, "{label}: {st} {v}");
+        }
+        let (s, v) = step(&app, &yyb, v1, "archive").await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("roster.scan_missing")), "{label}: {v}");
+
+        // Hostile and broken files: each refused with its reason, nothing stored.
+        let attachments_before = rows_of(&w, "attachments");
+        let good = jpeg(60, 80);
+        for (files, code) in [
+            (vec![("扫描.pdf", b"MZ\x90\x00\x03\x00".as_slice())], "document.type"),
+            (vec![("第1页.jpg", &good[..40])], "document.corrupt"),
+            (vec![("扫描.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage".as_slice())], "file.pdf_unreadable"),
+            (vec![], "roster.scan_empty"),
+            (
+                vec![("第1页.jpg", good.as_slice()), ("第2页.jpg", b"<script>alert(1)</script>".as_slice())],
+                "document.type",
+            ),
+        ] {
+            let (s, v) = upload_scan(&app, &principal_a, v1, &files).await;
+            assert_eq!((s, v["error"].as_str()), (422, Some(code)), "{label}: {v}");
+        }
+        let (_, v) = upload_scan(&app, &principal_a, v1, &[("第2页.jpg", b"<script>".as_slice())]).await;
+        assert!(v["message"].as_str().unwrap_or("").contains("第2页.jpg"), "{label}: the file is named: {v}");
+        let (s, v) = upload_scan(&app, &principal_b, v1, &[("p.jpg", good.as_slice())]).await;
+        assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{label}: another school's roster: {v}");
+        let (s, _) = upload_scan(&app, &yyb, v1, &[("p.jpg", good.as_slice())]).await;
+        assert_eq!(s, 403, "{label}: the county does not upload the school's signatures");
+        assert_eq!(rows_of(&w, "roster_scans"), 0, "{label}: nothing stored");
+        assert_eq!(rows_of(&w, "attachments"), attachments_before, "{label}: no file kept");
+
+        // One photographed page: stored, and short of the print.
+        let (s, v) = upload_scan(&app, &principal_a, v1, &[("第1页.jpg", good.as_slice())]).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        assert_eq!((v["pages"].as_i64(), v["printed_pages"].as_i64()), (Some(1), Some(printed)), "{label}: {v}");
+        assert_eq!(v["check"], format!("扫描件少{}页", printed - 1), "{label}");
+        assert_eq!(v["pages_match"], false, "{label}");
+
+        // The whole roster scanned into one PDF, a JPEG per page: every page shown.
+        let pages: Vec<Vec<u8>> = (0..printed).map(|i| jpeg(60 + u32::try_from(i).expect("small"), 80)).collect();
+        let pdf = scanned_pdf(&pages);
+        let (s, v) = upload_scan(&app, &principal_a, v1, &[("签字花名册.pdf", pdf.as_slice())]).await;
+        assert_eq!(s, 201, "{label}: {v}");
+        assert_eq!(
+            (v["pages"].as_i64(), v["pages_match"].as_bool(), v["earlier"].as_i64()),
+            (Some(printed), Some(true), Some(1)),
+            "{label}: {v}"
+        );
+        assert_eq!(v["check"], "页数一致", "{label}");
+        let list = v["page_list"].as_array().expect("pages").clone();
+        assert_eq!(list.len() as i64, printed, "{label}");
+        for (i, p) in list.iter().enumerate() {
+            let img = p["image_id"].as_i64().expect("each scanned page has its image");
+            let r = test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/rosters/{v1}/scan/{img}"))
+                    .insert_header(yyb.clone())
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{label}");
+            assert_eq!(r.headers().get("content-type").and_then(|h| h.to_str().ok()), Some("image/jpeg"), "{label}");
+            assert_eq!(test::read_body(r).await.to_vec(), pages[i], "{label}: page {} is the page scanned", i + 1);
+        }
+        let pdf_id = v["files"][0]["id"].as_i64().expect("file");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/api/v1/rosters/{v1}/scan/{pdf_id}"))
+                .insert_header(yyb.clone())
+                .to_request(),
+        )
+        .await;
+        assert_eq!(test::read_body(r).await.to_vec(), pdf, "{label}: the PDF as uploaded");
+        // Only the scan's own files are served through the roster, and only in scope.
+        let (s, _) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/rosters/{v1}/scan/{}", pdf_id + 1000)), &yyb)
+                .await;
+        assert_eq!(s, 404, "{label}");
+        let (s, _) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/api/v1/rosters/{v1}/scan/{pdf_id}")),
+            &bearer(&w, "yyb2"),
+        )
+        .await;
+        assert_eq!(s, 404, "{label}: another county sees nothing");
+
+        // The reviewer's page: each scanned page beside the names printed on it.
+        let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token("yyb")));
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri(&format!("/rosters/{v1}/scan")).insert_header(cookie.clone()).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let html = body_text(r).await;
+        assert!(html.contains("页数一致"), "{label}");
+        for n in 1..=printed {
+            assert!(html.contains(&format!("id=\"page-{n}\"")), "{label}: page {n} paired");
+        }
+        assert!(html.contains("学生甲") && html.contains(">29<"), "{label}: the printed names and the last 序号");
+
+        let (s, v) = step(&app, &yyb, v1, "archive").await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("archived")), "{label}: {v}");
+        let (s, v) = upload_scan(&app, &principal_a, v1, &[("p.jpg", good.as_slice())]).await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("roster.scan_archived")), "{label}: {v}");
+        assert_eq!(audit_count(&mut w.conn(), "roster.scan"), 2, "{label}");
+
+        // A29: silent on a scan as long as the print; fires on a short scan and on none.
+        let anomalies =
+            || test::TestRequest::get().uri(&format!("/api/v1/anomalies?org={COUNTY}&period={term}&rules=A29"));
+        let (s, v) = call(&app, anomalies(), &bearer(&w, "ducha")).await;
+        assert_eq!(s, 200, "{label}: {v}");
+        assert_eq!(v["flags"], json!([]), "{label}: {v}");
+
+        enrolled(&app, &w, SCHOOL_A, "学生庚", "52232620190101201").await;
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/rosters")
+                .set_json(json!({"school": SCHOOL_A, "term": term, "after_archive": true})),
+            &principal_a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let v2 = v["roster"]["id"].as_i64().expect("id");
+        let (s, v) = upload_scan(&app, &principal_a, v1, &[("p.jpg", good.as_slice())]).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (409, Some("roster.superseded")),
+            "{label}: the old version's scan is closed: {v}"
+        );
+        let (s, _) = upload_scan(&app, &principal_a, v2, &[("第1页.jpg", good.as_slice())]).await;
+        assert_eq!(s, 201, "{label}");
+        let (s, v) = call(&app, test::TestRequest::delete().uri(&format!("/api/v1/rosters/{v2}")), &principal_a).await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("roster.has_scan")), "{label}: signatures kept: {v}");
+        for (who, st) in [(&principal_a, "sign"), (&yyb, "review"), (&yyb, "archive")] {
+            let (s, v) = step(&app, who, v2, st).await;
+            assert_eq!(s, 200, "{label}: {st} {v}");
+        }
+        let (_, v) = call(&app, anomalies(), &bearer(&w, "ducha")).await;
+        let flags = v["flags"].as_array().expect("flags");
+        assert_eq!(flags.len(), 1, "{label}: {v}");
+        assert!(
+            flags[0]["message"].as_str().unwrap_or("").contains(&format!("签字扫描件1页，少于打印的{printed}页")),
+            "{label}: {v}"
+        );
+
+        // A version archived before scans were required (migrated in): no scan at all.
+        enrolled(&app, &w, SCHOOL_A, "学生辛", "52232620190101203").await;
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/rosters")
+                .set_json(json!({"school": SCHOOL_A, "term": term, "after_archive": true})),
+            &principal_a,
+        )
+        .await;
+        assert_eq!(s, 201, "{label}: {v}");
+        let v3 = v["roster"]["id"].as_i64().expect("id");
+        diesel::update(rosters::table.find(v3))
+            .set(rosters::status.eq("archived"))
+            .execute(&mut w.conn())
+            .expect("migrated");
+        let (_, v) = call(&app, anomalies(), &bearer(&w, "ducha")).await;
+        let flags = v["flags"].as_array().expect("flags");
+        assert_eq!(flags.len(), 1, "{label}: only the newest archived version counts: {v}");
+        assert!(flags[0]["message"].as_str().unwrap_or("").contains("没有监护人签字扫描件"), "{label}: {v}");
     }
 }

@@ -532,6 +532,29 @@ diesel::joinable!(programme_schools -> orgs (school_id));
 diesel::joinable!(suppliers -> orgs (org_id));
 diesel::joinable!(meal_models -> orgs (school_id));
 diesel::joinable!(meal_calendars -> orgs (org_id));
+diesel::table! {
+    roster_scans (id) {
+        id -> BigInt,
+        roster_id -> BigInt,
+        pages -> Integer,
+        printed_pages -> Integer,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roster_scan_pages (scan_id, page_no) {
+        scan_id -> BigInt,
+        page_no -> Integer,
+        file_id -> BigInt,
+        file_page -> Integer,
+        image_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(roster_scans -> rosters (roster_id));
+diesel::joinable!(roster_scan_pages -> roster_scans (scan_id));
 diesel::joinable!(rosters -> orgs (school_id));
 diesel::joinable!(roster_lines -> rosters (roster_id));
 
@@ -1030,6 +1053,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     meal_calendars,
     rosters,
     roster_lines,
+    roster_scans,
+    roster_scan_pages,
     entitlement_rules,
     entitlement_periods,
     entitlement_lines,

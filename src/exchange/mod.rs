@@ -3,6 +3,7 @@
 
 pub mod change_file;
 pub mod disbursement;
+pub mod document;
 pub mod guard;
 pub mod import;
 pub mod jobs;

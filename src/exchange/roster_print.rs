@@ -171,10 +171,16 @@ pub fn page_count(lines: usize, kind: Kind) -> usize {
     lines.div_ceil(kind.rows_per_page()).max(1) + usize::from(closing_page_needed(lines, kind))
 }
 
+/// The lines each page of the table holds, in print order (a closing page of its own, when
+/// [`page_count`] has one more, holds none). The scan review sets each beside its scanned page.
+pub fn table_pages(lines: &[RosterLine], kind: Kind) -> Vec<&[RosterLine]> {
+    if lines.is_empty() { vec![&[]] } else { lines.chunks(kind.rows_per_page()).collect() }
+}
+
 /// Draws one roster into a document: its pages, numbered within the roster.
 pub fn draw_into(doc: &mut Document, head: &RosterHead, lines: &[RosterLine], kind: Kind, printed: &str) {
     let per = kind.rows_per_page();
-    let pages: Vec<&[RosterLine]> = if lines.is_empty() { vec![&[]] } else { lines.chunks(per).collect() };
+    let pages = table_pages(lines, kind);
     let needs_extra = closing_page_needed(lines.len(), kind);
     let total_pages = page_count(lines.len(), kind);
     let all = Totals::of(lines.iter());

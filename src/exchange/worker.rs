@@ -6,6 +6,9 @@
 //! The file goes to the child on standard input; rows come back on standard output in blocks,
 //! each a length-prefixed postcard frame, while the caller checks and writes the rows before
 //! them (parsing overlaps with the rest of the import, as it did on a thread).
+//!
+//! Uploaded PDFs (signed roster scans, invoices) are read the same way: the child counts the
+//! pages and lifts out each page's scanned JPEG, so a crafted PDF costs only that child.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -51,6 +54,15 @@ enum Frame {
         code: String,
         message: String,
     },
+    /// A PDF read: its pages, and for each page the JPEG a scanner put on it (if one).
+    Pdf(PdfPages),
+}
+
+/// What a child is asked to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Sheet(FileKind),
+    Pdf,
 }
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
@@ -78,20 +90,24 @@ fn program() -> AppResult<PathBuf> {
     std::env::current_exe().map_err(|e| AppError::internal(anyhow::anyhow!("current_exe: {e}")))
 }
 
-fn kind_arg(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Xlsx => "xlsx",
-        FileKind::Xls => "xls",
-        FileKind::Csv => "csv",
+impl Job {
+    fn arg(self) -> &'static str {
+        match self {
+            Job::Sheet(FileKind::Xlsx) => "xlsx",
+            Job::Sheet(FileKind::Xls) => "xls",
+            Job::Sheet(FileKind::Csv) => "csv",
+            Job::Pdf => "pdf",
+        }
     }
-}
 
-pub fn kind_of_arg(arg: &str) -> Option<FileKind> {
-    match arg {
-        "xlsx" => Some(FileKind::Xlsx),
-        "xls" => Some(FileKind::Xls),
-        "csv" => Some(FileKind::Csv),
-        _ => None,
+    pub fn of_arg(arg: &str) -> Option<Job> {
+        match arg {
+            "xlsx" => Some(Job::Sheet(FileKind::Xlsx)),
+            "xls" => Some(Job::Sheet(FileKind::Xls)),
+            "csv" => Some(Job::Sheet(FileKind::Csv)),
+            "pdf" => Some(Job::Pdf),
+            _ => None,
+        }
     }
 }
 
@@ -137,6 +153,7 @@ fn known_code(code: &str) -> &'static str {
         "file.too_many_cells" => "file.too_many_cells",
         "file.no_sheet" => "file.no_sheet",
         "file.too_large" => "file.too_large",
+        "file.pdf_unreadable" => "file.pdf_unreadable",
         _ => "file.unreadable",
     }
 }
@@ -148,10 +165,54 @@ pub fn read_rows(
     kind: FileKind,
     mut on_row: impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
 ) -> AppResult<String> {
+    let outcome = in_child(Job::Sheet(kind), bytes, |frame| match frame {
+        Frame::Rows { sheet, rows } => {
+            for (row, cells) in rows {
+                on_row(&sheet, row, cells)?;
+            }
+            Ok(None)
+        }
+        Frame::Done { sheet, peak_rss_mb } => {
+            PEAK_RSS_MB.fetch_max(peak_rss_mb, Ordering::Relaxed);
+            Ok(Some(sheet))
+        }
+        _ => Err(AppError::internal(anyhow::anyhow!("parse worker answered out of turn"))),
+    })?;
+    Ok(outcome)
+}
+
+/// A PDF's pages as a child process reads them: how many, and each page's scanned JPEG (the
+/// bytes as the PDF holds them, still to be checked by the caller before anyone is shown them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PdfPages {
+    pub pages: u32,
+    pub previews: Vec<Option<Vec<u8>>>,
+}
+
+pub fn read_pdf(bytes: &[u8]) -> AppResult<PdfPages> {
+    in_child(Job::Pdf, bytes, |frame| match frame {
+        Frame::Pdf(pages) => Ok(Some(pages)),
+        _ => Err(AppError::internal(anyhow::anyhow!("parse worker answered out of turn"))),
+    })
+    .map_err(|e| {
+        if e.code == "file.unparseable" {
+            AppError::invalid(
+                "file.pdf_unreadable",
+                "PDF文件无法读取（可能已损坏、加密或不是标准PDF），请重新扫描或另存后上传",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Runs one child over `bytes`, handing each frame after the greeting to `on_frame` until it
+/// returns `Some` (the child's answer).
+fn in_child<T>(job: Job, bytes: &[u8], mut on_frame: impl FnMut(Frame) -> AppResult<Option<T>>) -> AppResult<T> {
     let _ticket = GATE.enter();
     let mut child = Command::new(program()?)
         .arg("parse-worker")
-        .arg(kind_arg(kind))
+        .arg(job.arg())
         .env("MEALROLL_LOG", "error")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -184,7 +245,7 @@ pub fn read_rows(
             let stop = || {
                 let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
             };
-            consume(BufReader::with_capacity(256 * 1024, out), &mut on_row, &stop)
+            consume(BufReader::with_capacity(256 * 1024, out), &mut on_frame, &stop)
         }
         None => Err(AppError::internal(anyhow::anyhow!("parse worker has no output pipe"))),
     };
@@ -194,7 +255,7 @@ pub fn read_rows(
     let _ = done_tx.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     match outcome {
-        Ok(Some(sheet)) => Ok(sheet),
+        Ok(Some(answer)) => Ok(answer),
         Ok(None) => Err(if timed_out {
             refused("解析超时")
         } else {
@@ -220,15 +281,15 @@ fn limit(child: &Child) {
     }
 }
 
-/// Reads frames until the child says it is done (`Some(sheet)`) or the stream ends without
-/// that (`None`: the child died). An error from `on_row` or a child's refusal is returned.
-/// Frames are read and decoded on a second thread while `on_row` runs on this one, so that
+/// Reads frames until `on_frame` has the child's answer (`Some`) or the stream ends without
+/// it (`None`: the child died). An error from `on_frame` or a child's refusal is returned.
+/// Frames are read and decoded on a second thread while `on_frame` runs on this one, so that
 /// decoding stays off the import's own path, as parsing does.
-fn consume(
+fn consume<T>(
     out: impl Read + Send,
-    on_row: &mut impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
+    on_frame: &mut impl FnMut(Frame) -> AppResult<Option<T>>,
     stop: &dyn Fn(),
-) -> AppResult<Option<String>> {
+) -> AppResult<Option<T>> {
     let (tx, rx) = mpsc::sync_channel::<AppResult<Option<Frame>>>(8);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -243,7 +304,7 @@ fn consume(
                 }
             }
         });
-        let outcome = frames(rx, on_row);
+        let outcome = frames(rx, on_frame);
         if !matches!(outcome, Ok(Some(_))) {
             stop();
         }
@@ -251,10 +312,10 @@ fn consume(
     })
 }
 
-fn frames(
+fn frames<T>(
     rx: mpsc::Receiver<AppResult<Option<Frame>>>,
-    on_row: &mut impl FnMut(&str, u32, Vec<Cell>) -> AppResult<()>,
-) -> AppResult<Option<String>> {
+    on_frame: &mut impl FnMut(Frame) -> AppResult<Option<T>>,
+) -> AppResult<Option<T>> {
     let mut greeted = false;
     for frame in rx.iter() {
         match frame? {
@@ -264,16 +325,12 @@ fn frames(
                 return Err(AppError::internal(anyhow::anyhow!("parse worker speaks another protocol")));
             }
             Some(_) if !greeted => return Err(AppError::internal(anyhow::anyhow!("parse worker did not greet"))),
-            Some(Frame::Rows { sheet, rows }) => {
-                for (row, cells) in rows {
-                    on_row(&sheet, row, cells)?;
+            Some(Frame::Failed { code, message }) => return Err(AppError::invalid(known_code(&code), message)),
+            Some(frame) => {
+                if let Some(answer) = on_frame(frame)? {
+                    return Ok(Some(answer));
                 }
             }
-            Some(Frame::Done { sheet, peak_rss_mb }) => {
-                PEAK_RSS_MB.fetch_max(peak_rss_mb, Ordering::Relaxed);
-                return Ok(Some(sheet));
-            }
-            Some(Frame::Failed { code, message }) => return Err(AppError::invalid(known_code(&code), message)),
         }
     }
     Ok(None)
@@ -304,7 +361,7 @@ fn write_frame(out: &mut impl Write, frame: &Frame) -> std::io::Result<()> {
 
 /// The child's side (`mealroll parse-worker KIND`): the file on standard input, frames on
 /// standard output. Returns when done; an output error means the parent has gone.
-pub fn serve(kind: FileKind) -> std::io::Result<()> {
+pub fn serve(job: Job) -> std::io::Result<()> {
     let mut bytes = Vec::new();
     std::io::stdin().lock().take(u64::try_from(MAX_UPLOAD).unwrap_or(u64::MAX) + 1).read_to_end(&mut bytes)?;
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
@@ -314,6 +371,17 @@ pub fn serve(kind: FileKind) -> std::io::Result<()> {
         write_frame(&mut out, &failed)?;
         return out.flush();
     }
+    let kind = match job {
+        Job::Sheet(kind) => kind,
+        Job::Pdf => {
+            let frame = match pdf_pages(&bytes) {
+                Ok(pages) => Frame::Pdf(pages),
+                Err(message) => Frame::Failed { code: "file.pdf_unreadable".into(), message },
+            };
+            write_frame(&mut out, &frame)?;
+            return out.flush();
+        }
+    };
     let mut block: Vec<(u32, Vec<Cell>)> = Vec::with_capacity(BLOCK);
     let mut broken: Option<std::io::Error> = None;
     let parsed = sheet::parse_in_process(&bytes, kind, |sheet, row, cells| {
@@ -340,4 +408,27 @@ pub fn serve(kind: FileKind) -> std::io::Result<()> {
         Err(e) => write_frame(&mut out, &Frame::Failed { code: e.code.into(), message: e.message })?,
     }
     out.flush()
+}
+
+/// A PDF's page count and each page's scanned image: the largest image on the page that is a
+/// plain JPEG stream (a scanner's page), passed on as stored.
+fn pdf_pages(bytes: &[u8]) -> Result<PdfPages, String> {
+    // The parser's own words are English and about PDF internals: the clerk gets what to do.
+    let doc = lopdf::Document::load_mem(bytes)
+        .map_err(|_| "PDF文件无法读取（可能已损坏、加密或不是标准PDF），请重新扫描或另存为PDF后上传".to_owned())?;
+    let pages = doc.get_pages();
+    let count = u32::try_from(pages.len()).map_err(|_| "PDF页数过多".to_owned())?;
+    let previews = pages
+        .values()
+        .map(|id| {
+            doc.get_page_images(*id).ok().and_then(|images| {
+                images
+                    .into_iter()
+                    .filter(|i| i.filters.as_deref().is_some_and(|f| f.len() == 1 && f[0] == "DCTDecode"))
+                    .max_by_key(|i| i.content.len())
+                    .map(|i| i.content.to_vec())
+            })
+        })
+        .collect();
+    Ok(PdfPages { pages: count, previews })
 }

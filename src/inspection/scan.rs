@@ -33,7 +33,6 @@ pub fn not_runnable(rule: Rule) -> Option<&'static str> {
     match rule {
         Rule::A19 => Some("需要发票的品名、数量和单价（采购票据模块建成后运行）"),
         Rule::A27 | Rule::A28 => Some("需要食堂库存台账（入库、出库）（库存模块建成后运行）"),
-        Rule::A29 => Some("需要花名册签字扫描件（扫描件上传建成后运行）"),
         Rule::A30 => Some("需要支出所附的发票、送货单（采购票据模块建成后运行）"),
         _ => None,
     }
@@ -231,7 +230,8 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
             Rule::A24 => daily::a24_class_always_full(conn, &cx)?,
             Rule::A25 => daily::a25_same_count_running(conn, &cx)?,
             Rule::A26 => daily::a26_meals_for_absent(conn, &cx)?,
-            Rule::A19 | Rule::A27 | Rule::A28 | Rule::A29 | Rule::A30 => Vec::new(),
+            Rule::A29 => roster::a29_archived_without_scan(conn, &cx)?,
+            Rule::A19 | Rule::A27 | Rule::A28 | Rule::A30 => Vec::new(),
         };
         ran.push(rule.code());
         flags.extend(found);

@@ -6,4 +6,6 @@ pub mod calendar;
 pub mod config;
 pub mod input;
 pub mod roster;
+pub mod roster_scan;
+pub mod scan_web;
 pub mod web;

@@ -544,6 +544,12 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(RosterHead
     Ok((head(conn, row, &school)?, lines))
 }
 
+/// A version's head without its lines (scope checked, content not re-hashed).
+pub fn head_of(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<RosterHead> {
+    let (row, school) = row_in_scope(conn, caller, id)?;
+    head(conn, row, &school)
+}
+
 /// The versions of one school's roster for a term, newest first.
 pub fn versions(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) -> AppResult<Vec<RosterHead>> {
     caller.require(conn, Permission::ViewStudents, "list_rosters")?;
@@ -601,6 +607,12 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
     }
     let from = current_head.status();
     let to = from.after(step).map_err(|m| AppError::conflict("roster.out_of_order", m))?;
+    if step == Step::Archive && !super::roster_scan::has_scan(conn, id)? {
+        return Err(AppError::conflict(
+            "roster.scan_missing",
+            format!("{}尚未上传第{}版花名册的监护人签字扫描件，不能备案", school.name, row.version),
+        ));
+    }
     write_tx(conn, |conn| {
         let t = now();
         let who = &caller.username;
@@ -657,6 +669,13 @@ pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
         ));
     }
     let head = head(conn, row.clone(), &school)?;
+    if super::roster_scan::has_scan(conn, id)? {
+        // The guardians signed this version: their signatures are kept with it.
+        return Err(AppError::conflict(
+            "roster.has_scan",
+            format!("第{}版已上传监护人签字扫描件，不能删除；如名单有变，请重新生成新版本", row.version),
+        ));
+    }
     if !head.current {
         // A later version's diff is counted from this one.
         return Err(AppError::conflict(
@@ -689,6 +708,8 @@ pub struct OverviewRow {
     pub deadline: NaiveDate,
     /// Not signed by the deadline (or signed after it).
     pub late: bool,
+    /// The pages of the newest version's signed scan, when one is uploaded.
+    pub scan_pages: Option<i32>,
 }
 
 /// Every programme school in scope on the term's snapshot date with its newest roster, late
@@ -723,6 +744,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
             newest.insert(code, r);
         }
     }
+    let scans = super::roster_scan::pages_of(conn, &newest.values().map(|r| r.id).collect::<Vec<_>>())?;
     let mut out: Vec<OverviewRow> = members
         .into_iter()
         .map(|(code, name, _)| {
@@ -741,6 +763,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
                 signed_at,
                 deadline,
                 late,
+                scan_pages: r.and_then(|r| scans.get(&r.id).copied()),
             }
         })
         .collect();

@@ -15,6 +15,7 @@ use super::calendar::{self, MonthView};
 use super::config::{self, MemberRow, ModelRow, PlanRow, ShareRow, StandardRow, SupplierRow};
 use super::input::{self, BuildBody, EndBody, JoinBody, ModelBody, PlanBody, StandardBody, SupplierBody};
 use super::roster::{self, OverviewRow, RosterHead};
+use super::roster_scan::{self, ScanView};
 use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::calendar::{MealMonth, Month};
@@ -499,6 +500,10 @@ pub struct RosterPage {
     layout: Layout,
     head: RosterHead,
     lines: Vec<RosterLine>,
+    /// The newest scan of the guardians' signatures, and the pages the printer makes.
+    scan: Option<ScanView>,
+    printed_pages: i32,
+    can_upload: bool,
     can_sign: bool,
     can_review: bool,
     can_discard: bool,
@@ -520,7 +525,7 @@ impl RosterPage {
     }
 }
 
-async fn roster_page(
+pub(super) async fn roster_page(
     st: &AppState,
     caller: Caller,
     id: i64,
@@ -528,11 +533,15 @@ async fn roster_page(
     errors: FormErrors,
 ) -> PageResult<RosterPage> {
     let c = caller.clone();
-    let (head, lines) = roster::shown(st.run(move |conn| roster::get(conn, &c, id)).await?);
+    let ((head, lines), scan) =
+        st.run(move |conn| Ok((roster::shown(roster::get(conn, &c, id)?), roster_scan::of(conn, &c, id)?))).await?;
     let status = head.status();
     use crate::domain::roster::Status;
     Ok(RosterPage {
         layout: Layout::new(&caller, st, format!("{} 花名册 第{}版", head.school_name, head.version)),
+        scan,
+        printed_pages: roster_scan::printed_pages(&head),
+        can_upload: roster_scan::upload_refusal(&caller, &head).is_none(),
         can_sign: head.current
             && status == Status::Draft
             && caller.may(Permission::SignRoster)
@@ -560,6 +569,7 @@ pub async fn detail(
         Some("rebuilt") => "已生成新版本；此前的备案版本在新版本备案前仍然有效，新版本须重新签章、审核、备案",
         Some("saved") => "内容与最新版本相同，未生成新版本",
         Some("stepped") => "已办理",
+        Some("scanned") => "签字扫描件已上传",
         _ => "",
     };
     roster_page(&st, caller, path.into_inner(), msg, FormErrors::none()).await

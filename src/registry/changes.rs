@@ -8,19 +8,20 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::model::StudentRow;
 use super::service::{self as registry, duplicate_problem, issues_to_error, student_in_scope};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{attachments, change_requests, key_locks, orgs, students};
+use crate::db::schema::{change_requests, key_locks, orgs, students};
 use crate::db::{DbConn, write_tx};
+use crate::domain::document::DocKind;
 use crate::domain::key_lock::{self, KeyLock, LockSetting, RequestStatus};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self, StudentRecord};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
+use crate::exchange::document;
 use crate::org::model::{Org, ancestor_paths};
 
 /// Evidence larger than this is refused (a phone photo of a household register fits easily).
@@ -191,43 +192,14 @@ pub fn set_lock(
 
 // ---------------------------------------------------------------- evidence
 
-/// An uploaded file as received.
-#[derive(Debug, Clone)]
-pub struct Upload {
-    pub filename: String,
-    pub bytes: Vec<u8>,
-}
+pub use crate::exchange::document::Upload;
 
-/// The content type of acceptable evidence, judged by the bytes and not the name.
-fn evidence_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else {
-        None
-    }
-}
-
+/// Stores a file as evidence: a JPEG, PNG or PDF by its bytes, whatever its name says.
 pub fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
-    let content_type = evidence_type(&upload.bytes).ok_or_else(|| {
+    let kind = DocKind::sniff(&upload.bytes).ok_or_else(|| {
         AppError::field("evidence", "change.evidence_type", "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）")
     })?;
-    let filename: String = upload.filename.chars().filter(|c| !c.is_control()).take(100).collect();
-    let id = diesel::insert_into(attachments::table)
-        .values((
-            attachments::sha256.eq(hex::encode(Sha256::digest(&upload.bytes))),
-            attachments::filename.eq(if filename.is_empty() { "证明材料".to_owned() } else { filename }),
-            attachments::content_type.eq(content_type),
-            attachments::bytes.eq(&upload.bytes),
-            attachments::uploaded_by.eq(&caller.username),
-            attachments::uploaded_at.eq(now()),
-        ))
-        .returning(attachments::id)
-        .get_result(conn)?;
-    Ok(id)
+    document::store(conn, caller, &document::clean_name(&upload.filename, "证明材料"), kind, &upload.bytes)
 }
 
 // ---------------------------------------------------------------- requests
@@ -446,10 +418,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<&str>) -> AppResu
 pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(String, String, Vec<u8>)> {
     caller.require(conn, Permission::ViewStudents, "view_change_evidence")?;
     let (r, _, _) = request_in_scope(conn, caller, id)?;
-    Ok(attachments::table
-        .find(r.evidence_id)
-        .select((attachments::filename, attachments::content_type, attachments::bytes))
-        .first(conn)?)
+    document::load(conn, r.evidence_id)
 }
 
 /// Which step the caller may decide, if any: the school's principal reviews, the county approves.
@@ -564,12 +533,5 @@ mod tests {
                 "/000000/520000/522300/522326/2152326001/"
             ]
         );
-    }
-
-    #[test]
-    fn evidence_is_judged_by_its_bytes() {
-        assert_eq!(evidence_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
-        assert_eq!(evidence_type(b"%PDF-1.7"), Some("application/pdf"));
-        assert_eq!(evidence_type(b"MZ\x90\x00"), None);
     }
 }

@@ -18,7 +18,7 @@ use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::db::schema::{attachments, classes, orgs, status_change_steps, status_changes, students, workflow_steps};
+use crate::db::schema::{classes, orgs, status_change_steps, status_changes, students, workflow_steps};
 use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission, Role};
@@ -440,10 +440,7 @@ pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Strin
     caller.require(conn, Permission::ViewStudents, "status_change_evidence")?;
     let r = change_in_scope(conn, caller, id)?;
     let eid = r.evidence_id.ok_or_else(AppError::not_found)?;
-    Ok(attachments::table
-        .find(eid)
-        .select((attachments::filename, attachments::content_type, attachments::bytes))
-        .first(conn)?)
+    crate::exchange::document::load(conn, eid)
 }
 
 // ---------------------------------------------------------------- requesting

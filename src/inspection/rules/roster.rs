@@ -1,6 +1,6 @@
 //! Rules about the beneficiary rosters: a child on the roster who was not at school on its
 //! snapshot date (A02), a roster not signed or archived in time (A08), beneficiaries growing
-//! faster than a school grows (A10).
+//! faster than a school grows (A10), a roster archived without its signed scan (A29).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::db::DbConn;
-use crate::db::schema::{entitlement_periods, programme_schools, roster_lines, rosters, student_spells};
+use crate::db::schema::{entitlement_periods, programme_schools, roster_lines, roster_scans, rosters, student_spells};
 use crate::domain::anomaly::Rule;
 use crate::domain::calendar::Month;
 use crate::domain::roster;
@@ -184,6 +184,52 @@ pub(in crate::inspection) fn a10_beneficiaries_grow(conn: &mut DbConn, cx: &Ctx)
         );
         f.month = Some(month_label(month));
         out.push(f);
+    }
+    Ok(out)
+}
+
+/// A29: the version a county archived (its newest 备案 of the term) without the guardians'
+/// signed scan, or with fewer scanned pages than the roster prints on (a page of signatures
+/// missing). 备案 now needs a scan; this finds what was archived before, or migrated in.
+pub(in crate::inspection) fn a29_archived_without_scan(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
+    let mut out = Vec::new();
+    for term in terms(cx) {
+        let rows: Vec<(i64, i64, i32)> = rosters::table
+            .filter(rosters::school_id.eq_any(&cx.ids))
+            .filter(rosters::school_year.eq(term.school_year()))
+            .filter(rosters::term.eq(i32::from(term.half())))
+            .filter(rosters::status.eq(roster::Status::Archived.as_str()))
+            .select((rosters::id, rosters::school_id, rosters::version))
+            .load(conn)?;
+        let mut archived: BTreeMap<i64, (i64, i32)> = BTreeMap::new();
+        for (id, school, version) in rows {
+            if archived.get(&school).is_none_or(|a| a.1 < version) {
+                archived.insert(school, (id, version));
+            }
+        }
+        let ids: Vec<i64> = archived.values().map(|a| a.0).collect();
+        // The newest scan of each: ascending ids, the last one written wins.
+        let mut scans: BTreeMap<i64, (i32, i32)> = BTreeMap::new();
+        for (roster_id, pages, printed) in roster_scans::table
+            .filter(roster_scans::roster_id.eq_any(&ids))
+            .order(roster_scans::id.asc())
+            .select((roster_scans::roster_id, roster_scans::pages, roster_scans::printed_pages))
+            .load::<(i64, i32, i32)>(conn)?
+        {
+            scans.insert(roster_id, (pages, printed));
+        }
+        for (school, (id, version)) in archived {
+            let message = match scans.get(&id) {
+                None => format!("{}花名册第{version}版已备案，但没有监护人签字扫描件", term.label()),
+                Some(&(pages, printed)) if pages < printed => {
+                    format!("{}花名册第{version}版已备案，签字扫描件{pages}页，少于打印的{printed}页", term.label())
+                }
+                Some(_) => continue,
+            };
+            let mut f = cx.flag(Rule::A29, school, message);
+            f.key = term.to_string();
+            out.push(f);
+        }
     }
     Ok(out)
 }

@@ -1,0 +1,2 @@
+DROP TABLE roster_scan_pages;
+DROP TABLE roster_scans;
