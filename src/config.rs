@@ -23,6 +23,10 @@ pub struct Settings {
     pub lockout: LockoutSettings,
     pub accounts: AccountSettings,
     pub registry: RegistrySettings,
+    /// The address the public reaches this server at (`https://yyjh.example.gov.cn`), for the QR
+    /// code on a school's notice poster; when absent, the address a request came to.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

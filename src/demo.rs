@@ -87,6 +87,7 @@ pub fn build(conn: &mut DbConn, keys: &Keys) -> AppResult<DemoReport> {
     if new {
         build_money(conn, &cli, &schools)?;
         build_inspections(conn, &schools)?;
+        documents::complaints(conn, &keys.csrf, &schools)?;
     }
     Ok(DemoReport { county: COUNTY.into(), schools, users })
 }
@@ -508,7 +509,26 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
                     e.category = (*category).into();
                     e.memo = format!("{m} 采购{category}");
                     e.key = format!("demo:{m}:{}:spend:{k}", p.school);
-                    post(conn, e.clone())?;
+                    // Food bought with its invoice, into the canteen's stock; one school's
+                    // last other-food bill has no invoice (A30), one school's last meat is dear
+                    // (A19).
+                    let at = |i: usize| *m == last && schools.get(i) == Some(&p.school);
+                    if at(documents::NO_INVOICE) && k == 3 {
+                        post(conn, e.clone())?;
+                    } else {
+                        let dearer = at(documents::DEARER) && k == 0;
+                        documents::buy(
+                            conn,
+                            cli,
+                            &p.school,
+                            category,
+                            amount,
+                            date,
+                            e.voucher_no.clone(),
+                            e.key.clone(),
+                            dearer,
+                        )?;
+                    }
                     // A duplicated invoice, reversed when the clerk noticed.
                     if mi == 1 && k == 0 && p.school == frugal {
                         e.key = format!("demo:{m}:{}:duplicate", p.school);
@@ -548,6 +568,17 @@ fn build_money(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppResult
     // This month so far: every day up to yesterday, and this morning about half the schools.
     daily::record(conn, cli, &school_orgs, Month::of(today).first_day(), today, true, false, &mut rng)?;
     daily::canteen(conn, cli, &school_orgs, today)?;
+    // The kitchens' use of food since last month began, by the meals each day reported; one
+    // school's chicken used early in last month and delivered at its end (A28).
+    crate::db::write_tx(conn, |conn| {
+        documents::kitchens(conn, cli, &school_orgs, last.first_day(), today, documents::HEAVY_KITCHEN)
+    })?;
+    let last_days = crate::programme::calendar::meal_days(conn, &county_path, last.first_day(), last.last_day())?;
+    if let (Some(school), Some(used), Some(received)) =
+        (school_orgs.get(documents::CHICKEN_EARLY), last_days.get(1), last_days.last())
+    {
+        documents::used_before_received(conn, cli, school, *used, *received)?;
+    }
     build_yibu(conn, cli, schools.get(1).map(String::as_str).unwrap_or_default())?;
     // A large receipt the county finance clerk entered, waiting for a second person.
     let caiwu = Caller::cli_as(conn, "caiwu")?;

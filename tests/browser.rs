@@ -922,5 +922,44 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.screenshot(&shots.join("55-meal-board.png"));
     d.post("/window/rect", json!({"width": 1024, "height": 900}));
     d.screenshot(&shots.join("56-meal-board-1024.png"));
+
+    // A parent scans the poster: the school's notice on a phone, no login, and a complaint.
+    logout();
+    d.post("/window/rect", json!({"width": 390, "height": 844}));
+    let first = demo["schools"][0].as_str().expect("school").to_owned();
+    d.open(&format!("{base}/notice/{first}"));
+    let page = d.wait_until_source(|s| s.contains("id=\"complaint-form\""));
+    assert!(page.contains("受益学生") && page.contains("0859-4612345") && page.contains("<svg"), "the notice: {page}");
+    d.screenshot(&shots.join("59-notice-phone.png"));
+    d.set_value("#content", "今天午饭的汤是凉的，孩子说菜也不够吃。");
+    d.type_into("#contact", "13908597777");
+    d.click("#complaint-form button[type=submit]");
+    let page = d.wait_until_source(|s| s.contains("id=\"tracking\""));
+    assert!(page.contains("查询码"), "the sender gets a tracking code: {page}");
+    d.screenshot(&shots.join("60-complaint-sent-phone.png"));
+    // The county's office sees it come in; its inspector turns it into a finding.
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
+    login_as("yyb");
+    d.open(&format!("{base}/complaints"));
+    let page = d.wait_until_source(|s| s.contains("id=\"complaints\""));
+    assert!(page.contains("汤是凉的") && page.contains("139****7777"), "listed, the number masked: {page}");
+    d.screenshot(&shots.join("61-complaints-county.png"));
+    d.post("/window/rect", json!({"width": 1024, "height": 900}));
+    d.screenshot(&shots.join("62-complaints-county-1024.png"));
+    d.post("/window/rect", json!({"width": 1366, "height": 1000}));
+    logout();
+    login_as("ducha");
+    d.open(&format!("{base}/complaints"));
+    d.click("#complaints tbody tr:first-child a");
+    d.wait_until_url(|u| u.contains("/complaints/"));
+    assert!(d.source().contains("汤是凉的"), "the complaint: {}", d.source());
+    d.click("#to-finding button[type=submit]");
+    d.wait_until_url(|u| u.contains("/inspections/findings/"));
+    let page = d.source();
+    assert!(
+        page.contains("群众举报") && page.contains("id=\"from-complaint\""),
+        "a finding from the complaint: {page}"
+    );
+    d.screenshot(&shots.join("63-finding-from-complaint.png"));
     let _ = ureq::delete(&format!("{}/session/{}", d.base, d.session)).call();
 }

@@ -1012,6 +1012,113 @@ diesel::table! {
 diesel::joinable!(meal_accompany -> orgs (school_id));
 diesel::joinable!(weekly_menus -> orgs (school_id));
 
+diesel::table! {
+    purchases (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        mode -> Text,
+        school_id -> BigInt,
+        request_id -> Nullable<BigInt>,
+        supplier_id -> Nullable<BigInt>,
+        supplier_name -> Text,
+        delivered_on -> Date,
+        invoice_no -> Text,
+        amount_fen -> BigInt,
+        memo -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchase_lines (purchase_id, seq) {
+        purchase_id -> BigInt,
+        seq -> Integer,
+        food -> Text,
+        category -> Text,
+        qty_milli -> BigInt,
+        price_fen -> Nullable<BigInt>,
+        amount_fen -> BigInt,
+        spec -> Text,
+    }
+}
+
+diesel::table! {
+    purchase_documents (purchase_id, attachment_id) {
+        purchase_id -> BigInt,
+        attachment_id -> BigInt,
+        kind -> Text,
+        pages -> Integer,
+    }
+}
+
+diesel::table! {
+    stock_items (id) {
+        id -> BigInt,
+        school_id -> BigInt,
+        food -> Text,
+        balance_milli -> BigInt,
+    }
+}
+
+diesel::table! {
+    stock_entries (id) {
+        id -> BigInt,
+        item_id -> BigInt,
+        day -> Date,
+        qty_milli -> BigInt,
+        purchase_id -> Nullable<BigInt>,
+        corrects -> Nullable<BigInt>,
+        note -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(purchases -> orgs (school_id));
+diesel::joinable!(purchases -> ledger_requests (request_id));
+diesel::joinable!(purchases -> suppliers (supplier_id));
+diesel::joinable!(purchase_lines -> purchases (purchase_id));
+diesel::joinable!(purchase_documents -> purchases (purchase_id));
+diesel::joinable!(purchase_documents -> attachments (attachment_id));
+diesel::joinable!(stock_items -> orgs (school_id));
+diesel::joinable!(stock_entries -> stock_items (item_id));
+
+diesel::table! {
+    notice_settings (org_id) {
+        org_id -> BigInt,
+        hotline -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    complaints (id) {
+        id -> BigInt,
+        tracking_code -> Text,
+        school_id -> Nullable<BigInt>,
+        county_id -> BigInt,
+        channel -> Text,
+        category -> Text,
+        content -> Text,
+        anonymous -> Bool,
+        name -> Text,
+        contact -> Text,
+        status -> Text,
+        answer -> Text,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        finding_id -> Nullable<BigInt>,
+        source_hash -> Text,
+        received_by -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(notice_settings -> orgs (org_id));
+diesel::joinable!(complaints -> findings (finding_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     daily_meals,
@@ -1055,6 +1162,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     roster_lines,
     roster_scans,
     roster_scan_pages,
+    purchases,
+    purchase_lines,
+    purchase_documents,
+    stock_items,
+    stock_entries,
+    notice_settings,
+    complaints,
     entitlement_rules,
     entitlement_periods,
     entitlement_lines,

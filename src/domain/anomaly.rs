@@ -343,6 +343,8 @@ impl Rule {
             Rule::A23 => t("容差", "%", 0, 0, 50, 0),
             Rule::A24 => t("最少天数", "天", 15, 5, 31, 0),
             Rule::A25 => t("连续天数", "天", 15, 5, 60, 0),
+            Rule::A19 => t("供应商均值以上标准差倍数（全县再加1）", "倍", 3, 2, 6, 0),
+            Rule::A27 => t("偏离全县中位数倍数", "倍", 20, 12, 50, 1),
             _ => return None,
         })
     }
@@ -542,6 +544,68 @@ pub fn benford_mad(amounts_fen: &[i64]) -> Option<(usize, Decimal)> {
     Decimal::from_f64_retain(mad).map(|m| (n, m))
 }
 
+/// A19's least number of priced lines before a mean and spread mean anything (Rosie's 20).
+pub const PRICE_MIN_LINES: usize = 20;
+
+/// Mean and population standard deviation of unit prices in fen; none below
+/// [`PRICE_MIN_LINES`] prices.
+pub fn price_spread(prices_fen: &[i64]) -> Option<(f64, f64)> {
+    if prices_fen.len() < PRICE_MIN_LINES {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = prices_fen.len() as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let mean = prices_fen.iter().map(|p| *p as f64).sum::<f64>() / n;
+    #[allow(clippy::cast_precision_loss)]
+    let var = prices_fen.iter().map(|p| (*p as f64 - mean).powi(2)).sum::<f64>() / n;
+    Some((mean, var.sqrt()))
+}
+
+/// What A19 held a price against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceBasis {
+    /// The supplier's own prices for the food, at k·σ.
+    Supplier,
+    /// Every school's prices for the food in the county, at (k+1)·σ.
+    County,
+}
+
+/// A19: whether a unit price lies above the supplier's own mean + k·σ, or the county's mean +
+/// (k+1)·σ (each only with enough lines). Returns the mean it is held against, and which.
+pub fn price_outlier(
+    price_fen: i64,
+    supplier: Option<(f64, f64)>,
+    county: Option<(f64, f64)>,
+    k: f64,
+) -> Option<(f64, PriceBasis)> {
+    #[allow(clippy::cast_precision_loss)]
+    let p = price_fen as f64;
+    let above = |(mean, sd): (f64, f64), k: f64| sd > 0.0 && p > mean + k * sd;
+    match (supplier, county) {
+        (Some(s), _) if above(s, k) => Some((s.0, PriceBasis::Supplier)),
+        (_, Some(c)) if above(c, k + 1.0) => Some((c.0, PriceBasis::County)),
+        _ => None,
+    }
+}
+
+/// The median of positive values (none for an empty list).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] })
+}
+
+/// A27: whether a school's use per meal is more than `factor` times the county's median, or
+/// less than the median divided by it.
+pub fn far_from_median(value: f64, median: f64, factor: f64) -> bool {
+    median > 0.0 && factor > 1.0 && (value > median * factor || value < median / factor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,5 +701,34 @@ mod tests {
         assert!(!age_implausible(d(2016, 9, 1), 1, 2026), "10 on the day: the oldest plausible");
         assert!(age_implausible(d(2015, 9, 1), 1, 2026), "11");
         assert!(!age_implausible(d(2015, 9, 1), 12, 2026), "outside compulsory grades: not judged");
+    }
+
+    #[test]
+    fn a_price_is_held_against_its_supplier_then_its_county() {
+        let steady: Vec<i64> = (0..20).map(|i| 400 + (i % 5) * 2).collect();
+        let s = price_spread(&steady).expect("20 lines");
+        assert!((s.0 - 404.0).abs() < 1e-9 && s.1 > 0.0);
+        assert!(price_spread(&steady[..19]).is_none(), "19 lines say nothing");
+        // Far above the supplier's own run of prices.
+        assert!(price_outlier(800, Some(s), None, 3.0).is_some());
+        // Just inside mean + 3σ: silent.
+        assert!(price_outlier((s.0 + 2.9 * s.1) as i64, Some(s), None, 3.0).is_none());
+        // A supplier with too few lines is held against the county at k + 1.
+        let wide: Vec<i64> = (0..40).map(|i| 380 + (i % 9) * 5).collect();
+        let c = price_spread(&wide).expect("county");
+        assert!(price_outlier((c.0 + 4.1 * c.1).ceil() as i64, None, Some(c), 3.0).is_some());
+        assert!(price_outlier((c.0 + 3.9 * c.1) as i64, None, Some(c), 3.0).is_none());
+        assert!(price_outlier(99_999, None, None, 3.0).is_none(), "nothing to compare with");
+    }
+
+    #[test]
+    fn use_per_meal_is_far_when_beyond_the_factor_either_way() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        assert!(far_from_median(4.1, 2.0, 2.0));
+        assert!(!far_from_median(4.0, 2.0, 2.0));
+        assert!(far_from_median(0.9, 2.0, 2.0));
+        assert!(!far_from_median(1.0, 2.0, 2.0));
     }
 }

@@ -4,6 +4,7 @@ pub mod anomaly;
 pub mod calendar;
 pub mod chain;
 pub mod codes;
+pub mod complaint;
 pub mod division;
 pub mod document;
 pub mod enrolment;

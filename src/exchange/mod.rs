@@ -7,6 +7,7 @@ pub mod document;
 pub mod guard;
 pub mod import;
 pub mod jobs;
+pub mod notice_poster;
 pub mod pdf;
 pub mod roster_print;
 pub mod sheet;

@@ -46,6 +46,9 @@ pub struct NewFinding {
     pub flag_id: Option<i64>,
     #[serde(default)]
     pub visit_id: Option<i64>,
+    /// A complaint (举报) it comes from: the complaint is its evidence.
+    #[serde(default)]
+    pub complaint_id: Option<i64>,
 }
 
 /// A finding as pages and the API show it.
@@ -77,6 +80,8 @@ pub struct FindingView {
     pub status_change_id: Option<i64>,
     /// (attachment id, file name).
     pub evidence: Vec<(i64, String)>,
+    /// The complaint it was opened from.
+    pub complaint_id: Option<i64>,
 }
 
 /// The rule a finding is filed under: a catalogue code, or `visit` for what a visit found itself
@@ -86,13 +91,20 @@ fn rule_of(s: &str) -> AppResult<String> {
     if s.is_empty() || s == "visit" {
         return Ok("visit".into());
     }
+    if s == "complaint" {
+        return Ok("complaint".into());
+    }
     Rule::parse(s).map(|r| r.code().to_owned()).ok_or_else(|| {
         AppError::field("rule", "anomaly.rule", format!("没有规则“{s}”：规则编号为 A01 至 {}", Rule::LAST))
     })
 }
 
 fn rule_title(code: &str) -> &'static str {
-    if code == "visit" { "现场核查发现" } else { Rule::parse(code).map_or("", |r| r.info().title) }
+    match code {
+        "visit" => "现场核查发现",
+        "complaint" => "群众举报",
+        _ => Rule::parse(code).map_or("", |r| r.info().title),
+    }
 }
 
 /// Records a finding at a school in the caller's scope; refused without evidence or school.
@@ -126,7 +138,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
         "" => None,
         a => Some(Fen::parse_yuan(a).map_err(|m| AppError::field("amount", "finding.amount", m))?),
     };
-    if evidence.is_empty() {
+    if evidence.is_empty() && f.complaint_id.is_none() {
         return Err(AppError::field("evidence", "finding.evidence", "问题须附证据（照片、扫描件，JPG、PNG或PDF）"));
     }
     // A flag or visit it comes from must be the same school's.
@@ -181,6 +193,9 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
                 .execute(conn)?;
         }
         event(conn, id, &caller.username, None, Status::Open, &description)?;
+        if let Some(complaint) = f.complaint_id {
+            crate::meals::complaints::link_finding(conn, complaint, school.id, id)?;
+        }
         if let Some(flag) = f.flag_id {
             let from: String = anomaly_flags::table.find(flag).select(anomaly_flags::state).first(conn)?;
             diesel::update(anomaly_flags::table.find(flag))
@@ -201,7 +216,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
             &caller.actor(),
             Entry::new("finding.record", "finding", id).after(&serde_json::json!({
                 "school": school.code, "term": term.to_string(), "rule": rule, "severity": severity.as_str(),
-                "amount": amount.map(|a| a.to_string()), "flag": f.flag_id, "visit": f.visit_id, "evidence": evidence.len(),
+                "amount": amount.map(|a| a.to_string()), "flag": f.flag_id, "visit": f.visit_id, "complaint": f.complaint_id, "evidence": evidence.len(),
             })),
         )?;
         Ok(id)
@@ -264,6 +279,7 @@ fn view(row: Row, evidence: Vec<(i64, String)>) -> FindingView {
         change_request_id,
         status_change_id,
         evidence,
+        complaint_id: None,
     }
 }
 
@@ -336,7 +352,9 @@ pub fn get(
             note,
         })
         .collect();
-    Ok((view(row, evidence), steps))
+    let mut v = view(row, evidence);
+    v.complaint_id = crate::meals::complaints::of_finding(conn, id)?;
+    Ok((v, steps))
 }
 
 /// The findings of an org's schools for a term.

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::rules::{children, daily, meals, money, roster};
+use super::rules::{canteen, children, daily, meals, money, roster};
 use super::settings::Settings;
 use crate::auth::Caller;
 use crate::db::DbConn;
@@ -26,17 +26,6 @@ use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
-
-/// The rules this scan runs; the others are listed in the catalogue and reported as not run,
-/// with the reason, never silently passed.
-pub fn not_runnable(rule: Rule) -> Option<&'static str> {
-    match rule {
-        Rule::A19 => Some("需要发票的品名、数量和单价（采购票据模块建成后运行）"),
-        Rule::A27 | Rule::A28 => Some("需要食堂库存台账（入库、出库）（库存模块建成后运行）"),
-        Rule::A30 => Some("需要支出所附的发票、送货单（采购票据模块建成后运行）"),
-        _ => None,
-    }
-}
 
 /// One flag.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -85,7 +74,8 @@ pub struct Scan {
     pub period: String,
     /// The rules that ran.
     pub rules: Vec<&'static str>,
-    /// Asked for but not run, each with the reason (so no flag of theirs means nothing).
+    /// Asked for but not run for want of their data. Every rule of the catalogue runs now; the
+    /// field stays for the tools that read it.
     pub not_run: Vec<&'static str>,
     pub flags: Vec<Flag>,
     /// The schools scanned (their org ids), for storing the flags.
@@ -198,12 +188,8 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
     // The reconciliation's figures, for the rules about money.
     let mut books = money::Books::default();
     let mut flags = Vec::new();
-    let (mut ran, mut not_run) = (Vec::new(), Vec::new());
+    let mut ran = Vec::new();
     for rule in wanted {
-        if not_runnable(rule).is_some() {
-            not_run.push(rule.code());
-            continue;
-        }
         let found = match rule {
             Rule::A01 => children::a01_same_id_two_schools(conn, &cx)?,
             Rule::A02 => roster::a02_not_at_school_on_snapshot(conn, &cx)?,
@@ -231,7 +217,10 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
             Rule::A25 => daily::a25_same_count_running(conn, &cx)?,
             Rule::A26 => daily::a26_meals_for_absent(conn, &cx)?,
             Rule::A29 => roster::a29_archived_without_scan(conn, &cx)?,
-            Rule::A19 | Rule::A27 | Rule::A28 | Rule::A30 => Vec::new(),
+            Rule::A19 => canteen::a19_supplier_price(conn, &cx)?,
+            Rule::A27 => canteen::a27_use_per_meal(conn, &cx)?,
+            Rule::A28 => canteen::a28_used_before_received(conn, &cx)?,
+            Rule::A30 => canteen::a30_spending_without_document(conn, &cx)?,
         };
         ran.push(rule.code());
         flags.extend(found);
@@ -240,7 +229,15 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
         (a.rule, &a.school, &a.month, &a.student_no, &a.key).cmp(&(b.rule, &b.school, &b.month, &b.student_no, &b.key))
     });
     let scanned = cx.ids.iter().chain(cx.counties.iter().map(|c| &c.id)).copied().collect();
-    Ok(Scan { org: org.code, org_name: org.name, period: span.to_string(), rules: ran, not_run, flags, scanned })
+    Ok(Scan {
+        org: org.code,
+        org_name: org.name,
+        period: span.to_string(),
+        rules: ran,
+        not_run: Vec::new(),
+        flags,
+        scanned,
+    })
 }
 
 /// Paid days per (student, school, month): the money (sum of the month's lines) and the days

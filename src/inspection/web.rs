@@ -737,6 +737,7 @@ fn new_finding(form: &crate::web::upload::UploadForm) -> NewFinding {
         amount: form.text("amount").to_owned(),
         flag_id: id("flag_id"),
         visit_id: id("visit_id"),
+        complaint_id: id("complaint_id"),
     }
 }
 

@@ -6,6 +6,8 @@ pub mod entitlement;
 pub mod fund;
 pub mod fund_web;
 pub mod import;
+pub mod purchase;
+pub mod purchase_web;
 pub mod reconcile;
 pub mod reconcile_web;
 pub mod web;

@@ -821,6 +821,17 @@ impl ModelsOnDay {
         Ok(out)
     }
 
+    /// Every model in force that day, once each.
+    pub fn all(&self) -> Vec<MealModel> {
+        let mut out = Vec::new();
+        for m in self.rest.into_iter().chain(self.named.values().copied()) {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
     pub fn of_class(&self, class_id: Option<i64>) -> Option<MealModel> {
         class_id.and_then(|c| self.named.get(&c).copied()).or(self.rest)
     }

@@ -11,7 +11,6 @@ use super::roster::{self, RosterHead};
 use super::roster_scan::{self, MAX_SCAN, ScanView};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
-use crate::domain::document::DocKind;
 use crate::domain::roster::RosterLine;
 use crate::error::{AppResult, ErrorKind};
 use crate::exchange::document::Upload;
@@ -122,17 +121,6 @@ pub async fn review(
     })
 }
 
-/// A scan's file or page image: images shown in the page, a PDF downloaded.
-fn served(name: &str, content_type: &str, bytes: Vec<u8>) -> HttpResponse {
-    match DocKind::of_content_type(content_type) {
-        Some(k) if k.is_image() => HttpResponse::Ok()
-            .content_type(k.content_type())
-            .insert_header(("Cache-Control", "private, no-store"))
-            .body(bytes),
-        _ => crate::web::download(bytes, name, content_type),
-    }
-}
-
 pub async fn file(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
@@ -140,7 +128,7 @@ pub async fn file(
 ) -> PageResult<HttpResponse> {
     let (id, att) = path.into_inner();
     let (name, kind, bytes) = st.run(move |conn| roster_scan::file(conn, &caller, id, att)).await?;
-    Ok(served(&name, &kind, bytes))
+    Ok(crate::web::document(bytes, &name, &kind))
 }
 
 // ---------------------------------------------------------------- API
@@ -176,5 +164,5 @@ pub async fn api_file(
 ) -> AppResult<HttpResponse> {
     let (id, att) = path.into_inner();
     let (name, kind, bytes) = st.run(move |conn| roster_scan::file(conn, &caller, id, att)).await?;
-    Ok(served(&name, &kind, bytes))
+    Ok(crate::web::document(bytes, &name, &kind))
 }

@@ -53,11 +53,17 @@ impl Layout {
         if caller.may(Permission::ViewLedger) {
             nav.push(NavItem { href: "/ledger", label: "资金台账" });
             nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
+            nav.push(NavItem { href: "/purchases", label: "采购库存" });
         }
         if caller.may(Permission::RecordMeals) && caller.org_kind == crate::domain::role::OrgKind::School {
             nav.push(NavItem { href: "/meals", label: "就餐日报" });
         } else if caller.may(Permission::ConfigureProgramme) {
             nav.push(NavItem { href: "/meals/board", label: "就餐日报" });
+        }
+        if caller.org_kind.is_county_or_above()
+            && (caller.may(Permission::ApproveMeals) || caller.may(Permission::Inspect))
+        {
+            nav.push(NavItem { href: "/complaints", label: "举报受理" });
         }
         if caller.may(Permission::ViewAnomalies) {
             nav.push(NavItem { href: "/inspections", label: "督查预警" });

@@ -93,6 +93,18 @@ impl ResponseError for PageError {
 pub type PageResult<T> = Result<T, PageError>;
 
 /// A file download with a Chinese name (RFC 6266 `filename*`).
+/// An uploaded document served back: an image shown where a page puts it, anything else (a
+/// PDF) downloaded. The content type is the one stored when the bytes were judged on upload.
+pub fn document(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
+    match crate::domain::document::DocKind::of_content_type(content_type) {
+        Some(k) if k.is_image() => HttpResponse::Ok()
+            .content_type(k.content_type())
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .body(bytes),
+        _ => download(bytes, filename, content_type),
+    }
+}
+
 pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
     let encoded: String = filename
         .bytes()
@@ -294,6 +306,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/meals/menu", web::post().to(crate::meals::canteen_web::set_menu))
         .route("/meals/accompany", web::post().to(crate::meals::canteen_web::accompany))
         .route("/meals/corrections", web::get().to(crate::meals::web::corrections))
+        .route("/meals/stock", web::get().to(crate::meals::stock_web::view))
+        .route("/meals/stock/use", web::post().to(crate::meals::stock_web::record_use))
+        .route("/meals/stock/compare", web::get().to(crate::meals::stock_web::compare))
+        .route("/meals/stock/entries/{id}/correct", web::post().to(crate::meals::stock_web::correct))
+        .route("/purchases", web::get().to(crate::ledger::purchase_web::list))
+        .route("/notice/track", web::get().to(crate::meals::notice_web::track))
+        .route("/notice/{code}", web::get().to(crate::meals::notice_web::page))
+        .route("/notice/{code}/complaints", web::post().to(crate::meals::notice_web::complain))
+        .route("/notice/{code}/poster.pdf", web::get().to(crate::meals::notice_web::poster))
+        .route("/complaints", web::get().to(crate::meals::complaints_web::list))
+        .route("/complaints", web::post().to(crate::meals::complaints_web::enter))
+        .route("/complaints/hotline", web::post().to(crate::meals::complaints_web::set_hotline))
+        .route("/complaints/{id}", web::get().to(crate::meals::complaints_web::detail))
+        .route("/complaints/{id}/answer", web::post().to(crate::meals::complaints_web::answer))
+        .route("/purchases", web::post().to(crate::ledger::purchase_web::record))
+        .route("/purchases/{id}", web::get().to(crate::ledger::purchase_web::detail))
+        .route("/purchases/{id}/documents/{att}", web::get().to(crate::ledger::purchase_web::document))
         .route("/meals/corrections/{id}", web::post().to(crate::meals::web::decide))
         .route("/inspections/visits/{id}", web::post().to(crate::inspection::web::visit_record))
         .route("/inspections/findings", web::get().to(crate::inspection::web::findings_list))
@@ -434,6 +463,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/schools/{code}/canteen/{day}", web::get().to(crate::meals::canteen_web::week_api))
                 .route("/schools/{code}/menus/{day}", web::put().to(crate::meals::canteen_web::menu_api))
                 .route("/schools/{code}/accompany", web::post().to(crate::meals::canteen_web::accompany_api))
+                .route("/schools/{code}/stock", web::get().to(crate::meals::stock_web::api_view))
+                .route("/schools/{code}/stock/use", web::post().to(crate::meals::stock_web::api_use))
+                .route("/stock-entries/{id}/correct", web::post().to(crate::meals::stock_web::api_correct))
+                .route("/stock-comparison", web::get().to(crate::meals::stock_web::api_compare))
+                .route("/purchases", web::get().to(crate::ledger::purchase_web::api_list))
+                .route("/public/schools/{code}/notice", web::get().to(crate::meals::notice_web::api_notice))
+                .route("/public/schools/{code}/complaints", web::post().to(crate::meals::notice_web::api_complain))
+                .route("/public/complaints/{code}", web::get().to(crate::meals::notice_web::api_track))
+                .route("/complaints", web::get().to(crate::meals::complaints_web::api_list))
+                .route("/complaints", web::post().to(crate::meals::complaints_web::api_enter))
+                .route("/complaints/{id}", web::get().to(crate::meals::complaints_web::api_get))
+                .route("/complaints/{id}/answer", web::post().to(crate::meals::complaints_web::api_answer))
+                .route("/notice-settings", web::put().to(crate::meals::complaints_web::api_hotline))
+                .route("/purchases", web::post().to(crate::ledger::purchase_web::api_record))
+                .route("/purchases/{id}", web::get().to(crate::ledger::purchase_web::api_get))
+                .route("/purchases/{id}/documents/{att}", web::get().to(crate::ledger::purchase_web::api_document))
                 .route("/meal-corrections", web::get().to(crate::meals::web::corrections_api))
                 .route("/meal-corrections/{id}", web::post().to(crate::meals::web::decide_api))
                 .route(

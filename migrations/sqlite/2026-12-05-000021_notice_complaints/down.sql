@@ -1,0 +1,2 @@
+DROP TABLE complaints;
+DROP TABLE notice_settings;

@@ -1,0 +1,297 @@
+//! The county's complaints: the list with its summary by school, a complaint taken by phone,
+//! the answer, the way to an inspection finding, the notice's complaint number; and the API.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::complaints::{self, ComplaintForm, ComplaintView, SummaryRow};
+use super::notice;
+use crate::auth::Caller;
+use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
+use crate::domain::complaint::Category;
+use crate::domain::role::Permission;
+use crate::domain::term::Term;
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+impl ListQuery {
+    /// The period asked for; by default this term so far.
+    fn span(&self) -> AppResult<(NaiveDate, NaiveDate)> {
+        let day = |s: &str, field: &str, default: NaiveDate| match s.trim() {
+            "" => Ok(default),
+            d => d
+                .parse()
+                .map_err(|_| AppError::field(field, "complaint.date", format!("日期“{d}”应为如2026-10-12的日期"))),
+        };
+        let today = crate::clock::today();
+        let from = day(&self.from, "from", Term::of_day(today).customary_dates().0.min(today))?;
+        Ok((from, day(&self.to, "to", today)?))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "meals/complaints.html")]
+pub struct ListPage {
+    layout: Layout,
+    org_code: String,
+    org_name: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    list: Vec<ComplaintView>,
+    rows: Vec<SummaryRow>,
+    total: SummaryRow,
+    may_enter: bool,
+    hotline: String,
+    typed: ComplaintForm,
+    categories: [Category; 5],
+    errors: FormErrors,
+    flash: &'static str,
+}
+
+async fn list_page(
+    st: &AppState,
+    caller: Caller,
+    q: &ListQuery,
+    typed: ComplaintForm,
+    errors: FormErrors,
+    flash: &'static str,
+) -> AppResult<ListPage> {
+    let (from, to) = q.span()?;
+    let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
+    let c = caller.clone();
+    let ((o, list), hotline) = st
+        .run(move |conn| {
+            let listed = complaints::list(conn, &c, &org, from, to)?;
+            let hotline = notice::hotline(conn, &listed.0.path)?;
+            Ok((listed, hotline))
+        })
+        .await?;
+    let (rows, total) = complaints::summary(&list);
+    Ok(ListPage {
+        layout: Layout::new(&caller, st, format!("举报受理 · {}", o.name)),
+        org_code: o.code,
+        org_name: o.name,
+        from,
+        to,
+        list,
+        rows,
+        total,
+        may_enter: caller.may(Permission::ApproveMeals),
+        hotline,
+        typed,
+        categories: Category::ALL,
+        errors,
+        flash,
+    })
+}
+
+pub async fn list(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    q: web::Query<ListQuery>,
+) -> PageResult<ListPage> {
+    let flash = Flash { ok: q.ok.clone() }.message();
+    Ok(list_page(&st, caller, &q, ComplaintForm::default(), FormErrors::none(), flash).await?)
+}
+
+/// A complaint the county took by phone or letter (url-encoded; `anonymous` a checkbox).
+#[derive(Debug, Default, Deserialize)]
+pub struct EnterForm {
+    #[serde(default)]
+    school: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    anonymous: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    contact: String,
+}
+
+pub async fn enter(st: web::Data<AppState>, f: CsrfForm<EnterForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let typed = ComplaintForm {
+        school: form.school,
+        category: form.category,
+        content: form.content,
+        anonymous: form.anonymous.is_some(),
+        name: form.name,
+        contact: form.contact,
+    };
+    let (c, body) = (user.clone(), typed.clone());
+    match st.run(move |conn| complaints::enter(conn, &c, &body)).await {
+        Ok(id) => Ok(see_other(&format!("/complaints/{id}?ok=created"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            list_page(&st, user, &ListQuery::default(), typed, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HotlineForm {
+    #[serde(default)]
+    hotline: String,
+}
+
+pub async fn set_hotline(st: web::Data<AppState>, f: CsrfForm<HotlineForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let c = user.clone();
+    match st.run(move |conn| notice::set_hotline(conn, &c, &form.hotline)).await {
+        Ok(_) => Ok(see_other("/complaints?ok=saved")),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            list_page(&st, user, &ListQuery::default(), ComplaintForm::default(), FormErrors::from_error(&e), "")
+                .await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "meals/complaint.html")]
+pub struct DetailPage {
+    layout: Layout,
+    c: ComplaintView,
+    may_answer: bool,
+    /// An inspector may open a finding from it (none opened yet).
+    may_find: bool,
+    term: String,
+    errors: FormErrors,
+    flash: &'static str,
+}
+
+async fn detail_page(
+    st: &AppState,
+    caller: Caller,
+    id: i64,
+    errors: FormErrors,
+    flash: &'static str,
+) -> AppResult<DetailPage> {
+    let c = caller.clone();
+    let view = st.run(move |conn| complaints::get(conn, &c, id)).await?;
+    Ok(DetailPage {
+        layout: Layout::new(&caller, st, format!("举报 {} · {}", view.id, view.school_name)),
+        may_answer: caller.may(Permission::ApproveMeals) && view.answered_at.is_none(),
+        may_find: caller.may(Permission::Inspect) && view.finding_id.is_none(),
+        term: Term::of_day(crate::clock::local(view.received_at).date()).to_string(),
+        c: view,
+        errors,
+        flash,
+    })
+}
+
+pub async fn detail(
+    st: web::Data<AppState>,
+    PageUser(caller): PageUser,
+    path: web::Path<i64>,
+    q: web::Query<Flash>,
+) -> PageResult<DetailPage> {
+    let flash = match q.ok.as_deref() {
+        Some("created") => "举报已登记",
+        Some("answered") => "已答复",
+        other => Flash { ok: other.map(str::to_owned) }.message(),
+    };
+    Ok(detail_page(&st, caller, path.into_inner(), FormErrors::none(), flash).await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    answer: String,
+}
+
+pub async fn answer(
+    st: web::Data<AppState>,
+    path: web::Path<i64>,
+    f: CsrfForm<AnswerForm>,
+) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let id = path.into_inner();
+    let c = user.clone();
+    match st.run(move |conn| complaints::answer(conn, &c, id, &form.answer)).await {
+        Ok(_) => Ok(see_other(&format!("/complaints/{id}?ok=answered"))),
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail_page(&st, user, id, FormErrors::from_error(&e), "").await?,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- API
+
+/// `GET /api/v1/complaints?org=&from=&to=`: the list and its summary by school.
+pub async fn api_list(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let (from, to) = q.span()?;
+    let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
+    let (o, list) = st.run(move |conn| complaints::list(conn, &caller, &org, from, to)).await?;
+    let (rows, total) = complaints::summary(&list);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "org": o.code, "from": from, "to": to, "complaints": list, "summary": {"schools": rows, "total": total}
+    })))
+}
+
+pub async fn api_enter(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<ComplaintForm>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let id = st.run(move |conn| complaints::enter(conn, &caller, &body)).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
+}
+
+pub async fn api_get(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::get(conn, &caller, id)).await?))
+}
+
+pub async fn api_answer(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<i64>,
+    body: web::Json<AnswerForm>,
+) -> AppResult<HttpResponse> {
+    let (id, text) = (path.into_inner(), body.into_inner().answer);
+    Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::answer(conn, &caller, id, &text)).await?))
+}
+
+/// `PUT /api/v1/notice-settings` with `{hotline}`.
+pub async fn api_hotline(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    body: web::Json<HotlineForm>,
+) -> AppResult<HttpResponse> {
+    let typed = body.into_inner().hotline;
+    let hotline = st.run(move |conn| notice::set_hotline(conn, &caller, &typed)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "hotline": hotline })))
+}
