@@ -105,16 +105,7 @@ where
     let json = body.to_string();
     let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("purchase", None, json.as_bytes())];
     parts.extend(files.iter().map(|(field, name, bytes)| (*field, Some(*name), *bytes)));
-    let (ct, payload) = multipart(&parts);
-    call(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/purchases")
-            .insert_header((actix_web::http::header::CONTENT_TYPE, ct))
-            .set_payload(payload),
-        who,
-    )
-    .await
+    post_multipart(app, who, "/api/v1/purchases", &parts).await
 }
 
 async fn stock<S, B>(app: &S, who: &Header, school: &str) -> Value
@@ -145,15 +136,6 @@ where
     call(app, test::TestRequest::post().uri(&format!("/api/v1/schools/{school}/stock/use")).set_json(body), who).await
 }
 
-fn count(w: &World, table: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(&mut w.conn()).expect("count").n
-}
-
 #[actix_web::test]
 async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_documents() {
     for db in TestDb::all() {
@@ -171,7 +153,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         let docs: [(&str, &str, &[u8]); 2] = [("invoice", "发票.jpg", &invoice), ("delivery", "送货单.pdf", &note)];
 
         // Refusals first: each names what and where; nothing is kept.
-        let before = (count(&w, "purchases"), count(&w, "ledger_requests"), count(&w, "attachments"));
+        let before = (rows_in(&w, "purchases"), rows_in(&w, "ledger_requests"), rows_in(&w, "attachments"));
         let with = |f: &dyn Fn(&mut Value)| {
             let mut b = rice_and_flour.clone();
             b["key"] = json!(format!("bad-{}", uuid::Uuid::new_v4().simple()));
@@ -198,7 +180,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         let (s, v) = purchase(&app, &bearer(&w, "b.xiaozhang"), with(&|b| b["school"] = json!(SCHOOL_A)), &docs).await;
         assert_eq!(s, 404, "{label}: another school's purchase: {v}");
         assert_eq!(
-            (count(&w, "purchases"), count(&w, "ledger_requests"), count(&w, "attachments")),
+            (rows_in(&w, "purchases"), rows_in(&w, "ledger_requests"), rows_in(&w, "attachments")),
             before,
             "{label}: nothing kept"
         );
@@ -248,7 +230,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         // Submitting twice records once.
         let (s, again) = purchase(&app, &officer, rice_and_flour.clone(), &docs).await;
         assert_eq!((s, again["id"].as_i64(), again["replayed"].as_bool()), (200, Some(id), Some(true)), "{label}");
-        assert_eq!(count(&w, "purchases"), before.0 + 1, "{label}");
+        assert_eq!(rows_in(&w, "purchases"), before.0 + 1, "{label}");
 
         // A delivery the county paid for: no price, no expenditure, into stock all the same.
         let (s, v) = purchase(
@@ -278,7 +260,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         .await;
         assert_eq!(s, 200, "{label}: {v}");
         assert_eq!((balance(&v, "大米"), balance(&v, "猪肉")), ("37.5".into(), "7".into()), "{label}");
-        let entries_before = count(&w, "stock_entries");
+        let entries_before = rows_in(&w, "stock_entries");
         let (s, v) = use_food(
             &app,
             &officer,
@@ -306,7 +288,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         )
         .await;
         assert_eq!(s, 404, "{label}: another school's kitchen");
-        assert_eq!(count(&w, "stock_entries"), entries_before, "{label}: a refused use takes nothing");
+        assert_eq!(rows_in(&w, "stock_entries"), entries_before, "{label}: a refused use takes nothing");
         let st = stock(&app, &officer, SCHOOL_A).await;
         assert_eq!((balance(&st, "大米"), balance(&st, "猪肉")), ("37.5".into(), "7".into()), "{label}");
         // The database itself refuses a negative balance, whatever the code above it does.
@@ -598,14 +580,12 @@ async fn the_public_notice_shows_figures_never_children_and_a_complaint_becomes_
         .await;
         assert_eq!(s, 201, "{label}: {v}");
         let roster = v["roster"]["id"].as_i64().expect("roster");
-        let (ct, body) = multipart(&[("scan", Some("签字.jpg"), &jpeg(40, 60))]);
-        let (s, v) = call(
+        let scan = jpeg(40, 60);
+        let (s, v) = post_multipart(
             &app,
-            test::TestRequest::post()
-                .uri(&format!("/api/v1/rosters/{roster}/scan"))
-                .insert_header((header::CONTENT_TYPE, ct))
-                .set_payload(body),
             &principal,
+            &format!("/api/v1/rosters/{roster}/scan"),
+            &[("scan", Some("签字.jpg"), &scan)],
         )
         .await;
         assert_eq!(s, 201, "{label}: {v}");

@@ -496,21 +496,7 @@ where
     // A browser sends its text fields too; with no file chosen, only those.
     let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("note", None, b"".as_slice())];
     parts.extend(files.iter().map(|(n, b)| ("scan", Some(*n), *b)));
-    let (ct, body) = multipart(&parts);
-    let req = test::TestRequest::post()
-        .uri(&format!("/api/v1/rosters/{id}/scan"))
-        .insert_header((actix_web::http::header::CONTENT_TYPE, ct))
-        .set_payload(body);
-    call(app, req, who).await
-}
-
-fn rows_of(w: &World, table: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(&mut w.conn()).expect("count").n
+    post_multipart(app, who, &format!("/api/v1/rosters/{id}/scan"), &parts).await
 }
 
 #[actix_web::test]
@@ -567,7 +553,7 @@ async fn a_roster_is_archived_only_with_its_signed_scan_counted_against_the_prin
         assert_eq!((s, v["error"].as_str()), (409, Some("roster.scan_missing")), "{label}: {v}");
 
         // Hostile and broken files: each refused with its reason, nothing stored.
-        let attachments_before = rows_of(&w, "attachments");
+        let attachments_before = rows_in(&w, "attachments");
         let good = jpeg(60, 80);
         for (files, code) in [
             (vec![("扫描.pdf", b"MZ\x90\x00\x03\x00".as_slice())], "document.type"),
@@ -588,8 +574,8 @@ async fn a_roster_is_archived_only_with_its_signed_scan_counted_against_the_prin
         assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "{label}: another school's roster: {v}");
         let (s, _) = upload_scan(&app, &yyb, v1, &[("p.jpg", good.as_slice())]).await;
         assert_eq!(s, 403, "{label}: the county does not upload the school's signatures");
-        assert_eq!(rows_of(&w, "roster_scans"), 0, "{label}: nothing stored");
-        assert_eq!(rows_of(&w, "attachments"), attachments_before, "{label}: no file kept");
+        assert_eq!(rows_in(&w, "roster_scans"), 0, "{label}: nothing stored");
+        assert_eq!(rows_in(&w, "attachments"), attachments_before, "{label}: no file kept");
 
         // One photographed page: stored, and short of the print.
         let (s, v) = upload_scan(&app, &principal_a, v1, &[("第1页.jpg", good.as_slice())]).await;

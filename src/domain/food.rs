@@ -104,11 +104,19 @@ impl fmt::Display for Qty {
     }
 }
 
-/// A unit price: above zero (a free line is a donation, recorded without a price).
+/// The dearest unit price a canteen's food can have (a typing error above it, and a bound that
+/// keeps a purchase's sum far inside the integers it is added in).
+const MAX_PRICE_FEN: i64 = 1_000_000;
+
+/// A unit price: above zero (a free line is a donation, recorded without a price), at most
+/// 10,000 yuan a unit.
 pub fn unit_price(input: &str) -> Result<Fen, String> {
     let p = Fen::parse_yuan(input).map_err(|m| m.replace("金额", "单价"))?;
     if p.fen() <= 0 {
         return Err(format!("单价“{}”须大于0", input.trim()));
+    }
+    if p.fen() > MAX_PRICE_FEN {
+        return Err(format!("单价“{}”元过高，请核对单位和小数点", input.trim()));
     }
     Ok(p)
 }
@@ -175,6 +183,8 @@ mod tests {
         assert!(unit_price("0").expect_err("zero price").contains("单价"));
         assert!(unit_price("0.00").is_err());
         assert!(unit_price("abc").is_err());
+        assert!(unit_price("10000.01").expect_err("too dear").contains("过高"));
+        assert!(unit_price("10000").is_ok());
     }
 
     #[test]

@@ -110,9 +110,10 @@ pub async fn list(
     Ok(list_page(&st, caller, &q, ComplaintForm::default(), FormErrors::none(), flash).await?)
 }
 
-/// A complaint the county took by phone or letter (url-encoded; `anonymous` a checkbox).
+/// A complaint as a page's form sends it (url-encoded; `anonymous` a checkbox): the county's
+/// form and, flattened into its own, the public notice page's.
 #[derive(Debug, Default, Deserialize)]
-pub struct EnterForm {
+pub struct TypedComplaint {
     #[serde(default)]
     school: String,
     #[serde(default)]
@@ -127,16 +128,23 @@ pub struct EnterForm {
     contact: String,
 }
 
-pub async fn enter(st: web::Data<AppState>, f: CsrfForm<EnterForm>) -> PageResult<HttpResponse> {
+impl TypedComplaint {
+    /// As the service takes it, about `school` when the form does not name one.
+    pub fn form(self, school: &str) -> ComplaintForm {
+        ComplaintForm {
+            school: if self.school.trim().is_empty() { school.to_owned() } else { self.school },
+            category: self.category,
+            content: self.content,
+            anonymous: self.anonymous.is_some(),
+            name: self.name,
+            contact: self.contact,
+        }
+    }
+}
+
+pub async fn enter(st: web::Data<AppState>, f: CsrfForm<TypedComplaint>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let typed = ComplaintForm {
-        school: form.school,
-        category: form.category,
-        content: form.content,
-        anonymous: form.anonymous.is_some(),
-        name: form.name,
-        contact: form.contact,
-    };
+    let typed = form.form("");
     let (c, body) = (user.clone(), typed.clone());
     match st.run(move |conn| complaints::enter(conn, &c, &body)).await {
         Ok(id) => Ok(see_other(&format!("/complaints/{id}?ok=created"))),

@@ -107,16 +107,8 @@ pub async fn page(st: web::Data<AppState>, req: HttpRequest, path: web::Path<Str
 pub struct PublicComplaint {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    category: String,
-    #[serde(default)]
-    content: String,
-    #[serde(default)]
-    anonymous: Option<String>,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    contact: String,
+    #[serde(flatten)]
+    typed: super::complaints_web::TypedComplaint,
     /// Left empty by people; a form-filling robot fills it.
     #[serde(default)]
     website: String,
@@ -129,21 +121,15 @@ pub async fn complain(
     form: web::Form<PublicComplaint>,
 ) -> PageResult<HttpResponse> {
     let code = path.into_inner();
-    let f = form.into_inner();
-    let typed = ComplaintForm {
-        school: code.clone(),
-        category: f.category.clone(),
-        content: f.content.clone(),
-        anonymous: f.anonymous.is_some(),
-        name: f.name.clone(),
-        contact: f.contact.clone(),
-    };
+    let PublicComplaint { csrf: token, typed, website } = form.into_inner();
+    // The page's own school, whatever the form says.
+    let typed = ComplaintForm { school: code.clone(), ..typed.form(&code) };
     let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    if cookie.is_empty() || !csrf::same(&cookie, &f.csrf) || !same_origin(&req) {
+    if cookie.is_empty() || !csrf::same(&cookie, &token) || !same_origin(&req) {
         let e = AppError::invalid("auth.csrf", "页面已过期，请重新填写后提交");
         return render(&st, &req, code, typed, FormErrors::from_error(&e), String::new(), StatusCode::FORBIDDEN).await;
     }
-    if !f.website.is_empty() {
+    if !website.is_empty() {
         return Err(PageError(AppError::invalid("complaint.robot", "提交未被接受")));
     }
     let (key, ip, body, c) = (st.keys.csrf.clone(), client_ip(&req), typed.clone(), code.clone());

@@ -24,8 +24,10 @@ use crate::exchange::roster_print::{self, Kind};
 
 /// One upload of scans, all files together, is at most this large.
 pub const MAX_SCAN: usize = 40 * 1024 * 1024;
-/// Files in one upload (a roster of 3,000 children prints on about 150 pages).
+/// Files in one upload (a roster of 3,000 children prints on about 110 pages).
 pub const MAX_FILES: usize = 300;
+/// Pages of one scan: a PDF that says it has more is not a roster.
+pub const MAX_PAGES: u32 = 500;
 
 /// One scanned page as the reviewer sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +96,16 @@ pub fn check_files(uploads: &[document::Upload]) -> AppResult<Vec<Checked>> {
             format!("扫描件合计超过{}MB，请降低扫描分辨率（200dpi即可）后上传", MAX_SCAN >> 20),
         ));
     }
-    uploads.iter().map(|u| document::check(u, "scan", "扫描件")).collect()
+    let files: Vec<Checked> = uploads.iter().map(|u| document::check(u, "scan", "扫描件")).collect::<AppResult<_>>()?;
+    let pages: u32 = files.iter().fold(0u32, |n, f| n.saturating_add(f.pages));
+    if pages > MAX_PAGES {
+        return Err(AppError::field(
+            "scan",
+            "roster.scan_pages",
+            format!("扫描件共{pages}页，超过{MAX_PAGES}页：请只上传本校这一版花名册的签字页"),
+        ));
+    }
+    Ok(files)
 }
 
 /// Why the caller may not upload a scan of this version, or `None` when they may: the school's
@@ -138,7 +149,7 @@ pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Check
         ));
     }
     let printed = printed_pages(&head);
-    let pages: u32 = files.iter().map(|f| f.pages).sum();
+    let pages: u32 = files.iter().fold(0u32, |n, f| n.saturating_add(f.pages));
     let pages = i32::try_from(pages).map_err(|_| AppError::field("scan", "roster.scan_files", "扫描件页数过多"))?;
     write_tx(conn, |conn| {
         let scan_id: i64 = diesel::insert_into(roster_scans::table)

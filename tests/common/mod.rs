@@ -442,6 +442,33 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// How many rows a table holds (what a refusal must leave as it was).
+pub fn rows_in(w: &World, table: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(&mut w.conn()).expect("count").n
+}
+
+/// Posts a multipart form to `uri` as `who`; returns the status and the JSON body.
+pub async fn post_multipart<S, B>(
+    app: &S,
+    who: &Header,
+    uri: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> (u16, Value)
+where
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    let (ct, body) = multipart(parts);
+    let req =
+        test::TestRequest::post().uri(uri).insert_header((actix_web::http::header::CONTENT_TYPE, ct)).set_payload(body);
+    call(app, req, who).await
+}
+
 /// A grey JPEG of `w` × `h` pixels (a scanned page, as far as any check can tell).
 pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([200, (x % 256) as u8, (y % 256) as u8]));
