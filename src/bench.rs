@@ -407,9 +407,9 @@ pub fn report(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
 }
 
 /// A year of a county's canteens for the scan bench, written in bulk: each school buys four
-/// foods on the first of every month (an expenditure with its purchase, invoice and line; one in
-/// ten expenditures has no purchase, for A30), its kitchen uses each food on its 200 meal days,
-/// and its monthly returns count 20 meals a child — what A19, A27, A28 and A30 read.
+/// foods on the first of every month (an expenditure with its purchase, invoice and line) and
+/// pays one bill with nothing behind it (for A30), its kitchen uses each food on its 200 meal
+/// days, and its monthly returns count 20 meals a child — what A19, A27, A28 and A30 read.
 fn canteen_year(conn: &mut DbConn, prefix: &str, year: i32) -> AppResult<()> {
     use crate::clock::now;
     use crate::domain::calendar::Month;
@@ -459,7 +459,16 @@ fn canteen_year(conn: &mut DbConn, prefix: &str, year: i32) -> AppResult<()> {
              SELECT r.idempotency_key, 'paid', a.org_id, r.id, '供应商' || (a.org_id % 3), r.value_date, r.voucher_no, \
                  r.amount_fen, '', 'bench', {stamp} \
              FROM ledger_requests r JOIN fund_accounts a ON a.id = r.from_account_id \
-             WHERE a.org_id IN ({schools}) AND r.maker = 'bench' AND r.id % 10 <> 0"
+             WHERE a.org_id IN ({schools}) AND r.maker = 'bench'"
+        ),
+        // And one bill a school with nothing behind it, for A30.
+        format!(
+            "INSERT INTO ledger_requests (idempotency_key, kind, fund, from_account_id, amount_fen, value_date, category, \
+                 voucher_no, memo, status, maker, made_at) \
+             SELECT 'bench-bare:' || a.id, 'expenditure', 'meal', a.id, 12345, {day}, '其他食品', 'ZC-bare', '', 'posted', \
+                 'bench-bare', {stamp} \
+             FROM fund_accounts a WHERE a.org_id IN ({schools}) AND a.supplier_id IS NULL AND a.fund = 'meal'",
+            day = date_sql(conn, first.first_day() + chrono::Days::new(40))
         ),
         format!(
             "INSERT INTO purchase_lines (purchase_id, seq, food, category, qty_milli, price_fen, amount_fen, spec) \

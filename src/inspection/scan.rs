@@ -26,6 +26,7 @@ use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
+use crate::programme::calendar::Calendars;
 
 /// One flag.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -115,6 +116,8 @@ pub(super) struct Ctx {
     pub last: NaiveDate,
     pub span: Span,
     pub settings: Settings,
+    /// The schools' calendars for the period and three months either side, read once.
+    pub calendars: Calendars,
 }
 
 impl Ctx {
@@ -172,7 +175,11 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
         .select(Org::as_select())
         .order(orgs::code.asc())
         .load(conn)?;
+    let around = Month::span(span.first_day() - chrono::Days::new(92), span.last_day() + chrono::Days::new(92));
+    let paths: Vec<&str> = schools.iter().map(|s| s.path.as_str()).collect();
+    let calendars = Calendars::load(conn, &paths, &around)?;
     let cx = Ctx {
+        calendars,
         settings: Settings::load(conn, &org.path)?,
         org: org.clone(),
         ids: schools.iter().map(|s| s.id).collect(),

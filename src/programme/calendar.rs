@@ -1,6 +1,8 @@
 //! School calendars (供餐日历): the meal days of each month per org. A county's months are its
 //! schools' default; a school's own month replaces the county's for that month.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -263,6 +265,60 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
         return result.map(|()| months.len());
     }
     Err(AppError::fields(errors))
+}
+
+/// Every calendar that can hold for a set of schools in a span of months, read in one go: a
+/// scan asks for hundreds of school-months, which one query a month each made slow.
+pub struct Calendars {
+    /// (org path, month key) → the meal days set there.
+    set: HashMap<(String, i32), MealMonth>,
+}
+
+impl Calendars {
+    pub fn load(conn: &mut DbConn, school_paths: &[&str], months: &[Month]) -> AppResult<Self> {
+        let paths: Vec<String> = school_paths
+            .iter()
+            .flat_map(|p| ancestor_paths(p))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let keys: Vec<i32> = months.iter().map(|m| m.key()).collect();
+        let mut set = HashMap::new();
+        for chunk in paths.chunks(500) {
+            let rows: Vec<(String, i32, String)> = meal_calendars::table
+                .inner_join(orgs::table)
+                .filter(orgs::path.eq_any(chunk))
+                .filter(meal_calendars::month.eq_any(&keys))
+                .select((orgs::path, meal_calendars::month, meal_calendars::days))
+                .load(conn)?;
+            for (path, key, bits) in rows {
+                if let Ok(m) = Month::from_key(key) {
+                    set.insert((path, key), MealMonth::from_bits(m, &bits));
+                }
+            }
+        }
+        Ok(Self { set })
+    }
+
+    /// What holds for a school in a month: its own, else its nearest ancestor's (as
+    /// [`month_for`] reads it).
+    pub fn month_for(&self, path: &str, month: Month) -> Option<&MealMonth> {
+        ancestor_paths(path)
+            .into_iter()
+            .filter_map(|p| self.set.get(&(p.clone(), month.key())).map(|c| (p.len(), c)))
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, c)| c)
+    }
+
+    /// The meal days of a school between two days (inclusive).
+    pub fn meal_days(&self, path: &str, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        Month::span(from, to)
+            .into_iter()
+            .filter_map(|m| self.month_for(path, m).map(|cal| (m, cal)))
+            .flat_map(|(m, cal)| cal.days().filter_map(move |d| m.day(d)))
+            .filter(|d| (from..=to).contains(d))
+            .collect()
+    }
 }
 
 /// The meal days of a school between two days (inclusive), month by month.

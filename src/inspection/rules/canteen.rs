@@ -110,17 +110,28 @@ fn kilos_used(
     first: NaiveDate,
     last: NaiveDate,
 ) -> AppResult<BTreeMap<(i64, i32, String), i64>> {
-    let rows: Vec<(i64, String, NaiveDate, i64)> = stock_entries::table
-        .inner_join(stock_items::table.inner_join(orgs::table))
-        .filter(orgs::path.like(in_county(county)))
-        .filter(stock_entries::purchase_id.is_null())
-        .filter(stock_entries::day.between(first, last))
-        .select((stock_items::school_id, stock_items::food, stock_entries::day, stock_entries::qty_milli))
-        .load(conn)?;
     let mut out: BTreeMap<(i64, i32, String), i64> = BTreeMap::new();
-    for (school, code, day, qty) in rows {
-        let Some(f) = food::by_code(&code).filter(|f| f.unit == "公斤") else { continue };
-        *out.entry((school, Month::of(day).key(), f.category.as_str().to_owned())).or_default() -= qty;
+    // Summed by the database a month at a time: a county year is a hundred thousand kitchen rows.
+    for m in Month::span(first, last) {
+        let rows: Vec<(i64, String, Option<i64>)> = stock_entries::table
+            .inner_join(stock_items::table.inner_join(orgs::table))
+            .filter(orgs::path.like(in_county(county)))
+            .filter(stock_entries::purchase_id.is_null())
+            .filter(stock_entries::day.between(m.first_day().max(first), m.last_day().min(last)))
+            .group_by((stock_items::school_id, stock_items::food))
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, as SQLite gives it.
+            .select((
+                stock_items::school_id,
+                stock_items::food,
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                    "CAST(SUM(stock_entries.qty_milli) AS BIGINT)",
+                ),
+            ))
+            .load(conn)?;
+        for (school, code, qty) in rows {
+            let Some(f) = food::by_code(&code).filter(|f| f.unit == "公斤") else { continue };
+            *out.entry((school, m.key(), f.category.as_str().to_owned())).or_default() -= qty.unwrap_or(0);
+        }
     }
     Ok(out)
 }

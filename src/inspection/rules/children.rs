@@ -210,14 +210,12 @@ pub(in crate::inspection) fn a07_age_for_grade(conn: &mut DbConn, cx: &Ctx) -> A
 
 /// A12: a child paid in the period whose resident ID number fails the national checksum.
 pub(in crate::inspection) fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
-    // The children paid in the period with a resident ID, checked; the money only of those failing.
-    let paid_children = entitlement_lines::table
-        .inner_join(entitlement_periods::table)
-        .filter(entitlement_periods::school_id.eq_any(&cx.ids))
-        .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
-        .select(entitlement_lines::student_id);
+    // Every child ever at these schools with a resident ID, checked (a spell per child is far
+    // fewer rows than a line per child and month); the money read only for those failing.
+    let ever_here =
+        student_spells::table.filter(student_spells::school_id.eq_any(&cx.ids)).select(student_spells::student_id);
     let rows: Vec<(i64, String, String, Option<String>)> = students::table
-        .filter(students::id.eq_any(paid_children))
+        .filter(students::id.eq_any(ever_here))
         .filter(students::id_type.eq("1"))
         .select((students::id, students::student_no, students::name, students::id_no))
         .load(conn)?;

@@ -16,20 +16,19 @@ use rust_decimal::Decimal;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries};
 use crate::domain::anomaly::{Rule, whole};
-use crate::domain::calendar::Month;
+use crate::domain::calendar::{MealMonth, Month};
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
 use crate::error::AppResult;
 use crate::inspection::scan::{Ctx, Flag, month_label};
 use crate::meals::monthly::{self, Served};
-use crate::programme::calendar;
 
 /// A04: meal days reported above the calendar's meal days of the month.
 pub(in crate::inspection) fn a04_days_above_calendar(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     let mut out = Vec::new();
     for ((school, key), Served { days_served: reported, .. }) in monthly::served(conn, &cx.ids, &cx.span.keys())? {
         let (Some(org), Ok(m)) = (cx.school(school), Month::from_key(key)) else { continue };
-        let calendar_days = calendar::month_for(conn, &org.path, m)?.map_or(0, |(c, _, _)| c.count());
+        let calendar_days = cx.calendars.month_for(&org.path, m).map_or(0, MealMonth::count);
         if usize::try_from(reported).unwrap_or(0) > calendar_days {
             let mut f = cx.flag(
                 Rule::A04,
@@ -178,7 +177,7 @@ pub(in crate::inspection) fn a18_outside_meal_days(conn: &mut DbConn, cx: &Ctx) 
         let Some(org) = cx.school(school) else { continue };
         let near = whole(cx.threshold(Rule::A18, school));
         let pad = chrono::Days::new(u64::try_from(near).unwrap_or(0) + 1);
-        let days = calendar::meal_days(conn, &org.path, cx.first - pad, cx.last + pad)?;
+        let days = cx.calendars.meal_days(&org.path, cx.first - pad, cx.last + pad);
         for (_, key, meals) in reported.iter().filter(|r| r.0 == school) {
             let Ok(m) = Month::from_key(*key) else { continue };
             if days.iter().any(|d| Month::of(*d) == m) {
