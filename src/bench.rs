@@ -111,7 +111,7 @@ pub fn template_file(code: &str, classes: &[(String, i32)], rows: usize) -> AppR
             }
         }
     });
-    let bytes = template::write_iter(records, rows)?;
+    let bytes = template::write_iter(records, rows, None)?;
     match failed {
         Some(e) => Err(e),
         None => Ok(bytes),

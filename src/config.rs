@@ -6,6 +6,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
+use crate::domain::chain::ChainKey;
 use crate::error::AppError;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -27,6 +28,21 @@ pub struct Settings {
     /// code on a school's notice poster; when absent, the address a request came to.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// How often the server verifies what the chains gained and moves their anchor.
+    pub anchor_minutes: u64,
+    pub backup: BackupSettings,
+    /// How long a finished job's result files (and a failed one's input) are kept.
+    pub jobs_keep_hours: u64,
+}
+
+/// Backups `serve` takes by itself.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BackupSettings {
+    /// Where scheduled backups go; empty: none are taken.
+    pub dir: String,
+    pub every_hours: u64,
+    /// How many scheduled backups to keep (the oldest beyond it are removed).
+    pub keep: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +72,8 @@ pub struct AccountSettings {
 pub struct RegistrySettings {
     /// A registration may start this many days before the day of entry without a reason.
     pub backdate_days: i64,
+    /// The most students one export file may hold (a larger school exports class by class).
+    pub export_max_rows: usize,
 }
 
 static REGISTRY: std::sync::OnceLock<RegistrySettings> = std::sync::OnceLock::new();
@@ -97,6 +115,10 @@ pub struct Keys {
     pub jwt: Vec<u8>,
     pub csrf: Vec<u8>,
     pub totp: [u8; 32],
+    /// Seals the audit and ledger chains (see [`crate::domain::chain`]).
+    pub chain: ChainKey,
+    /// Encrypts backups: whoever restores one needs the master secret it was made under.
+    pub backup: [u8; 32],
 }
 
 impl Keys {
@@ -107,7 +129,13 @@ impl Keys {
             mac.update(label);
             mac.finalize().into_bytes().into()
         };
-        Self { jwt: derive(b"jwt").to_vec(), csrf: derive(b"csrf").to_vec(), totp: derive(b"totp") }
+        Self {
+            jwt: derive(b"jwt").to_vec(),
+            csrf: derive(b"csrf").to_vec(),
+            totp: derive(b"totp"),
+            chain: ChainKey::new(derive(b"chain")),
+            backup: derive(b"backup"),
+        }
     }
 
     /// From the setting, else from `data_dir/secret.key`, generating that file on first start.
@@ -128,6 +156,28 @@ impl Keys {
         let master = read_or_create_secret(&path)?;
         Ok(Self::from_master(&master))
     }
+}
+
+/// This server's name, stable across its restarts (`data_dir/server.id`, made on first start):
+/// jobs carry it, so a server starting again knows which running jobs were its own.
+pub fn server_id(settings: &Settings) -> Result<String, AppError> {
+    let path = settings.data_dir.join("server.id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_owned());
+    }
+    let id = format!("{}-{}", hostname_hint(), hex::encode(rand::random::<[u8; 6]>()));
+    std::fs::create_dir_all(&settings.data_dir)
+        .and_then(|_| std::fs::write(&path, &id))
+        .map_err(|e| AppError::internal_msg("config.server_id", format!("无法写入 {}: {e}", path.display())))?;
+    Ok(id)
+}
+
+fn hostname_hint() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().chars().filter(char::is_ascii_alphanumeric).take(16).collect())
+        .ok()
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "server".into())
 }
 
 fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {

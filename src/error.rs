@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Locked,
     /// Our fault; details go to the log, never to the page.
     Internal,
+    /// The database cannot be reached: nothing was done, and it is worth trying again shortly.
+    Unavailable,
 }
 
 impl ErrorKind {
@@ -35,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Locked => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -107,6 +110,16 @@ impl AppError {
         }
     }
 
+    /// The database went away (stopped, restarting, the network between): said plainly, with
+    /// the reassurance people need; the pool reconnects by itself once it is back.
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorKind::Unavailable,
+            "db.unavailable",
+            "数据库暂时无法连接，本次操作未执行。请稍后再试：数据库恢复后系统会自动重新连接，已保存的数据不受影响",
+        )
+    }
+
     pub fn internal_msg(code: &'static str, message: String) -> Self {
         Self::new(ErrorKind::Internal, code, message)
     }
@@ -157,6 +170,10 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 AppError::conflict("db.in_use", "该记录仍被其他数据引用，不能删除或修改")
             }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                tracing::warn!(error = %info.message(), "database connection lost");
+                AppError::unavailable()
+            }
             other => AppError::internal(other),
         }
     }
@@ -164,13 +181,21 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<diesel::r2d2::Error> for AppError {
     fn from(e: diesel::r2d2::Error) -> Self {
-        AppError::internal(e)
+        match e {
+            diesel::r2d2::Error::ConnectionError(c) => {
+                tracing::warn!(error = %c, "database unavailable");
+                AppError::unavailable()
+            }
+            other => AppError::internal(other),
+        }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        AppError::internal_msg("db.unavailable", format!("数据库暂时不可用: {e}"))
+        // The cause (which host, which port) goes to the log, not to the page.
+        tracing::warn!(error = %e, "database unavailable");
+        AppError::unavailable()
     }
 }
 
@@ -196,7 +221,11 @@ impl ResponseError for AppError {
         if self.kind == ErrorKind::Internal {
             tracing::error!(error = ?self, "request failed");
         }
-        HttpResponse::build(self.status()).json(self.body())
+        let mut r = HttpResponse::build(self.status());
+        if self.kind == ErrorKind::Unavailable {
+            r.insert_header((actix_web::http::header::RETRY_AFTER, "10"));
+        }
+        r.json(self.body())
     }
 }
 

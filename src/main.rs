@@ -28,6 +28,7 @@ use mealroll::db::{self, Pool};
 use mealroll::domain::key_lock::school_year_of;
 use mealroll::domain::status::ChangeKind;
 use mealroll::error::AppError;
+use mealroll::exchange::jobs::Jobs;
 use mealroll::registry::{promotion, status};
 use mealroll::web::AppState;
 use mealroll::{audit, demo, org};
@@ -58,6 +59,17 @@ enum Command {
     },
     /// Apply pending database migrations and load the division list.
     Migrate,
+    /// Write an encrypted, consistent backup of the whole database (safe while the server runs).
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Restore a backup into an empty database (--db; either backend), then verify it.
+    Restore {
+        /// The backup file, as `mealroll backup` wrote it.
+        file: std::path::PathBuf,
+    },
     /// Manage user accounts.
     Admin {
         #[command(subcommand)]
@@ -566,10 +578,57 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
         settings.database_url = url.clone();
     }
     let keys = Keys::load(&settings)?;
+    audit::chain::install(&keys.chain)?;
     let pool = db::connect(&settings.database_url, settings.pool_size)?;
     let mut conn = pool.get()?;
+    audit::chain::adopt(&mut conn, &keys.chain)?;
     org::seed::divisions(&mut conn)?;
     Ok((settings, keys, pool))
+}
+
+/// Restores into the --db database, which must be new: nothing is seeded into it first.
+fn restore(cli_db: &Option<String>, json_mode: bool, file: &std::path::Path) -> Result<(), AppError> {
+    let mut settings = Settings::load()?;
+    if let Some(url) = cli_db {
+        settings.database_url = url.clone();
+    }
+    let keys = Keys::load(&settings)?;
+    audit::chain::install(&keys.chain)?;
+    let pool = db::connect(&settings.database_url, 2)?;
+    let r = db::backup::restore(&mut *pool.get()?, &keys, &settings, file)?;
+    print(json_mode, json!(r), || {
+        out!(
+            "已恢复 {} 张表共 {} 行（备份时间 {}，来自 {}）。",
+            r.tables,
+            r.rows,
+            r.header.created_at,
+            r.header.backend
+        );
+        out!(
+            "行数与清单{}；审计日志 {} 条{}；资金台账 {} 笔分录{}。",
+            if r.counts_match { "一致" } else { "不一致" },
+            r.audit_rows,
+            r.audit_broken.as_ref().map_or("，哈希链完整".to_owned(), |(id, why)| format!("，记录 #{id}：{why}")),
+            r.ledger_entries,
+            if r.ledger_broken.is_empty() {
+                "，哈希链完整".to_owned()
+            } else {
+                format!("：{}", r.ledger_broken.join("；"))
+            }
+        );
+        out!(
+            "{}",
+            if r.verified {
+                "恢复测试通过，已记入审计日志。"
+            } else {
+                "恢复测试未通过，已记入审计日志。"
+            }
+        );
+    });
+    if !r.verified {
+        return Err(AppError::conflict("backup.restore_unverified", "恢复后的数据未通过核验（见上）"));
+    }
+    Ok(())
 }
 
 fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
@@ -614,6 +673,9 @@ fn check_ids() -> Result<(), AppError> {
 fn run(cli: Cli) -> Result<(), AppError> {
     if let Command::Check { what: CheckCommand::Ids } = cli.command {
         return check_ids();
+    }
+    if let Command::Restore { file } = &cli.command {
+        return restore(&cli.db, cli.json, file);
     }
     let (mut settings, keys, pool) = open(&cli.db)?;
     let mut conn = pool.get()?;
@@ -686,14 +748,54 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Audit { action: AuditCommand::Verify } => {
-            let v = audit::service::verify(&mut conn)?;
-            print(cli.json, json!(v), || match &v.first_broken {
-                None => out!("审计日志完整：共 {} 条，哈希链无断点。", v.rows),
-                Some((id, why)) => out!("审计日志被改动：第一处问题在记录 #{id}：{why}"),
+        Command::Backup { out } => {
+            let made = db::backup::create(&mut conn, &keys, &out)?;
+            let instance = audit::service::instance_path(&mut conn)?;
+            audit::record_alone(
+                &mut conn,
+                &audit::Actor::cli(&instance),
+                audit::Entry::new("backup.create", "backup", &made.file).after(&json!({
+                    "sha256": made.sha256, "rows": made.rows, "audit_head": made.audit_head,
+                })),
+            )?;
+            print(cli.json, json!(made), || {
+                out!("备份已写入 {}（{} 字节，SHA-256 {}）", made.file, made.bytes, made.sha256);
+                out!(
+                    "时间 {}；{} 张表共 {} 行；审计日志至记录 #{}，资金账户 {} 个。",
+                    made.header.created_at,
+                    made.tables.len(),
+                    made.rows,
+                    made.audit_head,
+                    made.ledger_accounts
+                );
             });
-            if let Some((id, why)) = v.first_broken {
+        }
+        Command::Restore { .. } => unreachable!("restored before the database is opened"),
+        Command::Audit { action: AuditCommand::Verify } => {
+            let anchor = audit::chain::anchor_of(&settings)?;
+            let v = audit::service::verify(&mut conn, anchor.as_ref())?;
+            if let Some((id, why)) = &v.first_broken {
+                print(cli.json, json!(v), || out!("审计日志被改动：第一处问题在记录 #{id}：{why}"));
                 return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
+            }
+            // A whole chain that holds moves the anchor to its head.
+            let cp = audit::chain::checkpoint(&mut conn, &settings)?;
+            print(
+                cli.json,
+                json!({"rows": v.rows, "first_broken": null, "anchored_to": v.anchored_to, "anchor": cp}),
+                || {
+                    out!("审计日志完整：共 {} 条，哈希链无断点。", v.rows);
+                    match v.anchored_to {
+                        Some(id) => out!("与锚点文件一致（上次锚定至记录 #{id}）。"),
+                        None => out!("此前没有锚点文件。"),
+                    }
+                    for b in &cp.breaks {
+                        out!("锚点未更新：{b}");
+                    }
+                },
+            );
+            if let Some(b) = cp.breaks.first() {
+                return Err(AppError::conflict("audit.tampered", format!("锚点核验失败：{b}")));
             }
         }
         Command::Check { .. } | Command::ParseWorker { .. } => {
@@ -900,7 +1002,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 );
             });
         }
-        Command::Ledger { what } => ledger_command(&mut conn, cli.json, what)?,
+        Command::Ledger { what } => ledger_command(&mut conn, cli.json, &settings, what)?,
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;
             let caller = Caller::cli(&mut conn)?;
@@ -1117,7 +1219,12 @@ fn run(cli: Cli) -> Result<(), AppError> {
     Ok(())
 }
 
-fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -> Result<(), AppError> {
+fn ledger_command(
+    conn: &mut db::DbConn,
+    json_mode: bool,
+    settings: &Settings,
+    what: LedgerCommand,
+) -> Result<(), AppError> {
     use mealroll::ledger::fund::{self, PostingForm, Request};
     let who = |conn: &mut db::DbConn, user: Option<&str>| match user {
         Some(u) => Caller::cli_as(conn, u),
@@ -1185,7 +1292,8 @@ fn ledger_command(conn: &mut db::DbConn, json_mode: bool, what: LedgerCommand) -
         }
         LedgerCommand::Verify => {
             let caller = Caller::cli(conn)?;
-            let v = fund::verify(conn, &caller)?;
+            let anchor = audit::chain::anchor_of(settings)?;
+            let v = fund::verify(conn, &caller, anchor.as_ref())?;
             print(json_mode, json!(v), || {
                 out!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
                 for b in &v.broken {
@@ -1344,9 +1452,66 @@ fn print_demo(json_mode: bool, report: &demo::DemoReport) {
     });
 }
 
+/// Checks the chains' new rows and moves their anchor now and every `anchor_minutes`, for as long as
+/// the server runs. A break is logged loudly and leaves the anchor where it was.
+fn anchor_chains(pool: Pool, settings: Settings) {
+    std::thread::spawn(move || {
+        loop {
+            match pool.get().map_err(AppError::from).and_then(|mut c| audit::chain::checkpoint(&mut c, &settings)) {
+                Ok(cp) if cp.written => tracing::debug!(rows = cp.audit_rows_checked, "chain anchor moved"),
+                Ok(cp) => tracing::error!(breaks = ?cp.breaks, "哈希链与锚点不符，锚点未更新"),
+                Err(e) => tracing::error!(error = %e, "chain checkpoint failed"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(settings.anchor_minutes.max(1) * 60));
+        }
+    });
+}
+
+/// Takes a backup now and every `backup.every_hours`, keeping the newest `backup.keep`.
+fn back_up_on_schedule(pool: Pool, keys: Keys, settings: Settings) {
+    let dir = std::path::PathBuf::from(settings.backup.dir.trim());
+    std::thread::spawn(move || {
+        loop {
+            let taken = std::fs::create_dir_all(&dir)
+                .map_err(|e| AppError::internal_msg("backup.io", format!("无法创建备份目录 {}: {e}", dir.display())))
+                .and_then(|_| pool.get().map_err(AppError::from))
+                .and_then(|mut c| {
+                    let made = db::backup::create(&mut c, &keys, &db::backup::scheduled_name(&dir))?;
+                    let instance = audit::service::instance_path(&mut c)?;
+                    audit::record_alone(
+                        &mut c,
+                        &audit::Actor::cli(&instance),
+                        audit::Entry::new("backup.create", "backup", &made.file)
+                            .after(&json!({"sha256": made.sha256, "rows": made.rows, "scheduled": true})),
+                    )?;
+                    db::backup::prune(&dir, settings.backup.keep)?;
+                    Ok(made)
+                });
+            match taken {
+                Ok(made) => tracing::info!(file = %made.file, rows = made.rows, "scheduled backup written"),
+                Err(e) => tracing::error!(error = %e, "定时备份失败"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(settings.backup.every_hours.max(1) * 3600));
+        }
+    });
+}
+
 fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
     let bind = settings.bind.clone();
-    let state = web::Data::new(AppState { pool, settings, keys, jobs: Default::default() });
+    anchor_chains(pool.clone(), settings.clone());
+    if !settings.backup.dir.trim().is_empty() {
+        back_up_on_schedule(pool.clone(), keys.clone(), settings.clone());
+    }
+    let jobs = Jobs::new(
+        pool.clone(),
+        &mealroll::config::server_id(&settings)?,
+        std::time::Duration::from_secs(settings.jobs_keep_hours * 3600),
+    );
+    let cut_short = jobs.recover()?;
+    if cut_short > 0 {
+        tracing::warn!(jobs = cut_short, "jobs this server was running when it stopped are marked failed");
+    }
+    let state = web::Data::new(AppState { pool, settings, keys, jobs });
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let server = HttpServer::new(move || mealroll::web::app(state.clone()))

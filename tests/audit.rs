@@ -75,7 +75,7 @@ async fn every_change_through_the_api_writes_an_audit_row() {
         assert!(update.2.as_deref().unwrap_or("").contains("202602"), "{label}: before kept");
         assert!(update.3.as_deref().unwrap_or("").contains("民族班"), "{label}: after kept");
         assert!(rows[3].2.is_some(), "{label}: deletion keeps the deleted row");
-        assert_eq!(verify(&mut conn).expect("verify").first_broken, None, "{label}");
+        assert_eq!(verify(&mut conn, None).expect("verify").first_broken, None, "{label}");
         let _ = tid;
     }
 }
@@ -86,7 +86,7 @@ async fn audit_rows_cannot_be_changed_through_sql_and_hand_edits_are_detected() 
         let label = db.label;
         let w = World::new(db);
         let mut conn = w.conn();
-        let v = verify(&mut conn).expect("verify");
+        let v = verify(&mut conn, None).expect("verify");
         assert!(v.rows > 10, "{label}");
         assert_eq!(v.first_broken, None, "{label}");
         let target: i64 = audit_log::table
@@ -113,7 +113,7 @@ async fn audit_rows_cannot_be_changed_through_sql_and_hand_edits_are_detected() 
             .set(audit_log::after_json.eq("{\"class_no\":\"999999\"}"))
             .execute(&mut conn)
             .expect("edit");
-        let v = verify(&mut conn).expect("verify");
+        let v = verify(&mut conn, None).expect("verify");
         assert_eq!(v.first_broken.as_ref().map(|b| b.0), Some(target), "{label}: {v:?}");
 
         // Deleting a later row (with the edit undone the chain is still broken at the deletion).
@@ -124,7 +124,7 @@ async fn audit_rows_cannot_be_changed_through_sql_and_hand_edits_are_detected() 
             .first(&mut conn)
             .expect("later");
         diesel::delete(audit_log::table.find(later)).execute(&mut conn).expect("delete");
-        let v = verify(&mut conn).expect("verify");
+        let v = verify(&mut conn, None).expect("verify");
         assert_eq!(v.first_broken.as_ref().map(|b| b.0), Some(target), "{label}: first problem first");
     }
 }
@@ -133,10 +133,9 @@ async fn audit_rows_cannot_be_changed_through_sql_and_hand_edits_are_detected() 
 async fn audit_verify_command_exits_non_zero_on_a_tampered_log() {
     let w = World::new(TestDb::sqlite());
     let url = w.db.url.clone();
-    let bin = env!("CARGO_BIN_EXE_mealroll");
     let data = tempfile::tempdir().expect("tmp");
     let run = || {
-        std::process::Command::new(bin)
+        mealroll_cmd()
             .args(["--db", &url, "audit", "verify"])
             .env("MEALROLL_DATA_DIR", data.path())
             .output()

@@ -716,3 +716,40 @@ async fn unknown_names_and_the_command_line_are_audited_where_someone_reads_them
         assert!(audit_count(&mut w.conn(), "login.refused_ip") >= 1, "{label}");
     }
 }
+
+#[actix_web::test]
+async fn a_new_password_cannot_be_any_of_the_last_five() {
+    use mealroll::auth::service::change_own_password;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let caller = w.caller("a.xueji");
+        let mut conn = w.conn();
+        let now = mealroll::clock::now();
+        let pw = |n: u32| format!("Qiuzhi-{n}-Mima#2026");
+        let mut current = PASSWORD.to_owned();
+        for n in 1..=5 {
+            change_own_password(&mut conn, &w.keys, &caller, &current, &pw(n), None, now)
+                .unwrap_or_else(|e| panic!("{label}: change {n}: {}", e.message));
+            current = pw(n);
+        }
+        // The current one and the four before it are refused, each saying why.
+        for n in 1..=4 {
+            let e = change_own_password(&mut conn, &w.keys, &caller, &current, &pw(n), None, now).expect_err("reused");
+            assert_eq!(e.code, "auth.password_reused", "{label}: password {n}");
+            assert!(e.message.contains("最近5次"), "{label}: {}", e.message);
+        }
+        let e = change_own_password(&mut conn, &w.keys, &caller, &current, &current, None, now).expect_err("same");
+        assert_eq!(e.code, "auth.password_reused", "{label}");
+        // The sixth back is free again, and only four retired hashes are ever kept.
+        change_own_password(&mut conn, &w.keys, &caller, &current, PASSWORD, None, now).expect("sixth back");
+        use diesel::prelude::*;
+        use mealroll::db::schema::password_history;
+        let kept: i64 = password_history::table
+            .filter(password_history::user_id.eq(caller.user_id.expect("id")))
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        assert_eq!(kept, 4, "{label}");
+    }
+}

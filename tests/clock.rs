@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const AT: &str = "2026-12-01T23:30:00Z";
 
 fn cli(w: &World, dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mealroll"))
+    common::mealroll_cmd()
         .args(["--db", &w.db.url, "--json"])
         .args(args)
         .env("MEALROLL_CLOCK", AT)
@@ -33,7 +33,7 @@ impl Drop for Server {
 
 fn serve(w: &World, dir: &std::path::Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let child = Command::new(env!("CARGO_BIN_EXE_mealroll"))
+    let child = common::mealroll_cmd()
         .args(["--db", &w.db.url, "serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("MEALROLL_CLOCK", AT)
         .env("MEALROLL_DATA_DIR", dir)

@@ -199,7 +199,7 @@ async fn hostile_workbooks_are_refused_by_every_import_and_the_cli() {
         for h in &files {
             let path = dir.path().join(h.file);
             std::fs::write(&path, &h.bytes).expect("write");
-            let out = Command::new(env!("CARGO_BIN_EXE_mealroll"))
+            let out = common::mealroll_cmd()
                 .args(["--db", &w.db.url, "import", "students"])
                 .arg(&path)
                 .args(["--school", SCHOOL_A, "--dry-run"])
@@ -278,7 +278,7 @@ impl Drop for Server {
 impl Server {
     fn start(w: &World, data_dir: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-        let child = Command::new(env!("CARGO_BIN_EXE_mealroll"))
+        let child = common::mealroll_cmd()
             .args(["--db", &w.db.url, "serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("MEALROLL_DATA_DIR", data_dir)
             .env("MEALROLL_SECRET_KEY", hex::encode([42u8; 32]))

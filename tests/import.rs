@@ -97,6 +97,36 @@ async fn template_round_trips_as_xlsx_and_csv_and_reimport_changes_nothing() {
         let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(exported.clone())).expect("xlsx");
         let range = wb.worksheet_range("学生基本信息").expect("sheet");
         assert_eq!(range.height(), 7, "{label}: header + 6");
+        // The file says who took it out and when, and how many children it holds.
+        let record = wb.worksheet_range(template::EXPORT_SHEET).expect("export record");
+        let cell = |r: usize| record.get((r, 1)).map(|c| c.to_string()).unwrap_or_default();
+        assert!(cell(0).contains("a.xueji"), "{label}: exporter {}", cell(0));
+        assert!(cell(2).starts_with(&mealroll::clock::today().to_string()), "{label}: Beijing date {}", cell(2));
+        assert_eq!(cell(3), "6", "{label}");
+        // Editing is not exporting: a principal and a nutrition officer may not take the file.
+        add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
+        for user in ["a.xiaozhang", "a.yyzg"] {
+            let r = test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/schools/{SCHOOL_A}/students.xlsx"))
+                    .insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token(user))))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status(), 403, "{label}: {user}");
+        }
+        // At most the configured number per file.
+        let dir = tempfile::tempdir().expect("dir");
+        let out = mealroll_cmd()
+            .args(["--db", &w.db.url, "export", "students", "--school", SCHOOL_A, "--out"])
+            .arg(dir.path().join("x.xlsx"))
+            .env("MEALROLL_REGISTRY__EXPORT_MAX_ROWS", "5")
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{label}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("student.export_too_many") && err.contains("按班级"), "{label}: {err}");
         let id_col = template::headers().iter().position(|h| *h == "身份证件号").expect("id col");
         let ids: Vec<String> = range.rows().skip(1).map(|r| r[id_col].to_string()).collect();
         for r in &originals {
@@ -309,7 +339,7 @@ async fn cli_import_reports_json_and_exits_non_zero_on_rejections() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("seeded.xlsx");
     std::fs::write(&path, file).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll"))
+    let out = common::mealroll_cmd()
         .args(["--db", &w.db.url, "--json", "import", "students"])
         .arg(&path)
         .args(["--school", SCHOOL_A])
@@ -322,7 +352,7 @@ async fn cli_import_reports_json_and_exits_non_zero_on_rejections() {
     assert_eq!(report["errors"].as_array().map(Vec::len), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("import.rejected"));
     // `check ids` reads stdin.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll"))
+    let mut child = common::mealroll_cmd()
         .args(["check", "ids"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -363,10 +393,10 @@ async fn the_api_takes_what_the_page_takes_and_refuses_more_in_json() {
     }
 }
 
-/// A job the server no longer holds (let go after it finished, or lost in a restart) says that
-/// it ended, not that it lies outside the caller's jurisdiction.
+/// A job id nobody started says there is no such job, not that it lies outside the caller's
+/// jurisdiction (another user's job reads the same).
 #[actix_web::test]
-async fn a_job_no_longer_held_says_it_ended() {
+async fn an_unknown_job_says_there_is_none() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
@@ -381,6 +411,6 @@ async fn a_job_no_longer_held_says_it_ended() {
         .await;
         assert_eq!(r.status(), 404, "{label}");
         let html = body_text(r).await;
-        assert!(html.contains("该任务已结束") && !html.contains("管辖范围"), "{label}: {html}");
+        assert!(html.contains("没有这个任务") && !html.contains("管辖范围"), "{label}: {html}");
     }
 }

@@ -297,7 +297,7 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
 
         // The CLI prints the fixed shape and exits 0.
         if let Some(path) = w.db.sqlite_path() {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll"))
+            let out = common::mealroll_cmd()
                 .args([
                     "--db",
                     &format!("sqlite://{path}"),
@@ -914,7 +914,7 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
                 let mut args = vec!["--db".to_owned(), format!("sqlite://{path}"), "inspect".into(), "sample".into()];
                 args.extend(["--org", COUNTY, "--period", "2014-1", "--json"].map(str::to_owned));
                 args.extend(extra.iter().map(|s| (*s).to_owned()));
-                std::process::Command::new(env!("CARGO_BIN_EXE_mealroll")).args(args).output().expect("run")
+                common::mealroll_cmd().args(args).output().expect("run")
             };
             let a = run(&["--schools", "2", "--students", "2", "--seed", "42"]);
             assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));

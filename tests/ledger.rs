@@ -250,7 +250,7 @@ async fn money_moves_down_the_tree_and_every_bad_posting_is_refused_with_nothing
         diesel::sql_query(format!("UPDATE ledger_entries SET amount_fen = -12345 WHERE id = {target}"))
             .execute(&mut w.conn())
             .expect("edit");
-        let v = fund::verify(&mut w.conn(), &w.caller("caiwu")).expect("verify");
+        let v = fund::verify(&mut w.conn(), &w.caller("caiwu"), None).expect("verify");
         assert_eq!(v.broken.len(), 1, "{label}: {v:?}");
         let b = &v.broken[0];
         assert_eq!(
@@ -272,7 +272,7 @@ async fn money_moves_down_the_tree_and_every_bad_posting_is_refused_with_nothing
         diesel::sql_query(format!("DELETE FROM ledger_entries WHERE id = {last}"))
             .execute(&mut w.conn())
             .expect("delete");
-        let v = fund::verify(&mut w.conn(), &w.caller("caiwu")).expect("verify");
+        let v = fund::verify(&mut w.conn(), &w.caller("caiwu"), None).expect("verify");
         assert!(
             v.broken.iter().any(|b| b.account.contains("91522326MA6DGY2X1K") && b.reason.contains("末尾")),
             "{label}: {v:?}"

@@ -651,13 +651,8 @@ async fn a_workbook_of_days_is_all_or_nothing_and_names_the_row() {
             let file = dir.path().join("days.xlsx");
             std::fs::write(&file, workbook(&[[SCHOOL_A, "2026-11-16", "202601", "3", "", ""]])).expect("write");
             let db = format!("sqlite://{path}");
-            let run = |args: &[&str]| {
-                std::process::Command::new(env!("CARGO_BIN_EXE_mealroll"))
-                    .args(["--db", db.as_str()])
-                    .args(args)
-                    .output()
-                    .expect("run")
-            };
+            let run =
+                |args: &[&str]| common::mealroll_cmd().args(["--db", db.as_str()]).args(args).output().expect("run");
             let out = run(&["import", "meal-days", file.to_str().expect("path"), "--as", "a.yyzg", "--json"]);
             assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
             let v: Value = serde_json::from_slice(&out.stdout).expect("json");

@@ -287,3 +287,42 @@ async fn no_page_or_answer_shows_a_full_id_number_and_unmasking_is_audited() {
         assert!(rows[0].1.as_deref().unwrap_or_default().contains("督查抽查核对原件"), "{label}");
     }
 }
+
+#[actix_web::test]
+async fn special_categories_are_shown_only_to_those_who_register_and_look_after_children() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let (id, _) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
+        for (user, sees) in
+            [("a.xueji", true), ("a.xiaozhang", true), ("yyb", true), ("a.yyzg", false), ("ducha", false)]
+        {
+            let (s, v) =
+                call(&app, test::TestRequest::get().uri(&format!("/api/v1/students/{id}")), &bearer(&w, user)).await;
+            assert_eq!(s, 200, "{label}: {user}: {v}");
+            let record = &v["record"];
+            for key in mealroll::domain::student::SPECIAL_CATEGORIES {
+                let shown = record[key].as_str().unwrap_or_default();
+                if sees {
+                    assert_ne!(shown, mealroll::domain::student::WITHHELD, "{label}: {user} sees {key}");
+                } else {
+                    assert_eq!(shown, mealroll::domain::student::WITHHELD, "{label}: {user} must not see {key}: {v}");
+                }
+            }
+            let html = body_text(
+                test::call_service(
+                    &app,
+                    test::TestRequest::get()
+                        .uri(&format!("/students/{id}"))
+                        .insert_header((actix_web::http::header::COOKIE, format!("mealroll_session={}", w.token(user))))
+                        .to_request(),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(html.contains("双亲留守儿童"), sees, "{label}: {user}: the page agrees with the answer");
+        }
+    }
+}

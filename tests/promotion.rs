@@ -186,7 +186,7 @@ async fn promotion_previews_applies_once_and_undoes_until_confirmed() {
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll")).args(args).output().expect("run");
+    let out = common::mealroll_cmd().args(args).output().expect("run");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

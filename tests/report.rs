@@ -91,7 +91,7 @@ fn col(r: &Value, key: &str) -> usize {
 }
 
 fn cli(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll")).args(args).output().expect("run");
+    let out = common::mealroll_cmd().args(args).output().expect("run");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

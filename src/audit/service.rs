@@ -1,4 +1,4 @@
-use crate::domain::chain::{ChainHasher, GENESIS};
+use crate::domain::chain::{ChainHasher, GENESIS, Seal};
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -222,6 +222,8 @@ pub fn action_label(action: &str) -> &'static str {
         "finding.record" => "记录督查问题",
         "finding.step" => "督查问题整改流转",
         "finding.link" => "督查问题关联更正",
+        "backup.create" => "备份数据库",
+        "backup.restore_test" => "恢复测试",
         _ => "其他",
     }
 }
@@ -234,6 +236,7 @@ pub fn record_alone(conn: &mut DbConn, actor: &Actor, entry: Entry) -> AppResult
 
 /// Appends one row. Call inside the transaction of the change it records.
 pub fn record(conn: &mut DbConn, actor: &Actor, entry: Entry) -> AppResult<()> {
+    let key = super::chain::key()?;
     lock_chain(conn, "audit_log")?;
     let prev: Option<String> =
         audit_log::table.select(audit_log::hash).order(audit_log::id.desc()).first(conn).optional()?;
@@ -243,20 +246,23 @@ pub fn record(conn: &mut DbConn, actor: &Actor, entry: Entry) -> AppResult<()> {
     let at = now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
     let before_json = entry.before.as_ref().map(|v| v.to_string());
     let after_json = entry.after.as_ref().map(|v| v.to_string());
-    let hash = chain_hash(&HashInput {
-        prev_hash: &prev_hash,
-        at,
-        actor_user_id: actor.user_id,
-        actor: &actor.name,
-        org_path: &actor.org_path,
-        ip: &actor.ip,
-        action: entry.action,
-        object_type: entry.object_type,
-        object_id: &entry.object_id,
-        result: entry.result,
-        before_json: before_json.as_deref(),
-        after_json: after_json.as_deref(),
-    });
+    let hash = chain_hash(
+        Seal::Keyed(key),
+        &HashInput {
+            prev_hash: &prev_hash,
+            at,
+            actor_user_id: actor.user_id,
+            actor: &actor.name,
+            org_path: &actor.org_path,
+            ip: &actor.ip,
+            action: entry.action,
+            object_type: entry.object_type,
+            object_id: &entry.object_id,
+            result: entry.result,
+            before_json: before_json.as_deref(),
+            after_json: after_json.as_deref(),
+        },
+    );
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(at),
@@ -292,8 +298,8 @@ struct HashInput<'a> {
     after_json: Option<&'a str>,
 }
 
-fn chain_hash(i: &HashInput<'_>) -> String {
-    ChainHasher::new()
+fn chain_hash(seal: Seal<'_>, i: &HashInput<'_>) -> String {
+    ChainHasher::new(seal)
         .put(i.prev_hash)
         .put(&i.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
         .put(&i.actor_user_id.map(|v| v.to_string()).unwrap_or_default())
@@ -315,12 +321,47 @@ pub struct Verification {
     pub rows: u64,
     /// The first row whose content or link does not match, with the reason.
     pub first_broken: Option<(i64, String)>,
+    /// The head recorded in the anchor file that the chain was held against, if there was one.
+    pub anchored_to: Option<i64>,
 }
 
-/// Recomputes every row's hash in order and checks each link to its predecessor.
-pub fn verify(conn: &mut DbConn) -> AppResult<Verification> {
-    let mut prev = GENESIS.to_owned();
-    let mut last_id = 0i64;
+/// Recomputes every row's hash in order, checks each link to its predecessor and, given the
+/// anchor's record of the heads, that the chain still reaches the anchored head unchanged.
+pub fn verify(conn: &mut DbConn, anchor: Option<&super::chain::Heads>) -> AppResult<Verification> {
+    verify_from(conn, None, anchor)
+}
+
+/// As [`verify`], from the row after `start` (a row already verified, with its hash) onwards.
+pub fn verify_from(
+    conn: &mut DbConn,
+    start: Option<(i64, &str)>,
+    anchor: Option<&super::chain::Heads>,
+) -> AppResult<Verification> {
+    let key = super::chain::key()?;
+    let keyed_from = super::chain::keyed_from(conn, super::chain::Chain::Audit)?;
+    let broken = |rows, id, why: String| Verification { rows, first_broken: Some((id, why)), anchored_to: None };
+    if let Some(a) = anchor
+        && let Some(why) = a.audit_start_differs(keyed_from)
+    {
+        return Ok(broken(0, keyed_from, why));
+    }
+    let (mut last_id, mut prev) = match start {
+        Some((id, hash)) => {
+            let stored: Option<String> = audit_log::table.find(id).select(audit_log::hash).first(conn).optional()?;
+            if stored.is_none() {
+                let last: Option<i64> = audit_log::table.select(diesel::dsl::max(audit_log::id)).first(conn)?;
+                let last = last.unwrap_or(0);
+                if last < id {
+                    return Ok(broken(0, last + 1, truncated(id, last)));
+                }
+            }
+            if stored.as_deref() != Some(hash) {
+                return Ok(broken(0, id, "与上次核验时的记录不同（记录被删除或链被重算）".into()));
+            }
+            (id, hash.to_owned())
+        }
+        None => (0, GENESIS.to_owned()),
+    };
     let mut rows = 0u64;
     loop {
         let page: Vec<AuditRow> = audit_log::table
@@ -330,40 +371,58 @@ pub fn verify(conn: &mut DbConn) -> AppResult<Verification> {
             .select(AuditRow::as_select())
             .load(conn)?;
         if page.is_empty() {
-            return Ok(Verification { rows, first_broken: None });
+            break;
         }
         for r in page {
             rows += 1;
             if r.prev_hash != prev {
-                return Ok(Verification {
-                    rows,
-                    first_broken: Some((r.id, "与上一条记录的链接断开（有记录被删除或插入）".into())),
-                });
+                return Ok(broken(rows, r.id, "与上一条记录的链接断开（有记录被删除或插入）".into()));
             }
-            let expect = chain_hash(&HashInput {
-                prev_hash: &r.prev_hash,
-                at: r.at,
-                actor_user_id: r.actor_user_id,
-                actor: &r.actor,
-                org_path: &r.org_path,
-                ip: &r.ip,
-                action: &r.action,
-                object_type: &r.object_type,
-                object_id: &r.object_id,
-                result: &r.result,
-                before_json: r.before_json.as_deref(),
-                after_json: r.after_json.as_deref(),
-            });
+            let expect = chain_hash(
+                Seal::for_row(r.id, keyed_from, key),
+                &HashInput {
+                    prev_hash: &r.prev_hash,
+                    at: r.at,
+                    actor_user_id: r.actor_user_id,
+                    actor: &r.actor,
+                    org_path: &r.org_path,
+                    ip: &r.ip,
+                    action: &r.action,
+                    object_type: &r.object_type,
+                    object_id: &r.object_id,
+                    result: &r.result,
+                    before_json: r.before_json.as_deref(),
+                    after_json: r.after_json.as_deref(),
+                },
+            );
             if expect != r.hash {
-                return Ok(Verification {
-                    rows,
-                    first_broken: Some((r.id, "记录内容与其哈希不符（记录被改动）".into())),
-                });
+                let why = if r.id >= keyed_from {
+                    "记录内容与其密钥哈希不符（记录被改动，或链被不持有密钥者重算）"
+                } else {
+                    "记录内容与其哈希不符（记录被改动）"
+                };
+                return Ok(broken(rows, r.id, why.into()));
+            }
+            if let Some(a) = anchor
+                && r.id == a.audit.last_id
+                && r.hash != a.audit.hash
+            {
+                return Ok(broken(rows, r.id, "与锚点文件记载的哈希不符（链被重算，或其后记录被删除后重写）".into()));
             }
             prev = r.hash;
             last_id = r.id;
         }
     }
+    if let Some(a) = anchor
+        && last_id < a.audit.last_id
+    {
+        return Ok(broken(rows, last_id + 1, truncated(a.audit.last_id, last_id)));
+    }
+    Ok(Verification { rows, first_broken: None, anchored_to: anchor.map(|a| a.audit.last_id) })
+}
+
+fn truncated(anchored: i64, last: i64) -> String {
+    format!("锚点文件记载链尾为记录 #{anchored}，数据库只到 #{last}（末尾 {} 条记录被删除）", anchored - last)
 }
 
 /// Filters for the audit viewer.
@@ -426,7 +485,9 @@ mod tests {
 
     #[test]
     fn hash_changes_with_any_field() {
-        assert_ne!(chain_hash(&input("a")), chain_hash(&input("b")));
-        assert_eq!(chain_hash(&input("a")), chain_hash(&input("a")));
+        let key = crate::domain::chain::ChainKey::new([7; 32]);
+        let hash = |actor| chain_hash(Seal::Keyed(&key), &input(actor));
+        assert_ne!(hash("a"), hash("b"));
+        assert_eq!(hash("a"), hash("a"));
     }
 }

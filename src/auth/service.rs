@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Caller, hashing, session, totp};
 use crate::config::{Keys, Settings};
-use crate::db::schema::{account_requests, login_throttle, orgs, user_roles, users};
+use crate::db::schema::{account_requests, login_throttle, orgs, password_history, user_roles, users};
 use crate::db::{DbConn, write_tx};
 use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
@@ -344,8 +344,22 @@ pub fn change_own_password(
         return Err(AppError::field("new_password", "auth.password_reused", "新密码不能与原密码相同"));
     }
     password::check(new, &caller.username).map_err(|m| AppError::field("new_password", "auth.password_policy", m))?;
+    let earlier: Vec<String> = password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .order(password_history::id.desc())
+        .limit(REMEMBERED_PASSWORDS - 1)
+        .select(password_history::password_hash)
+        .load(conn)?;
+    if earlier.iter().any(|h| hashing::verify(new, h)) {
+        return Err(AppError::field(
+            "new_password",
+            "auth.password_reused",
+            format!("新密码不能与最近{REMEMBERED_PASSWORDS}次使用过的密码相同"),
+        ));
+    }
     let hash = hashing::hash(new)?;
     write_tx(conn, |conn| {
+        retire_password(conn, user_id, &stored, now)?;
         diesel::update(users::table.find(user_id))
             .set((
                 users::password_hash.eq(&hash),
@@ -362,6 +376,31 @@ pub fn change_own_password(
         session::revoke_all(conn, user_id, now)?;
         audit::record(conn, &caller.actor(), Entry::new("user.password_changed", "user", user_id))
     })
+}
+
+/// A new password may not be any of this many: the current one and those before it.
+pub const REMEMBERED_PASSWORDS: i64 = 5;
+
+/// Keeps a password being replaced among the remembered ones, and only as many as needed.
+fn retire_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTime) -> AppResult<()> {
+    diesel::insert_into(password_history::table)
+        .values((
+            password_history::user_id.eq(user_id),
+            password_history::password_hash.eq(hash),
+            password_history::retired_at.eq(now),
+        ))
+        .execute(conn)?;
+    let kept: Vec<i64> = password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .order(password_history::id.desc())
+        .limit(REMEMBERED_PASSWORDS - 1)
+        .select(password_history::id)
+        .load(conn)?;
+    diesel::delete(
+        password_history::table.filter(password_history::user_id.eq(user_id)).filter(password_history::id.ne_all(kept)),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- accounts
@@ -773,6 +812,8 @@ pub fn act_on_user(
         let t = users::table.find(id);
         match action {
             AccountAction::ResetPassword => {
+                let stored: String = t.select(users::password_hash).first(conn)?;
+                retire_password(conn, id, &stored, now)?;
                 diesel::update(t)
                     .set((
                         users::password_hash.eq(password_hash.unwrap_or_default()),

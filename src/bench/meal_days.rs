@@ -176,7 +176,7 @@ pub fn run(
         pool: pool.clone(),
         settings: settings.clone(),
         keys: keys.clone(),
-        jobs: Default::default(),
+        jobs: crate::exchange::jobs::Jobs::new(pool.clone(), "bench", std::time::Duration::from_secs(3600)),
     });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -1,5 +1,6 @@
 //! One connection type over bundled SQLite and PostgreSQL, its pool and its migrations.
 
+pub mod backup;
 pub mod schema;
 
 use std::path::Path;
@@ -139,7 +140,8 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
     }
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(15))
+        // A page waits this long for a connection before saying the database cannot be reached.
+        .connection_timeout(Duration::from_secs(5))
         .build(DbConnManager::new(url))
         .map_err(|e| AppError::internal_msg("db.connect", format!("无法连接数据库 {}: {e}", redact_url(url))))?;
     let mut conn = pool.get()?;

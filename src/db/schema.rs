@@ -1119,6 +1119,48 @@ diesel::table! {
 diesel::joinable!(notice_settings -> orgs (org_id));
 diesel::joinable!(complaints -> findings (finding_id));
 
+diesel::table! {
+    chain_starts (chain) {
+        chain -> Text,
+        keyed_from -> BigInt,
+        key_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        owner_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        state -> Text,
+        stage -> Text,
+        done -> BigInt,
+        total -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        report_json -> Nullable<Text>,
+        error_workbook -> Nullable<Binary>,
+        file_name -> Nullable<Text>,
+        file_bytes -> Nullable<Binary>,
+        input_json -> Text,
+        input_bytes -> Nullable<Binary>,
+        server_id -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        expired -> Bool,
+    }
+}
+
+diesel::table! {
+    password_history (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        password_hash -> Text,
+        retired_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     daily_meals,

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::chain::ChainHasher;
+use super::chain::{ChainHasher, Seal};
 use super::money::Fen;
 
 /// A ring-fenced fund: each org holds one account per fund.
@@ -194,8 +194,8 @@ pub struct EntryFields<'a> {
 }
 
 /// An entry's hash: its fields chained to the hash of the account's previous entry.
-pub fn entry_hash(prev_hash: &str, e: &EntryFields<'_>) -> String {
-    ChainHasher::new()
+pub fn entry_hash(seal: Seal<'_>, prev_hash: &str, e: &EntryFields<'_>) -> String {
+    ChainHasher::new(seal)
         .put(prev_hash)
         .put(e.account)
         .put(&e.seq.to_string())
@@ -407,11 +407,14 @@ mod tests {
             maker: "a",
             checker: "",
         };
-        let h = entry_hash("genesis", &e);
-        assert_eq!(h, entry_hash("genesis", &e.clone()));
-        assert_ne!(h, entry_hash("genesis", &EntryFields { amount_fen: 101, ..e.clone() }));
-        assert_ne!(h, entry_hash("other", &e));
-        assert_ne!(h, entry_hash("genesis", &EntryFields { checker: "b", ..e }));
+        let key = super::super::chain::ChainKey::new([5; 32]);
+        let hash = |prev, e: &EntryFields<'_>| entry_hash(Seal::Keyed(&key), prev, e);
+        let h = hash("genesis", &e);
+        assert_eq!(h, hash("genesis", &e.clone()));
+        assert_ne!(h, hash("genesis", &EntryFields { amount_fen: 101, ..e.clone() }));
+        assert_ne!(h, hash("other", &e));
+        assert_ne!(h, entry_hash(Seal::Plain, "genesis", &e));
+        assert_ne!(h, hash("genesis", &EntryFields { checker: "b", ..e }));
     }
 
     #[test]

@@ -202,6 +202,12 @@ pub enum Permission {
     Unmask,
     /// Record a school's daily meal counts (就餐日报).
     RecordMeals,
+    /// See a child's special categories (孤儿, 留守, 残疾, 健康状况): those who register and look
+    /// after children; everyone else reads "（无权查看）".
+    ViewSpecialCategories,
+    /// Take children's records out of the system as a file (a school's registrar, the county's
+    /// office): each file names who took it and when, and holds at most a configured number.
+    ExportStudents,
     /// See the inspection findings of the caller's scope and put them right in the registry (a
     /// school's registrar too, who makes the corrections, without the flags and scans).
     ViewFindings,
@@ -251,6 +257,8 @@ impl Role {
             ReadAuditTrail => self == Inspector,
             ApproveMeals => self == NutritionOffice,
             RecordMeals => matches!(self, NutritionOfficer | Principal),
+            ViewSpecialCategories => matches!(self, Registrar | Principal | NutritionOffice),
+            ExportStudents => matches!(self, Registrar | NutritionOffice),
             ViewFindings => self == Registrar || self.may(ViewAnomalies),
         }
     }

@@ -237,6 +237,16 @@ impl StudentRecord {
         Self(self.0.iter().map(|(k, v)| (k.clone(), masked_value(k, v))).collect())
     }
 
+    /// The record with its special categories withheld, present or not (an empty 残疾类型 would
+    /// tell as much as a filled one).
+    pub fn without_special_categories(&self) -> Self {
+        let mut values = self.0.clone();
+        for key in SPECIAL_CATEGORIES {
+            values.insert(key.to_owned(), WITHHELD.to_owned());
+        }
+        Self(values)
+    }
+
     /// A form or API body sent back with masked values left as shown: each masked value that
     /// is exactly the mask of the stored one means "unchanged" and becomes the stored value.
     pub fn unmasked_from(stored: &Self, sent: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -460,6 +470,13 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
 }
 
 /// Fields a role sees only masked: ID numbers and phones (the child's and its family's).
+/// The special categories of personal data about a child (孤儿, 留守, 残疾, 健康状况): shown only
+/// to the roles that register and look after children (see `Permission::ViewSpecialCategories`).
+pub const SPECIAL_CATEGORIES: [&str; 4] = ["health", "orphan", "left_behind", "disability"];
+
+/// What a role without the permission reads in place of a special category.
+pub const WITHHELD: &str = "（无权查看）";
+
 pub fn is_sensitive(key: &str) -> bool {
     key.ends_with("id_no") || key.ends_with("phone")
 }

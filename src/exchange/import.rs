@@ -26,7 +26,7 @@ use crate::registry::changes;
 use crate::registry::model::StudentRow;
 use crate::registry::service as registry;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ImportOptions {
     /// Validate and count, write nothing.
     pub dry_run: bool,
@@ -52,7 +52,7 @@ pub struct RowError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct ImportReport {
     pub rows: usize,
     pub imported: usize,
@@ -730,7 +730,7 @@ fn cell_as_text(cell: &Cell) -> String {
 
 /// The students of a school (optionally one class) in the template layout.
 pub fn export_students(conn: &mut DbConn, caller: &Caller, school: &str, class_id: Option<i64>) -> AppResult<Vec<u8>> {
-    caller.require(conn, Permission::EditStudents, "export_students")?;
+    caller.require(conn, Permission::ExportStudents, "export_students")?;
     let org = registry_school(conn, caller, school)?;
     let mut q = students::table
         .filter(students::school_id.eq(org.id))
@@ -742,13 +742,26 @@ pub fn export_students(conn: &mut DbConn, caller: &Caller, school: &str, class_i
         q = q.filter(students::class_id.eq(c));
     }
     let rows: Vec<StudentRow> = q.load(conn)?;
-    let data: Vec<(String, StudentRecord)> = rows.iter().map(|r| (org.code.clone(), r.record())).collect();
-    let bytes = super::template::write(&data)?;
+    let limit = crate::config::registry_rules().export_max_rows;
+    if rows.len() > limit {
+        return Err(AppError::invalid(
+            "student.export_too_many",
+            format!("一次最多导出 {limit} 名学生，{} 有 {} 名：请按班级分别导出", org.name, rows.len()),
+        ));
+    }
+    let note = super::template::ExportNote {
+        by: format!("{}（{}）", caller.display_name, caller.username),
+        org: caller.org_name.clone(),
+        at: crate::clock::shown_now(),
+        rows: rows.len(),
+    };
+    let data = rows.iter().map(|r| (org.code.clone(), r.record()));
+    let bytes = super::template::write_iter(data, rows.len(), Some(&note))?;
     audit::record_alone(
         conn,
         &caller.actor(),
         Entry::new("student.export", "school", &org.code)
-            .after(&serde_json::json!({"rows": data.len(), "class_id": class_id})),
+            .after(&serde_json::json!({"rows": note.rows, "class_id": class_id})),
     )?;
     Ok(bytes)
 }

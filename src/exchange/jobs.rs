@@ -1,25 +1,78 @@
 //! Long work in the background with progress: imports and county-wide printing started from a
 //! page run on a worker thread; the page polls the job (a refresh every second, no JavaScript).
-//! A finished job is kept for its owner for an hour, and finished jobs together hold at most
-//! `MAX_KEPT_BYTES` (the oldest go first): its files live in memory, and a server that kept every
-//! county's printed rosters would run out of it.
+//!
+//! Jobs are rows (`jobs`), so every server on the database shows them, and a job outlives the
+//! process that ran it: a server marks its own running jobs failed when it starts again, and a
+//! job whose server stopped beating is reported failed by whoever looks. What a job was asked
+//! to do (its input, with the uploaded file) is kept with it, so a job cut short can be run
+//! again. Results and inputs are dropped `keep` after the job ends; the row stays as history.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::error::{AppError, ErrorKind};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use serde::Serialize;
+use super::import::{ImportOptions, ImportReport};
+use crate::db::schema::jobs;
+use crate::db::{DbConn, Pool};
+use crate::error::{AppError, AppResult, ErrorKind};
 
-use super::import::ImportReport;
+/// What a job was asked to do: enough to do it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobInput {
+    /// A registry template (its bytes kept beside).
+    Import { school: Option<String>, filename: String, options: ImportOptions },
+    /// Every programme school's newest roster of a term as one PDF.
+    PrintRosters { term: String },
+}
 
+impl JobInput {
+    fn kind(&self) -> &'static str {
+        match self {
+            JobInput::Import { .. } => "import",
+            JobInput::PrintRosters { .. } => "print_rosters",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> JobStatus {
+        match s {
+            "running" => JobStatus::Running,
+            "done" => JobStatus::Done,
+            _ => JobStatus::Failed,
+        }
+    }
+}
+
+/// A job as its page shows it (its files are fetched on their own).
 #[derive(Debug, Clone, Serialize)]
 pub struct JobState {
     pub id: String,
     /// Who started it: only they see it.
     pub owner: i64,
     pub title: String,
+    pub status: JobStatus,
     pub stage: String,
     pub done: usize,
     /// How many units the job has, when known: the page then shows a proportional bar.
@@ -27,175 +80,313 @@ pub struct JobState {
     pub finished: bool,
     pub error: Option<String>,
     pub report: Option<ImportReport>,
-    /// The rejected rows as a workbook in the user's layout, when there are any.
-    #[serde(skip)]
-    pub error_workbook: Option<Vec<u8>>,
-    /// What the job made for download: (file name, bytes).
-    #[serde(skip)]
-    pub file: Option<(String, Vec<u8>)>,
-    /// When it finished: kept for `KEEP` from then.
-    #[serde(skip)]
-    finished_at: Option<Instant>,
+    pub has_error_workbook: bool,
+    /// The name of what the job made for download.
+    pub file_name: Option<String>,
+    /// Its results (and input) were let go after the keeping time.
+    pub expired: bool,
+    /// It failed and its input is still kept: it can be run again.
+    pub restartable: bool,
+    pub started_at: String,
 }
-
-/// How long a finished job's result stays for its owner.
-pub const KEEP: Duration = Duration::from_secs(3600);
-/// What finished jobs may hold in memory together.
-pub const MAX_KEPT_BYTES: usize = 256 << 20;
 
 impl JobState {
     /// Per cent done, when the total is known.
     pub fn percent(&self) -> Option<usize> {
         self.total.filter(|t| *t > 0).map(|t| (self.done * 100 / t).min(100))
     }
-
-    /// Roughly what it holds in memory.
-    fn bytes(&self) -> usize {
-        let rows = self.report.as_ref().map_or(0, |r| r.errors.len() * 256);
-        rows + self.error_workbook.as_ref().map_or(0, Vec::len) + self.file.as_ref().map_or(0, |(_, b)| b.len())
-    }
 }
 
-/// What a page answers for a job that is not there: it ended and its result was let go, or the
-/// server restarted (jobs live in memory). Another user's job reads the same, so ids reveal nothing.
+/// What a page answers for a job that is not there or not the caller's: both read the same,
+/// so ids reveal nothing.
 pub fn gone() -> AppError {
-    AppError::new(
-        ErrorKind::NotFound,
-        "job.gone",
-        "该任务已结束，结果已不再保留（任务完成后保留1小时；服务重启后不保留）。导入要么全部生效、要么全部未生效，\
-         请在学生名单或审计记录中查看；如需结果文件，请重新操作",
-    )
+    AppError::new(ErrorKind::NotFound, "job.gone", "没有这个任务（任务只对发起人可见）")
 }
 
-#[derive(Clone, Default)]
-pub struct Jobs(Arc<Mutex<HashMap<String, JobState>>>);
+/// How long a running job may go without a heartbeat before it is taken for dead.
+const STALE: Duration = Duration::from_secs(120);
+const BEAT: Duration = Duration::from_secs(20);
+
+/// What a server that stopped mid-job leaves its jobs saying.
+const CUT_SHORT: &str = "运行此任务的服务器中途停止（重启或故障），任务已中断。导入要么全部生效、要么全部不生效，\
+                         本次未写入任何数据；可点“重新运行”再做一次";
+
+#[derive(Clone)]
+pub struct Jobs {
+    pool: Pool,
+    /// This server (stable across its restarts: it names its own jobs on the next start).
+    server: Arc<str>,
+    keep: Duration,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = jobs)]
+struct Row {
+    id: String,
+    owner_id: i64,
+    title: String,
+    state: String,
+    stage: String,
+    done: i64,
+    total: Option<i64>,
+    error: Option<String>,
+    report_json: Option<String>,
+    file_name: Option<String>,
+    started_at: NaiveDateTime,
+    heartbeat_at: NaiveDateTime,
+    expired: bool,
+}
+
+/// What a finished job hands back.
+#[derive(Default)]
+pub struct Outcome {
+    pub done: usize,
+    pub report: Option<ImportReport>,
+    pub error_workbook: Option<Vec<u8>>,
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+fn ago(d: Duration) -> NaiveDateTime {
+    crate::clock::now() - chrono::Duration::from_std(d).unwrap_or_default()
+}
 
 impl Jobs {
-    pub fn start(&self, owner: i64, title: &str) -> String {
-        let id = hex::encode(rand::random::<[u8; 12]>());
-        let state = JobState {
-            id: id.clone(),
-            owner,
-            title: title.to_owned(),
-            stage: "排队".into(),
-            done: 0,
-            total: None,
-            finished: false,
-            error: None,
-            report: None,
-            error_workbook: None,
-            file: None,
-            finished_at: None,
-        };
-        let mut jobs = self.lock();
-        evict(&mut jobs, Instant::now());
-        jobs.insert(id.clone(), state);
-        id
+    pub fn new(pool: Pool, server: &str, keep: Duration) -> Self {
+        Self { pool, server: server.into(), keep }
     }
 
-    /// Runs `work` on its own thread. Should it panic, the job ends with an error instead of
-    /// showing progress forever.
+    fn conn(&self) -> AppResult<crate::db::PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Records a new job, running, with what it was asked to do.
+    pub fn start(&self, owner: i64, title: &str, input: &JobInput, bytes: Option<&[u8]>) -> AppResult<String> {
+        let id = hex::encode(rand::random::<[u8; 12]>());
+        let conn = &mut self.conn()?;
+        self.expire(conn)?;
+        let now = crate::clock::now();
+        let input_json = serde_json::to_string(input)
+            .map_err(|e| AppError::internal_msg("job.input", format!("任务参数无法保存: {e}")))?;
+        diesel::insert_into(jobs::table)
+            .values((
+                jobs::id.eq(&id),
+                jobs::owner_id.eq(owner),
+                jobs::kind.eq(input.kind()),
+                jobs::title.eq(title),
+                jobs::state.eq(JobStatus::Running.as_str()),
+                jobs::stage.eq("排队"),
+                jobs::done.eq(0i64),
+                jobs::input_json.eq(input_json),
+                jobs::input_bytes.eq(bytes),
+                jobs::server_id.eq(&*self.server),
+                jobs::started_at.eq(now),
+                jobs::heartbeat_at.eq(now),
+                jobs::expired.eq(false),
+            ))
+            .execute(conn)?;
+        Ok(id)
+    }
+
+    /// Runs `work` on its own thread, beating while it runs. Should it panic, the job ends with
+    /// an error instead of showing progress forever.
     pub fn run(&self, id: &str, work: impl FnOnce() + Send + 'static) {
         let (jobs, id) = (self.clone(), id.to_owned());
+        let running = Arc::new(AtomicBool::new(true));
+        let beating = (jobs.clone(), id.clone(), running.clone());
+        std::thread::spawn(move || {
+            let (jobs, id, running) = beating;
+            while running.load(Ordering::Relaxed) {
+                std::thread::sleep(BEAT);
+                if running.load(Ordering::Relaxed) {
+                    jobs.beat(&id);
+                }
+            }
+        });
         std::thread::spawn(move || {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
-                jobs.update(&id, |s| {
-                    s.finished = true;
-                    s.stage = "中止".into();
-                    s.error = Some("任务意外中止，未保存任何更改；请重试，如仍失败请联系系统管理员".into());
-                });
+                jobs.fail(&id, "任务意外中止，未保存任何更改；请重试，如仍失败请联系系统管理员");
             }
+            running.store(false, Ordering::Relaxed);
         });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobState>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn update(&self, id: &str, f: impl FnOnce(&mut JobState)) {
-        let mut jobs = self.lock();
-        if let Some(s) = jobs.get_mut(id) {
-            f(s);
-            if s.finished && s.finished_at.is_none() {
-                s.finished_at = Some(Instant::now());
-                evict(&mut jobs, Instant::now());
-            }
-        }
-    }
-
-    /// The job, if `owner` started it and it is still kept; else [`gone`].
-    pub fn get(&self, id: &str, owner: i64) -> Result<JobState, AppError> {
-        let mut jobs = self.lock();
-        evict(&mut jobs, Instant::now());
-        jobs.get(id).filter(|s| s.owner == owner).cloned().ok_or_else(gone)
-    }
-}
-
-/// Lets go of finished jobs past `KEEP`, then of the oldest finished ones while together they
-/// hold more than `MAX_KEPT_BYTES`. Running jobs stay.
-fn evict(jobs: &mut HashMap<String, JobState>, now: Instant) {
-    jobs.retain(|_, s| s.finished_at.is_none_or(|t| now.duration_since(t) < KEEP));
-    let mut finished: Vec<(Instant, String, usize)> =
-        jobs.iter().filter_map(|(id, s)| s.finished_at.map(|t| (t, id.clone(), s.bytes()))).collect();
-    let mut held: usize = finished.iter().map(|f| f.2).sum();
-    finished.sort();
-    for (_, id, bytes) in finished {
-        if held <= MAX_KEPT_BYTES {
-            break;
-        }
-        jobs.remove(&id);
-        held -= bytes;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn finished_with(jobs: &Jobs, owner: i64, bytes: usize) -> String {
-        let id = jobs.start(owner, "打印");
-        jobs.update(&id, |s| {
-            s.finished = true;
-            s.file = Some(("x.pdf".into(), vec![0; bytes]));
+    fn beat(&self, id: &str) {
+        let r = self.conn().and_then(|mut c| {
+            diesel::update(jobs::table.find(id).filter(jobs::state.eq("running")))
+                .set(jobs::heartbeat_at.eq(crate::clock::now()))
+                .execute(&mut c)
+                .map_err(AppError::from)
         });
-        id
-    }
-
-    #[test]
-    fn finished_jobs_past_the_byte_cap_go_oldest_first_and_running_ones_stay() {
-        let jobs = Jobs::default();
-        let running = jobs.start(1, "导入");
-        let old = finished_with(&jobs, 1, MAX_KEPT_BYTES / 2);
-        let mid = finished_with(&jobs, 1, MAX_KEPT_BYTES / 2);
-        assert!(jobs.get(&old, 1).is_ok() && jobs.get(&mid, 1).is_ok(), "at the cap both stay");
-        let new = finished_with(&jobs, 1, 1024);
-        assert_eq!(jobs.get(&old, 1).err().map(|e| e.code), Some("job.gone"));
-        assert!(jobs.get(&mid, 1).is_ok() && jobs.get(&new, 1).is_ok());
-        assert!(jobs.get(&running, 1).is_ok(), "a running job is never let go");
-    }
-
-    #[test]
-    fn a_finished_job_goes_after_an_hour() {
-        let jobs = Jobs::default();
-        let id = finished_with(&jobs, 1, 10);
-        let mut held = jobs.lock();
-        evict(&mut held, Instant::now() + KEEP - Duration::from_secs(1));
-        assert!(held.contains_key(&id));
-        evict(&mut held, Instant::now() + KEEP);
-        assert!(!held.contains_key(&id));
-    }
-
-    #[test]
-    fn another_owners_job_reads_as_gone_and_a_panicking_job_ends_with_an_error() {
-        let jobs = Jobs::default();
-        let id = jobs.start(1, "导入");
-        assert_eq!(jobs.get(&id, 2).err().map(|e| e.code), Some("job.gone"));
-        jobs.run(&id, || panic!("parser bug"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !jobs.get(&id, 1).is_ok_and(|s| s.finished) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        if let Err(e) = r {
+            tracing::warn!(error = %e, job = id, "job heartbeat not recorded");
         }
-        let s = jobs.get(&id, 1).expect("kept");
-        assert!(s.finished && s.error.as_deref().is_some_and(|e| e.contains("意外中止")), "{:?}", s.error);
     }
+
+    /// Progress, as the work reports it (a failure to record it does not stop the work).
+    pub fn progress(&self, id: &str, done: usize, total: Option<usize>, stage: &str) {
+        let r = self.conn().and_then(|mut c| {
+            diesel::update(jobs::table.find(id).filter(jobs::state.eq("running")))
+                .set((
+                    jobs::done.eq(done as i64),
+                    jobs::total.eq(total.map(|t| t as i64)),
+                    jobs::stage.eq(stage),
+                    jobs::heartbeat_at.eq(crate::clock::now()),
+                ))
+                .execute(&mut c)
+                .map_err(AppError::from)
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, job = id, "job progress not recorded");
+        }
+    }
+
+    /// The job ended: its result, or why it failed.
+    pub fn finish(&self, id: &str, result: AppResult<Outcome>) {
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => return self.fail(id, &e.message),
+        };
+        let report_json = outcome.report.as_ref().and_then(|r| serde_json::to_string(r).ok());
+        let (file_name, file_bytes) = outcome.file.map_or((None, None), |(n, b)| (Some(n), Some(b)));
+        let r = self.conn().and_then(|mut c| {
+            diesel::update(jobs::table.find(id))
+                .set((
+                    jobs::state.eq(JobStatus::Done.as_str()),
+                    jobs::stage.eq("完成"),
+                    jobs::done.eq(outcome.done as i64),
+                    jobs::report_json.eq(report_json),
+                    jobs::error_workbook.eq(outcome.error_workbook),
+                    jobs::file_name.eq(file_name),
+                    jobs::file_bytes.eq(file_bytes),
+                    jobs::finished_at.eq(crate::clock::now()),
+                    // Done: nothing to run again.
+                    jobs::input_bytes.eq(None::<Vec<u8>>),
+                ))
+                .execute(&mut c)
+                .map_err(AppError::from)
+        });
+        if let Err(e) = r {
+            tracing::error!(error = %e, job = id, "job result not recorded");
+        }
+    }
+
+    pub fn fail(&self, id: &str, reason: &str) {
+        let r = self.conn().and_then(|mut c| mark_failed(&mut c, &[id.to_owned()], reason));
+        if let Err(e) = r {
+            tracing::error!(error = %e, job = id, "job failure not recorded");
+        }
+    }
+
+    /// At a server's start: its jobs still marked running died with its previous process.
+    pub fn recover(&self) -> AppResult<usize> {
+        let conn = &mut self.conn()?;
+        let mine: Vec<String> = jobs::table
+            .filter(jobs::state.eq("running"))
+            .filter(jobs::server_id.eq(self.server.to_string()))
+            .select(jobs::id)
+            .load(conn)?;
+        mark_failed(conn, &mine, CUT_SHORT)
+    }
+
+    /// The job, if `owner` started it; else [`gone`]. A running job whose server stopped beating
+    /// is marked failed here, by whichever server looks.
+    pub fn get(&self, id: &str, owner: i64) -> AppResult<JobState> {
+        let conn = &mut self.conn()?;
+        self.expire(conn)?;
+        let row = self.row(conn, id, owner)?;
+        if row.state == "running" && row.heartbeat_at < ago(STALE) {
+            mark_failed(conn, &[id.to_owned()], CUT_SHORT)?;
+            return self.get(id, owner);
+        }
+        let has_input: bool =
+            jobs::table.find(id).select(jobs::input_bytes.is_not_null().or(jobs::kind.ne("import"))).first(conn)?;
+        let status = JobStatus::parse(&row.state);
+        Ok(JobState {
+            owner: row.owner_id,
+            title: row.title,
+            status,
+            stage: row.stage,
+            done: row.done.max(0) as usize,
+            total: row.total.map(|t| t.max(0) as usize),
+            finished: status != JobStatus::Running,
+            error: row.error,
+            report: row.report_json.and_then(|j| serde_json::from_str(&j).ok()),
+            has_error_workbook: jobs::table.find(id).select(jobs::error_workbook.is_not_null()).first(conn)?,
+            file_name: row.file_name,
+            expired: row.expired,
+            restartable: status == JobStatus::Failed && !row.expired && has_input,
+            started_at: crate::clock::shown(&row.started_at),
+            id: row.id,
+        })
+    }
+
+    fn row(&self, conn: &mut DbConn, id: &str, owner: i64) -> AppResult<Row> {
+        jobs::table
+            .find(id)
+            .filter(jobs::owner_id.eq(owner))
+            .select(Row::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(gone)
+    }
+
+    /// What the job made for download.
+    pub fn file(&self, id: &str, owner: i64) -> AppResult<(String, Vec<u8>)> {
+        let conn = &mut self.conn()?;
+        self.row(conn, id, owner)?;
+        let (name, bytes): (Option<String>, Option<Vec<u8>>) =
+            jobs::table.find(id).select((jobs::file_name, jobs::file_bytes)).first(conn)?;
+        name.zip(bytes).ok_or_else(expired_or_none)
+    }
+
+    /// The rejected rows as a workbook in the user's layout.
+    pub fn error_workbook(&self, id: &str, owner: i64) -> AppResult<Vec<u8>> {
+        let conn = &mut self.conn()?;
+        self.row(conn, id, owner)?;
+        let bytes: Option<Vec<u8>> = jobs::table.find(id).select(jobs::error_workbook).first(conn)?;
+        bytes.ok_or_else(expired_or_none)
+    }
+
+    /// A failed job's input, to run it again (its owner only).
+    pub fn input(&self, id: &str, owner: i64) -> AppResult<(JobInput, Option<Vec<u8>>)> {
+        let state = self.get(id, owner)?;
+        if !state.restartable {
+            return Err(AppError::conflict("job.not_restartable", "只有中断或失败、且未过保留期的任务可以重新运行"));
+        }
+        let conn = &mut self.conn()?;
+        let (json, bytes): (String, Option<Vec<u8>>) =
+            jobs::table.find(id).select((jobs::input_json, jobs::input_bytes)).first(conn)?;
+        let input = serde_json::from_str(&json)
+            .map_err(|e| AppError::internal_msg("job.input", format!("任务参数无法读出: {e}")))?;
+        Ok((input, bytes))
+    }
+
+    /// Lets go of results and inputs of jobs that ended longer than `keep` ago.
+    fn expire(&self, conn: &mut DbConn) -> AppResult<()> {
+        diesel::update(jobs::table.filter(jobs::finished_at.lt(ago(self.keep))).filter(jobs::expired.eq(false)))
+            .set((
+                jobs::expired.eq(true),
+                jobs::file_bytes.eq(None::<Vec<u8>>),
+                jobs::error_workbook.eq(None::<Vec<u8>>),
+                jobs::input_bytes.eq(None::<Vec<u8>>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+fn expired_or_none() -> AppError {
+    AppError::new(ErrorKind::NotFound, "job.expired", "结果文件已过保留期被删除（或本任务没有该文件），请重新操作")
+}
+
+/// Running jobs among `ids` end as failed, saying why (a job already ended keeps its end).
+fn mark_failed(conn: &mut DbConn, ids: &[String], reason: &str) -> AppResult<usize> {
+    Ok(diesel::update(jobs::table.filter(jobs::id.eq_any(ids)).filter(jobs::state.eq("running")))
+        .set((
+            jobs::state.eq(JobStatus::Failed.as_str()),
+            jobs::stage.eq("中断"),
+            jobs::error.eq(reason),
+            jobs::finished_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?)
 }

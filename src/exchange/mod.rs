@@ -6,6 +6,7 @@ pub mod disbursement;
 pub mod document;
 pub mod guard;
 pub mod import;
+pub mod job_runs;
 pub mod jobs;
 pub mod notice_poster;
 pub mod pdf;

@@ -29,12 +29,34 @@ pub fn cell_text(record: &StudentRecord, key: &str) -> String {
 
 /// A workbook with the given rows (school code, record); empty rows give a blank template.
 pub fn write(rows: &[(String, StudentRecord)]) -> AppResult<Vec<u8>> {
-    write_iter(rows.iter().map(|(s, r)| (s.clone(), r.clone())), rows.len())
+    write_iter(rows.iter().map(|(s, r)| (s.clone(), r.clone())), rows.len(), None)
 }
 
-/// The same, from an iterator of `expected` rows (held one at a time: large exports stay small).
-pub fn write_iter(rows: impl Iterator<Item = (String, StudentRecord)>, expected: usize) -> AppResult<Vec<u8>> {
+/// Who took an export out of the system, and when: written into the file itself.
+#[derive(Debug, Clone)]
+pub struct ExportNote {
+    pub by: String,
+    pub org: String,
+    /// Beijing time, as people read it.
+    pub at: String,
+    pub rows: usize,
+}
+
+/// The same, from an iterator of `expected` rows (held one at a time: large exports stay
+/// small); an export carries its [`ExportNote`] on a sheet and in the file's properties.
+pub fn write_iter(
+    rows: impl Iterator<Item = (String, StudentRecord)>,
+    expected: usize,
+    note: Option<&ExportNote>,
+) -> AppResult<Vec<u8>> {
     let mut wb = Workbook::new();
+    if let Some(n) = note {
+        let props = rust_xlsxwriter::DocProperties::new()
+            .set_author(&n.by)
+            .set_company(&n.org)
+            .set_comment(format!("{} 导出，{} 名学生；含未成年人个人信息，仅限学籍管理使用", n.at, n.rows));
+        wb.set_properties(&props);
+    }
     let text = Format::new().set_num_format("@");
     let required = Format::new()
         .set_bold()
@@ -125,7 +147,32 @@ pub fn write_iter(rows: impl Iterator<Item = (String, StudentRecord)>, expected:
         lists.set_hidden(true);
     }
     instructions(wb.add_worksheet())?;
+    if let Some(n) = note {
+        export_record(wb.add_worksheet(), n)?;
+    }
     wb.save_to_buffer().map_err(xl)
+}
+
+/// The sheet that says who exported the file, when and how many children it holds.
+pub const EXPORT_SHEET: &str = "导出记录";
+
+fn export_record(ws: &mut Worksheet, n: &ExportNote) -> AppResult<()> {
+    ws.set_name(EXPORT_SHEET).map_err(xl)?;
+    ws.set_column_width(0, 14.0).map_err(xl)?;
+    ws.set_column_width(1, 60.0).map_err(xl)?;
+    let rows = [
+        ("导出人", n.by.clone()),
+        ("所在单位", n.org.clone()),
+        ("导出时间", n.at.clone()),
+        ("学生人数", n.rows.to_string()),
+        ("注意", "本文件含未成年人个人信息，仅限学籍管理使用，不得外传；用毕请删除。".to_owned()),
+    ];
+    for (i, (k, v)) in rows.iter().enumerate() {
+        let r = u32::try_from(i).unwrap_or(0);
+        ws.write_string(r, 0, *k).map_err(xl)?;
+        ws.write_string(r, 1, v).map_err(xl)?;
+    }
+    Ok(())
 }
 
 fn instructions(ws: &mut Worksheet) -> AppResult<()> {

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::import::{self, ImportOptions, RowError};
-use super::jobs::JobState;
+use super::jobs::{JobInput, JobState};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
@@ -94,37 +94,9 @@ pub async fn import_submit(
         enrolled_on: optional_day(form.text("enrolled_on"))?,
         backdate_reason: form.text("backdate_reason").to_owned(),
     };
-    let owner = caller.user_id.unwrap_or(0);
-    let job = st.jobs.start(owner, &format!("导入 {filename}"));
-    let (jobs, pool, id) = (st.jobs.clone(), st.pool.clone(), job.clone());
-    st.jobs.run(&job, move || {
-        let progress = |done: usize, stage: &str| {
-            jobs.update(&id, |s| {
-                s.done = done;
-                s.stage = stage.to_owned();
-            })
-        };
-        let result = pool.get().map_err(AppError::from).and_then(|mut conn| {
-            let school = Some(school.as_str()).filter(|s| !s.is_empty());
-            import::import_students(&mut conn, &caller, school, &file, &filename, opts, &progress)
-        });
-        let workbook = match &result {
-            Ok(r) if !r.errors.is_empty() => import::error_workbook(&file, &filename, &r.errors).ok(),
-            _ => None,
-        };
-        jobs.update(&id, |s| {
-            s.finished = true;
-            s.stage = "完成".into();
-            match result {
-                Ok(r) => {
-                    s.done = r.rows;
-                    s.report = Some(r);
-                    s.error_workbook = workbook;
-                }
-                Err(e) => s.error = Some(e.message),
-            }
-        });
-    });
+    let school = Some(school).filter(|s| !s.is_empty());
+    let input = JobInput::Import { school, filename, options: opts };
+    let job = super::job_runs::launch(&st, caller, input, Some(file))?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
@@ -158,9 +130,20 @@ pub async fn job_errors(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
-    let bytes = job.error_workbook.ok_or_else(AppError::not_found)?;
+    let bytes = st.jobs.error_workbook(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
+}
+
+/// Runs a failed job again from the input kept with it (its owner only).
+pub async fn job_restart(
+    st: web::Data<AppState>,
+    path: web::Path<String>,
+    f: crate::auth::extract::CsrfForm<crate::auth::web::Empty>,
+) -> PageResult<HttpResponse> {
+    let user = f.user;
+    let (input, bytes) = st.jobs.input(&path.into_inner(), user.user_id.unwrap_or(0))?;
+    let job = super::job_runs::launch(&st, user, input, bytes)?;
+    Ok(see_other(&format!("/jobs/{job}")))
 }
 
 /// What a finished job made (a county's rosters as one PDF).
@@ -169,8 +152,7 @@ pub async fn job_file(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
-    let (name, bytes) = job.file.ok_or_else(AppError::not_found)?;
+    let (name, bytes) = st.jobs.file(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let kind = if name.ends_with(".pdf") { PDF } else { XLSX };
     Ok(download(bytes, &name, kind))
 }

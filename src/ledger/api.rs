@@ -165,7 +165,13 @@ pub async fn reverse(
 
 /// The chains of every account in scope; `ok` false names the broken entries.
 pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
-    let v = st.run(move |conn| fund::verify(conn, &c)).await?;
+    let settings = st.settings.clone();
+    let v = st
+        .run(move |conn| {
+            let anchor = crate::audit::chain::anchor_of(&settings)?;
+            fund::verify(conn, &c, anchor.as_ref())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": v.broken.is_empty(), "verification": v })))
 }
 

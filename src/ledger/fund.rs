@@ -8,6 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::chain::{Chain, Heads};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::{now, today};
@@ -16,7 +17,7 @@ use crate::db::schema::{
 };
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
-use crate::domain::chain::GENESIS;
+use crate::domain::chain::{GENESIS, Seal};
 use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
@@ -766,7 +767,8 @@ fn append(conn: &mut DbConn, account_id: i64, e: NewEntry) -> AppResult<i64> {
         ));
     }
     let seq = a.head_seq + 1;
-    let hash = ledger::entry_hash(&a.head_hash, &fields(&a.code, seq, &e));
+    let key = crate::audit::chain::key()?;
+    let hash = ledger::entry_hash(Seal::Keyed(key), &a.head_hash, &fields(&a.code, seq, &e));
     let id: i64 = diesel::insert_into(ledger_entries::table)
         .values((
             ledger_entries::account_id.eq(account_id),
@@ -1160,23 +1162,46 @@ struct StoredEntry {
 
 /// Walks every account's chain in the caller's scope: sequence without gaps, each entry linked
 /// to its predecessor, each hash recomputed from the entry's fields, the head and the balance
-/// stored on the account equal to what the entries add up to. Names the first break of each.
-pub fn verify(conn: &mut DbConn, caller: &Caller) -> AppResult<Verification> {
+/// stored on the account equal to what the entries add up to; given the anchor, each account
+/// still reaching its anchored head and no anchored account gone. Names the first break of each.
+pub fn verify(conn: &mut DbConn, caller: &Caller, anchor: Option<&Heads>) -> AppResult<Verification> {
     caller.require(conn, Permission::ViewLedger, "ledger_verify")?;
-    let accounts: Vec<AccountRow> = fund_accounts::table
+    verify_under(conn, &caller.scope().like_pattern(), anchor)
+}
+
+/// Every account of the database, for the anchor's checkpoint (no caller: the server itself).
+pub fn verify_all(conn: &mut DbConn, anchor: Option<&Heads>) -> AppResult<Verification> {
+    verify_under(conn, "/%", anchor)
+}
+
+fn verify_under(conn: &mut DbConn, path_pattern: &str, anchor: Option<&Heads>) -> AppResult<Verification> {
+    let key = crate::audit::chain::key()?;
+    let keyed_from = crate::audit::chain::keyed_from(conn, Chain::Ledger)?;
+    let accounts: Vec<(AccountRow, String)> = fund_accounts::table
         .inner_join(orgs::table)
-        .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select(AccountRow::as_select())
+        .filter(orgs::path.like(path_pattern))
+        .select((AccountRow::as_select(), orgs::path))
         .order(fund_accounts::id.asc())
         .load(conn)?;
     let mut result = Verification { accounts: accounts.len(), entries: 0, broken: Vec::new() };
-    for a in &accounts {
+    let whole = |account: &str, seq: i64, reason: String| Broken {
+        account: account.to_owned(),
+        seq,
+        entry_id: None,
+        voucher_no: String::new(),
+        reason,
+    };
+    if let Some(why) = anchor.and_then(|a| a.ledger_start_differs(keyed_from)) {
+        result.broken.push(whole("*", 0, why));
+    }
+    for (a, _) in &accounts {
         let rows: Vec<StoredEntry> = ledger_entries::table
             .filter(ledger_entries::account_id.eq(a.id))
             .select(StoredEntry::as_select())
             .order(ledger_entries::seq.asc())
             .load(conn)?;
         result.entries += rows.len() as u64;
+        let anchored = anchor.and_then(|h| h.ledger.accounts.get(&a.code));
         let (mut prev, mut expect_seq, mut balance) = (GENESIS.to_owned(), 1i64, 0i64);
         let mut broken = None;
         for r in &rows {
@@ -1200,8 +1225,18 @@ pub fn verify(conn: &mut DbConn, caller: &Caller) -> AppResult<Verification> {
                     checker: r.checker.clone(),
                 };
                 let known = EntryKind::parse(&r.kind).is_some();
-                (!known || ledger::entry_hash(&r.prev_hash, &fields(&a.code, r.seq, &e)) != r.hash)
-                    .then(|| "分录内容与其哈希不符（分录被改动）".to_owned())
+                let seal = Seal::for_row(r.id, keyed_from, key);
+                if !known || ledger::entry_hash(seal, &r.prev_hash, &fields(&a.code, r.seq, &e)) != r.hash {
+                    Some(if r.id >= keyed_from {
+                        "分录内容与其密钥哈希不符（分录被改动，或链被不持有密钥者重算）".to_owned()
+                    } else {
+                        "分录内容与其哈希不符（分录被改动）".to_owned()
+                    })
+                } else if anchored.is_some_and(|h| h.seq == r.seq && h.hash != r.hash) {
+                    Some("与锚点文件记载的哈希不符（链被重算，或其后分录被删除后重写）".to_owned())
+                } else {
+                    None
+                }
             };
             if let Some(reason) = problem {
                 broken = Some(Broken {
@@ -1217,29 +1252,46 @@ pub fn verify(conn: &mut DbConn, caller: &Caller) -> AppResult<Verification> {
             expect_seq += 1;
             balance += r.amount_fen;
         }
-        if broken.is_none() && (a.head_seq != expect_seq - 1 || a.head_hash != prev) {
-            broken = Some(Broken {
-                account: a.code.clone(),
-                seq: a.head_seq,
-                entry_id: None,
-                voucher_no: String::new(),
-                reason: format!(
-                    "账户记载最新分录为第 {} 笔，链上实有 {} 笔（末尾分录被删除）",
-                    a.head_seq,
-                    expect_seq - 1
-                ),
-            });
+        let on_chain = expect_seq - 1;
+        if broken.is_none() && (a.head_seq != on_chain || a.head_hash != prev) {
+            broken = Some(whole(
+                &a.code,
+                a.head_seq,
+                format!("账户记载最新分录为第 {} 笔，链上实有 {on_chain} 笔（末尾分录被删除）", a.head_seq),
+            ));
+        }
+        if let Some(h) = anchored
+            && broken.is_none()
+            && on_chain < h.seq
+        {
+            broken = Some(whole(
+                &a.code,
+                on_chain + 1,
+                format!("锚点文件记载此账户有 {} 笔分录，链上只有 {on_chain} 笔（末尾分录被删除）", h.seq),
+            ));
         }
         if broken.is_none() && a.balance_fen != balance {
-            broken = Some(Broken {
-                account: a.code.clone(),
-                seq: a.head_seq,
-                entry_id: None,
-                voucher_no: String::new(),
-                reason: format!("账户余额 {} 元与分录合计 {} 元不符", Fen::new(a.balance_fen), Fen::new(balance)),
-            });
+            broken = Some(whole(
+                &a.code,
+                a.head_seq,
+                format!("账户余额 {} 元与分录合计 {} 元不符", Fen::new(a.balance_fen), Fen::new(balance)),
+            ));
         }
         result.broken.extend(broken);
+    }
+    // An account the anchor knows and the database does not: deleted with its entries.
+    if let Some(h) = anchor {
+        let prefix = path_pattern.trim_end_matches('%');
+        let present: std::collections::HashSet<&str> = accounts.iter().map(|(a, _)| a.code.as_str()).collect();
+        for (code, head) in &h.ledger.accounts {
+            if head.org_path.starts_with(prefix) && !present.contains(code.as_str()) {
+                result.broken.push(whole(
+                    code,
+                    head.seq,
+                    format!("账户已从数据库中删除（锚点文件记载其有 {} 笔分录）", head.seq),
+                ));
+            }
+        }
     }
     Ok(result)
 }

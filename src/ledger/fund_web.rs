@@ -184,6 +184,12 @@ pub struct VerifyPage {
 
 pub async fn verify(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<VerifyPage> {
     let c = caller.clone();
-    let v = st.run(move |conn| fund::verify(conn, &c)).await?;
+    let settings = st.settings.clone();
+    let v = st
+        .run(move |conn| {
+            let anchor = crate::audit::chain::anchor_of(&settings)?;
+            fund::verify(conn, &c, anchor.as_ref())
+        })
+        .await?;
     Ok(VerifyPage { layout: Layout::new(&caller, &st, "分录链核验"), v })
 }

@@ -629,34 +629,8 @@ pub async fn file(
 /// Every programme school's newest roster of a term as one PDF, built as a job with progress.
 pub async fn print_all(st: web::Data<AppState>, f: CsrfForm<TermQuery>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let t = input::term(&form.term)?;
-    let jobs = st.jobs.clone();
-    let job = jobs.start(user.user_id.unwrap_or(0), &format!("打印{}受益学生花名册", t.label()));
-    let pool = st.pool.clone();
-    let id = job.clone();
-    st.jobs.run(&job, move || {
-        let progress = |done: usize, total: usize| {
-            jobs.update(&id, |s| {
-                s.stage = "生成PDF".into();
-                s.done = done;
-                s.total = Some(total);
-            })
-        };
-        let result = pool
-            .get()
-            .map_err(AppError::from)
-            .and_then(|mut conn| roster_print::render_all(&mut conn, &user, t, &progress));
-        jobs.update(&id, |s| {
-            s.finished = true;
-            s.stage = "完成".into();
-            match result {
-                Ok((name, bytes, n)) => {
-                    s.done = n;
-                    s.file = Some((name, bytes));
-                }
-                Err(e) => s.error = Some(e.message),
-            }
-        });
-    });
+    let term = input::term(&form.term)?.to_string();
+    let job =
+        crate::exchange::job_runs::launch(&st, user, crate::exchange::jobs::JobInput::PrintRosters { term }, None)?;
     Ok(see_other(&format!("/jobs/{job}")))
 }

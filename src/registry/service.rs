@@ -19,7 +19,7 @@ use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::ON_ROLL_STATUSES;
-use crate::domain::student::{Issue, StudentRecord, is_sensitive, masked_value};
+use crate::domain::student::{Issue, SPECIAL_CATEGORIES, StudentRecord, WITHHELD, is_sensitive, masked_value};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
@@ -275,7 +275,7 @@ pub(super) fn visible_record(row: &StudentRow) -> StudentRecord {
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<StudentView> {
     caller.require(conn, Permission::ViewStudents, "get_student")?;
     let (row, school) = student_in_scope(conn, caller, id)?;
-    view_of(conn, row, school, false)
+    view_of(conn, caller, row, school, false)
 }
 
 /// The student with its ID numbers, 学籍号 and phones in full, for a caller who may see them
@@ -297,15 +297,17 @@ pub fn unmask(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppR
         Entry::new("student.unmask", "student", row.id)
             .after(&serde_json::json!({"reason": reason, "student_no": mask::student_no(&row.student_no)})),
     )?;
-    view_of(conn, row, school, true)
+    view_of(conn, caller, row, school, true)
 }
 
-fn view_of(conn: &mut DbConn, row: StudentRow, school: Org, full: bool) -> AppResult<StudentView> {
+fn view_of(conn: &mut DbConn, caller: &Caller, row: StudentRow, school: Org, full: bool) -> AppResult<StudentView> {
     let class_name = match row.class_id {
         Some(c) => classes::table.find(c).select(classes::name).first(conn).optional()?.unwrap_or_default(),
         None => String::new(),
     };
     let record = if full { row.record() } else { visible_record(&row) };
+    let record =
+        if caller.may(Permission::ViewSpecialCategories) { record } else { record.without_special_categories() };
     Ok(StudentView {
         id: row.id,
         student_no: if full { row.student_no } else { mask::student_no(&row.student_no) },
@@ -331,8 +333,13 @@ pub fn history(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<His
         .select(HistoryRow::as_select())
         .order(student_history::id.desc())
         .load(conn)?;
-    // Old and new values are shown as the record is: masked.
+    // Old and new values are shown as the record is: masked, special categories withheld.
+    let special = caller.may(Permission::ViewSpecialCategories);
     for r in &mut rows {
+        if !special && SPECIAL_CATEGORIES.contains(&r.field.as_str()) {
+            r.old_value = r.old_value.as_ref().map(|_| WITHHELD.to_owned());
+            r.new_value = r.new_value.as_ref().map(|_| WITHHELD.to_owned());
+        }
         if is_sensitive(&r.field) || r.field == "student_no" {
             let m = |v: &str| if r.field == "student_no" { mask::student_no(v) } else { masked_value(&r.field, v) };
             r.old_value = r.old_value.as_deref().map(m);

@@ -34,6 +34,7 @@ pub struct ListPage {
     show_school: bool,
     can_confirm: bool,
     can_register: bool,
+    can_export: bool,
     own_school: String,
     flash: &'static str,
     /// What confirming each pending student on the page adds: (meal days, yuan).
@@ -103,6 +104,7 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
         show_school: !is_school,
         can_confirm: caller.may(Permission::ConfirmStudents),
         can_register: is_school && caller.may(Permission::EditStudents),
+        can_export: is_school && caller.may(Permission::ExportStudents),
         own_school: if is_school { caller.org_code.clone() } else { String::new() },
         flash,
         added,

@@ -86,7 +86,11 @@ impl ResponseError for PageError {
         }
         let page = ErrorPage { status: e.status().as_u16(), code: e.code, message: &e.message };
         let body = page.render().unwrap_or_else(|_| e.message.clone());
-        HttpResponse::build(e.status()).content_type("text/html; charset=utf-8").body(body)
+        let mut r = HttpResponse::build(e.status());
+        if e.kind == ErrorKind::Unavailable {
+            r.insert_header((header::RETRY_AFTER, "10"));
+        }
+        r.content_type("text/html; charset=utf-8").body(body)
     }
 }
 
@@ -247,6 +251,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/jobs/{id}", web::get().to(exchange::web::job_page))
         .route("/jobs/{id}/errors.xlsx", web::get().to(exchange::web::job_errors))
         .route("/jobs/{id}/file", web::get().to(exchange::web::job_file))
+        .route("/jobs/{id}/restart", web::post().to(exchange::web::job_restart))
         .route("/programme", web::get().to(programme::web::settings))
         .route("/programme/plan", web::post().to(programme::web::plan_set))
         .route("/programme/schools", web::post().to(programme::web::join))

@@ -19,6 +19,23 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "Test-password-2026";
 
+/// The master secret of every test: the harness's own process and each command it runs seal
+/// the chains with the key derived from it.
+pub const SECRET: [u8; 32] = [42u8; 32];
+
+/// A data directory for this test process (keys, anchors), so no test writes `./data`.
+pub fn data_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("data dir")).path()
+}
+
+/// The built binary with the tests' secret and data directory (a later `.env` overrides).
+pub fn mealroll_cmd() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mealroll"));
+    cmd.env("MEALROLL_SECRET_KEY", hex::encode(SECRET)).env("MEALROLL_DATA_DIR", data_dir());
+    cmd
+}
+
 pub struct TestDb {
     pub url: String,
     pub label: &'static str,
@@ -89,9 +106,14 @@ impl World {
         let mut settings = Settings::defaults();
         settings.database_url = db.url.clone();
         settings.pool_size = 4;
-        let keys = Keys::from_master(&[42u8; 32]);
+        settings.data_dir = data_dir().to_owned();
+        let keys = Keys::from_master(&SECRET);
+        mealroll::audit::chain::install(&keys.chain).expect("chain key");
         let pool = db::connect(&db.url, 4).expect("connect");
-        mealroll::org::seed::divisions(&mut pool.get().expect("conn")).expect("seed");
+        let mut conn = pool.get().expect("conn");
+        mealroll::audit::chain::adopt(&mut conn, &keys.chain).expect("adopt");
+        mealroll::org::seed::divisions(&mut conn).expect("seed");
+        drop(conn);
         Self { db, pool, keys, settings, totp: std::collections::HashMap::new() }
     }
 
@@ -192,7 +214,11 @@ impl World {
             pool: self.pool.clone(),
             settings: self.settings.clone(),
             keys: self.keys.clone(),
-            jobs: Default::default(),
+            jobs: mealroll::exchange::jobs::Jobs::new(
+                self.pool.clone(),
+                "test-server",
+                std::time::Duration::from_secs(3600),
+            ),
         })
     }
 

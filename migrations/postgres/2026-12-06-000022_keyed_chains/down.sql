@@ -1,0 +1,2 @@
+DROP TABLE chain_starts;
+DROP FUNCTION chain_starts_set_once();

@@ -1,0 +1,26 @@
+-- Long work (imports, county printing) as rows: visible from every server on the database, and
+-- still there, marked failed with its reason, after the server running it died.
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    state TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    done BIGINT NOT NULL,
+    total BIGINT,
+    error TEXT,
+    report_json TEXT,
+    error_workbook BLOB,
+    file_name TEXT,
+    file_bytes BLOB,
+    input_json TEXT NOT NULL,
+    input_bytes BLOB,
+    server_id TEXT NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    heartbeat_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    expired BOOLEAN NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_running ON jobs (state, server_id);
+CREATE INDEX jobs_owner ON jobs (owner_id, started_at);
