@@ -540,8 +540,17 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain and report the first altered or missing row.
+    /// Recompute the hash chain (archives first) and report the first altered or missing row.
     Verify,
+    /// Move the rows from before a day (at least 183 days ago) into a signed archive file.
+    Archive {
+        /// Archive rows written before this day (YYYY-MM-DD, Beijing time).
+        #[arg(long)]
+        before: String,
+        /// The archive file to write (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -629,6 +638,13 @@ fn restore(cli_db: &Option<String>, json_mode: bool, file: &std::path::Path) -> 
         return Err(AppError::conflict("backup.restore_unverified", "恢复后的数据未通过核验（见上）"));
     }
     Ok(())
+}
+
+/// A line for people, left out of `--json` output.
+fn out_human(json_mode: bool, line: &str) {
+    if !json_mode {
+        out!("{line}");
+    }
 }
 
 fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
@@ -771,7 +787,33 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Restore { .. } => unreachable!("restored before the database is opened"),
+        Command::Audit { action: AuditCommand::Archive { before, out } } => {
+            let day = mealroll::registry::status::parse_day("before", &before)?;
+            let instance = audit::service::instance_path(&mut conn)?;
+            let a = audit::archive::archive(&mut conn, &audit::Actor::cli(&instance), day, &out)?;
+            print(cli.json, json!(a), || {
+                out!(
+                    "已将审计记录 #{}–#{}（{} 条）归档到 {}（SHA-256 {}）",
+                    a.from_id,
+                    a.to_id,
+                    a.rows,
+                    a.file,
+                    a.sha256
+                );
+                out!("请将归档文件与备份一同异地保存；核验时须能读到它。");
+            });
+        }
         Command::Audit { action: AuditCommand::Verify } => {
+            let archived = match audit::archive::verify_archives(&mut conn)? {
+                Ok(n) => n,
+                Err(why) => {
+                    print(cli.json, json!({"archives": why}), || out!("审计日志归档有问题：{why}"));
+                    return Err(AppError::conflict("audit.tampered", format!("审计日志归档校验失败：{why}")));
+                }
+            };
+            if archived > 0 {
+                out_human(cli.json, &format!("归档文件 {archived} 条记录完整。"));
+            }
             let anchor = audit::chain::anchor_of(&settings)?;
             let v = audit::service::verify(&mut conn, anchor.as_ref())?;
             if let Some((id, why)) = &v.first_broken {

@@ -229,3 +229,82 @@ async fn audit_verify_writes_the_anchor_then_holds_the_database_to_it() {
     assert!(out.contains(&format!("#{last}")) && out.contains("末尾"), "{out}");
     assert!(String::from_utf8_lossy(&cut.stderr).contains("audit.tampered"));
 }
+
+#[actix_web::test]
+async fn rows_past_the_retention_period_move_to_a_signed_archive_that_verify_reads_back() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let data = tempfile::tempdir().expect("data");
+        let run = |clock: &str, args: &[&str]| {
+            mealroll_cmd()
+                .args(["--db", &w.db.url])
+                .args(args)
+                .env("MEALROLL_DATA_DIR", data.path())
+                .env("MEALROLL_CLOCK", clock)
+                .output()
+                .expect("run")
+        };
+        // A row written in March 2027 (a backup), after everything the world wrote today.
+        let backup = data.path().join("march.backup");
+        let out = run("2027-03-01T02:00:00Z", &["backup", "--out", backup.to_str().expect("path")]);
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let total: i64 = audit_log::table.count().get_result(&mut w.conn()).expect("n");
+        let archive = data.path().join("audit-2026.archive");
+        let archive_s = archive.to_str().expect("path");
+
+        // Not before 183 days have passed.
+        let early = run("2027-06-01T00:00:00Z", &["audit", "archive", "--before", "2027-01-01", "--out", archive_s]);
+        assert!(!early.status.success(), "{label}");
+        let err = String::from_utf8_lossy(&early.stderr);
+        assert!(err.contains("audit.retention") && err.contains("183"), "{label}: {err}");
+        assert!(!archive.exists(), "{label}");
+
+        let done =
+            run("2027-08-01T00:00:00Z", &["--json", "audit", "archive", "--before", "2027-01-01", "--out", archive_s]);
+        assert!(done.status.success(), "{label}: {}", String::from_utf8_lossy(&done.stderr));
+        let a: serde_json::Value = serde_json::from_slice(&done.stdout).expect("json");
+        let to_id = a["to_id"].as_i64().expect("to_id");
+        assert_eq!(a["from_id"], 1, "{label}");
+        assert_eq!(a["rows"].as_i64(), Some(to_id), "{label}");
+        let mut conn = w.conn();
+        let first: Option<i64> =
+            audit_log::table.select(diesel::dsl::min(audit_log::id)).first(&mut conn).expect("min");
+        assert_eq!(first, Some(to_id + 1), "{label}: the archived rows left the database");
+        let kept: i64 = audit_log::table.count().get_result(&mut conn).expect("n");
+        assert_eq!(kept, total - to_id + 1, "{label}: the March row and the archive's own row stay");
+        // A row no archive holds still cannot be deleted.
+        let last: i64 = audit_log::table
+            .select(diesel::dsl::max(audit_log::id))
+            .first::<Option<i64>>(&mut conn)
+            .expect("max")
+            .expect("rows");
+        assert!(diesel::delete(audit_log::table.find(last)).execute(&mut conn).is_err(), "{label}");
+        drop(conn);
+
+        let verify = || run("2027-08-01T00:00:00Z", &["audit", "verify"]);
+        let ok = verify();
+        let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+        assert!(ok.status.success(), "{label}: {text}{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(text.contains(&format!("归档文件 {to_id} 条记录完整")), "{label}: {text}");
+
+        // An edited archive and a missing one are both named.
+        let original = std::fs::read(&archive).expect("archive");
+        let edited =
+            String::from_utf8(original.clone()).expect("utf8").replacen("\"result\":\"ok\"", "\"result\":\"no\"", 1);
+        assert_ne!(edited.as_bytes(), original.as_slice(), "{label}: something to edit");
+        std::fs::write(&archive, edited).expect("edit");
+        let bad = verify();
+        assert!(!bad.status.success(), "{label}");
+        assert!(
+            String::from_utf8_lossy(&bad.stdout).contains("被改动"),
+            "{label}: {}",
+            String::from_utf8_lossy(&bad.stdout)
+        );
+        std::fs::remove_file(&archive).expect("remove");
+        let gone = verify();
+        assert!(!gone.status.success() && String::from_utf8_lossy(&gone.stdout).contains("不存在"), "{label}");
+        std::fs::write(&archive, &original).expect("put back");
+        assert!(verify().status.success(), "{label}: whole again");
+    }
+}

@@ -1,6 +1,7 @@
 //! The audit trail: every change writes one row in the same transaction as the change.
 //! Rows are append-only and hash-chained, so a hand edit shows in `mealroll audit verify`.
 
+pub mod archive;
 pub mod chain;
 pub mod service;
 pub mod web;

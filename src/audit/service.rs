@@ -1,4 +1,4 @@
-use crate::domain::chain::{ChainHasher, GENESIS, Seal};
+use crate::domain::chain::{ChainHasher, ChainKey, GENESIS, Seal};
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -98,7 +98,7 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, serde::Deserialize)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
@@ -224,6 +224,7 @@ pub fn action_label(action: &str) -> &'static str {
         "finding.link" => "督查问题关联更正",
         "backup.create" => "备份数据库",
         "backup.restore_test" => "恢复测试",
+        "audit.archive" => "归档审计记录",
         _ => "其他",
     }
 }
@@ -345,7 +346,7 @@ pub fn verify_from(
     {
         return Ok(broken(0, keyed_from, why));
     }
-    let (mut last_id, mut prev) = match start {
+    let (mut last_id, prev) = match start {
         Some((id, hash)) => {
             let stored: Option<String> = audit_log::table.find(id).select(audit_log::hash).first(conn).optional()?;
             if stored.is_none() {
@@ -360,8 +361,13 @@ pub fn verify_from(
             }
             (id, hash.to_owned())
         }
-        None => (0, GENESIS.to_owned()),
+        // From the start of what the database still holds: after the last archive, if any.
+        None => match super::archive::chain_start(conn)? {
+            Some((to_id, hash)) => (to_id, hash),
+            None => (0, GENESIS.to_owned()),
+        },
     };
+    let mut link = Link { key, keyed_from, prev };
     let mut rows = 0u64;
     loop {
         let page: Vec<AuditRow> = audit_log::table
@@ -375,32 +381,7 @@ pub fn verify_from(
         }
         for r in page {
             rows += 1;
-            if r.prev_hash != prev {
-                return Ok(broken(rows, r.id, "与上一条记录的链接断开（有记录被删除或插入）".into()));
-            }
-            let expect = chain_hash(
-                Seal::for_row(r.id, keyed_from, key),
-                &HashInput {
-                    prev_hash: &r.prev_hash,
-                    at: r.at,
-                    actor_user_id: r.actor_user_id,
-                    actor: &r.actor,
-                    org_path: &r.org_path,
-                    ip: &r.ip,
-                    action: &r.action,
-                    object_type: &r.object_type,
-                    object_id: &r.object_id,
-                    result: &r.result,
-                    before_json: r.before_json.as_deref(),
-                    after_json: r.after_json.as_deref(),
-                },
-            );
-            if expect != r.hash {
-                let why = if r.id >= keyed_from {
-                    "记录内容与其密钥哈希不符（记录被改动，或链被不持有密钥者重算）"
-                } else {
-                    "记录内容与其哈希不符（记录被改动）"
-                };
+            if let Err(why) = link.next(&r) {
                 return Ok(broken(rows, r.id, why.into()));
             }
             if let Some(a) = anchor
@@ -409,7 +390,6 @@ pub fn verify_from(
             {
                 return Ok(broken(rows, r.id, "与锚点文件记载的哈希不符（链被重算，或其后记录被删除后重写）".into()));
             }
-            prev = r.hash;
             last_id = r.id;
         }
     }
@@ -419,6 +399,48 @@ pub fn verify_from(
         return Ok(broken(rows, last_id + 1, truncated(a.audit.last_id, last_id)));
     }
     Ok(Verification { rows, first_broken: None, anchored_to: anchor.map(|a| a.audit.last_id) })
+}
+
+/// One step along the chain: each row must link to the one before and reseal to its hash.
+pub(super) struct Link<'k> {
+    pub key: &'k ChainKey,
+    pub keyed_from: i64,
+    /// The hash the next row must link to.
+    pub prev: String,
+}
+
+impl Link<'_> {
+    pub fn next(&mut self, r: &AuditRow) -> Result<(), &'static str> {
+        if r.prev_hash != self.prev {
+            return Err("与上一条记录的链接断开（有记录被删除或插入）");
+        }
+        let expect = chain_hash(
+            Seal::for_row(r.id, self.keyed_from, self.key),
+            &HashInput {
+                prev_hash: &r.prev_hash,
+                at: r.at,
+                actor_user_id: r.actor_user_id,
+                actor: &r.actor,
+                org_path: &r.org_path,
+                ip: &r.ip,
+                action: &r.action,
+                object_type: &r.object_type,
+                object_id: &r.object_id,
+                result: &r.result,
+                before_json: r.before_json.as_deref(),
+                after_json: r.after_json.as_deref(),
+            },
+        );
+        if expect != r.hash {
+            return Err(if r.id >= self.keyed_from {
+                "记录内容与其密钥哈希不符（记录被改动，或链被不持有密钥者重算）"
+            } else {
+                "记录内容与其哈希不符（记录被改动）"
+            });
+        }
+        self.prev = r.hash.clone();
+        Ok(())
+    }
 }
 
 fn truncated(anchored: i64, last: i64) -> String {

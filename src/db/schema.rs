@@ -1161,6 +1161,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_archives (id) {
+        id -> BigInt,
+        from_id -> BigInt,
+        to_id -> BigInt,
+        row_count -> BigInt,
+        last_hash -> Text,
+        file -> Text,
+        sha256 -> Text,
+        archived_at -> Timestamp,
+        archived_by -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     daily_meals,
