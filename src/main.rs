@@ -1334,8 +1334,7 @@ fn ledger_command(
         }
         LedgerCommand::Verify => {
             let caller = Caller::cli(conn)?;
-            let anchor = audit::chain::anchor_of(settings)?;
-            let v = fund::verify(conn, &caller, anchor.as_ref())?;
+            let v = fund::verify_anchored(conn, &caller, settings)?;
             print(json_mode, json!(v), || {
                 out!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
                 for b in &v.broken {

@@ -253,7 +253,9 @@ async fn the_server_backs_up_on_schedule_and_anchors_its_chains() {
             })
             .unwrap_or_default();
         let anchored = mealroll::audit::chain::anchor_of(&settings).ok().flatten().is_some();
-        if let (Some(f), true) = (files.first(), anchored) {
+        // The file is written first, then its audit row: wait for both before stopping the server.
+        let recorded = audit_count(&mut w.conn(), "backup.create") >= 1;
+        if let (Some(f), true, true) = (files.first(), anchored, recorded) {
             break Some(f.clone());
         }
         if std::time::Instant::now() > deadline {
@@ -263,13 +265,11 @@ async fn the_server_backs_up_on_schedule_and_anchors_its_chains() {
     };
     let _ = server.kill();
     let _ = server.wait();
-    let file = found.expect("a scheduled backup and an anchor within a minute of starting");
+    let file = found.expect("a scheduled backup, its audit row and an anchor within a minute of starting");
     assert!(file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("mealroll-")));
     let target = TestDb::sqlite();
     let out = mealroll_cmd().args(["--db", &target.url, "--json", "restore"]).arg(&file).output().expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r["verified"], true, "{r}");
-    let n = audit_count(&mut w.conn(), "backup.create");
-    assert!(n >= 1, "the scheduled backup is in the audit log");
 }

@@ -166,12 +166,7 @@ pub async fn reverse(
 /// The chains of every account in scope; `ok` false names the broken entries.
 pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
     let settings = st.settings.clone();
-    let v = st
-        .run(move |conn| {
-            let anchor = crate::audit::chain::anchor_of(&settings)?;
-            fund::verify(conn, &c, anchor.as_ref())
-        })
-        .await?;
+    let v = st.run(move |conn| fund::verify_anchored(conn, &c, &settings)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": v.broken.is_empty(), "verification": v })))
 }
 

@@ -1169,6 +1169,16 @@ pub fn verify(conn: &mut DbConn, caller: &Caller, anchor: Option<&Heads>) -> App
     verify_under(conn, &caller.scope().like_pattern(), anchor)
 }
 
+/// As [`verify`], held against the anchor file of the settings' database (pages, API, CLI).
+pub fn verify_anchored(
+    conn: &mut DbConn,
+    caller: &Caller,
+    settings: &crate::config::Settings,
+) -> AppResult<Verification> {
+    let anchor = crate::audit::chain::anchor_of(settings)?;
+    verify(conn, caller, anchor.as_ref())
+}
+
 /// Every account of the database, for the anchor's checkpoint (no caller: the server itself).
 pub fn verify_all(conn: &mut DbConn, anchor: Option<&Heads>) -> AppResult<Verification> {
     verify_under(conn, "/%", anchor)

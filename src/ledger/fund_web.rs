@@ -185,11 +185,6 @@ pub struct VerifyPage {
 pub async fn verify(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<VerifyPage> {
     let c = caller.clone();
     let settings = st.settings.clone();
-    let v = st
-        .run(move |conn| {
-            let anchor = crate::audit::chain::anchor_of(&settings)?;
-            fund::verify(conn, &c, anchor.as_ref())
-        })
-        .await?;
+    let v = st.run(move |conn| fund::verify_anchored(conn, &c, &settings)).await?;
     Ok(VerifyPage { layout: Layout::new(&caller, &st, "分录链核验"), v })
 }
