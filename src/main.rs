@@ -581,7 +581,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
+/// The settings (with `--db`), the keys, the chain key installed and the migrated pool: what
+/// every command opens, before anything is written.
+fn connect(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
     let mut settings = Settings::load()?;
     if let Some(url) = cli_db {
         settings.database_url = url.clone();
@@ -589,21 +591,22 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
     let keys = Keys::load(&settings)?;
     audit::chain::install(&keys.chain)?;
     let pool = db::connect(&settings.database_url, settings.pool_size)?;
+    Ok((settings, keys, pool))
+}
+
+/// [`connect`], then the database bound to the key and its division tree loaded.
+fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
+    let (settings, keys, pool) = connect(cli_db)?;
     let mut conn = pool.get()?;
     audit::chain::adopt(&mut conn, &keys.chain)?;
     org::seed::divisions(&mut conn)?;
     Ok((settings, keys, pool))
 }
 
-/// Restores into the --db database, which must be new: nothing is seeded into it first.
+/// Restores into the --db database, which must be new: nothing is seeded into it first (the
+/// backup's own key binding comes with its rows).
 fn restore(cli_db: &Option<String>, json_mode: bool, file: &std::path::Path) -> Result<(), AppError> {
-    let mut settings = Settings::load()?;
-    if let Some(url) = cli_db {
-        settings.database_url = url.clone();
-    }
-    let keys = Keys::load(&settings)?;
-    audit::chain::install(&keys.chain)?;
-    let pool = db::connect(&settings.database_url, 2)?;
+    let (settings, keys, pool) = connect(cli_db)?;
     let r = db::backup::restore(&mut *pool.get()?, &keys, &settings, file)?;
     print(json_mode, json!(r), || {
         out!(

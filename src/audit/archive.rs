@@ -1,4 +1,4 @@
-//! Retention: audit rows are kept at least [`RETAIN_DAYS`] and never simply deleted. Older rows
+//! Retention: audit rows are kept at least [`AUDIT_RETAIN_DAYS`] and never simply deleted. Older rows
 //! may move, oldest first, to an archive file signed with the chain key; the database keeps a
 //! record of each archive (which rows, the last hash, where the file went), its chain then
 //! starts from that last hash, and `audit verify` reads the files back as the chain's start.
@@ -15,11 +15,8 @@ use super::service::{AuditRow, Link};
 use super::{Actor, Entry};
 use crate::db::DbConn;
 use crate::db::schema::{audit_archives, audit_log};
-use crate::domain::chain::GENESIS;
+use crate::domain::chain::{AUDIT_RETAIN_DAYS, GENESIS, latest_archivable};
 use crate::error::{AppError, AppResult};
-
-/// 等保: audit records are kept at least this long (six months).
-pub const RETAIN_DAYS: i64 = 183;
 
 const FORMAT: u32 = 1;
 
@@ -55,17 +52,19 @@ pub fn chain_start(conn: &mut DbConn) -> AppResult<Option<(i64, String)>> {
         .optional()?)
 }
 
-/// Moves the rows older than `before` (a day at least [`RETAIN_DAYS`] ago, Beijing time) that
+/// Moves the rows older than `before` (a day at least [`AUDIT_RETAIN_DAYS`] ago, Beijing time) that
 /// no archive holds yet into a signed file at `out`, after checking that they chain; then, in
 /// one transaction, records the archive, removes the rows and audits it. The newest row always
 /// stays, so the next one has something to link to.
 pub fn archive(conn: &mut DbConn, actor: &Actor, before: NaiveDate, out: &Path) -> AppResult<Archived> {
-    let latest = crate::clock::today() - chrono::Duration::days(RETAIN_DAYS);
+    let latest = latest_archivable(crate::clock::today());
     if before > latest {
         return Err(AppError::field(
             "before",
             "audit.retention",
-            format!("审计记录至少保留{RETAIN_DAYS}天：今天只能归档 {latest} 及以前的记录（--before 不晚于 {latest}）"),
+            format!(
+                "审计记录至少保留{AUDIT_RETAIN_DAYS}天：今天只能归档 {latest} 及以前的记录（--before 不晚于 {latest}）"
+            ),
         ));
     }
     let key = chain::key()?;

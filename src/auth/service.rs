@@ -347,14 +347,14 @@ pub fn change_own_password(
     let earlier: Vec<String> = password_history::table
         .filter(password_history::user_id.eq(user_id))
         .order(password_history::id.desc())
-        .limit(REMEMBERED_PASSWORDS - 1)
+        .limit(password::REMEMBERED - 1)
         .select(password_history::password_hash)
         .load(conn)?;
     if earlier.iter().any(|h| hashing::verify(new, h)) {
         return Err(AppError::field(
             "new_password",
             "auth.password_reused",
-            format!("新密码不能与最近{REMEMBERED_PASSWORDS}次使用过的密码相同"),
+            format!("新密码不能与最近{}次使用过的密码相同", password::REMEMBERED),
         ));
     }
     let hash = hashing::hash(new)?;
@@ -378,9 +378,6 @@ pub fn change_own_password(
     })
 }
 
-/// A new password may not be any of this many: the current one and those before it.
-pub const REMEMBERED_PASSWORDS: i64 = 5;
-
 /// Keeps a password being replaced among the remembered ones, and only as many as needed.
 fn retire_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTime) -> AppResult<()> {
     diesel::insert_into(password_history::table)
@@ -393,7 +390,7 @@ fn retire_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTi
     let kept: Vec<i64> = password_history::table
         .filter(password_history::user_id.eq(user_id))
         .order(password_history::id.desc())
-        .limit(REMEMBERED_PASSWORDS - 1)
+        .limit(password::REMEMBERED - 1)
         .select(password_history::id)
         .load(conn)?;
     diesel::delete(

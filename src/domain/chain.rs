@@ -12,6 +12,14 @@ use sha2::{Digest, Sha256};
 /// The predecessor of a chain's first row.
 pub const GENESIS: &str = "genesis";
 
+/// 等保: audit records are kept at least this long (six months) before they may be archived.
+pub const AUDIT_RETAIN_DAYS: i64 = 183;
+
+/// The last day whose audit rows may leave the database for an archive, `today` (Beijing).
+pub fn latest_archivable(today: chrono::NaiveDate) -> chrono::NaiveDate {
+    today - chrono::Days::new(AUDIT_RETAIN_DAYS as u64)
+}
+
 /// The secret the chains are sealed with (32 bytes, derived from the master secret).
 #[derive(Clone)]
 pub struct ChainKey([u8; 32]);
@@ -129,6 +137,13 @@ mod tests {
         assert_ne!(sealed(Seal::Keyed(&k1)), sealed(Seal::Plain));
         assert_ne!(k1.id(), k2.id());
         assert_eq!(k1.id().len(), 16);
+    }
+
+    #[test]
+    fn audit_rows_stay_183_days() {
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert_eq!(latest_archivable(day("2027-08-01")), day("2027-01-30"));
+        assert_eq!(latest_archivable(day("2027-06-01")), day("2026-11-30"));
     }
 
     #[test]

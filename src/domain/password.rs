@@ -24,6 +24,8 @@ const COMMON: &[&str] = &[
 
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 128;
+/// A new password may not be any of this many: the current one and those before it.
+pub const REMEMBERED: i64 = 5;
 
 /// Checks a new password; the message names the rule broken.
 pub fn check(password: &str, username: &str) -> Result<(), String> {

@@ -134,6 +134,7 @@ struct Row {
     file_name: Option<String>,
     started_at: NaiveDateTime,
     heartbeat_at: NaiveDateTime,
+    finished_at: Option<NaiveDateTime>,
     expired: bool,
 }
 
@@ -292,15 +293,15 @@ impl Jobs {
     /// is marked failed here, by whichever server looks.
     pub fn get(&self, id: &str, owner: i64) -> AppResult<JobState> {
         let conn = &mut self.conn()?;
-        self.expire(conn)?;
-        let row = self.row(conn, id, owner)?;
+        let (row, has_input, has_error_workbook) = self.row(conn, id, owner)?;
         if row.state == "running" && row.heartbeat_at < ago(STALE) {
             mark_failed(conn, &[id.to_owned()], CUT_SHORT)?;
             return self.get(id, owner);
         }
-        let has_input: bool =
-            jobs::table.find(id).select(jobs::input_bytes.is_not_null().or(jobs::kind.ne("import"))).first(conn)?;
         let status = JobStatus::parse(&row.state);
+        // Past its keeping time it reads as expired at once; the bytes go at the next sweep
+        // (a page polled every second does not write).
+        let expired = row.expired || row.finished_at.is_some_and(|t| t < ago(self.keep));
         Ok(JobState {
             owner: row.owner_id,
             title: row.title,
@@ -311,20 +312,26 @@ impl Jobs {
             finished: status != JobStatus::Running,
             error: row.error,
             report: row.report_json.and_then(|j| serde_json::from_str(&j).ok()),
-            has_error_workbook: jobs::table.find(id).select(jobs::error_workbook.is_not_null()).first(conn)?,
+            has_error_workbook: has_error_workbook && !expired,
             file_name: row.file_name,
-            expired: row.expired,
-            restartable: status == JobStatus::Failed && !row.expired && has_input,
+            expired,
+            restartable: status == JobStatus::Failed && !expired && has_input,
             started_at: crate::clock::shown(&row.started_at),
             id: row.id,
         })
     }
 
-    fn row(&self, conn: &mut DbConn, id: &str, owner: i64) -> AppResult<Row> {
+    /// The owner's job, with whether it still holds its input (an import's file) and an error
+    /// workbook, in one query.
+    fn row(&self, conn: &mut DbConn, id: &str, owner: i64) -> AppResult<(Row, bool, bool)> {
         jobs::table
             .find(id)
             .filter(jobs::owner_id.eq(owner))
-            .select(Row::as_select())
+            .select((
+                Row::as_select(),
+                jobs::input_bytes.is_not_null().or(jobs::kind.ne("import")),
+                jobs::error_workbook.is_not_null(),
+            ))
             .first(conn)
             .optional()?
             .ok_or_else(gone)
@@ -334,6 +341,7 @@ impl Jobs {
     pub fn file(&self, id: &str, owner: i64) -> AppResult<(String, Vec<u8>)> {
         let conn = &mut self.conn()?;
         self.row(conn, id, owner)?;
+        self.expire(conn)?;
         let (name, bytes): (Option<String>, Option<Vec<u8>>) =
             jobs::table.find(id).select((jobs::file_name, jobs::file_bytes)).first(conn)?;
         name.zip(bytes).ok_or_else(expired_or_none)
@@ -343,6 +351,7 @@ impl Jobs {
     pub fn error_workbook(&self, id: &str, owner: i64) -> AppResult<Vec<u8>> {
         let conn = &mut self.conn()?;
         self.row(conn, id, owner)?;
+        self.expire(conn)?;
         let bytes: Option<Vec<u8>> = jobs::table.find(id).select(jobs::error_workbook).first(conn)?;
         bytes.ok_or_else(expired_or_none)
     }
