@@ -231,6 +231,8 @@ fn generate_county(
     let per_school = rows / schools;
     let term = Term::of_day(since);
     let stamp = timestamp_sql(conn, now());
+    // Generated children have no record: one sealed empty record serves them all.
+    let empty = crate::db::at_rest::seal::<crate::db::at_rest::Record>("{}")?;
     let since = date_sql(conn, since);
     let joined = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap_or_default());
     let birth = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2016, 3, 1).unwrap_or_default());
@@ -257,11 +259,11 @@ fn generate_county(
         format!(
             "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < {last}) \
              INSERT INTO students (school_id, class_id, county_code, student_no, name, sex, birth_date, id_type, \
-                 attendance, yibu, left_behind, migrant, status, review, record, version, created_at, updated_at) \
+                 attendance, yibu, left_behind, migrant, status, review, record_sealed, version, created_at, updated_at) \
              SELECT c.school_id, c.id, '{county}', 'B' || CAST(c.id * 1000 + k.n AS TEXT), '基准学生' || CAST(k.n AS TEXT), \
                  CASE WHEN k.n % 2 = 0 THEN '1' ELSE '2' END, {birth}, '1', \
                  CASE WHEN k.n % 5 = 0 THEN '2' ELSE '1' END, k.n % 10 = 0, CASE WHEN k.n % 3 = 0 THEN '1' ELSE '0' END, \
-                 k.n % 20 = 0, 'enrolled', 'confirmed', '{{}}', 1, {stamp}, {stamp} \
+                 k.n % 20 = 0, 'enrolled', 'confirmed', '{empty}', 1, {stamp}, {stamp} \
              FROM classes c, k WHERE c.school_id IN ({bench_schools}) AND k.n < ({per_school} + 6 - c.grade) / 6",
             last = per_school.div_ceil(6)
         ),
@@ -590,8 +592,13 @@ fn give_valid_ids(conn: &mut DbConn, county: &str) -> AppResult<()> {
             let born = *birth + chrono::Days::new((i / 1000) as u64);
             let body = format!("{county}{}{:03}", born.format("%Y%m%d"), i % 1000);
             let check = crate::domain::id_card::check_char(&body).unwrap_or('0');
+            let id_no = format!("{body}{check}");
             diesel::update(students::table.find(id))
-                .set((students::id_no.eq(format!("{body}{check}")), students::birth_date.eq(born)))
+                .set((
+                    students::id_no_sealed.eq(crate::db::at_rest::seal::<crate::db::at_rest::IdNo>(&id_no)?),
+                    students::id_no_hash.eq(crate::db::at_rest::id_hash(&id_no)?),
+                    students::birth_date.eq(born),
+                ))
                 .execute(conn)?;
         }
         Ok(())

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::domain::chain::ChainKey;
+use crate::domain::field_seal::{FieldKey, KeyRing};
 use crate::error::AppError;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -119,6 +120,10 @@ pub struct Keys {
     pub chain: ChainKey,
     /// Encrypts backups: whoever restores one needs the master secret it was made under.
     pub backup: [u8; 32],
+    /// Seals children's identities where they are stored (see [`crate::db::at_rest`]).
+    pub fields: KeyRing,
+    /// The keys of `fields` added by rotations (hex, from `field-keys.json`), which backups carry.
+    pub field_file_keys: Vec<String>,
 }
 
 impl Keys {
@@ -135,6 +140,8 @@ impl Keys {
             totp: derive(b"totp"),
             chain: ChainKey::new(derive(b"chain")),
             backup: derive(b"backup"),
+            fields: KeyRing::new(FieldKey::new(derive(b"field-0")), derive(b"field-index")),
+            field_file_keys: Vec::new(),
         }
     }
 
@@ -150,11 +157,18 @@ impl Keys {
                     "MEALROLL_SECRET_KEY 至少32字节（64个十六进制字符）".into(),
                 ));
             }
-            return Ok(Self::from_master(&master));
+            return Self::from_master(&master).with_ring_file(settings);
         }
         let path = settings.data_dir.join("secret.key");
         let master = read_or_create_secret(&path)?;
-        Ok(Self::from_master(&master))
+        Self::from_master(&master).with_ring_file(settings)
+    }
+
+    /// The field keys added by rotations (`data_dir/field-keys.json`) joined to the derived one.
+    fn with_ring_file(mut self, settings: &Settings) -> Result<Self, AppError> {
+        self.fields = crate::db::at_rest::load_ring(&settings.data_dir, self.fields)?;
+        self.field_file_keys = crate::db::at_rest::file_keys(&settings.data_dir)?;
+        Ok(self)
     }
 }
 

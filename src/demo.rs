@@ -1023,16 +1023,16 @@ fn build_students(conn: &mut DbConn, cli: &Caller) -> AppResult<usize> {
     // Two children entered at a second school too: the duplicate check sends them to the county.
     if let (Some(first), Some(second)) = (schools.first(), schools.get(1)) {
         use crate::db::schema::students;
-        let records: Vec<String> = students::table
+        let records: Vec<crate::registry::model::StudentRow> = students::table
             .filter(students::school_id.eq(first.id))
-            .filter(students::id_no.is_not_null())
-            .select(students::record)
+            .filter(students::id_no_hash.is_not_null())
+            .select(crate::registry::model::StudentRow::as_select())
             .order(students::id.asc())
             .limit(2)
             .load(conn)?;
         crate::db::write_tx(conn, |conn| {
-            for json in &records {
-                let raw: BTreeMap<String, String> = serde_json::from_str(json).unwrap_or_default();
+            for row in &records {
+                let raw: BTreeMap<String, String> = row.record().values().clone();
                 let record = StudentRecord::parse(&raw, today).map_err(crate::registry::service::issues_to_error)?;
                 let start = crate::registry::service::start_on(None, &record, "")?;
                 crate::registry::service::insert(conn, cli, second, &record, &start, "演示数据：重复录入")?;

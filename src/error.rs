@@ -164,6 +164,11 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::not_found(),
+            // A sealed column that did not open says why (wrong key ring, damaged value).
+            Error::DeserializationError(inner) if inner.is::<AppError>() => match inner.downcast::<AppError>() {
+                Ok(e) => *e,
+                Err(other) => AppError::internal(anyhow::anyhow!(other)),
+            },
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::conflict("db.duplicate", "同一编码的记录已存在")
             }

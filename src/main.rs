@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// The keys that seal children's ID numbers, phones and records where they are stored.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
     /// Build a realistic demo county (望谟县) with schools, classes, teachers and one login per role.
     Demo {
         /// Instead, write a filled registry template of --rows generated students to this file,
@@ -553,6 +558,22 @@ enum AuditCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// How many stored values each key seals.
+    Status,
+    /// Add a new key (to data_dir/field-keys.json), make it the one new values use, and move
+    /// every stored value to it.
+    Rotate,
+    /// Move values still under an older key to the current one (after servers restarted).
+    Reseal,
+    /// Remove a key no stored value uses any more from the key file.
+    Retire {
+        /// The key's fingerprint, as `keys status` shows it.
+        key_id: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::ParseWorker { kind } = &cli.command {
@@ -590,6 +611,7 @@ fn connect(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> 
     }
     let keys = Keys::load(&settings)?;
     audit::chain::install(&keys.chain)?;
+    db::at_rest::install(&keys.fields);
     let pool = db::connect(&settings.database_url, settings.pool_size)?;
     Ok((settings, keys, pool))
 }
@@ -599,8 +621,81 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
     let (settings, keys, pool) = connect(cli_db)?;
     let mut conn = pool.get()?;
     audit::chain::adopt(&mut conn, &keys.chain)?;
+    if let Some(r) = db::at_rest::seal_once(&mut conn)?
+        && r.students + r.history > 0
+    {
+        tracing::info!(students = r.students, history = r.history, "sealed the rows written before encryption");
+    }
     org::seed::divisions(&mut conn)?;
     Ok((settings, keys, pool))
+}
+
+/// `mealroll keys …`: rotation moves rows batch by batch (each its own transaction), so an
+/// interrupted run is finished by `keys reseal`.
+fn keys_command(
+    conn: &mut db::DbConn,
+    settings: &Settings,
+    keys: &Keys,
+    json_mode: bool,
+    action: KeysCommand,
+) -> Result<(), AppError> {
+    let instance = audit::service::instance_path(conn)?;
+    let actor = audit::Actor::cli(&instance);
+    let show = |conn: &mut db::DbConn, ring: &mealroll::domain::field_seal::KeyRing| -> Result<(), AppError> {
+        let usage = db::at_rest::usage(conn)?;
+        print(
+            json_mode,
+            json!({"active": ring.active_id(), "keys": ring.key_ids().collect::<Vec<_>>(), "usage": usage}),
+            || {
+                out!("当前密钥：{}", ring.active_id());
+                for u in &usage {
+                    let what =
+                        if u.key_id == "plain" { "未加密".to_owned() } else { format!("密钥 {}", u.key_id) };
+                    out!("  {what}：{} 个字段", u.values);
+                }
+            },
+        );
+        Ok(())
+    };
+    match action {
+        KeysCommand::Status => show(conn, &keys.fields)?,
+        KeysCommand::Rotate => {
+            let ring = db::at_rest::add_key(&settings.data_dir, keys.fields.clone())?;
+            db::at_rest::install(&ring);
+            audit::record_alone(
+                conn,
+                &actor,
+                audit::Entry::new("keys.rotate", "field_key", ring.active_id())
+                    .after(&json!({"from": keys.fields.active_id()})),
+            )?;
+            let r = db::at_rest::reseal(conn)?;
+            out_human(
+                json_mode,
+                &format!(
+                    "已启用新密钥 {}，重新加密学生 {} 人、字段历史 {} 条。",
+                    ring.active_id(),
+                    r.students,
+                    r.history
+                ),
+            );
+            out_human(
+                json_mode,
+                "请把 field-keys.json 与 secret.key 一同保管；重启各服务器后再运行 mealroll keys reseal。",
+            );
+            show(conn, &ring)?;
+        }
+        KeysCommand::Reseal => {
+            let r = db::at_rest::reseal(conn)?;
+            out_human(json_mode, &format!("重新加密学生 {} 人、字段历史 {} 条。", r.students, r.history));
+            show(conn, &keys.fields)?;
+        }
+        KeysCommand::Retire { key_id } => {
+            db::at_rest::retire_key(conn, &settings.data_dir, &key_id)?;
+            audit::record_alone(conn, &actor, audit::Entry::new("keys.retire", "field_key", &key_id))?;
+            print(json_mode, json!({"retired": key_id}), || out!("密钥 {key_id} 已从密钥文件中删除。"));
+        }
+    }
+    Ok(())
 }
 
 /// Restores into the --db database, which must be new: nothing is seeded into it first (the
@@ -790,6 +885,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Restore { .. } => unreachable!("restored before the database is opened"),
+        Command::Keys { action } => keys_command(&mut conn, &settings, &keys, cli.json, action)?,
         Command::Audit { action: AuditCommand::Archive { before, out } } => {
             let day = mealroll::registry::status::parse_day("before", &before)?;
             let instance = audit::service::instance_path(&mut conn)?;

@@ -53,11 +53,14 @@ fn stored(w: &World, school: &str) -> BTreeMap<String, StudentRecord> {
     let rows: Vec<(String, String)> = students::table
         .inner_join(orgs::table)
         .filter(orgs::code.eq(school))
-        .select((students::name, students::record))
+        .select((students::name, students::record_sealed))
         .load(&mut conn)
         .expect("rows");
     rows.into_iter()
-        .map(|(n, json)| (n, StudentRecord::from_stored(serde_json::from_str(&json).expect("json"))))
+        .map(|(n, sealed)| {
+            let json = mealroll::db::at_rest::open::<mealroll::db::at_rest::Record>(&sealed).expect("opens");
+            (n, StudentRecord::from_stored(serde_json::from_str(&json).expect("json")))
+        })
         .collect()
 }
 

@@ -7,6 +7,7 @@ mod common;
 use actix_web::test;
 use common::*;
 use diesel::prelude::*;
+use mealroll::db::at_rest;
 use mealroll::db::schema::{meals_served, orgs, students};
 use mealroll::domain::calendar::Month;
 use mealroll::domain::status::State;
@@ -106,12 +107,13 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
         assert_eq!(s, 200, "{label}: {v}");
         let [full, died, dies_in_november, old, nearly_old, bad_id, twin] = ids[..] else { panic!("seven") };
         let id_of = |id: i64| -> String {
-            students::table
+            let sealed = students::table
                 .find(id)
-                .select(students::id_no)
+                .select(students::id_no_sealed)
                 .first::<Option<String>>(&mut w.conn())
                 .expect("id")
-                .expect("no")
+                .expect("no");
+            at_rest::open::<at_rest::IdNo>(&sealed).expect("opens")
         };
         let no_of = |id: i64| -> String {
             students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
@@ -127,19 +129,13 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
         entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).expect("close");
         switch(&w, died, "2014-10-28", State::Deceased, SCHOOL_A);
         switch(&w, dies_in_november, "2014-11-01", State::Deceased, SCHOOL_A);
-        diesel::update(students::table.find(twin))
-            .set(students::id_no.eq(id_of(full)))
-            .execute(&mut w.conn())
-            .expect("twin");
+        set_id_no(&mut w.conn(), twin, &id_of(full));
         let wrong = {
             let good = id_of(bad_id);
             let last = if good.ends_with('0') { '1' } else { '0' };
             format!("{}{last}", &good[..17])
         };
-        diesel::update(students::table.find(bad_id))
-            .set(students::id_no.eq(&wrong))
-            .execute(&mut w.conn())
-            .expect("id");
+        set_id_no(&mut w.conn(), bad_id, &wrong);
         // 一补 for the term at the boarders' rate; then 王全勤 turns out to be a day pupil.
         let (s, v) = call(
             &app,
@@ -400,12 +396,16 @@ async fn the_rules_about_rosters_growth_guardians_money_and_reports() {
         };
         // One guardian's ID number on 甲一 at A and 辛乙 at B (and the template's one phone on nobody).
         diesel::update(students::table)
-            .set(students::guardian_phone.eq(None::<String>))
+            .set((students::guardian_phone_sealed.eq(None::<String>), students::guardian_phone_hash.eq(None::<String>)))
             .execute(&mut w.conn())
             .expect("phones");
         for who in ["甲一", "辛乙"] {
+            let g = "522326198001010012";
             diesel::update(students::table.find(id(who)))
-                .set(students::guardian_id_no.eq("522326198001010012"))
+                .set((
+                    students::guardian_id_no_sealed.eq(at_rest::seal::<at_rest::GuardianIdNo>(g).expect("seal")),
+                    students::guardian_id_no_hash.eq(at_rest::id_hash(g).expect("hash")),
+                ))
                 .execute(&mut w.conn())
                 .expect("guardian");
         }
@@ -696,15 +696,18 @@ async fn flags_are_answered_decided_and_close_themselves_when_the_data_is_correc
                 .await;
         assert_eq!(s, 200, "{label}: {v}");
         let (bad_id, old) = (ids[0], ids[1]);
-        let good: String = students::table
-            .find(bad_id)
-            .select(students::id_no)
-            .first::<Option<String>>(&mut w.conn())
-            .expect("id")
-            .expect("no");
+        let good: String = at_rest::open::<at_rest::IdNo>(
+            &students::table
+                .find(bad_id)
+                .select(students::id_no_sealed)
+                .first::<Option<String>>(&mut w.conn())
+                .expect("id")
+                .expect("no"),
+        )
+        .expect("opens");
         let wrong = format!("{}{}", &good[..17], if good.ends_with('0') { '1' } else { '0' });
         let set_id = |v: &str| {
-            diesel::update(students::table.find(bad_id)).set(students::id_no.eq(v)).execute(&mut w.conn()).expect("id");
+            set_id_no(&mut w.conn(), bad_id, v);
         };
         set_id(&wrong);
         entitlement::compute(&mut w.conn(), &w.caller("yyb"), SCHOOL_A, Month::parse("2014-10").expect("m"))

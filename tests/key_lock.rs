@@ -136,12 +136,13 @@ async fn locked_key_fields_change_only_through_school_review_and_county_approval
         let other_id: String = {
             use diesel::prelude::*;
             use mealroll::db::schema::students;
-            students::table
+            let sealed = students::table
                 .find(first)
-                .select(students::id_no)
+                .select(students::id_no_sealed)
                 .first::<Option<String>>(&mut w.conn())
                 .expect("id")
-                .expect("some")
+                .expect("some");
+            mealroll::db::at_rest::open::<mealroll::db::at_rest::IdNo>(&sealed).expect("opens")
         };
         let r = call(
             submit(second, json!({"changes": {"id_no": other_id, "birth_date": "2020-03-09"}, "reason": "证件号更正", "evidence": {"content_base64": pdf()}}))
@@ -240,7 +241,9 @@ async fn locked_key_fields_change_only_through_school_review_and_county_approval
         let stored: String = {
             use diesel::prelude::*;
             use mealroll::db::schema::students;
-            students::table.find(first).select(students::record).first(&mut conn).expect("record")
+            let sealed: String =
+                students::table.find(first).select(students::record_sealed).first(&mut conn).expect("record");
+            mealroll::db::at_rest::open::<mealroll::db::at_rest::Record>(&sealed).expect("opens")
         };
         let mut rec: std::collections::BTreeMap<String, String> = serde_json::from_str(&stored).expect("map");
         rec.insert("name".into(), "王大花".into());

@@ -11,16 +11,17 @@ use actix_web::test;
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::students;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Every full identifier stored for the children: ID numbers, guardians' ID numbers, phones and
 /// 学籍号 (each long enough that it cannot appear by chance).
 fn identifiers(w: &World) -> Vec<String> {
     let rows: Vec<(String, String)> =
-        students::table.select((students::student_no, students::record)).load(&mut w.conn()).expect("students");
+        students::table.select((students::student_no, students::record_sealed)).load(&mut w.conn()).expect("students");
     let mut out = Vec::new();
     for (no, record) in rows {
         out.push(no);
+        let record = mealroll::db::at_rest::open::<mealroll::db::at_rest::Record>(&record).expect("opens");
         let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&record).expect("record");
         out.extend(
             map.into_iter().filter(|(k, v)| mealroll::domain::student::is_sensitive(k) && v.len() >= 7).map(|(_, v)| v),
@@ -324,5 +325,294 @@ async fn special_categories_are_shown_only_to_those_who_register_and_look_after_
             .await;
             assert_eq!(html.contains("双亲留守儿童"), sees, "{label}: {user}: the page agrees with the answer");
         }
+    }
+}
+
+// ---------------------------------------------------------------- encryption at rest
+
+/// Everything stored about the students, as the database holds it (not as the product reads it):
+/// the SQLite file and its log, or every row of PostgreSQL's tables as text.
+fn stored_bytes(w: &World) -> Vec<u8> {
+    match w.db.sqlite_path() {
+        Some(path) => {
+            let mut bytes = std::fs::read(&path).expect("db file");
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            bytes
+        }
+        None => {
+            #[derive(QueryableByName)]
+            struct Dump {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                t: String,
+            }
+            let mut out = Vec::new();
+            for table in ["students", "student_history"] {
+                let rows: Vec<Dump> =
+                    diesel::sql_query(format!("SELECT x::text AS t FROM {table} x")).load(&mut w.conn()).expect("dump");
+                for r in rows {
+                    out.extend(r.t.into_bytes());
+                }
+            }
+            out
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Registers children with distinct ID numbers, guardians' ID numbers and phones; returns
+/// (student id, ID number, guardian ID number, guardian phone) per child.
+fn registered(w: &World) -> Vec<(i64, String, String, String)> {
+    let caller = w.caller("a.xueji");
+    (0..3)
+        .map(|i| {
+            let id_no = with_check(&format!("5223262019020{}001", i + 1));
+            let guardian = with_check(&format!("5223261985030{}002", i + 1));
+            let phone = format!("1377700{i}{i}{i}{i}");
+            let mut rec = student(&format!("韦封{i}"), &id_no[..17], &format!("2019-02-0{}", i + 1), "男");
+            rec["m1_id_no"] = json!(guardian);
+            rec["m1_phone"] = json!(phone);
+            rec["phone"] = json!(format!("1366600{i}{i}{i}{i}"));
+            let v =
+                mealroll::registry::service::create(&mut w.conn(), &caller, SCHOOL_A, &raw_of(&rec)).expect("create");
+            (v.id, id_no, guardian, phone)
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn identities_are_stored_sealed_yet_found_by_their_keyed_hash() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let kids = registered(&w);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let stored = stored_bytes(&w);
+        for (_, id_no, guardian, phone) in &kids {
+            for secret in [id_no, guardian, phone] {
+                assert!(!contains(&stored, secret), "{label}: {secret} stored in plain text");
+            }
+        }
+        // The fields an update rewrites go into history sealed as well.
+        let (first, _, _, _) = &kids[0];
+        let mut rec = student("韦封0", &kids[0].1[..17], "2019-02-01", "男");
+        rec["m1_id_no"] = json!(kids[0].2);
+        rec["m1_phone"] = json!("13755551234");
+        rec["phone"] = json!("13666000000");
+        let caller = w.caller("a.xueji");
+        let row = mealroll::registry::service::get(&mut w.conn(), &caller, *first).expect("get");
+        mealroll::registry::service::update(
+            &mut w.conn(),
+            &caller,
+            *first,
+            &raw_of(&rec),
+            "电话更正",
+            Some(row.version),
+        )
+        .expect("update");
+        let stored = stored_bytes(&w);
+        for secret in ["13755551234", kids[0].3.as_str()] {
+            assert!(!contains(&stored, secret), "{label}: history keeps {secret} in plain text");
+        }
+        let history: Vec<(Option<String>, Option<String>)> = {
+            use mealroll::db::schema::student_history;
+            student_history::table
+                .filter(student_history::student_id.eq(first))
+                .filter(student_history::field.eq("m1_phone"))
+                .select((student_history::old_value, student_history::new_value))
+                .load(&mut w.conn())
+                .expect("history")
+        };
+        assert!(
+            history.iter().all(|(o, n)| o.as_deref().is_some_and(|o| o.starts_with("s1$"))
+                && n.as_deref().is_some_and(|n| n.starts_with("s1$"))),
+            "{label}: {history:?}"
+        );
+
+        // Found by the full number (the keyed hash), and read back whole by who may see it.
+        let yyb = bearer(&w, "yyb");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/search").set_json(json!({"q": kids[1].1})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let items = v["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{label}: {v}");
+        assert_eq!(items[0]["id"].as_i64(), Some(kids[1].0), "{label}: {v}");
+        let row = mealroll::registry::service::get(&mut w.conn(), &w.caller("yyb"), kids[1].0).expect("get");
+        assert!(row.record.get("id_no").contains('*'), "{label}: listed masked");
+        // The same child registered at another school is caught through the hash.
+        let mut again = student("韦封1", &kids[1].1[..17], "2019-02-02", "男");
+        again["class_no"] = json!("202601");
+        let dup = mealroll::registry::service::create(&mut w.conn(), &w.caller("b.xueji"), SCHOOL_B, &raw_of(&again))
+            .expect("create");
+        assert_eq!(dup.review, "problem", "{label}");
+        // A guardian's ID number is found the same way (A11 groups by it).
+        let hash = mealroll::db::at_rest::id_hash(&kids[2].2).expect("hash");
+        let n: i64 = students::table
+            .filter(students::guardian_id_no_hash.eq(&hash))
+            .count()
+            .get_result(&mut w.conn())
+            .expect("count");
+        assert_eq!(n, 1, "{label}");
+    }
+}
+
+#[actix_web::test]
+async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
+    use mealroll::db::at_rest::{self, GuardianIdNo, GuardianPhone, IdNo, Record};
+    use mealroll::db::schema::{sealing, student_history};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let kids = registered(&w);
+        // Back to how a database from before encryption held them: plain values, no hashes.
+        {
+            let mut conn = w.conn();
+            type Cells = (i64, Option<String>, Option<String>, Option<String>, String);
+            let rows: Vec<Cells> = students::table
+                .select((
+                    students::id,
+                    students::id_no_sealed,
+                    students::guardian_id_no_sealed,
+                    students::guardian_phone_sealed,
+                    students::record_sealed,
+                ))
+                .load(&mut conn)
+                .expect("rows");
+            for (id, a, b, c, r) in rows {
+                diesel::update(students::table.find(id))
+                    .set((
+                        students::id_no_sealed.eq(a.map(|v| at_rest::open::<IdNo>(&v).expect("open"))),
+                        students::guardian_id_no_sealed.eq(b.map(|v| at_rest::open::<GuardianIdNo>(&v).expect("open"))),
+                        students::guardian_phone_sealed
+                            .eq(c.map(|v| at_rest::open::<GuardianPhone>(&v).expect("open"))),
+                        students::record_sealed.eq(at_rest::open::<Record>(&r).expect("open")),
+                        students::id_no_hash.eq(None::<String>),
+                        students::guardian_id_no_hash.eq(None::<String>),
+                        students::guardian_phone_hash.eq(None::<String>),
+                    ))
+                    .execute(&mut conn)
+                    .expect("plain");
+            }
+            diesel::insert_into(student_history::table)
+                .values((
+                    student_history::student_id.eq(kids[0].0),
+                    student_history::field.eq("m1_phone"),
+                    student_history::old_value.eq("13711112222"),
+                    student_history::new_value.eq(&kids[0].3),
+                    student_history::reason.eq("旧系统"),
+                    student_history::actor.eq("cli"),
+                    student_history::at.eq(mealroll::clock::now()),
+                ))
+                .execute(&mut conn)
+                .expect("history");
+            diesel::update(sealing::table)
+                .set(sealing::sealed_at.eq(None::<chrono::NaiveDateTime>))
+                .execute(&mut conn)
+                .expect("reset");
+        }
+        assert!(contains(&stored_bytes(&w), &kids[0].1), "{label}: the planted plain value is there");
+
+        // Any command opening the database seals it first.
+        let out = mealroll_cmd().args(["--db", &w.db.url, "migrate"]).output().expect("run");
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let stored = stored_bytes(&w);
+        for (_, id_no, guardian, phone) in &kids {
+            for secret in [id_no, guardian, phone, &"13711112222".to_owned()] {
+                assert!(!contains(&stored, secret), "{label}: {secret} still plain after sealing");
+            }
+        }
+        for (id, id_no, guardian, _) in &kids {
+            let (h, g): (Option<String>, Option<String>) = students::table
+                .find(id)
+                .select((students::id_no_hash, students::guardian_id_no_hash))
+                .first(&mut w.conn())
+                .expect("hashes");
+            assert_eq!(h, Some(at_rest::id_hash(id_no).expect("hash")), "{label}");
+            assert_eq!(g, Some(at_rest::id_hash(guardian).expect("hash")), "{label}");
+            let v =
+                mealroll::registry::service::unmask(&mut w.conn(), &w.caller("yyb"), *id, "核对").expect("read back");
+            assert_eq!(v.record.get("id_no"), id_no, "{label}");
+        }
+        let sealed_at: Option<chrono::NaiveDateTime> =
+            sealing::table.select(sealing::sealed_at).first(&mut w.conn()).expect("sealing");
+        assert!(sealed_at.is_some(), "{label}: remembered, so the next start does not scan again");
+    }
+}
+
+#[actix_web::test]
+async fn a_rotated_key_moves_every_value_and_travels_in_the_backup() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        registered(&w);
+        // Its own data directory: the rotation writes a key file there.
+        let here = tempfile::tempdir().expect("dir");
+        let keys = |args: &[&str]| -> Value {
+            let out = mealroll_cmd()
+                .env("MEALROLL_DATA_DIR", here.path())
+                .args(["--db", &w.db.url, "--json", "keys"])
+                .args(args)
+                .output()
+                .expect("run");
+            assert!(out.status.success(), "{label} keys {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice(&out.stdout).expect("json")
+        };
+        let before = keys(&["status"]);
+        let first = before["active"].as_str().expect("active").to_owned();
+        let rotated = keys(&["rotate"]);
+        let second = rotated["active"].as_str().expect("active").to_owned();
+        assert_ne!(first, second, "{label}");
+        let usage = rotated["usage"].as_array().expect("usage");
+        assert_eq!(usage.len(), 1, "{label}: every value moved: {rotated}");
+        assert_eq!(usage[0]["key_id"], second, "{label}");
+        assert!(usage[0]["values"].as_i64().unwrap_or(0) >= 3 * 4, "{label}: {rotated}");
+        // The key derived from the master secret cannot be retired; the new one is in use.
+        let refused = mealroll_cmd()
+            .env("MEALROLL_DATA_DIR", here.path())
+            .args(["--db", &w.db.url, "keys", "retire", &second])
+            .output()
+            .expect("run");
+        assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("seal.retire_active"));
+        let third = keys(&["rotate"])["active"].as_str().expect("active").to_owned();
+        keys(&["retire", &second]);
+        assert_eq!(audit_count(&mut w.conn(), "keys.rotate"), 2, "{label}");
+
+        // A backup carries the rotated keys: restored on a machine that never had them, it opens.
+        let file = here.path().join("rotated.backup");
+        let out = mealroll_cmd()
+            .env("MEALROLL_DATA_DIR", here.path())
+            .args(["--db", &w.db.url, "backup", "--out"])
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let elsewhere = tempfile::tempdir().expect("dir");
+        let target = TestDb::sqlite();
+        let out = mealroll_cmd()
+            .env("MEALROLL_DATA_DIR", elsewhere.path())
+            .args(["--db", &target.url, "restore"])
+            .arg(&file)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("恢复测试通过"),
+            "{label}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = mealroll_cmd()
+            .env("MEALROLL_DATA_DIR", elsewhere.path())
+            .args(["--db", &target.url, "--json", "keys", "status"])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let status: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(status["usage"][0]["key_id"], third, "{label}: {status}");
     }
 }

@@ -337,7 +337,9 @@ async fn a_resident_id_number_is_one_identity_whatever_the_document_type() {
         let stored: Option<String> = {
             use diesel::prelude::*;
             use mealroll::db::schema::students;
-            students::table.find(dup_id).select(students::id_no).first(&mut w.conn()).expect("row")
+            let sealed: Option<String> =
+                students::table.find(dup_id).select(students::id_no_sealed).first(&mut w.conn()).expect("row");
+            sealed.map(|s| mealroll::db::at_rest::open::<mealroll::db::at_rest::IdNo>(&s).expect("opens"))
         };
         assert_eq!(stored.as_deref(), Some(number.as_str()), "{label}");
 

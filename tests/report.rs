@@ -406,9 +406,12 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
                 .filter(student_spells::from_date.le(day))
                 .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
                 .filter(students::review.eq("confirmed"))
-                .select((students::sex, students::record))
-                .load(&mut conn)
-                .expect("placed");
+                .select((students::sex, students::record_sealed))
+                .load::<(String, String)>(&mut conn)
+                .expect("placed")
+                .into_iter()
+                .map(|(sex, r)| (sex, mealroll::db::at_rest::open::<mealroll::db::at_rest::Record>(&r).expect("opens")))
+                .collect::<Vec<_>>();
             let minority = placed
                 .iter()
                 .filter(|(_, r)| {

@@ -224,6 +224,8 @@ pub fn action_label(action: &str) -> &'static str {
         "finding.link" => "督查问题关联更正",
         "backup.create" => "备份数据库",
         "backup.restore_test" => "恢复测试",
+        "keys.rotate" => "轮换字段加密密钥",
+        "keys.retire" => "停用字段加密密钥",
         "audit.archive" => "归档审计记录",
         _ => "其他",
     }

@@ -57,6 +57,8 @@ fn generate(
     let term = Term::of_day(day);
     let (term_start, term_end) = term.customary_dates();
     let stamp = timestamp_sql(conn, now());
+    // Generated children have no record: one sealed empty record serves them all.
+    let empty = crate::db::at_rest::seal::<crate::db::at_rest::Record>("{}")?;
     let since = date_sql(conn, term_start);
     let joined = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap_or_default());
     let birth = date_sql(conn, chrono::NaiveDate::from_ymd_opt(2016, 3, 1).unwrap_or_default());
@@ -87,10 +89,10 @@ fn generate(
         format!(
             "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < {last}) \
              INSERT INTO students (school_id, class_id, county_code, student_no, name, sex, birth_date, id_type, \
-                 attendance, yibu, left_behind, migrant, status, review, record, version, created_at, updated_at) \
+                 attendance, yibu, left_behind, migrant, status, review, record_sealed, version, created_at, updated_at) \
              SELECT c.school_id, c.id, '{COUNTY}', 'M' || CAST(c.id * 100 + k.n AS TEXT), '日报学生' || CAST(k.n AS TEXT), \
                  CASE WHEN k.n % 2 = 0 THEN '1' ELSE '2' END, {birth}, '1', '1', FALSE, '0', FALSE, \
-                 'enrolled', 'confirmed', '{{}}', 1, {stamp}, {stamp} \
+                 'enrolled', 'confirmed', '{empty}', 1, {stamp}, {stamp} \
              FROM classes c, k WHERE c.school_id IN ({ours})",
             last = CHILDREN - 1
         ),

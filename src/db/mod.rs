@@ -1,5 +1,6 @@
 //! One connection type over bundled SQLite and PostgreSQL, its pool and its migrations.
 
+pub mod at_rest;
 pub mod backup;
 pub mod schema;
 

@@ -171,22 +171,32 @@ diesel::table! {
         sex -> Text,
         birth_date -> Date,
         id_type -> Text,
-        id_no -> Nullable<Text>,
+        id_no_sealed -> Nullable<Text>,
         attendance -> Text,
         yibu -> Bool,
         left_behind -> Text,
         migrant -> Bool,
-        guardian_phone -> Nullable<Text>,
-        guardian_id_no -> Nullable<Text>,
+        guardian_phone_sealed -> Nullable<Text>,
+        guardian_id_no_sealed -> Nullable<Text>,
         status -> Text,
         review -> Text,
         problem -> Nullable<Text>,
-        record -> Text,
+        record_sealed -> Text,
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         duplicate_of -> Nullable<BigInt>,
         form_key -> Nullable<Text>,
+        id_no_hash -> Nullable<Text>,
+        guardian_id_no_hash -> Nullable<Text>,
+        guardian_phone_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sealing (id) {
+        id -> Integer,
+        sealed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod division;
 pub mod document;
 pub mod enrolment;
 pub mod entitlement;
+pub mod field_seal;
 pub mod finding;
 pub mod food;
 pub mod id_card;

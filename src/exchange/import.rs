@@ -15,8 +15,9 @@ use super::sheet::{self, Cell, column_letter};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::schema::{classes, orgs, students};
-use crate::db::{DbConn, write_tx};
+use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::enrolment::Start;
+use crate::domain::field_seal::KeyRing;
 use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self as fields, Field, Kind, Need, StudentRecord};
@@ -217,9 +218,10 @@ enum MatchKey {
     NameBirth(i64, String, NaiveDate),
 }
 
-fn match_key(school_id: i64, r: &StudentRecord) -> MatchKey {
+/// ID numbers are compared by their keyed hash, as the database keeps them.
+fn match_key(ring: &KeyRing, school_id: i64, r: &StudentRecord) -> MatchKey {
     match r.stored_id_no() {
-        Some(id) => MatchKey::Id(school_id, id),
+        Some(id) => MatchKey::Id(school_id, at_rest::id_index(ring, &id)),
         None => MatchKey::NameBirth(school_id, r.name().to_owned(), r.birth_date()),
     }
 }
@@ -247,6 +249,7 @@ struct Run<'a> {
     sheet: String,
     fatal: Option<Vec<RowError>>,
     opts: &'a ImportOptions,
+    ring: std::sync::Arc<KeyRing>,
 }
 
 impl Run<'_> {
@@ -273,7 +276,7 @@ impl Run<'_> {
                     classes::table.filter(classes::school_id.eq(o.id)).select(classes::class_no).load(conn)?;
                 let stored: Vec<(i64, Option<String>, String, NaiveDate)> = students::table
                     .filter(students::school_id.eq(o.id))
-                    .select((students::id, students::id_no, students::name, students::birth_date))
+                    .select((students::id, students::id_no_hash, students::name, students::birth_date))
                     .load(conn)?;
                 for (id, id_no, name, birth) in stored {
                     let key = match id_no {
@@ -451,7 +454,7 @@ impl Run<'_> {
         let mut new: Vec<&Valid> = Vec::new();
         let mut matched: Vec<(&Valid, i64)> = Vec::new();
         for v in &pending {
-            match self.existing.get(&match_key(self.schools[v.school].id, &v.record)) {
+            match self.existing.get(&match_key(&self.ring, self.schools[v.school].id, &v.record)) {
                 Some(id) => matched.push((v, *id)),
                 None => new.push(v),
             }
@@ -522,7 +525,7 @@ impl Run<'_> {
         let new: Vec<&Valid> = starts.into_iter().map(|(v, _)| v).collect();
         // Later rows of the same file find these students too.
         for v in new {
-            self.existing.insert(match_key(self.schools[v.school].id, &v.record), -1);
+            self.existing.insert(match_key(&self.ring, self.schools[v.school].id, &v.record), -1);
         }
         Ok(())
     }
@@ -568,6 +571,7 @@ pub fn import_students(
             sheet: String::new(),
             fatal: None,
             opts: &opts,
+            ring: at_rest::ring()?,
         };
         let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
             r.row(conn, sheet, row, cells)?;

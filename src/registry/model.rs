@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::db::at_rest::{GuardianIdNo, GuardianPhone, HistoryValue, IdNo, Opened, OpenedText, Record};
 use crate::db::schema::{student_history, students};
 use crate::domain::codes;
 use crate::domain::mask;
@@ -21,16 +22,21 @@ pub struct StudentRow {
     pub sex: String,
     pub birth_date: NaiveDate,
     pub id_type: String,
+    #[diesel(column_name = id_no_sealed, deserialize_as = Opened<IdNo>)]
     pub id_no: Option<String>,
     pub attendance: String,
     pub yibu: bool,
     pub left_behind: String,
     pub migrant: bool,
+    #[diesel(column_name = guardian_phone_sealed, deserialize_as = Opened<GuardianPhone>)]
     pub guardian_phone: Option<String>,
+    #[diesel(column_name = guardian_id_no_sealed, deserialize_as = Opened<GuardianIdNo>)]
     pub guardian_id_no: Option<String>,
     pub status: String,
     pub review: String,
     pub problem: Option<String>,
+    /// The record's JSON, opened.
+    #[diesel(column_name = record_sealed, deserialize_as = OpenedText<Record>)]
     pub record: String,
     pub version: i32,
     pub created_at: NaiveDateTime,
@@ -141,7 +147,9 @@ pub struct HistoryRow {
     pub id: i64,
     pub student_id: i64,
     pub field: String,
+    #[diesel(deserialize_as = HistoryValue)]
     pub old_value: Option<String>,
+    #[diesel(deserialize_as = HistoryValue)]
     pub new_value: Option<String>,
     pub reason: String,
     pub actor: String,

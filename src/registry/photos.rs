@@ -174,7 +174,9 @@ fn find(conn: &mut DbConn, caller: &Caller, name: &PhotoName) -> AppResult<Match
         .select((students::id, students::name))
         .into_boxed();
     let hits: Vec<(i64, String)> = match name {
-        PhotoName::IdNumber(id) => scoped.filter(students::id_no.eq(id)).load(conn)?,
+        PhotoName::IdNumber(id) => {
+            scoped.filter(students::id_no_hash.eq(crate::db::at_rest::id_hash(id)?)).load(conn)?
+        }
         PhotoName::SchoolClassName { school, class_no, name } => {
             let class_ids: Vec<Option<i64>> = classes::table
                 .inner_join(orgs::table)

@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::db::at_rest::{self, SealedStudent};
 use crate::db::schema::{classes, orgs, student_history, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::enrolment::{self, Start};
+use crate::domain::field_seal::KeyRing;
 use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
@@ -155,6 +157,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
     };
     let term = f.q.trim().to_owned();
     let normalised = crate::domain::id_card::normalise(&term);
+    let id_hash = at_rest::id_hash(&normalised)?;
     let filtered = || {
         let mut q = students::table.inner_join(orgs::table).filter(orgs::path.like(base.clone())).into_boxed();
         if let Some(c) = f.class_id {
@@ -168,7 +171,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
             q = q.filter(
                 students::name
                     .like(pat)
-                    .or(students::id_no.eq(normalised.clone()))
+                    .or(students::id_no_hash.eq(id_hash.clone()))
                     .or(students::student_no.eq(normalised.clone())),
             );
         }
@@ -356,32 +359,28 @@ struct Columns {
     sex: String,
     birth_date: NaiveDate,
     id_type: String,
-    id_no: Option<String>,
     attendance: String,
     yibu: bool,
     left_behind: String,
     migrant: bool,
-    guardian_phone: Option<String>,
-    guardian_id_no: Option<String>,
-    json: String,
+    /// The ID numbers, the guardian's phone and the whole record, sealed, with their hashes.
+    sealed: SealedStudent,
 }
 
-fn columns(r: &StudentRecord) -> Columns {
+fn columns(r: &StudentRecord) -> AppResult<Columns> {
     let (gp, gid) = r.guardian();
-    Columns {
+    let json = serde_json::to_string(r.values()).unwrap_or_default();
+    Ok(Columns {
         name: r.name().to_owned(),
         sex: r.get("sex").to_owned(),
         birth_date: r.birth_date(),
         id_type: r.get("id_type").to_owned(),
-        id_no: r.stored_id_no(),
         attendance: r.get("attendance").to_owned(),
         yibu: r.is("yibu"),
         left_behind: r.get("left_behind").to_owned(),
         migrant: r.is("migrant"),
-        guardian_phone: gp.map(str::to_owned),
-        guardian_id_no: gid.map(str::to_owned),
-        json: serde_json::to_string(r.values()).unwrap_or_default(),
-    }
+        sealed: SealedStudent::new(r.stored_id_no().as_deref(), gid, gp, &json)?,
+    })
 }
 
 pub(super) fn add_history(
@@ -397,8 +396,8 @@ pub(super) fn add_history(
         .values((
             student_history::student_id.eq(id),
             student_history::field.eq(field),
-            student_history::old_value.eq(old),
-            student_history::new_value.eq(new),
+            student_history::old_value.eq(at_rest::history_value(field, old)?),
+            student_history::new_value.eq(at_rest::history_value(field, new)?),
             student_history::reason.eq(reason),
             student_history::actor.eq(actor),
             student_history::at.eq(now()),
@@ -494,7 +493,7 @@ pub fn insert(
             record,
             problem.clone(),
             now(),
-        ))
+        )?)
         .returning(students::id)
         .get_result(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
@@ -523,17 +522,20 @@ struct NewStudent {
     sex: String,
     birth_date: NaiveDate,
     id_type: String,
-    id_no: Option<String>,
+    id_no_sealed: Option<String>,
+    id_no_hash: Option<String>,
     attendance: String,
     yibu: bool,
     left_behind: String,
     migrant: bool,
-    guardian_phone: Option<String>,
-    guardian_id_no: Option<String>,
+    guardian_phone_sealed: Option<String>,
+    guardian_phone_hash: Option<String>,
+    guardian_id_no_sealed: Option<String>,
+    guardian_id_no_hash: Option<String>,
     status: &'static str,
     review: &'static str,
     problem: Option<String>,
-    record: String,
+    record_sealed: String,
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -550,9 +552,9 @@ impl NewStudent {
         r: &StudentRecord,
         duplicate: Option<Duplicate>,
         t: NaiveDateTime,
-    ) -> Self {
-        let c = columns(r);
-        Self {
+    ) -> AppResult<Self> {
+        let c = columns(r)?;
+        Ok(Self {
             school_id,
             class_id,
             county_code,
@@ -561,22 +563,25 @@ impl NewStudent {
             sex: c.sex,
             birth_date: c.birth_date,
             id_type: c.id_type,
-            id_no: c.id_no,
+            id_no_sealed: c.sealed.id_no,
+            id_no_hash: c.sealed.id_no_hash,
             attendance: c.attendance,
             yibu: c.yibu,
             left_behind: c.left_behind,
             migrant: c.migrant,
-            guardian_phone: c.guardian_phone,
-            guardian_id_no: c.guardian_id_no,
+            guardian_phone_sealed: c.sealed.guardian_phone,
+            guardian_phone_hash: c.sealed.guardian_phone_hash,
+            guardian_id_no_sealed: c.sealed.guardian_id_no,
+            guardian_id_no_hash: c.sealed.guardian_id_no_hash,
             status: "enrolled",
             review: if duplicate.is_some() { "problem" } else { "pending" },
             duplicate_of: duplicate.as_ref().map(|d| d.of),
             problem: duplicate.map(|d| d.problem),
-            record: c.json,
+            record_sealed: c.sealed.record,
             version: 1,
             created_at: t,
             updated_at: t,
-        }
+        })
     }
 }
 
@@ -638,23 +643,26 @@ impl NumberCounters {
 
 /// The duplicate check (查重) for one record or a batch: a query per chunk of records rather
 /// than one per record.
-#[derive(Default)]
+/// Numbers are compared by their keyed hashes (the numbers themselves are sealed).
 struct Holders {
+    ring: std::sync::Arc<KeyRing>,
     by_id: HashMap<String, Duplicate>,
     by_guardian: HashMap<(String, NaiveDate, String), Duplicate>,
 }
 
 impl Holders {
     fn load(conn: &mut DbConn, records: &[&StudentRecord], except: Option<i64>) -> AppResult<Self> {
-        let mut h = Self::default();
-        let ids: Vec<String> = records.iter().filter_map(|r| r.own_id_no()).map(|c| c.into_owned()).collect();
+        let ring = at_rest::ring()?;
+        let mut h = Self { ring: ring.clone(), by_id: HashMap::new(), by_guardian: HashMap::new() };
+        let ids: Vec<String> =
+            records.iter().filter_map(|r| r.own_id_no()).map(|c| at_rest::id_index(&ring, &c)).collect();
         for chunk in ids.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
-                .filter(students::id_no.eq_any(chunk))
+                .filter(students::id_no_hash.eq_any(chunk))
                 .filter(students::status.eq_any(ON_ROLL_STATUSES))
                 .filter(students::id.ne(except.unwrap_or(0))) // ids start at 1: 0 excludes nothing
-                .select((students::id, students::id_no, orgs::name, students::name))
+                .select((students::id, students::id_no_hash, orgs::name, students::name))
                 .load(conn)?;
             for (of, id_no, school, name) in hits {
                 if let Some(id_no) = id_no {
@@ -662,15 +670,19 @@ impl Holders {
                 }
             }
         }
-        let guardians: Vec<&str> =
-            records.iter().filter(|r| r.own_id_no().is_none()).filter_map(|r| r.guardian().1).collect();
+        let guardians: Vec<String> = records
+            .iter()
+            .filter(|r| r.own_id_no().is_none())
+            .filter_map(|r| r.guardian().1)
+            .map(|g| at_rest::id_index(&ring, g))
+            .collect();
         for chunk in guardians.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
                 .inner_join(orgs::table)
-                .filter(students::guardian_id_no.eq_any(chunk))
+                .filter(students::guardian_id_no_hash.eq_any(chunk))
                 .filter(students::status.eq_any(ON_ROLL_STATUSES))
                 .filter(students::id.ne(except.unwrap_or(0)))
-                .select((students::id, students::guardian_id_no, orgs::name, students::name, students::birth_date))
+                .select((students::id, students::guardian_id_no_hash, orgs::name, students::name, students::birth_date))
                 .load(conn)?;
             for (of, gid, school, name, birth) in hits {
                 if let Some(gid) = gid {
@@ -683,10 +695,10 @@ impl Holders {
 
     fn find(&self, r: &StudentRecord) -> Option<Duplicate> {
         match r.own_id_no() {
-            Some(id) => self.by_id.get(id.as_ref()).cloned(),
+            Some(id) => self.by_id.get(&at_rest::id_index(&self.ring, &id)).cloned(),
             None => {
-                let gid = r.guardian().1?;
-                self.by_guardian.get(&(r.name().to_owned(), r.birth_date(), gid.to_owned())).cloned()
+                let gid = at_rest::id_index(&self.ring, r.guardian().1?);
+                self.by_guardian.get(&(r.name().to_owned(), r.birth_date(), gid)).cloned()
             }
         }
     }
@@ -727,7 +739,7 @@ pub fn insert_many(
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
         first_spell.insert(no.as_str().to_owned(), (school.id, class_id, start.on));
-        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t));
+        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t)?);
     }
     for chunk in batch.chunks(CHUNK) {
         let ids: Vec<(i64, String)> = per_backend!(conn, |c| diesel::insert_into(students::table)
@@ -800,7 +812,7 @@ pub fn apply_update(
         (None, "problem") => "pending",
         (None, other) => other,
     };
-    let c = columns(record);
+    let c = columns(record)?;
     let keys: std::collections::BTreeSet<&String> = before.values().keys().chain(record.values().keys()).collect();
     for k in keys {
         let (old, new) = (before.values().get(k), record.values().get(k));
@@ -815,17 +827,20 @@ pub fn apply_update(
             students::sex.eq(&c.sex),
             students::birth_date.eq(c.birth_date),
             students::id_type.eq(&c.id_type),
-            students::id_no.eq(&c.id_no),
+            students::id_no_sealed.eq(&c.sealed.id_no),
+            students::id_no_hash.eq(&c.sealed.id_no_hash),
             students::attendance.eq(&c.attendance),
             students::yibu.eq(c.yibu),
             students::left_behind.eq(&c.left_behind),
             students::migrant.eq(c.migrant),
-            students::guardian_phone.eq(&c.guardian_phone),
-            students::guardian_id_no.eq(&c.guardian_id_no),
+            students::guardian_phone_sealed.eq(&c.sealed.guardian_phone),
+            students::guardian_phone_hash.eq(&c.sealed.guardian_phone_hash),
+            students::guardian_id_no_sealed.eq(&c.sealed.guardian_id_no),
+            students::guardian_id_no_hash.eq(&c.sealed.guardian_id_no_hash),
             students::review.eq(review),
             students::problem.eq(duplicate.as_ref().map(|d| &d.problem)),
             students::duplicate_of.eq(duplicate.as_ref().map(|d| d.of)),
-            students::record.eq(&c.json),
+            students::record_sealed.eq(&c.sealed.record),
             students::version.eq(row.version + 1),
             students::updated_at.eq(now()),
         ))
@@ -885,7 +900,8 @@ pub(super) fn place_student(
             students::school_id.eq(school.0),
             students::county_code.eq(school.1),
             students::class_id.eq(class_id),
-            students::record.eq(serde_json::to_string(&values).unwrap_or_default()),
+            students::record_sealed
+                .eq(at_rest::seal::<at_rest::Record>(&serde_json::to_string(&values).unwrap_or_default())?),
             students::version.eq(row.version + 1),
             students::updated_at.eq(now()),
         ))

@@ -18,6 +18,7 @@ use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::db::at_rest;
 use crate::db::schema::{classes, orgs, status_change_steps, status_changes, students, workflow_steps};
 use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
@@ -256,10 +257,12 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
     let student_ids: Vec<i64> = rows.iter().map(|r| r.student_id).collect();
     let students: HashMap<i64, (String, String, Option<String>)> = students::table
         .filter(students::id.eq_any(&student_ids))
-        .select((students::id, students::name, students::student_no, students::id_no))
+        .select((students::id, students::name, students::student_no, students::id_no_sealed))
         .load::<(i64, String, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(id, n, no, idn)| (id, (n, no, idn)))
+        .map(|(id, n, no, idn)| Ok((id, (n, no, idn.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?))))
+        .collect::<AppResult<Vec<_>>>()?
+        .into_iter()
         .collect();
     let class_ids: Vec<i64> = rows.iter().filter_map(|r| r.to_class_id).collect();
     let class_names: HashMap<i64, String> = classes::table

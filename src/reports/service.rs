@@ -115,9 +115,10 @@ pub fn facts_for(
         for chunk in student_ids.chunks(5_000) {
             for (id, record) in students::table
                 .filter(students::id.eq_any(chunk))
-                .select((students::id, students::record))
+                .select((students::id, students::record_sealed))
                 .load::<(i64, String)>(conn)?
             {
+                let record = crate::db::at_rest::open::<crate::db::at_rest::Record>(&record)?;
                 let r: std::collections::BTreeMap<String, String> = serde_json::from_str(&record).unwrap_or_default();
                 let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
                 let hukou: String = get("hukou_place").chars().take(6).collect();

@@ -109,9 +109,11 @@ impl World {
         settings.data_dir = data_dir().to_owned();
         let keys = Keys::from_master(&SECRET);
         mealroll::audit::chain::install(&keys.chain).expect("chain key");
+        mealroll::db::at_rest::install(&keys.fields);
         let pool = db::connect(&db.url, 4).expect("connect");
         let mut conn = pool.get().expect("conn");
         mealroll::audit::chain::adopt(&mut conn, &keys.chain).expect("adopt");
+        mealroll::db::at_rest::seal_once(&mut conn).expect("seal");
         mealroll::org::seed::divisions(&mut conn).expect("seed");
         drop(conn);
         Self { db, pool, keys, settings, totp: std::collections::HashMap::new() }
@@ -535,4 +537,19 @@ pub fn scanned_pdf(pages: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     doc.save_to(&mut out).expect("pdf");
     out
+}
+
+/// Writes a student's ID number as the server stores it (sealed, with its keyed hash): for tests
+/// that plant a wrong or shared number behind the service's back.
+pub fn set_id_no(conn: &mut mealroll::db::DbConn, student: i64, id_no: &str) {
+    use diesel::prelude::*;
+    use mealroll::db::at_rest;
+    use mealroll::db::schema::students;
+    diesel::update(students::table.find(student))
+        .set((
+            students::id_no_sealed.eq(at_rest::seal::<at_rest::IdNo>(id_no).expect("seal")),
+            students::id_no_hash.eq(at_rest::id_hash(id_no).expect("hash")),
+        ))
+        .execute(conn)
+        .expect("id_no");
 }

@@ -52,6 +52,10 @@ pub struct Manifest {
     pub heads: Heads,
     /// The heads as a signed anchor, for the restored database's anchor file.
     pub anchor: String,
+    /// The field keys added by rotations (hex): the backup is itself sealed, and a restore
+    /// needs them to open what the rows hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_keys: Vec<String>,
 }
 
 /// What `mealroll backup` reports.
@@ -159,7 +163,7 @@ fn snapshot(conn: &mut DbConn, keys: &Keys, w: &mut impl Write) -> AppResult<(He
         let heads = Heads::read(conn, &keys.chain)?;
         let anchor = String::from_utf8(chain::encode_anchor(&heads, &keys.chain)?)
             .map_err(|_| AppError::internal_msg("backup.anchor", "锚点编码有误".into()))?;
-        let manifest = Manifest { tables: counts, heads, anchor };
+        let manifest = Manifest { tables: counts, heads, anchor, field_keys: keys.field_file_keys.clone() };
         line(w, &json!({ "manifest": manifest }))?;
         Ok((header, manifest))
     })
@@ -298,6 +302,10 @@ pub fn restore(conn: &mut DbConn, keys: &Keys, settings: &crate::config::Setting
     for (t, n) in &manifest.tables {
         actual_match &= tables::count(conn, t)? == *n as i64;
     }
+    // The rows' keys join this server's ring; then the ring must open what was restored.
+    crate::db::at_rest::import_keys(&settings.data_dir, &manifest.field_keys)?;
+    crate::db::at_rest::install(&crate::db::at_rest::load_ring(&settings.data_dir, keys.fields.clone())?);
+    crate::db::at_rest::seal_once(conn)?;
 
     // Proves itself: the chains against the anchor the backup carries, whose signature the key
     // checks; the anchor then becomes the restored database's own.

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbConn;
+use crate::db::at_rest;
 use crate::db::schema::{
     classes, entitlement_lines, entitlement_periods, orgs, status_changes, student_spells, students,
 };
@@ -25,27 +26,28 @@ use crate::registry::timeline;
 /// A01: the same ID number at school at two schools on the same days of the period.
 pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     // Numbers held by more than one confirmed record, one of them in scope (two steps: a
-    // self-join lets SQLite's planner pick the review index and go quadratic).
+    // self-join lets SQLite's planner pick the review index and go quadratic), compared by their
+    // keyed hashes: the numbers themselves are sealed.
     let mine = diesel::alias!(students as mine);
     let in_scope = mine
         .filter(mine.field(students::school_id).eq_any(&cx.ids))
         .filter(mine.field(students::review).eq("confirmed"))
-        .filter(mine.field(students::id_no).is_not_null())
-        .select(mine.field(students::id_no));
+        .filter(mine.field(students::id_no_hash).is_not_null())
+        .select(mine.field(students::id_no_hash));
     let shared: Vec<Option<String>> = students::table
         .filter(students::review.eq("confirmed"))
-        .filter(students::id_no.eq_any(in_scope))
-        .group_by(students::id_no)
+        .filter(students::id_no_hash.eq_any(in_scope))
+        .group_by(students::id_no_hash)
         .having(diesel::dsl::count_star().gt(1))
-        .select(students::id_no)
+        .select(students::id_no_hash)
         .load(conn)?;
     let shared: Vec<String> = shared.into_iter().flatten().collect();
     let mut holders: BTreeMap<String, Vec<(i64, i64, String, String)>> = BTreeMap::new();
     for chunk in shared.chunks(5000) {
         let rows: Vec<(i64, i64, String, String, Option<String>)> = students::table
             .filter(students::review.eq("confirmed"))
-            .filter(students::id_no.eq_any(chunk))
-            .select((students::id, students::school_id, students::student_no, students::name, students::id_no))
+            .filter(students::id_no_hash.eq_any(chunk))
+            .select((students::id, students::school_id, students::student_no, students::name, students::id_no_hash))
             .load(conn)?;
         for (id, school, no, name, id_no) in rows {
             holders.entry(id_no.unwrap_or_default()).or_default().push((id, school, no, name));
@@ -217,11 +219,11 @@ pub(in crate::inspection) fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> App
     let rows: Vec<(i64, String, String, Option<String>)> = students::table
         .filter(students::id.eq_any(ever_here))
         .filter(students::id_type.eq("1"))
-        .select((students::id, students::student_no, students::name, students::id_no))
+        .select((students::id, students::student_no, students::name, students::id_no_sealed))
         .load(conn)?;
     let mut bad: HashMap<i64, (String, String, String)> = HashMap::new();
     for (id, no, name, id_no) in rows {
-        let n = id_no.unwrap_or_default();
+        let n = id_no.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?.unwrap_or_default();
         if IdCardNo::parse(&n).is_err() {
             bad.insert(id, (no, name, crate::domain::mask::id_number(&n)));
         }
@@ -252,6 +254,11 @@ pub(in crate::inspection) fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> App
         .collect())
 }
 
+/// (hash, sealed value, school id, school name, child's name) of a child with a guardian value.
+type GuardianHolder = (Option<String>, Option<String>, i64, String, String);
+/// (school id, school name, child's name).
+type Holder = (i64, String, String);
+
 /// A11: one guardian's ID number or phone on the children at school at several schools (by
 /// default three: siblings at a primary and a junior school are ordinary).
 pub(in crate::inspection) fn a11_guardian_many_schools(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
@@ -262,51 +269,71 @@ pub(in crate::inspection) fn a11_guardian_many_schools(conn: &mut DbConn, cx: &C
             let in_scope = mine
                 .filter(mine.field(students::school_id).eq_any(&cx.ids))
                 .filter(mine.field(students::status).eq("enrolled"))
-                .filter(mine.field(students::guardian_id_no).is_not_null())
-                .select(mine.field(students::guardian_id_no));
+                .filter(mine.field(students::guardian_id_no_hash).is_not_null())
+                .select(mine.field(students::guardian_id_no_hash));
             students::table
                 .filter(students::status.eq("enrolled"))
-                .filter(students::guardian_id_no.eq_any(in_scope))
-                .group_by(students::guardian_id_no)
+                .filter(students::guardian_id_no_hash.eq_any(in_scope))
+                .group_by(students::guardian_id_no_hash)
                 .having(diesel::dsl::count(students::school_id).aggregate_distinct().ge(2))
-                .select(students::guardian_id_no)
+                .select(students::guardian_id_no_hash)
                 .load(conn)?
         } else {
             let in_scope = mine
                 .filter(mine.field(students::school_id).eq_any(&cx.ids))
                 .filter(mine.field(students::status).eq("enrolled"))
-                .filter(mine.field(students::guardian_phone).is_not_null())
-                .select(mine.field(students::guardian_phone));
+                .filter(mine.field(students::guardian_phone_hash).is_not_null())
+                .select(mine.field(students::guardian_phone_hash));
             students::table
                 .filter(students::status.eq("enrolled"))
-                .filter(students::guardian_phone.eq_any(in_scope))
-                .group_by(students::guardian_phone)
+                .filter(students::guardian_phone_hash.eq_any(in_scope))
+                .group_by(students::guardian_phone_hash)
                 .having(diesel::dsl::count(students::school_id).aggregate_distinct().ge(2))
-                .select(students::guardian_phone)
+                .select(students::guardian_phone_hash)
                 .load(conn)?
         };
         let values: Vec<String> = values.into_iter().flatten().filter(|v| !v.trim().is_empty()).collect();
         for chunk in values.chunks(2000) {
-            let holders: Vec<(Option<String>, i64, String, String)> = if column {
+            let holders: Vec<GuardianHolder> = if column {
                 students::table
                     .inner_join(orgs::table)
                     .filter(students::status.eq("enrolled"))
-                    .filter(students::guardian_id_no.eq_any(chunk))
-                    .select((students::guardian_id_no, students::school_id, orgs::name, students::name))
+                    .filter(students::guardian_id_no_hash.eq_any(chunk))
+                    .select((
+                        students::guardian_id_no_hash,
+                        students::guardian_id_no_sealed,
+                        students::school_id,
+                        orgs::name,
+                        students::name,
+                    ))
                     .load(conn)?
             } else {
                 students::table
                     .inner_join(orgs::table)
                     .filter(students::status.eq("enrolled"))
-                    .filter(students::guardian_phone.eq_any(chunk))
-                    .select((students::guardian_phone, students::school_id, orgs::name, students::name))
+                    .filter(students::guardian_phone_hash.eq_any(chunk))
+                    .select((
+                        students::guardian_phone_hash,
+                        students::guardian_phone_sealed,
+                        students::school_id,
+                        orgs::name,
+                        students::name,
+                    ))
                     .load(conn)?
             };
-            let mut by: BTreeMap<String, Vec<(i64, String, String)>> = BTreeMap::new();
-            for (v, school, school_name, name) in holders {
-                by.entry(v.unwrap_or_default()).or_default().push((school, school_name, name));
+            // Grouped by the keyed hash; the value itself is opened only to be shown masked.
+            let mut by: BTreeMap<String, (String, Vec<Holder>)> = BTreeMap::new();
+            for (hash, sealed, school, school_name, name) in holders {
+                let entry =
+                    by.entry(hash.unwrap_or_default()).or_insert_with(|| (sealed.unwrap_or_default(), Vec::new()));
+                entry.1.push((school, school_name, name));
             }
-            for (value, kids) in by {
+            for (sealed, kids) in by.into_values() {
+                let value = if column {
+                    at_rest::open::<at_rest::GuardianIdNo>(&sealed)?
+                } else {
+                    at_rest::open::<at_rest::GuardianPhone>(&sealed)?
+                };
                 let schools: BTreeMap<i64, &str> = kids.iter().map(|k| (k.0, k.1.as_str())).collect();
                 for school in schools.keys().filter(|s| cx.ids.contains(s)) {
                     let need = usize::try_from(whole(cx.threshold(Rule::A11, *school))).unwrap_or(3);

@@ -1,0 +1,553 @@
+//! Encryption at rest, in the database's terms: the process's key ring, the sealed columns of
+//! `students` read back in plain text by diesel, the keyed hashes beside them, sealing a
+//! database written before encryption, and moving rows to a new key after a rotation.
+//!
+//! The ring's first key and the index key are derived from the master secret (no new file to
+//! keep); a rotation adds a random key to `data_dir/field-keys.json`, which then has to travel
+//! with `secret.key` (and is carried inside every backup).
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use diesel::backend::Backend;
+use diesel::deserialize::{FromStaticSqlRow, Queryable};
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+use serde::{Deserialize, Serialize};
+
+use crate::db::DbConn;
+use crate::db::schema::{student_history, students};
+use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, sealed_with};
+use crate::error::{AppError, AppResult};
+
+static RING: RwLock<Option<Arc<KeyRing>>> = RwLock::new(None);
+
+/// Makes `ring` the one this process seals and opens fields with. A later install replaces it
+/// (a rotation adds a key); every entry point installs the ring it loaded before reading.
+pub fn install(ring: &KeyRing) {
+    *RING.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(ring.clone()));
+}
+
+/// The installed ring; none is an error, never a plain value.
+pub fn ring() -> AppResult<Arc<KeyRing>> {
+    RING.read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(|| AppError::internal_msg("seal.no_key", "尚未加载字段加密密钥，不能读写学生身份信息".into()))
+}
+
+fn open_error(field: &str, e: OpenError) -> AppError {
+    AppError::internal_msg(e.code(), format!("学生数据字段 {field} 无法解密：{e}"))
+}
+
+// ---------------------------------------------------------------- the sealed columns
+
+/// A sealed column: its name is the associated data its values are sealed with.
+pub trait SealedField {
+    const NAME: &'static str;
+}
+
+pub struct IdNo;
+pub struct GuardianIdNo;
+pub struct GuardianPhone;
+pub struct Record;
+
+impl SealedField for IdNo {
+    const NAME: &'static str = "id_no";
+}
+impl SealedField for GuardianIdNo {
+    const NAME: &'static str = "guardian_id_no";
+}
+impl SealedField for GuardianPhone {
+    const NAME: &'static str = "guardian_phone";
+}
+impl SealedField for Record {
+    const NAME: &'static str = "record";
+}
+
+/// What a sealed nullable column loads as, opened on the way into the row struct
+/// (`#[diesel(deserialize_as = Opened<IdNo>)]` on an `Option<String>` field).
+pub struct Opened<F>(Option<String>, PhantomData<F>);
+
+impl<F, DB> Queryable<Nullable<Text>, DB> for Opened<F>
+where
+    DB: Backend,
+    Option<String>: FromStaticSqlRow<Nullable<Text>, DB>,
+{
+    type Row = Option<String>;
+    fn build(row: Option<String>) -> diesel::deserialize::Result<Self> {
+        Ok(Opened(row, PhantomData))
+    }
+}
+
+impl<F: SealedField> TryFrom<Opened<F>> for Option<String> {
+    type Error = AppError;
+    fn try_from(v: Opened<F>) -> AppResult<Self> {
+        v.0.map(|s| open::<F>(&s)).transpose()
+    }
+}
+
+/// The same for a column that is never null.
+pub struct OpenedText<F>(String, PhantomData<F>);
+
+impl<F, DB> Queryable<Text, DB> for OpenedText<F>
+where
+    DB: Backend,
+    String: FromStaticSqlRow<Text, DB>,
+{
+    type Row = String;
+    fn build(row: String) -> diesel::deserialize::Result<Self> {
+        Ok(OpenedText(row, PhantomData))
+    }
+}
+
+impl<F: SealedField> TryFrom<OpenedText<F>> for String {
+    type Error = AppError;
+    fn try_from(v: OpenedText<F>) -> AppResult<Self> {
+        open::<F>(&v.0)
+    }
+}
+
+pub fn seal<F: SealedField>(plain: &str) -> AppResult<String> {
+    Ok(ring()?.seal(F::NAME, plain))
+}
+
+pub fn open<F: SealedField>(stored: &str) -> AppResult<String> {
+    ring()?.open(F::NAME, stored).map_err(|e| open_error(F::NAME, e))
+}
+
+/// The keyed hash an ID number (the child's or a guardian's) is found by.
+pub fn id_hash(id_no: &str) -> AppResult<String> {
+    Ok(id_index(&*ring()?, id_no))
+}
+
+pub fn id_index(ring: &KeyRing, id_no: &str) -> String {
+    ring.index("id", id_no)
+}
+
+/// The keyed hash a phone number is found by.
+pub fn phone_hash(phone: &str) -> AppResult<String> {
+    Ok(phone_index(&*ring()?, phone))
+}
+
+pub fn phone_index(ring: &KeyRing, phone: &str) -> String {
+    ring.index("phone", phone)
+}
+
+/// The sealed columns of one student and the hashes beside them, from the plain values.
+#[derive(Debug, Clone)]
+pub struct SealedStudent {
+    pub id_no: Option<String>,
+    pub id_no_hash: Option<String>,
+    pub guardian_id_no: Option<String>,
+    pub guardian_id_no_hash: Option<String>,
+    pub guardian_phone: Option<String>,
+    pub guardian_phone_hash: Option<String>,
+    pub record: String,
+}
+
+impl SealedStudent {
+    pub fn new(
+        id_no: Option<&str>,
+        guardian_id_no: Option<&str>,
+        guardian_phone: Option<&str>,
+        record_json: &str,
+    ) -> AppResult<Self> {
+        let ring = ring()?;
+        let sealed = |field: &str, v: Option<&str>| v.map(|v| ring.seal(field, v));
+        Ok(Self {
+            id_no: sealed(IdNo::NAME, id_no),
+            id_no_hash: id_no.map(|v| id_index(&ring, v)),
+            guardian_id_no: sealed(GuardianIdNo::NAME, guardian_id_no),
+            guardian_id_no_hash: guardian_id_no.map(|v| id_index(&ring, v)),
+            guardian_phone: sealed(GuardianPhone::NAME, guardian_phone),
+            guardian_phone_hash: guardian_phone.map(|v| phone_index(&ring, v)),
+            record: ring.seal(Record::NAME, record_json),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- field history
+
+/// A history value of a field shown only masked (ID numbers, phones) is kept sealed.
+pub fn history_value(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
+    match value {
+        Some(v) if crate::domain::student::is_sensitive(field) && !v.is_empty() => Ok(Some(ring()?.seal(HISTORY, v))),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+const HISTORY: &str = "history";
+
+/// A history value as stored, opened when it was sealed.
+pub struct HistoryValue(Option<String>);
+
+impl<DB> Queryable<Nullable<Text>, DB> for HistoryValue
+where
+    DB: Backend,
+    Option<String>: FromStaticSqlRow<Nullable<Text>, DB>,
+{
+    type Row = Option<String>;
+    fn build(row: Option<String>) -> diesel::deserialize::Result<Self> {
+        Ok(HistoryValue(row))
+    }
+}
+
+impl TryFrom<HistoryValue> for Option<String> {
+    type Error = AppError;
+    fn try_from(v: HistoryValue) -> AppResult<Self> {
+        match v.0 {
+            Some(s) if sealed_with(&s).is_some() => {
+                ring()?.open(HISTORY, &s).map(Some).map_err(|e| open_error(HISTORY, e))
+            }
+            other => Ok(other),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the key ring's file
+
+/// The ring's file: the keys added by rotations (hex), and which one seals new values.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RingFile {
+    active: Option<String>,
+    keys: Vec<String>,
+}
+
+pub fn ring_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("field-keys.json")
+}
+
+fn file_error(path: &Path, e: impl std::fmt::Display) -> AppError {
+    AppError::internal_msg("seal.key_file", format!("字段密钥文件 {} 无法读写：{e}", path.display()))
+}
+
+fn read_file(path: &Path) -> AppResult<RingFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| file_error(path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RingFile::default()),
+        Err(e) => Err(file_error(path, e)),
+    }
+}
+
+fn key_of(path: &Path, hex_key: &str) -> AppResult<FieldKey> {
+    let bytes: [u8; 32] = hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| file_error(path, "密钥应为64个十六进制字符"))?;
+    Ok(FieldKey::new(bytes))
+}
+
+/// `base` (the keys derived from the master secret) with the keys of the ring file, if any.
+pub fn load_ring(data_dir: &Path, base: KeyRing) -> AppResult<KeyRing> {
+    let path = ring_path(data_dir);
+    let file = read_file(&path)?;
+    let mut ring = base;
+    for k in &file.keys {
+        let key = key_of(&path, k)?;
+        let active = file.active.as_deref() == Some(key.id());
+        ring = ring.with(key, active);
+    }
+    if let Some(active) = &file.active
+        && ring.active_id() != active
+        && !file.keys.is_empty()
+    {
+        return Err(file_error(&path, format!("其中指定的当前密钥 {active} 不在文件里")));
+    }
+    Ok(ring)
+}
+
+/// Adds a new random key to the ring file and makes it the one new values are sealed with;
+/// the file is replaced whole (written beside, then renamed) so a crash leaves the old or the new.
+pub fn add_key(data_dir: &Path, base: KeyRing) -> AppResult<KeyRing> {
+    let path = ring_path(data_dir);
+    let mut file = read_file(&path)?;
+    let bytes: [u8; 32] = rand::random();
+    let key = FieldKey::new(bytes);
+    file.active = Some(key.id().to_owned());
+    file.keys.push(hex::encode(bytes));
+    write_file(&path, &file)?;
+    load_ring(data_dir, base)
+}
+
+/// Adds keys (hex) to the ring file without changing the active one: a restored backup brings
+/// the keys its rows were sealed with.
+pub fn import_keys(data_dir: &Path, keys: &[String]) -> AppResult<()> {
+    let path = ring_path(data_dir);
+    let mut file = read_file(&path)?;
+    let before = file.keys.len();
+    for k in keys {
+        key_of(&path, k)?;
+        if !file.keys.contains(k) {
+            file.keys.push(k.clone());
+        }
+    }
+    if file.keys.len() != before {
+        write_file(&path, &file)?;
+    }
+    Ok(())
+}
+
+/// The keys of the ring file (hex), for a backup to carry.
+pub fn file_keys(data_dir: &Path) -> AppResult<Vec<String>> {
+    Ok(read_file(&ring_path(data_dir))?.keys)
+}
+
+/// Drops a key no stored value names any more from the ring file.
+pub fn retire_key(conn: &mut DbConn, data_dir: &Path, key_id: &str) -> AppResult<()> {
+    let path = ring_path(data_dir);
+    let mut file = read_file(&path)?;
+    if file.active.as_deref() == Some(key_id) {
+        return Err(AppError::invalid("seal.retire_active", "不能停用当前正在使用的密钥"));
+    }
+    let still = usage(conn)?.into_iter().find(|u| u.key_id == key_id).map(|u| u.values).unwrap_or(0);
+    if still > 0 {
+        return Err(AppError::invalid(
+            "seal.key_in_use",
+            format!("仍有 {still} 个字段由密钥 {key_id} 加密：请先运行 mealroll keys reseal"),
+        ));
+    }
+    let n = file.keys.len();
+    file.keys.retain(|k| {
+        FieldKey::new(hex::decode(k).ok().and_then(|b| b.try_into().ok()).unwrap_or([0; 32])).id() != key_id
+    });
+    if file.keys.len() == n {
+        return Err(AppError::invalid(
+            "seal.unknown_key",
+            format!("密钥文件中没有密钥 {key_id}（由主密钥派生的密钥不能停用）"),
+        ));
+    }
+    write_file(&path, &file)
+}
+
+fn write_file(path: &Path, file: &RingFile) -> AppResult<()> {
+    let text = serde_json::to_string_pretty(file).map_err(|e| file_error(path, e))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(path, e))?;
+    }
+    let tmp = path.with_extension("json.new");
+    std::fs::write(&tmp, text).map_err(|e| file_error(&tmp, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(|e| file_error(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+}
+
+// ---------------------------------------------------------------- sealing and resealing rows
+
+const BATCH: i64 = 500;
+
+/// One stored student's sealed cells as they are in the database.
+type StoredCells = (i64, Option<String>, Option<String>, Option<String>, String);
+
+fn stored_cells(conn: &mut DbConn, after: i64) -> AppResult<Vec<StoredCells>> {
+    Ok(students::table
+        .filter(students::id.gt(after))
+        .select((
+            students::id,
+            students::id_no_sealed,
+            students::guardian_id_no_sealed,
+            students::guardian_phone_sealed,
+            students::record_sealed,
+        ))
+        .order(students::id.asc())
+        .limit(BATCH)
+        .load(conn)?)
+}
+
+/// A cell's plain value: opened when sealed (under any key of the ring), else as written
+/// before the database was encrypted.
+fn plain_of(ring: &KeyRing, field: &str, stored: &str) -> AppResult<String> {
+    match ring.open(field, stored) {
+        Ok(v) => Ok(v),
+        Err(OpenError::NotSealed) => Ok(stored.to_owned()),
+        Err(e) => Err(open_error(field, e)),
+    }
+}
+
+/// What [`reseal`] did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Resealed {
+    pub students: usize,
+    pub history: usize,
+}
+
+/// Seals every value not yet sealed under the ring's active key: plain values of a database
+/// written before encryption, and values under an older key after a rotation. Each batch is
+/// its own transaction, so a crash leaves every row either as it was or done, and a second run
+/// continues. Returns what changed; SQLite's file is then rewritten (VACUUM) so no plain value
+/// is left in its free pages.
+pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
+    let ring = ring()?;
+    let active = ring.active_id().to_owned();
+    let current = |s: &str| sealed_with(s) == Some(active.as_str());
+    let mut done = Resealed::default();
+    let mut after = 0;
+    loop {
+        let rows = stored_cells(conn, after)?;
+        let Some(last) = rows.last().map(|r| r.0) else { break };
+        after = last;
+        let stale: Vec<&StoredCells> = rows
+            .iter()
+            .filter(|(_, a, b, c, r)| {
+                [a, b, c].iter().any(|v| v.as_deref().is_some_and(|v| !current(v))) || !current(r)
+            })
+            .collect();
+        if stale.is_empty() {
+            continue;
+        }
+        crate::db::write_tx(conn, |conn| {
+            for (id, a, b, c, r) in &stale {
+                let open =
+                    |field: &str, v: &Option<String>| v.as_deref().map(|v| plain_of(&ring, field, v)).transpose();
+                let (a, b, c) = (open(IdNo::NAME, a)?, open(GuardianIdNo::NAME, b)?, open(GuardianPhone::NAME, c)?);
+                let r = plain_of(&ring, Record::NAME, r)?;
+                let s = SealedStudent::new(a.as_deref(), b.as_deref(), c.as_deref(), &r)?;
+                diesel::update(students::table.find(id))
+                    .set((
+                        students::id_no_sealed.eq(s.id_no),
+                        students::id_no_hash.eq(s.id_no_hash),
+                        students::guardian_id_no_sealed.eq(s.guardian_id_no),
+                        students::guardian_id_no_hash.eq(s.guardian_id_no_hash),
+                        students::guardian_phone_sealed.eq(s.guardian_phone),
+                        students::guardian_phone_hash.eq(s.guardian_phone_hash),
+                        students::record_sealed.eq(s.record),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        done.students += stale.len();
+    }
+    done.history = reseal_history(conn, &ring)?;
+    if (done.students > 0 || done.history > 0) && matches!(conn, DbConn::Sqlite(_)) {
+        use diesel::connection::SimpleConnection;
+        // The old pages go from the file, then from the write-ahead log.
+        conn.batch_execute("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
+    Ok(done)
+}
+
+/// The record's fields whose history values are sealed.
+fn sensitive_fields() -> Vec<&'static str> {
+    crate::domain::student::FIELDS.iter().map(|f| f.key).filter(|k| crate::domain::student::is_sensitive(k)).collect()
+}
+
+fn reseal_history(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
+    let sensitive = sensitive_fields();
+    let mut changed = 0;
+    let mut after = 0;
+    loop {
+        let rows: Vec<(i64, Option<String>, Option<String>)> = student_history::table
+            .filter(student_history::id.gt(after))
+            .filter(student_history::field.eq_any(&sensitive))
+            .select((student_history::id, student_history::old_value, student_history::new_value))
+            .order(student_history::id.asc())
+            .limit(BATCH)
+            .load(conn)?;
+        let Some(last) = rows.last().map(|r| r.0) else { break };
+        after = last;
+        let stale = |v: &Option<String>| {
+            v.as_deref().is_some_and(|v| !v.is_empty() && sealed_with(v) != Some(ring.active_id()))
+        };
+        let todo: Vec<_> = rows.into_iter().filter(|(_, o, n)| stale(o) || stale(n)).collect();
+        if todo.is_empty() {
+            continue;
+        }
+        crate::db::write_tx(conn, |conn| {
+            for (id, old, new) in &todo {
+                let again = |v: &Option<String>| -> AppResult<Option<String>> {
+                    match v.as_deref() {
+                        Some(v) if !v.is_empty() => Ok(Some(ring.seal(HISTORY, &plain_of(ring, HISTORY, v)?))),
+                        other => Ok(other.map(str::to_owned)),
+                    }
+                };
+                diesel::update(student_history::table.find(id))
+                    .set((student_history::old_value.eq(again(old)?), student_history::new_value.eq(again(new)?)))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        changed += todo.len();
+    }
+    Ok(changed)
+}
+
+/// How many stored values each key seals (and how many are still plain).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyUsage {
+    /// The key's fingerprint, or "plain" for values not sealed.
+    pub key_id: String,
+    pub values: i64,
+}
+
+pub fn usage(conn: &mut DbConn) -> AppResult<Vec<KeyUsage>> {
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut count = |v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            *counts.entry(sealed_with(v).unwrap_or("plain").to_owned()).or_default() += 1;
+        }
+    };
+    let mut after = 0;
+    loop {
+        let rows = stored_cells(conn, after)?;
+        let Some(last) = rows.last().map(|r| r.0) else { break };
+        after = last;
+        for (_, a, b, c, r) in &rows {
+            for v in [a, b, c] {
+                count(v.as_deref());
+            }
+            count(Some(r));
+        }
+    }
+    let mut after = 0;
+    loop {
+        let rows: Vec<(i64, Option<String>, Option<String>)> = student_history::table
+            .filter(student_history::id.gt(after))
+            .filter(student_history::field.eq_any(sensitive_fields()))
+            .select((student_history::id, student_history::old_value, student_history::new_value))
+            .order(student_history::id.asc())
+            .limit(BATCH * 10)
+            .load(conn)?;
+        let Some(last) = rows.last().map(|r| r.0) else { break };
+        after = last;
+        for (_, o, n) in &rows {
+            count(o.as_deref());
+            count(n.as_deref());
+        }
+    }
+    Ok(counts.into_iter().map(|(key_id, values)| KeyUsage { key_id, values }).collect())
+}
+
+/// At start: seals the rows of a database written before encryption (once; the `sealing` row
+/// remembers), then proves the ring opens what is stored, so a server given the wrong keys
+/// stops here rather than failing page by page.
+pub fn seal_once(conn: &mut DbConn) -> AppResult<Option<Resealed>> {
+    use crate::db::schema::sealing;
+    let at: Option<Option<chrono::NaiveDateTime>> =
+        sealing::table.find(1).select(sealing::sealed_at).first(conn).optional()?;
+    let done = match at {
+        Some(Some(_)) => None,
+        _ => {
+            let r = reseal(conn)?;
+            diesel::update(sealing::table.find(1))
+                .set(sealing::sealed_at.eq(chrono::Utc::now().naive_utc()))
+                .execute(conn)?;
+            Some(r)
+        }
+    };
+    let sample: Option<String> =
+        students::table.select(students::record_sealed).order(students::id.desc()).first(conn).optional()?;
+    if let Some(s) = sample {
+        open::<Record>(&s).map_err(|e| {
+            AppError::internal_msg(
+                "seal.key_mismatch",
+                format!("{}：请使用加密这些数据时的主密钥与字段密钥文件（secret.key、field-keys.json）启动", e.message),
+            )
+        })?;
+    }
+    Ok(done)
+}
