@@ -922,8 +922,11 @@ impl StudentFactory {
         let village = rng.pick(&["纳包村", "坪阳村", "新联村", "坡头村", "伟俄村", "长田村", "八步村", "冗号村"]);
         let phone = format!("1{}{:09}", rng.pick(&["38", "39", "58", "87"]), rng.below(1_000_000_000));
         let entry = if junior { year - (grade - 7) } else { year - (grade - 1) };
+        let name = format!("{surname}{}", rng.pick(CHILD_GIVEN));
+        // A child without an ID number is known by name and birth date: those stay distinct.
+        let has_id = has_id || !self.used.insert(format!("{name}\u{1}{birth}"));
         let v: Vec<(&str, String)> = vec![
-            ("name", format!("{surname}{}", rng.pick(CHILD_GIVEN))),
+            ("name", name),
             ("sex", if girl { "2" } else { "1" }.into()),
             ("birth_date", birth.format("%Y-%m-%d").to_string()),
             ("birthplace", format!("{COUNTY}{:03}000", 1 + rng.below(10))),

@@ -417,3 +417,44 @@ async fn an_unknown_job_says_there_is_none() {
         assert!(html.contains("没有这个任务") && !html.contains("管辖范围"), "{label}: {html}");
     }
 }
+
+/// Two children without an ID number, at one school, with the same name and birth date cannot
+/// be told apart: the second row is refused naming the first, never taken for it and dropped.
+#[actix_web::test]
+async fn a_second_child_without_id_of_the_same_name_and_birth_is_refused_not_dropped() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let today = mealroll::clock::today();
+        let good = records(41, 3);
+        let without_id = |r: &StudentRecord, like: &StudentRecord| {
+            let mut raw = r.values().clone();
+            raw.insert("id_type".into(), "Z".into());
+            raw.insert("id_no".into(), String::new());
+            raw.insert("name".into(), like.name().to_owned());
+            raw.insert("birth_date".into(), like.get("birth_date").to_owned());
+            StudentRecord::parse(&raw, today).expect("valid without an ID")
+        };
+        let first = without_id(&good[0], &good[0]);
+        let twin = without_id(&good[1], &good[0]);
+        let rows: Vec<(String, StudentRecord)> =
+            [first.clone(), twin, good[2].clone()].into_iter().map(|r| (SCHOOL_A.to_owned(), r)).collect();
+        let (status, report) = import(&app, &w.token("a.xueji"), csv_of(&rows), "filename=twins.csv").await;
+        assert_eq!(status, 422, "{label}: {report}");
+        let errors = report["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{label}: {report}");
+        assert_eq!(
+            (errors[0]["row"].as_u64(), errors[0]["code"].as_str()),
+            (Some(3), Some("import.duplicate_in_file"))
+        );
+        assert!(errors[0]["message"].as_str().is_some_and(|m| m.contains("第2行")), "{label}: {report}");
+        let (_, partial) = import(&app, &w.token("a.xueji"), csv_of(&rows), "filename=twins.csv&partial=true").await;
+        assert_eq!(
+            (partial["imported"].as_u64(), partial["rejected"].as_u64()),
+            (Some(2), Some(1)),
+            "{label}: {partial}"
+        );
+        assert_eq!(stored(&w, SCHOOL_A).len(), 2, "{label}");
+    }
+}

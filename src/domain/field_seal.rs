@@ -65,12 +65,15 @@ impl OpenError {
 pub struct KeyRing {
     keys: BTreeMap<String, FieldKey>,
     active: String,
-    index: [u8; 32],
+    /// The index key's HMAC state, keyed once (each hash clones it).
+    index: Hmac<Sha256>,
 }
 
 impl KeyRing {
     pub fn new(active: FieldKey, index: [u8; 32]) -> Self {
         let id = active.id.clone();
+        let index = <Hmac<Sha256> as Mac>::new_from_slice(&index)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         Self { keys: BTreeMap::from([(id.clone(), active)]), active: id, index }
     }
 
@@ -123,8 +126,7 @@ impl KeyRing {
 
     /// The keyed hash of a value of `kind` (hex, 128 bits): equal values give equal hashes.
     pub fn index(&self, kind: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.index.clone();
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

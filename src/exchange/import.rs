@@ -417,6 +417,25 @@ impl Run<'_> {
                             self.seen_ids.insert(id.into_owned(), row);
                         }
                     }
+                } else {
+                    // Without an ID number a child is known by school, name and birth date: a
+                    // second row with the same three would be taken for the first and dropped.
+                    let key = format!("{school:?}\u{1}{}\u{1}{}", record.name(), record.birth_date());
+                    match self.seen_ids.get(&key) {
+                        Some(first) => row_errors.push(err(
+                            sheet,
+                            row,
+                            m.position.get("name").copied().unwrap_or(0),
+                            "姓名",
+                            "import.duplicate_in_file",
+                            format!(
+                                "与本文件第{first}行同校、同名、同出生日期且都没有身份证件号，无法区分：请补填身份证件号，或删去重复的一行"
+                            ),
+                        )),
+                        None => {
+                            self.seen_ids.insert(key, row);
+                        }
+                    }
                 }
                 if row_errors.is_empty()
                     && let Some(i) = school
