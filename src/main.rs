@@ -612,6 +612,7 @@ fn connect(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> 
     let keys = Keys::load(&settings)?;
     audit::chain::install(&keys.chain)?;
     db::at_rest::install(&keys.fields);
+    db::at_rest::follow_file(&settings.data_dir);
     let pool = db::connect(&settings.database_url, settings.pool_size)?;
     Ok((settings, keys, pool))
 }
@@ -680,7 +681,7 @@ fn keys_command(
             );
             out_human(
                 json_mode,
-                "请把 field-keys.json 与 secret.key 一同保管；重启各服务器后再运行 mealroll keys reseal。",
+                "请把 field-keys.json 与 secret.key 一同保管并复制到其他服务器；同一数据目录上的服务会自动读取新密钥。之后再运行一次 mealroll keys reseal。",
             );
             show(conn, &ring)?;
         }

@@ -22,6 +22,8 @@ use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, sealed_with};
 use crate::error::{AppError, AppResult};
 
 static RING: RwLock<Option<Arc<KeyRing>>> = RwLock::new(None);
+/// The data directory whose ring file this process follows (the server's and the commands').
+static RING_DIR: RwLock<Option<PathBuf>> = RwLock::new(None);
 
 /// Makes `ring` the one this process seals and opens fields with. A later install replaces it
 /// (a rotation adds a key); every entry point installs the ring it loaded before reading.
@@ -35,6 +37,41 @@ pub fn ring() -> AppResult<Arc<KeyRing>> {
         .unwrap_or_else(|p| p.into_inner())
         .clone()
         .ok_or_else(|| AppError::internal_msg("seal.no_key", "尚未加载字段加密密钥，不能读写学生身份信息".into()))
+}
+
+/// Follows `data_dir/field-keys.json`: a value sealed under a key this process has not loaded
+/// (`keys rotate` run beside a running server) makes it read the file again, instead of every
+/// student page failing until a restart.
+pub fn follow_file(data_dir: &Path) {
+    *RING_DIR.write().unwrap_or_else(|p| p.into_inner()) = Some(data_dir.to_owned());
+}
+
+/// Opens `stored` with `ring`; when it names a key the ring lacks and `dir` is followed, with
+/// the ring as the file now has it, which is returned for the caller to install.
+fn open_following(
+    ring: &KeyRing,
+    dir: Option<&Path>,
+    field: &str,
+    stored: &str,
+) -> AppResult<(String, Option<KeyRing>)> {
+    match (ring.open(field, stored), dir) {
+        (Err(OpenError::UnknownKey(_)), Some(dir)) => {
+            let reloaded = load_ring(dir, ring.clone())?;
+            let plain = reloaded.open(field, stored).map_err(|e| open_error(field, e))?;
+            Ok((plain, Some(reloaded)))
+        }
+        (r, _) => Ok((r.map_err(|e| open_error(field, e))?, None)),
+    }
+}
+
+fn open_field(field: &str, stored: &str) -> AppResult<String> {
+    let dir = RING_DIR.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let (plain, reloaded) = open_following(&*ring()?, dir.as_deref(), field, stored)?;
+    if let Some(r) = reloaded {
+        tracing::info!(active = r.active_id(), "field key ring reloaded after a rotation");
+        install(&r);
+    }
+    Ok(plain)
 }
 
 fn open_error(field: &str, e: OpenError) -> AppError {
@@ -114,7 +151,7 @@ pub fn seal<F: SealedField>(plain: &str) -> AppResult<String> {
 }
 
 pub fn open<F: SealedField>(stored: &str) -> AppResult<String> {
-    ring()?.open(F::NAME, stored).map_err(|e| open_error(F::NAME, e))
+    open_field(F::NAME, stored)
 }
 
 /// The keyed hash an ID number (the child's or a guardian's) is found by.
@@ -198,9 +235,7 @@ impl TryFrom<HistoryValue> for Option<String> {
     type Error = AppError;
     fn try_from(v: HistoryValue) -> AppResult<Self> {
         match v.0 {
-            Some(s) if sealed_with(&s).is_some() => {
-                ring()?.open(HISTORY, &s).map(Some).map_err(|e| open_error(HISTORY, e))
-            }
+            Some(s) if sealed_with(&s).is_some() => open_field(HISTORY, &s).map(Some),
             other => Ok(other),
         }
     }
@@ -550,4 +585,36 @@ pub fn seal_once(conn: &mut DbConn) -> AppResult<Option<Resealed>> {
         })?;
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> KeyRing {
+        KeyRing::new(FieldKey::new([5; 32]), [6; 32])
+    }
+
+    #[test]
+    fn a_value_under_a_key_rotated_in_by_another_process_opens_after_reading_the_file_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let running = base();
+        // `keys rotate` in another process: a new key in the file, values sealed under it.
+        let rotated = add_key(dir.path(), base()).expect("rotate");
+        let sealed = rotated.seal(Record::NAME, "{\"name\":\"韦一\"}");
+
+        let e = open_following(&running, None, Record::NAME, &sealed).expect_err("not followed");
+        assert_eq!(e.code, "seal.unknown_key");
+        let (plain, reloaded) = open_following(&running, Some(dir.path()), Record::NAME, &sealed).expect("follows");
+        assert_eq!(plain, "{\"name\":\"韦一\"}");
+        let reloaded = reloaded.expect("a new ring to install");
+        assert_eq!(reloaded.active_id(), rotated.active_id(), "new values go under the new key");
+        // What the ring already opens needs no reload.
+        let (_, again) = open_following(&reloaded, Some(dir.path()), Record::NAME, &sealed).expect("opens");
+        assert!(again.is_none());
+        // A key the file does not have either is still refused, naming it.
+        let stranger = KeyRing::new(FieldKey::new([8; 32]), [6; 32]).seal(Record::NAME, "{}");
+        let e = open_following(&running, Some(dir.path()), Record::NAME, &stranger).expect_err("unknown");
+        assert_eq!(e.code, "seal.unknown_key");
+    }
 }
