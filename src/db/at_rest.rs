@@ -344,9 +344,8 @@ pub fn retire_key(conn: &mut DbConn, data_dir: &Path, key_id: &str) -> AppResult
         ));
     }
     let n = file.keys.len();
-    file.keys.retain(|k| {
-        FieldKey::new(hex::decode(k).ok().and_then(|b| b.try_into().ok()).unwrap_or([0; 32])).id() != key_id
-    });
+    // Every key in the file parsed when the ring was loaded; one that does not is kept as is.
+    file.keys.retain(|k| key_of(&path, k).map_or(true, |key| key.id() != key_id));
     if file.keys.len() == n {
         return Err(AppError::invalid(
             "seal.unknown_key",
@@ -568,9 +567,7 @@ pub fn seal_once(conn: &mut DbConn) -> AppResult<Option<Resealed>> {
         Some(Some(_)) => None,
         _ => {
             let r = reseal(conn)?;
-            diesel::update(sealing::table.find(1))
-                .set(sealing::sealed_at.eq(chrono::Utc::now().naive_utc()))
-                .execute(conn)?;
+            diesel::update(sealing::table.find(1)).set(sealing::sealed_at.eq(crate::clock::now())).execute(conn)?;
             Some(r)
         }
     };
