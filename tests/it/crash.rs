@@ -1,0 +1,202 @@
+//! Crash drills: a command is killed with SIGKILL (no chance to tidy up) part-way through an
+//! import, a file of postings, a county's promotion and a backup, on both databases. Afterwards
+//! the work is there whole or not at all, the audit and ledger chains verify, and the command
+//! run again finishes as if nothing had happened.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::test;
+use common::*;
+use diesel::prelude::*;
+use mealroll::db::DbConn;
+use mealroll::db::schema::{ledger_entries, students};
+use mealroll::demo::StudentFactory;
+use mealroll::domain::student::StudentRecord;
+use serde_json::json;
+
+/// Moments after the start at which the command is killed: early (still reading), middle, late.
+const KILL_AFTER_MS: [u64; 4] = [80, 300, 700, 1500];
+
+fn spawn(url: &str, data: &Path, args: &[&str]) -> Child {
+    mealroll_cmd()
+        .args(["--db", url])
+        .args(args)
+        .env("MEALROLL_DATA_DIR", data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Kills the command `ms` after it started; whether it was still running then.
+fn kill_after(mut child: Child, ms: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let running = child.try_wait().ok().flatten().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    running
+}
+
+fn run_to_end(url: &str, data: &Path, args: &[&str]) {
+    let out = mealroll_cmd().args(["--db", url]).args(args).env("MEALROLL_DATA_DIR", data).output().expect("run");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn chains_hold(conn: &mut DbConn, what: &str) {
+    let v = mealroll::audit::service::verify(conn, None).expect("audit verify");
+    assert_eq!(v.first_broken, None, "{what}: the audit chain");
+    let l = mealroll::ledger::fund::verify_all(conn, None).expect("ledger verify");
+    assert!(l.broken.is_empty(), "{what}: the ledger: {:?}", l.broken);
+}
+
+fn count_students(conn: &mut DbConn) -> i64 {
+    students::table.count().get_result(conn).expect("count")
+}
+
+#[actix_web::test]
+async fn a_killed_import_file_of_postings_or_backup_is_there_whole_or_not_at_all() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let data = tempfile::tempdir().expect("data");
+        let dir = tempfile::tempdir().expect("files");
+
+        // A registry file of 1,500 children.
+        let mut f = StudentFactory::new(5);
+        let today = f.today;
+        let rows: Vec<(String, StudentRecord)> = (0..1500)
+            .map(|_| (SCHOOL_A.to_owned(), StudentRecord::parse(&f.raw("202601", 1, false), today).expect("valid")))
+            .collect();
+        let file = dir.path().join("名单.csv");
+        std::fs::write(&file, csv_of(&rows)).expect("write");
+        let file = file.to_str().expect("path");
+        let before = count_students(&mut w.conn());
+        let mut seen_none = false;
+        for ms in KILL_AFTER_MS {
+            let killed =
+                kill_after(spawn(&w.db.url, data.path(), &["import", "students", file, "--school", SCHOOL_A]), ms);
+            let mut conn = w.conn();
+            let n = count_students(&mut conn);
+            assert!(n == before || n == before + 1500, "{label}: killed after {ms} ms: {n} students, half an import");
+            seen_none |= killed && n == before;
+            chains_hold(&mut conn, &format!("{label}: import killed after {ms} ms"));
+        }
+        assert!(seen_none, "{label}: at least one kill landed mid-import");
+        run_to_end(&w.db.url, data.path(), &["import", "students", file, "--school", SCHOOL_A]);
+        assert_eq!(count_students(&mut w.conn()), before + 1500, "{label}: run again, it finishes");
+
+        // A file of 400 expenditures against money the school holds.
+        add_user(&w, "caiwu", COUNTY, "finance");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        for (kind, from, to, voucher) in [("receipt", "", COUNTY, "SR-1"), ("allocation", COUNTY, SCHOOL_A, "BF-1")] {
+            let body = json!({"kind": kind, "fund": "meal", "from": from, "to": to, "amount": "5000",
+                              "date": "2026-09-01", "category": "", "voucher_no": voucher, "memo": "拨款"});
+            let (s, v) = call(
+                &app,
+                test::TestRequest::post().uri("/api/v1/ledger/requests").set_json(body),
+                &bearer(&w, "caiwu"),
+            )
+            .await;
+            assert_eq!(s, 201, "{label}: {v}");
+        }
+        let mut csv = String::from("学校标识码,日期,类别,金额,凭证号,摘要,资金\n");
+        for i in 0..400 {
+            csv.push_str(&format!("{SCHOOL_A},2026-09-02,粮油,1.50,ZC-{i:04},大米,膳食补助\n"));
+        }
+        let spend = dir.path().join("支出.csv");
+        std::fs::write(&spend, csv).expect("write");
+        let spend = spend.to_str().expect("path");
+        let entries = |conn: &mut DbConn| -> i64 { ledger_entries::table.count().get_result(conn).expect("n") };
+        let before = entries(&mut w.conn());
+        let mut seen = Vec::new();
+        for ms in KILL_AFTER_MS {
+            kill_after(spawn(&w.db.url, data.path(), &["import", "expenditures", spend]), ms);
+            let mut conn = w.conn();
+            seen.push((ms, entries(&mut conn)));
+            chains_hold(&mut conn, &format!("{label}: postings killed after {ms} ms"));
+        }
+        run_to_end(&w.db.url, data.path(), &["import", "expenditures", spend]);
+        let whole = entries(&mut w.conn());
+        assert!(whole >= before + 400, "{label}: run again, all 400 posted ({})", whole - before);
+        for (ms, n) in seen {
+            assert!(
+                n == before || n == whole,
+                "{label}: killed after {ms} ms: {} entries of {}",
+                n - before,
+                whole - before
+            );
+        }
+        run_to_end(&w.db.url, data.path(), &["import", "expenditures", spend]);
+        assert_eq!(entries(&mut w.conn()), whole, "{label}: and a third time nothing is posted twice");
+
+        // A backup killed part-way leaves no file under the name asked for; the next one restores.
+        let out = dir.path().join("county.backup");
+        let out_s = out.to_str().expect("path");
+        for ms in [20, 60, 150] {
+            if kill_after(spawn(&w.db.url, data.path(), &["backup", "--out", out_s]), ms) {
+                assert!(!out.exists(), "{label}: no backup file from a backup killed after {ms} ms");
+            }
+            let _ = std::fs::remove_file(&out);
+        }
+        run_to_end(&w.db.url, data.path(), &["backup", "--out", out_s]);
+        let target = TestDb::sqlite();
+        run_to_end(&target.url, data.path(), &["restore", out_s]);
+    }
+}
+
+#[actix_web::test]
+async fn a_killed_promotion_leaves_the_county_as_it_was_or_as_it_should_be() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let url = db.url.clone();
+        let data = tempfile::tempdir().expect("data");
+        run_to_end(&url, data.path(), &["demo"]);
+        let w = World::bare(db);
+        let graduated = |conn: &mut DbConn| -> i64 {
+            students::table.filter(students::status.eq("graduated")).count().get_result(conn).expect("n")
+        };
+        let preview = mealroll_cmd()
+            .args(["--db", &url, "--json", "year", "promote", "--county", "522326", "--dry-run"])
+            .env("MEALROLL_DATA_DIR", data.path())
+            .output()
+            .expect("run");
+        let preview: serde_json::Value = serde_json::from_slice(&preview.stdout).expect("json");
+        let whole = preview["graduates"].as_array().map_or(0, Vec::len) as i64;
+        assert!(whole > 100, "{label}: sixth and ninth graders graduate ({whole})");
+        let mut done = false;
+        for ms in KILL_AFTER_MS {
+            kill_after(spawn(&url, data.path(), &["year", "promote", "--county", "522326"]), ms);
+            let mut conn = w.conn();
+            let n = graduated(&mut conn);
+            assert!(n == 0 || n == whole, "{label}: killed after {ms} ms: {n} of {whole} graduated");
+            chains_hold(&mut conn, &format!("{label}: promotion killed after {ms} ms"));
+            if n == whole {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            run_to_end(&url, data.path(), &["year", "promote", "--county", "522326"]);
+        }
+        assert_eq!(graduated(&mut w.conn()), whole, "{label}: the whole promotion, once");
+        let again = mealroll_cmd()
+            .args(["--db", &url, "year", "promote", "--county", "522326"])
+            .env("MEALROLL_DATA_DIR", data.path())
+            .output()
+            .expect("run");
+        assert!(
+            !again.status.success() && String::from_utf8_lossy(&again.stderr).contains("promotion.already_done"),
+            "{label}: the promotion is recorded as done, once"
+        );
+    }
+}

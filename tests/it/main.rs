@@ -1,0 +1,39 @@
+//! The integration tests, linked as one binary: linking the crate once instead of once per file
+//! keeps a clean build and CI within their time, and lets the slow stories (the browser, the
+//! demo) run beside the rest instead of after them.
+
+mod common;
+
+mod audit;
+mod auth;
+mod backup;
+mod browser;
+mod canteen;
+mod chains;
+mod clock;
+mod crash;
+mod entitlement;
+mod findings;
+mod hostile_files;
+mod id_oracle;
+mod import;
+mod inspection;
+mod jobs;
+mod key_lock;
+mod ledger;
+mod meal_days;
+mod org;
+mod outage;
+mod photos;
+mod privacy;
+mod problems;
+mod programme;
+mod promotion;
+mod reconcile;
+mod registry;
+mod report;
+mod roster;
+mod scope;
+mod status_changes;
+mod student_form;
+mod timeline_property;

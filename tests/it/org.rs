@@ -1,0 +1,204 @@
+//! The org tree's edge cases and the clear refusal of bad input.
+
+use crate::common;
+
+use actix_web::http::header;
+use actix_web::test;
+use common::*;
+use mealroll::auth::Caller;
+use mealroll::org::model::SchoolInput;
+use mealroll::org::service as org;
+
+fn school(code: &str, parent: &str) -> SchoolInput {
+    SchoolInput {
+        code: code.into(),
+        name: "测试学校".into(),
+        parent_code: parent.into(),
+        sponsor_type: "1".into(),
+        urban_rural: "220".into(),
+        school_type: "211".into(),
+        ..SchoolInput::default()
+    }
+}
+
+#[actix_web::test]
+async fn the_tree_holds_the_divisions_edge_cases() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let mut conn = w.conn();
+        let cli = Caller::cli(&mut conn).expect("cli");
+        // A province-administered county (济源) hangs off its province.
+        let page = org::org_page(&mut conn, &cli, Some("410000")).expect("henan");
+        assert!(page.children.iter().any(|c| c.org.code == "419001"), "{label}");
+        // 东莞 has no counties: a school may sit right under it, with the province code 44.
+        org::create_school(&mut conn, &cli, &school("2144000001", "441900")).expect("dongguan school");
+        // A prefecture with counties may not hold schools directly.
+        let e =
+            org::create_school(&mut conn, &cli, &school("2152000099", "522300")).expect_err("prefecture with counties");
+        assert_eq!(e.code, "school.bad_parent", "{label}");
+        // A Beijing district under the province-level city.
+        org::create_school(&mut conn, &cli, &school("2111000001", "110105")).expect("beijing school");
+        // Province mismatch between code and location.
+        let e = org::create_school(&mut conn, &cli, &school("2144000002", COUNTY)).expect_err("mismatch");
+        assert_eq!(e.code, "school.province_mismatch", "{label}");
+        assert!(e.message.contains("44") && e.message.contains("52"), "{label}: {}", e.message);
+        // A township under the county, then a school under the township.
+        org::create_township(&mut conn, &cli, COUNTY, "522326101", "复兴镇").expect("township");
+        org::create_school(&mut conn, &cli, &school("2152326050", "522326101")).expect("school under township");
+        let (list, total) =
+            org::list_schools(&mut conn, &cli, &org::SchoolFilter { under: "522326".into(), ..Default::default() })
+                .expect("list");
+        assert_eq!(total, 3, "{label}: A, B and the township's school");
+        assert!(list.iter().any(|s| s.parent_name == "复兴镇"), "{label}");
+        // County users of 东莞 (prefecture without counties) see its school.
+        let dg =
+            org::list_schools(&mut conn, &cli, &org::SchoolFilter { under: "441900".into(), ..Default::default() })
+                .expect("dg");
+        assert_eq!(dg.1, 1, "{label}");
+    }
+}
+
+#[actix_web::test]
+async fn bad_input_gets_chinese_messages_per_field_and_no_500() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let auth = (header::AUTHORIZATION, format!("Bearer {}", w.token("yyb")));
+
+        // Malformed JSON.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/schools")
+                .insert_header(auth.clone())
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .set_payload("{\"code\": ")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert_eq!(body_json(r).await["error"], "input.malformed_json", "{label}");
+
+        // A school with several bad fields: each named.
+        let r = test::call_service(&app, test::TestRequest::post().uri("/api/v1/schools").insert_header(auth.clone())
+            .set_json(serde_json::json!({"code": "21523260", "name": "", "parent_code": COUNTY, "sponsor_type": "外星", "urban_rural": "220", "school_type": "211", "principal_mobile": "139"}))
+            .to_request()).await;
+        assert_eq!(r.status(), 422, "{label}");
+        let body = body_json(r).await;
+        let fields: Vec<&str> =
+            body["fields"].as_array().expect("fields").iter().filter_map(|f| f["field"].as_str()).collect();
+        for f in ["code", "name", "sponsor_type", "principal_mobile"] {
+            assert!(fields.contains(&f), "{label}: {f} in {fields:?}");
+        }
+        assert!(body["message"].as_str().unwrap_or("").contains("10位"), "{label}: {body}");
+
+        // A class with a bad grade, a bad year and an unknown head teacher.
+        let r = test::call_service(&app, test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/classes")).insert_header(auth.clone())
+            .set_json(serde_json::json!({"class_no": "2026a1", "grade": "十三年级", "entry_year": "26", "head_teacher_staff_no": "9999"}))
+            .to_request()).await;
+        assert_eq!(r.status(), 422, "{label}");
+        let body = body_json(r).await;
+        let msg = body["message"].as_str().unwrap_or("");
+        for part in ["班号", "年级", "入学年份", "9999"] {
+            assert!(msg.contains(part), "{label}: {part} in {msg}");
+        }
+        // Duplicate class number.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/schools/{SCHOOL_A}/classes"))
+                .insert_header(auth.clone())
+                .set_json(serde_json::json!({"class_no": "202601", "grade": "1", "entry_year": "2026"}))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        assert_eq!(body_json(r).await["error"], "class.duplicate", "{label}");
+        // A teacher still heading a class cannot be deleted.
+        let teachers = body_json(
+            test::call_service(
+                &app,
+                test::TestRequest::get()
+                    .uri(&format!("/api/v1/schools/{SCHOOL_A}/teachers"))
+                    .insert_header(auth.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        let tid = teachers[0]["id"].as_i64().expect("id");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::delete()
+                .uri(&format!("/api/v1/teachers/{tid}"))
+                .insert_header(auth.clone())
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 409, "{label}");
+        assert_eq!(body_json(r).await["error"], "teacher.in_use", "{label}");
+        // Non-numeric ids and unknown routes are 404s with a code.
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/api/v1/classes/abc").insert_header(auth.clone()).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{label}");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/api/v1/nothing").insert_header(auth.clone()).to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 404, "{label}");
+        assert_eq!(body_json(r).await["error"], "not_found", "{label}");
+
+        // The page form shows the field errors next to the fields, escaped.
+        let cookie = (header::COOKIE, format!("mealroll_session={}", w.token("a.xueji")));
+        let page = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/schools/{SCHOOL_A}/classes/new"))
+                .insert_header(cookie.clone())
+                .to_request(),
+        )
+        .await;
+        let csrf = csrf_of(&body_text(page).await);
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/schools/{SCHOOL_A}/classes"))
+                .insert_header(cookie.clone())
+                .set_form([
+                    ("csrf", csrf.as_str()),
+                    ("class_no", "202603"),
+                    ("grade", "1"),
+                    ("entry_year", "2026"),
+                    ("name", "<script>alert(1)</script>\u{7}"),
+                ])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 422, "{label}");
+        let html = body_text(r).await;
+        assert!(html.contains("控制字符"), "{label}");
+        assert!(!html.contains("<script>alert(1)"), "{label}: escaped");
+    }
+}
+
+#[actix_web::test]
+async fn pages_carry_security_headers_and_the_openapi_document_lists_the_api() {
+    let w = World::new(TestDb::sqlite());
+    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let r = test::call_service(&app, test::TestRequest::get().uri("/login").to_request()).await;
+    for h in ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"] {
+        assert!(r.headers().contains_key(h), "{h}");
+    }
+    let doc =
+        body_json(test::call_service(&app, test::TestRequest::get().uri("/api/v1/openapi.json").to_request()).await)
+            .await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/auth/token"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/classes/{id}"]["delete"].is_object());
+}
