@@ -623,9 +623,15 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
     let mut conn = pool.get()?;
     audit::chain::adopt(&mut conn, &keys.chain)?;
     if let Some(r) = db::at_rest::seal_once(&mut conn)?
-        && r.students + r.history > 0
+        && r.total() > 0
     {
-        tracing::info!(students = r.students, history = r.history, "sealed the rows written before encryption");
+        tracing::info!(
+            students = r.students,
+            history = r.history,
+            phones = r.phones,
+            files = r.files,
+            "sealed the rows written before encryption"
+        );
     }
     org::seed::divisions(&mut conn)?;
     Ok((settings, keys, pool))
@@ -670,15 +676,7 @@ fn keys_command(
                     .after(&json!({"from": keys.fields.active_id()})),
             )?;
             let r = db::at_rest::reseal(conn)?;
-            out_human(
-                json_mode,
-                &format!(
-                    "已启用新密钥 {}，重新加密学生 {} 人、字段历史 {} 条。",
-                    ring.active_id(),
-                    r.students,
-                    r.history
-                ),
-            );
+            out_human(json_mode, &format!("已启用新密钥 {}，{}", ring.active_id(), r.summary()));
             out_human(
                 json_mode,
                 "请把 field-keys.json 与 secret.key 一同保管并复制到其他服务器；同一数据目录上的服务会自动读取新密钥。之后再运行一次 mealroll keys reseal。",
@@ -687,7 +685,7 @@ fn keys_command(
         }
         KeysCommand::Reseal => {
             let r = db::at_rest::reseal(conn)?;
-            out_human(json_mode, &format!("重新加密学生 {} 人、字段历史 {} 条。", r.students, r.history));
+            out_human(json_mode, &r.summary());
             show(conn, &keys.fields)?;
         }
         KeysCommand::Retire { key_id } => {

@@ -17,8 +17,8 @@ use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConn;
-use crate::db::schema::{student_history, students};
-use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, sealed_with};
+use crate::db::schema::{complaints, jobs, schools, student_history, students, teachers};
+use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, bytes_sealed_with, sealed_with};
 use crate::error::{AppError, AppResult};
 
 static RING: RwLock<Option<Arc<KeyRing>>> = RwLock::new(None);
@@ -46,32 +46,51 @@ pub fn follow_file(data_dir: &Path) {
     *RING_DIR.write().unwrap_or_else(|p| p.into_inner()) = Some(data_dir.to_owned());
 }
 
-/// Opens `stored` with `ring`; when it names a key the ring lacks and `dir` is followed, with
-/// the ring as the file now has it, which is returned for the caller to install.
-fn open_following(
+/// Opens a value with `ring` (`open` says how); when it names a key the ring lacks and `dir`
+/// is followed, with the ring as the file now has it, which is returned for the caller to install.
+fn open_following<T>(
     ring: &KeyRing,
     dir: Option<&Path>,
     field: &str,
-    stored: &str,
-) -> AppResult<(String, Option<KeyRing>)> {
-    match (ring.open(field, stored), dir) {
+    open: impl Fn(&KeyRing) -> Result<T, OpenError>,
+) -> AppResult<(T, Option<KeyRing>)> {
+    match (open(ring), dir) {
         (Err(OpenError::UnknownKey(_)), Some(dir)) => {
             let reloaded = load_ring(dir, ring.clone())?;
-            let plain = reloaded.open(field, stored).map_err(|e| open_error(field, e))?;
+            let plain = open(&reloaded).map_err(|e| open_error(field, e))?;
             Ok((plain, Some(reloaded)))
         }
         (r, _) => Ok((r.map_err(|e| open_error(field, e))?, None)),
     }
 }
 
-fn open_field(field: &str, stored: &str) -> AppResult<String> {
+fn open_with<T>(field: &str, open: impl Fn(&KeyRing) -> Result<T, OpenError>) -> AppResult<T> {
     let dir = RING_DIR.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let (plain, reloaded) = open_following(&*ring()?, dir.as_deref(), field, stored)?;
+    let (plain, reloaded) = open_following(&*ring()?, dir.as_deref(), field, open)?;
     if let Some(r) = reloaded {
         tracing::info!(active = r.active_id(), "field key ring reloaded after a rotation");
         install(&r);
     }
     Ok(plain)
+}
+
+fn open_field(field: &str, stored: &str) -> AppResult<String> {
+    open_with(field, |r| r.open(field, stored))
+}
+
+/// Seals a file kept in the database (an upload, a job's result) as `field`, which names
+/// its row, so it opens only there.
+pub fn seal_file(field: &str, plain: &[u8]) -> AppResult<Vec<u8>> {
+    Ok(ring()?.seal_bytes(field, plain))
+}
+
+/// Opens a file sealed by [`seal_file`]; one stored before files were sealed (a job of the
+/// day of the upgrade) is returned as it is.
+pub fn open_file(field: &str, stored: Vec<u8>) -> AppResult<Vec<u8>> {
+    match open_with(field, |r| r.open_bytes(field, &stored)) {
+        Err(e) if e.code == OpenError::NotSealed.code() => Ok(stored),
+        other => other,
+    }
 }
 
 fn open_error(field: &str, e: OpenError) -> AppError {
@@ -101,6 +120,25 @@ impl SealedField for GuardianPhone {
 }
 impl SealedField for Record {
     const NAME: &'static str = "record";
+}
+
+/// The phones of adults other than guardians: a teacher's, a principal's, a complainant's contact.
+pub struct StaffPhone;
+pub struct PrincipalPhone;
+pub struct PrincipalMobile;
+pub struct ComplaintContact;
+
+impl SealedField for StaffPhone {
+    const NAME: &'static str = "teacher.phone";
+}
+impl SealedField for PrincipalPhone {
+    const NAME: &'static str = "school.principal_phone";
+}
+impl SealedField for PrincipalMobile {
+    const NAME: &'static str = "school.principal_mobile";
+}
+impl SealedField for ComplaintContact {
+    const NAME: &'static str = "complaint.contact";
 }
 
 /// What a sealed nullable column loads as, opened on the way into the row struct
@@ -407,6 +445,24 @@ fn plain_of(ring: &KeyRing, field: &str, stored: &str) -> AppResult<String> {
 pub struct Resealed {
     pub students: usize,
     pub history: usize,
+    /// Teachers', principals' and complainants' phones.
+    pub phones: usize,
+    /// Uploads and results kept with jobs.
+    pub files: usize,
+}
+
+impl Resealed {
+    pub fn total(&self) -> usize {
+        self.students + self.history + self.phones + self.files
+    }
+
+    /// What was done, as the command says it.
+    pub fn summary(&self) -> String {
+        format!(
+            "重新加密学生 {} 人、字段历史 {} 条、教职工与投诉人电话 {} 个、任务文件 {} 个。",
+            self.students, self.history, self.phones, self.files
+        )
+    }
 }
 
 /// Seals every value not yet sealed under the ring's active key: plain values of a database
@@ -457,7 +513,9 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
         done.students += stale.len();
     }
     done.history = reseal_history(conn, &ring)?;
-    if (done.students > 0 || done.history > 0) && matches!(conn, DbConn::Sqlite(_)) {
+    done.phones = reseal_columns(conn, &ring)?;
+    done.files = reseal_files(conn, &ring)?;
+    if done.total() > 0 && matches!(conn, DbConn::Sqlite(_)) {
         use diesel::connection::SimpleConnection;
         // The old pages go from the file, then from the write-ahead log.
         conn.batch_execute("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -510,6 +568,135 @@ fn reseal_history(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
     Ok(changed)
 }
 
+/// A row's key and one sealed cell of it.
+type Cell = (i64, String);
+
+/// A sealed text column outside `students`, every value sealed ("" too), read and rewritten
+/// a batch at a time by its table's integer key.
+struct SealedColumn {
+    field: &'static str,
+    batch: fn(&mut DbConn, i64) -> AppResult<Vec<Cell>>,
+    set: fn(&mut DbConn, i64, String) -> AppResult<()>,
+}
+
+macro_rules! sealed_column {
+    ($marker:ty, $table:ident, $id:ident, $col:ident) => {
+        SealedColumn {
+            field: <$marker as SealedField>::NAME,
+            batch: |conn, after| {
+                Ok($table::table
+                    .filter($table::$id.gt(after))
+                    .select(($table::$id, $table::$col))
+                    .order($table::$id.asc())
+                    .limit(BATCH)
+                    .load(conn)?)
+            },
+            set: |conn, id, v| {
+                diesel::update($table::table.find(id)).set($table::$col.eq(v)).execute(conn)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+fn sealed_columns() -> [SealedColumn; 4] {
+    [
+        sealed_column!(StaffPhone, teachers, id, phone_sealed),
+        sealed_column!(PrincipalPhone, schools, org_id, principal_phone_sealed),
+        sealed_column!(PrincipalMobile, schools, org_id, principal_mobile_sealed),
+        sealed_column!(ComplaintContact, complaints, id, contact_sealed),
+    ]
+}
+
+/// Each value of `column`, a batch at a time.
+fn each_value(
+    conn: &mut DbConn,
+    column: &SealedColumn,
+    mut f: impl FnMut(&mut DbConn, Vec<Cell>) -> AppResult<()>,
+) -> AppResult<()> {
+    let mut after = 0;
+    loop {
+        let rows = (column.batch)(conn, after)?;
+        let Some(last) = rows.last().map(|r| r.0) else { break };
+        after = last;
+        f(conn, rows)?;
+    }
+    Ok(())
+}
+
+fn reseal_columns(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
+    let mut changed = 0;
+    for column in sealed_columns() {
+        each_value(conn, &column, |conn, rows| {
+            let stale: Vec<_> = rows.into_iter().filter(|(_, v)| sealed_with(v) != Some(ring.active_id())).collect();
+            if stale.is_empty() {
+                return Ok(());
+            }
+            crate::db::write_tx(conn, |conn| {
+                for (id, v) in &stale {
+                    let plain = plain_of(ring, column.field, v)?;
+                    (column.set)(conn, *id, ring.seal(column.field, &plain))?;
+                }
+                Ok(())
+            })?;
+            changed += stale.len();
+            Ok(())
+        })?;
+    }
+    Ok(changed)
+}
+
+/// A job's files as stored, with the part each is sealed as.
+type JobFiles = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn job_files(conn: &mut DbConn) -> AppResult<Vec<JobFiles>> {
+    Ok(jobs::table
+        .filter(
+            jobs::input_bytes.is_not_null().or(jobs::file_bytes.is_not_null()).or(jobs::error_workbook.is_not_null()),
+        )
+        .select((jobs::id, jobs::input_bytes, jobs::file_bytes, jobs::error_workbook))
+        .load(conn)?)
+}
+
+/// The files a job keeps: the upload (for a restart), the result, the rejected rows.
+pub const JOB_INPUT: &str = "input";
+pub const JOB_FILE: &str = "file";
+pub const JOB_ERRORS: &str = "errors";
+
+/// The field a job's file is sealed as: bound to the job, so it opens nowhere else.
+pub fn job_field(job: &str, part: &str) -> String {
+    format!("job.{part}.{job}")
+}
+
+/// Moves the files kept with jobs (few: they expire) to the active key, a job at a time.
+fn reseal_files(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
+    let mut changed = 0;
+    for (id, input, file, errors) in job_files(conn)? {
+        let stale = |b: &Option<Vec<u8>>| b.as_deref().is_some_and(|b| bytes_sealed_with(b) != Some(ring.active_id()));
+        if ![&input, &file, &errors].into_iter().any(stale) {
+            continue;
+        }
+        let again = |part: &str, b: Option<Vec<u8>>| -> AppResult<Option<Vec<u8>>> {
+            let field = job_field(&id, part);
+            b.map(|b| {
+                let plain = match ring.open_bytes(&field, &b) {
+                    Ok(p) => p,
+                    Err(OpenError::NotSealed) => b,
+                    Err(e) => return Err(open_error(&field, e)),
+                };
+                Ok(ring.seal_bytes(&field, &plain))
+            })
+            .transpose()
+        };
+        let (input, file, errors) = (again(JOB_INPUT, input)?, again(JOB_FILE, file)?, again(JOB_ERRORS, errors)?);
+        diesel::update(jobs::table.find(&id))
+            .set((jobs::input_bytes.eq(input), jobs::file_bytes.eq(file), jobs::error_workbook.eq(errors)))
+            .execute(conn)?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 /// How many stored values each key seals (and how many are still plain).
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyUsage {
@@ -551,6 +738,19 @@ pub fn usage(conn: &mut DbConn) -> AppResult<Vec<KeyUsage>> {
         for (_, o, n) in &rows {
             count(o.as_deref());
             count(n.as_deref());
+        }
+    }
+    for column in sealed_columns() {
+        each_value(conn, &column, |_, rows| {
+            for (_, v) in &rows {
+                count(Some(v));
+            }
+            Ok(())
+        })?;
+    }
+    for (_, input, file, errors) in job_files(conn)? {
+        for b in [input, file, errors].into_iter().flatten() {
+            *counts.entry(bytes_sealed_with(&b).unwrap_or("plain").to_owned()).or_default() += 1;
         }
     }
     Ok(counts.into_iter().map(|(key_id, values)| KeyUsage { key_id, values }).collect())
@@ -600,18 +800,23 @@ mod tests {
         let rotated = add_key(dir.path(), base()).expect("rotate");
         let sealed = rotated.seal(Record::NAME, "{\"name\":\"韦一\"}");
 
-        let e = open_following(&running, None, Record::NAME, &sealed).expect_err("not followed");
+        let e =
+            open_following(&running, None, Record::NAME, |r| r.open(Record::NAME, &sealed)).expect_err("not followed");
         assert_eq!(e.code, "seal.unknown_key");
-        let (plain, reloaded) = open_following(&running, Some(dir.path()), Record::NAME, &sealed).expect("follows");
+        let (plain, reloaded) =
+            open_following(&running, Some(dir.path()), Record::NAME, |r| r.open(Record::NAME, &sealed))
+                .expect("follows");
         assert_eq!(plain, "{\"name\":\"韦一\"}");
         let reloaded = reloaded.expect("a new ring to install");
         assert_eq!(reloaded.active_id(), rotated.active_id(), "new values go under the new key");
         // What the ring already opens needs no reload.
-        let (_, again) = open_following(&reloaded, Some(dir.path()), Record::NAME, &sealed).expect("opens");
+        let (_, again) = open_following(&reloaded, Some(dir.path()), Record::NAME, |r| r.open(Record::NAME, &sealed))
+            .expect("opens");
         assert!(again.is_none());
         // A key the file does not have either is still refused, naming it.
         let stranger = KeyRing::new(FieldKey::new([8; 32]), [6; 32]).seal(Record::NAME, "{}");
-        let e = open_following(&running, Some(dir.path()), Record::NAME, &stranger).expect_err("unknown");
+        let e = open_following(&running, Some(dir.path()), Record::NAME, |r| r.open(Record::NAME, &stranger))
+            .expect_err("unknown");
         assert_eq!(e.code, "seal.unknown_key");
     }
 }

@@ -26,8 +26,8 @@ diesel::table! {
         email -> Text,
         homepage -> Text,
         principal_name -> Text,
-        principal_phone -> Text,
-        principal_mobile -> Text,
+        principal_phone_sealed -> Text,
+        principal_mobile_sealed -> Text,
         updated_at -> Timestamp,
     }
 }
@@ -49,7 +49,7 @@ diesel::table! {
         staff_no -> Text,
         name -> Text,
         sex -> Text,
-        phone -> Text,
+        phone_sealed -> Text,
         subject -> Text,
         active -> Bool,
         updated_at -> Timestamp,
@@ -1114,7 +1114,7 @@ diesel::table! {
         content -> Text,
         anonymous -> Bool,
         name -> Text,
-        contact -> Text,
+        contact_sealed -> Text,
         status -> Text,
         answer -> Text,
         answered_by -> Nullable<Text>,

@@ -20,6 +20,8 @@ use sha2::Sha256;
 
 const PREFIX: &str = "s1$";
 const NONCE: usize = 24;
+/// Longer than any key id (a fingerprint of 16 hex digits, or a derived key's name).
+const KEY_ID_MAX: usize = 64;
 
 /// A 256-bit field key, named by a fingerprint that does not reveal it.
 #[derive(Clone)]
@@ -96,32 +98,52 @@ impl KeyRing {
 
     /// Seals `plain` as a value of `field` under the active key.
     pub fn seal(&self, field: &str, plain: &str) -> String {
-        let key = &self.keys[&self.active];
-        let nonce: [u8; NONCE] = rand::random();
-        let ct = key
-            .cipher
-            .encrypt((&nonce).into(), Payload { msg: plain.as_bytes(), aad: field.as_bytes() })
-            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 seals any length a column holds"));
-        let mut body = Vec::with_capacity(NONCE + ct.len());
-        body.extend_from_slice(&nonce);
-        body.extend_from_slice(&ct);
-        format!("{PREFIX}{}${}", key.id, URL_SAFE_NO_PAD.encode(body))
+        let (key_id, body) = self.encrypt(field, plain.as_bytes());
+        format!("{PREFIX}{key_id}${}", URL_SAFE_NO_PAD.encode(body))
     }
 
     /// Opens a value of `field` sealed by [`Self::seal`] under any key of the ring.
     pub fn open(&self, field: &str, stored: &str) -> Result<String, OpenError> {
         let (key_id, body) = split(stored).ok_or(OpenError::NotSealed)?;
-        let key = self.keys.get(key_id).ok_or_else(|| OpenError::UnknownKey(key_id.to_owned()))?;
         let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| OpenError::Damaged)?;
+        String::from_utf8(self.decrypt(field, key_id, &body)?).map_err(|_| OpenError::Damaged)
+    }
+
+    /// Seals a file (an upload kept for a restart, a job's result) as bytes: the same header
+    /// naming the key, then nonce and ciphertext without base64.
+    pub fn seal_bytes(&self, field: &str, plain: &[u8]) -> Vec<u8> {
+        let (key_id, body) = self.encrypt(field, plain);
+        let mut out = format!("{PREFIX}{key_id}$").into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Opens bytes sealed by [`Self::seal_bytes`].
+    pub fn open_bytes(&self, field: &str, stored: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let (key_id, body) = split_bytes(stored).ok_or(OpenError::NotSealed)?;
+        self.decrypt(field, key_id, body)
+    }
+
+    fn encrypt(&self, field: &str, plain: &[u8]) -> (&str, Vec<u8>) {
+        let key = &self.keys[&self.active];
+        let nonce: [u8; NONCE] = rand::random();
+        let ct = key
+            .cipher
+            .encrypt((&nonce).into(), Payload { msg: plain, aad: field.as_bytes() })
+            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 seals any length a column holds"));
+        let mut body = Vec::with_capacity(NONCE + ct.len());
+        body.extend_from_slice(&nonce);
+        body.extend_from_slice(&ct);
+        (&key.id, body)
+    }
+
+    fn decrypt(&self, field: &str, key_id: &str, body: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let key = self.keys.get(key_id).ok_or_else(|| OpenError::UnknownKey(key_id.to_owned()))?;
         if body.len() < NONCE {
             return Err(OpenError::Damaged);
         }
         let (nonce, ct) = body.split_at(NONCE);
-        let plain = key
-            .cipher
-            .decrypt(nonce.into(), Payload { msg: ct, aad: field.as_bytes() })
-            .map_err(|_| OpenError::Damaged)?;
-        String::from_utf8(plain).map_err(|_| OpenError::Damaged)
+        key.cipher.decrypt(nonce.into(), Payload { msg: ct, aad: field.as_bytes() }).map_err(|_| OpenError::Damaged)
     }
 
     /// The keyed hash of a value of `kind` (hex, 128 bits): equal values give equal hashes.
@@ -137,6 +159,18 @@ impl KeyRing {
 /// The key a stored value names, when it is sealed at all.
 pub fn sealed_with(stored: &str) -> Option<&str> {
     split(stored).map(|(k, _)| k)
+}
+
+/// The key sealed bytes name, when they are sealed at all.
+pub fn bytes_sealed_with(stored: &[u8]) -> Option<&str> {
+    split_bytes(stored).map(|(k, _)| k)
+}
+
+fn split_bytes(stored: &[u8]) -> Option<(&str, &[u8])> {
+    let rest = stored.strip_prefix(PREFIX.as_bytes())?;
+    // A key id is a short fingerprint: a `$` further in is not a header.
+    let end = rest.iter().take(KEY_ID_MAX + 1).position(|b| *b == b'$')?;
+    Some((std::str::from_utf8(&rest[..end]).ok()?, &rest[end + 1..]))
 }
 
 fn split(stored: &str) -> Option<(&str, &str)> {
@@ -190,6 +224,22 @@ mod tests {
         assert_ne!(sealed_with(&after), sealed_with(&before));
         let unknown = KeyRing::new(FieldKey::new([3; 32]), [2; 32]);
         assert!(matches!(unknown.open("record", &before), Err(OpenError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn a_sealed_file_opens_only_as_itself() {
+        let r = ring();
+        let csv = "姓名,身份证件号\n王小明,522326201803090026\n".as_bytes();
+        let s = r.seal_bytes("job.input.j1", csv);
+        assert!(!s.windows(10).any(|w| w == b"5223262018"), "no digits of the upload show");
+        assert_eq!(r.open_bytes("job.input.j1", &s).as_deref(), Ok(csv));
+        // Bound to its job: another job's row does not open it.
+        assert_eq!(r.open_bytes("job.input.j2", &s), Err(OpenError::Damaged));
+        assert_eq!(r.open_bytes("job.input.j1", csv), Err(OpenError::NotSealed));
+        assert_eq!(r.open_bytes("job.input.j1", b"s1$no dollar within reach"), Err(OpenError::NotSealed));
+        let mut cut = s.clone();
+        cut.truncate(s.len() - 1);
+        assert_eq!(r.open_bytes("job.input.j1", &cut), Err(OpenError::Damaged));
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub fn phone(s: &str) -> String {
     keep_ends(s, 3, 4)
 }
 
+/// A phone as an audit row or an API answer carries it (`#[serde(serialize_with)]`).
+pub fn serialize_phone<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&phone(v))
+}
+
 /// `张*`, `欧阳**` (two-character surnames for four-character names and known compound surnames).
 pub fn name(s: &str) -> String {
     const COMPOUND: &[&str] = &[

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::import::{ImportOptions, ImportReport};
+use crate::db::at_rest::{self, JOB_ERRORS as ERRORS, JOB_FILE as FILE, JOB_INPUT as INPUT};
 use crate::db::schema::jobs;
 use crate::db::{DbConn, Pool};
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -178,7 +179,7 @@ impl Jobs {
                 jobs::stage.eq("排队"),
                 jobs::done.eq(0i64),
                 jobs::input_json.eq(input_json),
-                jobs::input_bytes.eq(bytes),
+                jobs::input_bytes.eq(sealed(&id, INPUT, bytes)?),
                 jobs::server_id.eq(&*self.server),
                 jobs::started_at.eq(now),
                 jobs::heartbeat_at.eq(now),
@@ -249,6 +250,12 @@ impl Jobs {
         };
         let report_json = outcome.report.as_ref().and_then(|r| serde_json::to_string(r).ok());
         let (file_name, file_bytes) = outcome.file.map_or((None, None), |(n, b)| (Some(n), Some(b)));
+        let files = sealed(id, FILE, file_bytes.as_deref())
+            .and_then(|f| Ok((f, sealed(id, ERRORS, outcome.error_workbook.as_deref())?)));
+        let (file_bytes, error_workbook) = match files {
+            Ok(files) => files,
+            Err(e) => return self.fail(id, &e.message),
+        };
         let r = self.conn().and_then(|mut c| {
             diesel::update(jobs::table.find(id))
                 .set((
@@ -256,7 +263,7 @@ impl Jobs {
                     jobs::stage.eq("完成"),
                     jobs::done.eq(outcome.done as i64),
                     jobs::report_json.eq(report_json),
-                    jobs::error_workbook.eq(outcome.error_workbook),
+                    jobs::error_workbook.eq(error_workbook),
                     jobs::file_name.eq(file_name),
                     jobs::file_bytes.eq(file_bytes),
                     jobs::finished_at.eq(crate::clock::now()),
@@ -344,7 +351,7 @@ impl Jobs {
         self.expire(conn)?;
         let (name, bytes): (Option<String>, Option<Vec<u8>>) =
             jobs::table.find(id).select((jobs::file_name, jobs::file_bytes)).first(conn)?;
-        name.zip(bytes).ok_or_else(expired_or_none)
+        name.zip(opened(id, FILE, bytes)?).ok_or_else(expired_or_none)
     }
 
     /// The rejected rows as a workbook in the user's layout.
@@ -353,7 +360,7 @@ impl Jobs {
         self.row(conn, id, owner)?;
         self.expire(conn)?;
         let bytes: Option<Vec<u8>> = jobs::table.find(id).select(jobs::error_workbook).first(conn)?;
-        bytes.ok_or_else(expired_or_none)
+        opened(id, ERRORS, bytes)?.ok_or_else(expired_or_none)
     }
 
     /// A failed job's input, to run it again (its owner only).
@@ -367,7 +374,7 @@ impl Jobs {
             jobs::table.find(id).select((jobs::input_json, jobs::input_bytes)).first(conn)?;
         let input = serde_json::from_str(&json)
             .map_err(|e| AppError::internal_msg("job.input", format!("任务参数无法读出: {e}")))?;
-        Ok((input, bytes))
+        Ok((input, opened(id, INPUT, bytes)?))
     }
 
     /// Lets go of results and inputs of jobs that ended longer than `keep` ago.
@@ -398,4 +405,14 @@ fn mark_failed(conn: &mut DbConn, ids: &[String], reason: &str) -> AppResult<usi
             jobs::finished_at.eq(crate::clock::now()),
         ))
         .execute(conn)?)
+}
+
+// An upload kept for a restart, a result file and a rejected-rows workbook hold children's
+// identities as the user's files did: each is sealed with the field key, bound to its job.
+fn sealed(job: &str, part: &str, bytes: Option<&[u8]>) -> AppResult<Option<Vec<u8>>> {
+    bytes.map(|b| at_rest::seal_file(&at_rest::job_field(job, part), b)).transpose()
+}
+
+fn opened(job: &str, part: &str, bytes: Option<Vec<u8>>) -> AppResult<Option<Vec<u8>>> {
+    bytes.map(|b| at_rest::open_file(&at_rest::job_field(job, part), b)).transpose()
 }

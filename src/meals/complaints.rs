@@ -15,6 +15,7 @@ use sha2::Sha256;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Caller;
 use crate::clock::now;
+use crate::db::at_rest::{self, ComplaintContact, OpenedText};
 use crate::db::schema::{complaints, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::complaint::{self, ANSWER_DAYS, Category, Status};
@@ -143,7 +144,7 @@ fn insert(
                 complaints::content.eq(&c.content),
                 complaints::anonymous.eq(c.anonymous),
                 complaints::name.eq(&c.name),
-                complaints::contact.eq(&c.contact),
+                complaints::contact_sealed.eq(at_rest::seal::<ComplaintContact>(&c.contact)?),
                 complaints::status.eq(Status::Received.as_str()),
                 complaints::source_hash.eq(source),
                 complaints::received_by.eq(received_by),
@@ -243,6 +244,7 @@ struct Row {
     content: String,
     anonymous: bool,
     name: String,
+    #[diesel(column_name = contact_sealed, deserialize_as = OpenedText<ComplaintContact>)]
     contact: String,
     status: String,
     answer: String,

@@ -2,8 +2,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::db::at_rest::{OpenedText, PrincipalMobile, PrincipalPhone, StaffPhone};
 use crate::db::schema::{campuses, classes, orgs, schools, teachers};
 use crate::domain::codes::{self, CodeTable};
+use crate::domain::mask;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = orgs)]
@@ -38,7 +40,11 @@ pub struct SchoolRow {
     pub email: String,
     pub homepage: String,
     pub principal_name: String,
+    #[diesel(column_name = principal_phone_sealed, deserialize_as = OpenedText<PrincipalPhone>)]
+    #[serde(serialize_with = "mask::serialize_phone")]
     pub principal_phone: String,
+    #[diesel(column_name = principal_mobile_sealed, deserialize_as = OpenedText<PrincipalMobile>)]
+    #[serde(serialize_with = "mask::serialize_phone")]
     pub principal_mobile: String,
     pub updated_at: NaiveDateTime,
 }
@@ -138,6 +144,8 @@ pub struct Teacher {
     pub staff_no: String,
     pub name: String,
     pub sex: String,
+    #[diesel(column_name = phone_sealed, deserialize_as = OpenedText<StaffPhone>)]
+    #[serde(serialize_with = "mask::serialize_phone")]
     pub phone: String,
     pub subject: String,
     pub active: bool,
@@ -150,7 +158,7 @@ impl Teacher {
     }
 
     pub fn phone_masked(&self) -> String {
-        crate::domain::mask::phone(&self.phone)
+        mask::phone(&self.phone)
     }
 }
 

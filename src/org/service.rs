@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Scope};
+use crate::db::at_rest::{self, PrincipalMobile, PrincipalPhone, StaffPhone};
 use crate::db::schema::{campuses, classes, orgs, schools, teachers, users};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes::{self, CodeTable};
@@ -355,8 +356,8 @@ pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) ->
                 schools::email.eq(&v.email),
                 schools::homepage.eq(&v.homepage),
                 schools::principal_name.eq(&v.principal_name),
-                schools::principal_phone.eq(&v.principal_phone),
-                schools::principal_mobile.eq(&v.principal_mobile),
+                schools::principal_phone_sealed.eq(at_rest::seal::<PrincipalPhone>(&v.principal_phone)?),
+                schools::principal_mobile_sealed.eq(at_rest::seal::<PrincipalMobile>(&v.principal_mobile)?),
                 schools::updated_at.eq(t),
             ))
             .execute(conn)?;
@@ -385,8 +386,8 @@ pub fn update_school(conn: &mut DbConn, caller: &Caller, code: &str, input: &Sch
                 schools::email.eq(&v.email),
                 schools::homepage.eq(&v.homepage),
                 schools::principal_name.eq(&v.principal_name),
-                schools::principal_phone.eq(&v.principal_phone),
-                schools::principal_mobile.eq(&v.principal_mobile),
+                schools::principal_phone_sealed.eq(at_rest::seal::<PrincipalPhone>(&v.principal_phone)?),
+                schools::principal_mobile_sealed.eq(at_rest::seal::<PrincipalMobile>(&v.principal_mobile)?),
                 schools::updated_at.eq(now()),
             ))
             .execute(conn)?;
@@ -525,7 +526,7 @@ pub fn create_teacher(
                 teachers::staff_no.eq(&v.staff_no),
                 teachers::name.eq(&v.name),
                 teachers::sex.eq(&v.sex),
-                teachers::phone.eq(&v.phone),
+                teachers::phone_sealed.eq(at_rest::seal::<StaffPhone>(&v.phone)?),
                 teachers::subject.eq(&v.subject),
                 teachers::active.eq(true),
                 teachers::updated_at.eq(now()),
@@ -562,7 +563,7 @@ pub fn update_teacher(conn: &mut DbConn, caller: &Caller, id: i64, input: &Teach
                 teachers::staff_no.eq(&v.staff_no),
                 teachers::name.eq(&v.name),
                 teachers::sex.eq(&v.sex),
-                teachers::phone.eq(&v.phone),
+                teachers::phone_sealed.eq(at_rest::seal::<StaffPhone>(&v.phone)?),
                 teachers::subject.eq(&v.subject),
                 teachers::updated_at.eq(now()),
             ))

@@ -746,12 +746,15 @@ async fn the_public_notice_shows_figures_never_children_and_a_complaint_becomes_
             .select((
                 mealroll::db::schema::complaints::anonymous,
                 mealroll::db::schema::complaints::name,
-                mealroll::db::schema::complaints::contact,
+                mealroll::db::schema::complaints::contact_sealed,
             ))
             .load(&mut w.conn())
             .expect("rows");
+        let opened = |c: &str| {
+            mealroll::db::at_rest::open::<mealroll::db::at_rest::ComplaintContact>(c).expect("the contact is sealed")
+        };
         assert!(
-            anonymous.iter().all(|(_, n, c)| n.is_empty() && c.is_empty()),
+            anonymous.iter().all(|(_, n, c)| n.is_empty() && opened(c).is_empty()),
             "{label}: anonymous keeps nothing of the sender"
         );
         let r = test::call_service(

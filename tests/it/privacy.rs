@@ -346,7 +346,7 @@ fn stored_bytes(w: &World) -> Vec<u8> {
                 t: String,
             }
             let mut out = Vec::new();
-            for table in ["students", "student_history"] {
+            for table in ["students", "student_history", "teachers", "schools", "complaints", "audit_log"] {
                 let rows: Vec<Dump> =
                     diesel::sql_query(format!("SELECT x::text AS t FROM {table} x")).load(&mut w.conn()).expect("dump");
                 for r in rows {
@@ -614,5 +614,118 @@ async fn a_rotated_key_moves_every_value_and_travels_in_the_backup() {
         assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
         let status: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(status["usage"][0]["key_id"], third, "{label}: {status}");
+    }
+}
+
+/// Adults' phones (a teacher's, a principal's, a complainant's) are sealed like the guardians',
+/// opened where they are used and masked in the audit trail; the files kept with a job (the
+/// upload, the result, the rejected rows) are sealed and open only as their own job's.
+#[actix_web::test]
+async fn adults_phones_and_job_files_are_sealed_and_open_only_where_they_belong() {
+    use mealroll::db::at_rest::{self, StaffPhone};
+    use mealroll::db::schema::{audit_log, jobs, sealing, teachers};
+    use mealroll::exchange::jobs::{JobInput, Jobs, Outcome};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let (teacher, mobile, contact, upload_id) = ("13812345678", "13985123456", "13600001111", "522326201803090026");
+        let mut conn = w.conn();
+
+        // The principal's mobile, given on the school's page.
+        let school = mealroll::org::service::get_school(&mut conn, &w.caller("yyb"), SCHOOL_A).expect("school");
+        let input = mealroll::org::model::SchoolInput {
+            code: SCHOOL_A.into(),
+            name: school.name.clone(),
+            parent_code: COUNTY.into(),
+            sponsor_type: school.row.sponsor_type.clone(),
+            urban_rural: school.row.urban_rural.clone(),
+            school_type: school.row.school_type.clone(),
+            principal_name: "韦校长".into(),
+            principal_mobile: mobile.into(),
+            ..Default::default()
+        };
+        let cli = mealroll::auth::Caller::cli(&mut conn).expect("cli");
+        mealroll::org::service::update_school(&mut conn, &cli, SCHOOL_A, &input).expect("update");
+        let again = mealroll::org::service::get_school(&mut conn, &w.caller("yyb"), SCHOOL_A).expect("school");
+        assert_eq!(again.row.principal_mobile, mobile, "{label}: opened where it is used");
+        let api = serde_json::to_value(&again).expect("json");
+        assert_eq!(api["principal_mobile"], "139****3456", "{label}: answered masked");
+
+        // A complaint entered by the county with the caller's number.
+        let form = mealroll::meals::complaints::ComplaintForm {
+            school: SCHOOL_A.into(),
+            category: "quality".into(),
+            content: "十一月三日中午的饭菜没有煮熟".into(),
+            name: "韦某".into(),
+            contact: contact.into(),
+            ..Default::default()
+        };
+        let complaint = mealroll::meals::complaints::enter(&mut conn, &w.caller("yyb"), &form).expect("complaint");
+        let whole = mealroll::meals::complaints::get(&mut conn, &w.caller("yyb"), complaint).expect("read");
+        assert_eq!(whole.contact, contact, "{label}");
+
+        // None of them is stored readable, and the audit rows carry them masked.
+        let stored = stored_bytes(&w);
+        for secret in [teacher, mobile, contact] {
+            assert!(!contains(&stored, secret), "{label}: {secret} stored plain");
+        }
+        let (sealed, audit): (String, String) = (
+            teachers::table.select(teachers::phone_sealed).first(&mut conn).expect("teacher"),
+            audit_log::table
+                .filter(audit_log::action.eq("teacher.create"))
+                .select(audit_log::after_json.assume_not_null())
+                .first(&mut conn)
+                .expect("audit"),
+        );
+        assert_eq!(at_rest::open::<StaffPhone>(&sealed).expect("opens"), teacher, "{label}");
+        assert!(audit.contains("138****5678") && !audit.contains(teacher), "{label}: {audit}");
+
+        // A job's files: sealed in the row, whole to their owner, not openable as another job's.
+        let owner = w.caller("a.xueji").user_id.expect("user");
+        let jobs_of = Jobs::new(w.pool.clone(), "test", std::time::Duration::from_secs(3600));
+        let upload = format!("姓名,身份证件号\n王小明,{upload_id}\n").into_bytes();
+        let input = JobInput::Import { school: None, filename: "a.csv".into(), options: Default::default() };
+        let a = jobs_of.start(owner, "导入", &input, Some(&upload)).expect("start");
+        let b = jobs_of.start(owner, "导入", &input, Some(b"x")).expect("start");
+        jobs_of.finish(
+            &a,
+            Ok(Outcome {
+                file: Some(("a.csv".into(), upload.clone())),
+                error_workbook: Some(upload.clone()),
+                ..Default::default()
+            }),
+        );
+        let (_, file) = jobs_of.file(&a, owner).expect("file");
+        assert_eq!(file, upload, "{label}: the owner downloads it whole");
+        assert_eq!(jobs_of.error_workbook(&a, owner).expect("errors"), upload, "{label}");
+        let raw: (Option<Vec<u8>>, Option<Vec<u8>>) =
+            jobs::table.find(&a).select((jobs::file_bytes, jobs::error_workbook)).first(&mut conn).expect("row");
+        for bytes in [raw.0.clone(), raw.1].into_iter().flatten() {
+            assert!(
+                !bytes.windows(upload_id.len()).any(|x| x == upload_id.as_bytes()),
+                "{label}: a job file stored plain"
+            );
+        }
+        let before_restart: Option<Vec<u8>> =
+            jobs::table.find(&b).select(jobs::input_bytes).first(&mut conn).expect("input");
+        assert!(before_restart.is_some_and(|b| b != b"x"), "{label}: the kept upload is sealed");
+        diesel::update(jobs::table.find(&b)).set(jobs::file_bytes.eq(raw.0)).execute(&mut conn).expect("moved");
+        diesel::update(jobs::table.find(&b)).set(jobs::file_name.eq("a.csv")).execute(&mut conn).expect("moved");
+        jobs_of.fail(&b, "测试");
+        let e = jobs_of.file(&b, owner).expect_err("another job's file");
+        assert_eq!(e.code, "seal.damaged", "{label}: {}", e.message);
+
+        // A database from before these were sealed: plain phones are sealed when it is opened.
+        diesel::update(teachers::table).set(teachers::phone_sealed.eq(teacher)).execute(&mut conn).expect("plain");
+        diesel::update(sealing::table)
+            .set(sealing::sealed_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(&mut conn)
+            .expect("reset");
+        drop(conn);
+        let out = mealroll_cmd().args(["--db", &w.db.url, "--json", "keys", "status"]).output().expect("run");
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!contains(&stored_bytes(&w), teacher), "{label}: sealed in place");
+        let sealed: String = teachers::table.select(teachers::phone_sealed).first(&mut w.conn()).expect("teacher");
+        assert_eq!(at_rest::open::<StaffPhone>(&sealed).expect("opens"), teacher, "{label}");
     }
 }
