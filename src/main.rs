@@ -1149,8 +1149,11 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
             let mut periods = yibu::compute_all(&mut conn, &caller, &county, t)?;
             if close {
-                periods =
-                    periods.iter().map(|p| yibu::close(&mut conn, &caller, &p.school, t)).collect::<Result<_, _>>()?;
+                // A run killed part-way closed some schools already: those stay as they are.
+                periods = periods
+                    .into_iter()
+                    .map(|p| if p.closed { Ok(p) } else { yibu::close(&mut conn, &caller, &p.school, t) })
+                    .collect::<Result<_, _>>()?;
             }
             print(cli.json, json!(periods), || {
                 for p in &periods {
@@ -1179,9 +1182,10 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
             let mut periods = entitlement::compute_all(&mut conn, &caller, &county, m)?;
             if close {
+                // A run killed part-way closed some schools already: those stay as they are.
                 periods = periods
-                    .iter()
-                    .map(|p| entitlement::close(&mut conn, &caller, &p.school, m))
+                    .into_iter()
+                    .map(|p| if p.closed { Ok(p) } else { entitlement::close(&mut conn, &caller, &p.school, m) })
                     .collect::<Result<_, _>>()?;
             }
             print(cli.json, json!(periods), || {

@@ -1,5 +1,6 @@
 //! Crash drills: a command is killed with SIGKILL (no chance to tidy up) part-way through an
-//! import, a file of postings, a county's promotion and a backup, on both databases. Afterwards
+//! import, a file of postings, a county's month entitlement and its close, a county's promotion
+//! and a backup, on both databases. Afterwards
 //! the work is there whole or not at all, the audit and ledger chains verify, and the command
 //! run again finishes as if nothing had happened.
 
@@ -20,6 +21,9 @@ use serde_json::json;
 
 /// Moments after the start at which the command is killed: early (still reading), middle, late.
 const KILL_AFTER_MS: [u64; 4] = [80, 300, 700, 1500];
+
+/// The same for a county's month, which a debug build computes or closes in about 0.2 s.
+const KILL_MONTH_AFTER_MS: [u64; 6] = [50, 90, 130, 170, 220, 300];
 
 fn spawn(url: &str, data: &Path, args: &[&str]) -> Child {
     mealroll_cmd()
@@ -155,13 +159,14 @@ async fn a_killed_import_file_of_postings_or_backup_is_there_whole_or_not_at_all
 }
 
 #[actix_web::test]
-async fn a_killed_promotion_leaves_the_county_as_it_was_or_as_it_should_be() {
+async fn a_killed_promotion_or_entitlement_leaves_the_county_as_it_was_or_as_it_should_be() {
     for db in TestDb::all() {
         let label = db.label;
         let url = db.url.clone();
         let data = tempfile::tempdir().expect("data");
         run_to_end(&url, data.path(), &["demo"]);
         let w = World::bare(db);
+        entitlement_drill(&w, &url, data.path(), label);
         let graduated = |conn: &mut DbConn| -> i64 {
             students::table.filter(students::status.eq("graduated")).count().get_result(conn).expect("n")
         };
@@ -199,4 +204,83 @@ async fn a_killed_promotion_leaves_the_county_as_it_was_or_as_it_should_be() {
             "{label}: the promotion is recorded as done, once"
         );
     }
+}
+
+/// Each school's month as stored: (school, students, amount, adjustment, closed) and the sums of
+/// its lines (base count, base amount, adjustment amount).
+type MonthOf = Vec<((i64, i32, i64, i64, bool), (i64, i64, i64))>;
+
+fn month_of(conn: &mut DbConn, month: i32) -> MonthOf {
+    use mealroll::db::schema::{entitlement_lines as l, entitlement_periods as p};
+    let periods: Vec<(i64, i64, i32, i64, i64, String)> = p::table
+        .filter(p::month.eq(month))
+        .select((p::id, p::school_id, p::students, p::amount_fen, p::adjustment_fen, p::status))
+        .order(p::school_id)
+        .load(conn)
+        .expect("periods");
+    periods
+        .into_iter()
+        .map(|(id, school, students, amount, adjustment, status)| {
+            let lines: Vec<(String, i64)> =
+                l::table.filter(l::period_id.eq(id)).select((l::kind, l::amount_fen)).load(conn).expect("lines");
+            let sum = |kind: &str| lines.iter().filter(|(k, _)| k == kind).map(|(_, a)| a).sum::<i64>();
+            let base = lines.iter().filter(|(k, _)| k == "base").count() as i64;
+            ((school, students, amount, adjustment, status == "closed"), (base, sum("base"), sum("adjustment")))
+        })
+        .collect()
+}
+
+/// This month's entitlement of the demo county, computed and then closed, each killed part-way:
+/// every school's month is its lines' sum or not there at all, open or closed whole, and the
+/// run finished afterwards gives what one uninterrupted run gives.
+fn entitlement_drill(w: &World, url: &str, data: &Path, label: &str) {
+    let month = mealroll::clock::today().format("%Y-%m").to_string();
+    let key = mealroll::domain::calendar::Month::parse(&month).expect("month").key();
+    let whole = |stage: &str, m: &MonthOf| {
+        for ((school, students, amount, adjustment, _), (base, base_sum, adj_sum)) in m {
+            assert_eq!(
+                (i64::from(*students), *amount, *adjustment),
+                (*base, *base_sum, *adj_sum),
+                "{label}: {stage}: school {school}'s month is not the sum of its lines"
+            );
+        }
+    };
+    let compute = ["entitle", "--county", "522326", "--month", &month];
+    let mut killed = 0;
+    for ms in KILL_MONTH_AFTER_MS {
+        let running = kill_after(spawn(url, data, &compute), ms);
+        killed += usize::from(running);
+        whole(&format!("compute killed after {ms} ms"), &month_of(&mut w.conn(), key));
+        chains_hold(&mut w.conn(), &format!("{label}: entitlement killed after {ms} ms"));
+        if !running {
+            break;
+        }
+    }
+    run_to_end(url, data, &compute);
+    let after_kills = month_of(&mut w.conn(), key);
+    assert!(after_kills.len() > 10, "{label}: the county's schools have this month ({})", after_kills.len());
+    run_to_end(url, data, &compute);
+    assert_eq!(month_of(&mut w.conn(), key), after_kills, "{label}: an uninterrupted run gives the same month");
+
+    let close = ["entitle", "--county", "522326", "--month", &month, "--close"];
+    for ms in KILL_MONTH_AFTER_MS {
+        let running = kill_after(spawn(url, data, &close), ms);
+        killed += usize::from(running);
+        let m = month_of(&mut w.conn(), key);
+        whole(&format!("close killed after {ms} ms"), &m);
+        let unclosed: Vec<_> = m.iter().filter(|((.., closed), _)| !closed).map(|((s, ..), _)| *s).collect();
+        let same: Vec<_> = m.iter().map(|((s, n, a, j, _), l)| ((*s, *n, *a, *j), *l)).collect();
+        let before: Vec<_> = after_kills.iter().map(|((s, n, a, j, _), l)| ((*s, *n, *a, *j), *l)).collect();
+        assert_eq!(same, before, "{label}: closing killed after {ms} ms changed a figure");
+        chains_hold(&mut w.conn(), &format!("{label}: close killed after {ms} ms"));
+        if unclosed.is_empty() || !running {
+            break;
+        }
+    }
+    assert!(killed >= 2, "{label}: a drill that killed nothing proves nothing ({killed} kills)");
+    // The close run again finishes the county: the schools a killed run closed stay closed.
+    run_to_end(url, data, &close);
+    let m = month_of(&mut w.conn(), key);
+    assert!(m.iter().all(|((.., closed), _)| *closed), "{label}: every school closed");
+    whole("closed", &m);
 }
