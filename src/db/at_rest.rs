@@ -17,7 +17,7 @@ use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConn;
-use crate::db::schema::{complaints, jobs, schools, student_history, students, teachers};
+use crate::db::schema::{complaints, jobs, roster_lines, schools, student_history, students, teachers};
 use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, bytes_sealed_with, sealed_with};
 use crate::error::{AppError, AppResult};
 
@@ -141,6 +141,13 @@ impl SealedField for ComplaintContact {
     const NAME: &'static str = "complaint.contact";
 }
 
+/// A roster line's 学籍号 (a G number carries the ID number).
+pub struct RosterStudentNo;
+
+impl SealedField for RosterStudentNo {
+    const NAME: &'static str = "roster.student_no";
+}
+
 /// What a sealed nullable column loads as, opened on the way into the row struct
 /// (`#[diesel(deserialize_as = Opened<IdNo>)]` on an `Option<String>` field).
 pub struct Opened<F>(Option<String>, PhantomData<F>);
@@ -245,15 +252,26 @@ impl SealedStudent {
 
 // ---------------------------------------------------------------- field history
 
-/// A history value of a field shown only masked (ID numbers, phones) is kept sealed.
+/// Whether a field's history values are kept sealed: those shown only masked (ID numbers,
+/// phones) and the 学籍号 (a G number carries the ID number).
+pub fn history_sealed(field: &str) -> bool {
+    crate::domain::student::is_sensitive(field) || field == "student_no"
+}
+
+/// A history value of a field in [`history_sealed`], sealed.
 pub fn history_value(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
     match value {
-        Some(v) if crate::domain::student::is_sensitive(field) && !v.is_empty() => Ok(Some(ring()?.seal(HISTORY, v))),
+        Some(v) if history_sealed(field) && !v.is_empty() => Ok(Some(ring()?.seal(HISTORY, v))),
         other => Ok(other.map(str::to_owned)),
     }
 }
 
 const HISTORY: &str = "history";
+
+/// A history value as stored, opened when it was sealed.
+pub fn open_history(stored: &str) -> AppResult<String> {
+    if sealed_with(stored).is_some() { open_field(HISTORY, stored) } else { Ok(stored.to_owned()) }
+}
 
 /// A history value as stored, opened when it was sealed.
 pub struct HistoryValue(Option<String>);
@@ -272,10 +290,7 @@ where
 impl TryFrom<HistoryValue> for Option<String> {
     type Error = AppError;
     fn try_from(v: HistoryValue) -> AppResult<Self> {
-        match v.0 {
-            Some(s) if sealed_with(&s).is_some() => open_field(HISTORY, &s).map(Some),
-            other => Ok(other),
-        }
+        v.0.map(|s| open_history(&s)).transpose()
     }
 }
 
@@ -449,18 +464,20 @@ pub struct Resealed {
     pub phones: usize,
     /// Uploads and results kept with jobs.
     pub files: usize,
+    /// Roster lines' 学籍号.
+    pub roster_lines: usize,
 }
 
 impl Resealed {
     pub fn total(&self) -> usize {
-        self.students + self.history + self.phones + self.files
+        self.students + self.history + self.phones + self.files + self.roster_lines
     }
 
     /// What was done, as the command says it.
     pub fn summary(&self) -> String {
         format!(
-            "重新加密学生 {} 人、字段历史 {} 条、教职工与投诉人电话 {} 个、任务文件 {} 个。",
-            self.students, self.history, self.phones, self.files
+            "重新加密学生 {} 人、字段历史 {} 条、花名册行 {} 行、教职工与投诉人电话 {} 个、任务文件 {} 个。",
+            self.students, self.history, self.roster_lines, self.phones, self.files
         )
     }
 }
@@ -514,6 +531,7 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
     }
     done.history = reseal_history(conn, &ring)?;
     done.phones = reseal_columns(conn, &ring)?;
+    done.roster_lines = reseal_roster_lines(conn, &ring)?;
     done.files = reseal_files(conn, &ring)?;
     if done.total() > 0 && matches!(conn, DbConn::Sqlite(_)) {
         use diesel::connection::SimpleConnection;
@@ -523,9 +541,9 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
     Ok(done)
 }
 
-/// The record's fields whose history values are sealed.
+/// The fields whose history values are sealed.
 fn sensitive_fields() -> Vec<&'static str> {
-    crate::domain::student::FIELDS.iter().map(|f| f.key).filter(|k| crate::domain::student::is_sensitive(k)).collect()
+    crate::domain::student::FIELDS.iter().map(|f| f.key).chain(["student_no"]).filter(|k| history_sealed(k)).collect()
 }
 
 fn reseal_history(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
@@ -646,6 +664,46 @@ fn reseal_columns(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
     Ok(changed)
 }
 
+/// Each roster's lines (keyed by roster and line, not one integer), a roster at a time.
+fn each_roster(
+    conn: &mut DbConn,
+    mut f: impl FnMut(&mut DbConn, i64, Vec<(i32, String)>) -> AppResult<()>,
+) -> AppResult<()> {
+    let rosters: Vec<i64> =
+        roster_lines::table.select(roster_lines::roster_id).distinct().order(roster_lines::roster_id).load(conn)?;
+    for roster in rosters {
+        let lines = roster_lines::table
+            .filter(roster_lines::roster_id.eq(roster))
+            .select((roster_lines::seq, roster_lines::student_no_sealed))
+            .load(conn)?;
+        f(conn, roster, lines)?;
+    }
+    Ok(())
+}
+
+fn reseal_roster_lines(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
+    let field = RosterStudentNo::NAME;
+    let mut changed = 0;
+    each_roster(conn, |conn, roster, lines| {
+        let stale: Vec<_> = lines.into_iter().filter(|(_, v)| sealed_with(v) != Some(ring.active_id())).collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        crate::db::write_tx(conn, |conn| {
+            for (seq, v) in &stale {
+                let sealed = ring.seal(field, &plain_of(ring, field, v)?);
+                diesel::update(roster_lines::table.find((roster, seq)))
+                    .set(roster_lines::student_no_sealed.eq(sealed))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        changed += stale.len();
+        Ok(())
+    })?;
+    Ok(changed)
+}
+
 /// A job's files as stored, with the part each is sealed as.
 type JobFiles = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -748,6 +806,12 @@ pub fn usage(conn: &mut DbConn) -> AppResult<Vec<KeyUsage>> {
             Ok(())
         })?;
     }
+    each_roster(conn, |_, _, lines| {
+        for (_, v) in &lines {
+            count(Some(v));
+        }
+        Ok(())
+    })?;
     for (_, input, file, errors) in job_files(conn)? {
         for b in [input, file, errors].into_iter().flatten() {
             *counts.entry(bytes_sealed_with(&b).unwrap_or("plain").to_owned()).or_default() += 1;

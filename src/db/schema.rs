@@ -524,7 +524,7 @@ diesel::table! {
         roster_id -> BigInt,
         seq -> Integer,
         student_id -> BigInt,
-        student_no -> Text,
+        student_no_sealed -> Text,
         name -> Text,
         sex -> Text,
         grade -> Integer,

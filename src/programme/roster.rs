@@ -12,6 +12,7 @@ use super::config::{self, ModelsOnDay};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::{now, today};
+use crate::db::at_rest::{self, RosterStudentNo};
 use crate::db::schema::{classes, orgs, promotions, roster_lines, rosters, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::money::Fen;
@@ -269,7 +270,7 @@ fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
         .order(roster_lines::seq.asc())
         .select((
             roster_lines::student_id,
-            roster_lines::student_no,
+            roster_lines::student_no_sealed,
             roster_lines::name,
             roster_lines::sex,
             roster_lines::grade,
@@ -281,8 +282,7 @@ fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
             roster_lines::meal_model,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(
                 student_id,
@@ -297,9 +297,9 @@ fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
                 guardian_name,
                 meal_model,
             )| {
-                RosterLine {
+                Ok(RosterLine {
                     student_id,
-                    student_no,
+                    student_no: at_rest::open::<RosterStudentNo>(&student_no)?,
                     name,
                     sex,
                     grade,
@@ -309,10 +309,10 @@ fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
                     left_behind,
                     guardian_name,
                     meal_model,
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// Why a child who was on the previous version is not on this one, from their timeline.
@@ -490,11 +490,11 @@ fn insert_lines(conn: &mut DbConn, roster_id: i64, lines: &[RosterLine]) -> AppR
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                (
+                Ok((
                     roster_lines::roster_id.eq(roster_id),
                     roster_lines::seq.eq(i32::try_from(n * 500 + i + 1).unwrap_or(i32::MAX)),
                     roster_lines::student_id.eq(l.student_id),
-                    roster_lines::student_no.eq(&l.student_no),
+                    roster_lines::student_no_sealed.eq(at_rest::seal::<RosterStudentNo>(&l.student_no)?),
                     roster_lines::name.eq(&l.name),
                     roster_lines::sex.eq(&l.sex),
                     roster_lines::grade.eq(l.grade),
@@ -504,9 +504,9 @@ fn insert_lines(conn: &mut DbConn, roster_id: i64, lines: &[RosterLine]) -> AppR
                     roster_lines::left_behind.eq(&l.left_behind),
                     roster_lines::guardian_name.eq(&l.guardian_name),
                     roster_lines::meal_model.eq(&l.meal_model),
-                )
+                ))
             })
-            .collect();
+            .collect::<AppResult<_>>()?;
         crate::per_backend!(conn, |c| diesel::insert_into(roster_lines::table).values(&values).execute(c))?;
     }
     Ok(())

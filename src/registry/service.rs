@@ -753,16 +753,18 @@ pub fn insert_many(
         super::timeline::enrol(conn, &spells)?;
         let history: Vec<NewHistory<'_>> = ids
             .into_iter()
-            .map(|(id, no)| NewHistory {
-                student_id: id,
-                field: "student_no",
-                old_value: None,
-                new_value: Some(no),
-                reason,
-                actor: &caller.username,
-                at: t,
+            .map(|(id, no)| {
+                Ok(NewHistory {
+                    student_id: id,
+                    field: "student_no",
+                    old_value: None,
+                    new_value: at_rest::history_value("student_no", Some(&no))?,
+                    reason,
+                    actor: &caller.username,
+                    at: t,
+                })
             })
-            .collect();
+            .collect::<AppResult<_>>()?;
         per_backend!(conn, |c| diesel::insert_into(student_history::table).values(&history).execute(c))?;
     }
     Ok(batch.len())

@@ -36,7 +36,7 @@ fn identifiers(w: &World) -> Vec<String> {
             .load(&mut w.conn())
             .expect("history")
     };
-    out.extend(old.into_iter().flatten());
+    out.extend(old.into_iter().flatten().map(|v| mealroll::db::at_rest::open_history(&v).expect("opens")));
     out.sort();
     out.dedup();
     out
@@ -505,6 +505,18 @@ async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
                     student_history::field.eq("m1_phone"),
                     student_history::old_value.eq("13711112222"),
                     student_history::new_value.eq(&kids[0].3),
+                    student_history::reason.eq("旧系统"),
+                    student_history::actor.eq("cli"),
+                    student_history::at.eq(mealroll::clock::now()),
+                ))
+                .execute(&mut conn)
+                .expect("history");
+            // The registry's history of 学籍号: a G number is "G" + the ID number.
+            diesel::insert_into(student_history::table)
+                .values((
+                    student_history::student_id.eq(kids[1].0),
+                    student_history::field.eq("student_no"),
+                    student_history::old_value.eq(format!("G{}", kids[1].1)),
                     student_history::reason.eq("旧系统"),
                     student_history::actor.eq("cli"),
                     student_history::at.eq(mealroll::clock::now()),

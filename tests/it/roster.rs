@@ -452,6 +452,19 @@ async fn a_roster_row_changed_behind_the_application_is_reported_not_printed() {
         .await;
         let rid = v["roster"]["id"].as_i64().expect("id");
         use mealroll::db::schema::roster_lines;
+        // The frozen line keeps the 学籍号 sealed (a G number is the ID number), and opens to it.
+        let stored: String = roster_lines::table
+            .filter(roster_lines::roster_id.eq(rid))
+            .select(roster_lines::student_no_sealed)
+            .first(&mut w.conn())
+            .expect("line");
+        let no: String = mealroll::db::schema::students::table
+            .select(mealroll::db::schema::students::student_no)
+            .first(&mut w.conn())
+            .expect("student");
+        assert!(!stored.contains(&no[1..]), "{label}: {stored}");
+        let opened = mealroll::db::at_rest::open::<mealroll::db::at_rest::RosterStudentNo>(&stored).expect("opens");
+        assert_eq!(opened, no, "{label}");
         diesel::update(roster_lines::table.filter(roster_lines::roster_id.eq(rid)))
             .set(roster_lines::name.eq("冒名顶替"))
             .execute(&mut w.conn())

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::db::DbConn;
+use crate::db::at_rest::{self, RosterStudentNo};
 use crate::db::schema::{entitlement_periods, programme_schools, roster_lines, roster_scans, rosters, student_spells};
 use crate::domain::anomaly::Rule;
 use crate::domain::calendar::Month;
@@ -66,13 +67,14 @@ pub(in crate::inspection) fn a02_not_at_school_on_snapshot(conn: &mut DbConn, cx
                         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
                         .select(student_spells::id),
                 )))
-                .select((roster_lines::student_id, roster_lines::student_no, roster_lines::name))
+                .select((roster_lines::student_id, roster_lines::student_no_sealed, roster_lines::name))
                 .load(conn)?;
             if off.is_empty() {
                 continue;
             }
             let lines = timeline::timelines(conn, &off.iter().map(|o| o.0).collect::<Vec<_>>())?;
             for (student, no, name) in off {
+                let no = at_rest::open::<RosterStudentNo>(&no)?;
                 let state = lines.get(&student).and_then(|t| t.at(day)).map_or("不在籍", |s| {
                     if s.state == State::AtSchool { "在另一所学校" } else { s.state.label() }
                 });
