@@ -87,10 +87,10 @@ pub fn seal_file(field: &str, plain: &[u8]) -> AppResult<Vec<u8>> {
 /// Opens a file sealed by [`seal_file`]; one stored before files were sealed (a job of the
 /// day of the upgrade) is returned as it is.
 pub fn open_file(field: &str, stored: Vec<u8>) -> AppResult<Vec<u8>> {
-    match open_with(field, |r| r.open_bytes(field, &stored)) {
-        Err(e) if e.code == OpenError::NotSealed.code() => Ok(stored),
-        other => other,
+    if bytes_sealed_with(&stored).is_none() {
+        return Ok(stored);
     }
+    open_with(field, |r| r.open_bytes(field, &stored))
 }
 
 fn open_error(field: &str, e: OpenError) -> AppError {
@@ -642,22 +642,33 @@ fn each_value(
     Ok(())
 }
 
+/// Rewrites the cells of `field` not sealed under the active key, in one transaction; returns
+/// how many. `set` stores a cell's new sealed value by its key.
+fn reseal_cells<K>(
+    conn: &mut DbConn,
+    ring: &KeyRing,
+    field: &str,
+    cells: Vec<(K, String)>,
+    set: impl Fn(&mut DbConn, &K, String) -> AppResult<()>,
+) -> AppResult<usize> {
+    let stale: Vec<_> = cells.into_iter().filter(|(_, v)| sealed_with(v) != Some(ring.active_id())).collect();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    crate::db::write_tx(conn, |conn| {
+        for (key, v) in &stale {
+            set(conn, key, ring.seal(field, &plain_of(ring, field, v)?))?;
+        }
+        Ok(())
+    })?;
+    Ok(stale.len())
+}
+
 fn reseal_columns(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
     let mut changed = 0;
     for column in sealed_columns() {
         each_value(conn, &column, |conn, rows| {
-            let stale: Vec<_> = rows.into_iter().filter(|(_, v)| sealed_with(v) != Some(ring.active_id())).collect();
-            if stale.is_empty() {
-                return Ok(());
-            }
-            crate::db::write_tx(conn, |conn| {
-                for (id, v) in &stale {
-                    let plain = plain_of(ring, column.field, v)?;
-                    (column.set)(conn, *id, ring.seal(column.field, &plain))?;
-                }
-                Ok(())
-            })?;
-            changed += stale.len();
+            changed += reseal_cells(conn, ring, column.field, rows, |conn, id, v| (column.set)(conn, *id, v))?;
             Ok(())
         })?;
     }
@@ -682,23 +693,14 @@ fn each_roster(
 }
 
 fn reseal_roster_lines(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
-    let field = RosterStudentNo::NAME;
     let mut changed = 0;
     each_roster(conn, |conn, roster, lines| {
-        let stale: Vec<_> = lines.into_iter().filter(|(_, v)| sealed_with(v) != Some(ring.active_id())).collect();
-        if stale.is_empty() {
-            return Ok(());
-        }
-        crate::db::write_tx(conn, |conn| {
-            for (seq, v) in &stale {
-                let sealed = ring.seal(field, &plain_of(ring, field, v)?);
-                diesel::update(roster_lines::table.find((roster, seq)))
-                    .set(roster_lines::student_no_sealed.eq(sealed))
-                    .execute(conn)?;
-            }
+        changed += reseal_cells(conn, ring, RosterStudentNo::NAME, lines, |conn, seq, v| {
+            diesel::update(roster_lines::table.find((roster, seq)))
+                .set(roster_lines::student_no_sealed.eq(v))
+                .execute(conn)?;
             Ok(())
         })?;
-        changed += stale.len();
         Ok(())
     })?;
     Ok(changed)
