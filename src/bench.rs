@@ -258,7 +258,7 @@ fn generate_county(
         ),
         format!(
             "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < {last}) \
-             INSERT INTO students (school_id, class_id, county_code, student_no, name, sex, birth_date, id_type, \
+             INSERT INTO students (school_id, class_id, county_code, student_no_sealed, name, sex, birth_date, id_type, \
                  attendance, yibu, left_behind, migrant, status, review, record_sealed, version, created_at, updated_at) \
              SELECT c.school_id, c.id, '{county}', 'B' || CAST(c.id * 1000 + k.n AS TEXT), '基准学生' || CAST(k.n AS TEXT), \
                  CASE WHEN k.n % 2 = 0 THEN '1' ELSE '2' END, {birth}, '1', \
@@ -508,7 +508,9 @@ fn canteen_year(conn: &mut DbConn, prefix: &str, year: i32) -> AppResult<()> {
              FROM (SELECT school_id, COUNT(*) AS n FROM students WHERE school_id IN ({schools}) GROUP BY school_id) c, m"
         ),
     ];
-    fill(conn, &statements)
+    fill(conn, &statements)?;
+    crate::db::at_rest::seal_plain_numbers(conn)?;
+    Ok(())
 }
 
 /// Runs bulk statements in one transaction, then gathers statistics: a working database has

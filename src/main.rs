@@ -628,7 +628,7 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
         tracing::info!(
             students = r.students,
             history = r.history,
-            phones = r.phones,
+            others = r.others,
             files = r.files,
             "sealed the rows written before encryption"
         );

@@ -88,7 +88,7 @@ fn generate(
         ),
         format!(
             "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < {last}) \
-             INSERT INTO students (school_id, class_id, county_code, student_no, name, sex, birth_date, id_type, \
+             INSERT INTO students (school_id, class_id, county_code, student_no_sealed, name, sex, birth_date, id_type, \
                  attendance, yibu, left_behind, migrant, status, review, record_sealed, version, created_at, updated_at) \
              SELECT c.school_id, c.id, '{COUNTY}', 'M' || CAST(c.id * 100 + k.n AS TEXT), '日报学生' || CAST(k.n AS TEXT), \
                  CASE WHEN k.n % 2 = 0 THEN '1' ELSE '2' END, {birth}, '1', '1', FALSE, '0', FALSE, \
@@ -120,6 +120,7 @@ fn generate(
         }
         Ok(())
     })?;
+    crate::db::at_rest::seal_plain_numbers(conn)?;
     let cli = Caller::cli(conn)?;
     let school_path = format!("{county_path}{FIRST_SCHOOL}/");
     if crate::registry::terms::terms_for(conn, &school_path)?.iter().all(|t| t.term != term) {

@@ -17,7 +17,7 @@ use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConn;
-use crate::db::schema::{complaints, jobs, roster_lines, schools, student_history, students, teachers};
+use crate::db::schema::{complaints, jobs, roster_lines, schools, student_history, student_merges, students, teachers};
 use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, bytes_sealed_with, sealed_with};
 use crate::error::{AppError, AppResult};
 
@@ -148,6 +148,22 @@ impl SealedField for RosterStudentNo {
     const NAME: &'static str = "roster.student_no";
 }
 
+/// A registered student's 学籍号, found by [`student_no_hash`].
+pub struct StudentNumber;
+/// What a merge into another record keeps of the merged one: its number and its record.
+pub struct MergedStudentNo;
+pub struct MergedRecord;
+
+impl SealedField for StudentNumber {
+    const NAME: &'static str = "student_no";
+}
+impl SealedField for MergedStudentNo {
+    const NAME: &'static str = "merge.student_no";
+}
+impl SealedField for MergedRecord {
+    const NAME: &'static str = "merge.record";
+}
+
 /// What a sealed nullable column loads as, opened on the way into the row struct
 /// (`#[diesel(deserialize_as = Opened<IdNo>)]` on an `Option<String>` field).
 pub struct Opened<F>(Option<String>, PhantomData<F>);
@@ -217,6 +233,26 @@ pub fn phone_index(ring: &KeyRing, phone: &str) -> String {
     ring.index("phone", phone)
 }
 
+/// The keyed hash a 学籍号 is found by (and kept unique by).
+pub fn student_no_hash(no: &str) -> AppResult<String> {
+    Ok(student_no_index(&*ring()?, no))
+}
+
+pub fn student_no_index(ring: &KeyRing, no: &str) -> String {
+    ring.index("student_no", no)
+}
+
+/// A stored 学籍号, opened.
+pub fn student_no(stored: &str) -> AppResult<String> {
+    open::<StudentNumber>(stored)
+}
+
+/// A 学籍号 as stored: sealed, and its keyed hash.
+pub fn sealed_student_no(no: &str) -> AppResult<(String, String)> {
+    let ring = ring()?;
+    Ok((ring.seal(StudentNumber::NAME, no), student_no_index(&ring, no)))
+}
+
 /// The sealed columns of one student and the hashes beside them, from the plain values.
 #[derive(Debug, Clone)]
 pub struct SealedStudent {
@@ -255,7 +291,7 @@ impl SealedStudent {
 /// Whether a field's history values are kept sealed: those shown only masked (ID numbers,
 /// phones) and the 学籍号 (a G number carries the ID number).
 pub fn history_sealed(field: &str) -> bool {
-    crate::domain::student::is_sensitive(field) || field == "student_no"
+    crate::domain::student::is_sensitive(field) || matches!(field, "student_no" | "merge")
 }
 
 /// A history value of a field in [`history_sealed`], sealed.
@@ -428,18 +464,34 @@ fn write_file(path: &Path, file: &RingFile) -> AppResult<()> {
 const BATCH: i64 = 500;
 
 /// One stored student's sealed cells as they are in the database.
-type StoredCells = (i64, Option<String>, Option<String>, Option<String>, String);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = students)]
+struct StoredCells {
+    id: i64,
+    id_no_sealed: Option<String>,
+    guardian_id_no_sealed: Option<String>,
+    guardian_phone_sealed: Option<String>,
+    record_sealed: String,
+    student_no_sealed: String,
+    student_no_hash: Option<String>,
+}
+
+impl StoredCells {
+    fn values(&self) -> [Option<&str>; 5] {
+        [
+            self.id_no_sealed.as_deref(),
+            self.guardian_id_no_sealed.as_deref(),
+            self.guardian_phone_sealed.as_deref(),
+            Some(&self.record_sealed),
+            Some(&self.student_no_sealed),
+        ]
+    }
+}
 
 fn stored_cells(conn: &mut DbConn, after: i64) -> AppResult<Vec<StoredCells>> {
     Ok(students::table
         .filter(students::id.gt(after))
-        .select((
-            students::id,
-            students::id_no_sealed,
-            students::guardian_id_no_sealed,
-            students::guardian_phone_sealed,
-            students::record_sealed,
-        ))
+        .select(StoredCells::as_select())
         .order(students::id.asc())
         .limit(BATCH)
         .load(conn)?)
@@ -460,8 +512,8 @@ fn plain_of(ring: &KeyRing, field: &str, stored: &str) -> AppResult<String> {
 pub struct Resealed {
     pub students: usize,
     pub history: usize,
-    /// Teachers', principals' and complainants' phones.
-    pub phones: usize,
+    /// Other columns: teachers', principals' and complainants' phones, what merges keep.
+    pub others: usize,
     /// Uploads and results kept with jobs.
     pub files: usize,
     /// Roster lines' 学籍号.
@@ -470,14 +522,14 @@ pub struct Resealed {
 
 impl Resealed {
     pub fn total(&self) -> usize {
-        self.students + self.history + self.phones + self.files + self.roster_lines
+        self.students + self.history + self.others + self.files + self.roster_lines
     }
 
     /// What was done, as the command says it.
     pub fn summary(&self) -> String {
         format!(
-            "重新加密学生 {} 人、字段历史 {} 条、花名册行 {} 行、教职工与投诉人电话 {} 个、任务文件 {} 个。",
-            self.students, self.history, self.roster_lines, self.phones, self.files
+            "重新加密学生 {} 人、字段历史 {} 条、花名册行 {} 行、电话与合并记录 {} 个、任务文件 {} 个。",
+            self.students, self.history, self.roster_lines, self.others, self.files
         )
     }
 }
@@ -495,25 +547,30 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
     let mut after = 0;
     loop {
         let rows = stored_cells(conn, after)?;
-        let Some(last) = rows.last().map(|r| r.0) else { break };
+        let Some(last) = rows.last().map(|r| r.id) else { break };
         after = last;
+        // A number without its hash was written before the number was sealed.
         let stale: Vec<&StoredCells> = rows
             .iter()
-            .filter(|(_, a, b, c, r)| {
-                [a, b, c].iter().any(|v| v.as_deref().is_some_and(|v| !current(v))) || !current(r)
-            })
+            .filter(|r| r.values().into_iter().flatten().any(|v| !current(v)) || r.student_no_hash.is_none())
             .collect();
         if stale.is_empty() {
             continue;
         }
         crate::db::write_tx(conn, |conn| {
-            for (id, a, b, c, r) in &stale {
+            for cells in &stale {
                 let open =
                     |field: &str, v: &Option<String>| v.as_deref().map(|v| plain_of(&ring, field, v)).transpose();
-                let (a, b, c) = (open(IdNo::NAME, a)?, open(GuardianIdNo::NAME, b)?, open(GuardianPhone::NAME, c)?);
-                let r = plain_of(&ring, Record::NAME, r)?;
+                let (a, b, c) = (
+                    open(IdNo::NAME, &cells.id_no_sealed)?,
+                    open(GuardianIdNo::NAME, &cells.guardian_id_no_sealed)?,
+                    open(GuardianPhone::NAME, &cells.guardian_phone_sealed)?,
+                );
+                let r = plain_of(&ring, Record::NAME, &cells.record_sealed)?;
                 let s = SealedStudent::new(a.as_deref(), b.as_deref(), c.as_deref(), &r)?;
-                diesel::update(students::table.find(id))
+                let (no, no_hash) =
+                    sealed_student_no(&plain_of(&ring, StudentNumber::NAME, &cells.student_no_sealed)?)?;
+                diesel::update(students::table.find(cells.id))
                     .set((
                         students::id_no_sealed.eq(s.id_no),
                         students::id_no_hash.eq(s.id_no_hash),
@@ -522,6 +579,8 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
                         students::guardian_phone_sealed.eq(s.guardian_phone),
                         students::guardian_phone_hash.eq(s.guardian_phone_hash),
                         students::record_sealed.eq(s.record),
+                        students::student_no_sealed.eq(no),
+                        students::student_no_hash.eq(no_hash),
                     ))
                     .execute(conn)?;
             }
@@ -530,7 +589,7 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
         done.students += stale.len();
     }
     done.history = reseal_history(conn, &ring)?;
-    done.phones = reseal_columns(conn, &ring)?;
+    done.others = reseal_columns(conn, &ring)?;
     done.roster_lines = reseal_roster_lines(conn, &ring)?;
     done.files = reseal_files(conn, &ring)?;
     if done.total() > 0 && matches!(conn, DbConn::Sqlite(_)) {
@@ -541,9 +600,49 @@ pub fn reseal(conn: &mut DbConn) -> AppResult<Resealed> {
     Ok(done)
 }
 
+/// Seals the 学籍号 written in plain by set-based SQL (the benchmarks' generated children),
+/// a batch of rows per statement. Returns how many.
+pub fn seal_plain_numbers(conn: &mut DbConn) -> AppResult<usize> {
+    let ring = ring()?;
+    let mut done = 0;
+    loop {
+        let rows: Vec<(i64, String)> = students::table
+            .filter(students::student_no_hash.is_null())
+            .select((students::id, students::student_no_sealed))
+            .order(students::id.asc())
+            .limit(BATCH * 10)
+            .load(conn)?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        let mut values = Vec::with_capacity(rows.len());
+        for (id, stored) in &rows {
+            let plain = plain_of(&ring, StudentNumber::NAME, stored)?;
+            // Both are base64url or hex text (checked), so they go into the statement as literals.
+            let (sealed, hash) = (ring.seal(StudentNumber::NAME, &plain), student_no_index(&ring, &plain));
+            if !(sealed.chars().chain(hash.chars())).all(|c| c.is_ascii_alphanumeric() || "$-_".contains(c)) {
+                return Err(AppError::internal_msg("seal.format", "加密后的学籍号含有意外字符".into()));
+            }
+            values.push(format!("({id}, '{sealed}', '{hash}')"));
+        }
+        diesel::sql_query(format!(
+            "WITH v(id, sealed, hash) AS (VALUES {}) UPDATE students SET student_no_sealed = v.sealed, \
+             student_no_hash = v.hash FROM v WHERE students.id = v.id",
+            values.join(", ")
+        ))
+        .execute(conn)?;
+        done += rows.len();
+    }
+}
+
 /// The fields whose history values are sealed.
 fn sensitive_fields() -> Vec<&'static str> {
-    crate::domain::student::FIELDS.iter().map(|f| f.key).chain(["student_no"]).filter(|k| history_sealed(k)).collect()
+    crate::domain::student::FIELDS
+        .iter()
+        .map(|f| f.key)
+        .chain(["student_no", "merge"])
+        .filter(|k| history_sealed(k))
+        .collect()
 }
 
 fn reseal_history(conn: &mut DbConn, ring: &KeyRing) -> AppResult<usize> {
@@ -617,12 +716,14 @@ macro_rules! sealed_column {
     };
 }
 
-fn sealed_columns() -> [SealedColumn; 4] {
+fn sealed_columns() -> [SealedColumn; 6] {
     [
         sealed_column!(StaffPhone, teachers, id, phone_sealed),
         sealed_column!(PrincipalPhone, schools, org_id, principal_phone_sealed),
         sealed_column!(PrincipalMobile, schools, org_id, principal_mobile_sealed),
         sealed_column!(ComplaintContact, complaints, id, contact_sealed),
+        sealed_column!(MergedStudentNo, student_merges, id, merged_student_no_sealed),
+        sealed_column!(MergedRecord, student_merges, id, merged_record_sealed),
     ]
 }
 
@@ -775,13 +876,12 @@ pub fn usage(conn: &mut DbConn) -> AppResult<Vec<KeyUsage>> {
     let mut after = 0;
     loop {
         let rows = stored_cells(conn, after)?;
-        let Some(last) = rows.last().map(|r| r.0) else { break };
+        let Some(last) = rows.last().map(|r| r.id) else { break };
         after = last;
-        for (_, a, b, c, r) in &rows {
-            for v in [a, b, c] {
-                count(v.as_deref());
+        for cells in &rows {
+            for v in cells.values() {
+                count(v);
             }
-            count(Some(r));
         }
     }
     let mut after = 0;

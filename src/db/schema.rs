@@ -161,12 +161,19 @@ diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::table! {
+    student_no_counters (prefix) {
+        prefix -> Text,
+        highest -> Integer,
+    }
+}
+
+diesel::table! {
     students (id) {
         id -> BigInt,
         school_id -> BigInt,
         class_id -> Nullable<BigInt>,
         county_code -> Text,
-        student_no -> Text,
+        student_no_sealed -> Text,
         name -> Text,
         sex -> Text,
         birth_date -> Date,
@@ -190,6 +197,7 @@ diesel::table! {
         id_no_hash -> Nullable<Text>,
         guardian_id_no_hash -> Nullable<Text>,
         guardian_phone_hash -> Nullable<Text>,
+        student_no_hash -> Nullable<Text>,
     }
 }
 
@@ -273,9 +281,9 @@ diesel::table! {
     student_merges (id) {
         id -> BigInt,
         survivor_id -> BigInt,
-        merged_student_no -> Text,
+        merged_student_no_sealed -> Text,
         merged_school_id -> BigInt,
-        merged_record -> Text,
+        merged_record_sealed -> Text,
         filled_fields -> Text,
         note -> Text,
         merged_by -> Text,
@@ -1204,6 +1212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     audit_log,
     students,
+    student_no_counters,
     student_history,
     key_locks,
     attachments,

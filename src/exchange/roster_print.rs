@@ -139,7 +139,7 @@ pub fn check_glyphs(head: &RosterHead, lines: &[RosterLine]) -> AppResult<()> {
     };
     check("学校", "名称", &head.school_name)?;
     for l in lines {
-        let who = format!("学籍号{}", l.student_no);
+        let who = format!("学籍号{}", crate::domain::mask::student_no(&l.student_no));
         check(&who, "姓名", &l.name)?;
         check(&who, "监护人姓名", &l.guardian_name)?;
         check(&who, "班级", &l.class_name)?;

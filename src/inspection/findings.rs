@@ -688,7 +688,7 @@ pub fn student_of(conn: &mut DbConn, caller: &Caller, id: i64, student_no: &str)
     crate::db::schema::students::table
         .inner_join(orgs::table.on(orgs::id.eq(crate::db::schema::students::school_id)))
         .filter(orgs::code.eq(&f.school))
-        .filter(crate::db::schema::students::student_no.eq(no))
+        .filter(crate::db::schema::students::student_no_hash.eq(crate::db::at_rest::student_no_hash(no)?))
         .select(crate::db::schema::students::id)
         .first(conn)
         .optional()?

@@ -227,11 +227,12 @@ type Row = (
     Option<String>,
 );
 
-fn stored(row: Row) -> StoredFlag {
+fn stored(row: Row) -> AppResult<StoredFlag> {
     let ((id, term, rule, severity, month, amount, message, state, holds, first, last), (code, name), no) = row;
     let severity = Severity::parse(&severity).unwrap_or(Severity::Review);
     let state = FlagState::parse(&state).unwrap_or(FlagState::Open);
-    StoredFlag {
+    let student_no = no.as_deref().map(crate::db::at_rest::student_no).transpose()?;
+    Ok(StoredFlag {
         id,
         term,
         title: Rule::parse(&rule).map_or("", |r| r.info().title),
@@ -240,7 +241,7 @@ fn stored(row: Row) -> StoredFlag {
         severity_label: severity.label(),
         school: code,
         school_name: name,
-        student_no: no.as_deref().map(crate::domain::mask::student_no),
+        student_no: student_no.as_deref().map(crate::domain::mask::student_no),
         month: month.and_then(|m| Month::from_key(m).ok()).map(|m| m.to_string()),
         amount: amount.map(|a| Fen::new(a).to_string()),
         message,
@@ -249,7 +250,7 @@ fn stored(row: Row) -> StoredFlag {
         holds,
         first_seen_at: crate::clock::local(first),
         last_seen_at: crate::clock::local(last),
-    }
+    })
 }
 
 /// The counties whose flags an org's list holds: itself, the one it lies in, or those under it.
@@ -310,11 +311,11 @@ pub fn list(
                 anomaly_flags::last_seen_at,
             ),
             (orgs::code, orgs::name),
-            students::student_no.nullable(),
+            students::student_no_sealed.nullable(),
         ))
         .order((anomaly_flags::rule.asc(), orgs::code.asc(), anomaly_flags::id.asc()))
         .load(conn)?;
-    Ok((org, rows.into_iter().map(stored).collect()))
+    Ok((org, rows.into_iter().map(stored).collect::<AppResult<_>>()?))
 }
 
 /// One step of a flag's history.
@@ -350,7 +351,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StoredFlag
                 anomaly_flags::last_seen_at,
             ),
             (orgs::code, orgs::name),
-            students::student_no.nullable(),
+            students::student_no_sealed.nullable(),
         ))
         .first(conn)
         .optional()?
@@ -376,7 +377,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(StoredFlag
             note,
         })
         .collect();
-    Ok((stored(row), steps))
+    Ok((stored(row)?, steps))
 }
 
 /// Who may take each action: the school on its own flags, the county (at or above the flag's

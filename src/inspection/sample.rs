@@ -14,7 +14,7 @@ use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::now;
 use crate::db::schema::{classes, inspection_plans, inspection_sampled, inspection_visits, orgs, students};
-use crate::db::{DbConn, write_tx};
+use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::calendar::Span;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::sampling::{self, Candidate, Drawn, Method};
@@ -136,9 +136,11 @@ fn population(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(Org, 
     for chunk in placed.chunks(5000) {
         let rows: Vec<(i64, String)> = students::table
             .filter(students::id.eq_any(chunk.iter().map(|p| p.student_id).collect::<Vec<_>>()))
-            .select((students::id, students::student_no))
+            .select((students::id, students::student_no_sealed))
             .load(conn)?;
-        numbers.extend(rows);
+        for (id, no) in rows {
+            numbers.insert(id, at_rest::student_no(&no)?);
+        }
     }
     let mut kids: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for p in &placed {
@@ -196,12 +198,20 @@ pub fn plan(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(i64, Sa
     let (county, pop) = population(conn, caller, ask)?;
     let sample = draw_from(&county, &pop, ask)?;
     let ids: BTreeMap<&str, i64> = pop.iter().map(|(o, _)| (o.code.as_str(), o.id)).collect();
-    let numbers: Vec<&String> = sample.schools.iter().flat_map(|s| s.students.iter()).collect();
+    // By the numbers' hashes (the numbers are sealed).
+    let ring = at_rest::ring()?;
+    let hashes: BTreeMap<String, &String> = sample
+        .schools
+        .iter()
+        .flat_map(|s| s.students.iter())
+        .map(|no| (at_rest::student_no_index(&ring, no), no))
+        .collect();
     let student_ids: BTreeMap<String, i64> = students::table
-        .filter(students::student_no.eq_any(numbers))
-        .select((students::student_no, students::id))
-        .load::<(String, i64)>(conn)?
+        .filter(students::student_no_hash.eq_any(hashes.keys()))
+        .select((students::student_no_hash, students::id))
+        .load::<(Option<String>, i64)>(conn)?
         .into_iter()
+        .filter_map(|(hash, id)| Some(((*hashes.get(hash.as_deref()?)?).clone(), id)))
         .collect();
     let id = write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(inspection_plans::table)
@@ -367,7 +377,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
             (
                 inspection_sampled::visit_id,
                 inspection_sampled::seq,
-                students::student_no,
+                students::student_no_sealed,
                 students::name,
                 students::sex,
                 classes::name.nullable(),
@@ -379,7 +389,12 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
                 inspection_sampled::guardian_confirms,
             ),
         ))
-        .load(conn)?;
+        .load::<K>(conn)?
+        .into_iter()
+        .map(|((visit, seq, no, name, sex, class), t)| {
+            Ok(((visit, seq, at_rest::student_no(&no)?, name, sex, class), t))
+        })
+        .collect::<AppResult<_>>()?;
     let method = Method::parse(&p.4).unwrap_or(Method::Random);
     Ok(PlanView {
         id: p.0,

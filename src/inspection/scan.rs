@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::rules::{canteen, children, daily, meals, money, roster};
 use super::settings::Settings;
 use crate::auth::Caller;
-use crate::db::DbConn;
 use crate::db::schema::{entitlement_lines, entitlement_periods, orgs, student_spells, students};
+use crate::db::{DbConn, at_rest};
 use crate::domain::anomaly::{Rule, Severity};
 use crate::domain::calendar::{DaySet, Month, Span};
 use crate::domain::role::{OrgKind, Permission};
@@ -36,7 +36,7 @@ pub struct Flag {
     /// The 学校标识码 (a flag about a county: its division code).
     pub school: String,
     pub school_name: String,
-    /// When the flag is about one child.
+    /// When the flag is about one child: filled by the scan from `student_id`.
     pub student_no: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_id: Option<i64>,
@@ -232,6 +232,11 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
         ran.push(rule.code());
         flags.extend(found);
     }
+    // The rules name a child by id; the number (sealed in the registry) is read once for all.
+    let who = students_by_id(conn, &flags.iter().filter_map(|f| f.student_id).collect::<Vec<_>>())?;
+    for f in &mut flags {
+        f.student_no = f.student_id.and_then(|id| who.get(&id)).map(|(no, _)| no.clone());
+    }
     flags.sort_by(|a, b| {
         (a.rule, &a.school, &a.month, &a.student_no, &a.key).cmp(&(b.rule, &b.school, &b.month, &b.student_no, &b.key))
     });
@@ -333,9 +338,11 @@ pub(super) fn students_by_id(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMa
     for chunk in ids.chunks(5000) {
         let rows: Vec<(i64, String, String)> = students::table
             .filter(students::id.eq_any(chunk))
-            .select((students::id, students::student_no, students::name))
+            .select((students::id, students::student_no_sealed, students::name))
             .load(conn)?;
-        out.extend(rows.into_iter().map(|(id, no, name)| (id, (no, name))));
+        for (id, no, name) in rows {
+            out.insert(id, (at_rest::student_no(&no)?, name));
+        }
     }
     Ok(out)
 }

@@ -600,7 +600,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
         .filter(entitlement_lines::period_id.eq(row.id))
         .select((
             entitlement_lines::student_id,
-            students::student_no,
+            students::student_no_sealed,
             students::name,
             entitlement_lines::kind,
             entitlement_lines::for_month,
@@ -608,8 +608,15 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
             entitlement_lines::day_list,
             entitlement_lines::amount_fen,
         ))
-        .order((entitlement_lines::kind.asc(), students::student_no.asc()))
         .load(conn)?;
+    // In kind and number order (sorted here: the numbers are sealed in the database).
+    let mut lines = lines
+        .into_iter()
+        .map(|(id, no, name, kind, for_month, days, day_list, fen)| {
+            Ok((id, crate::db::at_rest::student_no(&no)?, name, kind, for_month, days, day_list, fen))
+        })
+        .collect::<AppResult<Vec<Row>>>()?;
+    lines.sort_by(|a, b| (&a.3, &a.1).cmp(&(&b.3, &b.1)));
     let lines = lines
         .into_iter()
         .map(|(student_id, student_no, name, kind, for_month, days, day_list, fen)| LineView {

@@ -406,7 +406,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
         .inner_join(students::table)
         .filter(yibu_lines::period_id.eq(row.id))
         .select((
-            students::student_no,
+            students::student_no_sealed,
             students::name,
             yibu_lines::kind,
             yibu_lines::for_term,
@@ -415,8 +415,15 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
             yibu_lines::term_days,
             yibu_lines::amount_fen,
         ))
-        .order((yibu_lines::kind.asc(), students::student_no.asc()))
         .load(conn)?;
+    // In kind and number order (sorted here: the numbers are sealed in the database).
+    let mut lines = lines
+        .into_iter()
+        .map(|(no, name, kind, for_term, rate_kind, days, term_days, fen)| {
+            Ok((crate::db::at_rest::student_no(&no)?, name, kind, for_term, rate_kind, days, term_days, fen))
+        })
+        .collect::<AppResult<Vec<Row>>>()?;
+    lines.sort_by(|a, b| (&a.2, &a.0).cmp(&(&b.2, &b.0)));
     let lines = lines
         .into_iter()
         .map(|(student_no, name, kind, for_term, rate_kind, days, term_days, fen)| LineView {

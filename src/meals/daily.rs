@@ -137,12 +137,12 @@ pub(crate) fn eligible(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppRe
         .filter(student_spells::from_date.le(day))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
         .filter(students::review.eq("confirmed"))
-        .select((student_spells::student_id, student_spells::class_id, students::name, students::student_no))
-        .order(students::student_no.asc())
+        .select((student_spells::student_id, student_spells::class_id, students::name, students::student_no_sealed))
         .load(conn)?;
     let mut per: BTreeMap<i64, BTreeMap<i64, Child>> = BTreeMap::new();
     for (id, class, name, student_no) in kids {
         if let Some(c) = class {
+            let student_no = crate::db::at_rest::student_no(&student_no)?;
             per.entry(c).or_default().insert(id, Child { id, name, student_no });
         }
     }

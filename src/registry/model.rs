@@ -2,13 +2,13 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::db::at_rest::{GuardianIdNo, GuardianPhone, HistoryValue, IdNo, Opened, OpenedText, Record};
+use crate::db::at_rest::{GuardianIdNo, GuardianPhone, HistoryValue, IdNo, Opened, OpenedText, Record, StudentNumber};
 use crate::db::schema::{student_history, students};
 use crate::domain::codes;
 use crate::domain::mask;
-use crate::domain::student::StudentRecord;
+use crate::domain::student::{SPECIAL_CATEGORIES, StudentRecord, WITHHELD, is_sensitive, masked_value};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = students)]
@@ -17,6 +17,7 @@ pub struct StudentRow {
     pub school_id: i64,
     pub class_id: Option<i64>,
     pub county_code: String,
+    #[diesel(column_name = student_no_sealed, deserialize_as = OpenedText<StudentNumber>)]
     pub student_no: String,
     pub name: String,
     pub sex: String,
@@ -141,7 +142,7 @@ pub struct StudentView {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = student_history)]
 pub struct HistoryRow {
     pub id: i64,
@@ -157,6 +158,26 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
+    /// The row as shown, like the record it belongs to: numbers masked, special categories
+    /// withheld from a reader not granted them.
+    pub fn shown(mut self, special: bool) -> Self {
+        let field = self.field.as_str();
+        let show = |v: &str| {
+            if !special && SPECIAL_CATEGORIES.contains(&field) {
+                WITHHELD.to_owned()
+            } else if is_sensitive(field) {
+                masked_value(field, v)
+            } else if matches!(field, "student_no" | "merge") {
+                mask::student_no(v)
+            } else {
+                v.to_owned()
+            }
+        };
+        self.old_value = self.old_value.as_deref().map(show);
+        self.new_value = self.new_value.as_deref().map(show);
+        self
+    }
+
     pub fn header(&self) -> &'static str {
         crate::domain::student::field(&self.field).map(|f| f.header).unwrap_or(match self.field.as_str() {
             "student_no" => "学籍号",

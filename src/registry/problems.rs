@@ -14,6 +14,7 @@ use super::service::{add_history, apply_update, audit_copy, issues_to_error, stu
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::{now, today};
+use crate::db::at_rest::{self, MergedRecord, MergedStudentNo, StudentNumber};
 use crate::db::schema::{
     change_requests, orgs, status_changes, student_history, student_merges, student_photos, student_spells, students,
 };
@@ -103,12 +104,13 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
             let held: Option<(String, String, String)> = students::table
                 .inner_join(orgs::table)
                 .filter(students::id.eq(of))
-                .select((students::student_no, orgs::name, students::review))
+                .select((students::student_no_sealed, orgs::name, students::review))
                 .first(conn)
                 .optional()?;
-            Ok(held.map(|(student_no, school_name, review)| Comparison {
+            let Some((student_no, school_name, review)) = held else { return Ok(None) };
+            Ok(Some(Comparison {
                 id: of,
-                student_no: mask::student_no(&student_no),
+                student_no: mask::student_no(&at_rest::open::<StudentNumber>(&student_no)?),
                 school_name,
                 review_label: review_label(&review),
                 in_scope: false,
@@ -228,22 +230,22 @@ fn merge(
     diesel::insert_into(student_merges::table)
         .values((
             student_merges::survivor_id.eq(survivor.id),
-            student_merges::merged_student_no.eq(&row.student_no),
+            student_merges::merged_student_no_sealed.eq(at_rest::seal::<MergedStudentNo>(&row.student_no)?),
             student_merges::merged_school_id.eq(school_id),
-            student_merges::merged_record.eq(provenance.to_string()),
+            student_merges::merged_record_sealed.eq(at_rest::seal::<MergedRecord>(&provenance.to_string())?),
             student_merges::filled_fields.eq(filled.join(",")),
             student_merges::note.eq(note),
             student_merges::merged_by.eq(&caller.username),
             student_merges::merged_at.eq(now()),
         ))
         .execute(conn)?;
-    let why = format!("合并学籍号{}的重复记录：{note}", row.student_no);
+    let why = format!("合并学籍号{}的重复记录：{note}", mask::student_no(&row.student_no));
     if !filled.is_empty() {
         apply_update(conn, caller, &survivor, &after, &why, None)?;
     }
     add_history(conn, survivor.id, "merge", None, Some(&row.student_no), note, &caller.username)?;
     let after = serde_json::json!({
-        "survivor": survivor.id, "survivor_no": survivor.student_no, "filled": filled, "note": note,
+        "survivor": survivor.id, "survivor_no": mask::student_no(&survivor.student_no), "filled": filled, "note": note,
     });
     Ok((survivor.id, after))
 }
@@ -295,7 +297,7 @@ pub fn merges_of(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<M
         .filter(student_merges::survivor_id.eq(row.id))
         .order(student_merges::id.desc())
         .select((
-            student_merges::merged_student_no,
+            student_merges::merged_student_no_sealed,
             orgs::name,
             student_merges::filled_fields,
             student_merges::note,
@@ -303,27 +305,48 @@ pub fn merges_of(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<M
             student_merges::merged_at,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(merged_student_no, merged_school, filled, note, merged_by, merged_at)| MergeView {
-            merged_student_no: mask::student_no(&merged_student_no),
-            merged_school,
-            filled: filled.split(',').filter_map(|k| crate::domain::student::field(k).map(|f| f.header)).collect(),
-            note,
-            merged_by,
-            merged_at,
+    rows.into_iter()
+        .map(|(merged_student_no, merged_school, filled, note, merged_by, merged_at)| {
+            Ok(MergeView {
+                merged_student_no: mask::student_no(&at_rest::open::<MergedStudentNo>(&merged_student_no)?),
+                merged_school,
+                filled: filled.split(',').filter_map(|k| crate::domain::student::field(k).map(|f| f.header)).collect(),
+                note,
+                merged_by,
+                merged_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// The stored provenance JSON of merges into a student (for the API and auditors).
+/// The stored provenance of merges into a student (for the API and auditors), shown as the
+/// records themselves are: numbers masked, special categories withheld unless granted.
 pub fn provenance(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<BTreeMap<String, serde_json::Value>>> {
     caller.require(conn, Permission::EditStudents, "merge_provenance")?;
     let (row, _) = student_in_scope(conn, caller, id)?;
-    let raw: Vec<String> = student_merges::table
+    let sealed: Vec<String> = student_merges::table
         .filter(student_merges::survivor_id.eq(row.id))
         .order(student_merges::id)
-        .select(student_merges::merged_record)
+        .select(student_merges::merged_record_sealed)
         .load(conn)?;
-    Ok(raw.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect())
+    let special = caller.may(Permission::ViewSpecialCategories);
+    let mut shown = Vec::with_capacity(sealed.len());
+    for s in sealed {
+        let Ok(mut p) =
+            serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&at_rest::open::<MergedRecord>(&s)?)
+        else {
+            continue;
+        };
+        if let Some(Ok(values)) = p.get("record").map(|r| serde_json::from_value(r.clone())) {
+            let record = StudentRecord::from_stored(values).masked();
+            let record = if special { record } else { record.without_special_categories() };
+            p.insert("record".into(), serde_json::json!(record.values()));
+        }
+        if let Some(Ok(history)) = p.get("history").map(|h| serde_json::from_value::<Vec<HistoryRow>>(h.clone())) {
+            let history: Vec<HistoryRow> = history.into_iter().map(|h| h.shown(special)).collect();
+            p.insert("history".into(), serde_json::json!(history));
+        }
+        shown.push(p);
+    }
+    Ok(shown)
 }

@@ -2,7 +2,7 @@
 //! scope; every change is audited and leaves field history.
 
 use crate::clock::{now, today};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -12,7 +12,7 @@ use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::at_rest::{self, SealedStudent};
-use crate::db::schema::{classes, orgs, student_history, student_spells, students};
+use crate::db::schema::{classes, orgs, student_history, student_no_counters, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::enrolment::{self, Start};
@@ -21,7 +21,7 @@ use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::ON_ROLL_STATUSES;
-use crate::domain::student::{Issue, SPECIAL_CATEGORIES, StudentRecord, WITHHELD, is_sensitive, masked_value};
+use crate::domain::student::{Issue, StudentRecord};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
@@ -158,6 +158,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
     let term = f.q.trim().to_owned();
     let normalised = crate::domain::id_card::normalise(&term);
     let id_hash = at_rest::id_hash(&normalised)?;
+    let no_hash = at_rest::student_no_hash(&normalised)?;
     let filtered = || {
         let mut q = students::table.inner_join(orgs::table).filter(orgs::path.like(base.clone())).into_boxed();
         if let Some(c) = f.class_id {
@@ -172,7 +173,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
                 students::name
                     .like(pat)
                     .or(students::id_no_hash.eq(id_hash.clone()))
-                    .or(students::student_no.eq(normalised.clone())),
+                    .or(students::student_no_hash.eq(no_hash.clone())),
             );
         }
         q
@@ -331,25 +332,13 @@ fn view_of(conn: &mut DbConn, caller: &Caller, row: StudentRow, school: Org, ful
 
 pub fn history(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<HistoryRow>> {
     let view = get(conn, caller, id)?;
-    let mut rows: Vec<HistoryRow> = student_history::table
+    let rows: Vec<HistoryRow> = student_history::table
         .filter(student_history::student_id.eq(view.id))
         .select(HistoryRow::as_select())
         .order(student_history::id.desc())
         .load(conn)?;
-    // Old and new values are shown as the record is: masked, special categories withheld.
     let special = caller.may(Permission::ViewSpecialCategories);
-    for r in &mut rows {
-        if !special && SPECIAL_CATEGORIES.contains(&r.field.as_str()) {
-            r.old_value = r.old_value.as_ref().map(|_| WITHHELD.to_owned());
-            r.new_value = r.new_value.as_ref().map(|_| WITHHELD.to_owned());
-        }
-        if is_sensitive(&r.field) || r.field == "student_no" {
-            let m = |v: &str| if r.field == "student_no" { mask::student_no(v) } else { masked_value(&r.field, v) };
-            r.old_value = r.old_value.as_deref().map(m);
-            r.new_value = r.new_value.as_deref().map(m);
-        }
-    }
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| r.shown(special)).collect())
 }
 
 // ---------------------------------------------------------------- writing
@@ -483,17 +472,11 @@ pub fn insert(
     let (class_id, _) = class_by_no(conn, school.id, record.get("class_no"))?;
     let county = county_of(&school.path);
     let problem = duplicate_problem(conn, record, None)?;
-    let no = NumberCounters::default().next(conn, &county, record.birth_date())?;
+    let mut counters = NumberCounters::default();
+    let no = counters.next(conn, &county, record.birth_date())?;
+    counters.save(conn)?;
     let id: i64 = diesel::insert_into(students::table)
-        .values(NewStudent::new(
-            school.id,
-            Some(class_id),
-            county,
-            no.as_str().to_owned(),
-            record,
-            problem.clone(),
-            now(),
-        )?)
+        .values(NewStudent::new(school.id, Some(class_id), county, no.as_str(), record, problem.clone(), now())?)
         .returning(students::id)
         .get_result(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
@@ -517,7 +500,8 @@ struct NewStudent {
     school_id: i64,
     class_id: Option<i64>,
     county_code: String,
-    student_no: String,
+    student_no_sealed: String,
+    student_no_hash: Option<String>,
     name: String,
     sex: String,
     birth_date: NaiveDate,
@@ -548,17 +532,19 @@ impl NewStudent {
         school_id: i64,
         class_id: Option<i64>,
         county_code: String,
-        student_no: String,
+        student_no: &str,
         r: &StudentRecord,
         duplicate: Option<Duplicate>,
         t: NaiveDateTime,
     ) -> AppResult<Self> {
         let c = columns(r)?;
+        let (student_no_sealed, hash) = at_rest::sealed_student_no(student_no)?;
         Ok(Self {
             school_id,
             class_id,
             county_code,
-            student_no,
+            student_no_sealed,
+            student_no_hash: Some(hash),
             name: c.name,
             sex: c.sex,
             birth_date: c.birth_date,
@@ -600,44 +586,58 @@ struct NewHistory<'a> {
 const CHUNK: usize = 400;
 
 /// The next free temporary number (L + county + birth date + 4 digits) per county and birth
-/// date. A county's highest numbers are read in one query the first time it is seen, so an
-/// import of any size asks the database once per county, and a single registration uses the
-/// same rule. Highest-plus-one, not a count: confirming a student turns L numbers into G numbers
-/// and leaves gaps that a count would hand out twice.
+/// date. The highest number handed out per prefix is kept in `student_no_counters` (the numbers
+/// themselves are sealed, so they cannot be compared): a county's counters are read in one query
+/// the first time it is seen, so an import of any size asks the database once per county, and a
+/// single registration uses the same rule. Highest-plus-one, not a count: confirming a student
+/// turns L numbers into G numbers and leaves gaps that a count would hand out twice.
+/// [`NumberCounters::save`] writes what was handed out, in the transaction that stores the numbers.
 #[derive(Debug, Default)]
 pub struct NumberCounters {
     counties: HashSet<String>,
     next: HashMap<String, u16>,
-}
-
-#[derive(QueryableByName)]
-struct PrefixMax {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    highest: String,
+    handed_out: BTreeSet<String>,
 }
 
 impl NumberCounters {
     pub fn next(&mut self, conn: &mut DbConn, county: &str, birth: NaiveDate) -> AppResult<StudentNo> {
         if !self.counties.contains(county) {
             // A range, not LIKE: SQLite's case-insensitive LIKE cannot use the index.
-            let highest: Vec<PrefixMax> = diesel::sql_query(
-                "SELECT MAX(student_no) AS highest FROM students \
-                 WHERE student_no >= $1 AND student_no < $2 GROUP BY substr(student_no, 1, 15)",
-            )
-            .bind::<diesel::sql_types::Text, _>(format!("L{county}"))
-            .bind::<diesel::sql_types::Text, _>(format!("L{county}:"))
-            .load(conn)?;
-            for h in highest {
-                let used = h.highest.get(15..).and_then(|n| n.parse::<u16>().ok()).unwrap_or(0);
-                self.next.insert(h.highest[..15].to_owned(), used.saturating_add(1));
+            let highest: Vec<(String, i32)> = student_no_counters::table
+                .filter(student_no_counters::prefix.ge(format!("L{county}")))
+                .filter(student_no_counters::prefix.lt(format!("L{county}:")))
+                .select((student_no_counters::prefix, student_no_counters::highest))
+                .load(conn)?;
+            for (prefix, used) in highest {
+                let next = u16::try_from(used).unwrap_or(u16::MAX).saturating_add(1);
+                self.next.insert(prefix, next);
             }
             self.counties.insert(county.to_owned());
         }
         let no = StudentNo::temporary(county, birth, 1);
-        let n = self.next.entry(no.as_str()[..15].to_owned()).or_insert(1);
+        let prefix = no.as_str()[..15].to_owned();
+        let n = self.next.entry(prefix.clone()).or_insert(1);
         let no = StudentNo::temporary(county, birth, *n);
         *n = n.wrapping_add(1);
+        self.handed_out.insert(prefix);
         Ok(no)
+    }
+
+    /// Records the highest number handed out per prefix since the last save (never lowering
+    /// what another writer recorded). Call in the transaction that stores the numbers.
+    pub fn save(&mut self, conn: &mut DbConn) -> AppResult<()> {
+        for prefix in std::mem::take(&mut self.handed_out) {
+            let highest = i32::from(self.next.get(&prefix).copied().unwrap_or(1).wrapping_sub(1));
+            diesel::sql_query(
+                "INSERT INTO student_no_counters (prefix, highest) VALUES ($1, $2) \
+                 ON CONFLICT (prefix) DO UPDATE SET highest = excluded.highest \
+                 WHERE excluded.highest > student_no_counters.highest",
+            )
+            .bind::<diesel::sql_types::Text, _>(&prefix)
+            .bind::<diesel::sql_types::Integer, _>(highest)
+            .execute(conn)?;
+        }
+        Ok(())
     }
 }
 
@@ -704,6 +704,14 @@ impl Holders {
     }
 }
 
+/// A student the importer inserts: its number and its first spell.
+struct NewArrival {
+    no: StudentNo,
+    school: i64,
+    class: Option<i64>,
+    from: NaiveDate,
+}
+
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
 /// writes one audit row for the whole batch. Call inside a transaction. Returns rows inserted.
@@ -730,35 +738,41 @@ pub fn insert_many(
     let holders = Holders::load(conn, &records, None)?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
-    // The first spell of each new student, by number (RETURNING order is not promised).
-    let mut first_spell: HashMap<String, (i64, Option<i64>, NaiveDate)> = HashMap::with_capacity(rows.len());
+    // Each new student's number and first spell, by the number's hash (RETURNING order is not
+    // promised).
+    let mut first_spell: HashMap<String, NewArrival> = HashMap::with_capacity(rows.len());
     for (i, r, start) in &rows {
         let school = &schools[*i];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, r.birth_date())?;
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        first_spell.insert(no.as_str().to_owned(), (school.id, class_id, start.on));
-        batch.push(NewStudent::new(school.id, class_id, county, no.as_str().to_owned(), r, duplicate, t)?);
+        let new = NewStudent::new(school.id, class_id, county, no.as_str(), r, duplicate, t)?;
+        let arrival = NewArrival { no, school: school.id, class: class_id, from: start.on };
+        first_spell.insert(new.student_no_hash.clone().unwrap_or_default(), arrival);
+        batch.push(new);
     }
+    counters.save(conn)?;
     for chunk in batch.chunks(CHUNK) {
-        let ids: Vec<(i64, String)> = per_backend!(conn, |c| diesel::insert_into(students::table)
+        let ids: Vec<(i64, Option<String>)> = per_backend!(conn, |c| diesel::insert_into(students::table)
             .values(chunk)
-            .returning((students::id, students::student_no))
+            .returning((students::id, students::student_no_hash))
             .get_results(c))?;
-        let spells: Vec<(i64, i64, Option<i64>, NaiveDate)> = ids
+        let inserted: Vec<(i64, &NewArrival)> = ids
             .iter()
-            .filter_map(|(id, no)| first_spell.get(no).map(|(school, class, from)| (*id, *school, *class, *from)))
+            .filter_map(|(id, hash)| hash.as_deref().and_then(|h| first_spell.get(h)).map(|first| (*id, first)))
             .collect();
+        let spells: Vec<(i64, i64, Option<i64>, NaiveDate)> =
+            inserted.iter().map(|(id, a)| (*id, a.school, a.class, a.from)).collect();
         super::timeline::enrol(conn, &spells)?;
-        let history: Vec<NewHistory<'_>> = ids
-            .into_iter()
-            .map(|(id, no)| {
+        let history: Vec<NewHistory<'_>> = inserted
+            .iter()
+            .map(|(id, a)| {
                 Ok(NewHistory {
-                    student_id: id,
+                    student_id: *id,
                     field: "student_no",
                     old_value: None,
-                    new_value: at_rest::history_value("student_no", Some(&no))?,
+                    new_value: at_rest::history_value("student_no", Some(a.no.as_str()))?,
                     reason,
                     actor: &caller.username,
                     at: t,
@@ -940,21 +954,27 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
                     StudentNo::formal_without_id(&r.county_code, r.birth_date, seq)
                 }
             };
+            let (sealed, hash) = at_rest::sealed_student_no(formal.as_str())?;
             let taken: i64 = students::table
-                .filter(students::student_no.eq(formal.as_str()))
+                .filter(students::student_no_hash.eq(&hash))
                 .filter(students::id.ne(r.id))
                 .count()
                 .get_result(conn)?;
             if taken > 0 {
                 return Err(AppError::conflict(
                     "student.number_taken",
-                    format!("“{}”的正式学籍号{}已被占用，请在问题学籍中核查", r.name, formal.as_str()),
+                    format!(
+                        "“{}”的正式学籍号{}已被占用，请在问题学籍中核查",
+                        r.name,
+                        mask::student_no(formal.as_str())
+                    ),
                 ));
             }
             diesel::update(students::table.find(r.id))
                 .set((
                     students::review.eq("confirmed"),
-                    students::student_no.eq(formal.as_str()),
+                    students::student_no_sealed.eq(sealed),
+                    students::student_no_hash.eq(hash),
                     students::updated_at.eq(now()),
                 ))
                 .execute(conn)?;

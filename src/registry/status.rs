@@ -257,10 +257,13 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
     let student_ids: Vec<i64> = rows.iter().map(|r| r.student_id).collect();
     let students: HashMap<i64, (String, String, Option<String>)> = students::table
         .filter(students::id.eq_any(&student_ids))
-        .select((students::id, students::name, students::student_no, students::id_no_sealed))
+        .select((students::id, students::name, students::student_no_sealed, students::id_no_sealed))
         .load::<(i64, String, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(id, n, no, idn)| Ok((id, (n, no, idn.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?))))
+        .map(|(id, n, no, idn)| {
+            let no = at_rest::open::<at_rest::StudentNumber>(&no)?;
+            Ok((id, (n, no, idn.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?)))
+        })
         .collect::<AppResult<Vec<_>>>()?
         .into_iter()
         .collect();
@@ -685,7 +688,7 @@ pub fn request_transfer(
     // Both number and name must match, so a school cannot browse other counties' children.
     let found: Option<(StudentRow, Org)> = students::table
         .inner_join(orgs::table)
-        .filter(students::student_no.eq(&no))
+        .filter(students::student_no_hash.eq(at_rest::student_no_hash(&no)?))
         .filter(students::name.eq(&name))
         .select((StudentRow::as_select(), Org::as_select()))
         .first(conn)
@@ -1109,8 +1112,11 @@ pub fn batch(
     let outcome = write_tx(conn, |conn| {
         for l in lines {
             let no = crate::domain::id_card::normalise(&l.student_no);
-            let id: Option<i64> =
-                students::table.filter(students::student_no.eq(&no)).select(students::id).first(conn).optional()?;
+            let id: Option<i64> = students::table
+                .filter(students::student_no_hash.eq(at_rest::student_no_hash(&no)?))
+                .select(students::id)
+                .first(conn)
+                .optional()?;
             let Some(id) = id else {
                 errors.push(RowError {
                     row: l.row,

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::service::student_in_scope;
 use crate::auth::Caller;
-use crate::db::DbConn;
 use crate::db::schema::{classes, orgs, student_spells, students};
+use crate::db::{DbConn, at_rest};
 use crate::domain::role::Permission;
 use crate::domain::status::State;
 use crate::domain::timeline::{Spell, Timeline};
@@ -289,18 +289,19 @@ pub fn eligible_list(
     let rows: Vec<(i64, String, String, Option<String>)> = students::table
         .left_join(classes::table)
         .filter(students::id.eq_any(&ids))
-        .select((students::id, students::student_no, students::name, classes::name.nullable()))
+        .select((students::id, students::student_no_sealed, students::name, classes::name.nullable()))
         .order((students::class_id.asc(), students::name.asc()))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, student_no, name, class)| EligibleStudent {
-            id,
-            student_no: crate::domain::mask::student_no(&student_no),
-            name,
-            class_name: class.unwrap_or_default(),
+    rows.into_iter()
+        .map(|(id, student_no, name, class)| {
+            Ok(EligibleStudent {
+                id,
+                student_no: crate::domain::mask::student_no(&at_rest::student_no(&student_no)?),
+                name,
+                class_name: class.unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -540,12 +540,13 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
             let mut list: Vec<(String, String, String)> = Vec::with_capacity(ids.len());
             let all: Vec<i64> = ids.iter().copied().collect();
             for chunk in all.chunks(5_000) {
-                list.extend(
-                    students::table
-                        .filter(students::id.eq_any(chunk))
-                        .select((students::student_no, students::name, students::sex))
-                        .load::<(String, String, String)>(conn)?,
-                );
+                let rows = students::table
+                    .filter(students::id.eq_any(chunk))
+                    .select((students::student_no_sealed, students::name, students::sex))
+                    .load::<(String, String, String)>(conn)?;
+                for (no, name, sex) in rows {
+                    list.push((crate::db::at_rest::student_no(&no)?, name, sex));
+                }
             }
             list.sort();
             (

@@ -484,9 +484,19 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
             .filter(orgs::code.eq(demo["schools"][0].as_str().expect("school")))
             .filter(students::review.eq("confirmed"))
             .filter(students::status.eq("enrolled"))
-            .select((students::student_no, students::name, students::id))
+            .select((students::student_no_sealed, students::name, students::id))
             .order(students::id.desc())
             .first::<(String, String, i64)>(&mut conn)
+            .map(|(sealed, name, id)| {
+                // Opened with this server's keys (its own secret.key), not the tests' installed ring.
+                let master = std::fs::read_to_string(tmp.path().join("secret.key")).expect("secret");
+                let keys = mealroll::config::Keys::from_master(&hex::decode(master.trim()).expect("hex"));
+                let no = keys
+                    .fields
+                    .open(<mealroll::db::at_rest::StudentNumber as mealroll::db::at_rest::SealedField>::NAME, &sealed)
+                    .expect("opens");
+                (no, name, id)
+            })
             .expect("a confirmed student")
     };
     let logout = || {

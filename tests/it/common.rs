@@ -404,12 +404,15 @@ where
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let no: String = {
-        use diesel::prelude::*;
-        use mealroll::db::schema::students;
-        students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
-    };
-    (id, no)
+    (id, student_no_of(&mut w.conn(), id))
+}
+
+/// A student's 学籍号 in full (the registry keeps it sealed).
+pub fn student_no_of(conn: &mut mealroll::db::DbConn, id: i64) -> String {
+    use diesel::prelude::*;
+    use mealroll::db::schema::students;
+    let sealed: String = students::table.find(id).select(students::student_no_sealed).first(conn).expect("student");
+    mealroll::db::at_rest::student_no(&sealed).expect("opens")
 }
 
 /// Runs a poppler tool (pdftotext, pdfinfo …) on PDF bytes and returns its output.

@@ -578,14 +578,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
                 .await;
         assert_eq!(s, 200, "{label}: {v}");
         let [joined, moved, changed_class, died] = ids[..] else { panic!("four") };
-        let nos: Vec<String> = ids
-            .iter()
-            .map(|id| {
-                use diesel::prelude::*;
-                use mealroll::db::schema::students;
-                students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
-            })
-            .collect();
+        let nos: Vec<String> = ids.iter().map(|id| common::student_no_of(&mut w.conn(), *id)).collect();
 
         // 吴转学 leaves A on 15 October and arrives at B on the 20th (requested by B, approved
         // by A's principal and the county, long after the arrival day).

@@ -346,6 +346,5 @@ async fn a_finding_recovers_its_money_opens_the_correction_and_the_inspector_rea
 }
 
 fn students_no(w: &World, id: i64) -> String {
-    use mealroll::db::schema::students;
-    students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("student")
+    common::student_no_of(&mut w.conn(), id)
 }

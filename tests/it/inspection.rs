@@ -115,9 +115,7 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
                 .expect("no");
             at_rest::open::<at_rest::IdNo>(&sealed).expect("opens")
         };
-        let no_of = |id: i64| -> String {
-            students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no")
-        };
+        let no_of = |id: i64| -> String { common::student_no_of(&mut w.conn(), id) };
 
         // October computed while every child was at school, then closed; the deaths, a legacy
         // record carrying 王全勤's ID at school B, and a mistyped check digit come in afterwards.
@@ -389,11 +387,8 @@ async fn the_rules_about_rosters_growth_guardians_money_and_reports() {
                 .await;
         assert_eq!(s, 200, "{label}: {v}");
         let id = |name: &str| ids[names.iter().position(|n| *n == name).expect("name")];
-        let no_of = |id: i64| -> String {
-            mealroll::domain::mask::student_no(
-                &students::table.find(id).select(students::student_no).first::<String>(&mut w.conn()).expect("no"),
-            )
-        };
+        let no_of =
+            |id: i64| -> String { mealroll::domain::mask::student_no(&common::student_no_of(&mut w.conn(), id)) };
         // One guardian's ID number on 甲一 at A and 辛乙 at B (and the template's one phone on nobody).
         diesel::update(students::table)
             .set((students::guardian_phone_sealed.eq(None::<String>), students::guardian_phone_hash.eq(None::<String>)))

@@ -259,7 +259,7 @@ where
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    (id, students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no"))
+    (id, common::student_no_of(&mut w.conn(), id))
 }
 
 fn leave(w: &World, id: i64, on: &str) {

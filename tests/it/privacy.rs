@@ -16,11 +16,13 @@ use serde_json::{Value, json};
 /// Every full identifier stored for the children: ID numbers, guardians' ID numbers, phones and
 /// 学籍号 (each long enough that it cannot appear by chance).
 fn identifiers(w: &World) -> Vec<String> {
-    let rows: Vec<(String, String)> =
-        students::table.select((students::student_no, students::record_sealed)).load(&mut w.conn()).expect("students");
+    let rows: Vec<(String, String)> = students::table
+        .select((students::student_no_sealed, students::record_sealed))
+        .load(&mut w.conn())
+        .expect("students");
     let mut out = Vec::new();
     for (no, record) in rows {
-        out.push(no);
+        out.push(mealroll::db::at_rest::student_no(&no).expect("opens"));
         let record = mealroll::db::at_rest::open::<mealroll::db::at_rest::Record>(&record).expect("opens");
         let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&record).expect("record");
         out.extend(
@@ -346,7 +348,9 @@ fn stored_bytes(w: &World) -> Vec<u8> {
                 t: String,
             }
             let mut out = Vec::new();
-            for table in ["students", "student_history", "teachers", "schools", "complaints", "audit_log"] {
+            for table in
+                ["students", "student_history", "student_merges", "teachers", "schools", "complaints", "audit_log"]
+            {
                 let rows: Vec<Dump> =
                     diesel::sql_query(format!("SELECT x::text AS t FROM {table} x")).load(&mut w.conn()).expect("dump");
                 for r in rows {
@@ -451,6 +455,52 @@ async fn identities_are_stored_sealed_yet_found_by_their_keyed_hash() {
         let dup = mealroll::registry::service::create(&mut w.conn(), &w.caller("b.xueji"), SCHOOL_B, &raw_of(&again))
             .expect("create");
         assert_eq!(dup.review, "problem", "{label}");
+
+        // Confirmed, the child's 学籍号 is "G" + its ID number: sealed too, found by its hash,
+        // and so is what a merge of the double entry keeps of it (number, record, history).
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/confirm").set_json(json!({"ids": [kids[1].0]})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let formal = format!("G{}", kids[1].1);
+        assert_eq!(common::student_no_of(&mut w.conn(), kids[1].0), formal, "{label}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/students/search").set_json(json!({"q": formal.to_lowercase()})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let items = v["items"].as_array().expect("items");
+        assert_eq!(items.iter().map(|i| i["id"].as_i64()).collect::<Vec<_>>(), [Some(kids[1].0)], "{label}: {v}");
+        assert!(items[0]["student_no"].as_str().is_some_and(|n| n.contains('*')), "{label}: listed masked: {v}");
+        let dup_no = common::student_no_of(&mut w.conn(), dup.id);
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/api/v1/students/{}/resolve", dup.id))
+                .set_json(json!({"decision": "merge", "note": "同一学生"})),
+            &yyb,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let (s, merges) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/students/{}/merges", kids[1].0)), &yyb).await;
+        assert_eq!(s, 200, "{label}: {merges}");
+        assert!(merges["provenance"][0]["record"]["id_no"].as_str().is_some_and(|n| n.contains('*')), "{label}");
+        let shown = merges.to_string();
+        assert!(
+            !shown.contains(&kids[1].1) && !shown.contains(&formal),
+            "{label}: a merge shows a full number: {shown}"
+        );
+        let stored = stored_bytes(&w);
+        for secret in [&formal, &kids[1].1, &dup_no] {
+            assert!(!contains(&stored, secret), "{label}: {secret} stored in plain text");
+        }
+
         // A guardian's ID number is found the same way (A11 groups by it).
         let hash = mealroll::db::at_rest::id_hash(&kids[2].2).expect("hash");
         let n: i64 = students::table
@@ -473,7 +523,7 @@ async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
         // Back to how a database from before encryption held them: plain values, no hashes.
         {
             let mut conn = w.conn();
-            type Cells = (i64, Option<String>, Option<String>, Option<String>, String);
+            type Cells = (i64, Option<String>, Option<String>, Option<String>, String, String);
             let rows: Vec<Cells> = students::table
                 .select((
                     students::id,
@@ -481,10 +531,11 @@ async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
                     students::guardian_id_no_sealed,
                     students::guardian_phone_sealed,
                     students::record_sealed,
+                    students::student_no_sealed,
                 ))
                 .load(&mut conn)
                 .expect("rows");
-            for (id, a, b, c, r) in rows {
+            for (id, a, b, c, r, no) in rows {
                 diesel::update(students::table.find(id))
                     .set((
                         students::id_no_sealed.eq(a.map(|v| at_rest::open::<IdNo>(&v).expect("open"))),
@@ -492,6 +543,8 @@ async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
                         students::guardian_phone_sealed
                             .eq(c.map(|v| at_rest::open::<GuardianPhone>(&v).expect("open"))),
                         students::record_sealed.eq(at_rest::open::<Record>(&r).expect("open")),
+                        students::student_no_sealed.eq(at_rest::student_no(&no).expect("open")),
+                        students::student_no_hash.eq(None::<String>),
                         students::id_no_hash.eq(None::<String>),
                         students::guardian_id_no_hash.eq(None::<String>),
                         students::guardian_phone_hash.eq(None::<String>),
@@ -540,13 +593,16 @@ async fn a_database_written_before_encryption_is_sealed_in_place_when_opened() {
             }
         }
         for (id, id_no, guardian, _) in &kids {
-            let (h, g): (Option<String>, Option<String>) = students::table
+            let (h, g, n): (Option<String>, Option<String>, Option<String>) = students::table
                 .find(id)
-                .select((students::id_no_hash, students::guardian_id_no_hash))
+                .select((students::id_no_hash, students::guardian_id_no_hash, students::student_no_hash))
                 .first(&mut w.conn())
                 .expect("hashes");
             assert_eq!(h, Some(at_rest::id_hash(id_no).expect("hash")), "{label}");
             assert_eq!(g, Some(at_rest::id_hash(guardian).expect("hash")), "{label}");
+            let no = common::student_no_of(&mut w.conn(), *id);
+            assert_eq!(n, Some(at_rest::student_no_hash(&no).expect("hash")), "{label}: the number found again");
+            assert!(!contains(&stored, &no), "{label}: {no} still plain after sealing");
             let v =
                 mealroll::registry::service::unmask(&mut w.conn(), &w.caller("yyb"), *id, "核对").expect("read back");
             assert_eq!(v.record.get("id_no"), id_no, "{label}");

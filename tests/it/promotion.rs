@@ -76,8 +76,7 @@ async fn promotion_previews_applies_once_and_undoes_until_confirmed() {
         .await;
         assert_eq!(s, 200);
         let (graduate, repeater) = (ids[0], ids[1]);
-        let repeater_no: String =
-            students::table.find(repeater).select(students::student_no).first(&mut w.conn()).expect("no");
+        let repeater_no: String = common::student_no_of(&mut w.conn(), repeater);
         let year = school_year_of(today());
         let spring = mealroll::domain::term::Term::new(year, 2).expect("term");
         let (start, end) = spring.customary_dates();
@@ -212,11 +211,14 @@ async fn demo_county_promotes_once_and_batches_suspensions_from_a_file() {
         // Suspensions from a file: one bad line refuses the whole batch.
         let nos: Vec<String> = students::table
             .filter(students::review.eq("confirmed"))
-            .select(students::student_no)
+            .select(students::student_no_sealed)
             .order(students::id.asc())
             .limit(3)
-            .load(&mut conn)
-            .expect("students");
+            .load::<String>(&mut conn)
+            .expect("students")
+            .iter()
+            .map(|s| mealroll::db::at_rest::student_no(s).expect("opens"))
+            .collect();
         assert_eq!(nos.len(), 3, "{label}: the demo confirms its students");
         let day = (today() - Days::new(7)).to_string();
         let dir = tempfile::tempdir().expect("dir");

@@ -337,6 +337,13 @@ async fn temporary_numbers_never_repeat_after_confirmation() {
         registry::confirm(&mut conn, &w.caller("yyb"), &[first.id]).expect("confirm");
         let third = registry::create(&mut conn, &school, SCHOOL_A, &raw("丙", "52232620200309042")).expect("third");
         assert!(third.student_no.ends_with("0003"), "{label}: {} repeats a number in use", third.student_no);
+        // The numbers are sealed, so the highest handed out is kept beside them.
+        let highest: i32 = {
+            use diesel::prelude::*;
+            use mealroll::db::schema::student_no_counters as c;
+            c::table.filter(c::prefix.eq("L52232620200309")).select(c::highest).first(&mut conn).expect("counter")
+        };
+        assert_eq!(highest, 3, "{label}");
     }
 }
 

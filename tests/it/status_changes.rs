@@ -113,7 +113,7 @@ async fn suspension_resumption_and_the_days_around_them() {
         // Suspended: no second suspension, no transfer, nothing changed by either.
         let (s, v) = call(&app, req("11", back), &a).await;
         assert_eq!((s, v["error"].as_str()), (409, Some("change.wrong_state")), "{v}");
-        let no: String = students::table.find(id).select(students::student_no).first(&mut w.conn()).expect("no");
+        let no = common::student_no_of(&mut w.conn(), id);
         let (s, v) = call(
             &app,
             test::TestRequest::post().uri("/api/v1/transfers").set_json(json!({

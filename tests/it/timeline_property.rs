@@ -142,8 +142,9 @@ fn random_changes_never_lose_or_double_a_child() {
         for step in 0..70 {
             let id = ids[rng.random_range(0..ids.len())];
             let day = entry + Days::new(rng.random_range(0..span + 20));
-            let row = students::table.find(id).select((students::student_no, students::name, students::status));
-            let (no, name, st): (String, String, String) = row.first(&mut conn).expect("student");
+            let row = students::table.find(id).select((students::name, students::status));
+            let (name, st): (String, String) = row.first(&mut conn).expect("student");
+            let no = common::student_no_of(&mut conn, id);
             let here =
                 school_ids[&students::table.find(id).select(students::school_id).first::<i64>(&mut conn).expect("s")];
             match rng.random_range(0..4) {

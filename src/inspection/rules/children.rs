@@ -42,40 +42,40 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
         .select(students::id_no_hash)
         .load(conn)?;
     let shared: Vec<String> = shared.into_iter().flatten().collect();
-    let mut holders: BTreeMap<String, Vec<(i64, i64, String, String)>> = BTreeMap::new();
+    let mut holders: BTreeMap<String, Vec<(i64, i64, String)>> = BTreeMap::new();
     for chunk in shared.chunks(5000) {
-        let rows: Vec<(i64, i64, String, String, Option<String>)> = students::table
+        let rows: Vec<(i64, i64, String, Option<String>)> = students::table
             .filter(students::review.eq("confirmed"))
             .filter(students::id_no_hash.eq_any(chunk))
-            .select((students::id, students::school_id, students::student_no, students::name, students::id_no_hash))
+            .select((students::id, students::school_id, students::name, students::id_no_hash))
             .load(conn)?;
-        for (id, school, no, name, id_no) in rows {
-            holders.entry(id_no.unwrap_or_default()).or_default().push((id, school, no, name));
+        for (id, school, name, id_no) in rows {
+            holders.entry(id_no.unwrap_or_default()).or_default().push((id, school, name));
         }
     }
-    let mut pairs: Vec<(i64, i64, String, String, i64, i64)> = Vec::new();
+    let mut pairs: Vec<(i64, i64, String, i64, i64)> = Vec::new();
     for group in holders.values() {
         for a in group.iter().filter(|a| cx.ids.contains(&a.1)) {
             for b in group.iter().filter(|b| b.0 != a.0) {
-                pairs.push((a.0, a.1, a.2.clone(), a.3.clone(), b.0, b.1));
+                pairs.push((a.0, a.1, a.2.clone(), b.0, b.1));
             }
         }
     }
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.0, p.4]).collect();
+    let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.0, p.3]).collect();
     let lines = timeline::timelines(conn, &ids)?;
     let paid = paid_days(conn, cx, Whose::Only(&ids))?;
     let other_schools: HashMap<i64, (String, String)> = orgs::table
-        .filter(orgs::id.eq_any(pairs.iter().map(|p| p.5).collect::<Vec<_>>()))
+        .filter(orgs::id.eq_any(pairs.iter().map(|p| p.4).collect::<Vec<_>>()))
         .select((orgs::id, orgs::code, orgs::name))
         .load::<(i64, String, String)>(conn)?
         .into_iter()
         .map(|(id, c, n)| (id, (c, n)))
         .collect();
     let mut out = Vec::new();
-    for (id, school, no, name, twin, twin_school) in pairs {
+    for (id, school, name, twin, twin_school) in pairs {
         if school == twin_school {
             continue;
         }
@@ -116,7 +116,6 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
                 both.len()
             ),
         );
-        f.student_no = Some(no);
         f.student_id = Some(id);
         f.key = twin.to_string();
         f.amount = (at_stake > 0).then(|| Fen::new(at_stake).to_string());
@@ -146,7 +145,7 @@ pub(in crate::inspection) fn a03_paid_after_leaving(conn: &mut DbConn, cx: &Ctx,
     let who = students_by_id(conn, &bad.iter().map(|b| b.0.0).collect::<Vec<_>>())?;
     let mut out = Vec::new();
     for ((student, school, month), off, net, all) in bad {
-        let (no, name) = who.get(&student).cloned().unwrap_or_default();
+        let (_, name) = who.get(&student).cloned().unwrap_or_default();
         let state = lines
             .get(&student)
             .and_then(|t| t.at(off[0]))
@@ -162,7 +161,6 @@ pub(in crate::inspection) fn a03_paid_after_leaving(conn: &mut DbConn, cx: &Ctx,
                 off.len()
             ),
         );
-        f.student_no = Some(no);
         f.student_id = Some(student);
         f.month = Some(month_label(month));
         f.amount = Some(Fen::new(net).pro_rata(off.len(), all).to_string());
@@ -174,14 +172,13 @@ pub(in crate::inspection) fn a03_paid_after_leaving(conn: &mut DbConn, cx: &Ctx,
 /// A07: a child at school whose age on 1 September is implausible for the class's grade.
 pub(in crate::inspection) fn a07_age_for_grade(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
     let year = Term::of_day(cx.first).school_year();
-    let rows: Vec<(i64, i64, String, String, NaiveDate, i32, String)> = students::table
+    let rows: Vec<(i64, i64, String, NaiveDate, i32, String)> = students::table
         .inner_join(classes::table)
         .filter(students::school_id.eq_any(&cx.ids))
         .filter(students::status.eq("enrolled"))
         .select((
             students::id,
             students::school_id,
-            students::student_no,
             students::name,
             students::birth_date,
             classes::grade,
@@ -190,8 +187,8 @@ pub(in crate::inspection) fn a07_age_for_grade(conn: &mut DbConn, cx: &Ctx) -> A
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter(|r| age_implausible(r.4, r.5, year))
-        .map(|(id, school, no, name, birth, grade, class)| {
+        .filter(|r| age_implausible(r.3, r.4, year))
+        .map(|(id, school, name, birth, grade, class)| {
             let sept = NaiveDate::from_ymd_opt(year, 9, 1).unwrap_or(birth);
             let age = crate::domain::anomaly::age_on(birth, sept);
             let mut f = cx.flag(
@@ -203,7 +200,6 @@ pub(in crate::inspection) fn a07_age_for_grade(conn: &mut DbConn, cx: &Ctx) -> A
                     grade + 5
                 ),
             );
-            f.student_no = Some(no);
             f.student_id = Some(id);
             f
         })
@@ -216,16 +212,16 @@ pub(in crate::inspection) fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> App
     // fewer rows than a line per child and month); the money read only for those failing.
     let ever_here =
         student_spells::table.filter(student_spells::school_id.eq_any(&cx.ids)).select(student_spells::student_id);
-    let rows: Vec<(i64, String, String, Option<String>)> = students::table
+    let rows: Vec<(i64, String, Option<String>)> = students::table
         .filter(students::id.eq_any(ever_here))
         .filter(students::id_type.eq("1"))
-        .select((students::id, students::student_no, students::name, students::id_no_sealed))
+        .select((students::id, students::name, students::id_no_sealed))
         .load(conn)?;
-    let mut bad: HashMap<i64, (String, String, String)> = HashMap::new();
-    for (id, no, name, id_no) in rows {
+    let mut bad: HashMap<i64, (String, String)> = HashMap::new();
+    for (id, name, id_no) in rows {
         let n = id_no.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?.unwrap_or_default();
         if IdCardNo::parse(&n).is_err() {
-            bad.insert(id, (no, name, crate::domain::mask::id_number(&n)));
+            bad.insert(id, (name, crate::domain::mask::id_number(&n)));
         }
     }
     if bad.is_empty() {
@@ -240,13 +236,12 @@ pub(in crate::inspection) fn a12_bad_id_paid(conn: &mut DbConn, cx: &Ctx) -> App
         .into_iter()
         .filter(|((s, _), net)| bad.contains_key(s) && *net > 0)
         .map(|((student, school), net)| {
-            let (no, name, masked) = bad[&student].clone();
+            let (name, masked) = bad[&student].clone();
             let mut f = cx.flag(
                 Rule::A12,
                 school,
                 format!("{name}的居民身份证号码{masked}不能通过校验，本期领取补助{}元", Fen::new(net)),
             );
-            f.student_no = Some(no);
             f.student_id = Some(student);
             f.amount = Some(Fen::new(net).to_string());
             f
@@ -440,7 +435,7 @@ pub(in crate::inspection) fn a20_back_dated(conn: &mut DbConn, cx: &Ctx) -> AppR
         if months.is_empty() {
             continue;
         }
-        let (no, name) = who.get(&student).cloned().unwrap_or_default();
+        let (_, name) = who.get(&student).cloned().unwrap_or_default();
         let labels: Vec<String> = months.iter().map(|m| month_label(*m)).collect();
         let mut f = cx.flag(
             Rule::A20,
@@ -451,7 +446,6 @@ pub(in crate::inspection) fn a20_back_dated(conn: &mut DbConn, cx: &Ctx) -> AppR
                 Fen::new(moved)
             ),
         );
-        f.student_no = Some(no);
         f.student_id = Some(student);
         f.key = key;
         f.amount = Some(Fen::new(moved.abs()).to_string());
@@ -503,7 +497,7 @@ pub(in crate::inspection) fn a21_churn(conn: &mut DbConn, cx: &Ctx) -> AppResult
             {
                 continue;
             }
-            let (no, name) = who.get(&student).cloned().unwrap_or_default();
+            let (_, name) = who.get(&student).cloned().unwrap_or_default();
             let mut f = cx.flag(
                 Rule::A21,
                 school,
@@ -516,7 +510,6 @@ pub(in crate::inspection) fn a21_churn(conn: &mut DbConn, cx: &Ctx) -> AppResult
                     (again.from - gone.from).num_days()
                 ),
             );
-            f.student_no = Some(no);
             f.student_id = Some(student);
             f.key = again.from.to_string();
             out.push(f);

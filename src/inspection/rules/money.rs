@@ -360,7 +360,7 @@ pub(in crate::inspection) fn a06_yibu_for_day_student(conn: &mut DbConn, cx: &Ct
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let rows: Vec<(i64, i64, String, String, String, i64)> = yibu_lines::table
+    let rows: Vec<(i64, i64, String, String, i64)> = yibu_lines::table
         .inner_join(yibu_periods::table)
         .inner_join(students::table)
         .filter(yibu_periods::school_id.eq_any(&cx.ids))
@@ -368,30 +368,22 @@ pub(in crate::inspection) fn a06_yibu_for_day_student(conn: &mut DbConn, cx: &Ct
         .filter(students::attendance.eq("1"))
         // A day pupil's own rate (where a province pays one) is no anomaly; a boarder's is.
         .filter(yibu_lines::rate_kind.eq_any([StandardKind::YibuPrimary.as_str(), StandardKind::YibuJunior.as_str()]))
-        .select((
-            students::id,
-            yibu_periods::school_id,
-            students::student_no,
-            students::name,
-            yibu_lines::for_term,
-            yibu_lines::amount_fen,
-        ))
+        .select((students::id, yibu_periods::school_id, students::name, yibu_lines::for_term, yibu_lines::amount_fen))
         .load(conn)?;
-    let mut sums: BTreeMap<(i64, i64, String), (String, String, i64)> = BTreeMap::new();
-    for (id, school, no, name, term, fen) in rows {
-        sums.entry((id, school, term)).or_insert((no, name, 0)).2 += fen;
+    let mut sums: BTreeMap<(i64, i64, String), (String, i64)> = BTreeMap::new();
+    for (id, school, name, term, fen) in rows {
+        sums.entry((id, school, term)).or_insert((name, 0)).1 += fen;
     }
     Ok(sums
         .into_iter()
-        .filter(|(_, v)| v.2 > 0)
-        .map(|((id, school, term), (no, name, fen))| {
+        .filter(|(_, v)| v.1 > 0)
+        .map(|((id, school, term), (name, fen))| {
             let label = Term::parse(&term).map(|t| t.label()).unwrap_or(term.clone());
             let mut f = cx.flag(
                 Rule::A06,
                 school,
                 format!("{name}登记为走读生，{label}却按寄宿生标准享受一补{}元", Fen::new(fen)),
             );
-            f.student_no = Some(no);
             f.student_id = Some(id);
             f.key = term;
             f.amount = Some(Fen::new(fen).to_string());

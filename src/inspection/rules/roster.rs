@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use crate::db::DbConn;
-use crate::db::at_rest::{self, RosterStudentNo};
 use crate::db::schema::{entitlement_periods, programme_schools, roster_lines, roster_scans, rosters, student_spells};
 use crate::domain::anomaly::Rule;
 use crate::domain::calendar::Month;
@@ -56,7 +55,7 @@ pub(in crate::inspection) fn a02_not_at_school_on_snapshot(conn: &mut DbConn, cx
     for term in terms(cx) {
         for (school, (roster_id, version, day)) in newest(conn, cx, term)? {
             // The lines without a spell at school there on the day.
-            let off: Vec<(i64, String, String)> = roster_lines::table
+            let off: Vec<(i64, String)> = roster_lines::table
                 .filter(roster_lines::roster_id.eq(roster_id))
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     student_spells::table
@@ -67,14 +66,13 @@ pub(in crate::inspection) fn a02_not_at_school_on_snapshot(conn: &mut DbConn, cx
                         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
                         .select(student_spells::id),
                 )))
-                .select((roster_lines::student_id, roster_lines::student_no_sealed, roster_lines::name))
+                .select((roster_lines::student_id, roster_lines::name))
                 .load(conn)?;
             if off.is_empty() {
                 continue;
             }
             let lines = timeline::timelines(conn, &off.iter().map(|o| o.0).collect::<Vec<_>>())?;
-            for (student, no, name) in off {
-                let no = at_rest::open::<RosterStudentNo>(&no)?;
+            for (student, name) in off {
                 let state = lines.get(&student).and_then(|t| t.at(day)).map_or("不在籍", |s| {
                     if s.state == State::AtSchool { "在另一所学校" } else { s.state.label() }
                 });
@@ -83,7 +81,6 @@ pub(in crate::inspection) fn a02_not_at_school_on_snapshot(conn: &mut DbConn, cx
                     school,
                     format!("{name}在{}花名册第{version}版上，但统计日{day}其状态为“{state}”", term.label()),
                 );
-                f.student_no = Some(no);
                 f.student_id = Some(student);
                 f.key = term.to_string();
                 out.push(f);
