@@ -797,3 +797,73 @@ async fn adults_phones_and_job_files_are_sealed_and_open_only_where_they_belong(
         assert_eq!(at_rest::open::<StaffPhone>(&sealed).expect("opens"), teacher, "{label}");
     }
 }
+
+/// The identifiers (each of `cores`, digits of 11 or more) and the valid Guizhou ID numbers found
+/// in plain text in `file`. Every identifier is digits (a 学籍号's letter aside), so the file's
+/// runs of digits are looked up window by window: a search of 100 MB per identifier would take
+/// hours in a debug build.
+fn plain_identifiers(file: &[u8], cores: &std::collections::HashSet<String>) -> (Vec<String>, Vec<String>) {
+    let lengths: std::collections::BTreeSet<usize> = cores.iter().map(String::len).collect();
+    let runs: Vec<&str> = file
+        .split(|b| !(b.is_ascii_digit() || *b == b'X'))
+        .filter(|run| run.len() >= 11)
+        .filter_map(|run| std::str::from_utf8(run).ok())
+        .collect();
+    let windows = |len: usize| {
+        runs.iter().filter(move |r| r.len() >= len).flat_map(move |r| (0..=r.len() - len).map(move |i| &r[i..i + len]))
+    };
+    let leaked = lengths.iter().flat_map(|l| windows(*l)).filter(|w| cores.contains(*w)).take(5).map(str::to_owned);
+    // Whoever's: the province keeps a random run of digits in a hash from passing by chance.
+    let valid = windows(18)
+        .filter(|w| w.starts_with("52") && mealroll::domain::id_card::IdCardNo::parse(w).is_ok())
+        .take(5)
+        .map(str::to_owned);
+    (leaked.collect(), valid.collect())
+}
+
+/// 等保 asks that important personal data be encrypted where it is stored: the SQLite file the
+/// demo builds (thousands of children, guardians, teachers, principals) holds none of their ID
+/// numbers, 学籍号 or phones in plain text, and no run of digits in it is a valid ID number.
+#[actix_web::test]
+async fn the_file_the_demo_builds_holds_no_id_number_and_no_phone_in_plain_text() {
+    let db = TestDb::sqlite();
+    let path = db.sqlite_path().expect("sqlite");
+    let out = mealroll_cmd().args(["--db", &db.url, "demo"]).output().expect("demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let w = World::bare(db);
+    let file = || {
+        let mut bytes = std::fs::read(&path).expect("file");
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        bytes
+    };
+
+    // What the product stores, read back through it: every child's identifiers, and the adults'
+    // phones; mobiles and longer (a shorter number could turn up by chance in a hash's hex).
+    let mut secrets = identifiers(&w);
+    let staff: Vec<mealroll::org::model::Teacher> = {
+        use mealroll::db::schema::teachers;
+        teachers::table.select(mealroll::org::model::Teacher::as_select()).load(&mut w.conn()).expect("teachers")
+    };
+    secrets.extend(staff.iter().map(|t| t.phone.clone()));
+    let cores: std::collections::HashSet<String> = secrets
+        .iter()
+        .map(|s| s.trim_start_matches(|c: char| c.is_ascii_alphabetic()).to_owned())
+        .filter(|c| c.len() >= 11)
+        .collect();
+    assert!(cores.len() > 5_000, "the demo registers its county ({} identifiers)", cores.len());
+    let (leaked, valid) = plain_identifiers(&file(), &cores);
+    assert!(leaked.is_empty(), "stored in plain text: {leaked:?}");
+    assert!(valid.is_empty(), "ID numbers in the file: {valid:?}");
+
+    // The search finds what is there: a teacher's phone written plain behind the product's back.
+    {
+        use mealroll::db::schema::teachers;
+        let t = staff.iter().find(|t| t.phone.len() == 11).expect("a teacher with a mobile");
+        diesel::update(teachers::table.find(t.id))
+            .set(teachers::phone_sealed.eq(&t.phone))
+            .execute(&mut w.conn())
+            .expect("plant");
+        let (leaked, _) = plain_identifiers(&file(), &cores);
+        assert_eq!(leaked, std::slice::from_ref(&t.phone), "the planted phone is found");
+    }
+}
