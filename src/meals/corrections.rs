@@ -249,7 +249,7 @@ fn still_fits(conn: &mut DbConn, school: &Org, day: NaiveDate, asked: &[Change])
             .collect(),
         reason: String::new(),
     };
-    daily::changes_of(school, &sheet, &form).map_err(|e| {
+    daily::changes_of(conn, school, &sheet, &form).map_err(|e| {
         let why = if e.fields.is_empty() {
             e.message.clone()
         } else {

@@ -6,7 +6,7 @@
 //! day needs its reason, and once the month's entitlements are closed it waits for the county's
 //! approval (`corrections`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -31,6 +31,8 @@ use crate::org::service::org_in_scope;
 pub struct Child {
     pub id: i64,
     pub name: String,
+    /// Masked, filled when the sheet is shown: the numbers are sealed, and the day's checks,
+    /// run far more often than a sheet is read, need none of them.
     pub student_no: String,
 }
 
@@ -126,24 +128,23 @@ pub(crate) struct EligibleClass {
     pub children: Vec<Child>,
 }
 
-/// The school's compulsory-grade classes on the day with their eligible children (学籍号 in full:
-/// callers mask it before showing).
+/// The school's compulsory-grade classes on the day with their eligible children (学籍号 left
+/// empty: [`shown`] fills them in, masked).
 pub(crate) fn eligible(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<Vec<EligibleClass>> {
     let classes = crate::programme::roster::classes_on(conn, school, day)?;
-    let kids: Vec<(i64, Option<i64>, String, String)> = student_spells::table
+    let kids: Vec<(i64, Option<i64>, String)> = student_spells::table
         .inner_join(students::table)
         .filter(student_spells::school_id.eq(school.id))
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(day))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
         .filter(students::review.eq("confirmed"))
-        .select((student_spells::student_id, student_spells::class_id, students::name, students::student_no_sealed))
+        .select((student_spells::student_id, student_spells::class_id, students::name))
         .load(conn)?;
     let mut per: BTreeMap<i64, BTreeMap<i64, Child>> = BTreeMap::new();
-    for (id, class, name, student_no) in kids {
+    for (id, class, name) in kids {
         if let Some(c) = class {
-            let student_no = crate::db::at_rest::student_no(&student_no)?;
-            per.entry(c).or_default().insert(id, Child { id, name, student_no });
+            per.entry(c).or_default().insert(id, Child { id, name, student_no: String::new() });
         }
     }
     let mut out: Vec<EligibleClass> = classes
@@ -170,23 +171,34 @@ pub(crate) fn has_meals(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppR
 pub fn sheet(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<DaySheet> {
     caller.require(conn, Permission::ViewReports, "meal_day")?;
     let school = school_of(conn, caller, school_code)?;
-    Ok(shown(caller, sheet_of(conn, &school, day)?))
+    let sheet = sheet_of(conn, &school, day)?;
+    shown(conn, caller, sheet)
 }
 
 /// The sheet as a caller sees it: children's 学籍号 masked, and no children at all for a
 /// caller who may not read the registry.
-fn shown(caller: &Caller, mut sheet: DaySheet) -> DaySheet {
-    let names = caller.may(Permission::ViewStudents);
-    for c in &mut sheet.classes {
-        if names {
-            for child in &mut c.children {
-                child.student_no = crate::domain::mask::student_no(&child.student_no);
-            }
-        } else {
+fn shown(conn: &mut DbConn, caller: &Caller, mut sheet: DaySheet) -> AppResult<DaySheet> {
+    if !caller.may(Permission::ViewStudents) {
+        for c in &mut sheet.classes {
             c.children.clear();
         }
+        return Ok(sheet);
     }
-    sheet
+    let ids: Vec<i64> = sheet.classes.iter().flat_map(|c| c.children.iter().map(|k| k.id)).collect();
+    let mut numbers: HashMap<i64, String> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(5_000) {
+        let rows: Vec<(i64, String)> = students::table
+            .filter(students::id.eq_any(chunk))
+            .select((students::id, students::student_no_sealed))
+            .load(conn)?;
+        for (id, sealed) in rows {
+            numbers.insert(id, crate::domain::mask::student_no(&crate::db::at_rest::student_no(&sealed)?));
+        }
+    }
+    for child in sheet.classes.iter_mut().flat_map(|c| c.children.iter_mut()) {
+        child.student_no = numbers.remove(&child.id).unwrap_or_default();
+    }
+    Ok(sheet)
 }
 
 /// The children named absent on a school's records of a day, per class.
@@ -205,7 +217,7 @@ fn absences(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<BTreeM
     Ok(out)
 }
 
-/// The day's sheet, children's 学籍号 in full (for the service's own checks).
+/// The day's sheet, without the children's 学籍号 (for the service's own checks).
 pub(crate) fn sheet_of(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppResult<DaySheet> {
     let meal_day = has_meals(conn, school, day)?;
     let recorded: BTreeMap<i64, (i32, bool, String)> = daily_meals::table
@@ -290,7 +302,7 @@ fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveD
 }
 
 /// The changes a form asks for against the day's sheet, every refusal named by class.
-pub(crate) fn changes_of(school: &Org, sheet: &DaySheet, form: &DayForm) -> AppResult<Vec<Change>> {
+pub(crate) fn changes_of(conn: &mut DbConn, school: &Org, sheet: &DaySheet, form: &DayForm) -> AppResult<Vec<Change>> {
     let by_no: BTreeMap<&str, &ClassDay> = sheet.classes.iter().map(|c| (c.class_no.as_str(), c)).collect();
     let mut errors: Vec<FieldError> = Vec::new();
     let mut out: Vec<Change> = Vec::new();
@@ -307,8 +319,17 @@ pub(crate) fn changes_of(school: &Org, sheet: &DaySheet, form: &DayForm) -> AppR
         for a in &c.absent {
             let a = typed(a);
             let a = a.trim();
-            // A child by 学籍号 or by the id the sheet lists (学籍号 start with a letter).
-            match class.children.iter().find(|k| k.student_no == a || k.id.to_string() == a) {
+            // A child by the id the sheet lists, or by 学籍号 (which starts with a letter; found
+            // by its hash, the numbers being sealed).
+            let id = match a.parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => students::table
+                    .filter(students::student_no_hash.eq(crate::db::at_rest::student_no_hash(a)?))
+                    .select(students::id)
+                    .first(conn)
+                    .optional()?,
+            };
+            match class.children.iter().find(|k| Some(k.id) == id) {
                 Some(k) if !absent.contains(&k.id) => absent.push(k.id),
                 Some(_) => {}
                 None => errors.push(FieldError {
@@ -357,7 +378,7 @@ pub fn record(
     form: &DayForm,
 ) -> AppResult<Recorded> {
     let (school, sheet) = recordable(conn, caller, school_code, day)?;
-    let changes = changes_of(&school, &sheet, form)?;
+    let changes = changes_of(conn, &school, &sheet, form)?;
     let reason: String = form.reason.trim().chars().take(200).collect();
     let corrects = changes.iter().any(|c| c.before.is_some());
     if corrects && meal_day::correction_needs_reason(day, today()) && reason.is_empty() {
@@ -372,13 +393,13 @@ pub fn record(
             ));
         }
         let correction = super::corrections::request(conn, caller, &school, day, &changes, &reason)?;
-        return Ok(Recorded::Pending { correction, sheet: shown(caller, sheet) });
+        return Ok(Recorded::Pending { correction, sheet: shown(conn, caller, sheet)? });
     }
     let at = now();
     let deadline = meal_day::parse_deadline(&sheet.deadline).unwrap_or(meal_day::DEFAULT_DEADLINE);
     let late = meal_day::late(day, crate::clock::local(at), deadline);
     write_tx(conn, |conn| apply(conn, caller, &caller.username, &school, day, &changes, &reason, late, at))?;
-    Ok(Recorded::Saved { sheet: shown(caller, sheet.with(&changes, late, &caller.username)) })
+    Ok(Recorded::Saved { sheet: shown(conn, caller, sheet.with(&changes, late, &caller.username))? })
 }
 
 impl DaySheet {

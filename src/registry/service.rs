@@ -2,7 +2,7 @@
 //! scope; every change is audited and leaves field history.
 
 use crate::clock::{now, today};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -587,35 +587,26 @@ const CHUNK: usize = 400;
 
 /// The next free temporary number (L + county + birth date + 4 digits) per county and birth
 /// date. The highest number handed out per prefix is kept in `student_no_counters` (the numbers
-/// themselves are sealed, so they cannot be compared): a county's counters are read in one query
-/// the first time it is seen, so an import of any size asks the database once per county, and a
-/// single registration uses the same rule. Highest-plus-one, not a count: confirming a student
-/// turns L numbers into G numbers and leaves gaps that a count would hand out twice.
-/// [`NumberCounters::save`] writes what was handed out, in the transaction that stores the numbers.
+/// themselves are sealed, so they cannot be compared): each prefix is read once, by its key, and
+/// counted on in memory, so an import asks the database once per birth date and a single
+/// registration once. Highest-plus-one, not a count: confirming a student turns L numbers into
+/// G numbers and leaves gaps that a count would hand out twice. [`NumberCounters::save`] writes
+/// what was handed out, in the transaction that stores the numbers.
 #[derive(Debug, Default)]
 pub struct NumberCounters {
-    counties: HashSet<String>,
     next: HashMap<String, u16>,
     handed_out: BTreeSet<String>,
 }
 
 impl NumberCounters {
     pub fn next(&mut self, conn: &mut DbConn, county: &str, birth: NaiveDate) -> AppResult<StudentNo> {
-        if !self.counties.contains(county) {
-            // A range, not LIKE: SQLite's case-insensitive LIKE cannot use the index.
-            let highest: Vec<(String, i32)> = student_no_counters::table
-                .filter(student_no_counters::prefix.ge(format!("L{county}")))
-                .filter(student_no_counters::prefix.lt(format!("L{county}:")))
-                .select((student_no_counters::prefix, student_no_counters::highest))
-                .load(conn)?;
-            for (prefix, used) in highest {
-                let next = u16::try_from(used).unwrap_or(u16::MAX).saturating_add(1);
-                self.next.insert(prefix, next);
-            }
-            self.counties.insert(county.to_owned());
+        let prefix = StudentNo::temporary(county, birth, 1).as_str()[..15].to_owned();
+        if !self.next.contains_key(&prefix) {
+            let used: Option<i32> =
+                student_no_counters::table.find(&prefix).select(student_no_counters::highest).first(conn).optional()?;
+            let next = used.map_or(1, |u| u16::try_from(u).unwrap_or(u16::MAX).saturating_add(1));
+            self.next.insert(prefix.clone(), next);
         }
-        let no = StudentNo::temporary(county, birth, 1);
-        let prefix = no.as_str()[..15].to_owned();
         let n = self.next.entry(prefix.clone()).or_insert(1);
         let no = StudentNo::temporary(county, birth, *n);
         *n = n.wrapping_add(1);

@@ -1,6 +1,6 @@
 //! Crash drills: a command is killed with SIGKILL (no chance to tidy up) part-way through an
-//! import, a file of postings, a county's month entitlement and its close, a county's promotion
-//! and a backup, on both databases. Afterwards
+//! import, a file of postings, a county's month entitlement and its close, a school's roster, a
+//! county's promotion and a backup, on both databases. Afterwards
 //! the work is there whole or not at all, the audit and ledger chains verify, and the command
 //! run again finishes as if nothing had happened.
 
@@ -24,6 +24,9 @@ const KILL_AFTER_MS: [u64; 4] = [80, 300, 700, 1500];
 
 /// The same for a county's month, which a debug build computes or closes in about 0.2 s.
 const KILL_MONTH_AFTER_MS: [u64; 6] = [50, 90, 130, 170, 220, 300];
+
+/// The same for a school's roster, which a debug build makes in well under a second.
+const KILL_ROSTER_AFTER_MS: [u64; 6] = [60, 120, 180, 250, 350, 500];
 
 fn spawn(url: &str, data: &Path, args: &[&str]) -> Child {
     mealroll_cmd()
@@ -159,7 +162,7 @@ async fn a_killed_import_file_of_postings_or_backup_is_there_whole_or_not_at_all
 }
 
 #[actix_web::test]
-async fn a_killed_promotion_or_entitlement_leaves_the_county_as_it_was_or_as_it_should_be() {
+async fn a_killed_promotion_entitlement_or_roster_leaves_the_county_as_it_was_or_as_it_should_be() {
     for db in TestDb::all() {
         let label = db.label;
         let url = db.url.clone();
@@ -167,6 +170,7 @@ async fn a_killed_promotion_or_entitlement_leaves_the_county_as_it_was_or_as_it_
         run_to_end(&url, data.path(), &["demo"]);
         let w = World::bare(db);
         entitlement_drill(&w, &url, data.path(), label);
+        roster_drill(&w, &url, data.path(), label);
         let graduated = |conn: &mut DbConn| -> i64 {
             students::table.filter(students::status.eq("graduated")).count().get_result(conn).expect("n")
         };
@@ -283,4 +287,80 @@ fn entitlement_drill(w: &World, url: &str, data: &Path, label: &str) {
     let m = month_of(&mut w.conn(), key);
     assert!(m.iter().all(|((.., closed), _)| *closed), "{label}: every school closed");
     whole("closed", &m);
+}
+
+/// Each version of a school's roster for a term: (version, student count, its lines, its
+/// lines' names).
+fn roster_versions(conn: &mut DbConn, school: i64, term: &str) -> Vec<(i32, i32, i64, Vec<String>)> {
+    use mealroll::db::schema::{roster_lines as l, rosters as r};
+    let t = mealroll::domain::term::Term::parse(term).expect("term");
+    let versions: Vec<(i64, i32, i32)> = r::table
+        .filter(r::school_id.eq(school))
+        .filter(r::school_year.eq(t.school_year()))
+        .filter(r::term.eq(i32::from(t.half())))
+        .select((r::id, r::version, r::student_count))
+        .order(r::version)
+        .load(conn)
+        .expect("rosters");
+    versions
+        .into_iter()
+        .map(|(id, version, count)| {
+            let names: Vec<String> =
+                l::table.filter(l::roster_id.eq(id)).select(l::name).order(l::seq).load(conn).expect("lines");
+            (version, count, names.len() as i64, names)
+        })
+        .collect()
+}
+
+/// This term's roster of the demo's largest school made again after each change in its registry,
+/// each build killed part-way: every version there is whole (its count is its lines), a killed
+/// build leaves no version behind or a whole one, and the build finished afterwards holds the
+/// registry as it stands.
+fn roster_drill(w: &World, url: &str, data: &Path, label: &str) {
+    use mealroll::db::schema::{orgs, rosters};
+    let term = mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string();
+    let t = mealroll::domain::term::Term::parse(&term).expect("term");
+    let (school, code): (i64, String) = rosters::table
+        .inner_join(orgs::table.on(orgs::id.eq(rosters::school_id)))
+        .filter(rosters::school_year.eq(t.school_year()))
+        .filter(rosters::term.eq(i32::from(t.half())))
+        .order(rosters::student_count.desc())
+        .select((orgs::id, orgs::code))
+        .first(&mut w.conn())
+        .expect("the demo builds this term's rosters");
+    let whole = |stage: &str| {
+        let versions = roster_versions(&mut w.conn(), school, &term);
+        for (version, count, lines, _) in &versions {
+            assert_eq!(i64::from(*count), *lines, "{label}: {stage}: version {version} is not whole");
+        }
+        versions
+    };
+    let build = ["roster", "build", "--school", &code, "--term", &term, "--after-archive"];
+    let child: i64 = students::table
+        .filter(students::school_id.eq(school))
+        .filter(students::status.eq("enrolled"))
+        .filter(students::review.eq("confirmed"))
+        .select(students::id)
+        .first(&mut w.conn())
+        .expect("a child");
+    let mut killed = 0;
+    for (k, ms) in KILL_ROSTER_AFTER_MS.into_iter().enumerate() {
+        // A change in the registry makes the next build a new version.
+        let before = whole("before").len();
+        diesel::update(students::table.find(child))
+            .set(students::name.eq(format!("韦改名{k}")))
+            .execute(&mut w.conn())
+            .expect("rename");
+        let running = kill_after(spawn(url, data, &build), ms);
+        killed += usize::from(running);
+        let after = whole(&format!("build killed after {ms} ms"));
+        assert!(after.len() == before || after.len() == before + 1, "{label}: one version or none");
+        chains_hold(&mut w.conn(), &format!("{label}: roster killed after {ms} ms"));
+    }
+    assert!(killed >= 2, "{label}: a drill that killed nothing proves nothing ({killed} kills)");
+    run_to_end(url, data, &build);
+    let versions = whole("finished");
+    let (_, count, _, names) = versions.last().expect("a version");
+    assert!(names.iter().any(|n| n == "韦改名5"), "{label}: the newest version holds the registry as it stands");
+    assert!(*count > 100, "{label}: the school's children ({count})");
 }
