@@ -104,64 +104,38 @@ pub trait SealedField {
     const NAME: &'static str;
 }
 
-pub struct IdNo;
-pub struct GuardianIdNo;
-pub struct GuardianPhone;
-pub struct Record;
-
-impl SealedField for IdNo {
-    const NAME: &'static str = "id_no";
-}
-impl SealedField for GuardianIdNo {
-    const NAME: &'static str = "guardian_id_no";
-}
-impl SealedField for GuardianPhone {
-    const NAME: &'static str = "guardian_phone";
-}
-impl SealedField for Record {
-    const NAME: &'static str = "record";
+/// Declares each sealed column's marker with the name it is sealed under.
+macro_rules! sealed_fields {
+    ($($(#[$doc:meta])* $marker:ident = $name:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $marker;
+            impl SealedField for $marker {
+                const NAME: &'static str = $name;
+            }
+        )*
+    };
 }
 
-/// The phones of adults other than guardians: a teacher's, a principal's, a complainant's contact.
-pub struct StaffPhone;
-pub struct PrincipalPhone;
-pub struct PrincipalMobile;
-pub struct ComplaintContact;
-
-impl SealedField for StaffPhone {
-    const NAME: &'static str = "teacher.phone";
-}
-impl SealedField for PrincipalPhone {
-    const NAME: &'static str = "school.principal_phone";
-}
-impl SealedField for PrincipalMobile {
-    const NAME: &'static str = "school.principal_mobile";
-}
-impl SealedField for ComplaintContact {
-    const NAME: &'static str = "complaint.contact";
-}
-
-/// A roster line's 学籍号 (a G number carries the ID number).
-pub struct RosterStudentNo;
-
-impl SealedField for RosterStudentNo {
-    const NAME: &'static str = "roster.student_no";
-}
-
-/// A registered student's 学籍号, found by [`student_no_hash`].
-pub struct StudentNumber;
-/// What a merge into another record keeps of the merged one: its number and its record.
-pub struct MergedStudentNo;
-pub struct MergedRecord;
-
-impl SealedField for StudentNumber {
-    const NAME: &'static str = "student_no";
-}
-impl SealedField for MergedStudentNo {
-    const NAME: &'static str = "merge.student_no";
-}
-impl SealedField for MergedRecord {
-    const NAME: &'static str = "merge.record";
+sealed_fields! {
+    /// The child's own ID number, its guardian's, the guardian's phone, the whole record.
+    IdNo = "id_no";
+    GuardianIdNo = "guardian_id_no";
+    GuardianPhone = "guardian_phone";
+    Record = "record";
+    /// The phones of adults other than guardians: a teacher's, a principal's, a complainant's
+    /// contact.
+    StaffPhone = "teacher.phone";
+    PrincipalPhone = "school.principal_phone";
+    PrincipalMobile = "school.principal_mobile";
+    ComplaintContact = "complaint.contact";
+    /// A roster line's 学籍号 (a G number carries the ID number).
+    RosterStudentNo = "roster.student_no";
+    /// A registered student's 学籍号, found by [`student_no_hash`].
+    StudentNumber = "student_no";
+    /// What a merge into another record keeps of the merged one: its number and its record.
+    MergedStudentNo = "merge.student_no";
+    MergedRecord = "merge.record";
 }
 
 /// What a sealed nullable column loads as, opened on the way into the row struct

@@ -501,7 +501,7 @@ struct NewStudent {
     class_id: Option<i64>,
     county_code: String,
     student_no_sealed: String,
-    student_no_hash: Option<String>,
+    student_no_hash: String,
     name: String,
     sex: String,
     birth_date: NaiveDate,
@@ -544,7 +544,7 @@ impl NewStudent {
             class_id,
             county_code,
             student_no_sealed,
-            student_no_hash: Some(hash),
+            student_no_hash: hash,
             name: c.name,
             sex: c.sex,
             birth_date: c.birth_date,
@@ -740,7 +740,7 @@ pub fn insert_many(
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
         let new = NewStudent::new(school.id, class_id, county, no.as_str(), r, duplicate, t)?;
         let arrival = NewArrival { no, school: school.id, class: class_id, from: start.on };
-        first_spell.insert(new.student_no_hash.clone().unwrap_or_default(), arrival);
+        first_spell.insert(new.student_no_hash.clone(), arrival);
         batch.push(new);
     }
     counters.save(conn)?;
