@@ -29,6 +29,10 @@ pub enum JobInput {
     Import { school: Option<String>, filename: String, options: ImportOptions },
     /// Every programme school's newest roster of a term as one PDF.
     PrintRosters { term: String },
+    /// A month's meal subsidy computed again for every programme school under an org.
+    Entitle { org: String, month: String },
+    /// A county's term scanned by the anomaly rules: flags raised, closed and kept.
+    Scan { org: String, term: String },
 }
 
 impl JobInput {
@@ -36,8 +40,46 @@ impl JobInput {
         match self {
             JobInput::Import { .. } => "import",
             JobInput::PrintRosters { .. } => "print_rosters",
+            JobInput::Entitle { .. } => "entitle",
+            JobInput::Scan { .. } => "scan",
         }
     }
+}
+
+/// What a server that stopped mid-job leaves its job saying: what of the work stands depends on
+/// how the kind writes (an import in one transaction, a month school by school).
+fn cut_short(kind: &str) -> &'static str {
+    match kind {
+        "import" => {
+            "运行此任务的服务器中途停止（重启或故障），任务已中断。导入要么全部生效、要么全部不生效，\
+             本次未写入任何数据；可点“重新运行”再做一次"
+        }
+        "entitle" => {
+            "运行此任务的服务器中途停止（重启或故障），任务已中断。每所学校的补助单独一次写完：已算完的学校已保存，\
+             其余学校仍是上次的结果；可点“重新运行”把全部学校重新计算一遍"
+        }
+        "scan" => {
+            "运行此任务的服务器中途停止（重启或故障），任务已中断。扫描结果一次写入，本次未改变任何疑点；\
+             可点“重新运行”再扫描一次"
+        }
+        _ => "运行此任务的服务器中途停止（重启或故障），任务已中断，未生成文件；可点“重新运行”再做一次",
+    }
+}
+
+/// A finished job's result in words, with where to look at it (a month's subsidies, the flags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub text: String,
+    pub href: String,
+    pub link: String,
+}
+
+/// What a job's `report_json` holds: an import's report, or another kind's summary.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Import(ImportReport),
+    Summary(Summary),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +123,7 @@ pub struct JobState {
     pub finished: bool,
     pub error: Option<String>,
     pub report: Option<ImportReport>,
+    pub summary: Option<Summary>,
     pub has_error_workbook: bool,
     /// The name of what the job made for download.
     pub file_name: Option<String>,
@@ -108,10 +151,6 @@ pub fn gone() -> AppError {
 const STALE: Duration = Duration::from_secs(120);
 const BEAT: Duration = Duration::from_secs(20);
 
-/// What a server that stopped mid-job leaves its jobs saying.
-const CUT_SHORT: &str = "运行此任务的服务器中途停止（重启或故障），任务已中断。导入要么全部生效、要么全部不生效，\
-                         本次未写入任何数据；可点“重新运行”再做一次";
-
 #[derive(Clone)]
 pub struct Jobs {
     pool: Pool,
@@ -125,6 +164,7 @@ pub struct Jobs {
 struct Row {
     id: String,
     owner_id: i64,
+    kind: String,
     title: String,
     state: String,
     stage: String,
@@ -144,6 +184,7 @@ struct Row {
 pub struct Outcome {
     pub done: usize,
     pub report: Option<ImportReport>,
+    pub summary: Option<Summary>,
     pub error_workbook: Option<Vec<u8>>,
     pub file: Option<(String, Vec<u8>)>,
 }
@@ -248,7 +289,11 @@ impl Jobs {
             Ok(o) => o,
             Err(e) => return self.fail(id, &e.message),
         };
-        let report_json = outcome.report.as_ref().and_then(|r| serde_json::to_string(r).ok());
+        let stored = match (outcome.report, outcome.summary) {
+            (Some(r), _) => Some(Stored::Import(r)),
+            (None, s) => s.map(Stored::Summary),
+        };
+        let report_json = stored.and_then(|r| serde_json::to_string(&r).ok());
         let (file_name, file_bytes) = outcome.file.map_or((None, None), |(n, b)| (Some(n), Some(b)));
         let files = sealed(id, FILE, file_bytes.as_deref())
             .and_then(|f| Ok((f, sealed(id, ERRORS, outcome.error_workbook.as_deref())?)));
@@ -279,7 +324,7 @@ impl Jobs {
     }
 
     pub fn fail(&self, id: &str, reason: &str) {
-        let r = self.conn().and_then(|mut c| mark_failed(&mut c, &[id.to_owned()], reason));
+        let r = self.conn().and_then(|mut c| mark_failed(&mut c, &[id.to_owned()], |_| reason));
         if let Err(e) = r {
             tracing::error!(error = %e, job = id, "job failure not recorded");
         }
@@ -288,12 +333,13 @@ impl Jobs {
     /// At a server's start: its jobs still marked running died with its previous process.
     pub fn recover(&self) -> AppResult<usize> {
         let conn = &mut self.conn()?;
-        let mine: Vec<String> = jobs::table
+        let mine: Vec<(String, String)> = jobs::table
             .filter(jobs::state.eq("running"))
             .filter(jobs::server_id.eq(self.server.to_string()))
-            .select(jobs::id)
+            .select((jobs::id, jobs::kind))
             .load(conn)?;
-        mark_failed(conn, &mine, CUT_SHORT)
+        let ids: Vec<String> = mine.iter().map(|(id, _)| id.clone()).collect();
+        mark_failed(conn, &ids, |id| cut_short(mine.iter().find(|(i, _)| i == id).map_or("", |(_, k)| k)))
     }
 
     /// The job, if `owner` started it; else [`gone`]. A running job whose server stopped beating
@@ -302,10 +348,15 @@ impl Jobs {
         let conn = &mut self.conn()?;
         let (row, has_input, has_error_workbook) = self.row(conn, id, owner)?;
         if row.state == "running" && row.heartbeat_at < ago(STALE) {
-            mark_failed(conn, &[id.to_owned()], CUT_SHORT)?;
+            mark_failed(conn, &[id.to_owned()], |_| cut_short(&row.kind))?;
             return self.get(id, owner);
         }
         let status = JobStatus::parse(&row.state);
+        let (report, summary) = match row.report_json.and_then(|j| serde_json::from_str(&j).ok()) {
+            Some(Stored::Import(r)) => (Some(r), None),
+            Some(Stored::Summary(s)) => (None, Some(s)),
+            None => (None, None),
+        };
         // Past its keeping time it reads as expired at once; the bytes go at the next sweep
         // (a page polled every second does not write).
         let expired = row.expired || row.finished_at.is_some_and(|t| t < ago(self.keep));
@@ -318,7 +369,8 @@ impl Jobs {
             total: row.total.map(|t| t.max(0) as usize),
             finished: status != JobStatus::Running,
             error: row.error,
-            report: row.report_json.and_then(|j| serde_json::from_str(&j).ok()),
+            report,
+            summary,
             has_error_workbook: has_error_workbook && !expired,
             file_name: row.file_name,
             expired,
@@ -395,16 +447,20 @@ fn expired_or_none() -> AppError {
     AppError::new(ErrorKind::NotFound, "job.expired", "结果文件已过保留期被删除（或本任务没有该文件），请重新操作")
 }
 
-/// Running jobs among `ids` end as failed, saying why (a job already ended keeps its end).
-fn mark_failed(conn: &mut DbConn, ids: &[String], reason: &str) -> AppResult<usize> {
-    Ok(diesel::update(jobs::table.filter(jobs::id.eq_any(ids)).filter(jobs::state.eq("running")))
-        .set((
-            jobs::state.eq(JobStatus::Failed.as_str()),
-            jobs::stage.eq("中断"),
-            jobs::error.eq(reason),
-            jobs::finished_at.eq(crate::clock::now()),
-        ))
-        .execute(conn)?)
+/// Running jobs among `ids` end as failed, each saying why (a job already ended keeps its end).
+fn mark_failed<'a>(conn: &mut DbConn, ids: &[String], reason: impl Fn(&str) -> &'a str) -> AppResult<usize> {
+    let mut n = 0;
+    for id in ids {
+        n += diesel::update(jobs::table.find(id).filter(jobs::state.eq("running")))
+            .set((
+                jobs::state.eq(JobStatus::Failed.as_str()),
+                jobs::stage.eq("中断"),
+                jobs::error.eq(reason(id)),
+                jobs::finished_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(n)
 }
 
 // An upload kept for a restart, a result file and a rejected-rows workbook hold children's

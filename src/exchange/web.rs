@@ -125,6 +125,18 @@ pub async fn job_page(
     })
 }
 
+/// A job's state as JSON, for its owner (anyone else: 404, the same as no such job).
+pub async fn api_job(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let jobs = st.jobs.clone();
+    let job = web::block(move || jobs.get(&id, caller.user_id.unwrap_or(0))).await??;
+    Ok(HttpResponse::Ok().json(job))
+}
+
 pub async fn job_errors(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,

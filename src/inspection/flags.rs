@@ -40,6 +40,17 @@ fn newest_audit_id(conn: &mut DbConn) -> AppResult<i64> {
     Ok(audit_log::table.select(diesel::dsl::max(audit_log::id)).first::<Option<i64>>(conn)?.unwrap_or(0))
 }
 
+/// The county a caller may rescan for `org`: the org as asked, and its county. A scan is started
+/// by a county-level user (or above) who sees the flags.
+pub fn county_to_refresh(conn: &mut DbConn, caller: &Caller, org: &str) -> AppResult<(String, Org)> {
+    caller.require(conn, Permission::ViewAnomalies, "anomaly_refresh")?;
+    let org = org_in_scope(conn, caller.scope(), org)?;
+    let code = crate::registry::service::county_of(&org.path);
+    let county = org_in_scope(conn, caller.scope(), &code)
+        .map_err(|_| AppError::field("org", "anomaly.refresh_level", "重新扫描按县进行，由县级或以上用户发起"))?;
+    Ok((org.code, county))
+}
+
 /// Scans a county's term and stores what it found (the command line's own authority: a scan is
 /// the system's act, whoever asked for it, and it reads every rule's data).
 pub fn refresh(conn: &mut DbConn, county: &Org, term: Term) -> AppResult<Refreshed> {

@@ -23,7 +23,6 @@ use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
-use crate::org::service::org_in_scope;
 use crate::registry::changes::{MAX_EVIDENCE, Upload};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -197,20 +196,19 @@ fn refresh_for(
     org: &str,
     term: Term,
 ) -> AppResult<(String, flags::Refreshed)> {
-    caller.require(conn, Permission::ViewAnomalies, "anomaly_refresh")?;
-    let org = org_in_scope(conn, caller.scope(), org)?;
-    let code = crate::registry::service::county_of(&org.path);
-    let county = org_in_scope(conn, caller.scope(), &code)
-        .map_err(|_| AppError::field("org", "anomaly.refresh_level", "重新扫描按县进行，由县级或以上用户发起"))?;
-    Ok((org.code, flags::refresh(conn, &county, term)?))
+    let (asked, county) = flags::county_to_refresh(conn, caller, org)?;
+    Ok((asked, flags::refresh(conn, &county, term)?))
 }
 
+/// The page's rescan runs as a job: a province's county may take a while, and the job page
+/// shows its progress and what it changed, from any server.
 pub async fn refresh_form(st: web::Data<AppState>, f: CsrfForm<RefreshBody>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
     let org = org_or_own(&form.org, &user);
-    let (org, _) = st.run(move |conn| refresh_for(conn, &user, &org, term)).await?;
-    Ok(see_other(&format!("/inspections?org={org}&term={term}&ok=refreshed")))
+    let input = crate::exchange::jobs::JobInput::Scan { org, term: term.to_string() };
+    let job = crate::exchange::job_runs::launch(&st, user, input, None)?;
+    Ok(see_other(&format!("/jobs/{job}")))
 }
 
 pub async fn refresh_api(

@@ -564,15 +564,38 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
     Ok(view(row, &school))
 }
 
+/// The org whose schools the caller may compute: asked before a job is started, and again by
+/// the work itself.
+pub fn computable(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Org> {
+    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlements")?;
+    org_in_scope(conn, caller.scope(), org_code)
+}
+
 /// Computes a month for every programme school under an org (a county), in code order.
 pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, month: Month) -> AppResult<Vec<Period>> {
-    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlements")?;
-    let org = org_in_scope(conn, caller.scope(), org_code)?;
+    compute_all_with(conn, caller, org_code, month, &|_, _| {})
+}
+
+/// [`compute_all`], telling `progress` (schools done, schools in all) after each school. Each
+/// school's month is written in a transaction of its own, so work cut short keeps whole schools.
+pub fn compute_all_with(
+    conn: &mut DbConn,
+    caller: &Caller,
+    org_code: &str,
+    month: Month,
+    progress: &dyn Fn(usize, usize),
+) -> AppResult<Vec<Period>> {
+    let org = computable(conn, caller, org_code)?;
     let first = month.first_day();
     let last = month.next().first_day().pred_opt().unwrap_or(first);
     let schools: Vec<String> =
         config::programme_schools(conn, &org.path, first, last)?.into_iter().map(|s| s.code).collect();
-    schools.iter().map(|code| compute(conn, caller, code, month)).collect()
+    let mut done = Vec::with_capacity(schools.len());
+    for code in &schools {
+        done.push(compute(conn, caller, code, month)?);
+        progress(done.len(), schools.len());
+    }
+    Ok(done)
 }
 
 /// A child's line of a school's month, for drilling down.

@@ -15,6 +15,8 @@ use crate::domain::calendar::Month;
 use crate::domain::money::Fen;
 use crate::domain::role::Permission;
 use crate::error::{AppError, ErrorKind};
+use crate::exchange::job_runs;
+use crate::exchange::jobs::JobInput;
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 /// The month before today's: what a county computes and reconciles by default.
@@ -82,16 +84,23 @@ pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult
     let CsrfForm { user, form } = f;
     let m = parse_month(&form.month)?;
     let c = user.clone();
-    let result = st
-        .run(move |conn| match form.action.as_str() {
-            "compute" => entitlement::compute_all(conn, &c, &c.org_code, m).map(|_| ()),
-            "close" => entitlement::close(conn, &c, &form.school, m).map(|_| ()),
-            "rule" => entitlement::set_rule(conn, &c, parse_rule(&form.rule)?),
-            _ => Err(AppError::field("action", "entitlement.action", "未知操作")),
-        })
-        .await;
+    let result = match form.action.as_str() {
+        // A county's (or a province's) month is long work: a job with progress, on any server.
+        "compute" => {
+            let input = JobInput::Entitle { org: c.org_code.clone(), month: m.to_string() };
+            job_runs::launch(&st, c, input, None).map(|job| format!("/jobs/{job}"))
+        }
+        _ => st
+            .run(move |conn| match form.action.as_str() {
+                "close" => entitlement::close(conn, &c, &form.school, m).map(|_| ()),
+                "rule" => entitlement::set_rule(conn, &c, parse_rule(&form.rule)?),
+                _ => Err(AppError::field("action", "entitlement.action", "未知操作")),
+            })
+            .await
+            .map(|()| format!("/entitlements?month={m}")),
+    };
     match result {
-        Ok(()) => Ok(see_other(&format!("/entitlements?month={m}"))),
+        Ok(to) => Ok(see_other(&to)),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
             html_page(StatusCode::UNPROCESSABLE_ENTITY, list_page(&st, user, m, FormErrors::from_error(&e)).await?)
         }

@@ -378,6 +378,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/students/search", web::post().to(registry::api::search))
                 .route("/students/confirm", web::post().to(registry::api::confirm))
                 .route("/students/import", web::post().to(exchange::web::api_import))
+                .route("/jobs/{id}", web::get().to(exchange::web::api_job))
                 .route("/classes/{id}/student-forms.pdf", web::get().to(exchange::web::api_student_forms))
                 .route("/schools/{code}/template.xlsx", web::get().to(exchange::web::api_template))
                 .route("/schools/{code}/students.xlsx", web::get().to(exchange::web::api_export))

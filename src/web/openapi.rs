@@ -53,6 +53,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("put", "/key-locks", "设置本单位锁定日期 {school_year, lock_date, extra_fields}", "registry"),
     ("post", "/students/confirm", "县级确认入库 {ids}", "registry"),
     ("post", "/students/import", "导入学籍模板（请求体为文件内容；?school=&dry_run=&partial=&filename=）", "registry"),
+    ("get", "/jobs/{id}", "后台任务（导入、打印、补助计算、疑点扫描）的状态、进度与结果（仅发起人可见）", "registry"),
     ("get", "/schools/{code}/template.xlsx", "下载空白学籍模板", "registry"),
     ("get", "/schools/{code}/students.xlsx", "按模板格式导出本校（?class_id=）学生", "registry"),
     ("post", "/students/{id}/resolve", "处理问题学籍 {decision: keep|delete|merge, note}", "registry"),

@@ -667,7 +667,19 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     let month =
         mealroll::domain::calendar::Month::of(today - chrono::Days::new(u64::from(chrono::Datelike::day(&today))));
     d.open(&format!("{base}/entitlements?month={month}"));
+    // Computed as a job: its page shows progress, then what was computed and the way back.
     d.click("#compute-form button");
+    d.wait_until_url(|u| u.contains("/jobs/"));
+    for _ in 0..240 {
+        if d.source().contains("data-finished") || d.source().contains("job-summary-link") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let done = d.source();
+    assert!(done.contains("已计算") && done.contains("所学校"), "the month's job finishes: {done}");
+    d.screenshot(&shots.join("32-entitlements-job.png"));
+    d.click("#job-summary-link");
     d.wait_until_url(|u| u.contains("/entitlements?month="));
     let total = d.find_text("#total");
     assert!(!total.is_empty() && total != "0.00", "a county total: {}", d.source());

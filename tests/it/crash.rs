@@ -1,6 +1,7 @@
 //! Crash drills: a command is killed with SIGKILL (no chance to tidy up) part-way through an
 //! import, a file of postings, a county's month entitlement and its close, a school's roster, a
-//! county's promotion and a backup, on both databases. Afterwards
+//! county's promotion, a backup, an approval race and (the server killed) a report submission,
+//! on both databases. Afterwards
 //! the work is there whole or not at all, the audit and ledger chains verify, and the command
 //! run again finishes as if nothing had happened.
 
@@ -24,6 +25,9 @@ const KILL_AFTER_MS: [u64; 4] = [80, 300, 700, 1500];
 
 /// The same for a county's month, which a debug build computes or closes in about 0.2 s.
 const KILL_MONTH_AFTER_MS: [u64; 6] = [50, 90, 130, 170, 220, 300];
+
+/// The same for an approval, which a debug build finishes in a few tens of milliseconds.
+const KILL_APPROVAL_AFTER_MS: [u64; 6] = [5, 15, 30, 50, 80, 130];
 
 /// The same for a school's roster, which a debug build makes in well under a second.
 const KILL_ROSTER_AFTER_MS: [u64; 6] = [60, 120, 180, 250, 350, 500];
@@ -363,4 +367,171 @@ fn roster_drill(w: &World, url: &str, data: &Path, label: &str) {
     let (_, count, _, names) = versions.last().expect("a version");
     assert!(names.iter().any(|n| n == "韦改名5"), "{label}: the newest version holds the registry as it stands");
     assert!(*count > 100, "{label}: the school's children ({count})");
+}
+
+/// A pending receipt's state after a race: its status and how many entries it posted.
+fn receipt_state(conn: &mut DbConn, id: i64) -> (String, i64) {
+    use mealroll::db::schema::ledger_requests;
+    let status: String = ledger_requests::table.find(id).select(ledger_requests::status).first(conn).expect("request");
+    let entries: i64 =
+        ledger_entries::table.filter(ledger_entries::request_id.eq(id)).count().get_result(conn).expect("entries");
+    (status, entries)
+}
+
+#[actix_web::test]
+async fn a_killed_approval_race_posts_once_and_a_killed_report_submission_is_whole_or_absent() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let data = tempfile::tempdir().expect("data");
+        add_user(&w, "caiwu", COUNTY, "finance");
+        add_user(&w, "caiwu2", COUNTY, "finance");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let caiwu = bearer(&w, "caiwu");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::put().uri("/api/v1/ledger/threshold").set_json(json!({"amount": "50000"})),
+            &caiwu,
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+
+        // Two second persons approve the same large receipt at once, from two processes; one
+        // of them is killed part-way. The receipt is posted once, or (both gone) still waits.
+        let mut killed = 0;
+        for (i, ms) in KILL_APPROVAL_AFTER_MS.into_iter().enumerate() {
+            let body = json!({"kind": "receipt", "fund": "meal", "from": "", "to": COUNTY, "amount": "200000",
+                              "date": "2026-09-01", "category": "", "voucher_no": format!("SR-{i}"), "memo": "省级拨款"});
+            let (s, v) =
+                call(&app, test::TestRequest::post().uri("/api/v1/ledger/requests").set_json(body), &caiwu).await;
+            assert_eq!((s, v["status"].as_str()), (201, Some("pending")), "{label}: {v}");
+            let id = v["id"].as_i64().expect("id");
+            let id_s = id.to_string();
+            let victim = spawn(&w.db.url, data.path(), &["ledger", "approve", &id_s, "--as", "caiwu2"]);
+            let rival = spawn(&w.db.url, data.path(), &["ledger", "approve", &id_s, "--as", "yyb"]);
+            killed += usize::from(kill_after(victim, ms));
+            let mut rival = rival;
+            let _ = rival.wait();
+            let mut conn = w.conn();
+            let (status, entries) = receipt_state(&mut conn, id);
+            assert!(
+                (status == "posted" && entries == 1) || (status == "pending" && entries == 0),
+                "{label}: approval race killed after {ms} ms: {status} with {entries} entries"
+            );
+            chains_hold(&mut conn, &format!("{label}: approval race killed after {ms} ms"));
+            drop(conn);
+            if status == "pending" {
+                run_to_end(&w.db.url, data.path(), &["ledger", "approve", &id_s, "--as", "yyb"]);
+                assert_eq!(receipt_state(&mut w.conn(), id), ("posted".into(), 1), "{label}: approved after");
+            }
+        }
+        assert!(killed >= 2, "{label}: a drill that killed nothing proves nothing ({killed} kills)");
+
+        // A school submits its report to a server that is killed while answering: the
+        // submission is there with its audit row, or neither is; the next server takes it.
+        crate::meal_days::autumn(&app, &w).await;
+        crate::meal_days::child(&app, &w, "202601", 1).await;
+        let token = format!("Bearer {}", w.token("a.xiaozhang"));
+        let mut landed_killed = (0, 0);
+        for (period, ms) in [("2026-09", 2), ("2026-10", 8), ("2026-11", 20), ("2026-1", 60)] {
+            let server = Served::start(&w.db.url, data.path(), &token);
+            let url = format!("{}/api/v1/reports/school-regular/submissions", server.base);
+            let (auth, body) = (token.clone(), json!({"org": SCHOOL_A, "period": period}).to_string());
+            let sent = std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes())
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            });
+            std::thread::sleep(Duration::from_millis(ms));
+            drop(server);
+            let status = sent.join().expect("request");
+            let mut conn = w.conn();
+            let (rows, audited) = submissions(&mut conn, period);
+            assert_eq!(rows, audited, "{label}: {period} killed after {ms} ms: every submission audited, none else");
+            assert!(rows <= 1, "{label}: {period}: {rows} submissions");
+            assert!(status != 201 || rows == 1, "{label}: {period}: answered 201 yet nothing stored");
+            chains_hold(&mut conn, &format!("{label}: submission of {period} killed after {ms} ms"));
+            landed_killed = (landed_killed.0 + rows, landed_killed.1 + usize::from(status == 0));
+            drop(conn);
+            // The next server takes the same submission whole (or finds it already there).
+            let server = Served::start(&w.db.url, data.path(), &token);
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let status = agent
+                .post(&format!("{}/api/v1/reports/school-regular/submissions", server.base))
+                .header("Authorization", &token)
+                .header("Content-Type", "application/json")
+                .send(json!({"org": SCHOOL_A, "period": period}).to_string().as_bytes())
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            assert_eq!(status, if rows == 1 { 200 } else { 201 }, "{label}: {period} submitted again");
+            assert_eq!(submissions(&mut w.conn(), period), (1, 1), "{label}: {period} once");
+        }
+        assert!(landed_killed.1 >= 1, "{label}: at least one server died before it answered ({landed_killed:?})");
+    }
+}
+
+/// Submissions of school A's school-regular report for `period`, and the audit rows saying so.
+fn submissions(conn: &mut DbConn, period: &str) -> (usize, usize) {
+    use mealroll::db::schema::{audit_log, report_submissions};
+    let rows: i64 = report_submissions::table
+        .filter(report_submissions::period.eq(period))
+        .filter(report_submissions::report.eq("school-regular"))
+        .count()
+        .get_result(conn)
+        .expect("rows");
+    let audited = audit_log::table
+        .filter(audit_log::action.eq("report.submit"))
+        .select(audit_log::after_json)
+        .load::<Option<String>>(conn)
+        .expect("audit")
+        .into_iter()
+        .flatten()
+        .filter(|a| a.contains(&format!("\"period\":\"{period}\"")))
+        .count();
+    (rows as usize, audited)
+}
+
+/// `mealroll serve` on a free port, killed (SIGKILL) when dropped.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    fn start(url: &str, data: &Path, token: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let child = mealroll_cmd()
+            .args(["--db", url, "serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("MEALROLL_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        let served = Served { child, base: format!("http://127.0.0.1:{port}") };
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while agent
+            .get(&format!("{}/api/v1/me", served.base))
+            .header("Authorization", token)
+            .call()
+            .map_or(0, |r| r.status().as_u16())
+            != 200
+        {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        served
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

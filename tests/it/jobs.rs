@@ -171,3 +171,146 @@ async fn results_expire_after_the_keeping_time_and_the_job_stays_as_history() {
         assert_eq!(bytes, None, "{label}: the file itself is deleted");
     }
 }
+
+/// Polls a job until it ends (a minute at most).
+fn finished(w: &World, id: &str, owner: i64) -> mealroll::exchange::jobs::JobState {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = w.state().jobs.get(id, owner).expect("job");
+        if s.finished || std::time::Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn job_of(location: &str) -> String {
+    location.strip_prefix("/jobs/").unwrap_or_else(|| panic!("a job's page, not {location}")).to_owned()
+}
+
+#[actix_web::test]
+async fn a_month_computed_and_a_county_scanned_from_their_pages_run_as_jobs_that_say_what_they_did() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        crate::meal_days::autumn(&app, &w).await;
+        for seq in 1..=2 {
+            crate::meal_days::child(&app, &w, "202601", seq).await;
+        }
+        let sessions: std::collections::HashMap<&str, String> =
+            ["yyb", "a.xueji"].into_iter().map(|u| (u, format!("mealroll_session={}", w.token(u)))).collect();
+        let cookie = |u: &str| (actix_web::http::header::COOKIE, sessions[u].clone());
+        let get = |u: &str, uri: &str| test::TestRequest::get().uri(uri).insert_header(cookie(u)).to_request();
+        let post = |u: &str, uri: &str, form: Vec<(&str, &str)>| {
+            test::TestRequest::post().uri(uri).insert_header(cookie(u)).set_form(form).to_request()
+        };
+        let yyb = user_id(&w, "yyb");
+
+        // The county computes November from its page: a job, then what it computed.
+        let html = body_text(test::call_service(&app, get("yyb", "/entitlements?month=2026-11")).await).await;
+        let csrf = csrf_of(&html);
+        let r = test::call_service(
+            &app,
+            post("yyb", "/entitlements", vec![("csrf", &csrf), ("month", "2026-11"), ("action", "compute")]),
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let id = job_of(r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location"));
+        let job = finished(&w, &id, yyb);
+        assert_eq!(job.status, JobStatus::Done, "{label}: {:?}", job.error);
+        assert_eq!((job.done, job.total), (1, Some(1)), "{label}: one programme school");
+        let (s, list) =
+            call(&app, test::TestRequest::get().uri("/api/v1/entitlements?month=2026-11"), &bearer(&w, "yyb")).await;
+        assert_eq!(s, 200, "{label}: {list}");
+        let period = &list[0];
+        let summary = job.summary.clone().expect("a summary");
+        assert_eq!(
+            summary.text,
+            format!(
+                "已计算 1 所学校 2026-11 的膳食补助：受益学生 {} 人，合计 {} 元。",
+                period["students"],
+                period["amount"].as_str().expect("amount")
+            ),
+            "{label}: the job says what the month holds: {list}"
+        );
+        assert_eq!(period["students"], 2, "{label}: {list}");
+        assert_eq!(summary.href, "/entitlements?month=2026-11", "{label}");
+        let html = body_text(test::call_service(&app, get("yyb", &format!("/jobs/{id}"))).await).await;
+        assert!(html.contains("job-summary-link") && html.contains(&summary.text), "{label}: {html}");
+
+        // The API reads the same job; another user finds no such job.
+        let (s, v) = call(&app, test::TestRequest::get().uri(&format!("/api/v1/jobs/{id}")), &bearer(&w, "yyb")).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("done")), "{label}: {v}");
+        assert_eq!(v["summary"]["text"].as_str(), Some(summary.text.as_str()), "{label}: {v}");
+        let (s, v) =
+            call(&app, test::TestRequest::get().uri(&format!("/api/v1/jobs/{id}")), &bearer(&w, "a.xueji")).await;
+        assert_eq!((s, v["error"].as_str()), (404, Some("job.gone")), "{label}: {v}");
+
+        // A school's registrar may not compute: refused on the form, no job recorded.
+        let jobs_before: i64 = jobs::table.count().get_result(&mut w.conn()).expect("count");
+        let html = body_text(test::call_service(&app, get("a.xueji", "/students")).await).await;
+        let r = test::call_service(
+            &app,
+            post(
+                "a.xueji",
+                "/entitlements",
+                vec![("csrf", &csrf_of(&html)), ("month", "2026-11"), ("action", "compute")],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{label}");
+        let r = test::call_service(
+            &app,
+            post("a.xueji", "/inspections/refresh", vec![("csrf", &csrf_of(&html)), ("term", "2026-1")]),
+        )
+        .await;
+        assert!(r.status() == 403 || r.status() == 422, "{label}: {}", r.status());
+        let jobs_after: i64 = jobs::table.count().get_result(&mut w.conn()).expect("count");
+        assert_eq!(jobs_after, jobs_before, "{label}: a refused start records no job");
+
+        // The county rescans its term from the flags page: a job that says what changed.
+        let r =
+            test::call_service(&app, post("yyb", "/inspections/refresh", vec![("csrf", &csrf), ("term", "2026-1")]))
+                .await;
+        assert_eq!(r.status(), 303, "{label}");
+        let id = job_of(r.headers().get("location").and_then(|l| l.to_str().ok()).expect("location"));
+        let job = finished(&w, &id, yyb);
+        assert_eq!(job.status, JobStatus::Done, "{label}: {:?}", job.error);
+        let summary = job.summary.expect("a summary");
+        assert!(summary.text.starts_with("扫描完成：新发现疑点"), "{label}: {}", summary.text);
+        assert_eq!(summary.href, format!("/inspections?org={COUNTY}&term=2026-1"), "{label}");
+        let scans: i64 = mealroll::db::schema::anomaly_scans::table.count().get_result(&mut w.conn()).expect("scans");
+        assert_eq!(scans, 1, "{label}: the scan was stored");
+    }
+}
+
+#[actix_web::test]
+async fn a_month_s_computation_cut_short_says_what_stands_and_runs_again() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let owner = user_id(&w, "yyb");
+        let a = Jobs::new(w.pool.clone(), "server-a", Duration::from_secs(3600));
+        let input = JobInput::Entitle { org: COUNTY.into(), month: "2026-11".into() };
+        let month = a.start(owner, "计算 2026-11 膳食补助", &input, None).expect("start");
+        let scan =
+            a.start(owner, "扫描", &JobInput::Scan { org: COUNTY.into(), term: "2026-1".into() }, None).expect("start");
+        assert_eq!(Jobs::new(w.pool.clone(), "server-a", Duration::from_secs(3600)).recover().expect("recover"), 2);
+        let cut = a.get(&month, owner).expect("job");
+        assert_eq!(cut.status, JobStatus::Failed, "{label}");
+        assert!(
+            cut.error.as_deref().is_some_and(|e| e.contains("已算完的学校已保存")),
+            "{label}: a month says whole schools stand: {:?}",
+            cut.error
+        );
+        assert!(cut.restartable, "{label}: a month needs no kept file to run again");
+        let cut = a.get(&scan, owner).expect("job");
+        assert!(
+            cut.error.as_deref().is_some_and(|e| e.contains("本次未改变任何疑点")),
+            "{label}: a scan says nothing changed: {:?}",
+            cut.error
+        );
+        assert_eq!(a.input(&month, owner).expect("input").0, input, "{label}: what to run again");
+    }
+}

@@ -195,7 +195,7 @@ async fn a_day_s_count_is_held_against_the_children_eligible_that_day() {
 
 /// School A in the programme from 1 September, the autumn term, and October and November meal
 /// days (Mon–Fri, October from the 8th after the holiday).
-async fn autumn<S, B>(app: &S, w: &World)
+pub(crate) async fn autumn<S, B>(app: &S, w: &World)
 where
     S: TestApp<B>,
     B: actix_web::body::MessageBody,
@@ -233,7 +233,7 @@ where
 }
 
 /// A confirmed child of school A in a class, at school since 1 September; its id and 学籍号.
-async fn child<S, B>(app: &S, w: &World, class: &str, seq: u32) -> (i64, String)
+pub(crate) async fn child<S, B>(app: &S, w: &World, class: &str, seq: u32) -> (i64, String)
 where
     S: TestApp<B>,
     B: actix_web::body::MessageBody,
