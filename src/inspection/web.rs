@@ -151,10 +151,7 @@ pub async fn flags_page(
     let pending = q.pending_only();
     let c = caller.clone();
     let (org, flags) = st.run(move |conn| flags::list(conn, &c, &org, term, pending)).await?;
-    let flash = match q.ok.as_deref() {
-        Some("refreshed") => "已重新扫描",
-        other => Flash { ok: other.map(str::to_owned) }.message(),
-    };
+    let flash = Flash { ok: q.ok.clone() }.message();
     Ok(FlagsPage {
         layout: Layout::new(&caller, &st, format!("督查预警 {}", term.label())),
         org: org.code,
