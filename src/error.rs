@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum ErrorKind {
     /// Bad input: the message says where and what.
     Invalid,
+    /// A request the handler cannot take as asked (a parameter or field it does not know).
+    BadRequest,
     /// Not logged in, or the session is over.
     Unauthenticated,
     /// Logged in, but the role may not do this.
@@ -31,6 +33,7 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -94,6 +97,10 @@ impl AppError {
 
     pub fn unauthenticated() -> Self {
         Self::new(ErrorKind::Unauthenticated, "auth.required", "请先登录")
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, code, message)
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {

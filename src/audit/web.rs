@@ -8,6 +8,7 @@ use super::service::{self, AuditFilter, AuditRow};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::Permission;
 use crate::error::AppResult;
+use crate::web::strict::ApiQuery;
 use crate::web::{AppState, Layout, PageResult};
 
 #[derive(Template, WebTemplate)]
@@ -45,7 +46,7 @@ pub async fn list(
 pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: web::Query<AuditFilter>,
+    q: ApiQuery<AuditFilter>,
 ) -> AppResult<HttpResponse> {
     let f = q.into_inner();
     let rows = st

@@ -12,6 +12,7 @@ use crate::auth::extract::{ApiUser, CsrfForm, PageUser, SESSION_COOKIE, client_i
 use crate::auth::service::{self, AccountAction, Credentials, LoginInput, NewUser, UserFilter, UserView};
 use crate::domain::role::{ALL_ROLES, Permission, Role};
 use crate::error::{AppError, AppResult};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, see_other};
 
 // ---------------------------------------------------------------- login
@@ -356,7 +357,7 @@ pub async fn user_action(
 pub async fn api_token(
     req: HttpRequest,
     st: web::Data<AppState>,
-    body: web::Json<LoginInput>,
+    body: ApiJson<LoginInput>,
 ) -> AppResult<HttpResponse> {
     let input = body.into_inner();
     let ip = client_ip(&req);
@@ -384,7 +385,7 @@ pub async fn api_me(ApiUser(caller): ApiUser) -> HttpResponse {
 pub async fn api_users(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<UserFilter>,
+    q: ApiQuery<UserFilter>,
 ) -> AppResult<HttpResponse> {
     let f = q.into_inner();
     let users = st.run(move |conn| service::list_users(conn, &caller, &f)).await?;
@@ -404,7 +405,7 @@ pub async fn api_user(
 pub async fn api_user_create(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<NewUser>,
+    body: ApiJson<NewUser>,
 ) -> AppResult<HttpResponse> {
     let input = body.into_inner();
     let st2 = st.clone();
@@ -421,7 +422,7 @@ pub async fn api_user_action(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ActionForm>,
+    body: ApiJson<ActionForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let action = body.into_inner().action;

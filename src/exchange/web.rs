@@ -12,6 +12,7 @@ use super::jobs::{JobInput, JobState};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
+use crate::web::strict::ApiQuery;
 use crate::web::{AppState, Layout, PDF, PageResult, XLSX, download, see_other, upload};
 
 pub async fn template(
@@ -197,7 +198,7 @@ fn optional_day(s: &str) -> AppResult<Option<chrono::NaiveDate>> {
 pub async fn api_import(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<ImportQuery>,
+    q: ApiQuery<ImportQuery>,
     upload::ApiBody(body): upload::ApiBody<{ super::guard::MAX_UPLOAD }>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
@@ -241,7 +242,7 @@ pub async fn api_export(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-    q: web::Query<ExportQuery>,
+    q: ApiQuery<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     let code = path.into_inner();
     let (k, class) = (code.clone(), q.class_id);

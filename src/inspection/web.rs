@@ -24,6 +24,7 @@ use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::registry::changes::{MAX_EVIDENCE, Upload};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize)]
@@ -81,7 +82,7 @@ pub async fn scan_page(
     })
 }
 
-pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: web::Query<Query>) -> AppResult<HttpResponse> {
+pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: ApiQuery<Query>) -> AppResult<HttpResponse> {
     let (org, span, rules) = q.parse(&caller)?;
     let scan = st.run(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
     Ok(HttpResponse::Ok().json(scan))
@@ -169,7 +170,7 @@ pub async fn flags_page(
 pub async fn flags_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<FlagsQuery>,
+    q: ApiQuery<FlagsQuery>,
 ) -> AppResult<HttpResponse> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
@@ -211,7 +212,7 @@ pub async fn refresh_form(st: web::Data<AppState>, f: CsrfForm<RefreshBody>) -> 
 pub async fn refresh_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<RefreshBody>,
+    body: ApiJson<RefreshBody>,
 ) -> AppResult<HttpResponse> {
     let term = Term::parse(body.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
     let org = org_or_own(&body.org, &caller);
@@ -320,7 +321,7 @@ pub async fn act_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ActBody>,
+    body: ApiJson<ActBody>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let flag = st.run(move |conn| flags::act(conn, &caller, id, &body.action, &body.note)).await?;
@@ -421,7 +422,7 @@ pub async fn rules_set(st: web::Data<AppState>, f: CsrfForm<SettingBody>) -> Pag
 pub async fn rules_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<OrgQuery>,
+    q: ApiQuery<OrgQuery>,
 ) -> AppResult<HttpResponse> {
     let org = org_or_own(&q.org, &caller);
     let (rules, history) = st.run(move |conn| settings::standing(conn, &caller, &org)).await?;
@@ -431,7 +432,7 @@ pub async fn rules_api(
 pub async fn rules_set_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<SettingBody>,
+    body: ApiJson<SettingBody>,
 ) -> AppResult<HttpResponse> {
     let change = body.into_inner().change();
     let set = st.run(move |conn| settings::set(conn, &caller, &change)).await?;
@@ -473,7 +474,7 @@ pub async fn risk_page(
 pub async fn risk_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<FlagsQuery>,
+    q: ApiQuery<FlagsQuery>,
 ) -> AppResult<HttpResponse> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
@@ -626,7 +627,7 @@ pub async fn visit_report_api(
 pub async fn sample_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<AskForm>,
+    q: ApiQuery<AskForm>,
 ) -> AppResult<HttpResponse> {
     let ask = q.into_inner().parse()?;
     let drawn = st.run(move |conn| sample::draw(conn, &caller, &ask)).await?.shown();
@@ -636,7 +637,7 @@ pub async fn sample_api(
 pub async fn plan_draw_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<AskForm>,
+    body: ApiJson<AskForm>,
 ) -> AppResult<HttpResponse> {
     let ask = body.into_inner().parse()?;
     let (id, drawn) = st.run(move |conn| sample::plan(conn, &caller, &ask)).await?;
@@ -912,7 +913,7 @@ pub async fn finding_recover_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<findings::RecoverForm>,
+    body: ApiJson<findings::RecoverForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let posted = st.run(move |conn| findings::recover(conn, &caller, id, &body)).await?;
@@ -949,7 +950,7 @@ pub struct FindingJson {
 pub async fn finding_record_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<FindingJson>,
+    body: ApiJson<FindingJson>,
 ) -> AppResult<HttpResponse> {
     use base64::Engine;
     let body = body.into_inner();
@@ -971,7 +972,7 @@ pub async fn finding_record_api(
 pub async fn findings_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<FlagsQuery>,
+    q: ApiQuery<FlagsQuery>,
 ) -> AppResult<HttpResponse> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
@@ -1000,7 +1001,7 @@ pub async fn finding_step_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<findings::StepForm>,
+    body: ApiJson<findings::StepForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let f = st.run(move |conn| findings::step(conn, &caller, id, &body)).await?;
@@ -1011,7 +1012,7 @@ pub async fn finding_link_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<findings::LinkForm>,
+    body: ApiJson<findings::LinkForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let f = st.run(move |conn| findings::link(conn, &caller, id, &body)).await?;
@@ -1038,7 +1039,7 @@ pub async fn visit_record_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<super::visits::VisitForm>,
+    body: ApiJson<super::visits::VisitForm>,
 ) -> AppResult<HttpResponse> {
     let visit = path.into_inner();
     let finding = st.run(move |conn| super::visits::record(conn, &caller, visit, &body)).await?;
@@ -1089,7 +1090,7 @@ pub async fn trail_page(
 pub async fn trail_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<super::trail::TrailQuery>,
+    q: ApiQuery<super::trail::TrailQuery>,
 ) -> AppResult<HttpResponse> {
     let (school, rows) = st.run(move |conn| super::trail::trail(conn, &caller, &q)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"school": school.map(|s| s.code), "rows": rows})))

@@ -23,12 +23,12 @@ pub fn parse_rule(s: &str) -> AppResult<Rule> {
 
 #[derive(Deserialize)]
 pub struct MonthQuery {
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
 }
 
 /// `?month=YYYY-MM`: the computed months of the schools in scope.
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<MonthQuery>) -> Json {
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<MonthQuery>) -> Json {
     let m = parse_month(&q.month)?;
     Ok(HttpResponse::Ok().json(st.run(move |conn| entitlement::periods(conn, &c, m)).await?))
 }
@@ -37,12 +37,13 @@ pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Mo
 pub struct ComputeBody {
     /// A school, or a county (every programme school under it).
     org: String,
+    #[serde(alias = "period")]
     month: String,
     #[serde(default)]
     close: bool,
 }
 
-pub async fn compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<ComputeBody>) -> Json {
+pub async fn compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<ComputeBody>) -> Json {
     let b = body.into_inner();
     let m = parse_month(&b.month)?;
     let v = st
@@ -69,7 +70,7 @@ pub struct RuleBody {
     rule: String,
 }
 
-pub async fn set_rule(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<RuleBody>) -> Json {
+pub async fn set_rule(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<RuleBody>) -> Json {
     let r = parse_rule(&body.rule)?;
     st.run(move |conn| entitlement::set_rule(conn, &c, r)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
@@ -97,7 +98,7 @@ pub struct StatusQuery {
     status: String,
 }
 
-pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<StatusQuery>) -> Json {
+pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<StatusQuery>) -> Json {
     let status = q.into_inner().status;
     Ok(HttpResponse::Ok().json(st.run(move |conn| fund::requests(conn, &c, &status)).await?))
 }
@@ -115,7 +116,7 @@ pub async fn post(
     req: actix_web::HttpRequest,
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    body: web::Json<PostingForm>,
+    body: ApiJson<PostingForm>,
 ) -> Json {
     let mut form = body.into_inner();
     form.key = key_of(&req, form.key);
@@ -141,7 +142,7 @@ pub async fn reject(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ReasonBody>,
+    body: ApiJson<ReasonBody>,
 ) -> Json {
     let id = path.into_inner();
     let reason = body.into_inner().reason;
@@ -153,7 +154,7 @@ pub async fn reverse(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ReasonBody>,
+    body: ApiJson<ReasonBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -170,7 +171,7 @@ pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": v.broken.is_empty(), "verification": v })))
 }
 
-pub async fn close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<MonthQuery>) -> Json {
+pub async fn close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<MonthQuery>) -> Json {
     let m = parse_month(&body.month)?;
     st.run(move |conn| fund::close_month(conn, &c, m)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "closed": m.to_string() })))
@@ -181,7 +182,7 @@ pub struct AmountBody {
     amount: String,
 }
 
-pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<AmountBody>) -> Json {
+pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<AmountBody>) -> Json {
     let amount = body.into_inner().amount;
     let fen = st.run(move |conn| fund::set_threshold(conn, &c, &amount)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "threshold": fen })))
@@ -191,6 +192,7 @@ pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: w
 
 use super::yibu;
 use crate::domain::term::Term;
+use crate::web::strict::{ApiJson, ApiQuery};
 
 fn parse_term(s: &str) -> AppResult<Term> {
     Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
@@ -205,7 +207,7 @@ pub struct YibuBody {
     close: bool,
 }
 
-pub async fn yibu_compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<YibuBody>) -> Json {
+pub async fn yibu_compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<YibuBody>) -> Json {
     let b = body.into_inner();
     let t = parse_term(&b.term)?;
     let v = st

@@ -102,7 +102,7 @@ pub struct ActionForm {
     id: String,
     #[serde(default)]
     reason: String,
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
     /// The approval threshold (the posting's own amount is in `posting`).
     #[serde(default)]

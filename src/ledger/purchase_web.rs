@@ -20,6 +20,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::document::{self, Upload};
 use crate::programme::config::{self, SupplierRow};
+use crate::web::strict::ApiQuery;
 use crate::web::upload::{self, UploadForm};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -30,7 +31,7 @@ const FORM_LINES: usize = 8;
 pub struct ListQuery {
     #[serde(default)]
     org: String,
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
     /// Opens the form to complete this expenditure's documents.
     #[serde(default)]
@@ -279,7 +280,7 @@ pub async fn api_record(st: web::Data<AppState>, ApiUser(caller): ApiUser, form:
 pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<ListQuery>,
+    q: ApiQuery<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let month = q.month()?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };

@@ -23,7 +23,7 @@ use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other,
 pub struct Query {
     #[serde(default)]
     org: String,
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
     #[serde(default)]
     fund: String,
@@ -31,6 +31,7 @@ pub struct Query {
 
 use super::web::last_month;
 use crate::domain::ledger::Fund;
+use crate::web::strict::{ApiJson, ApiQuery};
 
 /// 膳食补助 unless 一补 is asked for.
 fn fund_or_meal(s: &str) -> AppResult<Fund> {
@@ -194,7 +195,7 @@ pub async fn page_import(
 type Json = AppResult<HttpResponse>;
 
 /// `?org=&month=`: the reconciliation as JSON (money as decimal strings).
-pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<Query>) -> Json {
+pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<Query>) -> Json {
     let q = q.into_inner();
     let fund = fund_or_meal(&q.fund)?;
     let m = period_for(&q.month, fund)?;
@@ -206,7 +207,7 @@ pub async fn api_file(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<(String, String, String)>,
-    q: web::Query<Query>,
+    q: ApiQuery<Query>,
 ) -> Json {
     let (org, month, file) = path.into_inner();
     let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
@@ -223,7 +224,7 @@ pub struct FileQuery {
 pub async fn api_import_expenditures(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: web::Query<FileQuery>,
+    q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
 ) -> Json {
     let name = if q.filename.is_empty() { "expenditures.xlsx".to_owned() } else { q.filename.clone() };
@@ -233,7 +234,7 @@ pub async fn api_import_expenditures(
 pub async fn api_import_meals(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: web::Query<FileQuery>,
+    q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
 ) -> Json {
     let name = if q.filename.is_empty() { "meals.xlsx".to_owned() } else { q.filename.clone() };
@@ -251,7 +252,7 @@ pub async fn api_put_meals(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<(String, String)>,
-    body: web::Json<MealsBody>,
+    body: ApiJson<MealsBody>,
 ) -> Json {
     let (school, month) = path.into_inner();
     let m = parse_month(&month)?;

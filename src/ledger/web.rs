@@ -39,7 +39,7 @@ pub struct ListPage {
 
 #[derive(Deserialize)]
 pub struct MonthQuery {
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
 }
 
@@ -69,7 +69,7 @@ pub async fn list(
 
 #[derive(Deserialize)]
 pub struct ActionForm {
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
     /// compute (every programme school in scope), close (one school) or rule.
     #[serde(default)]

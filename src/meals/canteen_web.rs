@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::role::Permission;
 use crate::error::{AppResult, ErrorKind};
+use crate::web::strict::ApiJson;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,7 +138,7 @@ pub async fn menu_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
-    body: web::Json<Menu>,
+    body: ApiJson<Menu>,
 ) -> AppResult<HttpResponse> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
@@ -148,7 +149,7 @@ pub async fn accompany_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-    body: web::Json<AccompanyForm>,
+    body: ApiJson<AccompanyForm>,
 ) -> AppResult<HttpResponse> {
     let school = path.into_inner();
     Ok(HttpResponse::Created().json(st.run(move |conn| canteen::accompany(conn, &caller, &school, &body)).await?))

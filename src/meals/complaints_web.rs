@@ -16,6 +16,7 @@ use crate::domain::complaint::Category;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Debug, Default, Deserialize)]
@@ -253,7 +254,7 @@ pub async fn answer(
 pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<ListQuery>,
+    q: ApiQuery<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let (from, to) = q.span()?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
@@ -267,7 +268,7 @@ pub async fn api_list(
 pub async fn api_enter(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<ComplaintForm>,
+    body: ApiJson<ComplaintForm>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let id = st.run(move |conn| complaints::enter(conn, &caller, &body)).await?;
@@ -287,7 +288,7 @@ pub async fn api_answer(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<AnswerForm>,
+    body: ApiJson<AnswerForm>,
 ) -> AppResult<HttpResponse> {
     let (id, text) = (path.into_inner(), body.into_inner().answer);
     Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::answer(conn, &caller, id, &text)).await?))
@@ -297,7 +298,7 @@ pub async fn api_answer(
 pub async fn api_hotline(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<HotlineForm>,
+    body: ApiJson<HotlineForm>,
 ) -> AppResult<HttpResponse> {
     let typed = body.into_inner().hotline;
     let hotline = st.run(move |conn| notice::set_hotline(conn, &caller, &typed)).await?;

@@ -14,6 +14,7 @@ use crate::auth::csrf;
 use crate::auth::extract::{client_ip, same_origin};
 use crate::domain::complaint::Category;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::strict::ApiJson;
 use crate::web::{AppState, FormErrors, PageError, PageResult, html_page};
 
 /// The double-submit cookie of the public complaint form (there is no session to bind to).
@@ -198,7 +199,7 @@ pub async fn api_complain(
     st: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<ComplaintForm>,
+    body: ApiJson<ComplaintForm>,
 ) -> AppResult<HttpResponse> {
     let (code, body) = (path.into_inner(), body.into_inner());
     let (key, ip) = (st.keys.csrf.clone(), client_ip(&req));

@@ -17,6 +17,7 @@ use crate::domain::calendar::Month;
 use crate::domain::food::{self, Food};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 /// Rows of foods the use form offers.
@@ -26,7 +27,7 @@ const FORM_LINES: usize = 6;
 pub struct StockQuery {
     #[serde(default)]
     school: String,
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
     #[serde(default)]
     ok: Option<String>,
@@ -115,7 +116,7 @@ pub struct ComparePage {
 pub struct CompareQuery {
     #[serde(default)]
     org: String,
-    #[serde(default)]
+    #[serde(default, alias = "period")]
     month: String,
 }
 
@@ -141,7 +142,7 @@ pub async fn compare(
 pub async fn api_compare(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<CompareQuery>,
+    q: ApiQuery<CompareQuery>,
 ) -> AppResult<HttpResponse> {
     let month = month_of(&q.month)?;
     let org = own_or(&q.org, &caller);
@@ -215,7 +216,7 @@ pub async fn api_view(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-    q: web::Query<StockQuery>,
+    q: ApiQuery<StockQuery>,
 ) -> AppResult<HttpResponse> {
     let (code, month) = (path.into_inner(), month_of(&q.month)?);
     Ok(HttpResponse::Ok().json(st.run(move |conn| stock::view(conn, &caller, &code, month)).await?))
@@ -226,7 +227,7 @@ pub async fn api_use(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-    body: web::Json<UseForm>,
+    body: ApiJson<UseForm>,
 ) -> AppResult<HttpResponse> {
     let (code, body) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Ok().json(st.run(move |conn| stock::use_food(conn, &caller, &code, &body)).await?))
@@ -237,7 +238,7 @@ pub async fn api_correct(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<CorrectForm>,
+    body: ApiJson<CorrectForm>,
 ) -> AppResult<HttpResponse> {
     let (id, reason) = (path.into_inner(), body.into_inner().reason);
     Ok(HttpResponse::Ok().json(st.run(move |conn| stock::correct(conn, &caller, id, &reason)).await?))

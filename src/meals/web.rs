@@ -18,6 +18,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::upload;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -208,7 +209,7 @@ pub struct FileQuery {
 pub async fn import_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<FileQuery>,
+    q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ super::import::MAX_UPLOAD }>,
 ) -> AppResult<HttpResponse> {
     let name = if q.filename.is_empty() { "meal-days.xlsx".to_owned() } else { q.filename.clone() };
@@ -393,7 +394,7 @@ pub async fn record_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
-    body: web::Json<DayForm>,
+    body: ApiJson<DayForm>,
 ) -> AppResult<HttpResponse> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
@@ -406,7 +407,7 @@ pub async fn record_api(
 pub async fn board_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<DayQuery>,
+    q: ApiQuery<DayQuery>,
 ) -> AppResult<HttpResponse> {
     let day = day_of(&q.day)?;
     let org = own_or(&q.org, &caller);
@@ -427,7 +428,7 @@ pub async fn deadline_api(
 pub async fn corrections_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    q: web::Query<DayQuery>,
+    q: ApiQuery<DayQuery>,
 ) -> AppResult<HttpResponse> {
     let org = own_or(&q.org, &caller);
     Ok(HttpResponse::Ok().json(st.run(move |conn| corrections::list(conn, &caller, &org)).await?))
@@ -437,7 +438,7 @@ pub async fn decide_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<DecisionForm>,
+    body: ApiJson<DecisionForm>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let approve = approves(&body.decision)?;

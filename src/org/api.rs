@@ -8,6 +8,7 @@ use super::service::{self, SchoolFilter};
 use crate::auth::extract::ApiUser;
 use crate::error::AppResult;
 use crate::web::AppState;
+use crate::web::strict::{ApiJson, ApiQuery};
 
 type Json = AppResult<HttpResponse>;
 
@@ -17,7 +18,7 @@ pub async fn org(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<S
     Ok(HttpResponse::Ok().json(page))
 }
 
-pub async fn schools(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<SchoolFilter>) -> Json {
+pub async fn schools(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<SchoolFilter>) -> Json {
     let f = q.into_inner();
     let (items, total) = st.run(move |conn| service::list_schools(conn, &c, &f)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "total": total, "items": items })))
@@ -28,7 +29,7 @@ pub async fn school(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Pat
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::get_school(conn, &c, &code)).await?))
 }
 
-pub async fn school_create(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<SchoolInput>) -> Json {
+pub async fn school_create(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<SchoolInput>) -> Json {
     let input = body.into_inner();
     Ok(HttpResponse::Created().json(st.run(move |conn| service::create_school(conn, &c, &input)).await?))
 }
@@ -37,7 +38,7 @@ pub async fn school_update(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<SchoolInput>,
+    body: ApiJson<SchoolInput>,
 ) -> Json {
     let (code, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::update_school(conn, &c, &code, &input)).await?))
@@ -52,7 +53,7 @@ pub async fn campus_create(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<CampusInput>,
+    body: ApiJson<CampusInput>,
 ) -> Json {
     let (code, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Created().json(st.run(move |conn| service::add_campus(conn, &c, &code, &input)).await?))
@@ -67,7 +68,7 @@ pub async fn class_create(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<ClassInput>,
+    body: ApiJson<ClassInput>,
 ) -> Json {
     let (code, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Created().json(st.run(move |conn| service::create_class(conn, &c, &code, &input)).await?))
@@ -82,7 +83,7 @@ pub async fn class_update(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ClassInput>,
+    body: ApiJson<ClassInput>,
 ) -> Json {
     let (id, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::update_class(conn, &c, id, &input)).await?))
@@ -103,7 +104,7 @@ pub async fn teacher_create(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<TeacherInput>,
+    body: ApiJson<TeacherInput>,
 ) -> Json {
     let (code, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Created().json(st.run(move |conn| service::create_teacher(conn, &c, &code, &input)).await?))
@@ -119,7 +120,7 @@ pub async fn teacher_update(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<TeacherInput>,
+    body: ApiJson<TeacherInput>,
 ) -> Json {
     let (id, input) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Ok().json(st.run(move |conn| service::update_teacher(conn, &c, id, &input)).await?))

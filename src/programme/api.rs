@@ -10,6 +10,7 @@ use crate::auth::extract::ApiUser;
 use crate::domain::roster::Step;
 use crate::error::{AppError, AppResult};
 use crate::exchange::roster_print::{self, FileFormat, Kind};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, PDF, XLSX, download, upload};
 
 type Json = AppResult<HttpResponse>;
@@ -34,32 +35,27 @@ pub async fn overview(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
     Ok(HttpResponse::Ok().json(v))
 }
 
-pub async fn set_plan(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<PlanBody>) -> Json {
+pub async fn set_plan(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<PlanBody>) -> Json {
     let b = body.into_inner();
     let (year, plan) = b.parse()?;
     st.run(move |conn| config::set_plan(conn, &c, &b.county, year, plan)).await?;
     ok()
 }
 
-pub async fn join(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<JoinBody>) -> Json {
+pub async fn join(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<JoinBody>) -> Json {
     let b = body.into_inner();
     let (period, seat) = b.parse()?;
     st.run(move |conn| config::join(conn, &c, &b.school, period, seat, &b.note)).await?;
     ok()
 }
 
-pub async fn leave(
-    st: web::Data<AppState>,
-    ApiUser(c): ApiUser,
-    path: web::Path<i64>,
-    body: web::Json<EndBody>,
-) -> Json {
+pub async fn leave(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>, body: ApiJson<EndBody>) -> Json {
     let (id, day) = (path.into_inner(), body.parse()?);
     st.run(move |conn| config::leave(conn, &c, id, day)).await?;
     ok()
 }
 
-pub async fn add_standard(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<StandardBody>) -> Json {
+pub async fn add_standard(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<StandardBody>) -> Json {
     let input = body.parse()?;
     let id = st.run(move |conn| config::add_standard(conn, &c, input)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
@@ -69,14 +65,14 @@ pub async fn end_standard(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<EndBody>,
+    body: ApiJson<EndBody>,
 ) -> Json {
     let (id, day) = (path.into_inner(), body.parse()?);
     st.run(move |conn| config::end_standard(conn, &c, id, day)).await?;
     ok()
 }
 
-pub async fn add_supplier(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<SupplierBody>) -> Json {
+pub async fn add_supplier(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<SupplierBody>) -> Json {
     let b = body.into_inner();
     let id = st.run(move |conn| config::add_supplier(conn, &c, &b.name, &b.credit_code, &b.contact, &b.phone)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
@@ -91,7 +87,7 @@ pub async fn add_model(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<ModelBody>,
+    body: ApiJson<ModelBody>,
 ) -> Json {
     let (code, input) = (path.into_inner(), body.parse()?);
     let id = st.run(move |conn| config::add_model(conn, &c, &code, input)).await?;
@@ -112,7 +108,7 @@ pub async fn calendar_get(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    q: web::Query<TermQuery>,
+    q: ApiQuery<TermQuery>,
 ) -> Json {
     let (code, t) = (path.into_inner(), input::term(&q.term)?);
     let (_, dates, months) = st.run(move |conn| calendar::term_view(conn, &c, &code, t)).await?;
@@ -130,7 +126,7 @@ pub async fn calendar_put(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<(String, String)>,
-    body: web::Json<DaysBody>,
+    body: ApiJson<DaysBody>,
 ) -> Json {
     let (code, month) = path.into_inner();
     let cal = input::month_days(&month, &body.days)?;
@@ -143,7 +139,7 @@ pub async fn calendar_import(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    q: web::Query<TermQuery>,
+    q: ApiQuery<TermQuery>,
     upload::ApiBody(body): upload::ApiBody<{ calendar::MAX_UPLOAD }>,
 ) -> Json {
     let code = path.into_inner();
@@ -152,7 +148,7 @@ pub async fn calendar_import(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "months": n })))
 }
 
-pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<BuildBody>) -> Json {
+pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<BuildBody>) -> Json {
     let b = body.into_inner();
     let (t, day) = b.parse()?;
     let mut built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day, b.after_archive())).await?;
@@ -161,7 +157,7 @@ pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json
 }
 
 /// `?term=` with `school=`: that school's versions; without: the overview of programme schools.
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<TermQuery>) -> Json {
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<TermQuery>) -> Json {
     let t = input::term(&q.term)?;
     let school = q.school.clone();
     let v = st
@@ -194,12 +190,7 @@ pub fn parse_step(s: &str) -> AppResult<Step> {
     Step::parse(s).ok_or_else(|| AppError::field("step", "roster.step", "step 应为 sign、review、archive 或 return"))
 }
 
-pub async fn step(
-    st: web::Data<AppState>,
-    ApiUser(c): ApiUser,
-    path: web::Path<i64>,
-    body: web::Json<StepBody>,
-) -> Json {
+pub async fn step(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>, body: ApiJson<StepBody>) -> Json {
     let (id, s) = (path.into_inner(), parse_step(&body.step)?);
     let note = body.note.clone();
     Ok(HttpResponse::Ok().json(st.run(move |conn| roster::step(conn, &c, id, s, &note)).await?))

@@ -12,11 +12,12 @@ use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
+use crate::web::strict::{ApiJson, ApiQuery};
 
 type Json = AppResult<HttpResponse>;
 
 /// `GET ?q=&school=&class_id=&review=&page=`; a search by ID number or 学籍号 is `POST /search`.
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<StudentFilter>) -> Json {
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<StudentFilter>) -> Json {
     let f = q.into_inner();
     f.refuse_identifier_in_query()?;
     let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
@@ -25,7 +26,7 @@ pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<St
 
 /// The same list with the filter in the body (`{"q", "school", "class_id", "review", "page"}`),
 /// so an ID number searched for stays out of addresses and logs.
-pub async fn search(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<StudentFilter>) -> Json {
+pub async fn search(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<StudentFilter>) -> Json {
     let f = body.into_inner();
     let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "total": total, "items": items })))
@@ -41,7 +42,7 @@ pub async fn unmask(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ReasonBody>,
+    body: ApiJson<ReasonBody>,
 ) -> Json {
     let (id, reason) = (path.into_inner(), body.into_inner().reason);
     let view = st.run(move |conn| service::unmask(conn, &c, id, &reason)).await?;
@@ -70,7 +71,7 @@ pub async fn create(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    body: web::Json<BTreeMap<String, String>>,
+    body: ApiJson<BTreeMap<String, String>>,
 ) -> Json {
     let (school, raw) = (path.into_inner(), body.into_inner());
     Ok(HttpResponse::Created().json(st.run(move |conn| service::create(conn, &c, &school, &raw)).await?))
@@ -89,7 +90,7 @@ pub async fn update(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<UpdateBody>,
+    body: ApiJson<UpdateBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -102,7 +103,7 @@ pub struct ConfirmBody {
     ids: Vec<i64>,
 }
 
-pub async fn confirm(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<ConfirmBody>) -> Json {
+pub async fn confirm(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<ConfirmBody>) -> Json {
     let ids = body.into_inner().ids;
     let n = st.run(move |conn| service::confirm(conn, &c, &ids)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "confirmed": n })))
@@ -119,7 +120,7 @@ pub async fn resolve(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ResolveBody>,
+    body: ApiJson<ResolveBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -161,7 +162,7 @@ pub struct LockBody {
     extra_fields: String,
 }
 
-pub async fn set_key_lock(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<LockBody>) -> Json {
+pub async fn set_key_lock(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<LockBody>) -> Json {
     let b = body.into_inner();
     st.run(move |conn| changes::set_lock(conn, &c, b.school_year, b.lock_date, &b.extra_fields)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
@@ -203,7 +204,7 @@ pub async fn submit_change(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ChangeBody>,
+    body: ApiJson<ChangeBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -223,7 +224,7 @@ pub struct ChangeQuery {
     status: Option<String>,
 }
 
-pub async fn change_requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<ChangeQuery>) -> Json {
+pub async fn change_requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<ChangeQuery>) -> Json {
     let status = q.into_inner().status;
     Ok(HttpResponse::Ok().json(st.run(move |conn| changes::list(conn, &c, status.as_deref())).await?))
 }
@@ -244,7 +245,7 @@ pub async fn decide_change(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<DecisionBody>,
+    body: ApiJson<DecisionBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();

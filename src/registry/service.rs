@@ -615,17 +615,27 @@ impl NumberCounters {
     }
 
     /// Records the highest number handed out per prefix since the last save (never lowering
-    /// what another writer recorded). Call in the transaction that stores the numbers.
+    /// what another writer recorded), a few hundred prefixes to a statement. Call in the
+    /// transaction that stores the numbers.
     pub fn save(&mut self, conn: &mut DbConn) -> AppResult<()> {
-        for prefix in std::mem::take(&mut self.handed_out) {
-            let highest = i32::from(self.next.get(&prefix).copied().unwrap_or(1).wrapping_sub(1));
-            diesel::sql_query(
-                "INSERT INTO student_no_counters (prefix, highest) VALUES ($1, $2) \
+        let handed_out: Vec<String> = std::mem::take(&mut self.handed_out).into_iter().collect();
+        for chunk in handed_out.chunks(500) {
+            // The prefixes are ours ("L", a county code and a date: ASCII digits), so they are
+            // written into the statement; anything else would be a bug, refused rather than run.
+            let mut values = Vec::with_capacity(chunk.len());
+            for prefix in chunk {
+                if !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(AppError::internal_msg("student_no.prefix", format!("临时学籍号前缀有误：{prefix}")));
+                }
+                let highest = i32::from(self.next.get(prefix).copied().unwrap_or(1).wrapping_sub(1));
+                values.push(format!("('{prefix}', {highest})"));
+            }
+            diesel::sql_query(format!(
+                "INSERT INTO student_no_counters (prefix, highest) VALUES {} \
                  ON CONFLICT (prefix) DO UPDATE SET highest = excluded.highest \
                  WHERE excluded.highest > student_no_counters.highest",
-            )
-            .bind::<diesel::sql_types::Text, _>(&prefix)
-            .bind::<diesel::sql_types::Integer, _>(highest)
+                values.join(", ")
+            ))
             .execute(conn)?;
         }
         Ok(())

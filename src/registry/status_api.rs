@@ -13,6 +13,7 @@ use crate::domain::term::Term;
 use crate::error::{AppError, AppResult};
 use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
+use crate::web::strict::{ApiJson, ApiQuery};
 
 type Json = AppResult<HttpResponse>;
 
@@ -23,7 +24,7 @@ pub struct ListQuery {
 }
 
 /// `?show=mine|open|in_transit|overdue|all` (default open).
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: web::Query<ListQuery>) -> Json {
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<ListQuery>) -> Json {
     let show = Show::parse(&q.show)
         .ok_or_else(|| AppError::invalid("change.show", "show 应为 mine、open、in_transit、overdue 或 all"))?;
     Ok(HttpResponse::Ok().json(st.run(move |conn| status::list(conn, &c, show)).await?))
@@ -48,7 +49,7 @@ pub async fn request(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<ChangeBody>,
+    body: ApiJson<ChangeBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -69,7 +70,7 @@ pub struct TransferBody {
     evidence: Option<EvidenceBody>,
 }
 
-pub async fn transfer(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<TransferBody>) -> Json {
+pub async fn transfer(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<TransferBody>) -> Json {
     let b = body.into_inner();
     let evidence = b.evidence.map(EvidenceBody::decode).transpose()?;
     let v = st.run(move |conn| status::request_transfer(conn, &c, &b.input, evidence.as_ref())).await?;
@@ -80,7 +81,7 @@ pub async fn decide(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<DecisionBody>,
+    body: ApiJson<DecisionBody>,
 ) -> Json {
     let id = path.into_inner();
     let b = body.into_inner();
@@ -120,7 +121,7 @@ pub async fn eligible(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<String>,
-    q: web::Query<DateQuery>,
+    q: ApiQuery<DateQuery>,
 ) -> Json {
     let school = path.into_inner();
     let day = status::parse_day("date", &q.date)?;
@@ -147,7 +148,7 @@ pub fn parse_term(s: &str) -> AppResult<Term> {
     Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
 }
 
-pub async fn term_set(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<TermBody>) -> Json {
+pub async fn term_set(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<TermBody>) -> Json {
     let b = body.into_inner();
     let t = parse_term(&b.term)?;
     st.run(move |conn| terms::set_term(conn, &c, t, b.start_date, b.end_date)).await?;
@@ -159,7 +160,7 @@ pub struct CloseBody {
     term: String,
 }
 
-pub async fn term_close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<CloseBody>) -> Json {
+pub async fn term_close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<CloseBody>) -> Json {
     let t = parse_term(&body.term)?;
     st.run(move |conn| terms::close_term(conn, &c, t, status::today())).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
@@ -174,7 +175,7 @@ pub struct RestrictionBody {
     note: String,
 }
 
-pub async fn restriction_add(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<RestrictionBody>) -> Json {
+pub async fn restriction_add(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<RestrictionBody>) -> Json {
     let b = body.into_inner();
     st.run(move |conn| terms::add_restriction(conn, &c, b.grade, b.term, &b.note)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "ok": true })))
@@ -193,7 +194,7 @@ pub async fn promotions(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
 }
 
 /// `{"org": CODE, "school_year": 2025, "graduation_date": "2026-07-10"?, "repeaters": [{"student_no", "class_no"}], "dry_run": bool}`
-pub async fn promote(st: web::Data<AppState>, ApiUser(c): ApiUser, body: web::Json<promotion::PromoteInput>) -> Json {
+pub async fn promote(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<promotion::PromoteInput>) -> Json {
     let b = body.into_inner();
     let plan = st.run(move |conn| promotion::promote(conn, &c, &b)).await?;
     Ok(HttpResponse::Ok().json(plan))
@@ -209,7 +210,7 @@ pub async fn promotion_action(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
-    body: web::Json<PromotionAction>,
+    body: ApiJson<PromotionAction>,
 ) -> Json {
     let id = path.into_inner();
     let action = body.into_inner().action;

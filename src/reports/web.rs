@@ -19,6 +19,7 @@ use crate::domain::report::{Definition, Value};
 use crate::domain::role::Permission;
 use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult};
+use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Deserialize, Default)]
@@ -177,7 +178,7 @@ pub async fn api_get(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     name: web::Path<String>,
-    q: web::Query<Query>,
+    q: ApiQuery<Query>,
 ) -> AppResult<HttpResponse> {
     let req = q.request(&name, &c)?;
     let f = if q.format.trim().is_empty() { OutputFormat::Json } else { format_of(&q.format)? };
@@ -193,7 +194,7 @@ pub async fn api_drill(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     name: web::Path<String>,
-    q: web::Query<Query>,
+    q: ApiQuery<Query>,
 ) -> AppResult<HttpResponse> {
     let req = q.request(&name, &c)?;
     let (school, column) = (q.school.clone(), q.column.clone());
@@ -371,7 +372,7 @@ pub async fn api_submit(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     name: web::Path<String>,
-    body: web::Json<SubmitBody>,
+    body: ApiJson<SubmitBody>,
 ) -> AppResult<HttpResponse> {
     let b = body.into_inner();
     let req = SubmitForm { org: b.org, period: b.period, date: b.date }.request(&name, &c)?;
@@ -384,7 +385,7 @@ pub async fn api_submit(
 pub async fn api_overview(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: web::Query<OverviewQuery>,
+    q: ApiQuery<OverviewQuery>,
 ) -> AppResult<HttpResponse> {
     let (report, period) = q.parts()?;
     Ok(HttpResponse::Ok().json(st.run(move |conn| submission::overview(conn, &c, &report, &period)).await?))
@@ -413,7 +414,7 @@ pub async fn api_decide(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     id: web::Path<i64>,
-    body: web::Json<DecisionBody>,
+    body: ApiJson<DecisionBody>,
 ) -> AppResult<HttpResponse> {
     let (id, b) = (id.into_inner(), body.into_inner());
     let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
@@ -458,7 +459,7 @@ pub async fn dashboard_page(
 pub async fn api_dashboard(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: web::Query<DashboardQuery>,
+    q: ApiQuery<DashboardQuery>,
 ) -> AppResult<HttpResponse> {
     let org = q.org.clone();
     Ok(HttpResponse::Ok().json(st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?))

@@ -3,6 +3,7 @@
 pub mod filters;
 pub mod layout;
 pub mod openapi;
+pub mod strict;
 pub mod upload;
 
 use actix_web::http::StatusCode;

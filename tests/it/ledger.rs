@@ -62,6 +62,19 @@ async fn money_moves_down_the_tree_and_every_bad_posting_is_refused_with_nothing
         assert_eq!((s, v["status"].as_str()), (201, Some("pending")), "{label}: {v}");
         let receipt = v["id"].as_i64().expect("id");
         assert_eq!(entries(&w), 0, "{label}: nothing posted while pending");
+        // A misspelt field is named and refused, not dropped (an "amout" would post nothing
+        // sensible); nothing is recorded.
+        let mut typo = posting("receipt", "", COUNTY, "100.00", "2026-09-01", "", "SR-T");
+        typo["memo_text"] = json!("备注");
+        let requests_before: i64 = ledger_requests::table.count().get_result(&mut w.conn()).expect("requests");
+        let (s, v) = call(&app, req(&typo), &caiwu).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some("input.unknown_field")), "{label}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| m.contains("“memo_text”")), "{label}: {v}");
+        assert_eq!(
+            ledger_requests::table.count().get_result::<i64>(&mut w.conn()).expect("requests"),
+            requests_before,
+            "{label}: nothing recorded"
+        );
         let (s, v) =
             call(&app, test::TestRequest::post().uri(&format!("/api/v1/ledger/requests/{receipt}/approve")), &caiwu)
                 .await;

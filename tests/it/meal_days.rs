@@ -536,6 +536,20 @@ async fn the_month_s_figures_come_from_the_days_and_the_rules_read_them() {
         )
         .await;
         assert_eq!(s, 200, "{label}: {r}");
+        // `period` is the month's other name, as on the command line; a misspelt parameter is
+        // refused by name, never ignored (it once answered with another month's figures).
+        let recon = |query: String| {
+            let yyb = bearer(&w, "yyb");
+            let app = &app;
+            async move { call(app, test::TestRequest::get().uri(&format!("/api/v1/reconciliation?{query}")), &yyb).await }
+        };
+        assert_eq!(recon(format!("org={COUNTY}&period=2026-11")).await, (200, r.clone()), "{label}");
+        let (s, oct) = recon(format!("org={COUNTY}&period=2026-10")).await;
+        assert_eq!((s, &oct), (200, &recon(format!("org={COUNTY}&month=2026-10")).await.1), "{label}");
+        assert_ne!(oct, r, "{label}: October is not November");
+        let (s, e) = recon(format!("org={COUNTY}&peroid=2026-10")).await;
+        assert_eq!((s, e["error"].as_str()), (400, Some("input.unknown_field")), "{label}: {e}");
+        assert!(e["message"].as_str().is_some_and(|m| m.contains("“peroid”")), "{label}: {e}");
         let a = r["rows"].as_array().and_then(|rows| rows.iter().find(|x| x["school"] == SCHOOL_A)).cloned();
         assert_eq!(
             a.as_ref().map(|a| (a["meals_reported"].as_i64(), a["meals_monthly_only"].as_bool())),
