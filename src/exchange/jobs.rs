@@ -36,33 +36,55 @@ pub enum JobInput {
 }
 
 impl JobInput {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> JobKind {
         match self {
-            JobInput::Import { .. } => "import",
-            JobInput::PrintRosters { .. } => "print_rosters",
-            JobInput::Entitle { .. } => "entitle",
-            JobInput::Scan { .. } => "scan",
+            JobInput::Import { .. } => JobKind::Import,
+            JobInput::PrintRosters { .. } => JobKind::PrintRosters,
+            JobInput::Entitle { .. } => JobKind::Entitle,
+            JobInput::Scan { .. } => JobKind::Scan,
         }
     }
 }
 
-/// What a server that stopped mid-job leaves its job saying: what of the work stands depends on
-/// how the kind writes (an import in one transaction, a month school by school).
-fn cut_short(kind: &str) -> &'static str {
-    match kind {
-        "import" => {
-            "运行此任务的服务器中途停止（重启或故障），任务已中断。导入要么全部生效、要么全部不生效，\
-             本次未写入任何数据；可点“重新运行”再做一次"
+/// What kind of work a job does, as its row names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Import,
+    PrintRosters,
+    Entitle,
+    Scan,
+}
+
+impl JobKind {
+    const ALL: [JobKind; 4] = [JobKind::Import, JobKind::PrintRosters, JobKind::Entitle, JobKind::Scan];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Import => "import",
+            JobKind::PrintRosters => "print_rosters",
+            JobKind::Entitle => "entitle",
+            JobKind::Scan => "scan",
         }
-        "entitle" => {
-            "运行此任务的服务器中途停止（重启或故障），任务已中断。每所学校的补助单独一次写完：已算完的学校已保存，\
-             其余学校仍是上次的结果；可点“重新运行”把全部学校重新计算一遍"
-        }
-        "scan" => {
-            "运行此任务的服务器中途停止（重启或故障），任务已中断。扫描结果一次写入，本次未改变任何疑点；\
-             可点“重新运行”再扫描一次"
-        }
-        _ => "运行此任务的服务器中途停止（重启或故障），任务已中断，未生成文件；可点“重新运行”再做一次",
+    }
+
+    fn parse(s: &str) -> Option<JobKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a job of this kind leaves saying when its server stopped mid-way: what of the work
+    /// stands depends on how the kind writes (an import in one transaction, a month school by
+    /// school, a print nothing at all).
+    fn cut_short(kind: Option<JobKind>) -> String {
+        let stands = match kind {
+            Some(JobKind::Import) => "导入要么全部生效、要么全部不生效，本次未写入任何数据；可点“重新运行”再做一次",
+            Some(JobKind::Entitle) => {
+                "每所学校的补助单独一次写完：已算完的学校已保存，其余学校仍是上次的结果；\
+                 可点“重新运行”把全部学校重新计算一遍"
+            }
+            Some(JobKind::Scan) => "扫描结果一次写入，本次未改变任何疑点；可点“重新运行”再扫描一次",
+            Some(JobKind::PrintRosters) | None => "未生成文件；可点“重新运行”再做一次",
+        };
+        format!("运行此任务的服务器中途停止（重启或故障），任务已中断。{stands}")
     }
 }
 
@@ -214,7 +236,7 @@ impl Jobs {
             .values((
                 jobs::id.eq(&id),
                 jobs::owner_id.eq(owner),
-                jobs::kind.eq(input.kind()),
+                jobs::kind.eq(input.kind().as_str()),
                 jobs::title.eq(title),
                 jobs::state.eq(JobStatus::Running.as_str()),
                 jobs::stage.eq("排队"),
@@ -324,7 +346,7 @@ impl Jobs {
     }
 
     pub fn fail(&self, id: &str, reason: &str) {
-        let r = self.conn().and_then(|mut c| mark_failed(&mut c, &[id.to_owned()], |_| reason));
+        let r = self.conn().and_then(|mut c| mark_failed(&mut c, id, reason));
         if let Err(e) = r {
             tracing::error!(error = %e, job = id, "job failure not recorded");
         }
@@ -338,8 +360,11 @@ impl Jobs {
             .filter(jobs::server_id.eq(self.server.to_string()))
             .select((jobs::id, jobs::kind))
             .load(conn)?;
-        let ids: Vec<String> = mine.iter().map(|(id, _)| id.clone()).collect();
-        mark_failed(conn, &ids, |id| cut_short(mine.iter().find(|(i, _)| i == id).map_or("", |(_, k)| k)))
+        let mut n = 0;
+        for (id, kind) in &mine {
+            n += mark_failed(conn, id, &JobKind::cut_short(JobKind::parse(kind)))?;
+        }
+        Ok(n)
     }
 
     /// The job, if `owner` started it; else [`gone`]. A running job whose server stopped beating
@@ -348,7 +373,7 @@ impl Jobs {
         let conn = &mut self.conn()?;
         let (row, has_input, has_error_workbook) = self.row(conn, id, owner)?;
         if row.state == "running" && row.heartbeat_at < ago(STALE) {
-            mark_failed(conn, &[id.to_owned()], |_| cut_short(&row.kind))?;
+            mark_failed(conn, id, &JobKind::cut_short(JobKind::parse(&row.kind)))?;
             return self.get(id, owner);
         }
         let status = JobStatus::parse(&row.state);
@@ -388,7 +413,7 @@ impl Jobs {
             .filter(jobs::owner_id.eq(owner))
             .select((
                 Row::as_select(),
-                jobs::input_bytes.is_not_null().or(jobs::kind.ne("import")),
+                jobs::input_bytes.is_not_null().or(jobs::kind.ne(JobKind::Import.as_str())),
                 jobs::error_workbook.is_not_null(),
             ))
             .first(conn)
@@ -447,20 +472,16 @@ fn expired_or_none() -> AppError {
     AppError::new(ErrorKind::NotFound, "job.expired", "结果文件已过保留期被删除（或本任务没有该文件），请重新操作")
 }
 
-/// Running jobs among `ids` end as failed, each saying why (a job already ended keeps its end).
-fn mark_failed<'a>(conn: &mut DbConn, ids: &[String], reason: impl Fn(&str) -> &'a str) -> AppResult<usize> {
-    let mut n = 0;
-    for id in ids {
-        n += diesel::update(jobs::table.find(id).filter(jobs::state.eq("running")))
-            .set((
-                jobs::state.eq(JobStatus::Failed.as_str()),
-                jobs::stage.eq("中断"),
-                jobs::error.eq(reason(id)),
-                jobs::finished_at.eq(crate::clock::now()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(n)
+/// A running job ends as failed, saying why (a job already ended keeps its end).
+fn mark_failed(conn: &mut DbConn, id: &str, reason: &str) -> AppResult<usize> {
+    Ok(diesel::update(jobs::table.find(id).filter(jobs::state.eq("running")))
+        .set((
+            jobs::state.eq(JobStatus::Failed.as_str()),
+            jobs::stage.eq("中断"),
+            jobs::error.eq(reason),
+            jobs::finished_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?)
 }
 
 // An upload kept for a restart, a result file and a rejected-rows workbook hold children's

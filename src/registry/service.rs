@@ -618,25 +618,25 @@ impl NumberCounters {
     /// what another writer recorded), a few hundred prefixes to a statement. Call in the
     /// transaction that stores the numbers.
     pub fn save(&mut self, conn: &mut DbConn) -> AppResult<()> {
+        use crate::per_backend;
+        use diesel::sql_types::{Integer, Text};
         let handed_out: Vec<String> = std::mem::take(&mut self.handed_out).into_iter().collect();
         for chunk in handed_out.chunks(500) {
-            // The prefixes are ours ("L", a county code and a date: ASCII digits), so they are
-            // written into the statement; anything else would be a bug, refused rather than run.
-            let mut values = Vec::with_capacity(chunk.len());
-            for prefix in chunk {
-                if !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(AppError::internal_msg("student_no.prefix", format!("临时学籍号前缀有误：{prefix}")));
-                }
-                let highest = i32::from(self.next.get(prefix).copied().unwrap_or(1).wrapping_sub(1));
-                values.push(format!("('{prefix}', {highest})"));
-            }
-            diesel::sql_query(format!(
+            let rows: Vec<String> = (0..chunk.len()).map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2)).collect();
+            let sql = format!(
                 "INSERT INTO student_no_counters (prefix, highest) VALUES {} \
                  ON CONFLICT (prefix) DO UPDATE SET highest = excluded.highest \
                  WHERE excluded.highest > student_no_counters.highest",
-                values.join(", ")
-            ))
-            .execute(conn)?;
+                rows.join(", ")
+            );
+            per_backend!(&mut *conn, |c| {
+                let mut q = diesel::sql_query(&sql).into_boxed();
+                for prefix in chunk {
+                    let highest = i32::from(self.next.get(prefix).copied().unwrap_or(1).wrapping_sub(1));
+                    q = q.bind::<Text, _>(prefix.clone()).bind::<Integer, _>(highest);
+                }
+                q.execute(c)
+            })?;
         }
         Ok(())
     }
