@@ -607,6 +607,9 @@ pub fn import_students(
             return Err(AppError::invalid("import.empty", "文件中没有表头和数据"));
         }
         r.flush(conn)?;
+        if write {
+            r.numbers.save(conn)?;
+        }
         r.report.rejected = r.rejected_rows.len();
         Ok((r, sheet))
     };

@@ -475,10 +475,10 @@ pub fn insert(
     let mut counters = NumberCounters::default();
     let no = counters.next(conn, &county, record.birth_date())?;
     counters.save(conn)?;
-    let id: i64 = diesel::insert_into(students::table)
-        .values(NewStudent::new(school.id, Some(class_id), county, no.as_str(), record, problem.clone(), now())?)
-        .returning(students::id)
-        .get_result(conn)?;
+    let id = reserve_student_ids(conn, 1)?[0];
+    diesel::insert_into(students::table)
+        .values(NewStudent::new(id, school.id, Some(class_id), county, no.as_str(), record, problem.clone(), now())?)
+        .execute(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
     super::timeline::enrol(conn, &[(id, school.id, Some(class_id), start.on)])?;
     audit::record(
@@ -493,10 +493,11 @@ pub fn insert(
 }
 
 // None is NULL, never DEFAULT: that lets SQLite take a batch as one multi-row INSERT instead
-// of one statement (and one statement journal) per row.
+// of one statement (and one statement journal) per row, and PostgreSQL take it by COPY.
 #[derive(Insertable)]
 #[diesel(table_name = students, treat_none_as_default_value = false)]
 struct NewStudent {
+    id: i64,
     school_id: i64,
     class_id: Option<i64>,
     county_code: String,
@@ -528,7 +529,9 @@ struct NewStudent {
 
 impl NewStudent {
     /// A new, enrolled student awaiting county confirmation (or in the problem queue).
+    #[allow(clippy::too_many_arguments)]
     fn new(
+        id: i64,
         school_id: i64,
         class_id: Option<i64>,
         county_code: String,
@@ -540,6 +543,7 @@ impl NewStudent {
         let c = columns(r)?;
         let (student_no_sealed, hash) = at_rest::sealed_student_no(student_no)?;
         Ok(Self {
+            id,
             school_id,
             class_id,
             county_code,
@@ -705,17 +709,11 @@ impl Holders {
     }
 }
 
-/// A student the importer inserts: its number and its first spell.
-struct NewArrival {
-    no: StudentNo,
-    school: i64,
-    class: Option<i64>,
-    from: NaiveDate,
-}
-
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
-/// writes one audit row for the whole batch. Call inside a transaction. Returns rows inserted.
+/// writes one audit row for the whole batch, and saves `counters` once after its last batch, in
+/// the same transaction (each save rewrites every prefix it handed out; per batch, PostgreSQL
+/// piled up a row version per prefix and batch). Call inside a transaction. Returns rows inserted.
 pub fn insert_many(
     conn: &mut DbConn,
     caller: &Caller,
@@ -724,7 +722,6 @@ pub fn insert_many(
     reason: &str,
     counters: &mut NumberCounters,
 ) -> AppResult<usize> {
-    use crate::per_backend;
     let mut class_ids: BTreeMap<(usize, String), i64> = BTreeMap::new();
     for i in rows.iter().map(|(i, _, _)| *i).collect::<std::collections::BTreeSet<_>>() {
         let list: Vec<(i64, String)> = classes::table
@@ -737,52 +734,70 @@ pub fn insert_many(
     }
     let records: Vec<&StudentRecord> = rows.iter().map(|(_, r, _)| *r).collect();
     let holders = Holders::load(conn, &records, None)?;
+    let ids = reserve_student_ids(conn, rows.len())?;
     let t = now();
     let mut batch = Vec::with_capacity(rows.len());
-    // Each new student's number and first spell, by the number's hash (RETURNING order is not
-    // promised).
-    let mut first_spell: HashMap<String, NewArrival> = HashMap::with_capacity(rows.len());
-    for (i, r, start) in &rows {
+    let mut spells = Vec::with_capacity(rows.len());
+    let mut history = Vec::with_capacity(rows.len());
+    for ((i, r, start), id) in rows.iter().zip(ids) {
         let school = &schools[*i];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, r.birth_date())?;
         let duplicate = holders.find(r);
         let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        let new = NewStudent::new(school.id, class_id, county, no.as_str(), r, duplicate, t)?;
-        let arrival = NewArrival { no, school: school.id, class: class_id, from: start.on };
-        first_spell.insert(new.student_no_hash.clone(), arrival);
-        batch.push(new);
+        batch.push(NewStudent::new(id, school.id, class_id, county, no.as_str(), r, duplicate, t)?);
+        spells.push((id, school.id, class_id, start.on));
+        history.push(NewHistory {
+            student_id: id,
+            field: "student_no",
+            old_value: None,
+            new_value: at_rest::history_value("student_no", Some(no.as_str()))?,
+            reason,
+            actor: &caller.username,
+            at: t,
+        });
     }
-    counters.save(conn)?;
-    for chunk in batch.chunks(CHUNK) {
-        let ids: Vec<(i64, Option<String>)> = per_backend!(conn, |c| diesel::insert_into(students::table)
-            .values(chunk)
-            .returning((students::id, students::student_no_hash))
-            .get_results(c))?;
-        let inserted: Vec<(i64, &NewArrival)> = ids
-            .iter()
-            .filter_map(|(id, hash)| hash.as_deref().and_then(|h| first_spell.get(h)).map(|first| (*id, first)))
-            .collect();
-        let spells: Vec<(i64, i64, Option<i64>, NaiveDate)> =
-            inserted.iter().map(|(id, a)| (*id, a.school, a.class, a.from)).collect();
-        super::timeline::enrol(conn, &spells)?;
-        let history: Vec<NewHistory<'_>> = inserted
-            .iter()
-            .map(|(id, a)| {
-                Ok(NewHistory {
-                    student_id: *id,
-                    field: "student_no",
-                    old_value: None,
-                    new_value: at_rest::history_value("student_no", Some(a.no.as_str()))?,
-                    reason,
-                    actor: &caller.username,
-                    at: t,
-                })
-            })
-            .collect::<AppResult<_>>()?;
-        per_backend!(conn, |c| diesel::insert_into(student_history::table).values(&history).execute(c))?;
-    }
+    crate::insert_bulk!(&mut *conn, students::table, &batch, CHUNK)?;
+    super::timeline::enrol(conn, &spells)?;
+    crate::insert_bulk!(&mut *conn, student_history::table, &history, CHUNK)?;
     Ok(batch.len())
+}
+
+/// Ids for `n` new students, taken before they are written (COPY returns none). PostgreSQL:
+/// the identity's sequence. SQLite, inside the write transaction that holds its one write lock:
+/// past both the highest id and AUTOINCREMENT's high-water mark, so the id of a student once
+/// deleted is never handed out again.
+fn reserve_student_ids(conn: &mut DbConn, n: usize) -> AppResult<Vec<i64>> {
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConn::Pg(c) => {
+            let mut ids: Vec<i64> = diesel::sql_query(
+                "SELECT nextval(pg_get_serial_sequence('students', 'id')) AS id FROM generate_series(1, $1)",
+            )
+            .bind::<BigInt, _>(n)
+            .load::<Id>(c)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+            ids.sort_unstable();
+            Ok(ids)
+        }
+        DbConn::Sqlite(c) => {
+            let high: Id = diesel::sql_query(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'students'), 0), \
+                 COALESCE((SELECT MAX(id) FROM students), 0)) AS id",
+            )
+            .get_result(c)?;
+            Ok((high.id + 1..high.id + 1 + n).collect())
+        }
+    }
 }
 
 /// Changes a student's fields; each changed field gets a history row with the reason.

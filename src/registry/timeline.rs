@@ -84,22 +84,20 @@ pub fn timeline_of(rows: &[SpellRow]) -> Timeline {
 
 /// The first spell of new students: (student, school, class, from). In the caller's transaction.
 pub fn enrol(conn: &mut DbConn, rows: &[(i64, i64, Option<i64>, NaiveDate)]) -> AppResult<()> {
-    for chunk in rows.chunks(400) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|(student, school, class, from)| {
-                (
-                    student_spells::student_id.eq(*student),
-                    student_spells::state.eq(State::AtSchool.as_str()),
-                    student_spells::school_id.eq(*school),
-                    student_spells::class_id.eq(*class),
-                    student_spells::from_date.eq(*from),
-                    student_spells::cause.eq("enrol"),
-                )
-            })
-            .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(student_spells::table).values(&values).execute(c))?;
-    }
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(student, school, class, from)| {
+            (
+                student_spells::student_id.eq(*student),
+                student_spells::state.eq(State::AtSchool.as_str()),
+                student_spells::school_id.eq(*school),
+                student_spells::class_id.eq(*class),
+                student_spells::from_date.eq(*from),
+                student_spells::cause.eq("enrol"),
+            )
+        })
+        .collect();
+    crate::insert_bulk!(conn, student_spells::table, &values, 400)?;
     Ok(())
 }
 

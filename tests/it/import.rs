@@ -458,3 +458,84 @@ async fn a_second_child_without_id_of_the_same_name_and_birth_is_refused_not_dro
         assert_eq!(stored(&w, SCHOOL_A).len(), 2, "{label}");
     }
 }
+
+/// Imported students are written by the bulk path (COPY on PostgreSQL) with ids taken before
+/// the write: each gets its own number, first spell and number history, the ids carry on from
+/// the form's, and on SQLite an id once deleted is never handed out again (AUTOINCREMENT's rule).
+#[actix_web::test]
+async fn imported_students_get_fresh_ids_their_first_spell_and_number_history() {
+    use diesel::prelude::*;
+    use mealroll::db::schema::{orgs, student_history, student_spells, students};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let token = w.token("a.xueji");
+        let file = |seed: u64, n: usize| {
+            let rows: Vec<(String, StudentRecord)> =
+                records(seed, n).into_iter().map(|r| (SCHOOL_A.to_owned(), r)).collect();
+            template::write(&rows).expect("template")
+        };
+        let ids_of = |w: &World| -> Vec<i64> {
+            students::table
+                .inner_join(orgs::table)
+                .filter(orgs::code.eq(SCHOOL_A))
+                .select(students::id)
+                .order(students::id.asc())
+                .load(&mut w.conn())
+                .expect("ids")
+        };
+        let (status, report) = import(&app, &token, file(31, 4), "filename=a.xlsx").await;
+        assert_eq!((status, report["imported"].as_u64()), (200, Some(4)), "{label}: {report}");
+        let first = ids_of(&w);
+        assert_eq!(first.len(), 4, "{label}");
+
+        // One through the form, then the newest deleted (as resolving a duplicate does).
+        let rec = student("表单生", "52232620150301001", "2015-03-01", "1");
+        let by_form = mealroll::registry::service::create(&mut w.conn(), &w.caller("a.xueji"), SCHOOL_A, &raw_of(&rec))
+            .expect("create");
+        assert!(by_form.id > *first.last().expect("ids"), "{label}: the form's id follows the import's");
+        {
+            let mut c = w.conn();
+            diesel::delete(student_history::table.filter(student_history::student_id.eq(by_form.id)))
+                .execute(&mut c)
+                .expect("history");
+            diesel::delete(student_spells::table.filter(student_spells::student_id.eq(by_form.id)))
+                .execute(&mut c)
+                .expect("spells");
+            diesel::delete(students::table.find(by_form.id)).execute(&mut c).expect("student");
+        }
+        let (status, report) = import(&app, &token, file(32, 3), "filename=b.xlsx").await;
+        assert_eq!((status, report["imported"].as_u64()), (200, Some(3)), "{label}: {report}");
+        let all = ids_of(&w);
+        let new: Vec<i64> = all.iter().copied().filter(|id| !first.contains(id)).collect();
+        assert_eq!(new.len(), 3, "{label}: {all:?}");
+        assert!(
+            new.iter().all(|id| *id > by_form.id),
+            "{label}: the deleted id {} is not handed out again: {new:?}",
+            by_form.id
+        );
+
+        let mut c = w.conn();
+        let school_id: i64 =
+            orgs::table.filter(orgs::code.eq(SCHOOL_A)).select(orgs::id).first(&mut c).expect("school");
+        let mut numbers = std::collections::BTreeSet::new();
+        for id in &all {
+            let spells: Vec<(i64, Option<chrono::NaiveDate>)> = student_spells::table
+                .filter(student_spells::student_id.eq(id))
+                .select((student_spells::school_id, student_spells::to_date))
+                .load(&mut c)
+                .expect("spells");
+            assert_eq!(spells, vec![(school_id, None)], "{label}: student {id} has one open spell at the school");
+            let history: i64 = student_history::table
+                .filter(student_history::student_id.eq(id))
+                .filter(student_history::field.eq("student_no"))
+                .count()
+                .get_result(&mut c)
+                .expect("history");
+            assert_eq!(history, 1, "{label}: student {id} has its number's history row");
+            numbers.insert(student_no_of(&mut c, *id));
+        }
+        assert_eq!(numbers.len(), all.len(), "{label}: every student has a number of its own: {numbers:?}");
+    }
+}
