@@ -539,3 +539,34 @@ async fn imported_students_get_fresh_ids_their_first_spell_and_number_history() 
         assert_eq!(numbers.len(), all.len(), "{label}: every student has a number of its own: {numbers:?}");
     }
 }
+
+/// The import bench, small: it commits every row, and beside its time gives the floor measured
+/// on the same file in the same run (parse alone, bare load), leaving no scratch table behind.
+#[actix_web::test]
+async fn the_import_bench_reports_its_floor_beside_its_time() {
+    use diesel::prelude::*;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let r = mealroll::bench::import(&mut w.conn(), 60).expect("bench");
+        assert_eq!(r.n, 60, "{label}");
+        let d = &r.detail;
+        let (parse, load, floor) = (
+            d["floor_parse_seconds"].as_f64().unwrap_or(0.0),
+            d["floor_load_seconds"].as_f64().unwrap_or(0.0),
+            d["floor_seconds"].as_f64().unwrap_or(0.0),
+        );
+        assert!(parse > 0.0 && load > 0.0, "{label}: both parts measured: {d}");
+        assert!((floor - (parse + load)).abs() < 0.002, "{label}: the floor is their sum: {d}");
+        let ratio = d["times_floor"].as_f64().unwrap_or(0.0);
+        // Both figures are rounded (to 0.01 and 0.001): compared within 5 %.
+        let expected = r.seconds / floor;
+        assert!(
+            (ratio - expected).abs() <= 0.05 * expected,
+            "{label}: times_floor is seconds ÷ floor: {} s, {d}",
+            r.seconds
+        );
+        let left = diesel::sql_query("SELECT id FROM bench_rows").execute(&mut w.conn());
+        assert!(left.is_err(), "{label}: the scratch table is dropped");
+    }
+}
