@@ -736,9 +736,8 @@ pub fn insert_many(
     let holders = Holders::load(conn, &records, None)?;
     let ids = reserve_student_ids(conn, rows.len())?;
     let t = now();
-    let mut batch = Vec::with_capacity(rows.len());
-    let mut spells = Vec::with_capacity(rows.len());
-    let mut history = Vec::with_capacity(rows.len());
+    // Grown as they fill, not sized from the batch: its length comes from an uploaded file.
+    let (mut batch, mut spells, mut history) = (Vec::new(), Vec::new(), Vec::new());
     for ((i, r, start), id) in rows.iter().zip(ids) {
         let school = &schools[*i];
         let county = county_of(&school.path);
@@ -795,7 +794,7 @@ fn reserve_student_ids(conn: &mut DbConn, n: usize) -> AppResult<Vec<i64>> {
                  COALESCE((SELECT MAX(id) FROM students), 0)) AS id",
             )
             .get_result(c)?;
-            Ok((high.id + 1..high.id + 1 + n).collect())
+            Ok((1..=n).map(|k| high.id.saturating_add(k)).collect())
         }
     }
 }
