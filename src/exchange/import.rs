@@ -4,6 +4,7 @@
 //! within the school. One audit row records the import; each student's history records its row.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -17,7 +18,6 @@ use crate::auth::Caller;
 use crate::db::schema::{classes, orgs, students};
 use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::enrolment::Start;
-use crate::domain::field_seal::KeyRing;
 use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self as fields, Field, Kind, Need, StudentRecord};
@@ -25,7 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::registry::changes;
 use crate::registry::model::StudentRow;
-use crate::registry::service as registry;
+use crate::registry::service::{self as registry, Arrival, StoredRecord};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ImportOptions {
@@ -187,6 +187,10 @@ struct Valid {
     /// The first day at school, should the row be a new student (checked then: an update of a
     /// student already stored needs none).
     start: AppResult<Start>,
+    /// The keyed hash of the ID number a stored student is found by.
+    id_hash: Option<String>,
+    /// The record as a new student is stored.
+    stored: StoredRecord,
 }
 
 /// A 入校日期 cell: a date, or text YYYY-MM-DD / YYYYMMDD; empty means none.
@@ -219,10 +223,125 @@ enum MatchKey {
 }
 
 /// ID numbers are compared by their keyed hash, as the database keeps them.
-fn match_key(ring: &KeyRing, school_id: i64, r: &StudentRecord) -> MatchKey {
-    match r.stored_id_no() {
-        Some(id) => MatchKey::Id(school_id, at_rest::id_index(ring, &id)),
-        None => MatchKey::NameBirth(school_id, r.name().to_owned(), r.birth_date()),
+fn match_key(school_id: i64, v: &Valid) -> MatchKey {
+    match &v.id_hash {
+        Some(hash) => MatchKey::Id(school_id, hash.clone()),
+        None => MatchKey::NameBirth(school_id, v.record.name().to_owned(), v.record.birth_date()),
+    }
+}
+
+/// A row as the reading thread hands it on.
+enum Prepared {
+    /// A blank row, or any row after a header row that could not be used.
+    Skip,
+    Header {
+        sheet: String,
+        mapping: Result<Arc<Mapping>, Vec<RowError>>,
+    },
+    Row(Box<Checked>),
+    /// The row could not be prepared (sealing without a key): the import stops.
+    Failed(AppError),
+}
+
+/// A data row checked on its own (each cell, then the record's rules) and sealed, by the reading
+/// thread: what needs no database, off the thread that writes.
+struct Checked {
+    row: u32,
+    school_code: String,
+    start_day: Option<NaiveDate>,
+    /// Cells refused as they were read (before any other error of the row).
+    cell_errors: Vec<RowError>,
+    /// The record and how it is stored, or the rules it breaks (less those that repeat a
+    /// refused cell).
+    record: Result<(StudentRecord, StoredRecord), Vec<RowError>>,
+    /// The ID number a second row of the file would repeat.
+    own_id: Option<String>,
+}
+
+/// The reading thread's side of an import: finds the header row, then checks and seals each row.
+struct Preparer {
+    today: NaiveDate,
+    mapping: Option<Arc<Mapping>>,
+    /// The header row could not be used: the rest of the file is not read as data.
+    refused: bool,
+}
+
+impl Preparer {
+    fn prepare(&mut self, sheet: &str, row: u32, cells: Vec<Cell>) -> Prepared {
+        if self.refused || cells.iter().all(Cell::is_empty) {
+            return Prepared::Skip;
+        }
+        let Some(m) = self.mapping.clone() else {
+            let mapping = map_headers(sheet, row, &cells).map(Arc::new);
+            match &mapping {
+                Ok(m) => self.mapping = Some(Arc::clone(m)),
+                Err(_) => self.refused = true,
+            }
+            return Prepared::Header { sheet: sheet.to_owned(), mapping };
+        };
+        match self.check(&m, sheet, row, cells) {
+            Ok(c) => Prepared::Row(Box::new(c)),
+            Err(e) => Prepared::Failed(e),
+        }
+    }
+
+    fn check(&self, m: &Mapping, sheet: &str, row: u32, mut cells: Vec<Cell>) -> AppResult<Checked> {
+        let mut cell_errors = Vec::new();
+        // Fields whose cell was refused: their follow-on "required" issues would only repeat it.
+        let mut cell_failed: HashSet<&'static str> = HashSet::new();
+        let mut values: Vec<String> = vec![String::new(); fields::FIELDS.len()];
+        let mut school_code = String::new();
+        let mut start_day: Option<NaiveDate> = None;
+        for (i, target) in m.columns.iter().enumerate() {
+            let cell = cells.get_mut(i).map(std::mem::take).unwrap_or_default();
+            match target {
+                Target::School => {
+                    school_code = match cell {
+                        Cell::Text(s) => s.trim().to_owned(),
+                        Cell::Number(n) if n.fract() == 0.0 => format!("{}", n as i64),
+                        _ => String::new(),
+                    }
+                }
+                Target::Field(f, idx) => match cell_text(f, cell) {
+                    Ok(v) => values[*idx] = v,
+                    Err((code, message)) => {
+                        cell_failed.insert(f.key);
+                        cell_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header)))
+                    }
+                },
+                Target::Start => match start_cell(cell) {
+                    Ok(d) => start_day = d,
+                    Err(message) => cell_errors.push(err(sheet, row, i, "入校日期", "import.start_date", message)),
+                },
+                Target::Ignored => {}
+            }
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let record = StudentRecord::parse_fields(&refs, self.today).map_err(|issues| {
+            issues
+                .into_iter()
+                .filter(|i| !cell_failed.contains(i.field))
+                .map(|i| match m.position.get(i.field) {
+                    Some(c) => err(sheet, row, *c, i.header(), i.code, i.message),
+                    None => RowError {
+                        sheet: sheet.into(),
+                        row,
+                        column: String::new(),
+                        code: i.code.into(),
+                        message: i.message,
+                    },
+                })
+                .collect()
+        });
+        let own_id = record.as_ref().ok().and_then(|r| r.own_id_no()).map(|id| id.into_owned());
+        let record = match record {
+            Ok(r) => {
+                let stored = StoredRecord::of(&r)?;
+                Ok((r, stored))
+            }
+            Err(e) => Err(e),
+        };
+        Ok(Checked { row, school_code, start_day, cell_errors, record, own_id })
     }
 }
 
@@ -233,7 +352,7 @@ struct Run<'a> {
     write: bool,
     today: NaiveDate,
     report: ImportReport,
-    mapping: Option<Mapping>,
+    mapping: Option<Arc<Mapping>>,
     schools: Vec<Org>,
     school_index: HashMap<String, Option<usize>>,
     class_nos: HashMap<usize, HashSet<String>>,
@@ -249,7 +368,6 @@ struct Run<'a> {
     sheet: String,
     fatal: Option<Vec<RowError>>,
     opts: &'a ImportOptions,
-    ring: std::sync::Arc<KeyRing>,
 }
 
 impl Run<'_> {
@@ -296,69 +414,34 @@ impl Run<'_> {
         Ok(i)
     }
 
-    fn row(&mut self, conn: &mut DbConn, sheet: &str, row: u32, cells: Vec<Cell>) -> AppResult<()> {
-        if self.fatal.is_some() || cells.iter().all(Cell::is_empty) {
-            return Ok(());
-        }
-        if self.sheet != sheet {
-            self.sheet = sheet.to_owned();
-        }
-        // Taken out for the row and put back, so `self` stays free to borrow.
-        let Some(m) = self.mapping.take() else {
-            match map_headers(sheet, row, &cells) {
-                Ok(m) => self.mapping = Some(m),
-                Err(e) => self.fatal = Some(e),
+    fn row(&mut self, conn: &mut DbConn, prepared: Prepared) -> AppResult<()> {
+        match prepared {
+            Prepared::Skip => Ok(()),
+            Prepared::Failed(e) => Err(e),
+            Prepared::Header { sheet, mapping } => {
+                self.sheet = sheet;
+                match mapping {
+                    Ok(m) => self.mapping = Some(m),
+                    Err(e) => self.fatal = Some(e),
+                }
+                Ok(())
             }
-            return Ok(());
-        };
-        let result = self.check_row(conn, &m, sheet, row, cells);
-        self.mapping = Some(m);
-        result?;
-        if self.pending.len() >= BATCH {
-            self.flush(conn)?;
+            Prepared::Row(checked) => {
+                let Some(m) = self.mapping.clone() else { return Ok(()) };
+                self.place(conn, &m, *checked)?;
+                if self.pending.len() >= BATCH {
+                    self.flush(conn)?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    fn check_row(
-        &mut self,
-        conn: &mut DbConn,
-        m: &Mapping,
-        sheet: &str,
-        row: u32,
-        mut cells: Vec<Cell>,
-    ) -> AppResult<()> {
+    /// What of a checked row needs the database or the rows before it: its school (in the
+    /// caller's scope) and class, and a repeat of an earlier row of the file.
+    fn place(&mut self, conn: &mut DbConn, m: &Mapping, c: Checked) -> AppResult<()> {
+        let Checked { row, school_code, start_day, cell_errors: mut row_errors, record, own_id } = c;
         self.report.rows += 1;
-        let mut row_errors = Vec::new();
-        // Fields whose cell was refused: their follow-on "required" issues would only repeat it.
-        let mut cell_failed: HashSet<&'static str> = HashSet::new();
-        let mut values: Vec<String> = vec![String::new(); fields::FIELDS.len()];
-        let mut school_code = String::new();
-        let mut start_day: Option<NaiveDate> = None;
-        for (i, target) in m.columns.iter().enumerate() {
-            let cell = cells.get_mut(i).map(std::mem::take).unwrap_or_default();
-            match target {
-                Target::School => {
-                    school_code = match cell {
-                        Cell::Text(s) => s.trim().to_owned(),
-                        Cell::Number(n) if n.fract() == 0.0 => format!("{}", n as i64),
-                        _ => String::new(),
-                    }
-                }
-                Target::Field(f, idx) => match cell_text(f, cell) {
-                    Ok(v) => values[*idx] = v,
-                    Err((code, message)) => {
-                        cell_failed.insert(f.key);
-                        row_errors.push(err(sheet, row, i, f.header, code, format!("“{}”{message}", f.header)))
-                    }
-                },
-                Target::Start => match start_cell(cell) {
-                    Ok(d) => start_day = d,
-                    Err(message) => row_errors.push(err(sheet, row, i, "入校日期", "import.start_date", message)),
-                },
-                Target::Ignored => {}
-            }
-        }
         let (school_col, id_col, class_col) =
             (m.school_col, m.position.get("id_no").copied(), m.position.get("class_no").copied().unwrap_or(0));
         // Which school the row belongs to. A file for one school names no other school's fate.
@@ -366,7 +449,7 @@ impl Run<'_> {
         let school = if foreign {
             let own = self.only.as_ref().map(|o| o.code.clone()).unwrap_or_default();
             row_errors.push(err(
-                sheet,
+                &self.sheet,
                 row,
                 school_col,
                 "学校标识码",
@@ -378,7 +461,7 @@ impl Run<'_> {
             let i = self.school(conn, &school_code)?;
             if i.is_none() {
                 row_errors.push(err(
-                    sheet,
+                    &self.sheet,
                     row,
                     school_col,
                     "学校标识码",
@@ -388,14 +471,13 @@ impl Run<'_> {
             }
             i
         };
-        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        match StudentRecord::parse_fields(&refs, self.today) {
-            Ok(record) => {
+        match record {
+            Ok((record, stored)) => {
                 if let Some(i) = school
                     && !self.class_nos.get(&i).is_some_and(|n| n.contains(record.get("class_no")))
                 {
                     row_errors.push(err(
-                        sheet,
+                        &self.sheet,
                         row,
                         class_col,
                         "班号",
@@ -403,10 +485,10 @@ impl Run<'_> {
                         format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
                     ));
                 }
-                if let Some(id) = record.own_id_no() {
-                    match self.seen_ids.get(id.as_ref()) {
+                if let Some(id) = own_id {
+                    match self.seen_ids.get(&id) {
                         Some(first) => row_errors.push(err(
-                            sheet,
+                            &self.sheet,
                             row,
                             id_col.unwrap_or(0),
                             "身份证件号",
@@ -414,7 +496,7 @@ impl Run<'_> {
                             format!("身份证件号与本文件第{first}行重复"),
                         )),
                         None => {
-                            self.seen_ids.insert(id.into_owned(), row);
+                            self.seen_ids.insert(id, row);
                         }
                     }
                 } else {
@@ -423,7 +505,7 @@ impl Run<'_> {
                     let key = format!("{school:?}\u{1}{}\u{1}{}", record.name(), record.birth_date());
                     match self.seen_ids.get(&key) {
                         Some(first) => row_errors.push(err(
-                            sheet,
+                            &self.sheet,
                             row,
                             m.position.get("name").copied().unwrap_or(0),
                             "姓名",
@@ -442,23 +524,11 @@ impl Run<'_> {
                 {
                     let start =
                         registry::start_on(start_day.or(self.opts.enrolled_on), &record, &self.opts.backdate_reason);
-                    self.pending.push(Valid { row, school: i, record, start });
+                    let id_hash = stored.id_no_hash().map(str::to_owned);
+                    self.pending.push(Valid { row, school: i, record, start, id_hash, stored });
                 }
             }
-            Err(issues) => {
-                for i in issues.into_iter().filter(|i| !cell_failed.contains(i.field)) {
-                    row_errors.push(match m.position.get(i.field) {
-                        Some(c) => err(sheet, row, *c, i.header(), i.code, i.message),
-                        None => RowError {
-                            sheet: sheet.into(),
-                            row,
-                            column: String::new(),
-                            code: i.code.into(),
-                            message: i.message,
-                        },
-                    });
-                }
-            }
+            Err(issues) => row_errors.extend(issues),
         }
         if !row_errors.is_empty() {
             self.rejected_rows.insert(row);
@@ -469,11 +539,10 @@ impl Run<'_> {
 
     /// Classifies the pending rows against the stored students and, when writing, writes them.
     fn flush(&mut self, conn: &mut DbConn) -> AppResult<()> {
-        let pending = std::mem::take(&mut self.pending);
-        let mut new: Vec<&Valid> = Vec::new();
-        let mut matched: Vec<(&Valid, i64)> = Vec::new();
-        for v in &pending {
-            match self.existing.get(&match_key(&self.ring, self.schools[v.school].id, &v.record)) {
+        let mut new: Vec<Valid> = Vec::new();
+        let mut matched: Vec<(Valid, i64)> = Vec::new();
+        for v in std::mem::take(&mut self.pending) {
+            match self.existing.get(&match_key(self.schools[v.school].id, &v)) {
                 Some(id) => matched.push((v, *id)),
                 None => new.push(v),
             }
@@ -511,10 +580,16 @@ impl Run<'_> {
             }
         }
         // A new student needs a first day the rules allow; an update did not.
-        let mut starts: Vec<(&Valid, &Start)> = Vec::with_capacity(new.len());
+        let mut arrivals: Vec<Arrival> = Vec::new();
+        let mut keys: Vec<MatchKey> = Vec::new();
         for v in new {
-            match &v.start {
-                Ok(start) => starts.push((v, start)),
+            let key = match_key(self.schools[v.school].id, &v);
+            match v.start {
+                Ok(start) => {
+                    keys.push(key);
+                    self.report.backdated += usize::from(start.backdated.is_some());
+                    arrivals.push(Arrival { school: v.school, record: v.record, start, stored: v.stored });
+                }
                 Err(e) => {
                     let (col, header) = match (self.mapping.as_ref().and_then(|m| m.start_col), e.fields.first()) {
                         (Some(c), _) => (c, "入校日期"),
@@ -525,26 +600,17 @@ impl Run<'_> {
                     };
                     let code = e.fields.first().map(|f| f.code).unwrap_or(e.code);
                     self.rejected_rows.insert(v.row);
-                    self.report.errors.push(err(&self.sheet, v.row, col, header, code, e.message.clone()));
+                    self.report.errors.push(err(&self.sheet, v.row, col, header, code, e.message));
                 }
             }
         }
-        self.report.imported += starts.len();
-        self.report.backdated += starts.iter().filter(|(_, s)| s.backdated.is_some()).count();
-        if self.write && !starts.is_empty() {
-            registry::insert_many(
-                conn,
-                self.caller,
-                &self.schools,
-                starts.iter().map(|(v, s)| (v.school, &v.record, *s)).collect(),
-                "模板导入",
-                &mut self.numbers,
-            )?;
+        self.report.imported += keys.len();
+        if self.write && !arrivals.is_empty() {
+            registry::insert_many(conn, self.caller, &self.schools, arrivals, "模板导入", &mut self.numbers)?;
         }
-        let new: Vec<&Valid> = starts.into_iter().map(|(v, _)| v).collect();
         // Later rows of the same file find these students too.
-        for v in new {
-            self.existing.insert(match_key(&self.ring, self.schools[v.school].id, &v.record), -1);
+        for key in keys {
+            self.existing.insert(key, -1);
         }
         Ok(())
     }
@@ -590,10 +656,13 @@ pub fn import_students(
             sheet: String::new(),
             fatal: None,
             opts: &opts,
-            ring: at_rest::ring()?,
         };
-        let sheet = sheet::read_rows(bytes, kind, |sheet, row, cells| {
-            r.row(conn, sheet, row, cells)?;
+        // Sealing needs the key: refused here, before any row, when it is not loaded.
+        at_rest::ring()?;
+        let mut preparer = Preparer { today: r.today, mapping: None, refused: false };
+        let prepare = |sheet: &str, row: u32, cells: Vec<Cell>| preparer.prepare(sheet, row, cells);
+        let sheet = sheet::read_rows_prepared(bytes, kind, prepare, |prepared| {
+            r.row(conn, prepared)?;
             if r.report.rows.is_multiple_of(1000) && r.report.rows > 0 {
                 progress(r.report.rows, if write { "导入" } else { "校验" });
             }

@@ -85,6 +85,36 @@ pub fn read_rows(
     }
 }
 
+/// As [`read_rows`], with each row first put through `prepare` on a thread of its own, in order:
+/// the work a row needs before the database (checking, sealing) overlaps with `on_row` writing
+/// the rows before it. At most [`AHEAD`] prepared rows wait, so memory stays flat. An error from
+/// `on_row` stops the reading.
+pub fn read_rows_prepared<P: Send>(
+    bytes: &[u8],
+    kind: FileKind,
+    mut prepare: impl FnMut(&str, u32, Vec<Cell>) -> P + Send,
+    mut on_row: impl FnMut(P) -> AppResult<()>,
+) -> AppResult<String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<P>(AHEAD);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            read_rows(bytes, kind, |sheet, row, cells| {
+                // Fails only when `on_row` has stopped: then reading on is pointless.
+                tx.send(prepare(sheet, row, cells))
+                    .map_err(|_| AppError::internal(anyhow::anyhow!("the rows' reader was stopped")))
+            })
+        });
+        let written = rx.iter().try_for_each(&mut on_row);
+        drop(rx);
+        let read =
+            reader.join().unwrap_or_else(|_| Err(AppError::internal(anyhow::anyhow!("the rows' reader panicked"))));
+        written.and(read)
+    })
+}
+
+/// Prepared rows that may wait for [`read_rows_prepared`]'s `on_row`.
+const AHEAD: usize = 2048;
+
 /// The parser itself, in this process: the parse worker's side of [`read_rows`].
 pub(crate) fn parse_in_process(
     bytes: &[u8],
@@ -276,6 +306,63 @@ mod tests {
         assert_eq!(column_letter(25), "Z");
         assert_eq!(column_letter(26), "AA");
         assert_eq!(column_letter(70), "BS");
+    }
+
+    fn numbered_csv(rows: usize) -> Vec<u8> {
+        (1..=rows).map(|i| format!("{i}\n")).collect::<String>().into_bytes()
+    }
+
+    #[test]
+    fn prepared_rows_arrive_in_order_through_the_preparing_thread() {
+        let main = std::thread::current().id();
+        let mut seen = Vec::new();
+        let prepare = |_: &str, row: u32, cells: Vec<Cell>| (row, cells, std::thread::current().id());
+        read_rows_prepared(&numbered_csv(5000), FileKind::Csv, prepare, |(row, cells, on)| {
+            assert_ne!(on, main, "prepared on the caller's thread");
+            seen.push((row, cells));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 5000);
+        assert!(
+            seen.iter()
+                .enumerate()
+                .all(|(i, (row, cells))| { *row as usize == i + 1 && cells == &vec![Cell::Text((i + 1).to_string())] })
+        );
+    }
+
+    #[test]
+    fn a_failing_row_stops_the_reading_and_its_error_is_returned() {
+        let prepared = std::sync::atomic::AtomicUsize::new(0);
+        let prepare = |_: &str, row: u32, _: Vec<Cell>| {
+            prepared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            row
+        };
+        let e = read_rows_prepared(&numbered_csv(100_000), FileKind::Csv, prepare, |row| {
+            if row == 10 { Err(AppError::invalid("test.stop", "第10行")) } else { Ok(()) }
+        })
+        .unwrap_err();
+        assert_eq!(e.code, "test.stop");
+        // The reader may run ahead by what the channel holds, not through the whole file.
+        assert!(prepared.load(std::sync::atomic::Ordering::Relaxed) < 10 + AHEAD + 2);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_the_error_after_the_rows_before_it() {
+        let mut file = b"a\nb\n".to_vec();
+        file.extend(vec![b','; MAX_COLUMNS as usize]);
+        let mut rows = 0;
+        let e = read_rows_prepared(
+            &file,
+            FileKind::Csv,
+            |_, row, _| row,
+            |_| {
+                rows += 1;
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!((e.code, rows), ("file.too_many_cells", 2));
     }
 
     #[test]

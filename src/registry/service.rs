@@ -343,7 +343,10 @@ pub fn history(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<His
 
 // ---------------------------------------------------------------- writing
 
-struct Columns {
+/// A record as the `students` table stores it: the plain columns, and the sealed ones with the
+/// hashes beside them. Sealing needs no database, so the importer makes these on a thread of its
+/// own while the rows before them are written.
+pub struct StoredRecord {
     name: String,
     sex: String,
     birth_date: NaiveDate,
@@ -356,20 +359,27 @@ struct Columns {
     sealed: SealedStudent,
 }
 
-fn columns(r: &StudentRecord) -> AppResult<Columns> {
-    let (gp, gid) = r.guardian();
-    let json = serde_json::to_string(r.values()).unwrap_or_default();
-    Ok(Columns {
-        name: r.name().to_owned(),
-        sex: r.get("sex").to_owned(),
-        birth_date: r.birth_date(),
-        id_type: r.get("id_type").to_owned(),
-        attendance: r.get("attendance").to_owned(),
-        yibu: r.is("yibu"),
-        left_behind: r.get("left_behind").to_owned(),
-        migrant: r.is("migrant"),
-        sealed: SealedStudent::new(r.stored_id_no().as_deref(), gid, gp, &json)?,
-    })
+impl StoredRecord {
+    pub fn of(r: &StudentRecord) -> AppResult<Self> {
+        let (gp, gid) = r.guardian();
+        let json = serde_json::to_string(r.values()).unwrap_or_default();
+        Ok(Self {
+            name: r.name().to_owned(),
+            sex: r.get("sex").to_owned(),
+            birth_date: r.birth_date(),
+            id_type: r.get("id_type").to_owned(),
+            attendance: r.get("attendance").to_owned(),
+            yibu: r.is("yibu"),
+            left_behind: r.get("left_behind").to_owned(),
+            migrant: r.is("migrant"),
+            sealed: SealedStudent::new(r.stored_id_no().as_deref(), gid, gp, &json)?,
+        })
+    }
+
+    /// The keyed hash of the ID number the student is found by (none without one).
+    pub fn id_no_hash(&self) -> Option<&str> {
+        self.sealed.id_no_hash.as_deref()
+    }
 }
 
 pub(super) fn add_history(
@@ -477,7 +487,16 @@ pub fn insert(
     counters.save(conn)?;
     let id = reserve_student_ids(conn, 1)?[0];
     diesel::insert_into(students::table)
-        .values(NewStudent::new(id, school.id, Some(class_id), county, no.as_str(), record, problem.clone(), now())?)
+        .values(NewStudent::new(
+            id,
+            school.id,
+            Some(class_id),
+            county,
+            no.as_str(),
+            StoredRecord::of(record)?,
+            problem.clone(),
+            now(),
+        )?)
         .execute(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
     super::timeline::enrol(conn, &[(id, school.id, Some(class_id), start.on)])?;
@@ -536,11 +555,10 @@ impl NewStudent {
         class_id: Option<i64>,
         county_code: String,
         student_no: &str,
-        r: &StudentRecord,
+        c: StoredRecord,
         duplicate: Option<Duplicate>,
         t: NaiveDateTime,
     ) -> AppResult<Self> {
-        let c = columns(r)?;
         let (student_no_sealed, hash) = at_rest::sealed_student_no(student_no)?;
         Ok(Self {
             id,
@@ -709,6 +727,15 @@ impl Holders {
     }
 }
 
+/// One new student for [`insert_many`]: the school (by index in its `schools`), the record, the
+/// first day, and the record as stored (sealed by the caller, off the database's thread).
+pub struct Arrival {
+    pub school: usize,
+    pub record: StudentRecord,
+    pub start: Start,
+    pub stored: StoredRecord,
+}
+
 /// Inserts many validated records at once (the importer's path): batched inserts, the duplicate
 /// check against other schools in bulk, temporary numbers from one counter per prefix. The caller
 /// writes one audit row for the whole batch, and saves `counters` once after its last batch, in
@@ -718,12 +745,12 @@ pub fn insert_many(
     conn: &mut DbConn,
     caller: &Caller,
     schools: &[Org],
-    rows: Vec<(usize, &StudentRecord, &Start)>,
+    rows: Vec<Arrival>,
     reason: &str,
     counters: &mut NumberCounters,
 ) -> AppResult<usize> {
     let mut class_ids: BTreeMap<(usize, String), i64> = BTreeMap::new();
-    for i in rows.iter().map(|(i, _, _)| *i).collect::<std::collections::BTreeSet<_>>() {
+    for i in rows.iter().map(|a| a.school).collect::<std::collections::BTreeSet<_>>() {
         let list: Vec<(i64, String)> = classes::table
             .filter(classes::school_id.eq(schools[i].id))
             .select((classes::id, classes::class_no))
@@ -732,20 +759,20 @@ pub fn insert_many(
             class_ids.insert((i, no), id);
         }
     }
-    let records: Vec<&StudentRecord> = rows.iter().map(|(_, r, _)| *r).collect();
+    let records: Vec<&StudentRecord> = rows.iter().map(|a| &a.record).collect();
     let holders = Holders::load(conn, &records, None)?;
     let ids = reserve_student_ids(conn, rows.len())?;
     let t = now();
     // Grown as they fill, not sized from the batch: its length comes from an uploaded file.
     let (mut batch, mut spells, mut history) = (Vec::new(), Vec::new(), Vec::new());
-    for ((i, r, start), id) in rows.iter().zip(ids) {
-        let school = &schools[*i];
+    for (a, id) in rows.into_iter().zip(ids) {
+        let school = &schools[a.school];
         let county = county_of(&school.path);
-        let no = counters.next(conn, &county, r.birth_date())?;
-        let duplicate = holders.find(r);
-        let class_id = class_ids.get(&(*i, r.get("class_no").to_owned())).copied();
-        batch.push(NewStudent::new(id, school.id, class_id, county, no.as_str(), r, duplicate, t)?);
-        spells.push((id, school.id, class_id, start.on));
+        let no = counters.next(conn, &county, a.record.birth_date())?;
+        let duplicate = holders.find(&a.record);
+        let class_id = class_ids.get(&(a.school, a.record.get("class_no").to_owned())).copied();
+        batch.push(NewStudent::new(id, school.id, class_id, county, no.as_str(), a.stored, duplicate, t)?);
+        spells.push((id, school.id, class_id, a.start.on));
         history.push(NewHistory {
             student_id: id,
             field: "student_no",
@@ -843,7 +870,7 @@ pub fn apply_update(
         (None, "problem") => "pending",
         (None, other) => other,
     };
-    let c = columns(record)?;
+    let c = StoredRecord::of(record)?;
     let keys: std::collections::BTreeSet<&String> = before.values().keys().chain(record.values().keys()).collect();
     for k in keys {
         let (old, new) = (before.values().get(k), record.values().get(k));
