@@ -155,10 +155,10 @@ fn round3(x: f64) -> f64 {
 
 /// The hardware's part of an import, measured in the same run on the same file (SPEC §13:
 /// "within 1.5 × the floor"): the parse alone (the same sandboxed reader, rows discarded), and
-/// the bare load (each row's cells, unchecked and unsealed, written into a scratch table by the
-/// backend's bulk path: COPY on PostgreSQL, multi-row INSERTs on SQLite) of a table made for the
-/// purpose in the database itself (a temporary one would skip the write-ahead log), committed as
-/// the import commits, then dropped.
+/// the bare load (each row's cells, unchecked and unsealed, written by the backend's bulk path:
+/// COPY on PostgreSQL, one prepared INSERT per row on SQLite) into a table made for the purpose
+/// in the database itself (a temporary one would skip the write-ahead log), committed as the
+/// import commits, then dropped.
 struct Floor {
     parse: f64,
     load: f64,
@@ -196,7 +196,7 @@ fn import_floor(conn: &mut DbConn, bytes: &[u8]) -> AppResult<Floor> {
     let start = Instant::now();
     conn.transaction(|conn| {
         diesel::sql_query("CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, line TEXT NOT NULL)").execute(conn)?;
-        crate::insert_bulk!(&mut *conn, bench_rows::table, &lines, 1000)
+        crate::insert_bulk!(&mut *conn, bench_rows::table, &lines)
     })?;
     let load = start.elapsed().as_secs_f64();
     diesel::sql_query("DROP TABLE bench_rows").execute(conn)?;

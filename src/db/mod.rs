@@ -40,18 +40,19 @@ macro_rules! per_backend {
 }
 
 /// Writes many rows of one table in the caller's transaction: PostgreSQL by binary COPY (no
-/// statement to parse and plan, no bind-parameter limit), SQLite as multi-row INSERTs of
-/// `$chunk` rows (it has no COPY). `$rows` is a slice of a type that is `Insertable` for the table
-/// with `treat_none_as_default_value = false` (COPY has no DEFAULT). Evaluates to a
-/// `QueryResult<()>`.
+/// statement to parse and plan, no bind-parameter limit), SQLite by one prepared single-row
+/// INSERT run per row (it has no COPY; a multi-row INSERT is parsed anew each time and keeps a
+/// statement journal, which cost more than the steps it saves). `$rows` is a slice of a type that
+/// is `Insertable` for the table with `treat_none_as_default_value = false` (COPY has no
+/// DEFAULT). Evaluates to a `QueryResult<()>`.
 #[macro_export]
 macro_rules! insert_bulk {
-    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
+    ($conn:expr, $table:expr, $rows:expr) => {
         match $conn {
             #[cfg(feature = "postgres")]
             $crate::db::DbConn::Pg(c) => diesel::copy_from($table).from_insertable($rows).execute(c).map(|_| ()),
-            $crate::db::DbConn::Sqlite(c) => $rows.chunks($chunk).try_for_each(|rows| {
-                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(rows), c).map(|_| ())
+            $crate::db::DbConn::Sqlite(c) => $rows.iter().try_for_each(|row| {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), c).map(|_| ())
             }),
         }
     };

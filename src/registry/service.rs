@@ -511,8 +511,8 @@ pub fn insert(
     Ok(id)
 }
 
-// None is NULL, never DEFAULT: that lets SQLite take a batch as one multi-row INSERT instead
-// of one statement (and one statement journal) per row, and PostgreSQL take it by COPY.
+// None is NULL, never DEFAULT: every row is then the same statement, which SQLite prepares once
+// for a whole batch, and PostgreSQL can take the batch by COPY.
 #[derive(Insertable)]
 #[diesel(table_name = students, treat_none_as_default_value = false)]
 struct NewStudent {
@@ -783,9 +783,9 @@ pub fn insert_many(
             at: t,
         });
     }
-    crate::insert_bulk!(&mut *conn, students::table, &batch, CHUNK)?;
+    crate::insert_bulk!(&mut *conn, students::table, &batch)?;
     super::timeline::enrol(conn, &spells)?;
-    crate::insert_bulk!(&mut *conn, student_history::table, &history, CHUNK)?;
+    crate::insert_bulk!(&mut *conn, student_history::table, &history)?;
     Ok(batch.len())
 }
 

@@ -97,7 +97,7 @@ pub fn enrol(conn: &mut DbConn, rows: &[(i64, i64, Option<i64>, NaiveDate)]) -> 
             )
         })
         .collect();
-    crate::insert_bulk!(conn, student_spells::table, &values, 400)?;
+    crate::insert_bulk!(conn, student_spells::table, &values)?;
     Ok(())
 }
 
