@@ -187,9 +187,7 @@ struct Valid {
     /// The first day at school, should the row be a new student (checked then: an update of a
     /// student already stored needs none).
     start: AppResult<Start>,
-    /// The keyed hash of the ID number a stored student is found by.
-    id_hash: Option<String>,
-    /// The record as a new student is stored.
+    /// The record as a new student is stored, with the keyed hash it is found by.
     stored: StoredRecord,
 }
 
@@ -224,8 +222,8 @@ enum MatchKey {
 
 /// ID numbers are compared by their keyed hash, as the database keeps them.
 fn match_key(school_id: i64, v: &Valid) -> MatchKey {
-    match &v.id_hash {
-        Some(hash) => MatchKey::Id(school_id, hash.clone()),
+    match v.stored.id_no_hash() {
+        Some(hash) => MatchKey::Id(school_id, hash.to_owned()),
         None => MatchKey::NameBirth(school_id, v.record.name().to_owned(), v.record.birth_date()),
     }
 }
@@ -524,8 +522,7 @@ impl Run<'_> {
                 {
                     let start =
                         registry::start_on(start_day.or(self.opts.enrolled_on), &record, &self.opts.backdate_reason);
-                    let id_hash = stored.id_no_hash().map(str::to_owned);
-                    self.pending.push(Valid { row, school: i, record, start, id_hash, stored });
+                    self.pending.push(Valid { row, school: i, record, start, stored });
                 }
             }
             Err(issues) => row_errors.extend(issues),
