@@ -1,5 +1,6 @@
 //! Users, roles, scopes, passwords, sessions (JWT carrying a server-side session id), CSRF, TOTP.
 
+pub mod account_actions;
 pub mod caller;
 pub mod csrf;
 pub mod extract;

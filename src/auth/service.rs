@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Actor, Entry};
+use crate::auth::account_actions::{self, AccountActions, OpenRequest};
 use crate::auth::{Caller, hashing, session, totp};
 use crate::config::{Keys, Settings};
 use crate::db::schema::{account_requests, login_throttle, orgs, password_history, user_roles, users};
@@ -415,6 +416,8 @@ pub struct UserView {
     pub locked: bool,
     pub has_totp: bool,
     pub last_login_at: Option<NaiveDateTime>,
+    /// What the caller may do with it now.
+    pub actions: AccountActions,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -585,6 +588,8 @@ pub struct AccountRequest {
     pub action_label: &'static str,
     pub requested_by: String,
     pub requested_at: NaiveDateTime,
+    /// What the caller may do with it now.
+    pub actions: account_actions::RequestActions,
 }
 
 fn request_label(action: &str) -> &'static str {
@@ -621,6 +626,10 @@ pub fn open_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Accoun
             user_id,
             username,
             action_label: request_label(&action),
+            actions: account_actions::of_request(
+                caller,
+                &OpenRequest { user_id, action: &action, requested_by: &requested_by },
+            ),
             action,
             requested_by,
             requested_at,
@@ -696,7 +705,7 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
         .map(|(id, username, display_name, org_code, org_name, status, locked_until, has_totp, last_login_at)| {
             let roles: Vec<String> = role_rows.iter().filter(|(u, _)| *u == id).map(|(_, r)| r.clone()).collect();
             let role_labels = RoleSet::from_stored(&roles).labels();
-            UserView {
+            let mut view = UserView {
                 id,
                 username,
                 display_name,
@@ -708,7 +717,10 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
                 locked: locked_until.is_some_and(|t| t > now),
                 has_totp,
                 last_login_at,
-            }
+                actions: AccountActions::default(),
+            };
+            view.actions = account_actions::of(caller, &view);
+            view
         })
         .collect())
 }
@@ -753,24 +765,11 @@ pub fn act_on_user(
 ) -> AppResult<Option<Credentials>> {
     let target = get_user(conn, caller, id)?;
     let target_is_officer = target.roles.iter().any(|r| Role::parse(r).is_some_and(Role::is_officer));
-    let needed = match action {
-        AccountAction::ResetPassword | AccountAction::Disable => Permission::ManageUsers,
-        AccountAction::Enable if target.status == "disabled" => Permission::ManageUsers,
-        AccountAction::Enable | AccountAction::Unlock | AccountAction::ResetTotp | AccountAction::Grant => {
-            Permission::ManageSecurity
-        }
-        AccountAction::ConfirmDisable | AccountAction::RefuseRequest => Permission::ViewOrgs,
-    };
     if matches!(action, AccountAction::ConfirmDisable | AccountAction::RefuseRequest) {
         return decide_request(conn, caller, &target, action == AccountAction::ConfirmDisable, now).map(|_| None);
     }
-    caller.require(conn, needed, "user_action")?;
-    if caller.user_id == Some(id) {
-        return Err(AppError::invalid("user.self", "不能对自己的账号执行此操作"));
-    }
-    if target.status == "pending" && action != AccountAction::Grant {
-        return Err(AppError::conflict("user.pending", "该账号尚待安全管理员授权"));
-    }
+    caller.require(conn, account_actions::needed(&target, action), "user_action")?;
+    account_actions::may_act(caller, &target, action)?;
     // No officer disables another alone: the request waits for a second officer.
     if action == AccountAction::Disable && target_is_officer && !caller.is_cli() {
         write_tx(conn, |conn| {
@@ -866,13 +865,8 @@ pub fn act_on_user(
 /// made now and shown to the granting officer alone (the holder changes it and binds their own
 /// second factor at first login). The creator cannot grant (and holds no 安全管理员 role).
 fn grant(conn: &mut DbConn, caller: &Caller, target: &UserView, now: NaiveDateTime) -> AppResult<Credentials> {
-    if target.status != "pending" {
-        return Err(AppError::conflict("user.not_pending", "该账号不在待授权状态"));
-    }
     let created_by: Option<String> = users::table.find(target.id).select(users::created_by).first(conn)?;
-    if created_by.as_deref() == Some(caller.username.as_str()) {
-        return Err(AppError::conflict("user.same_officer", "创建账号的人不能授权自己创建的账号"));
-    }
+    account_actions::may_grant(caller, created_by.as_deref())?;
     let password = generate_password(&target.username);
     let hash = hashing::hash(&password)?;
     write_tx(conn, |conn| {
@@ -928,18 +922,11 @@ fn decide_request(
     let Some((_, action, requested_by)) = open else {
         return Err(AppError::conflict("user.no_request", "该账号没有待确认的申请"));
     };
-    if approve && action != "disable" {
-        return Err(AppError::conflict("user.no_request", "该账号没有待确认的停用申请"));
-    }
-    if requested_by == caller.username || caller.user_id == Some(target.id) {
-        return Err(AppError::conflict(
-            "user.same_officer",
-            "提出申请的人或被停用的本人不能确认，须由另一名管理员确认",
-        ));
-    }
-    if action == "grant" && !caller.roles.contains(Role::SecAdmin) {
-        return Err(AppError::forbidden());
-    }
+    account_actions::may_decide(
+        caller,
+        &OpenRequest { user_id: target.id, action: &action, requested_by: &requested_by },
+        approve,
+    )?;
     write_tx(conn, |conn| {
         if approve {
             diesel::update(users::table.find(target.id)).set(users::status.eq("disabled")).execute(conn)?;

@@ -217,8 +217,6 @@ pub struct UsersPage {
     users: Vec<UserView>,
     q: String,
     can_create: bool,
-    can_manage: bool,
-    can_secure: bool,
     me: i64,
     me_name: String,
     requests: Vec<service::AccountRequest>,
@@ -245,8 +243,6 @@ pub async fn users(
         users,
         q,
         can_create: caller.may(Permission::ManageUsers),
-        can_manage: caller.may(Permission::ManageUsers),
-        can_secure: caller.may(Permission::ManageSecurity),
         me: caller.user_id.unwrap_or(0),
         me_name: caller.username.clone(),
     })

@@ -140,6 +140,19 @@ impl FlagState {
 }
 
 impl FlagAction {
+    /// The action's name in forms and the API (what `parse` reads, for the four people take).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagAction::Explain => "explain",
+            FlagAction::Accept => "accept",
+            FlagAction::Reject => "reject",
+            FlagAction::Dismiss => "dismiss",
+            FlagAction::Find => "find",
+            FlagAction::Clear => "clear",
+            FlagAction::Recur => "recur",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "explain" => Some(FlagAction::Explain),

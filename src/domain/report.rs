@@ -12,6 +12,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::calendar::Span;
 use super::money::Fen;
 use super::programme::MealModel;
+use super::role::OrgKind;
 
 /// The built-in definitions, shipped inside the binary (a user's machine has no source tree).
 const BUILTIN: &[(&str, &str)] = &[
@@ -30,6 +31,18 @@ pub enum Level {
     School,
     County,
     Any,
+}
+
+impl Level {
+    /// Whether a report of this level is drawn for a school (`true`) or for an org above schools.
+    pub fn drawn_for(self, school: bool) -> bool {
+        !matches!((self, school), (Level::School, false) | (Level::County, true))
+    }
+
+    /// Whether people of an org of `kind` have an org to draw it for: their own, or one below.
+    pub fn open_to(self, kind: OrgKind) -> bool {
+        kind != OrgKind::School || self.drawn_for(true)
+    }
 }
 
 /// A figure the engine knows how to compute. A definition may only name these.
@@ -605,6 +618,17 @@ pub fn diff(titles: &[String], keyed: bool, before: &[Vec<Value>], after: &[Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_school_is_offered_only_the_reports_drawn_for_a_school() {
+        assert!(Level::School.drawn_for(true) && Level::Any.drawn_for(true) && !Level::County.drawn_for(true));
+        assert!(!Level::School.drawn_for(false) && Level::Any.drawn_for(false) && Level::County.drawn_for(false));
+        assert!(!Level::County.open_to(OrgKind::School) && Level::School.open_to(OrgKind::School));
+        // Above a school every report has an org to be drawn for: itself or a school below.
+        for kind in [OrgKind::County, OrgKind::Prefecture, OrgKind::Province] {
+            assert!([Level::School, Level::County, Level::Any].iter().all(|l| l.open_to(kind)), "{kind:?}");
+        }
+    }
 
     #[test]
     fn the_shipped_definitions_parse_and_name_only_known_columns() {

@@ -401,6 +401,34 @@ fn permission(action: FlagAction) -> Permission {
     }
 }
 
+/// Whether the caller may take `action` on the flag now: the action's permission, the flag's
+/// state, and deciding a school's reason is the county's, never the school's own. [`act`] holds
+/// requests to it; the flag's page offers what [`actions`] lists.
+pub fn may_act(caller: &Caller, flag: &StoredFlag, action: FlagAction) -> AppResult<()> {
+    if !caller.may(permission(action)) {
+        return Err(AppError::forbidden());
+    }
+    if matches!(action, FlagAction::Accept | FlagAction::Reject) && !caller.org_kind.is_county_or_above() {
+        return Err(AppError::forbidden());
+    }
+    flag.state.after(action).map_err(|m| AppError::conflict("flag.state", m))?;
+    Ok(())
+}
+
+/// An inspector may take a school's flag up as a finding now (the finding's service holds the
+/// flag to the same state rule when it is opened).
+pub fn may_take_up(caller: &Caller, flag: &StoredFlag) -> bool {
+    caller.may(permission(FlagAction::Find)) && flag.state.after(FlagAction::Find).is_ok() && flag.school.len() == 10
+}
+
+/// The actions [`act`] takes that the caller may take on the flag now.
+pub fn actions(caller: &Caller, flag: &StoredFlag) -> Vec<FlagAction> {
+    [FlagAction::Explain, FlagAction::Accept, FlagAction::Reject, FlagAction::Dismiss]
+        .into_iter()
+        .filter(|a| may_act(caller, flag, *a).is_ok())
+        .collect()
+}
+
 /// A person's step on a flag: the action allowed to their role from the flag's state, with the
 /// reason it needs; audited and kept in the flag's history.
 pub fn act(conn: &mut DbConn, caller: &Caller, id: i64, action: &str, note: &str) -> AppResult<StoredFlag> {
@@ -408,10 +436,7 @@ pub fn act(conn: &mut DbConn, caller: &Caller, id: i64, action: &str, note: &str
         .ok_or_else(|| AppError::field("action", "flag.action", format!("没有操作“{action}”")))?;
     caller.require(conn, permission(action), "anomaly_flag_act")?;
     let (flag, _) = get(conn, caller, id)?;
-    // Deciding a school's reason is the county's, never the school's own.
-    if matches!(action, FlagAction::Accept | FlagAction::Reject) && !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    may_act(caller, &flag, action)?;
     let note: String = note.trim().chars().take(500).collect();
     if action.needs_note() && note.is_empty() {
         return Err(AppError::field("note", "flag.note", format!("{}须写明理由", action.label())));

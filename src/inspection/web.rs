@@ -237,22 +237,6 @@ pub struct FlagPage {
     flash: &'static str,
 }
 
-/// What the caller may do to the flag now, decided by the flag's rules and the caller's roles.
-fn actions_for(caller: &Caller, flag: &StoredFlag) -> Vec<(&'static str, &'static str)> {
-    use crate::domain::anomaly::FlagAction as A;
-    [
-        ("explain", A::Explain, Permission::AnswerFlags),
-        ("accept", A::Accept, Permission::DecideFlags),
-        ("reject", A::Reject, Permission::DecideFlags),
-        ("dismiss", A::Dismiss, Permission::Inspect),
-    ]
-    .into_iter()
-    .filter(|(_, a, p)| caller.may(*p) && flag.state.after(*a).is_ok())
-    .filter(|(_, a, _)| !matches!(a, A::Accept | A::Reject) || caller.org_kind.is_county_or_above())
-    .map(|(code, a, _)| (code, a.label()))
-    .collect()
-}
-
 async fn flag_page(
     st: &web::Data<AppState>,
     caller: Caller,
@@ -265,10 +249,8 @@ async fn flag_page(
     let info = Rule::parse(&flag.rule).map(Rule::info).ok_or_else(AppError::not_found)?;
     Ok(FlagPage {
         layout: Layout::new(&caller, st, format!("预警 {} · {}", flag.rule, flag.school_name)),
-        actions: actions_for(&caller, &flag),
-        may_find: caller.may(Permission::Inspect)
-            && flag.state.after(crate::domain::anomaly::FlagAction::Find).is_ok()
-            && flag.school.len() == 10,
+        actions: flags::actions(&caller, &flag).into_iter().map(|a| (a.as_str(), a.label())).collect(),
+        may_find: flags::may_take_up(&caller, &flag),
         flag,
         steps,
         info,

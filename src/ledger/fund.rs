@@ -4,6 +4,10 @@
 //! entries are never updated or deleted, a mistake is reversed by a new entry. `verify` walks
 //! every chain and names the first broken entry of each account.
 
+mod actions;
+
+use std::collections::{HashMap, HashSet};
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,6 +27,9 @@ use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::{Org, ancestor_paths};
+
+use actions::Facts;
+pub use actions::{LedgerActions, RequestActions, ledger_actions};
 
 /// Above this a posting needs a second person, unless an org on the path sets its own.
 pub const DEFAULT_THRESHOLD: Fen = Fen::new(1_000_000);
@@ -167,6 +174,8 @@ pub struct Request {
     pub reason: Option<String>,
     /// True when this answer is an earlier submission of the same key (nothing new was posted).
     pub replayed: bool,
+    /// What the caller may do with it now.
+    pub actions: RequestActions,
 }
 
 /// Who holds an account: an org, or a supplier registered by an org.
@@ -263,9 +272,7 @@ pub fn threshold_for(conn: &mut DbConn, path: &str) -> AppResult<Fen> {
 /// Sets the threshold for the caller's own org and everything below it (county and above).
 pub fn set_threshold(conn: &mut DbConn, caller: &Caller, amount: &str) -> AppResult<Fen> {
     caller.require(conn, Permission::ApproveLedger, "set_ledger_threshold")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    actions::may_set_threshold(caller)?;
     let fen = ledger::posting_amount(amount).map_err(|m| AppError::field("threshold", "ledger.amount", m))?;
     write_tx(conn, |conn| {
         diesel::delete(ledger_settings::table.filter(ledger_settings::org_id.eq(caller.org_id))).execute(conn)?;
@@ -567,7 +574,7 @@ pub fn post_then(
         Ok(row)
     });
     match outcome {
-        Ok(row) => view(conn, row, false),
+        Ok(row) => view(conn, caller, row, false),
         // A double click racing the first submission: the first one won; answer with it.
         Err(e) if e.code == "db.duplicate" => match request_by_key(conn, &key)? {
             Some(r) => replay(conn, caller, r),
@@ -623,7 +630,7 @@ fn replay(conn: &mut DbConn, caller: &Caller, r: RequestRow) -> AppResult<Reques
     if r.maker != caller.username {
         return Err(AppError::conflict("ledger.key_reused", "该提交编号已被他人使用，请刷新页面后重新填写"));
     }
-    view(conn, r, true)
+    view(conn, caller, r, true)
 }
 
 /// Appends a request's entries to the accounts it touches.
@@ -811,14 +818,68 @@ fn request_row(conn: &mut DbConn, id: i64) -> AppResult<RequestRow> {
         .ok_or_else(AppError::not_found)
 }
 
-/// The org whose people decide on a request: the payer, or the receiver of a receipt and of a
-/// recovery (the county takes the money back).
-fn acting_org(conn: &mut DbConn, r: &RequestRow) -> AppResult<Org> {
-    let receiver = matches!(RequestKind::parse(&r.kind), Some(RequestKind::Receipt | RequestKind::Recovery));
-    let account = if receiver { r.to_account_id.or(r.from_account_id) } else { r.from_account_id.or(r.to_account_id) };
-    let account = account.ok_or_else(AppError::not_found)?;
-    let org_id: i64 = fund_accounts::table.find(account).select(fund_accounts::org_id).first(conn)?;
-    Ok(orgs::table.find(org_id).select(Org::as_select()).first(conn)?)
+/// Accounts (code and holder) and orgs, each read once however many requests name them.
+#[derive(Default)]
+struct Lookups {
+    accounts: HashMap<i64, (String, i64)>,
+    orgs: HashMap<i64, Org>,
+}
+
+impl Lookups {
+    fn account(&mut self, conn: &mut DbConn, id: i64) -> AppResult<(String, i64)> {
+        if let Some(a) = self.accounts.get(&id) {
+            return Ok(a.clone());
+        }
+        let a: (String, i64) =
+            fund_accounts::table.find(id).select((fund_accounts::code, fund_accounts::org_id)).first(conn)?;
+        self.accounts.insert(id, a.clone());
+        Ok(a)
+    }
+
+    fn account_code(&mut self, conn: &mut DbConn, id: Option<i64>) -> AppResult<Option<String>> {
+        id.map(|id| self.account(conn, id).map(|a| a.0)).transpose()
+    }
+
+    fn org(&mut self, conn: &mut DbConn, id: i64) -> AppResult<Org> {
+        if let Some(o) = self.orgs.get(&id) {
+            return Ok(o.clone());
+        }
+        let o: Org = orgs::table.find(id).select(Org::as_select()).first(conn)?;
+        self.orgs.insert(id, o.clone());
+        Ok(o)
+    }
+
+    /// The org whose people decide on a request: the payer, or the receiver of a receipt and of
+    /// a recovery (the county takes the money back).
+    fn acting_org(&mut self, conn: &mut DbConn, r: &RequestRow) -> AppResult<Org> {
+        let receiver = matches!(RequestKind::parse(&r.kind), Some(RequestKind::Receipt | RequestKind::Recovery));
+        let account =
+            if receiver { r.to_account_id.or(r.from_account_id) } else { r.from_account_id.or(r.to_account_id) };
+        let (_, org_id) = self.account(conn, account.ok_or_else(AppError::not_found)?)?;
+        self.org(conn, org_id)
+    }
+}
+
+/// Of these requests, those with a reversal posted or awaiting approval.
+fn reversed_among(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashSet<i64>> {
+    let mut out = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let hits: Vec<Option<i64>> = ledger_requests::table
+            .filter(ledger_requests::reverses_request_id.eq_any(chunk))
+            .filter(ledger_requests::status.ne("rejected"))
+            .select(ledger_requests::reverses_request_id)
+            .load(conn)?;
+        out.extend(hits.into_iter().flatten());
+    }
+    Ok(out)
+}
+
+/// Holds a request to one of the rules in `actions`; returns the acting org for what follows.
+fn permitted(conn: &mut DbConn, r: &RequestRow, rule: impl FnOnce(&Facts) -> AppResult<()>) -> AppResult<Org> {
+    let acting = Lookups::default().acting_org(conn, r)?;
+    let reversed = reversed_among(conn, &[r.id])?.contains(&r.id);
+    rule(&Facts { row: r, acting: &acting, reversed })?;
+    Ok(acting)
 }
 
 /// A second person approves a pending request, which is then posted. Of two approvals racing,
@@ -838,17 +899,7 @@ pub fn reject(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppR
 fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) -> AppResult<Request> {
     caller.require(conn, Permission::ApproveLedger, "ledger_approve")?;
     let r = request_row(conn, id)?;
-    let org = acting_org(conn, &r)?;
-    check_own(caller, &org)?;
-    if r.maker == caller.username {
-        return Err(AppError::invalid("ledger.same_person", "经办人不能审批自己提交的记账（须由第二人审批）"));
-    }
-    if r.status != "pending" {
-        return Err(AppError::conflict(
-            "ledger.already_decided",
-            format!("该记账已{}，不能重复审批", status_label(&r.status)),
-        ));
-    }
+    let org = permitted(conn, &r, |f| actions::may_decide(caller, f))?;
     let row = write_tx(conn, |conn| {
         if refusal.is_none() {
             check_open(conn, &org.path, r.value_date)?;
@@ -876,7 +927,7 @@ fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) ->
         )?;
         Ok(row)
     })?;
-    view(conn, row, false)
+    view(conn, caller, row, false)
 }
 
 /// Asks to reverse a posted request (all its entries), with a reason. The same threshold and
@@ -891,22 +942,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
         return Err(AppError::field("reason", "ledger.reason_required", "冲销请填写原因"));
     }
     let original = request_row(conn, id)?;
-    let org = acting_org(conn, &original)?;
-    check_own(caller, &org)?;
-    if original.kind == RequestKind::Reversal.as_str() {
-        return Err(AppError::invalid("ledger.reverse_reversal", "冲销记录不能再冲销（如有错误请重新记账）"));
-    }
-    if original.status != "posted" {
-        return Err(AppError::invalid("ledger.not_posted", "只有已入账的记录才能冲销"));
-    }
-    let earlier = ledger_requests::table
-        .filter(ledger_requests::reverses_request_id.eq(id))
-        .filter(ledger_requests::status.ne("rejected"))
-        .count()
-        .get_result::<i64>(conn)?;
-    if earlier > 0 {
-        return Err(AppError::conflict("ledger.already_reversed", format!("第 {id} 号记账已冲销或正在审批冲销")));
-    }
+    let org = permitted(conn, &original, |f| actions::may_reverse(caller, f))?;
     let date = today();
     check_open(conn, &org.path, date)?;
     let threshold = threshold_for(conn, &org.path)?;
@@ -944,7 +980,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
         )?;
         Ok(row)
     })?;
-    view(conn, row, false)
+    view(conn, caller, row, false)
 }
 
 fn status_label(s: &str) -> &'static str {
@@ -956,26 +992,32 @@ fn status_label(s: &str) -> &'static str {
     }
 }
 
-fn account_code(conn: &mut DbConn, id: Option<i64>) -> AppResult<Option<String>> {
-    Ok(match id {
-        Some(id) => Some(fund_accounts::table.find(id).select(fund_accounts::code).first(conn)?),
-        None => None,
-    })
+fn view(conn: &mut DbConn, caller: &Caller, r: RequestRow, replayed: bool) -> AppResult<Request> {
+    let reversed = reversed_among(conn, &[r.id])?;
+    view_with(conn, caller, &mut Lookups::default(), &reversed, r, replayed)
 }
 
-fn view(conn: &mut DbConn, r: RequestRow, replayed: bool) -> AppResult<Request> {
+/// A request as shown, with what `caller` may do with it; `reversed` holds at least this
+/// request's id when it has a reversal.
+fn view_with(
+    conn: &mut DbConn,
+    caller: &Caller,
+    l: &mut Lookups,
+    reversed: &HashSet<i64>,
+    r: RequestRow,
+    replayed: bool,
+) -> AppResult<Request> {
     let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Receipt);
-    let for_school = match r.for_school_id {
-        Some(id) => Some(orgs::table.find(id).select(orgs::code).first(conn)?),
-        None => None,
-    };
+    let for_school = r.for_school_id.map(|id| l.org(conn, id).map(|o| o.code)).transpose()?;
+    let acting = l.acting_org(conn, &r)?;
+    let actions = actions::actions(caller, &Facts { row: &r, acting: &acting, reversed: reversed.contains(&r.id) });
     Ok(Request {
         id: r.id,
         kind: kind.as_str(),
         kind_label: kind.label(),
         fund: Fund::parse(&r.fund).map(|f| f.as_str()).unwrap_or("meal"),
-        from: account_code(conn, r.from_account_id)?,
-        to: account_code(conn, r.to_account_id)?,
+        from: l.account_code(conn, r.from_account_id)?,
+        to: l.account_code(conn, r.to_account_id)?,
         for_school,
         reverses: r.reverses_request_id,
         amount: Fen::new(r.amount_fen),
@@ -990,6 +1032,7 @@ fn view(conn: &mut DbConn, r: RequestRow, replayed: bool) -> AppResult<Request> 
         checked_at: r.checked_at,
         reason: r.reason,
         replayed: replayed || r.idempotency_key.is_empty(),
+        actions,
     })
 }
 
@@ -1013,7 +1056,10 @@ pub fn requests(conn: &mut DbConn, caller: &Caller, status: &str) -> AppResult<V
         .order(ledger_requests::id.desc())
         .limit(200)
         .load(conn)?;
-    rows.into_iter().map(|r| view(conn, r, false)).collect()
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let reversed = reversed_among(conn, &ids)?;
+    let mut l = Lookups::default();
+    rows.into_iter().map(|r| view_with(conn, caller, &mut l, &reversed, r, false)).collect()
 }
 
 /// An account with its balance.
@@ -1098,6 +1144,7 @@ pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Acc
         .order(ledger_entries::seq.asc())
         .load(conn)?;
     let mut balance = 0i64;
+    let mut l = Lookups::default();
     let mut out = Vec::with_capacity(rows.len());
     for (id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash) in rows {
         balance += amount;
@@ -1110,7 +1157,7 @@ pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Acc
             amount: Fen::new(amount),
             balance: Fen::new(balance),
             category,
-            counter_account: account_code(conn, counter)?,
+            counter_account: l.account_code(conn, counter)?,
             voucher_no,
             memo,
             maker,

@@ -31,10 +31,7 @@ pub struct FundPage {
     form: PostingForm,
     key: String,
     own_code: String,
-    me: String,
-    can_post: bool,
-    can_approve: bool,
-    can_settle: bool,
+    can: fund::LedgerActions,
 }
 
 async fn fund_page(
@@ -76,10 +73,7 @@ async fn fund_page(
         // A fresh key each time the form is shown: resubmitting this one posts nothing new.
         key: fund::new_key(),
         own_code: caller.org_code.clone(),
-        me: caller.username.clone(),
-        can_post: caller.may(Permission::PostLedger),
-        can_approve: caller.may(Permission::ApproveLedger),
-        can_settle: caller.may(Permission::ApproveLedger) && caller.org_kind.is_county_or_above(),
+        can: fund::ledger_actions(&caller),
     })
 }
 

@@ -583,27 +583,12 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
         Err(e) => return Err(e),
     };
     caller.require(conn, need, "roster_step")?;
-    if step == Step::Sign && caller.org_id != school.id && !caller.is_cli() {
-        return Err(AppError::new(
-            ErrorKind::Forbidden,
-            "roster.not_yours",
-            format!("花名册须由{}自行签章确认", school.name),
-        ));
-    }
-    if step != Step::Sign && !caller.org_kind.is_county_or_above() && !caller.is_cli() {
-        return Err(AppError::forbidden());
-    }
+    // Checks the content still matches its hash before anyone puts a name to it.
+    let (current_head, _) = get(conn, caller, id)?;
+    may_step(caller, &current_head, step)?;
     let note: String = note.trim().chars().take(200).collect();
     if step == Step::Return && note.is_empty() {
         return Err(AppError::field("note", "roster.return_reason", "退回须写明原因"));
-    }
-    // Checks the content still matches its hash before anyone puts a name to it.
-    let (current_head, _) = get(conn, caller, id)?;
-    if !current_head.current {
-        return Err(AppError::conflict(
-            "roster.superseded",
-            format!("第{}版已有更新的版本，请办理最新版本", row.version),
-        ));
     }
     let from = current_head.status();
     let to = from.after(step).map_err(|m| AppError::conflict("roster.out_of_order", m))?;
@@ -652,35 +637,102 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
     head(conn, row, &school)
 }
 
-/// Discards a draft version (the school rebuilt too early, say). A signed roster is frozen.
-pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
-    caller.require(conn, Permission::BuildRoster, "discard_roster")?;
-    let (row, school) = row_in_scope(conn, caller, id)?;
-    let status = Status::parse(&row.status).unwrap_or(Status::Draft);
+/// What a caller may do with a roster version now, as its page offers it. Decided by
+/// [`may_step`], [`may_discard`] and `roster_scan::upload_refusal`, which the services hold
+/// their requests to; the guardians' scan that 备案 and deleting also turn on is checked by
+/// the services and shown beside the buttons.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RosterActions {
+    /// Upload the guardians' signed scan.
+    pub upload: bool,
+    /// 学校签章确认.
+    pub sign: bool,
+    /// 县教育局审核.
+    pub review: bool,
+    /// 县营养办备案.
+    pub archive: bool,
+    /// 退回学校.
+    pub send_back: bool,
+    /// Delete this draft.
+    pub discard: bool,
+}
+
+pub fn actions(caller: &Caller, head: &RosterHead) -> RosterActions {
+    let may = |step| may_step(caller, head, step).is_ok();
+    RosterActions {
+        upload: super::roster_scan::upload_refusal(caller, head).is_none(),
+        sign: may(Step::Sign),
+        review: may(Step::Review),
+        archive: may(Step::Archive),
+        send_back: may(Step::Return),
+        discard: may_discard(caller, head).is_ok(),
+    }
+}
+
+/// Signing is the school's own act (its principal or nutrition officer); review, return and
+/// archiving are the county's; only the newest version moves, one step at a time.
+pub fn may_step(caller: &Caller, head: &RosterHead, step: Step) -> AppResult<()> {
+    let need = if step == Step::Sign { Permission::SignRoster } else { Permission::ReviewRoster };
+    if !caller.may(need) {
+        return Err(AppError::forbidden());
+    }
+    if step == Step::Sign && caller.org_code != head.school_code && !caller.is_cli() {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "roster.not_yours",
+            format!("花名册须由{}自行签章确认", head.school_name),
+        ));
+    }
+    if step != Step::Sign && !caller.org_kind.is_county_or_above() && !caller.is_cli() {
+        return Err(AppError::forbidden());
+    }
+    if !head.current {
+        return Err(AppError::conflict(
+            "roster.superseded",
+            format!("第{}版已有更新的版本，请办理最新版本", head.version),
+        ));
+    }
+    head.status().after(step).map_err(|m| AppError::conflict("roster.out_of_order", m))?;
+    Ok(())
+}
+
+/// Only the newest draft is deleted (a later version's diff is counted from an earlier one);
+/// a signed roster is frozen.
+pub fn may_discard(caller: &Caller, head: &RosterHead) -> AppResult<()> {
+    if !caller.may(Permission::BuildRoster) {
+        return Err(AppError::forbidden());
+    }
+    let status = head.status();
     if status.is_frozen() {
         return Err(AppError::conflict(
             "roster.frozen",
             format!(
                 "{}的花名册第{}版已{}，内容已冻结，不能删除或修改；如需更正，请重新生成新版本",
-                school.name,
-                row.version,
+                head.school_name,
+                head.version,
                 status.label()
             ),
         ));
     }
-    let head = head(conn, row.clone(), &school)?;
+    if !head.current {
+        return Err(AppError::conflict(
+            "roster.superseded",
+            format!("第{}版之后已有新版本，只能删除最新的草稿", head.version),
+        ));
+    }
+    Ok(())
+}
+
+/// Discards a draft version (the school rebuilt too early, say). A signed roster is frozen.
+pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
+    caller.require(conn, Permission::BuildRoster, "discard_roster")?;
+    let (row, school) = row_in_scope(conn, caller, id)?;
+    may_discard(caller, &head(conn, row.clone(), &school)?)?;
     if super::roster_scan::has_scan(conn, id)? {
         // The guardians signed this version: their signatures are kept with it.
         return Err(AppError::conflict(
             "roster.has_scan",
             format!("第{}版已上传监护人签字扫描件，不能删除；如名单有变，请重新生成新版本", row.version),
-        ));
-    }
-    if !head.current {
-        // A later version's diff is counted from this one.
-        return Err(AppError::conflict(
-            "roster.superseded",
-            format!("第{}版之后已有新版本，只能删除最新的草稿", row.version),
         ));
     }
     write_tx(conn, |conn| {

@@ -503,10 +503,7 @@ pub struct RosterPage {
     /// The newest scan of the guardians' signatures, and the pages the printer makes.
     scan: Option<ScanView>,
     printed_pages: i32,
-    can_upload: bool,
-    can_sign: bool,
-    can_review: bool,
-    can_discard: bool,
+    can: roster::RosterActions,
     flash: &'static str,
     errors: FormErrors,
 }
@@ -535,22 +532,11 @@ pub(super) async fn roster_page(
     let c = caller.clone();
     let ((head, lines), scan) =
         st.run(move |conn| Ok((roster::shown(roster::get(conn, &c, id)?), roster_scan::of(conn, &c, id)?))).await?;
-    let status = head.status();
-    use crate::domain::roster::Status;
     Ok(RosterPage {
         layout: Layout::new(&caller, st, format!("{} 花名册 第{}版", head.school_name, head.version)),
         scan,
         printed_pages: roster_scan::printed_pages(&head),
-        can_upload: roster_scan::upload_refusal(&caller, &head).is_none(),
-        can_sign: head.current
-            && status == Status::Draft
-            && caller.may(Permission::SignRoster)
-            && caller.org_code == head.school_code,
-        can_review: head.current
-            && matches!(status, Status::Signed | Status::Reviewed)
-            && caller.may(Permission::ReviewRoster)
-            && caller.org_kind.is_county_or_above(),
-        can_discard: head.current && status == Status::Draft && caller.may(Permission::BuildRoster),
+        can: roster::actions(&caller, &head),
         head,
         lines,
         flash,

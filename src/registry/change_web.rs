@@ -267,7 +267,6 @@ pub async fn list(
 pub struct DetailPage {
     layout: Layout,
     r: RequestView,
-    can_decide: bool,
     flash: &'static str,
 }
 
@@ -280,12 +279,7 @@ pub async fn detail(
     let id = path.into_inner();
     let c = caller.clone();
     let r = st.run(move |conn| changes::get(conn, &c, id)).await?;
-    Ok(DetailPage {
-        layout: Layout::new(&caller, &st, format!("变更申请 #{id}")),
-        can_decide: changes::may_decide(&caller, r.status) && r.requested_by != caller.username,
-        r,
-        flash: flash.message(),
-    })
+    Ok(DetailPage { layout: Layout::new(&caller, &st, format!("变更申请 #{id}")), r, flash: flash.message() })
 }
 
 #[derive(Debug, Deserialize)]

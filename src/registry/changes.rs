@@ -253,9 +253,19 @@ pub struct RequestView {
     pub county_by: Option<String>,
     pub county_at: Option<NaiveDateTime>,
     pub county_note: Option<String>,
+    /// What the caller may do with it now.
+    pub actions: ChangeActions,
 }
 
-fn view(r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
+/// What a caller may do with a change request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeActions {
+    /// Decide the step it waits at (同意 or 驳回).
+    pub decide: bool,
+}
+
+fn view(caller: &Caller, r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
+    let actions = ChangeActions { decide: may_decide(caller, &r).is_ok() };
     let stored: BTreeMap<String, (String, String)> = serde_json::from_str(&r.changes).unwrap_or_default();
     // ID numbers and phones, old and new, shown masked like everywhere else.
     let display = |key: &str, v: &str| -> String {
@@ -294,6 +304,7 @@ fn view(r: RequestRow, student: &StudentRow, school: &Org) -> RequestView {
         county_by: r.county_by,
         county_at: r.county_at,
         county_note: r.county_note,
+        actions,
     }
 }
 
@@ -395,7 +406,7 @@ fn request_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(R
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<RequestView> {
     caller.require(conn, Permission::ViewStudents, "view_change_request")?;
     let (r, s, o) = request_in_scope(conn, caller, id)?;
-    Ok(view(r, &s, &o))
+    Ok(view(caller, r, &s, &o))
 }
 
 /// Requests in the caller's scope, newest first; `status` narrows to one state.
@@ -411,7 +422,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<&str>) -> AppResu
     if let Some(s) = status.and_then(RequestStatus::parse) {
         q = q.filter(change_requests::status.eq(s.as_str()));
     }
-    Ok(q.load::<(RequestRow, StudentRow, Org)>(conn)?.into_iter().map(|(r, s, o)| view(r, &s, &o)).collect())
+    Ok(q.load::<(RequestRow, StudentRow, Org)>(conn)?.into_iter().map(|(r, s, o)| view(caller, r, &s, &o)).collect())
 }
 
 /// The evidence file of a request in scope: (filename, content type, bytes).
@@ -421,15 +432,31 @@ pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Strin
     document::load(conn, r.evidence_id)
 }
 
-/// Which step the caller may decide, if any: the school's principal reviews, the county approves.
-pub fn may_decide(caller: &Caller, status: &str) -> bool {
-    match RequestStatus::parse(status) {
-        Some(RequestStatus::Submitted) => caller.org_kind == OrgKind::School && caller.may(Permission::ReviewKeyChange),
-        Some(RequestStatus::SchoolApproved) => {
-            caller.org_kind.is_county_or_above() && caller.may(Permission::ConfirmStudents)
+/// Whether the caller may decide the step a request waits at: the school's principal reviews,
+/// the county approves, and nobody decides their own request. Decided here only: the service
+/// refuses what this refuses, and the request's view carries the answer.
+fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
+    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    let (permission, level) = match status {
+        RequestStatus::Submitted => (Permission::ReviewKeyChange, caller.org_kind == OrgKind::School),
+        RequestStatus::SchoolApproved => (Permission::ConfirmStudents, caller.org_kind.is_county_or_above()),
+        RequestStatus::Approved | RequestStatus::Rejected => {
+            return Err(AppError::conflict("change.closed", "该申请已办结"));
         }
-        _ => false,
+    };
+    if !caller.may(permission) {
+        return Err(AppError::forbidden());
     }
+    if !level {
+        return Err(AppError::conflict(
+            "change.wrong_step",
+            format!("该申请处于“{}”环节，不由您所在单位办理", status.label()),
+        ));
+    }
+    if r.requested_by == caller.username {
+        return Err(AppError::conflict("change.own_request", "不能审核本人提交的申请"));
+    }
+    Ok(())
 }
 
 /// Decides the current step. The county's approval re-runs the duplicate check and applies the
@@ -442,15 +469,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
         RequestStatus::Submitted => caller.require(conn, Permission::ReviewKeyChange, "review_change_request")?,
         _ => caller.require(conn, Permission::ConfirmStudents, "approve_change_request")?,
     }
-    if !may_decide(caller, &r.status) {
-        return Err(AppError::conflict(
-            "change.wrong_step",
-            format!("该申请处于“{}”环节，不由您所在单位办理", status.label()),
-        ));
-    }
-    if r.requested_by == caller.username {
-        return Err(AppError::conflict("change.own_request", "不能审核本人提交的申请"));
-    }
+    may_decide(caller, &r)?;
     let note = text::optional("审核意见", note, 300).map_err(|m| AppError::field("note", "change.note", m))?;
     if !approve && note.is_empty() {
         return Err(AppError::field("note", "change.note_required", "驳回时请填写审核意见，说明原因"));

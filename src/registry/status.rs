@@ -511,6 +511,20 @@ fn refusal(r: status::Refusal) -> AppError {
     AppError::conflict(r.code, r.message)
 }
 
+/// The kinds of change a student's own school may start for them now (a transfer is asked for
+/// by the receiving school): those the rules of [`ChangeKind::check`] allow for the student's
+/// state and grade, which [`request`] holds the request to.
+pub fn kinds_open(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeKind>> {
+    caller.require(conn, Permission::ViewStudents, "status_change_kinds")?;
+    let (student, _) = student_in_scope(conn, caller, student_id)?;
+    let state = timeline::timeline_of(&timeline::load(conn, student.id)?).current().map(|s| s.state);
+    let grade = grade_of(conn, student.class_id)?;
+    Ok(status::ALL_KINDS
+        .into_iter()
+        .filter(|k| *k != ChangeKind::Transfer && k.check(state.unwrap_or(State::Left), grade).is_ok())
+        .collect())
+}
+
 fn grade_of(conn: &mut DbConn, class_id: Option<i64>) -> AppResult<i32> {
     Ok(match class_id {
         Some(c) => classes::table.find(c).select(classes::grade).first(conn).optional()?.unwrap_or(0),
@@ -652,6 +666,14 @@ fn request_in_tx(
     )
 }
 
+/// A transfer is asked for by the receiving school: decided here for the service and the pages.
+pub fn may_request_transfer(caller: &Caller) -> AppResult<()> {
+    if caller.org_kind != OrgKind::School {
+        return Err(AppError::conflict("transfer.not_school", "转学申请须由转入学校的学籍管理员提出"));
+    }
+    Ok(())
+}
+
 /// Requests a transfer into the caller's school.
 pub fn request_transfer(
     conn: &mut DbConn,
@@ -660,9 +682,7 @@ pub fn request_transfer(
     evidence: Option<&Upload>,
 ) -> AppResult<ChangeView> {
     caller.require(conn, Permission::ViewStudents, "request_transfer")?;
-    if caller.org_kind != OrgKind::School {
-        return Err(AppError::conflict("transfer.not_school", "转学申请须由转入学校提出"));
-    }
+    may_request_transfer(caller)?;
     let to_school = crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)?;
     let effective = parse_date(&input.effective_date)?;
     let arrival = match input.arrival_date.trim() {

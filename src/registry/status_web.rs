@@ -17,8 +17,8 @@ use super::timeline::{self, SpellView};
 use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::key_lock::school_year_of;
-use crate::domain::role::{OrgKind, Permission};
-use crate::domain::status::{ALL_KINDS, ChangeKind, State};
+use crate::domain::role::Permission;
+use crate::domain::status::State;
 use crate::domain::term::Term;
 use crate::error::{AppError, ErrorKind};
 use crate::inspection::findings::{self, Link};
@@ -60,12 +60,12 @@ async fn request_page(
     errors: FormErrors,
 ) -> PageResult<RequestPage> {
     let c = caller.clone();
-    let (view, spells, classes) = st
+    let (view, spells, classes, kinds) = st
         .run(move |conn| {
             let view = super::service::get(conn, &c, id)?;
             let spells = timeline::view(conn, &c, id)?;
             let classes = crate::org::service::list_classes(conn, &c, &view.school_code)?;
-            Ok((view, spells, classes))
+            Ok((view, spells, classes, status::kinds_open(conn, &c, id)?))
         })
         .await?;
     let state = spells.last().and_then(|s| State::parse(s.state)).unwrap_or(State::Left);
@@ -74,7 +74,7 @@ async fn request_page(
         student_id: id,
         student_name: view.record.name().to_owned(),
         state_label: state.label(),
-        kinds: ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer).map(|k| (k.code(), k.label())).collect(),
+        kinds: kinds.into_iter().map(|k| (k.code(), k.label())).collect(),
         classes: classes.into_iter().map(|c| (c.class.class_no, c.class.name)).collect(),
         form,
         finding,
@@ -144,9 +144,7 @@ async fn transfer_page(
     form: TransferInput,
     errors: FormErrors,
 ) -> PageResult<TransferPage> {
-    if caller.org_kind != OrgKind::School {
-        return Err(AppError::conflict("transfer.not_school", "转学申请须由转入学校的学籍管理员提出").into());
-    }
+    status::may_request_transfer(&caller)?;
     let c = caller.clone();
     let classes = st.run(move |conn| crate::org::service::list_classes(conn, &c, &c.org_code)).await?;
     Ok(TransferPage {
@@ -228,7 +226,7 @@ pub async fn list(
         show: show_name,
         tabs,
         items,
-        can_transfer: caller.org_kind == OrgKind::School,
+        can_transfer: status::may_request_transfer(&caller).is_ok(),
     })
 }
 

@@ -267,26 +267,19 @@ fn subject(
     caller.require(conn, Permission::ViewReports, "report")?;
     let org = org_in_scope(conn, caller.scope(), &req.org)?;
     let is_school = org.kind == OrgKind::School.as_str();
+    if !def.level.drawn_for(is_school) {
+        let message = if is_school {
+            format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title)
+        } else {
+            format!("{}是学校报表，请选择一所学校（“{}”是{}）", def.title, org.name, org.kind_label())
+        };
+        return Err(AppError::field("org", "report.level", message));
+    }
     let schools = match (def.level, is_school) {
-        (Level::School, true) => vec![org.clone()],
-        (Level::School, false) => {
-            return Err(AppError::field(
-                "org",
-                "report.level",
-                format!("{}是学校报表，请选择一所学校（“{}”是{}）", def.title, org.name, org.kind_label()),
-            ));
-        }
-        (Level::County, true) => {
-            return Err(AppError::field(
-                "org",
-                "report.level",
-                format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title),
-            ));
-        }
+        (_, true) => vec![org.clone()],
         // A school that left mid-period still answers for its money and meals.
         (Level::County, false) => config::programme_schools(conn, &org.path, req.period.first_day().min(date), date)?,
-        (Level::Any, true) => vec![org.clone()],
-        (Level::Any, false) => orgs::table
+        (_, false) => orgs::table
             .filter(orgs::path.like(format!("{}%", org.path)))
             .filter(orgs::kind.eq(OrgKind::School.as_str()))
             .select(Org::as_select())

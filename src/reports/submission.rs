@@ -151,12 +151,39 @@ pub struct Submitted {
     pub created: bool,
 }
 
+/// Only an org's own people submit its reports. Decided here for the service and the page.
+pub fn may_submit(caller: &Caller, org_code: &str) -> AppResult<()> {
+    if !caller.may(Permission::SubmitReports) {
+        return Err(AppError::forbidden());
+    }
+    if org_code.trim() != caller.org_code {
+        return Err(AppError::field("org", "report.not_own", "只能报送本单位的报表，上级单位请审核下级报送的报表"));
+    }
+    Ok(())
+}
+
+/// A submission is signed off once, by an org above the one that sent it. Decided here for the
+/// service and the page.
+pub fn may_decide(caller: &Caller, s: &Submission) -> AppResult<()> {
+    if !caller.may(Permission::ReviewReports) {
+        return Err(AppError::forbidden());
+    }
+    if s.org == caller.org_code {
+        return Err(AppError::field("decision", "report.own", "本单位报送的报表由上级单位审核"));
+    }
+    if s.status != "submitted" {
+        return Err(AppError::conflict(
+            "report.already_decided",
+            format!("{}第{}版已审核（{}），不能再次审核", s.org_name, s.version, s.status_label),
+        ));
+    }
+    Ok(())
+}
+
 /// Freezes the org's report for the period as its next version. Only the org's own people submit.
 pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Submitted> {
     caller.require(conn, Permission::SubmitReports, "submit_report")?;
-    if req.org.trim() != caller.org_code {
-        return Err(AppError::field("org", "report.not_own", "只能报送本单位的报表，上级单位请审核下级报送的报表"));
-    }
+    may_submit(caller, &req.org)?;
     let report = service::run(conn, caller, req)?;
     let org = org_in_scope(conn, caller.scope(), &report.org)?;
     let content = serde_json::to_string(&report).map_err(AppError::internal)?;
@@ -237,9 +264,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Submission
 pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, note: &str) -> AppResult<Submission> {
     caller.require(conn, Permission::ReviewReports, "review_report")?;
     let (s, _) = get(conn, caller, id)?;
-    if s.org == caller.org_code {
-        return Err(AppError::field("decision", "report.own", "本单位报送的报表由上级单位审核"));
-    }
+    may_decide(caller, &s)?;
     let note = note.trim();
     if decision != Decision::Approve && note.is_empty() {
         return Err(AppError::field(

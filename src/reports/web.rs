@@ -16,7 +16,6 @@ use crate::auth::extract::{ApiUser, PageUser};
 use crate::clock::today;
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
-use crate::domain::role::Permission;
 use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult};
 use crate::web::strict::{ApiJson, ApiQuery};
@@ -82,6 +81,7 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
     let reports = Definition::names()
         .into_iter()
         .filter_map(|n| Definition::named(n).ok())
+        .filter(|d| d.level.open_to(caller.org_kind))
         .map(|d| {
             let level = match d.level {
                 crate::domain::report::Level::School => "学校",
@@ -146,7 +146,7 @@ pub async fn page(
     let r = st.run(move |conn| service::run(conn, &c, &req)).await?;
     let rows = r.rows.iter().enumerate().map(|(i, v)| cells(&r, Some(i), v)).collect();
     let totals = cells(&r, None, &r.totals);
-    let can_submit = caller.may(Permission::SubmitReports) && r.org == caller.org_code;
+    let can_submit = submission::may_submit(&caller, &r.org).is_ok();
     let layout = Layout::new(&caller, &st, format!("{} {}", r.org_name, r.title));
     let page = ReportPage { layout, r, rows, totals, can_submit };
     html_page(actix_web::http::StatusCode::OK, page)
@@ -308,7 +308,7 @@ async fn submission_page_of(st: &AppState, caller: Caller, id: i64, errors: Form
             Ok((s, r, history))
         })
         .await?;
-    let can_decide = caller.may(Permission::ReviewReports) && s.org != caller.org_code && s.status == "submitted";
+    let can_decide = submission::may_decide(&caller, &s).is_ok();
     Ok(SubmissionPage {
         layout: Layout::new(&caller, st, format!("{} 第{}版", s.org_name, s.version)),
         s,

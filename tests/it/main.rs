@@ -4,6 +4,7 @@
 
 mod common;
 
+mod actions;
 mod audit;
 mod auth;
 mod backup;
