@@ -512,3 +512,194 @@ fn account_id(w: &World, username: &str) -> i64 {
     use mealroll::db::schema::users;
     users::table.filter(users::username.eq(username)).select(users::id).first(&mut w.conn()).expect("user")
 }
+
+/// The states a roster version meets people in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RosterState {
+    Draft,
+    Signed,
+    /// Reviewed by the county, with the guardians' signed scan uploaded.
+    Reviewed,
+}
+
+/// A fresh current roster version of school A in `state`: one more child makes its content, and
+/// so its version, new.
+async fn roster_in<B: MessageBody>(app: &impl TestApp<B>, w: &World, term: &str, n: usize, state: RosterState) -> i64 {
+    enrolled(app, w, SCHOOL_A, "孙小麦", &format!("52232620190101{:03}", 2 * n + 1)).await;
+    let principal = bearer(w, "a.xiaozhang");
+    // A version after an archived one is built knowingly (it must go through the chain again).
+    let body = json!({"school": SCHOOL_A, "term": term, "after_archive": true});
+    let (s, v) = call(app, test::TestRequest::post().uri("/api/v1/rosters").set_json(body), &principal).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["roster"]["id"].as_i64().expect("id");
+    let step =
+        |s: &str| test::TestRequest::post().uri(&format!("/api/v1/rosters/{id}/step")).set_json(json!({"step": s}));
+    if state != RosterState::Draft {
+        assert_eq!(call(app, step("sign"), &principal).await.0, 200);
+    }
+    if state == RosterState::Reviewed {
+        assert_eq!(call(app, step("review"), &bearer(w, "yyb")).await.0, 200);
+        let page = jpeg(60, 80);
+        let (s, v) = post_multipart(
+            app,
+            &principal,
+            &format!("/api/v1/rosters/{id}/scan"),
+            &[("scan", Some("第1页.jpg"), page.as_slice())],
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    id
+}
+
+/// Puts school A into the programme for the newest term whose roster snapshot (15 September or
+/// 1 March) has passed; returns that term.
+async fn school_a_in_programme<B: MessageBody>(app: &impl TestApp<B>, w: &World) -> String {
+    use chrono::Datelike;
+    let today = mealroll::clock::today();
+    let (y, md) = (today.year(), (today.month(), today.day()));
+    let term = if md >= (9, 15) {
+        format!("{y}-1")
+    } else if md >= (3, 1) {
+        format!("{}-2", y - 1)
+    } else {
+        format!("{}-1", y - 1)
+    };
+    let yyb = bearer(w, "yyb");
+    let (s, v) = call(
+        app,
+        test::TestRequest::put()
+            .uri("/api/v1/programme/plans")
+            .set_json(json!({"county": COUNTY, "school_year": &term[..4], "plan_type": "national"})),
+        &yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/programme/schools")
+            .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
+        &yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    term
+}
+
+#[actix_web::test]
+async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
+    use mealroll::domain::roster::Step;
+    use mealroll::programme::roster;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let term = school_a_in_programme(&app, &w).await;
+        let people = ["a.xiaozhang", "a.xueji", "b.xiaozhang", "yyb", "ducha", "yyb2"];
+        let moves = [Some(Step::Sign), Some(Step::Review), Some(Step::Archive), Some(Step::Return), None];
+        let (mut n, mut offered_count) = (0, 0);
+        for state in [RosterState::Draft, RosterState::Signed, RosterState::Reviewed] {
+            for step in moves {
+                n += 1;
+                let mut id = roster_in(&app, &w, &term, n, state).await;
+                let mut offers: Vec<(&str, bool)> = people
+                    .iter()
+                    .map(|p| {
+                        let who = w.caller(p);
+                        let can = roster::head_of(&mut w.conn(), &who, id).map(|h| roster::actions(&who, &h));
+                        let can = can.unwrap_or_default();
+                        let shown = match step {
+                            Some(Step::Sign) => can.sign,
+                            Some(Step::Review) => can.review,
+                            Some(Step::Archive) => can.archive,
+                            Some(Step::Return) => can.send_back,
+                            None => can.discard,
+                        };
+                        (*p, shown)
+                    })
+                    .collect();
+                offers.sort_by_key(|(_, shown)| *shown);
+                let mut used = false;
+                for (person, shown) in offers {
+                    if shown && used {
+                        n += 1;
+                        id = roster_in(&app, &w, &term, n, state).await;
+                    }
+                    let who = w.caller(person);
+                    let outcome = match step {
+                        Some(s) => roster::step(&mut w.conn(), &who, id, s, "名单有误").map(|_| ()),
+                        None => roster::discard(&mut w.conn(), &who, id),
+                    };
+                    assert_eq!(
+                        outcome.is_ok(),
+                        shown,
+                        "{label}: {person} on a {state:?} roster, {step:?}: offered {shown}, service said {:?}",
+                        outcome.err().map(|e| e.code)
+                    );
+                    used |= shown;
+                    offered_count += usize::from(shown);
+                }
+            }
+        }
+        // 签章 (draft), 审核 (signed), 备案 (reviewed), 退回 (signed, reviewed), deleting a draft.
+        assert!(offered_count >= 6, "{label}: {offered_count}");
+    }
+}
+
+#[actix_web::test]
+async fn a_flag_offers_each_action_exactly_when_the_service_takes_it() {
+    use diesel::prelude::*;
+    use mealroll::db::schema::{anomaly_flags, orgs};
+    use mealroll::domain::anomaly::{FlagAction, FlagState};
+    use mealroll::inspection::flags;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        // A programme school with no roster signed by the deadline: A08 is flagged at once.
+        let term = school_a_in_programme(&app, &w).await;
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/api/v1/anomaly-flags/refresh")
+                .set_json(json!({"org": COUNTY, "term": term})),
+            &bearer(&w, "ducha"),
+        )
+        .await;
+        assert_eq!(s, 200, "{label}: {v}");
+        let id: i64 = anomaly_flags::table
+            .inner_join(orgs::table)
+            .filter(orgs::code.eq(SCHOOL_A))
+            .select(anomaly_flags::id)
+            .first(&mut w.conn())
+            .expect("a flag at school A");
+        let people = ["a.xiaozhang", "a.xueji", "b.xiaozhang", "yyb", "ducha", "yyb2"];
+        let actions = [FlagAction::Explain, FlagAction::Accept, FlagAction::Reject, FlagAction::Dismiss];
+        let mut offered_count = 0;
+        for state in FlagState::ALL {
+            for action in actions {
+                for person in people {
+                    // The flag put back in `state` before each try (what a try changes).
+                    diesel::update(anomaly_flags::table.find(id))
+                        .set(anomaly_flags::state.eq(state.as_str()))
+                        .execute(&mut w.conn())
+                        .expect("state");
+                    let who = w.caller(person);
+                    let shown = flags::get(&mut w.conn(), &who, id)
+                        .is_ok_and(|(flag, _)| flags::actions(&who, &flag).contains(&action));
+                    let outcome = flags::act(&mut w.conn(), &who, id, action.as_str(), "已核实");
+                    assert_eq!(
+                        outcome.is_ok(),
+                        shown,
+                        "{label}: {person} on a {state:?} flag, {action:?}: offered {shown}, service said {:?}",
+                        outcome.err().map(|e| e.code)
+                    );
+                    offered_count += usize::from(shown);
+                }
+            }
+        }
+        // The school explains, the county accepts or rejects, the inspector dismisses.
+        assert!(offered_count >= 4, "{label}: {offered_count}");
+    }
+}
