@@ -3,6 +3,7 @@
 //! reconciliation. Pure: the service in `ledger::fund` stores what these decide.
 
 use chrono::NaiveDate;
+use serde::Serialize;
 
 use super::chain::{ChainHasher, Seal};
 use super::money::Fen;
@@ -104,6 +105,45 @@ impl Category {
         }
         let allowed: Vec<&str> = Category::allowed(fund).iter().map(|c| c.as_str()).collect();
         Err(format!("支出类别“{s}”不在{}允许的类别内（{}）", fund.label(), allowed.join("、")))
+    }
+}
+
+/// Where a request to the ledger stands. Stored and sent by its snake_case name (strum and
+/// serde spell it the same), shown by its label.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::EnumString, strum::IntoStaticStr, strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RequestStatus {
+    /// Above the threshold, waiting for a second person (待审批).
+    Pending,
+    /// Its entries are on the accounts (已入账).
+    Posted,
+    /// Refused by the second person (已退回); nothing was posted.
+    Rejected,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "待审批",
+            RequestStatus::Posted => "已入账",
+            RequestStatus::Rejected => "已退回",
+        }
+    }
+}
+
+/// A status read back from its stored name (what the row's `deserialize_as` calls).
+impl TryFrom<String> for RequestStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的记账状态“{s}”"))
     }
 }
 
@@ -364,6 +404,19 @@ pub fn flags(f: &Figures) -> Vec<Flag> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_status_is_stored_sent_and_read_back_by_the_same_name() {
+        use strum::IntoEnumIterator;
+        let names: Vec<&str> = RequestStatus::iter().map(RequestStatus::as_str).collect();
+        // The names the rows already hold.
+        assert_eq!(names, ["pending", "posted", "rejected"]);
+        for s in RequestStatus::iter() {
+            assert_eq!(RequestStatus::try_from(s.as_str().to_owned()), Ok(s));
+            assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
+        }
+        assert_eq!(RequestStatus::try_from("approved".to_owned()), Err("未知的记账状态“approved”".to_owned()));
+    }
 
     fn day(s: &str) -> NaiveDate {
         s.parse().expect("date")

@@ -79,6 +79,7 @@ pub async fn set_rule(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJso
 // ---- The fund ledger ----
 
 use super::fund::{self, PostingForm};
+use crate::domain::ledger::RequestStatus;
 
 /// Accounts in scope with balances.
 pub async fn accounts(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
@@ -99,8 +100,14 @@ pub struct StatusQuery {
 }
 
 pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<StatusQuery>) -> Json {
-    let status = q.into_inner().status;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::requests(conn, &c, &status)).await?))
+    // A misspelt status is named, never taken for "none of them".
+    let status = match q.into_inner().status.trim() {
+        "" => None,
+        s => Some(s.parse::<RequestStatus>().map_err(|_| {
+            AppError::field("status", "ledger.status", format!("状态“{s}”无效，应为 pending、posted 或 rejected"))
+        })?),
+    };
+    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::requests(conn, &c, status)).await?))
 }
 
 /// The `Idempotency-Key` header, when the body carries no key.

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
+use strum::IntoEnumIterator;
 
 use crate::audit::chain::{Chain, Heads};
 use crate::audit::{self, Entry};
@@ -22,7 +23,7 @@ use crate::db::schema::{
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
 use crate::domain::chain::{GENESIS, Seal};
-use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund};
+use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund, RequestStatus};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
@@ -135,7 +136,8 @@ pub(crate) struct RequestRow {
     category: String,
     voucher_no: String,
     memo: String,
-    pub(crate) status: String,
+    #[diesel(deserialize_as = String)]
+    pub(crate) status: RequestStatus,
     maker: String,
     made_at: NaiveDateTime,
     checker: Option<String>,
@@ -166,7 +168,7 @@ pub struct Request {
     pub voucher_no: String,
     pub memo: String,
     /// pending (awaiting a second person), posted, rejected.
-    pub status: String,
+    pub status: RequestStatus,
     pub maker: String,
     pub made_at: NaiveDateTime,
     pub checker: Option<String>,
@@ -603,7 +605,7 @@ pub(crate) fn post_in(conn: &mut DbConn, caller: &Caller, f: &PostingForm, key: 
             ledger_requests::category.eq(&c.category),
             ledger_requests::voucher_no.eq(&c.voucher_no),
             ledger_requests::memo.eq(&c.memo),
-            ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
+            ledger_requests::status.eq(if pending { RequestStatus::Pending } else { RequestStatus::Posted }.as_str()),
             ledger_requests::maker.eq(&caller.username),
             ledger_requests::made_at.eq(now()),
         ))
@@ -866,7 +868,7 @@ fn reversed_among(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashSet<i64>> {
     for chunk in ids.chunks(500) {
         let hits: Vec<Option<i64>> = ledger_requests::table
             .filter(ledger_requests::reverses_request_id.eq_any(chunk))
-            .filter(ledger_requests::status.ne("rejected"))
+            .filter(ledger_requests::status.ne(RequestStatus::Rejected.as_str()))
             .select(ledger_requests::reverses_request_id)
             .load(conn)?;
         out.extend(hits.into_iter().flatten());
@@ -904,9 +906,15 @@ fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) ->
         if refusal.is_none() {
             check_open(conn, &org.path, r.value_date)?;
         }
-        let n = diesel::update(ledger_requests::table.find(id).filter(ledger_requests::status.eq("pending")))
+        let pending = ledger_requests::status.eq(RequestStatus::Pending.as_str());
+        let n = diesel::update(ledger_requests::table.find(id).filter(pending))
             .set((
-                ledger_requests::status.eq(if refusal.is_some() { "rejected" } else { "posted" }),
+                ledger_requests::status.eq(if refusal.is_some() {
+                    RequestStatus::Rejected
+                } else {
+                    RequestStatus::Posted
+                }
+                .as_str()),
                 ledger_requests::checker.eq(Some(&caller.username)),
                 ledger_requests::checked_at.eq(Some(now())),
                 ledger_requests::reason.eq(refusal),
@@ -962,7 +970,8 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
                 ledger_requests::category.eq(&original.category),
                 ledger_requests::voucher_no.eq(&original.voucher_no),
                 ledger_requests::memo.eq(format!("冲销第 {id} 号：{}", reason.trim())),
-                ledger_requests::status.eq(if pending { "pending" } else { "posted" }),
+                ledger_requests::status
+                    .eq(if pending { RequestStatus::Pending } else { RequestStatus::Posted }.as_str()),
                 ledger_requests::maker.eq(&caller.username),
                 ledger_requests::made_at.eq(now()),
             ))
@@ -981,15 +990,6 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
         Ok(row)
     })?;
     view(conn, caller, row, false)
-}
-
-fn status_label(s: &str) -> &'static str {
-    match s {
-        "pending" => "待审批",
-        "posted" => "入账",
-        "rejected" => "退回",
-        _ => "处理",
-    }
 }
 
 fn view(conn: &mut DbConn, caller: &Caller, r: RequestRow, replayed: bool) -> AppResult<Request> {
@@ -1036,15 +1036,18 @@ fn view_with(
     })
 }
 
-/// Requests in the caller's scope, newest first; `status` filters (empty: all).
-pub fn requests(conn: &mut DbConn, caller: &Caller, status: &str) -> AppResult<Vec<Request>> {
+/// Requests in the caller's scope, newest first; `status` filters (none: all).
+pub fn requests(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus>) -> AppResult<Vec<Request>> {
     caller.require(conn, Permission::ViewLedger, "ledger_requests")?;
     let accounts: Vec<i64> = fund_accounts::table
         .inner_join(orgs::table)
         .filter(orgs::path.like(caller.scope().like_pattern()))
         .select(fund_accounts::id)
         .load(conn)?;
-    let statuses: Vec<&str> = if status.is_empty() { vec!["pending", "posted", "rejected"] } else { vec![status] };
+    let statuses: Vec<&str> = match status {
+        Some(s) => vec![s.as_str()],
+        None => RequestStatus::iter().map(RequestStatus::as_str).collect(),
+    };
     let rows: Vec<RequestRow> = ledger_requests::table
         .filter(ledger_requests::status.eq_any(statuses))
         .filter(

@@ -12,7 +12,7 @@ use super::api::parse_month;
 use super::fund::{self, Account, EntryView, PostingForm, Request, RequestKind, Verification};
 use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
-use crate::domain::ledger::{Category, Fund};
+use crate::domain::ledger::{Category, Fund, RequestStatus};
 use crate::domain::role::Permission;
 use crate::error::{AppError, ErrorKind};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -49,7 +49,7 @@ async fn fund_page(
                 use diesel::prelude::*;
                 orgs::table.find(c.org_id).select(orgs::path).first(conn)?
             };
-            Ok((fund::accounts(conn, &c)?, fund::requests(conn, &c, "")?, fund::threshold_for(conn, &path)?))
+            Ok((fund::accounts(conn, &c)?, fund::requests(conn, &c, None)?, fund::threshold_for(conn, &path)?))
         })
         .await?;
     let form = PostingForm {
@@ -115,25 +115,13 @@ pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult
         .run(move |conn| match form.action.as_str() {
             "post" => {
                 let r = fund::post(conn, &c, &form.posting)?;
-                Ok(if r.replayed {
-                    "replayed"
-                } else if r.status == "pending" {
-                    "pending"
-                } else {
-                    "posted"
-                })
+                Ok(if r.replayed { "replayed" } else { r.status.as_str() })
             }
             "approve" => fund::approve(conn, &c, id).map(|_| "posted"),
             "reject" => fund::reject(conn, &c, id, &form.reason).map(|_| "rejected"),
             "reverse" => {
                 let r = fund::reverse(conn, &c, id, &form.reason, &form.posting.key)?;
-                Ok(if r.replayed {
-                    "replayed"
-                } else if r.status == "pending" {
-                    "pending"
-                } else {
-                    "posted"
-                })
+                Ok(if r.replayed { "replayed" } else { r.status.as_str() })
             }
             "threshold" => fund::set_threshold(conn, &c, &form.threshold).map(|_| "saved"),
             "close" => fund::close_month(conn, &c, parse_month(&form.month)?).map(|_| "saved"),

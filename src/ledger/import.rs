@@ -88,7 +88,7 @@ pub fn expenditures(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: 
             };
             // A savepoint per row: a refused row leaves nothing behind, the others go on being checked.
             match conn.transaction(|c| fund::post_in(c, caller, &form, &key)) {
-                Ok(row) if row.status == "pending" => done.pending += 1,
+                Ok(row) if row.status == crate::domain::ledger::RequestStatus::Pending => done.pending += 1,
                 Ok(_) => done.posted += 1,
                 Err(e) if e.fields.is_empty() => errors.push(r.error("", e.code, &e.message)),
                 Err(e) => errors.extend(e.fields.iter().map(|f| r.error(column_of(&f.field), f.code, &f.message))),

@@ -64,7 +64,7 @@ fn make(w: &World, state: LedgerState) -> i64 {
         LedgerState::Reversal | LedgerState::Reversed => {
             let id = make(w, LedgerState::Posted);
             let reversal = fund::reverse(&mut conn, &caiwu, id, "拨错学校", "").expect("reverse");
-            assert_eq!(reversal.status, "posted");
+            assert_eq!(reversal.status, mealroll::domain::ledger::RequestStatus::Posted);
             if matches!(state, LedgerState::Reversal) { reversal.id } else { id }
         }
     }
@@ -72,7 +72,7 @@ fn make(w: &World, state: LedgerState) -> i64 {
 
 /// What `who` is offered for request `id` on the ledger list (nothing when it is not listed).
 fn offered(w: &World, who: &Caller, id: i64) -> RequestActions {
-    let list = fund::requests(&mut w.conn(), who, "").unwrap_or_default();
+    let list = fund::requests(&mut w.conn(), who, None).unwrap_or_default();
     list.into_iter().find(|r| r.id == id).map(|r| r.actions).unwrap_or_default()
 }
 

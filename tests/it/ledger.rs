@@ -398,3 +398,27 @@ async fn the_ledger_page_posts_once_per_form_needs_a_second_person_and_shows_a_b
         assert!(html.contains("verify-broken") && html.contains("SR-9") && html.contains("被改动"), "{label}: {html}");
     }
 }
+
+#[actix_web::test]
+async fn a_misspelt_status_filter_is_named_not_taken_for_none() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        add_user(&w, "caiwu", COUNTY, "finance");
+        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let caiwu = bearer(&w, "caiwu");
+        let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
+        let receipt = posting("receipt", "", COUNTY, "100", "2026-09-01", "", "SR-9");
+        fund::post(&mut w.conn(), &cli, &serde_json::from_value(receipt).expect("form")).expect("posted");
+        let get = |q: &str| test::TestRequest::get().uri(&format!("/api/v1/ledger/requests{q}"));
+        let (s, v) = call(&app, get("?status=aproved"), &caiwu).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("ledger.status")), "{label}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| m.contains("“aproved”")), "{label}: {v}");
+        for (q, n) in [("?status=posted", 1), ("?status=pending", 0), ("", 1)] {
+            let (s, v) = call(&app, get(q), &caiwu).await;
+            assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(n)), "{label}: {q} {v}");
+        }
+        let (_, v) = call(&app, get("?status=posted"), &caiwu).await;
+        assert_eq!(v[0]["status"], "posted", "{label}: the JSON spells the status as before");
+    }
+}

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use super::{RequestKind, RequestRow, check_own, status_label};
+use super::{RequestKind, RequestRow, check_own};
 use crate::auth::Caller;
+use crate::domain::ledger::RequestStatus;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
@@ -39,10 +40,10 @@ pub(super) fn may_decide(caller: &Caller, f: &Facts) -> AppResult<()> {
     if f.row.maker == caller.username {
         return Err(AppError::invalid("ledger.same_person", "经办人不能审批自己提交的记账（须由第二人审批）"));
     }
-    if f.row.status != "pending" {
+    if f.row.status != RequestStatus::Pending {
         return Err(AppError::conflict(
             "ledger.already_decided",
-            format!("该记账已{}，不能重复审批", status_label(&f.row.status)),
+            format!("该记账{}，不能重复审批", f.row.status.label()),
         ));
     }
     Ok(())
@@ -58,7 +59,7 @@ pub(super) fn may_reverse(caller: &Caller, f: &Facts) -> AppResult<()> {
     if f.row.kind == RequestKind::Reversal.as_str() {
         return Err(AppError::invalid("ledger.reverse_reversal", "冲销记录不能再冲销（如有错误请重新记账）"));
     }
-    if f.row.status != "posted" {
+    if f.row.status != RequestStatus::Posted {
         return Err(AppError::invalid("ledger.not_posted", "只有已入账的记录才能冲销"));
     }
     if f.reversed {
