@@ -1128,7 +1128,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let caller = Caller::cli(&mut conn)?;
             let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
             let county = mealroll::org::service::org_in_scope(&mut conn, caller.scope(), &org)?;
-            if county.kind != "county" {
+            if county.kind != mealroll::domain::role::OrgKind::County {
                 return Err(AppError::invalid(
                     "anomaly.refresh_level",
                     format!("“{org}”不是县级单位：重新扫描按县进行"),

@@ -4,7 +4,24 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The level of an org in the tree. Stored and sent by its snake_case name (strum and serde
+/// spell it the same).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OrgKind {
     Ministry,
     Province,
@@ -14,22 +31,22 @@ pub enum OrgKind {
     School,
 }
 
+/// A kind read back from its stored name (what a row's `deserialize_as` calls).
+impl TryFrom<String> for OrgKind {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的单位层级“{s}”"))
+    }
+}
+
 impl OrgKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            OrgKind::Ministry => "ministry",
-            OrgKind::Province => "province",
-            OrgKind::Prefecture => "prefecture",
-            OrgKind::County => "county",
-            OrgKind::Township => "township",
-            OrgKind::School => "school",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [OrgKind::Ministry, OrgKind::Province, OrgKind::Prefecture, OrgKind::County, OrgKind::Township, OrgKind::School]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn label(self) -> &'static str {
@@ -317,6 +334,19 @@ impl RoleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_org_kind_is_stored_sent_and_read_back_by_the_same_name() {
+        use strum::IntoEnumIterator;
+        let names: Vec<&str> = OrgKind::iter().map(OrgKind::as_str).collect();
+        // The names the orgs table already holds.
+        assert_eq!(names, ["ministry", "province", "prefecture", "county", "township", "school"]);
+        for k in OrgKind::iter() {
+            assert_eq!(OrgKind::try_from(k.as_str().to_owned()), Ok(k));
+            assert_eq!(serde_json::to_value(k).expect("json"), serde_json::json!(k.as_str()));
+        }
+        assert_eq!(OrgKind::parse("village"), None);
+    }
 
     #[test]
     fn officers_hold_no_other_role() {

@@ -724,7 +724,7 @@ pub fn import_students(
 
 fn registry_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = crate::org::service::org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::not_found());
     }
     Ok(org)

@@ -114,7 +114,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
         return Err(AppError::field("school", "finding.school", "请填写被查学校（学校标识码）"));
     }
     let school = org_in_scope(conn, caller.scope(), f.school.trim())?;
-    if OrgKind::parse(&school.kind) != Some(OrgKind::School) {
+    if school.kind != OrgKind::School {
         return Err(AppError::field("school", "finding.school", "问题须落实到一所学校"));
     }
     let term = Term::parse(f.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;

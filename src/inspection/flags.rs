@@ -266,9 +266,9 @@ fn stored(row: Row) -> AppResult<StoredFlag> {
 
 /// The counties whose flags an org's list holds: itself, the one it lies in, or those under it.
 fn counties_for(conn: &mut DbConn, org: &Org) -> AppResult<Vec<Org>> {
-    match OrgKind::parse(&org.kind) {
-        Some(OrgKind::County) => Ok(vec![org.clone()]),
-        Some(OrgKind::School | OrgKind::Township) => {
+    match org.kind {
+        OrgKind::County => Ok(vec![org.clone()]),
+        OrgKind::School | OrgKind::Township => {
             let code = crate::registry::service::county_of(&org.path);
             Ok(orgs::table.filter(orgs::code.eq(code)).select(Org::as_select()).load(conn)?)
         }

@@ -124,7 +124,7 @@ fn population_day(term: Term) -> AppResult<NaiveDate> {
 fn population(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(Org, Vec<(Org, Candidate)>)> {
     caller.require(conn, Permission::Inspect, "inspection_sample")?;
     let county = org_in_scope(conn, caller.scope(), &ask.org)?;
-    if OrgKind::parse(&county.kind) != Some(OrgKind::County) {
+    if county.kind != OrgKind::County {
         return Err(AppError::field("org", "sample.level", "抽查按县进行：请选择一个县"));
     }
     let (_, ranked) = risk::ranked(conn, caller, &county.code, ask.term)?;

@@ -162,8 +162,7 @@ pub struct Change {
 pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Setting> {
     caller.require(conn, Permission::ConfigureAnomalies, "anomaly_settings_set")?;
     let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
-    let kind = OrgKind::parse(&org.kind);
-    if !matches!(kind, Some(OrgKind::Province | OrgKind::County)) {
+    if !matches!(org.kind, OrgKind::Province | OrgKind::County) {
         return Err(AppError::field("org", "anomaly.level", "规则阈值由省或县设置，严重程度由省设置"));
     }
     let rule = Rule::parse(&change.rule).ok_or_else(|| {
@@ -181,7 +180,7 @@ pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Set
     let severity = match change.severity.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(s) => {
-            if kind != Some(OrgKind::Province) {
+            if org.kind != OrgKind::Province {
                 return Err(AppError::field("severity", "anomaly.severity_level", "规则的严重程度由省级设置"));
             }
             Some(Severity::parse(s).ok_or_else(|| {

@@ -77,7 +77,7 @@ pub fn trail(conn: &mut DbConn, caller: &Caller, q: &TrailQuery) -> AppResult<(O
         "" => None,
         code => {
             let org = org_in_scope(conn, caller.scope(), code)?;
-            if OrgKind::parse(&org.kind) != Some(OrgKind::School) {
+            if org.kind != OrgKind::School {
                 return Err(AppError::field("school", "trail.school", format!("“{code}”不是学校标识码")));
             }
             Some(org)

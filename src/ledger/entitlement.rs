@@ -379,7 +379,7 @@ fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller, written: Option<&
 /// A school in the caller's scope (entitlements are per school).
 pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::field("school", "entitlement.not_a_school", format!("“{}”不是学校", org.name)));
     }
     Ok(org)

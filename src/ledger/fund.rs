@@ -428,7 +428,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
         RequestKind::Receipt => {
             need("to", &f.to, "收款单位")?;
             let to = holder(conn, "to", &f.to)?;
-            if to.supplier.is_some() || !OrgKind::parse(&to.org.kind).is_some_and(|k| k.is_county_or_above()) {
+            if to.supplier.is_some() || !to.org.kind.is_county_or_above() {
                 return Err(AppError::field(
                     "to",
                     "ledger.receipt_level",
@@ -449,7 +449,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
                 Some(_) => {
                     need("for_school", &f.for_school, "供餐学校（拨给供应商时）")?;
                     let s = holder(conn, "for_school", &f.for_school)?.org;
-                    if s.kind != OrgKind::School.as_str() || !s.path.starts_with(&from.org.path) {
+                    if s.kind != OrgKind::School || !s.path.starts_with(&from.org.path) {
                         return Err(AppError::field(
                             "for_school",
                             "ledger.not_below",
@@ -481,7 +481,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
         RequestKind::Expenditure => {
             need("from", &f.from, "支出学校")?;
             let from = holder(conn, "from", &f.from)?;
-            if from.supplier.is_some() || from.org.kind != OrgKind::School.as_str() {
+            if from.supplier.is_some() || from.org.kind != OrgKind::School {
                 return Err(AppError::field(
                     "from",
                     "ledger.spend_at_school",
@@ -495,7 +495,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             need("to", &f.to, "追回单位（县）")?;
             let from = holder(conn, "from", &f.from)?;
             let to = holder(conn, "to", &f.to)?;
-            if from.supplier.is_some() || from.org.kind != OrgKind::School.as_str() {
+            if from.supplier.is_some() || from.org.kind != OrgKind::School {
                 return Err(AppError::field("from", "ledger.recover_from_school", "追回只从学校账户收回"));
             }
             if to.supplier.is_some() || !from.org.path.starts_with(&to.org.path) || to.org.id == from.org.id {

@@ -139,7 +139,7 @@ pub fn record_meals(conn: &mut DbConn, caller: &Caller, reports: &[MealsReport])
     let mut schools = Vec::with_capacity(reports.len());
     for r in reports {
         let org = org_in_scope(conn, caller.scope(), &r.school)?;
-        if org.kind != OrgKind::School.as_str() {
+        if org.kind != OrgKind::School {
             return Err(AppError::field("school", "meals.not_a_school", format!("“{}”不是学校", org.name)));
         }
         let days = i32::try_from(r.month.days_in_month()).unwrap_or(31);

@@ -250,7 +250,7 @@ fn own_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> 
     caller.require(conn, Permission::PostLedger, "purchase_record")?;
     let code = if code.trim().is_empty() { caller.org_code.as_str() } else { code.trim() };
     let school = org_in_scope(conn, caller.scope(), code)?;
-    if OrgKind::parse(&school.kind) != Some(OrgKind::School) {
+    if school.kind != OrgKind::School {
         return Err(AppError::field("school", "purchase.school", format!("“{}”不是学校：采购记在学校", school.name)));
     }
     if !caller.is_cli() && caller.org_id != school.id {

@@ -169,8 +169,8 @@ fn yibu_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entit
 pub fn counties_to_choose(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Option<(Org, Vec<Org>)>> {
     caller.require(conn, Permission::ViewLedger, "reconcile")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
-    match OrgKind::parse(&org.kind) {
-        Some(OrgKind::Ministry | OrgKind::Province | OrgKind::Prefecture) => {
+    match org.kind {
+        OrgKind::Ministry | OrgKind::Province | OrgKind::Prefecture => {
             let counties = orgs::table
                 .filter(orgs::kind.eq(OrgKind::County.as_str()))
                 .filter(orgs::path.like(format!("{}%", org.path)))
@@ -194,9 +194,9 @@ pub fn county_period(
 ) -> AppResult<Reconciliation> {
     caller.require(conn, Permission::ViewLedger, "reconcile")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
-    let county: Org = match OrgKind::parse(&org.kind) {
-        Some(OrgKind::County) => org.clone(),
-        Some(OrgKind::School | OrgKind::Township) => {
+    let county: Org = match org.kind {
+        OrgKind::County => org.clone(),
+        OrgKind::School | OrgKind::Township => {
             let code = crate::registry::service::county_of(&org.path);
             orgs::table.filter(orgs::code.eq(code)).select(Org::as_select()).first(conn)?
         }

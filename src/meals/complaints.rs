@@ -201,7 +201,7 @@ pub fn enter(conn: &mut DbConn, caller: &Caller, form: &ComplaintForm) -> AppRes
     let school = org_in_scope(conn, caller.scope(), form.school.trim()).map_err(|_| {
         AppError::field("school", "complaint.school", format!("没有学校“{}”或不在本县", form.school.trim()))
     })?;
-    if OrgKind::parse(&school.kind) != Some(OrgKind::School) {
+    if school.kind != OrgKind::School {
         return Err(AppError::field("school", "complaint.school", format!("“{}”不是学校", school.name)));
     }
     let c = check(form)?;

@@ -114,7 +114,7 @@ pub enum Recorded {
 
 pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
-    if OrgKind::parse(&org.kind) != Some(OrgKind::School) {
+    if org.kind != OrgKind::School {
         return Err(AppError::field("school", "meals.school", format!("“{}”不是学校", org.name)));
     }
     Ok(org)

@@ -6,6 +6,7 @@ use crate::db::at_rest::{OpenedText, PrincipalMobile, PrincipalPhone, StaffPhone
 use crate::db::schema::{campuses, classes, orgs, schools, teachers};
 use crate::domain::codes::{self, CodeTable};
 use crate::domain::mask;
+use crate::domain::role::OrgKind;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = orgs)]
@@ -13,7 +14,8 @@ pub struct Org {
     pub id: i64,
     pub code: String,
     pub name: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: OrgKind,
     pub parent_id: Option<i64>,
     pub path: String,
     pub created_at: NaiveDateTime,
@@ -21,7 +23,7 @@ pub struct Org {
 
 impl Org {
     pub fn kind_label(&self) -> &'static str {
-        crate::domain::role::OrgKind::parse(&self.kind).map(|k| k.label()).unwrap_or("")
+        self.kind.label()
     }
 }
 

@@ -31,7 +31,7 @@ pub fn org_in_scope(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<O
 
 fn school_org(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, scope, code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::not_found());
     }
     Ok(org)
@@ -97,7 +97,7 @@ pub fn create_township(
     let parent = org_in_scope(conn, caller.scope(), parent_code)
         .map_err(|_| AppError::field("parent_code", "org.bad_parent", "上级单位不存在或不在您的管辖范围内"))?;
     let mut errors = Vec::new();
-    if parent.kind != OrgKind::County.as_str() && parent.kind != OrgKind::Prefecture.as_str() {
+    if parent.kind != OrgKind::County && parent.kind != OrgKind::Prefecture {
         errors.push(fe("parent_code", "org.bad_parent", "乡镇只能设在县级（或不设县的地级市）单位之下"));
     }
     let code = code.trim();
@@ -297,9 +297,9 @@ fn parse_school(input: &SchoolInput) -> Result<ValidSchool, Vec<FieldError>> {
 /// Parents a school may hang under: a county, a township, or a prefecture that has no counties
 /// (东莞, 中山, 儋州, 嘉峪关).
 fn check_school_parent(conn: &mut DbConn, parent: &Org) -> AppResult<()> {
-    let ok = match OrgKind::parse(&parent.kind) {
-        Some(OrgKind::County | OrgKind::Township) => true,
-        Some(OrgKind::Prefecture) => {
+    let ok = match parent.kind {
+        OrgKind::County | OrgKind::Township => true,
+        OrgKind::Prefecture => {
             let counties: i64 = orgs::table
                 .filter(orgs::parent_id.eq(parent.id))
                 .filter(orgs::kind.eq(OrgKind::County.as_str()))

@@ -9,7 +9,7 @@ use super::service::{self, OrgPage, SchoolFilter, ScopeCounts};
 use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes::{self, CodeTable};
-use crate::domain::role::Permission;
+use crate::domain::role::{OrgKind, Permission};
 use crate::error::ErrorKind;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 

@@ -25,7 +25,7 @@ use crate::registry::terms::terms_for;
 fn calendar_org(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     caller.require(conn, Permission::ConfigureProgramme, "set_calendar")?;
     let org = org_in_scope(conn, caller.scope(), code)?;
-    let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::Township);
+    let kind = org.kind;
     if !matches!(kind, OrgKind::County | OrgKind::School) {
         return Err(AppError::invalid("calendar.org_level", "供餐日历按县（默认）或学校设置"));
     }

@@ -34,7 +34,7 @@ fn county_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<Org> 
 fn school_org(conn: &mut DbConn, caller: &Caller, code: &str, what: &str) -> AppResult<Org> {
     caller.require(conn, Permission::ConfigureProgramme, what)?;
     let org = org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::field("school", "programme.not_a_school", format!("“{}”不是学校", org.name)));
     }
     Ok(org)
@@ -62,7 +62,7 @@ pub fn set_plan(
 ) -> AppResult<()> {
     county_org(conn, caller, "set_plan_type")?;
     let org = org_in_scope(conn, caller.scope(), county_code)?;
-    if org.kind != OrgKind::County.as_str() {
+    if org.kind != OrgKind::County {
         return Err(AppError::field("county", "plan.not_county", format!("计划类型按县设置，“{}”不是县", org.name)));
     }
     if !(2011..=2100).contains(&school_year) {
@@ -335,7 +335,7 @@ pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) ->
         }
         let code = input.org_code.clone().unwrap_or_else(|| caller.org_code.clone());
         let org = org_in_scope(conn, caller.scope(), &code)?;
-        let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::School);
+        let kind = org.kind;
         let fits = match input.kind {
             StandardKind::MealTopUp => matches!(kind, OrgKind::Province | OrgKind::County | OrgKind::School),
             _ => kind == OrgKind::Province,

@@ -164,7 +164,7 @@ fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32
 
 fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::field(
             "school",
             "roster.not_a_school",

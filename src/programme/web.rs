@@ -304,7 +304,7 @@ async fn calendar_page(
 ) -> PageResult<CalendarPage> {
     let (c, k) = (caller.clone(), code.clone());
     let (org, dates, months) = st.run(move |conn| calendar::term_view(conn, &c, &k, t)).await?;
-    let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::Township);
+    let kind = org.kind;
     Ok(CalendarPage {
         layout: Layout::new(&caller, st, format!("{} · 供餐日历", org.name)),
         code,

@@ -49,7 +49,7 @@ pub(super) fn audit_copy(r: &StudentRecord) -> BTreeMap<String, String> {
 
 fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = crate::org::service::org_in_scope(conn, caller.scope(), code)?;
-    if org.kind != OrgKind::School.as_str() {
+    if org.kind != OrgKind::School {
         return Err(AppError::not_found());
     }
     Ok(org)

@@ -96,7 +96,7 @@ fn step_org(conn: &mut DbConn, level: Level, school: &Org) -> AppResult<Org> {
     let found = match level {
         Level::School => None,
         Level::County => ancestors.iter().find(|o| o.code == county),
-        Level::Province => ancestors.iter().find(|o| o.kind == OrgKind::Province.as_str()),
+        Level::Province => ancestors.iter().find(|o| o.kind == OrgKind::Province),
         Level::Ministry => ancestors.first(),
     };
     found.cloned().ok_or_else(|| {

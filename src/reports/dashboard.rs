@@ -68,8 +68,8 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
     let beneficiaries: Vec<i64> =
         keys.iter().map(|k| rows.iter().filter(|(m, _)| m == k).map(|(_, n)| i64::from(*n)).sum()).collect();
     // Money from the reconciliation (the same figures finance staff see), for a county or school.
-    let level = OrgKind::parse(&org.kind);
-    let money = if matches!(level, Some(OrgKind::County | OrgKind::School)) && caller.may(Permission::ViewLedger) {
+    let level = org.kind;
+    let money = if matches!(level, OrgKind::County | OrgKind::School) && caller.may(Permission::ViewLedger) {
         let mut m: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         for month in &months {
             let r = reconcile::county_month(conn, caller, &org.code, *month)?;
@@ -155,7 +155,7 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
     Ok(Dashboard {
         org: org.code.clone(),
         org_name: org.name.clone(),
-        is_school: level == Some(OrgKind::School),
+        is_school: level == OrgKind::School,
         months: labels,
         beneficiaries,
         money,

@@ -266,7 +266,7 @@ fn subject(
 ) -> AppResult<(Org, Vec<Org>)> {
     caller.require(conn, Permission::ViewReports, "report")?;
     let org = org_in_scope(conn, caller.scope(), &req.org)?;
-    let is_school = org.kind == OrgKind::School.as_str();
+    let is_school = org.kind == OrgKind::School;
     if !def.level.drawn_for(is_school) {
         let message = if is_school {
             format!("{}按县（或以上单位）汇总，请选择县；学校请用校级报表", def.title)
@@ -297,8 +297,8 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
     // Above a county, a county report has a row per county. Counties are drawn one at a time
     // and only their rows kept, so a province's children are never all in memory at once.
-    let rolled_up = def.level != Level::School
-        && matches!(OrgKind::parse(&org.kind), Some(OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry));
+    let rolled_up =
+        def.level != Level::School && matches!(org.kind, OrgKind::Prefecture | OrgKind::Province | OrgKind::Ministry);
     let groups: Vec<(Option<String>, Vec<Org>)> = if rolled_up {
         let mut by_county: std::collections::BTreeMap<String, Vec<Org>> = std::collections::BTreeMap::new();
         for s in schools {
@@ -314,7 +314,7 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
         .load::<(String, String)>(conn)?
         .into_iter()
         .collect();
-    let area = org.kind != OrgKind::School.as_str();
+    let area = org.kind != OrgKind::School;
     let mut rows: Vec<Row> = Vec::new();
     let mut row_schools: Vec<String> = Vec::new();
     for (county, schools) in groups {
@@ -458,7 +458,7 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
     // The school must be inside the report's org, and both in the caller's scope.
     let org = org_in_scope(conn, caller.scope(), &req.org)?;
     let school = org_in_scope(conn, caller.scope(), school_code)?;
-    if !school.path.starts_with(&org.path) || school.kind != OrgKind::School.as_str() {
+    if !school.path.starts_with(&org.path) || school.kind != OrgKind::School {
         return Err(AppError::not_found());
     }
     // The school's figures as the report draws them (record and money read only if it needs them).
