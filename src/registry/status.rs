@@ -25,6 +25,7 @@ use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission, Role};
 use crate::domain::status::{self, ChangeKind, Level, Route, Side, State, StepSpec};
 use crate::domain::term;
+use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 
@@ -517,12 +518,15 @@ fn refusal(r: status::Refusal) -> AppError {
 pub fn kinds_open(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeKind>> {
     caller.require(conn, Permission::ViewStudents, "status_change_kinds")?;
     let (student, _) = student_in_scope(conn, caller, student_id)?;
-    let state = timeline::timeline_of(&timeline::load(conn, student.id)?).current().map(|s| s.state);
-    let grade = grade_of(conn, student.class_id)?;
-    Ok(status::ALL_KINDS
-        .into_iter()
-        .filter(|k| *k != ChangeKind::Transfer && k.check(state.unwrap_or(State::Left), grade).is_ok())
-        .collect())
+    let (_, state, grade) = standing(conn, &student)?;
+    Ok(status::ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer && k.check(state, grade).is_ok()).collect())
+}
+
+/// What [`ChangeKind::check`] turns on: the student's timeline, state now and grade.
+fn standing(conn: &mut DbConn, student: &StudentRow) -> AppResult<(Timeline, State, i32)> {
+    let tl = timeline::timeline_of(&timeline::load(conn, student.id)?);
+    let state = tl.current().map(|s| s.state).unwrap_or(State::Left);
+    Ok((tl, state, grade_of(conn, student.class_id)?))
 }
 
 fn grade_of(conn: &mut DbConn, class_id: Option<i64>) -> AppResult<i32> {
@@ -582,10 +586,7 @@ fn common_checks(
             format!("“{}”已有一项正在办理的{label}（#{id}），办结后才能再申请", student.name),
         ));
     }
-    let rows = timeline::load(conn, student.id)?;
-    let tl = timeline::timeline_of(&rows);
-    let state = tl.current().map(|s| s.state).unwrap_or(State::Left);
-    let grade = grade_of(conn, student.class_id)?;
+    let (tl, state, grade) = standing(conn, student)?;
     kind.check(state, grade).map_err(refusal)?;
     tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
     if effective > today() + Days::new(MAX_DAYS_AHEAD) {

@@ -14,6 +14,28 @@ use mealroll::auth::Caller;
 use mealroll::ledger::fund::{self, PostingForm, RequestActions};
 use serde_json::{Value, json};
 
+/// Holds a try to the offer: the service takes it exactly when the page offered it.
+fn assert_agrees<T>(offered: bool, outcome: mealroll::error::AppResult<T>, what: &str) {
+    let said = outcome.as_ref().err().map(|e| e.code);
+    assert_eq!(outcome.is_ok(), offered, "{what}: offered {offered}, service said {said:?}");
+}
+
+/// The order a walk tries people in on one row: those not offered the action first (a refusal
+/// leaves the row as it was), then those offered it, each after the first on a fresh row (the
+/// third field).
+fn in_try_order(mut offers: Vec<(&str, bool)>) -> Vec<(&str, bool, bool)> {
+    offers.sort_by_key(|(_, offered)| *offered);
+    let mut used = false;
+    offers
+        .into_iter()
+        .map(|(person, offered)| {
+            let fresh = offered && used;
+            used |= offered;
+            (person, offered, fresh)
+        })
+        .collect()
+}
+
 fn posting(kind: &str, from: &str, to: &str, amount: &str, category: &str) -> PostingForm {
     PostingForm {
         kind: kind.into(),
@@ -112,12 +134,7 @@ async fn ledger_requests_offer_exactly_what_the_service_allows() {
                     ("reject", shown.reject, reject.map(|_| ())),
                     ("reverse", shown.reverse, reverse.map(|_| ())),
                 ] {
-                    assert_eq!(
-                        outcome.is_ok(),
-                        shown,
-                        "{label}: {person} on a {state:?} request, {action}: offered {shown}, service said {:?}",
-                        outcome.err().map(|e| e.code)
-                    );
+                    assert_agrees(shown, outcome, &format!("{label}: {person} on a {state:?} request, {action}"));
                 }
                 offered_any.approve |= shown.approve;
                 offered_any.reject |= shown.reject;
@@ -269,15 +286,7 @@ async fn the_status_change_form_offers_the_kinds_the_service_takes() {
         let w = World::new(db);
         let app = test::init_service(mealroll::web::app(w.state())).await;
         let cli = Caller::cli(&mut w.conn()).expect("cli");
-        let class = mealroll::org::model::ClassInput {
-            class_no: "202602".into(),
-            name: "一年级（2）班".into(),
-            grade: "1".into(),
-            entry_year: "2026".into(),
-            head_teacher_staff_no: "0001".into(),
-            ..Default::default()
-        };
-        mealroll::org::service::create_class(&mut w.conn(), &cli, SCHOOL_A, &class).expect("class");
+        second_class(&w);
         let registrar = w.caller("a.xueji");
         let today = mealroll::clock::today();
         let input = |kind: ChangeKind, on: NaiveDate| ChangeInput {
@@ -313,11 +322,10 @@ async fn the_status_change_form_offers_the_kinds_the_service_takes() {
                 n += 1;
                 let id = fresh(n).await;
                 let outcome = status::request(&mut w.conn(), &registrar, id, &input(kind, today), Some(&evidence));
-                assert_eq!(
-                    outcome.is_ok(),
+                assert_agrees(
                     offered.contains(&kind),
-                    "{label}: suspended {suspended}, {kind:?}: offered {offered:?}, service said {:?}",
-                    outcome.err().map(|e| e.code)
+                    outcome,
+                    &format!("{label}: suspended {suspended}, {kind:?} among {offered:?}"),
                 );
             }
             // Never 退学 or 开除 in a compulsory grade; 复学 only from 休学.
@@ -420,7 +428,7 @@ async fn the_user_list_offers_an_account_action_exactly_when_the_service_takes_i
                 let (mut target, name) = account(&w, n, state);
                 // Each person's offer on a fresh account; those refused are tried first (a refusal
                 // leaves the account as it was), then each offered one on an account of its own.
-                let mut offers: Vec<(&str, bool)> = people
+                let offers: Vec<(&str, bool)> = people
                     .iter()
                     .map(|p| {
                         let list = accounts::list_users(&mut w.conn(), &w.caller(p), &UserFilter { q: name.clone() })
@@ -428,21 +436,13 @@ async fn the_user_list_offers_an_account_action_exactly_when_the_service_takes_i
                         (*p, list.iter().find(|u| u.id == target).is_some_and(|u| pick(&u.actions, action)))
                     })
                     .collect();
-                offers.sort_by_key(|(_, offered)| *offered);
-                let mut used = false;
-                for (person, offered) in offers {
-                    if offered && used {
+                for (person, offered, fresh) in in_try_order(offers) {
+                    if fresh {
                         n += 1;
                         target = account(&w, n, state).0;
                     }
                     let outcome = accounts::act_on_user(&mut w.conn(), &w.keys, &w.caller(person), target, action, now);
-                    assert_eq!(
-                        outcome.is_ok(),
-                        offered,
-                        "{label}: {person} on a {state:?} account, {action:?}: offered {offered}, service said {:?}",
-                        outcome.err().map(|e| e.code)
-                    );
-                    used |= offered;
+                    assert_agrees(offered, outcome, &format!("{label}: {person} on a {state:?} account, {action:?}"));
                     offered_count += usize::from(offered);
                 }
             }
@@ -552,41 +552,6 @@ async fn roster_in<B: MessageBody>(app: &impl TestApp<B>, w: &World, term: &str,
     id
 }
 
-/// Puts school A into the programme for the newest term whose roster snapshot (15 September or
-/// 1 March) has passed; returns that term.
-async fn school_a_in_programme<B: MessageBody>(app: &impl TestApp<B>, w: &World) -> String {
-    use chrono::Datelike;
-    let today = mealroll::clock::today();
-    let (y, md) = (today.year(), (today.month(), today.day()));
-    let term = if md >= (9, 15) {
-        format!("{y}-1")
-    } else if md >= (3, 1) {
-        format!("{}-2", y - 1)
-    } else {
-        format!("{}-1", y - 1)
-    };
-    let yyb = bearer(w, "yyb");
-    let (s, v) = call(
-        app,
-        test::TestRequest::put()
-            .uri("/api/v1/programme/plans")
-            .set_json(json!({"county": COUNTY, "school_year": &term[..4], "plan_type": "national"})),
-        &yyb,
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = call(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/programme/schools")
-            .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
-        &yyb,
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    term
-}
-
 #[actix_web::test]
 async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
     use mealroll::domain::roster::Step;
@@ -595,7 +560,8 @@ async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
         let label = db.label;
         let w = World::new(db);
         let app = test::init_service(mealroll::web::app(w.state())).await;
-        let term = school_a_in_programme(&app, &w).await;
+        let (term, _) = past_term();
+        school_a_in_programme(&app, &bearer(&w, "yyb"), &term).await;
         let people = ["a.xiaozhang", "a.xueji", "b.xiaozhang", "yyb", "ducha", "yyb2"];
         let moves = [Some(Step::Sign), Some(Step::Review), Some(Step::Archive), Some(Step::Return), None];
         let (mut n, mut offered_count) = (0, 0);
@@ -603,7 +569,7 @@ async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
             for step in moves {
                 n += 1;
                 let mut id = roster_in(&app, &w, &term, n, state).await;
-                let mut offers: Vec<(&str, bool)> = people
+                let offers: Vec<(&str, bool)> = people
                     .iter()
                     .map(|p| {
                         let who = w.caller(p);
@@ -619,10 +585,8 @@ async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
                         (*p, shown)
                     })
                     .collect();
-                offers.sort_by_key(|(_, shown)| *shown);
-                let mut used = false;
-                for (person, shown) in offers {
-                    if shown && used {
+                for (person, shown, fresh) in in_try_order(offers) {
+                    if fresh {
                         n += 1;
                         id = roster_in(&app, &w, &term, n, state).await;
                     }
@@ -631,13 +595,7 @@ async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
                         Some(s) => roster::step(&mut w.conn(), &who, id, s, "名单有误").map(|_| ()),
                         None => roster::discard(&mut w.conn(), &who, id),
                     };
-                    assert_eq!(
-                        outcome.is_ok(),
-                        shown,
-                        "{label}: {person} on a {state:?} roster, {step:?}: offered {shown}, service said {:?}",
-                        outcome.err().map(|e| e.code)
-                    );
-                    used |= shown;
+                    assert_agrees(shown, outcome, &format!("{label}: {person} on a {state:?} roster, {step:?}"));
                     offered_count += usize::from(shown);
                 }
             }
@@ -658,7 +616,8 @@ async fn a_flag_offers_each_action_exactly_when_the_service_takes_it() {
         let w = World::new(db);
         let app = test::init_service(mealroll::web::app(w.state())).await;
         // A programme school with no roster signed by the deadline: A08 is flagged at once.
-        let term = school_a_in_programme(&app, &w).await;
+        let (term, _) = past_term();
+        school_a_in_programme(&app, &bearer(&w, "yyb"), &term).await;
         let (s, v) = call(
             &app,
             test::TestRequest::post()
@@ -689,12 +648,7 @@ async fn a_flag_offers_each_action_exactly_when_the_service_takes_it() {
                     let shown = flags::get(&mut w.conn(), &who, id)
                         .is_ok_and(|(flag, _)| flags::actions(&who, &flag).contains(&action));
                     let outcome = flags::act(&mut w.conn(), &who, id, action.as_str(), "已核实");
-                    assert_eq!(
-                        outcome.is_ok(),
-                        shown,
-                        "{label}: {person} on a {state:?} flag, {action:?}: offered {shown}, service said {:?}",
-                        outcome.err().map(|e| e.code)
-                    );
+                    assert_agrees(shown, outcome, &format!("{label}: {person} on a {state:?} flag, {action:?}"));
                     offered_count += usize::from(shown);
                 }
             }

@@ -556,3 +556,58 @@ pub fn set_id_no(conn: &mut mealroll::db::DbConn, student: i64, id_no: &str) {
         .execute(conn)
         .expect("id_no");
 }
+
+/// The newest term whose 15 September / 1 March snapshot has passed, with that snapshot.
+pub fn past_term() -> (String, NaiveDate) {
+    let today = mealroll::clock::today();
+    let y = today.year();
+    let sep = NaiveDate::from_ymd_opt(y, 9, 15).expect("day");
+    let mar = NaiveDate::from_ymd_opt(y, 3, 1).expect("day");
+    if today >= sep {
+        (format!("{y}-1"), sep)
+    } else if today >= mar {
+        (format!("{}-2", y - 1), mar)
+    } else {
+        (format!("{}-1", y - 1), NaiveDate::from_ymd_opt(y - 1, 9, 15).expect("day"))
+    }
+}
+
+/// Puts school A into the programme for the term's school year.
+pub async fn school_a_in_programme<S, B>(app: &S, yyb: &Header, term: &str)
+where
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    let (s, v) = call(
+        app,
+        test::TestRequest::put()
+            .uri("/api/v1/programme/plans")
+            .set_json(json!({"county": COUNTY, "school_year": &term[..4], "plan_type": "national"})),
+        yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(
+        app,
+        test::TestRequest::post()
+            .uri("/api/v1/programme/schools")
+            .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
+        yyb,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+/// Opens school A's second first-grade class, 202602 (一年级（2）班).
+pub fn second_class(w: &World) {
+    let cli = Caller::cli(&mut w.conn()).expect("cli");
+    let class = ClassInput {
+        class_no: "202602".into(),
+        name: "一年级（2）班".into(),
+        grade: "1".into(),
+        entry_year: "2026".into(),
+        head_teacher_staff_no: "0001".into(),
+        ..Default::default()
+    };
+    org::create_class(&mut w.conn(), &cli, SCHOOL_A, &class).expect("class");
+}

@@ -536,18 +536,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
             .await;
             assert_eq!(s, 200, "{label}: {v}");
         }
-        {
-            let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
-            let class = mealroll::org::model::ClassInput {
-                class_no: "202602".into(),
-                name: "一年级（2）班".into(),
-                grade: "1".into(),
-                entry_year: "2026".into(),
-                head_teacher_staff_no: "0001".into(),
-                ..Default::default()
-            };
-            mealroll::org::service::create_class(&mut w.conn(), &cli, SCHOOL_A, &class).expect("class");
-        }
+        second_class(&w);
         let register = |name: &str, id17: &str, enrolled_on: &str| {
             let mut rec = student(name, id17, "2008-01-01", "男");
             rec["entry_ym"] = json!("201409");

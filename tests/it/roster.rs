@@ -6,28 +6,13 @@
 use crate::common;
 
 use actix_web::test;
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Days, NaiveDate};
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::{orgs, rosters, students};
 use mealroll::domain::status::State;
 use mealroll::registry::timeline::{self, Switch};
 use serde_json::{Value, json};
-
-/// The newest term whose 15 September / 1 March snapshot has passed, with that snapshot.
-fn past_term() -> (String, NaiveDate) {
-    let today = mealroll::clock::today();
-    let y = today.year();
-    let sep = NaiveDate::from_ymd_opt(y, 9, 15).expect("day");
-    let mar = NaiveDate::from_ymd_opt(y, 3, 1).expect("day");
-    if today >= sep {
-        (format!("{y}-1"), sep)
-    } else if today >= mar {
-        (format!("{}-2", y - 1), mar)
-    } else {
-        (format!("{}-1", y - 1), NaiveDate::from_ymd_opt(y - 1, 9, 15).expect("day"))
-    }
-}
 
 fn org_id(w: &World, code: &str) -> i64 {
     orgs::table.filter(orgs::code.eq(code)).select(orgs::id).first(&mut w.conn()).expect("org")
@@ -474,32 +459,6 @@ async fn a_roster_row_changed_behind_the_application_is_reported_not_printed() {
         let (s, v) = call(&app, test::TestRequest::get().uri(&format!("/api/v1/rosters/{rid}/roster.pdf")), &yyb).await;
         assert_eq!((s, v["error"].as_str()), (409, Some("roster.tampered")), "{label}: {v}");
     }
-}
-
-/// Puts school A into the programme for the term's school year.
-async fn school_a_in_programme<S, B>(app: &S, yyb: &Header, term: &str)
-where
-    S: TestApp<B>,
-    B: actix_web::body::MessageBody,
-{
-    let (s, v) = call(
-        app,
-        test::TestRequest::put()
-            .uri("/api/v1/programme/plans")
-            .set_json(json!({"county": COUNTY, "school_year": &term[..4], "plan_type": "national"})),
-        yyb,
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = call(
-        app,
-        test::TestRequest::post()
-            .uri("/api/v1/programme/schools")
-            .set_json(json!({"school": SCHOOL_A, "from_date": "2011-09-01"})),
-        yyb,
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
 }
 
 /// Uploads scan files as `who` through the API.
