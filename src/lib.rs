@@ -1,6 +1,7 @@
 //! mealroll: the real-name management system of the rural compulsory-education student nutrition
 //! improvement programme, with the student registry that feeds it.
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bench;

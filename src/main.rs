@@ -1659,10 +1659,11 @@ fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
     if cut_short > 0 {
         tracing::warn!(jobs = cut_short, "jobs this server was running when it stopped are marked failed");
     }
-    let state = web::Data::new(AppState { pool, settings, keys, jobs });
+    let state =
+        mealroll::app::Shared { state: web::Data::new(AppState { pool, settings, keys }), jobs: web::Data::new(jobs) };
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
-        let server = HttpServer::new(move || mealroll::web::app(state.clone()))
+        let server = HttpServer::new(move || mealroll::app::app(state.clone()))
             .bind(&bind)
             .map_err(|e| AppError::internal_msg("serve.bind", format!("无法监听 {bind}: {e}")))?;
         out!("mealroll 已启动: http://{bind}/");

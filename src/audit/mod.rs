@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod chain;
+pub mod routes;
 pub mod service;
 pub mod web;
 

@@ -162,6 +162,18 @@ impl Caller {
         self.system || self.roles.may(p)
     }
 
+    /// `p`, held at a county or above: the county's own work (its settings, computations and
+    /// approvals). Pages offer such forms on this rule; services refuse on `require_at_county`.
+    pub fn may_at_county(&self, p: Permission) -> AppResult<()> {
+        if self.may(p) && self.org_kind.is_county_or_above() { Ok(()) } else { Err(AppError::forbidden()) }
+    }
+
+    /// `may_at_county`, a missing permission written to the audit log.
+    pub fn require_at_county(&self, conn: &mut DbConn, p: Permission, what: &str) -> AppResult<()> {
+        self.require(conn, p, what)?;
+        self.may_at_county(p)
+    }
+
     /// Refuses (and audits the refusal) unless the caller's roles grant `p`.
     pub fn require(&self, conn: &mut DbConn, p: Permission, what: &str) -> AppResult<()> {
         if self.may(p) {

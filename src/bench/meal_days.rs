@@ -175,18 +175,24 @@ pub fn run(
     let day = bench_day();
 
     // The product's own server, on a port of its choosing.
-    let state = actix_web::web::Data::new(crate::web::AppState {
-        pool: pool.clone(),
-        settings: settings.clone(),
-        keys: keys.clone(),
-        jobs: crate::exchange::jobs::Jobs::new(pool.clone(), "bench", std::time::Duration::from_secs(3600)),
-    });
+    let state = crate::app::Shared {
+        state: actix_web::web::Data::new(crate::web::AppState {
+            pool: pool.clone(),
+            settings: settings.clone(),
+            keys: keys.clone(),
+        }),
+        jobs: actix_web::web::Data::new(crate::exchange::jobs::Jobs::new(
+            pool.clone(),
+            "bench",
+            std::time::Duration::from_secs(3600),
+        )),
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let sys = actix_web::rt::System::new();
         sys.block_on(async move {
             let server =
-                match actix_web::HttpServer::new(move || crate::web::app(state.clone())).workers(2).bind("127.0.0.1:0")
+                match actix_web::HttpServer::new(move || crate::app::app(state.clone())).workers(2).bind("127.0.0.1:0")
                 {
                     Ok(s) => s,
                     Err(e) => {

@@ -164,6 +164,41 @@ pub fn field_by_header(header: &str) -> Option<&'static Field> {
     FIELDS.iter().find(|f| f.header == h || f.synonyms.contains(&h.as_str()))
 }
 
+/// Where a record stands with the county: entered and waiting (待县级确认), confirmed into the
+/// database (已确认入库, the only state that counts for meals and money), or held as a possible
+/// duplicate (问题学籍). Stored and sent by its snake_case name, shown by its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Review {
+    Pending,
+    Confirmed,
+    Problem,
+}
+
+impl Review {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Review::Pending => "待县级确认",
+            Review::Confirmed => "已确认入库",
+            Review::Problem => "问题学籍",
+        }
+    }
+}
+
+/// A state read back from its stored name (what a row's `deserialize_as` calls).
+impl TryFrom<String> for Review {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的学籍审核状态“{s}”"))
+    }
+}
+
 /// One problem with one field of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issue {
@@ -495,6 +530,20 @@ pub fn masked_value(key: &str, v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_review_state_is_stored_and_sent_by_one_name() {
+        for (review, name) in
+            [(Review::Pending, "pending"), (Review::Confirmed, "confirmed"), (Review::Problem, "problem")]
+        {
+            assert_eq!(review.as_str(), name);
+            assert_eq!(Review::try_from(name.to_owned()), Ok(review));
+            assert_eq!(serde_json::to_value(review).expect("json"), serde_json::json!(name));
+        }
+        let e = Review::try_from("Confirmed".to_owned()).expect_err("names are exact");
+        assert!(e.contains("Confirmed"), "{e}");
+        assert_eq!(Review::Problem.label(), "问题学籍");
+    }
 
     pub fn sample() -> BTreeMap<String, String> {
         let pairs = [

@@ -20,7 +20,7 @@ use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::enrolment::Start;
 use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::student::{self as fields, Field, Kind, Need, StudentRecord};
+use crate::domain::student::{self as fields, Field, Kind, Need, Review, StudentRecord};
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::registry::changes;
@@ -370,7 +370,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn lock_in_force(&mut self, conn: &mut DbConn, school: usize, row: &StudentRow) -> AppResult<Option<KeyLock>> {
-        if row.review != "confirmed" {
+        if row.review != Review::Confirmed {
             return Ok(None);
         }
         if !self.locks.contains_key(&school) {

@@ -2,6 +2,7 @@
 //! input. One place builds the work for both, so a re-run is the same job.
 
 use super::import::{self, ImportReport};
+use super::jobs::Jobs;
 use super::jobs::Summary;
 use super::jobs::{JobInput, Outcome};
 use super::roster_print;
@@ -15,15 +16,21 @@ use crate::ledger::entitlement;
 use crate::web::AppState;
 
 /// Records the job and starts it; returns its id for the progress page.
-pub fn launch(st: &AppState, caller: Caller, input: JobInput, bytes: Option<Vec<u8>>) -> AppResult<String> {
+pub fn launch(
+    st: &AppState,
+    jobs: &Jobs,
+    caller: Caller,
+    input: JobInput,
+    bytes: Option<Vec<u8>>,
+) -> AppResult<String> {
     let owner = caller.user_id.unwrap_or(0);
-    let (jobs, pool) = (st.jobs.clone(), st.pool.clone());
+    let (runner, jobs, pool) = (jobs, jobs.clone(), st.pool.clone());
     match input {
         JobInput::Import { ref school, ref filename, ref options } => {
             let file = bytes.ok_or_else(|| AppError::invalid("file.empty", "请选择要导入的文件"))?;
             let id = jobs.start(owner, &format!("导入 {filename}"), &input, Some(&file))?;
             let (school, filename, options, job) = (school.clone(), filename.clone(), options.clone(), id.clone());
-            st.jobs.run(&id, move || {
+            runner.run(&id, move || {
                 let progress = |done: usize, stage: &str| jobs.progress(&job, done, None, stage);
                 let result = pool.get().map_err(AppError::from).and_then(|mut conn| {
                     import::import_students(&mut conn, &caller, school.as_deref(), &file, &filename, options, &progress)
@@ -36,7 +43,7 @@ pub fn launch(st: &AppState, caller: Caller, input: JobInput, bytes: Option<Vec<
             let t = Term::parse(term).map_err(|m| AppError::field("term", "term.format", m))?;
             let id = jobs.start(owner, &format!("打印{}受益学生花名册", t.label()), &input, None)?;
             let job = id.clone();
-            st.jobs.run(&id, move || {
+            runner.run(&id, move || {
                 let progress = |done: usize, total: usize| jobs.progress(&job, done, Some(total), "生成PDF");
                 let result = pool
                     .get()
@@ -55,7 +62,7 @@ pub fn launch(st: &AppState, caller: Caller, input: JobInput, bytes: Option<Vec<
             let named = entitlement::computable(&mut *pool.get()?, &caller, org)?.name;
             let id = jobs.start(owner, &format!("计算{named} {m} 膳食补助"), &input, None)?;
             let (org, job) = (org.clone(), id.clone());
-            st.jobs.run(&id, move || {
+            runner.run(&id, move || {
                 let progress = |done: usize, total: usize| jobs.progress(&job, done, Some(total), "计算");
                 let result = pool
                     .get()
@@ -70,7 +77,7 @@ pub fn launch(st: &AppState, caller: Caller, input: JobInput, bytes: Option<Vec<
             let (asked, county) = flags::county_to_refresh(&mut *pool.get()?, &caller, org)?;
             let id = jobs.start(owner, &format!("扫描{} {}疑点", county.name, t.label()), &input, None)?;
             let job = id.clone();
-            st.jobs.run(&id, move || {
+            runner.run(&id, move || {
                 jobs.progress(&job, 0, None, "扫描");
                 let result =
                     pool.get().map_err(AppError::from).and_then(|mut conn| flags::refresh(&mut conn, &county, t));

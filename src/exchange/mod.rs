@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod notice_poster;
 pub mod pdf;
 pub mod roster_print;
+pub mod routes;
 pub mod sheet;
 pub mod student_form;
 pub mod template;

@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::import::{self, ImportOptions, RowError};
-use super::jobs::{JobInput, JobState};
+use super::jobs::{JobInput, JobState, Jobs};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
@@ -73,6 +73,7 @@ pub async fn import_page(st: web::Data<AppState>, PageUser(caller): PageUser) ->
 /// Reads the upload form (csrf, school, mode, file) and starts the import job.
 pub async fn import_submit(
     st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     PageUser(caller): PageUser,
     req: actix_web::HttpRequest,
     form: Multipart,
@@ -97,7 +98,7 @@ pub async fn import_submit(
     };
     let school = Some(school).filter(|s| !s.is_empty());
     let input = JobInput::Import { school, filename, options: opts };
-    let job = super::job_runs::launch(&st, caller, input, Some(file))?;
+    let job = super::job_runs::launch(&st, &jobs, caller, input, Some(file))?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
@@ -112,10 +113,11 @@ pub struct JobPage {
 
 pub async fn job_page(
     st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<JobPage> {
-    let job = st.jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let job = jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let all = job.report.as_ref().map(|r| r.errors.clone()).unwrap_or_default();
     let shown: Vec<RowError> = all.iter().take(500).cloned().collect();
     Ok(JobPage {
@@ -128,44 +130,44 @@ pub async fn job_page(
 
 /// A job's state as JSON, for its owner (anyone else: 404, the same as no such job).
 pub async fn api_job(
-    st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let jobs = st.jobs.clone();
     let job = web::block(move || jobs.get(&id, caller.user_id.unwrap_or(0))).await??;
     Ok(HttpResponse::Ok().json(job))
 }
 
 pub async fn job_errors(
-    st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let bytes = st.jobs.error_workbook(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let bytes = jobs.error_workbook(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
 }
 
 /// Runs a failed job again from the input kept with it (its owner only).
 pub async fn job_restart(
     st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     path: web::Path<String>,
     f: crate::auth::extract::CsrfForm<crate::auth::web::Empty>,
 ) -> PageResult<HttpResponse> {
     let user = f.user;
-    let (input, bytes) = st.jobs.input(&path.into_inner(), user.user_id.unwrap_or(0))?;
-    let job = super::job_runs::launch(&st, user, input, bytes)?;
+    let (input, bytes) = jobs.input(&path.into_inner(), user.user_id.unwrap_or(0))?;
+    let job = super::job_runs::launch(&st, &jobs, user, input, bytes)?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
 /// What a finished job made (a county's rosters as one PDF).
 pub async fn job_file(
-    st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let (name, bytes) = st.jobs.file(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let (name, bytes) = jobs.file(&path.into_inner(), caller.user_id.unwrap_or(0))?;
     let kind = if name.ends_with(".pdf") { PDF } else { XLSX };
     Ok(download(bytes, &name, kind))
 }

@@ -194,7 +194,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
         }
         event(conn, id, &caller.username, None, Status::Open, &description)?;
         if let Some(complaint) = f.complaint_id {
-            crate::meals::complaints::link_finding(conn, complaint, school.id, id)?;
+            crate::meals::complaints::link_finding(conn, caller, complaint, school.id, id)?;
         }
         if let Some(flag) = f.flag_id {
             let from: String = anomaly_flags::table.find(flag).select(anomaly_flags::state).first(conn)?;
@@ -592,6 +592,39 @@ pub fn attach(conn: &mut DbConn, caller: &Caller, id: i64, kind: Link, target: i
     )
 }
 
+/// Posting a recovery (追回): someone of the county (or above) who may post, while the finding
+/// has no recovery standing (`recovery_open`). The finding's page offers the form on this rule.
+pub fn may_recover(caller: &Caller, f: &FindingView, open: bool) -> AppResult<()> {
+    if !caller.may(Permission::PostLedger) {
+        return Err(AppError::forbidden());
+    }
+    // The finding is in the caller's scope: county or above is above its school.
+    if !caller.org_kind.is_county_or_above() {
+        return Err(AppError::field(
+            "to",
+            "ledger.not_below",
+            format!("只能由上级追回：“{}”不是“{}”的上级单位", caller.org_name, f.school_name),
+        ));
+    }
+    if !open {
+        let r = f.ledger_request_id.unwrap_or_default();
+        return Err(AppError::conflict("finding.recovered", format!("该问题已关联追回入账申请 {r}")));
+    }
+    Ok(())
+}
+
+/// Opening a registry correction from a finding: someone who edits students, while the finding
+/// is not yet verified (a verified finding is closed).
+pub fn may_correct(caller: &Caller, f: &FindingView) -> AppResult<()> {
+    if !caller.may(Permission::EditStudents) {
+        return Err(AppError::forbidden());
+    }
+    if f.status == Status::Verified {
+        return Err(AppError::conflict("finding.verified", format!("督查问题{}已核销，不能再据此更正学籍", f.id)));
+    }
+    Ok(())
+}
+
 /// Whether a recovery may be posted for the finding: none is linked yet, or the linked one was
 /// refused by the second person.
 pub fn recovery_open(conn: &mut DbConn, f: &FindingView) -> AppResult<bool> {
@@ -611,6 +644,9 @@ pub fn opened_from<T>(
     make: impl FnOnce(&mut DbConn) -> AppResult<T>,
     id_of: impl Fn(&T) -> i64,
 ) -> AppResult<T> {
+    if let Some(f) = finding {
+        may_correct(caller, &get(conn, caller, f)?.0)?;
+    }
     write_tx(conn, |conn| {
         let made = make(conn)?;
         if let Some(f) = finding {
@@ -649,12 +685,12 @@ pub fn recover(
 ) -> AppResult<crate::ledger::fund::Request> {
     caller.require(conn, Permission::PostLedger, "finding_recover")?;
     let (f, _) = get(conn, caller, id)?;
-    if let Some(r) = f.ledger_request_id {
-        let replay = crate::ledger::fund::request_by_key(conn, form.key.trim())?.is_some_and(|r2| r2.id() == r);
-        if !replay && !recovery_open(conn, &f)? {
-            return Err(AppError::conflict("finding.recovered", format!("该问题已关联追回入账申请 {r}")));
-        }
-    }
+    // The same form sent again answers with what the first one posted.
+    let replay = match f.ledger_request_id {
+        Some(r) => crate::ledger::fund::request_by_key(conn, form.key.trim())?.is_some_and(|r2| r2.id() == r),
+        None => false,
+    };
+    may_recover(caller, &f, replay || recovery_open(conn, &f)?)?;
     let amount = match (form.amount.trim(), &f.amount) {
         ("", Some(a)) => a.clone(),
         ("", None) => return Err(AppError::field("amount", "ledger.amount", "请填写追回金额")),

@@ -5,6 +5,7 @@
 pub mod findings;
 pub mod flags;
 pub mod risk;
+pub mod routes;
 mod rules;
 pub mod sample;
 pub mod scan;

@@ -159,12 +159,22 @@ pub struct Change {
 
 /// Sets a rule's threshold (a province or county) and/or severity (a province) at the caller's
 /// own org. Out-of-range values, a severity below province level and an empty reason are refused.
-pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Setting> {
-    caller.require(conn, Permission::ConfigureAnomalies, "anomaly_settings_set")?;
-    let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
-    if !matches!(org.kind, OrgKind::Province | OrgKind::County) {
+/// Who sets the rules: a province or a county that configures anomalies, for its own org. The
+/// rules page of the caller's own org offers the form on this rule.
+pub fn may_set(caller: &Caller) -> AppResult<()> {
+    if !caller.may(Permission::ConfigureAnomalies) {
+        return Err(AppError::forbidden());
+    }
+    if !matches!(caller.org_kind, OrgKind::Province | OrgKind::County) {
         return Err(AppError::field("org", "anomaly.level", "规则阈值由省或县设置，严重程度由省设置"));
     }
+    Ok(())
+}
+
+pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Setting> {
+    caller.require(conn, Permission::ConfigureAnomalies, "anomaly_settings_set")?;
+    may_set(caller)?;
+    let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
     let rule = Rule::parse(&change.rule).ok_or_else(|| {
         AppError::field("rule", "anomaly.rule", format!("没有规则“{}”：规则编号为 A01 至 {}", change.rule, Rule::LAST))
     })?;

@@ -23,6 +23,7 @@ use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::exchange::jobs::Jobs;
 use crate::registry::changes::{MAX_EVIDENCE, Upload};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -200,12 +201,16 @@ fn refresh_for(
 
 /// The page's rescan runs as a job: a province's county may take a while, and the job page
 /// shows its progress and what it changed, from any server.
-pub async fn refresh_form(st: web::Data<AppState>, f: CsrfForm<RefreshBody>) -> PageResult<HttpResponse> {
+pub async fn refresh_form(
+    st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
+    f: CsrfForm<RefreshBody>,
+) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
     let org = org_or_own(&form.org, &user);
     let input = crate::exchange::jobs::JobInput::Scan { org, term: term.to_string() };
-    let job = crate::exchange::job_runs::launch(&st, user, input, None)?;
+    let job = crate::exchange::job_runs::launch(&st, &jobs, user, input, None)?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
@@ -346,7 +351,8 @@ async fn rules_page(
     let (rules, history) = st.run(move |conn| settings::standing(conn, &c, &o)).await?;
     Ok(RulesPage {
         layout: Layout::new(&caller, st, "预警规则阈值与级别"),
-        may_set: caller.may(Permission::ConfigureAnomalies) && org == caller.org_code,
+        // What is set is always the caller's own org's rules: offered on its own page only.
+        may_set: settings::may_set(&caller).is_ok() && org == caller.org_code,
         org,
         rules,
         history,
@@ -778,8 +784,8 @@ async fn finding_page(
         layout: Layout::new(&caller, st, format!("督查问题 {id}")),
         actions: findings::steps_for(&caller, &f),
         may_link: caller.may(Permission::Inspect),
-        may_recover: caller.may(Permission::PostLedger) && caller.org_kind.is_county_or_above() && recoverable,
-        may_correct: caller.may(Permission::EditStudents) && f.status != crate::domain::finding::Status::Verified,
+        may_recover: findings::may_recover(&caller, &f, recoverable).is_ok(),
+        may_correct: findings::may_correct(&caller, &f).is_ok(),
         key: crate::ledger::fund::new_key(),
         today: crate::clock::today().to_string(),
         f,

@@ -20,6 +20,7 @@ use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
@@ -44,12 +45,22 @@ pub fn rule_for(conn: &mut DbConn, path: &str) -> AppResult<Rule> {
     Ok(rows.into_iter().max_by_key(|(p, _)| p.len()).and_then(|(_, r)| Rule::parse(&r)).unwrap_or(Rule::Day))
 }
 
+/// Who computes and closes the subsidies (营养膳食补助 and 一补) and sets the counting rule:
+/// county and above, with the permission. The pages offer those forms on this rule, and every
+/// entry point refuses on it.
+pub fn may_compute(caller: &Caller) -> AppResult<()> {
+    caller.may_at_county(Permission::ComputeEntitlements)
+}
+
+/// `may_compute`, a missing permission written to the audit log.
+pub(crate) fn require_compute(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<()> {
+    caller.require(conn, Permission::ComputeEntitlements, what)?;
+    may_compute(caller)
+}
+
 /// Sets the caller's own org's counting rule (county and above).
 pub fn set_rule(conn: &mut DbConn, caller: &Caller, rule: Rule) -> AppResult<()> {
-    caller.require(conn, Permission::ComputeEntitlements, "set_entitlement_rule")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    require_compute(conn, caller, "set_entitlement_rule")?;
     let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
     write_tx(conn, |conn| {
         diesel::delete(entitlement_rules::table.filter(entitlement_rules::org_id.eq(org.id))).execute(conn)?;
@@ -124,7 +135,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> A
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(last))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(first)))
-        .filter(students::review.eq("confirmed"))
+        .filter(students::review.eq(Review::Confirmed.as_str()))
         .select((
             student_spells::student_id,
             student_spells::class_id,
@@ -389,7 +400,7 @@ pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppRe
 /// Closed: nothing in it changes; the difference per child (against what the month has been
 /// paid, adjustments included) is booked as adjustment lines in the next open month.
 pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<Period> {
-    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlement")?;
+    require_compute(conn, caller, "compute_entitlement")?;
     let school = school_of(conn, caller, school_code)?;
     let id = compute_school(conn, caller, &school, month)?;
     let row = entitlement_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
@@ -538,7 +549,7 @@ pub fn recompute_from(
 
 /// Closes a school's month: from now on it is never edited.
 pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<Period> {
-    caller.require(conn, Permission::ComputeEntitlements, "close_entitlement")?;
+    require_compute(conn, caller, "close_entitlement")?;
     let school = school_of(conn, caller, school_code)?;
     let p = period_row(conn, school.id, month)?.ok_or_else(|| {
         AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算，不能结账", school.name))
@@ -567,7 +578,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
 /// The org whose schools the caller may compute: asked before a job is started, and again by
 /// the work itself.
 pub fn computable(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Org> {
-    caller.require(conn, Permission::ComputeEntitlements, "compute_entitlements")?;
+    require_compute(conn, caller, "compute_entitlements")?;
     org_in_scope(conn, caller.scope(), org_code)
 }
 

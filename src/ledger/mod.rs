@@ -10,5 +10,6 @@ pub mod purchase;
 pub mod purchase_web;
 pub mod reconcile;
 pub mod reconcile_web;
+pub mod routes;
 pub mod web;
 pub mod yibu;

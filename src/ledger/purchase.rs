@@ -246,10 +246,12 @@ pub struct PurchaseView {
     pub replayed: bool,
 }
 
-fn own_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
-    caller.require(conn, Permission::PostLedger, "purchase_record")?;
-    let code = if code.trim().is_empty() { caller.org_code.as_str() } else { code.trim() };
-    let school = org_in_scope(conn, caller.scope(), code)?;
+/// Who records purchases and their documents: the school itself, someone who may post. The
+/// purchases page offers its form on this rule.
+pub fn may_record(caller: &Caller, school: &Org) -> AppResult<()> {
+    if !caller.may(Permission::PostLedger) {
+        return Err(AppError::forbidden());
+    }
     if school.kind != OrgKind::School {
         return Err(AppError::field("school", "purchase.school", format!("“{}”不是学校：采购记在学校", school.name)));
     }
@@ -260,6 +262,14 @@ fn own_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> 
             format!("采购和票据由{}本校录入", school.name),
         ));
     }
+    Ok(())
+}
+
+fn own_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
+    caller.require(conn, Permission::PostLedger, "purchase_record")?;
+    let code = if code.trim().is_empty() { caller.org_code.as_str() } else { code.trim() };
+    let school = org_in_scope(conn, caller.scope(), code)?;
+    may_record(caller, &school)?;
     Ok(school)
 }
 

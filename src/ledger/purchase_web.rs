@@ -16,7 +16,6 @@ use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::document::DocKind;
 use crate::domain::food::{self, Food};
-use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::document::{self, Upload};
 use crate::programme::config::{self, SupplierRow};
@@ -105,8 +104,7 @@ async fn page(
             Ok((list, undocumented, config::suppliers(conn, &c)?))
         })
         .await?;
-    let may_record =
-        caller.may(Permission::PostLedger) && caller.org_kind == OrgKind::School && caller.org_code == o.code;
+    let may_record = purchase::may_record(&caller, &o).is_ok();
     Ok(PurchasesPage {
         layout: Layout::new(&caller, st, format!("采购与票据 · {}", o.name)),
         own_org: caller.org_code == o.code,

@@ -13,10 +13,9 @@ use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::money::Fen;
-use crate::domain::role::Permission;
 use crate::error::{AppError, ErrorKind};
 use crate::exchange::job_runs;
-use crate::exchange::jobs::JobInput;
+use crate::exchange::jobs::{JobInput, Jobs};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 /// The month before today's: what a county computes and reconciles by default.
@@ -53,7 +52,7 @@ async fn list_page(st: &AppState, caller: Caller, m: Month, errors: FormErrors) 
         adjustment: Fen::new(periods.iter().map(|p| p.adjustment.fen()).sum()),
         days: periods.iter().map(|p| i64::from(p.beneficiary_days)).sum(),
         periods,
-        can_compute: caller.may(Permission::ComputeEntitlements) && caller.org_kind.is_county_or_above(),
+        can_compute: entitlement::may_compute(&caller).is_ok(),
         errors,
     })
 }
@@ -80,7 +79,7 @@ pub struct ActionForm {
     rule: String,
 }
 
-pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult<HttpResponse> {
+pub async fn act(st: web::Data<AppState>, jobs: web::Data<Jobs>, f: CsrfForm<ActionForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let m = parse_month(&form.month)?;
     let c = user.clone();
@@ -88,7 +87,7 @@ pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult
         // A county's (or a province's) month is long work: a job with progress, on any server.
         "compute" => {
             let input = JobInput::Entitle { org: c.org_code.clone(), month: m.to_string() };
-            job_runs::launch(&st, c, input, None).map(|job| format!("/jobs/{job}"))
+            job_runs::launch(&st, &jobs, c, input, None).map(|job| format!("/jobs/{job}"))
         }
         _ => st
             .run(move |conn| match form.action.as_str() {
@@ -164,7 +163,7 @@ async fn yibu_page(st: &AppState, caller: Caller, t: Term, errors: FormErrors) -
         total: Fen::new(periods.iter().map(|p| p.amount.fen()).sum()),
         adjustment: Fen::new(periods.iter().map(|p| p.adjustment.fen()).sum()),
         periods,
-        can_compute: caller.may(Permission::ComputeEntitlements) && caller.org_kind.is_county_or_above(),
+        can_compute: entitlement::may_compute(&caller).is_ok(),
         errors,
     })
 }

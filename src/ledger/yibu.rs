@@ -22,6 +22,7 @@ use crate::domain::money::Fen;
 use crate::domain::programme::{StandardKind, is_compulsory_grade};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
@@ -74,7 +75,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, term: Term) -> AppResult<(usiz
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(dates.end))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(dates.start)))
-        .filter(students::review.eq("confirmed"))
+        .filter(students::review.eq(Review::Confirmed.as_str()))
         .filter(students::yibu.eq(true))
         .select((
             student_spells::student_id,
@@ -256,7 +257,7 @@ fn next_term(t: Term) -> AppResult<Term> {
 
 /// Computes a school's semester (see the module note).
 pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) -> AppResult<Period> {
-    caller.require(conn, Permission::ComputeEntitlements, "compute_yibu")?;
+    super::entitlement::require_compute(conn, caller, "compute_yibu")?;
     let school = school_of(conn, caller, school_code)?;
     let id = compute_school(conn, caller, &school, term)?;
     let row = yibu_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
@@ -346,7 +347,7 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
 
 /// Closes a school's semester: from now on it is never edited.
 pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) -> AppResult<Period> {
-    caller.require(conn, Permission::ComputeEntitlements, "close_yibu")?;
+    super::entitlement::require_compute(conn, caller, "close_yibu")?;
     let school = school_of(conn, caller, school_code)?;
     let p = period_row(conn, school.id, term)?.ok_or_else(|| {
         AppError::invalid("entitlement.not_computed", format!("{}{}一补尚未计算", school.name, term.label()))
@@ -370,7 +371,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
 
 /// Computes a semester for every school under an org (a county), in code order.
 pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> AppResult<Vec<Period>> {
-    caller.require(conn, Permission::ComputeEntitlements, "compute_yibu")?;
+    super::entitlement::require_compute(conn, caller, "compute_yibu")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
     let schools: Vec<String> = orgs::table
         .filter(orgs::kind.eq(OrgKind::School.as_str()))

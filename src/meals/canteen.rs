@@ -169,13 +169,23 @@ pub(crate) fn week_at(conn: &mut DbConn, school: &Org, monday: NaiveDate) -> App
     Ok(Week { school: school.code.clone(), school_name: school.name.clone(), week_start: monday, menu, accompany })
 }
 
-/// The school itself: its nutrition officer or principal.
+/// Who writes the menu and the accompanying meals: the school itself (its nutrition officer or
+/// principal). The week's page offers its forms on this rule.
+pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppResult<()> {
+    if !caller.may(Permission::RecordMeals) {
+        return Err(AppError::forbidden());
+    }
+    if !super::is_own_school(caller, school_code) {
+        return Err(AppError::invalid("canteen.not_own_school", format!("由{school_name}本校填写")));
+    }
+    Ok(())
+}
+
+/// The school, checked by `may_record` (a refusal of the permission audited).
 fn own_school(conn: &mut DbConn, caller: &Caller, school_code: &str, what: &str) -> AppResult<Org> {
     caller.require(conn, Permission::RecordMeals, what)?;
     let school = school_of(conn, caller, school_code)?;
-    if !caller.is_cli() && caller.org_id != school.id {
-        return Err(AppError::invalid("canteen.not_own_school", format!("由{}本校填写", school.name)));
-    }
+    may_record(caller, &school.code, &school.name)?;
     Ok(school)
 }
 

@@ -11,7 +11,6 @@ use super::canteen::{self, AccompanyForm, DAYS, Menu, Week};
 use super::web::{day_of, own_or};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
-use crate::domain::role::Permission;
 use crate::error::{AppResult, ErrorKind};
 use crate::web::strict::ApiJson;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -64,7 +63,7 @@ async fn page(
     });
     Ok(WeekPage {
         layout: Layout::new(&caller, st, format!("食谱与陪餐 {}", week.week_start)),
-        may_record: caller.may(Permission::RecordMeals) && caller.org_code == week.school,
+        may_record: super::canteen::may_record(&caller, &week.school, &week.school_name).is_ok(),
         week,
         menu,
         accompany,

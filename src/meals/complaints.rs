@@ -233,6 +233,39 @@ pub struct ComplaintView {
     /// The answer is due this day (Beijing time).
     pub due: NaiveDate,
     pub overdue: bool,
+    /// What the caller may do with it (`may_answer`, `may_take_up`).
+    pub actions: ComplaintActions,
+}
+
+/// What a caller may do with a complaint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ComplaintActions {
+    /// 答复.
+    pub answer: bool,
+    /// 转为督查问题.
+    pub take_up: bool,
+}
+
+/// Answering: the nutrition office, once.
+pub fn may_answer(caller: &Caller, status: Status) -> AppResult<()> {
+    if !caller.may(Permission::ApproveMeals) {
+        return Err(AppError::forbidden());
+    }
+    if status == Status::Answered {
+        return Err(AppError::conflict("complaint.answered", "这件举报已答复"));
+    }
+    Ok(())
+}
+
+/// Taking it up as a finding (转为督查问题): an inspector, once per complaint.
+pub fn may_take_up(caller: &Caller, finding: Option<i64>) -> AppResult<()> {
+    if !caller.may(Permission::Inspect) {
+        return Err(AppError::forbidden());
+    }
+    if finding.is_some() {
+        return Err(AppError::conflict("finding.complaint", "该举报已转为督查问题"));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -255,7 +288,7 @@ struct Row {
     received_at: NaiveDateTime,
 }
 
-fn view(r: Row, school: &Org, whole: bool) -> ComplaintView {
+fn view(caller: &Caller, r: Row, school: &Org, whole: bool) -> ComplaintView {
     let status = Status::parse(&r.status).unwrap_or(Status::Received);
     let category = Category::parse(&r.category).unwrap_or(Category::Other);
     let due = crate::clock::local(r.received_at).date() + chrono::Days::new(ANSWER_DAYS.unsigned_abs());
@@ -280,6 +313,10 @@ fn view(r: Row, school: &Org, whole: bool) -> ComplaintView {
         received_at: r.received_at,
         due,
         overdue: status != Status::Answered && crate::clock::today() > due,
+        actions: ComplaintActions {
+            answer: may_answer(caller, status).is_ok(),
+            take_up: may_take_up(caller, r.finding_id).is_ok(),
+        },
     }
 }
 
@@ -307,7 +344,7 @@ fn in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Row, Org)
 /// One complaint, the sender's contact in full.
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ComplaintView> {
     let (r, school) = in_scope(conn, caller, id)?;
-    Ok(view(r, &school, true))
+    Ok(view(caller, r, &school, true))
 }
 
 /// The complaints about the org's schools received in a period, newest first.
@@ -334,7 +371,7 @@ pub fn list(
         .select((Row::as_select(), Org::as_select()))
         .limit(1000)
         .load(conn)?;
-    Ok((org, rows.into_iter().map(|(r, s)| view(r, &s, false)).collect()))
+    Ok((org, rows.into_iter().map(|(r, s)| view(caller, r, &s, false)).collect()))
 }
 
 /// The county's answer; the complaint is then closed for the sender to read.
@@ -342,9 +379,7 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
     caller.require(conn, Permission::ApproveMeals, "complaint_answer")?;
     let (r, _) = in_scope(conn, caller, id)?;
     let text = text::required("答复", typed, 1000).map_err(|m| AppError::field("answer", "complaint.answer", m))?;
-    if Status::parse(&r.status) == Some(Status::Answered) {
-        return Err(AppError::conflict("complaint.answered", "这件举报已答复"));
-    }
+    may_answer(caller, Status::parse(&r.status).unwrap_or(Status::Received))?;
     write_tx(conn, |conn| {
         let n = diesel::update(complaints::table.find(id).filter(complaints::status.ne(Status::Answered.as_str())))
             .set((
@@ -370,7 +405,13 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
 
 /// Links a finding opened from a complaint, inside the finding's transaction: the complaint must
 /// be about the finding's school and not linked yet. It is then being handled.
-pub(crate) fn link_finding(conn: &mut DbConn, complaint: i64, school_id: i64, finding: i64) -> AppResult<()> {
+pub(crate) fn link_finding(
+    conn: &mut DbConn,
+    caller: &Caller,
+    complaint: i64,
+    school_id: i64,
+    finding: i64,
+) -> AppResult<()> {
     let row: Option<(Option<i64>, Option<i64>, String)> = complaints::table
         .find(complaint)
         .select((complaints::school_id, complaints::finding_id, complaints::status))
@@ -382,9 +423,7 @@ pub(crate) fn link_finding(conn: &mut DbConn, complaint: i64, school_id: i64, fi
     if school != Some(school_id) {
         return Err(AppError::field("complaint_id", "finding.complaint", "该举报不是这所学校的"));
     }
-    if linked.is_some() {
-        return Err(AppError::conflict("finding.complaint", "该举报已转为督查问题"));
-    }
+    may_take_up(caller, linked)?;
     let next = if status == Status::Answered.as_str() { Status::Answered } else { Status::Handling };
     diesel::update(complaints::table.find(complaint))
         .set((complaints::finding_id.eq(finding), complaints::status.eq(next.as_str())))

@@ -182,9 +182,7 @@ pub async fn set_hotline(st: web::Data<AppState>, f: CsrfForm<HotlineForm>) -> P
 pub struct DetailPage {
     layout: Layout,
     c: ComplaintView,
-    may_answer: bool,
     /// An inspector may open a finding from it (none opened yet).
-    may_find: bool,
     term: String,
     errors: FormErrors,
     flash: &'static str,
@@ -201,8 +199,6 @@ async fn detail_page(
     let view = st.run(move |conn| complaints::get(conn, &c, id)).await?;
     Ok(DetailPage {
         layout: Layout::new(&caller, st, format!("举报 {} · {}", view.id, view.school_name)),
-        may_answer: caller.may(Permission::ApproveMeals) && view.answered_at.is_none(),
-        may_find: caller.may(Permission::Inspect) && view.finding_id.is_none(),
         term: Term::of_day(crate::clock::local(view.received_at).date()).to_string(),
         c: view,
         errors,

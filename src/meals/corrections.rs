@@ -65,6 +65,25 @@ pub struct Correction {
     pub requested_at: String,
     pub decided_by: Option<String>,
     pub note: String,
+    /// What the caller may do with it (`may_decide`).
+    pub actions: CorrectionActions,
+}
+
+/// What a caller may do with a correction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CorrectionActions {
+    /// 同意 or 不同意.
+    pub decide: bool,
+}
+
+/// Deciding: the county (or above) that approves meals, while the correction waits. The list
+/// offers the decision form on this rule and `decide` refuses on it.
+pub fn may_decide(caller: &Caller, id: i64, status: Status) -> AppResult<()> {
+    caller.may_at_county(Permission::ApproveMeals)?;
+    if status != Status::Pending {
+        return Err(AppError::conflict("meals.correction_decided", format!("更正{id}已经审批过了")));
+    }
+    Ok(())
 }
 
 /// Holds a school's changes of a closed month's day for the county (one open request per day).
@@ -118,9 +137,10 @@ pub(crate) fn request(
 type Row =
     (i64, String, String, NaiveDate, String, String, String, String, chrono::NaiveDateTime, Option<String>, String);
 
-fn correction_of(r: Row) -> Correction {
+fn correction_of(caller: &Caller, r: Row) -> Correction {
     let status = Status::parse(&r.6).unwrap_or(Status::Pending);
     Correction {
+        actions: CorrectionActions { decide: may_decide(caller, r.0, status).is_ok() },
         id: r.0,
         school: r.1,
         school_name: r.2,
@@ -159,7 +179,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Vec
         .order(meal_corrections::id.desc())
         .limit(500)
         .load(conn)?;
-    let mut out: Vec<Correction> = rows.into_iter().map(correction_of).collect();
+    let mut out: Vec<Correction> = rows.into_iter().map(|r| correction_of(caller, r)).collect();
     out.sort_by_key(|c| c.status != Status::Pending);
     Ok(out)
 }
@@ -168,9 +188,6 @@ pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Vec
 /// that day) or refuses (a note is required) a pending correction.
 pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<Correction> {
     caller.require(conn, Permission::ApproveMeals, "meal_correction_decide")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
     let (school_id, day, body, reason, status, by, at): (
         i64,
         NaiveDate,
@@ -196,9 +213,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
     let school: Org = orgs::table.find(school_id).select(Org::as_select()).first(conn)?;
     // Out of scope reads as not found.
     let school = org_in_scope(conn, caller.scope(), &school.code)?;
-    if Status::parse(&status) != Some(Status::Pending) {
-        return Err(AppError::conflict("meals.correction_decided", format!("更正{id}已经审批过了")));
-    }
+    may_decide(caller, id, Status::parse(&status).unwrap_or(Status::Approved))?;
     let note: String = note.trim().chars().take(200).collect();
     if !approve && note.is_empty() {
         return Err(AppError::field("note", "meals.note", "不同意更正须写明理由"));

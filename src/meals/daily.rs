@@ -22,6 +22,7 @@ use crate::domain::meal_day;
 use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
@@ -138,7 +139,7 @@ pub(crate) fn eligible(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppRe
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(day))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
-        .filter(students::review.eq("confirmed"))
+        .filter(students::review.eq(Review::Confirmed.as_str()))
         .select((student_spells::student_id, student_spells::class_id, students::name))
         .load(conn)?;
     let mut per: BTreeMap<i64, BTreeMap<i64, Child>> = BTreeMap::new();
@@ -279,25 +280,35 @@ pub(crate) fn month_closed(conn: &mut DbConn, school: &Org, day: NaiveDate) -> A
         > 0)
 }
 
-/// The school of a record and its day's sheet, checked: one of the caller's own, a meal day,
-/// not in the future.
-fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<(Org, DaySheet)> {
-    caller.require(conn, Permission::RecordMeals, "meal_day_record")?;
-    let school = school_of(conn, caller, school_code)?;
-    if !caller.is_cli() && caller.org_id != school.id {
-        return Err(AppError::invalid("meals.not_own_school", format!("就餐日报由{}本校填报", school.name)));
+/// Who may record a day's meals: the school's own people (the command line, any school's), on a
+/// meal day that has come. The day page offers its form on this rule and `record` refuses on it.
+pub fn may_record(caller: &Caller, sheet: &DaySheet) -> AppResult<()> {
+    if !caller.may(Permission::RecordMeals) {
+        return Err(AppError::forbidden());
+    }
+    let (day, name) = (sheet.day, &sheet.school_name);
+    if !super::is_own_school(caller, &sheet.school) {
+        return Err(AppError::invalid("meals.not_own_school", format!("就餐日报由{name}本校填报")));
     }
     if day > today() {
         return Err(AppError::field("day", "meals.future_day", format!("{day}还没有到，不能预先填报")));
     }
-    let sheet = sheet_of(conn, &school, day)?;
     if !sheet.meal_day {
         return Err(AppError::field(
             "day",
             "meals.no_meal_day",
-            format!("{day}不是{}的供餐日（未纳入营养改善计划或校历无供餐），不能填报就餐人数", school.name),
+            format!("{day}不是{name}的供餐日（未纳入营养改善计划或校历无供餐），不能填报就餐人数"),
         ));
     }
+    Ok(())
+}
+
+/// The school of a record and its day's sheet, checked by `may_record`.
+fn recordable(conn: &mut DbConn, caller: &Caller, school_code: &str, day: NaiveDate) -> AppResult<(Org, DaySheet)> {
+    caller.require(conn, Permission::RecordMeals, "meal_day_record")?;
+    let school = school_of(conn, caller, school_code)?;
+    let sheet = sheet_of(conn, &school, day)?;
+    may_record(caller, &sheet)?;
     Ok((school, sheet))
 }
 

@@ -14,7 +14,16 @@ pub mod import;
 pub mod monthly;
 pub mod notice;
 pub mod notice_web;
+pub mod routes;
 pub mod settings;
 pub mod stock;
 pub mod stock_web;
 pub mod web;
+
+use crate::auth::Caller;
+
+/// Whether the caller is the school's own (the command line stands in for every school): only
+/// a school records its own meals, menus and stock.
+pub(crate) fn is_own_school(caller: &Caller, school_code: &str) -> bool {
+    caller.is_cli() || caller.org_code == school_code
+}

@@ -106,10 +106,7 @@ pub fn hotline(conn: &mut DbConn, path: &str) -> AppResult<String> {
 
 /// Sets the caller's county's (or province's) complaint number.
 pub fn set_hotline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResult<String> {
-    caller.require(conn, Permission::ApproveMeals, "notice_hotline")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    caller.require_at_county(conn, Permission::ApproveMeals, "notice_hotline")?;
     let hotline = crate::domain::text::required("举报电话", typed, 40)
         .map_err(|m| AppError::field("hotline", "notice.hotline", m))?;
     if !hotline.chars().any(|c| c.is_ascii_digit()) {

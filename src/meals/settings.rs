@@ -28,12 +28,16 @@ pub fn deadline_for(conn: &mut DbConn, path: &str) -> AppResult<NaiveTime> {
         .unwrap_or(DEFAULT_DEADLINE))
 }
 
+/// Who sets the deadline: the county (or above) that approves meals, for its own org. The
+/// progress board of the caller's own org offers the form on this rule.
+pub fn may_set_deadline(caller: &Caller) -> AppResult<()> {
+    caller.may_at_county(Permission::ApproveMeals)
+}
+
 /// Sets the deadline for the caller's own org and everything below it (county and above).
 pub fn set_deadline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResult<NaiveTime> {
     caller.require(conn, Permission::ApproveMeals, "set_meal_deadline")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    may_set_deadline(caller)?;
     let t = parse_deadline(typed).map_err(|m| AppError::field("deadline", "meals.deadline", m))?;
     let shown = t.format("%H:%M").to_string();
     write_tx(conn, |conn| {

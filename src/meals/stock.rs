@@ -133,17 +133,43 @@ fn take(conn: &mut DbConn, item_id: i64, food: &Food, qty: Qty) -> AppResult<()>
     Ok(())
 }
 
+/// Who records the canteen's stock: the school's own canteen. The stock page offers its forms
+/// on this rule.
+pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppResult<()> {
+    if !caller.may(Permission::RecordMeals) {
+        return Err(AppError::forbidden());
+    }
+    if !super::is_own_school(caller, school_code) {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "stock.not_own_school",
+            format!("库存由{school_name}本校食堂录入"),
+        ));
+    }
+    Ok(())
+}
+
+/// Taking back an entry: a use (receipts come with their purchase and are corrected in the
+/// ledger), once, by whoever records the school's stock.
+fn may_correct(caller: &Caller, school: (&str, &str), is_use: bool, corrected: bool) -> AppResult<()> {
+    may_record(caller, school.0, school.1)?;
+    if !is_use {
+        return Err(AppError::conflict(
+            "stock.from_purchase",
+            "入库随采购记录，不能单独更正；如送货与票据不符，请在资金台账冲销该笔支出后重新录入",
+        ));
+    }
+    if corrected {
+        return Err(AppError::conflict("stock.corrected", "这条出库记录已更正过"));
+    }
+    Ok(())
+}
+
 fn own_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     caller.require(conn, Permission::RecordMeals, "stock_use")?;
     let code = if code.trim().is_empty() { caller.org_code.as_str() } else { code.trim() };
     let school = school_of(conn, caller, code)?;
-    if !caller.is_cli() && caller.org_id != school.id {
-        return Err(AppError::new(
-            ErrorKind::Forbidden,
-            "stock.not_own_school",
-            format!("库存由{}本校食堂录入", school.name),
-        ));
-    }
+    may_record(caller, &school.code, &school.name)?;
     Ok(school)
 }
 
@@ -243,7 +269,7 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
                 .after(&serde_json::json!({"day": day, "lines": taken, "note": note})),
         )
     })?;
-    view_at(conn, &school, Month::of(day))
+    view_at(conn, caller, &school, Month::of(day))
 }
 
 /// Takes back a use (typed twice, a wrong quantity) by an entry of the opposite sign that names
@@ -268,16 +294,8 @@ pub fn correct(conn: &mut DbConn, caller: &Caller, entry_id: i64, reason: &str) 
             .ok_or_else(AppError::not_found)?;
     let school: Org = crate::db::schema::orgs::table.find(school_id).select(Org::as_select()).first(conn)?;
     let school = own_school(conn, caller, &school.code)?;
-    if purchase.is_some() || qty > 0 {
-        return Err(AppError::conflict(
-            "stock.from_purchase",
-            "入库随采购记录，不能单独更正；如送货与票据不符，请在资金台账冲销该笔支出后重新录入",
-        ));
-    }
     let done: i64 = stock_entries::table.filter(stock_entries::corrects.eq(entry_id)).count().get_result(conn)?;
-    if done > 0 {
-        return Err(AppError::conflict("stock.corrected", "这条出库记录已更正过"));
-    }
+    may_correct(caller, (&school.code, &school.name), purchase.is_none() && qty < 0, done > 0)?;
     let food = food::by_code(&food_code).ok_or_else(AppError::not_found)?;
     let back = -qty;
     write_tx(conn, |conn| {
@@ -296,7 +314,7 @@ pub fn correct(conn: &mut DbConn, caller: &Caller, entry_id: i64, reason: &str) 
             })),
         )
     })?;
-    view_at(conn, &school, Month::of(day))
+    view_at(conn, caller, &school, Month::of(day))
 }
 
 /// One food's stock as the page shows it.
@@ -328,6 +346,15 @@ pub struct EntryView {
     pub note: String,
     pub recorded_by: String,
     pub recorded_at: NaiveDateTime,
+    /// What the caller may do with it (`may_correct`).
+    pub actions: EntryActions,
+}
+
+/// What a caller may do with a stock entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EntryActions {
+    /// 更正 (take back a use).
+    pub correct: bool,
 }
 
 /// A school's stock and a month of its entries.
@@ -345,7 +372,7 @@ pub fn view(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month)
     caller.require(conn, Permission::ViewLedger, "stock_view")?;
     let code = if school_code.trim().is_empty() { caller.org_code.as_str() } else { school_code.trim() };
     let school = school_of(conn, caller, code)?;
-    view_at(conn, &school, month)
+    view_at(conn, caller, &school, month)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -362,7 +389,7 @@ struct EntryRow {
     recorded_at: NaiveDateTime,
 }
 
-fn view_at(conn: &mut DbConn, school: &Org, month: Month) -> AppResult<StockView> {
+fn view_at(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month) -> AppResult<StockView> {
     let first = month.first_day();
     let last = month.next().first_day().pred_opt().unwrap_or(first);
     let items: Vec<(i64, String, i64)> = stock_items::table
@@ -419,6 +446,15 @@ fn view_at(conn: &mut DbConn, school: &Org, month: Month) -> AppResult<StockView
                 note: r.note.clone(),
                 recorded_by: r.recorded_by.clone(),
                 recorded_at: r.recorded_at,
+                actions: EntryActions {
+                    correct: may_correct(
+                        caller,
+                        (&school.code, &school.name),
+                        r.purchase_id.is_none() && r.qty_milli < 0,
+                        corrected.contains(&r.id),
+                    )
+                    .is_ok(),
+                },
             })
         })
         .collect();

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::food::{self, Food};
-use crate::domain::role::{OrgKind, Permission};
+use crate::domain::role::OrgKind;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -75,9 +75,7 @@ async fn page(
     let stock = st.run(move |conn| stock::view(conn, &c, &school, month)).await?;
     Ok(StockPage {
         layout: Layout::new(&caller, st, format!("食堂库存 · {}", stock.school_name)),
-        may_record: caller.may(Permission::RecordMeals)
-            && caller.org_kind == OrgKind::School
-            && caller.org_code == stock.school_code,
+        may_record: stock::may_record(&caller, &stock.school_code, &stock.school_name).is_ok(),
         stock,
         foods: food::all(),
         typed,

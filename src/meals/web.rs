@@ -16,7 +16,6 @@ use super::corrections::{self, Correction};
 use super::daily::{self, BoardRow, ClassCount, DayForm, DaySheet, Recorded};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
-use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::upload;
@@ -105,7 +104,7 @@ async fn day_page(
     let sheet = st.run(move |conn| daily::sheet(conn, &c, &school, day)).await?;
     Ok(DayPage {
         layout: Layout::new(&caller, st, format!("就餐日报 {day}")),
-        may_record: caller.may(Permission::RecordMeals) && caller.org_code == sheet.school && sheet.meal_day,
+        may_record: daily::may_record(&caller, &sheet).is_ok(),
         sheet,
         typed,
         errors,
@@ -255,9 +254,8 @@ async fn board_page(
     Ok(BoardPage {
         layout: Layout::new(&caller, st, format!("就餐日报进度 {day}")),
         reported: rows.iter().filter(|r| r.classes > 0 && r.reported_classes == r.classes).count(),
-        may_set: caller.may(Permission::ApproveMeals)
-            && caller.org_kind.is_county_or_above()
-            && caller.org_code == org.code,
+        // The deadline set is always the caller's own org's: offered on its own board only.
+        may_set: super::settings::may_set_deadline(&caller).is_ok() && caller.org_code == org.code,
         org: org.code,
         org_name: org.name,
         day,
@@ -308,7 +306,6 @@ pub async fn set_deadline(st: web::Data<AppState>, f: CsrfForm<DeadlineForm>) ->
 pub struct CorrectionsPage {
     layout: Layout,
     rows: Vec<Correction>,
-    may_decide: bool,
     errors: FormErrors,
     flash: &'static str,
 }
@@ -321,13 +318,7 @@ async fn corrections_page(
 ) -> AppResult<CorrectionsPage> {
     let c = caller.clone();
     let rows = st.run(move |conn| corrections::list(conn, &c, &c.org_code)).await?;
-    Ok(CorrectionsPage {
-        layout: Layout::new(&caller, st, "就餐日报更正审批".to_owned()),
-        may_decide: caller.may(Permission::ApproveMeals) && caller.org_kind.is_county_or_above(),
-        rows,
-        errors,
-        flash,
-    })
+    Ok(CorrectionsPage { layout: Layout::new(&caller, st, "就餐日报更正审批".to_owned()), rows, errors, flash })
 }
 
 pub async fn corrections(

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod model;
+pub mod routes;
 pub mod seed;
 pub mod service;
 pub mod web;

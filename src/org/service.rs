@@ -85,6 +85,22 @@ pub fn org_page(conn: &mut DbConn, caller: &Caller, code: Option<&str>) -> AppRe
     Ok(OrgPage { kind_label: org.kind_label(), org, ancestors, children: out })
 }
 
+/// Adding a township: someone who creates schools, under a county (or a prefecture-level city
+/// without counties) in scope. The org's page offers the form on this rule.
+pub fn may_add_township(caller: &Caller, parent: &Org) -> AppResult<()> {
+    if !caller.may(Permission::CreateSchools) {
+        return Err(AppError::forbidden());
+    }
+    if parent.kind != OrgKind::County && parent.kind != OrgKind::Prefecture {
+        return Err(AppError::fields(vec![fe(
+            "parent_code",
+            "org.bad_parent",
+            "乡镇只能设在县级（或不设县的地级市）单位之下",
+        )]));
+    }
+    Ok(())
+}
+
 /// Adds a township (乡镇) under a county; its code is the county code plus three digits.
 pub fn create_township(
     conn: &mut DbConn,
@@ -97,8 +113,8 @@ pub fn create_township(
     let parent = org_in_scope(conn, caller.scope(), parent_code)
         .map_err(|_| AppError::field("parent_code", "org.bad_parent", "上级单位不存在或不在您的管辖范围内"))?;
     let mut errors = Vec::new();
-    if parent.kind != OrgKind::County && parent.kind != OrgKind::Prefecture {
-        errors.push(fe("parent_code", "org.bad_parent", "乡镇只能设在县级（或不设县的地级市）单位之下"));
+    if let Err(e) = may_add_township(caller, &parent) {
+        errors.extend(e.fields);
     }
     let code = code.trim();
     if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) || !code.starts_with(&parent.code) {

@@ -61,7 +61,8 @@ pub async fn dashboard(st: web::Data<AppState>, PageUser(caller): PageUser) -> P
 pub struct TreePage {
     layout: Layout,
     page: OrgPage,
-    can_create: bool,
+    /// The township form (`service::may_add_township`).
+    may_add_township: bool,
     errors: FormErrors,
 }
 
@@ -70,7 +71,7 @@ async fn tree_page(st: web::Data<AppState>, caller: Caller, code: Option<String>
     let page = st.run(move |conn| service::org_page(conn, &c, code.as_deref())).await?;
     Ok(TreePage {
         layout: Layout::new(&caller, &st, format!("组织机构 · {}", page.org.name)),
-        can_create: caller.may(Permission::CreateSchools),
+        may_add_township: service::may_add_township(&caller, &page.org).is_ok(),
         page,
         errors: FormErrors::none(),
     })

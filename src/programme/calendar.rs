@@ -21,14 +21,23 @@ use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::registry::terms::terms_for;
 
-/// The org whose calendar the caller may set: its own county (or above), or a school in scope.
-fn calendar_org(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
-    caller.require(conn, Permission::ConfigureProgramme, "set_calendar")?;
-    let org = org_in_scope(conn, caller.scope(), code)?;
-    let kind = org.kind;
+/// Setting an org's calendar: someone who configures the programme, for a county (the default)
+/// or a school in scope. The calendar page offers its forms on this rule.
+pub fn may_set(caller: &Caller, kind: OrgKind) -> AppResult<()> {
+    if !caller.may(Permission::ConfigureProgramme) {
+        return Err(AppError::forbidden());
+    }
     if !matches!(kind, OrgKind::County | OrgKind::School) {
         return Err(AppError::invalid("calendar.org_level", "供餐日历按县（默认）或学校设置"));
     }
+    Ok(())
+}
+
+/// The org whose calendar the caller may set (`may_set`).
+fn calendar_org(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
+    caller.require(conn, Permission::ConfigureProgramme, "set_calendar")?;
+    let org = org_in_scope(conn, caller.scope(), code)?;
+    may_set(caller, org.kind)?;
     Ok(org)
 }
 

@@ -23,10 +23,7 @@ use crate::org::service::org_in_scope;
 
 /// The caller's own org, when it may configure the programme at county level or above.
 fn county_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<Org> {
-    caller.require(conn, Permission::ConfigureProgramme, what)?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    caller.require_at_county(conn, Permission::ConfigureProgramme, what)?;
     org_in_scope(conn, caller.scope(), &caller.org_code)
 }
 

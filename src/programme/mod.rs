@@ -7,5 +7,6 @@ pub mod config;
 pub mod input;
 pub mod roster;
 pub mod roster_scan;
+pub mod routes;
 pub mod scan_web;
 pub mod web;

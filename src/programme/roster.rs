@@ -20,6 +20,7 @@ use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{self, Diff, RosterLine, Status, Step};
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
@@ -323,7 +324,7 @@ fn why_left(conn: &mut DbConn, student_id: i64, school_id: i64, day: NaiveDate) 
     let state = State::parse(&spell.state).unwrap_or(State::Left);
     if state == State::AtSchool && spell.school_id == school_id {
         let review: String = students::table.find(student_id).select(students::review).first(conn)?;
-        return Ok(if review != "confirmed" {
+        return Ok(if review != Review::Confirmed.as_str() {
             "未确认入库".into()
         } else {
             "不在义务教育年级或未分班".into()

@@ -26,6 +26,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::RosterLine;
 use crate::domain::term::{Term, TermDates};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::exchange::jobs::{JobInput, Jobs};
 use crate::exchange::roster_print;
 use crate::org::model::ClassView;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other, upload};
@@ -88,7 +89,7 @@ async fn settings_page(
         .await?;
     Ok(SettingsPage {
         layout: Layout::new(&caller, st, "营养改善计划设置"),
-        can_set: caller.may(Permission::ConfigureProgramme) && caller.org_kind.is_county_or_above(),
+        can_set: caller.may_at_county(Permission::ConfigureProgramme).is_ok(),
         plans,
         members,
         standards,
@@ -314,7 +315,7 @@ async fn calendar_page(
         terms: term_choices(current_term()),
         dates,
         months,
-        can_set: caller.may(Permission::ConfigureProgramme) && matches!(kind, OrgKind::County | OrgKind::School),
+        can_set: calendar::may_set(&caller, kind).is_ok(),
         flash,
         errors,
     })
@@ -452,7 +453,8 @@ async fn rosters_page(
         overview,
         versions,
         school_code: if is_school { caller.org_code.clone() } else { String::new() },
-        can_build: caller.may(Permission::BuildRoster),
+        // The page builds the caller's own school's roster; the county builds through the API.
+        can_build: is_school && caller.may(Permission::BuildRoster),
         can_print_all: caller.org_kind.is_county_or_above(),
         flash,
         errors,
@@ -613,10 +615,13 @@ pub async fn file(
 }
 
 /// Every programme school's newest roster of a term as one PDF, built as a job with progress.
-pub async fn print_all(st: web::Data<AppState>, f: CsrfForm<TermQuery>) -> PageResult<HttpResponse> {
+pub async fn print_all(
+    st: web::Data<AppState>,
+    jobs: web::Data<Jobs>,
+    f: CsrfForm<TermQuery>,
+) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let term = input::term(&form.term)?.to_string();
-    let job =
-        crate::exchange::job_runs::launch(&st, user, crate::exchange::jobs::JobInput::PrintRosters { term }, None)?;
+    let job = crate::exchange::job_runs::launch(&st, &jobs, user, JobInput::PrintRosters { term }, None)?;
     Ok(see_other(&format!("/jobs/{job}")))
 }

@@ -57,7 +57,7 @@ async fn locks_page(
     Ok(LocksPage {
         layout: Layout::new(&caller, st, "关键信息锁定设置"),
         locks,
-        can_set: caller.may(Permission::SetKeyLock) && caller.org_kind.is_county_or_above(),
+        can_set: caller.may_at_county(Permission::SetKeyLock).is_ok(),
         year: key_lock::school_year_of(crate::clock::today()),
         errors,
         form,

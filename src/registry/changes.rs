@@ -18,7 +18,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::document::DocKind;
 use crate::domain::key_lock::{self, KeyLock, LockSetting, RequestStatus};
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::student::{self, StudentRecord};
+use crate::domain::student::{self, Review, StudentRecord};
 use crate::domain::text;
 use crate::error::{AppError, AppResult};
 use crate::exchange::document;
@@ -52,7 +52,7 @@ pub fn lock_for(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResu
 /// The lock in force today for a stored student: only confirmed students lock; records still
 /// pending or in the problem queue are corrected directly before confirmation.
 pub fn lock_in_force(conn: &mut DbConn, row: &StudentRow, school_path: &str) -> AppResult<Option<KeyLock>> {
-    if row.review != "confirmed" {
+    if row.review != Review::Confirmed {
         return Ok(None);
     }
     let day = today();
@@ -141,10 +141,7 @@ pub fn set_lock(
     lock_date: NaiveDate,
     extra_fields: &str,
 ) -> AppResult<()> {
-    caller.require(conn, Permission::SetKeyLock, "set_key_lock")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    caller.require_at_county(conn, Permission::SetKeyLock, "set_key_lock")?;
     if !(2000..=2100).contains(&school_year) {
         return Err(AppError::field("school_year", "key_lock.year", "学年应为四位年份，如2026（2026—2027学年）"));
     }
@@ -308,6 +305,16 @@ fn view(caller: &Caller, r: RequestRow, student: &StudentRow, school: &Org) -> R
     }
 }
 
+/// Asking for a change of key fields: someone who edits students, once the fields are locked
+/// (before, they are corrected directly). Gives the lock in force; the student's page offers the
+/// request on this rule.
+pub fn may_submit<'a>(caller: &Caller, lock: Option<&'a KeyLock>) -> AppResult<&'a KeyLock> {
+    if !caller.may(Permission::EditStudents) {
+        return Err(AppError::forbidden());
+    }
+    lock.ok_or_else(|| AppError::conflict("change.not_locked", "该学生的关键信息尚未锁定，可直接在“修改信息”中更正"))
+}
+
 /// Submits a change of locked fields. `new_values` holds only the fields to change (key → value
 /// as typed); each must be a locked field whose value really changes.
 pub fn submit(
@@ -320,8 +327,8 @@ pub fn submit(
 ) -> AppResult<RequestView> {
     caller.require(conn, Permission::EditStudents, "submit_change_request")?;
     let (row, school) = student_in_scope(conn, caller, student_id)?;
-    let lock = lock_in_force(conn, &row, &school.path)?
-        .ok_or_else(|| AppError::conflict("change.not_locked", "该学生的关键信息尚未锁定，可直接在“修改信息”中更正"))?;
+    let lock = lock_in_force(conn, &row, &school.path)?;
+    let lock = may_submit(caller, lock.as_ref())?;
     let reason = text::required("变更原因", reason, 300).map_err(|m| AppError::field("reason", "change.reason", m))?;
     let evidence = evidence.filter(|e| !e.bytes.is_empty()).ok_or_else(|| {
         AppError::field(

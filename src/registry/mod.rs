@@ -8,6 +8,7 @@ pub mod photo_web;
 pub mod photos;
 pub mod problems;
 pub mod promotion;
+pub mod routes;
 pub mod service;
 pub mod status;
 pub mod status_api;

@@ -8,7 +8,7 @@ use crate::db::at_rest::{GuardianIdNo, GuardianPhone, HistoryValue, IdNo, Opened
 use crate::db::schema::{student_history, students};
 use crate::domain::codes;
 use crate::domain::mask;
-use crate::domain::student::{SPECIAL_CATEGORIES, StudentRecord, WITHHELD, is_sensitive, masked_value};
+use crate::domain::student::{Review, SPECIAL_CATEGORIES, StudentRecord, WITHHELD, is_sensitive, masked_value};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = students)]
@@ -34,7 +34,8 @@ pub struct StudentRow {
     #[diesel(column_name = guardian_id_no_sealed, deserialize_as = Opened<GuardianIdNo>)]
     pub guardian_id_no: Option<String>,
     pub status: String,
-    pub review: String,
+    #[diesel(deserialize_as = String)]
+    pub review: Review,
     pub problem: Option<String>,
     /// The record's JSON, opened.
     #[diesel(column_name = record_sealed, deserialize_as = OpenedText<Record>)]
@@ -56,16 +57,6 @@ impl StudentRow {
     }
 }
 
-/// 待确认 / 已确认 / 问题学籍.
-pub fn review_label(review: &str) -> &'static str {
-    match review {
-        "pending" => "待县级确认",
-        "confirmed" => "已确认入库",
-        "problem" => "问题学籍",
-        _ => "未知",
-    }
-}
-
 /// One line of a student list: ID masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct StudentListItem {
@@ -80,7 +71,7 @@ pub struct StudentListItem {
     pub class_name: String,
     pub attendance: String,
     pub yibu: bool,
-    pub review: String,
+    pub review: Review,
     pub review_label: &'static str,
     pub problem: Option<String>,
     /// The first day at school (the first spell).
@@ -103,8 +94,8 @@ impl StudentListItem {
             class_name: class_name.unwrap_or_default(),
             attendance: codes::table("attendance").label(&r.attendance).unwrap_or("").to_owned(),
             yibu: r.yibu,
-            review_label: review_label(&r.review),
-            review: r.review.clone(),
+            review_label: r.review.label(),
+            review: r.review,
             problem: r.problem.clone(),
             enrolled_on: None,
             backdated_days: None,
@@ -134,7 +125,7 @@ pub struct StudentView {
     pub class_id: Option<i64>,
     pub class_name: String,
     pub status: String,
-    pub review: String,
+    pub review: Review,
     pub review_label: &'static str,
     pub problem: Option<String>,
     pub version: i32,

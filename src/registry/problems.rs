@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::changes;
-use super::model::{HistoryRow, StudentRow, review_label};
+use super::model::{HistoryRow, StudentRow};
 use super::service::{add_history, apply_update, audit_copy, issues_to_error, student_in_scope, visible_record};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
@@ -21,7 +21,7 @@ use crate::db::schema::{
 use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
 use crate::domain::role::Permission;
-use crate::domain::student::{FIELDS, StudentRecord};
+use crate::domain::student::{FIELDS, Review, StudentRecord};
 use crate::error::{AppError, AppResult, ErrorKind};
 
 /// What the county decides for a problem record.
@@ -74,7 +74,7 @@ pub struct Comparison {
 pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<Comparison>> {
     caller.require(conn, Permission::ViewStudents, "compare_duplicate")?;
     let (row, _) = student_in_scope(conn, caller, id)?;
-    let Some(of) = row.duplicate_of.filter(|_| row.review == "problem") else { return Ok(None) };
+    let Some(of) = row.duplicate_of.filter(|_| row.review == Review::Problem) else { return Ok(None) };
     match student_in_scope(conn, caller, of) {
         Ok((other, school)) => {
             // Shown masked; compared in full (two numbers can share a mask).
@@ -95,7 +95,7 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
                 id: other.id,
                 student_no: mask::student_no(&other.student_no),
                 school_name: school.name,
-                review_label: review_label(&other.review),
+                review_label: other.review.label(),
                 in_scope: true,
                 fields,
             }))
@@ -112,13 +112,25 @@ pub fn compare(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<
                 id: of,
                 student_no: mask::student_no(&at_rest::open::<StudentNumber>(&student_no)?),
                 school_name,
-                review_label: review_label(&review),
+                review_label: Review::try_from(review).map_or("未知", Review::label),
                 in_scope: false,
                 fields: Vec::new(),
             }))
         }
         Err(e) => Err(e),
     }
+}
+
+/// Resolving a problem record (保留、删除、合并): the county that confirms students, while the
+/// record is in the problem list. The student's page offers the form on this rule.
+pub fn may_resolve(caller: &Caller, review: Review) -> AppResult<()> {
+    if !caller.may(Permission::ConfirmStudents) {
+        return Err(AppError::forbidden());
+    }
+    if review != Review::Problem {
+        return Err(AppError::conflict("student.not_a_problem", "该学生不在问题学籍中"));
+    }
+    Ok(())
 }
 
 /// Resolves a problem record. Returns the student the user should see next: the kept record,
@@ -132,9 +144,7 @@ pub fn resolve(
 ) -> AppResult<Option<i64>> {
     caller.require(conn, Permission::ConfirmStudents, "resolve_problem")?;
     let (row, school) = student_in_scope(conn, caller, id)?;
-    if row.review != "problem" {
-        return Err(AppError::conflict("student.not_a_problem", "该学生不在问题学籍中"));
-    }
+    may_resolve(caller, row.review)?;
     let note =
         crate::domain::text::required("处理说明", note, 200).map_err(|m| AppError::field("note", "student.note", m))?;
     let before = serde_json::json!({
@@ -145,7 +155,7 @@ pub fn resolve(
             Resolution::Keep => {
                 diesel::update(students::table.find(id))
                     .set((
-                        students::review.eq("pending"),
+                        students::review.eq(Review::Pending.as_str()),
                         students::problem.eq(None::<String>),
                         students::duplicate_of.eq(None::<i64>),
                         students::updated_at.eq(now()),

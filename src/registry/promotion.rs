@@ -137,9 +137,7 @@ fn earlier_run(conn: &mut DbConn, org: &Org, year: i32) -> AppResult<Option<(Str
 /// Builds the plan (nothing written); `apply` writes it.
 fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(Org, Plan)> {
     caller.require(conn, Permission::ConfigureRegistry, "promote")?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    may_run(caller)?;
     let org = crate::org::service::org_in_scope(conn, caller.scope(), input.org.trim())?;
     let year = input.school_year;
     if !(2000..=2100).contains(&year) {
@@ -431,6 +429,38 @@ fn recompute(conn: &mut DbConn, caller: &Caller, plan: &Plan, cause: &str) -> Ap
     crate::ledger::entitlement::recompute_from(conn, caller, &schools, plan.graduation_date + Days::new(1), cause)
 }
 
+/// Who runs promotions (plans, applies, confirms and undoes them): the county (or above) that
+/// configures the registry. The promotions page offers its forms on this rule.
+pub fn may_run(caller: &Caller) -> AppResult<()> {
+    caller.may_at_county(Permission::ConfigureRegistry)
+}
+
+/// Confirming or undoing a job: whoever runs promotions, while the job is applied and not yet
+/// final (`verb` names the refused action: 确认 or 撤销).
+fn may_settle(caller: &Caller, status: &str, code: &'static str, verb: &str) -> AppResult<()> {
+    may_run(caller)?;
+    if status != "applied" {
+        return Err(AppError::conflict(code, format!("该升级任务{}，不能{verb}", status_label(status))));
+    }
+    Ok(())
+}
+
+/// What a caller may do with a promotion job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PromotionActions {
+    /// 确认 (make it final).
+    pub confirm: bool,
+    /// 撤销.
+    pub undo: bool,
+}
+
+fn actions(caller: &Caller, status: &str) -> PromotionActions {
+    PromotionActions {
+        confirm: may_settle(caller, status, "promotion.not_applied", "确认").is_ok(),
+        undo: may_settle(caller, status, "promotion.not_reversible", "撤销").is_ok(),
+    }
+}
+
 fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, Plan)> {
     caller.require(conn, Permission::ConfigureRegistry, "promotion")?;
     let (org, status, text): (Org, String, String) = promotions::table
@@ -448,12 +478,7 @@ fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, 
 /// Makes an applied job final: it can no longer be undone.
 pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, _) = load(conn, caller, id)?;
-    if status != "applied" {
-        return Err(AppError::conflict(
-            "promotion.not_applied",
-            format!("该升级任务{}，不能确认", status_label(&status)),
-        ));
-    }
+    may_settle(caller, &status, "promotion.not_applied", "确认")?;
     write_tx(conn, |conn| {
         diesel::update(promotions::table.find(id))
             .set((
@@ -471,12 +496,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Promoti
 /// removed. Refused once confirmed, or when a student it moved has changed since.
 pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, plan) = load(conn, caller, id)?;
-    if status != "applied" {
-        return Err(AppError::conflict(
-            "promotion.not_reversible",
-            format!("该升级任务{}，不能撤销", status_label(&status)),
-        ));
-    }
+    may_settle(caller, &status, "promotion.not_reversible", "撤销")?;
     write_tx(conn, |conn| {
         let moved_on: Vec<i64> = student_spells::table
             .filter(student_spells::promotion_id.eq(id))
@@ -551,12 +571,14 @@ pub struct PromotionView {
     pub applied_at: NaiveDateTime,
     pub closed_by: Option<String>,
     pub closed_at: Option<NaiveDateTime>,
+    /// What the caller may do with it.
+    pub actions: PromotionActions,
 }
 
 type PromotionRow =
     (i64, String, String, i32, NaiveDate, String, String, String, NaiveDateTime, Option<String>, Option<NaiveDateTime>);
 
-fn view(r: PromotionRow) -> PromotionView {
+fn view(caller: &Caller, r: PromotionRow) -> PromotionView {
     let (
         id,
         org_code,
@@ -578,6 +600,7 @@ fn view(r: PromotionRow) -> PromotionView {
         school_year,
         graduation_date,
         status_label: status_label(&status),
+        actions: actions(caller, &status),
         status,
         classes_promoted: plan.as_ref().map_or(0, Plan::promoted_classes),
         classes_graduated: plan.as_ref().map_or(0, Plan::graduating_classes),
@@ -617,7 +640,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionVi
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    Ok(view(row))
+    Ok(view(caller, row))
 }
 
 /// Jobs run for the caller's org, above it or below it, newest first.
@@ -629,5 +652,5 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<PromotionView>>
         .select(promotion_columns!())
         .order(promotions::id.desc())
         .load(conn)?;
-    Ok(rows.into_iter().map(view).collect())
+    Ok(rows.into_iter().map(|r| view(caller, r)).collect())
 }

@@ -21,7 +21,7 @@ use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::ON_ROLL_STATUSES;
-use crate::domain::student::{Issue, StudentRecord};
+use crate::domain::student::{Issue, Review, StudentRecord};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::Org;
@@ -212,7 +212,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfirmPreview {
     pub student_id: i64,
-    pub review: String,
+    pub review: Review,
     pub enrolled_on: Option<NaiveDate>,
     pub backdated_days: Option<i64>,
     pub months: Vec<crate::ledger::entitlement::AddedMonth>,
@@ -225,7 +225,7 @@ pub fn confirm_preview(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult
     let first = first_days(conn, &[id])?.get(&id).copied();
     let item = StudentListItem::new(&row, String::new(), String::new(), None)
         .starting(first, crate::clock::local(row.created_at).date());
-    let months = if row.review == "pending" {
+    let months = if row.review == Review::Pending {
         crate::ledger::entitlement::added_by_confirming(conn, &[id])?.remove(&id).unwrap_or_default()
     } else {
         Vec::new()
@@ -321,7 +321,7 @@ fn view_of(conn: &mut DbConn, caller: &Caller, row: StudentRow, school: Org, ful
         class_id: row.class_id,
         class_name,
         status: row.status,
-        review_label: review_label(&row.review),
+        review_label: row.review.label(),
         review: row.review,
         problem: row.problem,
         version: row.version,
@@ -582,7 +582,7 @@ impl NewStudent {
             guardian_id_no_sealed: c.sealed.guardian_id_no,
             guardian_id_no_hash: c.sealed.guardian_id_no_hash,
             status: "enrolled",
-            review: if duplicate.is_some() { "problem" } else { "pending" },
+            review: if duplicate.is_some() { Review::Problem } else { Review::Pending }.as_str(),
             duplicate_of: duplicate.as_ref().map(|d| d.of),
             problem: duplicate.map(|d| d.problem),
             record_sealed: c.sealed.record,
@@ -865,9 +865,9 @@ pub fn apply_update(
     }
     let (class_id, _) = class_by_no(conn, row.school_id, record.get("class_no"))?;
     let duplicate = duplicate_problem(conn, record, Some(row.id))?;
-    let review = match (&duplicate, row.review.as_str()) {
-        (Some(_), _) => "problem",
-        (None, "problem") => "pending",
+    let review = match (&duplicate, row.review) {
+        (Some(_), _) => Review::Problem,
+        (None, Review::Problem) => Review::Pending,
         (None, other) => other,
     };
     let c = StoredRecord::of(record)?;
@@ -895,7 +895,7 @@ pub fn apply_update(
             students::guardian_phone_hash.eq(&c.sealed.guardian_phone_hash),
             students::guardian_id_no_sealed.eq(&c.sealed.guardian_id_no),
             students::guardian_id_no_hash.eq(&c.sealed.guardian_id_no_hash),
-            students::review.eq(review),
+            students::review.eq(review.as_str()),
             students::problem.eq(duplicate.as_ref().map(|d| &d.problem)),
             students::duplicate_of.eq(duplicate.as_ref().map(|d| d.of)),
             students::record_sealed.eq(&c.sealed.record),
@@ -917,10 +917,10 @@ pub fn apply_update(
     // What the child is paid depends on the class (its grade) and on being confirmed: a
     // correction of either moves the computed months, from the current spell (the class) or
     // the first day (the review).
-    let counted = |review: &str| review == "confirmed";
-    if row.class_id != Some(class_id) || counted(&row.review) != counted(review) {
+    let counted = |review: Review| review == Review::Confirmed;
+    if row.class_id != Some(class_id) || counted(row.review) != counted(review) {
         let spells = super::timeline::load(conn, row.id)?;
-        let from = if counted(&row.review) != counted(review) { spells.first() } else { spells.last() };
+        let from = if counted(row.review) != counted(review) { spells.first() } else { spells.last() };
         if let Some(from) = from.map(|s| s.from_date) {
             crate::ledger::entitlement::recompute_from(conn, caller, &[row.school_id], from, "student.update")?;
         }
@@ -967,6 +967,53 @@ pub(super) fn place_student(
     add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)
 }
 
+/// Confirming into the database: the county that confirms students, for a pending record (a
+/// problem record is resolved first). The student's page and the list offer it on this rule.
+pub fn may_confirm(caller: &Caller, name: &str, review: Review, problem: Option<&str>) -> AppResult<()> {
+    if !caller.may(Permission::ConfirmStudents) {
+        return Err(AppError::forbidden());
+    }
+    match review {
+        Review::Pending => Ok(()),
+        Review::Problem => Err(AppError::conflict(
+            "student.problem_unresolved",
+            format!("“{name}”在问题学籍中（{}），须先处理", problem.unwrap_or_default()),
+        )),
+        Review::Confirmed => Err(AppError::conflict("student.confirmed", format!("“{name}”已确认入库"))),
+    }
+}
+
+/// What a caller may do with a student, from its page: each by the rule its service refuses on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StudentActions {
+    /// 修改信息.
+    pub edit: bool,
+    /// 办理学籍异动: some kind of change is open to the caller.
+    pub status_change: bool,
+    /// 申请变更关键信息.
+    pub change_request: bool,
+    /// 确认入库.
+    pub confirm: bool,
+    /// 处理问题学籍.
+    pub resolve: bool,
+}
+
+pub fn actions(
+    conn: &mut DbConn,
+    caller: &Caller,
+    view: &StudentView,
+    lock: Option<&crate::domain::key_lock::KeyLock>,
+) -> AppResult<StudentActions> {
+    let name = view.record.name();
+    Ok(StudentActions {
+        edit: caller.may(Permission::EditStudents),
+        status_change: !super::status::kinds_open(conn, caller, view.id)?.is_empty(),
+        change_request: super::changes::may_submit(caller, lock).is_ok(),
+        confirm: may_confirm(caller, name, view.review, view.problem.as_deref()).is_ok(),
+        resolve: super::problems::may_resolve(caller, view.review).is_ok(),
+    })
+}
+
 /// County confirmation into the database (确认入库): pending students in scope become confirmed
 /// and get their formal number (G + ID, or J without one). Problems must be resolved first.
 pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usize> {
@@ -980,15 +1027,13 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
     if rows.len() != ids.len() {
         return Err(AppError::not_found());
     }
-    if let Some(p) = rows.iter().find(|r| r.review == "problem") {
-        return Err(AppError::conflict(
-            "student.problem_unresolved",
-            format!("“{}”在问题学籍中（{}），须先处理", p.name, p.problem.clone().unwrap_or_default()),
-        ));
+    // Confirmed ones are passed over; a problem one stops the batch.
+    if let Some(p) = rows.iter().find(|r| r.review == Review::Problem) {
+        may_confirm(caller, &p.name, p.review, p.problem.as_deref())?;
     }
     write_tx(conn, |conn| {
         let mut n = 0;
-        for r in rows.iter().filter(|r| r.review == "pending") {
+        for r in rows.iter().filter(|r| r.review == Review::Pending) {
             let formal = match (r.id_type.as_str(), r.id_no.as_deref().map(IdCardNo::parse)) {
                 ("1", Some(Ok(id))) => StudentNo::formal(&id),
                 _ => {
@@ -1014,7 +1059,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
             }
             diesel::update(students::table.find(r.id))
                 .set((
-                    students::review.eq("confirmed"),
+                    students::review.eq(Review::Confirmed.as_str()),
                     students::student_no_sealed.eq(sealed),
                     students::student_no_hash.eq(hash),
                     students::updated_at.eq(now()),
@@ -1042,7 +1087,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
         }
         // Confirmed children count from their first day: the computed months from then on are
         // computed again with them, in this transaction.
-        let confirmed: Vec<i64> = rows.iter().filter(|r| r.review == "pending").map(|r| r.id).collect();
+        let confirmed: Vec<i64> = rows.iter().filter(|r| r.review == Review::Pending).map(|r| r.id).collect();
         let spells: Vec<(i64, NaiveDate)> = student_spells::table
             .filter(student_spells::student_id.eq_any(&confirmed))
             .select((student_spells::school_id, student_spells::from_date))

@@ -24,6 +24,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission, Role};
 use crate::domain::status::{self, ChangeKind, Level, Route, Side, State, StepSpec};
+use crate::domain::student::Review;
 use crate::domain::term;
 use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult, ErrorKind};
@@ -517,9 +518,72 @@ fn refusal(r: status::Refusal) -> AppError {
 /// state and grade, which [`request`] holds the request to.
 pub fn kinds_open(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeKind>> {
     caller.require(conn, Permission::ViewStudents, "status_change_kinds")?;
-    let (student, _) = student_in_scope(conn, caller, student_id)?;
+    let (student, school) = student_in_scope(conn, caller, student_id)?;
     let (_, state, grade) = standing(conn, &student)?;
-    Ok(status::ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer && k.check(state, grade).is_ok()).collect())
+    let mut open = Vec::new();
+    for kind in status::ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer) {
+        if may_open(conn, &student, kind).is_err() || kind.check(state, grade).is_err() {
+            continue;
+        }
+        let (chain, orgs) = local_chain(conn, kind, &school)?;
+        if first_step_is_callers(caller, &chain, &orgs).is_ok() {
+            open.push(kind);
+        }
+    }
+    Ok(open)
+}
+
+/// Whether a change of `kind` may be opened for the student at all: confirmed into the database,
+/// and none open already (one at a time).
+fn may_open(conn: &mut DbConn, student: &StudentRow, kind: ChangeKind) -> AppResult<()> {
+    if student.review != Review::Confirmed {
+        return Err(AppError::conflict(
+            "change.not_confirmed",
+            format!("“{}”尚未确认入库，不能办理学籍异动；请直接修改或删除该记录", student.name),
+        ));
+    }
+    let open: Option<(i64, String)> = status_changes::table
+        .filter(status_changes::student_id.eq(student.id))
+        .filter(status_changes::status.eq("open"))
+        .select((status_changes::id, status_changes::kind))
+        .first(conn)
+        .optional()?;
+    if let Some((id, k)) = open {
+        let label = ChangeKind::parse(&k).map(|k| k.label()).unwrap_or("异动");
+        let code = if kind == ChangeKind::Transfer && k == ChangeKind::Transfer.code() {
+            "transfer.already_open"
+        } else {
+            "change.already_open"
+        };
+        return Err(AppError::conflict(
+            code,
+            format!("“{}”已有一项正在办理的{label}（#{id}），办结后才能再申请", student.name),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the caller is who a chain's first step names (the command line stands in for all).
+fn first_step_is_callers(caller: &Caller, chain: &[StepSpec], orgs: &[Org]) -> AppResult<()> {
+    let (Some(first), Some(org)) = (chain.first(), orgs.first()) else {
+        return Err(AppError::internal_msg("workflow.empty", "异动流程没有环节".into()));
+    };
+    if !caller.is_cli()
+        && status::may_act(&org.path, first.role, caller.org_path(), |r| caller.roles.contains(r), false).is_none()
+    {
+        return Err(not_your_step(&first.label, org, first.role));
+    }
+    Ok(())
+}
+
+/// The chain of a local change of `kind` at the school, and the org of each step.
+fn local_chain(conn: &mut DbConn, kind: ChangeKind, school: &Org) -> AppResult<(Vec<StepSpec>, Vec<Org>)> {
+    let chain = chain(conn, kind, Route::Local)?;
+    let mut orgs = Vec::with_capacity(chain.len());
+    for s in &chain {
+        orgs.push(step_org(conn, s.level, school)?);
+    }
+    Ok((chain, orgs))
 }
 
 /// What [`ChangeKind::check`] turns on: the student's timeline, state now and grade.
@@ -562,30 +626,7 @@ fn common_checks(
     kind: ChangeKind,
     effective: NaiveDate,
 ) -> AppResult<i32> {
-    if student.review != "confirmed" {
-        return Err(AppError::conflict(
-            "change.not_confirmed",
-            format!("“{}”尚未确认入库，不能办理学籍异动；请直接修改或删除该记录", student.name),
-        ));
-    }
-    let open: Option<(i64, String)> = status_changes::table
-        .filter(status_changes::student_id.eq(student.id))
-        .filter(status_changes::status.eq("open"))
-        .select((status_changes::id, status_changes::kind))
-        .first(conn)
-        .optional()?;
-    if let Some((id, k)) = open {
-        let label = ChangeKind::parse(&k).map(|k| k.label()).unwrap_or("异动");
-        let code = if kind == ChangeKind::Transfer && k == ChangeKind::Transfer.code() {
-            "transfer.already_open"
-        } else {
-            "change.already_open"
-        };
-        return Err(AppError::conflict(
-            code,
-            format!("“{}”已有一项正在办理的{label}（#{id}），办结后才能再申请", student.name),
-        ));
-    }
+    may_open(conn, student, kind)?;
     let (tl, state, grade) = standing(conn, student)?;
     kind.check(state, grade).map_err(refusal)?;
     tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
@@ -644,11 +685,7 @@ fn request_in_tx(
     if kind == ChangeKind::Death && evidence.is_none() {
         return Err(AppError::field("evidence", "change.evidence_required", "死亡注销须附死亡证明等材料"));
     }
-    let chain = chain(conn, kind, Route::Local)?;
-    let mut orgs = Vec::with_capacity(chain.len());
-    for s in &chain {
-        orgs.push(step_org(conn, s.level, &school)?);
-    }
+    let (chain, orgs) = local_chain(conn, kind, &school)?;
     let evidence_id = evidence.map(|e| store_evidence(conn, caller, e)).transpose()?;
     open_change(
         conn,
@@ -783,12 +820,7 @@ fn open_change(
     chain: &[StepSpec],
     orgs: &[Org],
 ) -> AppResult<i64> {
-    let first = &chain[0];
-    if !caller.is_cli()
-        && status::may_act(&orgs[0].path, first.role, caller.org_path(), |r| caller.roles.contains(r), false).is_none()
-    {
-        return Err(not_your_step(&first.label, &orgs[0], first.role));
-    }
+    first_step_is_callers(caller, chain, orgs)?;
     let day = today();
     let id: i64 = diesel::insert_into(status_changes::table)
         .values((

@@ -191,10 +191,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
 }
 
 fn own_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<crate::org::model::Org> {
-    caller.require(conn, Permission::ConfigureRegistry, what)?;
-    if !caller.org_kind.is_county_or_above() {
-        return Err(AppError::forbidden());
-    }
+    caller.require_at_county(conn, Permission::ConfigureRegistry, what)?;
     crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)
 }
 

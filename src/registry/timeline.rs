@@ -12,6 +12,7 @@ use crate::db::schema::{classes, orgs, student_spells, students};
 use crate::db::{DbConn, at_rest};
 use crate::domain::role::Permission;
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::domain::timeline::{Spell, Timeline};
 use crate::error::{AppError, AppResult};
 
@@ -236,7 +237,7 @@ pub fn placed_at_many(conn: &mut DbConn, school_ids: &[i64], day: NaiveDate) -> 
                 .filter(student_spells::state.eq(State::AtSchool.as_str()))
                 .filter(student_spells::from_date.le(day))
                 .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(day)))
-                .filter(students::review.eq("confirmed"))
+                .filter(students::review.eq(Review::Confirmed.as_str()))
                 .select((
                     student_spells::school_id,
                     students::id,

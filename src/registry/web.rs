@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes;
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::student::{FIELDS, GROUP_TITLES, Kind, Need};
+use crate::domain::student::{FIELDS, GROUP_TITLES, Kind, Need, Review};
 use crate::error::{AppError, ErrorKind};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -86,7 +86,7 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
         .run(move |conn| {
             let (items, total) = service::list(conn, &c, &f)?;
             // The county sees what each confirmation adds before it confirms.
-            let pending: Vec<i64> = items.iter().filter(|s| s.review == "pending").map(|s| s.id).collect();
+            let pending: Vec<i64> = items.iter().filter(|s| s.review == Review::Pending).map(|s| s.id).collect();
             let added =
                 if may_confirm && !pending.is_empty() { added_totals(conn, &pending)? } else { BTreeMap::new() };
             Ok((items, total, added))
@@ -397,8 +397,7 @@ pub struct DetailPage {
     view: StudentView,
     groups: Vec<DetailGroup>,
     history: Vec<HistoryRow>,
-    can_edit: bool,
-    can_confirm: bool,
+    actions: service::StudentActions,
     lock: Option<crate::domain::key_lock::KeyLock>,
     has_photo: bool,
     duplicate: Option<problems::Comparison>,
@@ -450,17 +449,19 @@ async fn detail_page(
     unmask_reason: Option<String>,
 ) -> PageResult<DetailPage> {
     let c = caller.clone();
-    let (view, history, lock, has_photo, duplicate, merges, status, preview) = st
+    let ((view, actions), history, lock, has_photo, duplicate, merges, status, preview) = st
         .run(move |conn| {
             let view = match &unmask_reason {
                 Some(reason) => service::unmask(conn, &c, id, reason)?,
                 None => service::get(conn, &c, id)?,
             };
             let preview = service::confirm_preview(conn, &c, id)?;
+            let lock = super::changes::lock_of_student(conn, &c, id)?;
+            let actions = service::actions(conn, &c, &view, lock.as_ref())?;
             Ok((
-                view,
+                (view, actions),
                 service::history(conn, &c, id)?,
-                super::changes::lock_of_student(conn, &c, id)?,
+                lock,
                 super::photos::has_photo(conn, id)?,
                 problems::compare(conn, &c, id)?,
                 problems::merges_of(conn, &c, id)?,
@@ -480,8 +481,7 @@ async fn detail_page(
         can_unmask: caller.may(Permission::Unmask),
         groups,
         history,
-        can_edit: caller.may(Permission::EditStudents),
-        can_confirm: caller.may(Permission::ConfirmStudents),
+        actions,
         lock,
         has_photo,
         duplicate,

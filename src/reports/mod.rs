@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod dashboard;
 pub mod render;
+pub mod routes;
 pub mod service;
 pub mod submission;
 pub mod web;

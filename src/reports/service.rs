@@ -21,6 +21,7 @@ use crate::domain::programme::is_compulsory_grade;
 use crate::domain::report::{Beneficiary, Column, Definition, Level, Pupil, Row, SchoolFacts, Value, roll_up, totals};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{is_boarder, is_left_behind};
+use crate::domain::student::Review;
 use crate::error::{AppError, AppResult};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
@@ -137,7 +138,7 @@ pub fn facts_for(
     let mut problems: HashMap<i64, Vec<i64>> = HashMap::new();
     for (school, id) in students::table
         .filter(students::school_id.eq_any(&ids))
-        .filter(students::review.eq("problem"))
+        .filter(students::review.eq(Review::Problem.as_str()))
         .select((students::school_id, students::id))
         .load::<(i64, i64)>(conn)?
     {

@@ -39,14 +39,14 @@ impl Layout {
             nav.push(NavItem { href: "/change-requests", label: "关键信息变更" });
             nav.push(NavItem { href: "/status-changes", label: "学籍异动" });
         }
-        if caller.may(Permission::ConfigureRegistry) && caller.org_kind.is_county_or_above() {
+        if caller.may_at_county(Permission::ConfigureRegistry).is_ok() {
             nav.push(NavItem { href: "/promotions", label: "升级毕业" });
         }
         if caller.may(Permission::ViewStudents) {
             nav.push(NavItem { href: "/rosters", label: "受益花名册" });
             nav.push(NavItem { href: "/programme", label: "营养计划" });
         }
-        if caller.may(Permission::ViewStudents) && caller.org_kind.is_county_or_above() {
+        if caller.may_at_county(Permission::ViewStudents).is_ok() {
             nav.push(NavItem { href: "/entitlements", label: "补助核算" });
             nav.push(NavItem { href: "/yibu", label: "一补核算" });
         }

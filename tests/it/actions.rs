@@ -210,7 +210,7 @@ async fn change_requests_offer_a_decision_exactly_when_the_service_takes_it() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         // The lock in force since yesterday (or 1 September), so names change only by request.
         let today = mealroll::clock::today();
         let year = mealroll::domain::key_lock::school_year_of(today);
@@ -284,7 +284,7 @@ async fn the_status_change_form_offers_the_kinds_the_service_takes() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let cli = Caller::cli(&mut w.conn()).expect("cli");
         second_class(&w);
         let registrar = w.caller("a.xueji");
@@ -328,6 +328,25 @@ async fn the_status_change_form_offers_the_kinds_the_service_takes() {
                     &format!("{label}: suspended {suspended}, {kind:?} among {offered:?}"),
                 );
             }
+            // Whom the chain's first step does not name is offered nothing, and refused: the
+            // principal and the county review changes, they do not open them.
+            for who in ["a.xiaozhang", "yyb"] {
+                n += 1;
+                let id = fresh(n).await;
+                let caller = w.caller(who);
+                let theirs = status::kinds_open(&mut w.conn(), &caller, id).expect("kinds");
+                assert!(theirs.is_empty(), "{label}: {who} offered {theirs:?}");
+                let outcome = status::request(&mut w.conn(), &caller, id, &input(ChangeKind::Other, today), None);
+                assert_agrees(false, outcome, &format!("{label}: {who} opening 其他"));
+            }
+            // One change at a time: with one open, nothing more is offered.
+            n += 1;
+            let id = fresh(n).await;
+            status::request(&mut w.conn(), &registrar, id, &input(ChangeKind::Other, today), None).expect("open one");
+            let more = status::kinds_open(&mut w.conn(), &registrar, id).expect("kinds");
+            assert!(more.is_empty(), "{label}: offered {more:?} beside an open change");
+            let again = status::request(&mut w.conn(), &registrar, id, &input(ChangeKind::Suspend, today), None);
+            assert_agrees(false, again, &format!("{label}: a second change"));
             // Never 退学 or 开除 in a compulsory grade; 复学 only from 休学.
             assert!(!offered.contains(&ChangeKind::Withdraw) && !offered.contains(&ChangeKind::Expel), "{label}");
             assert_eq!(offered.contains(&ChangeKind::Resume), suspended, "{label}: {offered:?}");
@@ -559,7 +578,7 @@ async fn a_roster_offers_each_step_exactly_when_the_service_takes_it() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (term, _) = past_term();
         school_a_in_programme(&app, &bearer(&w, "yyb"), &term).await;
         let people = ["a.xiaozhang", "a.xueji", "b.xiaozhang", "yyb", "ducha", "yyb2"];
@@ -614,7 +633,7 @@ async fn a_flag_offers_each_action_exactly_when_the_service_takes_it() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         // A programme school with no roster signed by the deadline: A08 is flagged at once.
         let (term, _) = past_term();
         school_a_in_programme(&app, &bearer(&w, "yyb"), &term).await;
@@ -655,5 +674,73 @@ async fn a_flag_offers_each_action_exactly_when_the_service_takes_it() {
         }
         // The school explains, the county accepts or rejects, the inspector dismisses.
         assert!(offered_count >= 4, "{label}: {offered_count}");
+    }
+}
+
+/// The states a complaint meets its readers in.
+#[derive(Debug, Clone, Copy)]
+enum ComplaintState {
+    Received,
+    Answered,
+    TakenUp,
+}
+
+#[actix_web::test]
+async fn a_complaint_offers_its_answer_and_its_finding_exactly_when_the_service_takes_them() {
+    use mealroll::inspection::findings::{self, NewFinding};
+    use mealroll::meals::complaints::{self, ComplaintForm};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let term = mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string();
+        let finding = |id: i64| NewFinding {
+            school: SCHOOL_A.into(),
+            term: term.clone(),
+            rule: "complaint".into(),
+            description: "群众举报：饭菜未煮熟".into(),
+            complaint_id: Some(id),
+            ..Default::default()
+        };
+        let complaint = |state: ComplaintState| {
+            let form = ComplaintForm {
+                school: SCHOOL_A.into(),
+                category: "quality".into(),
+                content: "中午的饭菜没有煮熟".into(),
+                name: "韦某".into(),
+                contact: "0859-4612345".into(),
+                ..Default::default()
+            };
+            let id = complaints::enter(&mut w.conn(), &w.caller("yyb"), &form).expect("complaint");
+            match state {
+                ComplaintState::Received => {}
+                ComplaintState::Answered => {
+                    complaints::answer(&mut w.conn(), &w.caller("yyb"), id, "已核实整改").expect("answer");
+                }
+                ComplaintState::TakenUp => {
+                    findings::record(&mut w.conn(), &w.caller("ducha"), &finding(id), &[]).expect("taken up");
+                }
+            }
+            id
+        };
+        let mut offered = 0;
+        for state in [ComplaintState::Received, ComplaintState::Answered, ComplaintState::TakenUp] {
+            for person in ["a.xiaozhang", "a.xueji", "yyb", "ducha"] {
+                let who = w.caller(person);
+                // Answering, on a complaint of its own.
+                let id = complaint(state);
+                let shown = complaints::get(&mut w.conn(), &who, id).is_ok_and(|c| c.actions.answer);
+                let outcome = complaints::answer(&mut w.conn(), &who, id, "已核实");
+                assert_agrees(shown, outcome, &format!("{label}: {person} answering a {state:?} complaint"));
+                offered += usize::from(shown);
+                // Taking it up as a finding, on another.
+                let id = complaint(state);
+                let shown = complaints::get(&mut w.conn(), &who, id).is_ok_and(|c| c.actions.take_up);
+                let outcome = findings::record(&mut w.conn(), &who, &finding(id), &[]);
+                assert_agrees(shown, outcome, &format!("{label}: {person} taking up a {state:?} complaint"));
+                offered += usize::from(shown);
+            }
+        }
+        // The office answers what is unanswered; the inspector takes up what is not yet a finding.
+        assert_eq!(offered, 4, "{label}");
     }
 }

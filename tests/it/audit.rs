@@ -15,7 +15,7 @@ async fn every_change_through_the_api_writes_an_audit_row() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let auth = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
         let before: i64 = {
             let mut c = w.conn();

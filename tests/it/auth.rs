@@ -115,7 +115,7 @@ async fn logged_out_token_and_cookie_no_longer_work() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = api_token(&app, &w, "a.xueji").await;
         let me = |t: &str| {
             test::TestRequest::get()
@@ -165,7 +165,7 @@ async fn logged_out_token_and_cookie_no_longer_work() {
 #[actix_web::test]
 async fn altered_or_foreign_tokens_are_refused() {
     let w = World::new(TestDb::sqlite());
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     let token = w.token("a.xueji");
     // Flip one character of the signature.
     let mut altered = token.clone().into_bytes();
@@ -203,7 +203,7 @@ async fn forms_without_a_valid_csrf_token_or_from_elsewhere_are_refused() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let cookie = format!("mealroll_session={}", w.token("a.xueji"));
         let page = test::call_service(
             &app,
@@ -267,7 +267,7 @@ async fn forms_without_a_valid_csrf_token_or_from_elsewhere_are_refused() {
 #[actix_web::test]
 async fn login_form_needs_its_own_token_and_sets_a_strict_httponly_cookie() {
     let w = World::new(TestDb::sqlite());
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     let page = test::call_service(&app, test::TestRequest::get().uri("/login").to_request()).await;
     let login_cookie =
         page.response().cookies().find(|c| c.name() == "mealroll_login_csrf").expect("login cookie").value().to_owned();
@@ -305,7 +305,7 @@ async fn three_officers_stay_separate() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let bearer = |u: &str| (header::AUTHORIZATION, format!("Bearer {}", w.token(u)));
         // One account cannot hold two officer roles, nor an officer and a business role.
         for roles in [vec!["sysadmin", "auditadmin"], vec!["secadmin", "nutrition_office"]] {
@@ -365,7 +365,7 @@ async fn created_user_must_change_password_and_old_sessions_end_on_change() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let r = test::call_service(
             &app,
             test::TestRequest::post().uri("/api/v1/users").insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token("xitong"))))
@@ -510,7 +510,7 @@ async fn the_three_officers_are_three_people() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let api = |who: &str, req: test::TestRequest| {
             req.insert_header((header::AUTHORIZATION, format!("Bearer {}", w.token(who)))).to_request()
         };
@@ -661,7 +661,7 @@ async fn unknown_names_and_the_command_line_are_audited_where_someone_reads_them
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         // The deployment serves two counties of 黔西南州: its auditor sits at the prefecture.
         add_user(&w, "zhou.shenji", "522300", "auditadmin");
         let before = audit_count(&mut w.conn(), "login.failed");

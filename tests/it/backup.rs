@@ -44,7 +44,7 @@ fn contents(conn: &mut DbConn) -> Vec<(String, Vec<String>)> {
 async fn filled(db: TestDb) -> World {
     let w = World::new(db);
     add_user(&w, "caiwu", COUNTY, "finance");
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
     let caiwu = bearer(&w, "caiwu");
     for (kind, from, to, amount, voucher) in

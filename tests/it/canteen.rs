@@ -141,7 +141,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         setting(&app, &w).await;
         let officer = bearer(&w, "a.yyzg");
         let invoice = jpeg(60, 80);
@@ -406,7 +406,7 @@ async fn the_canteen_rules_fire_on_their_case_and_stay_silent_on_the_near_miss()
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         setting(&app, &w).await;
         let (a, b, d) = (bearer(&w, "a.yyzg"), bearer(&w, "b.yyzg"), bearer(&w, "d.yyzg"));
 
@@ -563,7 +563,7 @@ async fn the_public_notice_shows_figures_never_children_and_a_complaint_becomes_
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         setting(&app, &w).await;
         let (yyb, officer, principal) = (bearer(&w, "yyb"), bearer(&w, "a.yyzg"), bearer(&w, "a.xiaozhang"));
         let today = mealroll::clock::today();

@@ -100,7 +100,7 @@ async fn a_truncated_tail_and_a_deleted_account_show_against_the_anchor() {
         let dir = tempfile::tempdir().expect("dir");
         w.settings.data_dir = dir.path().to_owned();
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let caiwu = bearer(&w, "caiwu");
         for (kind, from, to, amount, voucher) in
             [("receipt", "", COUNTY, "1000", "SR-1"), ("allocation", COUNTY, SCHOOL_A, "400", "BF-1")]

@@ -211,17 +211,19 @@ impl World {
         self.pool.get().expect("conn")
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
-        web::Data::new(AppState {
-            pool: self.pool.clone(),
-            settings: self.settings.clone(),
-            keys: self.keys.clone(),
-            jobs: mealroll::exchange::jobs::Jobs::new(
+    pub fn state(&self) -> mealroll::app::Shared {
+        mealroll::app::Shared {
+            state: web::Data::new(AppState {
+                pool: self.pool.clone(),
+                settings: self.settings.clone(),
+                keys: self.keys.clone(),
+            }),
+            jobs: web::Data::new(mealroll::exchange::jobs::Jobs::new(
                 self.pool.clone(),
                 "test-server",
                 std::time::Duration::from_secs(3600),
-            ),
-        })
+            )),
+        }
     }
 
     /// A valid TOTP code for a user that has one, for a time step not used yet.

@@ -110,7 +110,7 @@ async fn a_killed_import_file_of_postings_or_backup_is_there_whole_or_not_at_all
 
         // A file of 400 expenditures against money the school holds.
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         for (kind, from, to, voucher) in [("receipt", "", COUNTY, "SR-1"), ("allocation", COUNTY, SCHOOL_A, "BF-1")] {
             let body = json!({"kind": kind, "fund": "meal", "from": from, "to": to, "amount": "5000",
                               "date": "2026-09-01", "category": "", "voucher_no": voucher, "memo": "拨款"});
@@ -386,7 +386,7 @@ async fn a_killed_approval_race_posts_once_and_a_killed_report_submission_is_who
         let data = tempfile::tempdir().expect("data");
         add_user(&w, "caiwu", COUNTY, "finance");
         add_user(&w, "caiwu2", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let caiwu = bearer(&w, "caiwu");
         let (s, v) = call(
             &app,

@@ -50,7 +50,7 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         for (uri, body) in [("/api/v1/programme/schools", json!({"school": SCHOOL_A, "from_date": "2011-09-01"}))] {
             let (s, v) = call(&app, test::TestRequest::post().uri(uri).set_json(body), &yyb).await;
@@ -257,7 +257,7 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         for (term, start, end) in [("2014-1", "2014-09-01", "2015-01-15"), ("2014-2", "2015-03-01", "2015-07-10")] {
             let (s, v) = call(
@@ -513,7 +513,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         for school in [SCHOOL_A, SCHOOL_B] {
             let body = json!({"school": school, "from_date": "2011-09-01"});

@@ -158,7 +158,7 @@ async fn hostile_workbooks_are_refused_by_every_import_and_the_cli() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = atest::init_service(mealroll::web::app(w.state())).await;
+        let app = atest::init_service(mealroll::app::app(w.state())).await;
         let (registrar, office) = (w.token("a.xueji"), w.token("yyb"));
         for h in &files {
             for (token, uri) in [

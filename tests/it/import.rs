@@ -69,7 +69,7 @@ async fn template_round_trips_as_xlsx_and_csv_and_reimport_changes_nothing() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("a.xueji");
         let originals = records(7, 6);
         let rows: Vec<(String, StudentRecord)> = originals.iter().map(|r| (SCHOOL_A.to_owned(), r.clone())).collect();
@@ -166,7 +166,7 @@ async fn xls_made_by_libreoffice_imports_too() {
         return;
     };
     let w = World::new(TestDb::sqlite());
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     let originals = records(23, 3);
     let rows: Vec<(String, StudentRecord)> = originals.iter().map(|r| (SCHOOL_A.to_owned(), r.clone())).collect();
     let dir = tempfile::tempdir().expect("tmp");
@@ -251,7 +251,7 @@ async fn seeded_errors_come_back_exactly_and_nothing_is_half_imported() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("a.xueji");
         let good = records(31, 7);
         let (file, expected) = seeded_file(&good);
@@ -307,7 +307,7 @@ async fn seeded_errors_come_back_exactly_and_nothing_is_half_imported() {
 #[actix_web::test]
 async fn hostile_truncated_and_headerless_files_are_refused_with_a_reason() {
     let w = World::new(TestDb::sqlite());
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     let token = w.token("a.xueji");
     let file = template::write(&[]).expect("template");
     let (status, body) = import(&app, &token, file[..file.len() / 2].to_vec(), "filename=x.xlsx").await;
@@ -378,7 +378,7 @@ async fn the_api_takes_what_the_page_takes_and_refuses_more_in_json() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("a.xueji");
         // Far past actix's default 256 KiB body.
         let rows: Vec<(String, StudentRecord)> =
@@ -403,7 +403,7 @@ async fn an_unknown_job_says_there_is_none() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let r = test::call_service(
             &app,
             test::TestRequest::get()
@@ -425,7 +425,7 @@ async fn a_second_child_without_id_of_the_same_name_and_birth_is_refused_not_dro
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let today = mealroll::clock::today();
         let good = records(41, 3);
         let without_id = |r: &StudentRecord, like: &StudentRecord| {
@@ -469,7 +469,7 @@ async fn imported_students_get_fresh_ids_their_first_spell_and_number_history() 
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("a.xueji");
         let file = |seed: u64, n: usize| {
             let rows: Vec<(String, StudentRecord)> =

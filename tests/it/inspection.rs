@@ -45,7 +45,7 @@ async fn each_rule_fires_on_its_case_and_stays_silent_on_the_near_miss() {
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         let (s, v) = call(
             &app,
@@ -329,7 +329,7 @@ async fn the_rules_about_rosters_growth_guardians_money_and_reports() {
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         for (uri, body) in [("/api/v1/programme/schools", json!({"school": SCHOOL_A, "from_date": "2011-09-01"}))] {
             let (s, v) = call(&app, test::TestRequest::post().uri(uri).set_json(body), &yyb).await;
@@ -640,7 +640,7 @@ async fn flags_are_answered_decided_and_close_themselves_when_the_data_is_correc
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "shengyyb", "520000", "nutrition_office");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         let (s, v) = call(
             &app,
@@ -872,7 +872,7 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         for school in [SCHOOL_A, SCHOOL_B] {
             let (s, v) = call(

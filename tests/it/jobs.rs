@@ -38,7 +38,7 @@ async fn a_job_cut_short_by_its_server_stopping_says_so_anywhere_and_runs_again(
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let sessions: std::collections::HashMap<&str, String> =
             ["a.xueji", "b.xueji"].into_iter().map(|u| (u, format!("mealroll_session={}", w.token(u)))).collect();
         let cookie = |u: &str| (actix_web::http::header::COOKIE, sessions[u].clone());
@@ -193,7 +193,7 @@ async fn a_month_computed_and_a_county_scanned_from_their_pages_run_as_jobs_that
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         crate::meal_days::autumn(&app, &w).await;
         for seq in 1..=2 {
             crate::meal_days::child(&app, &w, "202601", seq).await;

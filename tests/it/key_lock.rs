@@ -29,7 +29,7 @@ async fn locked_key_fields_change_only_through_school_review_and_county_approval
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let bearer = |u: &str| (header::AUTHORIZATION, format!("Bearer {}", w.token(u)));
         let (school, principal, county) = (bearer("a.xueji"), bearer("a.xiaozhang"), bearer("yyb"));
         let call = |req: test::TestRequest| test::call_service(&app, req.to_request());

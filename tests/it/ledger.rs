@@ -43,7 +43,7 @@ async fn money_moves_down_the_tree_and_every_bad_posting_is_refused_with_nothing
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
         add_user(&w, "caiwu2", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let caiwu = bearer(&w, "caiwu");
         let school = bearer(&w, "a.xiaozhang");
         let req = |body: &Value| test::TestRequest::post().uri("/api/v1/ledger/requests").set_json(body.clone());
@@ -309,7 +309,7 @@ async fn the_ledger_page_posts_once_per_form_needs_a_second_person_and_shows_a_b
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let session = |user: &str| format!("mealroll_session={}", w.token(user));
         let (caiwu, yyb) = (session("caiwu"), session("yyb"));
         let html =
@@ -405,7 +405,7 @@ async fn a_misspelt_status_filter_is_named_not_taken_for_none() {
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let caiwu = bearer(&w, "caiwu");
         let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
         let receipt = posting("receipt", "", COUNTY, "100", "2026-09-01", "", "SR-9");

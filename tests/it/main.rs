@@ -21,6 +21,7 @@ mod import;
 mod inspection;
 mod jobs;
 mod key_lock;
+mod layers;
 mod ledger;
 mod meal_days;
 mod org;

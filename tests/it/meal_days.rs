@@ -38,7 +38,7 @@ async fn a_day_s_count_is_held_against_the_children_eligible_that_day() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
         let officer = bearer(&w, "a.yyzg");
@@ -287,7 +287,7 @@ async fn the_absent_named_the_county_s_deadline_and_corrections_of_a_closed_mont
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         autumn(&app, &w).await;
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
         let (officer, yyb) = (bearer(&w, "a.yyzg"), bearer(&w, "yyb"));
@@ -420,7 +420,7 @@ async fn the_month_s_figures_come_from_the_days_and_the_rules_read_them() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         autumn(&app, &w).await;
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
         let officer = bearer(&w, "a.yyzg");
@@ -617,7 +617,7 @@ async fn a_workbook_of_days_is_all_or_nothing_and_names_the_row() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         autumn(&app, &w).await;
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
         let officer = bearer(&w, "a.yyzg");
@@ -714,7 +714,7 @@ async fn a_week_s_menu_and_the_leaders_accompanying_meals() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         autumn(&app, &w).await;
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
         let officer = bearer(&w, "a.yyzg");

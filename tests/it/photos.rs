@@ -72,7 +72,7 @@ async fn photos_are_checked_matched_and_stored_one_by_one_and_by_zip() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let school = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
         let call = |req: test::TestRequest| test::call_service(&app, req.to_request());
 

@@ -51,7 +51,7 @@ async fn no_page_or_answer_shows_a_full_id_number_and_unmasking_is_audited() {
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         let today = mealroll::clock::today();
         let term = mealroll::domain::term::Term::of_day(today).to_string();
@@ -297,7 +297,7 @@ async fn special_categories_are_shown_only_to_those_who_register_and_look_after_
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "a.yyzg", SCHOOL_A, "nutrition_officer");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (id, _) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
         for (user, sees) in
             [("a.xueji", true), ("a.xiaozhang", true), ("yyb", true), ("a.yyzg", false), ("ducha", false)]
@@ -392,7 +392,7 @@ async fn identities_are_stored_sealed_yet_found_by_their_keyed_hash() {
         let label = db.label;
         let w = World::new(db);
         let kids = registered(&w);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let stored = stored_bytes(&w);
         for (_, id_no, guardian, phone) in &kids {
             for secret in [id_no, guardian, phone] {
@@ -454,7 +454,7 @@ async fn identities_are_stored_sealed_yet_found_by_their_keyed_hash() {
         again["class_no"] = json!("202601");
         let dup = mealroll::registry::service::create(&mut w.conn(), &w.caller("b.xueji"), SCHOOL_B, &raw_of(&again))
             .expect("create");
-        assert_eq!(dup.review, "problem", "{label}");
+        assert_eq!(dup.review, mealroll::domain::student::Review::Problem, "{label}");
 
         // Confirmed, the child's 学籍号 is "G" + its ID number: sealed too, found by its hash,
         // and so is what a merge of the double entry keeps of it (number, record, history).

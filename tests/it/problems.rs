@@ -24,7 +24,7 @@ async fn merge_keeps_the_first_number_fills_blanks_and_keeps_provenance() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (a, b, county) = (bearer(&w, "a.xueji"), bearer(&w, "b.xueji"), bearer(&w, "yyb"));
 
         let first = student("韦正平", "52232620190101001", "2019-01-01", "男");
@@ -170,7 +170,7 @@ async fn a_holder_outside_the_county_cannot_be_merged_into() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let rec = student("岑美兰", "52232720180505002", "2018-05-05", "女");
         {
             let mut conn = w.conn();
@@ -225,7 +225,7 @@ async fn suspected_duplicates_without_id_are_caught_on_import_too() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (a, b, county) = (bearer(&w, "a.xueji"), bearer(&w, "b.xueji"), bearer(&w, "yyb"));
         let mut rec = student("罗小花", "52232620190303002", "2019-03-03", "女");
         rec["id_type"] = json!("其他");
@@ -281,7 +281,7 @@ async fn a_resident_id_number_is_one_identity_whatever_the_document_type() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (b, county) = (bearer(&w, "b.xueji"), bearer(&w, "yyb"));
         let (kept_id, _) = enrolled(&app, &w, SCHOOL_A, "韦正平", "52232620190101001").await;
         let number = with_check("52232620190101001");

@@ -44,7 +44,7 @@ async fn standards_membership_models_and_calendars_refuse_bad_input_and_change_n
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
 
         // The national basic standard by date, with a county top-up from 2024.
@@ -315,7 +315,7 @@ async fn the_pages_take_forms_with_csrf_show_errors_beside_them_and_walk_a_roste
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let session = |user: &str| format!("mealroll_session={}", w.token(user));
         let (yyb, school_a, school_b) = (session("yyb"), session("a.xiaozhang"), session("b.xiaozhang"));
         let html =

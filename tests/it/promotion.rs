@@ -37,7 +37,7 @@ async fn promotion_previews_applies_once_and_undoes_until_confirmed() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let cli = mealroll::auth::Caller::cli(&mut w.conn()).expect("cli");
         for (no, grade, entry) in [("202101", "6", "2021"), ("202201", "5", "2022")] {
             mealroll::org::service::create_class(

@@ -42,7 +42,7 @@ async fn a_month_reconciles_to_the_hand_computed_figures_with_the_flags_and_the_
         let label = db.label;
         let w = World::new(db);
         add_user(&w, "caiwu", COUNTY, "finance");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (yyb, caiwu, school_a) = (bearer(&w, "yyb"), bearer(&w, "caiwu"), bearer(&w, "a.xiaozhang"));
         let ok = |s: u16, v: &Value| assert!(s == 200 || s == 201, "{label}: {s} {v}");
         for school in [SCHOOL_A, SCHOOL_B] {

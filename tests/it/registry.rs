@@ -12,7 +12,7 @@ async fn register_find_correct_and_confirm_a_student() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let school = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
         let county = (header::AUTHORIZATION, format!("Bearer {}", w.token("yyb")));
 
@@ -198,7 +198,7 @@ async fn same_id_at_another_school_goes_to_the_problem_queue() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let a = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
         let b = (header::AUTHORIZATION, format!("Bearer {}", w.token("b.xueji")));
         let rec = student("韦正平", "52232620190101001", "2019-01-01", "男");
@@ -280,7 +280,7 @@ async fn same_id_at_another_school_goes_to_the_problem_queue() {
 #[actix_web::test]
 async fn invalid_records_are_refused_field_by_field() {
     let w = World::new(TestDb::sqlite());
-    let app = test::init_service(mealroll::web::app(w.state())).await;
+    let app = test::init_service(mealroll::app::app(w.state())).await;
     let a = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
     let mut rec = student("王䶮", "52232620200309002", "2020-03-10", "男");
     rec["class_no"] = json!("209999");
@@ -354,7 +354,7 @@ async fn the_registration_form_registers_once_and_asks_why_a_start_lies_far_back
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let cookie = format!("mealroll_session={}", w.token("a.xueji"));
         let page = |req: test::TestRequest| req.insert_header((header::COOKIE, cookie.clone())).to_request();
         let r =

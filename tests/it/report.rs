@@ -105,7 +105,7 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
         let label = db.label;
         let w = World::bare(db);
         mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let yyb = bearer(&w, "yyb");
         let period = mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string();
         let span = Span::parse(&period).expect("term");

@@ -56,7 +56,7 @@ async fn the_roster_is_exactly_the_eligible_children_and_a_later_change_makes_v2
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (term, day) = past_term();
         let (yyb, principal_a, principal_b) = (bearer(&w, "yyb"), bearer(&w, "a.xiaozhang"), bearer(&w, "b.xiaozhang"));
 
@@ -370,7 +370,7 @@ async fn a_character_the_font_lacks_is_named_not_printed_as_a_box() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (term, _) = past_term();
         let yyb = bearer(&w, "yyb");
         call(
@@ -418,7 +418,7 @@ async fn a_roster_row_changed_behind_the_application_is_reported_not_printed() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (term, _) = past_term();
         let yyb = bearer(&w, "yyb");
         call(
@@ -478,7 +478,7 @@ async fn a_roster_is_archived_only_with_its_signed_scan_counted_against_the_prin
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (term, _) = past_term();
         let (yyb, principal_a, principal_b) = (bearer(&w, "yyb"), bearer(&w, "a.xiaozhang"), bearer(&w, "b.xiaozhang"));
         school_a_in_programme(&app, &yyb, &term).await;

@@ -31,7 +31,7 @@ async fn school_user_cannot_reach_another_school_through_api() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("a.xueji");
         let (own_class, own_teacher) = ids_of(&w, SCHOOL_A);
         let (b_class, b_teacher) = ids_of(&w, SCHOOL_B);
@@ -106,7 +106,7 @@ async fn school_user_cannot_reach_another_school_through_pages() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let cookie = format!("mealroll_session={}", w.token("a.xueji"));
         let (own_class, _) = ids_of(&w, SCHOOL_A);
         let (b_class, b_teacher) = ids_of(&w, SCHOOL_B);
@@ -152,7 +152,7 @@ async fn county_user_sees_its_county_and_not_the_next() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let token = w.token("yyb");
         let get = |uri: &str| {
             test::TestRequest::get()

@@ -71,7 +71,7 @@ async fn suspension_resumption_and_the_days_around_them() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (id, _) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
         assert_eq!(spells(&w, id), vec![("at_school".into(), SCHOOL_A.into(), entry_day(), None)], "{label}");
 
@@ -197,7 +197,7 @@ async fn kinds_that_end_a_place_and_the_ones_refused_in_compulsory_grades() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (id, _) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
         let a = bearer(&w, "a.xueji");
         let day = today() - Days::new(5);
@@ -289,7 +289,7 @@ async fn other_and_withdrawal_in_senior_secondary_end_the_place() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (other, _) = enrolled(&app, &w, SCHOOL_A, "韦出国", "52232620190101001").await;
         let a = bearer(&w, "a.xueji");
         let day = today() - Days::new(4);
@@ -379,7 +379,7 @@ async fn transfers_in_county_and_across_counties_with_refusal_and_timeout() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let day = today() - Days::new(15);
         let transfer = |no: &str, name: &str| {
             test::TestRequest::post().uri("/api/v1/transfers").set_json(json!({
@@ -533,7 +533,7 @@ async fn a_transfer_across_provinces_goes_through_both_provinces_offices() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         {
             let mut conn = w.conn();
             let cli = mealroll::auth::Caller::cli(&mut conn).expect("cli");
@@ -617,7 +617,7 @@ async fn pages_show_the_chain_take_decisions_and_preview_promotion() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let (_, no) = enrolled(&app, &w, SCHOOL_A, "韦小宝", "52232620190101001").await;
         let (s, v) = call(
             &app,

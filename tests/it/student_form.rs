@@ -13,7 +13,7 @@ async fn class_forms_print_one_page_per_student_with_every_name_intact() {
     for db in TestDb::all() {
         let label = db.label;
         let w = World::new(db);
-        let app = test::init_service(mealroll::web::app(w.state())).await;
+        let app = test::init_service(mealroll::app::app(w.state())).await;
         let school = (header::AUTHORIZATION, format!("Bearer {}", w.token("a.xueji")));
         for (name, body) in [("王䶮", "52232620200309002"), ("刘𠮷芳", "52232620190511004")] {
             let birth = format!("{}-{}-{}", &body[6..10], &body[10..12], &body[12..14]);

@@ -18,6 +18,7 @@ use crate::domain::calendar::{DaySet, Month};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::money::Fen;
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::domain::term::Term;
 use crate::error::AppResult;
 use crate::inspection::scan::{Ctx, Flag, Paid, Whose, month_label, paid_days, present, students_by_id};
@@ -31,11 +32,11 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
     let mine = diesel::alias!(students as mine);
     let in_scope = mine
         .filter(mine.field(students::school_id).eq_any(&cx.ids))
-        .filter(mine.field(students::review).eq("confirmed"))
+        .filter(mine.field(students::review).eq(Review::Confirmed.as_str()))
         .filter(mine.field(students::id_no_hash).is_not_null())
         .select(mine.field(students::id_no_hash));
     let shared: Vec<Option<String>> = students::table
-        .filter(students::review.eq("confirmed"))
+        .filter(students::review.eq(Review::Confirmed.as_str()))
         .filter(students::id_no_hash.eq_any(in_scope))
         .group_by(students::id_no_hash)
         .having(diesel::dsl::count_star().gt(1))
@@ -45,7 +46,7 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
     let mut holders: BTreeMap<String, Vec<(i64, i64, String)>> = BTreeMap::new();
     for chunk in shared.chunks(5000) {
         let rows: Vec<(i64, i64, String, Option<String>)> = students::table
-            .filter(students::review.eq("confirmed"))
+            .filter(students::review.eq(Review::Confirmed.as_str()))
             .filter(students::id_no_hash.eq_any(chunk))
             .select((students::id, students::school_id, students::name, students::id_no_hash))
             .load(conn)?;

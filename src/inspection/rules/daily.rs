@@ -15,6 +15,7 @@ use crate::domain::anomaly::{Rule, whole};
 use crate::domain::calendar::Month;
 use crate::domain::meal_day;
 use crate::domain::status::State;
+use crate::domain::student::Review;
 use crate::error::AppResult;
 use crate::inspection::scan::{Ctx, Flag, month_label};
 use crate::meals::monthly;
@@ -222,7 +223,7 @@ pub(in crate::inspection) fn a26_meals_for_absent(conn: &mut DbConn, cx: &Ctx) -
         .filter(student_spells::state.eq(State::AtSchool.as_str()))
         .filter(student_spells::from_date.le(cx.last))
         .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(cx.first)))
-        .filter(students::review.eq("confirmed"))
+        .filter(students::review.eq(Review::Confirmed.as_str()))
         .select((
             student_spells::student_id,
             student_spells::class_id,

@@ -89,11 +89,7 @@ pub struct LedgerActions {
 
 /// The threshold is set by a county or above, for the tree below it.
 pub(super) fn may_set_threshold(caller: &Caller) -> AppResult<()> {
-    if caller.may(Permission::ApproveLedger) && caller.org_kind.is_county_or_above() {
-        Ok(())
-    } else {
-        Err(AppError::forbidden())
-    }
+    caller.may_at_county(Permission::ApproveLedger)
 }
 
 pub fn ledger_actions(caller: &Caller) -> LedgerActions {

@@ -1,0 +1,94 @@
+//! An area's `/api/v1` routes, each declared once with what it does: the one declaration mounts
+//! the route and writes its entry in the OpenAPI document, so a route cannot go undocumented.
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Responder, web};
+
+/// One operation as the OpenAPI document lists it; the path is relative to `/api/v1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+}
+
+/// Mounts routes on a scope, or (for the document) only lists them.
+pub struct ApiRoutes<'a> {
+    cfg: Option<&'a mut web::ServiceConfig>,
+    tag: &'static str,
+    operations: Vec<Operation>,
+}
+
+impl<'a> ApiRoutes<'a> {
+    /// Routes that are mounted as they are declared.
+    pub fn mount(cfg: &'a mut web::ServiceConfig) -> Self {
+        Self { cfg: Some(cfg), tag: "", operations: Vec::new() }
+    }
+
+    /// Routes that are only listed (what the OpenAPI document is built from).
+    pub fn listing() -> ApiRoutes<'static> {
+        ApiRoutes { cfg: None, tag: "", operations: Vec::new() }
+    }
+
+    /// The document's group for the routes declared after this.
+    pub fn tag(&mut self, tag: &'static str) -> &mut Self {
+        self.tag = tag;
+        self
+    }
+
+    pub fn get<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::GET, path, summary, || web::get().to(handler))
+    }
+
+    pub fn post<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::POST, path, summary, || web::post().to(handler))
+    }
+
+    pub fn put<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::PUT, path, summary, || web::put().to(handler))
+    }
+
+    pub fn delete<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.add(Method::DELETE, path, summary, || web::delete().to(handler))
+    }
+
+    fn add(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        route: impl FnOnce() -> actix_web::Route,
+    ) -> &mut Self {
+        if let Some(cfg) = self.cfg.as_deref_mut() {
+            cfg.route(path, route());
+        }
+        self.operations.push(Operation { method, path, summary, tag: self.tag });
+        self
+    }
+
+    /// What was declared, in order.
+    pub fn operations(self) -> Vec<Operation> {
+        self.operations
+    }
+}
