@@ -15,6 +15,17 @@ use crate::inspection::flags;
 use crate::ledger::entitlement;
 use crate::web::AppState;
 
+/// `launch`, off the async executor (recording the job writes its row, and a big upload's bytes).
+pub async fn start(
+    st: actix_web::web::Data<AppState>,
+    jobs: actix_web::web::Data<Jobs>,
+    caller: Caller,
+    input: JobInput,
+    bytes: Option<Vec<u8>>,
+) -> AppResult<String> {
+    crate::web::blocking(move || launch(&st, &jobs, caller, input, bytes)).await
+}
+
 /// Records the job and starts it; returns its id for the progress page.
 pub fn launch(
     st: &AppState,

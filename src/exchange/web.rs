@@ -13,7 +13,7 @@ use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
 use crate::web::strict::ApiQuery;
-use crate::web::{AppState, Layout, PDF, PageResult, XLSX, download, see_other, upload};
+use crate::web::{AppState, Layout, PDF, PageResult, XLSX, blocking, download, see_other, upload};
 
 pub async fn template(
     st: web::Data<AppState>,
@@ -98,7 +98,7 @@ pub async fn import_submit(
     };
     let school = Some(school).filter(|s| !s.is_empty());
     let input = JobInput::Import { school, filename, options: opts };
-    let job = super::job_runs::launch(&st, &jobs, caller, input, Some(file))?;
+    let job = super::job_runs::start(st, jobs, caller, input, Some(file)).await?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
@@ -117,7 +117,8 @@ pub async fn job_page(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<JobPage> {
-    let job = jobs.get(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let (id, owner) = (path.into_inner(), caller.user_id.unwrap_or(0));
+    let job = blocking(move || jobs.get(&id, owner)).await?;
     let all = job.report.as_ref().map(|r| r.errors.clone()).unwrap_or_default();
     let shown: Vec<RowError> = all.iter().take(500).cloned().collect();
     Ok(JobPage {
@@ -135,7 +136,7 @@ pub async fn api_job(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let job = web::block(move || jobs.get(&id, caller.user_id.unwrap_or(0))).await??;
+    let job = blocking(move || jobs.get(&id, caller.user_id.unwrap_or(0))).await?;
     Ok(HttpResponse::Ok().json(job))
 }
 
@@ -144,7 +145,8 @@ pub async fn job_errors(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let bytes = jobs.error_workbook(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let (id, owner) = (path.into_inner(), caller.user_id.unwrap_or(0));
+    let bytes = blocking(move || jobs.error_workbook(&id, owner)).await?;
     Ok(download(bytes, "导入错误行.xlsx", XLSX))
 }
 
@@ -155,9 +157,12 @@ pub async fn job_restart(
     path: web::Path<String>,
     f: crate::auth::extract::CsrfForm<crate::auth::web::Empty>,
 ) -> PageResult<HttpResponse> {
-    let user = f.user;
-    let (input, bytes) = jobs.input(&path.into_inner(), user.user_id.unwrap_or(0))?;
-    let job = super::job_runs::launch(&st, &jobs, user, input, bytes)?;
+    let (user, id) = (f.user, path.into_inner());
+    let job = blocking(move || {
+        let (input, bytes) = jobs.input(&id, user.user_id.unwrap_or(0))?;
+        super::job_runs::launch(&st, &jobs, user, input, bytes)
+    })
+    .await?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 
@@ -167,7 +172,8 @@ pub async fn job_file(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<HttpResponse> {
-    let (name, bytes) = jobs.file(&path.into_inner(), caller.user_id.unwrap_or(0))?;
+    let (id, owner) = (path.into_inner(), caller.user_id.unwrap_or(0));
+    let (name, bytes) = blocking(move || jobs.file(&id, owner)).await?;
     let kind = if name.ends_with(".pdf") { PDF } else { XLSX };
     Ok(download(bytes, &name, kind))
 }

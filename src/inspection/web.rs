@@ -210,7 +210,7 @@ pub async fn refresh_form(
     let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
     let org = org_or_own(&form.org, &user);
     let input = crate::exchange::jobs::JobInput::Scan { org, term: term.to_string() };
-    let job = crate::exchange::job_runs::launch(&st, &jobs, user, input, None)?;
+    let job = crate::exchange::job_runs::start(st, jobs, user, input, None).await?;
     Ok(see_other(&format!("/jobs/{job}")))
 }
 

@@ -87,7 +87,7 @@ pub async fn act(st: web::Data<AppState>, jobs: web::Data<Jobs>, f: CsrfForm<Act
         // A county's (or a province's) month is long work: a job with progress, on any server.
         "compute" => {
             let input = JobInput::Entitle { org: c.org_code.clone(), month: m.to_string() };
-            job_runs::launch(&st, &jobs, c, input, None).map(|job| format!("/jobs/{job}"))
+            job_runs::start(st.clone(), jobs, c, input, None).await.map(|job| format!("/jobs/{job}"))
         }
         _ => st
             .run(move |conn| match form.action.as_str() {

@@ -622,6 +622,6 @@ pub async fn print_all(
 ) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let term = input::term(&form.term)?.to_string();
-    let job = crate::exchange::job_runs::launch(&st, &jobs, user, JobInput::PrintRosters { term }, None)?;
+    let job = crate::exchange::job_runs::start(st, jobs, user, JobInput::PrintRosters { term }, None).await?;
     Ok(see_other(&format!("/jobs/{job}")))
 }

@@ -43,6 +43,16 @@ impl AppState {
     }
 }
 
+/// Blocking work that needs no pooled connection of its own (the job queue keeps its pool), off
+/// the async executor.
+pub async fn blocking<T, F>(f: F) -> AppResult<T>
+where
+    F: FnOnce() -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await?
+}
+
 /// An error on a page: the login page for an expired session, otherwise a page in Chinese.
 pub struct PageError(pub AppError);
 
