@@ -158,6 +158,12 @@ impl Caller {
         self.system
     }
 
+    /// Whether the caller acts for the org itself (the command line stands in for every org):
+    /// what only a school does for itself, its meals, menus, stock and purchases.
+    pub fn acts_for(&self, org_code: &str) -> bool {
+        self.system || self.org_code == org_code
+    }
+
     pub fn may(&self, p: Permission) -> bool {
         self.system || self.roles.may(p)
     }

@@ -255,7 +255,7 @@ pub fn may_record(caller: &Caller, school: &Org) -> AppResult<()> {
     if school.kind != OrgKind::School {
         return Err(AppError::field("school", "purchase.school", format!("“{}”不是学校：采购记在学校", school.name)));
     }
-    if !caller.is_cli() && caller.org_id != school.id {
+    if !caller.acts_for(&school.code) {
         return Err(AppError::new(
             ErrorKind::Forbidden,
             "purchase.not_own_school",

@@ -175,7 +175,7 @@ pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppR
     if !caller.may(Permission::RecordMeals) {
         return Err(AppError::forbidden());
     }
-    if !super::is_own_school(caller, school_code) {
+    if !caller.acts_for(school_code) {
         return Err(AppError::invalid("canteen.not_own_school", format!("由{school_name}本校填写")));
     }
     Ok(())

@@ -287,7 +287,7 @@ pub fn may_record(caller: &Caller, sheet: &DaySheet) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     let (day, name) = (sheet.day, &sheet.school_name);
-    if !super::is_own_school(caller, &sheet.school) {
+    if !caller.acts_for(&sheet.school) {
         return Err(AppError::invalid("meals.not_own_school", format!("就餐日报由{name}本校填报")));
     }
     if day > today() {

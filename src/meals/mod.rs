@@ -19,11 +19,3 @@ pub mod settings;
 pub mod stock;
 pub mod stock_web;
 pub mod web;
-
-use crate::auth::Caller;
-
-/// Whether the caller is the school's own (the command line stands in for every school): only
-/// a school records its own meals, menus and stock.
-pub(crate) fn is_own_school(caller: &Caller, school_code: &str) -> bool {
-    caller.is_cli() || caller.org_code == school_code
-}

@@ -139,7 +139,7 @@ pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppR
     if !caller.may(Permission::RecordMeals) {
         return Err(AppError::forbidden());
     }
-    if !super::is_own_school(caller, school_code) {
+    if !caller.acts_for(school_code) {
         return Err(AppError::new(
             ErrorKind::Forbidden,
             "stock.not_own_school",

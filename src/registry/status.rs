@@ -519,37 +519,44 @@ fn refusal(r: status::Refusal) -> AppError {
 pub fn kinds_open(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeKind>> {
     caller.require(conn, Permission::ViewStudents, "status_change_kinds")?;
     let (student, school) = student_in_scope(conn, caller, student_id)?;
+    let in_progress = change_in_progress(conn, student.id)?;
     let (_, state, grade) = standing(conn, &student)?;
     let mut open = Vec::new();
     for kind in status::ALL_KINDS.into_iter().filter(|k| *k != ChangeKind::Transfer) {
-        if may_open(conn, &student, kind).is_err() || kind.check(state, grade).is_err() {
+        if may_open(&student, in_progress.as_ref(), kind).is_err() || kind.check(state, grade).is_err() {
             continue;
         }
-        let (chain, orgs) = local_chain(conn, kind, &school)?;
-        if first_step_is_callers(caller, &chain, &orgs).is_ok() {
+        // Only the first step's org is needed to know who opens the change.
+        let Some(first) = chain(conn, kind, Route::Local)?.into_iter().next() else { continue };
+        let org = step_org(conn, first.level, &school)?;
+        if first_step_is_callers(caller, &first, &org).is_ok() {
             open.push(kind);
         }
     }
     Ok(open)
 }
 
+/// The student's change in progress, if any: its id and kind code.
+fn change_in_progress(conn: &mut DbConn, student_id: i64) -> AppResult<Option<(i64, String)>> {
+    Ok(status_changes::table
+        .filter(status_changes::student_id.eq(student_id))
+        .filter(status_changes::status.eq("open"))
+        .select((status_changes::id, status_changes::kind))
+        .first(conn)
+        .optional()?)
+}
+
 /// Whether a change of `kind` may be opened for the student at all: confirmed into the database,
 /// and none open already (one at a time).
-fn may_open(conn: &mut DbConn, student: &StudentRow, kind: ChangeKind) -> AppResult<()> {
+fn may_open(student: &StudentRow, in_progress: Option<&(i64, String)>, kind: ChangeKind) -> AppResult<()> {
     if student.review != Review::Confirmed {
         return Err(AppError::conflict(
             "change.not_confirmed",
             format!("“{}”尚未确认入库，不能办理学籍异动；请直接修改或删除该记录", student.name),
         ));
     }
-    let open: Option<(i64, String)> = status_changes::table
-        .filter(status_changes::student_id.eq(student.id))
-        .filter(status_changes::status.eq("open"))
-        .select((status_changes::id, status_changes::kind))
-        .first(conn)
-        .optional()?;
-    if let Some((id, k)) = open {
-        let label = ChangeKind::parse(&k).map(|k| k.label()).unwrap_or("异动");
+    if let Some((id, k)) = in_progress {
+        let label = ChangeKind::parse(k).map(|k| k.label()).unwrap_or("异动");
         let code = if kind == ChangeKind::Transfer && k == ChangeKind::Transfer.code() {
             "transfer.already_open"
         } else {
@@ -563,11 +570,9 @@ fn may_open(conn: &mut DbConn, student: &StudentRow, kind: ChangeKind) -> AppRes
     Ok(())
 }
 
-/// Whether the caller is who a chain's first step names (the command line stands in for all).
-fn first_step_is_callers(caller: &Caller, chain: &[StepSpec], orgs: &[Org]) -> AppResult<()> {
-    let (Some(first), Some(org)) = (chain.first(), orgs.first()) else {
-        return Err(AppError::internal_msg("workflow.empty", "异动流程没有环节".into()));
-    };
+/// Whether the caller is who a chain's first step (acting at `org`) names; the command line
+/// stands in for all.
+fn first_step_is_callers(caller: &Caller, first: &StepSpec, org: &Org) -> AppResult<()> {
     if !caller.is_cli()
         && status::may_act(&org.path, first.role, caller.org_path(), |r| caller.roles.contains(r), false).is_none()
     {
@@ -626,7 +631,7 @@ fn common_checks(
     kind: ChangeKind,
     effective: NaiveDate,
 ) -> AppResult<i32> {
-    may_open(conn, student, kind)?;
+    may_open(student, change_in_progress(conn, student.id)?.as_ref(), kind)?;
     let (tl, state, grade) = standing(conn, student)?;
     kind.check(state, grade).map_err(refusal)?;
     tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
@@ -820,7 +825,10 @@ fn open_change(
     chain: &[StepSpec],
     orgs: &[Org],
 ) -> AppResult<i64> {
-    first_step_is_callers(caller, chain, orgs)?;
+    let (Some(first), Some(org)) = (chain.first(), orgs.first()) else {
+        return Err(AppError::internal_msg("workflow.empty", "异动流程没有环节".into()));
+    };
+    first_step_is_callers(caller, first, org)?;
     let day = today();
     let id: i64 = diesel::insert_into(status_changes::table)
         .values((

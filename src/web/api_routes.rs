@@ -43,7 +43,7 @@ impl<'a> ApiRoutes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(Method::GET, path, summary, || web::get().to(handler))
+        self.on(Method::GET, path, handler, summary)
     }
 
     pub fn post<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
@@ -52,7 +52,7 @@ impl<'a> ApiRoutes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(Method::POST, path, summary, || web::post().to(handler))
+        self.on(Method::POST, path, handler, summary)
     }
 
     pub fn put<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
@@ -61,7 +61,7 @@ impl<'a> ApiRoutes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(Method::PUT, path, summary, || web::put().to(handler))
+        self.on(Method::PUT, path, handler, summary)
     }
 
     pub fn delete<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
@@ -70,18 +70,18 @@ impl<'a> ApiRoutes<'a> {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.add(Method::DELETE, path, summary, || web::delete().to(handler))
+        self.on(Method::DELETE, path, handler, summary)
     }
 
-    fn add(
-        &mut self,
-        method: Method,
-        path: &'static str,
-        summary: &'static str,
-        route: impl FnOnce() -> actix_web::Route,
-    ) -> &mut Self {
+    /// Mounts (unless only listing) and lists one operation.
+    fn on<F, Args>(&mut self, method: Method, path: &'static str, handler: F, summary: &'static str) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
         if let Some(cfg) = self.cfg.as_deref_mut() {
-            cfg.route(path, route());
+            cfg.route(path, web::method(method.clone()).to(handler));
         }
         self.operations.push(Operation { method, path, summary, tag: self.tag });
         self
