@@ -5,10 +5,11 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, Responder, web};
 
 use crate::error::{AppError, ErrorKind};
 use crate::exchange::jobs::Jobs;
+use crate::web::api_doc::{ApiOutput, OperationDoc, Schemas};
 use crate::web::api_routes::{ApiRoutes, Operation};
 use crate::web::{AppState, PageError, PageResult, openapi};
 use crate::{audit, auth, exchange, inspection, ledger, meals, org, programme, registry, reports};
@@ -95,8 +96,25 @@ pub fn operations() -> Vec<Operation> {
     r.operations()
 }
 
-async fn openapi_document() -> HttpResponse {
-    HttpResponse::Ok().json(openapi::build(&operations()))
+async fn openapi_document() -> OpenApi {
+    OpenApi(openapi::build(&operations()))
+}
+
+/// The document itself, described by the OpenAPI 3.1 schema.
+struct OpenApi(serde_json::Value);
+
+impl Responder for OpenApi {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _: &actix_web::HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().json(self.0)
+    }
+}
+
+impl ApiOutput for OpenApi {
+    fn describe(_: &mut Schemas, doc: &mut OperationDoc) {
+        let schema = serde_json::json!({ "$ref": "https://spec.openapis.org/oas/3.1/schema/2022-10-07" });
+        doc.respond_json(200, "OpenAPI 3.1 文档", schema);
+    }
 }
 
 /// The request span without the query string: a query can hold a name or an ID number that

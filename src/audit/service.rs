@@ -98,7 +98,7 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
@@ -450,7 +450,7 @@ fn truncated(anchored: i64, last: i64) -> String {
 }
 
 /// Filters for the audit viewer.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct AuditFilter {
     #[serde(default)]
     pub action: String,

@@ -1,6 +1,6 @@
 //! The audit viewer (审计管理员 only) and its API twin.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
 
@@ -8,6 +8,7 @@ use super::service::{self, AuditFilter, AuditRow};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::Permission;
 use crate::error::AppResult;
+use crate::web::api_doc::{Body, Reply};
 use crate::web::strict::ApiQuery;
 use crate::web::{AppState, Layout, PageResult};
 
@@ -47,7 +48,7 @@ pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     q: ApiQuery<AuditFilter>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let f = q.into_inner();
     let rows = st
         .run(move |conn| {
@@ -55,5 +56,5 @@ pub async fn api_list(
             service::list(conn, c.scope(), &f)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(Reply(rows))
 }

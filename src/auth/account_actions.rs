@@ -11,7 +11,7 @@ use crate::domain::role::{Permission, Role};
 use crate::error::{AppError, AppResult};
 
 /// What the caller may do with one account.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AccountActions {
     pub reset_password: bool,
     pub disable: bool,
@@ -87,7 +87,8 @@ pub fn may_grant(caller: &Caller, created_by: Option<&str>) -> AppResult<()> {
 }
 
 /// What the caller may do with a request waiting for a second officer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AccountRequestActions")]
 pub struct RequestActions {
     /// 授权启用 a new account.
     pub grant: bool,

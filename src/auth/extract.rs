@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, csrf, session};
 use crate::error::{AppError, ErrorKind};
+use crate::web::api_doc::{ApiInput, OperationDoc, Schemas};
 use crate::web::{AppState, PageError};
 
 pub const SESSION_COOKIE: &str = "mealroll_session";
@@ -71,6 +72,12 @@ impl FromRequest for PageUser {
 
 /// A caller of `/api/v1` (bearer token; cookies are not accepted there, so no CSRF applies).
 pub struct ApiUser(pub Caller);
+
+impl ApiInput for ApiUser {
+    fn describe(_: &mut Schemas, doc: &mut OperationDoc) {
+        doc.authenticated = true;
+    }
+}
 
 impl FromRequest for ApiUser {
     type Error = AppError;

@@ -14,7 +14,7 @@ use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
 use crate::error::{AppError, AppResult, ErrorKind};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct LoginInput {
     pub username: String,
     pub password: String,
@@ -403,7 +403,7 @@ fn retire_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTi
 
 // ---------------------------------------------------------------- accounts
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UserView {
     pub id: i64,
     pub username: String,
@@ -420,7 +420,7 @@ pub struct UserView {
     pub actions: AccountActions,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
@@ -432,7 +432,7 @@ pub struct NewUser {
 }
 
 /// What the creator is shown once: the initial password and, where needed, the TOTP secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Credentials {
     pub user_id: i64,
     pub username: String,
@@ -579,7 +579,7 @@ fn open_request(conn: &mut DbConn, user_id: i64, action: &str, by: &str, now: Na
 }
 
 /// A step on an account waiting for another officer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccountRequest {
     pub id: i64,
     pub user_id: i64,
@@ -637,7 +637,7 @@ pub fn open_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Accoun
         .collect())
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct UserFilter {
     #[serde(default)]
     pub q: String,
@@ -731,7 +731,7 @@ pub fn get_user(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<UserVi
 }
 
 /// What an administrator can do to an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountAction {
     /// 系统管理员: a new random password, to be changed at next login.

@@ -5,13 +5,15 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::csrf;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser, SESSION_COOKIE, client_ip};
 use crate::auth::service::{self, AccountAction, Credentials, LoginInput, NewUser, UserFilter, UserView};
 use crate::domain::role::{ALL_ROLES, Permission, Role};
 use crate::error::{AppError, AppResult};
+use crate::web::api_doc::{Body, Created, NoContent, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, see_other};
 
@@ -326,7 +328,7 @@ fn html(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ActionForm {
     action: AccountAction,
 }
@@ -354,64 +356,88 @@ pub async fn api_token(
     req: HttpRequest,
     st: web::Data<AppState>,
     body: ApiJson<LoginInput>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let input = body.into_inner();
     let ip = client_ip(&req);
     let st2 = st.clone();
     let token =
         st.run(move |conn| service::login(conn, &st2.keys, &st2.settings, &input, &ip, crate::clock::now())).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token })))
+    Ok(Reply(Token { token }))
 }
 
-pub async fn api_logout(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<HttpResponse> {
+/// A bearer token for `Authorization: Bearer …`.
+#[derive(Serialize, JsonSchema)]
+pub struct Token {
+    token: String,
+}
+
+pub async fn api_logout(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<NoContent> {
     st.run(move |conn| service::logout(conn, &caller, crate::clock::now())).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(NoContent)
 }
 
-pub async fn api_me(ApiUser(caller): ApiUser) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "user_id": caller.user_id,
-        "username": caller.username,
-        "display_name": caller.display_name,
-        "org": { "code": caller.org_code, "name": caller.org_name, "kind": caller.org_kind.as_str() },
-        "roles": caller.roles.iter().map(Role::as_str).collect::<Vec<_>>(),
-    }))
+pub async fn api_me(ApiUser(caller): ApiUser) -> Reply<impl Body> {
+    Reply(Me {
+        user_id: caller.user_id,
+        username: caller.username,
+        display_name: caller.display_name,
+        org: MyOrg { code: caller.org_code, name: caller.org_name, kind: caller.org_kind.as_str() },
+        roles: caller.roles.iter().map(Role::as_str).collect(),
+    })
+}
+
+/// Who the token belongs to.
+#[derive(Serialize, JsonSchema)]
+pub struct Me {
+    /// None for the command line's own caller.
+    user_id: Option<i64>,
+    username: String,
+    display_name: String,
+    org: MyOrg,
+    roles: Vec<&'static str>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MyOrg {
+    code: String,
+    name: String,
+    kind: &'static str,
 }
 
 pub async fn api_users(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<UserFilter>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let f = q.into_inner();
     let users = st.run(move |conn| service::list_users(conn, &caller, &f)).await?;
-    Ok(HttpResponse::Ok().json(users))
+    Ok(Reply(users))
 }
 
 pub async fn api_user(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let user = st.run(move |conn| service::get_user(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(user))
+    Ok(Reply(user))
 }
 
 pub async fn api_user_create(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<NewUser>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let input = body.into_inner();
     let st2 = st.clone();
     let creds = st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, crate::clock::now())).await?;
-    Ok(HttpResponse::Created().json(creds))
+    Ok(Created::new(creds))
 }
 
 /// The steps on accounts waiting for another officer (grants, disabling an officer).
-pub async fn api_account_requests(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(st.run(move |conn| service::open_requests(conn, &caller)).await?))
+pub async fn api_account_requests(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<Reply<impl Body>> {
+    Ok(Reply(st.run(move |conn| service::open_requests(conn, &caller)).await?))
 }
 
 pub async fn api_user_action(
@@ -419,11 +445,18 @@ pub async fn api_user_action(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<ActionForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let action = body.into_inner().action;
     let st2 = st.clone();
     let creds =
         st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, crate::clock::now())).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "credentials": creds })))
+    Ok(Reply(Acted { ok: true, credentials: creds }))
+}
+
+/// An action on an account; a reset gives the new credentials once.
+#[derive(Serialize, JsonSchema)]
+pub struct Acted {
+    ok: bool,
+    credentials: Option<Credentials>,
 }

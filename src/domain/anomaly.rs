@@ -8,7 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 /// How much a flag weighs: 提示 asks for a look, 预警 warns, 拒付 holds the money back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Review,
@@ -43,7 +43,7 @@ impl Severity {
 /// Where a stored flag stands (SPEC §10): open → explained by the school → accepted or rejected
 /// by the county; dismissed as a false alarm; turned into a finding; or closed by a rescan that no
 /// longer finds it (the data was corrected).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FlagState {
     Open,
@@ -182,7 +182,7 @@ impl FlagAction {
 }
 
 /// One rule of the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub enum Rule {
     A01,
     A02,
@@ -217,7 +217,7 @@ pub enum Rule {
 }
 
 /// What a rule is, for people.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub rule: Rule,
     pub code: &'static str,

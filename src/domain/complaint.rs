@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// What a complaint is about, as the county bulletins count them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 饭菜质量、食品安全.
@@ -53,8 +53,9 @@ impl Category {
 }
 
 /// Where a complaint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "ComplaintStatus")]
 pub enum Status {
     /// Received, nobody has acted yet.
     Received,

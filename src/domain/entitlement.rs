@@ -10,7 +10,7 @@ use super::money::Fen;
 use super::programme::YIBU_DAYS_PER_YEAR;
 
 /// How leaving a school counts (joining always counts from its own date).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 pub enum Rule {
     /// Eligible up to the day before leaving.
     Day,

@@ -46,7 +46,7 @@ impl Fund {
 
 /// What an expenditure bought. Only food for the children (meal fund) or the boarders' allowance
 /// paid into their aid cards (一补) may be booked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, schemars::JsonSchema)]
 pub enum Category {
     GrainOil,
     MeatEggMilk,
@@ -111,7 +111,17 @@ impl Category {
 /// Where a request to the ledger stands. Stored and sent by its snake_case name (strum and
 /// serde spell it the same), shown by its label.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::EnumString, strum::IntoStaticStr, strum::EnumIter,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -265,7 +275,7 @@ pub struct Flow {
 }
 
 /// Money passed on (or still held) later than the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Late {
     /// The outflow; 0 for money still held.
     pub id: i64,
@@ -339,7 +349,8 @@ pub struct Figures {
 }
 
 /// What reconciliation points out, with its code for machines and its words for people.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "LedgerFlag")]
 pub struct Flag {
     pub code: &'static str,
     pub message: String,

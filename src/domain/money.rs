@@ -71,6 +71,26 @@ impl Serialize for Fen {
     }
 }
 
+/// Written as yuan with two decimals, so the API document says so.
+impl schemars::JsonSchema for Fen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Fen".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^-?[0-9]+\\.[0-9]{2}$",
+            "description": "金额，元，两位小数",
+            "examples": ["4.00"],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

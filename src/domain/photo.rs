@@ -11,7 +11,7 @@ const MIN_DPI: f64 = 150.0;
 /// Pixels a photo may have (26 × 32 mm at 1,000 dpi is 1,024 × 1,260): what decoding it can cost.
 pub const MAX_PIXELS: u32 = 1_200 * 1_500;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct PhotoInfo {
     pub width: u16,
     pub height: u16,

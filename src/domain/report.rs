@@ -361,7 +361,7 @@ fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error
 
 /// A figure: a count, an amount, or words. Stored snapshots read back the same (an amount is
 /// a decimal string, tried before words).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Value {
     Count(i64),
@@ -580,7 +580,7 @@ pub fn due_date(period: &Span) -> NaiveDate {
 }
 
 /// A figure that changed between two submissions of the same report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellChange {
     /// The row (its school, or 第N行), and the column's heading.
     pub row: String,

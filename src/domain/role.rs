@@ -16,6 +16,7 @@ use std::fmt;
     Ord,
     Hash,
     serde::Serialize,
+    schemars::JsonSchema,
     strum::EnumString,
     strum::IntoStaticStr,
     strum::EnumIter,

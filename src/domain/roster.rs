@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::term::Term;
 
 /// One child on the roster, as true on the snapshot date and as printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RosterLine {
     pub student_id: i64,
     pub student_no: String,
@@ -104,7 +104,7 @@ pub fn content_hash(school_code: &str, term: Term, snapshot: NaiveDate, lines: &
 
 /// Who joined, who left and who changed between two versions; reasons are filled in by the
 /// caller, which knows the timelines.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diff {
     pub from_version: i32,
     /// The version compared with is the last archived (备案) one: what the county signed off, so
@@ -116,7 +116,7 @@ pub struct Diff {
     pub changed: Vec<DiffEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiffEntry {
     pub student_id: i64,
     pub student_no: String,
@@ -168,7 +168,8 @@ pub fn diff(from_version: i32, old: &[RosterLine], new: &[RosterLine]) -> Diff {
 
 /// Where a version stands in its flow. Only the newest version of a term moves on; older
 /// ones keep the state they reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename = "RosterStatus")]
 pub enum Status {
     Draft,
     Signed,

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
 /// How schools are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Random,
@@ -60,7 +60,7 @@ pub struct Candidate {
 
 /// One drawn school: its code, its risk when drawn by risk (none when drawn at random), and the
 /// children drawn, ordered by number for the visit sheet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Drawn {
     pub school: String,
     pub risk: Option<f64>,

@@ -167,7 +167,20 @@ pub fn field_by_header(header: &str) -> Option<&'static Field> {
 /// Where a record stands with the county: entered and waiting (待县级确认), confirmed into the
 /// database (已确认入库, the only state that counts for meals and money), or held as a possible
 /// duplicate (问题学籍). Stored and sent by its snake_case name, shown by its label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumString, strum::IntoStaticStr)]
+#[derive(
+    schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Review {
@@ -220,7 +233,7 @@ impl Issue {
 
 /// A student record that passed every rule: normalised values by field key (codes as codes,
 /// dates as YYYY-MM-DD, yes/no as 1/0, empty optional fields absent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StudentRecord(BTreeMap<String, String>);
 
 impl StudentRecord {

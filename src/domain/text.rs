@@ -38,9 +38,43 @@ pub fn digits(label: &str, input: &str, min: usize, max: usize) -> Result<String
     Ok(s)
 }
 
+/// For `#[serde(deserialize_with)]` on an optional filter: blank (a form's "全部") is none, and
+/// anything else must be one of the names, or the request is refused naming the values allowed —
+/// a misspelt filter must not quietly match nothing.
+pub fn blank_or_one_of<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr + strum::VariantNames,
+{
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("“{v}”无效，应为 {}", T::VARIANTS.join("、")))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_is_blank_or_one_of_its_names() {
+        use crate::domain::student::Review;
+        #[derive(serde::Deserialize)]
+        struct F {
+            #[serde(default, deserialize_with = "blank_or_one_of")]
+            review: Option<Review>,
+        }
+        let read = |json: &str| serde_json::from_str::<F>(json).map(|f| f.review).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"review": " "}"#), Ok(None));
+        assert_eq!(read(r#"{}"#), Ok(None));
+        assert_eq!(read(r#"{"review": "problem"}"#), Ok(Some(Review::Problem)));
+        let refused = read(r#"{"review": "problm"}"#).expect_err("a misspelt name");
+        assert!(refused.contains("“problm”无效，应为 pending、confirmed、problem"), "{refused}");
+    }
 
     #[test]
     fn keeps_rare_characters_and_normalises_to_nfc() {

@@ -43,7 +43,7 @@ pub struct ImportOptions {
 pub const START_HEADERS: [&str; 3] = ["入校日期", "到校日期", "注册日期"];
 
 /// One rejected cell or row: where (sheet, Excel row, column) and what (code, message).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct RowError {
     pub sheet: String,
     pub row: u32,
@@ -53,7 +53,7 @@ pub struct RowError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct ImportReport {
     pub rows: usize,
     pub imported: usize,

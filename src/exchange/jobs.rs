@@ -89,7 +89,8 @@ impl JobKind {
 }
 
 /// A finished job's result in words, with where to look at it (a month's subsidies, the flags).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "JobSummary")]
 pub struct Summary {
     pub text: String,
     pub href: String,
@@ -104,7 +105,7 @@ enum Stored {
     Summary(Summary),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Running,
@@ -131,7 +132,7 @@ impl JobStatus {
 }
 
 /// A job as its page shows it (its files are fetched on their own).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct JobState {
     pub id: String,
     /// Who started it: only they see it.

@@ -12,6 +12,7 @@ use super::jobs::{JobInput, JobState, Jobs};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult};
+use crate::web::api_doc::{Body, Checked, FileReply, Reply};
 use crate::web::strict::ApiQuery;
 use crate::web::{AppState, Layout, PDF, PageResult, XLSX, blocking, download, see_other, upload};
 
@@ -32,7 +33,7 @@ pub async fn template(
     Ok(download(bytes, &format!("学生基本信息导入模板_{code}.xlsx"), XLSX))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ExportQuery {
     #[serde(default)]
     class_id: Option<i64>,
@@ -134,10 +135,10 @@ pub async fn api_job(
     jobs: web::Data<Jobs>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let job = blocking(move || jobs.get(&id, caller.user_id.unwrap_or(0))).await?;
-    Ok(HttpResponse::Ok().json(job))
+    Ok(Reply(job))
 }
 
 pub async fn job_errors(
@@ -178,7 +179,7 @@ pub async fn job_file(
     Ok(download(bytes, &name, kind))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ImportQuery {
     #[serde(default)]
     school: Option<String>,
@@ -208,7 +209,7 @@ pub async fn api_import(
     ApiUser(caller): ApiUser,
     q: ApiQuery<ImportQuery>,
     upload::ApiBody(body): upload::ApiBody<{ super::guard::MAX_UPLOAD }>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Checked<impl Body>> {
     let q = q.into_inner();
     let filename = q.filename.unwrap_or_else(|| "upload.xlsx".into());
     let opts = ImportOptions {
@@ -222,19 +223,14 @@ pub async fn api_import(
             import::import_students(conn, &caller, q.school.as_deref(), &body, &filename, opts, &|_, _| {})
         })
         .await?;
-    let status = if report.errors.is_empty() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(HttpResponse::build(status).json(report))
+    Ok(Checked { refused: !report.errors.is_empty(), report })
 }
 
 pub async fn api_template(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let code = path.into_inner();
     let k = code.clone();
     let bytes = st
@@ -243,7 +239,7 @@ pub async fn api_template(
             super::template::write(&[])
         })
         .await?;
-    Ok(download(bytes, &format!("学生基本信息导入模板_{code}.xlsx"), XLSX))
+    Ok(FileReply(download(bytes, &format!("学生基本信息导入模板_{code}.xlsx"), XLSX)))
 }
 
 pub async fn api_export(
@@ -251,11 +247,11 @@ pub async fn api_export(
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
     q: ApiQuery<ExportQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let code = path.into_inner();
     let (k, class) = (code.clone(), q.class_id);
     let bytes = st.run(move |conn| import::export_students(conn, &caller, &k, class)).await?;
-    Ok(download(bytes, &format!("学生基本信息_{code}.xlsx"), XLSX))
+    Ok(FileReply(download(bytes, &format!("学生基本信息_{code}.xlsx"), XLSX)))
 }
 
 /// The class's student information forms (PDF), built off the async executor.
@@ -273,8 +269,8 @@ pub async fn api_student_forms(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let id = path.into_inner();
     let (name, bytes) = st.run(move |conn| super::student_form::class_forms(conn, &caller, id)).await?;
-    Ok(download(bytes, &name, PDF))
+    Ok(FileReply(download(bytes, &name, PDF)))
 }

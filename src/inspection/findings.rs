@@ -27,7 +27,7 @@ use crate::org::service::org_in_scope;
 use crate::registry::changes::{Upload, store_evidence};
 
 /// What an inspector records (text as typed; evidence files beside it).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewFinding {
     #[serde(default)]
     pub school: String,
@@ -52,7 +52,7 @@ pub struct NewFinding {
 }
 
 /// A finding as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub id: i64,
     pub school: String,
@@ -374,7 +374,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> A
 
 /// What a step carries: the rectification and deadline (the county), the answer (the school),
 /// the verifier's note.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct StepForm {
     #[serde(default)]
     pub step: String,
@@ -477,7 +477,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
 
 /// What a link names: a ledger request (the recovery), a key-information change request or a
 /// status change, by id.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct LinkForm {
     #[serde(default)]
     pub kind: String,
@@ -657,7 +657,7 @@ pub fn opened_from<T>(
 }
 
 /// A recovery (追回) as the county's finance fills it in on the finding's page.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct RecoverForm {
     /// Yuan; empty takes the finding's amount.
     #[serde(default)]

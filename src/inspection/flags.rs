@@ -28,7 +28,7 @@ use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
 /// What a rescan changed.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Refreshed {
     pub raised: usize,
     pub closed: usize,
@@ -210,7 +210,7 @@ pub(super) fn event(
 }
 
 /// A stored flag as lists show it (学籍号 masked).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StoredFlag {
     pub id: i64,
     pub term: String,
@@ -330,7 +330,7 @@ pub fn list(
 }
 
 /// One step of a flag's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Step {
     pub at: NaiveDateTime,
     pub actor: String,

@@ -24,7 +24,7 @@ use crate::org::service::org_in_scope;
 use crate::programme::config;
 
 /// One school's risk for a term.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SchoolRisk {
     pub school: String,
     pub school_name: String,

@@ -38,7 +38,7 @@ pub struct Ask {
 }
 
 /// What someone typed (a form, a JSON body, the command line), every field still text.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct AskForm {
     #[serde(default)]
     pub org: String,
@@ -91,7 +91,7 @@ impl AskForm {
 }
 
 /// A drawn sample (the shape `mealroll inspect sample --json` prints).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Sample {
     pub seed: u64,
     pub method: Method,
@@ -267,7 +267,7 @@ pub fn plan(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(i64, Sa
 }
 
 /// A plan as its page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlanView {
     pub id: i64,
     pub county: String,
@@ -283,7 +283,7 @@ pub struct PlanView {
     pub visits: Vec<VisitView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct VisitView {
     pub id: i64,
     pub seq: i32,
@@ -300,7 +300,8 @@ pub struct VisitView {
 }
 
 /// A sampled child as the visit sheet lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SampledChild")]
 pub struct Child {
     pub seq: i32,
     pub student_no: String,

@@ -29,7 +29,8 @@ use crate::org::service::org_in_scope;
 use crate::programme::calendar::Calendars;
 
 /// One flag.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename = "ScanFlag")]
 pub struct Flag {
     pub rule: &'static str,
     pub severity: Severity,
@@ -68,7 +69,8 @@ impl Flag {
 }
 
 /// A scan's answer (the shape `mealroll inspect scan --json` and `/api/v1/anomalies` print).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AnomalyScan")]
 pub struct Scan {
     pub org: String,
     pub org_name: String,

@@ -19,7 +19,7 @@ use crate::org::model::ancestor_paths;
 use crate::org::service::org_in_scope;
 
 /// One stored setting, as the history lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Setting {
     pub id: i64,
     pub org: String,
@@ -111,7 +111,7 @@ impl Settings {
 }
 
 /// A rule's standing for an org, for the settings page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Standing {
     pub code: &'static str,
     pub title: &'static str,

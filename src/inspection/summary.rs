@@ -17,7 +17,8 @@ use crate::domain::term::Term;
 use crate::error::AppResult;
 use crate::ledger::fund::RequestKind;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "FindingSummary")]
 pub struct Summary {
     pub schools_planned: usize,
     pub schools_visited: usize,

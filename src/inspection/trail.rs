@@ -21,7 +21,7 @@ use crate::org::service::org_in_scope;
 /// Security events, not changes: the audit officer's part of the log.
 const SECURITY: [&str; 6] = ["login", "logout", "user.", "access.", "csrf.", "demo."];
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct TrailQuery {
     /// A school's 学校标识码; empty for the whole scope.
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct TrailQuery {
 }
 
 /// One change as the inspector reads it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrailRow {
     pub id: i64,
     /// Beijing time, to the second.

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 pub const RECOUNT_GAP: i64 = 10;
 
 /// One drawn child's ticks.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
 pub struct Tick {
     pub seq: i32,
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct Tick {
 }
 
 /// What a visit recorded, as typed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct VisitForm {
     #[serde(default)]
     pub visited_on: String,

@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::findings::{self, FindingView, NewFinding};
 use super::flags::{self, StoredFlag};
@@ -25,10 +26,11 @@ use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::jobs::Jobs;
 use crate::registry::changes::{MAX_EVIDENCE, Upload};
+use crate::web::api_doc::{Body, Created, FileReply, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct Query {
     #[serde(default)]
     org: String,
@@ -83,15 +85,15 @@ pub async fn scan_page(
     })
 }
 
-pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: ApiQuery<Query>) -> AppResult<HttpResponse> {
+pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: ApiQuery<Query>) -> AppResult<Reply<impl Body>> {
     let (org, span, rules) = q.parse(&caller)?;
     let scan = st.run(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
-    Ok(HttpResponse::Ok().json(scan))
+    Ok(Reply(scan))
 }
 
 // ------------------------------------------------------------------------- stored flags
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FlagsQuery {
     #[serde(default)]
     org: String,
@@ -172,15 +174,15 @@ pub async fn flags_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
     let pending = q.pending_only();
     let (org, flags) = st.run(move |conn| flags::list(conn, &caller, &org, term, pending)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org.code, "term": term.to_string(), "flags": flags})))
+    Ok(Reply(FlagList { org: org.code, term: term.to_string(), flags }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RefreshBody {
     #[serde(default)]
     org: String,
@@ -218,11 +220,11 @@ pub async fn refresh_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<RefreshBody>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let term = Term::parse(body.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
     let org = org_or_own(&body.org, &caller);
     let (org, done) = st.run(move |conn| refresh_for(conn, &caller, &org, term)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org, "term": term.to_string(), "result": done})))
+    Ok(Reply(Refresh { org, term: term.to_string(), result: done }))
 }
 
 // ------------------------------------------------------------------------------ one flag
@@ -273,7 +275,7 @@ pub async fn flag(
     Ok(flag_page(&st, caller, path.into_inner(), FormErrors::none(), flash.message()).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ActBody {
     #[serde(default)]
     action: String,
@@ -298,10 +300,10 @@ pub async fn flag_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let (flag, steps) = st.run(move |conn| flags::get(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"flag": flag, "history": steps})))
+    Ok(Reply(FlagDetail { flag, history: steps }))
 }
 
 pub async fn act_api(
@@ -309,15 +311,15 @@ pub async fn act_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<ActBody>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let flag = st.run(move |conn| flags::act(conn, &caller, id, &body.action, &body.note)).await?;
-    Ok(HttpResponse::Ok().json(flag))
+    Ok(Reply(flag))
 }
 
 // ----------------------------------------------------------------------------- settings
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct OrgQuery {
     #[serde(default)]
     org: String,
@@ -373,7 +375,7 @@ pub async fn rules(
     Ok(rules_page(&st, caller, org, FormErrors::none(), flash).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SettingBody {
     #[serde(default)]
     rule: String,
@@ -411,20 +413,20 @@ pub async fn rules_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<OrgQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let org = org_or_own(&q.org, &caller);
     let (rules, history) = st.run(move |conn| settings::standing(conn, &caller, &org)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"rules": rules, "history": history})))
+    Ok(Reply(Rules { rules, history }))
 }
 
 pub async fn rules_set_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<SettingBody>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let change = body.into_inner().change();
     let set = st.run(move |conn| settings::set(conn, &caller, &change)).await?;
-    Ok(HttpResponse::Created().json(set))
+    Ok(Created::new(set))
 }
 
 // ------------------------------------------------------------------------------ risk list
@@ -463,11 +465,11 @@ pub async fn risk_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
     let (org, schools) = st.run(move |conn| risk::ranked(conn, &caller, &org, term)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org.code, "term": term.to_string(), "schools": schools})))
+    Ok(Reply(RiskList { org: org.code, term: term.to_string(), schools }))
 }
 
 // ------------------------------------------------------------------------- spot checks
@@ -607,41 +609,39 @@ pub async fn visit_report_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(i64, i64)>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let (id, visit) = path.into_inner();
-    report_pdf(&st, caller, id, visit).await
+    report_pdf(&st, caller, id, visit).await.map(FileReply)
 }
 
 pub async fn sample_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<AskForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let ask = q.into_inner().parse()?;
     let drawn = st.run(move |conn| sample::draw(conn, &caller, &ask)).await?.shown();
-    Ok(HttpResponse::Ok().json(drawn))
+    Ok(Reply(drawn))
 }
 
 pub async fn plan_draw_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<AskForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let ask = body.into_inner().parse()?;
     let (id, drawn) = st.run(move |conn| sample::plan(conn, &caller, &ask)).await?;
-    let mut v = serde_json::to_value(drawn.shown()).unwrap_or_default();
-    v["id"] = serde_json::json!(id);
-    Ok(HttpResponse::Created().json(v))
+    Ok(Created::new(NewPlan { id, drawn: drawn.shown() }))
 }
 
 pub async fn plan_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let plan = st.run(move |conn| sample::get(conn, &caller, id, false)).await?;
-    Ok(HttpResponse::Ok().json(plan))
+    Ok(Reply(plan))
 }
 
 // ------------------------------------------------------------------------------ findings
@@ -902,10 +902,10 @@ pub async fn finding_recover_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<findings::RecoverForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let posted = st.run(move |conn| findings::recover(conn, &caller, id, &body)).await?;
-    Ok(HttpResponse::Ok().json(posted))
+    Ok(Reply(posted))
 }
 
 pub async fn finding_evidence(
@@ -919,7 +919,7 @@ pub async fn finding_evidence(
 }
 
 /// Evidence in a JSON body: a file name and its bytes in base64.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct EvidenceJson {
     #[serde(default)]
     filename: String,
@@ -927,7 +927,7 @@ pub struct EvidenceJson {
     base64: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FindingJson {
     #[serde(flatten)]
     finding: NewFinding,
@@ -939,7 +939,7 @@ pub async fn finding_record_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<FindingJson>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     use base64::Engine;
     let body = body.into_inner();
     let mut files = Vec::new();
@@ -954,14 +954,14 @@ pub async fn finding_record_api(
     }
     let f = body.finding;
     let id = st.run(move |conn| findings::record(conn, &caller, &f, &files)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({"id": id})))
+    Ok(Created::new(NewId { id }))
 }
 
 pub async fn findings_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let term = q.term()?;
     let org = org_or_own(&q.org, &caller);
     let (org, list, summary) = st
@@ -971,18 +971,17 @@ pub async fn findings_api(
             Ok((org, list, summary))
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"org": org.code, "term": term.to_string(), "findings": list, "summary": summary})))
+    Ok(Reply(FindingList { org: org.code, term: term.to_string(), findings: list, summary }))
 }
 
 pub async fn finding_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let (f, steps) = st.run(move |conn| findings::get(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"finding": f, "history": steps})))
+    Ok(Reply(FindingDetail { finding: f, history: steps }))
 }
 
 pub async fn finding_step_api(
@@ -990,10 +989,10 @@ pub async fn finding_step_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<findings::StepForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let f = st.run(move |conn| findings::step(conn, &caller, id, &body)).await?;
-    Ok(HttpResponse::Ok().json(f))
+    Ok(Reply(f))
 }
 
 pub async fn finding_link_api(
@@ -1001,10 +1000,10 @@ pub async fn finding_link_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<findings::LinkForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let f = st.run(move |conn| findings::link(conn, &caller, id, &body)).await?;
-    Ok(HttpResponse::Ok().json(f))
+    Ok(Reply(f))
 }
 
 pub async fn visit_record(
@@ -1028,10 +1027,10 @@ pub async fn visit_record_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<super::visits::VisitForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let visit = path.into_inner();
     let finding = st.run(move |conn| super::visits::record(conn, &caller, visit, &body)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"visit": visit, "finding": finding})))
+    Ok(Reply(VisitRecorded { visit, finding }))
 }
 
 // --------------------------------------------------------------------------- audit trail
@@ -1079,7 +1078,85 @@ pub async fn trail_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<super::trail::TrailQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (school, rows) = st.run(move |conn| super::trail::trail(conn, &caller, &q)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"school": school.map(|s| s.code), "rows": rows})))
+    Ok(Reply(Trail { school: school.map(|s| s.code), rows }))
+}
+
+// ------------------------------------------------------------------------- API answers
+
+/// A county's flags for a term.
+#[derive(Serialize, JsonSchema)]
+pub struct FlagList {
+    org: String,
+    term: String,
+    flags: Vec<flags::StoredFlag>,
+}
+
+/// What a scan found and changed.
+#[derive(Serialize, JsonSchema)]
+pub struct Refresh {
+    org: String,
+    term: String,
+    result: flags::Refreshed,
+}
+
+/// A flag and the steps taken on it.
+#[derive(Serialize, JsonSchema)]
+pub struct FlagDetail {
+    flag: flags::StoredFlag,
+    history: Vec<flags::Step>,
+}
+
+/// The rules standing for an org, and the settings that made them so.
+#[derive(Serialize, JsonSchema)]
+pub struct Rules {
+    rules: Vec<settings::Standing>,
+    history: Vec<settings::Setting>,
+}
+
+/// A county's schools ranked by risk for a term.
+#[derive(Serialize, JsonSchema)]
+pub struct RiskList {
+    org: String,
+    term: String,
+    schools: Vec<risk::SchoolRisk>,
+}
+
+/// A new spot-check plan: its number and the schools and children drawn.
+#[derive(Serialize, JsonSchema)]
+pub struct NewPlan {
+    id: i64,
+    #[serde(flatten)]
+    drawn: sample::Sample,
+}
+
+/// A county's findings for a term, with the counts by state.
+#[derive(Serialize, JsonSchema)]
+pub struct FindingList {
+    org: String,
+    term: String,
+    findings: Vec<FindingView>,
+    summary: summary::Summary,
+}
+
+/// A finding and the steps taken on it.
+#[derive(Serialize, JsonSchema)]
+pub struct FindingDetail {
+    finding: FindingView,
+    history: Vec<flags::Step>,
+}
+
+/// A recorded visit, and the finding it opened if the recount differed.
+#[derive(Serialize, JsonSchema)]
+pub struct VisitRecorded {
+    visit: i64,
+    finding: Option<i64>,
+}
+
+/// One school's trail (or the county's when no school is named).
+#[derive(Serialize, JsonSchema)]
+pub struct Trail {
+    school: Option<String>,
+    rows: Vec<super::trail::TrailRow>,
 }

@@ -1,7 +1,8 @@
 //! `/api/v1` for entitlements: the same services, scopes and audit as the pages.
 
-use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use actix_web::web;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::entitlement;
 use crate::auth::extract::ApiUser;
@@ -9,8 +10,7 @@ use crate::domain::calendar::Month;
 use crate::domain::entitlement::Rule;
 use crate::error::{AppError, AppResult};
 use crate::web::AppState;
-
-type Json = AppResult<HttpResponse>;
+use crate::web::api_doc::{Body, Created, Done, Reply};
 
 pub fn parse_month(s: &str) -> AppResult<Month> {
     Month::parse(s).map_err(|m| AppError::field("month", "month.format", m))
@@ -21,29 +21,37 @@ pub fn parse_rule(s: &str) -> AppResult<Rule> {
         .ok_or_else(|| AppError::field("rule", "entitlement.rule", "计算规则应为 day（按日）或 month（按月）"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct MonthQuery {
-    #[serde(default, alias = "period")]
+    #[serde(default, rename = "period", alias = "month")]
     month: String,
 }
 
 /// `?month=YYYY-MM`: the computed months of the schools in scope.
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<MonthQuery>) -> Json {
+pub async fn list(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: ApiQuery<MonthQuery>,
+) -> AppResult<Reply<impl Body>> {
     let m = parse_month(&q.month)?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| entitlement::periods(conn, &c, m)).await?))
+    Ok(Reply(st.run(move |conn| entitlement::periods(conn, &c, m)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ComputeBody {
     /// A school, or a county (every programme school under it).
     org: String,
-    #[serde(alias = "period")]
+    #[serde(rename = "period", alias = "month")]
     month: String,
     #[serde(default)]
     close: bool,
 }
 
-pub async fn compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<ComputeBody>) -> Json {
+pub async fn compute(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<ComputeBody>,
+) -> AppResult<Reply<impl Body>> {
     let b = body.into_inner();
     let m = parse_month(&b.month)?;
     let v = st
@@ -55,25 +63,40 @@ pub async fn compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson
             Ok(periods)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(Reply(v))
 }
 
-pub async fn detail(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String)>) -> Json {
+pub async fn detail(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<(String, String)>,
+) -> AppResult<Reply<impl Body>> {
     let (code, month) = path.into_inner();
     let m = parse_month(&month)?;
     let (period, lines) = st.run(move |conn| entitlement::get(conn, &c, &code, m)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "period": period, "lines": lines })))
+    Ok(Reply(EntitlementDetail { period, lines }))
 }
 
-#[derive(Deserialize)]
+/// A school's month and the line of each child in it.
+#[derive(Serialize, JsonSchema)]
+pub struct EntitlementDetail {
+    period: entitlement::Period,
+    lines: Vec<entitlement::LineView>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RuleBody {
     rule: String,
 }
 
-pub async fn set_rule(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<RuleBody>) -> Json {
+pub async fn set_rule(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<RuleBody>,
+) -> AppResult<Reply<impl Body>> {
     let r = parse_rule(&body.rule)?;
     st.run(move |conn| entitlement::set_rule(conn, &c, r)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+    Ok(Reply(Done::OK))
 }
 
 // ---- The fund ledger ----
@@ -82,24 +105,39 @@ use super::fund::{self, PostingForm};
 use crate::domain::ledger::RequestStatus;
 
 /// Accounts in scope with balances.
-pub async fn accounts(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
-    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::accounts(conn, &c)).await?))
+pub async fn accounts(st: web::Data<AppState>, ApiUser(c): ApiUser) -> AppResult<Reply<impl Body>> {
+    Ok(Reply(st.run(move |conn| fund::accounts(conn, &c)).await?))
 }
 
 /// One account's entries with the running balance.
-pub async fn account_entries(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<String>) -> Json {
+pub async fn account_entries(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<String>,
+) -> AppResult<Reply<impl Body>> {
     let code = path.into_inner();
     let (account, entries) = st.run(move |conn| fund::entries(conn, &c, &code)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "account": account, "entries": entries })))
+    Ok(Reply(AccountEntries { account, entries }))
 }
 
-#[derive(Deserialize)]
+/// An account and its entries, each with the running balance and its link in the hash chain.
+#[derive(Serialize, JsonSchema)]
+pub struct AccountEntries {
+    account: fund::Account,
+    entries: Vec<fund::EntryView>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct StatusQuery {
     #[serde(default)]
     status: String,
 }
 
-pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<StatusQuery>) -> Json {
+pub async fn requests(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    q: ApiQuery<StatusQuery>,
+) -> AppResult<Reply<impl Body>> {
     // A misspelt status is named, never taken for "none of them".
     let status = match q.into_inner().status.trim() {
         "" => None,
@@ -107,7 +145,7 @@ pub async fn requests(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<
             AppError::field("status", "ledger.status", format!("状态“{s}”无效，应为 pending、posted 或 rejected"))
         })?),
     };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::requests(conn, &c, status)).await?))
+    Ok(Reply(st.run(move |conn| fund::requests(conn, &c, status)).await?))
 }
 
 /// The `Idempotency-Key` header, when the body carries no key.
@@ -124,20 +162,23 @@ pub async fn post(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     body: ApiJson<PostingForm>,
-) -> Json {
+) -> AppResult<Created<impl Body>> {
     let mut form = body.into_inner();
     form.key = key_of(&req, form.key);
     let r = st.run(move |conn| fund::post(conn, &c, &form)).await?;
-    let mut resp = if r.replayed { HttpResponse::Ok() } else { HttpResponse::Created() };
-    Ok(resp.json(r))
+    Ok(Created::repeated_if(r.replayed, r))
 }
 
-pub async fn approve(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+pub async fn approve(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::approve(conn, &c, id)).await?))
+    Ok(Reply(st.run(move |conn| fund::approve(conn, &c, id)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ReasonBody {
     #[serde(default)]
     reason: String,
@@ -150,10 +191,10 @@ pub async fn reject(
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<ReasonBody>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let reason = body.into_inner().reason;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| fund::reject(conn, &c, id, &reason)).await?))
+    Ok(Reply(st.run(move |conn| fund::reject(conn, &c, id, &reason)).await?))
 }
 
 pub async fn reverse(
@@ -162,37 +203,63 @@ pub async fn reverse(
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<ReasonBody>,
-) -> Json {
+) -> AppResult<Created<impl Body>> {
     let id = path.into_inner();
     let b = body.into_inner();
     let key = key_of(&req, b.key);
     let r = st.run(move |conn| fund::reverse(conn, &c, id, &b.reason, &key)).await?;
-    let mut resp = if r.replayed { HttpResponse::Ok() } else { HttpResponse::Created() };
-    Ok(resp.json(r))
+    Ok(Created::repeated_if(r.replayed, r))
 }
 
 /// The chains of every account in scope; `ok` false names the broken entries.
-pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+pub async fn verify(st: web::Data<AppState>, ApiUser(c): ApiUser) -> AppResult<Reply<impl Body>> {
     let settings = st.settings.clone();
     let v = st.run(move |conn| fund::verify_anchored(conn, &c, &settings)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": v.broken.is_empty(), "verification": v })))
+    Ok(Reply(Verified { ok: v.broken.is_empty(), verification: v }))
 }
 
-pub async fn close(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<MonthQuery>) -> Json {
+/// Whether every chain in scope is whole, and what was checked.
+#[derive(Serialize, JsonSchema)]
+pub struct Verified {
+    ok: bool,
+    verification: fund::Verification,
+}
+
+pub async fn close(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<MonthQuery>,
+) -> AppResult<Reply<impl Body>> {
     let m = parse_month(&body.month)?;
     st.run(move |conn| fund::close_month(conn, &c, m)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "closed": m.to_string() })))
+    Ok(Reply(Closed { closed: m.to_string() }))
 }
 
-#[derive(Deserialize)]
+/// The month now closed (YYYY-MM).
+#[derive(Serialize, JsonSchema)]
+pub struct Closed {
+    closed: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct AmountBody {
     amount: String,
 }
 
-pub async fn set_threshold(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<AmountBody>) -> Json {
+pub async fn set_threshold(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<AmountBody>,
+) -> AppResult<Reply<impl Body>> {
     let amount = body.into_inner().amount;
     let fen = st.run(move |conn| fund::set_threshold(conn, &c, &amount)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "threshold": fen })))
+    Ok(Reply(Threshold { threshold: fen }))
+}
+
+/// The amount from which a posting waits for a second person.
+#[derive(Serialize, JsonSchema)]
+pub struct Threshold {
+    threshold: crate::domain::money::Fen,
 }
 
 // ---- 一补 ----
@@ -205,7 +272,7 @@ fn parse_term(s: &str) -> AppResult<Term> {
     Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct YibuBody {
     /// A school, or a county (every school under it).
     org: String,
@@ -214,7 +281,11 @@ pub struct YibuBody {
     close: bool,
 }
 
-pub async fn yibu_compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<YibuBody>) -> Json {
+pub async fn yibu_compute(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<YibuBody>,
+) -> AppResult<Reply<impl Body>> {
     let b = body.into_inner();
     let t = parse_term(&b.term)?;
     let v = st
@@ -226,12 +297,23 @@ pub async fn yibu_compute(st: web::Data<AppState>, ApiUser(c): ApiUser, body: Ap
             Ok(periods)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(Reply(v))
 }
 
-pub async fn yibu_detail(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(String, String)>) -> Json {
+pub async fn yibu_detail(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<(String, String)>,
+) -> AppResult<Reply<impl Body>> {
     let (code, term) = path.into_inner();
     let t = parse_term(&term)?;
     let (period, lines) = st.run(move |conn| yibu::get(conn, &c, &code, t)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "period": period, "lines": lines })))
+    Ok(Reply(YibuDetail { period, lines }))
+}
+
+/// A school's term of 一补 and the line of each boarding child in it.
+#[derive(Serialize, JsonSchema)]
+pub struct YibuDetail {
+    period: yibu::Period,
+    lines: Vec<yibu::LineView>,
 }

@@ -152,7 +152,7 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, month: Month, rule: Rule) -> A
 }
 
 /// What one month of a pending child's time would add once confirmed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AddedMonth {
     pub school: String,
     pub month: String,
@@ -246,7 +246,8 @@ struct PeriodRow {
 }
 
 /// A school's month as people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EntitlementPeriod")]
 pub struct Period {
     pub id: i64,
     pub school: String,
@@ -610,7 +611,8 @@ pub fn compute_all_with(
 }
 
 /// A child's line of a school's month, for drilling down.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EntitlementLine")]
 pub struct LineView {
     pub student_id: i64,
     pub student_no: String,

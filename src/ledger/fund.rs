@@ -80,7 +80,7 @@ impl RequestKind {
 }
 
 /// A posting as typed into the form, the API or the command line (all strings).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct PostingForm {
     pub kind: String,
@@ -152,7 +152,7 @@ impl RequestRow {
 }
 
 /// A posting request as people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Request {
     pub id: i64,
     pub kind: &'static str,
@@ -1066,7 +1066,7 @@ pub fn requests(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus
 }
 
 /// An account with its balance.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Account {
     pub code: String,
     pub holder: String,
@@ -1102,7 +1102,8 @@ pub fn accounts(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Account>> {
 }
 
 /// One entry of an account, as people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "LedgerEntry")]
 pub struct EntryView {
     pub id: i64,
     pub seq: i64,
@@ -1172,7 +1173,7 @@ pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Acc
 }
 
 /// A broken link of an account's chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Broken {
     pub account: String,
     pub seq: i64,
@@ -1182,7 +1183,7 @@ pub struct Broken {
 }
 
 /// What `verify` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Verification {
     pub accounts: usize,
     pub entries: u64,

@@ -88,7 +88,7 @@ pub async fn page(
     fund_page(&st, caller, flash.message(), FormErrors::none(), PostingForm::default()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ActionForm {
     action: String,
     // A string: flattened forms reach serde as strings only.

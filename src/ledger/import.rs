@@ -47,7 +47,8 @@ fn column_of(field: &str) -> &'static str {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ExpendituresImported")]
 pub struct Imported {
     pub rows: usize,
     pub posted: usize,

@@ -76,7 +76,7 @@ impl Mode {
 }
 
 /// What a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocRole {
     Invoice,
@@ -198,7 +198,8 @@ pub struct NewDocument {
 }
 
 /// A stored line as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PurchaseLine")]
 pub struct LineView {
     pub food: String,
     pub name: String,
@@ -211,7 +212,7 @@ pub struct LineView {
 }
 
 /// A stored document as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DocumentView {
     pub id: i64,
     pub kind: DocRole,
@@ -223,7 +224,7 @@ pub struct DocumentView {
 }
 
 /// A purchase as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PurchaseView {
     pub id: i64,
     pub school_code: String,
@@ -744,7 +745,7 @@ pub fn list(
 }
 
 /// An expenditure of a school without documents, for the page that asks for them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Undocumented {
     pub id: i64,
     pub school_code: String,

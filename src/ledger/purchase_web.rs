@@ -19,6 +19,7 @@ use crate::domain::food::{self, Food};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::document::{self, Upload};
 use crate::programme::config::{self, SupplierRow};
+use crate::web::api_doc::{Body, Created, FileReply, Reply};
 use crate::web::strict::ApiQuery;
 use crate::web::upload::{self, UploadForm};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -26,11 +27,11 @@ use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see
 /// Rows of lines the page's form offers.
 const FORM_LINES: usize = 8;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
     #[serde(default)]
     org: String,
-    #[serde(default, alias = "period")]
+    #[serde(default, rename = "period", alias = "month")]
     month: String,
     /// Opens the form to complete this expenditure's documents.
     #[serde(default)]
@@ -265,12 +266,16 @@ pub async fn document(
 
 /// `POST /api/v1/purchases`: multipart with the purchase as JSON in the field `purchase` and
 /// files in `invoice`, `delivery` or `document`.
-pub async fn api_record(st: web::Data<AppState>, ApiUser(caller): ApiUser, form: Multipart) -> AppResult<HttpResponse> {
+pub async fn api_record(
+    st: web::Data<AppState>,
+    ApiUser(caller): ApiUser,
+    form: Multipart,
+) -> AppResult<Created<impl Body>> {
     let form = upload::read(form, MAX_DOCUMENTS + 256 * 1024).await?;
     let typed: PurchaseForm = serde_json::from_str(form.text("purchase"))
         .map_err(|e| AppError::field("purchase", "purchase.json", format!("字段 purchase 应为采购内容的JSON：{e}")))?;
     let p = store(&st, caller, typed, uploads_of(&form)).await?;
-    Ok(if p.replayed { HttpResponse::Ok().json(p) } else { HttpResponse::Created().json(p) })
+    Ok(Created::repeated_if(p.replayed, p))
 }
 
 /// `GET /api/v1/purchases?org=&month=`: the purchases of the month and the expenditures of the
@@ -279,7 +284,7 @@ pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<ListQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let month = q.month()?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let (first, last) = span(month);
@@ -291,26 +296,33 @@ pub async fn api_list(
             Ok((o, list, undocumented))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "org": o.code, "month": month.to_string(), "purchases": list, "undocumented": undocumented
-    })))
+    Ok(Reply(Purchases { org: o.code, month: month.to_string(), purchases: list, undocumented }))
+}
+
+/// A month's purchases, and the expenditures of the past year still without documents.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Purchases {
+    org: String,
+    month: String,
+    purchases: Vec<purchase::PurchaseView>,
+    undocumented: Vec<purchase::Undocumented>,
 }
 
 pub async fn api_get(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| purchase::get(conn, &caller, id)).await?))
+    Ok(Reply(st.run(move |conn| purchase::get(conn, &caller, id)).await?))
 }
 
 pub async fn api_document(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(i64, i64)>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let (id, att) = path.into_inner();
     let (name, kind, bytes) = st.run(move |conn| purchase::document(conn, &caller, id, att)).await?;
-    Ok(crate::web::document(bytes, &name, &kind))
+    Ok(FileReply(crate::web::document(bytes, &name, &kind)))
 }

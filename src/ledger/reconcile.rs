@@ -23,7 +23,7 @@ use crate::org::service::org_in_scope;
 use crate::programme::{calendar, config};
 
 /// One school's month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SchoolRow {
     pub school: String,
     pub name: String,
@@ -49,7 +49,7 @@ pub struct SchoolRow {
 }
 
 /// A county's month: its schools, their sums, and the county's own flags.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Reconciliation {
     pub county: String,
     pub county_name: String,

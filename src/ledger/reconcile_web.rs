@@ -17,13 +17,14 @@ use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::exchange::disbursement;
+use crate::web::api_doc::{Body, Done, FileReply, Reply};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other, upload};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct Query {
     #[serde(default)]
     org: String,
-    #[serde(default, alias = "period")]
+    #[serde(default, rename = "period", alias = "month")]
     month: String,
     #[serde(default)]
     fund: String,
@@ -192,29 +193,34 @@ pub async fn page_import(
     }
 }
 
-type Json = AppResult<HttpResponse>;
-
 /// `?org=&month=`: the reconciliation as JSON (money as decimal strings).
-pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<Query>) -> Json {
+pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<Query>) -> AppResult<Reply<impl Body>> {
     let q = q.into_inner();
     let fund = fund_or_meal(&q.fund)?;
     let m = period_for(&q.month, fund)?;
     let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
+    Ok(Reply(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
 }
 
 pub async fn api_file(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<(String, String, String)>,
-    q: ApiQuery<Query>,
-) -> Json {
+    q: ApiQuery<FundQuery>,
+) -> AppResult<FileReply> {
     let (org, month, file) = path.into_inner();
     let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
-    Ok(download(st.run(move |conn| form_file(conn, &c, &org, &m, fund, &file)).await?))
+    Ok(FileReply(download(st.run(move |conn| form_file(conn, &c, &org, &m, fund, &file)).await?)))
 }
 
-#[derive(Deserialize)]
+/// A form's fund; the org and the period are in its path.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct FundQuery {
+    #[serde(default)]
+    fund: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FileQuery {
     #[serde(default)]
     filename: String,
@@ -226,9 +232,9 @@ pub async fn api_import_expenditures(
     ApiUser(c): ApiUser,
     q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let name = if q.filename.is_empty() { "expenditures.xlsx".to_owned() } else { q.filename.clone() };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| import::expenditures(conn, &c, &body, &name)).await?))
+    Ok(Reply(st.run(move |conn| import::expenditures(conn, &c, &body, &name)).await?))
 }
 
 pub async fn api_import_meals(
@@ -236,13 +242,19 @@ pub async fn api_import_meals(
     ApiUser(c): ApiUser,
     q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ import::MAX_UPLOAD }>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let name = if q.filename.is_empty() { "meals.xlsx".to_owned() } else { q.filename.clone() };
     let n = st.run(move |conn| import::meals(conn, &c, &body, &name)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "schools": n })))
+    Ok(Reply(MealsImported { schools: n }))
 }
 
-#[derive(Deserialize)]
+/// How many schools' months the import recorded.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct MealsImported {
+    schools: usize,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct MealsBody {
     days_served: i32,
     meals: i32,
@@ -253,7 +265,7 @@ pub async fn api_put_meals(
     ApiUser(c): ApiUser,
     path: web::Path<(String, String)>,
     body: ApiJson<MealsBody>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let (school, month) = path.into_inner();
     let m = parse_month(&month)?;
     if body.days_served < 0 || body.meals < 0 {
@@ -261,5 +273,5 @@ pub async fn api_put_meals(
     }
     let report = MealsReport { school, month: m, days_served: body.days_served, meals: body.meals };
     st.run(move |conn| import::record_meals(conn, &c, &[report])).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+    Ok(Reply(Done::OK))
 }

@@ -31,10 +31,10 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 /// The `/api/v1` routes, each with what the OpenAPI document says of it.
 pub fn api(r: &mut ApiRoutes) {
     r.tag("ledger");
-    r.get("/entitlements", super::api::list, "各校某月膳食补助 (?month=YYYY-MM)");
-    r.post("/entitlements/compute", super::api::compute, "计算膳食补助 {org: 学校或县, month, close?}");
+    r.get("/entitlements", super::api::list, "各校某月膳食补助 (?period=YYYY-MM)");
+    r.post("/entitlements/compute", super::api::compute, "计算膳食补助 {org: 学校或县, period, close?}");
     r.put("/entitlements/rule", super::api::set_rule, "设置本县计算规则 {rule: day|month}");
-    r.get("/schools/{code}/entitlements/{month}", super::api::detail, "某校某月补助及逐生明细");
+    r.get("/schools/{code}/entitlements/{period}", super::api::detail, "某校某月补助及逐生明细");
     r.post("/yibu/compute", super::api::yibu_compute, "计算一补（按学期）{org: 学校或县, term: YYYY-1|YYYY-2, close?}");
     r.get("/schools/{code}/yibu/{term}", super::api::yibu_detail, "某校某学期一补及逐生明细");
     r.get("/ledger/accounts", super::api::accounts, "资金账户及余额");
@@ -45,7 +45,7 @@ pub fn api(r: &mut ApiRoutes) {
     r.post("/ledger/requests/{id}/reject", super::api::reject, "退回 {reason}");
     r.post("/ledger/requests/{id}/reverse", super::api::reverse, "冲销 {reason}");
     r.get("/ledger/verify", super::api::verify, "核验全部账户的哈希链");
-    r.post("/ledger/close", super::api::close, "本单位某月结账 {month}");
+    r.post("/ledger/close", super::api::close, "本单位某月结账 {period}");
     r.put("/ledger/threshold", super::api::set_threshold, "设置需第二人审批的金额 {amount}");
     r.post(
         "/ledger/import",
@@ -54,21 +54,21 @@ pub fn api(r: &mut ApiRoutes) {
     );
     r.post("/meals/import", super::reconcile_web::api_import_meals, "导入就餐人次（请求体为文件，?filename=）");
     r.put(
-        "/schools/{code}/meals/{month}",
+        "/schools/{code}/meals/{period}",
         super::reconcile_web::api_put_meals,
         "上报某校某月供餐天数和就餐人次 {days_served, meals}",
     );
     r.get(
         "/reconciliation",
         super::reconcile_web::api_get,
-        "资金对账 (?org=县或学校&month=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)",
+        "资金对账 (?org=县或学校&period=YYYY-MM|YYYY-1|YYYY&fund=meal|yibu)",
     );
-    r.get("/purchases", super::purchase_web::api_list, "?org=&month= 采购与配送，及一年内没有票据的支出");
+    r.get("/purchases", super::purchase_web::api_list, "?org=&period= 采购与配送，及一年内没有票据的支出");
     r.post("/purchases", super::purchase_web::api_record, "录入采购（multipart：purchase 为JSON {kind: purchase|delivery, expenditure?, supplier, delivered_on, invoice_no, memo, lines:[{food, qty, price, spec}], key}；文件 invoice、delivery、document）");
     r.get("/purchases/{id}", super::purchase_web::api_get, "一笔采购：明细与票据");
     r.get("/purchases/{id}/documents/{att}", super::purchase_web::api_document, "票据文件");
     r.get(
-        "/reconciliation/{org}/{month}/{file}",
+        "/reconciliation/{org}/{period}/{file}",
         super::reconcile_web::api_file,
         "资金拨付审批表 disbursement.pdf|disbursement.xlsx",
     );

@@ -36,7 +36,7 @@ pub struct ListPage {
     errors: FormErrors,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct MonthQuery {
     #[serde(default, alias = "period")]
     month: String,
@@ -66,7 +66,7 @@ pub async fn list(
     list_page(&st, caller, m, FormErrors::none()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ActionForm {
     #[serde(default, alias = "period")]
     month: String,
@@ -168,7 +168,7 @@ async fn yibu_page(st: &AppState, caller: Caller, t: Term, errors: FormErrors) -
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct TermQuery {
     #[serde(default)]
     term: String,

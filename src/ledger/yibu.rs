@@ -139,7 +139,8 @@ struct PeriodRow {
 }
 
 /// A school's semester as people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "YibuPeriod")]
 pub struct Period {
     pub school: String,
     pub name: String,
@@ -383,7 +384,8 @@ pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Ter
 }
 
 /// A child's line, for drilling down.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "YibuLine")]
 pub struct LineView {
     pub student_no: String,
     pub name: String,

@@ -32,7 +32,7 @@ pub const DAYS: [(&str, &str); 5] = [
 ];
 
 /// A week's menu.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Menu {
     #[serde(default)]
     pub monday: String,
@@ -94,7 +94,7 @@ impl Menu {
 }
 
 /// A school's week: its menu (if posted) and the accompanying meals of that week.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Week {
     pub school: String,
     pub school_name: String,
@@ -104,7 +104,7 @@ pub struct Week {
 }
 
 /// One 陪餐 record.
-#[derive(Debug, Clone, Serialize, Queryable)]
+#[derive(Debug, Clone, Serialize, Queryable, schemars::JsonSchema)]
 pub struct Accompany {
     pub id: i64,
     pub day: NaiveDate,
@@ -116,7 +116,7 @@ pub struct Accompany {
 }
 
 /// What a school sends for a 陪餐 record.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct AccompanyForm {
     #[serde(default)]
     pub day: String,

@@ -12,6 +12,7 @@ use super::web::{day_of, own_or};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::error::{AppResult, ErrorKind};
+use crate::web::api_doc::{Body, Created, Reply};
 use crate::web::strict::ApiJson;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -127,10 +128,10 @@ pub async fn week_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| canteen::week(conn, &caller, &school, day)).await?))
+    Ok(Reply(st.run(move |conn| canteen::week(conn, &caller, &school, day)).await?))
 }
 
 pub async fn menu_api(
@@ -138,10 +139,10 @@ pub async fn menu_api(
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
     body: ApiJson<Menu>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| canteen::set_menu(conn, &caller, &school, day, &body)).await?))
+    Ok(Reply(st.run(move |conn| canteen::set_menu(conn, &caller, &school, day, &body)).await?))
 }
 
 pub async fn accompany_api(
@@ -149,7 +150,7 @@ pub async fn accompany_api(
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
     body: ApiJson<AccompanyForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let school = path.into_inner();
-    Ok(HttpResponse::Created().json(st.run(move |conn| canteen::accompany(conn, &caller, &school, &body)).await?))
+    Ok(Created::new(st.run(move |conn| canteen::accompany(conn, &caller, &school, &body)).await?))
 }

@@ -21,7 +21,7 @@ use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
 /// One school's month of one food.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SchoolFood {
     pub school_code: String,
     pub school_name: String,
@@ -34,7 +34,7 @@ pub struct SchoolFood {
 }
 
 /// One food across the schools.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FoodRow {
     pub food: String,
     pub name: String,

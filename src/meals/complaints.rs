@@ -31,7 +31,7 @@ pub const PER_HOUR: i64 = 5;
 const MAX_CONTENT: usize = 1000;
 
 /// A complaint as typed on the notice page, entered by the county, or sent to the API.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct ComplaintForm {
     /// The school it is about (the notice page's own; the county chooses one of its schools).
     #[serde(default)]
@@ -210,7 +210,7 @@ pub fn enter(conn: &mut DbConn, caller: &Caller, form: &ComplaintForm) -> AppRes
 
 /// A complaint as the county reads it. The sender's contact is masked in lists and shown whole
 /// only on the complaint itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ComplaintView {
     pub id: i64,
     pub school_code: String,
@@ -238,7 +238,7 @@ pub struct ComplaintView {
 }
 
 /// What a caller may do with a complaint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ComplaintActions {
     /// 答复.
     pub answer: bool,
@@ -438,7 +438,7 @@ pub(crate) fn of_finding(conn: &mut DbConn, finding: i64) -> AppResult<Option<i6
 
 /// What a sender reads with the tracking code: where it stands and the answer; nothing of the
 /// complaint itself beyond its school and category.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Tracked {
     pub school_name: String,
     pub category_label: &'static str,
@@ -473,7 +473,7 @@ pub fn track(conn: &mut DbConn, code: &str) -> AppResult<Tracked> {
 }
 
 /// A county's complaints by school: received, answered, overdue, turned into findings.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct SummaryRow {
     pub school_code: String,
     pub school_name: String,

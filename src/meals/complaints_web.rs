@@ -16,10 +16,11 @@ use crate::domain::complaint::Category;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::api_doc::{Body, Created, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
     #[serde(default)]
     org: String,
@@ -157,7 +158,7 @@ pub async fn enter(st: web::Data<AppState>, f: CsrfForm<TypedComplaint>) -> Page
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct HotlineForm {
     #[serde(default)]
     hotline: String,
@@ -220,7 +221,7 @@ pub async fn detail(
     Ok(detail_page(&st, caller, path.into_inner(), FormErrors::none(), flash).await?)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct AnswerForm {
     #[serde(default)]
     answer: String,
@@ -251,33 +252,48 @@ pub async fn api_list(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<ListQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (from, to) = q.span()?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let (o, list) = st.run(move |conn| complaints::list(conn, &caller, &org, from, to)).await?;
     let (rows, total) = complaints::summary(&list);
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "org": o.code, "from": from, "to": to, "complaints": list, "summary": {"schools": rows, "total": total}
-    })))
+    Ok(Reply(Complaints { org: o.code, from, to, complaints: list, summary: Summary { schools: rows, total } }))
+}
+
+/// The complaints of a span, and their count by school.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Complaints {
+    org: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    complaints: Vec<complaints::ComplaintView>,
+    summary: Summary,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ComplaintSummary")]
+pub struct Summary {
+    schools: Vec<complaints::SummaryRow>,
+    total: complaints::SummaryRow,
 }
 
 pub async fn api_enter(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<ComplaintForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let body = body.into_inner();
     let id = st.run(move |conn| complaints::enter(conn, &caller, &body)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
+    Ok(Created::new(NewId { id }))
 }
 
 pub async fn api_get(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::get(conn, &caller, id)).await?))
+    Ok(Reply(st.run(move |conn| complaints::get(conn, &caller, id)).await?))
 }
 
 pub async fn api_answer(
@@ -285,9 +301,9 @@ pub async fn api_answer(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<AnswerForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (id, text) = (path.into_inner(), body.into_inner().answer);
-    Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::answer(conn, &caller, id, &text)).await?))
+    Ok(Reply(st.run(move |conn| complaints::answer(conn, &caller, id, &text)).await?))
 }
 
 /// `PUT /api/v1/notice-settings` with `{hotline}`.
@@ -295,8 +311,14 @@ pub async fn api_hotline(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     body: ApiJson<HotlineForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let typed = body.into_inner().hotline;
     let hotline = st.run(move |conn| notice::set_hotline(conn, &caller, &typed)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "hotline": hotline })))
+    Ok(Reply(Hotline { hotline }))
+}
+
+/// The county's complaint hotline as the notices print it.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Hotline {
+    hotline: String,
 }

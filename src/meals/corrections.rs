@@ -19,8 +19,9 @@ use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
 /// Where a correction stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "CorrectionStatus")]
 pub enum Status {
     Pending,
     Approved,
@@ -50,7 +51,7 @@ impl Status {
 }
 
 /// A correction as the county's list shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Correction {
     pub id: i64,
     pub school: String,
@@ -70,7 +71,7 @@ pub struct Correction {
 }
 
 /// What a caller may do with a correction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CorrectionActions {
     /// 同意 or 不同意.
     pub decide: bool,

@@ -28,7 +28,8 @@ use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
 /// A child of a class's day, as the sheet lists it (学籍号 masked).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename = "EligibleChild")]
 pub struct Child {
     pub id: i64,
     pub name: String,
@@ -38,7 +39,7 @@ pub struct Child {
 }
 
 /// One class of a day's sheet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ClassDay {
     pub class_id: i64,
     pub class_no: String,
@@ -56,7 +57,7 @@ pub struct ClassDay {
 }
 
 /// A school's day: whether it has meals, and its classes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DaySheet {
     pub school: String,
     pub school_name: String,
@@ -75,7 +76,7 @@ pub struct DaySheet {
 
 /// What a school sends: per class (by 班级号) the number who ate and, optionally, the children
 /// absent (each by 学籍号 or by the id the sheet lists); a reason when correcting a past day.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct DayForm {
     #[serde(default)]
     pub classes: Vec<ClassCount>,
@@ -83,19 +84,22 @@ pub struct DayForm {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ClassCount {
     #[serde(default)]
     pub class: String,
     /// A number, or its text as typed.
     #[serde(default)]
+    #[schemars(with = "crate::web::api_doc::NumberOrText")]
     pub ate: serde_json::Value,
+    /// Each child by 学籍号 or by the id the sheet lists.
     #[serde(default)]
+    #[schemars(with = "Vec<crate::web::api_doc::NumberOrText>")]
     pub absent: Vec<serde_json::Value>,
 }
 
 /// One class's change, as applied (or held for the county's approval).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Change {
     pub class_id: i64,
     pub class_no: String,
@@ -106,7 +110,7 @@ pub struct Change {
 }
 
 /// What a submission did: saved, or held for the county (the month is closed).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Recorded {
     Saved { sheet: DaySheet },
@@ -517,7 +521,7 @@ pub(crate) fn apply(
 }
 
 /// A school on the county's reporting board for a day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BoardRow {
     pub school: String,
     pub name: String,

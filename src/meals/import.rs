@@ -25,7 +25,8 @@ const COLUMNS: [Column; 6] = [
 ];
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "MealDaysImported")]
 pub struct Imported {
     pub rows: usize,
     /// School days written.

@@ -32,7 +32,7 @@ use crate::registry::service::county_of;
 pub const DEFAULT_HOTLINE: &str = "12345（政务服务便民热线）";
 
 /// One month's money at the school, as the notice shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MonthMoney {
     pub month: String,
     /// Passed on to the school's own account.
@@ -47,7 +47,7 @@ pub struct MonthMoney {
 }
 
 /// A school's notice.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Notice {
     pub school_code: String,
     pub school_name: String,

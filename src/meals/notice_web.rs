@@ -14,6 +14,7 @@ use crate::auth::csrf;
 use crate::auth::extract::{client_ip, same_origin};
 use crate::domain::complaint::Category;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::api_doc::{Body, Created, Reply};
 use crate::web::strict::ApiJson;
 use crate::web::{AppState, FormErrors, PageError, PageResult, html_page};
 
@@ -188,9 +189,9 @@ pub async fn poster(st: web::Data<AppState>, req: HttpRequest, path: web::Path<S
 // ---------------------------------------------------------------- public API
 
 /// `GET /api/v1/public/schools/{code}/notice`.
-pub async fn api_notice(st: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn api_notice(st: web::Data<AppState>, path: web::Path<String>) -> AppResult<Reply<impl Body>> {
     let code = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| notice::of(conn, &code)).await?))
+    Ok(Reply(st.run(move |conn| notice::of(conn, &code)).await?))
 }
 
 /// `POST /api/v1/public/schools/{code}/complaints` with `{category, content, anonymous, name,
@@ -200,15 +201,21 @@ pub async fn api_complain(
     req: HttpRequest,
     path: web::Path<String>,
     body: ApiJson<ComplaintForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let (code, body) = (path.into_inner(), body.into_inner());
     let (key, ip) = (st.keys.csrf.clone(), client_ip(&req));
     let tracking = st.run(move |conn| complaints::submit_public(conn, &key, &code, &body, &ip)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "tracking_code": tracking })))
+    Ok(Created::new(Tracking { tracking_code: tracking }))
+}
+
+/// The code a member of the public follows their complaint with.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Tracking {
+    tracking_code: String,
 }
 
 /// `GET /api/v1/public/complaints/{tracking_code}`.
-pub async fn api_track(st: web::Data<AppState>, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn api_track(st: web::Data<AppState>, path: web::Path<String>) -> AppResult<Reply<impl Body>> {
     let code = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| complaints::track(conn, &code)).await?))
+    Ok(Reply(st.run(move |conn| complaints::track(conn, &code)).await?))
 }

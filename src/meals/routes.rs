@@ -61,7 +61,7 @@ pub fn api(r: &mut ApiRoutes) {
         super::canteen_web::accompany_api,
         "记录陪餐 {day, person, post, served, remarks}",
     );
-    r.get("/schools/{code}/stock", super::stock_web::api_view, "食堂库存 ?month=：各食品结存、本月入库出库与记录");
+    r.get("/schools/{code}/stock", super::stock_web::api_view, "食堂库存 ?period=：各食品结存、本月入库出库与记录");
     r.post(
         "/schools/{code}/stock/use",
         super::stock_web::api_use,
@@ -71,7 +71,7 @@ pub fn api(r: &mut ApiRoutes) {
     r.get(
         "/stock-comparison",
         super::stock_web::api_compare,
-        "?org=&month= 各校按食品的购入量、均价、出库量与每人次用量，及全县中位数",
+        "?org=&period= 各校按食品的购入量、均价、出库量与每人次用量，及全县中位数",
     );
     r.tag("public");
     r.get(

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult, ErrorKind, FieldError};
 use crate::org::model::Org;
 
 /// A day's use of one food as typed.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct UseLine {
     #[serde(default)]
     pub food: String,
@@ -32,7 +32,7 @@ pub struct UseLine {
 }
 
 /// What the kitchen took out for a meal day.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct UseForm {
     #[serde(default)]
     pub day: String,
@@ -318,7 +318,7 @@ pub fn correct(conn: &mut DbConn, caller: &Caller, entry_id: i64, reason: &str) 
 }
 
 /// One food's stock as the page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ItemView {
     pub food: String,
     pub name: String,
@@ -331,7 +331,8 @@ pub struct ItemView {
 }
 
 /// An entry of the month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "StockEntry")]
 pub struct EntryView {
     pub id: i64,
     pub day: NaiveDate,
@@ -351,14 +352,14 @@ pub struct EntryView {
 }
 
 /// What a caller may do with a stock entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EntryActions {
     /// 更正 (take back a use).
     pub correct: bool,
 }
 
 /// A school's stock and a month of its entries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StockView {
     pub school_code: String,
     pub school_name: String,

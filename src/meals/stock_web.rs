@@ -17,17 +17,18 @@ use crate::domain::calendar::Month;
 use crate::domain::food::{self, Food};
 use crate::domain::role::OrgKind;
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::api_doc::{Body, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 /// Rows of foods the use form offers.
 const FORM_LINES: usize = 6;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct StockQuery {
     #[serde(default)]
     school: String,
-    #[serde(default, alias = "period")]
+    #[serde(default, rename = "period", alias = "month")]
     month: String,
     #[serde(default)]
     ok: Option<String>,
@@ -110,11 +111,11 @@ pub struct ComparePage {
     rows: Vec<super::compare::FoodRow>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CompareQuery {
     #[serde(default)]
     org: String,
-    #[serde(default, alias = "period")]
+    #[serde(default, rename = "period", alias = "month")]
     month: String,
 }
 
@@ -141,11 +142,20 @@ pub async fn api_compare(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<CompareQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let month = month_of(&q.month)?;
     let org = own_or(&q.org, &caller);
     let (o, rows) = st.run(move |conn| super::compare::month(conn, &caller, &org, month)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"org": o.code, "month": month.to_string(), "foods": rows})))
+    Ok(Reply(Comparison { org: o.code, month: month.to_string(), foods: rows }))
+}
+
+/// A month's food bought against food used, food by food.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "StockComparison")]
+pub struct Comparison {
+    org: String,
+    month: String,
+    foods: Vec<super::compare::FoodRow>,
 }
 
 /// The form's fields as a use: `day`, `note`, `food_N`, `qty_N`.
@@ -178,7 +188,7 @@ pub async fn record_use(st: web::Data<AppState>, f: CsrfForm<BTreeMap<String, St
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct CorrectForm {
     #[serde(default)]
     reason: String,
@@ -215,9 +225,9 @@ pub async fn api_view(
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
     q: ApiQuery<StockQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (code, month) = (path.into_inner(), month_of(&q.month)?);
-    Ok(HttpResponse::Ok().json(st.run(move |conn| stock::view(conn, &caller, &code, month)).await?))
+    Ok(Reply(st.run(move |conn| stock::view(conn, &caller, &code, month)).await?))
 }
 
 /// `POST /api/v1/schools/{code}/stock/use` with `{day, lines:[{food, qty}], note}`.
@@ -226,9 +236,9 @@ pub async fn api_use(
     ApiUser(caller): ApiUser,
     path: web::Path<String>,
     body: ApiJson<UseForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (code, body) = (path.into_inner(), body.into_inner());
-    Ok(HttpResponse::Ok().json(st.run(move |conn| stock::use_food(conn, &caller, &code, &body)).await?))
+    Ok(Reply(st.run(move |conn| stock::use_food(conn, &caller, &code, &body)).await?))
 }
 
 /// `POST /api/v1/stock-entries/{id}/correct` with `{reason}`.
@@ -237,7 +247,7 @@ pub async fn api_correct(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<CorrectForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (id, reason) = (path.into_inner(), body.into_inner().reason);
-    Ok(HttpResponse::Ok().json(st.run(move |conn| stock::correct(conn, &caller, id, &reason)).await?))
+    Ok(Reply(st.run(move |conn| stock::correct(conn, &caller, id, &reason)).await?))
 }

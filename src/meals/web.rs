@@ -17,11 +17,12 @@ use super::daily::{self, BoardRow, ClassCount, DayForm, DaySheet, Recorded};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::error::{AppError, AppResult, ErrorKind};
+use crate::web::api_doc::{ApiOutput, Body, OperationDoc, Reply, Schemas};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::upload;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct DayQuery {
     #[serde(default)]
     school: String,
@@ -198,7 +199,7 @@ pub async fn import_page(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct FileQuery {
     #[serde(default)]
     filename: String,
@@ -210,9 +211,9 @@ pub async fn import_api(
     ApiUser(caller): ApiUser,
     q: ApiQuery<FileQuery>,
     upload::ApiBody(body): upload::ApiBody<{ super::import::MAX_UPLOAD }>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let name = if q.filename.is_empty() { "meal-days.xlsx".to_owned() } else { q.filename.clone() };
-    Ok(HttpResponse::Ok().json(st.run(move |conn| super::import::meal_days(conn, &caller, &body, &name)).await?))
+    Ok(Reply(st.run(move |conn| super::import::meal_days(conn, &caller, &body, &name)).await?))
 }
 
 #[derive(Template, WebTemplate)]
@@ -330,7 +331,7 @@ pub async fn corrections(
     Ok(corrections_page(&st, caller, FormErrors::none(), flash).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DecisionForm {
     /// `approve` or `refuse`.
     #[serde(default)]
@@ -373,10 +374,10 @@ pub async fn day_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| daily::sheet(conn, &caller, &school, day)).await?))
+    Ok(Reply(st.run(move |conn| daily::sheet(conn, &caller, &school, day)).await?))
 }
 
 /// 200 with the day's sheet when saved; 202 with the correction's id (and the sheet as it still
@@ -386,43 +387,55 @@ pub async fn record_api(
     ApiUser(caller): ApiUser,
     path: web::Path<(String, String)>,
     body: ApiJson<DayForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Recorded> {
     let (school, day) = path.into_inner();
     let day = day_of(&day)?;
-    Ok(match st.run(move |conn| daily::record(conn, &caller, &school, day, &body)).await? {
-        Recorded::Saved { sheet } => HttpResponse::Ok().json(sheet),
-        pending @ Recorded::Pending { .. } => HttpResponse::Accepted().json(pending),
-    })
+    st.run(move |conn| daily::record(conn, &caller, &school, day, &body)).await
 }
 
 pub async fn board_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<DayQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let day = day_of(&q.day)?;
     let org = own_or(&q.org, &caller);
     let (org, rows) = st.run(move |conn| daily::board(conn, &caller, &org, day)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"org": org.code, "day": day, "schools": rows})))
+    Ok(Reply(Board { org: org.code, day, schools: rows }))
+}
+
+/// A day's meal records across the schools of an org.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Board {
+    org: String,
+    day: chrono::NaiveDate,
+    schools: Vec<daily::BoardRow>,
+}
+
+/// The time of day after which a day's record needs the county.
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+pub struct Deadline {
+    /// HH:MM, Beijing time.
+    deadline: String,
 }
 
 pub async fn deadline_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
-    body: web::Json<serde_json::Value>,
-) -> AppResult<HttpResponse> {
-    let typed = body.get("deadline").map(daily::typed).unwrap_or_default();
+    body: ApiJson<Deadline>,
+) -> AppResult<Reply<impl Body>> {
+    let typed = body.into_inner().deadline;
     let t = st.run(move |conn| super::settings::set_deadline(conn, &caller, &typed)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"deadline": t.format("%H:%M").to_string()})))
+    Ok(Reply(Deadline { deadline: t.format("%H:%M").to_string() }))
 }
 
 pub async fn corrections_api(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     q: ApiQuery<DayQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let org = own_or(&q.org, &caller);
-    Ok(HttpResponse::Ok().json(st.run(move |conn| corrections::list(conn, &caller, &org)).await?))
+    Ok(Reply(st.run(move |conn| corrections::list(conn, &caller, &org)).await?))
 }
 
 pub async fn decide_api(
@@ -430,8 +443,27 @@ pub async fn decide_api(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<DecisionForm>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let approve = approves(&body.decision)?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| corrections::decide(conn, &caller, id, approve, &body.note)).await?))
+    Ok(Reply(st.run(move |conn| corrections::decide(conn, &caller, id, approve, &body.note)).await?))
+}
+
+/// 200 with the day's sheet when saved; 202 with the correction's number (and the sheet as it
+/// still is) when the month is closed and the county must approve.
+impl actix_web::Responder for Recorded {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _: &actix_web::HttpRequest) -> actix_web::HttpResponse {
+        match self {
+            Recorded::Saved { sheet } => actix_web::HttpResponse::Ok().json(sheet),
+            pending @ Recorded::Pending { .. } => actix_web::HttpResponse::Accepted().json(pending),
+        }
+    }
+}
+
+impl ApiOutput for Recorded {
+    fn describe(schemas: &mut Schemas, doc: &mut OperationDoc) {
+        doc.respond_json(200, "已保存：当日记录", schemas.response::<daily::DaySheet>());
+        doc.respond_json(202, "本月已结账：更正待县级审批（含更正编号与当前记录）", schemas.response::<Recorded>());
+    }
 }

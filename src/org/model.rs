@@ -8,7 +8,7 @@ use crate::domain::codes::{self, CodeTable};
 use crate::domain::mask;
 use crate::domain::role::OrgKind;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = orgs)]
 pub struct Org {
     pub id: i64,
@@ -27,7 +27,7 @@ impl Org {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = schools)]
 pub struct SchoolRow {
     pub org_id: i64,
@@ -52,7 +52,7 @@ pub struct SchoolRow {
 }
 
 /// A school as pages and the API show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct School {
     pub code: String,
     pub name: String,
@@ -86,7 +86,7 @@ impl School {
 }
 
 /// One line of the school list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SchoolListItem {
     pub code: String,
     pub name: String,
@@ -98,7 +98,7 @@ pub struct SchoolListItem {
 }
 
 /// Fields of the school form and of `POST/PUT /api/v1/schools`. Codes or labels accepted.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SchoolInput {
     pub code: String,
@@ -120,7 +120,7 @@ pub struct SchoolInput {
     pub principal_mobile: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = campuses)]
 pub struct Campus {
     pub id: i64,
@@ -130,7 +130,7 @@ pub struct Campus {
     pub address: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct CampusInput {
     pub campus_no: String,
@@ -138,7 +138,7 @@ pub struct CampusInput {
     pub address: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = teachers)]
 pub struct Teacher {
     pub id: i64,
@@ -164,7 +164,7 @@ impl Teacher {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct TeacherInput {
     pub staff_no: String,
@@ -174,7 +174,7 @@ pub struct TeacherInput {
     pub subject: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, schemars::JsonSchema)]
 #[diesel(table_name = classes)]
 pub struct Class {
     pub id: i64,
@@ -189,7 +189,7 @@ pub struct Class {
 }
 
 /// A class with its school and head teacher, for pages and the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ClassView {
     #[serde(flatten)]
     pub class: Class,
@@ -200,7 +200,7 @@ pub struct ClassView {
     pub campus_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct ClassInput {
     pub class_no: String,

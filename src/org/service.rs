@@ -39,14 +39,14 @@ fn school_org(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
 
 // ---------------------------------------------------------------- tree
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OrgChild {
     pub org: Org,
     pub kind_label: &'static str,
     pub schools: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OrgPage {
     pub org: Org,
     pub kind_label: &'static str,
@@ -163,7 +163,7 @@ fn fe(field: &str, code: &'static str, message: &str) -> FieldError {
 
 // ---------------------------------------------------------------- schools
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 pub struct SchoolFilter {
     #[serde(default)]
     pub q: String,

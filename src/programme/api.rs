@@ -2,7 +2,9 @@
 //! and audit as the pages.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::input::{self, BuildBody, EndBody, JoinBody, ModelBody, PlanBody, StandardBody, SupplierBody};
 use super::{calendar, config, roster};
@@ -10,55 +12,73 @@ use crate::auth::extract::ApiUser;
 use crate::domain::roster::Step;
 use crate::error::{AppError, AppResult};
 use crate::exchange::roster_print::{self, FileFormat, Kind};
+use crate::web::api_doc::{Body, Created, Done, FileReply, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, PDF, XLSX, download, upload};
 
-type Json = AppResult<HttpResponse>;
-
-fn ok() -> Json {
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+fn ok() -> AppResult<Reply<Done>> {
+    Ok(Reply(Done::OK))
 }
 
 /// Everything configured that bears on the caller.
-pub async fn overview(st: web::Data<AppState>, ApiUser(c): ApiUser) -> Json {
+pub async fn overview(st: web::Data<AppState>, ApiUser(c): ApiUser) -> AppResult<Reply<impl Body>> {
     let v = st
         .run(move |conn| {
-            Ok(serde_json::json!({
-                "plans": config::plans(conn, &c)?,
-                "schools": config::members(conn, &c)?,
-                "standards": config::standards(conn, &c)?,
-                "central_shares": config::central_shares(conn)?,
-                "suppliers": config::suppliers(conn, &c)?,
-            }))
+            Ok(Overview {
+                plans: config::plans(conn, &c)?,
+                schools: config::members(conn, &c)?,
+                standards: config::standards(conn, &c)?,
+                central_shares: config::central_shares(conn)?,
+                suppliers: config::suppliers(conn, &c)?,
+            })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(Reply(v))
 }
 
-pub async fn set_plan(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<PlanBody>) -> Json {
+/// The programme's configuration as it bears on the caller.
+#[derive(Serialize, JsonSchema)]
+pub struct Overview {
+    plans: Vec<config::PlanRow>,
+    schools: Vec<config::MemberRow>,
+    standards: Vec<config::StandardRow>,
+    central_shares: Vec<config::ShareRow>,
+    suppliers: Vec<config::SupplierRow>,
+}
+
+pub async fn set_plan(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<PlanBody>) -> AppResult<Reply<Done>> {
     let b = body.into_inner();
     let (year, plan) = b.parse()?;
     st.run(move |conn| config::set_plan(conn, &c, &b.county, year, plan)).await?;
     ok()
 }
 
-pub async fn join(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<JoinBody>) -> Json {
+pub async fn join(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<JoinBody>) -> AppResult<Reply<Done>> {
     let b = body.into_inner();
     let (period, seat) = b.parse()?;
     st.run(move |conn| config::join(conn, &c, &b.school, period, seat, &b.note)).await?;
     ok()
 }
 
-pub async fn leave(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>, body: ApiJson<EndBody>) -> Json {
+pub async fn leave(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: ApiJson<EndBody>,
+) -> AppResult<Reply<Done>> {
     let (id, day) = (path.into_inner(), body.parse()?);
     st.run(move |conn| config::leave(conn, &c, id, day)).await?;
     ok()
 }
 
-pub async fn add_standard(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<StandardBody>) -> Json {
+pub async fn add_standard(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<StandardBody>,
+) -> AppResult<Created<impl Body>> {
     let input = body.parse()?;
     let id = st.run(move |conn| config::add_standard(conn, &c, input)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
+    Ok(Created::new(NewId { id }))
 }
 
 pub async fn end_standard(
@@ -66,21 +86,29 @@ pub async fn end_standard(
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
     body: ApiJson<EndBody>,
-) -> Json {
+) -> AppResult<Reply<Done>> {
     let (id, day) = (path.into_inner(), body.parse()?);
     st.run(move |conn| config::end_standard(conn, &c, id, day)).await?;
     ok()
 }
 
-pub async fn add_supplier(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<SupplierBody>) -> Json {
+pub async fn add_supplier(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<SupplierBody>,
+) -> AppResult<Created<impl Body>> {
     let b = body.into_inner();
     let id = st.run(move |conn| config::add_supplier(conn, &c, &b.name, &b.credit_code, &b.contact, &b.phone)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
+    Ok(Created::new(NewId { id }))
 }
 
-pub async fn models(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<String>) -> Json {
+pub async fn models(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<String>,
+) -> AppResult<Reply<impl Body>> {
     let code = path.into_inner();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| config::models(conn, &c, &code)).await?))
+    Ok(Reply(st.run(move |conn| config::models(conn, &c, &code)).await?))
 }
 
 pub async fn add_model(
@@ -88,13 +116,13 @@ pub async fn add_model(
     ApiUser(c): ApiUser,
     path: web::Path<String>,
     body: ApiJson<ModelBody>,
-) -> Json {
+) -> AppResult<Created<impl Body>> {
     let (code, input) = (path.into_inner(), body.parse()?);
     let id = st.run(move |conn| config::add_model(conn, &c, &code, input)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id })))
+    Ok(Created::new(NewId { id }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct TermQuery {
     #[serde(default)]
     term: String,
@@ -109,15 +137,21 @@ pub async fn calendar_get(
     ApiUser(c): ApiUser,
     path: web::Path<String>,
     q: ApiQuery<TermQuery>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let (code, t) = (path.into_inner(), input::term(&q.term)?);
     let (_, dates, months) = st.run(move |conn| calendar::term_view(conn, &c, &code, t)).await?;
-    Ok(HttpResponse::Ok().json(
-        serde_json::json!({ "term": t.to_string(), "term_dates": dates.map(|d| (d.start, d.end)), "months": months }),
-    ))
+    Ok(Reply(TermCalendar { term: t.to_string(), term_dates: dates.map(|d| (d.start, d.end)), months }))
 }
 
-#[derive(Deserialize)]
+/// A school's term: its first and last day, and each month's school days.
+#[derive(Serialize, JsonSchema)]
+pub struct TermCalendar {
+    term: String,
+    term_dates: Option<(NaiveDate, NaiveDate)>,
+    months: Vec<calendar::MonthView>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DaysBody {
     days: String,
 }
@@ -127,7 +161,7 @@ pub async fn calendar_put(
     ApiUser(c): ApiUser,
     path: web::Path<(String, String)>,
     body: ApiJson<DaysBody>,
-) -> Json {
+) -> AppResult<Reply<Done>> {
     let (code, month) = path.into_inner();
     let cal = input::month_days(&month, &body.days)?;
     st.run(move |conn| calendar::set_month(conn, &c, &code, &cal)).await?;
@@ -141,45 +175,70 @@ pub async fn calendar_import(
     path: web::Path<String>,
     q: ApiQuery<TermQuery>,
     upload::ApiBody(body): upload::ApiBody<{ calendar::MAX_UPLOAD }>,
-) -> Json {
+) -> AppResult<Reply<impl Body>> {
     let code = path.into_inner();
     let name = if q.filename.is_empty() { "calendar.xlsx".to_owned() } else { q.filename.clone() };
     let n = st.run(move |conn| calendar::import(conn, &c, &code, &body, &name)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "months": n })))
+    Ok(Reply(Imported { months: n }))
 }
 
-pub async fn build(st: web::Data<AppState>, ApiUser(c): ApiUser, body: ApiJson<BuildBody>) -> Json {
+/// How many months the calendar import set.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "CalendarImported")]
+pub struct Imported {
+    months: usize,
+}
+
+pub async fn build(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<BuildBody>,
+) -> AppResult<Created<impl Body>> {
     let b = body.into_inner();
     let (t, day) = b.parse()?;
     let mut built = st.run(move |conn| roster::build(conn, &c, &b.school, t, day, b.after_archive())).await?;
     built.roster = built.roster.shown();
-    Ok(if built.created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(built))
+    Ok(Created::repeated_if(!built.created, built))
 }
 
 /// `?term=` with `school=`: that school's versions; without: the overview of programme schools.
-pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<TermQuery>) -> Json {
+pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<TermQuery>) -> AppResult<Reply<impl Body>> {
     let t = input::term(&q.term)?;
     let school = q.school.clone();
     let v = st
         .run(move |conn| {
             Ok(if school.is_empty() {
-                serde_json::to_value(roster::overview(conn, &c, t)?)
+                Rosters::Overview(roster::overview(conn, &c, t)?)
             } else {
-                serde_json::to_value(roster::versions(conn, &c, &school, t)?)
+                Rosters::Versions(roster::versions(conn, &c, &school, t)?)
             })
         })
-        .await?
-        .map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok().json(v))
+        .await?;
+    Ok(Reply(v))
 }
 
-pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+/// The overview of programme schools, or one school's versions.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Rosters {
+    Overview(Vec<roster::OverviewRow>),
+    Versions(Vec<roster::RosterHead>),
+}
+
+pub async fn get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let (head, lines) = roster::shown(st.run(move |conn| roster::get(conn, &c, id)).await?);
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "roster": head, "lines": lines })))
+    Ok(Reply(RosterDetail { roster: head, lines }))
 }
 
-#[derive(Deserialize)]
+/// A roster version and its lines.
+#[derive(Serialize, JsonSchema)]
+pub struct RosterDetail {
+    roster: roster::RosterHead,
+    lines: Vec<crate::domain::roster::RosterLine>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct StepBody {
     step: String,
     #[serde(default)]
@@ -190,13 +249,18 @@ pub fn parse_step(s: &str) -> AppResult<Step> {
     Step::parse(s).ok_or_else(|| AppError::field("step", "roster.step", "step 应为 sign、review、archive 或 return"))
 }
 
-pub async fn step(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>, body: ApiJson<StepBody>) -> Json {
+pub async fn step(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<i64>,
+    body: ApiJson<StepBody>,
+) -> AppResult<Reply<impl Body>> {
     let (id, s) = (path.into_inner(), parse_step(&body.step)?);
     let note = body.note.clone();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| roster::step(conn, &c, id, s, &note)).await?))
+    Ok(Reply(st.run(move |conn| roster::step(conn, &c, id, s, &note)).await?))
 }
 
-pub async fn discard(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> Json {
+pub async fn discard(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> AppResult<Reply<Done>> {
     let id = path.into_inner();
     st.run(move |conn| roster::discard(conn, &c, id)).await?;
     ok()
@@ -217,9 +281,13 @@ pub fn file_response(name: &str, bytes: Vec<u8>, format: FileFormat) -> HttpResp
     download(bytes, name, if format == FileFormat::Pdf { PDF } else { XLSX })
 }
 
-pub async fn file(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<(i64, String)>) -> Json {
+pub async fn file(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    path: web::Path<(i64, String)>,
+) -> AppResult<FileReply> {
     let (id, name) = path.into_inner();
     let (kind, format) = parse_file(&name)?;
     let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &c, id, kind, format)).await?;
-    Ok(file_response(&filename, bytes, format))
+    Ok(FileReply(file_response(&filename, bytes, format)))
 }

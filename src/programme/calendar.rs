@@ -42,7 +42,7 @@ fn calendar_org(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org
 }
 
 /// A month's calendar for an org and where it comes from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MonthView {
     pub month: String,
     pub days: String,

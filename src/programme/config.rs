@@ -39,7 +39,7 @@ fn school_org(conn: &mut DbConn, caller: &Caller, code: &str, what: &str) -> App
 
 // ------------------------------------------------------------------------------ plan types
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlanRow {
     pub org_code: String,
     pub org_name: String,
@@ -121,7 +121,7 @@ pub fn plan_of(conn: &mut DbConn, path: &str, school_year: i32) -> AppResult<Opt
 
 // ------------------------------------------------------------------------------ membership
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MemberRow {
     pub id: i64,
     pub school_code: String,
@@ -286,7 +286,7 @@ pub fn members(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<MemberRow>> 
 
 // ------------------------------------------------------------------------------ standards
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StandardRow {
     pub id: i64,
     pub kind: &'static str,
@@ -529,7 +529,7 @@ pub fn meal_standard(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> Ap
     Ok(MealStandards::load(conn, school_path, day, day)?.on(day))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ShareRow {
     pub plan_type: &'static str,
     pub label: &'static str,
@@ -564,7 +564,7 @@ pub fn central_shares(conn: &mut DbConn) -> AppResult<Vec<ShareRow>> {
 
 // ------------------------------------------------------------------------------ suppliers
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SupplierRow {
     pub id: i64,
     pub org_code: String,
@@ -643,7 +643,7 @@ pub fn suppliers(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<SupplierRo
 
 // ------------------------------------------------------------------------------ meal models
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ModelRow {
     pub id: i64,
     pub model: &'static str,

@@ -25,7 +25,7 @@ pub fn term(s: &str) -> AppResult<Term> {
     Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct PlanBody {
     pub county: String,
@@ -51,13 +51,14 @@ impl PlanBody {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct JoinBody {
     pub school: String,
     pub from_date: String,
     pub to_date: String,
     /// A form checkbox sends "on"; JSON sends true.
+    #[schemars(with = "Option<crate::web::api_doc::BoolOrText>")]
     pub seat_included: Option<serde_json::Value>,
     pub note: String,
 }
@@ -73,7 +74,7 @@ impl JoinBody {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct EndBody {
     pub to_date: String,
@@ -85,7 +86,7 @@ impl EndBody {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct StandardBody {
     pub kind: String,
@@ -113,7 +114,7 @@ impl StandardBody {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SupplierBody {
     pub name: String,
@@ -122,12 +123,13 @@ pub struct SupplierBody {
     pub phone: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct ModelBody {
     pub model: String,
     pub from_date: String,
     pub to_date: String,
+    #[schemars(with = "Option<crate::web::api_doc::NumberOrText>")]
     pub supplier_id: Option<serde_json::Value>,
     /// Class ids; a form sends them comma-separated in `classes`.
     pub class_ids: Vec<i64>,
@@ -156,7 +158,7 @@ impl ModelBody {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct BuildBody {
     pub school: String,

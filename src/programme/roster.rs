@@ -69,7 +69,7 @@ impl RosterHead {
 }
 
 /// A roster version as pages, the API and the printer read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RosterHead {
     pub id: i64,
     pub school_code: String,
@@ -344,7 +344,7 @@ fn why_joined(conn: &mut DbConn, student_id: i64, day: NaiveDate) -> AppResult<S
 }
 
 /// What a build did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Built {
     pub roster: RosterHead,
     /// False when the content matched the newest version, which is returned unchanged.
@@ -749,7 +749,7 @@ pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
 }
 
 /// One programme school's standing for a term, for the county's 15 September overview.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OverviewRow {
     pub school_code: String,
     pub school_name: String,

@@ -30,7 +30,7 @@ pub const MAX_FILES: usize = 300;
 pub const MAX_PAGES: u32 = 500;
 
 /// One scanned page as the reviewer sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScanPage {
     pub page_no: i32,
     pub file_id: i64,
@@ -40,7 +40,7 @@ pub struct ScanPage {
 }
 
 /// An uploaded file of a scan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScanFile {
     pub id: i64,
     pub filename: String,
@@ -50,7 +50,7 @@ pub struct ScanFile {
 }
 
 /// The newest scan of a roster version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScanView {
     pub id: i64,
     pub roster_id: i64,

@@ -63,7 +63,7 @@ pub fn api(r: &mut ApiRoutes) {
         super::api::calendar_import,
         "导入供餐日历（请求体为文件；?filename=；列：月份、供餐天数、供餐日期）",
     );
-    r.put("/calendars/{code}/{month}", super::api::calendar_put, "设置某月供餐日 {days: \"1-5,8\"}");
+    r.put("/calendars/{code}/{period}", super::api::calendar_put, "设置某月供餐日 {days: \"1-5,8\"}");
     r.tag("roster");
     r.get("/rosters", super::api::list, "?term= 计划学校报送情况；?term=&school= 某校各版本");
     r.post("/rosters", super::api::build, "生成受益学生花名册 {school, term, snapshot_date?, after_archive?}（内容未变时返回原版本；本学期已有备案版本时须 after_archive: true，否则 422 roster.archived；差异与最近备案版本比较）");

@@ -15,6 +15,7 @@ use crate::domain::roster::RosterLine;
 use crate::error::{AppResult, ErrorKind};
 use crate::exchange::document::Upload;
 use crate::exchange::roster_print::{self, Kind};
+use crate::web::api_doc::{Body, Created, FileReply, Reply};
 use crate::web::upload::{self, UploadForm};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
@@ -139,11 +140,11 @@ pub async fn api_upload(
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
     form: Multipart,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let id = path.into_inner();
     let form = upload::read(form, MAX_SCAN + 64 * 1024).await?;
     let scan = store(&st, caller, id, scans_of(&form)).await?;
-    Ok(HttpResponse::Created().json(scan))
+    Ok(Created::new(scan))
 }
 
 /// `GET /api/v1/rosters/{id}/scan`: the newest scan, or `{"scan": null}`.
@@ -151,18 +152,25 @@ pub async fn api_get(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
     let scan = st.run(move |conn| roster_scan::of(conn, &caller, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "scan": scan })))
+    Ok(Reply(Scan { scan }))
+}
+
+/// A roster's newest scan, if any.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RosterScan")]
+pub struct Scan {
+    scan: Option<roster_scan::ScanView>,
 }
 
 pub async fn api_file(
     st: web::Data<AppState>,
     ApiUser(caller): ApiUser,
     path: web::Path<(i64, i64)>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<FileReply> {
     let (id, att) = path.into_inner();
     let (name, kind, bytes) = st.run(move |conn| roster_scan::file(conn, &caller, id, att)).await?;
-    Ok(crate::web::document(bytes, &name, &kind))
+    Ok(FileReply(crate::web::document(bytes, &name, &kind)))
 }

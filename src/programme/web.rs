@@ -417,7 +417,7 @@ pub struct RostersPage {
     errors: FormErrors,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct TermQuery {
     #[serde(default)]
     term: String,
@@ -563,7 +563,7 @@ pub async fn detail(
     roster_page(&st, caller, path.into_inner(), msg, FormErrors::none()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct StepForm {
     #[serde(default)]
     step: String,

@@ -245,7 +245,7 @@ pub struct ListPage {
     status: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
     #[serde(default)]
     status: Option<String>,
@@ -282,7 +282,7 @@ pub async fn detail(
     Ok(DetailPage { layout: Layout::new(&caller, &st, format!("变更申请 #{id}")), r, flash: flash.message() })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DecisionForm {
     #[serde(default)]
     decision: String,

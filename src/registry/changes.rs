@@ -92,7 +92,7 @@ pub fn locked_error(lock: &KeyLock, changed: &[&str]) -> AppError {
     )
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LockView {
     pub org_code: String,
     pub org_name: String,
@@ -221,7 +221,7 @@ struct RequestRow {
 }
 
 /// One changed field: its header, the value before and the value asked for (as people read them).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub field: String,
     pub header: &'static str,
@@ -229,7 +229,7 @@ pub struct FieldChange {
     pub new: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RequestView {
     pub id: i64,
     pub student_id: i64,
@@ -255,7 +255,7 @@ pub struct RequestView {
 }
 
 /// What a caller may do with a change request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ChangeActions {
     /// Decide the step it waits at (同意 or 驳回).
     pub decide: bool,

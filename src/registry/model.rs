@@ -58,7 +58,7 @@ impl StudentRow {
 }
 
 /// One line of a student list: ID masked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StudentListItem {
     pub id: i64,
     pub student_no: String,
@@ -114,7 +114,7 @@ impl StudentListItem {
 /// A student with every field, for the detail page, the form and the API. The ID numbers and
 /// phones of the student and the family members, and the 学籍号 (a G number is the ID number),
 /// are masked unless the view came from an audited unmasking.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StudentView {
     pub id: i64,
     pub student_no: String,
@@ -133,7 +133,7 @@ pub struct StudentView {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, schemars::JsonSchema)]
 #[diesel(table_name = student_history)]
 pub struct HistoryRow {
     pub id: i64,

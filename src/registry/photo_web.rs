@@ -9,6 +9,7 @@ use super::photos::{self, MAX_ZIP, PhotoReport};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
+use crate::web::api_doc::{Body, FileReply, Reply};
 use crate::web::{AppState, Layout, PageResult, see_other, upload};
 
 fn jpeg(bytes: Vec<u8>) -> HttpResponse {
@@ -73,9 +74,9 @@ pub async fn upload_zip(
 
 // ---------------------------------------------------------------- API
 
-pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Path<i64>) -> AppResult<FileReply> {
     let id = path.into_inner();
-    Ok(jpeg(st.run(move |conn| photos::get(conn, &c, id)).await?))
+    Ok(FileReply(jpeg(st.run(move |conn| photos::get(conn, &c, id)).await?)))
 }
 
 /// Body: the JPEG itself.
@@ -84,10 +85,9 @@ pub async fn api_put(
     ApiUser(c): ApiUser,
     path: web::Path<i64>,
     upload::ApiBody(body): upload::ApiBody<{ photos::MAX_UPLOAD }>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = path.into_inner();
-    let info = st.run(move |conn| photos::upload(conn, &c, id, &body)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"width": info.width, "height": info.height, "dpi": info.dpi})))
+    Ok(Reply(st.run(move |conn| photos::upload(conn, &c, id, &body)).await?))
 }
 
 /// Body: the ZIP. Answers with every file and what became of it.
@@ -95,6 +95,6 @@ pub async fn api_zip(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     upload::ApiBody(body): upload::ApiBody<{ MAX_ZIP + 64 * 1024 }>,
-) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(st.run(move |conn| photos::upload_zip(conn, &c, &body)).await?))
+) -> AppResult<Reply<impl Body>> {
+    Ok(Reply(st.run(move |conn| photos::upload_zip(conn, &c, &body)).await?))
 }

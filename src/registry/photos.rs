@@ -26,7 +26,7 @@ pub const MAX_UPLOAD: usize = 8 * 1024 * 1024;
 const MAX_ENTRIES: usize = 5_000;
 
 /// One file of a bulk upload and what became of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PhotoResult {
     pub file: String,
     pub accepted: bool,
@@ -35,7 +35,7 @@ pub struct PhotoResult {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, schemars::JsonSchema)]
 pub struct PhotoReport {
     pub files: usize,
     pub accepted: usize,

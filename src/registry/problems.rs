@@ -25,7 +25,7 @@ use crate::domain::student::{FIELDS, Review, StudentRecord};
 use crate::error::{AppError, AppResult, ErrorKind};
 
 /// What the county decides for a problem record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     /// A different child after all: back to pending confirmation.
@@ -48,7 +48,7 @@ impl Resolution {
 }
 
 /// One field side by side: the problem record and the student it duplicates.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ComparedField {
     pub key: &'static str,
     pub header: &'static str,
@@ -58,7 +58,8 @@ pub struct ComparedField {
 }
 
 /// The student a problem record duplicates, as the county sees it when deciding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DuplicateComparison")]
 pub struct Comparison {
     pub id: i64,
     pub student_no: String,
@@ -288,7 +289,7 @@ fn remove(conn: &mut DbConn, id: i64, heir: Option<i64>) -> AppResult<()> {
 }
 
 /// A record merged into a student, for its detail page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MergeView {
     pub merged_student_no: String,
     pub merged_school: String,

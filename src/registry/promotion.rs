@@ -27,14 +27,14 @@ use crate::domain::status::{ON_ROLL_STATUSES, State};
 use crate::error::{AppError, AppResult};
 use crate::org::model::{Org, ancestor_paths};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct Repeater {
     pub student_no: String,
     /// The class (of the student's present grade after promotion) the repeater joins.
     pub class_no: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct PromoteInput {
     /// A school or a county (or any org above schools) in the caller's scope.
     pub org: String,
@@ -49,7 +49,7 @@ pub struct PromoteInput {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClassMove {
     pub class_id: i64,
     pub school_code: String,
@@ -73,7 +73,7 @@ impl ClassMove {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StudentMove {
     pub student_id: i64,
     pub student_no: String,
@@ -85,7 +85,7 @@ pub struct StudentMove {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub promotion_id: Option<i64>,
     pub org_code: String,
@@ -446,7 +446,7 @@ fn may_settle(caller: &Caller, status: &str, code: &'static str, verb: &str) -> 
 }
 
 /// What a caller may do with a promotion job.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PromotionActions {
     /// 确认 (make it final).
     pub confirm: bool,
@@ -554,7 +554,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
     get(conn, caller, id)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PromotionView {
     pub id: i64,
     pub org_code: String,

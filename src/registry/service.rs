@@ -112,7 +112,7 @@ pub fn duplicate_problem(
 
 // ---------------------------------------------------------------- reading
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct StudentFilter {
     /// Name (part), ID number or 学籍号.
     #[serde(default)]
@@ -121,8 +121,8 @@ pub struct StudentFilter {
     pub school: String,
     #[serde(default)]
     pub class_id: Option<i64>,
-    #[serde(default)]
-    pub review: String,
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_one_of")]
+    pub review: Option<Review>,
     #[serde(default)]
     pub page: Option<i64>,
 }
@@ -130,6 +130,11 @@ pub struct StudentFilter {
 pub const PAGE_SIZE: i64 = 50;
 
 impl StudentFilter {
+    /// The review filter as the list's links and hidden fields carry it ("" for all).
+    pub fn review_key(&self) -> &'static str {
+        self.review.map(Review::as_str).unwrap_or("")
+    }
+
     /// A search for an ID number or 学籍号 (six digits or more in a row) travels in a POST body,
     /// never in an address that proxies and logs keep: refused when it came in a query string.
     pub fn refuse_identifier_in_query(&self) -> AppResult<()> {
@@ -164,8 +169,8 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
         if let Some(c) = f.class_id {
             q = q.filter(students::class_id.eq(c));
         }
-        if !f.review.is_empty() {
-            q = q.filter(students::review.eq(f.review.clone()));
+        if let Some(review) = f.review {
+            q = q.filter(students::review.eq(review.as_str()));
         }
         if !term.is_empty() {
             let pat = format!("%{}%", crate::audit::service::escape_like(&term));
@@ -209,7 +214,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
 
 /// What confirming a student adds (确认入库), for the county before it confirms: the first day,
 /// the back-dating, and the money month by month (empty once confirmed).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConfirmPreview {
     pub student_id: i64,
     pub review: Review,

@@ -56,7 +56,7 @@ pub fn chain(conn: &mut DbConn, kind: ChangeKind, route: Route) -> AppResult<Vec
     Ok(steps)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChainView {
     pub kind: &'static str,
     pub kind_label: &'static str,
@@ -145,7 +145,7 @@ struct StepRow {
     escalated: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StepView {
     pub step_no: i32,
     pub label: String,
@@ -164,7 +164,7 @@ pub struct StepView {
     pub current: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChangeView {
     pub id: i64,
     pub kind: &'static str,
@@ -454,7 +454,7 @@ pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Strin
 // ---------------------------------------------------------------- requesting
 
 /// A change of a student's own school (everything but a transfer).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ChangeInput {
     #[serde(default)]
     pub kind: String,
@@ -468,7 +468,7 @@ pub struct ChangeInput {
 }
 
 /// A transfer into the caller's school, naming the child by number and name (both must match).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct TransferInput {
     #[serde(default)]
     pub student_no: String,

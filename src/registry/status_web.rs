@@ -199,7 +199,7 @@ pub struct ListPage {
     can_transfer: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
     #[serde(default)]
     show: String,
@@ -260,7 +260,7 @@ pub async fn detail(
     detail_page(&st, caller, path.into_inner(), flash.message(), FormErrors::none()).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DecisionForm {
     #[serde(default)]
     decision: String,

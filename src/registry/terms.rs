@@ -94,7 +94,7 @@ pub fn transfer_restriction(
     }))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TermRow {
     pub org_code: String,
     pub org_name: String,
@@ -108,7 +108,7 @@ pub struct TermRow {
     pub set_by: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RestrictionRow {
     pub id: i64,
     pub org_code: String,

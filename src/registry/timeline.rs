@@ -267,7 +267,7 @@ pub fn spell_on(conn: &mut DbConn, student_id: i64, day: NaiveDate) -> AppResult
         .optional()?)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EligibleStudent {
     pub id: i64,
     pub student_no: String,
@@ -303,7 +303,7 @@ pub fn eligible_list(
         .collect()
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SpellView {
     pub state: &'static str,
     pub state_label: &'static str,

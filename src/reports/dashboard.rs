@@ -21,7 +21,7 @@ use crate::org::service::org_in_scope;
 use crate::programme::roster;
 
 /// A school behind on something, with where to look.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Late {
     pub code: String,
     pub name: String,
@@ -29,7 +29,7 @@ pub struct Late {
     pub href: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Dashboard {
     pub org: String,
     pub org_name: String,

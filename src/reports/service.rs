@@ -39,7 +39,7 @@ pub struct Request {
 }
 
 /// A column heading with what it means.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Head {
     pub key: String,
     pub title: String,
@@ -47,7 +47,7 @@ pub struct Head {
 }
 
 /// A drawn report: the JSON form of SPEC §12 plus what the page and files need.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub report: String,
     pub title: String,
@@ -425,7 +425,7 @@ fn money_from_reconciliation(
 }
 
 /// One row of a drill-down: a student counted, a month of money, or a class.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DrillRow {
     pub cells: Vec<String>,
     /// Where the row itself leads (a month's entitlement), if anywhere.
@@ -433,7 +433,7 @@ pub struct DrillRow {
 }
 
 /// What one figure counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Drill {
     pub report: String,
     pub title: String,

@@ -82,7 +82,7 @@ struct Row {
 }
 
 /// A submission as people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Submission {
     pub id: i64,
     pub report: String,
@@ -145,7 +145,7 @@ fn newest(conn: &mut DbConn, report: &str, org_id: i64, period: &str) -> AppResu
 
 /// What a submit did: the submission, and whether it is new (the same figures as the newest
 /// version, not rejected, return that version unchanged).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Submitted {
     pub submission: Submission,
     pub created: bool,
@@ -304,7 +304,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
 }
 
 /// One org that owes a report for a period, with its newest submission if any.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Owed {
     pub org: String,
     pub org_name: String,

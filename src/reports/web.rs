@@ -18,10 +18,11 @@ use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
 use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult};
+use crate::web::api_doc::{Body, Created, Reply, ReplyOrFile};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 pub struct Query {
     #[serde(default)]
     org: String,
@@ -57,11 +58,9 @@ impl Query {
     }
 }
 
+/// A report's workbook or PDF under its Chinese name (RFC 6266 `filename*`, as every download).
 fn download(f: OutputFormat, (bytes, name): (Vec<u8>, String)) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(f.mime())
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
-        .body(bytes)
+    crate::web::download(bytes, &name, f.mime())
 }
 
 fn format_of(s: &str) -> AppResult<OutputFormat> {
@@ -179,14 +178,14 @@ pub async fn api_get(
     ApiUser(c): ApiUser,
     name: web::Path<String>,
     q: ApiQuery<Query>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<ReplyOrFile<impl Body>> {
     let req = q.request(&name, &c)?;
     let f = if q.format.trim().is_empty() { OutputFormat::Json } else { format_of(&q.format)? };
     match f {
         OutputFormat::Xlsx | OutputFormat::Pdf => {
-            Ok(download(f, st.run(move |conn| render::export(conn, &c, &req, f)).await?))
+            Ok(ReplyOrFile::File(download(f, st.run(move |conn| render::export(conn, &c, &req, f)).await?)))
         }
-        _ => Ok(HttpResponse::Ok().json(st.run(move |conn| service::run(conn, &c, &req)).await?)),
+        _ => Ok(ReplyOrFile::Reply(st.run(move |conn| service::run(conn, &c, &req)).await?)),
     }
 }
 
@@ -195,10 +194,10 @@ pub async fn api_drill(
     ApiUser(c): ApiUser,
     name: web::Path<String>,
     q: ApiQuery<Query>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let req = q.request(&name, &c)?;
     let (school, column) = (q.school.clone(), q.column.clone());
-    Ok(HttpResponse::Ok().json(st.run(move |conn| service::drill(conn, &c, &req, &school, &column)).await?))
+    Ok(Reply(st.run(move |conn| service::drill(conn, &c, &req, &school, &column)).await?))
 }
 
 // ---- Submissions: frozen snapshots, sign-off, lateness ----
@@ -232,7 +231,7 @@ pub async fn submit_page(
     Ok(see_other(&format!("/reports/submissions/{}", done.submission.id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct OverviewQuery {
     #[serde(default)]
     report: String,
@@ -359,7 +358,7 @@ pub async fn decide_page(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SubmitBody {
     org: String,
     period: String,
@@ -373,12 +372,11 @@ pub async fn api_submit(
     ApiUser(c): ApiUser,
     name: web::Path<String>,
     body: ApiJson<SubmitBody>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Created<impl Body>> {
     let b = body.into_inner();
     let req = SubmitForm { org: b.org, period: b.period, date: b.date }.request(&name, &c)?;
     let done = st.run(move |conn| submission::submit(conn, &c, &req)).await?;
-    let status = if done.created { actix_web::http::StatusCode::CREATED } else { actix_web::http::StatusCode::OK };
-    Ok(HttpResponse::build(status).json(done))
+    Ok(Created::repeated_if(!done.created, done))
 }
 
 /// `GET /api/v1/report-submissions?report=&period=`: who owes what, late first.
@@ -386,9 +384,9 @@ pub async fn api_overview(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     q: ApiQuery<OverviewQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (report, period) = q.parts()?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| submission::overview(conn, &c, &report, &period)).await?))
+    Ok(Reply(st.run(move |conn| submission::overview(conn, &c, &report, &period)).await?))
 }
 
 /// `GET /api/v1/report-submissions/{id}`: the submission and its frozen report.
@@ -396,13 +394,20 @@ pub async fn api_submission(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     id: web::Path<i64>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let id = id.into_inner();
     let (s, r) = st.run(move |conn| submission::get(conn, &c, id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "submission": s, "report": r })))
+    Ok(Reply(SubmissionDetail { submission: s, report: r }))
 }
 
-#[derive(Deserialize)]
+/// A submission and the report as it was frozen when submitted.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SubmissionDetail {
+    submission: submission::Submission,
+    report: service::Report,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DecisionBody {
     decision: String,
     #[serde(default)]
@@ -415,15 +420,15 @@ pub async fn api_decide(
     ApiUser(c): ApiUser,
     id: web::Path<i64>,
     body: ApiJson<DecisionBody>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let (id, b) = (id.into_inner(), body.into_inner());
     let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
-    Ok(HttpResponse::Ok().json(st.run(move |conn| submission::decide(conn, &c, id, d, &b.note)).await?))
+    Ok(Reply(st.run(move |conn| submission::decide(conn, &c, id, d, &b.note)).await?))
 }
 
 // ---- Dashboard ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DashboardQuery {
     #[serde(default)]
     org: String,
@@ -460,7 +465,7 @@ pub async fn api_dashboard(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     q: ApiQuery<DashboardQuery>,
-) -> AppResult<HttpResponse> {
+) -> AppResult<Reply<impl Body>> {
     let org = q.org.clone();
-    Ok(HttpResponse::Ok().json(st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?))
+    Ok(Reply(st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?))
 }

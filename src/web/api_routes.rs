@@ -4,13 +4,25 @@
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, web};
 
+use super::api_doc::{ApiInput, ApiOutput, OperationDoc, Schemas};
+
 /// One operation as the OpenAPI document lists it; the path is relative to `/api/v1`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Operation {
     pub method: Method,
     pub path: &'static str,
     pub summary: &'static str,
     pub tag: &'static str,
+    /// What the handler's extractors read and its return type answers.
+    pub describe: fn(&mut Schemas) -> OperationDoc,
+}
+
+/// The description the handler's own types give.
+fn describe<Args: ApiInput, Out: ApiOutput>(schemas: &mut Schemas) -> OperationDoc {
+    let mut doc = OperationDoc::default();
+    Args::describe(schemas, &mut doc);
+    Out::describe(schemas, &mut doc);
+    doc
 }
 
 /// Mounts routes on a scope, or (for the document) only lists them.
@@ -40,8 +52,8 @@ impl<'a> ApiRoutes<'a> {
     pub fn get<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
+        Args: FromRequest + ApiInput + 'static,
+        F::Output: Responder + ApiOutput + 'static,
     {
         self.on(Method::GET, path, handler, summary)
     }
@@ -49,8 +61,8 @@ impl<'a> ApiRoutes<'a> {
     pub fn post<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
+        Args: FromRequest + ApiInput + 'static,
+        F::Output: Responder + ApiOutput + 'static,
     {
         self.on(Method::POST, path, handler, summary)
     }
@@ -58,8 +70,8 @@ impl<'a> ApiRoutes<'a> {
     pub fn put<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
+        Args: FromRequest + ApiInput + 'static,
+        F::Output: Responder + ApiOutput + 'static,
     {
         self.on(Method::PUT, path, handler, summary)
     }
@@ -67,8 +79,8 @@ impl<'a> ApiRoutes<'a> {
     pub fn delete<F, Args>(&mut self, path: &'static str, handler: F, summary: &'static str) -> &mut Self
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
+        Args: FromRequest + ApiInput + 'static,
+        F::Output: Responder + ApiOutput + 'static,
     {
         self.on(Method::DELETE, path, handler, summary)
     }
@@ -77,13 +89,14 @@ impl<'a> ApiRoutes<'a> {
     fn on<F, Args>(&mut self, method: Method, path: &'static str, handler: F, summary: &'static str) -> &mut Self
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
+        Args: FromRequest + ApiInput + 'static,
+        F::Output: Responder + ApiOutput + 'static,
     {
         if let Some(cfg) = self.cfg.as_deref_mut() {
             cfg.route(path, web::method(method.clone()).to(handler));
         }
-        self.operations.push(Operation { method, path, summary, tag: self.tag });
+        let describe = describe::<Args, F::Output>;
+        self.operations.push(Operation { method, path, summary, tag: self.tag, describe });
         self
     }
 

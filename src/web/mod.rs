@@ -2,6 +2,7 @@
 //! the page shell (`layout`), strict query and body extractors, uploads. It knows no area: the
 //! areas register their own routes and the app (`src/app.rs`) mounts them.
 
+pub mod api_doc;
 pub mod api_routes;
 pub mod filters;
 pub mod layout;
@@ -108,7 +109,6 @@ impl ResponseError for PageError {
 
 pub type PageResult<T> = Result<T, PageError>;
 
-/// A file download with a Chinese name (RFC 6266 `filename*`).
 /// An uploaded document served back: an image shown where a page puts it, anything else (a
 /// PDF) downloaded. The content type is the one stored when the bytes were judged on upload.
 pub fn document(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
@@ -121,6 +121,7 @@ pub fn document(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpRespo
     }
 }
 
+/// A file download with a Chinese name (RFC 6266 `filename*`).
 pub fn download(bytes: Vec<u8>, filename: &str, content_type: &str) -> HttpResponse {
     let encoded: String = filename
         .bytes()

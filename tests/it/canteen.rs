@@ -358,7 +358,7 @@ async fn a_purchase_posts_its_expenditure_receives_its_lines_and_keeps_its_docum
         assert_eq!((s, v["error"].as_str()), (409, Some("purchase.already")), "{label}: {v}");
         let (_, list) = call(
             &app,
-            test::TestRequest::get().uri(&format!("/api/v1/purchases?org={COUNTY}&month=2026-11")),
+            test::TestRequest::get().uri(&format!("/api/v1/purchases?org={COUNTY}&period=2026-11")),
             &bearer(&w, "yyb"),
         )
         .await;

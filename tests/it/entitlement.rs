@@ -473,7 +473,7 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
         assert_eq!(a["entitled"], json!(Fen::new(81_579 + spring_total(&spring)).to_string()), "{label}: {a}");
         let (_, meal) = call(
             &app,
-            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&month=2014-1")),
+            test::TestRequest::get().uri(&format!("/api/v1/reconciliation?org={COUNTY}&period=2014-1")),
             &caiwu,
         )
         .await;

@@ -244,3 +244,142 @@ async fn every_api_route_is_documented_and_every_documented_route_is_routed() {
         assert!(!unrouted(status, &body), "{method} {} is documented but not routed", op.path);
     }
 }
+
+/// Schemas where a contract tool needs them: every operation says what it answers with a schema
+/// (or that it answers a file or nothing), no schema anywhere is "anything", every reference
+/// resolves, and what handlers read shows as they read it (a query's parameters with their
+/// values, a body's fields with which are required).
+#[actix_web::test]
+async fn every_api_operation_has_its_request_and_response_schemas() {
+    let doc = mealroll::web::openapi::build(&mealroll::app::operations());
+    let components = doc["components"]["schemas"].as_object().expect("components");
+
+    // Every schema position in the document, with where it is.
+    fn schemas<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a serde_json::Value)>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, child) in o {
+                    let here = format!("{at}/{k}");
+                    match k.as_str() {
+                        "schema" | "items" | "additionalProperties" | "not" => out.push((here.clone(), child)),
+                        "properties" | "$defs" => {
+                            if let Some(props) = child.as_object() {
+                                out.extend(props.iter().map(|(n, s)| (format!("{here}/{n}"), s)));
+                            }
+                        }
+                        "oneOf" | "anyOf" | "allOf" | "prefixItems" => {
+                            if let Some(list) = child.as_array() {
+                                out.extend(list.iter().enumerate().map(|(i, s)| (format!("{here}/{i}"), s)));
+                            }
+                        }
+                        _ => {}
+                    }
+                    schemas(child, here, out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    schemas(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    schemas(&doc["paths"], "paths".into(), &mut found);
+    for (name, s) in components {
+        found.push((format!("components/{name}"), s));
+        schemas(s, format!("components/{name}"), &mut found);
+    }
+    assert!(found.len() > 1000, "{} schemas", found.len());
+    // Each named type under its own name: two types sharing one ("Period", "Period2") are renamed.
+    let numbered: Vec<&String> = components.keys().filter(|n| n.ends_with(|c: char| c.is_ascii_digit())).collect();
+    assert!(numbered.is_empty(), "{numbered:?}");
+    let mut wrong = Vec::new();
+    for (at, s) in &found {
+        // Annotations alone (a description, a default) constrain nothing.
+        let annotations = ["description", "default", "title", "examples", "deprecated", "readOnly", "writeOnly"];
+        if *s == &serde_json::Value::Bool(true)
+            || s.as_object().is_some_and(|o| o.keys().all(|k| annotations.contains(&k.as_str())))
+        {
+            wrong.push(format!("{at}: a schema that says nothing"));
+        }
+        if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+            let resolves = match r.strip_prefix("#/components/schemas/") {
+                Some(name) => components.contains_key(name),
+                None => r.starts_with("https://spec.openapis.org/"),
+            };
+            if !resolves {
+                wrong.push(format!("{at}: {r} does not resolve"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            let responses = op["responses"].as_object().expect("responses");
+            let success: Vec<_> = responses.iter().filter(|(s, _)| s.starts_with('2')).collect();
+            assert!(!success.is_empty(), "{method} {path}: no success answer");
+            for (status, r) in success {
+                if status == "204" {
+                    continue;
+                }
+                let content = r["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: content"));
+                assert!(
+                    content.values().all(|c| c["schema"].is_object()),
+                    "{method} {path} {status}: every content has its schema"
+                );
+            }
+        }
+    }
+
+    // One name for a month, term or year across the API, as on the command line.
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            let params = op["parameters"].as_array().expect("parameters");
+            let body = &op["requestBody"]["content"]["application/json"]["schema"]["properties"];
+            let named_month = params.iter().any(|p| p["name"] == "month") || body.get("month").is_some();
+            assert!(!named_month, "{method} {path} calls its period a month");
+        }
+    }
+
+    // What handlers read, as they read it.
+    let op = |method: &str, path: &str| doc["paths"][format!("/api/v1{path}")][method].clone();
+    let students = op("get", "/students");
+    let review = students["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "review" && p["in"] == "query")
+        .expect("?review= is listed");
+    let values: Vec<&str> = review["schema"]["enum"]
+        .as_array()
+        .or_else(|| review["schema"]["anyOf"][0]["enum"].as_array())
+        .or_else(|| review["schema"]["oneOf"].as_array())
+        .map(|v| v.iter().filter_map(|x| x.as_str().or_else(|| x["const"].as_str())).collect())
+        .unwrap_or_default();
+    assert!(values.contains(&"pending") && values.contains(&"problem"), "{review}");
+    assert_eq!(
+        students["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .map(|r| r == "#/components/schemas/StudentListItemPage"),
+        Some(true),
+        "{students}"
+    );
+
+    let posting = op("post", "/ledger/requests");
+    let body = &posting["requestBody"]["content"]["application/json"]["schema"];
+    for field in ["kind", "fund", "amount", "date"] {
+        assert!(body["properties"][field].is_object(), "the posting body names {field}: {body}");
+    }
+    assert!(posting["responses"]["201"].is_object() && posting["responses"]["200"].is_object(), "{posting}");
+    let id = &op("get", "/students/{id}")["parameters"][0];
+    assert_eq!((id["name"].as_str(), id["in"].as_str()), (Some("id"), Some("path")));
+    assert_eq!(id["schema"]["type"], "integer", "{id}");
+    assert_eq!(op("post", "/auth/token")["security"], serde_json::json!([]), "the token needs no token");
+    assert!(op("get", "/students")["responses"]["401"].is_object());
+    assert!(op("delete", "/classes/{id}")["responses"]["204"].is_object());
+    let money = &components["Threshold"]["properties"]["threshold"];
+    assert_eq!(money["type"], "string", "money is a decimal string: {money}");
+}

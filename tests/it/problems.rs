@@ -257,6 +257,14 @@ async fn suspected_duplicates_without_id_are_caught_on_import_too() {
 
         let (_, queue) = call(&app, test::TestRequest::get().uri("/api/v1/students?review=problem"), &county).await;
         assert_eq!(queue["total"], 1, "{label}: {queue}");
+        // A misspelt state is refused, naming the states, instead of matching no one.
+        let (status, refused) =
+            call(&app, test::TestRequest::get().uri("/api/v1/students?review=problm"), &county).await;
+        assert_eq!(status, 422, "{label}: {refused}");
+        let message = refused["message"].as_str().unwrap_or_default();
+        assert!(message.contains("“problm”") && message.contains("pending、confirmed、problem"), "{label}: {refused}");
+        let (_, all) = call(&app, test::TestRequest::get().uri("/api/v1/students?review="), &county).await;
+        assert!(all["total"].as_i64() > queue["total"].as_i64(), "{label}: blank is every state: {all}");
         let item = &queue["items"][0];
         assert_eq!(item["school_code"], SCHOOL_B, "{label}");
         assert!(

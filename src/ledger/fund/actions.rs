@@ -21,7 +21,8 @@ pub(super) struct Facts<'a> {
 }
 
 /// What the caller may do with one request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "LedgerRequestActions")]
 pub struct RequestActions {
     /// 审批入账 (approve and post).
     pub approve: bool,
