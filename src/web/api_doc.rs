@@ -182,7 +182,8 @@ tuple_input!(A, B, C, D, E, F);
 tuple_input!(A, B, C, D, E, F, G);
 tuple_input!(A, B, C, D, E, F, G, H);
 
-/// What a handler's return type says comes back.
+/// What a handler's return type says comes back. `ApiRoutes` takes only handlers whose return
+/// type has it, so an API handler that answers a bare `HttpResponse` does not compile.
 pub trait ApiOutput {
     fn describe(schemas: &mut Schemas, doc: &mut OperationDoc);
 }
@@ -393,9 +394,4 @@ impl<T: JsonSchema> ApiOutput for ReplyOrFile<T> {
             })),
         );
     }
-}
-
-/// A handler not yet typed: the document says only that it answers.
-impl ApiOutput for HttpResponse {
-    fn describe(_: &mut Schemas, _: &mut OperationDoc) {}
 }

@@ -42,9 +42,6 @@ pub fn build(operations: &[Operation]) -> Value {
             .collect();
         params.extend(doc.query);
         let mut responses = doc.responses;
-        if responses.is_empty() {
-            responses.insert("200".into(), json!({"description": "成功"}));
-        }
         for (status, description) in errors(doc.authenticated) {
             responses.entry(status).or_insert_with(|| {
                 json!({"description": description,
