@@ -263,10 +263,29 @@ pub struct Period {
     pub adjustment: Fen,
     pub computed_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
+    pub actions: PeriodActions,
 }
 
-fn view(row: PeriodRow, school: &Org) -> Period {
+/// What the caller may do with a computed month (or a term of 一补).
+#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
+pub struct PeriodActions {
+    pub close: bool,
+}
+
+/// Whether `caller` may close a school's computed month or term: whoever computes (county and
+/// above), once.
+pub fn may_close(caller: &Caller, closed: bool, what: &str) -> AppResult<()> {
+    may_compute(caller)?;
+    if closed {
+        return Err(AppError::conflict("entitlement.closed", format!("{what}已结账")));
+    }
+    Ok(())
+}
+
+fn view(row: PeriodRow, school: &Org, caller: &Caller) -> Period {
+    let closed = row.status == "closed";
     Period {
+        actions: PeriodActions { close: may_close(caller, closed, "").is_ok() },
         id: row.id,
         school: school.code.clone(),
         name: school.name.clone(),
@@ -405,7 +424,7 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Mon
     let school = school_of(conn, caller, school_code)?;
     let id = compute_school(conn, caller, &school, month)?;
     let row = entitlement_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(view(row, &school, caller))
 }
 
 /// [`compute`] for a school already checked (or a decision's own recomputation); returns the
@@ -555,9 +574,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
     let p = period_row(conn, school.id, month)?.ok_or_else(|| {
         AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算，不能结账", school.name))
     })?;
-    if p.status == "closed" {
-        return Err(AppError::conflict("entitlement.closed", format!("{}{month}已结账", school.name)));
-    }
+    may_close(caller, p.status == "closed", &format!("{}{month}", school.name))?;
     write_tx(conn, |conn| {
         diesel::update(entitlement_periods::table.find(p.id))
             .set((
@@ -573,7 +590,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
         )
     })?;
     let row = entitlement_periods::table.find(p.id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(view(row, &school, caller))
 }
 
 /// The org whose schools the caller may compute: asked before a job is started, and again by
@@ -666,7 +683,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
             amount: Fen::new(fen),
         })
         .collect();
-    Ok((view(row, &school), lines))
+    Ok((view(row, &school, caller), lines))
 }
 
 /// The computed months of every school in the caller's scope for a month, in code order.
@@ -679,5 +696,5 @@ pub fn periods(conn: &mut DbConn, caller: &Caller, month: Month) -> AppResult<Ve
         .select((PeriodRow::as_select(), Org::as_select()))
         .order(orgs::code.asc())
         .load(conn)?;
-    Ok(rows.into_iter().map(|(r, o)| view(r, &o)).collect())
+    Ok(rows.into_iter().map(|(r, o)| view(r, &o, caller)).collect())
 }

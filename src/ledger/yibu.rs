@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::entitlement::school_of;
+use super::entitlement::{PeriodActions, may_close, school_of};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::now;
@@ -151,10 +151,13 @@ pub struct Period {
     pub amount: Fen,
     pub adjustment: Fen,
     pub computed_at: NaiveDateTime,
+    pub actions: PeriodActions,
 }
 
-fn view(r: PeriodRow, school: &Org) -> Period {
+fn view(r: PeriodRow, school: &Org, caller: &Caller) -> Period {
+    let closed = r.status == "closed";
     Period {
+        actions: PeriodActions { close: may_close(caller, closed, "").is_ok() },
         school: school.code.clone(),
         name: school.name.clone(),
         term: r.term,
@@ -262,7 +265,7 @@ pub fn compute(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term
     let school = school_of(conn, caller, school_code)?;
     let id = compute_school(conn, caller, &school, term)?;
     let row = yibu_periods::table.find(id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(view(row, &school, caller))
 }
 
 /// The semesters computed for a school, oldest first.
@@ -353,9 +356,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
     let p = period_row(conn, school.id, term)?.ok_or_else(|| {
         AppError::invalid("entitlement.not_computed", format!("{}{}一补尚未计算", school.name, term.label()))
     })?;
-    if p.status == "closed" {
-        return Err(AppError::conflict("entitlement.closed", format!("{}{}一补已结账", school.name, term.label())));
-    }
+    may_close(caller, p.status == "closed", &format!("{}{}一补", school.name, term.label()))?;
     write_tx(conn, |conn| {
         diesel::update(yibu_periods::table.find(p.id))
             .set((
@@ -367,7 +368,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
         audit::record(conn, &caller.actor(), Entry::new("yibu.close", "school", &school.code).after(&term.to_string()))
     })?;
     let row = yibu_periods::table.find(p.id).select(PeriodRow::as_select()).first(conn)?;
-    Ok(view(row, &school))
+    Ok(view(row, &school, caller))
 }
 
 /// Computes a semester for every school under an org (a county), in code order.
@@ -440,7 +441,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
             amount: Fen::new(fen),
         })
         .collect();
-    Ok((view(row, &school), lines))
+    Ok((view(row, &school, caller), lines))
 }
 
 /// The computed semesters of every school in the caller's scope, in code order.
@@ -453,5 +454,5 @@ pub fn periods(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec<
         .select((PeriodRow::as_select(), Org::as_select()))
         .order(orgs::code.asc())
         .load(conn)?;
-    Ok(rows.into_iter().map(|(r, o)| view(r, &o)).collect())
+    Ok(rows.into_iter().map(|(r, o)| view(r, &o, caller)).collect())
 }

@@ -78,6 +78,8 @@ pub struct StudentListItem {
     pub enrolled_on: Option<NaiveDate>,
     /// How many days before the day of entry that first day lies, when past the allowed limit.
     pub backdated_days: Option<i64>,
+    /// Whether the caller may tick it for 确认入库 on the list (set by the service's rule).
+    pub confirmable: bool,
 }
 
 impl StudentListItem {
@@ -99,6 +101,7 @@ impl StudentListItem {
             problem: r.problem.clone(),
             enrolled_on: None,
             backdated_days: None,
+            confirmable: false,
         }
     }
 

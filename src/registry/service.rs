@@ -205,7 +205,10 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
             .map(|(r, code, school)| {
                 let class = r.class_id.and_then(|c| names.get(&c).cloned());
                 let entered = crate::clock::local(r.created_at).date();
-                StudentListItem::new(&r, code, school, class).starting(firsts.get(&r.id).copied(), entered)
+                let mut item =
+                    StudentListItem::new(&r, code, school, class).starting(firsts.get(&r.id).copied(), entered);
+                item.confirmable = may_confirm(caller, &r.name, r.review, r.problem.as_deref()).is_ok();
+                item
             })
             .collect(),
         total,

@@ -103,7 +103,7 @@ pub struct TermRow {
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub closed: bool,
-    /// Ended and still open: the county may close it.
+    /// The caller may close it now (`may_close_term`: the county and above, ended, not yet closed).
     pub closable: bool,
     pub set_by: String,
 }
@@ -170,7 +170,10 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
                     start_date,
                     end_date,
                     closed: closed_at.is_some(),
-                    closable: end_date < today && !mine.iter().any(|m| m.term == t && m.closed),
+                    closable: mine
+                        .iter()
+                        .find(|m| m.term == t)
+                        .is_some_and(|d| may_close_term(caller, d, today).is_ok()),
                     set_by,
                 })
             })
@@ -235,6 +238,23 @@ pub fn set_term(conn: &mut DbConn, caller: &Caller, t: Term, start: NaiveDate, e
     })
 }
 
+/// Whether `caller` may close a term with these dates (as its own org has them) on `today`: the
+/// county and above, once the term has ended, and once only (closing again would rewrite who
+/// closed it and when).
+pub fn may_close_term(caller: &Caller, dates: &TermDates, today: NaiveDate) -> AppResult<()> {
+    caller.may_at_county(Permission::ConfigureRegistry)?;
+    if dates.closed {
+        return Err(AppError::conflict("term.closed", format!("{}已关闭", dates.term.label())));
+    }
+    if dates.end >= today {
+        return Err(AppError::conflict(
+            "term.not_ended",
+            format!("{}到{}才结束，结束后才能关闭", dates.term.label(), dates.end),
+        ));
+    }
+    Ok(())
+}
+
 /// Closes a term for the caller's org and everything under it: no change may take effect in it
 /// any more. The term must have dates and have ended.
 pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate) -> AppResult<()> {
@@ -245,12 +265,7 @@ pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate)
             .iter()
             .find(|x| x.term == t)
             .ok_or_else(|| AppError::conflict("term.unknown", format!("{}尚未设置起止日期，不能关闭", t.label())))?;
-        if dates.end >= today {
-            return Err(AppError::conflict(
-                "term.not_ended",
-                format!("{}到{}才结束，结束后才能关闭", t.label(), dates.end),
-            ));
-        }
+        may_close_term(caller, dates, today)?;
         if !diesel::select(diesel::dsl::exists(
             school_terms::table
                 .filter(school_terms::org_id.eq(org.id))

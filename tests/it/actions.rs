@@ -744,3 +744,112 @@ async fn a_complaint_offers_its_answer_and_its_finding_exactly_when_the_service_
         assert_eq!(offered, 4, "{label}");
     }
 }
+
+/// A computed month offers 结账 to whoever the service lets close it: the county's computing
+/// roles while it is open, no one once closed (一补's terms share the same rule).
+#[actix_web::test]
+async fn a_computed_month_offers_closing_exactly_when_the_service_takes_it() {
+    use mealroll::domain::calendar::Month;
+    use mealroll::ledger::entitlement;
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::app::app(w.state())).await;
+        add_user(&w, "caiwu", COUNTY, "finance");
+        add_user(&w, "a.yingyang", SCHOOL_A, "nutrition_officer");
+        let (term, start) = past_term();
+        school_a_in_programme(&app, &bearer(&w, "yyb"), &term).await;
+        // The term's months, each a fresh period when a try needs one.
+        let mut months = std::iter::successors(Some(Month::of(start)), |m| Some(m.next())).take(5);
+        let mut fresh = |closed: bool| {
+            let m = months.next().expect("a month left");
+            let cli = Caller::cli(&mut w.conn()).expect("cli");
+            entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, m).expect("computed");
+            if closed {
+                entitlement::close(&mut w.conn(), &cli, SCHOOL_A, m).expect("closed");
+            }
+            m
+        };
+        let shown = |who: &Caller, m: Month| {
+            let listed = entitlement::periods(&mut w.conn(), who, m).unwrap_or_default();
+            listed.iter().find(|p| p.school == SCHOOL_A).is_some_and(|p| p.actions.close)
+        };
+        let people = ["yyb", "caiwu", "ducha", "a.yingyang", "a.xiaozhang", "yyb2"];
+        let mut closers = Vec::new();
+        for closed in [false, true] {
+            let mut m = fresh(closed);
+            let offers = people.iter().map(|p| (*p, shown(&w.caller(p), m))).collect();
+            for (person, offered, new_row) in in_try_order(offers) {
+                if new_row {
+                    m = fresh(closed);
+                    assert!(shown(&w.caller(person), m), "{label}: {person} is offered the fresh month too");
+                }
+                let outcome = entitlement::close(&mut w.conn(), &w.caller(person), SCHOOL_A, m);
+                assert_agrees(offered, outcome, &format!("{label}: {person} closing a month (closed: {closed})"));
+                if offered {
+                    closers.push(person);
+                }
+            }
+        }
+        assert_eq!(closers, ["yyb", "caiwu"], "{label}: the county's computing roles, on an open month");
+    }
+}
+
+/// The student list ticks a box for 确认入库 exactly where the service would confirm: for the
+/// county's confirming role, on a pending record only (a problem record must be resolved first).
+#[actix_web::test]
+async fn the_student_list_offers_confirmation_exactly_when_the_service_takes_it() {
+    use mealroll::registry::service::{self, StudentFilter};
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let app = test::init_service(mealroll::app::app(w.state())).await;
+        let (app, w) = (&app, &w);
+        let pending = |n: usize| async move {
+            let body = format!("52232620190501{:03}", 2 * n);
+            let rec = student("吕待确认", &body, &body_birth(&body), "女");
+            let (s, v) = call(
+                app,
+                test::TestRequest::post().uri(&format!("/api/v1/schools/{SCHOOL_A}/students")).set_json(rec),
+                &bearer(w, "a.xueji"),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            v["id"].as_i64().expect("id")
+        };
+        let mut n = 0;
+        let mut confirmers = Vec::new();
+        for state in ["pending", "confirmed"] {
+            n += 1;
+            let mut id = pending(n).await;
+            if state == "confirmed" {
+                service::confirm(&mut w.conn(), &w.caller("yyb"), &[id]).expect("confirmed");
+            }
+            let shown = |who: &Caller, id: i64| {
+                let f = StudentFilter { school: SCHOOL_A.into(), ..StudentFilter::default() };
+                let (items, _) = service::list(&mut w.conn(), who, &f).unwrap_or_default();
+                items.iter().find(|s| s.id == id).is_some_and(|s| s.confirmable)
+            };
+            let people = ["yyb", "ducha", "a.xueji", "a.xiaozhang", "yyb2"];
+            let offers = people.iter().map(|p| (*p, shown(&w.caller(p), id))).collect();
+            for (person, offered, new_row) in in_try_order(offers) {
+                if new_row {
+                    n += 1;
+                    id = pending(n).await;
+                }
+                let outcome = service::confirm(&mut w.conn(), &w.caller(person), &[id]);
+                let took = outcome.as_ref().is_ok_and(|confirmed| *confirmed == 1);
+                assert_eq!(
+                    took,
+                    offered,
+                    "{label}: {person} confirming a {state} record: {:?}",
+                    outcome.err().map(|e| e.code)
+                );
+                if offered {
+                    confirmers.push(person);
+                }
+            }
+        }
+        assert_eq!(confirmers, ["yyb"], "{label}: the county, on a pending record");
+    }
+}

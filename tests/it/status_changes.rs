@@ -177,6 +177,21 @@ async fn suspension_resumption_and_the_days_around_them() {
         )
         .await;
         assert_eq!(s, 200, "{v}");
+        // Closed once: no longer offered, and closing again (which would rewrite who closed it and
+        // when) is refused.
+        let (_, terms) = call(&app, test::TestRequest::get().uri("/api/v1/terms"), &county).await;
+        let row = terms["terms"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["term"] == spring.to_string() && t["org_code"] == COUNTY))
+            .unwrap_or_else(|| panic!("{label}: the county's term is listed: {terms}"));
+        assert_eq!((row["closed"].as_bool(), row["closable"].as_bool()), (Some(true), Some(false)), "{label}: {row}");
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/api/v1/terms/close").set_json(json!({"term": spring.to_string()})),
+            &county,
+        )
+        .await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("term.closed")), "{label}: {v}");
         let (other, _) = enrolled(&app, &w, SCHOOL_A, "韦小明", "52232620190101007").await;
         let (s, v) = call(
             &app,
