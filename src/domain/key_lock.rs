@@ -70,8 +70,23 @@ pub fn parse_extra_fields(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Where a change request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a change request stands; stored and sent by its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[schemars(rename = "ChangeRequestStatus")]
 pub enum RequestStatus {
     /// Waiting for the school's review (待学校审核).
     Submitted,
@@ -84,16 +99,11 @@ pub enum RequestStatus {
 
 impl RequestStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Submitted => "submitted",
-            RequestStatus::SchoolApproved => "school_approved",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Rejected => "rejected",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submitted, Self::SchoolApproved, Self::Approved, Self::Rejected].into_iter().find(|x| x.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn label(self) -> &'static str {
@@ -120,9 +130,30 @@ impl RequestStatus {
     }
 }
 
+/// As the column stores it; a value the code does not know fails the load rather than being
+/// read as some other state.
+impl TryFrom<String> for RequestStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的变更申请状态“{s}”"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_s_state_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        use RequestStatus::*;
+        for s in [Submitted, SchoolApproved, Approved, Rejected] {
+            assert_eq!(RequestStatus::try_from(s.as_str().to_owned()), Ok(s));
+            assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
+        }
+        assert_eq!(SchoolApproved.as_str(), "school_approved");
+        assert!(RequestStatus::try_from("approve".to_owned()).is_err());
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -6,6 +6,43 @@ use std::fmt;
 
 use super::role::Role;
 
+/// Where a status change stands: in its approval chain, or closed either way. Stored and sent by
+/// its snake_case name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[schemars(rename = "StatusChangeState")]
+pub enum ChangeStatus {
+    Open,
+    Approved,
+    Refused,
+}
+
+impl ChangeStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeStatus::Open => "办理中",
+            ChangeStatus::Approved => "已生效",
+            ChangeStatus::Refused => "已驳回",
+        }
+    }
+}
+
+/// As the column stores it; a value the code does not know fails the load.
+impl TryFrom<String> for ChangeStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的学籍异动状态“{s}”"))
+    }
+}
+
 /// Where a student is on a given day. Exactly one holds from enrolment on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
@@ -342,6 +379,16 @@ pub fn may_act(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_s_state_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        for s in [ChangeStatus::Open, ChangeStatus::Approved, ChangeStatus::Refused] {
+            assert_eq!(ChangeStatus::try_from(s.as_str().to_owned()), Ok(s));
+            assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
+        }
+        assert_eq!(ChangeStatus::Open.as_str(), "open");
+        assert!(ChangeStatus::try_from("opened".to_owned()).is_err());
+    }
 
     #[test]
     fn kinds_parse_by_code_and_label() {

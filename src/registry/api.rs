@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::service::{self, StudentFilter};
 use super::{changes, problems};
 use crate::auth::extract::ApiUser;
+use crate::domain::key_lock::RequestStatus;
 use crate::domain::role::Permission;
 use crate::error::{AppError, AppResult};
 use crate::inspection::findings::{self, Link};
@@ -278,8 +279,8 @@ pub async fn submit_change(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct ChangeQuery {
-    #[serde(default)]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_one_of")]
+    status: Option<RequestStatus>,
 }
 
 pub async fn change_requests(
@@ -288,7 +289,7 @@ pub async fn change_requests(
     q: ApiQuery<ChangeQuery>,
 ) -> AppResult<Reply<impl Body>> {
     let status = q.into_inner().status;
-    Ok(Reply(st.run(move |conn| changes::list(conn, &c, status.as_deref())).await?))
+    Ok(Reply(st.run(move |conn| changes::list(conn, &c, status)).await?))
 }
 
 pub async fn change_request(

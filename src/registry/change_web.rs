@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::changes::{self, LockView, MAX_EVIDENCE, RequestView, Upload};
 use super::service;
 use crate::auth::extract::{CsrfForm, PageUser};
-use crate::domain::key_lock::{self, KeyLock};
+use crate::domain::key_lock::{self, KeyLock, RequestStatus};
 use crate::domain::role::Permission;
 use crate::domain::student::{self, Kind};
 use crate::error::{AppError, ErrorKind};
@@ -242,13 +242,13 @@ pub async fn submit_request(
 pub struct ListPage {
     layout: Layout,
     items: Vec<RequestView>,
-    status: String,
+    status: Option<RequestStatus>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
-    #[serde(default)]
-    status: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_one_of")]
+    status: Option<RequestStatus>,
 }
 
 pub async fn list(
@@ -256,9 +256,9 @@ pub async fn list(
     PageUser(caller): PageUser,
     q: web::Query<ListQuery>,
 ) -> PageResult<ListPage> {
-    let status = q.into_inner().status.unwrap_or_default();
-    let (c, s) = (caller.clone(), status.clone());
-    let items = st.run(move |conn| changes::list(conn, &c, Some(s.as_str()).filter(|s| !s.is_empty()))).await?;
+    let status = q.into_inner().status;
+    let c = caller.clone();
+    let items = st.run(move |conn| changes::list(conn, &c, status)).await?;
     Ok(ListPage { layout: Layout::new(&caller, &st, "关键信息变更申请"), items, status })
 }
 

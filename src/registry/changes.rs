@@ -209,7 +209,8 @@ struct RequestRow {
     changes: String,
     reason: String,
     evidence_id: i64,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: RequestStatus,
     requested_by: String,
     requested_at: NaiveDateTime,
     school_by: Option<String>,
@@ -240,7 +241,7 @@ pub struct RequestView {
     pub changes: Vec<FieldChange>,
     pub reason: String,
     pub evidence_url: String,
-    pub status: &'static str,
+    pub status: RequestStatus,
     pub status_label: &'static str,
     pub requested_by: String,
     pub requested_at: NaiveDateTime,
@@ -280,7 +281,7 @@ fn view(caller: &Caller, r: RequestRow, student: &StudentRow, school: &Org) -> R
             new: display(k, new),
         })
         .collect();
-    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    let status = r.status;
     RequestView {
         id: r.id,
         student_id: r.student_id,
@@ -291,7 +292,7 @@ fn view(caller: &Caller, r: RequestRow, student: &StudentRow, school: &Org) -> R
         changes,
         reason: r.reason,
         evidence_url: format!("/change-requests/{}/evidence", r.id),
-        status: status.as_str(),
+        status,
         status_label: status.label(),
         requested_by: r.requested_by,
         requested_at: r.requested_at,
@@ -417,7 +418,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<RequestView
 }
 
 /// Requests in the caller's scope, newest first; `status` narrows to one state.
-pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<&str>) -> AppResult<Vec<RequestView>> {
+pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus>) -> AppResult<Vec<RequestView>> {
     caller.require(conn, Permission::ViewStudents, "list_change_requests")?;
     let mut q = change_requests::table
         .inner_join(students::table.inner_join(orgs::table))
@@ -426,7 +427,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<&str>) -> AppResu
         .order(change_requests::id.desc())
         .limit(500)
         .into_boxed();
-    if let Some(s) = status.and_then(RequestStatus::parse) {
+    if let Some(s) = status {
         q = q.filter(change_requests::status.eq(s.as_str()));
     }
     Ok(q.load::<(RequestRow, StudentRow, Org)>(conn)?.into_iter().map(|(r, s, o)| view(caller, r, &s, &o)).collect())
@@ -443,7 +444,7 @@ pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Strin
 /// the county approves, and nobody decides their own request. Decided here only: the service
 /// refuses what this refuses, and the request's view carries the answer.
 fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
-    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    let status = r.status;
     let (permission, level) = match status {
         RequestStatus::Submitted => (Permission::ReviewKeyChange, caller.org_kind == OrgKind::School),
         RequestStatus::SchoolApproved => (Permission::ConfirmStudents, caller.org_kind.is_county_or_above()),
@@ -470,7 +471,7 @@ fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
 /// change, with field history, in the same transaction.
 pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<RequestView> {
     let (r, student, school) = request_in_scope(conn, caller, id)?;
-    let status = RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Rejected);
+    let status = r.status;
     let next = status.after(approve).ok_or_else(|| AppError::conflict("change.closed", "该申请已办结"))?;
     match status {
         RequestStatus::Submitted => caller.require(conn, Permission::ReviewKeyChange, "review_change_request")?,

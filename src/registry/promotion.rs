@@ -272,7 +272,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     let ids: Vec<i64> = in_graduating.iter().map(|s| s.id).chain(repeating.keys().copied()).collect();
     let open: Vec<i64> = status_changes::table
         .filter(status_changes::student_id.eq_any(&ids))
-        .filter(status_changes::status.eq("open"))
+        .filter(status_changes::status.eq(crate::domain::status::ChangeStatus::Open.as_str()))
         .select(status_changes::student_id)
         .load(conn)?;
     if !open.is_empty() {

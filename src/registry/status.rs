@@ -23,7 +23,7 @@ use crate::db::schema::{classes, orgs, status_change_steps, status_changes, stud
 use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission, Role};
-use crate::domain::status::{self, ChangeKind, Level, Route, Side, State, StepSpec};
+use crate::domain::status::{self, ChangeKind, ChangeStatus, Level, Route, Side, State, StepSpec};
 use crate::domain::student::Review;
 use crate::domain::term;
 use crate::domain::timeline::Timeline;
@@ -121,7 +121,8 @@ struct ChangeRow {
     effective_date: NaiveDate,
     reason: String,
     evidence_id: Option<i64>,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: ChangeStatus,
     step_no: i32,
     requested_by: String,
     requested_at: NaiveDateTime,
@@ -187,7 +188,7 @@ pub struct ChangeView {
     pub arrival_date: Option<NaiveDate>,
     pub reason: String,
     pub has_evidence: bool,
-    pub status: String,
+    pub status: ChangeStatus,
     pub status_label: &'static str,
     /// The student is between schools now (an open transfer).
     pub in_transit: bool,
@@ -199,15 +200,6 @@ pub struct ChangeView {
     /// Whether the caller may decide the current step now (and whether as an escalation).
     pub can_decide: bool,
     pub would_escalate: bool,
-}
-
-fn status_label(s: &str) -> &'static str {
-    match s {
-        "open" => "办理中",
-        "approved" => "已生效",
-        "refused" => "已驳回",
-        _ => "未知",
-    }
 }
 
 fn decision_label(d: Option<&str>) -> &'static str {
@@ -286,7 +278,7 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
         let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
         let route = Route::parse(&r.route).unwrap_or(Route::Local);
         let (name, no, id_no) = students.get(&r.student_id).cloned().unwrap_or_default();
-        let open = r.status == "open";
+        let open = r.status == ChangeStatus::Open;
         let mut can_decide = false;
         let mut would_escalate = false;
         let steps: Vec<StepView> = by_change
@@ -339,7 +331,7 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
             arrival_date: r.arrival_date,
             reason: r.reason,
             has_evidence: r.evidence_id.is_some(),
-            status_label: status_label(&r.status),
+            status_label: r.status.label(),
             in_transit: open && kind == ChangeKind::Transfer,
             status: r.status,
             requested_by: r.requested_by,
@@ -414,7 +406,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, show: Show) -> AppResult<Vec<Cha
         )
         .into_boxed();
     if show != Show::All {
-        q = q.filter(status_changes::status.eq("open"));
+        q = q.filter(status_changes::status.eq(ChangeStatus::Open.as_str()));
     }
     if show == Show::InTransit {
         q = q.filter(status_changes::kind.eq(ChangeKind::Transfer.code()));
@@ -540,7 +532,7 @@ pub fn kinds_open(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppRes
 fn change_in_progress(conn: &mut DbConn, student_id: i64) -> AppResult<Option<(i64, String)>> {
     Ok(status_changes::table
         .filter(status_changes::student_id.eq(student_id))
-        .filter(status_changes::status.eq("open"))
+        .filter(status_changes::status.eq(ChangeStatus::Open.as_str()))
         .select((status_changes::id, status_changes::kind))
         .first(conn)
         .optional()?)
@@ -842,7 +834,7 @@ fn open_change(
             status_changes::arrival_date.eq(arrival),
             status_changes::reason.eq(reason),
             status_changes::evidence_id.eq(evidence_id),
-            status_changes::status.eq("open"),
+            status_changes::status.eq(ChangeStatus::Open.as_str()),
             status_changes::step_no.eq(2),
             status_changes::requested_by.eq(&caller.username),
             status_changes::requested_at.eq(now()),
@@ -966,8 +958,8 @@ fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note
         return Err(AppError::field("note", "change.note_required", "驳回时须填写理由"));
     }
     let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
-    if r.status != "open" {
-        return Err(AppError::conflict("change.closed", format!("该异动已{}，不能再办理", status_label(&r.status))));
+    if r.status != ChangeStatus::Open {
+        return Err(AppError::conflict("change.closed", format!("该异动已{}，不能再办理", r.status.label())));
     }
     let steps: Vec<StepRow> = status_change_steps::table
         .filter(status_change_steps::change_id.eq(id))
@@ -1013,7 +1005,7 @@ fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note
     )?;
     if !approve {
         diesel::update(status_changes::table.find(id))
-            .set((status_changes::status.eq("refused"), status_changes::closed_at.eq(now())))
+            .set((status_changes::status.eq(ChangeStatus::Refused.as_str()), status_changes::closed_at.eq(now())))
             .execute(conn)?;
         if r.kind == ChangeKind::Transfer.code() {
             let rows = timeline::load(conn, r.student_id)?;
@@ -1117,7 +1109,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppResult<()> {
         }
     }
     diesel::update(status_changes::table.find(id))
-        .set((status_changes::status.eq("approved"), status_changes::closed_at.eq(now())))
+        .set((status_changes::status.eq(ChangeStatus::Approved.as_str()), status_changes::closed_at.eq(now())))
         .execute(conn)?;
     // The decision moves the money it touches, in this transaction: every computed month of
     // the schools involved from the effective day on (a death on the 5th stops paying on the 5th).

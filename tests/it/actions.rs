@@ -257,6 +257,15 @@ async fn change_requests_offer_a_decision_exactly_when_the_service_takes_it() {
         }
         // The principal at the school's step and the county at its step: the walk is not vacuous.
         assert_eq!(offered_count, 2, "{label}");
+        // Filtered by its state; a misspelt state is refused, not read as "every state".
+        let yyb = bearer(&w, "yyb");
+        let (_, open) =
+            call(&app, test::TestRequest::get().uri("/api/v1/change-requests?status=school_approved"), &yyb).await;
+        let states: Vec<&str> = open.as_array().expect("list").iter().filter_map(|r| r["status"].as_str()).collect();
+        assert!(!states.is_empty() && states.iter().all(|s| *s == "school_approved"), "{label}: {open}");
+        let (s, v) = call(&app, test::TestRequest::get().uri("/api/v1/change-requests?status=aproved"), &yyb).await;
+        assert_eq!((s, v["error"].as_str()), (422, Some("input.malformed_query")), "{label}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| m.contains("“aproved”")), "{label}: {v}");
     }
 }
 
@@ -309,7 +318,9 @@ async fn the_status_change_form_offers_the_kinds_the_service_takes() {
                     let c = status::request(&mut w.conn(), &registrar, id, &input(ChangeKind::Suspend, on), None)
                         .expect("suspend");
                     for who in ["a.xiaozhang", "yyb"] {
-                        if status::get(&mut w.conn(), &cli, c.id).expect("change").status == "open" {
+                        if status::get(&mut w.conn(), &cli, c.id).expect("change").status
+                            == mealroll::domain::status::ChangeStatus::Open
+                        {
                             status::decide(&mut w.conn(), &w.caller(who), c.id, true, "同意").expect("approve");
                         }
                     }

@@ -393,7 +393,7 @@ pub(in crate::inspection) fn a20_back_dated(conn: &mut DbConn, cx: &Ctx) -> AppR
     for chunk in ids.chunks(5000) {
         let changes: Vec<(i64, i64, String, NaiveDate, chrono::NaiveDateTime)> = status_changes::table
             .filter(status_changes::student_id.eq_any(chunk))
-            .filter(status_changes::status.eq("approved"))
+            .filter(status_changes::status.eq(crate::domain::status::ChangeStatus::Approved.as_str()))
             .select((
                 status_changes::id,
                 status_changes::student_id,
