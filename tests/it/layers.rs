@@ -77,3 +77,24 @@ fn every_area_registers_its_own_routes() {
     assert_eq!(app.matches(".route(\"").count(), 1, "the stylesheet");
     assert_eq!(app.matches(".get(\"").count(), 1, "the OpenAPI document");
 }
+
+/// Every time a page shows is Beijing time (the `beijing` filters); no heading may call it UTC.
+#[test]
+fn no_page_labels_its_times_utc() {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut files = Vec::new();
+    let mut dirs = vec![templates];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("templates").flatten() {
+            let path = entry.path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
+    assert!(files.len() > 50, "{} templates", files.len());
+    let utc: Vec<String> = files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("UTC")))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(utc.is_empty(), "{utc:?}");
+}
