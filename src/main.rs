@@ -22,6 +22,8 @@ macro_rules! out {
     }};
 }
 
+mod cli;
+
 use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -88,7 +90,7 @@ enum Command {
     /// The keys that seal children's ID numbers, phones and records where they are stored.
     Keys {
         #[command(subcommand)]
-        action: KeysCommand,
+        action: cli::keys::KeysCommand,
     },
     /// Build a realistic demo county (望谟县) with schools, classes, teachers and one login per role.
     Demo {
@@ -173,12 +175,12 @@ enum Command {
     /// The fund ledger: post, approve, reverse, verify the hash chains, close a month.
     Ledger {
         #[command(subcommand)]
-        what: LedgerCommand,
+        what: cli::ledger::LedgerCommand,
     },
     /// Beneficiary rosters (受益学生花名册): build and print.
     Roster {
         #[command(subcommand)]
-        what: RosterCommand,
+        what: cli::roster::RosterCommand,
     },
     /// Data checks for clerks cleaning data.
     Check {
@@ -347,128 +349,7 @@ enum InspectCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum RosterCommand {
-    /// Build a school's roster for a term from the registry (a new version when it changed).
-    Build {
-        #[arg(long)]
-        school: String,
-        /// YYYY-1 (autumn) or YYYY-2 (spring).
-        #[arg(long)]
-        term: String,
-        /// Snapshot date; default 15 September / 1 March.
-        #[arg(long)]
-        date: Option<chrono::NaiveDate>,
-        /// Build a new version although the term's roster is archived (备案).
-        #[arg(long)]
-        after_archive: bool,
-    },
-    /// Print a school's newest roster (or --version N) to FILE.pdf or FILE.xlsx.
-    Print {
-        #[arg(long)]
-        school: String,
-        #[arg(long)]
-        term: String,
-        #[arg(long)]
-        out: std::path::PathBuf,
-        #[arg(long)]
-        version: Option<i32>,
-        /// The public-notice list (公示): name, sex, grade, class and meal model only.
-        #[arg(long)]
-        public: bool,
-    },
-}
-
 // Parsed once per process; boxing the big variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Subcommand)]
-enum LedgerCommand {
-    /// Ask for a posting: posted at once at or below the threshold, else pending approval.
-    Post {
-        /// receipt (收到资金), allocation (拨付) or expenditure (支出).
-        #[arg(long)]
-        kind: String,
-        /// meal (膳食补助, default) or yibu (一补).
-        #[arg(long, default_value = "meal")]
-        fund: String,
-        /// Paying holder: an org code, or ORG/CREDITCODE for a supplier.
-        #[arg(long, default_value = "")]
-        from: String,
-        /// Receiving holder.
-        #[arg(long, default_value = "")]
-        to: String,
-        /// For an allocation to a supplier: the school it feeds.
-        #[arg(long, default_value = "")]
-        for_school: String,
-        /// Yuan, at most two decimals.
-        #[arg(long)]
-        amount: String,
-        /// Value date YYYY-MM-DD.
-        #[arg(long)]
-        date: String,
-        /// Expenditure category: 粮油, 肉蛋奶, 蔬菜水果, 其他食品 (一补: 生活补助).
-        #[arg(long, default_value = "")]
-        category: String,
-        #[arg(long)]
-        voucher: String,
-        #[arg(long, default_value = "")]
-        memo: String,
-        /// Idempotency key: a second post with the same key posts nothing.
-        #[arg(long, default_value = "")]
-        key: String,
-        /// Act as this user (their org, roles and the maker-checker rule).
-        #[arg(long = "as")]
-        as_user: Option<String>,
-    },
-    /// Approve a pending posting (a second person).
-    Approve {
-        id: i64,
-        #[arg(long = "as")]
-        as_user: String,
-    },
-    /// Refuse a pending posting with a reason.
-    Reject {
-        id: i64,
-        #[arg(long)]
-        reason: String,
-        #[arg(long = "as")]
-        as_user: String,
-    },
-    /// Reverse a posted posting (all its entries), with a reason.
-    Reverse {
-        id: i64,
-        #[arg(long)]
-        reason: String,
-        #[arg(long = "as")]
-        as_user: Option<String>,
-    },
-    /// Walk every account's hash chain; exits non-zero naming the broken entries.
-    Verify,
-    /// Accounts and balances.
-    Accounts,
-    /// A county's (or school's) period: entitled, allocated, spent, flags; --out writes the
-    /// 资金拨付审批表 (.pdf or .xlsx).
-    Reconcile {
-        #[arg(long)]
-        org: String,
-        /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
-        #[arg(long, alias = "period")]
-        month: String,
-        /// 膳食补助 (meal, the default) or 一补 (yibu, by term or year).
-        #[arg(long, default_value = "meal")]
-        fund: String,
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-    },
-    /// Close a month for the user's org: no posting dated in it afterwards.
-    Close {
-        #[arg(long)]
-        month: String,
-        #[arg(long = "as")]
-        as_user: String,
-    },
-}
-
 #[derive(Subcommand)]
 enum ChangeCommand {
     /// Suspend (休学) every student of a file (.xlsx, .xls or CSV with columns 学籍号, 生效日期,
@@ -563,22 +444,6 @@ enum AuditCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// How many stored values each key seals.
-    Status,
-    /// Add a new key (to data_dir/field-keys.json), make it the one new values use, and move
-    /// every stored value to it.
-    Rotate,
-    /// Move values still under an older key to the current one (after servers restarted).
-    Reseal,
-    /// Remove a key no stored value uses any more from the key file.
-    Retire {
-        /// The key's fingerprint, as `keys status` shows it.
-        key_id: String,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::ParseWorker { kind } = &cli.command {
@@ -640,66 +505,6 @@ fn open(cli_db: &Option<String>) -> Result<(Settings, Keys, Pool), AppError> {
     }
     org::seed::divisions(&mut conn)?;
     Ok((settings, keys, pool))
-}
-
-/// `mealroll keys …`: rotation moves rows batch by batch (each its own transaction), so an
-/// interrupted run is finished by `keys reseal`.
-fn keys_command(
-    conn: &mut db::DbConn,
-    settings: &Settings,
-    keys: &Keys,
-    json_mode: bool,
-    action: KeysCommand,
-) -> Result<(), AppError> {
-    let instance = audit::service::instance_path(conn)?;
-    let actor = audit::Actor::cli(&instance);
-    let show = |conn: &mut db::DbConn, ring: &mealroll::domain::field_seal::KeyRing| -> Result<(), AppError> {
-        let usage = db::at_rest::usage(conn)?;
-        print(
-            json_mode,
-            json!({"active": ring.active_id(), "keys": ring.key_ids().collect::<Vec<_>>(), "usage": usage}),
-            || {
-                out!("当前密钥：{}", ring.active_id());
-                for u in &usage {
-                    let what =
-                        if u.key_id == "plain" { "未加密".to_owned() } else { format!("密钥 {}", u.key_id) };
-                    out!("  {what}：{} 个字段", u.values);
-                }
-            },
-        );
-        Ok(())
-    };
-    match action {
-        KeysCommand::Status => show(conn, &keys.fields)?,
-        KeysCommand::Rotate => {
-            let ring = db::at_rest::add_key(&settings.data_dir, keys.fields.clone())?;
-            db::at_rest::install(&ring);
-            audit::record_alone(
-                conn,
-                &actor,
-                audit::Entry::new("keys.rotate", "field_key", ring.active_id())
-                    .after(&json!({"from": keys.fields.active_id()})),
-            )?;
-            let r = db::at_rest::reseal(conn)?;
-            out_human(json_mode, &format!("已启用新密钥 {}，{}", ring.active_id(), r.summary()));
-            out_human(
-                json_mode,
-                "请把 field-keys.json 与 secret.key 一同保管并复制到其他服务器；同一数据目录上的服务会自动读取新密钥。之后再运行一次 mealroll keys reseal。",
-            );
-            show(conn, &ring)?;
-        }
-        KeysCommand::Reseal => {
-            let r = db::at_rest::reseal(conn)?;
-            out_human(json_mode, &r.summary());
-            show(conn, &keys.fields)?;
-        }
-        KeysCommand::Retire { key_id } => {
-            db::at_rest::retire_key(conn, &settings.data_dir, &key_id)?;
-            audit::record_alone(conn, &actor, audit::Entry::new("keys.retire", "field_key", &key_id))?;
-            print(json_mode, json!({"retired": key_id}), || out!("密钥 {key_id} 已从密钥文件中删除。"));
-        }
-    }
-    Ok(())
 }
 
 /// Restores into the --db database, which must be new: nothing is seeded into it first (the
@@ -889,7 +694,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Restore { .. } => unreachable!("restored before the database is opened"),
-        Command::Keys { action } => keys_command(&mut conn, &settings, &keys, cli.json, action)?,
+        Command::Keys { action } => cli::keys::run(&mut conn, &settings, &keys, cli.json, action)?,
         Command::Audit { action: AuditCommand::Archive { before, out } } => {
             let day = mealroll::registry::status::parse_day("before", &before)?;
             let instance = audit::service::instance_path(&mut conn)?;
@@ -1067,7 +872,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 )
             });
         }
-        Command::Roster { what } => roster_command(&mut conn, cli.json, what)?,
+        Command::Roster { what } => cli::roster::run(&mut conn, cli.json, what)?,
         Command::Inspect { what: InspectCommand::Scan { org, period, rules } } => {
             use mealroll::inspection::scan;
             let caller = Caller::cli(&mut conn)?;
@@ -1147,7 +952,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 );
             });
         }
-        Command::Ledger { what } => ledger_command(&mut conn, cli.json, &settings, what)?,
+        Command::Ledger { what } => cli::ledger::run(&mut conn, cli.json, &settings, what)?,
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;
             let caller = Caller::cli(&mut conn)?;
@@ -1363,223 +1168,6 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             drop(conn);
             serve(settings, keys, pool)?;
-        }
-    }
-    Ok(())
-}
-
-fn ledger_command(
-    conn: &mut db::DbConn,
-    json_mode: bool,
-    settings: &Settings,
-    what: LedgerCommand,
-) -> Result<(), AppError> {
-    use mealroll::ledger::fund::{self, PostingForm, Request};
-    let who = |conn: &mut db::DbConn, user: Option<&str>| match user {
-        Some(u) => Caller::cli_as(conn, u),
-        None => Caller::cli(conn),
-    };
-    let show = |r: &Request| {
-        print(json_mode, json!(r), || {
-            out!(
-                "第 {} 号 {} {} 元（{}）：{}{}",
-                r.id,
-                r.kind_label,
-                r.amount,
-                r.voucher_no,
-                match r.status.as_str() {
-                    "pending" => "待第二人审批",
-                    "posted" => "已入账",
-                    _ => "已退回",
-                },
-                if r.replayed { "（重复提交，未再次记账）" } else { "" }
-            )
-        })
-    };
-    match what {
-        LedgerCommand::Post {
-            kind,
-            fund: fund_name,
-            from,
-            to,
-            for_school,
-            amount,
-            date,
-            category,
-            voucher,
-            memo,
-            key,
-            as_user,
-        } => {
-            let caller = who(conn, as_user.as_deref())?;
-            let form = PostingForm {
-                kind,
-                fund: fund_name,
-                from,
-                to,
-                for_school,
-                amount,
-                date,
-                category,
-                voucher_no: voucher,
-                memo,
-                key,
-            };
-            show(&fund::post(conn, &caller, &form)?);
-        }
-        LedgerCommand::Approve { id, as_user } => {
-            let caller = Caller::cli_as(conn, &as_user)?;
-            show(&fund::approve(conn, &caller, id)?)
-        }
-        LedgerCommand::Reject { id, reason, as_user } => {
-            let caller = Caller::cli_as(conn, &as_user)?;
-            show(&fund::reject(conn, &caller, id, &reason)?)
-        }
-        LedgerCommand::Reverse { id, reason, as_user } => {
-            let caller = who(conn, as_user.as_deref())?;
-            show(&fund::reverse(conn, &caller, id, &reason, "")?)
-        }
-        LedgerCommand::Verify => {
-            let caller = Caller::cli(conn)?;
-            let v = fund::verify_anchored(conn, &caller, settings)?;
-            print(json_mode, json!(v), || {
-                out!("核验 {} 个账户、{} 笔分录", v.accounts, v.entries);
-                for b in &v.broken {
-                    out!("账户 {} 第 {} 笔（凭证号 {}）：{}", b.account, b.seq, b.voucher_no, b.reason);
-                }
-            });
-            if let Some(b) = v.broken.first() {
-                return Err(AppError::invalid(
-                    "ledger.chain_broken",
-                    format!(
-                        "{} 个账户的分录链被破坏，首个：账户 {} 第 {} 笔：{}",
-                        v.broken.len(),
-                        b.account,
-                        b.seq,
-                        b.reason
-                    ),
-                ));
-            }
-        }
-        LedgerCommand::Accounts => {
-            let caller = Caller::cli(conn)?;
-            let list = fund::accounts(conn, &caller)?;
-            print(json_mode, json!(list), || {
-                for a in &list {
-                    out!("{} {} {}：余额 {} 元，{} 笔", a.code, a.holder, a.fund_label, a.balance, a.entries);
-                }
-            });
-        }
-        LedgerCommand::Reconcile { org, month, fund, out } => {
-            let span =
-                mealroll::domain::calendar::Span::parse(&month).map_err(|e| AppError::invalid("period.format", e))?;
-            let fund = mealroll::domain::ledger::Fund::parse(&fund).map_err(|e| AppError::invalid("ledger.fund", e))?;
-            let caller = Caller::cli(conn)?;
-            let r = mealroll::ledger::reconcile::county_period(conn, &caller, &org, &span, fund)?;
-            if let Some(out) = out {
-                let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
-                let (bytes, _, _) = mealroll::exchange::disbursement::export(conn, &caller, &r, ext)?;
-                std::fs::write(&out, bytes)
-                    .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
-            }
-            print(json_mode, json!(r), || {
-                for s in r.rows.iter().chain([&r.total]) {
-                    let flags: Vec<&str> = s.flags.iter().map(|f| f.message.as_str()).collect();
-                    out!(
-                        "{} {}：核定 {}，已拨 {}，已支出 {}，结余 {}{}",
-                        s.school,
-                        s.name,
-                        s.entitled,
-                        s.allocated,
-                        s.spent,
-                        s.closing_balance,
-                        if flags.is_empty() { String::new() } else { format!("（{}）", flags.join("；")) }
-                    );
-                }
-                for f in &r.county_flags {
-                    out!("{}", f.message);
-                }
-            });
-        }
-        LedgerCommand::Close { month, as_user } => {
-            let m =
-                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
-            let caller = Caller::cli_as(conn, &as_user)?;
-            fund::close_month(conn, &caller, m)?;
-            print(json_mode, json!({"closed": m.to_string(), "org": caller.org_code}), || {
-                out!("{} 已对 {m} 结账", caller.org_name)
-            });
-        }
-    }
-    Ok(())
-}
-
-fn roster_command(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -> Result<(), AppError> {
-    use mealroll::domain::term::Term;
-    use mealroll::exchange::roster_print::{self, FileFormat, Kind};
-    use mealroll::programme::roster;
-    let caller = Caller::cli(conn)?;
-    let term_of = |t: &str| Term::parse(t).map_err(|m| AppError::invalid("term.format", m));
-    match what {
-        RosterCommand::Build { school, term, date, after_archive } => {
-            let after = if after_archive { roster::AfterArchive::Confirmed } else { roster::AfterArchive::Refuse };
-            let built = roster::build(conn, &caller, &school, term_of(&term)?, date, after)?;
-            let (head, lines) = roster::get(conn, &caller, built.roster.id)?;
-            let students: Vec<_> = lines.iter().map(|l| json!({"student_no": l.student_no, "name": l.name})).collect();
-            print(
-                json_mode,
-                json!({"school": head.school_code, "term": head.term, "version": head.version, "hash": head.hash,
-                       "count": head.count, "snapshot_date": head.snapshot_date, "created": built.created,
-                       "status": head.status, "diff": head.diff, "warning": built.warning, "students": students}),
-                || {
-                    out!(
-                        "{} {} 花名册第{}版{}：{} 人，统计日期 {}，校验码 {}",
-                        head.school_name,
-                        head.term_label,
-                        head.version,
-                        if built.created { "已生成" } else { "（内容未变，沿用）" },
-                        head.count,
-                        head.snapshot_date,
-                        head.hash
-                    );
-                    if let Some(w) = &built.warning {
-                        out!("  注意：{w}");
-                    }
-                    if head.diff.from_archived {
-                        out!("  与第{}版（最近备案版本）相比：", head.diff.from_version);
-                    }
-                    for e in &head.diff.joined {
-                        out!("  新增 {} {} {}", e.student_no, e.name, e.reason);
-                    }
-                    for e in &head.diff.left {
-                        out!("  移出 {} {} {}", e.student_no, e.name, e.reason);
-                    }
-                    for e in &head.diff.changed {
-                        out!("  变更 {} {} {}", e.student_no, e.name, e.reason);
-                    }
-                },
-            );
-        }
-        RosterCommand::Print { school, term, out, version, public } => {
-            let format = FileFormat::of(&out.to_string_lossy())
-                .ok_or_else(|| AppError::invalid("roster.print_format", "输出文件应以 .pdf 或 .xlsx 结尾"))?;
-            let versions = roster::versions(conn, &caller, &school, term_of(&term)?)?;
-            let head = match version {
-                Some(v) => versions.into_iter().find(|h| h.version == v),
-                None => versions.into_iter().next(),
-            }
-            .ok_or_else(|| {
-                AppError::invalid("roster.none", format!("学校{school}在{term}没有该版本的花名册，请先 roster build"))
-            })?;
-            let kind = if public { Kind::Public } else { Kind::Signed };
-            let (_, bytes) = roster_print::render(conn, &caller, head.id, kind, format)?;
-            std::fs::write(&out, &bytes)
-                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
-            print(
-                json_mode,
-                json!({"file": out, "bytes": bytes.len(), "version": head.version, "hash": head.hash, "count": head.count}),
-                || out!("已打印 {} 第{}版（{} 人）到 {}", head.school_name, head.version, head.count, out.display()),
-            );
         }
     }
     Ok(())
