@@ -29,14 +29,10 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use mealroll::auth::Caller;
-use mealroll::auth::service::{self as accounts, AccountAction, NewUser, UserFilter};
 use mealroll::config::{Keys, Settings};
 use mealroll::db::{self, Pool};
-use mealroll::domain::key_lock::school_year_of;
-use mealroll::domain::status::ChangeKind;
 use mealroll::error::AppError;
 use mealroll::exchange::jobs::Jobs;
-use mealroll::registry::{promotion, status};
 use mealroll::web::AppState;
 use mealroll::{audit, demo, org};
 
@@ -80,12 +76,12 @@ enum Command {
     /// Manage user accounts.
     Admin {
         #[command(subcommand)]
-        action: AdminCommand,
+        action: cli::admin::AdminCommand,
     },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
-        action: AuditCommand,
+        action: cli::audit::AuditCommand,
     },
     /// The keys that seal children's ID numbers, phones and records where they are stored.
     Keys {
@@ -120,12 +116,12 @@ enum Command {
     /// Status changes (学籍异动) in batches from a file.
     Change {
         #[command(subcommand)]
-        what: ChangeCommand,
+        what: cli::change::ChangeCommand,
     },
     /// The school year: year-end promotion and graduation.
     Year {
         #[command(subcommand)]
-        what: YearCommand,
+        what: cli::year::YearCommand,
     },
     /// Compute a month's meal-subsidy entitlements for every programme school of a county, or
     /// with --term a semester's 一补 for every school.
@@ -150,7 +146,7 @@ enum Command {
     /// Inspection: the anomaly scan (SPEC §10).
     Inspect {
         #[command(subcommand)]
-        what: InspectCommand,
+        what: cli::inspect::InspectCommand,
     },
     /// A statutory report (SPEC §9) for an org and a period.
     Report {
@@ -299,149 +295,12 @@ enum BenchCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum InspectCommand {
-    /// Run the anomaly rules over an org's schools for a period; exits 0 whenever the scan ran.
-    Scan {
-        /// A county's division code or a 学校标识码.
-        #[arg(long)]
-        org: String,
-        /// A month YYYY-MM, a term YYYY-1|YYYY-2 or a school year YYYY.
-        #[arg(long)]
-        period: String,
-        /// Rule codes, comma-separated (default: every rule).
-        #[arg(long, default_value = "")]
-        rules: String,
-    },
-    /// Draw a spot-check sample of a county's programme schools and their children; the same
-    /// seed on the same data draws the same sample.
-    Sample {
-        /// A county's division code.
-        #[arg(long)]
-        org: String,
-        /// A term YYYY-1|YYYY-2 (default: this term).
-        #[arg(long, default_value = "")]
-        period: String,
-        /// How many schools.
-        #[arg(long)]
-        schools: String,
-        /// How many children in each school.
-        #[arg(long)]
-        students: String,
-        /// The seed (a whole number), recorded with the sample.
-        #[arg(long)]
-        seed: String,
-        /// random | risk | mixed.
-        #[arg(long, default_value = "mixed")]
-        method: String,
-        /// Percent of the schools mixed sampling draws by risk.
-        #[arg(long, default_value = "60")]
-        risk_share: String,
-    },
-    /// Scan a county's term and store its flags (new ones open, corrected ones close).
-    Refresh {
-        /// A county's division code.
-        #[arg(long)]
-        org: String,
-        /// A term YYYY-1|YYYY-2.
-        #[arg(long)]
-        term: String,
-    },
-}
-
 // Parsed once per process; boxing the big variant would buy nothing.
-#[derive(Subcommand)]
-enum ChangeCommand {
-    /// Suspend (休学) every student of a file (.xlsx, .xls or CSV with columns 学籍号, 生效日期,
-    /// 原因), each through its whole chain; all or nothing.
-    Suspend {
-        file: std::path::PathBuf,
-        /// Check every line; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Resume (复学) every student of a file, as `suspend`.
-    Resume {
-        file: std::path::PathBuf,
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum YearCommand {
-    /// Promote every class of a county (or one school) a grade and graduate the last grade, in one
-    /// transaction; reversible with `year undo` until `year confirm`.
-    Promote {
-        /// County (or school) code.
-        #[arg(long)]
-        county: String,
-        /// The school year that ends (2025 for 2025–2026); default the current one.
-        #[arg(long)]
-        year: Option<i32>,
-        /// The graduates' last school day; default the end of the year's spring term.
-        #[arg(long)]
-        date: Option<chrono::NaiveDate>,
-        /// A repeater (留级) as 学籍号:班号 (the class that will have the student's grade); repeatable.
-        #[arg(long = "repeat", value_name = "学籍号:班号")]
-        repeat: Vec<String>,
-        /// Show the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Make an applied promotion final.
-    Confirm { id: i64 },
-    /// Take back an applied promotion.
-    Undo { id: i64 },
-}
-
 #[derive(Subcommand)]
 enum CheckCommand {
     /// Read one ID number per line on stdin; print `ID<TAB>ok` or `ID<TAB>CODE<TAB>message`.
     /// Exits non-zero when any line is invalid.
     Ids,
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Create a user; prints the initial password (and TOTP secret where the role needs one).
-    CreateUser {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        name: String,
-        /// Org code: a division code (e.g. 522326) or a school code.
-        #[arg(long)]
-        org: String,
-        /// Role code or label; repeat for several (三员 roles stand alone).
-        #[arg(long = "role", required = true)]
-        roles: Vec<String>,
-        /// Initial password; generated when absent (then it must be changed at first login).
-        #[arg(long)]
-        password: Option<String>,
-    },
-    /// Give a user a new random password, to be changed at next login.
-    ResetPassword {
-        #[arg(long)]
-        username: String,
-    },
-    /// List users.
-    List,
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Recompute the hash chain (archives first) and report the first altered or missing row.
-    Verify,
-    /// Move the rows from before a day (at least 183 days ago) into a signed archive file.
-    Archive {
-        /// Archive rows written before this day (YYYY-MM-DD, Beijing time).
-        #[arg(long)]
-        before: String,
-        /// The archive file to write (never overwritten).
-        #[arg(long, value_name = "FILE")]
-        out: std::path::PathBuf,
-    },
 }
 
 fn main() -> ExitCode {
@@ -620,57 +479,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let report = demo::build(&mut conn, &keys)?;
             print_demo(cli.json, &report);
         }
-        Command::Admin { action } => {
-            let caller = Caller::cli(&mut conn)?;
-            let now = mealroll::clock::now();
-            match action {
-                AdminCommand::CreateUser { username, name, org, roles, password } => {
-                    let creds = accounts::create_user(
-                        &mut conn,
-                        &keys,
-                        &caller,
-                        &NewUser { username, display_name: name, org_code: org, roles, password: password.clone() },
-                        now,
-                    )?;
-                    print(cli.json, json!(creds), || {
-                        out!("已创建用户 {}", creds.username);
-                        if password.is_none() {
-                            out!("  初始密码: {}（首次登录须修改）", creds.password);
-                        }
-                        if let Some(s) = &creds.totp_secret {
-                            out!("  动态口令密钥: {s}（请录入手机验证器）");
-                        }
-                    });
-                }
-                AdminCommand::ResetPassword { username } => {
-                    let found = accounts::list_users(&mut conn, &caller, &UserFilter { q: username.clone() })?
-                        .into_iter()
-                        .find(|u| u.username == username)
-                        .ok_or_else(|| AppError::invalid("user.unknown", format!("用户“{username}”不存在")))?;
-                    let creds =
-                        accounts::act_on_user(&mut conn, &keys, &caller, found.id, AccountAction::ResetPassword, now)?
-                            .ok_or_else(|| AppError::internal_msg("user.reset", "未生成新密码".into()))?;
-                    print(cli.json, json!(creds), || {
-                        out!("{} 的新密码: {}（下次登录须修改）", username, creds.password)
-                    });
-                }
-                AdminCommand::List => {
-                    let users = accounts::list_users(&mut conn, &caller, &UserFilter::default())?;
-                    print(cli.json, json!(users), || {
-                        for u in &users {
-                            out!(
-                                "{:<20} {:<16} {:<24} {:<10} {}",
-                                u.username,
-                                u.display_name,
-                                u.org_name,
-                                u.status,
-                                u.role_labels
-                            );
-                        }
-                    });
-                }
-            }
-        }
+        Command::Admin { action: what } => cli::admin::run(&mut conn, &keys, cli.json, what)?,
         Command::Backup { out } => {
             let made = db::backup::create(&mut conn, &keys, &out)?;
             let instance = audit::service::instance_path(&mut conn)?;
@@ -695,59 +504,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Restore { .. } => unreachable!("restored before the database is opened"),
         Command::Keys { action } => cli::keys::run(&mut conn, &settings, &keys, cli.json, action)?,
-        Command::Audit { action: AuditCommand::Archive { before, out } } => {
-            let day = mealroll::registry::status::parse_day("before", &before)?;
-            let instance = audit::service::instance_path(&mut conn)?;
-            let a = audit::archive::archive(&mut conn, &audit::Actor::cli(&instance), day, &out)?;
-            print(cli.json, json!(a), || {
-                out!(
-                    "已将审计记录 #{}–#{}（{} 条）归档到 {}（SHA-256 {}）",
-                    a.from_id,
-                    a.to_id,
-                    a.rows,
-                    a.file,
-                    a.sha256
-                );
-                out!("请将归档文件与备份一同异地保存；核验时须能读到它。");
-            });
-        }
-        Command::Audit { action: AuditCommand::Verify } => {
-            let archived = match audit::archive::verify_archives(&mut conn)? {
-                Ok(n) => n,
-                Err(why) => {
-                    print(cli.json, json!({"archives": why}), || out!("审计日志归档有问题：{why}"));
-                    return Err(AppError::conflict("audit.tampered", format!("审计日志归档校验失败：{why}")));
-                }
-            };
-            if archived > 0 {
-                out_human(cli.json, &format!("归档文件 {archived} 条记录完整。"));
-            }
-            let anchor = audit::chain::anchor_of(&settings)?;
-            let v = audit::service::verify(&mut conn, anchor.as_ref())?;
-            if let Some((id, why)) = &v.first_broken {
-                print(cli.json, json!(v), || out!("审计日志被改动：第一处问题在记录 #{id}：{why}"));
-                return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
-            }
-            // A whole chain that holds moves the anchor to its head.
-            let cp = audit::chain::checkpoint(&mut conn, &settings)?;
-            print(
-                cli.json,
-                json!({"rows": v.rows, "first_broken": null, "anchored_to": v.anchored_to, "anchor": cp}),
-                || {
-                    out!("审计日志完整：共 {} 条，哈希链无断点。", v.rows);
-                    match v.anchored_to {
-                        Some(id) => out!("与锚点文件一致（上次锚定至记录 #{id}）。"),
-                        None => out!("此前没有锚点文件。"),
-                    }
-                    for b in &cp.breaks {
-                        out!("锚点未更新：{b}");
-                    }
-                },
-            );
-            if let Some(b) = cp.breaks.first() {
-                return Err(AppError::conflict("audit.tampered", format!("锚点核验失败：{b}")));
-            }
-        }
+        Command::Audit { action: what } => cli::audit::run(&mut conn, &settings, cli.json, what)?,
         Command::Check { .. } | Command::ParseWorker { .. } => {
             unreachable!("handled before the database is opened")
         }
@@ -873,85 +630,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             });
         }
         Command::Roster { what } => cli::roster::run(&mut conn, cli.json, what)?,
-        Command::Inspect { what: InspectCommand::Scan { org, period, rules } } => {
-            use mealroll::inspection::scan;
-            let caller = Caller::cli(&mut conn)?;
-            let span =
-                mealroll::domain::calendar::Span::parse(&period).map_err(|m| AppError::invalid("period.format", m))?;
-            let found = scan::scan(&mut conn, &caller, &org, &span, &scan::rules_from(&rules)?)?;
-            print(cli.json, json!(found), || {
-                out!(
-                    "{} {} 异常扫描：运行规则 {}，发现 {} 条",
-                    found.org_name,
-                    found.period,
-                    found.rules.join(","),
-                    found.flags.len()
-                );
-                if !found.not_run.is_empty() {
-                    out!("  缺少所需数据、未运行：{}", found.not_run.join(","));
-                }
-                for f in &found.flags {
-                    out!(
-                        "  {} {} {} {} {}",
-                        f.rule,
-                        f.school,
-                        f.student_no.as_deref().unwrap_or("-"),
-                        f.amount.as_deref().unwrap_or("-"),
-                        f.message
-                    );
-                }
-            });
-        }
-        Command::Inspect {
-            what: InspectCommand::Sample { org, period, schools, students, seed, method, risk_share },
-        } => {
-            use mealroll::inspection::sample::{self, AskForm};
-            let caller = Caller::cli(&mut conn)?;
-            let term = if period.trim().is_empty() {
-                mealroll::domain::term::Term::of_day(mealroll::clock::today()).to_string()
-            } else {
-                period
-            };
-            let ask = AskForm { org, term, schools, students, seed, method, risk_share }.parse()?;
-            let drawn = sample::draw(&mut conn, &caller, &ask)?;
-            print(cli.json, json!(drawn), || {
-                out!(
-                    "{} {} 抽查样本（{}，种子 {}，数据校验 {}）",
-                    drawn.org,
-                    drawn.term,
-                    drawn.method.label(),
-                    drawn.seed,
-                    &drawn.data_hash[..16]
-                );
-                for s in &drawn.schools {
-                    let risk = s.risk.map_or("随机".to_owned(), |r| format!("风险 {r:.2}"));
-                    out!("  {} {} 学生 {}", s.school, risk, s.students.join(" "));
-                }
-            });
-        }
-        Command::Inspect { what: InspectCommand::Refresh { org, term } } => {
-            let caller = Caller::cli(&mut conn)?;
-            let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
-            let county = mealroll::org::service::org_in_scope(&mut conn, caller.scope(), &org)?;
-            if county.kind != mealroll::domain::role::OrgKind::County {
-                return Err(AppError::invalid(
-                    "anomaly.refresh_level",
-                    format!("“{org}”不是县级单位：重新扫描按县进行"),
-                ));
-            }
-            let done = mealroll::inspection::flags::refresh(&mut conn, &county, t)?;
-            print(cli.json, json!(done), || {
-                out!(
-                    "{} {} 重新扫描：新增 {}，仍存在 {}，自动消除 {}，再次出现 {}",
-                    county.name,
-                    t.label(),
-                    done.raised,
-                    done.held,
-                    done.closed,
-                    done.recurred
-                );
-            });
-        }
+        Command::Inspect { what } => cli::inspect::run(&mut conn, cli.json, what)?,
         Command::Ledger { what } => cli::ledger::run(&mut conn, cli.json, &settings, what)?,
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;
@@ -1070,94 +749,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
             }
         }
-        Command::Change { what } => {
-            let (kind, file, dry_run) = match what {
-                ChangeCommand::Suspend { file, dry_run } => (ChangeKind::Suspend, file, dry_run),
-                ChangeCommand::Resume { file, dry_run } => (ChangeKind::Resume, file, dry_run),
-            };
-            let bytes = std::fs::read(&file)
-                .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let lines = mealroll::exchange::change_file::read(&bytes, &name)?;
-            let caller = Caller::cli(&mut conn)?;
-            match status::batch(&mut conn, &caller, kind, &lines, dry_run)? {
-                Ok(n) => print(
-                    cli.json,
-                    json!({"kind": kind.code(), "applied": if dry_run { 0 } else { n }, "checked": n, "dry_run": dry_run}),
-                    || {
-                        if dry_run {
-                            out!("已校验 {n} 名学生的{}，均可办理（未写入）。", kind.label())
-                        } else {
-                            out!("已为 {n} 名学生办理{}。", kind.label())
-                        }
-                    },
-                ),
-                Err(errors) => {
-                    print(cli.json, json!({"kind": kind.code(), "applied": 0, "errors": errors}), || {
-                        for e in &errors {
-                            out!("  第{}行 {}：[{}] {}", e.row, e.column, e.code, e.message);
-                        }
-                    });
-                    return Err(AppError::invalid(
-                        "change.batch_refused",
-                        format!("{} 行被拒绝，整批未办理", errors.len()),
-                    ));
-                }
-            }
-        }
-        Command::Year { what } => {
-            let caller = Caller::cli(&mut conn)?;
-            match what {
-                YearCommand::Promote { county, year, date, repeat, dry_run } => {
-                    let repeaters = repeat
-                        .iter()
-                        .map(|r| {
-                            let (no, class) = r.split_once(':').ok_or_else(|| {
-                                AppError::invalid("promotion.repeat_format", format!("留级“{r}”应写作 学籍号:班号"))
-                            })?;
-                            Ok(promotion::Repeater { student_no: no.into(), class_no: class.into() })
-                        })
-                        .collect::<Result<Vec<_>, AppError>>()?;
-                    let input = promotion::PromoteInput {
-                        org: county,
-                        school_year: year.unwrap_or_else(|| school_year_of(mealroll::clock::today())),
-                        graduation_date: date,
-                        repeaters,
-                        dry_run,
-                    };
-                    let plan = promotion::promote(&mut conn, &caller, &input)?;
-                    print(cli.json, json!(plan), || {
-                        out!(
-                            "{} {}—{}学年升级毕业{}：{} 所学校，{} 个班升级，{} 个班毕业，毕业生 {} 人，留级 {} 人，休学未毕业 {} 人；毕业日期 {}。",
-                            plan.org_name,
-                            plan.school_year,
-                            plan.school_year + 1,
-                            if dry_run { "（预览，未写入）" } else { "已执行" },
-                            plan.schools,
-                            plan.promoted_classes(),
-                            plan.graduating_classes(),
-                            plan.graduates.len(),
-                            plan.repeaters.len(),
-                            plan.held.len(),
-                            plan.graduation_date,
-                        );
-                        if let Some(id) = plan.promotion_id {
-                            out!(
-                                "任务编号 {id}：确认前可用 `mealroll year undo {id}` 撤销，核对无误后 `mealroll year confirm {id}`。"
-                            );
-                        }
-                    });
-                }
-                YearCommand::Confirm { id } => {
-                    let v = promotion::confirm(&mut conn, &caller, id)?;
-                    print(cli.json, json!(v), || out!("升级任务 {id} 已确认，不可再撤销。"));
-                }
-                YearCommand::Undo { id } => {
-                    let v = promotion::undo(&mut conn, &caller, id)?;
-                    print(cli.json, json!(v), || out!("升级任务 {id} 已撤销。"));
-                }
-            }
-        }
+        Command::Change { what } => cli::change::run(&mut conn, cli.json, what)?,
+        Command::Year { what } => cli::year::run(&mut conn, cli.json, what)?,
         Command::Serve { bind, demo: with_demo } => {
             if let Some(b) = bind {
                 settings.bind = b;

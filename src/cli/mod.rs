@@ -1,5 +1,10 @@
 //! The subcommands with their own files: each holds its clap arguments and what it runs.
 
+pub mod admin;
+pub mod audit;
+pub mod change;
+pub mod inspect;
 pub mod keys;
 pub mod ledger;
 pub mod roster;
+pub mod year;
