@@ -3,8 +3,15 @@
 //! entries, one per account touched, each chained by hash to the previous entry of its account;
 //! entries are never updated or deleted, a mistake is reversed by a new entry. `verify` walks
 //! every chain and names the first broken entry of each account.
+//!
+//! Here: requests, their checks and postings. Beside it: who may do what (`actions`), the
+//! second person's decisions and reversals (`decisions`), accounts and entries as read
+//! (`accounts`), and the chain walk (`verify`).
 
+mod accounts;
 mod actions;
+mod decisions;
+mod verify;
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,7 +20,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use strum::IntoEnumIterator;
 
-use crate::audit::chain::{Chain, Heads};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::clock::{now, today};
@@ -29,8 +35,11 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::model::{Org, ancestor_paths};
 
+pub use accounts::{Account, EntryView, accounts, entries};
 use actions::Facts;
 pub use actions::{LedgerActions, RequestActions, ledger_actions};
+pub use decisions::{approve, reject, reverse};
+pub use verify::{Broken, Verification, verify, verify_all, verify_anchored};
 
 /// Above this a posting needs a second person, unless an org on the path sets its own.
 pub const DEFAULT_THRESHOLD: Fen = Fen::new(1_000_000);
@@ -876,122 +885,6 @@ fn reversed_among(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashSet<i64>> {
     Ok(out)
 }
 
-/// Holds a request to one of the rules in `actions`; returns the acting org for what follows.
-fn permitted(conn: &mut DbConn, r: &RequestRow, rule: impl FnOnce(&Facts) -> AppResult<()>) -> AppResult<Org> {
-    let acting = Lookups::default().acting_org(conn, r)?;
-    let reversed = reversed_among(conn, &[r.id])?.contains(&r.id);
-    rule(&Facts { row: r, acting: &acting, reversed })?;
-    Ok(acting)
-}
-
-/// A second person approves a pending request, which is then posted. Of two approvals racing,
-/// one posts and the other is told it was already decided.
-pub fn approve(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Request> {
-    decide(conn, caller, id, None)
-}
-
-/// A second person refuses a pending request, with a reason; nothing is posted.
-pub fn reject(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppResult<Request> {
-    if reason.trim().is_empty() {
-        return Err(AppError::field("reason", "ledger.reason_required", "退回请填写原因"));
-    }
-    decide(conn, caller, id, Some(reason.trim()))
-}
-
-fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) -> AppResult<Request> {
-    caller.require(conn, Permission::ApproveLedger, "ledger_approve")?;
-    let r = request_row(conn, id)?;
-    let org = permitted(conn, &r, |f| actions::may_decide(caller, f))?;
-    let row = write_tx(conn, |conn| {
-        if refusal.is_none() {
-            check_open(conn, &org.path, r.value_date)?;
-        }
-        let pending = ledger_requests::status.eq(RequestStatus::Pending.as_str());
-        let n = diesel::update(ledger_requests::table.find(id).filter(pending))
-            .set((
-                ledger_requests::status.eq(if refusal.is_some() {
-                    RequestStatus::Rejected
-                } else {
-                    RequestStatus::Posted
-                }
-                .as_str()),
-                ledger_requests::checker.eq(Some(&caller.username)),
-                ledger_requests::checked_at.eq(Some(now())),
-                ledger_requests::reason.eq(refusal),
-            ))
-            .execute(conn)?;
-        if n == 0 {
-            return Err(AppError::conflict("ledger.already_decided", "该记账已被他人审批，不能重复审批"));
-        }
-        let row = request_row(conn, id)?;
-        if refusal.is_none() {
-            apply(conn, &row, &caller.username)?;
-        }
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new(if refusal.is_some() { "ledger.reject" } else { "ledger.approve" }, "ledger_request", id)
-                .after(&serde_json::json!({"amount": Fen::new(r.amount_fen).to_string(), "reason": refusal})),
-        )?;
-        Ok(row)
-    })?;
-    view(conn, caller, row, false)
-}
-
-/// Asks to reverse a posted request (all its entries), with a reason. The same threshold and
-/// second-person rule apply as for the original.
-pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &str) -> AppResult<Request> {
-    caller.require(conn, Permission::PostLedger, "ledger_reverse")?;
-    let key = if key.trim().is_empty() { new_key() } else { key.trim().to_owned() };
-    if let Some(r) = request_by_key(conn, &key)? {
-        return replay(conn, caller, r);
-    }
-    if reason.trim().is_empty() {
-        return Err(AppError::field("reason", "ledger.reason_required", "冲销请填写原因"));
-    }
-    let original = request_row(conn, id)?;
-    let org = permitted(conn, &original, |f| actions::may_reverse(caller, f))?;
-    let date = today();
-    check_open(conn, &org.path, date)?;
-    let threshold = threshold_for(conn, &org.path)?;
-    let pending = Fen::new(original.amount_fen) > threshold && !caller.is_cli();
-    let row = write_tx(conn, |conn| {
-        let new_id: i64 = diesel::insert_into(ledger_requests::table)
-            .values((
-                ledger_requests::idempotency_key.eq(&key),
-                ledger_requests::kind.eq(RequestKind::Reversal.as_str()),
-                ledger_requests::fund.eq(&original.fund),
-                ledger_requests::from_account_id.eq(original.from_account_id),
-                ledger_requests::to_account_id.eq(original.to_account_id),
-                ledger_requests::for_school_id.eq(original.for_school_id),
-                ledger_requests::reverses_request_id.eq(Some(id)),
-                ledger_requests::amount_fen.eq(original.amount_fen),
-                ledger_requests::value_date.eq(date),
-                ledger_requests::category.eq(&original.category),
-                ledger_requests::voucher_no.eq(&original.voucher_no),
-                ledger_requests::memo.eq(format!("冲销第 {id} 号：{}", reason.trim())),
-                ledger_requests::status
-                    .eq(if pending { RequestStatus::Pending } else { RequestStatus::Posted }.as_str()),
-                ledger_requests::maker.eq(&caller.username),
-                ledger_requests::made_at.eq(now()),
-            ))
-            .returning(ledger_requests::id)
-            .get_result(conn)?;
-        let row = request_row(conn, new_id)?;
-        if !pending {
-            apply(conn, &row, "")?;
-        }
-        audit::record(
-            conn,
-            &caller.actor(),
-            Entry::new("ledger.reverse", "ledger_request", id)
-                .after(&serde_json::json!({"reversal": new_id, "reason": reason.trim(), "pending": pending})),
-        )?;
-        Ok(row)
-    })?;
-    view(conn, caller, row, false)
-}
-
 fn view(conn: &mut DbConn, caller: &Caller, r: RequestRow, replayed: bool) -> AppResult<Request> {
     let reversed = reversed_among(conn, &[r.id])?;
     view_with(conn, caller, &mut Lookups::default(), &reversed, r, replayed)
@@ -1063,296 +956,4 @@ pub fn requests(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus
     let reversed = reversed_among(conn, &ids)?;
     let mut l = Lookups::default();
     rows.into_iter().map(|r| view_with(conn, caller, &mut l, &reversed, r, false)).collect()
-}
-
-/// An account with its balance.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Account {
-    pub code: String,
-    pub holder: String,
-    pub fund: &'static str,
-    pub fund_label: &'static str,
-    pub balance: Fen,
-    pub entries: i64,
-}
-
-/// The accounts in the caller's scope, by code.
-pub fn accounts(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Account>> {
-    caller.require(conn, Permission::ViewLedger, "ledger_accounts")?;
-    let rows: Vec<(AccountRow, String)> = fund_accounts::table
-        .inner_join(orgs::table)
-        .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select((AccountRow::as_select(), orgs::name))
-        .order(fund_accounts::code.asc())
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(a, name)| {
-            let fund = Fund::parse(&a.fund).unwrap_or(Fund::Meal);
-            Account {
-                holder: if a.supplier_id.is_some() { format!("{name}（供应商）") } else { name },
-                code: a.code,
-                fund: fund.as_str(),
-                fund_label: fund.label(),
-                balance: Fen::new(a.balance_fen),
-                entries: a.head_seq,
-            }
-        })
-        .collect())
-}
-
-/// One entry of an account, as people read it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "LedgerEntry")]
-pub struct EntryView {
-    pub id: i64,
-    pub seq: i64,
-    pub request_id: i64,
-    pub kind: &'static str,
-    pub date: NaiveDate,
-    pub amount: Fen,
-    pub balance: Fen,
-    pub category: String,
-    pub counter_account: Option<String>,
-    pub voucher_no: String,
-    pub memo: String,
-    pub maker: String,
-    pub checker: String,
-    pub hash: String,
-}
-
-/// An account's entries in order, with the running balance.
-pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Account, Vec<EntryView>)> {
-    let account =
-        accounts(conn, caller)?.into_iter().find(|a| a.code == code.trim()).ok_or_else(AppError::not_found)?;
-    let id: i64 =
-        fund_accounts::table.filter(fund_accounts::code.eq(&account.code)).select(fund_accounts::id).first(conn)?;
-    type Row = (i64, i64, i64, String, NaiveDate, i64, String, Option<i64>, String, String, String, String, String);
-    let rows: Vec<Row> = ledger_entries::table
-        .filter(ledger_entries::account_id.eq(id))
-        .select((
-            ledger_entries::id,
-            ledger_entries::seq,
-            ledger_entries::request_id,
-            ledger_entries::kind,
-            ledger_entries::value_date,
-            ledger_entries::amount_fen,
-            ledger_entries::category,
-            ledger_entries::counter_account_id,
-            ledger_entries::voucher_no,
-            ledger_entries::memo,
-            ledger_entries::maker,
-            ledger_entries::checker,
-            ledger_entries::hash,
-        ))
-        .order(ledger_entries::seq.asc())
-        .load(conn)?;
-    let mut balance = 0i64;
-    let mut l = Lookups::default();
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash) in rows {
-        balance += amount;
-        out.push(EntryView {
-            id,
-            seq,
-            request_id,
-            kind: EntryKind::parse(&kind).map_or("", EntryKind::label),
-            date,
-            amount: Fen::new(amount),
-            balance: Fen::new(balance),
-            category,
-            counter_account: l.account_code(conn, counter)?,
-            voucher_no,
-            memo,
-            maker,
-            checker,
-            hash,
-        });
-    }
-    Ok((account, out))
-}
-
-/// A broken link of an account's chain.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Broken {
-    pub account: String,
-    pub seq: i64,
-    pub entry_id: Option<i64>,
-    pub voucher_no: String,
-    pub reason: String,
-}
-
-/// What `verify` found.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Verification {
-    pub accounts: usize,
-    pub entries: u64,
-    pub broken: Vec<Broken>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ledger_entries)]
-struct StoredEntry {
-    id: i64,
-    seq: i64,
-    request_id: i64,
-    kind: String,
-    amount_fen: i64,
-    value_date: NaiveDate,
-    category: String,
-    counter_account_id: Option<i64>,
-    for_school_id: Option<i64>,
-    reverses_entry_id: Option<i64>,
-    voucher_no: String,
-    memo: String,
-    maker: String,
-    checker: String,
-    prev_hash: String,
-    hash: String,
-}
-
-/// Walks every account's chain in the caller's scope: sequence without gaps, each entry linked
-/// to its predecessor, each hash recomputed from the entry's fields, the head and the balance
-/// stored on the account equal to what the entries add up to; given the anchor, each account
-/// still reaching its anchored head and no anchored account gone. Names the first break of each.
-pub fn verify(conn: &mut DbConn, caller: &Caller, anchor: Option<&Heads>) -> AppResult<Verification> {
-    caller.require(conn, Permission::ViewLedger, "ledger_verify")?;
-    verify_under(conn, &caller.scope().like_pattern(), anchor)
-}
-
-/// As [`verify`], held against the anchor file of the settings' database (pages, API, CLI).
-pub fn verify_anchored(
-    conn: &mut DbConn,
-    caller: &Caller,
-    settings: &crate::config::Settings,
-) -> AppResult<Verification> {
-    let anchor = crate::audit::chain::anchor_of(settings)?;
-    verify(conn, caller, anchor.as_ref())
-}
-
-/// Every account of the database, for the anchor's checkpoint (no caller: the server itself).
-pub fn verify_all(conn: &mut DbConn, anchor: Option<&Heads>) -> AppResult<Verification> {
-    verify_under(conn, "/%", anchor)
-}
-
-fn verify_under(conn: &mut DbConn, path_pattern: &str, anchor: Option<&Heads>) -> AppResult<Verification> {
-    let key = crate::audit::chain::key()?;
-    let keyed_from = crate::audit::chain::keyed_from(conn, Chain::Ledger)?;
-    let accounts: Vec<(AccountRow, String)> = fund_accounts::table
-        .inner_join(orgs::table)
-        .filter(orgs::path.like(path_pattern))
-        .select((AccountRow::as_select(), orgs::path))
-        .order(fund_accounts::id.asc())
-        .load(conn)?;
-    let mut result = Verification { accounts: accounts.len(), entries: 0, broken: Vec::new() };
-    let whole = |account: &str, seq: i64, reason: String| Broken {
-        account: account.to_owned(),
-        seq,
-        entry_id: None,
-        voucher_no: String::new(),
-        reason,
-    };
-    if let Some(why) = anchor.and_then(|a| a.ledger_start_differs(keyed_from)) {
-        result.broken.push(whole("*", 0, why));
-    }
-    for (a, _) in &accounts {
-        let rows: Vec<StoredEntry> = ledger_entries::table
-            .filter(ledger_entries::account_id.eq(a.id))
-            .select(StoredEntry::as_select())
-            .order(ledger_entries::seq.asc())
-            .load(conn)?;
-        result.entries += rows.len() as u64;
-        let anchored = anchor.and_then(|h| h.ledger.accounts.get(&a.code));
-        let (mut prev, mut expect_seq, mut balance) = (GENESIS.to_owned(), 1i64, 0i64);
-        let mut broken = None;
-        for r in &rows {
-            let problem = if r.seq != expect_seq {
-                Some(format!("序号应为 {expect_seq}，实为 {}（有分录被删除或插入）", r.seq))
-            } else if r.prev_hash != prev {
-                Some("与上一笔分录的链接断开（有分录被删除、插入或改动）".to_owned())
-            } else {
-                let e = NewEntry {
-                    request_id: r.request_id,
-                    kind: EntryKind::parse(&r.kind).unwrap_or(EntryKind::Receipt),
-                    amount_fen: r.amount_fen,
-                    value_date: r.value_date,
-                    category: r.category.clone(),
-                    counter_account_id: r.counter_account_id,
-                    for_school_id: r.for_school_id,
-                    reverses_entry_id: r.reverses_entry_id,
-                    voucher_no: r.voucher_no.clone(),
-                    memo: r.memo.clone(),
-                    maker: r.maker.clone(),
-                    checker: r.checker.clone(),
-                };
-                let known = EntryKind::parse(&r.kind).is_some();
-                let seal = Seal::for_row(r.id, keyed_from, key);
-                if !known || ledger::entry_hash(seal, &r.prev_hash, &fields(&a.code, r.seq, &e)) != r.hash {
-                    Some(if r.id >= keyed_from {
-                        "分录内容与其密钥哈希不符（分录被改动，或链被不持有密钥者重算）".to_owned()
-                    } else {
-                        "分录内容与其哈希不符（分录被改动）".to_owned()
-                    })
-                } else if anchored.is_some_and(|h| h.seq == r.seq && h.hash != r.hash) {
-                    Some("与锚点文件记载的哈希不符（链被重算，或其后分录被删除后重写）".to_owned())
-                } else {
-                    None
-                }
-            };
-            if let Some(reason) = problem {
-                broken = Some(Broken {
-                    account: a.code.clone(),
-                    seq: r.seq,
-                    entry_id: Some(r.id),
-                    voucher_no: r.voucher_no.clone(),
-                    reason,
-                });
-                break;
-            }
-            prev = r.hash.clone();
-            expect_seq += 1;
-            balance += r.amount_fen;
-        }
-        let on_chain = expect_seq - 1;
-        if broken.is_none() && (a.head_seq != on_chain || a.head_hash != prev) {
-            broken = Some(whole(
-                &a.code,
-                a.head_seq,
-                format!("账户记载最新分录为第 {} 笔，链上实有 {on_chain} 笔（末尾分录被删除）", a.head_seq),
-            ));
-        }
-        if let Some(h) = anchored
-            && broken.is_none()
-            && on_chain < h.seq
-        {
-            broken = Some(whole(
-                &a.code,
-                on_chain + 1,
-                format!("锚点文件记载此账户有 {} 笔分录，链上只有 {on_chain} 笔（末尾分录被删除）", h.seq),
-            ));
-        }
-        if broken.is_none() && a.balance_fen != balance {
-            broken = Some(whole(
-                &a.code,
-                a.head_seq,
-                format!("账户余额 {} 元与分录合计 {} 元不符", Fen::new(a.balance_fen), Fen::new(balance)),
-            ));
-        }
-        result.broken.extend(broken);
-    }
-    // An account the anchor knows and the database does not: deleted with its entries.
-    if let Some(h) = anchor {
-        let prefix = path_pattern.trim_end_matches('%');
-        let present: std::collections::HashSet<&str> = accounts.iter().map(|(a, _)| a.code.as_str()).collect();
-        for (code, head) in &h.ledger.accounts {
-            if head.org_path.starts_with(prefix) && !present.contains(code.as_str()) {
-                result.broken.push(whole(
-                    code,
-                    head.seq,
-                    format!("账户已从数据库中删除（锚点文件记载其有 {} 笔分录）", head.seq),
-                ));
-            }
-        }
-    }
-    Ok(result)
 }

@@ -1,0 +1,121 @@
+//! The accounts in scope with their balances, and one account's entries with the running balance.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{AccountRow, Lookups};
+use crate::auth::Caller;
+use crate::db::DbConn;
+use crate::db::schema::{fund_accounts, ledger_entries, orgs};
+use crate::domain::ledger::{EntryKind, Fund};
+use crate::domain::money::Fen;
+use crate::domain::role::Permission;
+use crate::error::{AppError, AppResult};
+
+/// An account with its balance.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Account {
+    pub code: String,
+    pub holder: String,
+    pub fund: &'static str,
+    pub fund_label: &'static str,
+    pub balance: Fen,
+    pub entries: i64,
+}
+
+/// The accounts in the caller's scope, by code.
+pub fn accounts(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Account>> {
+    caller.require(conn, Permission::ViewLedger, "ledger_accounts")?;
+    let rows: Vec<(AccountRow, String)> = fund_accounts::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .select((AccountRow::as_select(), orgs::name))
+        .order(fund_accounts::code.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, name)| {
+            let fund = Fund::parse(&a.fund).unwrap_or(Fund::Meal);
+            Account {
+                holder: if a.supplier_id.is_some() { format!("{name}（供应商）") } else { name },
+                code: a.code,
+                fund: fund.as_str(),
+                fund_label: fund.label(),
+                balance: Fen::new(a.balance_fen),
+                entries: a.head_seq,
+            }
+        })
+        .collect())
+}
+
+/// One entry of an account, as people read it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "LedgerEntry")]
+pub struct EntryView {
+    pub id: i64,
+    pub seq: i64,
+    pub request_id: i64,
+    pub kind: &'static str,
+    pub date: NaiveDate,
+    pub amount: Fen,
+    pub balance: Fen,
+    pub category: String,
+    pub counter_account: Option<String>,
+    pub voucher_no: String,
+    pub memo: String,
+    pub maker: String,
+    pub checker: String,
+    pub hash: String,
+}
+
+/// An account's entries in order, with the running balance.
+pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Account, Vec<EntryView>)> {
+    let account =
+        accounts(conn, caller)?.into_iter().find(|a| a.code == code.trim()).ok_or_else(AppError::not_found)?;
+    let id: i64 =
+        fund_accounts::table.filter(fund_accounts::code.eq(&account.code)).select(fund_accounts::id).first(conn)?;
+    type Row = (i64, i64, i64, String, NaiveDate, i64, String, Option<i64>, String, String, String, String, String);
+    let rows: Vec<Row> = ledger_entries::table
+        .filter(ledger_entries::account_id.eq(id))
+        .select((
+            ledger_entries::id,
+            ledger_entries::seq,
+            ledger_entries::request_id,
+            ledger_entries::kind,
+            ledger_entries::value_date,
+            ledger_entries::amount_fen,
+            ledger_entries::category,
+            ledger_entries::counter_account_id,
+            ledger_entries::voucher_no,
+            ledger_entries::memo,
+            ledger_entries::maker,
+            ledger_entries::checker,
+            ledger_entries::hash,
+        ))
+        .order(ledger_entries::seq.asc())
+        .load(conn)?;
+    let mut balance = 0i64;
+    let mut l = Lookups::default();
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash) in rows {
+        balance += amount;
+        out.push(EntryView {
+            id,
+            seq,
+            request_id,
+            kind: EntryKind::parse(&kind).map_or("", EntryKind::label),
+            date,
+            amount: Fen::new(amount),
+            balance: Fen::new(balance),
+            category,
+            counter_account: l.account_code(conn, counter)?,
+            voucher_no,
+            memo,
+            maker,
+            checker,
+            hash,
+        });
+    }
+    Ok((account, out))
+}
