@@ -4,6 +4,9 @@
 //! approves. A transfer is requested at the receiving school and puts the child in transit from
 //! its effective date until the chain ends: at the new school on approval, back at the old one on
 //! refusal. One open change per student, enforced by a unique index as well as here.
+//!
+//! Here: the chains, the views and the request; beside it the decision on each step (`decide`)
+//! and the command line's batches (`batch`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::changes::{Upload, store_evidence};
 use super::model::StudentRow;
-use super::service::{add_history, county_of, place_student, student_in_scope};
+use super::service::{county_of, student_in_scope};
 use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
@@ -32,6 +35,13 @@ use crate::org::model::{Org, ancestor_paths};
 
 use crate::clock::now;
 pub use crate::clock::today;
+
+mod batch;
+mod decide;
+
+pub use batch::{BatchLine, RowError, batch};
+pub use decide::decide;
+use decide::{apply, decide_in_tx};
 
 /// How far ahead a change may be dated: a planned suspension, not next year's.
 const MAX_DAYS_AHEAD: u64 = 90;
@@ -939,278 +949,4 @@ fn audited<T>(
         )?;
     }
     r
-}
-
-// ---------------------------------------------------------------- deciding
-
-/// Decides the current step: approval moves to the next step (or applies the change after the
-/// last one); refusal ends the change, and a refused transfer returns the child to the old school.
-pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<ChangeView> {
-    caller.require(conn, Permission::ViewStudents, "decide_status_change")?;
-    change_in_scope(conn, caller, id)?;
-    audited(conn, caller, &format!("decide:{id}"), |conn| decide_in_tx(conn, caller, id, approve, note))?;
-    get(conn, caller, id)
-}
-
-fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<()> {
-    let note = note.trim();
-    if !approve && note.is_empty() {
-        return Err(AppError::field("note", "change.note_required", "驳回时须填写理由"));
-    }
-    let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
-    if r.status != ChangeStatus::Open {
-        return Err(AppError::conflict("change.closed", format!("该异动已{}，不能再办理", r.status.label())));
-    }
-    let steps: Vec<StepRow> = status_change_steps::table
-        .filter(status_change_steps::change_id.eq(id))
-        .select(StepRow::as_select())
-        .order(status_change_steps::step_no.asc())
-        .load(conn)?;
-    let Some(step) = steps.iter().find(|s| s.step_no == r.step_no) else {
-        return Err(AppError::conflict("change.chain", "审批步骤缺失"));
-    };
-    let org = orgs_by_id(conn, &[step.org_id])?.remove(&step.org_id).ok_or_else(AppError::not_found)?;
-    let escalated = if caller.is_cli() {
-        false
-    } else {
-        match caller_may_act(caller, step, &org, today()) {
-            Some(esc) => esc,
-            None => {
-                let role = Role::parse(&step.role).unwrap_or(Role::NutritionOffice);
-                return Err(not_your_step(&step.label, &org, role));
-            }
-        }
-    };
-    if !caller.is_cli() && steps.iter().any(|s| s.decided_by.as_deref() == Some(caller.username.as_str())) {
-        return Err(AppError::conflict("change.same_person", "同一人不能办理同一异动的两个环节"));
-    }
-    diesel::update(
-        status_change_steps::table
-            .filter(status_change_steps::change_id.eq(id))
-            .filter(status_change_steps::step_no.eq(r.step_no)),
-    )
-    .set((
-        status_change_steps::decision.eq(if approve { "approved" } else { "refused" }),
-        status_change_steps::note.eq(note),
-        status_change_steps::decided_by.eq(&caller.username),
-        status_change_steps::decided_at.eq(now()),
-        status_change_steps::escalated.eq(escalated),
-    ))
-    .execute(conn)?;
-    audit::record(
-        conn,
-        &caller.actor(),
-        Entry::new(if approve { "status_change.approve" } else { "status_change.refuse" }, "status_change", id)
-            .after(&serde_json::json!({"step": r.step_no, "label": step.label, "note": note, "escalated": escalated})),
-    )?;
-    if !approve {
-        diesel::update(status_changes::table.find(id))
-            .set((status_changes::status.eq(ChangeStatus::Refused.as_str()), status_changes::closed_at.eq(now())))
-            .execute(conn)?;
-        if r.kind == ChangeKind::Transfer.code() {
-            let rows = timeline::load(conn, r.student_id)?;
-            if rows.last().and_then(|s| s.change_id) == Some(id) {
-                timeline::undo_last(conn, r.student_id)?;
-            }
-            set_status(conn, r.student_id, State::AtSchool)?;
-            // Back at the old school as if never gone: its months pay the days in transit again.
-            crate::ledger::entitlement::recompute_from(
-                conn,
-                caller,
-                &[r.from_school_id],
-                r.effective_date,
-                "transfer.refused",
-            )?;
-        }
-        return Ok(());
-    }
-    let last = steps.last().map(|s| s.step_no) == Some(r.step_no);
-    if last {
-        return apply(conn, caller, &r);
-    }
-    let next = r.step_no + 1;
-    let day = today();
-    diesel::update(status_changes::table.find(id)).set(status_changes::step_no.eq(next)).execute(conn)?;
-    diesel::update(
-        status_change_steps::table
-            .filter(status_change_steps::change_id.eq(id))
-            .filter(status_change_steps::step_no.eq(next)),
-    )
-    .set((
-        status_change_steps::started.eq(day),
-        status_change_steps::due.eq(term::add_working_days(day, status::STEP_WORKING_DAYS)),
-    ))
-    .execute(conn)?;
-    Ok(())
-}
-
-/// The end of the chain: the change takes effect on the student and the timeline.
-fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppResult<()> {
-    let id = r.id;
-    let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
-    let student: StudentRow = students::table.find(r.student_id).select(StudentRow::as_select()).first(conn)?;
-    let from = orgs_by_id(conn, &[r.from_school_id])?.remove(&r.from_school_id).ok_or_else(AppError::not_found)?;
-    terms::ensure_open(conn, &from.path, r.effective_date)?;
-    let why = format!("学籍异动#{id}（{}）：{}", kind.label(), r.reason);
-    match kind {
-        ChangeKind::Transfer => {
-            let to_id = r.to_school_id.ok_or_else(AppError::not_found)?;
-            let to = orgs_by_id(conn, &[to_id])?.remove(&to_id).ok_or_else(AppError::not_found)?;
-            // Approved after the arrival day or before it, the child is at the new school from
-            // the arrival day, and in transit (at neither school) from leaving until then.
-            let arrival = r.arrival_date.unwrap_or(r.effective_date);
-            terms::ensure_open(conn, &to.path, arrival)?;
-            timeline::land_transfer(conn, id, to.id, r.to_class_id, arrival)?;
-            place_student(conn, caller, &student, (to.id, &county_of(&to.path)), r.to_class_id, &why)?;
-            add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, &caller.username)?;
-            set_status(conn, student.id, State::AtSchool)?;
-        }
-        ChangeKind::ClassChange => {
-            timeline::switch(
-                conn,
-                student.id,
-                &Switch {
-                    on: r.effective_date,
-                    state: State::AtSchool,
-                    school_id: from.id,
-                    class_id: r.to_class_id,
-                    cause: kind.code(),
-                    change_id: Some(id),
-                    promotion_id: None,
-                },
-            )?;
-            place_student(conn, caller, &student, (from.id, &student.county_code), r.to_class_id, &why)?;
-        }
-        _ => {
-            let state = kind.outcome();
-            timeline::switch(
-                conn,
-                student.id,
-                &Switch {
-                    on: r.effective_date,
-                    state,
-                    school_id: from.id,
-                    class_id: student.class_id,
-                    cause: kind.code(),
-                    change_id: Some(id),
-                    promotion_id: None,
-                },
-            )?;
-            add_history(
-                conn,
-                student.id,
-                "status",
-                Some(&student.status),
-                Some(state.student_status()),
-                &why,
-                &caller.username,
-            )?;
-            set_status(conn, student.id, state)?;
-        }
-    }
-    diesel::update(status_changes::table.find(id))
-        .set((status_changes::status.eq(ChangeStatus::Approved.as_str()), status_changes::closed_at.eq(now())))
-        .execute(conn)?;
-    // The decision moves the money it touches, in this transaction: every computed month of
-    // the schools involved from the effective day on (a death on the 5th stops paying on the 5th).
-    let schools: Vec<i64> = [Some(r.from_school_id), r.to_school_id].into_iter().flatten().collect();
-    crate::ledger::entitlement::recompute_from(conn, caller, &schools, r.effective_date, "status_change")?;
-    audit::record(
-        conn,
-        &caller.actor(),
-        Entry::new("status_change.apply", "status_change", id).after(
-            &serde_json::json!({"student": student.id, "kind": kind.code(), "effective_date": r.effective_date}),
-        ),
-    )
-}
-
-// ---------------------------------------------------------------- batches from a file
-
-/// One line of a batch file that was refused: the row and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct RowError {
-    pub row: u32,
-    pub column: String,
-    pub code: String,
-    pub message: String,
-}
-
-/// One line of a batch: student number, effective date and reason.
-#[derive(Debug, Clone)]
-pub struct BatchLine {
-    pub row: u32,
-    pub student_no: String,
-    pub effective_date: String,
-    pub reason: String,
-}
-
-/// Suspends or resumes many students from a file as the command line, all or nothing: every line
-/// is checked and applied through the whole chain in one transaction; any refused line rolls the
-/// batch back and every refusal is listed. `dry_run` checks without keeping anything.
-pub fn batch(
-    conn: &mut DbConn,
-    caller: &Caller,
-    kind: ChangeKind,
-    lines: &[BatchLine],
-    dry_run: bool,
-) -> AppResult<Result<usize, Vec<RowError>>> {
-    if !caller.is_cli() {
-        return Err(AppError::forbidden());
-    }
-    if !matches!(kind, ChangeKind::Suspend | ChangeKind::Resume) {
-        return Err(AppError::invalid("change.batch_kind", "批量办理仅支持休学和复学"));
-    }
-    let mut errors = Vec::new();
-    const ROLLBACK: &str = "change.batch_rollback";
-    let outcome = write_tx(conn, |conn| {
-        for l in lines {
-            let no = crate::domain::id_card::normalise(&l.student_no);
-            let id: Option<i64> = students::table
-                .filter(students::student_no_hash.eq(at_rest::student_no_hash(&no)?))
-                .select(students::id)
-                .first(conn)
-                .optional()?;
-            let Some(id) = id else {
-                errors.push(RowError {
-                    row: l.row,
-                    column: "学籍号".into(),
-                    code: "change.unknown_student".into(),
-                    message: format!("学籍号“{no}”不存在"),
-                });
-                continue;
-            };
-            let input = ChangeInput {
-                kind: kind.code().into(),
-                effective_date: l.effective_date.clone(),
-                reason: l.reason.clone(),
-                to_class_no: String::new(),
-            };
-            // A savepoint per line, so one refusal leaves the others' work in place to check.
-            let r = conn.transaction(|conn| request_in_tx(conn, caller, id, &input, None));
-            if let Err(e) = r {
-                let field = e.fields.first();
-                let column = match field.map(|f| f.field.as_str()) {
-                    Some("effective_date") => "生效日期",
-                    Some("reason") => "原因",
-                    _ => "学籍号",
-                };
-                errors.push(RowError {
-                    row: l.row,
-                    column: column.into(),
-                    code: field.map(|f| f.code).unwrap_or(e.code).into(),
-                    message: field.map(|f| f.message.clone()).unwrap_or(e.message),
-                });
-            }
-        }
-        if !errors.is_empty() || dry_run {
-            return Err(AppError::invalid(ROLLBACK, String::new()));
-        }
-        Ok(lines.len())
-    });
-    match outcome {
-        Ok(n) => Ok(Ok(n)),
-        Err(e) if e.code == ROLLBACK && errors.is_empty() => Ok(Ok(lines.len())),
-        Err(e) if e.code == ROLLBACK => Ok(Err(errors)),
-        Err(e) => Err(e),
-    }
 }
