@@ -168,13 +168,22 @@ pub fn diff(from_version: i32, old: &[RosterLine], new: &[RosterLine]) -> Diff {
 
 /// Where a version stands in its flow. Only the newest version of a term moves on; older
 /// ones keep the state they reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 #[schemars(rename = "RosterStatus")]
 pub enum Status {
     Draft,
     Signed,
     Reviewed,
     Archived,
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::stored(s)
+    }
 }
 
 /// The steps of the flow, in order.
@@ -234,6 +243,12 @@ impl Status {
         [Self::Draft, Self::Signed, Self::Reviewed, Self::Archived].into_iter().find(|x| x.as_str() == s)
     }
 
+    /// As the column stores it; a value the code does not know fails the load rather than being
+    /// read as a draft (which could be discarded).
+    pub fn stored(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("未知的花名册状态“{s}”"))
+    }
+
     /// Signed and after: the school has put its name to it, so it can no longer be discarded.
     pub fn is_frozen(self) -> bool {
         !matches!(self, Self::Draft)
@@ -275,6 +290,16 @@ pub fn is_late(first_signed: Option<NaiveDate>, deadline: NaiveDate, today: Naiv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_roster_s_state_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        for st in [Status::Draft, Status::Signed, Status::Reviewed, Status::Archived] {
+            assert_eq!(Status::try_from(st.as_str().to_owned()), Ok(st));
+            assert_eq!(serde_json::to_value(st).expect("json"), serde_json::json!(st.as_str()));
+        }
+        // Not a draft by default: a draft may be discarded.
+        assert!(Status::try_from("archive".to_owned()).is_err());
+    }
 
     fn line(id: i64, name: &str, class: &str) -> RosterLine {
         RosterLine {

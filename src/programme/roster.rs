@@ -41,7 +41,8 @@ struct RosterRow {
     term: i32,
     version: i32,
     snapshot_date: NaiveDate,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: Status,
     content_hash: String,
     student_count: i32,
     diff: String,
@@ -79,7 +80,7 @@ pub struct RosterHead {
     pub term_label: String,
     pub version: i32,
     pub snapshot_date: NaiveDate,
-    pub status: &'static str,
+    pub status: Status,
     pub status_label: &'static str,
     /// The newest version of its term: only it moves through the flow.
     pub current: bool,
@@ -100,7 +101,7 @@ pub struct RosterHead {
 
 impl RosterHead {
     pub fn status(&self) -> Status {
-        Status::parse(self.status).unwrap_or(Status::Draft)
+        self.status
     }
 
     pub fn frozen(&self) -> bool {
@@ -134,7 +135,7 @@ fn head(conn: &mut DbConn, row: RosterRow, school: &Org) -> AppResult<RosterHead
 
 fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32>) -> AppResult<RosterHead> {
     let standard = config::meal_standard(conn, &school.path, row.snapshot_date)?;
-    let status = Status::parse(&row.status).unwrap_or(Status::Draft);
+    let status = row.status;
     let t = term_of(&row)?;
     Ok(RosterHead {
         id: row.id,
@@ -145,7 +146,7 @@ fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32
         term_label: t.label(),
         version: row.version,
         snapshot_date: row.snapshot_date,
-        status: status.as_str(),
+        status,
         status_label: status.label(),
         current: latest == Some(row.version),
         hash: row.content_hash,
@@ -811,7 +812,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
                 school_name: name,
                 roster_id: r.map(|r| r.id),
                 version: r.map(|r| r.version),
-                status_label: r.and_then(|r| Status::parse(&r.status)).map(|s| s.label()).unwrap_or("未生成"),
+                status_label: r.map(|r| r.status.label()).unwrap_or("未生成"),
                 count: r.map(|r| r.student_count),
                 signed_at,
                 deadline,
