@@ -96,12 +96,14 @@ pub fn operations() -> Vec<Operation> {
     r.operations()
 }
 
+/// The document is the same for the life of the process: built once, on first request.
 async fn openapi_document() -> OpenApi {
-    OpenApi(openapi::build(&operations()))
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    OpenApi(DOCUMENT.get_or_init(|| openapi::build(&operations())))
 }
 
 /// The document itself, described by the OpenAPI 3.1 schema.
-struct OpenApi(serde_json::Value);
+struct OpenApi(&'static serde_json::Value);
 
 impl Responder for OpenApi {
     type Body = actix_web::body::BoxBody;

@@ -102,10 +102,6 @@ impl RequestStatus {
         self.into()
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        s.parse().ok()
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             RequestStatus::Submitted => "待学校审核",

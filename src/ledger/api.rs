@@ -129,7 +129,9 @@ pub struct AccountEntries {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct StatusQuery {
+    /// Read as text so a misspelt state is refused with the ledger's own code (`ledger.status`).
     #[serde(default)]
+    #[schemars(with = "Option<RequestStatus>")]
     status: String,
 }
 

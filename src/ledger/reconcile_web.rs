@@ -140,11 +140,9 @@ fn form_file(
     disbursement::export(conn, caller, &r, ext)
 }
 
+/// The approval form under its Chinese name (RFC 6266 `filename*`, as every download).
 fn download((bytes, mime, name): (Vec<u8>, &'static str, String)) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(mime)
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
-        .body(bytes)
+    crate::web::download(bytes, &name, mime)
 }
 
 pub async fn page_file(

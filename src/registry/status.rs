@@ -586,10 +586,7 @@ fn first_step_is_callers(caller: &Caller, first: &StepSpec, org: &Org) -> AppRes
 /// The chain of a local change of `kind` at the school, and the org of each step.
 fn local_chain(conn: &mut DbConn, kind: ChangeKind, school: &Org) -> AppResult<(Vec<StepSpec>, Vec<Org>)> {
     let chain = chain(conn, kind, Route::Local)?;
-    let mut orgs = Vec::with_capacity(chain.len());
-    for s in &chain {
-        orgs.push(step_org(conn, s.level, school)?);
-    }
+    let orgs = chain.iter().map(|s| step_org(conn, s.level, school)).collect::<AppResult<Vec<_>>>()?;
     Ok((chain, orgs))
 }
 

@@ -5,6 +5,7 @@
 
 use crate::common;
 
+use actix_web::http::header;
 use actix_web::test;
 use common::*;
 use mealroll::domain::calendar::Month;
@@ -487,7 +488,19 @@ async fn yibu_is_a_semester_share_per_child_rounded_per_child_and_a_closed_term_
             .uri(&format!("/api/v1/reconciliation/{COUNTY}/2014-1/disbursement.pdf?fund=yibu"))
             .insert_header(caiwu.clone())
             .to_request();
-        let pdf = test::call_and_read_body(&app, req).await.to_vec();
+        let resp = test::call_service(&app, req).await;
+        // Named for the county, the term and the fund, as every download is (RFC 6266).
+        let disposition = resp
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            disposition.ends_with(&format!("filename*=UTF-8''{COUNTY}-2014-1-yibu-disbursement.pdf")),
+            "{label}: {disposition}"
+        );
+        let pdf = test::read_body(resp).await.to_vec();
         let text = pdftool("pdftotext", &pdf, &["-layout"]);
         assert!(
             text.contains("一补") && text.contains("生均") && text.contains("815.79") && !text.contains("膳食补助资金"),
