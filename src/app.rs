@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, Responder, web};
 
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::exchange::jobs::Jobs;
 use crate::web::api_doc::{ApiOutput, OperationDoc, Schemas};
 use crate::web::api_routes::{ApiRoutes, Operation};
@@ -47,7 +47,7 @@ async fn app_css() -> HttpResponse {
 }
 
 async fn not_found() -> PageResult<HttpResponse> {
-    Err(PageError(AppError::new(ErrorKind::NotFound, "not_found", "页面不存在")))
+    Err(PageError(AppError::new(ErrorKind::NotFound, ErrorCode::NotFound, "页面不存在")))
 }
 
 fn security_headers() -> DefaultHeaders {
@@ -76,7 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
     let api = web::scope("/api/v1").configure(|cfg| declare(&mut ApiRoutes::mount(cfg)));
     cfg.service(api.default_service(web::to(|| async {
-        Err::<HttpResponse, _>(AppError::new(ErrorKind::NotFound, "not_found", "接口不存在"))
+        Err::<HttpResponse, _>(AppError::new(ErrorKind::NotFound, ErrorCode::NotFound, "接口不存在"))
     })))
     .default_service(web::to(not_found));
 }
@@ -159,7 +159,7 @@ pub fn app(
 > {
     // Malformed JSON or form bodies answer in Chinese with a stable code instead of actix's text.
     let json_cfg = web::JsonConfig::default().limit(1024 * 1024).error_handler(|err, _| {
-        AppError::invalid("input.malformed_json", format!("请求内容不是有效的JSON或字段类型不符：{err}")).into()
+        AppError::invalid(ErrorCode::InputMalformedJson, format!("请求内容不是有效的JSON或字段类型不符：{err}")).into()
     });
     // A bad path or query answers as the rest of its side does: JSON under /api, a page elsewhere
     // (`/students/new` is not a student number: a Chinese page, not raw JSON).
@@ -167,9 +167,9 @@ pub fn app(
         if req.path().starts_with("/api/") { e.into() } else { PageError(e).into() }
     }
     let path_cfg = web::PathConfig::default()
-        .error_handler(|_, req| answer(AppError::new(ErrorKind::NotFound, "not_found", "记录不存在"), req));
+        .error_handler(|_, req| answer(AppError::new(ErrorKind::NotFound, ErrorCode::NotFound, "记录不存在"), req));
     let query_cfg = web::QueryConfig::default().error_handler(|err, req| {
-        answer(AppError::invalid("input.malformed_query", format!("查询参数有误：{err}")), req)
+        answer(AppError::invalid(ErrorCode::InputMalformedQuery, format!("查询参数有误：{err}")), req)
     });
     actix_web::App::new()
         .app_data(shared.state)

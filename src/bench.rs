@@ -14,7 +14,7 @@ use crate::db::DbConn;
 use crate::db::schema::orgs;
 use crate::demo::{COUNTY, StudentFactory};
 use crate::domain::student::StudentRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exchange::{import, template};
 use crate::org::model::{ClassInput, SchoolInput};
 use crate::org::service as org;
@@ -56,7 +56,7 @@ pub fn prepare_school(conn: &mut DbConn, rows: usize) -> AppResult<(String, Vec<
     let code = (0..100)
         .map(|i| format!("21523269{i:02}"))
         .find(|c| !taken.contains(c))
-        .ok_or_else(|| AppError::invalid("bench.full", "基准测试学校代码已用完，请换一个数据库"))?;
+        .ok_or_else(|| AppError::invalid(ErrorCode::BenchFull, "基准测试学校代码已用完，请换一个数据库"))?;
     let year = StudentFactory::new(0).school_year();
     org::create_school(
         conn,
@@ -132,7 +132,7 @@ pub fn import(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     let seconds = start.elapsed().as_secs_f64();
     if !report.committed || report.imported != rows {
         return Err(AppError::internal_msg(
-            "bench.import",
+            ErrorCode::BenchImport,
             format!("基准导入未全部写入：{} 行，新增 {}，错误 {}", report.rows, report.imported, report.errors.len()),
         ));
     }
@@ -224,7 +224,7 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     crate::registry::service::confirm(conn, &cli, &ids)?;
     let today = crate::clock::today();
     let term = Term::new(crate::domain::key_lock::school_year_of(today), 1)
-        .map_err(|m| AppError::internal_msg("bench.term", m))?;
+        .map_err(|m| AppError::internal_msg(ErrorCode::BenchTerm, m))?;
     let start_day = chrono::NaiveDate::from_ymd_opt(2011, 9, 1).unwrap_or_default();
     config::join(conn, &cli, &code, Period { from: start_day, to: None }, false, "基准测试")?;
     let day = default_snapshot(term);
@@ -237,7 +237,10 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     let seconds = start.elapsed().as_secs_f64();
     let pages = roster_print::page_count(lines.len(), Kind::Signed);
     if lines.len() != rows {
-        return Err(AppError::internal_msg("bench.roster", format!("花名册应有 {rows} 人，实有 {}", lines.len())));
+        return Err(AppError::internal_msg(
+            ErrorCode::BenchRoster,
+            format!("花名册应有 {rows} 人，实有 {}", lines.len()),
+        ));
     }
     Ok(BenchResult {
         bench: "roster",
@@ -286,7 +289,7 @@ fn generate_county(
     let prefix = &first_code.to_string()[..6];
     let taken: i64 = orgs::table.filter(orgs::code.like(format!("{prefix}%"))).count().get_result(conn)?;
     if taken > 0 {
-        return Err(AppError::invalid("bench.full", "该数据库已有这项基准测试的学校，请换一个新数据库"));
+        return Err(AppError::invalid(ErrorCode::BenchFull, "该数据库已有这项基准测试的学校，请换一个新数据库"));
     }
     let (county_id, county_path): (i64, String) =
         orgs::table.filter(orgs::code.eq(county)).select((orgs::id, orgs::path)).first(conn)?;
@@ -443,7 +446,7 @@ pub fn report(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     let req = Request {
         name: "county-regular".into(),
         org: REPORT_COUNTY.into(),
-        period: Span::parse(&year.to_string()).map_err(|m| AppError::invalid("period.format", m))?,
+        period: Span::parse(&year.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?,
         date: None,
     };
     reset_peak_rss();
@@ -619,7 +622,7 @@ pub fn scan(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
         Ok(())
     })?;
     let cli = Caller::cli(conn)?;
-    let span = Span::parse(&year.to_string()).map_err(|m| AppError::invalid("period.format", m))?;
+    let span = Span::parse(&year.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
     reset_peak_rss();
     let first = Instant::now();
     let found = scan::scan(conn, &cli, SCAN_COUNTY, &span, &[])?;

@@ -8,7 +8,7 @@ use sha2::Sha256;
 
 use crate::domain::chain::ChainKey;
 use crate::domain::field_seal::{FieldKey, KeyRing};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -97,7 +97,7 @@ impl Settings {
             .inspect(|s| {
                 let _ = REGISTRY.set(s.registry.clone());
             })
-            .map_err(|e| AppError::internal_msg("config.invalid", format!("配置有误: {e}")))
+            .map_err(|e| AppError::internal_msg(ErrorCode::ConfigInvalid, format!("配置有误: {e}")))
     }
 
     /// Defaults only: for tests and tools that set every key they care about.
@@ -149,11 +149,11 @@ impl Keys {
     pub fn load(settings: &Settings) -> Result<Self, AppError> {
         if let Some(hex_key) = &settings.secret_key {
             let master = hex::decode(hex_key.trim()).map_err(|_| {
-                AppError::internal_msg("config.secret_key", "MEALROLL_SECRET_KEY 应为十六进制字符串".into())
+                AppError::internal_msg(ErrorCode::ConfigSecretKey, "MEALROLL_SECRET_KEY 应为十六进制字符串".into())
             })?;
             if master.len() < 32 {
                 return Err(AppError::internal_msg(
-                    "config.secret_key",
+                    ErrorCode::ConfigSecretKey,
                     "MEALROLL_SECRET_KEY 至少32字节（64个十六进制字符）".into(),
                 ));
             }
@@ -182,7 +182,7 @@ pub fn server_id(settings: &Settings) -> Result<String, AppError> {
     let id = format!("{}-{}", hostname_hint(), hex::encode(rand::random::<[u8; 6]>()));
     std::fs::create_dir_all(&settings.data_dir)
         .and_then(|_| std::fs::write(&path, &id))
-        .map_err(|e| AppError::internal_msg("config.server_id", format!("无法写入 {}: {e}", path.display())))?;
+        .map_err(|e| AppError::internal_msg(ErrorCode::ConfigServerId, format!("无法写入 {}: {e}", path.display())))?;
     Ok(id)
 }
 
@@ -196,11 +196,12 @@ fn hostname_hint() -> String {
 
 fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, AppError> {
     let io = |e: std::io::Error| {
-        AppError::internal_msg("config.secret_key", format!("无法读写密钥文件 {}: {e}", path.display()))
+        AppError::internal_msg(ErrorCode::ConfigSecretKey, format!("无法读写密钥文件 {}: {e}", path.display()))
     };
     if let Ok(text) = std::fs::read_to_string(path) {
-        return hex::decode(text.trim())
-            .map_err(|_| AppError::internal_msg("config.secret_key", format!("密钥文件 {} 已损坏", path.display())));
+        return hex::decode(text.trim()).map_err(|_| {
+            AppError::internal_msg(ErrorCode::ConfigSecretKey, format!("密钥文件 {} 已损坏", path.display()))
+        });
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;

@@ -14,7 +14,7 @@ use crate::auth::{Caller, totp};
 use crate::config::Keys;
 use crate::db::DbConn;
 use crate::db::schema::{orgs, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{ClassInput, SchoolInput, TeacherInput};
 use crate::org::service as org;
 
@@ -143,7 +143,7 @@ fn build_inspections(conn: &mut DbConn, schools: &[String]) -> AppResult<()> {
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 70)
             .encode_image(&img)
-            .map_err(|e| AppError::internal_msg("demo.photo", e.to_string()))?;
+            .map_err(|e| AppError::internal_msg(ErrorCode::DemoPhoto, e.to_string()))?;
         crate::registry::changes::Upload { filename: "现场照片.jpg".into(), bytes }
     };
     let yyb = Caller::cli_as(conn, "yyb")?;
@@ -258,7 +258,7 @@ fn build_terms(conn: &mut DbConn, cli: &Caller) -> AppResult<()> {
     let this_year = crate::domain::key_lock::school_year_of(today);
     for year in [this_year - 1, this_year] {
         for half in [1, 2] {
-            let t = Term::new(year, half).map_err(|m| AppError::internal_msg("demo.term", m))?;
+            let t = Term::new(year, half).map_err(|m| AppError::internal_msg(ErrorCode::DemoTerm, m))?;
             let (start, end) = t.customary_dates();
             crate::registry::terms::set_term(conn, cli, t, start, end)?;
             if end < today {
@@ -291,7 +291,7 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
     }
     let supplier =
         config::add_supplier(conn, cli, "望谟县黔味营养餐配送有限公司", "91522326MA6HX2K81Q", "罗德明", "08594612345")?;
-    let since = Period::new(d(2011, 9, 1), None).map_err(|m| AppError::internal_msg("demo.period", m))?;
+    let since = Period::new(d(2011, 9, 1), None).map_err(|m| AppError::internal_msg(ErrorCode::DemoPeriod, m))?;
     for code in schools {
         config::join(conn, cli, code, since, false, "国家试点县首批")?;
         let name: String = o::table.filter(o::code.eq(code)).select(o::name).first(conn)?;
@@ -328,14 +328,14 @@ fn build_programme(conn: &mut DbConn, cli: &Caller, schools: &[String]) -> AppRe
             let mut cal = MealMonth::working_days_in_terms(m, &terms);
             if m.to_string().ends_with("-10") {
                 cal = MealMonth::new(m, cal.days().filter(|day| *day > 7))
-                    .map_err(|e| AppError::internal_msg("demo.calendar", e))?;
+                    .map_err(|e| AppError::internal_msg(ErrorCode::DemoCalendar, e))?;
             }
             calendar::set_month(conn, cli, COUNTY, &cal)?;
         }
     }
-    let last_autumn = Term::new(this_year - 1, 1).map_err(|m| AppError::internal_msg("demo.term", m))?;
-    let last_spring = Term::new(this_year - 1, 2).map_err(|m| AppError::internal_msg("demo.term", m))?;
-    let autumn = Term::new(this_year, 1).map_err(|m| AppError::internal_msg("demo.term", m))?;
+    let last_autumn = Term::new(this_year - 1, 1).map_err(|m| AppError::internal_msg(ErrorCode::DemoTerm, m))?;
+    let last_spring = Term::new(this_year - 1, 2).map_err(|m| AppError::internal_msg(ErrorCode::DemoTerm, m))?;
+    let autumn = Term::new(this_year, 1).map_err(|m| AppError::internal_msg(ErrorCode::DemoTerm, m))?;
     for (i, code) in schools.iter().enumerate() {
         // This autumn: archived, except one school in six signing late (not yet reviewed) and
         // one leaving its roster unsigned: the two A08 finds, and nothing else is late.
@@ -607,8 +607,8 @@ fn build_yibu(conn: &mut DbConn, cli: &Caller, slow: &str) -> AppResult<()> {
 
     let this = Term::of_day(crate::clock::today());
     let term = if this.half() == 1 { Term::new(this.school_year() - 1, 2) } else { Term::new(this.school_year(), 1) }
-        .map_err(|m| AppError::invalid("term.format", m))?;
-    let start = Span::parse(&term.to_string()).map_err(|m| AppError::invalid("period.format", m))?.first_day();
+        .map_err(|m| AppError::invalid(ErrorCode::TermFormat, m))?;
+    let start = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?.first_day();
     let periods = yibu::compute_all(conn, cli, COUNTY, term)?;
     for p in &periods {
         yibu::close(conn, cli, &p.school, term)?;

@@ -7,6 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+pub use crate::domain::error_code::ErrorCode;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Bad input: the message says where and what.
@@ -46,16 +48,16 @@ impl ErrorKind {
 }
 
 /// One problem with one input field, for forms and import reports.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 pub struct AppError {
     pub kind: ErrorKind,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub fields: Vec<FieldError>,
     source: Option<anyhow::Error>,
@@ -64,16 +66,16 @@ pub struct AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Self { kind, code, message: message.into(), fields: Vec::new(), source: None }
     }
 
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, code, message)
     }
 
     /// An input error tied to one field.
-    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn field(field: &str, code: ErrorCode, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut e = Self::invalid(code, message.clone());
         e.fields.push(FieldError { field: field.to_owned(), code, message });
@@ -83,34 +85,34 @@ impl AppError {
     /// Several field errors at once, so a form shows them all.
     pub fn fields(fields: Vec<FieldError>) -> Self {
         let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("；");
-        let code = fields.first().map(|f| f.code).unwrap_or("input.invalid");
+        let code = fields.first().map(|f| f.code).unwrap_or(ErrorCode::InputInvalid);
         Self { kind: ErrorKind::Invalid, code, message, fields, source: None }
     }
 
     pub fn not_found() -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", "记录不存在或不在您的管辖范围内")
+        Self::new(ErrorKind::NotFound, ErrorCode::NotFound, "记录不存在或不在您的管辖范围内")
     }
 
     pub fn forbidden() -> Self {
-        Self::new(ErrorKind::Forbidden, "forbidden", "您的角色无权进行此操作")
+        Self::new(ErrorKind::Forbidden, ErrorCode::Forbidden, "您的角色无权进行此操作")
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(ErrorKind::Unauthenticated, "auth.required", "请先登录")
+        Self::new(ErrorKind::Unauthenticated, ErrorCode::AuthRequired, "请先登录")
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, code, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, code, message)
     }
 
     pub fn internal<E: Into<anyhow::Error>>(err: E) -> Self {
         Self {
             kind: ErrorKind::Internal,
-            code: "internal",
+            code: ErrorCode::Internal,
             message: "系统内部错误，请稍后重试或联系管理员".into(),
             fields: Vec::new(),
             source: Some(err.into()),
@@ -122,12 +124,12 @@ impl AppError {
     pub fn unavailable() -> Self {
         Self::new(
             ErrorKind::Unavailable,
-            "db.unavailable",
+            ErrorCode::DbUnavailable,
             "数据库暂时无法连接，本次操作未执行。请稍后再试：数据库恢复后系统会自动重新连接，已保存的数据不受影响",
         )
     }
 
-    pub fn internal_msg(code: &'static str, message: String) -> Self {
+    pub fn internal_msg(code: ErrorCode, message: String) -> Self {
         Self::new(ErrorKind::Internal, code, message)
     }
 
@@ -140,9 +142,12 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
+/// Every refusal's answer: the code programs match on, the message for people, and each field's problem.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
 pub struct ErrorBody<'a> {
-    pub error: &'static str,
+    pub error: ErrorCode,
+    /// 中文说明
     pub message: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     pub fields: &'a [FieldError],
@@ -177,10 +182,10 @@ impl From<diesel::result::Error> for AppError {
                 Err(other) => AppError::internal(anyhow::anyhow!(other)),
             },
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::conflict("db.duplicate", "同一编码的记录已存在")
+                AppError::conflict(ErrorCode::DbDuplicate, "同一编码的记录已存在")
             }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                AppError::conflict("db.in_use", "该记录仍被其他数据引用，不能删除或修改")
+                AppError::conflict(ErrorCode::DbInUse, "该记录仍被其他数据引用，不能删除或修改")
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 tracing::warn!(error = %info.message(), "database connection lost");
@@ -248,10 +253,10 @@ mod tests {
     #[test]
     fn not_found_and_forbidden_have_stable_codes_and_statuses() {
         assert_eq!(AppError::not_found().status(), StatusCode::NOT_FOUND);
-        assert_eq!(AppError::not_found().code, "not_found");
+        assert_eq!(AppError::not_found().code, ErrorCode::NotFound);
         assert_eq!(AppError::forbidden().status(), StatusCode::FORBIDDEN);
         let e: AppError = diesel::result::Error::NotFound.into();
-        assert_eq!(e.code, "not_found");
+        assert_eq!(e.code, ErrorCode::NotFound);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use serde_json::json;
 use mealroll::auth::Caller;
 use mealroll::config::{Keys, Settings};
 use mealroll::db::{self, Pool};
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 use mealroll::exchange::jobs::Jobs;
 use mealroll::web::AppState;
 use mealroll::{audit, demo, org};
@@ -401,7 +401,7 @@ fn restore(cli_db: &Option<String>, json_mode: bool, file: &std::path::Path) -> 
         );
     });
     if !r.verified {
-        return Err(AppError::conflict("backup.restore_unverified", "恢复后的数据未通过核验（见上）"));
+        return Err(AppError::conflict(ErrorCode::BackupRestoreUnverified, "恢复后的数据未通过核验（见上）"));
     }
     Ok(())
 }
@@ -423,7 +423,7 @@ fn print(json_mode: bool, value: serde_json::Value, human: impl FnOnce()) {
 
 fn read_input(file: &std::path::Path) -> Result<(Vec<u8>, String), AppError> {
     let bytes = std::fs::read(file)
-        .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+        .map_err(|e| AppError::invalid(ErrorCode::FileRead, format!("无法读取文件 {}: {e}", file.display())))?;
     Ok((bytes, file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
 }
 
@@ -433,7 +433,7 @@ fn check_ids() -> Result<(), AppError> {
     let mut bad = 0usize;
     let mut total = 0usize;
     for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| AppError::invalid("input.read", format!("无法读取输入: {e}")))?;
+        let line = line.map_err(|e| AppError::invalid(ErrorCode::InputRead, format!("无法读取输入: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -447,7 +447,7 @@ fn check_ids() -> Result<(), AppError> {
         }
     }
     if bad > 0 {
-        return Err(AppError::invalid("id.invalid_lines", format!("共{total}行，其中{bad}行身份证号无效")));
+        return Err(AppError::invalid(ErrorCode::IdInvalidLines, format!("共{total}行，其中{bad}行身份证号无效")));
     }
     Ok(())
 }
@@ -470,7 +470,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let (school, classes) = mealroll::bench::prepare_school(&mut conn, rows)?;
             let bytes = mealroll::bench::template_file(&school, &classes, rows)?;
             std::fs::write(&path, &bytes)
-                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", path.display())))?;
+                .map_err(|e| AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", path.display())))?;
             print(cli.json, json!({"file": path, "rows": rows, "school": school}), || {
                 out!("已写出 {rows} 行学生模板：{}（学校标识码 {school}）", path.display())
             });
@@ -560,7 +560,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             what: ImportCommand::Students { file, school, dry_run, partial, enrolled_on, backdate_reason },
         } => {
             let bytes = std::fs::read(&file)
-                .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+                .map_err(|e| AppError::invalid(ErrorCode::FileRead, format!("无法读取文件 {}: {e}", file.display())))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let caller = Caller::cli(&mut conn)?;
             let progress = |done: usize, stage: &str| eprintln!("{stage}：{done} 行");
@@ -597,14 +597,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
             });
             if !r.errors.is_empty() {
-                return Err(AppError::invalid("import.rejected", format!("{} 行被拒绝", r.rejected.max(1))));
+                return Err(AppError::invalid(ErrorCode::ImportRejected, format!("{} 行被拒绝", r.rejected.max(1))));
             }
         }
         Command::Export { what: ExportCommand::Students { school, class, out } } => {
             let caller = Caller::cli(&mut conn)?;
             let bytes = mealroll::exchange::import::export_students(&mut conn, &caller, &school, class)?;
             std::fs::write(&out, &bytes)
-                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+                .map_err(|e| AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", out.display())))?;
             print(cli.json, json!({"out": out, "bytes": bytes.len()}), || out!("已导出到 {}", out.display()));
         }
         Command::Bench { what } => {
@@ -635,7 +635,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;
             let caller = Caller::cli(&mut conn)?;
-            let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
+            let t =
+                mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid(ErrorCode::TermFormat, e))?;
             let mut periods = yibu::compute_all(&mut conn, &caller, &county, t)?;
             if close {
                 // A run killed part-way closed some schools already: those stay as they are.
@@ -667,8 +668,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
             use mealroll::ledger::entitlement;
             let month = month.unwrap_or_default();
             let caller = Caller::cli(&mut conn)?;
-            let m =
-                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+            let m = mealroll::domain::calendar::Month::parse(&month)
+                .map_err(|e| AppError::invalid(ErrorCode::MonthFormat, e))?;
             let mut periods = entitlement::compute_all(&mut conn, &caller, &county, m)?;
             if close {
                 // A run killed part-way closed some schools already: those stay as they are.
@@ -698,17 +699,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Report { name, org, period, date, format, out } => {
             use mealroll::reports::render::{self, OutputFormat};
-            let period =
-                mealroll::domain::calendar::Span::parse(&period).map_err(|e| AppError::invalid("period.format", e))?;
+            let period = mealroll::domain::calendar::Span::parse(&period)
+                .map_err(|e| AppError::invalid(ErrorCode::PeriodFormat, e))?;
             let date = date
                 .map(|d| {
                     chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                        .map_err(|_| AppError::invalid("report.date", format!("报表日“{d}”应写作 YYYY-MM-DD")))
+                        .map_err(|_| AppError::invalid(ErrorCode::ReportDate, format!("报表日“{d}”应写作 YYYY-MM-DD")))
                 })
                 .transpose()?;
             let by_out = out.as_ref().and_then(|o| o.extension()).and_then(|e| e.to_str()).unwrap_or("json");
             let f = OutputFormat::parse(format.as_deref().unwrap_or(by_out))
-                .map_err(|e| AppError::invalid("report.format", e))?;
+                .map_err(|e| AppError::invalid(ErrorCode::ReportFormat, e))?;
             let caller = Caller::cli(&mut conn)?;
             // The 资金拨付审批表 is the reconciliation's own form (SPEC §12 lists it with the reports).
             let (bytes, file_name) = if name == "disbursement-form" {
@@ -736,12 +737,13 @@ fn run(cli: Cli) -> Result<(), AppError> {
             };
             match out {
                 Some(out) => {
-                    std::fs::write(&out, &bytes)
-                        .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+                    std::fs::write(&out, &bytes).map_err(|e| {
+                        AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", out.display()))
+                    })?;
                     eprintln!("已写入 {}（{}，{} 字节）", out.display(), file_name, bytes.len());
                 }
                 None if matches!(f, OutputFormat::Xlsx | OutputFormat::Pdf) => {
-                    return Err(AppError::invalid("report.out", "xlsx 和 pdf 格式需要 --out 文件"));
+                    return Err(AppError::invalid(ErrorCode::ReportOut, "xlsx 和 pdf 格式需要 --out 文件"));
                 }
                 None => {
                     use std::io::Write;
@@ -802,7 +804,9 @@ fn back_up_on_schedule(pool: Pool, keys: Keys, settings: Settings) {
     std::thread::spawn(move || {
         loop {
             let taken = std::fs::create_dir_all(&dir)
-                .map_err(|e| AppError::internal_msg("backup.io", format!("无法创建备份目录 {}: {e}", dir.display())))
+                .map_err(|e| {
+                    AppError::internal_msg(ErrorCode::BackupIo, format!("无法创建备份目录 {}: {e}", dir.display()))
+                })
                 .and_then(|_| pool.get().map_err(AppError::from))
                 .and_then(|mut c| {
                     let made = db::backup::create(&mut c, &keys, &db::backup::scheduled_name(&dir))?;
@@ -846,8 +850,8 @@ fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
     rt.block_on(async move {
         let server = HttpServer::new(move || mealroll::app::app(state.clone()))
             .bind(&bind)
-            .map_err(|e| AppError::internal_msg("serve.bind", format!("无法监听 {bind}: {e}")))?;
+            .map_err(|e| AppError::internal_msg(ErrorCode::ServeBind, format!("无法监听 {bind}: {e}")))?;
         out!("mealroll 已启动: http://{bind}/");
-        server.run().await.map_err(|e| AppError::internal_msg("serve.run", format!("服务异常退出: {e}")))
+        server.run().await.map_err(|e| AppError::internal_msg(ErrorCode::ServeRun, format!("服务异常退出: {e}")))
     })
 }

@@ -16,7 +16,7 @@ use super::{Actor, Entry};
 use crate::db::DbConn;
 use crate::db::schema::{audit_archives, audit_log};
 use crate::domain::chain::{AUDIT_RETAIN_DAYS, GENESIS, latest_archivable};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 const FORMAT: u32 = 1;
 
@@ -61,7 +61,7 @@ pub fn archive(conn: &mut DbConn, actor: &Actor, before: NaiveDate, out: &Path) 
     if before > latest {
         return Err(AppError::field(
             "before",
-            "audit.retention",
+            ErrorCode::AuditRetention,
             format!(
                 "审计记录至少保留{AUDIT_RETAIN_DAYS}天：今天只能归档 {latest} 及以前的记录（--before 不晚于 {latest}）"
             ),
@@ -75,7 +75,10 @@ pub fn archive(conn: &mut DbConn, actor: &Actor, before: NaiveDate, out: &Path) 
         audit_log::table.filter(audit_log::at.ge(cutoff)).select(diesel::dsl::min(audit_log::id)).first(conn)?;
     let to_id = first_kept.unwrap_or(i64::MAX).min(newest.unwrap_or(0)) - 1;
     if to_id <= after_id {
-        return Err(AppError::invalid("audit.nothing_to_archive", format!("{before} 以前没有尚未归档的审计记录")));
+        return Err(AppError::invalid(
+            ErrorCode::AuditNothingToArchive,
+            format!("{before} 以前没有尚未归档的审计记录"),
+        ));
     }
     let rows: Vec<AuditRow> = audit_log::table
         .filter(audit_log::id.gt(after_id))
@@ -86,7 +89,7 @@ pub fn archive(conn: &mut DbConn, actor: &Actor, before: NaiveDate, out: &Path) 
     let mut link = Link { key, keyed_from: chain::keyed_from(conn, Chain::Audit)?, prev: prev_hash.clone() };
     for r in &rows {
         link.next(r).map_err(|why| {
-            AppError::conflict("audit.tampered", format!("审计记录 #{} 校验失败，不能归档：{why}", r.id))
+            AppError::conflict(ErrorCode::AuditTampered, format!("审计记录 #{} 校验失败，不能归档：{why}", r.id))
         })?;
     }
     let header = Header {
@@ -212,13 +215,13 @@ pub fn verify_archives(conn: &mut DbConn) -> AppResult<Result<u64, String>> {
 /// One JSON value per line.
 fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) -> AppResult<()> {
     serde_json::to_writer(&mut *out, v)
-        .map_err(|e| AppError::internal_msg("audit.archive", format!("归档写入失败: {e}")))?;
+        .map_err(|e| AppError::internal_msg(ErrorCode::AuditArchive, format!("归档写入失败: {e}")))?;
     out.push(b'\n');
     Ok(())
 }
 
 fn write_err(e: std::io::Error) -> AppError {
-    AppError::internal_msg("audit.archive", format!("归档写入失败: {e}"))
+    AppError::internal_msg(ErrorCode::AuditArchive, format!("归档写入失败: {e}"))
 }
 
 /// The file whole or not at all (written beside, synced, renamed): rows leave the database only
@@ -226,7 +229,7 @@ fn write_err(e: std::io::Error) -> AppError {
 fn write_file(path: &Path, bytes: &[u8]) -> AppResult<()> {
     if path.exists() {
         return Err(AppError::invalid(
-            "audit.archive_exists",
+            ErrorCode::AuditArchiveExists,
             format!("{} 已存在：归档不覆盖已有文件", path.display()),
         ));
     }

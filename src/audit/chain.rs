@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::db::DbConn;
 use crate::db::schema::{audit_log, chain_starts, fund_accounts, orgs};
 use crate::domain::chain::ChainKey;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 static KEY: OnceLock<ChainKey> = OnceLock::new();
 
@@ -24,14 +24,15 @@ static KEY: OnceLock<ChainKey> = OnceLock::new();
 pub fn install(key: &ChainKey) -> AppResult<()> {
     let installed = KEY.get_or_init(|| key.clone());
     if installed.id() != key.id() {
-        return Err(AppError::internal_msg("chain.key_conflict", "同一进程不能使用两把审计链密钥".into()));
+        return Err(AppError::internal_msg(ErrorCode::ChainKeyConflict, "同一进程不能使用两把审计链密钥".into()));
     }
     Ok(())
 }
 
 /// The installed key; none is an error, never an unkeyed row.
 pub fn key() -> AppResult<&'static ChainKey> {
-    KEY.get().ok_or_else(|| AppError::internal_msg("chain.no_key", "尚未加载审计链密钥，不能写入或核验哈希链".into()))
+    KEY.get()
+        .ok_or_else(|| AppError::internal_msg(ErrorCode::ChainNoKey, "尚未加载审计链密钥，不能写入或核验哈希链".into()))
 }
 
 /// The two chained records.
@@ -73,7 +74,7 @@ pub fn adopt(conn: &mut DbConn, key: &ChainKey) -> AppResult<()> {
             Some(b) if b == id => {}
             Some(b) => {
                 return Err(AppError::internal_msg(
-                    "chain.key_mismatch",
+                    ErrorCode::ChainKeyMismatch,
                     format!(
                         "数据库的{}哈希链由另一把密钥（指纹 {b}）签署，当前密钥指纹为 {id}：请使用原密钥（secret.key 或 MEALROLL_SECRET_KEY）启动",
                         if chain == "audit" { "审计日志" } else { "资金台账" }
@@ -189,7 +190,7 @@ struct Signed {
 
 fn signed_bytes(format: u32, written_at: &str, heads: &Heads) -> AppResult<Vec<u8>> {
     serde_json::to_vec(&(format, written_at, heads))
-        .map_err(|e| AppError::internal_msg("chain.anchor", format!("锚点无法序列化: {e}")))
+        .map_err(|e| AppError::internal_msg(ErrorCode::ChainAnchor, format!("锚点无法序列化: {e}")))
 }
 
 /// The anchor of the settings' database, checked against the installed key.
@@ -204,12 +205,15 @@ pub fn read_anchor(path: &Path, key: &ChainKey) -> AppResult<Option<Heads>> {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(AppError::internal_msg("chain.anchor", format!("无法读取锚点文件 {}: {e}", path.display())));
+            return Err(AppError::internal_msg(
+                ErrorCode::ChainAnchor,
+                format!("无法读取锚点文件 {}: {e}", path.display()),
+            ));
         }
     };
-    decode_anchor(&bytes, key)
-        .map(Some)
-        .map_err(|why| AppError::conflict("chain.anchor_invalid", format!("锚点文件 {} 不可信：{why}", path.display())))
+    decode_anchor(&bytes, key).map(Some).map_err(|why| {
+        AppError::conflict(ErrorCode::ChainAnchorInvalid, format!("锚点文件 {} 不可信：{why}", path.display()))
+    })
 }
 
 /// An anchor's bytes (from the file or from a backup), checked against the key.
@@ -234,7 +238,7 @@ pub fn encode_anchor(heads: &Heads, key: &ChainKey) -> AppResult<Vec<u8>> {
     let mac = key.sign(&signed_bytes(FORMAT, &written_at, heads)?);
     let signed = Signed { format: FORMAT, written_at, heads: heads.clone(), mac };
     serde_json::to_vec_pretty(&signed)
-        .map_err(|e| AppError::internal_msg("chain.anchor", format!("锚点无法序列化: {e}")))
+        .map_err(|e| AppError::internal_msg(ErrorCode::ChainAnchor, format!("锚点无法序列化: {e}")))
 }
 
 /// What a checkpoint did.
@@ -275,8 +279,9 @@ pub fn checkpoint(conn: &mut DbConn, settings: &Settings) -> AppResult<Checkpoin
 
 /// Replaces the file whole (write beside it, then rename), so a crash never leaves half an anchor.
 fn write_anchor(path: &Path, bytes: &[u8]) -> AppResult<()> {
-    let io =
-        |e: std::io::Error| AppError::internal_msg("chain.anchor", format!("无法写入锚点文件 {}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        AppError::internal_msg(ErrorCode::ChainAnchor, format!("无法写入锚点文件 {}: {e}", path.display()))
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }

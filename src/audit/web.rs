@@ -10,7 +10,7 @@ use crate::domain::role::Permission;
 use crate::error::AppResult;
 use crate::web::api_doc::{Body, Reply};
 use crate::web::strict::ApiQuery;
-use crate::web::{AppState, Layout, PageResult};
+use crate::web::{AppState, Layout, PageResult, Pager};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "audit/list.html")]
@@ -18,8 +18,7 @@ pub struct AuditPage {
     layout: Layout,
     rows: Vec<AuditRow>,
     filter: AuditFilter,
-    page: i64,
-    page_size: i64,
+    pager: Pager,
 }
 
 pub async fn list(
@@ -37,8 +36,13 @@ pub async fn list(
         .await?;
     Ok(AuditPage {
         layout: Layout::new(&caller, &st, "审计日志"),
-        page: filter.page.unwrap_or(1).max(1),
-        page_size: service::PAGE_SIZE,
+        pager: Pager::open_ended(
+            "/audit",
+            &[("action", &filter.action), ("actor", &filter.actor)],
+            filter.page.unwrap_or(1).max(1),
+            rows.len(),
+            service::PAGE_SIZE,
+        ),
         rows,
         filter,
     })

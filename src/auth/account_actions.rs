@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Caller;
 use super::service::{AccountAction, UserView};
 use crate::domain::role::{Permission, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// What the caller may do with one account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -52,24 +52,24 @@ pub fn may_act(caller: &Caller, target: &UserView, action: AccountAction) -> App
         return Err(AppError::forbidden());
     }
     if caller.user_id == Some(target.id) {
-        return Err(AppError::invalid("user.self", "不能对自己的账号执行此操作"));
+        return Err(AppError::invalid(ErrorCode::UserSelf, "不能对自己的账号执行此操作"));
     }
     if target.status == "pending" && action != AccountAction::Grant {
-        return Err(AppError::conflict("user.pending", "该账号尚待安全管理员授权"));
+        return Err(AppError::conflict(ErrorCode::UserPending, "该账号尚待安全管理员授权"));
     }
     match action {
         AccountAction::Disable if target.status != "active" => {
-            Err(AppError::conflict("user.not_active", "该账号不在正常状态，无需停用"))
+            Err(AppError::conflict(ErrorCode::UserNotActive, "该账号不在正常状态，无需停用"))
         }
         AccountAction::Enable if target.status == "active" => {
-            Err(AppError::conflict("user.already_active", "该账号已是正常状态"))
+            Err(AppError::conflict(ErrorCode::UserAlreadyActive, "该账号已是正常状态"))
         }
-        AccountAction::Unlock if !target.locked => Err(AppError::conflict("user.not_locked", "该账号未被锁定")),
+        AccountAction::Unlock if !target.locked => Err(AppError::conflict(ErrorCode::UserNotLocked, "该账号未被锁定")),
         AccountAction::ResetTotp if !target.has_totp => {
-            Err(AppError::conflict("user.no_totp", "该账号尚未绑定动态口令，无需重置（持有人首次登录时绑定）"))
+            Err(AppError::conflict(ErrorCode::UserNoTotp, "该账号尚未绑定动态口令，无需重置（持有人首次登录时绑定）"))
         }
         AccountAction::Grant if target.status != "pending" => {
-            Err(AppError::conflict("user.not_pending", "该账号不在待授权状态"))
+            Err(AppError::conflict(ErrorCode::UserNotPending, "该账号不在待授权状态"))
         }
         _ => Ok(()),
     }
@@ -81,7 +81,7 @@ pub fn may_grant(caller: &Caller, created_by: Option<&str>) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if created_by == Some(caller.username.as_str()) {
-        return Err(AppError::conflict("user.same_officer", "创建账号的人不能授权自己创建的账号"));
+        return Err(AppError::conflict(ErrorCode::UserSameOfficer, "创建账号的人不能授权自己创建的账号"));
     }
     Ok(())
 }
@@ -122,11 +122,11 @@ pub fn may_decide(caller: &Caller, r: &OpenRequest, approve: bool) -> AppResult<
         return Err(AppError::forbidden());
     }
     if approve && r.action != "disable" {
-        return Err(AppError::conflict("user.no_request", "该账号没有待确认的停用申请"));
+        return Err(AppError::conflict(ErrorCode::UserNoRequest, "该账号没有待确认的停用申请"));
     }
     if r.requested_by == caller.username || caller.user_id == Some(r.user_id) {
         return Err(AppError::conflict(
-            "user.same_officer",
+            ErrorCode::UserSameOfficer,
             "提出申请的人或被停用的本人不能确认，须由另一名管理员确认",
         ));
     }

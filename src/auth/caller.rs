@@ -6,7 +6,7 @@ use crate::audit::{self, Actor, Entry};
 use crate::db::DbConn;
 use crate::db::schema::orgs;
 use crate::domain::role::{OrgKind, Permission, RoleSet};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// An org subtree, named by its path prefix. Only a `Caller` (or the command line) hands one
 /// out, so every scoped query has a real caller behind it.
@@ -100,7 +100,7 @@ impl Caller {
             .select((orgs::id, orgs::code, orgs::name, orgs::path))
             .first::<(i64, String, String, String)>(conn)
             .optional()?
-            .ok_or_else(|| AppError::internal_msg("org.no_root", "组织机构树尚未初始化".into()))?;
+            .ok_or_else(|| AppError::internal_msg(ErrorCode::OrgNoRoot, "组织机构树尚未初始化".into()))?;
         Ok(Self {
             user_id: None,
             username: "cli".into(),
@@ -123,7 +123,7 @@ impl Caller {
     /// and scope (for steps that need a person, such as a second person's approval).
     pub fn cli_as(conn: &mut DbConn, username: &str) -> AppResult<Self> {
         use crate::db::schema::users;
-        let unknown = || AppError::field("as", "auth.unknown_user", format!("用户“{username}”不存在或已停用"));
+        let unknown = || AppError::field("as", ErrorCode::AuthUnknownUser, format!("用户“{username}”不存在或已停用"));
         let id: i64 = users::table
             .filter(users::username.eq(username))
             .select(users::id)

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, csrf, session};
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::web::api_doc::{ApiInput, OperationDoc, Schemas};
 use crate::web::{AppState, PageError};
 
@@ -61,7 +61,7 @@ impl FromRequest for PageUser {
             if caller.must_change_password && path != "/password" && path != "/logout" {
                 return Err(PageError(AppError::new(
                     ErrorKind::Unauthenticated,
-                    "auth.must_change_password",
+                    ErrorCode::AuthMustChangePassword,
                     "请先修改初始密码",
                 )));
             }
@@ -96,7 +96,7 @@ impl FromRequest for ApiUser {
             if caller.must_change_password {
                 return Err(AppError::new(
                     ErrorKind::Forbidden,
-                    "auth.must_change_password",
+                    ErrorCode::AuthMustChangePassword,
                     "请先在网页端修改初始密码",
                 ));
             }
@@ -121,7 +121,7 @@ struct CsrfField {
 const FORM_LIMIT: usize = 256 * 1024;
 
 fn csrf_refused() -> AppError {
-    AppError::new(ErrorKind::Forbidden, "auth.csrf", "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+    AppError::new(ErrorKind::Forbidden, ErrorCode::AuthCsrf, "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
 }
 
 /// Whether the Origin header, when present, names this host.
@@ -144,9 +144,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             let PageUser(user) = PageUser::from_request(&req, &mut Payload::None).await?;
             let body = Bytes::from_request(&req, &mut payload)
                 .await
-                .map_err(|_| PageError(AppError::invalid("form.too_large", "提交的内容过大")))?;
+                .map_err(|_| PageError(AppError::invalid(ErrorCode::FormTooLarge, "提交的内容过大")))?;
             if body.len() > FORM_LIMIT {
-                return Err(PageError(AppError::invalid("form.too_large", "提交的内容过大")));
+                return Err(PageError(AppError::invalid(ErrorCode::FormTooLarge, "提交的内容过大")));
             }
             let token = serde_urlencoded::from_bytes::<CsrfField>(&body).map(|f| f.csrf).unwrap_or_default();
             let st = state(&req).map_err(PageError)?;
@@ -161,8 +161,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .map_err(PageError)?;
                 return Err(PageError(csrf_refused()));
             }
-            let form = serde_urlencoded::from_bytes::<T>(&body)
-                .map_err(|e| PageError(AppError::invalid("form.malformed", format!("表单内容无法识别：{e}"))))?;
+            let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|e| {
+                PageError(AppError::invalid(ErrorCode::FormMalformed, format!("表单内容无法识别：{e}")))
+            })?;
             Ok(CsrfForm { user, form })
         })
     }

@@ -12,7 +12,7 @@ use crate::db::schema::{account_requests, login_throttle, orgs, password_history
 use crate::db::{DbConn, write_tx};
 use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct LoginInput {
@@ -27,7 +27,7 @@ pub struct LoginInput {
 fn refused() -> AppError {
     AppError::new(
         ErrorKind::Unauthenticated,
-        "auth.invalid_credentials",
+        ErrorCode::AuthInvalidCredentials,
         "用户名、密码或动态口令错误，或账号已被临时锁定（连续5次错误将锁定30分钟）",
     )
 }
@@ -242,7 +242,7 @@ fn attempt(
         audit::record(conn, &actor, entry("user.sealed_dormant").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
-            "auth.account_sealed",
+            ErrorCode::AuthAccountSealed,
             format!("账号已超过{}天未使用，已被封存，请联系安全管理员重新启用", settings.accounts.dormant_days),
         )));
     }
@@ -250,7 +250,7 @@ fn attempt(
         audit::record(conn, &actor, entry("login.refused_inactive").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
-            "auth.account_inactive",
+            ErrorCode::AuthAccountInactive,
             "账号已停用或封存，请联系安全管理员",
         )));
     }
@@ -258,7 +258,7 @@ fn attempt(
         audit::record(conn, &actor, entry("login.refused_no_totp").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
-            "auth.totp_missing",
+            ErrorCode::AuthTotpMissing,
             "该账号须使用动态口令登录，但尚未绑定，请联系安全管理员",
         )));
     }
@@ -323,15 +323,15 @@ pub fn change_own_password(
         let e = enrolment.filter(|e| !e.token.is_empty()).ok_or_else(|| {
             AppError::field(
                 "totp_code",
-                "auth.totp_enrol",
+                ErrorCode::AuthTotpEnrol,
                 "请用手机验证器添加本页显示的密钥，并填写其显示的6位动态口令",
             )
         })?;
         let secret = totp::decrypt(&keys.totp, e.token)
-            .map_err(|_| AppError::field("totp_code", "auth.totp_enrol", "页面已过期，请刷新后重新添加密钥"))?;
+            .map_err(|_| AppError::field("totp_code", ErrorCode::AuthTotpEnrol, "页面已过期，请刷新后重新添加密钥"))?;
         let unix = u64::try_from(now.and_utc().timestamp()).unwrap_or(0);
         let step = totp::accept(&secret, e.code.trim(), unix, 0)?.ok_or_else(|| {
-            AppError::field("totp_code", "auth.totp_code", "动态口令不正确，请确认验证器中添加的是本页的密钥")
+            AppError::field("totp_code", ErrorCode::AuthTotpCode, "动态口令不正确，请确认验证器中添加的是本页的密钥")
         })?;
         Some((e.token.to_owned(), step))
     } else {
@@ -339,12 +339,13 @@ pub fn change_own_password(
     };
     let stored: String = users::table.find(user_id).select(users::password_hash).first(conn)?;
     if !hashing::verify(old, &stored) {
-        return Err(AppError::field("old_password", "auth.wrong_password", "原密码不正确"));
+        return Err(AppError::field("old_password", ErrorCode::AuthWrongPassword, "原密码不正确"));
     }
     if old == new {
-        return Err(AppError::field("new_password", "auth.password_reused", "新密码不能与原密码相同"));
+        return Err(AppError::field("new_password", ErrorCode::AuthPasswordReused, "新密码不能与原密码相同"));
     }
-    password::check(new, &caller.username).map_err(|m| AppError::field("new_password", "auth.password_policy", m))?;
+    password::check(new, &caller.username)
+        .map_err(|m| AppError::field("new_password", ErrorCode::AuthPasswordPolicy, m))?;
     let earlier: Vec<String> = password_history::table
         .filter(password_history::user_id.eq(user_id))
         .order(password_history::id.desc())
@@ -354,7 +355,7 @@ pub fn change_own_password(
     if earlier.iter().any(|h| hashing::verify(new, h)) {
         return Err(AppError::field(
             "new_password",
-            "auth.password_reused",
+            ErrorCode::AuthPasswordReused,
             format!("新密码不能与最近{}次使用过的密码相同", password::REMEMBERED),
         ));
     }
@@ -450,7 +451,7 @@ fn parse_username(s: &str) -> AppResult<String> {
     if ok {
         Ok(s)
     } else {
-        Err(AppError::field("username", "user.bad_username", "用户名应为3–32位小写字母、数字或 _ . -"))
+        Err(AppError::field("username", ErrorCode::UserBadUsername, "用户名应为3–32位小写字母、数字或 _ . -"))
     }
 }
 
@@ -479,20 +480,22 @@ pub fn create_user(
     caller.require(conn, Permission::ManageUsers, "create_user")?;
     let username = parse_username(&input.username)?;
     let display_name = crate::domain::text::required("姓名", &input.display_name, 30)
-        .map_err(|m| AppError::field("display_name", "user.bad_name", m))?;
+        .map_err(|m| AppError::field("display_name", ErrorCode::UserBadName, m))?;
     let (org_id, org_path, kind): (i64, String, String) = orgs::table
         .filter(orgs::code.eq(input.org_code.trim()))
         .filter(orgs::path.like(caller.scope().like_pattern()))
         .select((orgs::id, orgs::path, orgs::kind))
         .first(conn)
         .optional()?
-        .ok_or_else(|| AppError::field("org_code", "user.bad_org", "所属单位不存在或不在您的管辖范围内"))?;
+        .ok_or_else(|| AppError::field("org_code", ErrorCode::UserBadOrg, "所属单位不存在或不在您的管辖范围内"))?;
     let kind = OrgKind::parse(&kind).unwrap_or(OrgKind::School);
     let mut roles = Vec::new();
     for r in &input.roles {
-        roles.push(Role::parse(r).ok_or_else(|| AppError::field("roles", "user.bad_role", format!("未知角色“{r}”")))?);
+        roles.push(
+            Role::parse(r).ok_or_else(|| AppError::field("roles", ErrorCode::UserBadRole, format!("未知角色“{r}”")))?,
+        );
     }
-    let roles = RoleSet::new(roles, kind).map_err(|m| AppError::field("roles", "user.bad_roles", m))?;
+    let roles = RoleSet::new(roles, kind).map_err(|m| AppError::field("roles", ErrorCode::UserBadRoles, m))?;
     // 三员分立 for people: an account a person creates waits for the 安全管理员's grant, and
     // its creator learns neither its password (set at the grant) nor its second factor (bound
     // by the holder at first login). The command line, the machine's operator, sets up at once.
@@ -500,13 +503,13 @@ pub fn create_user(
     if pending && input.password.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(AppError::field(
             "password",
-            "user.password_by_grant",
+            ErrorCode::UserPasswordByGrant,
             "初始密码在安全管理员授权时生成，创建时不能指定",
         ));
     }
     let (password, must_change) = match input.password.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => {
-            password::check(p, &username).map_err(|m| AppError::field("password", "auth.password_policy", m))?;
+            password::check(p, &username).map_err(|m| AppError::field("password", ErrorCode::AuthPasswordPolicy, m))?;
             (p.to_owned(), false)
         }
         None => (generate_password(&username), true),
@@ -517,7 +520,7 @@ pub fn create_user(
     let user_id = write_tx(conn, |conn| {
         let exists: i64 = users::table.filter(users::username.eq(&username)).count().get_result(conn)?;
         if exists > 0 {
-            return Err(AppError::field("username", "user.duplicate", format!("用户名“{username}”已被使用")));
+            return Err(AppError::field("username", ErrorCode::UserDuplicate, format!("用户名“{username}”已被使用")));
         }
         let id: i64 = diesel::insert_into(users::table)
             .values((
@@ -570,8 +573,8 @@ fn open_request(conn: &mut DbConn, user_id: i64, action: &str, by: &str, now: Na
         ))
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            e if e.code == "db.duplicate" => {
-                AppError::conflict("user.request_open", "该账号已有待另一管理员确认的同类申请")
+            e if e.code == ErrorCode::DbDuplicate => {
+                AppError::conflict(ErrorCode::UserRequestOpen, "该账号已有待另一管理员确认的同类申请")
             }
             e => e,
         })?;
@@ -880,7 +883,7 @@ fn grant(conn: &mut DbConn, caller: &Caller, target: &UserView, now: NaiveDateTi
             ))
             .execute(conn)?;
         if n != 1 {
-            return Err(AppError::conflict("user.not_pending", "该账号不在待授权状态"));
+            return Err(AppError::conflict(ErrorCode::UserNotPending, "该账号不在待授权状态"));
         }
         close_request(conn, target.id, "grant", &caller.username, "approved", now)?;
         audit::record(
@@ -920,7 +923,7 @@ fn decide_request(
         .first(conn)
         .optional()?;
     let Some((_, action, requested_by)) = open else {
-        return Err(AppError::conflict("user.no_request", "该账号没有待确认的申请"));
+        return Err(AppError::conflict(ErrorCode::UserNoRequest, "该账号没有待确认的申请"));
     };
     account_actions::may_decide(
         caller,

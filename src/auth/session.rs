@@ -11,7 +11,7 @@ use crate::config::{Keys, Settings};
 use crate::db::DbConn;
 use crate::db::schema::{orgs, sessions, user_roles, users};
 use crate::domain::role::{OrgKind, RoleSet};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -48,7 +48,7 @@ pub fn open(
 }
 
 fn expired() -> AppError {
-    AppError::new(ErrorKind::Unauthenticated, "auth.session_expired", "登录已失效，请重新登录")
+    AppError::new(ErrorKind::Unauthenticated, ErrorCode::AuthSessionExpired, "登录已失效，请重新登录")
 }
 
 /// Resolves a token to its caller, or says why it no longer counts.
@@ -66,7 +66,7 @@ pub fn authenticate(
     validation.validate_exp = false; // the session row decides, against `now`
     validation.required_spec_claims.clear();
     let claims = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&keys.jwt), &validation)
-        .map_err(|_| AppError::new(ErrorKind::Unauthenticated, "auth.bad_token", "登录凭证无效，请重新登录"))?
+        .map_err(|_| AppError::new(ErrorKind::Unauthenticated, ErrorCode::AuthBadToken, "登录凭证无效，请重新登录"))?
         .claims;
     let session: Option<(i64, NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>)> = sessions::table
         .find(&claims.sid)
@@ -105,8 +105,8 @@ pub(crate) fn active_user(
         .find(org_id)
         .select((orgs::code, orgs::name, orgs::kind, orgs::path))
         .first::<(String, String, String, String)>(conn)?;
-    let kind =
-        OrgKind::parse(&kind).ok_or_else(|| AppError::internal_msg("org.kind", format!("未知机构类型 {kind}")))?;
+    let kind = OrgKind::parse(&kind)
+        .ok_or_else(|| AppError::internal_msg(ErrorCode::OrgKind, format!("未知机构类型 {kind}")))?;
     let roles: Vec<String> =
         user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
     Ok(Some(Caller::user(

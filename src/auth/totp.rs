@@ -5,7 +5,7 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 pub const STEP: u64 = 30;
 
@@ -16,7 +16,7 @@ pub fn new_secret() -> String {
 fn totp(secret_b32: &str) -> AppResult<TOTP> {
     let bytes = Secret::Encoded(secret_b32.to_owned())
         .to_bytes()
-        .map_err(|_| AppError::internal_msg("totp.secret", "动态口令密钥已损坏".into()))?;
+        .map_err(|_| AppError::internal_msg(ErrorCode::TotpSecret, "动态口令密钥已损坏".into()))?;
     Ok(TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP, bytes))
 }
 
@@ -49,7 +49,8 @@ pub fn encrypt(key: &[u8; 32], secret_b32: &str) -> AppResult<String> {
 }
 
 pub fn decrypt(key: &[u8; 32], stored: &str) -> AppResult<String> {
-    let broken = || AppError::internal_msg("totp.secret", "动态口令密钥无法解密（服务器密钥是否更换过？）".into());
+    let broken =
+        || AppError::internal_msg(ErrorCode::TotpSecret, "动态口令密钥无法解密（服务器密钥是否更换过？）".into());
     let (n, c) = stored.split_once(':').ok_or_else(broken)?;
     let nonce: [u8; 12] = hex::decode(n).ok().and_then(|v| v.try_into().ok()).ok_or_else(broken)?;
     let ct = hex::decode(c).map_err(|_| broken())?;

@@ -12,7 +12,7 @@ use crate::auth::csrf;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser, SESSION_COOKIE, client_ip};
 use crate::auth::service::{self, AccountAction, Credentials, LoginInput, NewUser, UserFilter, UserView};
 use crate::domain::role::{ALL_ROLES, Permission, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, NoContent, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, see_other};
@@ -179,7 +179,7 @@ pub struct PasswordForm {
 pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let result = if form.new_password != form.confirm {
-        Err(AppError::field("confirm", "auth.confirm_mismatch", "两次输入的新密码不一致"))
+        Err(AppError::field("confirm", ErrorCode::AuthConfirmMismatch, "两次输入的新密码不一致"))
     } else {
         let caller = user.clone();
         let st2 = st.clone();

@@ -19,7 +19,7 @@ use crate::db::Pool;
 use crate::db::schema::{orgs, users};
 use crate::domain::calendar::{MealMonth, Month};
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// The county the bench's schools sit under, and the first school code.
 const COUNTY: &str = "522325";
@@ -49,7 +49,7 @@ fn generate(
     let prefix = &FIRST_SCHOOL.to_string()[..6];
     let taken: i64 = orgs::table.filter(orgs::code.like(format!("{prefix}%"))).count().get_result(conn)?;
     if taken > 0 {
-        return Err(AppError::invalid("bench.full", "该数据库已有这项基准测试的学校，请换一个新数据库"));
+        return Err(AppError::invalid(ErrorCode::BenchFull, "该数据库已有这项基准测试的学校，请换一个新数据库"));
     }
     let (county_id, county_path): (i64, String) =
         orgs::table.filter(orgs::code.eq(COUNTY)).select((orgs::id, orgs::path)).first(conn)?;
@@ -129,7 +129,7 @@ fn generate(
     let dates = crate::registry::terms::terms_for(conn, &school_path)?;
     let working = MealMonth::working_days_in_terms(Month::of(day), &dates);
     let month = MealMonth::new(Month::of(day), working.days().chain([chrono::Datelike::day(&day)]))
-        .map_err(|m| AppError::invalid("bench.calendar", m))?;
+        .map_err(|m| AppError::invalid(ErrorCode::BenchCalendar, m))?;
     crate::programme::calendar::set_month(conn, &cli, COUNTY, &month)?;
     diesel::sql_query("ANALYZE").execute(conn)?;
     let officers: Vec<(i64, String)> = users::table
@@ -206,8 +206,8 @@ pub fn run(
     });
     let addr = rx
         .recv()
-        .map_err(|e| AppError::internal_msg("bench.serve", e.to_string()))?
-        .map_err(|e| AppError::internal_msg("bench.serve", e))?;
+        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e.to_string()))?
+        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e))?;
 
     // The same body for every school: ten classes, a few children absent in each.
     let body = serde_json::json!({
@@ -253,7 +253,8 @@ pub fn run(
     let mut samples = Vec::new();
     let mut errors = Vec::new();
     for w in workers {
-        let (s, e) = w.join().map_err(|_| AppError::internal_msg("bench.client", "客户端线程异常退出".into()))?;
+        let (s, e) =
+            w.join().map_err(|_| AppError::internal_msg(ErrorCode::BenchClient, "客户端线程异常退出".into()))?;
         samples.extend(s);
         errors.extend(e);
     }

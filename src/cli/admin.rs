@@ -8,7 +8,7 @@ use mealroll::auth::Caller;
 use mealroll::auth::service::{self as accounts, AccountAction, NewUser, UserFilter};
 use mealroll::config::Keys;
 use mealroll::db;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -64,9 +64,9 @@ pub fn run(conn: &mut db::DbConn, keys: &Keys, json_mode: bool, what: AdminComma
             let found = accounts::list_users(conn, &caller, &UserFilter { q: username.clone() })?
                 .into_iter()
                 .find(|u| u.username == username)
-                .ok_or_else(|| AppError::invalid("user.unknown", format!("用户“{username}”不存在")))?;
+                .ok_or_else(|| AppError::invalid(ErrorCode::UserUnknown, format!("用户“{username}”不存在")))?;
             let creds = accounts::act_on_user(conn, keys, &caller, found.id, AccountAction::ResetPassword, now)?
-                .ok_or_else(|| AppError::internal_msg("user.reset", "未生成新密码".into()))?;
+                .ok_or_else(|| AppError::internal_msg(ErrorCode::UserReset, "未生成新密码".into()))?;
             print(json_mode, json!(creds), || out!("{} 的新密码: {}（下次登录须修改）", username, creds.password));
         }
         AdminCommand::List => {

@@ -7,7 +7,7 @@ use crate::{out_human, print};
 use mealroll::audit;
 use mealroll::config::Settings;
 use mealroll::db;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
@@ -48,7 +48,7 @@ pub fn run(conn: &mut db::DbConn, settings: &Settings, json_mode: bool, what: Au
                 Ok(n) => n,
                 Err(why) => {
                     print(json_mode, json!({"archives": why}), || out!("审计日志归档有问题：{why}"));
-                    return Err(AppError::conflict("audit.tampered", format!("审计日志归档校验失败：{why}")));
+                    return Err(AppError::conflict(ErrorCode::AuditTampered, format!("审计日志归档校验失败：{why}")));
                 }
             };
             if archived > 0 {
@@ -58,7 +58,10 @@ pub fn run(conn: &mut db::DbConn, settings: &Settings, json_mode: bool, what: Au
             let v = audit::service::verify(conn, anchor.as_ref())?;
             if let Some((id, why)) = &v.first_broken {
                 print(json_mode, json!(v), || out!("审计日志被改动：第一处问题在记录 #{id}：{why}"));
-                return Err(AppError::conflict("audit.tampered", format!("审计日志记录 #{id} 校验失败：{why}")));
+                return Err(AppError::conflict(
+                    ErrorCode::AuditTampered,
+                    format!("审计日志记录 #{id} 校验失败：{why}"),
+                ));
             }
             // A whole chain that holds moves the anchor to its head.
             let cp = audit::chain::checkpoint(conn, settings)?;
@@ -77,7 +80,7 @@ pub fn run(conn: &mut db::DbConn, settings: &Settings, json_mode: bool, what: Au
                 },
             );
             if let Some(b) = cp.breaks.first() {
-                return Err(AppError::conflict("audit.tampered", format!("锚点核验失败：{b}")));
+                return Err(AppError::conflict(ErrorCode::AuditTampered, format!("锚点核验失败：{b}")));
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::print;
 use mealroll::auth::Caller;
 use mealroll::db;
 use mealroll::domain::status::ChangeKind;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 use mealroll::registry::status;
 
 #[derive(Subcommand)]
@@ -35,7 +35,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: ChangeCommand) -> Resul
         ChangeCommand::Resume { file, dry_run } => (ChangeKind::Resume, file, dry_run),
     };
     let bytes = std::fs::read(&file)
-        .map_err(|e| AppError::invalid("file.read", format!("无法读取文件 {}: {e}", file.display())))?;
+        .map_err(|e| AppError::invalid(ErrorCode::FileRead, format!("无法读取文件 {}: {e}", file.display())))?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let lines = mealroll::exchange::change_file::read(&bytes, &name)?;
     let caller = Caller::cli(conn)?;
@@ -57,7 +57,10 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: ChangeCommand) -> Resul
                     out!("  第{}行 {}：[{}] {}", e.row, e.column, e.code, e.message);
                 }
             });
-            return Err(AppError::invalid("change.batch_refused", format!("{} 行被拒绝，整批未办理", errors.len())));
+            return Err(AppError::invalid(
+                ErrorCode::ChangeBatchRefused,
+                format!("{} 行被拒绝，整批未办理", errors.len()),
+            ));
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::print;
 use mealroll::auth::Caller;
 use mealroll::db;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 
 #[derive(Subcommand)]
 pub enum InspectCommand {
@@ -64,8 +64,8 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: InspectCommand) -> Resu
         InspectCommand::Scan { org, period, rules } => {
             use mealroll::inspection::scan;
             let caller = Caller::cli(conn)?;
-            let span =
-                mealroll::domain::calendar::Span::parse(&period).map_err(|m| AppError::invalid("period.format", m))?;
+            let span = mealroll::domain::calendar::Span::parse(&period)
+                .map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
             let found = scan::scan(conn, &caller, &org, &span, &scan::rules_from(&rules)?)?;
             print(json_mode, json!(found), || {
                 out!(
@@ -117,11 +117,12 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: InspectCommand) -> Resu
         }
         InspectCommand::Refresh { org, term } => {
             let caller = Caller::cli(conn)?;
-            let t = mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid("term.format", e))?;
+            let t =
+                mealroll::domain::term::Term::parse(&term).map_err(|e| AppError::invalid(ErrorCode::TermFormat, e))?;
             let county = mealroll::org::service::org_in_scope(conn, caller.scope(), &org)?;
             if county.kind != mealroll::domain::role::OrgKind::County {
                 return Err(AppError::invalid(
-                    "anomaly.refresh_level",
+                    ErrorCode::AnomalyRefreshLevel,
                     format!("“{org}”不是县级单位：重新扫描按县进行"),
                 ));
             }

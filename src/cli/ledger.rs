@@ -8,7 +8,7 @@ use crate::print;
 use mealroll::auth::Caller;
 use mealroll::config::Settings;
 use mealroll::db;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
@@ -176,7 +176,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, settings: &Settings, what: Le
             });
             if let Some(b) = v.broken.first() {
                 return Err(AppError::invalid(
-                    "ledger.chain_broken",
+                    ErrorCode::LedgerChainBroken,
                     format!(
                         "{} 个账户的分录链被破坏，首个：账户 {} 第 {} 笔：{}",
                         v.broken.len(),
@@ -197,16 +197,17 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, settings: &Settings, what: Le
             });
         }
         LedgerCommand::Reconcile { org, month, fund, out } => {
-            let span =
-                mealroll::domain::calendar::Span::parse(&month).map_err(|e| AppError::invalid("period.format", e))?;
-            let fund = mealroll::domain::ledger::Fund::parse(&fund).map_err(|e| AppError::invalid("ledger.fund", e))?;
+            let span = mealroll::domain::calendar::Span::parse(&month)
+                .map_err(|e| AppError::invalid(ErrorCode::PeriodFormat, e))?;
+            let fund = mealroll::domain::ledger::Fund::parse(&fund)
+                .map_err(|e| AppError::invalid(ErrorCode::LedgerFund, e))?;
             let caller = Caller::cli(conn)?;
             let r = mealroll::ledger::reconcile::county_period(conn, &caller, &org, &span, fund)?;
             if let Some(out) = out {
                 let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
                 let (bytes, _, _) = mealroll::exchange::disbursement::export(conn, &caller, &r, ext)?;
                 std::fs::write(&out, bytes)
-                    .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+                    .map_err(|e| AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", out.display())))?;
             }
             print(json_mode, json!(r), || {
                 for s in r.rows.iter().chain([&r.total]) {
@@ -228,8 +229,8 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, settings: &Settings, what: Le
             });
         }
         LedgerCommand::Close { month, as_user } => {
-            let m =
-                mealroll::domain::calendar::Month::parse(&month).map_err(|e| AppError::invalid("month.format", e))?;
+            let m = mealroll::domain::calendar::Month::parse(&month)
+                .map_err(|e| AppError::invalid(ErrorCode::MonthFormat, e))?;
             let caller = Caller::cli_as(conn, &as_user)?;
             fund::close_month(conn, &caller, m)?;
             print(json_mode, json!({"closed": m.to_string(), "org": caller.org_code}), || {

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::print;
 use mealroll::auth::Caller;
 use mealroll::db;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 
 #[derive(Subcommand)]
 pub enum RosterCommand {
@@ -45,7 +45,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -> Resul
     use mealroll::exchange::roster_print::{self, FileFormat, Kind};
     use mealroll::programme::roster;
     let caller = Caller::cli(conn)?;
-    let term_of = |t: &str| Term::parse(t).map_err(|m| AppError::invalid("term.format", m));
+    let term_of = |t: &str| Term::parse(t).map_err(|m| AppError::invalid(ErrorCode::TermFormat, m));
     match what {
         RosterCommand::Build { school, term, date, after_archive } => {
             let after = if after_archive { roster::AfterArchive::Confirmed } else { roster::AfterArchive::Refuse };
@@ -88,19 +88,22 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -> Resul
         }
         RosterCommand::Print { school, term, out, version, public } => {
             let format = FileFormat::of(&out.to_string_lossy())
-                .ok_or_else(|| AppError::invalid("roster.print_format", "输出文件应以 .pdf 或 .xlsx 结尾"))?;
+                .ok_or_else(|| AppError::invalid(ErrorCode::RosterPrintFormat, "输出文件应以 .pdf 或 .xlsx 结尾"))?;
             let versions = roster::versions(conn, &caller, &school, term_of(&term)?)?;
             let head = match version {
                 Some(v) => versions.into_iter().find(|h| h.version == v),
                 None => versions.into_iter().next(),
             }
             .ok_or_else(|| {
-                AppError::invalid("roster.none", format!("学校{school}在{term}没有该版本的花名册，请先 roster build"))
+                AppError::invalid(
+                    ErrorCode::RosterNone,
+                    format!("学校{school}在{term}没有该版本的花名册，请先 roster build"),
+                )
             })?;
             let kind = if public { Kind::Public } else { Kind::Signed };
             let (_, bytes) = roster_print::render(conn, &caller, head.id, kind, format)?;
             std::fs::write(&out, &bytes)
-                .map_err(|e| AppError::invalid("file.write", format!("无法写入 {}: {e}", out.display())))?;
+                .map_err(|e| AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", out.display())))?;
             print(
                 json_mode,
                 json!({"file": out, "bytes": bytes.len(), "version": head.version, "hash": head.hash, "count": head.count}),

@@ -7,7 +7,7 @@ use crate::print;
 use mealroll::auth::Caller;
 use mealroll::db;
 use mealroll::domain::key_lock::school_year_of;
-use mealroll::error::AppError;
+use mealroll::error::{AppError, ErrorCode};
 use mealroll::registry::promotion;
 
 #[derive(Subcommand)]
@@ -46,7 +46,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: YearCommand) -> Result<
                 .iter()
                 .map(|r| {
                     let (no, class) = r.split_once(':').ok_or_else(|| {
-                        AppError::invalid("promotion.repeat_format", format!("留级“{r}”应写作 学籍号:班号"))
+                        AppError::invalid(ErrorCode::PromotionRepeatFormat, format!("留级“{r}”应写作 学籍号:班号"))
                     })?;
                     Ok(promotion::Repeater { student_no: no.into(), class_no: class.into() })
                 })

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::DbConn;
 use crate::db::schema::{complaints, jobs, roster_lines, schools, student_history, student_merges, students, teachers};
 use crate::domain::field_seal::{FieldKey, KeyRing, OpenError, bytes_sealed_with, sealed_with};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 static RING: RwLock<Option<Arc<KeyRing>>> = RwLock::new(None);
 /// The data directory whose ring file this process follows (the server's and the commands').
@@ -33,10 +33,9 @@ pub fn install(ring: &KeyRing) {
 
 /// The installed ring; none is an error, never a plain value.
 pub fn ring() -> AppResult<Arc<KeyRing>> {
-    RING.read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .ok_or_else(|| AppError::internal_msg("seal.no_key", "尚未加载字段加密密钥，不能读写学生身份信息".into()))
+    RING.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(|| {
+        AppError::internal_msg(ErrorCode::SealNoKey, "尚未加载字段加密密钥，不能读写学生身份信息".into())
+    })
 }
 
 /// Follows `data_dir/field-keys.json`: a value sealed under a key this process has not loaded
@@ -318,7 +317,7 @@ pub fn ring_path(data_dir: &Path) -> PathBuf {
 }
 
 fn file_error(path: &Path, e: impl std::fmt::Display) -> AppError {
-    AppError::internal_msg("seal.key_file", format!("字段密钥文件 {} 无法读写：{e}", path.display()))
+    AppError::internal_msg(ErrorCode::SealKeyFile, format!("字段密钥文件 {} 无法读写：{e}", path.display()))
 }
 
 fn read_file(path: &Path) -> AppResult<RingFile> {
@@ -397,12 +396,12 @@ pub fn retire_key(conn: &mut DbConn, data_dir: &Path, key_id: &str) -> AppResult
     let path = ring_path(data_dir);
     let mut file = read_file(&path)?;
     if file.active.as_deref() == Some(key_id) {
-        return Err(AppError::invalid("seal.retire_active", "不能停用当前正在使用的密钥"));
+        return Err(AppError::invalid(ErrorCode::SealRetireActive, "不能停用当前正在使用的密钥"));
     }
     let still = usage(conn)?.into_iter().find(|u| u.key_id == key_id).map(|u| u.values).unwrap_or(0);
     if still > 0 {
         return Err(AppError::invalid(
-            "seal.key_in_use",
+            ErrorCode::SealKeyInUse,
             format!("仍有 {still} 个字段由密钥 {key_id} 加密：请先运行 mealroll keys reseal"),
         ));
     }
@@ -411,7 +410,7 @@ pub fn retire_key(conn: &mut DbConn, data_dir: &Path, key_id: &str) -> AppResult
     file.keys.retain(|k| key_of(&path, k).map_or(true, |key| key.id() != key_id));
     if file.keys.len() == n {
         return Err(AppError::invalid(
-            "seal.unknown_key",
+            ErrorCode::SealUnknownKey,
             format!("密钥文件中没有密钥 {key_id}（由主密钥派生的密钥不能停用）"),
         ));
     }
@@ -595,7 +594,7 @@ pub fn seal_plain_numbers(conn: &mut DbConn) -> AppResult<usize> {
             // Both are base64url or hex text (checked), so they go into the statement as literals.
             let (sealed, hash) = (ring.seal(StudentNumber::NAME, &plain), student_no_index(&ring, &plain));
             if !(sealed.chars().chain(hash.chars())).all(|c| c.is_ascii_alphanumeric() || "$-_".contains(c)) {
-                return Err(AppError::internal_msg("seal.format", "加密后的学籍号含有意外字符".into()));
+                return Err(AppError::internal_msg(ErrorCode::SealFormat, "加密后的学籍号含有意外字符".into()));
             }
             values.push(format!("({id}, '{sealed}', '{hash}')"));
         }
@@ -916,7 +915,7 @@ pub fn seal_once(conn: &mut DbConn) -> AppResult<Option<Resealed>> {
     if let Some(s) = sample {
         open::<Record>(&s).map_err(|e| {
             AppError::internal_msg(
-                "seal.key_mismatch",
+                ErrorCode::SealKeyMismatch,
                 format!("{}：请使用加密这些数据时的主密钥与字段密钥文件（secret.key、field-keys.json）启动", e.message),
             )
         })?;
@@ -942,7 +941,7 @@ mod tests {
 
         let e =
             open_following(&running, None, Record::NAME, |r| r.open(Record::NAME, &sealed)).expect_err("not followed");
-        assert_eq!(e.code, "seal.unknown_key");
+        assert_eq!(e.code, ErrorCode::SealUnknownKey);
         let (plain, reloaded) =
             open_following(&running, Some(dir.path()), Record::NAME, |r| r.open(Record::NAME, &sealed))
                 .expect("follows");
@@ -957,6 +956,6 @@ mod tests {
         let stranger = KeyRing::new(FieldKey::new([8; 32]), [6; 32]).seal(Record::NAME, "{}");
         let e = open_following(&running, Some(dir.path()), Record::NAME, |r| r.open(Record::NAME, &stranger))
             .expect_err("unknown");
-        assert_eq!(e.code, "seal.unknown_key");
+        assert_eq!(e.code, ErrorCode::SealUnknownKey);
     }
 }

@@ -13,7 +13,7 @@ use diesel::r2d2::{self, ManageConnection, PooledConnection};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -153,9 +153,9 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
     if Backend::of(url) == Backend::Sqlite {
         // Switching to WAL takes an exclusive lock: do it once, before the pool opens
         // connections in parallel.
-        let mut first = DbConnManager::new(url)
-            .connect()
-            .map_err(|e| AppError::internal_msg("db.connect", format!("无法打开数据库 {}: {e}", redact_url(url))))?;
+        let mut first = DbConnManager::new(url).connect().map_err(|e| {
+            AppError::internal_msg(ErrorCode::DbConnect, format!("无法打开数据库 {}: {e}", redact_url(url)))
+        })?;
         first.batch_execute("PRAGMA journal_mode = WAL;")?;
     }
     let pool = r2d2::Pool::builder()
@@ -163,7 +163,9 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
         // A page waits this long for a connection before saying the database cannot be reached.
         .connection_timeout(Duration::from_secs(5))
         .build(DbConnManager::new(url))
-        .map_err(|e| AppError::internal_msg("db.connect", format!("无法连接数据库 {}: {e}", redact_url(url))))?;
+        .map_err(|e| {
+            AppError::internal_msg(ErrorCode::DbConnect, format!("无法连接数据库 {}: {e}", redact_url(url)))
+        })?;
     let mut conn = pool.get()?;
     migrate(&mut conn)?;
     Ok(pool)
@@ -176,7 +178,7 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, AppError> {
         DbConn::Pg(_) => conn.run_pending_migrations(PG_MIGRATIONS),
         DbConn::Sqlite(_) => conn.run_pending_migrations(SQLITE_MIGRATIONS),
     }
-    .map_err(|e| AppError::internal_msg("db.migrate", format!("数据库迁移失败: {e}")))?;
+    .map_err(|e| AppError::internal_msg(ErrorCode::DbMigrate, format!("数据库迁移失败: {e}")))?;
     Ok(applied.len())
 }
 

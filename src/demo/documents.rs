@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::domain::food::{self, Qty};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exchange::document::Upload;
 use crate::ledger::purchase::{self, DocRole, LineForm, NewDocument, PurchaseForm};
 use crate::meals::stock::{self, UseForm, UseLine};
@@ -74,7 +74,7 @@ fn scan_page() -> AppResult<&'static [u8]> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 60)
         .encode_image(&img)
-        .map_err(|e| AppError::internal_msg("demo.scan", e.to_string()))?;
+        .map_err(|e| AppError::internal_msg(ErrorCode::DemoScan, e.to_string()))?;
     Ok(PAGE.get_or_init(|| out))
 }
 
@@ -112,7 +112,7 @@ fn invoice_page() -> AppResult<&'static [u8]> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 50)
         .encode_image(&img)
-        .map_err(|e| AppError::internal_msg("demo.invoice", e.to_string()))?;
+        .map_err(|e| AppError::internal_msg(ErrorCode::DemoInvoice, e.to_string()))?;
     Ok(PAGE.get_or_init(|| out))
 }
 

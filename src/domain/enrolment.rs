@@ -3,6 +3,7 @@
 //! child registered on 20 October counts from 20 October, not from the first of the month.
 //! A start long before the day of entry pays every meal day in between, so it needs a reason.
 
+use crate::domain::error_code::ErrorCode;
 use chrono::NaiveDate;
 
 /// How far ahead a registration may start (a child expected next term, not next year).
@@ -26,11 +27,11 @@ pub struct Backdated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub field: &'static str,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
-fn refused(field: &'static str, code: &'static str, message: String) -> Refused {
+fn refused(field: &'static str, code: ErrorCode, message: String) -> Refused {
     Refused { field, code, message }
 }
 
@@ -50,14 +51,14 @@ pub fn start(
     {
         return Err(refused(
             "enrolled_on",
-            "student.start_before_entry",
+            ErrorCode::StudentStartBeforeEntry,
             format!("入校日期{on}早于入学年月（{}）", first.format("%Y年%m月")),
         ));
     }
     if (on - today).num_days() > MAX_DAYS_AHEAD {
         return Err(refused(
             "enrolled_on",
-            "student.start_too_far_ahead",
+            ErrorCode::StudentStartTooFarAhead,
             format!("入校日期{on}晚于今天起{MAX_DAYS_AHEAD}天"),
         ));
     }
@@ -69,12 +70,12 @@ pub fn start(
     if reason.is_empty() {
         return Err(refused(
             "backdate_reason",
-            "student.backdate_reason",
+            ErrorCode::StudentBackdateReason,
             format!("入校日期{on}早于今天{back}天（超过{limit_days}天），补录期间的供餐日都将计发补助，须填写补录原因"),
         ));
     }
     if reason.chars().count() > 200 {
-        return Err(refused("backdate_reason", "student.backdate_reason_long", "补录原因不超过200字".into()));
+        return Err(refused("backdate_reason", ErrorCode::StudentBackdateReasonLong, "补录原因不超过200字".into()));
     }
     Ok(Start { on, backdated: Some(Backdated { days: back, reason: reason.to_owned() }) })
 }
@@ -107,7 +108,7 @@ mod tests {
         let today = d("2026-12-01");
         // 1 September to 1 December: 91 days.
         let e = start(Some(d("2026-09-01")), entry_month_first("202609"), today, 30, " ").expect_err("no reason");
-        assert_eq!((e.field, e.code), ("backdate_reason", "student.backdate_reason"));
+        assert_eq!((e.field, e.code), ("backdate_reason", ErrorCode::StudentBackdateReason));
         assert!(e.message.contains("91天"), "{}", e.message);
         let s = start(Some(d("2026-09-01")), entry_month_first("202609"), today, 30, "秋季学期漏报补录").expect("ok");
         assert_eq!(s.backdated, Some(Backdated { days: 91, reason: "秋季学期漏报补录".into() }));
@@ -119,9 +120,9 @@ mod tests {
     fn a_start_before_the_entry_month_or_far_ahead_is_refused() {
         let today = d("2026-10-20");
         let e = start(Some(d("2026-08-31")), entry_month_first("202609"), today, 30, "x").expect_err("before");
-        assert_eq!(e.code, "student.start_before_entry");
+        assert_eq!(e.code, ErrorCode::StudentStartBeforeEntry);
         let e = start(Some(d("2027-03-01")), None, today, 30, "").expect_err("ahead");
-        assert_eq!(e.code, "student.start_too_far_ahead");
+        assert_eq!(e.code, ErrorCode::StudentStartTooFarAhead);
         assert_eq!(entry_month_first("2026"), None);
         assert_eq!(entry_month_first("202613"), None);
     }

@@ -9,6 +9,7 @@
 //! Exact lookups, uniqueness and the duplicate checks use a keyed hash kept beside the value
 //! (HMAC-SHA-256 under a separate index key, 128 bits), which says "equal" without saying what.
 
+use crate::domain::error_code::ErrorCode;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -52,11 +53,11 @@ pub enum OpenError {
 }
 
 impl OpenError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            OpenError::NotSealed => "seal.not_sealed",
-            OpenError::UnknownKey(_) => "seal.unknown_key",
-            OpenError::Damaged => "seal.damaged",
+            OpenError::NotSealed => ErrorCode::SealNotSealed,
+            OpenError::UnknownKey(_) => ErrorCode::SealUnknownKey,
+            OpenError::Damaged => ErrorCode::SealDamaged,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! place of first registration for life, even after that code is abolished. A code created after the
 //! birth year is accepted (late registration happens); a code abolished before the birth year is not.
 
+use crate::domain::error_code::ErrorCode;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -28,15 +29,15 @@ pub enum IdError {
 }
 
 impl IdError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IdError::Length(_) => "id.length",
-            IdError::Chars => "id.chars",
-            IdError::Checksum { .. } => "id.checksum",
-            IdError::Date => "id.date",
-            IdError::FutureDate => "id.future_date",
-            IdError::Region(_) => "id.region",
-            IdError::RegionRetired { .. } => "id.region_retired",
+            IdError::Length(_) => ErrorCode::IdLength,
+            IdError::Chars => ErrorCode::IdChars,
+            IdError::Checksum { .. } => ErrorCode::IdChecksum,
+            IdError::Date => ErrorCode::IdDate,
+            IdError::FutureDate => ErrorCode::IdFutureDate,
+            IdError::Region(_) => ErrorCode::IdRegion,
+            IdError::RegionRetired { .. } => ErrorCode::IdRegionRetired,
         }
     }
 }
@@ -203,7 +204,10 @@ mod tests {
         assert_eq!(id.as_str(), "44011320141005001X");
         let fw = IdCardNo::parse_on("３６０４２６１９９１０１０１００７１", today()).expect("full-width");
         assert_eq!(fw.as_str(), "360426199101010071");
-        assert_eq!(IdCardNo::parse_on("360426 1991 0101 0071", today()).map_err(|e| e.code()), Err("id.length"));
+        assert_eq!(
+            IdCardNo::parse_on("360426 1991 0101 0071", today()).map_err(|e| e.code()),
+            Err(ErrorCode::IdLength)
+        );
     }
 
     #[test]
@@ -221,20 +225,26 @@ mod tests {
         assert!(IdCardNo::parse_on("330103201501010015", today()).is_ok());
         let born_2021 = format!("33010320211231001{}", check_char("33010320211231001").unwrap_or('?'));
         assert!(IdCardNo::parse_on(&born_2021, today()).is_ok(), "{born_2021}");
-        assert_eq!(IdCardNo::parse_on("330103202201010018", today()).map_err(|e| e.code()), Err("id.region_retired"));
+        assert_eq!(
+            IdCardNo::parse_on("330103202201010018", today()).map_err(|e| e.code()),
+            Err(ErrorCode::IdRegionRetired)
+        );
         // 和康县 created 2024; a child born 2020 may be registered there later.
         assert!(IdCardNo::parse_on("653228202001010013", today()).is_ok());
         // 东莞 uses its prefecture code.
         assert!(IdCardNo::parse_on("441900201501010016", today()).is_ok());
-        assert_eq!(IdCardNo::parse_on("990426199112010074", today()).map_err(|e| e.code()), Err("id.region"));
+        assert_eq!(IdCardNo::parse_on("990426199112010074", today()).map_err(|e| e.code()), Err(ErrorCode::IdRegion));
     }
 
     #[test]
     fn dates_and_checksums() {
-        assert_eq!(IdCardNo::parse_on("360426199113010079", today()).map_err(|e| e.code()), Err("id.date"));
-        assert_eq!(IdCardNo::parse_on("360426199102290079", today()).map_err(|e| e.code()), Err("id.date"));
+        assert_eq!(IdCardNo::parse_on("360426199113010079", today()).map_err(|e| e.code()), Err(ErrorCode::IdDate));
+        assert_eq!(IdCardNo::parse_on("360426199102290079", today()).map_err(|e| e.code()), Err(ErrorCode::IdDate));
         assert!(IdCardNo::parse_on("360426200002290077", today()).is_ok());
-        assert_eq!(IdCardNo::parse_on("360426209901010076", today()).map_err(|e| e.code()), Err("id.future_date"));
+        assert_eq!(
+            IdCardNo::parse_on("360426209901010076", today()).map_err(|e| e.code()),
+            Err(ErrorCode::IdFutureDate)
+        );
         assert_eq!(
             IdCardNo::parse_on("36042619910102009X", today()),
             Err(IdError::Checksum { expected: check_char("36042619910102009").unwrap_or('?') })

@@ -9,6 +9,7 @@ pub mod division;
 pub mod document;
 pub mod enrolment;
 pub mod entitlement;
+pub mod error_code;
 pub mod field_seal;
 pub mod finding;
 pub mod food;

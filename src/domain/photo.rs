@@ -1,6 +1,7 @@
 //! Student photos (SPEC §4): JPEG, under 60 KB, the 26×32 mm proportion within 5 %, and at least
 //! 150 dpi when the file declares a density. Read from the JPEG headers; nothing is decoded.
 //! Bulk files are named by ID number or `学校标识码_班号_姓名`.
+use crate::domain::error_code::ErrorCode;
 
 /// Files of this size or more are refused.
 pub const MAX_BYTES: usize = 60 * 1024;
@@ -22,11 +23,11 @@ pub struct PhotoInfo {
 /// Why a photo was refused: a stable code and a message in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhotoIssue {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
-fn issue(code: &'static str, message: impl Into<String>) -> PhotoIssue {
+fn issue(code: ErrorCode, message: impl Into<String>) -> PhotoIssue {
     PhotoIssue { code, message: message.into() }
 }
 
@@ -39,16 +40,16 @@ pub fn inspect(bytes: &[u8]) -> Result<PhotoInfo, PhotoIssue> {
 /// is still reported at its own size).
 pub fn inspect_sized(bytes: &[u8], size: usize) -> Result<PhotoInfo, PhotoIssue> {
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Err(issue("photo.not_jpeg", "不是JPG格式的照片"));
+        return Err(issue(ErrorCode::PhotoNotJpeg, "不是JPG格式的照片"));
     }
     let size = size.max(bytes.len());
     if size >= MAX_BYTES {
-        return Err(issue("photo.too_large", format!("照片大小为{:.1}KB，须小于60KB", size as f64 / 1024.0)));
+        return Err(issue(ErrorCode::PhotoTooLarge, format!("照片大小为{:.1}KB，须小于60KB", size as f64 / 1024.0)));
     }
-    let info = headers(bytes).ok_or_else(|| issue("photo.corrupt", "JPG文件已损坏，读不出图像尺寸"))?;
+    let info = headers(bytes).ok_or_else(|| issue(ErrorCode::PhotoCorrupt, "JPG文件已损坏，读不出图像尺寸"))?;
     if u32::from(info.width) * u32::from(info.height) > MAX_PIXELS {
         return Err(issue(
-            "photo.too_many_pixels",
+            ErrorCode::PhotoTooManyPixels,
             format!(
                 "照片为{}×{}像素，超过{MAX_PIXELS}像素的上限，请缩小后上传（如390×480像素）",
                 info.width, info.height
@@ -58,14 +59,14 @@ pub fn inspect_sized(bytes: &[u8], size: usize) -> Result<PhotoInfo, PhotoIssue>
     let ratio = f64::from(info.width) / f64::from(info.height);
     if (ratio / RATIO - 1.0).abs() > RATIO_TOLERANCE {
         return Err(issue(
-            "photo.proportion",
+            ErrorCode::PhotoProportion,
             format!("照片为{}×{}像素，宽高比须为26:32（允许±5%），如宽390、高480像素", info.width, info.height),
         ));
     }
     if let Some(dpi) = info.dpi
         && dpi < MIN_DPI
     {
-        return Err(issue("photo.low_dpi", format!("照片分辨率为{dpi:.0}dpi，须不低于150dpi")));
+        return Err(issue(ErrorCode::PhotoLowDpi, format!("照片分辨率为{dpi:.0}dpi，须不低于150dpi")));
     }
     Ok(info)
 }
@@ -122,7 +123,7 @@ pub fn parse_name(path: &str) -> Result<PhotoName, PhotoIssue> {
     let stem = match (lower.strip_suffix(".jpg"), lower.strip_suffix(".jpeg")) {
         (Some(_), _) => &file[..file.len() - 4],
         (_, Some(_)) => &file[..file.len() - 5],
-        _ => return Err(issue("photo.not_jpeg", "文件扩展名须为.jpg")),
+        _ => return Err(issue(ErrorCode::PhotoNotJpeg, "文件扩展名须为.jpg")),
     };
     let stem = stem.trim();
     let parts: Vec<&str> = stem.split('_').map(str::trim).collect();
@@ -136,7 +137,7 @@ pub fn parse_name(path: &str) -> Result<PhotoName, PhotoIssue> {
             })
         }
         _ => Err(issue(
-            "photo.bad_name",
+            ErrorCode::PhotoBadName,
             "文件名须为“身份证件号.jpg”或“学校标识码_班号_姓名.jpg”（如2152326001_202601_王小花.jpg）",
         )),
     }
@@ -176,14 +177,14 @@ mod tests {
     #[test]
     fn each_rule_refuses_with_its_code() {
         let code = |b: &[u8]| inspect(b).unwrap_err().code;
-        assert_eq!(code(b"\x89PNG\r\n\x1a\n"), "photo.not_jpeg");
-        assert_eq!(code(&jpeg(390, 480, 1, 300, MAX_BYTES)), "photo.too_large");
-        assert_eq!(code(&jpeg(480, 480, 1, 300, 0)), "photo.proportion");
-        assert_eq!(code(&jpeg(390, 480, 1, 96, 0)), "photo.low_dpi");
-        assert_eq!(code(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]), "photo.corrupt");
+        assert_eq!(code(b"\x89PNG\r\n\x1a\n"), ErrorCode::PhotoNotJpeg);
+        assert_eq!(code(&jpeg(390, 480, 1, 300, MAX_BYTES)), ErrorCode::PhotoTooLarge);
+        assert_eq!(code(&jpeg(480, 480, 1, 300, 0)), ErrorCode::PhotoProportion);
+        assert_eq!(code(&jpeg(390, 480, 1, 96, 0)), ErrorCode::PhotoLowDpi);
+        assert_eq!(code(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]), ErrorCode::PhotoCorrupt);
         // 5 % either side of 26:32.
         assert!(inspect(&jpeg(400, 480, 1, 300, 0)).is_ok());
-        assert_eq!(code(&jpeg(420, 480, 1, 300, 0)), "photo.proportion");
+        assert_eq!(code(&jpeg(420, 480, 1, 300, 0)), ErrorCode::PhotoProportion);
     }
 
     #[test]
@@ -197,7 +198,7 @@ mod tests {
                 name: "王䶮".into()
             })
         );
-        assert_eq!(parse_name("王小花.jpg").unwrap_err().code, "photo.bad_name");
-        assert_eq!(parse_name("a.png").unwrap_err().code, "photo.not_jpeg");
+        assert_eq!(parse_name("王小花.jpg").unwrap_err().code, ErrorCode::PhotoBadName);
+        assert_eq!(parse_name("a.png").unwrap_err().code, ErrorCode::PhotoNotJpeg);
     }
 }

@@ -2,6 +2,7 @@
 //! is allowed from which state, where it leads, and who acts at each step of its approval chain
 //! (DOMAIN §5). The chains themselves are data (`workflow_steps`); these are the rules around them.
 
+use crate::domain::error_code::ErrorCode;
 use std::fmt;
 
 use super::role::Role;
@@ -149,12 +150,12 @@ pub const LAST_COMPULSORY_GRADE: i32 = 9;
 /// A rule that refused a change: a stable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }
 }
@@ -212,19 +213,19 @@ impl ChangeKind {
                 Ok(())
             } else {
                 Err(Refusal::new(
-                    "change.wrong_state",
+                    ErrorCode::ChangeWrongState,
                     format!("学生当前为“{}”，不能办理{}", state.label(), self.label()),
                 ))
             }
         };
         match self {
             ChangeKind::Transfer if state == State::Suspended => {
-                Err(Refusal::new("transfer.suspended", "休学期间不得转学（须先办理复学）"))
+                Err(Refusal::new(ErrorCode::TransferSuspended, "休学期间不得转学（须先办理复学）"))
             }
             ChangeKind::Suspend | ChangeKind::Transfer | ChangeKind::ClassChange => from(&[State::AtSchool]),
             ChangeKind::Resume => from(&[State::Suspended]),
             ChangeKind::Withdraw | ChangeKind::Expel if grade <= LAST_COMPULSORY_GRADE => Err(Refusal::new(
-                "change.compulsory",
+                ErrorCode::ChangeCompulsory,
                 format!(
                     "义务教育阶段（{}）学校不得{}学生；{}仅适用于高中阶段",
                     super::codes::grade_name(grade),
@@ -403,13 +404,13 @@ mod tests {
     #[test]
     fn no_transfer_while_suspended_and_no_expulsion_in_compulsory_grades() {
         let e = ChangeKind::Transfer.check(State::Suspended, 5).unwrap_err();
-        assert_eq!(e.code, "transfer.suspended");
+        assert_eq!(e.code, ErrorCode::TransferSuspended);
         let e = ChangeKind::Expel.check(State::AtSchool, 8).unwrap_err();
-        assert_eq!(e.code, "change.compulsory");
+        assert_eq!(e.code, ErrorCode::ChangeCompulsory);
         assert!(e.message.contains("八年级"), "{}", e.message);
-        assert_eq!(ChangeKind::Withdraw.check(State::AtSchool, 9).unwrap_err().code, "change.compulsory");
+        assert_eq!(ChangeKind::Withdraw.check(State::AtSchool, 9).unwrap_err().code, ErrorCode::ChangeCompulsory);
         assert!(ChangeKind::Withdraw.check(State::AtSchool, 10).is_ok());
-        assert_eq!(ChangeKind::Resume.check(State::AtSchool, 3).unwrap_err().code, "change.wrong_state");
+        assert_eq!(ChangeKind::Resume.check(State::AtSchool, 3).unwrap_err().code, ErrorCode::ChangeWrongState);
         assert!(ChangeKind::Resume.check(State::Suspended, 3).is_ok());
         assert!(ChangeKind::Death.check(State::Graduated, 3).is_err());
         assert!(ChangeKind::Suspend.check(State::InTransit, 3).is_err());

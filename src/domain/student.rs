@@ -2,6 +2,7 @@
 //! template header, synonyms, required flag, kind — that the form, the importer, the exporter and
 //! the API all use, and `StudentRecord`, a record that passed every field and cross-field rule.
 
+use crate::domain::error_code::ErrorCode;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -217,12 +218,12 @@ impl TryFrom<String> for Review {
 pub struct Issue {
     /// Field key, or "" for the record as a whole.
     pub field: &'static str,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Issue {
-    fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(field: &'static str, code: ErrorCode, message: impl Into<String>) -> Self {
         Self { field, code, message: message.into() }
     }
 
@@ -251,7 +252,7 @@ impl StudentRecord {
             let value = values.get(i).map(|v| v.trim()).unwrap_or("");
             if value.is_empty() {
                 if f.need == Required {
-                    issues.push(Issue::new(f.key, "student.required", format!("“{}”为必填项", f.header)));
+                    issues.push(Issue::new(f.key, ErrorCode::StudentRequired, format!("“{}”为必填项", f.header)));
                 }
                 continue;
             }
@@ -259,7 +260,7 @@ impl StudentRecord {
                 Ok(v) => {
                     out.insert(f.key.to_owned(), v);
                 }
-                Err(m) => issues.push(Issue::new(f.key, "student.invalid", format!("“{}”{m}", f.header))),
+                Err(m) => issues.push(Issue::new(f.key, ErrorCode::StudentInvalid, format!("“{}”{m}", f.header))),
             }
         }
         cross_field(&out, today, &mut issues);
@@ -449,9 +450,11 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
     let id_type = get("id_type");
     let id_no = get("id_no");
     match id_type {
-        "1" if id_no.is_empty() => {
-            issues.push(Issue::new("id_no", "student.id_required", "身份证件类型为居民身份证时，“身份证件号”必填"))
-        }
+        "1" if id_no.is_empty() => issues.push(Issue::new(
+            "id_no",
+            ErrorCode::StudentIdRequired,
+            "身份证件类型为居民身份证时，“身份证件号”必填",
+        )),
         "1" => match IdCardNo::parse_on(id_no, today) {
             Err(e) => issues.push(Issue::new("id_no", e.code(), e.to_string())),
             Ok(id) => {
@@ -459,14 +462,14 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
                 if !get("birth_date").is_empty() && get("birth_date") != birth {
                     issues.push(Issue::new(
                         "birth_date",
-                        "student.birth_mismatch",
+                        ErrorCode::StudentBirthMismatch,
                         format!("“出生日期”{}与身份证号中的出生日期{birth}不一致", get("birth_date")),
                     ));
                 }
                 if !get("sex").is_empty() && get("sex") != id.sex() {
                     issues.push(Issue::new(
                         "sex",
-                        "student.sex_mismatch",
+                        ErrorCode::StudentSexMismatch,
                         format!("“性别”与身份证号第17位不符（身份证号表明为{}）", codes::sex_label(id.sex())),
                     ));
                 }
@@ -474,7 +477,7 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
         },
         "Z" | "" => {}
         _ if id_no.is_empty() => {
-            issues.push(Issue::new("id_no", "student.id_required", "身份证件类型不是“其他”时，“身份证件号”必填"))
+            issues.push(Issue::new("id_no", ErrorCode::StudentIdRequired, "身份证件类型不是“其他”时，“身份证件号”必填"))
         }
         _ => {}
     }
@@ -482,7 +485,7 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
     if (id_type == "Z" || id_no.is_empty()) && get("m1_id_no").is_empty() && get("m2_id_no").is_empty() {
         issues.push(Issue::new(
             "m1_id_no",
-            "student.member_id_required",
+            ErrorCode::StudentMemberIdRequired,
             "学生无身份证件号时，须填写家庭成员的身份证件号",
         ));
     }
@@ -491,7 +494,7 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
             let key = if m == "m1" { "m1_relation_note" } else { "m2_relation_note" };
             issues.push(Issue::new(
                 key,
-                "student.relation_note",
+                ErrorCode::StudentRelationNote,
                 format!("成员{}关系为“其他”时须填写关系说明", &m[1..]),
             ));
         }
@@ -506,14 +509,18 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
         }
     }
     if !r.is_empty() && get("m1_guardian") != "1" && get("m2_guardian") != "1" && !get("m1_guardian").is_empty() {
-        issues.push(Issue::new("m1_guardian", "student.no_guardian", "两名家庭成员中至少一人应为监护人"));
+        issues.push(Issue::new("m1_guardian", ErrorCode::StudentNoGuardian, "两名家庭成员中至少一人应为监护人"));
     }
     let ym = get("entry_ym");
     if let Ok(b) = NaiveDate::parse_from_str(get("birth_date"), "%Y-%m-%d")
         && ym.len() == 6
         && ym[..4].parse::<i32>().is_ok_and(|y| y < b.year() + 3)
     {
-        issues.push(Issue::new("entry_ym", "student.entry_too_early", format!("入学年月{ym}早于出生后三年，请核对")));
+        issues.push(Issue::new(
+            "entry_ym",
+            ErrorCode::StudentEntryTooEarly,
+            format!("入学年月{ym}早于出生后三年，请核对"),
+        ));
     }
 }
 
@@ -679,9 +686,9 @@ mod tests {
         let mut raw = sample();
         raw.insert("id_no".into(), with_check("52232620180310001"));
         let issues = StudentRecord::parse(&raw, today()).expect_err("mismatch");
-        let codes: Vec<&str> = issues.iter().map(|i| i.code).collect();
-        assert!(codes.contains(&"student.birth_mismatch"), "{issues:?}");
-        assert!(codes.contains(&"student.sex_mismatch"), "{issues:?}");
+        let codes: Vec<ErrorCode> = issues.iter().map(|i| i.code).collect();
+        assert!(codes.contains(&ErrorCode::StudentBirthMismatch), "{issues:?}");
+        assert!(codes.contains(&ErrorCode::StudentSexMismatch), "{issues:?}");
     }
 
     #[test]
@@ -690,7 +697,7 @@ mod tests {
         raw.insert("id_type".into(), "其他".into());
         raw.remove("id_no");
         let issues = StudentRecord::parse(&raw, today()).expect_err("members");
-        assert_eq!(issues[0].code, "student.member_id_required");
+        assert_eq!(issues[0].code, ErrorCode::StudentMemberIdRequired);
         raw.insert("m1_id_no".into(), "522326198001010011".into());
         assert!(StudentRecord::parse(&raw, today()).is_ok());
     }

@@ -2,7 +2,7 @@
 //! columns 学籍号, 生效日期 and 原因 (in any order), then one student per row.
 
 use super::sheet::{self, Column};
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorCode};
 use crate::registry::status::BatchLine;
 
 const COLUMNS: [Column; 3] = [
@@ -15,7 +15,7 @@ const COLUMNS: [Column; 3] = [
 
 /// The lines of a batch file; a missing column is named in the error.
 pub fn read(bytes: &[u8], filename: &str) -> AppResult<Vec<BatchLine>> {
-    Ok(sheet::read_named(bytes, filename, "change_file.missing_column", &COLUMNS)?
+    Ok(sheet::read_named(bytes, filename, ErrorCode::ChangeFileMissingColumn, &COLUMNS)?
         .into_iter()
         .map(|r| {
             let mut v = r.values.into_iter();
@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let err = read("学籍号,原因\nG1,因病\n".as_bytes(), "x.csv").unwrap_err();
-        assert_eq!(err.code, "change_file.missing_column");
+        assert_eq!(err.code, ErrorCode::ChangeFileMissingColumn);
         assert!(err.message.contains("生效日期"), "{}", err.message);
     }
 }

@@ -9,7 +9,7 @@ use super::pdf::{self, A4_W, Document, Page};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::ledger::reconcile::{Reconciliation, SchoolRow};
 
 /// The form of a drawn reconciliation as `pdf` or `xlsx`, audited (it leaves the system as a
@@ -25,7 +25,7 @@ pub fn export(
         "xlsx" => (xlsx(r)?, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         other => {
             return Err(AppError::invalid(
-                "file.format",
+                ErrorCode::FileFormat,
                 format!("资金拨付审批表只有 pdf 和 xlsx 两种格式，没有“{other}”"),
             ));
         }
@@ -95,7 +95,7 @@ fn check_glyphs(r: &Reconciliation) -> AppResult<()> {
     for row in &r.rows {
         if let Some(c) = pdf::missing_glyphs(&row.name)?.first() {
             return Err(AppError::invalid(
-                "pdf.missing_glyph",
+                ErrorCode::PdfMissingGlyph,
                 format!("学校“{}”（{}）的名称含内置字体没有的字符 U+{:04X}", row.name, row.school, *c as u32),
             ));
         }

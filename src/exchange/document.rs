@@ -13,7 +13,7 @@ use crate::clock::now;
 use crate::db::DbConn;
 use crate::db::schema::attachments;
 use crate::domain::document::DocKind;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// An uploaded file as received.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub fn check(upload: &Upload, field: &str, what: &str) -> AppResult<Checked> {
     let kind = DocKind::sniff(&upload.bytes).ok_or_else(|| {
         AppError::field(
             field,
-            "document.type",
+            ErrorCode::DocumentType,
             format!("“{name}”不是JPG、PNG图片或PDF文件（按文件内容判断），{what}须为图片或PDF"),
         )
     })?;
@@ -75,7 +75,7 @@ pub fn check(upload: &Upload, field: &str, what: &str) -> AppResult<Checked> {
                 _ => e,
             })?;
             if read.pages == 0 {
-                return Err(AppError::field(field, "document.no_pages", format!("“{name}”是没有页面的PDF")));
+                return Err(AppError::field(field, ErrorCode::DocumentNoPages, format!("“{name}”是没有页面的PDF")));
             }
             // What the worker lifted out is still an upload: only a JPEG that reads is shown.
             let previews = read
@@ -89,7 +89,7 @@ pub fn check(upload: &Upload, field: &str, what: &str) -> AppResult<Checked> {
             if !sane(image_size(kind, &upload.bytes)) {
                 return Err(AppError::field(
                     field,
-                    "document.corrupt",
+                    ErrorCode::DocumentCorrupt,
                     format!("“{name}”图片无法读取或尺寸超出{MAX_SIDE}像素，请重新拍摄或扫描"),
                 ));
             }
@@ -148,10 +148,10 @@ mod tests {
         // A JPEG's first bytes and nothing after them.
         let e = check(&Upload { filename: "坏.jpg".into(), bytes: jpeg[..20].to_vec() }, "scan", "扫描件")
             .expect_err("refused");
-        assert_eq!(e.code, "document.corrupt");
+        assert_eq!(e.code, ErrorCode::DocumentCorrupt);
         assert!(e.fields[0].message.contains("坏.jpg"), "{}", e.fields[0].message);
         let e = check(&Upload { filename: "a.exe".into(), bytes: b"MZ\x90\0".to_vec() }, "scan", "扫描件")
             .expect_err("refused");
-        assert_eq!(e.code, "document.type");
+        assert_eq!(e.code, ErrorCode::DocumentType);
     }
 }

@@ -10,7 +10,7 @@ use std::io::{BufReader, Cursor, Read};
 use quick_xml::events::Event;
 
 use super::sheet::{MAX_COLUMNS, MAX_ROWS};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 const MAX_ENTRIES: usize = 2_000;
@@ -33,18 +33,18 @@ pub enum FileKind {
     Csv,
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> AppError {
+fn refuse(code: ErrorCode, message: impl Into<String>) -> AppError {
     AppError::invalid(code, message)
 }
 
 /// The kind of an upload, from its first bytes (the name only breaks the tie for text).
 pub fn check(bytes: &[u8], filename: &str) -> AppResult<FileKind> {
     if bytes.is_empty() {
-        return Err(refuse("file.empty", "文件为空"));
+        return Err(refuse(ErrorCode::FileEmpty, "文件为空"));
     }
     if bytes.len() > MAX_UPLOAD {
         return Err(refuse(
-            "file.too_large",
+            ErrorCode::FileTooLarge,
             format!("文件超过{}MB上限，请按年级或班级拆分后分别导入", MAX_UPLOAD / 1024 / 1024),
         ));
     }
@@ -58,20 +58,23 @@ pub fn check(bytes: &[u8], filename: &str) -> AppResult<FileKind> {
     }
     let lower = filename.to_lowercase();
     if lower.ends_with(".xlsx") || lower.ends_with(".xls") {
-        return Err(refuse("file.corrupt", "文件扩展名是Excel，但内容不是有效的Excel文件（可能已损坏或被截断）"));
+        return Err(refuse(
+            ErrorCode::FileCorrupt,
+            "文件扩展名是Excel，但内容不是有效的Excel文件（可能已损坏或被截断）",
+        ));
     }
     if std::str::from_utf8(bytes).is_err() {
-        return Err(refuse("file.not_utf8", "CSV文件须为UTF-8编码（在Excel中“另存为 CSV UTF-8”）"));
+        return Err(refuse(ErrorCode::FileNotUtf8, "CSV文件须为UTF-8编码（在Excel中“另存为 CSV UTF-8”）"));
     }
     Ok(FileKind::Csv)
 }
 
 fn hostile(message: impl Into<String>) -> AppError {
-    refuse("file.hostile", message)
+    refuse(ErrorCode::FileHostile, message)
 }
 
 fn corrupt() -> AppError {
-    refuse("file.corrupt", "Excel文件已损坏或被截断，无法打开")
+    refuse(ErrorCode::FileCorrupt, "Excel文件已损坏或被截断，无法打开")
 }
 
 fn check_zip(bytes: &[u8]) -> AppResult<()> {
@@ -197,7 +200,7 @@ fn check_dimension(head: &[u8], part: &str) -> AppResult<()> {
     };
     if rows > u64::from(MAX_ROWS) || cols > u64::from(MAX_COLUMNS) {
         return Err(refuse(
-            "file.too_many_cells",
+            ErrorCode::FileTooManyCells,
             format!(
                 "Excel文件中工作表声明的范围为{range}（{rows}行、{cols}列），超过{MAX_ROWS}行或{MAX_COLUMNS}列的上限，已拒绝；请删除多余的行列或拆分后导入"
             ),
@@ -258,7 +261,7 @@ fn check_xls(bytes: &[u8]) -> AppResult<()> {
 
 fn xls_too_big(rows: u64, cols: u64) -> AppError {
     refuse(
-        "file.too_many_cells",
+        ErrorCode::FileTooManyCells,
         format!(
             "Excel文件（.xls）的工作表范围为{rows}行、{cols}列，超过上限（不超过{MAX_COLUMNS}列，且行数×列数不超过{MAX_XLS_CELLS}），已拒绝；请删除多余的行列、另存为.xlsx或拆分后导入"
         ),
@@ -329,7 +332,7 @@ mod tests {
         assert_eq!(check(&xls_with(&[]), "x.xls").ok(), Some(FileKind::Xls));
         assert_eq!(
             check(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0], "x.xls").map_err(|e| e.code),
-            Err("file.corrupt")
+            Err(ErrorCode::FileCorrupt)
         );
     }
 
@@ -371,14 +374,14 @@ mod tests {
         assert_eq!(check(&ok, "x.xls").ok(), Some(FileKind::Xls));
         // Declared: 65,536 × 256 (what the reader would reserve).
         let declared = xls_with(&[dimensions(65_536, 256), number_at(0, 0)]);
-        assert_eq!(check(&declared, "x.xls").map_err(|e| e.code), Err("file.too_many_cells"));
+        assert_eq!(check(&declared, "x.xls").map_err(|e| e.code), Err(ErrorCode::FileTooManyCells));
         // Not declared, but cells at A1 and IV65536 (the rectangle the reader would build).
         let spread = xls_with(&[number_at(0, 0), number_at(65_535, 255)]);
-        assert_eq!(check(&spread, "x.xls").map_err(|e| e.code), Err("file.too_many_cells"));
+        assert_eq!(check(&spread, "x.xls").map_err(|e| e.code), Err(ErrorCode::FileTooManyCells));
         // Within the columns, but 65,536 rows × 150 columns is past the cells cap.
         let wide = xls_with(&[number_at(0, 0), number_at(65_535, 149)]);
         let e = check(&wide, "x.xls").map_err(|e| (e.code, e.message));
-        assert!(matches!(&e, Err(("file.too_many_cells", m)) if m.contains("65536行")), "{e:?}");
+        assert!(matches!(&e, Err((ErrorCode::FileTooManyCells, m)) if m.contains("65536行")), "{e:?}");
     }
 
     #[test]
@@ -395,22 +398,22 @@ mod tests {
             r#"count="100000000000""#,
         ] {
             let e = check(&sst(bad), "x.xlsx").map_err(|e| e.code);
-            assert_eq!(e, Err("file.hostile"), "{bad}");
+            assert_eq!(e, Err(ErrorCode::FileHostile), "{bad}");
         }
         // An sst element pushed out of the head by padding is itself a refusal.
         let padded = zip_with(
             "xl/sharedStrings.xml",
             format!("<?xml version=\"1.0\"?><!--{}--><sst uniqueCount=\"1\"/>", "x".repeat(70_000)).as_bytes(),
         );
-        assert_eq!(check(&padded, "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
+        assert_eq!(check(&padded, "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileHostile));
         let sheet = |dim: &str| {
             zip_with("xl/worksheets/sheet1.xml", format!("<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><dimension ref=\"{dim}\"/><sheetData/></worksheet>").as_bytes())
         };
         assert!(check(&sheet("A1:BS100001"), "x.xlsx").is_ok());
         assert!(check(&sheet("A1"), "x.xlsx").is_ok());
-        assert_eq!(check(&sheet("A1:IV65536"), "x.xlsx").map_err(|e| e.code), Err("file.too_many_cells"));
-        assert_eq!(check(&sheet("A1:B1048576"), "x.xlsx").map_err(|e| e.code), Err("file.too_many_cells"));
-        assert_eq!(check(&sheet("A1:ZZZZZ1"), "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
+        assert_eq!(check(&sheet("A1:IV65536"), "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileTooManyCells));
+        assert_eq!(check(&sheet("A1:B1048576"), "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileTooManyCells));
+        assert_eq!(check(&sheet("A1:ZZZZZ1"), "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileHostile));
     }
 
     #[test]
@@ -424,18 +427,18 @@ mod tests {
 
     #[test]
     fn refuses_truncated_bombs_entities_and_bad_encodings() {
-        assert_eq!(check(b"", "x.csv").map_err(|e| e.code), Err("file.empty"));
+        assert_eq!(check(b"", "x.csv").map_err(|e| e.code), Err(ErrorCode::FileEmpty));
         let z = zip_with("a.xml", b"<a/>");
-        assert_eq!(check(&z[..z.len() / 2], "x.xlsx").map_err(|e| e.code), Err("file.corrupt"));
-        assert_eq!(check(b"not excel", "x.xlsx").map_err(|e| e.code), Err("file.corrupt"));
+        assert_eq!(check(&z[..z.len() / 2], "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileCorrupt));
+        assert_eq!(check(b"not excel", "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileCorrupt));
         let bomb = zip_with("xl/worksheets/sheet1.xml", &vec![b'a'; 50 * 1024 * 1024]);
         assert!(bomb.len() < 1024 * 1024);
-        assert_eq!(check(&bomb, "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
+        assert_eq!(check(&bomb, "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileHostile));
         let laughs = zip_with(
             "xl/sharedStrings.xml",
             b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><a>&lol;</a>",
         );
-        assert_eq!(check(&laughs, "x.xlsx").map_err(|e| e.code), Err("file.hostile"));
-        assert_eq!(check(&[0xB0, 0xA1, b','], "x.csv").map_err(|e| e.code), Err("file.not_utf8"));
+        assert_eq!(check(&laughs, "x.xlsx").map_err(|e| e.code), Err(ErrorCode::FileHostile));
+        assert_eq!(check(&[0xB0, 0xA1, b','], "x.csv").map_err(|e| e.code), Err(ErrorCode::FileNotUtf8));
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::enrolment::Start;
 use crate::domain::key_lock::KeyLock;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self as fields, Field, Kind, Need, Review, StudentRecord};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::registry::changes;
 use crate::registry::model::StudentRow;
@@ -49,7 +49,7 @@ pub struct RowError {
     pub row: u32,
     /// "C 性别": letter and header; empty when the problem is the whole row.
     pub column: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -105,7 +105,7 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             Target::Start
         } else if let Some(f) = fields::field_by_header(&h) {
             if position.insert(f.key, i).is_some() {
-                errors.push(err(sheet, row, i, &h, "import.duplicate_header", format!("列“{h}”出现了两次")));
+                errors.push(err(sheet, row, i, &h, ErrorCode::ImportDuplicateHeader, format!("列“{h}”出现了两次")));
             }
             Target::Field(f, fields::FIELDS.iter().position(|x| x.key == f.key).unwrap_or(0))
         } else {
@@ -118,7 +118,7 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             sheet: sheet.into(),
             row,
             column: String::new(),
-            code: "import.missing_header".into(),
+            code: ErrorCode::ImportMissingHeader,
             message: "缺少必填列“学校标识码”（请使用本系统下载的模板，不要修改列名）".into(),
         });
     }
@@ -127,7 +127,7 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
             sheet: sheet.into(),
             row,
             column: String::new(),
-            code: "import.missing_header".into(),
+            code: ErrorCode::ImportMissingHeader,
             message: format!("缺少必填列“{}”（请使用本系统下载的模板，不要修改列名）", f.header),
         });
     }
@@ -138,35 +138,31 @@ fn map_headers(sheet: &str, row: u32, cells: &[Cell]) -> Result<Mapping, Vec<Row
     }
 }
 
-fn err(sheet: &str, row: u32, col: usize, header: &str, code: &str, message: String) -> RowError {
-    RowError {
-        sheet: sheet.into(),
-        row,
-        column: format!("{} {header}", column_letter(col)),
-        code: code.into(),
-        message,
-    }
+fn err(sheet: &str, row: u32, col: usize, header: &str, code: ErrorCode, message: String) -> RowError {
+    RowError { sheet: sheet.into(), row, column: format!("{} {header}", column_letter(col)), code, message }
 }
 
 /// A cell as the text a field expects; refuses what cannot be taken back exactly.
-fn cell_text(f: &Field, cell: Cell) -> Result<String, (&'static str, String)> {
+fn cell_text(f: &Field, cell: Cell) -> Result<String, (ErrorCode, String)> {
     match cell {
         Cell::Empty => Ok(String::new()),
         Cell::Text(s) => Ok(s),
         Cell::Bool(b) => Ok(if b { "是" } else { "否" }.to_owned()),
-        Cell::Error => Err(("import.cell_error", "单元格内容是Excel错误值（如#N/A）".to_owned())),
+        Cell::Error => Err((ErrorCode::ImportCellError, "单元格内容是Excel错误值（如#N/A）".to_owned())),
         Cell::Date(d) => Ok(match f.kind {
             Kind::YearMonth => d.format("%Y%m").to_string(),
             _ => d.format("%Y-%m-%d").to_string(),
         }),
         Cell::Number(n) => match f.kind {
             // The digits of a long number typed into a General cell are already gone.
-            Kind::IdNumber => {
-                Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
-            }
-            _ if f.key.ends_with("id_no") && n >= 1e15 => {
-                Err(("import.id_as_number", "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned()))
-            }
+            Kind::IdNumber => Err((
+                ErrorCode::ImportIdAsNumber,
+                "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned(),
+            )),
+            _ if f.key.ends_with("id_no") && n >= 1e15 => Err((
+                ErrorCode::ImportIdAsNumber,
+                "被存成了数值，末几位已丢失；请将本列设置为文本格式后重新填写".to_owned(),
+            )),
             Kind::Date if (1.0..100_000.0).contains(&n) && n.fract() == 0.0 => {
                 // An Excel serial date in a General cell (1900 system).
                 let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
@@ -309,7 +305,9 @@ impl Preparer {
                 },
                 Target::Start => match start_cell(cell) {
                     Ok(d) => start_day = d,
-                    Err(message) => cell_errors.push(err(sheet, row, i, "入校日期", "import.start_date", message)),
+                    Err(message) => {
+                        cell_errors.push(err(sheet, row, i, "入校日期", ErrorCode::ImportStartDate, message))
+                    }
                 },
                 Target::Ignored => {}
             }
@@ -321,13 +319,9 @@ impl Preparer {
                 .filter(|i| !cell_failed.contains(i.field))
                 .map(|i| match m.position.get(i.field) {
                     Some(c) => err(sheet, row, *c, i.header(), i.code, i.message),
-                    None => RowError {
-                        sheet: sheet.into(),
-                        row,
-                        column: String::new(),
-                        code: i.code.into(),
-                        message: i.message,
-                    },
+                    None => {
+                        RowError { sheet: sheet.into(), row, column: String::new(), code: i.code, message: i.message }
+                    }
                 })
                 .collect()
         });
@@ -451,7 +445,7 @@ impl Run<'_> {
                 row,
                 school_col,
                 "学校标识码",
-                "import.other_school",
+                ErrorCode::ImportOtherSchool,
                 format!("本行属于学校“{school_code}”，不是本次导入的学校“{own}”"),
             ));
             None
@@ -463,7 +457,7 @@ impl Run<'_> {
                     row,
                     school_col,
                     "学校标识码",
-                    "import.unknown_school",
+                    ErrorCode::ImportUnknownSchool,
                     format!("学校标识码“{school_code}”不存在或不在您的管辖范围内"),
                 ));
             }
@@ -479,7 +473,7 @@ impl Run<'_> {
                         row,
                         class_col,
                         "班号",
-                        "student.unknown_class",
+                        ErrorCode::StudentUnknownClass,
                         format!("班号“{}”在该校不存在，请先建立该班级", record.get("class_no")),
                     ));
                 }
@@ -490,7 +484,7 @@ impl Run<'_> {
                             row,
                             id_col.unwrap_or(0),
                             "身份证件号",
-                            "import.duplicate_in_file",
+                            ErrorCode::ImportDuplicateInFile,
                             format!("身份证件号与本文件第{first}行重复"),
                         )),
                         None => {
@@ -507,7 +501,7 @@ impl Run<'_> {
                             row,
                             m.position.get("name").copied().unwrap_or(0),
                             "姓名",
-                            "import.duplicate_in_file",
+                            ErrorCode::ImportDuplicateInFile,
                             format!(
                                 "与本文件第{first}行同校、同名、同出生日期且都没有身份证件号，无法区分：请补填身份证件号，或删去重复的一行"
                             ),
@@ -670,7 +664,7 @@ pub fn import_students(
             return Ok((r, sheet));
         }
         if r.mapping.is_none() {
-            return Err(AppError::invalid("import.empty", "文件中没有表头和数据"));
+            return Err(AppError::invalid(ErrorCode::ImportEmpty, "文件中没有表头和数据"));
         }
         r.flush(conn)?;
         if write {
@@ -691,12 +685,12 @@ pub fn import_students(
         let mut report = r.report;
         let abort = r.mapping.is_none()
             || (!report.errors.is_empty() && !opts.partial)
-            || report.errors.iter().any(|e| e.code == "import.missing_header");
+            || report.errors.iter().any(|e| e.code == ErrorCode::ImportMissingHeader);
         if abort {
             report.imported = 0;
             report.updated = 0;
             kept = Some(report);
-            return Err(AppError::conflict("import.rolled_back", "存在错误，已全部撤销"));
+            return Err(AppError::conflict(ErrorCode::ImportRolledBack, "存在错误，已全部撤销"));
         }
         audit::record(
             conn,
@@ -837,7 +831,7 @@ pub fn export_students(conn: &mut DbConn, caller: &Caller, school: &str, class_i
     let limit = crate::config::registry_rules().export_max_rows;
     if rows.len() > limit {
         return Err(AppError::invalid(
-            "student.export_too_many",
+            ErrorCode::StudentExportTooMany,
             format!("一次最多导出 {limit} 名学生，{} 有 {} 名：请按班级分别导出", org.name, rows.len()),
         ));
     }

@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::domain::calendar::Month;
 use crate::domain::money::Fen;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::flags;
 use crate::ledger::entitlement;
 use crate::web::AppState;
@@ -38,7 +38,7 @@ pub fn launch(
     let (runner, jobs, pool) = (jobs, jobs.clone(), st.pool.clone());
     match input {
         JobInput::Import { ref school, ref filename, ref options } => {
-            let file = bytes.ok_or_else(|| AppError::invalid("file.empty", "请选择要导入的文件"))?;
+            let file = bytes.ok_or_else(|| AppError::invalid(ErrorCode::FileEmpty, "请选择要导入的文件"))?;
             let id = jobs.start(owner, &format!("导入 {filename}"), &input, Some(&file))?;
             let (school, filename, options, job) = (school.clone(), filename.clone(), options.clone(), id.clone());
             runner.run(&id, move || {
@@ -51,7 +51,7 @@ pub fn launch(
             Ok(id)
         }
         JobInput::PrintRosters { ref term } => {
-            let t = Term::parse(term).map_err(|m| AppError::field("term", "term.format", m))?;
+            let t = Term::parse(term).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
             let id = jobs.start(owner, &format!("打印{}受益学生花名册", t.label()), &input, None)?;
             let job = id.clone();
             runner.run(&id, move || {
@@ -68,7 +68,7 @@ pub fn launch(
             Ok(id)
         }
         JobInput::Entitle { ref org, ref month } => {
-            let m = Month::parse(month).map_err(|m| AppError::field("month", "month.format", m))?;
+            let m = Month::parse(month).map_err(|m| AppError::field("month", ErrorCode::MonthFormat, m))?;
             // Refused at once, on the form, rather than as a failed job.
             let named = entitlement::computable(&mut *pool.get()?, &caller, org)?.name;
             let id = jobs.start(owner, &format!("计算{named} {m} 膳食补助"), &input, None)?;
@@ -84,7 +84,7 @@ pub fn launch(
             Ok(id)
         }
         JobInput::Scan { ref org, ref term } => {
-            let t = Term::parse(term).map_err(|m| AppError::field("term", "term.format", m))?;
+            let t = Term::parse(term).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
             let (asked, county) = flags::county_to_refresh(&mut *pool.get()?, &caller, org)?;
             let id = jobs.start(owner, &format!("扫描{} {}疑点", county.name, t.label()), &input, None)?;
             let job = id.clone();

@@ -19,7 +19,7 @@ use super::import::{ImportOptions, ImportReport};
 use crate::db::at_rest::{self, JOB_ERRORS as ERRORS, JOB_FILE as FILE, JOB_INPUT as INPUT};
 use crate::db::schema::jobs;
 use crate::db::{DbConn, Pool};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
 /// What a job was asked to do: enough to do it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ impl JobState {
 /// What a page answers for a job that is not there or not the caller's: both read the same,
 /// so ids reveal nothing.
 pub fn gone() -> AppError {
-    AppError::new(ErrorKind::NotFound, "job.gone", "没有这个任务（任务只对发起人可见）")
+    AppError::new(ErrorKind::NotFound, ErrorCode::JobGone, "没有这个任务（任务只对发起人可见）")
 }
 
 /// How long a running job may go without a heartbeat before it is taken for dead.
@@ -232,7 +232,7 @@ impl Jobs {
         self.expire(conn)?;
         let now = crate::clock::now();
         let input_json = serde_json::to_string(input)
-            .map_err(|e| AppError::internal_msg("job.input", format!("任务参数无法保存: {e}")))?;
+            .map_err(|e| AppError::internal_msg(ErrorCode::JobInput, format!("任务参数无法保存: {e}")))?;
         diesel::insert_into(jobs::table)
             .values((
                 jobs::id.eq(&id),
@@ -445,13 +445,16 @@ impl Jobs {
     pub fn input(&self, id: &str, owner: i64) -> AppResult<(JobInput, Option<Vec<u8>>)> {
         let state = self.get(id, owner)?;
         if !state.restartable {
-            return Err(AppError::conflict("job.not_restartable", "只有中断或失败、且未过保留期的任务可以重新运行"));
+            return Err(AppError::conflict(
+                ErrorCode::JobNotRestartable,
+                "只有中断或失败、且未过保留期的任务可以重新运行",
+            ));
         }
         let conn = &mut self.conn()?;
         let (json, bytes): (String, Option<Vec<u8>>) =
             jobs::table.find(id).select((jobs::input_json, jobs::input_bytes)).first(conn)?;
         let input = serde_json::from_str(&json)
-            .map_err(|e| AppError::internal_msg("job.input", format!("任务参数无法读出: {e}")))?;
+            .map_err(|e| AppError::internal_msg(ErrorCode::JobInput, format!("任务参数无法读出: {e}")))?;
         Ok((input, opened(id, INPUT, bytes)?))
     }
 
@@ -470,7 +473,11 @@ impl Jobs {
 }
 
 fn expired_or_none() -> AppError {
-    AppError::new(ErrorKind::NotFound, "job.expired", "结果文件已过保留期被删除（或本任务没有该文件），请重新操作")
+    AppError::new(
+        ErrorKind::NotFound,
+        ErrorCode::JobExpired,
+        "结果文件已过保留期被删除（或本任务没有该文件），请重新操作",
+    )
 }
 
 /// A running job ends as failed, saying why (a job already ended keeps its end).

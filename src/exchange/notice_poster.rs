@@ -4,7 +4,7 @@
 use qrcode::{Color, QrCode};
 
 use super::pdf::{A4_W, Document, text_width};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::meals::notice::Notice;
 
 /// The QR code's side on paper, millimetres.
@@ -17,7 +17,7 @@ fn centred(p: &mut super::pdf::Page, y: f32, size: f32, text: &str) {
 
 /// The poster: `url` is where the QR code leads (the notice page's full address).
 pub fn poster(n: &Notice, url: &str) -> AppResult<Vec<u8>> {
-    let code = QrCode::new(url.as_bytes()).map_err(|e| AppError::internal_msg("notice.qr", e.to_string()))?;
+    let code = QrCode::new(url.as_bytes()).map_err(|e| AppError::internal_msg(ErrorCode::NoticeQr, e.to_string()))?;
     let width = code.width();
     let colors = code.to_colors();
     let mut doc = Document::new(&format!("{} 营养改善计划公示", n.school_name))?;

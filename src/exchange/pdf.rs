@@ -9,7 +9,7 @@ use printpdf::{
     PdfSaveOptions, Point, Pt, Rect, TextItem,
 };
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 static FONT_BYTES: &[u8] = include_bytes!("../../fonts/NotoSansCJKsc-Regular.otf");
 
@@ -19,7 +19,7 @@ static FONT: LazyLock<Option<ParsedFont>> = LazyLock::new(|| {
 });
 
 fn font() -> AppResult<&'static ParsedFont> {
-    FONT.as_ref().ok_or_else(|| AppError::internal_msg("pdf.font", "内置字体无法加载".into()))
+    FONT.as_ref().ok_or_else(|| AppError::internal_msg(ErrorCode::PdfFont, "内置字体无法加载".into()))
 }
 
 /// The characters of `text` the font cannot draw.

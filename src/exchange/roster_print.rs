@@ -11,7 +11,7 @@ use crate::db::DbConn;
 use crate::domain::roster::RosterLine;
 use crate::domain::term::Term;
 use crate::domain::{codes, mask};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::programme::roster::{self, RosterHead};
 
 /// Which list to print.
@@ -148,7 +148,7 @@ pub fn check_glyphs(head: &RosterHead, lines: &[RosterLine]) -> AppResult<()> {
         return Ok(());
     }
     Err(AppError::invalid(
-        "pdf.missing_glyph",
+        ErrorCode::PdfMissingGlyph,
         format!("内置字体缺少以下字符，无法正确打印（请核对这些信息或手工填写）：{}", problems.join("；")),
     ))
 }
@@ -463,7 +463,7 @@ pub fn render_all(
     let rows = roster::overview(conn, caller, term)?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.roster_id).collect();
     if ids.is_empty() {
-        return Err(AppError::invalid("roster.none", format!("{}还没有学校生成花名册", term.label())));
+        return Err(AppError::invalid(ErrorCode::RosterNone, format!("{}还没有学校生成花名册", term.label())));
     }
     let mut doc = Document::new(&format!("受益学生花名册 {}", term.label()))?;
     let printed = pdf::printed_now();

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::guard::FileKind;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// The sheet the template writes; read first when present.
 pub const STUDENT_SHEET: &str = "学生基本信息";
@@ -67,7 +67,7 @@ fn from_data(d: &Data) -> Cell {
 }
 
 fn unreadable(e: impl std::fmt::Display) -> AppError {
-    AppError::invalid("file.unreadable", format!("无法读取文件内容：{e}"))
+    AppError::invalid(ErrorCode::FileUnreadable, format!("无法读取文件内容：{e}"))
 }
 
 /// Calls `on_row(sheet, row_number_1_based, cells)` for every row, in order. Returns the sheet
@@ -128,7 +128,8 @@ pub(crate) fn parse_in_process(
             let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
             let name = "CSV".to_owned();
             for (i, rec) in rdr.records().enumerate() {
-                let rec = rec.map_err(|e| AppError::invalid("file.csv", format!("CSV第{}行格式有误：{e}", i + 1)))?;
+                let rec =
+                    rec.map_err(|e| AppError::invalid(ErrorCode::FileCsv, format!("CSV第{}行格式有误：{e}", i + 1)))?;
                 let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
                 guard_size(row, rec.len())?;
                 on_row(&name, row, rec.iter().map(|s| Cell::Text(s.to_owned())).collect())?;
@@ -181,7 +182,7 @@ pub(crate) fn parse_in_process(
 }
 
 fn too_big() -> AppError {
-    AppError::invalid("file.too_many_cells", format!("表格超过{MAX_ROWS}行或{MAX_COLUMNS}列的上限，请拆分后导入"))
+    AppError::invalid(ErrorCode::FileTooManyCells, format!("表格超过{MAX_ROWS}行或{MAX_COLUMNS}列的上限，请拆分后导入"))
 }
 
 fn guard_size(row: u32, cols: usize) -> AppResult<()> {
@@ -198,7 +199,7 @@ fn pick_sheet(names: Vec<String>) -> AppResult<String> {
     names
         .into_iter()
         .find(|n| n != LISTS_SHEET)
-        .ok_or_else(|| AppError::invalid("file.no_sheet", format!("文件中没有工作表“{STUDENT_SHEET}”")))
+        .ok_or_else(|| AppError::invalid(ErrorCode::FileNoSheet, format!("文件中没有工作表“{STUDENT_SHEET}”")))
 }
 
 /// Excel column letters for a 0-based index (0 → A, 26 → AA).
@@ -245,7 +246,7 @@ pub struct NamedRow {
 
 impl NamedRow {
     /// A refusal of this row (or of one of its columns, by name), located as a clerk reads it.
-    pub fn error(&self, col: &str, code: &'static str, message: &str) -> crate::error::FieldError {
+    pub fn error(&self, col: &str, code: ErrorCode, message: &str) -> crate::error::FieldError {
         let at = if col.is_empty() {
             format!("工作表“{}”第{}行", self.sheet, self.row)
         } else {
@@ -261,7 +262,7 @@ impl NamedRow {
 
 /// Reads a table whose first row names its columns, in any order; blank rows are skipped. A
 /// required column that is missing is named in the error with what the header should hold.
-pub fn read_named(bytes: &[u8], filename: &str, code: &'static str, columns: &[Column]) -> AppResult<Vec<NamedRow>> {
+pub fn read_named(bytes: &[u8], filename: &str, code: ErrorCode, columns: &[Column]) -> AppResult<Vec<NamedRow>> {
     let kind = super::guard::check(bytes, filename)?;
     let mut index: Option<Vec<Option<usize>>> = None;
     let mut rows = Vec::new();
@@ -339,10 +340,10 @@ mod tests {
             row
         };
         let e = read_rows_prepared(&numbered_csv(100_000), FileKind::Csv, prepare, |row| {
-            if row == 10 { Err(AppError::invalid("test.stop", "第10行")) } else { Ok(()) }
+            if row == 10 { Err(AppError::invalid(ErrorCode::ImportStopped, "第10行")) } else { Ok(()) }
         })
         .unwrap_err();
-        assert_eq!(e.code, "test.stop");
+        assert_eq!(e.code, ErrorCode::ImportStopped);
         // The reader may run ahead by what the channel holds, not through the whole file.
         assert!(prepared.load(std::sync::atomic::Ordering::Relaxed) < 10 + AHEAD + 2);
     }
@@ -362,7 +363,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!((e.code, rows), ("file.too_many_cells", 2));
+        assert_eq!((e.code, rows), (ErrorCode::FileTooManyCells, 2));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::db::DbConn;
 use crate::db::schema::{classes, orgs, students};
 use crate::domain::role::Permission;
 use crate::domain::student::{FIELDS, GROUP_TITLES, StudentRecord};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::registry::model::StudentRow;
 
 const MARGIN: f32 = 15.0;
@@ -40,7 +40,7 @@ pub fn class_forms(conn: &mut DbConn, caller: &Caller, class_id: i64) -> AppResu
     // In number order (sorted here: the numbers are sealed in the database).
     rows.sort_by(|a, b| a.student_no.cmp(&b.student_no));
     if rows.is_empty() {
-        return Err(AppError::invalid("pdf.empty_class", "该班级没有在校学生，无需打印"));
+        return Err(AppError::invalid(ErrorCode::PdfEmptyClass, "该班级没有在校学生，无需打印"));
     }
     let records: Vec<(String, StudentRecord)> = rows.iter().map(|r| (r.student_no.clone(), r.record())).collect();
     check_glyphs(&records)?;
@@ -76,7 +76,7 @@ fn check_glyphs(records: &[(String, StudentRecord)]) -> AppResult<()> {
         return Ok(());
     }
     Err(AppError::invalid(
-        "pdf.missing_glyph",
+        ErrorCode::PdfMissingGlyph,
         format!("内置字体缺少以下字符，无法正确打印（请手工填写这些栏目）：{}", problems.join("；")),
     ))
 }

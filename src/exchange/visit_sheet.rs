@@ -5,7 +5,7 @@
 //! the findings the visit opened with their rectification.
 
 use super::pdf::{self, A4_W, Document, Page};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::findings::FindingView;
 use crate::inspection::sample::{Child, PlanView, VisitView};
 use crate::inspection::visits::{RECOUNT_GAP, recount_gap};
@@ -200,7 +200,7 @@ fn printable(visit: &VisitView, findings: &[FindingView]) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::invalid(
-            "pdf.glyph",
+            ErrorCode::PdfGlyph,
             format!("内置字体缺少字符：{}，请联系管理员", missing.iter().collect::<String>()),
         ))
     }
@@ -216,7 +216,7 @@ pub fn report(plan: &PlanView, visit_id: i64, findings: &[FindingView]) -> AppRe
     let visit = plan.visits.iter().find(|v| v.id == visit_id).ok_or_else(AppError::not_found)?;
     let Some(on) = visit.visited_on else {
         return Err(AppError::conflict(
-            "visit.not_recorded",
+            ErrorCode::VisitNotRecorded,
             format!("{}尚未记录现场核查，还没有报告", visit.school_name),
         ));
     };

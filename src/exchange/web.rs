@@ -11,7 +11,7 @@ use super::import::{self, ImportOptions, RowError};
 use super::jobs::{JobInput, JobState, Jobs};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Checked, FileReply, Reply};
 use crate::web::strict::ApiQuery;
 use crate::web::{AppState, Layout, PDF, PageResult, XLSX, blocking, download, see_other, upload};
@@ -89,7 +89,7 @@ pub async fn import_submit(
         None => (String::new(), Vec::new()),
     };
     if file.is_empty() {
-        return Err(AppError::invalid("file.empty", "请选择要导入的文件").into());
+        return Err(AppError::invalid(ErrorCode::FileEmpty, "请选择要导入的文件").into());
     }
     let opts = ImportOptions {
         dry_run: mode == "dry_run",

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::guard::{FileKind, MAX_UPLOAD};
 use super::sheet::{self, Cell};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Address space of a child: a streamed 200,000-row sheet needs under 100 MB, a full .xls
 /// sheet (read as one rectangle) about 400 MB.
@@ -51,7 +51,7 @@ enum Frame {
         peak_rss_mb: u64,
     },
     Failed {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     /// A PDF read: its pages, and for each page the JPEG a scanner put on it (if one).
@@ -142,19 +142,17 @@ impl Drop for Ticket {
 
 fn refused(message: &str) -> AppError {
     AppError::invalid(
-        "file.unparseable",
+        ErrorCode::FileUnparseable,
         format!("文件无法安全解析，已拒绝：{message}。请用Excel打开后另存为.xlsx再导入"),
     )
 }
 
 /// The stable codes a child may report; anything else is reported as unreadable.
-fn known_code(code: &str) -> &'static str {
+fn known_code(code: ErrorCode) -> ErrorCode {
+    use ErrorCode::*;
     match code {
-        "file.too_many_cells" => "file.too_many_cells",
-        "file.no_sheet" => "file.no_sheet",
-        "file.too_large" => "file.too_large",
-        "file.pdf_unreadable" => "file.pdf_unreadable",
-        _ => "file.unreadable",
+        FileTooManyCells | FileNoSheet | FileTooLarge | FilePdfUnreadable => code,
+        _ => FileUnreadable,
     }
 }
 
@@ -195,9 +193,9 @@ pub fn read_pdf(bytes: &[u8]) -> AppResult<PdfPages> {
         _ => Err(AppError::internal(anyhow::anyhow!("parse worker answered out of turn"))),
     })
     .map_err(|e| {
-        if e.code == "file.unparseable" {
+        if e.code == ErrorCode::FileUnparseable {
             AppError::invalid(
-                "file.pdf_unreadable",
+                ErrorCode::FilePdfUnreadable,
                 "PDF文件无法读取（可能已损坏、加密或不是标准PDF），请重新扫描或另存后上传",
             )
         } else {
@@ -325,7 +323,7 @@ fn frames<T>(
                 return Err(AppError::internal(anyhow::anyhow!("parse worker speaks another protocol")));
             }
             Some(_) if !greeted => return Err(AppError::internal(anyhow::anyhow!("parse worker did not greet"))),
-            Some(Frame::Failed { code, message }) => return Err(AppError::invalid(known_code(&code), message)),
+            Some(Frame::Failed { code, message }) => return Err(AppError::invalid(known_code(code), message)),
             Some(frame) => {
                 if let Some(answer) = on_frame(frame)? {
                     return Ok(Some(answer));
@@ -367,7 +365,7 @@ pub fn serve(job: Job) -> std::io::Result<()> {
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
     write_frame(&mut out, &Frame::Hello(PROTOCOL))?;
     if bytes.len() > MAX_UPLOAD {
-        let failed = Frame::Failed { code: "file.too_large".into(), message: "文件超过上传上限".into() };
+        let failed = Frame::Failed { code: ErrorCode::FileTooLarge, message: "文件超过上传上限".into() };
         write_frame(&mut out, &failed)?;
         return out.flush();
     }
@@ -376,7 +374,7 @@ pub fn serve(job: Job) -> std::io::Result<()> {
         Job::Pdf => {
             let frame = match pdf_pages(&bytes) {
                 Ok(pages) => Frame::Pdf(pages),
-                Err(message) => Frame::Failed { code: "file.pdf_unreadable".into(), message },
+                Err(message) => Frame::Failed { code: ErrorCode::FilePdfUnreadable, message },
             };
             write_frame(&mut out, &frame)?;
             return out.flush();
@@ -390,7 +388,7 @@ pub fn serve(job: Job) -> std::io::Result<()> {
             let rows = std::mem::replace(&mut block, Vec::with_capacity(BLOCK));
             if let Err(e) = write_frame(&mut out, &Frame::Rows { sheet: sheet.to_owned(), rows }) {
                 broken = Some(e);
-                return Err(AppError::invalid("import.stopped", "导入已中止"));
+                return Err(AppError::invalid(ErrorCode::ImportStopped, "导入已中止"));
             }
         }
         Ok(())
@@ -405,7 +403,7 @@ pub fn serve(job: Job) -> std::io::Result<()> {
             }
             write_frame(&mut out, &Frame::Done { sheet, peak_rss_mb: crate::bench::peak_rss_mb() })?;
         }
-        Err(e) => write_frame(&mut out, &Frame::Failed { code: e.code.into(), message: e.message })?,
+        Err(e) => write_frame(&mut out, &Frame::Failed { code: e.code, message: e.message })?,
     }
     out.flush()
 }

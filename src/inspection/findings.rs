@@ -21,7 +21,7 @@ use crate::domain::finding::{Status, Step};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::registry::changes::{Upload, store_evidence};
@@ -95,7 +95,7 @@ fn rule_of(s: &str) -> AppResult<String> {
         return Ok("complaint".into());
     }
     Rule::parse(s).map(|r| r.code().to_owned()).ok_or_else(|| {
-        AppError::field("rule", "anomaly.rule", format!("没有规则“{s}”：规则编号为 A01 至 {}", Rule::LAST))
+        AppError::field("rule", ErrorCode::AnomalyRule, format!("没有规则“{s}”：规则编号为 A01 至 {}", Rule::LAST))
     })
 }
 
@@ -111,13 +111,13 @@ fn rule_title(code: &str) -> &'static str {
 pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Upload]) -> AppResult<i64> {
     caller.require(conn, Permission::Inspect, "finding_record")?;
     if f.school.trim().is_empty() {
-        return Err(AppError::field("school", "finding.school", "请填写被查学校（学校标识码）"));
+        return Err(AppError::field("school", ErrorCode::FindingSchool, "请填写被查学校（学校标识码）"));
     }
     let school = org_in_scope(conn, caller.scope(), f.school.trim())?;
     if school.kind != OrgKind::School {
-        return Err(AppError::field("school", "finding.school", "问题须落实到一所学校"));
+        return Err(AppError::field("school", ErrorCode::FindingSchool, "问题须落实到一所学校"));
     }
-    let term = Term::parse(f.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let term = Term::parse(f.term.trim()).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
     let rule = rule_of(&f.rule)?;
     let severity = if f.severity.trim().is_empty() {
         Rule::parse(&rule).map_or(Severity::Warn, |r| r.info().severity)
@@ -125,21 +125,25 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
         Severity::parse(&f.severity).ok_or_else(|| {
             AppError::field(
                 "severity",
-                "anomaly.severity",
+                ErrorCode::AnomalySeverity,
                 format!("严重程度“{}”应为 提示、预警 或 拒付", f.severity.trim()),
             )
         })?
     };
     let description: String = f.description.trim().chars().take(2000).collect();
     if description.is_empty() {
-        return Err(AppError::field("description", "finding.description", "请写明发现的问题"));
+        return Err(AppError::field("description", ErrorCode::FindingDescription, "请写明发现的问题"));
     }
     let amount = match f.amount.trim() {
         "" => None,
-        a => Some(Fen::parse_yuan(a).map_err(|m| AppError::field("amount", "finding.amount", m))?),
+        a => Some(Fen::parse_yuan(a).map_err(|m| AppError::field("amount", ErrorCode::FindingAmount, m))?),
     };
     if evidence.is_empty() && f.complaint_id.is_none() {
-        return Err(AppError::field("evidence", "finding.evidence", "问题须附证据（照片、扫描件，JPG、PNG或PDF）"));
+        return Err(AppError::field(
+            "evidence",
+            ErrorCode::FindingEvidence,
+            "问题须附证据（照片、扫描件，JPG、PNG或PDF）",
+        ));
     }
     // A flag or visit it comes from must be the same school's.
     if let Some(flag) = f.flag_id {
@@ -148,14 +152,14 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
             .select((anomaly_flags::org_id, anomaly_flags::state))
             .first(conn)
             .optional()?
-            .ok_or_else(|| AppError::field("flag_id", "finding.flag", format!("没有编号为{flag}的预警")))?;
+            .ok_or_else(|| AppError::field("flag_id", ErrorCode::FindingFlag, format!("没有编号为{flag}的预警")))?;
         if org != school.id {
-            return Err(AppError::field("flag_id", "finding.flag", "该预警不是这所学校的"));
+            return Err(AppError::field("flag_id", ErrorCode::FindingFlag, "该预警不是这所学校的"));
         }
         FlagState::parse(&state)
             .unwrap_or(FlagState::Open)
             .after(FlagAction::Find)
-            .map_err(|m| AppError::conflict("flag.state", m))?;
+            .map_err(|m| AppError::conflict(ErrorCode::FlagState, m))?;
     }
     if let Some(visit) = f.visit_id {
         let org: Option<i64> = inspection_visits::table
@@ -166,7 +170,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
             .first(conn)
             .optional()?;
         if org != Some(school.id) {
-            return Err(AppError::field("visit_id", "finding.visit", "该核查记录不是这所学校本学期的"));
+            return Err(AppError::field("visit_id", ErrorCode::FindingVisit, "该核查记录不是这所学校本学期的"));
         }
     }
     write_tx(conn, |conn| {
@@ -405,11 +409,13 @@ pub fn steps_for(caller: &Caller, f: &FindingView) -> Vec<(&'static str, &'stati
 /// One step on a finding by the role it belongs to, audited and kept in its history.
 pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> AppResult<FindingView> {
     let step = Step::parse(form.step.trim())
-        .ok_or_else(|| AppError::field("step", "finding.step", format!("没有操作“{}”", form.step.trim())))?;
+        .ok_or_else(|| AppError::field("step", ErrorCode::FindingStep, format!("没有操作“{}”", form.step.trim())))?;
     caller.require(conn, permission(step), "finding_step")?;
     let (f, _) = get(conn, caller, id)?;
-    let next =
-        f.status.after(step, f.recorded_by == caller.username).map_err(|m| AppError::conflict("finding.status", m))?;
+    let next = f
+        .status
+        .after(step, f.recorded_by == caller.username)
+        .map_err(|m| AppError::conflict(ErrorCode::FindingStatus, m))?;
     let text: String = form.text.trim().chars().take(2000).collect();
     if text.is_empty() && matches!(step, Step::Rectify | Step::Answer | Step::Return) {
         let what = match step {
@@ -417,18 +423,18 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
             Step::Answer => "整改情况",
             _ => "退回理由",
         };
-        return Err(AppError::field("text", "finding.text", format!("请填写{what}")));
+        return Err(AppError::field("text", ErrorCode::FindingText, format!("请填写{what}")));
     }
     let deadline = if step == Step::Rectify {
         let d: NaiveDate = form.deadline.trim().parse().map_err(|_| {
             AppError::field(
                 "deadline",
-                "finding.deadline",
+                ErrorCode::FindingDeadline,
                 format!("整改期限“{}”应为日期，如2026-12-31", form.deadline.trim()),
             )
         })?;
         if d < today() {
-            return Err(AppError::field("deadline", "finding.deadline", format!("整改期限{d}早于今天")));
+            return Err(AppError::field("deadline", ErrorCode::FindingDeadline, format!("整改期限{d}早于今天")));
         }
         Some(d)
     } else {
@@ -457,7 +463,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
             Step::Return => diesel::update(q).set(findings::status.eq(next.as_str())).execute(conn)?,
         };
         if changed == 0 {
-            return Err(AppError::conflict("finding.changed", "该问题刚被他人处理，请刷新后再试"));
+            return Err(AppError::conflict(ErrorCode::FindingChanged, "该问题刚被他人处理，请刷新后再试"));
         }
         let note = match deadline {
             Some(d) if step == Step::Rectify => format!("{text}（期限{d}）"),
@@ -501,7 +507,7 @@ impl Link {
             "status" => Ok(Link::Status),
             other => Err(AppError::field(
                 "kind",
-                "finding.link_kind",
+                ErrorCode::FindingLinkKind,
                 format!("关联类型“{other}”应为 ledger（追回入账）、change（关键信息变更）或 status（学籍异动）"),
             )),
         }
@@ -520,11 +526,9 @@ impl Link {
 pub fn link(conn: &mut DbConn, caller: &Caller, id: i64, form: &LinkForm) -> AppResult<FindingView> {
     caller.require(conn, Permission::Inspect, "finding_link")?;
     let kind = Link::parse(&form.kind)?;
-    let target: i64 = form
-        .target
-        .trim()
-        .parse()
-        .map_err(|_| AppError::field("target", "finding.link", format!("编号“{}”应为整数", form.target.trim())))?;
+    let target: i64 = form.target.trim().parse().map_err(|_| {
+        AppError::field("target", ErrorCode::FindingLink, format!("编号“{}”应为整数", form.target.trim()))
+    })?;
     write_tx(conn, |conn| attach(conn, caller, id, kind, target))?;
     get(conn, caller, id).map(|(f, _)| f)
 }
@@ -536,7 +540,7 @@ pub fn attach(conn: &mut DbConn, caller: &Caller, id: i64, kind: Link, target: i
     let (f, _) = get(conn, caller, id)?;
     let school: i64 = orgs::table.filter(orgs::code.eq(&f.school)).select(orgs::id).first(conn)?;
     let mismatch =
-        || AppError::field("target", "finding.link", format!("编号{target}不存在，或与{}无关", f.school_name));
+        || AppError::field("target", ErrorCode::FindingLink, format!("编号{target}不存在，或与{}无关", f.school_name));
     let ours = match kind {
         Link::Ledger => {
             let (for_school, from, to): (Option<i64>, Option<i64>, Option<i64>) = ledger_requests::table
@@ -602,13 +606,13 @@ pub fn may_recover(caller: &Caller, f: &FindingView, open: bool) -> AppResult<()
     if !caller.org_kind.is_county_or_above() {
         return Err(AppError::field(
             "to",
-            "ledger.not_below",
+            ErrorCode::LedgerNotBelow,
             format!("只能由上级追回：“{}”不是“{}”的上级单位", caller.org_name, f.school_name),
         ));
     }
     if !open {
         let r = f.ledger_request_id.unwrap_or_default();
-        return Err(AppError::conflict("finding.recovered", format!("该问题已关联追回入账申请 {r}")));
+        return Err(AppError::conflict(ErrorCode::FindingRecovered, format!("该问题已关联追回入账申请 {r}")));
     }
     Ok(())
 }
@@ -620,7 +624,10 @@ pub fn may_correct(caller: &Caller, f: &FindingView) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if f.status == Status::Verified {
-        return Err(AppError::conflict("finding.verified", format!("督查问题{}已核销，不能再据此更正学籍", f.id)));
+        return Err(AppError::conflict(
+            ErrorCode::FindingVerified,
+            format!("督查问题{}已核销，不能再据此更正学籍", f.id),
+        ));
     }
     Ok(())
 }
@@ -693,7 +700,7 @@ pub fn recover(
     may_recover(caller, &f, replay || recovery_open(conn, &f)?)?;
     let amount = match (form.amount.trim(), &f.amount) {
         ("", Some(a)) => a.clone(),
-        ("", None) => return Err(AppError::field("amount", "ledger.amount", "请填写追回金额")),
+        ("", None) => return Err(AppError::field("amount", ErrorCode::LedgerAmount, "请填写追回金额")),
         (a, _) => a.to_owned(),
     };
     let memo = format!("追回：督查问题{id} {}", form.memo.trim());
@@ -729,7 +736,11 @@ pub fn student_of(conn: &mut DbConn, caller: &Caller, id: i64, student_no: &str)
         .first(conn)
         .optional()?
         .ok_or_else(|| {
-            AppError::field("student_no", "finding.student", format!("{}没有学籍号为“{no}”的学生", f.school_name))
+            AppError::field(
+                "student_no",
+                ErrorCode::FindingStudent,
+                format!("{}没有学籍号为“{no}”的学生", f.school_name),
+            )
         })
 }
 

@@ -23,7 +23,7 @@ use crate::domain::calendar::{Month, Span};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
@@ -46,8 +46,9 @@ pub fn county_to_refresh(conn: &mut DbConn, caller: &Caller, org: &str) -> AppRe
     caller.require(conn, Permission::ViewAnomalies, "anomaly_refresh")?;
     let org = org_in_scope(conn, caller.scope(), org)?;
     let code = crate::registry::service::county_of(&org.path);
-    let county = org_in_scope(conn, caller.scope(), &code)
-        .map_err(|_| AppError::field("org", "anomaly.refresh_level", "重新扫描按县进行，由县级或以上用户发起"))?;
+    let county = org_in_scope(conn, caller.scope(), &code).map_err(|_| {
+        AppError::field("org", ErrorCode::AnomalyRefreshLevel, "重新扫描按县进行，由县级或以上用户发起")
+    })?;
     Ok((org.code, county))
 }
 
@@ -55,7 +56,7 @@ pub fn county_to_refresh(conn: &mut DbConn, caller: &Caller, org: &str) -> AppRe
 /// the system's act, whoever asked for it, and it reads every rule's data).
 pub fn refresh(conn: &mut DbConn, county: &Org, term: Term) -> AppResult<Refreshed> {
     let system = Caller::cli(conn)?;
-    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid("period.format", m))?;
+    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
     let found = scan::scan(conn, &system, &county.code, &span, &[])?;
     let ran: Vec<&str> = found.rules.clone();
     let term_key = term.to_string();
@@ -411,7 +412,7 @@ pub fn may_act(caller: &Caller, flag: &StoredFlag, action: FlagAction) -> AppRes
     if matches!(action, FlagAction::Accept | FlagAction::Reject) && !caller.org_kind.is_county_or_above() {
         return Err(AppError::forbidden());
     }
-    flag.state.after(action).map_err(|m| AppError::conflict("flag.state", m))?;
+    flag.state.after(action).map_err(|m| AppError::conflict(ErrorCode::FlagState, m))?;
     Ok(())
 }
 
@@ -433,15 +434,15 @@ pub fn actions(caller: &Caller, flag: &StoredFlag) -> Vec<FlagAction> {
 /// reason it needs; audited and kept in the flag's history.
 pub fn act(conn: &mut DbConn, caller: &Caller, id: i64, action: &str, note: &str) -> AppResult<StoredFlag> {
     let action = FlagAction::parse(action)
-        .ok_or_else(|| AppError::field("action", "flag.action", format!("没有操作“{action}”")))?;
+        .ok_or_else(|| AppError::field("action", ErrorCode::FlagAction, format!("没有操作“{action}”")))?;
     caller.require(conn, permission(action), "anomaly_flag_act")?;
     let (flag, _) = get(conn, caller, id)?;
     may_act(caller, &flag, action)?;
     let note: String = note.trim().chars().take(500).collect();
     if action.needs_note() && note.is_empty() {
-        return Err(AppError::field("note", "flag.note", format!("{}须写明理由", action.label())));
+        return Err(AppError::field("note", ErrorCode::FlagNote, format!("{}须写明理由", action.label())));
     }
-    let next = flag.state.after(action).map_err(|m| AppError::conflict("flag.state", m))?;
+    let next = flag.state.after(action).map_err(|m| AppError::conflict(ErrorCode::FlagState, m))?;
     write_tx(conn, |conn| {
         let changed = diesel::update(
             anomaly_flags::table.filter(anomaly_flags::id.eq(id)).filter(anomaly_flags::state.eq(flag.state.as_str())),
@@ -449,7 +450,7 @@ pub fn act(conn: &mut DbConn, caller: &Caller, id: i64, action: &str, note: &str
         .set(anomaly_flags::state.eq(next.as_str()))
         .execute(conn)?;
         if changed == 0 {
-            return Err(AppError::conflict("flag.changed", "该预警刚被他人处理，请刷新后再试"));
+            return Err(AppError::conflict(ErrorCode::FlagChanged, "该预警刚被他人处理，请刷新后再试"));
         }
         event(conn, id, &caller.username, Some(flag.state), next, &note)?;
         audit::record(

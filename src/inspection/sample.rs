@@ -19,7 +19,7 @@ use crate::domain::calendar::Span;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::sampling::{self, Candidate, Drawn, Method};
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::registry::timeline;
@@ -61,18 +61,18 @@ impl AskForm {
     pub fn parse(&self) -> AppResult<Ask> {
         let count = |field: &str, label: &str, v: &str| -> AppResult<usize> {
             v.trim().parse::<usize>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
-                AppError::field(field, "sample.count", format!("{label}“{}”应为1至10000之间的整数", v.trim()))
+                AppError::field(field, ErrorCode::SampleCount, format!("{label}“{}”应为1至10000之间的整数", v.trim()))
             })
         };
         Ok(Ask {
             org: self.org.trim().to_owned(),
-            term: Term::parse(self.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?,
+            term: Term::parse(self.term.trim()).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?,
             schools: count("schools", "抽取学校数", &self.schools)?,
             students: count("students", "每校抽取学生数", &self.students)?,
             method: if self.method.trim().is_empty() {
                 Method::Mixed
             } else {
-                Method::parse(&self.method).map_err(|m| AppError::field("method", "sample.method", m))?
+                Method::parse(&self.method).map_err(|m| AppError::field("method", ErrorCode::SampleMethod, m))?
             },
             risk_share: if self.risk_share.trim().is_empty() {
                 60
@@ -80,12 +80,12 @@ impl AskForm {
                 self.risk_share.trim().parse::<u32>().ok().filter(|p| *p <= 100).ok_or_else(|| {
                     AppError::field(
                         "risk_share",
-                        "sample.share",
+                        ErrorCode::SampleShare,
                         format!("按风险抽取比例“{}”应为0至100", self.risk_share.trim()),
                     )
                 })?
             },
-            seed: sampling::parse_seed(&self.seed).map_err(|m| AppError::field("seed", "sample.seed", m))?,
+            seed: sampling::parse_seed(&self.seed).map_err(|m| AppError::field("seed", ErrorCode::SampleSeed, m))?,
         })
     }
 }
@@ -116,7 +116,7 @@ impl Sample {
 
 /// The day whose children are the population: today, inside the term.
 fn population_day(term: Term) -> AppResult<NaiveDate> {
-    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid("period.format", m))?;
+    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
     Ok(crate::clock::today().clamp(span.first_day(), span.last_day()))
 }
 
@@ -125,7 +125,7 @@ fn population(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(Org, 
     caller.require(conn, Permission::Inspect, "inspection_sample")?;
     let county = org_in_scope(conn, caller.scope(), &ask.org)?;
     if county.kind != OrgKind::County {
-        return Err(AppError::field("org", "sample.level", "抽查按县进行：请选择一个县"));
+        return Err(AppError::field("org", ErrorCode::SampleLevel, "抽查按县进行：请选择一个县"));
     }
     let (_, ranked) = risk::ranked(conn, caller, &county.code, ask.term)?;
     let codes: Vec<String> = ranked.iter().map(|r| r.school.clone()).collect();
@@ -182,7 +182,7 @@ pub fn draw(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<Sample> 
 fn draw_from(county: &Org, pop: &[(Org, Candidate)], ask: &Ask) -> AppResult<Sample> {
     let candidates: Vec<Candidate> = pop.iter().map(|(_, c)| c.clone()).collect();
     let schools = sampling::draw(&candidates, ask.schools, ask.students, ask.method, ask.risk_share, ask.seed)
-        .map_err(|m| AppError::field("schools", "sample.size", m))?;
+        .map_err(|m| AppError::field("schools", ErrorCode::SampleSize, m))?;
     Ok(Sample {
         seed: ask.seed,
         method: ask.method,

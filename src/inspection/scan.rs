@@ -23,7 +23,7 @@ use crate::domain::calendar::{DaySet, Month, Span};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::domain::timeline::Timeline;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::calendar::Calendars;
@@ -351,5 +351,5 @@ pub(super) fn students_by_id(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMa
 
 /// The rules to run, from a list like `A01,A09` (empty: all); an unknown code is refused.
 pub fn rules_from(list: &str) -> AppResult<Vec<Rule>> {
-    Rule::parse_list(list).map_err(|m| AppError::field("rules", "anomaly.rule", m))
+    Rule::parse_list(list).map_err(|m| AppError::field("rules", ErrorCode::AnomalyRule, m))
 }

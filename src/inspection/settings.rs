@@ -14,7 +14,7 @@ use crate::db::schema::{anomaly_settings, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::{Rule, Severity};
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::ancestor_paths;
 use crate::org::service::org_in_scope;
 
@@ -166,7 +166,7 @@ pub fn may_set(caller: &Caller) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if !matches!(caller.org_kind, OrgKind::Province | OrgKind::County) {
-        return Err(AppError::field("org", "anomaly.level", "规则阈值由省或县设置，严重程度由省设置"));
+        return Err(AppError::field("org", ErrorCode::AnomalyLevel, "规则阈值由省或县设置，严重程度由省设置"));
     }
     Ok(())
 }
@@ -176,34 +176,42 @@ pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Set
     may_set(caller)?;
     let org = org_in_scope(conn, caller.scope(), &caller.org_code)?;
     let rule = Rule::parse(&change.rule).ok_or_else(|| {
-        AppError::field("rule", "anomaly.rule", format!("没有规则“{}”：规则编号为 A01 至 {}", change.rule, Rule::LAST))
+        AppError::field(
+            "rule",
+            ErrorCode::AnomalyRule,
+            format!("没有规则“{}”：规则编号为 A01 至 {}", change.rule, Rule::LAST),
+        )
     })?;
     let threshold = match change.threshold.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(t) => {
             let spec = rule.threshold().ok_or_else(|| {
-                AppError::field("threshold", "anomaly.no_threshold", format!("规则{}没有可设置的阈值", rule.code()))
+                AppError::field(
+                    "threshold",
+                    ErrorCode::AnomalyNoThreshold,
+                    format!("规则{}没有可设置的阈值", rule.code()),
+                )
             })?;
-            Some(spec.parse(rule, t).map_err(|m| AppError::field("threshold", "anomaly.threshold", m))?)
+            Some(spec.parse(rule, t).map_err(|m| AppError::field("threshold", ErrorCode::AnomalyThreshold, m))?)
         }
     };
     let severity = match change.severity.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
         Some(s) => {
             if org.kind != OrgKind::Province {
-                return Err(AppError::field("severity", "anomaly.severity_level", "规则的严重程度由省级设置"));
+                return Err(AppError::field("severity", ErrorCode::AnomalySeverityLevel, "规则的严重程度由省级设置"));
             }
             Some(Severity::parse(s).ok_or_else(|| {
-                AppError::field("severity", "anomaly.severity", format!("严重程度“{s}”应为 提示、预警 或 拒付"))
+                AppError::field("severity", ErrorCode::AnomalySeverity, format!("严重程度“{s}”应为 提示、预警 或 拒付"))
             })?)
         }
     };
     if threshold.is_none() && severity.is_none() {
-        return Err(AppError::field("threshold", "anomaly.nothing", "请填写阈值或选择严重程度"));
+        return Err(AppError::field("threshold", ErrorCode::AnomalyNothing, "请填写阈值或选择严重程度"));
     }
     let note: String = change.note.trim().chars().take(200).collect();
     if note.is_empty() {
-        return Err(AppError::field("note", "anomaly.reason", "调整规则须注明依据"));
+        return Err(AppError::field("note", ErrorCode::AnomalyReason, "调整规则须注明依据"));
     }
     let at = now();
     let threshold = threshold.map(|t| t.normalize().to_string());

@@ -14,7 +14,7 @@ use crate::db::schema::{
 };
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
@@ -78,7 +78,7 @@ pub fn trail(conn: &mut DbConn, caller: &Caller, q: &TrailQuery) -> AppResult<(O
         code => {
             let org = org_in_scope(conn, caller.scope(), code)?;
             if org.kind != OrgKind::School {
-                return Err(AppError::field("school", "trail.school", format!("“{code}”不是学校标识码")));
+                return Err(AppError::field("school", ErrorCode::TrailSchool, format!("“{code}”不是学校标识码")));
             }
             Some(org)
         }

@@ -16,7 +16,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::Severity;
 use crate::domain::finding::Status;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// A gap this large (percent of the inspector's count) between the school's count and the
 /// recount is a finding.
@@ -97,27 +97,26 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
         .optional()?
         .ok_or_else(AppError::not_found)?;
     if status != "planned" {
-        return Err(AppError::conflict("visit.recorded", "该校的现场核查已记录"));
+        return Err(AppError::conflict(ErrorCode::VisitRecorded, "该校的现场核查已记录"));
     }
     let day: NaiveDate = form.visited_on.trim().parse().map_err(|_| {
         AppError::field(
             "visited_on",
-            "visit.date",
+            ErrorCode::VisitDate,
             format!("核查日期“{}”应为日期，如2026-12-03", form.visited_on.trim()),
         )
     })?;
     if day > today() {
-        return Err(AppError::field("visited_on", "visit.date", format!("核查日期{day}晚于今天")));
+        return Err(AppError::field("visited_on", ErrorCode::VisitDate, format!("核查日期{day}晚于今天")));
     }
-    let count =
-        |field: &str, label: &str, v: &str| -> AppResult<Option<i32>> {
-            match v.trim() {
-                "" => Ok(None),
-                t => t.parse::<i32>().ok().filter(|n| (0..=100_000).contains(n)).map(Some).ok_or_else(|| {
-                    AppError::field(field, "visit.count", format!("{label}“{t}”应为0至100000之间的整数"))
-                }),
-            }
-        };
+    let count = |field: &str, label: &str, v: &str| -> AppResult<Option<i32>> {
+        match v.trim() {
+            "" => Ok(None),
+            t => t.parse::<i32>().ok().filter(|n| (0..=100_000).contains(n)).map(Some).ok_or_else(|| {
+                AppError::field(field, ErrorCode::VisitCount, format!("{label}“{t}”应为0至100000之间的整数"))
+            }),
+        }
+    };
     let meals_school = count("meals_school", "学校自报就餐人数", &form.meals_school)?;
     let meals_counted = count("meals_counted", "现场清点人数", &form.meals_counted)?;
     let note: String = form.note.trim().chars().take(2000).collect();

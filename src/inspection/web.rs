@@ -23,12 +23,12 @@ use crate::domain::anomaly::{FlagState, Rule, RuleInfo, Severity};
 use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::jobs::Jobs;
 use crate::registry::changes::{MAX_EVIDENCE, Upload};
 use crate::web::api_doc::{Body, Created, FileReply, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, Pager, html_page, see_other};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct Query {
@@ -54,7 +54,7 @@ impl Query {
     fn parse(&self, caller: &Caller) -> AppResult<(String, Span, Vec<Rule>)> {
         let p = self.period.trim();
         let p = if p.is_empty() { Term::of_day(crate::clock::today()).to_string() } else { p.to_owned() };
-        let span = Span::parse(&p).map_err(|m| AppError::field("period", "period.format", m))?;
+        let span = Span::parse(&p).map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?;
         Ok((org_or_own(&self.org, caller), span, scan::rules_from(&self.rules)?))
     }
 }
@@ -112,7 +112,7 @@ impl FlagsQuery {
         if t.is_empty() {
             return Ok(Term::of_day(crate::clock::today()));
         }
-        Term::parse(t).map_err(|m| AppError::field("term", "term.format", m))
+        Term::parse(t).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
     }
 
     fn pending_only(&self) -> bool {
@@ -209,7 +209,7 @@ pub async fn refresh_form(
     f: CsrfForm<RefreshBody>,
 ) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let term = Term::parse(form.term.trim()).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
     let org = org_or_own(&form.org, &user);
     let input = crate::exchange::jobs::JobInput::Scan { org, term: term.to_string() };
     let job = crate::exchange::job_runs::start(st, jobs, user, input, None).await?;
@@ -221,7 +221,7 @@ pub async fn refresh_api(
     ApiUser(caller): ApiUser,
     body: ApiJson<RefreshBody>,
 ) -> AppResult<Reply<impl Body>> {
-    let term = Term::parse(body.term.trim()).map_err(|m| AppError::field("term", "term.format", m))?;
+    let term = Term::parse(body.term.trim()).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
     let org = org_or_own(&body.org, &caller);
     let (org, done) = st.run(move |conn| refresh_for(conn, &caller, &org, term)).await?;
     Ok(Reply(Refresh { org, term: term.to_string(), result: done }))
@@ -587,7 +587,7 @@ async fn report_pdf(st: &AppState, caller: Caller, id: i64, visit: i64) -> AppRe
     let (name, bytes) = st
         .run(move |conn| {
             let plan = sample::get(conn, &caller, id, false)?;
-            let term = Term::parse(&plan.term).map_err(|m| AppError::invalid("term.format", m))?;
+            let term = Term::parse(&plan.term).map_err(|m| AppError::invalid(ErrorCode::TermFormat, m))?;
             let (_, list) = findings::list(conn, &caller, &plan.county, term)?;
             let opened: Vec<FindingView> = list.into_iter().filter(|f| f.visit_id == Some(visit)).collect();
             crate::exchange::visit_sheet::report(&plan, visit, &opened)
@@ -945,10 +945,14 @@ pub async fn finding_record_api(
     let mut files = Vec::new();
     for (i, e) in body.evidence.iter().enumerate() {
         let bytes = base64::engine::general_purpose::STANDARD.decode(e.base64.trim()).map_err(|_| {
-            AppError::field("evidence", "finding.evidence", format!("第{}个证据文件不是有效的base64", i + 1))
+            AppError::field("evidence", ErrorCode::FindingEvidence, format!("第{}个证据文件不是有效的base64", i + 1))
         })?;
         if bytes.len() > MAX_EVIDENCE {
-            return Err(AppError::field("evidence", "finding.evidence", format!("第{}个证据文件超过5MB", i + 1)));
+            return Err(AppError::field(
+                "evidence",
+                ErrorCode::FindingEvidence,
+                format!("第{}个证据文件超过5MB", i + 1),
+            ));
         }
         files.push(Upload { filename: e.filename.clone(), bytes });
     }
@@ -1042,8 +1046,7 @@ pub struct TrailPage {
     school: Option<crate::org::model::Org>,
     rows: Vec<super::trail::TrailRow>,
     q: super::trail::TrailQuery,
-    page: i64,
-    page_size: i64,
+    pager: Pager,
     errors: FormErrors,
 }
 
@@ -1065,9 +1068,14 @@ pub async fn trail_page(
         TrailPage {
             layout: Layout::new(&caller, &st, "操作记录"),
             school: found.0,
+            pager: Pager::open_ended(
+                "/inspections/audit",
+                &[("school", &q.school), ("action", &q.action), ("actor", &q.actor)],
+                q.page.unwrap_or(1).max(1),
+                found.1.len(),
+                crate::audit::service::PAGE_SIZE,
+            ),
             rows: found.1,
-            page: q.page.unwrap_or(1).max(1),
-            page_size: crate::audit::service::PAGE_SIZE,
             q,
             errors,
         },

@@ -8,17 +8,17 @@ use super::entitlement;
 use crate::auth::extract::ApiUser;
 use crate::domain::calendar::Month;
 use crate::domain::entitlement::Rule;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::AppState;
 use crate::web::api_doc::{Body, Created, Done, Reply};
 
 pub fn parse_month(s: &str) -> AppResult<Month> {
-    Month::parse(s).map_err(|m| AppError::field("month", "month.format", m))
+    Month::parse(s).map_err(|m| AppError::field("month", ErrorCode::MonthFormat, m))
 }
 
 pub fn parse_rule(s: &str) -> AppResult<Rule> {
     Rule::parse(s)
-        .ok_or_else(|| AppError::field("rule", "entitlement.rule", "计算规则应为 day（按日）或 month（按月）"))
+        .ok_or_else(|| AppError::field("rule", ErrorCode::EntitlementRule, "计算规则应为 day（按日）或 month（按月）"))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -144,7 +144,11 @@ pub async fn requests(
     let status = match q.into_inner().status.trim() {
         "" => None,
         s => Some(s.parse::<RequestStatus>().map_err(|_| {
-            AppError::field("status", "ledger.status", format!("状态“{s}”无效，应为 pending、posted 或 rejected"))
+            AppError::field(
+                "status",
+                ErrorCode::LedgerStatus,
+                format!("状态“{s}”无效，应为 pending、posted 或 rejected"),
+            )
         })?),
     };
     Ok(Reply(st.run(move |conn| fund::requests(conn, &c, status)).await?))
@@ -271,7 +275,7 @@ use crate::domain::term::Term;
 use crate::web::strict::{ApiJson, ApiQuery};
 
 fn parse_term(s: &str) -> AppResult<Term> {
-    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+    Term::parse(s).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

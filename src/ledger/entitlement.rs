@@ -21,7 +21,7 @@ use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::domain::student::Review;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, config, roster};
@@ -277,7 +277,7 @@ pub struct PeriodActions {
 pub fn may_close(caller: &Caller, closed: bool, what: &str) -> AppResult<()> {
     may_compute(caller)?;
     if closed {
-        return Err(AppError::conflict("entitlement.closed", format!("{what}已结账")));
+        return Err(AppError::conflict(ErrorCode::EntitlementClosed, format!("{what}已结账")));
     }
     Ok(())
 }
@@ -411,7 +411,7 @@ fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller, written: Option<&
 pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
     if org.kind != OrgKind::School {
-        return Err(AppError::field("school", "entitlement.not_a_school", format!("“{}”不是学校", org.name)));
+        return Err(AppError::field("school", ErrorCode::EntitlementNotASchool, format!("“{}”不是学校", org.name)));
     }
     Ok(org)
 }
@@ -572,7 +572,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
     require_compute(conn, caller, "close_entitlement")?;
     let school = school_of(conn, caller, school_code)?;
     let p = period_row(conn, school.id, month)?.ok_or_else(|| {
-        AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算，不能结账", school.name))
+        AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{month}尚未计算，不能结账", school.name))
     })?;
     may_close(caller, p.status == "closed", &format!("{}{month}", school.name))?;
     write_tx(conn, |conn| {
@@ -645,8 +645,9 @@ pub struct LineView {
 pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) -> AppResult<(Period, Vec<LineView>)> {
     caller.require(conn, Permission::ViewStudents, "view_entitlement")?;
     let school = school_of(conn, caller, school_code)?;
-    let row = period_row(conn, school.id, month)?
-        .ok_or_else(|| AppError::invalid("entitlement.not_computed", format!("{}{month}尚未计算", school.name)))?;
+    let row = period_row(conn, school.id, month)?.ok_or_else(|| {
+        AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{month}尚未计算", school.name))
+    })?;
     type Row = (i64, String, String, String, i32, i32, String, i64);
     let lines: Vec<Row> = entitlement_lines::table
         .inner_join(students::table)

@@ -32,7 +32,7 @@ use crate::domain::chain::{GENESIS, Seal};
 use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund, RequestStatus};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::{Org, ancestor_paths};
 
 pub use accounts::{Account, EntryView, accounts, entries};
@@ -208,7 +208,7 @@ impl Holder {
 fn unknown(field: &str, code: &str) -> AppError {
     AppError::field(
         field,
-        "ledger.unknown_account",
+        ErrorCode::LedgerUnknownAccount,
         format!("账户“{code}”不存在（应为单位代码，或 单位代码/供应商统一社会信用代码）"),
     )
 }
@@ -284,7 +284,7 @@ pub fn threshold_for(conn: &mut DbConn, path: &str) -> AppResult<Fen> {
 pub fn set_threshold(conn: &mut DbConn, caller: &Caller, amount: &str) -> AppResult<Fen> {
     caller.require(conn, Permission::ApproveLedger, "set_ledger_threshold")?;
     actions::may_set_threshold(caller)?;
-    let fen = ledger::posting_amount(amount).map_err(|m| AppError::field("threshold", "ledger.amount", m))?;
+    let fen = ledger::posting_amount(amount).map_err(|m| AppError::field("threshold", ErrorCode::LedgerAmount, m))?;
     write_tx(conn, |conn| {
         diesel::delete(ledger_settings::table.filter(ledger_settings::org_id.eq(caller.org_id))).execute(conn)?;
         diesel::insert_into(ledger_settings::table)
@@ -317,7 +317,7 @@ fn check_open(conn: &mut DbConn, path: &str, date: NaiveDate) -> AppResult<()> {
     match closed {
         Some(by) => Err(AppError::field(
             "date",
-            "ledger.period_closed",
+            ErrorCode::LedgerPeriodClosed,
             format!("{by}已对{month}结账，不能再记入该月（请记入当前月份，或作冲销）"),
         )),
         None => Ok(()),
@@ -333,7 +333,7 @@ pub fn close_month(conn: &mut DbConn, caller: &Caller, month: Month) -> AppResul
         .count()
         .get_result::<i64>(conn)?;
     if exists > 0 {
-        return Err(AppError::conflict("ledger.period_closed", format!("{month}已结账")));
+        return Err(AppError::conflict(ErrorCode::LedgerPeriodClosed, format!("{month}已结账")));
     }
     write_tx(conn, |conn| {
         diesel::insert_into(ledger_closings::table)
@@ -357,7 +357,7 @@ fn check_own(caller: &Caller, org: &Org) -> AppResult<()> {
     if caller.is_cli() || caller.org_id == org.id {
         Ok(())
     } else if caller.scope().contains(&org.path) {
-        Err(AppError::invalid("ledger.not_own_account", format!("只能由{}本单位人员办理其账户的收支", org.name)))
+        Err(AppError::invalid(ErrorCode::LedgerNotOwnAccount, format!("只能由{}本单位人员办理其账户的收支", org.name)))
     } else {
         Err(AppError::not_found())
     }
@@ -380,55 +380,59 @@ struct Checked {
 
 fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Checked> {
     let mut errors: Vec<FieldError> = Vec::new();
-    let mut bad = |field: &str, code: &'static str, message: String| {
+    let mut bad = |field: &str, code: ErrorCode, message: String| {
         errors.push(FieldError { field: field.to_owned(), code, message });
     };
     let kind = RequestKind::parse(&f.kind).filter(|k| *k != RequestKind::Reversal);
     if kind.is_none() {
-        bad("kind", "ledger.kind", format!("业务类型“{}”无效，应为 收到资金、拨付、支出 或 追回", f.kind.trim()));
+        bad(
+            "kind",
+            ErrorCode::LedgerKind,
+            format!("业务类型“{}”无效，应为 收到资金、拨付、支出 或 追回", f.kind.trim()),
+        );
     }
     let fund = if f.fund.trim().is_empty() { Ok(Fund::Meal) } else { Fund::parse(&f.fund) };
-    let fund = fund.map_err(|m| bad("fund", "ledger.fund", m)).ok();
-    let amount = ledger::posting_amount(&f.amount).map_err(|m| bad("amount", "ledger.amount", m)).ok();
+    let fund = fund.map_err(|m| bad("fund", ErrorCode::LedgerFund, m)).ok();
+    let amount = ledger::posting_amount(&f.amount).map_err(|m| bad("amount", ErrorCode::LedgerAmount, m)).ok();
     let date = crate::registry::status::parse_day("date", &f.date)
-        .map_err(|e| bad("date", "ledger.date", e.message))
+        .map_err(|e| bad("date", ErrorCode::LedgerDate, e.message))
         .ok()
         .filter(|d| {
             let future = *d > today();
             if future {
-                bad("date", "ledger.future_date", format!("日期 {d} 晚于今天，不能预先记账"));
+                bad("date", ErrorCode::LedgerFutureDate, format!("日期 {d} 晚于今天，不能预先记账"));
             }
             !future
         });
     let category = match (kind, fund) {
         (Some(RequestKind::Expenditure), Some(fund)) => Category::parse(fund, &f.category)
             .map(|c| c.as_str().to_owned())
-            .map_err(|m| bad("category", "ledger.category_forbidden", m))
+            .map_err(|m| bad("category", ErrorCode::LedgerCategoryForbidden, m))
             .ok(),
         _ => Some(String::new()),
     };
     if f.voucher_no.trim().is_empty() {
-        bad("voucher_no", "ledger.voucher", "请填写凭证号".into());
+        bad("voucher_no", ErrorCode::LedgerVoucher, "请填写凭证号".into());
     }
     if f.voucher_no.chars().count() > 40 || f.memo.chars().count() > 200 {
-        bad("memo", "ledger.too_long", "凭证号最多40字，摘要最多200字".into());
+        bad("memo", ErrorCode::LedgerTooLong, "凭证号最多40字，摘要最多200字".into());
     }
     if kind == Some(RequestKind::Receipt) && f.memo.trim().is_empty() {
-        bad("memo", "ledger.source", "收到资金请在摘要中写明来源（如 中央财政 下达文号）".into());
+        bad("memo", ErrorCode::LedgerSource, "收到资金请在摘要中写明来源（如 中央财政 下达文号）".into());
     }
     if kind == Some(RequestKind::Recovery) && f.memo.trim().is_empty() {
-        bad("memo", "ledger.recovery_reason", "追回请在摘要中写明原因（如 督查问题编号）".into());
+        bad("memo", ErrorCode::LedgerRecoveryReason, "追回请在摘要中写明原因（如 督查问题编号）".into());
     }
     if !errors.is_empty() {
         return Err(AppError::fields(errors));
     }
     let (Some(kind), Some(fund), Some(amount), Some(date), Some(category)) = (kind, fund, amount, date, category)
     else {
-        return Err(AppError::invalid("ledger.invalid", "记账内容有误"));
+        return Err(AppError::invalid(ErrorCode::LedgerInvalid, "记账内容有误"));
     };
     let need = |field: &str, v: &str, what: &str| -> AppResult<()> {
         if v.trim().is_empty() {
-            Err(AppError::field(field, "ledger.account_required", format!("请填写{what}")))
+            Err(AppError::field(field, ErrorCode::LedgerAccountRequired, format!("请填写{what}")))
         } else {
             Ok(())
         }
@@ -440,7 +444,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             if to.supplier.is_some() || !to.org.kind.is_county_or_above() {
                 return Err(AppError::field(
                     "to",
-                    "ledger.receipt_level",
+                    ErrorCode::LedgerReceiptLevel,
                     "只有县级及以上单位接收上级财政资金；学校和供应商的资金由县拨付",
                 ));
             }
@@ -452,7 +456,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             let from = holder(conn, "from", &f.from)?;
             let to = holder(conn, "to", &f.to)?;
             if from.supplier.is_some() {
-                return Err(AppError::field("from", "ledger.supplier_pays", "供应商账户不能向下拨付"));
+                return Err(AppError::field("from", ErrorCode::LedgerSupplierPays, "供应商账户不能向下拨付"));
             }
             let for_school = match &to.supplier {
                 Some(_) => {
@@ -461,14 +465,14 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
                     if s.kind != OrgKind::School || !s.path.starts_with(&from.org.path) {
                         return Err(AppError::field(
                             "for_school",
-                            "ledger.not_below",
+                            ErrorCode::LedgerNotBelow,
                             format!("“{}”不是{}下属学校", s.name, from.org.name),
                         ));
                     }
                     if !(from.org.path.starts_with(&to.org.path) || to.org.path.starts_with(&from.org.path)) {
                         return Err(AppError::field(
                             "to",
-                            "ledger.not_below",
+                            ErrorCode::LedgerNotBelow,
                             format!("该供应商不是{}登记的供应商", from.org.name),
                         ));
                     }
@@ -478,7 +482,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
                     if !to.org.path.starts_with(&from.org.path) || to.org.id == from.org.id {
                         return Err(AppError::field(
                             "to",
-                            "ledger.not_below",
+                            ErrorCode::LedgerNotBelow,
                             format!("资金只能由上级拨给下级：“{}”不是“{}”的下级单位", to.org.name, from.org.name),
                         ));
                     }
@@ -493,7 +497,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             if from.supplier.is_some() || from.org.kind != OrgKind::School {
                 return Err(AppError::field(
                     "from",
-                    "ledger.spend_at_school",
+                    ErrorCode::LedgerSpendAtSchool,
                     "支出只记在学校账户（供应商的拨款即为支出；不得以现金发放给学生和家长）",
                 ));
             }
@@ -505,18 +509,18 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
             let from = holder(conn, "from", &f.from)?;
             let to = holder(conn, "to", &f.to)?;
             if from.supplier.is_some() || from.org.kind != OrgKind::School {
-                return Err(AppError::field("from", "ledger.recover_from_school", "追回只从学校账户收回"));
+                return Err(AppError::field("from", ErrorCode::LedgerRecoverFromSchool, "追回只从学校账户收回"));
             }
             if to.supplier.is_some() || !from.org.path.starts_with(&to.org.path) || to.org.id == from.org.id {
                 return Err(AppError::field(
                     "to",
-                    "ledger.not_below",
+                    ErrorCode::LedgerNotBelow,
                     format!("只能由上级追回：“{}”不是“{}”的上级单位", to.org.name, from.org.name),
                 ));
             }
             (Some(from), Some(to.clone()), None, to.org)
         }
-        RequestKind::Reversal => return Err(AppError::invalid("ledger.kind", "冲销请在原分录上操作")),
+        RequestKind::Reversal => return Err(AppError::invalid(ErrorCode::LedgerKind, "冲销请在原分录上操作")),
     };
     check_own(caller, &acting)?;
     if let Some(to) = &to
@@ -574,7 +578,7 @@ pub fn post_then(
     caller.require(conn, Permission::PostLedger, "ledger_post")?;
     let key = if f.key.trim().is_empty() { new_key() } else { f.key.trim().to_owned() };
     if key.len() > 64 {
-        return Err(AppError::field("key", "ledger.key", "幂等键最多64个字符"));
+        return Err(AppError::field("key", ErrorCode::LedgerKey, "幂等键最多64个字符"));
     }
     if let Some(r) = request_by_key(conn, &key)? {
         return replay(conn, caller, r);
@@ -587,7 +591,7 @@ pub fn post_then(
     match outcome {
         Ok(row) => view(conn, caller, row, false),
         // A double click racing the first submission: the first one won; answer with it.
-        Err(e) if e.code == "db.duplicate" => match request_by_key(conn, &key)? {
+        Err(e) if e.code == ErrorCode::DbDuplicate => match request_by_key(conn, &key)? {
             Some(r) => replay(conn, caller, r),
             None => Err(e),
         },
@@ -639,14 +643,14 @@ pub(crate) fn post_in(conn: &mut DbConn, caller: &Caller, f: &PostingForm, key: 
 
 fn replay(conn: &mut DbConn, caller: &Caller, r: RequestRow) -> AppResult<Request> {
     if r.maker != caller.username {
-        return Err(AppError::conflict("ledger.key_reused", "该提交编号已被他人使用，请刷新页面后重新填写"));
+        return Err(AppError::conflict(ErrorCode::LedgerKeyReused, "该提交编号已被他人使用，请刷新页面后重新填写"));
     }
     view(conn, caller, r, true)
 }
 
 /// Appends a request's entries to the accounts it touches.
 fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
-    let kind = RequestKind::parse(&r.kind).ok_or_else(|| AppError::invalid("ledger.kind", "未知业务类型"))?;
+    let kind = RequestKind::parse(&r.kind).ok_or_else(|| AppError::invalid(ErrorCode::LedgerKind, "未知业务类型"))?;
     let base = NewEntry {
         request_id: r.id,
         kind: EntryKind::Receipt,
@@ -661,7 +665,7 @@ fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
         maker: r.maker.clone(),
         checker: checker.to_owned(),
     };
-    let missing = || AppError::invalid("ledger.unknown_account", "记账请求缺少账户");
+    let missing = || AppError::invalid(ErrorCode::LedgerUnknownAccount, "记账请求缺少账户");
     match kind {
         RequestKind::Receipt => {
             append(conn, r.to_account_id.ok_or_else(missing)?, base)?;
@@ -703,7 +707,7 @@ fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
         }
         RequestKind::Reversal => {
             let original =
-                r.reverses_request_id.ok_or_else(|| AppError::invalid("ledger.reversal", "冲销缺少原记录"))?;
+                r.reverses_request_id.ok_or_else(|| AppError::invalid(ErrorCode::LedgerReversal, "冲销缺少原记录"))?;
             type Orig = (i64, i64, i64, Option<i64>);
             let entries: Vec<Orig> = ledger_entries::table
                 .filter(ledger_entries::request_id.eq(original))
@@ -780,7 +784,7 @@ fn append(conn: &mut DbConn, account_id: i64, e: NewEntry) -> AppResult<i64> {
     let balance = a.balance_fen + e.amount_fen;
     if balance < 0 {
         return Err(AppError::invalid(
-            "ledger.insufficient",
+            ErrorCode::LedgerInsufficient,
             format!("账户 {} 余额 {} 元，不足以支付 {} 元", a.code, Fen::new(a.balance_fen), Fen::new(-e.amount_fen)),
         ));
     }

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::ledger::{Category, Fund, RequestStatus};
 use crate::domain::role::Permission;
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
 
 #[derive(Template, WebTemplate)]
@@ -125,7 +125,7 @@ pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult
             }
             "threshold" => fund::set_threshold(conn, &c, &form.threshold).map(|_| "saved"),
             "close" => fund::close_month(conn, &c, parse_month(&form.month)?).map(|_| "saved"),
-            _ => Err(AppError::field("action", "ledger.action", "未知操作")),
+            _ => Err(AppError::field("action", ErrorCode::LedgerAction, "未知操作")),
         })
         .await;
     match result {

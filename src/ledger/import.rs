@@ -15,7 +15,7 @@ use crate::db::schema::{meals_served, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::exchange::sheet::{self, Column};
 use crate::org::service::org_in_scope;
 
@@ -61,9 +61,9 @@ pub struct Imported {
 /// Imports expenditures (学校标识码, 日期, 类别, 金额, 凭证号[, 摘要, 资金]) as the caller.
 pub fn expenditures(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -> AppResult<Imported> {
     caller.require(conn, Permission::PostLedger, "ledger_import")?;
-    let rows = sheet::read_named(bytes, filename, "ledger.missing_column", &EXPENDITURE_COLUMNS)?;
+    let rows = sheet::read_named(bytes, filename, ErrorCode::LedgerMissingColumn, &EXPENDITURE_COLUMNS)?;
     if rows.is_empty() {
-        return Err(AppError::invalid("ledger.empty_file", "文件中没有支出记录"));
+        return Err(AppError::invalid(ErrorCode::LedgerEmptyFile, "文件中没有支出记录"));
     }
     let file = hex::encode(Sha256::digest(bytes));
     let mut done = Imported { rows: rows.len(), posted: 0, pending: 0, repeated: 0 };
@@ -141,13 +141,13 @@ pub fn record_meals(conn: &mut DbConn, caller: &Caller, reports: &[MealsReport])
     for r in reports {
         let org = org_in_scope(conn, caller.scope(), &r.school)?;
         if org.kind != OrgKind::School {
-            return Err(AppError::field("school", "meals.not_a_school", format!("“{}”不是学校", org.name)));
+            return Err(AppError::field("school", ErrorCode::MealsNotASchool, format!("“{}”不是学校", org.name)));
         }
         let days = i32::try_from(r.month.days_in_month()).unwrap_or(31);
         if r.days_served > days {
             return Err(AppError::field(
                 "days_served",
-                "meals.too_many_days",
+                ErrorCode::MealsTooManyDays,
                 format!("{}供餐天数{}超过当月天数{days}", r.month, r.days_served),
             ));
         }
@@ -186,13 +186,14 @@ pub fn record_meals(conn: &mut DbConn, caller: &Caller, reports: &[MealsReport])
 /// Imports meals served (学校标识码, 月份, 供餐天数, 就餐人次), all or nothing.
 pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -> AppResult<usize> {
     caller.require(conn, Permission::PostLedger, "import_meals")?;
-    let rows = sheet::read_named(bytes, filename, "meals.missing_column", &MEAL_COLUMNS)?;
+    let rows = sheet::read_named(bytes, filename, ErrorCode::MealsMissingColumn, &MEAL_COLUMNS)?;
     let mut errors = Vec::new();
     let mut reports = Vec::new();
     for r in &rows {
-        let month = Month::parse(&r.values[1]).map_err(|m| errors.push(r.error("月份", "meals.month", &m))).ok();
-        let days = count(&r.values[2]).map_err(|m| errors.push(r.error("供餐天数", "meals.days", &m))).ok();
-        let meals = count(&r.values[3]).map_err(|m| errors.push(r.error("就餐人次", "meals.count", &m))).ok();
+        let month =
+            Month::parse(&r.values[1]).map_err(|m| errors.push(r.error("月份", ErrorCode::MealsMonth, &m))).ok();
+        let days = count(&r.values[2]).map_err(|m| errors.push(r.error("供餐天数", ErrorCode::MealsDays, &m))).ok();
+        let meals = count(&r.values[3]).map_err(|m| errors.push(r.error("就餐人次", ErrorCode::MealsCount, &m))).ok();
         let school = r.values[0].trim();
         let known: i64 = orgs::table
             .filter(orgs::code.eq(school))
@@ -202,7 +203,7 @@ pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -
         if known == 0 {
             errors.push(r.error(
                 "学校标识码",
-                "meals.unknown_school",
+                ErrorCode::MealsUnknownSchool,
                 &format!("学校“{school}”不存在或不在本单位范围内"),
             ));
         }
@@ -210,7 +211,7 @@ pub fn meals(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -
             if days_served > i32::try_from(month.days_in_month()).unwrap_or(31) {
                 errors.push(r.error(
                     "供餐天数",
-                    "meals.too_many_days",
+                    ErrorCode::MealsTooManyDays,
                     &format!("供餐天数{days_served}超过{month}的天数"),
                 ));
             }

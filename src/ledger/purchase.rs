@@ -26,7 +26,7 @@ use crate::domain::ledger::{Category, Fund};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::text;
-use crate::error::{AppError, AppResult, ErrorKind, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind, FieldError};
 use crate::exchange::document::{self, Checked};
 use crate::meals::stock;
 use crate::org::model::{Org, ancestor_paths};
@@ -173,7 +173,7 @@ impl PurchaseForm {
             (None, "delivery" | "配送") => Ok(Mode::Delivery),
             (None, other) => Err(FieldError {
                 field: "kind".into(),
-                code: "purchase.kind",
+                code: ErrorCode::PurchaseKind,
                 message: format!("类型“{other}”应为 purchase（学校采购）或 delivery（配送入库）"),
             }),
         }
@@ -254,12 +254,16 @@ pub fn may_record(caller: &Caller, school: &Org) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if school.kind != OrgKind::School {
-        return Err(AppError::field("school", "purchase.school", format!("“{}”不是学校：采购记在学校", school.name)));
+        return Err(AppError::field(
+            "school",
+            ErrorCode::PurchaseSchool,
+            format!("“{}”不是学校：采购记在学校", school.name),
+        ));
     }
     if !caller.acts_for(&school.code) {
         return Err(AppError::new(
             ErrorKind::Forbidden,
-            "purchase.not_own_school",
+            ErrorCode::PurchaseNotOwnSchool,
             format!("采购和票据由{}本校录入", school.name),
         ));
     }
@@ -295,33 +299,35 @@ fn supplier_of(conn: &mut DbConn, school: &Org, typed: &str) -> AppResult<(Optio
 /// lines all of one expenditure category.
 fn check_lines(form: &PurchaseForm, mode: Mode, errors: &mut Vec<FieldError>) -> Vec<Line> {
     let typed: Vec<&LineForm> = form.lines.iter().filter(|l| !l.is_blank()).collect();
-    let mut err = |field: String, code: &'static str, message: String| errors.push(FieldError { field, code, message });
+    let mut err = |field: String, code: ErrorCode, message: String| errors.push(FieldError { field, code, message });
     if typed.is_empty() && !matches!(mode, Mode::ForExpenditure(_)) {
-        err("lines".into(), "purchase.no_lines", "请至少填写一行采购明细（食品、数量、单价）".into());
+        err("lines".into(), ErrorCode::PurchaseNoLines, "请至少填写一行采购明细（食品、数量、单价）".into());
     }
     if typed.len() > MAX_LINES {
-        err("lines".into(), "purchase.lines", format!("一笔采购最多{MAX_LINES}行明细，请分笔录入"));
+        err("lines".into(), ErrorCode::PurchaseLines, format!("一笔采购最多{MAX_LINES}行明细，请分笔录入"));
         return Vec::new();
     }
     let mut out = Vec::new();
     for (i, l) in typed.iter().enumerate() {
         let n = i + 1;
         let field = |name: &str| format!("lines[{i}].{name}");
-        let food = food::parse(&l.food).map_err(|m| err(field("food"), "purchase.food", format!("第{n}行：{m}"))).ok();
-        let qty = Qty::parse(&l.qty).map_err(|m| err(field("qty"), "purchase.qty", format!("第{n}行：{m}"))).ok();
+        let food =
+            food::parse(&l.food).map_err(|m| err(field("food"), ErrorCode::PurchaseFood, format!("第{n}行：{m}"))).ok();
+        let qty =
+            Qty::parse(&l.qty).map_err(|m| err(field("qty"), ErrorCode::PurchaseQty, format!("第{n}行：{m}"))).ok();
         let price = match (l.price.trim(), mode) {
             ("", Mode::Delivery) => Some(None),
             ("", _) => {
-                err(field("price"), "purchase.price", format!("第{n}行：请填写单价（元）"));
+                err(field("price"), ErrorCode::PurchasePrice, format!("第{n}行：请填写单价（元）"));
                 None
             }
             (p, _) => food::unit_price(p)
                 .map(Some)
-                .map_err(|m| err(field("price"), "purchase.price", format!("第{n}行：{m}")))
+                .map_err(|m| err(field("price"), ErrorCode::PurchasePrice, format!("第{n}行：{m}")))
                 .ok(),
         };
         let spec = text::optional("规格", &l.spec, 40)
-            .map_err(|m| err(field("spec"), "purchase.spec", format!("第{n}行：{m}")))
+            .map_err(|m| err(field("spec"), ErrorCode::PurchaseSpec, format!("第{n}行：{m}")))
             .ok();
         if let (Some(food), Some(qty), Some(price), Some(spec)) = (food, qty, price, spec) {
             let amount = price.map_or(Fen::new(0), |p| food::line_amount(qty, p));
@@ -334,7 +340,7 @@ fn check_lines(form: &PurchaseForm, mode: Mode, errors: &mut Vec<FieldError>) ->
     {
         err(
             format!("lines[{n}].food"),
-            "purchase.category",
+            ErrorCode::PurchaseCategory,
             format!(
                 "第{}行“{}”属{}，与第1行的{}不同：一笔支出只记一个类别，不同类别请分笔录入",
                 n + 1,
@@ -358,7 +364,7 @@ pub fn record(
     let key = if form.key.trim().is_empty() { fund::new_key() } else { form.key.trim().to_owned() };
     // The expenditure's own key is this one with a prefix, within the ledger's 64.
     if key.len() > 60 {
-        return Err(AppError::field("key", "ledger.key", "幂等键最多60个字符"));
+        return Err(AppError::field("key", ErrorCode::LedgerKey, "幂等键最多60个字符"));
     }
     if let Some(id) = by_key(conn, &key)? {
         let mut v = get(conn, caller, id)?;
@@ -368,13 +374,15 @@ pub fn record(
     let mut errors = Vec::new();
     let mode = form.mode().map_err(|e| errors.push(e)).unwrap_or(Mode::Paid);
     let supplier = text::required("供应商", &form.supplier, 60)
-        .map_err(|m| errors.push(FieldError { field: "supplier".into(), code: "purchase.supplier", message: m }))
+        .map_err(|m| {
+            errors.push(FieldError { field: "supplier".into(), code: ErrorCode::PurchaseSupplier, message: m })
+        })
         .unwrap_or_default();
     let day = match crate::domain::student::parse_date(&form.delivered_on) {
         Ok(d) if d > today() => {
             errors.push(FieldError {
                 field: "delivered_on".into(),
-                code: "purchase.future",
+                code: ErrorCode::PurchaseFuture,
                 message: format!("送货日期{d}还没有到"),
             });
             None
@@ -383,30 +391,32 @@ pub fn record(
         Err(m) => {
             errors.push(FieldError {
                 field: "delivered_on".into(),
-                code: "purchase.day",
+                code: ErrorCode::PurchaseDay,
                 message: format!("送货日期{m}"),
             });
             None
         }
     };
     let invoice_no = text::optional("发票号", &form.invoice_no, 40)
-        .map_err(|m| errors.push(FieldError { field: "invoice_no".into(), code: "purchase.invoice_no", message: m }))
+        .map_err(|m| {
+            errors.push(FieldError { field: "invoice_no".into(), code: ErrorCode::PurchaseInvoiceNo, message: m })
+        })
         .unwrap_or_default();
     if mode == Mode::Paid && invoice_no.is_empty() {
         errors.push(FieldError {
             field: "invoice_no".into(),
-            code: "purchase.invoice_no",
+            code: ErrorCode::PurchaseInvoiceNo,
             message: "请填写发票号（记为支出凭证号）".into(),
         });
     }
     let memo = text::optional("摘要", &form.memo, 200)
-        .map_err(|m| errors.push(FieldError { field: "memo".into(), code: "purchase.memo", message: m }))
+        .map_err(|m| errors.push(FieldError { field: "memo".into(), code: ErrorCode::PurchaseMemo, message: m }))
         .unwrap_or_default();
     let lines = check_lines(form, mode, &mut errors);
     if docs.is_empty() {
         errors.push(FieldError {
             field: "documents".into(),
-            code: "purchase.no_document",
+            code: ErrorCode::PurchaseNoDocument,
             message: "请上传发票或送货单（图片或PDF）：没有票据的支出不能作为采购依据".into(),
         });
     }
@@ -459,14 +469,14 @@ pub fn record(
             if !lines.is_empty() && amount != req_amount {
                 return Err(AppError::field(
                     "lines",
-                    "purchase.amount",
+                    ErrorCode::PurchaseAmount,
                     format!("明细合计{amount}元与支出金额{req_amount}元不符"),
                 ));
             }
             if let Some(c) = category.filter(|c| c.as_str() != req_category) {
                 return Err(AppError::field(
                     "lines",
-                    "purchase.category",
+                    ErrorCode::PurchaseCategory,
                     format!("明细属{}，而这笔支出记为{req_category}", c.as_str()),
                 ));
             }
@@ -513,7 +523,7 @@ fn insert(conn: &mut DbConn, caller: &Caller, p: &NewPurchase, request: Option<i
             diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
                 if request.is_some() =>
             {
-                AppError::conflict("purchase.already", "这笔支出已录入票据和明细")
+                AppError::conflict(ErrorCode::PurchaseAlready, "这笔支出已录入票据和明细")
             }
             e => e.into(),
         })?;
@@ -581,14 +591,19 @@ fn expenditure_of(conn: &mut DbConn, school: &Org, request: i64) -> AppResult<(F
         ))
         .first(conn)
         .optional()?;
-    let not_found =
-        || AppError::field("expenditure", "purchase.expenditure", format!("{}没有编号为{request}的支出", school.name));
+    let not_found = || {
+        AppError::field(
+            "expenditure",
+            ErrorCode::PurchaseExpenditure,
+            format!("{}没有编号为{request}的支出", school.name),
+        )
+    };
     let (kind, fund, amount, category, status) = row.ok_or_else(not_found)?;
     if kind != "expenditure" || fund != Fund::Meal.as_str() {
         return Err(not_found());
     }
     if status == "rejected" {
-        return Err(AppError::conflict("purchase.expenditure", format!("支出{request}已被退回，不需要票据")));
+        return Err(AppError::conflict(ErrorCode::PurchaseExpenditure, format!("支出{request}已被退回，不需要票据")));
     }
     let reversed: i64 = ledger_requests::table
         .filter(ledger_requests::reverses_request_id.eq(request))
@@ -596,7 +611,7 @@ fn expenditure_of(conn: &mut DbConn, school: &Org, request: i64) -> AppResult<(F
         .count()
         .get_result(conn)?;
     if reversed > 0 {
-        return Err(AppError::conflict("purchase.expenditure", format!("支出{request}已冲销，不需要票据")));
+        return Err(AppError::conflict(ErrorCode::PurchaseExpenditure, format!("支出{request}已冲销，不需要票据")));
     }
     Ok((Fen::new(amount), category))
 }

@@ -16,7 +16,7 @@ use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::document::DocKind;
 use crate::domain::food::{self, Food};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::document::{self, Upload};
 use crate::programme::config::{self, SupplierRow};
 use crate::web::api_doc::{Body, Created, FileReply, Reply};
@@ -44,7 +44,7 @@ impl ListQuery {
     fn month(&self) -> AppResult<Month> {
         match self.month.trim() {
             "" => Ok(Month::of(crate::clock::today())),
-            m => Month::parse(m).map_err(|e| AppError::field("month", "purchase.month", e)),
+            m => Month::parse(m).map_err(|e| AppError::field("month", ErrorCode::PurchaseMonth, e)),
         }
     }
 }
@@ -272,8 +272,9 @@ pub async fn api_record(
     form: Multipart,
 ) -> AppResult<Created<impl Body>> {
     let form = upload::read(form, MAX_DOCUMENTS + 256 * 1024).await?;
-    let typed: PurchaseForm = serde_json::from_str(form.text("purchase"))
-        .map_err(|e| AppError::field("purchase", "purchase.json", format!("字段 purchase 应为采购内容的JSON：{e}")))?;
+    let typed: PurchaseForm = serde_json::from_str(form.text("purchase")).map_err(|e| {
+        AppError::field("purchase", ErrorCode::PurchaseJson, format!("字段 purchase 应为采购内容的JSON：{e}"))
+    })?;
     let p = store(&st, caller, typed, uploads_of(&form)).await?;
     Ok(Created::repeated_if(p.replayed, p))
 }

@@ -17,7 +17,7 @@ use crate::domain::calendar::{Month, Span};
 use crate::domain::ledger::{Figures, Flag, Flow, Fund, Late, PASS_ON_DAYS, flags, late_outflows};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, config};
@@ -130,7 +130,7 @@ fn yibu_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entit
     if terms.is_empty() {
         return Err(AppError::field(
             "month",
-            "reconcile.yibu_term",
+            ErrorCode::ReconcileYibuTerm,
             format!("一补按学期核算，“{span}”不含完整学期，请选择学期（如2026-1）或学年（如2026）"),
         ));
     }
@@ -201,7 +201,11 @@ pub fn county_period(
             orgs::table.filter(orgs::code.eq(code)).select(Org::as_select()).first(conn)?
         }
         _ => {
-            return Err(AppError::field("org", "reconcile.level", "对账按县或学校进行，请选择一个县或一所学校"));
+            return Err(AppError::field(
+                "org",
+                ErrorCode::ReconcileLevel,
+                "对账按县或学校进行，请选择一个县或一所学校",
+            ));
         }
     };
     let (first, last) = (month.first_day(), month.last_day());

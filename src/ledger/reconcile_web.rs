@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::disbursement;
 use crate::web::api_doc::{Body, Done, FileReply, Reply};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other, upload};
@@ -39,14 +39,14 @@ fn fund_or_meal(s: &str) -> AppResult<Fund> {
     if s.trim().is_empty() {
         return Ok(Fund::Meal);
     }
-    Fund::parse(s).map_err(|m| AppError::field("fund", "ledger.fund", m))
+    Fund::parse(s).map_err(|m| AppError::field("fund", ErrorCode::LedgerFund, m))
 }
 
 /// A month, a term or a school year; when empty last month (the meal fund) or this term (一补).
 fn period_for(s: &str, fund: Fund) -> AppResult<Span> {
     if s.trim().is_empty() && fund == Fund::Yibu {
         let term = crate::domain::term::Term::of_day(crate::clock::today());
-        return Span::parse(&term.to_string()).map_err(|m| AppError::field("month", "period.format", m));
+        return Span::parse(&term.to_string()).map_err(|m| AppError::field("month", ErrorCode::PeriodFormat, m));
     }
     period_or_last(s)
 }
@@ -56,7 +56,7 @@ fn period_or_last(s: &str) -> AppResult<Span> {
     if s.trim().is_empty() {
         return Ok(Span::of_month(last_month()));
     }
-    Span::parse(s).map_err(|m| AppError::field("month", "period.format", m))
+    Span::parse(s).map_err(|m| AppError::field("month", ErrorCode::PeriodFormat, m))
 }
 
 #[derive(Template, WebTemplate)]
@@ -167,7 +167,7 @@ pub async fn page_import(
     let fund = fund_or_meal(form.text("fund"))?;
     let what = form.text("what").to_owned();
     let Some(file) = form.file("file") else {
-        let e = AppError::field("file", "ledger.no_file", "请选择要导入的文件");
+        let e = AppError::field("file", ErrorCode::LedgerNoFile, "请选择要导入的文件");
         return html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             page_of(&st, caller, org, m, fund, FormErrors::from_error(&e)).await?,
@@ -267,7 +267,7 @@ pub async fn api_put_meals(
     let (school, month) = path.into_inner();
     let m = parse_month(&month)?;
     if body.days_served < 0 || body.meals < 0 {
-        return Err(AppError::field("meals", "meals.count", "供餐天数和就餐人次不能为负数"));
+        return Err(AppError::field("meals", ErrorCode::MealsCount, "供餐天数和就餐人次不能为负数"));
     }
     let report = MealsReport { school, month: m, days_served: body.days_served, meals: body.meals };
     st.run(move |conn| import::record_meals(conn, &c, &[report])).await?;

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::money::Fen;
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::exchange::job_runs;
 use crate::exchange::jobs::{JobInput, Jobs};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
@@ -93,7 +93,7 @@ pub async fn act(st: web::Data<AppState>, jobs: web::Data<Jobs>, f: CsrfForm<Act
             .run(move |conn| match form.action.as_str() {
                 "close" => entitlement::close(conn, &c, &form.school, m).map(|_| ()),
                 "rule" => entitlement::set_rule(conn, &c, parse_rule(&form.rule)?),
-                _ => Err(AppError::field("action", "entitlement.action", "未知操作")),
+                _ => Err(AppError::field("action", ErrorCode::EntitlementAction, "未知操作")),
             })
             .await
             .map(|()| format!("/entitlements?month={m}")),
@@ -137,7 +137,7 @@ use super::yibu;
 use crate::domain::term::Term;
 
 fn parse_term(s: &str) -> Result<Term, AppError> {
-    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+    Term::parse(s).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
 }
 
 #[derive(Template, WebTemplate)]
@@ -201,7 +201,7 @@ pub async fn yibu_act(st: web::Data<AppState>, f: CsrfForm<YibuForm>) -> PageRes
         .run(move |conn| match form.action.as_str() {
             "compute" => yibu::compute_all(conn, &c, &c.org_code, t).map(|_| ()),
             "close" => yibu::close(conn, &c, &form.school, t).map(|_| ()),
-            _ => Err(AppError::field("action", "entitlement.action", "未知操作")),
+            _ => Err(AppError::field("action", ErrorCode::EntitlementAction, "未知操作")),
         })
         .await;
     match result {

@@ -24,7 +24,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::domain::student::Review;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::programme::{calendar, roster};
@@ -61,7 +61,10 @@ fn rate(conn: &mut DbConn, path: &str, kind: StandardKind, day: NaiveDate) -> Ap
 /// A school's semester meal days and what each eligible child is owed, from the registry now.
 pub fn lines_for(conn: &mut DbConn, school: &Org, term: Term) -> AppResult<(usize, Vec<Line>)> {
     let Some(dates) = terms_for(conn, &school.path)?.into_iter().find(|t| t.term == term) else {
-        return Err(AppError::invalid("yibu.no_term", format!("{}尚未设置{}的起止日期", school.name, term.label())));
+        return Err(AppError::invalid(
+            ErrorCode::YibuNoTerm,
+            format!("{}尚未设置{}的起止日期", school.name, term.label()),
+        ));
     };
     let meal_days = calendar::meal_days(conn, &school.path, dates.start, dates.end)?;
     if meal_days.is_empty() {
@@ -256,7 +259,7 @@ fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>) -> AppResul
 
 fn next_term(t: Term) -> AppResult<Term> {
     let (y, h) = if t.half() == 1 { (t.school_year(), 2) } else { (t.school_year() + 1, 1) };
-    Term::new(y, h).map_err(|m| AppError::invalid("term.format", m))
+    Term::new(y, h).map_err(|m| AppError::invalid(ErrorCode::TermFormat, m))
 }
 
 /// Computes a school's semester (see the module note).
@@ -354,7 +357,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
     super::entitlement::require_compute(conn, caller, "close_yibu")?;
     let school = school_of(conn, caller, school_code)?;
     let p = period_row(conn, school.id, term)?.ok_or_else(|| {
-        AppError::invalid("entitlement.not_computed", format!("{}{}一补尚未计算", school.name, term.label()))
+        AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{}一补尚未计算", school.name, term.label()))
     })?;
     may_close(caller, p.status == "closed", &format!("{}{}一补", school.name, term.label()))?;
     write_tx(conn, |conn| {
@@ -403,7 +406,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
     caller.require(conn, Permission::ViewStudents, "view_yibu")?;
     let school = school_of(conn, caller, school_code)?;
     let row = period_row(conn, school.id, term)?.ok_or_else(|| {
-        AppError::invalid("entitlement.not_computed", format!("{}{}一补尚未计算", school.name, term.label()))
+        AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{}一补尚未计算", school.name, term.label()))
     })?;
     type Row = (String, String, String, String, String, i32, i32, i64);
     let lines: Vec<Row> = yibu_lines::table

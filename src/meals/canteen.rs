@@ -14,7 +14,7 @@ use crate::db::schema::{meal_accompany, weekly_menus};
 use crate::db::{DbConn, write_tx};
 use crate::domain::role::Permission;
 use crate::domain::text;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::Org;
 
 /// The Monday of a day's week.
@@ -80,14 +80,14 @@ impl Menu {
                         *d = v;
                     }
                 }
-                Err(m) => errors.push(FieldError { field: key.into(), code: "menu.text", message: m }),
+                Err(m) => errors.push(FieldError { field: key.into(), code: ErrorCode::MenuText, message: m }),
             }
         }
         if !errors.is_empty() {
             return Err(AppError::fields(errors));
         }
         if DAYS.iter().all(|(k, _)| out.day(k).is_empty()) {
-            return Err(AppError::field("monday", "menu.empty", "请至少填写一天的菜谱"));
+            return Err(AppError::field("monday", ErrorCode::MenuEmpty, "请至少填写一天的菜谱"));
         }
         Ok(out)
     }
@@ -176,7 +176,7 @@ pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppR
         return Err(AppError::forbidden());
     }
     if !caller.acts_for(school_code) {
-        return Err(AppError::invalid("canteen.not_own_school", format!("由{school_name}本校填写")));
+        return Err(AppError::invalid(ErrorCode::CanteenNotOwnSchool, format!("由{school_name}本校填写")));
     }
     Ok(())
 }
@@ -230,7 +230,7 @@ pub fn accompany(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &A
     let mut errors = Vec::new();
     let mut field = |name: &str, r: Result<String, String>| -> String {
         r.unwrap_or_else(|m| {
-            errors.push(FieldError { field: name.into(), code: "accompany.field", message: m });
+            errors.push(FieldError { field: name.into(), code: ErrorCode::AccompanyField, message: m });
             String::new()
         })
     };
@@ -241,20 +241,26 @@ pub fn accompany(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &A
     let day = match crate::domain::student::parse_date(&form.day) {
         Ok(d) if d > today() => {
             errors.push(FieldError {
-                field: "day".into(), code: "accompany.future", message: format!("{d}还没有到")
+                field: "day".into(),
+                code: ErrorCode::AccompanyFuture,
+                message: format!("{d}还没有到"),
             });
             d
         }
         Ok(d) => d,
         Err(m) => {
-            errors.push(FieldError { field: "day".into(), code: "accompany.day", message: format!("陪餐日期{m}") });
+            errors.push(FieldError {
+                field: "day".into(),
+                code: ErrorCode::AccompanyDay,
+                message: format!("陪餐日期{m}"),
+            });
             today()
         }
     };
     if errors.is_empty() && !super::daily::has_meals(conn, &school, day)? {
         errors.push(FieldError {
             field: "day".into(),
-            code: "accompany.no_meal_day",
+            code: ErrorCode::AccompanyNoMealDay,
             message: format!("{day}不是{}的供餐日，没有可陪的餐", school.name),
         });
     }
@@ -299,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_menu_needs_one_day_and_one_line_each() {
-        assert!(Menu::default().checked().is_err_and(|e| e.code == "menu.empty"));
+        assert!(Menu::default().checked().is_err_and(|e| e.code == ErrorCode::MenuEmpty));
         let one = Menu { wednesday: " 米饭、番茄炒蛋、白菜汤 ".into(), ..Menu::default() };
         assert_eq!(one.checked().ok().map(|m| m.wednesday), Some("米饭、番茄炒蛋、白菜汤".to_owned()));
         let two_lines = Menu { monday: "米饭\n土豆".into(), ..Menu::default() };

@@ -21,7 +21,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::complaint::{self, ANSWER_DAYS, Category, Status};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::{mask, text};
-use crate::error::{AppError, AppResult, ErrorKind, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind, FieldError};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::registry::service::county_of;
@@ -58,26 +58,27 @@ struct Checked {
 
 fn check(form: &ComplaintForm) -> AppResult<Checked> {
     let mut errors = Vec::new();
-    let mut field = |name: &str, code: &'static str, r: Result<String, String>| -> String {
+    let mut field = |name: &str, code: ErrorCode, r: Result<String, String>| -> String {
         r.unwrap_or_else(|m| {
             errors.push(FieldError { field: name.into(), code, message: m });
             String::new()
         })
     };
-    let content = field("content", "complaint.content", complaint::plain("举报内容", &form.content, MAX_CONTENT));
-    let name = field("name", "complaint.name", complaint::plain("姓名", &form.name, 20));
-    let contact = field("contact", "complaint.contact", complaint::plain("联系方式", &form.contact, 40));
+    let content =
+        field("content", ErrorCode::ComplaintContent, complaint::plain("举报内容", &form.content, MAX_CONTENT));
+    let name = field("name", ErrorCode::ComplaintName, complaint::plain("姓名", &form.name, 20));
+    let contact = field("contact", ErrorCode::ComplaintContact, complaint::plain("联系方式", &form.contact, 40));
     if content.chars().count() < 5 && errors.iter().all(|e| e.field != "content") {
         errors.push(FieldError {
             field: "content".into(),
-            code: "complaint.content",
+            code: ErrorCode::ComplaintContent,
             message: "请写明举报的事情（至少5个字）：时间、地点、什么问题".into(),
         });
     }
     let category = Category::parse(&form.category).unwrap_or_else(|| {
         errors.push(FieldError {
             field: "category".into(),
-            code: "complaint.category",
+            code: ErrorCode::ComplaintCategory,
             message: format!("举报类别“{}”无效", form.category.trim()),
         });
         Category::Other
@@ -85,7 +86,7 @@ fn check(form: &ComplaintForm) -> AppResult<Checked> {
     if !contact.is_empty() && !contact.chars().any(|c| c.is_ascii_digit()) && !contact.contains('@') {
         errors.push(FieldError {
             field: "contact".into(),
-            code: "complaint.contact",
+            code: ErrorCode::ComplaintContact,
             message: "联系方式应为电话号码或电子邮箱".into(),
         });
     }
@@ -119,7 +120,7 @@ fn county_id(conn: &mut DbConn, school: &Org) -> AppResult<i64> {
         .select(orgs::id)
         .first(conn)
         .optional()?
-        .ok_or_else(|| AppError::internal_msg("complaint.county", format!("{}没有所属县", school.name)))
+        .ok_or_else(|| AppError::internal_msg(ErrorCode::ComplaintCounty, format!("{}没有所属县", school.name)))
 }
 
 fn insert(
@@ -186,7 +187,7 @@ pub fn submit_public(
     if recent >= PER_HOUR {
         return Err(AppError::new(
             ErrorKind::Locked,
-            "complaint.too_many",
+            ErrorCode::ComplaintTooMany,
             "提交过于频繁，请一小时后再试，或拨打公示的举报电话",
         ));
     }
@@ -199,10 +200,10 @@ pub fn submit_public(
 pub fn enter(conn: &mut DbConn, caller: &Caller, form: &ComplaintForm) -> AppResult<i64> {
     caller.require(conn, Permission::ApproveMeals, "complaint_enter")?;
     let school = org_in_scope(conn, caller.scope(), form.school.trim()).map_err(|_| {
-        AppError::field("school", "complaint.school", format!("没有学校“{}”或不在本县", form.school.trim()))
+        AppError::field("school", ErrorCode::ComplaintSchool, format!("没有学校“{}”或不在本县", form.school.trim()))
     })?;
     if school.kind != OrgKind::School {
-        return Err(AppError::field("school", "complaint.school", format!("“{}”不是学校", school.name)));
+        return Err(AppError::field("school", ErrorCode::ComplaintSchool, format!("“{}”不是学校", school.name)));
     }
     let c = check(form)?;
     Ok(insert(conn, &caller.actor(), &school, &c, "county", "", &caller.username)?.0)
@@ -252,7 +253,7 @@ pub fn may_answer(caller: &Caller, status: Status) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if status == Status::Answered {
-        return Err(AppError::conflict("complaint.answered", "这件举报已答复"));
+        return Err(AppError::conflict(ErrorCode::ComplaintAnswered, "这件举报已答复"));
     }
     Ok(())
 }
@@ -263,7 +264,7 @@ pub fn may_take_up(caller: &Caller, finding: Option<i64>) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if finding.is_some() {
-        return Err(AppError::conflict("finding.complaint", "该举报已转为督查问题"));
+        return Err(AppError::conflict(ErrorCode::FindingComplaint, "该举报已转为督查问题"));
     }
     Ok(())
 }
@@ -378,7 +379,8 @@ pub fn list(
 pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppResult<ComplaintView> {
     caller.require(conn, Permission::ApproveMeals, "complaint_answer")?;
     let (r, _) = in_scope(conn, caller, id)?;
-    let text = text::required("答复", typed, 1000).map_err(|m| AppError::field("answer", "complaint.answer", m))?;
+    let text =
+        text::required("答复", typed, 1000).map_err(|m| AppError::field("answer", ErrorCode::ComplaintAnswer, m))?;
     may_answer(caller, Status::parse(&r.status).unwrap_or(Status::Received))?;
     write_tx(conn, |conn| {
         let n = diesel::update(complaints::table.find(id).filter(complaints::status.ne(Status::Answered.as_str())))
@@ -390,7 +392,7 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
             ))
             .execute(conn)?;
         if n == 0 {
-            return Err(AppError::conflict("complaint.answered", "这件举报已答复"));
+            return Err(AppError::conflict(ErrorCode::ComplaintAnswered, "这件举报已答复"));
         }
         audit::record(
             conn,
@@ -418,10 +420,14 @@ pub(crate) fn link_finding(
         .first(conn)
         .optional()?;
     let Some((school, linked, status)) = row else {
-        return Err(AppError::field("complaint_id", "finding.complaint", format!("没有编号为{complaint}的举报")));
+        return Err(AppError::field(
+            "complaint_id",
+            ErrorCode::FindingComplaint,
+            format!("没有编号为{complaint}的举报"),
+        ));
     };
     if school != Some(school_id) {
-        return Err(AppError::field("complaint_id", "finding.complaint", "该举报不是这所学校的"));
+        return Err(AppError::field("complaint_id", ErrorCode::FindingComplaint, "该举报不是这所学校的"));
     }
     may_take_up(caller, linked)?;
     let next = if status == Status::Answered.as_str() { Status::Answered } else { Status::Handling };
@@ -451,7 +457,7 @@ pub struct Tracked {
 pub fn track(conn: &mut DbConn, code: &str) -> AppResult<Tracked> {
     let code: String = code.trim().to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric()).take(10).collect();
     if code.len() != 10 {
-        return Err(AppError::field("code", "complaint.code", "查询码为10位字母数字（提交举报后显示）"));
+        return Err(AppError::field("code", ErrorCode::ComplaintCode, "查询码为10位字母数字（提交举报后显示）"));
     }
     let (r, school): (Row, Org) = complaints::table
         .inner_join(orgs::table.on(orgs::id.nullable().eq(complaints::school_id)))
@@ -459,7 +465,9 @@ pub fn track(conn: &mut DbConn, code: &str) -> AppResult<Tracked> {
         .select((Row::as_select(), Org::as_select()))
         .first(conn)
         .optional()?
-        .ok_or_else(|| AppError::new(ErrorKind::NotFound, "complaint.unknown_code", "没有这个查询码的举报，请核对"))?;
+        .ok_or_else(|| {
+            AppError::new(ErrorKind::NotFound, ErrorCode::ComplaintUnknownCode, "没有这个查询码的举报，请核对")
+        })?;
     let status = Status::parse(&r.status).unwrap_or(Status::Received);
     let category = Category::parse(&r.category).unwrap_or(Category::Other);
     Ok(Tracked {

@@ -15,7 +15,7 @@ use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::complaint::Category;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::web::api_doc::{Body, Created, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -37,9 +37,9 @@ impl ListQuery {
     fn span(&self) -> AppResult<(NaiveDate, NaiveDate)> {
         let day = |s: &str, field: &str, default: NaiveDate| match s.trim() {
             "" => Ok(default),
-            d => d
-                .parse()
-                .map_err(|_| AppError::field(field, "complaint.date", format!("日期“{d}”应为如2026-10-12的日期"))),
+            d => d.parse().map_err(|_| {
+                AppError::field(field, ErrorCode::ComplaintDate, format!("日期“{d}”应为如2026-10-12的日期"))
+            }),
         };
         let today = crate::clock::today();
         let from = day(&self.from, "from", Term::of_day(today).customary_dates().0.min(today))?;

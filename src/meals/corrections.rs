@@ -14,7 +14,7 @@ use crate::db::schema::{meal_corrections, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::meal_day;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
@@ -82,7 +82,7 @@ pub struct CorrectionActions {
 pub fn may_decide(caller: &Caller, id: i64, status: Status) -> AppResult<()> {
     caller.may_at_county(Permission::ApproveMeals)?;
     if status != Status::Pending {
-        return Err(AppError::conflict("meals.correction_decided", format!("更正{id}已经审批过了")));
+        return Err(AppError::conflict(ErrorCode::MealsCorrectionDecided, format!("更正{id}已经审批过了")));
     }
     Ok(())
 }
@@ -104,7 +104,7 @@ pub(crate) fn request(
         .get_result(conn)?;
     if open > 0 {
         return Err(AppError::conflict(
-            "meals.correction_pending",
+            ErrorCode::MealsCorrectionPending,
             format!("{day}已有一项更正等待县级审批，审批后再提交"),
         ));
     }
@@ -217,7 +217,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
     may_decide(caller, id, Status::parse(&status).unwrap_or(Status::Approved))?;
     let note: String = note.trim().chars().take(200).collect();
     if !approve && note.is_empty() {
-        return Err(AppError::field("note", "meals.note", "不同意更正须写明理由"));
+        return Err(AppError::field("note", ErrorCode::MealsNote, "不同意更正须写明理由"));
     }
     let asked: Vec<Change> = serde_json::from_str(&body).map_err(AppError::internal)?;
     let changes = if approve { still_fits(conn, &school, day, &asked)? } else { Vec::new() };
@@ -271,6 +271,6 @@ fn still_fits(conn: &mut DbConn, school: &Org, day: NaiveDate, asked: &[Change])
         } else {
             e.fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("；")
         };
-        AppError::conflict("meals.correction_stale", format!("该日情况已变化，更正不能照原样写入：{why}"))
+        AppError::conflict(ErrorCode::MealsCorrectionStale, format!("该日情况已变化，更正不能照原样写入：{why}"))
     })
 }

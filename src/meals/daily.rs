@@ -23,7 +23,7 @@ use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::State;
 use crate::domain::student::Review;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 
@@ -120,7 +120,7 @@ pub enum Recorded {
 pub(crate) fn school_of(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<Org> {
     let org = org_in_scope(conn, caller.scope(), code)?;
     if org.kind != OrgKind::School {
-        return Err(AppError::field("school", "meals.school", format!("“{}”不是学校", org.name)));
+        return Err(AppError::field("school", ErrorCode::MealsSchool, format!("“{}”不是学校", org.name)));
     }
     Ok(org)
 }
@@ -292,15 +292,15 @@ pub fn may_record(caller: &Caller, sheet: &DaySheet) -> AppResult<()> {
     }
     let (day, name) = (sheet.day, &sheet.school_name);
     if !caller.acts_for(&sheet.school) {
-        return Err(AppError::invalid("meals.not_own_school", format!("就餐日报由{name}本校填报")));
+        return Err(AppError::invalid(ErrorCode::MealsNotOwnSchool, format!("就餐日报由{name}本校填报")));
     }
     if day > today() {
-        return Err(AppError::field("day", "meals.future_day", format!("{day}还没有到，不能预先填报")));
+        return Err(AppError::field("day", ErrorCode::MealsFutureDay, format!("{day}还没有到，不能预先填报")));
     }
     if !sheet.meal_day {
         return Err(AppError::field(
             "day",
-            "meals.no_meal_day",
+            ErrorCode::MealsNoMealDay,
             format!("{day}不是{name}的供餐日（未纳入营养改善计划或校历无供餐），不能填报就餐人数"),
         ));
     }
@@ -325,7 +325,7 @@ pub(crate) fn changes_of(conn: &mut DbConn, school: &Org, sheet: &DaySheet, form
         let Some(class) = by_no.get(c.class.trim()) else {
             errors.push(FieldError {
                 field: format!("classes[{i}]"),
-                code: "meals.class",
+                code: ErrorCode::MealsClass,
                 message: format!("第{}项：{}没有班级号为“{}”的义务教育班级", i + 1, school.name, c.class.trim()),
             });
             continue;
@@ -349,7 +349,7 @@ pub(crate) fn changes_of(conn: &mut DbConn, school: &Org, sheet: &DaySheet, form
                 Some(_) => {}
                 None => errors.push(FieldError {
                     field: format!("absent_{}", class.class_no),
-                    code: "meals.absent_child",
+                    code: ErrorCode::MealsAbsentChild,
                     message: format!("{}：点名缺勤的“{a}”不是该班当日在籍受益学生", class.name),
                 }),
             }
@@ -366,13 +366,13 @@ pub(crate) fn changes_of(conn: &mut DbConn, school: &Org, sheet: &DaySheet, form
             }),
             Err(m) => errors.push(FieldError {
                 field: format!("ate_{}", class.class_no),
-                code: "meals.count",
+                code: ErrorCode::MealsCount,
                 message: format!("{}：{m}", class.name),
             }),
         }
     }
     if out.is_empty() && errors.is_empty() {
-        return Err(AppError::field("classes", "meals.empty", "请至少填报一个班级的就餐人数"));
+        return Err(AppError::field("classes", ErrorCode::MealsEmpty, "请至少填报一个班级的就餐人数"));
     }
     if !errors.is_empty() {
         return Err(AppError::fields(errors));
@@ -397,13 +397,13 @@ pub fn record(
     let reason: String = form.reason.trim().chars().take(200).collect();
     let corrects = changes.iter().any(|c| c.before.is_some());
     if corrects && meal_day::correction_needs_reason(day, today()) && reason.is_empty() {
-        return Err(AppError::field("reason", "meals.reason", format!("更正{day}已报的就餐人数须填写原因")));
+        return Err(AppError::field("reason", ErrorCode::MealsReason, format!("更正{day}已报的就餐人数须填写原因")));
     }
     if !changes.is_empty() && sheet.closed {
         if reason.is_empty() {
             return Err(AppError::field(
                 "reason",
-                "meals.reason",
+                ErrorCode::MealsReason,
                 format!("{}的补助已结账，补报或更正须写明原因并报县级审批", Month::of(day)),
             ));
         }

@@ -9,7 +9,7 @@ use super::daily::{self, ClassCount, DayForm, Recorded};
 use crate::auth::Caller;
 use crate::db::{DbConn, write_tx};
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::exchange::sheet::{self, Column, NamedRow};
 
 /// The largest workbook accepted.
@@ -38,7 +38,7 @@ pub struct Imported {
 /// Imports a file of daily records.
 pub fn meal_days(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &str) -> AppResult<Imported> {
     caller.require(conn, Permission::RecordMeals, "import_meal_days")?;
-    let rows = sheet::read_named(bytes, filename, "meals.missing_column", &COLUMNS)?;
+    let rows = sheet::read_named(bytes, filename, ErrorCode::MealsMissingColumn, &COLUMNS)?;
     let mut errors: Vec<FieldError> = Vec::new();
     // School days in the order first met, each with its rows.
     let mut days: Vec<((String, chrono::NaiveDate), Vec<&NamedRow>)> = Vec::new();
@@ -48,7 +48,7 @@ pub fn meal_days(conn: &mut DbConn, caller: &Caller, bytes: &[u8], filename: &st
         let day = match crate::domain::student::parse_date(&r.values[1]) {
             Ok(d) => d,
             Err(m) => {
-                errors.push(r.error("日期", "meals.day", &m));
+                errors.push(r.error("日期", ErrorCode::MealsDay, &m));
                 continue;
             }
         };

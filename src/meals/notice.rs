@@ -23,7 +23,7 @@ use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::Status as RosterStatus;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{Org, ancestor_paths};
 use crate::programme::config::{self, ModelsOnDay};
 use crate::registry::service::county_of;
@@ -76,7 +76,7 @@ pub fn school(conn: &mut DbConn, code: &str) -> AppResult<Org> {
         let shown: String = code.chars().filter(char::is_ascii_alphanumeric).take(12).collect();
         AppError::new(
             crate::error::ErrorKind::NotFound,
-            "notice.school",
+            ErrorCode::NoticeSchool,
             format!("没有学校标识码为“{shown}”的学校，请核对海报上的地址"),
         )
     };
@@ -108,9 +108,9 @@ pub fn hotline(conn: &mut DbConn, path: &str) -> AppResult<String> {
 pub fn set_hotline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResult<String> {
     caller.require_at_county(conn, Permission::ApproveMeals, "notice_hotline")?;
     let hotline = crate::domain::text::required("举报电话", typed, 40)
-        .map_err(|m| AppError::field("hotline", "notice.hotline", m))?;
+        .map_err(|m| AppError::field("hotline", ErrorCode::NoticeHotline, m))?;
     if !hotline.chars().any(|c| c.is_ascii_digit()) {
-        return Err(AppError::field("hotline", "notice.hotline", format!("举报电话“{hotline}”中没有号码")));
+        return Err(AppError::field("hotline", ErrorCode::NoticeHotline, format!("举报电话“{hotline}”中没有号码")));
     }
     let before = hotline_of(conn, caller.org_id)?;
     write_tx(conn, |conn| {

@@ -13,7 +13,7 @@ use super::notice::{self, Notice};
 use crate::auth::csrf;
 use crate::auth::extract::{client_ip, same_origin};
 use crate::domain::complaint::Category;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::web::api_doc::{Body, Created, Reply};
 use crate::web::strict::ApiJson;
 use crate::web::{AppState, FormErrors, PageError, PageResult, html_page};
@@ -128,11 +128,11 @@ pub async fn complain(
     let typed = ComplaintForm { school: code.clone(), ..typed.form(&code) };
     let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if cookie.is_empty() || !csrf::same(&cookie, &token) || !same_origin(&req) {
-        let e = AppError::invalid("auth.csrf", "页面已过期，请重新填写后提交");
+        let e = AppError::invalid(ErrorCode::AuthCsrf, "页面已过期，请重新填写后提交");
         return render(&st, &req, code, typed, FormErrors::from_error(&e), String::new(), StatusCode::FORBIDDEN).await;
     }
     if !website.is_empty() {
-        return Err(PageError(AppError::invalid("complaint.robot", "提交未被接受")));
+        return Err(PageError(AppError::invalid(ErrorCode::ComplaintRobot, "提交未被接受")));
     }
     let (key, ip, body, c) = (st.keys.csrf.clone(), client_ip(&req), typed.clone(), code.clone());
     match st.run(move |conn| complaints::submit_public(conn, &key, &c, &body, &ip)).await {

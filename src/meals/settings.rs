@@ -11,7 +11,7 @@ use crate::db::schema::{meal_settings, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::meal_day::{DEFAULT_DEADLINE, parse_deadline};
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::ancestor_paths;
 
 /// The deadline that applies to an org (a school: its county's).
@@ -38,7 +38,7 @@ pub fn may_set_deadline(caller: &Caller) -> AppResult<()> {
 pub fn set_deadline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResult<NaiveTime> {
     caller.require(conn, Permission::ApproveMeals, "set_meal_deadline")?;
     may_set_deadline(caller)?;
-    let t = parse_deadline(typed).map_err(|m| AppError::field("deadline", "meals.deadline", m))?;
+    let t = parse_deadline(typed).map_err(|m| AppError::field("deadline", ErrorCode::MealsDeadline, m))?;
     let shown = t.format("%H:%M").to_string();
     write_tx(conn, |conn| {
         diesel::delete(meal_settings::table.filter(meal_settings::org_id.eq(caller.org_id))).execute(conn)?;

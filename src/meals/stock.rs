@@ -19,7 +19,7 @@ use crate::domain::calendar::Month;
 use crate::domain::food::{self, Food, Qty};
 use crate::domain::role::Permission;
 use crate::domain::text;
-use crate::error::{AppError, AppResult, ErrorKind, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind, FieldError};
 use crate::org::model::Org;
 
 /// A day's use of one food as typed.
@@ -108,7 +108,7 @@ pub(crate) fn receive(
 fn short(food: &Food, have: i64, want: Qty) -> FieldError {
     FieldError {
         field: "lines".into(),
-        code: "stock.short",
+        code: ErrorCode::StockShort,
         message: format!(
             "{}库存只有{}{}，不能出库{}{}：库存不能为负，请先录入入库",
             food.name,
@@ -142,7 +142,7 @@ pub fn may_record(caller: &Caller, school_code: &str, school_name: &str) -> AppR
     if !caller.acts_for(school_code) {
         return Err(AppError::new(
             ErrorKind::Forbidden,
-            "stock.not_own_school",
+            ErrorCode::StockNotOwnSchool,
             format!("库存由{school_name}本校食堂录入"),
         ));
     }
@@ -155,12 +155,12 @@ fn may_correct(caller: &Caller, school: (&str, &str), is_use: bool, corrected: b
     may_record(caller, school.0, school.1)?;
     if !is_use {
         return Err(AppError::conflict(
-            "stock.from_purchase",
+            ErrorCode::StockFromPurchase,
             "入库随采购记录，不能单独更正；如送货与票据不符，请在资金台账冲销该笔支出后重新录入",
         ));
     }
     if corrected {
-        return Err(AppError::conflict("stock.corrected", "这条出库记录已更正过"));
+        return Err(AppError::conflict(ErrorCode::StockCorrected, "这条出库记录已更正过"));
     }
     Ok(())
 }
@@ -179,12 +179,18 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
     let mut errors = Vec::new();
     let day = match crate::domain::student::parse_date(&form.day) {
         Ok(d) if d > today() => {
-            errors.push(FieldError { field: "day".into(), code: "stock.future", message: format!("{d}还没有到") });
+            errors.push(FieldError {
+                field: "day".into(),
+                code: ErrorCode::StockFuture,
+                message: format!("{d}还没有到"),
+            });
             None
         }
         Ok(d) => Some(d),
         Err(m) => {
-            errors.push(FieldError { field: "day".into(), code: "stock.day", message: format!("出库日期{m}") });
+            errors.push(FieldError {
+                field: "day".into(), code: ErrorCode::StockDay, message: format!("出库日期{m}")
+            });
             None
         }
     };
@@ -193,12 +199,12 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
     {
         errors.push(FieldError {
             field: "day".into(),
-            code: "stock.no_meal_day",
+            code: ErrorCode::StockNoMealDay,
             message: format!("{d}不是{}的供餐日，不能记出库", school.name),
         });
     }
     let note = text::optional("备注", &form.note, 100)
-        .map_err(|m| errors.push(FieldError { field: "note".into(), code: "stock.note", message: m }))
+        .map_err(|m| errors.push(FieldError { field: "note".into(), code: ErrorCode::StockNote, message: m }))
         .unwrap_or_default();
     let mut lines: BTreeMap<String, (&'static Food, i64)> = BTreeMap::new();
     for (i, l) in form.lines.iter().enumerate().filter(|(_, l)| !(l.food.trim().is_empty() && l.qty.trim().is_empty()))
@@ -211,7 +217,7 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
             (Ok(f), Ok(q)) => lines.entry(f.code.clone()).or_insert((f, 0)).1 += q.milli(),
             (f, q) => {
                 for m in [f.err(), q.err()].into_iter().flatten() {
-                    errors.push(FieldError { field: format!("lines[{i}]"), code: "stock.line", message: m });
+                    errors.push(FieldError { field: format!("lines[{i}]"), code: ErrorCode::StockLine, message: m });
                 }
             }
         }
@@ -219,7 +225,7 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
     if lines.is_empty() && errors.is_empty() {
         errors.push(FieldError {
             field: "lines".into(),
-            code: "stock.no_lines",
+            code: ErrorCode::StockNoLines,
             message: "请至少填写一行出库（食品、数量）".into(),
         });
     }
@@ -276,7 +282,8 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
 /// it, with the reason. Receipts come with their purchase and are corrected in the ledger.
 pub fn correct(conn: &mut DbConn, caller: &Caller, entry_id: i64, reason: &str) -> AppResult<StockView> {
     caller.require(conn, Permission::RecordMeals, "stock_correct")?;
-    let reason = text::required("更正原因", reason, 100).map_err(|m| AppError::field("reason", "stock.reason", m))?;
+    let reason =
+        text::required("更正原因", reason, 100).map_err(|m| AppError::field("reason", ErrorCode::StockReason, m))?;
     let (item_id, school_id, food_code, day, qty, purchase): (i64, i64, String, NaiveDate, i64, Option<i64>) =
         stock_entries::table
             .inner_join(stock_items::table)

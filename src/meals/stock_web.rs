@@ -16,7 +16,7 @@ use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::calendar::Month;
 use crate::domain::food::{self, Food};
 use crate::domain::role::OrgKind;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::web::api_doc::{Body, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
@@ -37,7 +37,7 @@ pub struct StockQuery {
 fn month_of(s: &str) -> AppResult<Month> {
     match s.trim() {
         "" => Ok(Month::of(crate::clock::today())),
-        m => Month::parse(m).map_err(|e| AppError::field("month", "stock.month", e)),
+        m => Month::parse(m).map_err(|e| AppError::field("month", ErrorCode::StockMonth, e)),
     }
 }
 

@@ -16,7 +16,7 @@ use super::corrections::{self, Correction};
 use super::daily::{self, BoardRow, ClassCount, DayForm, DaySheet, Recorded};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::web::api_doc::{ApiOutput, Body, OperationDoc, Reply, Schemas};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::upload;
@@ -38,7 +38,9 @@ pub struct DayQuery {
 pub(super) fn day_of(s: &str) -> AppResult<NaiveDate> {
     match s.trim() {
         "" => Ok(crate::clock::today()),
-        d => d.parse().map_err(|_| AppError::field("day", "meals.day", format!("日期“{d}”应为如2026-10-12的日期"))),
+        d => d
+            .parse()
+            .map_err(|_| AppError::field("day", ErrorCode::MealsDay, format!("日期“{d}”应为如2026-10-12的日期"))),
     }
 }
 
@@ -181,7 +183,7 @@ pub async fn import_page(
     let day = day_of(form.text("day"))?;
     let school = caller.org_code.clone();
     let Some(file) = form.file("file") else {
-        let e = AppError::field("file", "meals.no_file", "请选择要导入的就餐日报文件");
+        let e = AppError::field("file", ErrorCode::MealsNoFile, "请选择要导入的就餐日报文件");
         return html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             day_page(&st, caller, school, day, Typed::default(), FormErrors::from_error(&e), "").await?,
@@ -344,7 +346,11 @@ fn approves(decision: &str) -> AppResult<bool> {
     match decision.trim() {
         "approve" => Ok(true),
         "refuse" => Ok(false),
-        other => Err(AppError::field("decision", "meals.decision", format!("审批意见“{other}”应为 approve 或 refuse"))),
+        other => Err(AppError::field(
+            "decision",
+            ErrorCode::MealsDecision,
+            format!("审批意见“{other}”应为 approve 或 refuse"),
+        )),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::domain::codes::{self, CodeTable};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::school_code::SchoolCode;
 use crate::domain::text;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 
 /// An org by code, if it lies in the scope.
 pub fn org_in_scope(conn: &mut DbConn, scope: &Scope, code: &str) -> AppResult<Org> {
@@ -94,7 +94,7 @@ pub fn may_add_township(caller: &Caller, parent: &Org) -> AppResult<()> {
     if parent.kind != OrgKind::County && parent.kind != OrgKind::Prefecture {
         return Err(AppError::fields(vec![fe(
             "parent_code",
-            "org.bad_parent",
+            ErrorCode::OrgBadParent,
             "乡镇只能设在县级（或不设县的地级市）单位之下",
         )]));
     }
@@ -111,16 +111,16 @@ pub fn create_township(
 ) -> AppResult<Org> {
     caller.require(conn, Permission::CreateSchools, "create_township")?;
     let parent = org_in_scope(conn, caller.scope(), parent_code)
-        .map_err(|_| AppError::field("parent_code", "org.bad_parent", "上级单位不存在或不在您的管辖范围内"))?;
+        .map_err(|_| AppError::field("parent_code", ErrorCode::OrgBadParent, "上级单位不存在或不在您的管辖范围内"))?;
     let mut errors = Vec::new();
     if let Err(e) = may_add_township(caller, &parent) {
         errors.extend(e.fields);
     }
     let code = code.trim();
     if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) || !code.starts_with(&parent.code) {
-        errors.push(fe("code", "org.bad_code", &format!("乡镇代码应为9位数字，以上级代码{}开头", parent.code)));
+        errors.push(fe("code", ErrorCode::OrgBadCode, &format!("乡镇代码应为9位数字，以上级代码{}开头", parent.code)));
     }
-    let name = text::required("乡镇名称", name, 50).map_err(|m| fe("name", "org.bad_name", &m));
+    let name = text::required("乡镇名称", name, 50).map_err(|m| fe("name", ErrorCode::OrgBadName, &m));
     let name = match name {
         Ok(n) => n,
         Err(e) => {
@@ -141,7 +141,7 @@ pub fn create_township(
 fn insert_org(conn: &mut DbConn, code: &str, name: &str, kind: OrgKind, parent: &Org) -> AppResult<Org> {
     let exists: i64 = orgs::table.filter(orgs::code.eq(code)).count().get_result(conn)?;
     if exists > 0 {
-        return Err(AppError::field("code", "org.duplicate", format!("代码“{code}”已被其他单位使用")));
+        return Err(AppError::field("code", ErrorCode::OrgDuplicate, format!("代码“{code}”已被其他单位使用")));
     }
     let id: i64 = diesel::insert_into(orgs::table)
         .values((
@@ -157,7 +157,7 @@ fn insert_org(conn: &mut DbConn, code: &str, name: &str, kind: OrgKind, parent: 
     Ok(orgs::table.find(id).select(Org::as_select()).first(conn)?)
 }
 
-fn fe(field: &str, code: &'static str, message: &str) -> FieldError {
+fn fe(field: &str, code: ErrorCode, message: &str) -> FieldError {
     FieldError { field: field.to_owned(), code, message: message.to_owned() }
 }
 
@@ -266,7 +266,7 @@ struct ValidSchool {
 
 fn parse_school(input: &SchoolInput) -> Result<ValidSchool, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut take = |field: &str, code: &'static str, r: Result<String, String>| match r {
+    let mut take = |field: &str, code: ErrorCode, r: Result<String, String>| match r {
         Ok(v) => v,
         Err(m) => {
             errors.push(fe(field, code, &m));
@@ -280,30 +280,38 @@ fn parse_school(input: &SchoolInput) -> Result<ValidSchool, Vec<FieldError>> {
     let email_ok =
         email.is_empty() || (email.contains('@') && !email.contains(char::is_whitespace) && email.len() <= 100);
     let v = ValidSchool {
-        name: take("name", "school.bad_name", text::required("学校名称", &input.name, 60)),
-        sponsor_type: take("sponsor_type", "school.bad_code", coded(CodeTable::SponsorType, &input.sponsor_type)),
-        urban_rural: take("urban_rural", "school.bad_code", coded(CodeTable::UrbanRural, &input.urban_rural)),
-        school_type: take("school_type", "school.bad_code", coded(CodeTable::SchoolType, &input.school_type)),
+        name: take("name", ErrorCode::SchoolBadName, text::required("学校名称", &input.name, 60)),
+        sponsor_type: take(
+            "sponsor_type",
+            ErrorCode::SchoolBadCode,
+            coded(CodeTable::SponsorType, &input.sponsor_type),
+        ),
+        urban_rural: take("urban_rural", ErrorCode::SchoolBadCode, coded(CodeTable::UrbanRural, &input.urban_rural)),
+        school_type: take("school_type", ErrorCode::SchoolBadCode, coded(CodeTable::SchoolType, &input.school_type)),
         in_county_seat: matches!(input.in_county_seat.as_deref().map(str::trim), Some("1" | "true" | "on" | "是")),
-        address: take("address", "school.bad_text", text::optional("地址", &input.address, 100)),
-        postcode: take("postcode", "school.bad_postcode", text::digits("邮编", &input.postcode, 6, 6)),
-        phone: take("phone", "school.bad_phone", text::digits("电话", &input.phone, 7, 12)),
-        fax: take("fax", "school.bad_phone", text::digits("传真", &input.fax, 7, 12)),
-        email: take("email", "school.bad_email", if email_ok { Ok(email) } else { Err("电子邮箱格式不正确".into()) }),
-        homepage: take("homepage", "school.bad_text", text::optional("主页", &input.homepage, 100)),
+        address: take("address", ErrorCode::SchoolBadText, text::optional("地址", &input.address, 100)),
+        postcode: take("postcode", ErrorCode::SchoolBadPostcode, text::digits("邮编", &input.postcode, 6, 6)),
+        phone: take("phone", ErrorCode::SchoolBadPhone, text::digits("电话", &input.phone, 7, 12)),
+        fax: take("fax", ErrorCode::SchoolBadPhone, text::digits("传真", &input.fax, 7, 12)),
+        email: take(
+            "email",
+            ErrorCode::SchoolBadEmail,
+            if email_ok { Ok(email) } else { Err("电子邮箱格式不正确".into()) },
+        ),
+        homepage: take("homepage", ErrorCode::SchoolBadText, text::optional("主页", &input.homepage, 100)),
         principal_name: take(
             "principal_name",
-            "school.bad_text",
+            ErrorCode::SchoolBadText,
             text::optional("校长姓名", &input.principal_name, 30),
         ),
         principal_phone: take(
             "principal_phone",
-            "school.bad_phone",
+            ErrorCode::SchoolBadPhone,
             text::digits("校长固定电话", &input.principal_phone, 7, 12),
         ),
         principal_mobile: take(
             "principal_mobile",
-            "school.bad_phone",
+            ErrorCode::SchoolBadPhone,
             text::digits("校长手机", &input.principal_mobile, 11, 11),
         ),
     };
@@ -328,7 +336,7 @@ fn check_school_parent(conn: &mut DbConn, parent: &Org) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::field("parent_code", "school.bad_parent", "学校应设在县级、乡镇或不设县的地级市之下"))
+        Err(AppError::field("parent_code", ErrorCode::SchoolBadParent, "学校应设在县级、乡镇或不设县的地级市之下"))
     }
 }
 
@@ -339,9 +347,9 @@ fn province_of(path: &str) -> &str {
 pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) -> AppResult<School> {
     caller.require(conn, Permission::CreateSchools, "create_school")?;
     let mut errors = Vec::new();
-    let code = SchoolCode::parse(&input.code).map_err(|m| errors.push(fe("code", "school.bad_code", &m))).ok();
+    let code = SchoolCode::parse(&input.code).map_err(|m| errors.push(fe("code", ErrorCode::SchoolBadCode, &m))).ok();
     let parent = org_in_scope(conn, caller.scope(), &input.parent_code)
-        .map_err(|_| errors.push(fe("parent_code", "school.bad_parent", "上级单位不存在或不在您的管辖范围内")))
+        .map_err(|_| errors.push(fe("parent_code", ErrorCode::SchoolBadParent, "上级单位不存在或不在您的管辖范围内")))
         .ok();
     let valid = parse_school(input).map_err(|e| errors.extend(e)).ok();
     let (Some(code), Some(parent), Some(v)) = (code, parent, valid) else {
@@ -351,7 +359,7 @@ pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) ->
     if code.province_prefix() != province_of(&parent.path) {
         return Err(AppError::field(
             "code",
-            "school.province_mismatch",
+            ErrorCode::SchoolProvinceMismatch,
             format!("学校标识码第3–4位“{}”与所属省份代码“{}”不一致", code.province_prefix(), province_of(&parent.path)),
         ));
     }
@@ -435,12 +443,14 @@ pub fn add_campus(conn: &mut DbConn, caller: &Caller, school_code: &str, input: 
     let mut errors = Vec::new();
     let no = input.campus_no.trim().to_owned();
     if no.is_empty() || no.len() > 10 || !no.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        errors.push(fe("campus_no", "campus.bad_no", "校区号应为1–10位字母或数字"));
+        errors.push(fe("campus_no", ErrorCode::CampusBadNo, "校区号应为1–10位字母或数字"));
     }
-    let name =
-        text::required("校区名称", &input.name, 60).map_err(|m| errors.push(fe("name", "campus.bad_name", &m))).ok();
-    let address =
-        text::optional("地址", &input.address, 100).map_err(|m| errors.push(fe("address", "campus.bad_text", &m))).ok();
+    let name = text::required("校区名称", &input.name, 60)
+        .map_err(|m| errors.push(fe("name", ErrorCode::CampusBadName, &m)))
+        .ok();
+    let address = text::optional("地址", &input.address, 100)
+        .map_err(|m| errors.push(fe("address", ErrorCode::CampusBadText, &m)))
+        .ok();
     let (Some(name), Some(address), true) = (name, address, errors.is_empty()) else {
         return Err(AppError::fields(errors));
     };
@@ -451,7 +461,7 @@ pub fn add_campus(conn: &mut DbConn, caller: &Caller, school_code: &str, input: 
             .count()
             .get_result(conn)?;
         if dup > 0 {
-            return Err(AppError::field("campus_no", "campus.duplicate", format!("校区号“{no}”已存在")));
+            return Err(AppError::field("campus_no", ErrorCode::CampusDuplicate, format!("校区号“{no}”已存在")));
         }
         let id: i64 = diesel::insert_into(campuses::table)
             .values((
@@ -504,18 +514,19 @@ fn parse_teacher(input: &TeacherInput) -> AppResult<ValidTeacher> {
     let mut errors = Vec::new();
     let staff_no = input.staff_no.trim().to_owned();
     if staff_no.is_empty() || staff_no.len() > 20 || !staff_no.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        errors.push(fe("staff_no", "teacher.bad_staff_no", "工号应为1–20位字母或数字"));
+        errors.push(fe("staff_no", ErrorCode::TeacherBadStaffNo, "工号应为1–20位字母或数字"));
     }
-    let name =
-        text::required("教师姓名", &input.name, 30).map_err(|m| errors.push(fe("name", "teacher.bad_name", &m))).ok();
+    let name = text::required("教师姓名", &input.name, 30)
+        .map_err(|m| errors.push(fe("name", ErrorCode::TeacherBadName, &m)))
+        .ok();
     let sex = codes::parse_sex(&input.sex)
-        .ok_or_else(|| errors.push(fe("sex", "teacher.bad_sex", "性别应为“男”或“女”")))
+        .ok_or_else(|| errors.push(fe("sex", ErrorCode::TeacherBadSex, "性别应为“男”或“女”")))
         .ok();
     let phone = text::digits("联系电话", &input.phone, 7, 12)
-        .map_err(|m| errors.push(fe("phone", "teacher.bad_phone", &m)))
+        .map_err(|m| errors.push(fe("phone", ErrorCode::TeacherBadPhone, &m)))
         .ok();
     let subject = text::optional("任教学科", &input.subject, 30)
-        .map_err(|m| errors.push(fe("subject", "teacher.bad_text", &m)))
+        .map_err(|m| errors.push(fe("subject", ErrorCode::TeacherBadText, &m)))
         .ok();
     match (name, sex, phone, subject, errors.is_empty()) {
         (Some(name), Some(sex), Some(phone), Some(subject), true) => {
@@ -563,7 +574,7 @@ fn ensure_unique_staff_no(conn: &mut DbConn, school_id: i64, staff_no: &str, exc
     }
     let n: i64 = q.count().get_result(conn)?;
     if n > 0 {
-        return Err(AppError::field("staff_no", "teacher.duplicate", format!("工号“{staff_no}”在本校已存在")));
+        return Err(AppError::field("staff_no", ErrorCode::TeacherDuplicate, format!("工号“{staff_no}”在本校已存在")));
     }
     Ok(())
 }
@@ -601,7 +612,7 @@ pub fn delete_teacher(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<
         let heads: i64 = classes::table.filter(classes::head_teacher_id.eq(id)).count().get_result(conn)?;
         if heads > 0 {
             return Err(AppError::conflict(
-                "teacher.in_use",
+                ErrorCode::TeacherInUse,
                 format!("{}仍是{heads}个班级的班主任，请先更换班主任", before.name),
             ));
         }
@@ -670,24 +681,28 @@ fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResu
     let mut errors = Vec::new();
     let class_no = input.class_no.trim().to_owned();
     if class_no.is_empty() || class_no.len() > 10 || !class_no.bytes().all(|b| b.is_ascii_digit()) {
-        errors.push(fe("class_no", "class.bad_no", "班号应为1–10位数字"));
+        errors.push(fe("class_no", ErrorCode::ClassBadNo, "班号应为1–10位数字"));
     }
     let grade = codes::parse_grade(&input.grade);
     if grade.is_none() {
-        errors.push(fe("grade", "class.bad_grade", "年级应为1–12（或“一年级”…“九年级”、“高一”…）"));
+        errors.push(fe("grade", ErrorCode::ClassBadGrade, "年级应为1–12（或“一年级”…“九年级”、“高一”…）"));
     }
     let name = match text::optional("班级名称", &input.name, 30) {
         Ok(n) if n.is_empty() => grade.map(|g| codes::default_class_name(g, &class_no)),
         Ok(n) => Some(n),
         Err(m) => {
-            errors.push(fe("name", "class.bad_name", &m));
+            errors.push(fe("name", ErrorCode::ClassBadName, &m));
             None
         }
     };
     let this_year = crate::clock::today().year();
     let entry_year = input.entry_year.trim().parse::<i32>().ok().filter(|y| (1990..=this_year + 1).contains(y));
     if entry_year.is_none() {
-        errors.push(fe("entry_year", "class.bad_year", &format!("入学年份应为1990–{}之间的四位年份", this_year + 1)));
+        errors.push(fe(
+            "entry_year",
+            ErrorCode::ClassBadYear,
+            &format!("入学年份应为1990–{}之间的四位年份", this_year + 1),
+        ));
     }
     let staff_no = input.head_teacher_staff_no.trim();
     let head_teacher_id = if staff_no.is_empty() {
@@ -700,7 +715,11 @@ fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResu
             .first(conn)
             .optional()?;
         if id.is_none() {
-            errors.push(fe("head_teacher_staff_no", "class.bad_teacher", &format!("本校没有工号为“{staff_no}”的教师")));
+            errors.push(fe(
+                "head_teacher_staff_no",
+                ErrorCode::ClassBadTeacher,
+                &format!("本校没有工号为“{staff_no}”的教师"),
+            ));
         }
         id
     };
@@ -715,7 +734,7 @@ fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResu
             .first(conn)
             .optional()?;
         if id.is_none() {
-            errors.push(fe("campus_no", "class.bad_campus", &format!("本校没有校区号为“{campus_no}”的校区")));
+            errors.push(fe("campus_no", ErrorCode::ClassBadCampus, &format!("本校没有校区号为“{campus_no}”的校区")));
         }
         id
     };
@@ -735,7 +754,7 @@ fn ensure_unique_class_no(conn: &mut DbConn, school_id: i64, class_no: &str, exc
     }
     let n: i64 = q.count().get_result(conn)?;
     if n > 0 {
-        return Err(AppError::field("class_no", "class.duplicate", format!("班号“{class_no}”在本校已存在")));
+        return Err(AppError::field("class_no", ErrorCode::ClassDuplicate, format!("班号“{class_no}”在本校已存在")));
     }
     Ok(())
 }

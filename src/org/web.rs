@@ -11,7 +11,7 @@ use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes::{self, CodeTable};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::ErrorKind;
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, Pager, html_page, see_other};
 
 const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
 
@@ -125,8 +125,7 @@ pub struct SchoolsPage {
     layout: Layout,
     schools: Vec<SchoolListItem>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pager: Pager,
     q: String,
     under: String,
     can_create: bool,
@@ -145,8 +144,7 @@ pub async fn schools(
         layout: Layout::new(&caller, &st, "学校"),
         schools,
         total,
-        page,
-        pages: ((total + service::PAGE_SIZE - 1) / service::PAGE_SIZE).max(1),
+        pager: Pager::counted("/schools", &[("q", &qs), ("under", &under)], page, total, service::PAGE_SIZE),
         q: qs,
         under,
         can_create: caller.may(Permission::CreateSchools),

@@ -10,7 +10,7 @@ use super::input::{self, BuildBody, EndBody, JoinBody, ModelBody, PlanBody, Stan
 use super::{calendar, config, roster};
 use crate::auth::extract::ApiUser;
 use crate::domain::roster::Step;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exchange::roster_print::{self, FileFormat, Kind};
 use crate::web::api_doc::{Body, Created, Done, FileReply, NewId, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
@@ -246,7 +246,8 @@ pub struct StepBody {
 }
 
 pub fn parse_step(s: &str) -> AppResult<Step> {
-    Step::parse(s).ok_or_else(|| AppError::field("step", "roster.step", "step 应为 sign、review、archive 或 return"))
+    Step::parse(s)
+        .ok_or_else(|| AppError::field("step", ErrorCode::RosterStep, "step 应为 sign、review、archive 或 return"))
 }
 
 pub async fn step(

@@ -15,7 +15,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{self, MealMonth, Month};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::term::{Term, TermDates};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::exchange::sheet::{self, Column};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
@@ -28,7 +28,7 @@ pub fn may_set(caller: &Caller, kind: OrgKind) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if !matches!(kind, OrgKind::County | OrgKind::School) {
-        return Err(AppError::invalid("calendar.org_level", "供餐日历按县（默认）或学校设置"));
+        return Err(AppError::invalid(ErrorCode::CalendarOrgLevel, "供餐日历按县（默认）或学校设置"));
     }
     Ok(())
 }
@@ -123,7 +123,7 @@ pub fn set_month(conn: &mut DbConn, caller: &Caller, code: &str, cal: &MealMonth
     let org = calendar_org(conn, caller, code)?;
     write_tx(conn, |conn| {
         let terms = terms_for(conn, &org.path)?;
-        store(conn, caller, &org, cal, &terms).map_err(|m| AppError::field("days", "calendar.outside_term", m))
+        store(conn, caller, &org, cal, &terms).map_err(|m| AppError::field("days", ErrorCode::CalendarOutsideTerm, m))
     })
 }
 
@@ -178,13 +178,13 @@ const COLUMNS: [Column; 3] = [
 /// row is named by sheet, row and column. Returns the months set.
 pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], filename: &str) -> AppResult<usize> {
     let org = calendar_org(conn, caller, code)?;
-    let rows = sheet::read_named(bytes, filename, "calendar.missing_column", &COLUMNS)?;
+    let rows = sheet::read_named(bytes, filename, ErrorCode::CalendarMissingColumn, &COLUMNS)?;
     let terms = terms_for(conn, &org.path)?;
     let mut errors = Vec::new();
     let mut months: Vec<(MealMonth, &sheet::NamedRow)> = Vec::new();
     for r in &rows {
         let at = |col: &str| format!("工作表“{}”第{}行“{col}”列", r.sheet, r.row);
-        let mut err = |col: &str, code: &'static str, m: String| {
+        let mut err = |col: &str, code: ErrorCode, m: String| {
             errors.push(FieldError {
                 field: format!("{}:{}:{col}", r.sheet, r.row),
                 code,
@@ -194,7 +194,7 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
         let month = match Month::parse(&r.values[0]) {
             Ok(m) => m,
             Err(m) => {
-                err("月份", "calendar.month", m);
+                err("月份", ErrorCode::CalendarMonth, m);
                 continue;
             }
         };
@@ -203,7 +203,7 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
             s => match s.trim_end_matches(".0").parse::<u32>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    err("供餐天数", "calendar.count", format!("“{s}”应为整数"));
+                    err("供餐天数", ErrorCode::CalendarCount, format!("“{s}”应为整数"));
                     continue;
                 }
             },
@@ -211,19 +211,19 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
         if let Some(n) = count
             && let Err(m) = calendar::check_count(month, n)
         {
-            err("供餐天数", "calendar.too_many_days", m);
+            err("供餐天数", ErrorCode::CalendarTooManyDays, m);
             continue;
         }
         let cal = if r.values[2].trim().is_empty() {
             let Some(n) = count else {
-                err("供餐天数", "calendar.empty", "供餐天数和供餐日期至少填写一项".into());
+                err("供餐天数", ErrorCode::CalendarEmpty, "供餐天数和供餐日期至少填写一项".into());
                 continue;
             };
             let weekdays: Vec<u32> = MealMonth::working_days_in_terms(month, &terms).days().collect();
             if weekdays.len() < n as usize {
                 err(
                     "供餐天数",
-                    "calendar.too_many_days",
+                    ErrorCode::CalendarTooManyDays,
                     format!(
                         "{month}学期内只有{}个工作日，少于供餐天数{n}；周末供餐请在“供餐日期”列逐日列出",
                         weekdays.len()
@@ -238,24 +238,28 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
         let cal = match cal {
             Ok(c) => c,
             Err(m) => {
-                err("供餐日期", "calendar.days", m);
+                err("供餐日期", ErrorCode::CalendarDays, m);
                 continue;
             }
         };
         if let Some(n) = count
             && n as usize != cal.count()
         {
-            err("供餐天数", "calendar.count_mismatch", format!("供餐天数{n}与供餐日期所列的{}天不一致", cal.count()));
+            err(
+                "供餐天数",
+                ErrorCode::CalendarCountMismatch,
+                format!("供餐天数{n}与供餐日期所列的{}天不一致", cal.count()),
+            );
             continue;
         }
         if months.iter().any(|(m, _)| m.month() == month) {
-            err("月份", "calendar.duplicate_month", format!("{month}在文件中出现了两次"));
+            err("月份", ErrorCode::CalendarDuplicateMonth, format!("{month}在文件中出现了两次"));
             continue;
         }
         months.push((cal, r));
     }
     if months.is_empty() && errors.is_empty() {
-        return Err(AppError::invalid("calendar.no_rows", format!("文件“{filename}”没有数据行")));
+        return Err(AppError::invalid(ErrorCode::CalendarNoRows, format!("文件“{filename}”没有数据行")));
     }
     if errors.is_empty() {
         let result = write_tx(conn, |conn| {
@@ -264,7 +268,7 @@ pub fn import(conn: &mut DbConn, caller: &Caller, code: &str, bytes: &[u8], file
                 if let Err(m) = store(conn, caller, &org, cal, &terms) {
                     outside.push(FieldError {
                         field: format!("{}:{}:供餐日期", r.sheet, r.row),
-                        code: "calendar.outside_term",
+                        code: ErrorCode::CalendarOutsideTerm,
                         message: format!("工作表“{}”第{}行：{m}", r.sheet, r.row),
                     });
                 }

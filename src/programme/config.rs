@@ -17,7 +17,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::money::Fen;
 use crate::domain::programme::{self, MealModel, Period, PlanType, StandardKind};
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 
@@ -32,7 +32,7 @@ fn school_org(conn: &mut DbConn, caller: &Caller, code: &str, what: &str) -> App
     caller.require(conn, Permission::ConfigureProgramme, what)?;
     let org = org_in_scope(conn, caller.scope(), code)?;
     if org.kind != OrgKind::School {
-        return Err(AppError::field("school", "programme.not_a_school", format!("“{}”不是学校", org.name)));
+        return Err(AppError::field("school", ErrorCode::ProgrammeNotASchool, format!("“{}”不是学校", org.name)));
     }
     Ok(org)
 }
@@ -60,10 +60,14 @@ pub fn set_plan(
     county_org(conn, caller, "set_plan_type")?;
     let org = org_in_scope(conn, caller.scope(), county_code)?;
     if org.kind != OrgKind::County {
-        return Err(AppError::field("county", "plan.not_county", format!("计划类型按县设置，“{}”不是县", org.name)));
+        return Err(AppError::field(
+            "county",
+            ErrorCode::PlanNotCounty,
+            format!("计划类型按县设置，“{}”不是县", org.name),
+        ));
     }
     if !(2011..=2100).contains(&school_year) {
-        return Err(AppError::field("school_year", "plan.year", "学年应为2011年以后的四位年份"));
+        return Err(AppError::field("school_year", ErrorCode::PlanYear, "学年应为2011年以后的四位年份"));
     }
     write_tx(conn, |conn| {
         let key = county_plans::table
@@ -150,7 +154,7 @@ pub fn join(
     if in_seat && !seat_included {
         return Err(AppError::field(
             "seat_included",
-            "programme.county_seat",
+            ErrorCode::ProgrammeCountySeat,
             format!(
                 "{}位于县城（县政府驻地），营养改善计划不含县城学校；确需纳入请勾选“县城学校纳入”并注明依据",
                 school.name
@@ -159,12 +163,12 @@ pub fn join(
     }
     let note: String = note.trim().chars().take(200).collect();
     if in_seat && note.is_empty() {
-        return Err(AppError::field("note", "programme.seat_reason", "县城学校纳入计划须注明依据"));
+        return Err(AppError::field("note", ErrorCode::ProgrammeSeatReason, "县城学校纳入计划须注明依据"));
     }
     write_tx(conn, |conn| {
         let existing = memberships(conn, school.id)?;
         programme::check_no_overlap(&existing, &period, &format!("{}的计划学校资格", school.name))
-            .map_err(|m| AppError::field("from_date", "programme.overlap", m))?;
+            .map_err(|m| AppError::field("from_date", ErrorCode::ProgrammeOverlap, m))?;
         diesel::insert_into(programme_schools::table)
             .values((
                 programme_schools::school_id.eq(school.id),
@@ -205,7 +209,7 @@ pub fn leave(conn: &mut DbConn, caller: &Caller, id: i64, last_day: NaiveDate) -
         if last_day < from || to.is_some_and(|t| last_day > t) {
             return Err(AppError::field(
                 "to_date",
-                "programme.leave_date",
+                ErrorCode::ProgrammeLeaveDate,
                 format!("退出日期应在{from}之后且不晚于原结束日期"),
             ));
         }
@@ -315,13 +319,13 @@ pub struct StandardInput {
 pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) -> AppResult<i64> {
     caller.require(conn, Permission::ConfigureProgramme, "add_standard")?;
     if input.amount.fen() <= 0 || input.amount.fen() > 100_000 {
-        return Err(AppError::field("amount", "standard.amount", "标准应大于0且不超过1000元/天"));
+        return Err(AppError::field("amount", ErrorCode::StandardAmount, "标准应大于0且不超过1000元/天"));
     }
     let org: Option<Org> = if input.kind.is_national() {
         if !(caller.is_cli() || caller.org_kind == OrgKind::Ministry) {
             return Err(AppError::new(
                 crate::error::ErrorKind::Forbidden,
-                "standard.national",
+                ErrorCode::StandardNational,
                 "国家基础标准只能由教育部（或系统管理员在命令行）设置",
             ));
         }
@@ -340,7 +344,7 @@ pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) ->
         if !fits {
             return Err(AppError::field(
                 "org",
-                "standard.org_level",
+                ErrorCode::StandardOrgLevel,
                 format!(
                     "{}应由{}设置，“{}”不适用",
                     input.kind.label(),
@@ -363,7 +367,7 @@ pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) ->
         let existing: Vec<Period> = existing.into_iter().map(|(from, to)| Period { from, to }).collect();
         let whose = org.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "全国".into());
         programme::check_no_overlap(&existing, &input.period, &format!("{whose}的{}", input.kind.label()))
-            .map_err(|m| AppError::field("from_date", "standard.overlap", m))?;
+            .map_err(|m| AppError::field("from_date", ErrorCode::StandardOverlap, m))?;
         let id: i64 = diesel::insert_into(subsidy_standards::table)
             .values((
                 subsidy_standards::org_id.eq(org.as_ref().map(|o| o.id)),
@@ -415,7 +419,11 @@ pub fn end_standard(conn: &mut DbConn, caller: &Caller, id: i64, last_day: Naive
             return Err(AppError::forbidden());
         }
         if last_day < from || to.is_some_and(|t| last_day > t) {
-            return Err(AppError::field("to_date", "standard.end_date", format!("结束日期应不早于开始日期{from}")));
+            return Err(AppError::field(
+                "to_date",
+                ErrorCode::StandardEndDate,
+                format!("结束日期应不早于开始日期{from}"),
+            ));
         }
         diesel::update(subsidy_standards::table.find(id))
             .set(subsidy_standards::to_date.eq(Some(last_day)))
@@ -584,10 +592,14 @@ pub fn add_supplier(
 ) -> AppResult<i64> {
     let org = county_org(conn, caller, "add_supplier")?;
     let name = crate::domain::text::required("供餐企业名称", name, 60)
-        .map_err(|m| AppError::field("name", "supplier.name", m))?;
+        .map_err(|m| AppError::field("name", ErrorCode::SupplierName, m))?;
     let credit_code = credit_code.trim().to_uppercase();
     if !(credit_code.len() == 18 && credit_code.chars().all(|c| c.is_ascii_alphanumeric())) {
-        return Err(AppError::field("credit_code", "supplier.credit_code", "统一社会信用代码应为18位数字或大写字母"));
+        return Err(AppError::field(
+            "credit_code",
+            ErrorCode::SupplierCreditCode,
+            "统一社会信用代码应为18位数字或大写字母",
+        ));
     }
     write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(suppliers::table)
@@ -667,7 +679,7 @@ pub struct ModelInput {
 pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: ModelInput) -> AppResult<i64> {
     let school = school_org(conn, caller, school_code, "add_meal_model")?;
     if input.model.needs_supplier() && input.supplier_id.is_none() {
-        return Err(AppError::field("supplier_id", "meal_model.no_supplier", "企业(单位)供餐须选择供餐企业"));
+        return Err(AppError::field("supplier_id", ErrorCode::MealModelNoSupplier, "企业(单位)供餐须选择供餐企业"));
     }
     // The supplier must be one of the school's county (or an org above it).
     if let Some(sid) = input.supplier_id {
@@ -678,7 +690,7 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
             .first(conn)
             .optional()?;
         if !owner.is_some_and(|p| ancestor_paths(&school.path).contains(&p)) {
-            return Err(AppError::field("supplier_id", "meal_model.supplier_unknown", "所选供餐企业不属于本县"));
+            return Err(AppError::field("supplier_id", ErrorCode::MealModelSupplierUnknown, "所选供餐企业不属于本县"));
         }
     }
     let class_ids: BTreeSet<i64> = input.class_ids.iter().copied().collect();
@@ -688,7 +700,7 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
         .select(classes::id)
         .load(conn)?;
     if known.len() != class_ids.len() {
-        return Err(AppError::field("class_ids", "meal_model.class_unknown", "所选班级不属于该学校"));
+        return Err(AppError::field("class_ids", ErrorCode::MealModelClassUnknown, "所选班级不属于该学校"));
     }
     write_tx(conn, |conn| {
         let existing: Vec<(NaiveDate, Option<NaiveDate>, String, String)> = meal_models::table
@@ -705,7 +717,7 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
             if theirs.is_empty() && class_ids.is_empty() {
                 return Err(AppError::field(
                     "class_ids",
-                    "meal_model.overlap",
+                    ErrorCode::MealModelOverlap,
                     format!(
                         "{}已有{label}（{}）供全校其余班级；混合供餐时请为新模式选择它所供的班级",
                         school.name,
@@ -716,7 +728,7 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
             if theirs.intersection(&class_ids).next().is_some() {
                 return Err(AppError::field(
                     "class_ids",
-                    "meal_model.overlap",
+                    ErrorCode::MealModelOverlap,
                     format!("所选班级在{}已由{label}供餐，同一班级同一时间只能有一种供餐模式", other.label()),
                 ));
             }

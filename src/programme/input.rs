@@ -9,7 +9,7 @@ use crate::domain::calendar::{MealMonth, Month};
 use crate::domain::money::Fen;
 use crate::domain::programme::{MealModel, Period, PlanType, StandardKind};
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::registry::status::parse_day;
 
 fn optional_day(field: &str, s: &str) -> AppResult<Option<NaiveDate>> {
@@ -18,11 +18,11 @@ fn optional_day(field: &str, s: &str) -> AppResult<Option<NaiveDate>> {
 
 fn period(from: &str, to: &str) -> AppResult<Period> {
     let from = parse_day("from_date", from)?;
-    Period::new(from, optional_day("to_date", to)?).map_err(|m| AppError::field("to_date", "period.order", m))
+    Period::new(from, optional_day("to_date", to)?).map_err(|m| AppError::field("to_date", ErrorCode::PeriodOrder, m))
 }
 
 pub fn term(s: &str) -> AppResult<Term> {
-    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+    Term::parse(s).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -39,11 +39,11 @@ impl PlanBody {
             .school_year
             .trim()
             .parse::<i32>()
-            .map_err(|_| AppError::field("school_year", "plan.year", "学年应为四位年份，如2026"))?;
+            .map_err(|_| AppError::field("school_year", ErrorCode::PlanYear, "学年应为四位年份，如2026"))?;
         let plan = PlanType::parse(&self.plan_type).ok_or_else(|| {
             AppError::field(
                 "plan_type",
-                "plan.type",
+                ErrorCode::PlanType,
                 "计划类型应为 national（国家计划县）、local_award、local_no_award 或 other",
             )
         })?;
@@ -102,8 +102,9 @@ pub struct StandardBody {
 impl StandardBody {
     pub fn parse(&self) -> AppResult<StandardInput> {
         let kind = StandardKind::parse(&self.kind)
-            .ok_or_else(|| AppError::field("kind", "standard.kind", "请选择标准类别"))?;
-        let amount = Fen::parse_yuan(&self.amount).map_err(|m| AppError::field("amount", "standard.amount", m))?;
+            .ok_or_else(|| AppError::field("kind", ErrorCode::StandardKind, "请选择标准类别"))?;
+        let amount =
+            Fen::parse_yuan(&self.amount).map_err(|m| AppError::field("amount", ErrorCode::StandardAmount, m))?;
         Ok(StandardInput {
             kind,
             org_code: Some(self.org.trim().to_owned()).filter(|s| !s.is_empty()),
@@ -139,20 +140,20 @@ pub struct ModelBody {
 impl ModelBody {
     pub fn parse(&self) -> AppResult<ModelInput> {
         let model = MealModel::parse(&self.model)
-            .ok_or_else(|| AppError::field("model", "meal_model.kind", "请选择供餐模式"))?;
-        let supplier_id = match &self.supplier_id {
-            Some(serde_json::Value::Number(n)) => n.as_i64(),
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(
-                s.trim()
-                    .parse()
-                    .map_err(|_| AppError::field("supplier_id", "meal_model.supplier_unknown", "供餐企业无效"))?,
-            ),
-            _ => None,
-        };
+            .ok_or_else(|| AppError::field("model", ErrorCode::MealModelKind, "请选择供餐模式"))?;
+        let supplier_id =
+            match &self.supplier_id {
+                Some(serde_json::Value::Number(n)) => n.as_i64(),
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().parse().map_err(|_| {
+                    AppError::field("supplier_id", ErrorCode::MealModelSupplierUnknown, "供餐企业无效")
+                })?),
+                _ => None,
+            };
         let mut class_ids = self.class_ids.clone();
         for part in self.classes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            class_ids
-                .push(part.parse().map_err(|_| AppError::field("class_ids", "meal_model.class_unknown", "班级无效"))?);
+            class_ids.push(
+                part.parse().map_err(|_| AppError::field("class_ids", ErrorCode::MealModelClassUnknown, "班级无效"))?,
+            );
         }
         Ok(ModelInput { model, period: period(&self.from_date, &self.to_date)?, supplier_id, class_ids })
     }
@@ -182,6 +183,6 @@ impl BuildBody {
 
 /// A month's meal days as a day list (`1-5,8`).
 pub fn month_days(month: &str, days: &str) -> AppResult<MealMonth> {
-    let m = Month::parse(month).map_err(|e| AppError::field("month", "calendar.month", e))?;
-    MealMonth::parse_days(m, days).map_err(|e| AppError::field("days", "calendar.days", e))
+    let m = Month::parse(month).map_err(|e| AppError::field("month", ErrorCode::CalendarMonth, e))?;
+    MealMonth::parse_days(m, days).map_err(|e| AppError::field("days", ErrorCode::CalendarDays, e))
 }

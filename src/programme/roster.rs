@@ -22,7 +22,7 @@ use crate::domain::roster::{self, Diff, RosterLine, Status, Step};
 use crate::domain::status::State;
 use crate::domain::student::Review;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 use crate::org::service::org_in_scope;
 use crate::registry::model::StudentRow;
@@ -115,7 +115,7 @@ impl RosterHead {
 
 fn term_of(row: &RosterRow) -> AppResult<Term> {
     Term::new(row.school_year, u8::try_from(row.term).unwrap_or(0))
-        .map_err(|m| AppError::internal_msg("roster.term", m))
+        .map_err(|m| AppError::internal_msg(ErrorCode::RosterTerm, m))
 }
 
 /// The newest version number of a roster's term.
@@ -169,7 +169,7 @@ fn school_in_scope(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<
     if org.kind != OrgKind::School {
         return Err(AppError::field(
             "school",
-            "roster.not_a_school",
+            ErrorCode::RosterNotASchool,
             format!("“{}”不是学校，花名册按学校生成", org.name),
         ));
     }
@@ -383,13 +383,13 @@ pub fn build(
     {
         return Err(AppError::field(
             "snapshot_date",
-            "roster.snapshot_outside_term",
+            ErrorCode::RosterSnapshotOutsideTerm,
             format!("统计日期{day}不在{}（{}至{}）内", term.label(), t.start, t.end),
         ));
     }
     if !config::in_programme(conn, school.id, day)? {
         return Err(AppError::invalid(
-            "roster.not_in_programme",
+            ErrorCode::RosterNotInProgramme,
             format!("{}在{day}不是营养改善计划学校，不能生成受益学生花名册；请县营养办先将其纳入计划", school.name),
         ));
     }
@@ -432,7 +432,7 @@ pub fn build(
         {
             return Err(AppError::field(
                 "after_archive",
-                "roster.archived",
+                ErrorCode::RosterArchived,
                 format!("{w}。如确需重新生成，请勾选确认后再生成"),
             ));
         }
@@ -536,7 +536,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(RosterHead
     if roster::content_hash(&school.code, t, row.snapshot_date, &lines) != row.content_hash {
         return Err(AppError::new(
             ErrorKind::Conflict,
-            "roster.tampered",
+            ErrorCode::RosterTampered,
             format!(
                 "{}的花名册第{}版内容与其校验码不符，可能被改动；请联系系统管理员核查审计日志",
                 school.name, row.version
@@ -578,7 +578,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
         Err(e) if e.kind == ErrorKind::NotFound && caller.may(need) => {
             return Err(AppError::new(
                 ErrorKind::Forbidden,
-                "roster.not_yours",
+                ErrorCode::RosterNotYours,
                 "只能办理本单位（或所辖学校）的花名册",
             ));
         }
@@ -590,13 +590,13 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
     may_step(caller, &current_head, step)?;
     let note: String = note.trim().chars().take(200).collect();
     if step == Step::Return && note.is_empty() {
-        return Err(AppError::field("note", "roster.return_reason", "退回须写明原因"));
+        return Err(AppError::field("note", ErrorCode::RosterReturnReason, "退回须写明原因"));
     }
     let from = current_head.status();
-    let to = from.after(step).map_err(|m| AppError::conflict("roster.out_of_order", m))?;
+    let to = from.after(step).map_err(|m| AppError::conflict(ErrorCode::RosterOutOfOrder, m))?;
     if step == Step::Archive && !super::roster_scan::has_scan(conn, id)? {
         return Err(AppError::conflict(
-            "roster.scan_missing",
+            ErrorCode::RosterScanMissing,
             format!("{}尚未上传第{}版花名册的监护人签字扫描件，不能备案", school.name, row.version),
         ));
     }
@@ -625,7 +625,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
                 .execute(conn)?,
         };
         if n == 0 {
-            return Err(AppError::conflict("roster.out_of_order", "花名册状态已被他人改变，请刷新后重试"));
+            return Err(AppError::conflict(ErrorCode::RosterOutOfOrder, "花名册状态已被他人改变，请刷新后重试"));
         }
         audit::record(
             conn,
@@ -681,7 +681,7 @@ pub fn may_step(caller: &Caller, head: &RosterHead, step: Step) -> AppResult<()>
     if step == Step::Sign && caller.org_code != head.school_code && !caller.is_cli() {
         return Err(AppError::new(
             ErrorKind::Forbidden,
-            "roster.not_yours",
+            ErrorCode::RosterNotYours,
             format!("花名册须由{}自行签章确认", head.school_name),
         ));
     }
@@ -690,11 +690,11 @@ pub fn may_step(caller: &Caller, head: &RosterHead, step: Step) -> AppResult<()>
     }
     if !head.current {
         return Err(AppError::conflict(
-            "roster.superseded",
+            ErrorCode::RosterSuperseded,
             format!("第{}版已有更新的版本，请办理最新版本", head.version),
         ));
     }
-    head.status().after(step).map_err(|m| AppError::conflict("roster.out_of_order", m))?;
+    head.status().after(step).map_err(|m| AppError::conflict(ErrorCode::RosterOutOfOrder, m))?;
     Ok(())
 }
 
@@ -707,7 +707,7 @@ pub fn may_discard(caller: &Caller, head: &RosterHead) -> AppResult<()> {
     let status = head.status();
     if status.is_frozen() {
         return Err(AppError::conflict(
-            "roster.frozen",
+            ErrorCode::RosterFrozen,
             format!(
                 "{}的花名册第{}版已{}，内容已冻结，不能删除或修改；如需更正，请重新生成新版本",
                 head.school_name,
@@ -718,7 +718,7 @@ pub fn may_discard(caller: &Caller, head: &RosterHead) -> AppResult<()> {
     }
     if !head.current {
         return Err(AppError::conflict(
-            "roster.superseded",
+            ErrorCode::RosterSuperseded,
             format!("第{}版之后已有新版本，只能删除最新的草稿", head.version),
         ));
     }
@@ -733,7 +733,7 @@ pub fn discard(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<()> {
     if super::roster_scan::has_scan(conn, id)? {
         // The guardians signed this version: their signatures are kept with it.
         return Err(AppError::conflict(
-            "roster.has_scan",
+            ErrorCode::RosterHasScan,
             format!("第{}版已上传监护人签字扫描件，不能删除；如名单有变，请重新生成新版本", row.version),
         ));
     }

@@ -18,7 +18,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::document::{DocKind, PageCheck};
 use crate::domain::role::Permission;
 use crate::domain::roster::Status;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::document::{self, Checked};
 use crate::exchange::roster_print::{self, Kind};
 
@@ -77,14 +77,14 @@ pub fn check_files(uploads: &[document::Upload]) -> AppResult<Vec<Checked>> {
     if uploads.is_empty() {
         return Err(AppError::field(
             "scan",
-            "roster.scan_empty",
+            ErrorCode::RosterScanEmpty,
             "请选择监护人签字后的花名册扫描件（PDF或JPG图片，可多选）",
         ));
     }
     if uploads.len() > MAX_FILES {
         return Err(AppError::field(
             "scan",
-            "roster.scan_files",
+            ErrorCode::RosterScanFiles,
             format!("一次最多上传{MAX_FILES}个文件，请把图片合成PDF后上传"),
         ));
     }
@@ -92,7 +92,7 @@ pub fn check_files(uploads: &[document::Upload]) -> AppResult<Vec<Checked>> {
     if total > MAX_SCAN {
         return Err(AppError::field(
             "scan",
-            "file.too_large",
+            ErrorCode::FileTooLarge,
             format!("扫描件合计超过{}MB，请降低扫描分辨率（200dpi即可）后上传", MAX_SCAN >> 20),
         ));
     }
@@ -101,7 +101,7 @@ pub fn check_files(uploads: &[document::Upload]) -> AppResult<Vec<Checked>> {
     if pages > MAX_PAGES {
         return Err(AppError::field(
             "scan",
-            "roster.scan_pages",
+            ErrorCode::RosterScanPages,
             format!("扫描件共{pages}页，超过{MAX_PAGES}页：请只上传本校这一版花名册的签字页"),
         ));
     }
@@ -118,18 +118,18 @@ pub fn upload_refusal(caller: &Caller, head: &RosterHead) -> Option<AppError> {
     if caller.org_code != head.school_code && !caller.is_cli() {
         return Some(AppError::new(
             ErrorKind::Forbidden,
-            "roster.not_yours",
+            ErrorCode::RosterNotYours,
             format!("花名册扫描件须由{}自行上传", head.school_name),
         ));
     }
     if !head.current {
         return Some(AppError::conflict(
-            "roster.superseded",
+            ErrorCode::RosterSuperseded,
             format!("第{}版已有更新的版本：请打印最新版本，签字后上传其扫描件", head.version),
         ));
     }
     if head.status() == Status::Archived {
-        return Some(AppError::conflict("roster.scan_archived", "该花名册已备案，扫描件不能再更换"));
+        return Some(AppError::conflict(ErrorCode::RosterScanArchived, "该花名册已备案，扫描件不能再更换"));
     }
     None
 }
@@ -144,13 +144,14 @@ pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Check
     if files.is_empty() {
         return Err(AppError::field(
             "scan",
-            "roster.scan_empty",
+            ErrorCode::RosterScanEmpty,
             "请选择监护人签字后的花名册扫描件（PDF或JPG图片，可多选）",
         ));
     }
     let printed = printed_pages(&head);
     let pages: u32 = files.iter().fold(0u32, |n, f| n.saturating_add(f.pages));
-    let pages = i32::try_from(pages).map_err(|_| AppError::field("scan", "roster.scan_files", "扫描件页数过多"))?;
+    let pages =
+        i32::try_from(pages).map_err(|_| AppError::field("scan", ErrorCode::RosterScanFiles, "扫描件页数过多"))?;
     write_tx(conn, |conn| {
         let scan_id: i64 = diesel::insert_into(roster_scans::table)
             .values((
@@ -203,7 +204,7 @@ pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Check
             })),
         )
     })?;
-    latest(conn, roster_id)?.ok_or_else(|| AppError::internal_msg("roster.scan", "扫描件保存后未能读回".into()))
+    latest(conn, roster_id)?.ok_or_else(|| AppError::internal_msg(ErrorCode::RosterScan, "扫描件保存后未能读回".into()))
 }
 
 /// The newest scan of a version, read without a caller: the roster's own service has checked it.

@@ -12,7 +12,7 @@ use super::roster_scan::{self, MAX_SCAN, ScanView};
 use crate::auth::Caller;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::roster::RosterLine;
-use crate::error::{AppResult, ErrorKind};
+use crate::error::{AppResult, ErrorCode, ErrorKind};
 use crate::exchange::document::Upload;
 use crate::exchange::roster_print::{self, Kind};
 use crate::web::api_doc::{Body, Created, FileReply, Reply};
@@ -45,7 +45,7 @@ pub async fn upload_page(
     let form = upload::read_page_form(&st, &caller, &req, form, MAX_SCAN + 64 * 1024).await?;
     match store(&st, caller.clone(), id, scans_of(&form)).await {
         Ok(_) => Ok(see_other(&format!("/rosters/{id}?ok=scanned"))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) || e.code == "roster.not_yours" => {
+        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) || e.code == ErrorCode::RosterNotYours => {
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 super::web::roster_page(&st, caller, id, "", FormErrors::from_error(&e)).await?,

@@ -25,7 +25,7 @@ use crate::domain::programme::{MealModel, PlanType, StandardKind};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::RosterLine;
 use crate::domain::term::{Term, TermDates};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::jobs::{JobInput, Jobs};
 use crate::exchange::roster_print;
 use crate::org::model::ClassView;
@@ -347,9 +347,9 @@ pub async fn calendar_set(
     let t = input::term(form.get("term").map(String::as_str).unwrap_or(""))?;
     let month = form.get("month").cloned().unwrap_or_default();
     let parsed: AppResult<MealMonth> =
-        Month::parse(&month).map_err(|m| AppError::field("month", "calendar.month", m)).and_then(|m| {
+        Month::parse(&month).map_err(|m| AppError::field("month", ErrorCode::CalendarMonth, m)).and_then(|m| {
             let days = form.keys().filter_map(|k| k.strip_prefix('d')?.parse::<u32>().ok());
-            MealMonth::new(m, days).map_err(|e| AppError::field("days", "calendar.days", e))
+            MealMonth::new(m, days).map_err(|e| AppError::field("days", ErrorCode::CalendarDays, e))
         });
     let (c, k) = (user.clone(), code.clone());
     let result = match parsed {
@@ -377,7 +377,7 @@ pub async fn calendar_import(
     let form = upload::read_page_form(&st, &caller, &req, form, calendar::MAX_UPLOAD).await?;
     let t = input::term(form.text("term")).unwrap_or_else(|_| current_term());
     let Some(file) = form.file("file") else {
-        let e = AppError::field("file", "calendar.no_file", "请选择要导入的供餐日历文件");
+        let e = AppError::field("file", ErrorCode::CalendarNoFile, "请选择要导入的供餐日历文件");
         return html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             calendar_page(&st, caller, code, t, String::new(), FormErrors::from_error(&e)).await?,
@@ -581,7 +581,7 @@ pub async fn step(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<Ste
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/rosters/{id}?ok=stepped"))),
-        Err(e) if shown_in_form(&e) || e.code == "roster.not_yours" => html_page(
+        Err(e) if shown_in_form(&e) || e.code == ErrorCode::RosterNotYours => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             roster_page(&st, user, id, "", FormErrors::from_error(&e)).await?,
         ),

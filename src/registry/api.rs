@@ -11,7 +11,7 @@ use super::{changes, problems};
 use crate::auth::extract::ApiUser;
 use crate::domain::key_lock::RequestStatus;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
 use crate::web::api_doc::{Body, Created, Done, FileReply, NoStore, Page, Reply};
@@ -241,7 +241,7 @@ impl EvidenceBody {
         Ok(changes::Upload {
             filename: self.filename,
             bytes: base64::engine::general_purpose::STANDARD.decode(self.content_base64.trim()).map_err(|_| {
-                AppError::field("evidence", "change.evidence_encoding", "证明材料须为base64编码的文件内容")
+                AppError::field("evidence", ErrorCode::ChangeEvidenceEncoding, "证明材料须为base64编码的文件内容")
             })?,
         })
     }

@@ -15,7 +15,7 @@ use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::key_lock::{self, KeyLock, RequestStatus};
 use crate::domain::role::Permission;
 use crate::domain::student::{self, Kind};
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::inspection::findings::{self, Link};
 use crate::inspection::web::FromFinding;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, html_page, see_other, upload};
@@ -79,11 +79,11 @@ pub async fn set_lock(st: web::Data<AppState>, f: CsrfForm<LockForm>) -> PageRes
     let (year, date) = match parsed {
         (Ok(y), Ok(d)) => (y, d),
         (Err(_), _) => {
-            let e = AppError::field("school_year", "key_lock.year", "学年应为四位年份，如2026（2026—2027学年）");
+            let e = AppError::field("school_year", ErrorCode::KeyLockYear, "学年应为四位年份，如2026（2026—2027学年）");
             return render_lock_error(&st, user, e, form).await;
         }
         (_, Err(_)) => {
-            let e = AppError::field("lock_date", "key_lock.date", "锁定日期应为YYYY-MM-DD格式");
+            let e = AppError::field("lock_date", ErrorCode::KeyLockDate, "锁定日期应为YYYY-MM-DD格式");
             return render_lock_error(&st, user, e, form).await;
         }
     };
@@ -170,7 +170,7 @@ async fn request_form(
             c.require(conn, Permission::EditStudents, "change_request_form")?;
             let view = service::get(conn, &c, id)?;
             let lock = changes::lock_of_student(conn, &c, id)?.ok_or_else(|| {
-                AppError::conflict("change.not_locked", "该学生的关键信息尚未锁定，可直接在“修改信息”中更正")
+                AppError::conflict(ErrorCode::ChangeNotLocked, "该学生的关键信息尚未锁定，可直接在“修改信息”中更正")
             })?;
             Ok((view, lock))
         })
@@ -227,7 +227,9 @@ pub async fn submit_request(
     });
     match submitted.await {
         Ok(v) => Ok(see_other(&format!("/change-requests/{}?ok=submitted", v.id))),
-        Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) && e.code != "change.not_locked" => {
+        Err(e)
+            if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) && e.code != ErrorCode::ChangeNotLocked =>
+        {
             let page = request_form(&st, caller, id, asked, reason, finding, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
@@ -300,7 +302,7 @@ pub async fn decide(
     let approve = match form.decision.as_str() {
         "approve" => true,
         "reject" => false,
-        _ => return Err(AppError::invalid("change.decision", "请选择“同意”或“驳回”").into()),
+        _ => return Err(AppError::invalid(ErrorCode::ChangeDecision, "请选择“同意”或“驳回”").into()),
     };
     st.run(move |conn| changes::decide(conn, &user, id, approve, &form.note)).await?;
     Ok(see_other(&format!("/change-requests/{id}?ok=decided")))

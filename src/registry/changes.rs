@@ -20,7 +20,7 @@ use crate::domain::key_lock::{self, KeyLock, LockSetting, RequestStatus};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{self, Review, StudentRecord};
 use crate::domain::text;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exchange::document;
 use crate::org::model::{Org, ancestor_paths};
 
@@ -83,7 +83,7 @@ pub fn ensure_unlocked(
 pub fn locked_error(lock: &KeyLock, changed: &[&str]) -> AppError {
     let names: Vec<&str> = changed.iter().filter_map(|k| student::field(k)).map(|f| f.header).collect();
     AppError::conflict(
-        "student.key_locked",
+        ErrorCode::StudentKeyLocked,
         format!(
             "关键信息已于{}锁定，“{}”不能直接修改；请提交关键信息变更申请（附证明材料），经学校审核、县级审批后生效",
             lock.lock_date.format("%Y年%m月%d日"),
@@ -143,17 +143,21 @@ pub fn set_lock(
 ) -> AppResult<()> {
     caller.require_at_county(conn, Permission::SetKeyLock, "set_key_lock")?;
     if !(2000..=2100).contains(&school_year) {
-        return Err(AppError::field("school_year", "key_lock.year", "学年应为四位年份，如2026（2026—2027学年）"));
+        return Err(AppError::field(
+            "school_year",
+            ErrorCode::KeyLockYear,
+            "学年应为四位年份，如2026（2026—2027学年）",
+        ));
     }
     if key_lock::school_year_of(lock_date) != school_year {
         return Err(AppError::field(
             "lock_date",
-            "key_lock.date_outside_year",
+            ErrorCode::KeyLockDateOutsideYear,
             format!("锁定日期应在{school_year}年9月1日至{}年8月31日之间", school_year + 1),
         ));
     }
     let extra = key_lock::parse_extra_fields(extra_fields)
-        .map_err(|m| AppError::field("extra_fields", "key_lock.unknown_field", m))?
+        .map_err(|m| AppError::field("extra_fields", ErrorCode::KeyLockUnknownField, m))?
         .join(",");
     let org = crate::org::service::org_in_scope(conn, caller.scope(), &caller.org_code)?;
     write_tx(conn, |conn| {
@@ -194,7 +198,11 @@ pub use crate::exchange::document::Upload;
 /// Stores a file as evidence: a JPEG, PNG or PDF by its bytes, whatever its name says.
 pub fn store_evidence(conn: &mut DbConn, caller: &Caller, upload: &Upload) -> AppResult<i64> {
     let kind = DocKind::sniff(&upload.bytes).ok_or_else(|| {
-        AppError::field("evidence", "change.evidence_type", "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）")
+        AppError::field(
+            "evidence",
+            ErrorCode::ChangeEvidenceType,
+            "证明材料须为JPG、PNG图片或PDF文件（按文件内容判断）",
+        )
     })?;
     document::store(conn, caller, &document::clean_name(&upload.filename, "证明材料"), kind, &upload.bytes)
 }
@@ -313,7 +321,9 @@ pub fn may_submit<'a>(caller: &Caller, lock: Option<&'a KeyLock>) -> AppResult<&
     if !caller.may(Permission::EditStudents) {
         return Err(AppError::forbidden());
     }
-    lock.ok_or_else(|| AppError::conflict("change.not_locked", "该学生的关键信息尚未锁定，可直接在“修改信息”中更正"))
+    lock.ok_or_else(|| {
+        AppError::conflict(ErrorCode::ChangeNotLocked, "该学生的关键信息尚未锁定，可直接在“修改信息”中更正")
+    })
 }
 
 /// Submits a change of locked fields. `new_values` holds only the fields to change (key → value
@@ -330,20 +340,21 @@ pub fn submit(
     let (row, school) = student_in_scope(conn, caller, student_id)?;
     let lock = lock_in_force(conn, &row, &school.path)?;
     let lock = may_submit(caller, lock.as_ref())?;
-    let reason = text::required("变更原因", reason, 300).map_err(|m| AppError::field("reason", "change.reason", m))?;
+    let reason =
+        text::required("变更原因", reason, 300).map_err(|m| AppError::field("reason", ErrorCode::ChangeReason, m))?;
     let evidence = evidence.filter(|e| !e.bytes.is_empty()).ok_or_else(|| {
         AppError::field(
             "evidence",
-            "change.evidence_missing",
+            ErrorCode::ChangeEvidenceMissing,
             "请上传证明材料（户口簿、身份证或公安机关证明的照片或扫描件）",
         )
     })?;
     if evidence.bytes.len() > MAX_EVIDENCE {
-        return Err(AppError::field("evidence", "change.evidence_too_large", "证明材料不能超过5MB"));
+        return Err(AppError::field("evidence", ErrorCode::ChangeEvidenceTooLarge, "证明材料不能超过5MB"));
     }
     if let Some(k) = new_values.keys().find(|k| !lock.fields.contains(&k.as_str())) {
         let header = student::field(k).map(|f| f.header).unwrap_or(k);
-        return Err(AppError::field(k, "change.not_key_field", format!("“{header}”不是锁定字段，请直接修改")));
+        return Err(AppError::field(k, ErrorCode::ChangeNotKeyField, format!("“{header}”不是锁定字段，请直接修改")));
     }
     let before = row.record();
     let mut raw = before.values().clone();
@@ -353,10 +364,10 @@ pub fn submit(
     let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
     let changed = lock.changed(&before, &after);
     if changed.is_empty() {
-        return Err(AppError::invalid("change.nothing", "申请的值与现有信息相同，没有需要变更的内容"));
+        return Err(AppError::invalid(ErrorCode::ChangeNothing, "申请的值与现有信息相同，没有需要变更的内容"));
     }
     if let Some(problem) = duplicate_problem(conn, &after, Some(row.id))? {
-        return Err(AppError::conflict("change.duplicate", format!("变更后的信息未通过查重：{problem}")));
+        return Err(AppError::conflict(ErrorCode::ChangeDuplicate, format!("变更后的信息未通过查重：{problem}")));
     }
     let open: i64 = change_requests::table
         .filter(change_requests::student_id.eq(row.id))
@@ -366,7 +377,7 @@ pub fn submit(
         .count()
         .get_result(conn)?;
     if open > 0 {
-        return Err(AppError::conflict("change.already_open", "该学生已有一份未办结的变更申请，请等待审批结果"));
+        return Err(AppError::conflict(ErrorCode::ChangeAlreadyOpen, "该学生已有一份未办结的变更申请，请等待审批结果"));
     }
     let changes: BTreeMap<&str, (&str, &str)> = changed.iter().map(|k| (*k, (before.get(k), after.get(k)))).collect();
     let changes_json = serde_json::to_string(&changes).map_err(AppError::internal)?;
@@ -449,7 +460,7 @@ fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
         RequestStatus::Submitted => (Permission::ReviewKeyChange, caller.org_kind == OrgKind::School),
         RequestStatus::SchoolApproved => (Permission::ConfirmStudents, caller.org_kind.is_county_or_above()),
         RequestStatus::Approved | RequestStatus::Rejected => {
-            return Err(AppError::conflict("change.closed", "该申请已办结"));
+            return Err(AppError::conflict(ErrorCode::ChangeClosed, "该申请已办结"));
         }
     };
     if !caller.may(permission) {
@@ -457,12 +468,12 @@ fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
     }
     if !level {
         return Err(AppError::conflict(
-            "change.wrong_step",
+            ErrorCode::ChangeWrongStep,
             format!("该申请处于“{}”环节，不由您所在单位办理", status.label()),
         ));
     }
     if r.requested_by == caller.username {
-        return Err(AppError::conflict("change.own_request", "不能审核本人提交的申请"));
+        return Err(AppError::conflict(ErrorCode::ChangeOwnRequest, "不能审核本人提交的申请"));
     }
     Ok(())
 }
@@ -472,15 +483,15 @@ fn may_decide(caller: &Caller, r: &RequestRow) -> AppResult<()> {
 pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<RequestView> {
     let (r, student, school) = request_in_scope(conn, caller, id)?;
     let status = r.status;
-    let next = status.after(approve).ok_or_else(|| AppError::conflict("change.closed", "该申请已办结"))?;
+    let next = status.after(approve).ok_or_else(|| AppError::conflict(ErrorCode::ChangeClosed, "该申请已办结"))?;
     match status {
         RequestStatus::Submitted => caller.require(conn, Permission::ReviewKeyChange, "review_change_request")?,
         _ => caller.require(conn, Permission::ConfirmStudents, "approve_change_request")?,
     }
     may_decide(caller, &r)?;
-    let note = text::optional("审核意见", note, 300).map_err(|m| AppError::field("note", "change.note", m))?;
+    let note = text::optional("审核意见", note, 300).map_err(|m| AppError::field("note", ErrorCode::ChangeNote, m))?;
     if !approve && note.is_empty() {
-        return Err(AppError::field("note", "change.note_required", "驳回时请填写审核意见，说明原因"));
+        return Err(AppError::field("note", ErrorCode::ChangeNoteRequired, "驳回时请填写审核意见，说明原因"));
     }
     write_tx(conn, |conn| {
         if next == RequestStatus::Approved {
@@ -525,7 +536,10 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &RequestRow, student: &StudentRo
     let changes: BTreeMap<String, (String, String)> = serde_json::from_str(&r.changes).map_err(AppError::internal)?;
     let before = student.record();
     if changes.iter().any(|(k, (old, _))| before.get(k) != old) {
-        return Err(AppError::conflict("change.stale", "申请提交后该学生的信息已有变动，请驳回本申请并由学校重新提交"));
+        return Err(AppError::conflict(
+            ErrorCode::ChangeStale,
+            "申请提交后该学生的信息已有变动，请驳回本申请并由学校重新提交",
+        ));
     }
     let mut raw = before.values().clone();
     for (k, (_, new)) in &changes {
@@ -537,7 +551,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &RequestRow, student: &StudentRo
     }
     let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
     if let Some(problem) = duplicate_problem(conn, &after, Some(student.id))? {
-        return Err(AppError::conflict("change.duplicate", format!("变更后的信息未通过查重：{problem}")));
+        return Err(AppError::conflict(ErrorCode::ChangeDuplicate, format!("变更后的信息未通过查重：{problem}")));
     }
     let why = format!("关键信息变更申请#{}：{}（{}）", r.id, r.reason, school.name);
     registry::apply_update(conn, caller, student, &after, &why, None)?;

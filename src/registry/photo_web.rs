@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use super::photos::{self, MAX_ZIP, PhotoReport};
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, FileReply, Reply};
 use crate::web::{AppState, Layout, PageResult, see_other, upload};
 
@@ -38,7 +38,7 @@ pub async fn upload_one(
     let bytes = form
         .file("photo")
         .map(|f| f.bytes.clone())
-        .ok_or_else(|| AppError::field("photo", "photo.missing", "请选择照片文件"))?;
+        .ok_or_else(|| AppError::field("photo", ErrorCode::PhotoMissing, "请选择照片文件"))?;
     st.run(move |conn| photos::upload(conn, &caller, id, &bytes)).await?;
     Ok(see_other(&format!("/students/{id}?ok=saved")))
 }
@@ -66,7 +66,7 @@ pub async fn upload_zip(
     let bytes = form
         .file("zip")
         .map(|f| f.bytes.clone())
-        .ok_or_else(|| AppError::field("zip", "photo.missing", "请选择照片压缩包（.zip）"))?;
+        .ok_or_else(|| AppError::field("zip", ErrorCode::PhotoMissing, "请选择照片压缩包（.zip）"))?;
     let c = caller.clone();
     let report = st.run(move |conn| photos::upload_zip(conn, &c, &bytes)).await?;
     Ok(PhotosPage { layout: Layout::new(&caller, &st, "批量上传照片"), report: Some(report) })

@@ -15,7 +15,7 @@ use crate::db::schema::{classes, orgs, student_photos, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::photo::{self, PhotoInfo, PhotoName};
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::per_backend;
 
 /// A ZIP of photos: at most this many bytes and entries (a large school's photos fit).
@@ -94,8 +94,9 @@ fn editable_student(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(i
 /// file is under the size limit again.
 pub fn reencode(bytes: &[u8], info: PhotoInfo) -> Result<Vec<u8>, photo::PhotoIssue> {
     use image::codecs::jpeg::{JpegEncoder, PixelDensity};
-    let corrupt =
-        || photo::PhotoIssue { code: "photo.corrupt", message: "JPG文件已损坏，无法读出图像".into() };
+    let corrupt = || photo::PhotoIssue {
+        code: ErrorCode::PhotoCorrupt, message: "JPG文件已损坏，无法读出图像".into()
+    };
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(u32::from(info.width));
     limits.max_image_height = Some(u32::from(info.height));
@@ -115,7 +116,8 @@ pub fn reencode(bytes: &[u8], info: PhotoInfo) -> Result<Vec<u8>, photo::PhotoIs
         }
     }
     Err(photo::PhotoIssue {
-        code: "photo.too_large", message: "照片重新编码后仍超过60KB，请压缩后再上传".into()
+        code: ErrorCode::PhotoTooLarge,
+        message: "照片重新编码后仍超过60KB，请压缩后再上传".into(),
     })
 }
 
@@ -164,7 +166,7 @@ fn entry_name(raw: &[u8]) -> String {
 }
 
 /// The student a file names (id, name), or why none could be chosen (code, reason).
-type Match = Result<(i64, String), (&'static str, String)>;
+type Match = Result<(i64, String), (ErrorCode, String)>;
 
 fn find(conn: &mut DbConn, caller: &Caller, name: &PhotoName) -> AppResult<Match> {
     let scoped = students::table
@@ -189,8 +191,8 @@ fn find(conn: &mut DbConn, caller: &Caller, name: &PhotoName) -> AppResult<Match
     };
     Ok(match hits.len() {
         1 => Ok(hits.into_iter().next().unwrap_or_default()),
-        0 => Err(("photo.no_student", "在您管辖范围内找不到文件名所指的在校学生".to_owned())),
-        n => Err(("photo.ambiguous", format!("文件名对应{n}名同名学生，请改用身份证件号命名"))),
+        0 => Err((ErrorCode::PhotoNoStudent, "在您管辖范围内找不到文件名所指的在校学生".to_owned())),
+        n => Err((ErrorCode::PhotoAmbiguous, format!("文件名对应{n}名同名学生，请改用身份证件号命名"))),
     })
 }
 
@@ -199,12 +201,12 @@ fn find(conn: &mut DbConn, caller: &Caller, name: &PhotoName) -> AppResult<Match
 pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppResult<PhotoReport> {
     caller.require(conn, Permission::EditStudents, "upload_photos")?;
     if zip_bytes.len() > MAX_ZIP {
-        return Err(AppError::invalid("photo.zip_too_large", "压缩包超过64MB，请按班级分批上传"));
+        return Err(AppError::invalid(ErrorCode::PhotoZipTooLarge, "压缩包超过64MB，请按班级分批上传"));
     }
-    let corrupt = || AppError::invalid("photo.zip_corrupt", "压缩包已损坏或不是ZIP格式");
+    let corrupt = || AppError::invalid(ErrorCode::PhotoZipCorrupt, "压缩包已损坏或不是ZIP格式");
     let mut zip = zip::ZipArchive::new(Cursor::new(zip_bytes)).map_err(|_| corrupt())?;
     if zip.len() > MAX_ENTRIES {
-        return Err(AppError::invalid("photo.zip_hostile", "压缩包内文件过多，请按班级分批上传"));
+        return Err(AppError::invalid(ErrorCode::PhotoZipHostile, "压缩包内文件过多，请按班级分批上传"));
     }
     let mut report = PhotoReport::default();
     let mut good: Vec<(i64, Vec<u8>, PhotoInfo, usize)> = Vec::new();
@@ -231,7 +233,7 @@ pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppRe
         let read = (&mut entry).take(photo::MAX_BYTES as u64 + 1).read_to_end(&mut bytes);
         let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
         let checked = match read {
-            Err(_) => Err(("photo.corrupt", "文件已损坏，无法读取".to_owned())),
+            Err(_) => Err((ErrorCode::PhotoCorrupt, "文件已损坏，无法读取".to_owned())),
             Ok(_) => photo::parse_name(&file)
                 .and_then(|n| photo::inspect_sized(&bytes, size).map(|info| (n, info)))
                 .and_then(|(n, info)| reencode(&bytes, info).map(|clean| (n, info, clean)))
@@ -244,7 +246,7 @@ pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppRe
         match matched {
             Ok(((id, name), _)) if !seen.insert(id) => {
                 result.student = name;
-                result.code = "photo.duplicate".into();
+                result.code = ErrorCode::PhotoDuplicate.to_string();
                 result.reason = "压缩包中同一学生有多张照片，只取第一张".into();
             }
             Ok(((id, name), (info, clean))) => {
@@ -253,7 +255,7 @@ pub fn upload_zip(conn: &mut DbConn, caller: &Caller, zip_bytes: &[u8]) -> AppRe
                 good.push((id, clean, info, report.results.len()));
             }
             Err((code, reason)) => {
-                result.code = code.into();
+                result.code = code.to_string();
                 result.reason = reason;
             }
         }

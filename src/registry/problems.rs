@@ -22,7 +22,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::mask;
 use crate::domain::role::Permission;
 use crate::domain::student::{FIELDS, Review, StudentRecord};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
 /// What the county decides for a problem record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -42,7 +42,7 @@ impl Resolution {
             "keep" => Ok(Self::Keep),
             "delete" => Ok(Self::Delete),
             "merge" => Ok(Self::Merge),
-            _ => Err(AppError::field("decision", "student.decision", "请选择处理方式：保留、删除或合并")),
+            _ => Err(AppError::field("decision", ErrorCode::StudentDecision, "请选择处理方式：保留、删除或合并")),
         }
     }
 }
@@ -129,7 +129,7 @@ pub fn may_resolve(caller: &Caller, review: Review) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if review != Review::Problem {
-        return Err(AppError::conflict("student.not_a_problem", "该学生不在问题学籍中"));
+        return Err(AppError::conflict(ErrorCode::StudentNotAProblem, "该学生不在问题学籍中"));
     }
     Ok(())
 }
@@ -146,8 +146,8 @@ pub fn resolve(
     caller.require(conn, Permission::ConfirmStudents, "resolve_problem")?;
     let (row, school) = student_in_scope(conn, caller, id)?;
     may_resolve(caller, row.review)?;
-    let note =
-        crate::domain::text::required("处理说明", note, 200).map_err(|m| AppError::field("note", "student.note", m))?;
+    let note = crate::domain::text::required("处理说明", note, 200)
+        .map_err(|m| AppError::field("note", ErrorCode::StudentNote, m))?;
     let before = serde_json::json!({
         "problem": row.problem, "record": audit_copy(&row.record()), "student_no": mask::student_no(&row.student_no),
     });
@@ -191,17 +191,17 @@ fn merge(
     note: &str,
 ) -> AppResult<(i64, serde_json::Value)> {
     let of = row.duplicate_of.ok_or_else(|| {
-        AppError::conflict("student.merge_no_target", "与之重复的学生已不在册，无法合并；请选择保留或删除")
+        AppError::conflict(ErrorCode::StudentMergeNoTarget, "与之重复的学生已不在册，无法合并；请选择保留或删除")
     })?;
     let (survivor, survivor_school) = student_in_scope(conn, caller, of).map_err(|e| match e.kind {
         ErrorKind::NotFound => AppError::conflict(
-            "student.merge_out_of_scope",
+            ErrorCode::StudentMergeOutOfScope,
             "与之重复的学生不在本级管辖范围内，不能合并；请与对方学校所在县核实，由学籍所在地办理",
         ),
         _ => e,
     })?;
     if survivor.status != "enrolled" {
-        return Err(AppError::conflict("student.merge_not_enrolled", "与之重复的学生已不在校，无法合并"));
+        return Err(AppError::conflict(ErrorCode::StudentMergeNotEnrolled, "与之重复的学生已不在校，无法合并"));
     }
     let (kept, merged) = (survivor.record(), row.record());
     let mut raw = kept.values().clone();
@@ -221,7 +221,7 @@ fn merge(
     let after = StudentRecord::parse(&raw, today()).map_err(|issues| {
         let e = issues_to_error(issues);
         AppError::conflict(
-            "student.merge_invalid",
+            ErrorCode::StudentMergeInvalid,
             format!("用本条信息补全对方空白项后不符合填报规则（{e}），请先修改本条再合并"),
         )
     })?;
@@ -267,7 +267,7 @@ fn remove(conn: &mut DbConn, id: i64, heir: Option<i64>) -> AppResult<()> {
     let changes: i64 = status_changes::table.filter(status_changes::student_id.eq(id)).count().get_result(conn)?;
     if changes > 0 {
         return Err(AppError::conflict(
-            "student.has_status_changes",
+            ErrorCode::StudentHasStatusChanges,
             "该学生已有学籍异动记录，不能删除或并入他人；请改为保留并更正",
         ));
     }

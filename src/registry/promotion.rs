@@ -24,7 +24,7 @@ use crate::domain::key_lock::school_year_of;
 use crate::domain::promotion::{final_grade, next_grade, renamed};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::{ON_ROLL_STATUSES, State};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::{Org, ancestor_paths};
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -141,11 +141,15 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     let org = crate::org::service::org_in_scope(conn, caller.scope(), input.org.trim())?;
     let year = input.school_year;
     if !(2000..=2100).contains(&year) {
-        return Err(AppError::field("school_year", "promotion.year", "学年应为四位年份，如2025（2025—2026学年）"));
+        return Err(AppError::field(
+            "school_year",
+            ErrorCode::PromotionYear,
+            "学年应为四位年份，如2025（2025—2026学年）",
+        ));
     }
     if let Some((name, at)) = earlier_run(conn, &org, year)? {
         return Err(AppError::conflict(
-            "promotion.already_done",
+            ErrorCode::PromotionAlreadyDone,
             format!("{name}的{year}—{}学年升级毕业已于{}执行，不能重复执行", year + 1, crate::clock::shown(&at)),
         ));
     }
@@ -158,7 +162,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
             .ok_or_else(|| {
                 AppError::field(
                     "graduation_date",
-                    "promotion.no_date",
+                    ErrorCode::PromotionNoDate,
                     format!("{year}—{}学年第二学期的日期尚未设置，请先设置学期或填写毕业日期", year + 1),
                 )
             })?,
@@ -166,7 +170,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     if school_year_of(graduation_date) != year {
         return Err(AppError::field(
             "graduation_date",
-            "promotion.date_outside_year",
+            ErrorCode::PromotionDateOutsideYear,
             format!("毕业日期{graduation_date}不在{year}—{}学年内", year + 1),
         ));
     }
@@ -223,18 +227,22 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
         let s = roll.iter().find(|s| s.student_no == no).ok_or_else(|| {
             AppError::field(
                 "repeaters",
-                "promotion.unknown_repeater",
+                ErrorCode::PromotionUnknownRepeater,
                 format!("留级学生“{no}”不在{}的在校学生中", org.name),
             )
         })?;
         let (school_id, grade, _, _) = s.class_id.and_then(|c| class_info.get(&c)).cloned().ok_or_else(|| {
-            AppError::field("repeaters", "promotion.repeater_class", format!("留级学生“{}”没有可升级的班级", s.name))
+            AppError::field(
+                "repeaters",
+                ErrorCode::PromotionRepeaterClass,
+                format!("留级学生“{}”没有可升级的班级", s.name),
+            )
         })?;
         let target = class_rows.iter().find(|(_, sid, cno, _, _)| *sid == school_id && cno == r.class_no.trim());
         let Some((tid, _, _, _, _)) = target else {
             return Err(AppError::field(
                 "repeaters",
-                "promotion.repeater_target",
+                ErrorCode::PromotionRepeaterTarget,
                 format!("留级学生“{}”的目标班号“{}”在本校不存在", s.name, r.class_no.trim()),
             ));
         };
@@ -242,7 +250,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
         if target_to != Some(grade) {
             return Err(AppError::field(
                 "repeaters",
-                "promotion.repeater_grade",
+                ErrorCode::PromotionRepeaterGrade,
                 format!(
                     "留级学生“{}”应编入升级后为{}的班级，班号“{}”升级后为{}",
                     s.name,
@@ -278,7 +286,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
     if !open.is_empty() {
         let names: Vec<String> = roll.iter().filter(|s| open.contains(&s.id)).map(|s| s.name.clone()).collect();
         return Err(AppError::conflict(
-            "promotion.open_changes",
+            ErrorCode::PromotionOpenChanges,
             format!("毕业班或留级学生中有正在办理的学籍异动，请先办结：{}", names.join("、")),
         ));
     }
@@ -318,7 +326,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
     let id = write_tx(conn, |conn| {
         // Checked again inside the transaction: two clicks must not both run.
         if earlier_run(conn, &org, plan.school_year)?.is_some() {
-            return Err(AppError::conflict("promotion.already_done", "本学年升级毕业已执行，不能重复执行"));
+            return Err(AppError::conflict(ErrorCode::PromotionAlreadyDone, "本学年升级毕业已执行，不能重复执行"));
         }
         let id: i64 = diesel::insert_into(promotions::table)
             .values((
@@ -383,7 +391,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<
                 promotion_id: Some(id),
             },
         )
-        .map_err(|e| AppError::conflict("promotion.timeline", format!("“{}”：{}", g.name, e.message)))?;
+        .map_err(|e| AppError::conflict(ErrorCode::PromotionTimeline, format!("“{}”：{}", g.name, e.message)))?;
         diesel::update(students::table.find(g.student_id))
             .set((students::status.eq(State::Graduated.student_status()), students::updated_at.eq(t)))
             .execute(conn)?;
@@ -412,7 +420,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<
                 promotion_id: Some(id),
             },
         )
-        .map_err(|e| AppError::conflict("promotion.timeline", format!("“{}”：{}", r.name, e.message)))?;
+        .map_err(|e| AppError::conflict(ErrorCode::PromotionTimeline, format!("“{}”：{}", r.name, e.message)))?;
         place_student(conn, caller, &row, (row.school_id, &row.county_code), r.to_class, &format!("{why}：留级"))?;
     }
     Ok(())
@@ -437,7 +445,7 @@ pub fn may_run(caller: &Caller) -> AppResult<()> {
 
 /// Confirming or undoing a job: whoever runs promotions, while the job is applied and not yet
 /// final (`verb` names the refused action: 确认 or 撤销).
-fn may_settle(caller: &Caller, status: &str, code: &'static str, verb: &str) -> AppResult<()> {
+fn may_settle(caller: &Caller, status: &str, code: ErrorCode, verb: &str) -> AppResult<()> {
     may_run(caller)?;
     if status != "applied" {
         return Err(AppError::conflict(code, format!("该升级任务{}，不能{verb}", status_label(status))));
@@ -456,8 +464,8 @@ pub struct PromotionActions {
 
 fn actions(caller: &Caller, status: &str) -> PromotionActions {
     PromotionActions {
-        confirm: may_settle(caller, status, "promotion.not_applied", "确认").is_ok(),
-        undo: may_settle(caller, status, "promotion.not_reversible", "撤销").is_ok(),
+        confirm: may_settle(caller, status, ErrorCode::PromotionNotApplied, "确认").is_ok(),
+        undo: may_settle(caller, status, ErrorCode::PromotionNotReversible, "撤销").is_ok(),
     }
 }
 
@@ -478,7 +486,7 @@ fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, 
 /// Makes an applied job final: it can no longer be undone.
 pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, _) = load(conn, caller, id)?;
-    may_settle(caller, &status, "promotion.not_applied", "确认")?;
+    may_settle(caller, &status, ErrorCode::PromotionNotApplied, "确认")?;
     write_tx(conn, |conn| {
         diesel::update(promotions::table.find(id))
             .set((
@@ -496,7 +504,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Promoti
 /// removed. Refused once confirmed, or when a student it moved has changed since.
 pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, plan) = load(conn, caller, id)?;
-    may_settle(caller, &status, "promotion.not_reversible", "撤销")?;
+    may_settle(caller, &status, ErrorCode::PromotionNotReversible, "撤销")?;
     write_tx(conn, |conn| {
         let moved_on: Vec<i64> = student_spells::table
             .filter(student_spells::promotion_id.eq(id))
@@ -505,7 +513,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
             .load(conn)?;
         if !moved_on.is_empty() {
             return Err(AppError::conflict(
-                "promotion.changed_since",
+                ErrorCode::PromotionChangedSince,
                 format!("升级后已有{}名学生办理了新的学籍异动，不能撤销", moved_on.len()),
             ));
         }

@@ -23,7 +23,7 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::ON_ROLL_STATUSES;
 use crate::domain::student::{Issue, Review, StudentRecord};
 use crate::domain::student_no::StudentNo;
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::Org;
 
 /// Record issues as field errors of the one error type.
@@ -65,7 +65,7 @@ fn class_by_no(conn: &mut DbConn, school_id: i64, class_no: &str) -> AppResult<(
         .ok_or_else(|| {
             AppError::field(
                 "class_no",
-                "student.unknown_class",
+                ErrorCode::StudentUnknownClass,
                 format!("班号“{class_no}”在本校不存在，请先建立该班级"),
             )
         })
@@ -144,7 +144,7 @@ impl StudentFilter {
             if run >= 6 {
                 return Err(AppError::field(
                     "q",
-                    "student.search_by_post",
+                    ErrorCode::StudentSearchByPost,
                     "按身份证件号或学籍号查询须通过查询表单（POST）提交，号码不得出现在网址中",
                 ));
             }
@@ -297,10 +297,10 @@ pub fn unmask(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppR
     caller.require(conn, Permission::Unmask, "unmask_student")?;
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(AppError::field("reason", "student.unmask_reason", "查看完整证件号码和电话须填写事由"));
+        return Err(AppError::field("reason", ErrorCode::StudentUnmaskReason, "查看完整证件号码和电话须填写事由"));
     }
     if reason.chars().count() > 200 {
-        return Err(AppError::field("reason", "student.unmask_reason", "事由不超过200字"));
+        return Err(AppError::field("reason", ErrorCode::StudentUnmaskReason, "事由不超过200字"));
     }
     let (row, school) = student_in_scope(conn, caller, id)?;
     audit::record_alone(
@@ -444,7 +444,7 @@ pub fn create(
     });
     let id = match (created, key) {
         // Two submissions racing: the first one won; answer with it.
-        (Err(e), Some(k)) if e.code == "db.duplicate" => by_key(conn, k)?.ok_or(e)?,
+        (Err(e), Some(k)) if e.code == ErrorCode::DbDuplicate => by_key(conn, k)?.ok_or(e)?,
         (r, _) => r?,
     };
     get(conn, caller, id)
@@ -865,7 +865,7 @@ pub fn apply_update(
     expected_version: Option<i32>,
 ) -> AppResult<bool> {
     if expected_version.is_some_and(|v| v != row.version) {
-        return Err(AppError::conflict("student.stale", "该学生信息已被他人修改，请刷新后重新编辑"));
+        return Err(AppError::conflict(ErrorCode::StudentStale, "该学生信息已被他人修改，请刷新后重新编辑"));
     }
     let before = row.record();
     if &before == record {
@@ -984,10 +984,10 @@ pub fn may_confirm(caller: &Caller, name: &str, review: Review, problem: Option<
     match review {
         Review::Pending => Ok(()),
         Review::Problem => Err(AppError::conflict(
-            "student.problem_unresolved",
+            ErrorCode::StudentProblemUnresolved,
             format!("“{name}”在问题学籍中（{}），须先处理", problem.unwrap_or_default()),
         )),
-        Review::Confirmed => Err(AppError::conflict("student.confirmed", format!("“{name}”已确认入库"))),
+        Review::Confirmed => Err(AppError::conflict(ErrorCode::StudentConfirmed, format!("“{name}”已确认入库"))),
     }
 }
 
@@ -1057,7 +1057,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
                 .get_result(conn)?;
             if taken > 0 {
                 return Err(AppError::conflict(
-                    "student.number_taken",
+                    ErrorCode::StudentNumberTaken,
                     format!(
                         "“{}”的正式学籍号{}已被占用，请在问题学籍中核查",
                         r.name,

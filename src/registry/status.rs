@@ -30,7 +30,7 @@ use crate::domain::status::{self, ChangeKind, ChangeStatus, Level, Route, Side, 
 use crate::domain::student::Review;
 use crate::domain::term;
 use crate::domain::timeline::Timeline;
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 
 use crate::clock::now;
@@ -62,7 +62,7 @@ pub fn chain(conn: &mut DbConn, kind: ChangeKind, route: Route) -> AppResult<Vec
             Some(StepSpec { side: Side::parse(&side)?, level: Level::parse(&level)?, role: Role::parse(&role)?, label })
         })
         .collect();
-    status::check_chain(kind, &steps).map_err(|m| AppError::conflict("change.chain", m))?;
+    status::check_chain(kind, &steps).map_err(|m| AppError::conflict(ErrorCode::ChangeChain, m))?;
     Ok(steps)
 }
 
@@ -112,7 +112,10 @@ fn step_org(conn: &mut DbConn, level: Level, school: &Org) -> AppResult<Org> {
         Level::Ministry => ancestors.first(),
     };
     found.cloned().ok_or_else(|| {
-        AppError::conflict("change.chain_org", format!("“{}”上级缺少审批所需的机构，请检查组织机构树", school.name))
+        AppError::conflict(
+            ErrorCode::ChangeChainOrg,
+            format!("“{}”上级缺少审批所需的机构，请检查组织机构树", school.name),
+        )
     })
 }
 
@@ -491,22 +494,22 @@ pub struct TransferInput {
 /// A date typed into a form, query or file (YYYY-MM-DD), with the field it came from.
 pub fn parse_day(field: &str, s: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::field(field, "input.date", format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
+        .map_err(|_| AppError::field(field, ErrorCode::InputDate, format!("日期“{}”应为YYYY-MM-DD格式", s.trim())))
 }
 
 fn parse_date(s: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        AppError::field("effective_date", "change.date_format", "生效日期应为YYYY-MM-DD格式，如2026-11-23")
+        AppError::field("effective_date", ErrorCode::ChangeDateFormat, "生效日期应为YYYY-MM-DD格式，如2026-11-23")
     })
 }
 
 fn parse_reason(s: &str) -> AppResult<String> {
     let r = s.trim();
     if r.is_empty() {
-        return Err(AppError::field("reason", "change.reason_required", "请填写异动原因"));
+        return Err(AppError::field("reason", ErrorCode::ChangeReasonRequired, "请填写异动原因"));
     }
     if r.chars().count() > 200 {
-        return Err(AppError::field("reason", "change.reason_long", "异动原因不超过200字"));
+        return Err(AppError::field("reason", ErrorCode::ChangeReasonLong, "异动原因不超过200字"));
     }
     Ok(r.to_owned())
 }
@@ -553,16 +556,16 @@ fn change_in_progress(conn: &mut DbConn, student_id: i64) -> AppResult<Option<(i
 fn may_open(student: &StudentRow, in_progress: Option<&(i64, String)>, kind: ChangeKind) -> AppResult<()> {
     if student.review != Review::Confirmed {
         return Err(AppError::conflict(
-            "change.not_confirmed",
+            ErrorCode::ChangeNotConfirmed,
             format!("“{}”尚未确认入库，不能办理学籍异动；请直接修改或删除该记录", student.name),
         ));
     }
     if let Some((id, k)) = in_progress {
         let label = ChangeKind::parse(k).map(|k| k.label()).unwrap_or("异动");
         let code = if kind == ChangeKind::Transfer && k == ChangeKind::Transfer.code() {
-            "transfer.already_open"
+            ErrorCode::TransferAlreadyOpen
         } else {
-            "change.already_open"
+            ErrorCode::ChangeAlreadyOpen
         };
         return Err(AppError::conflict(
             code,
@@ -614,7 +617,7 @@ fn class_in(conn: &mut DbConn, school: &Org, class_no: &str) -> AppResult<i64> {
         .ok_or_else(|| {
             AppError::field(
                 "to_class_no",
-                "change.unknown_class",
+                ErrorCode::ChangeUnknownClass,
                 format!("班号“{}”在{}不存在", class_no.trim(), school.name),
             )
         })
@@ -633,11 +636,11 @@ fn common_checks(
     may_open(student, change_in_progress(conn, student.id)?.as_ref(), kind)?;
     let (tl, state, grade) = standing(conn, student)?;
     kind.check(state, grade).map_err(refusal)?;
-    tl.can_switch(effective).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
+    tl.can_switch(effective).map_err(|m| AppError::field("effective_date", ErrorCode::ChangeEffectiveDate, m))?;
     if effective > today() + Days::new(MAX_DAYS_AHEAD) {
         return Err(AppError::field(
             "effective_date",
-            "change.too_far_ahead",
+            ErrorCode::ChangeTooFarAhead,
             format!("生效日期不能晚于今天起{MAX_DAYS_AHEAD}天"),
         ));
     }
@@ -668,10 +671,10 @@ fn request_in_tx(
 ) -> AppResult<i64> {
     let (student, school) = student_in_scope(conn, caller, student_id)?;
     let kind = ChangeKind::parse(&input.kind).ok_or_else(|| {
-        AppError::field("kind", "change.kind", "请选择异动类别（休学、复学、转班、退学、死亡、其他）")
+        AppError::field("kind", ErrorCode::ChangeKind, "请选择异动类别（休学、复学、转班、退学、死亡、其他）")
     })?;
     if kind == ChangeKind::Transfer {
-        return Err(AppError::field("kind", "change.transfer_here", "转学须由转入学校在“转学申请”中提出"));
+        return Err(AppError::field("kind", ErrorCode::ChangeTransferHere, "转学须由转入学校在“转学申请”中提出"));
     }
     let effective = parse_date(&input.effective_date)?;
     let reason = parse_reason(&input.reason)?;
@@ -680,14 +683,14 @@ fn request_in_tx(
         ChangeKind::ClassChange => {
             let c = class_in(conn, &school, &input.to_class_no)?;
             if Some(c) == student.class_id {
-                return Err(AppError::field("to_class_no", "change.same_class", "转入班级与当前班级相同"));
+                return Err(AppError::field("to_class_no", ErrorCode::ChangeSameClass, "转入班级与当前班级相同"));
             }
             Some(c)
         }
         _ => None,
     };
     if kind == ChangeKind::Death && evidence.is_none() {
-        return Err(AppError::field("evidence", "change.evidence_required", "死亡注销须附死亡证明等材料"));
+        return Err(AppError::field("evidence", ErrorCode::ChangeEvidenceRequired, "死亡注销须附死亡证明等材料"));
     }
     let (chain, orgs) = local_chain(conn, kind, &school)?;
     let evidence_id = evidence.map(|e| store_evidence(conn, caller, e)).transpose()?;
@@ -711,7 +714,7 @@ fn request_in_tx(
 /// A transfer is asked for by the receiving school: decided here for the service and the pages.
 pub fn may_request_transfer(caller: &Caller) -> AppResult<()> {
     if caller.org_kind != OrgKind::School {
-        return Err(AppError::conflict("transfer.not_school", "转学申请须由转入学校的学籍管理员提出"));
+        return Err(AppError::conflict(ErrorCode::TransferNotSchool, "转学申请须由转入学校的学籍管理员提出"));
     }
     Ok(())
 }
@@ -734,14 +737,14 @@ pub fn request_transfer(
     if arrival < effective {
         return Err(AppError::field(
             "arrival_date",
-            "transfer.arrival_before_leaving",
+            ErrorCode::TransferArrivalBeforeLeaving,
             format!("到校日期{arrival}早于离校日期{effective}"),
         ));
     }
     if arrival > today() + Days::new(MAX_DAYS_AHEAD) {
         return Err(AppError::field(
             "arrival_date",
-            "change.too_far_ahead",
+            ErrorCode::ChangeTooFarAhead,
             format!("到校日期不能晚于今天起{MAX_DAYS_AHEAD}天"),
         ));
     }
@@ -763,19 +766,23 @@ pub fn request_transfer(
         )?;
         return Err(AppError::field(
             "student_no",
-            "transfer.student_not_found",
+            ErrorCode::TransferStudentNotFound,
             format!("未找到学籍号为“{no}”、姓名为“{name}”的学生（学籍号与姓名须一致）"),
         ));
     };
     if from_school.id == to_school.id {
-        return Err(AppError::field("student_no", "transfer.same_school", "该学生已在本校；校内调班请办理“转班”"));
+        return Err(AppError::field(
+            "student_no",
+            ErrorCode::TransferSameSchool,
+            "该学生已在本校；校内调班请办理“转班”",
+        ));
     }
     let to_class = class_in(conn, &to_school, &input.to_class_no)?;
     let grade = common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
     terms::ensure_open(conn, &to_school.path, arrival)?;
     for path in [&from_school.path, &to_school.path] {
         if let Some(msg) = terms::transfer_restriction(conn, path, grade, effective)? {
-            return Err(AppError::conflict("transfer.restricted", msg));
+            return Err(AppError::conflict(ErrorCode::TransferRestricted, msg));
         }
     }
     let route = Route::of_transfer(&county_of(&from_school.path), &county_of(&to_school.path));
@@ -825,7 +832,7 @@ fn open_change(
     orgs: &[Org],
 ) -> AppResult<i64> {
     let (Some(first), Some(org)) = (chain.first(), orgs.first()) else {
-        return Err(AppError::internal_msg("workflow.empty", "异动流程没有环节".into()));
+        return Err(AppError::internal_msg(ErrorCode::WorkflowEmpty, "异动流程没有环节".into()));
     };
     first_step_is_callers(caller, first, org)?;
     let day = today();
@@ -917,7 +924,7 @@ fn set_status(conn: &mut DbConn, student_id: i64, state: State) -> AppResult<()>
     Ok(())
 }
 
-const NOT_YOUR_STEP: &str = "change.not_your_step";
+const NOT_YOUR_STEP: ErrorCode = ErrorCode::ChangeNotYourStep;
 
 fn not_your_step(label: &str, org: &Org, role: Role) -> AppError {
     AppError::new(

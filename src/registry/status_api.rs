@@ -11,7 +11,7 @@ use super::status::{self, ChangeInput, Show, TransferInput};
 use super::{promotion, terms, timeline};
 use crate::auth::extract::ApiUser;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::findings::{self, Link};
 use crate::web::AppState;
 use crate::web::api_doc::{Body, Created, Done, FileReply, Reply};
@@ -26,7 +26,7 @@ pub struct ListQuery {
 /// `?show=mine|open|in_transit|overdue|all` (default open).
 pub async fn list(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<ListQuery>) -> AppResult<Reply<impl Body>> {
     let show = Show::parse(&q.show)
-        .ok_or_else(|| AppError::invalid("change.show", "show 应为 mine、open、in_transit、overdue 或 all"))?;
+        .ok_or_else(|| AppError::invalid(ErrorCode::ChangeShow, "show 应为 mine、open、in_transit、overdue 或 all"))?;
     Ok(Reply(st.run(move |conn| status::list(conn, &c, show)).await?))
 }
 
@@ -171,7 +171,7 @@ pub struct TermBody {
 }
 
 pub fn parse_term(s: &str) -> AppResult<Term> {
-    Term::parse(s).map_err(|m| AppError::field("term", "term.format", m))
+    Term::parse(s).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
 }
 
 pub async fn term_set(
@@ -264,7 +264,7 @@ pub async fn promotion_action(
         .run(move |conn| match action.as_str() {
             "confirm" => promotion::confirm(conn, &c, id),
             "undo" => promotion::undo(conn, &c, id),
-            _ => Err(AppError::invalid("promotion.action", "action 应为 confirm 或 undo")),
+            _ => Err(AppError::invalid(ErrorCode::PromotionAction, "action 应为 confirm 或 undo")),
         })
         .await?;
     Ok(Reply(v))

@@ -20,7 +20,7 @@ use crate::domain::key_lock::school_year_of;
 use crate::domain::role::Permission;
 use crate::domain::status::State;
 use crate::domain::term::Term;
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::inspection::findings::{self, Link};
 use crate::inspection::web::FromFinding;
 use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, download, html_page, see_other, upload};
@@ -118,7 +118,7 @@ pub async fn submit_request(
     });
     match requested.await {
         Ok(v) => Ok(see_other(&format!("/status-changes/{}?ok=requested", v.id))),
-        Err(e) if shown_in_form(&e) || e.code == "change.not_your_step" => {
+        Err(e) if shown_in_form(&e) || e.code == ErrorCode::ChangeNotYourStep => {
             let page = request_page(&st, caller, id, input, finding, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
@@ -179,7 +179,7 @@ pub async fn submit_transfer(
     let (c, i) = (caller.clone(), input.clone());
     match st.run(move |conn| status::request_transfer(conn, &c, &i, evidence.as_ref())).await {
         Ok(v) => Ok(see_other(&format!("/status-changes/{}?ok=requested", v.id))),
-        Err(e) if shown_in_form(&e) || e.code == "change.not_your_step" => {
+        Err(e) if shown_in_form(&e) || e.code == ErrorCode::ChangeNotYourStep => {
             let page = transfer_page(&st, caller, input, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
@@ -278,7 +278,7 @@ pub async fn decide(
     let approve = match form.decision.as_str() {
         "approve" => true,
         "refuse" => false,
-        _ => return Err(AppError::invalid("change.decision", "请选择“同意”或“驳回”").into()),
+        _ => return Err(AppError::invalid(ErrorCode::ChangeDecision, "请选择“同意”或“驳回”").into()),
     };
     let c = user.clone();
     match st.run(move |conn| status::decide(conn, &c, id, approve, &form.note)).await {
@@ -392,7 +392,7 @@ pub struct TermForm {
 pub async fn term_set(st: web::Data<AppState>, f: CsrfForm<TermForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     terms_action(&st, user, move |conn, c| {
-        let t = Term::parse(&form.term).map_err(|m| AppError::field("term", "term.format", m))?;
+        let t = Term::parse(&form.term).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
         let (s, e) =
             (status::parse_day("start_date", &form.start_date)?, status::parse_day("end_date", &form.end_date)?);
         terms::set_term(conn, c, t, s, e)
@@ -403,7 +403,7 @@ pub async fn term_set(st: web::Data<AppState>, f: CsrfForm<TermForm>) -> PageRes
 pub async fn term_close(st: web::Data<AppState>, f: CsrfForm<TermForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     terms_action(&st, user, move |conn, c| {
-        let t = Term::parse(&form.term).map_err(|m| AppError::field("term", "term.format", m))?;
+        let t = Term::parse(&form.term).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
         terms::close_term(conn, c, t, status::today())
     })
     .await
@@ -423,12 +423,13 @@ pub async fn restriction_add(st: web::Data<AppState>, f: CsrfForm<RestrictionFor
     let CsrfForm { user, form } = f;
     terms_action(&st, user, move |conn, c| {
         let grade = crate::domain::codes::parse_grade(&form.grade)
-            .ok_or_else(|| AppError::field("grade", "restriction.grade", "请选择年级"))?;
+            .ok_or_else(|| AppError::field("grade", ErrorCode::RestrictionGrade, "请选择年级"))?;
         let term = match form.term.trim() {
             "" => None,
-            t => {
-                Some(t.parse::<u8>().map_err(|_| AppError::field("term", "restriction.term", "学期应为1、2或全学年"))?)
-            }
+            t => Some(
+                t.parse::<u8>()
+                    .map_err(|_| AppError::field("term", ErrorCode::RestrictionTerm, "学期应为1、2或全学年"))?,
+            ),
         };
         terms::add_restriction(conn, c, grade, term, &form.note)
     })
@@ -516,10 +517,9 @@ pub async fn promotions(
 }
 
 fn promote_input(form: &PromotionForm) -> Result<PromoteInput, AppError> {
-    let school_year =
-        form.school_year.trim().parse::<i32>().map_err(|_| {
-            AppError::field("school_year", "promotion.year", "学年应为四位年份，如2025（2025—2026学年）")
-        })?;
+    let school_year = form.school_year.trim().parse::<i32>().map_err(|_| {
+        AppError::field("school_year", ErrorCode::PromotionYear, "学年应为四位年份，如2025（2025—2026学年）")
+    })?;
     let graduation_date = match form.graduation_date.trim() {
         "" => None,
         d => Some(status::parse_day("graduation_date", d)?),
@@ -530,7 +530,7 @@ fn promote_input(form: &PromotionForm) -> Result<PromoteInput, AppError> {
         let (Some(no), Some(class)) = (parts.next(), parts.next()) else {
             return Err(AppError::field(
                 "repeaters",
-                "promotion.repeat_format",
+                ErrorCode::PromotionRepeatFormat,
                 format!("留级名单第{}行应写作“学籍号 班号”", i + 1),
             ));
         };
@@ -586,7 +586,7 @@ pub async fn promotion_action(
         .run(move |conn| match form.action.as_str() {
             "confirm" => promotion::confirm(conn, &c, id),
             "undo" => promotion::undo(conn, &c, id),
-            _ => Err(AppError::invalid("promotion.action", "请选择确认或撤销")),
+            _ => Err(AppError::invalid(ErrorCode::PromotionAction, "请选择确认或撤销")),
         })
         .await;
     match r {

@@ -14,7 +14,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::codes;
 use crate::domain::role::Permission;
 use crate::domain::term::{self, Term, TermDates};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::ancestor_paths;
 
 use crate::clock::{now, today};
@@ -58,7 +58,7 @@ pub fn ensure_open(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppR
     if let Some(t) = term::term_of(&terms, day).filter(|t| t.closed) {
         return Err(AppError::field(
             "effective_date",
-            "change.term_closed",
+            ErrorCode::ChangeTermClosed,
             format!("生效日期{day}所在的{}已结账关闭，不能再登记该学期内生效的异动", t.term.label()),
         ));
     }
@@ -200,16 +200,17 @@ fn own_org(conn: &mut DbConn, caller: &Caller, what: &str) -> AppResult<crate::o
 
 /// Sets (or moves) the caller's own org's dates for a term. Refused once the term is closed.
 pub fn set_term(conn: &mut DbConn, caller: &Caller, t: Term, start: NaiveDate, end: NaiveDate) -> AppResult<()> {
-    let dates = TermDates::new(t, start, end, false).map_err(|m| AppError::field("start_date", "term.dates", m))?;
+    let dates =
+        TermDates::new(t, start, end, false).map_err(|m| AppError::field("start_date", ErrorCode::TermDates, m))?;
     let org = own_org(conn, caller, "set_term")?;
     write_tx(conn, |conn| {
         let mut mine = terms_for(conn, &org.path)?;
         if mine.iter().any(|x| x.term == t && x.closed) {
-            return Err(AppError::conflict("term.closed", format!("{}已关闭，日期不能再改", t.label())));
+            return Err(AppError::conflict(ErrorCode::TermClosed, format!("{}已关闭，日期不能再改", t.label())));
         }
         mine.retain(|x| x.term != t);
         mine.push(dates.clone());
-        term::check_order(&mine).map_err(|m| AppError::field("start_date", "term.order", m))?;
+        term::check_order(&mine).map_err(|m| AppError::field("start_date", ErrorCode::TermOrder, m))?;
         let key = school_terms::table
             .filter(school_terms::org_id.eq(org.id))
             .filter(school_terms::school_year.eq(t.school_year()))
@@ -244,11 +245,11 @@ pub fn set_term(conn: &mut DbConn, caller: &Caller, t: Term, start: NaiveDate, e
 pub fn may_close_term(caller: &Caller, dates: &TermDates, today: NaiveDate) -> AppResult<()> {
     caller.may_at_county(Permission::ConfigureRegistry)?;
     if dates.closed {
-        return Err(AppError::conflict("term.closed", format!("{}已关闭", dates.term.label())));
+        return Err(AppError::conflict(ErrorCode::TermClosed, format!("{}已关闭", dates.term.label())));
     }
     if dates.end >= today {
         return Err(AppError::conflict(
-            "term.not_ended",
+            ErrorCode::TermNotEnded,
             format!("{}到{}才结束，结束后才能关闭", dates.term.label(), dates.end),
         ));
     }
@@ -261,10 +262,9 @@ pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate)
     let org = own_org(conn, caller, "close_term")?;
     write_tx(conn, |conn| {
         let terms = terms_for(conn, &org.path)?;
-        let dates = terms
-            .iter()
-            .find(|x| x.term == t)
-            .ok_or_else(|| AppError::conflict("term.unknown", format!("{}尚未设置起止日期，不能关闭", t.label())))?;
+        let dates = terms.iter().find(|x| x.term == t).ok_or_else(|| {
+            AppError::conflict(ErrorCode::TermUnknown, format!("{}尚未设置起止日期，不能关闭", t.label()))
+        })?;
         may_close_term(caller, dates, today)?;
         if !diesel::select(diesel::dsl::exists(
             school_terms::table
@@ -301,10 +301,14 @@ pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate)
 /// Adds a no-transfer rule for a grade (and optionally one term) to the caller's org.
 pub fn add_restriction(conn: &mut DbConn, caller: &Caller, grade: i32, half: Option<u8>, note: &str) -> AppResult<()> {
     if !(1..=12).contains(&grade) {
-        return Err(AppError::field("grade", "restriction.grade", "年级应为1至12"));
+        return Err(AppError::field("grade", ErrorCode::RestrictionGrade, "年级应为1至12"));
     }
     if half.is_some_and(|h| !(1..=2).contains(&h)) {
-        return Err(AppError::field("term", "restriction.term", "学期应为1（秋季）、2（春季）或留空表示全学年"));
+        return Err(AppError::field(
+            "term",
+            ErrorCode::RestrictionTerm,
+            "学期应为1（秋季）、2（春季）或留空表示全学年",
+        ));
     }
     let org = own_org(conn, caller, "add_transfer_restriction")?;
     let note: String = note.trim().chars().take(100).collect();

@@ -14,7 +14,7 @@ use crate::domain::role::Permission;
 use crate::domain::status::State;
 use crate::domain::student::Review;
 use crate::domain::timeline::{Spell, Timeline};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = student_spells)]
@@ -118,7 +118,9 @@ pub struct Switch<'a> {
 /// `domain::timeline`. In the caller's transaction.
 pub fn switch(conn: &mut DbConn, student_id: i64, s: &Switch<'_>) -> AppResult<()> {
     let rows = load(conn, student_id)?;
-    timeline_of(&rows).can_switch(s.on).map_err(|m| AppError::field("effective_date", "change.effective_date", m))?;
+    timeline_of(&rows)
+        .can_switch(s.on)
+        .map_err(|m| AppError::field("effective_date", ErrorCode::ChangeEffectiveDate, m))?;
     let Some(current) = rows.last() else { return Err(AppError::not_found()) };
     diesel::update(student_spells::table.find(current.id)).set(student_spells::to_date.eq(s.on)).execute(conn)?;
     diesel::insert_into(student_spells::table)
@@ -155,10 +157,10 @@ pub fn land_transfer(
         .first(conn)
         .optional()?;
     let Some(transit) = transit else {
-        return Err(AppError::conflict("timeline.no_transit", "该转学的在途状态不存在，无法完成转学"));
+        return Err(AppError::conflict(ErrorCode::TimelineNoTransit, "该转学的在途状态不存在，无法完成转学"));
     };
     if arrival < transit.from_date {
-        return Err(AppError::conflict("transfer.arrival_before_leaving", "到校日期早于离校日期"));
+        return Err(AppError::conflict(ErrorCode::TransferArrivalBeforeLeaving, "到校日期早于离校日期"));
     }
     if arrival == transit.from_date {
         diesel::update(student_spells::table.find(transit.id))
@@ -190,7 +192,7 @@ pub fn land_transfer(
 pub fn undo_last(conn: &mut DbConn, student_id: i64) -> AppResult<()> {
     let rows = load(conn, student_id)?;
     let [.., prev, last] = rows.as_slice() else {
-        return Err(AppError::conflict("timeline.nothing_to_undo", "没有可撤回的学籍状态"));
+        return Err(AppError::conflict(ErrorCode::TimelineNothingToUndo, "没有可撤回的学籍状态"));
     };
     diesel::delete(student_spells::table.find(last.id)).execute(conn)?;
     diesel::update(student_spells::table.find(prev.id))

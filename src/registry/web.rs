@@ -14,8 +14,8 @@ use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes;
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::student::{FIELDS, GROUP_TITLES, Kind, Need, Review};
-use crate::error::{AppError, ErrorKind};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::error::{AppError, ErrorCode, ErrorKind};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, Pager, html_page, see_other};
 
 const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
 
@@ -27,8 +27,7 @@ pub struct ListPage {
     layout: Layout,
     items: Vec<StudentListItem>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pager: Pager,
     filter: StudentFilter,
     class_id: String,
     show_school: bool,
@@ -93,11 +92,17 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
         })
         .await?;
     let is_school = caller.org_kind == OrgKind::School;
+    let class_id = filter.class_id.map(|c| c.to_string()).unwrap_or_default();
     Ok(ListPage {
         layout: Layout::new(&caller, st, "学生学籍"),
-        page: filter.page.unwrap_or(1).max(1),
-        pages: ((total + service::PAGE_SIZE - 1) / service::PAGE_SIZE).max(1),
-        class_id: filter.class_id.map(|c| c.to_string()).unwrap_or_default(),
+        pager: Pager::counted(
+            "/students",
+            &[("school", &filter.school), ("class_id", &class_id), ("review", filter.review_key())],
+            filter.page.unwrap_or(1).max(1),
+            total,
+            service::PAGE_SIZE,
+        ),
+        class_id,
         items,
         total,
         filter,
@@ -116,7 +121,7 @@ pub async fn confirm(st: web::Data<AppState>, f: CsrfForm<Vec<(String, String)>>
     let CsrfForm { user, form } = f;
     let ids: Vec<i64> = form.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).collect();
     if ids.is_empty() {
-        return Err(AppError::invalid("student.none_selected", "请先勾选要确认的学生").into());
+        return Err(AppError::invalid(ErrorCode::StudentNoneSelected, "请先勾选要确认的学生").into());
     }
     st.run(move |conn| service::confirm(conn, &user, &ids)).await?;
     Ok(see_other("/students?review=pending&ok=saved"))
@@ -350,7 +355,7 @@ pub async fn update(
         .await;
     match res {
         Ok(_) => Ok(see_other(&format!("/students/{id}?ok=saved"))),
-        Err(e) if e.kind == ErrorKind::Invalid || e.code == "student.key_locked" => {
+        Err(e) if e.kind == ErrorKind::Invalid || e.code == ErrorCode::StudentKeyLocked => {
             let c = caller.clone();
             let (school, lock) = st
                 .run(move |conn| {

@@ -9,7 +9,7 @@ use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::domain::report::Value;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exchange::pdf::{self, A4_H, A4_W, Document, Page};
 
 /// Draws a report as a file, audited (a report leaving the system is a disclosure).
@@ -244,7 +244,7 @@ fn check_glyphs(r: &Report) -> AppResult<()> {
                 && let Some(c) = pdf::missing_glyphs(s)?.first()
             {
                 return Err(AppError::invalid(
-                    "pdf.missing_glyph",
+                    ErrorCode::PdfMissingGlyph,
                     format!("“{s}”含内置字体没有的字符 U+{:04X}，无法打印", *c as u32),
                 ));
             }

@@ -22,7 +22,7 @@ use crate::domain::report::{Beneficiary, Column, Definition, Level, Pupil, Row, 
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::roster::{is_boarder, is_left_behind};
 use crate::domain::student::Review;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::{config, roster};
@@ -88,7 +88,7 @@ impl Report {
 }
 
 fn definition(name: &str) -> AppResult<Definition> {
-    Definition::named(name).map_err(|m| AppError::field("report", "report.unknown", m))
+    Definition::named(name).map_err(|m| AppError::field("report", ErrorCode::ReportUnknown, m))
 }
 
 /// The period's last day, or today when the period is not over.
@@ -274,7 +274,7 @@ fn subject(
         } else {
             format!("{}是学校报表，请选择一所学校（“{}”是{}）", def.title, org.name, org.kind_label())
         };
-        return Err(AppError::field("org", "report.level", message));
+        return Err(AppError::field("org", ErrorCode::ReportLevel, message));
     }
     let schools = match (def.level, is_school) {
         (_, true) => vec![org.clone()],
@@ -341,7 +341,7 @@ pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Repor
     }
     if rows.is_empty() {
         return Err(AppError::invalid(
-            "report.no_data",
+            ErrorCode::ReportNoData,
             format!(
                 "{}在{}（报表日{date}）没有可统计的数据：没有在校或受益学生，也没有核算补助，不生成空报表",
                 org.name, req.period
@@ -450,10 +450,9 @@ pub struct Drill {
 /// The rows behind one school's figure in a report.
 pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &str, key: &str) -> AppResult<Drill> {
     let def = definition(&req.name)?;
-    let col =
-        def.columns.iter().find(|c| c.column.key() == key).ok_or_else(|| {
-            AppError::field("column", "report.unknown_column", format!("{}没有“{key}”这一列", def.title))
-        })?;
+    let col = def.columns.iter().find(|c| c.column.key() == key).ok_or_else(|| {
+        AppError::field("column", ErrorCode::ReportUnknownColumn, format!("{}没有“{key}”这一列", def.title))
+    })?;
     let date = req.date.unwrap_or_else(|| default_date(&req.period));
     caller.require(conn, Permission::ViewReports, "report_drill")?;
     // The school must be inside the report's org, and both in the caller's scope.
@@ -465,7 +464,7 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
     // The school's figures as the report draws them (record and money read only if it needs them).
     let facts = school_rows(conn, caller, &def, std::slice::from_ref(&school), date, &req.period)?
         .pop()
-        .ok_or_else(|| AppError::internal_msg("report.facts", "学校数据缺失".into()))?;
+        .ok_or_else(|| AppError::internal_msg(ErrorCode::ReportFacts, "学校数据缺失".into()))?;
     let (heads, rows): (Vec<&'static str>, Vec<DrillRow>) = match col.column {
         Column::SubsidyTotal => {
             let months: Vec<(i32, i32, i32, i64, i64)> = entitlement_periods::table

@@ -17,7 +17,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Span;
 use crate::domain::report::{CellChange, Definition, Level, diff, due_date};
 use crate::domain::role::{OrgKind, Permission};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::config;
@@ -157,7 +157,11 @@ pub fn may_submit(caller: &Caller, org_code: &str) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if org_code.trim() != caller.org_code {
-        return Err(AppError::field("org", "report.not_own", "只能报送本单位的报表，上级单位请审核下级报送的报表"));
+        return Err(AppError::field(
+            "org",
+            ErrorCode::ReportNotOwn,
+            "只能报送本单位的报表，上级单位请审核下级报送的报表",
+        ));
     }
     Ok(())
 }
@@ -169,11 +173,11 @@ pub fn may_decide(caller: &Caller, s: &Submission) -> AppResult<()> {
         return Err(AppError::forbidden());
     }
     if s.org == caller.org_code {
-        return Err(AppError::field("decision", "report.own", "本单位报送的报表由上级单位审核"));
+        return Err(AppError::field("decision", ErrorCode::ReportOwn, "本单位报送的报表由上级单位审核"));
     }
     if s.status != "submitted" {
         return Err(AppError::conflict(
-            "report.already_decided",
+            ErrorCode::ReportAlreadyDecided,
             format!("{}第{}版已审核（{}），不能再次审核", s.org_name, s.version, s.status_label),
         ));
     }
@@ -188,7 +192,7 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
     let org = org_in_scope(conn, caller.scope(), &report.org)?;
     let content = serde_json::to_string(&report).map_err(AppError::internal)?;
     let content_hash = hash(&content);
-    let period = Span::parse(&report.period).map_err(|m| AppError::field("period", "period.format", m))?;
+    let period = Span::parse(&report.period).map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?;
     let (id, created) = write_tx(conn, |conn| {
         let previous = newest(conn, &report.report, org.id, &report.period)?;
         if let Some(p) = &previous
@@ -252,7 +256,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Submission
         .ok_or_else(AppError::not_found)?;
     if hash(&row.content) != row.content_hash {
         return Err(AppError::conflict(
-            "report.tampered",
+            ErrorCode::ReportTampered,
             format!("{}第{}版报送内容与其哈希不符，已被改动", org.name, row.version),
         ));
     }
@@ -269,7 +273,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
     if decision != Decision::Approve && note.is_empty() {
         return Err(AppError::field(
             "note",
-            "report.reason_required",
+            ErrorCode::ReportReasonRequired,
             "退回或有保留通过须写明理由，报送单位据此修改或说明",
         ));
     }
@@ -288,7 +292,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
         .execute(conn)?;
         if changed == 0 {
             return Err(AppError::conflict(
-                "report.already_decided",
+                ErrorCode::ReportAlreadyDecided,
                 format!("{}第{}版已审核（{}），不能再次审核", s.org_name, s.version, s.status_label),
             ));
         }
@@ -318,7 +322,7 @@ pub struct Owed {
 /// report, counties with programme schools for a county report), late first.
 pub fn overview(conn: &mut DbConn, caller: &Caller, report: &str, period: &Span) -> AppResult<Vec<Owed>> {
     caller.require(conn, Permission::ViewReports, "report_overview")?;
-    let def = Definition::named(report).map_err(|m| AppError::field("report", "report.unknown", m))?;
+    let def = Definition::named(report).map_err(|m| AppError::field("report", ErrorCode::ReportUnknown, m))?;
     let due = due_date(period);
     let on = period.last_day().min(today());
     let schools = config::programme_schools(conn, caller.scope().path(), period.first_day(), on)?;

@@ -17,7 +17,7 @@ use crate::clock::today;
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
 use crate::error::ErrorKind;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, Reply, ReplyOrFile};
 use crate::web::strict::{ApiJson, ApiQuery};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
@@ -44,14 +44,13 @@ impl Query {
         let period = if self.period.trim().is_empty() {
             Span::of_month(Month::of(today()).prev())
         } else {
-            Span::parse(&self.period).map_err(|m| AppError::field("period", "period.format", m))?
+            Span::parse(&self.period).map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?
         };
         let date = match self.date.trim() {
             "" => None,
-            d => Some(
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| AppError::field("date", "report.date", format!("报表日“{d}”应写作 YYYY-MM-DD")))?,
-            ),
+            d => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                AppError::field("date", ErrorCode::ReportDate, format!("报表日“{d}”应写作 YYYY-MM-DD"))
+            })?),
         };
         let org = if self.org.trim().is_empty() { caller.org_code.clone() } else { self.org.trim().to_owned() };
         Ok(Request { name: name.to_owned(), org, period, date })
@@ -64,7 +63,7 @@ fn download(f: OutputFormat, (bytes, name): (Vec<u8>, String)) -> HttpResponse {
 }
 
 fn format_of(s: &str) -> AppResult<OutputFormat> {
-    OutputFormat::parse(s).map_err(|m| AppError::field("format", "report.format", m))
+    OutputFormat::parse(s).map_err(|m| AppError::field("format", ErrorCode::ReportFormat, m))
 }
 
 #[derive(Template, WebTemplate)]
@@ -247,7 +246,7 @@ impl OverviewQuery {
         } else {
             Span::parse(&self.period)
         }
-        .map_err(|m| AppError::field("period", "period.format", m))?;
+        .map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?;
         Ok((report, period))
     }
 }
@@ -344,7 +343,8 @@ pub async fn decide_page(
     let c = user.clone();
     let result = st
         .run(move |conn| {
-            let d = Decision::parse(&form.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
+            let d = Decision::parse(&form.decision)
+                .map_err(|m| AppError::field("decision", ErrorCode::ReportDecision, m))?;
             submission::decide(conn, &c, id, d, &form.note)
         })
         .await;
@@ -422,7 +422,7 @@ pub async fn api_decide(
     body: ApiJson<DecisionBody>,
 ) -> AppResult<Reply<impl Body>> {
     let (id, b) = (id.into_inner(), body.into_inner());
-    let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", "report.decision", m))?;
+    let d = Decision::parse(&b.decision).map_err(|m| AppError::field("decision", ErrorCode::ReportDecision, m))?;
     Ok(Reply(st.run(move |conn| submission::decide(conn, &c, id, d, &b.note)).await?))
 }
 

@@ -147,3 +147,77 @@ impl FormErrors {
         !self.message.is_empty()
     }
 }
+
+/// A list's links to the pages beside it, its filters kept (`{{ ui::pager(pager) }}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pager {
+    pub page: i64,
+    /// Known when the list is counted; an open-ended list (the audit log) has a next page
+    /// while a page comes back full.
+    pub pages: Option<i64>,
+    has_next: bool,
+    /// The list's address with its filters, without `page`.
+    href: String,
+}
+
+impl Pager {
+    /// A counted list of `total` rows.
+    pub fn counted(path: &str, filters: &[(&str, &str)], page: i64, total: i64, page_size: i64) -> Self {
+        let pages = ((total + page_size - 1) / page_size).max(1);
+        Self { page, pages: Some(pages), has_next: page < pages, href: Self::href(path, filters) }
+    }
+
+    /// A list read a page at a time without a count: `shown` rows came back.
+    pub fn open_ended(path: &str, filters: &[(&str, &str)], page: i64, shown: usize, page_size: i64) -> Self {
+        let full = i64::try_from(shown).is_ok_and(|n| n == page_size);
+        Self { page, pages: None, has_next: full, href: Self::href(path, filters) }
+    }
+
+    fn href(path: &str, filters: &[(&str, &str)]) -> String {
+        let query = serde_urlencoded::to_string(filters).unwrap_or_default();
+        if query.is_empty() { format!("{path}?") } else { format!("{path}?{query}&") }
+    }
+
+    /// "第 2 / 3 页", or "第 2 页" when uncounted.
+    pub fn position(&self) -> String {
+        match self.pages {
+            Some(pages) => format!("第 {} / {pages} 页", self.page),
+            None => format!("第 {} 页", self.page),
+        }
+    }
+
+    pub fn has_next(&self) -> bool {
+        self.has_next
+    }
+
+    pub fn previous(&self) -> Option<String> {
+        (self.page > 1).then(|| format!("{}page={}", self.href, self.page - 1))
+    }
+
+    pub fn next(&self) -> Option<String> {
+        self.has_next.then(|| format!("{}page={}", self.href, self.page + 1))
+    }
+}
+
+#[cfg(test)]
+mod pager_tests {
+    use super::Pager;
+
+    #[test]
+    fn a_counted_list_links_its_neighbours_with_its_filters_encoded() {
+        let p = Pager::counted("/schools", &[("q", "一小&二小"), ("under", "")], 2, 45, 20);
+        assert_eq!(p.pages, Some(3));
+        assert_eq!(p.previous().as_deref(), Some("/schools?q=%E4%B8%80%E5%B0%8F%26%E4%BA%8C%E5%B0%8F&under=&page=1"));
+        assert!(p.next().is_some_and(|h| h.ends_with("&page=3")));
+        let last = Pager::counted("/schools", &[], 3, 45, 20);
+        assert_eq!((last.next(), last.previous().as_deref()), (None, Some("/schools?page=2")));
+        assert_eq!(Pager::counted("/schools", &[], 1, 0, 20).pages, Some(1), "an empty list is one page");
+    }
+
+    #[test]
+    fn an_open_ended_list_goes_on_while_a_page_comes_back_full() {
+        assert!(Pager::open_ended("/audit", &[], 1, 50, 50).next().is_some());
+        assert!(Pager::open_ended("/audit", &[], 2, 49, 50).next().is_none());
+        assert_eq!(Pager::open_ended("/audit", &[], 1, 0, 50).previous(), None);
+    }
+}

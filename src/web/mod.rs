@@ -17,9 +17,9 @@ use askama::Template;
 
 use crate::config::{Keys, Settings};
 use crate::db::{DbConn, Pool};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
-pub use layout::{Flash, FormErrors, Layout};
+pub use layout::{Flash, FormErrors, Layout, Pager};
 
 /// What every handler shares.
 pub struct AppState {
@@ -79,7 +79,7 @@ impl std::fmt::Display for PageError {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     status: u16,
-    code: &'a str,
+    code: ErrorCode,
     message: &'a str,
 }
 
@@ -91,7 +91,7 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let e = &self.0;
         if e.kind == ErrorKind::Unauthenticated {
-            let to = if e.code == "auth.must_change_password" { "/password" } else { "/login?expired=1" };
+            let to = if e.code == ErrorCode::AuthMustChangePassword { "/password" } else { "/login?expired=1" };
             return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
         }
         if e.kind == ErrorKind::Internal {

@@ -61,15 +61,9 @@ pub fn build(operations: &[Operation]) -> Value {
             .as_object_mut()
             .map(|o| o.insert(method.as_str().to_lowercase(), op));
     }
-    let mut components = schemas.components();
-    components.insert(
-        "Error".into(),
-        json!({"type": "object", "required": ["error", "message"], "properties": {
-            "error": {"type": "string", "description": "稳定的错误代码"},
-            "message": {"type": "string", "description": "中文说明"},
-            "fields": {"type": "array", "items": {"type": "object", "properties": {
-                "field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}}}}}),
-    );
+    // The error answer is the type every refusal serialises, its codes listed.
+    schemas.response::<crate::error::ErrorBody<'static>>();
+    let components = schemas.components();
     json!({
         "openapi": "3.1.0",
         "info": {"title": "mealroll API", "version": env!("CARGO_PKG_VERSION"),

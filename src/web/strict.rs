@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// A query string whose every parameter the handler reads.
 pub struct ApiQuery<T>(pub T);
@@ -47,7 +47,7 @@ impl<T> Deref for ApiJson<T> {
 fn unknown(what: &str, names: &[String]) -> AppError {
     let listed = names.iter().map(|n| format!("“{n}”")).collect::<Vec<_>>().join("、");
     AppError::bad_request(
-        "input.unknown_field",
+        ErrorCode::InputUnknownField,
         format!("{what}{listed}不是本接口的参数，请检查拼写（未知参数不会被忽略）"),
     )
 }
@@ -57,15 +57,16 @@ pub fn strict_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     let mut ignored = Vec::new();
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_ignored::deserialize(de, |path| ignored.push(path.to_string()))
-        .map_err(|e| AppError::invalid("input.malformed_query", format!("查询参数有误：{e}")))?;
+        .map_err(|e| AppError::invalid(ErrorCode::InputMalformedQuery, format!("查询参数有误：{e}")))?;
     if ignored.is_empty() { Ok(value) } else { Err(unknown("查询参数", &ignored)) }
 }
 
 /// Deserialises a JSON value, collecting what `T` does not read (nested fields by their path).
 pub fn strict_json<T: DeserializeOwned>(json: serde_json::Value) -> Result<T, AppError> {
     let mut ignored = Vec::new();
-    let value: T = serde_ignored::deserialize(json, |path| ignored.push(path.to_string()))
-        .map_err(|e| AppError::invalid("input.malformed_json", format!("请求内容不是有效的JSON或字段类型不符：{e}")))?;
+    let value: T = serde_ignored::deserialize(json, |path| ignored.push(path.to_string())).map_err(|e| {
+        AppError::invalid(ErrorCode::InputMalformedJson, format!("请求内容不是有效的JSON或字段类型不符：{e}"))
+    })?;
     if ignored.is_empty() { Ok(value) } else { Err(unknown("请求内容中的字段", &ignored)) }
 }
 
@@ -108,7 +109,7 @@ mod tests {
     #[test]
     fn a_misspelt_parameter_is_named_and_refused() {
         let e = strict_query::<Filter>("org=522326&peroid=2026-10").expect_err("refused");
-        assert_eq!(e.code, "input.unknown_field");
+        assert_eq!(e.code, ErrorCode::InputUnknownField);
         assert!(e.message.contains("“peroid”"), "{}", e.message);
         let f: Filter = strict_query("org=522326&period=2026-10").expect("period is the month's other name");
         assert_eq!((f.org.as_str(), f.month.as_str()), ("522326", "2026-10"));

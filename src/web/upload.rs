@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::extract::same_origin;
 use crate::auth::{Caller, csrf};
-use crate::error::{AppError, AppResult, ErrorKind};
+use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::web::AppState;
 
 /// One file field as sent.
@@ -44,7 +44,7 @@ fn too_large(max_bytes: usize) -> AppError {
     } else {
         format!("{}KB", max_bytes / 1024)
     };
-    AppError::invalid("file.too_large", format!("上传内容超过{limit}，请拆分后分别上传"))
+    AppError::invalid(ErrorCode::FileTooLarge, format!("上传内容超过{limit}，请拆分后分别上传"))
 }
 
 /// An API upload whose body is the file itself, read up to `LIMIT` bytes: the same limit as
@@ -70,7 +70,7 @@ impl<const LIMIT: usize> FromRequest for ApiBody<LIMIT> {
             let capacity = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(LIMIT);
             let mut buf = Vec::with_capacity(capacity);
             while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
-                let chunk = chunk.map_err(|_| AppError::invalid("form.malformed", "上传内容不完整，请重试"))?;
+                let chunk = chunk.map_err(|_| AppError::invalid(ErrorCode::FormMalformed, "上传内容不完整，请重试"))?;
                 if buf.len() + chunk.len() > LIMIT {
                     return Err(too_large(LIMIT));
                 }
@@ -83,7 +83,7 @@ impl<const LIMIT: usize> FromRequest for ApiBody<LIMIT> {
 
 /// Reads every part; refuses a body over `max_bytes` in total before holding more of it.
 pub async fn read(mut form: Multipart, max_bytes: usize) -> AppResult<UploadForm> {
-    let malformed = |_| AppError::invalid("form.malformed", "上传表单无法识别，请重试");
+    let malformed = |_| AppError::invalid(ErrorCode::FormMalformed, "上传表单无法识别，请重试");
     let mut out = UploadForm::default();
     let mut total = 0usize;
     while let Some(mut field) = form.try_next().await.map_err(malformed)? {
@@ -130,7 +130,7 @@ pub async fn read_page_form(
         .await?;
         return Err(AppError::new(
             ErrorKind::Forbidden,
-            "auth.csrf",
+            ErrorCode::AuthCsrf,
             "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
         ));
     }

@@ -11,6 +11,7 @@ use base64::Engine;
 use chrono::NaiveDate;
 use common::*;
 use mealroll::auth::Caller;
+use mealroll::error::ErrorCode;
 use mealroll::ledger::fund::{self, PostingForm, RequestActions};
 use serde_json::{Value, json};
 
@@ -483,7 +484,7 @@ async fn the_user_list_offers_an_account_action_exactly_when_the_service_takes_i
         let e =
             accounts::act_on_user(&mut w.conn(), &w.keys, &w.caller("anquan"), no_totp, AccountAction::ResetTotp, now)
                 .expect_err("nothing to reset");
-        assert_eq!(e.code, "user.no_totp", "{label}");
+        assert_eq!(e.code, ErrorCode::UserNoTotp, "{label}");
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::Duration;
 use common::*;
 use mealroll::auth::service::{LoginInput, login};
 use mealroll::auth::session;
+use mealroll::error::ErrorCode;
 
 fn attempt(
     w: &World,
@@ -39,7 +40,7 @@ async fn sixth_attempt_within_fifteen_minutes_is_refused_even_when_right() {
             messages.push(e.message.clone());
         }
         let e = attempt(&w, "a.xueji", PASSWORD, None, t0 + Duration::minutes(6)).expect_err("locked");
-        assert_eq!(e.code, "auth.invalid_credentials", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthInvalidCredentials, "{label}");
         // Same answer as for an account that does not exist.
         let unknown = attempt(&w, "nobody", PASSWORD, None, t0).expect_err("unknown");
         assert_eq!(unknown.message, e.message, "{label}");
@@ -71,11 +72,11 @@ async fn totp_is_required_for_county_users_and_cannot_be_replayed() {
         let w = World::new(db);
         let now = mealroll::clock::now();
         let e = attempt(&w, "yyb", PASSWORD, None, now).expect_err("no totp");
-        assert_eq!(e.code, "auth.invalid_credentials", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthInvalidCredentials, "{label}");
         let code = w.totp_code("yyb", 0).expect("secret");
         attempt(&w, "yyb", PASSWORD, Some(code.clone()), now).expect("with totp");
         let replay = attempt(&w, "yyb", PASSWORD, Some(code), now).expect_err("replay");
-        assert_eq!(replay.code, "auth.invalid_credentials", "{label}");
+        assert_eq!(replay.code, ErrorCode::AuthInvalidCredentials, "{label}");
         // Officers need it at any level too.
         assert!(w.totp.contains_key("shenji") && w.totp.contains_key("xitong"), "{label}");
         assert!(!w.totp.contains_key("a.xueji"), "{label}");
@@ -96,7 +97,7 @@ async fn idle_and_absolute_timeouts_end_sessions() {
         auth(&mut conn, t0 + Duration::minutes(29)).expect("29 min idle is fine");
         // Activity moved last-seen to t0+29; 31 minutes after that the session is gone.
         let e = auth(&mut conn, t0 + Duration::minutes(29 + 31)).expect_err("idle");
-        assert_eq!(e.code, "auth.session_expired", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthSessionExpired, "{label}");
         // Absolute: active every 20 minutes, still ends at 12 h.
         let token2 = attempt(&w, "b.xueji", PASSWORD, None, t0).expect("login");
         let mut at = t0;
@@ -106,7 +107,7 @@ async fn idle_and_absolute_timeouts_end_sessions() {
         }
         let e = session::authenticate(&mut conn, &w.keys, &w.settings, &token2, "127.0.0.1", t0 + Duration::hours(12))
             .expect_err("absolute");
-        assert_eq!(e.code, "auth.session_expired", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthSessionExpired, "{label}");
     }
 }
 
@@ -482,9 +483,9 @@ async fn dormant_accounts_are_sealed_until_the_security_administrator_reactivate
         let w = World::new(db);
         let later = mealroll::clock::now() + Duration::days(181);
         let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("sealed");
-        assert_eq!(e.code, "auth.account_sealed", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthAccountSealed, "{label}");
         let e = attempt(&w, "a.xueji", PASSWORD, None, later).expect_err("still sealed");
-        assert_eq!(e.code, "auth.account_inactive", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthAccountInactive, "{label}");
         let target = {
             use diesel::prelude::*;
             use mealroll::db::schema::users;
@@ -496,7 +497,7 @@ async fn dormant_accounts_are_sealed_until_the_security_administrator_reactivate
         // The system administrator may not lift a seal; the security administrator may.
         let e = act_on_user(&mut conn, &w.keys, &w.caller("xitong"), target, AccountAction::Enable, later)
             .expect_err("sysadmin");
-        assert_eq!(e.code, "forbidden", "{label}");
+        assert_eq!(e.code, ErrorCode::Forbidden, "{label}");
         act_on_user(&mut conn, &w.keys, &w.caller("anquan"), target, AccountAction::Enable, later).expect("secadmin");
         attempt(&w, "a.xueji", PASSWORD, None, later + Duration::minutes(1)).expect("reactivated");
     }
@@ -710,7 +711,7 @@ async fn unknown_names_and_the_command_line_are_audited_where_someone_reads_them
             assert!(from("203.0.113.7", &format!("guess{i}"), "Wrong-password-0").is_err());
         }
         let e = from("203.0.113.7", "a.xueji", PASSWORD).expect_err("blocked");
-        assert_eq!(e.code, "auth.invalid_credentials", "{label}: the same message as any refusal");
+        assert_eq!(e.code, ErrorCode::AuthInvalidCredentials, "{label}: the same message as any refusal");
         from("198.51.100.2", "a.xueji", PASSWORD).expect("another address logs in");
         assert_eq!(audit_count(&mut w.conn(), "login.ip_blocked"), 1, "{label}");
         assert!(audit_count(&mut w.conn(), "login.refused_ip") >= 1, "{label}");
@@ -736,11 +737,11 @@ async fn a_new_password_cannot_be_any_of_the_last_five() {
         // The current one and the four before it are refused, each saying why.
         for n in 1..=4 {
             let e = change_own_password(&mut conn, &w.keys, &caller, &current, &pw(n), None, now).expect_err("reused");
-            assert_eq!(e.code, "auth.password_reused", "{label}: password {n}");
+            assert_eq!(e.code, ErrorCode::AuthPasswordReused, "{label}: password {n}");
             assert!(e.message.contains("最近5次"), "{label}: {}", e.message);
         }
         let e = change_own_password(&mut conn, &w.keys, &caller, &current, &current, None, now).expect_err("same");
-        assert_eq!(e.code, "auth.password_reused", "{label}");
+        assert_eq!(e.code, ErrorCode::AuthPasswordReused, "{label}");
         // The sixth back is free again, and only four retired hashes are ever kept.
         change_own_password(&mut conn, &w.keys, &caller, &current, PASSWORD, None, now).expect("sixth back");
         use diesel::prelude::*;

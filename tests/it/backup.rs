@@ -15,6 +15,7 @@ use mealroll::config::{Keys, Settings};
 use mealroll::db::DbConn;
 use mealroll::db::backup::{self, tables};
 use mealroll::db::schema::{attachments, audit_log};
+use mealroll::error::ErrorCode;
 use serde_json::{Value, json};
 
 /// Every row of every table, sorted, as the backup reads them: the two databases hold the same
@@ -185,13 +186,13 @@ async fn a_backup_that_is_not_ours_or_not_whole_or_meets_a_full_database_is_refu
     };
 
     let (e, orgs) = attempt(&Keys::from_master(&[7u8; 32]), &file);
-    assert_eq!((e.code, orgs), ("backup.unreadable", 0), "{}", e.message);
+    assert_eq!((e.code, orgs), (ErrorCode::BackupUnreadable, 0), "{}", e.message);
     assert!(e.message.contains("另一把密钥"), "{}", e.message);
 
     let cut = dir.path().join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
     let (e, orgs) = attempt(&w.keys, &cut);
-    assert_eq!((e.code, orgs), ("backup.unreadable", 0), "{}: nothing half-restored", e.message);
+    assert_eq!((e.code, orgs), (ErrorCode::BackupUnreadable, 0), "{}: nothing half-restored", e.message);
 
     let other = dir.path().join("other.backup");
     std::fs::write(&other, b"PK\x03\x04 a workbook, not a backup, whatever its name").expect("write");
@@ -202,7 +203,7 @@ async fn a_backup_that_is_not_ours_or_not_whole_or_meets_a_full_database_is_refu
     let before = tables::count(&mut w.conn(), "students").expect("count");
     let settings = settings_for(&w.db.url, dir.path());
     let e = backup::restore(&mut w.conn(), &w.keys, &settings, &file).expect_err("not empty");
-    assert_eq!(e.code, "backup.target_not_empty", "{}", e.message);
+    assert_eq!(e.code, ErrorCode::BackupTargetNotEmpty, "{}", e.message);
     assert_eq!(tables::count(&mut w.conn(), "students").expect("count"), before);
 }
 

@@ -14,6 +14,7 @@ use mealroll::audit::service::{AuditRow, verify};
 use mealroll::db::DbConn;
 use mealroll::db::schema::{audit_log, fund_accounts, ledger_entries};
 use mealroll::domain::chain::{ChainHasher, ChainKey, Seal};
+use mealroll::error::ErrorCode;
 use mealroll::ledger::fund;
 use serde_json::json;
 
@@ -170,7 +171,7 @@ async fn a_truncated_tail_and_a_deleted_account_show_against_the_anchor() {
         let text = std::fs::read_to_string(&path).expect("anchor");
         std::fs::write(&path, text.replace(&format!("\"last_id\": {last}"), "\"last_id\": 1")).expect("edit");
         let e = chain::anchor_of(&w.settings).expect_err("forged");
-        assert_eq!(e.code, "chain.anchor_invalid", "{label}");
+        assert_eq!(e.code, ErrorCode::ChainAnchorInvalid, "{label}");
         assert!(e.message.contains("签名不符"), "{label}: {}", e.message);
     }
 }
@@ -182,7 +183,7 @@ async fn a_database_sealed_with_one_key_refuses_another() {
         let w = World::new(db);
         let mut conn = w.conn();
         let e = chain::adopt(&mut conn, &ChainKey::new([9; 32])).expect_err("another key");
-        assert_eq!(e.code, "chain.key_mismatch", "{label}");
+        assert_eq!(e.code, ErrorCode::ChainKeyMismatch, "{label}");
         assert!(e.message.contains("指纹"), "{label}: {}", e.message);
         chain::adopt(&mut conn, &w.keys.chain).expect("its own key");
         // The keyed start is set once.

@@ -11,6 +11,7 @@ use common::*;
 use mealroll::domain::calendar::Month;
 use mealroll::domain::entitlement::Rule;
 use mealroll::domain::status::State;
+use mealroll::error::ErrorCode;
 use mealroll::ledger::entitlement;
 use mealroll::registry::timeline::{self, Switch};
 use serde_json::json;
@@ -193,11 +194,11 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         entitlement::compute(&mut w.conn(), &cli, SCHOOL_A, oct).expect("again");
         assert_eq!(totals(&w, "2014-11").3, "-15.00", "{label}");
         let (s, _) = (entitlement::close(&mut w.conn(), &cli, SCHOOL_A, oct).err().map(|e| e.code), ());
-        assert_eq!(s, Some("entitlement.closed"), "{label}");
+        assert_eq!(s, Some(ErrorCode::EntitlementClosed), "{label}");
         assert!(audit_count(&mut w.conn(), "entitlement.adjust") == 1, "{label}");
         let registrar = w.caller("a.xueji");
         let refused = entitlement::compute(&mut w.conn(), &registrar, SCHOOL_A, nov).err().map(|e| e.code);
-        assert_eq!(refused, Some("forbidden"), "{label}: a registrar computes no money");
+        assert_eq!(refused, Some(ErrorCode::Forbidden), "{label}: a registrar computes no money");
 
         // The same through the API and the page: the county computes, the lines drill down.
         let (s, v) = call(
@@ -604,7 +605,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
         early.name = "周二十".into();
         early.arrival_date = "2014-10-10".into();
         let e = status::request_transfer(&mut w.conn(), &b_registrar, &early, None).expect_err("refused");
-        assert_eq!(e.fields.first().map(|f| f.code), Some("transfer.arrival_before_leaving"), "{label}: {e:?}");
+        assert_eq!(e.fields.first().map(|f| f.code), Some(ErrorCode::TransferArrivalBeforeLeaving), "{label}: {e:?}");
         // 王转班 moves to class 202602 on 13 October, inside school A.
         let class_change = ChangeInput {
             kind: "29".into(),

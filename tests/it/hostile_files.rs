@@ -16,6 +16,7 @@ use actix_web::test as atest;
 use common::*;
 use mealroll::demo::StudentFactory;
 use mealroll::domain::student::StudentRecord;
+use mealroll::error::ErrorCode;
 use mealroll::exchange::guard::FileKind;
 use mealroll::exchange::{template, worker};
 use serde_json::Value;
@@ -221,7 +222,7 @@ fn the_parse_worker_takes_the_failure_the_guard_did_not_foresee() {
     for unique in ["10000000000000000", "18446744073709551615"] {
         let bomb = declaring(unique);
         let e = worker::read_rows(&bomb, FileKind::Xlsx, |_, _, _| Ok(())).expect_err("refused");
-        assert_eq!(e.code, "file.unparseable", "{unique}: {}", e.message);
+        assert_eq!(e.code, ErrorCode::FileUnparseable, "{unique}: {}", e.message);
         assert!(e.message.contains("拒绝"), "{}", e.message);
     }
     // An ordinary workbook through the same worker: every row, in order.
@@ -237,10 +238,10 @@ fn the_parse_worker_takes_the_failure_the_guard_did_not_foresee() {
     assert!(rows.iter().all(|r| r.1 >= 60), "{rows:?}");
     // A caller that stops early (a fatal header, say) stops the worker with its own error.
     let e = worker::read_rows(&file, FileKind::Xlsx, |_, _, _| {
-        Err(mealroll::error::AppError::invalid("test.stop", "停止"))
+        Err(mealroll::error::AppError::invalid(ErrorCode::ImportStopped, "停止"))
     })
     .expect_err("stopped");
-    assert_eq!(e.code, "test.stop");
+    assert_eq!(e.code, ErrorCode::ImportStopped);
 }
 
 /// An uploaded PDF (a signed roster's scan) is read by the same worker: a crafted one, nested
@@ -254,7 +255,7 @@ fn a_crafted_pdf_is_refused_by_the_worker_and_an_honest_scan_still_reads() {
     lying.extend_from_slice(b"x\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF");
     for (name, pdf) in [("nested", nested), ("lying", lying), ("truncated", b"%PDF-1.7\n%\xe2\xe3".to_vec())] {
         let e = worker::read_pdf(&pdf).expect_err("refused");
-        assert_eq!(e.code, "file.pdf_unreadable", "{name}: {}", e.message);
+        assert_eq!(e.code, ErrorCode::FilePdfUnreadable, "{name}: {}", e.message);
         assert!(e.message.contains("PDF"), "{name}: {}", e.message);
     }
     let pages = [jpeg(30, 40), jpeg(31, 40)];

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use mealroll::db::schema::{jobs, students};
 use mealroll::demo::StudentFactory;
 use mealroll::domain::student::StudentRecord;
+use mealroll::error::ErrorCode;
 use mealroll::exchange::import::ImportOptions;
 use mealroll::exchange::jobs::{JobInput, JobStatus, Jobs, Outcome};
 
@@ -118,7 +119,7 @@ async fn a_job_cut_short_by_its_server_stopping_says_so_anywhere_and_runs_again(
         .await;
         assert_eq!(r.status(), 403, "{label}");
         let other = w.state().jobs.input(&id, user_id(&w, "b.xueji")).expect_err("not theirs");
-        assert_eq!(other.code, "job.gone", "{label}");
+        assert_eq!(other.code, ErrorCode::JobGone, "{label}");
     }
 }
 
@@ -166,7 +167,7 @@ async fn results_expire_after_the_keeping_time_and_the_job_stays_as_history() {
             .expect("age");
         let s = jobs_here.get(&id, owner).expect("still there");
         assert!(s.expired && s.finished && s.status == JobStatus::Done, "{label}: {s:?}");
-        assert_eq!(jobs_here.file(&id, owner).expect_err("gone").code, "job.expired", "{label}");
+        assert_eq!(jobs_here.file(&id, owner).expect_err("gone").code, ErrorCode::JobExpired, "{label}");
         let bytes: Option<Vec<u8>> = jobs::table.find(&id).select(jobs::file_bytes).first(&mut w.conn()).expect("row");
         assert_eq!(bytes, None, "{label}: the file itself is deleted");
     }

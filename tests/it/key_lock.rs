@@ -9,6 +9,7 @@ use base64::Engine;
 use chrono::{Duration, NaiveDate};
 use common::*;
 use mealroll::domain::key_lock::school_year_of;
+use mealroll::error::ErrorCode;
 use serde_json::{Value, json};
 
 fn pdf() -> String {
@@ -262,7 +263,7 @@ async fn locked_key_fields_change_only_through_school_review_and_county_approval
         let report = report.expect("report");
         assert!(!report.committed, "{label}");
         assert_eq!(report.errors.len(), 1, "{label}: {:?}", report.errors);
-        assert_eq!(report.errors[0].code, "student.key_locked", "{label}");
+        assert_eq!(report.errors[0].code, ErrorCode::StudentKeyLocked, "{label}");
         assert!(report.errors[0].column.ends_with("姓名"), "{label}: {:?}", report.errors[0]);
     }
 }

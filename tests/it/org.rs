@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::test;
 use common::*;
 use mealroll::auth::Caller;
+use mealroll::error::ErrorCode;
 use mealroll::org::model::SchoolInput;
 use mealroll::org::service as org;
 
@@ -36,12 +37,12 @@ async fn the_tree_holds_the_divisions_edge_cases() {
         // A prefecture with counties may not hold schools directly.
         let e =
             org::create_school(&mut conn, &cli, &school("2152000099", "522300")).expect_err("prefecture with counties");
-        assert_eq!(e.code, "school.bad_parent", "{label}");
+        assert_eq!(e.code, ErrorCode::SchoolBadParent, "{label}");
         // A Beijing district under the province-level city.
         org::create_school(&mut conn, &cli, &school("2111000001", "110105")).expect("beijing school");
         // Province mismatch between code and location.
         let e = org::create_school(&mut conn, &cli, &school("2144000002", COUNTY)).expect_err("mismatch");
-        assert_eq!(e.code, "school.province_mismatch", "{label}");
+        assert_eq!(e.code, ErrorCode::SchoolProvinceMismatch, "{label}");
         assert!(e.message.contains("44") && e.message.contains("52"), "{label}: {}", e.message);
         // A township under the county, then a school under the township.
         org::create_township(&mut conn, &cli, COUNTY, "522326101", "复兴镇").expect("township");

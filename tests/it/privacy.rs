@@ -11,6 +11,7 @@ use actix_web::test;
 use common::*;
 use diesel::prelude::*;
 use mealroll::db::schema::students;
+use mealroll::error::ErrorCode;
 use serde_json::{Value, json};
 
 /// Every full identifier stored for the children: ID numbers, guardians' ID numbers, phones and
@@ -781,7 +782,7 @@ async fn adults_phones_and_job_files_are_sealed_and_open_only_where_they_belong(
         diesel::update(jobs::table.find(&b)).set(jobs::file_name.eq("a.csv")).execute(&mut conn).expect("moved");
         jobs_of.fail(&b, "测试");
         let e = jobs_of.file(&b, owner).expect_err("another job's file");
-        assert_eq!(e.code, "seal.damaged", "{label}: {}", e.message);
+        assert_eq!(e.code, ErrorCode::SealDamaged, "{label}: {}", e.message);
 
         // A database from before these were sealed: plain phones are sealed when it is opened.
         diesel::update(teachers::table).set(teachers::phone_sealed.eq(teacher)).execute(&mut conn).expect("plain");

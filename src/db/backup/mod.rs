@@ -28,7 +28,7 @@ use crate::audit::chain::{self, Heads};
 use crate::audit::{self, Actor, Entry};
 use crate::config::Keys;
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 const FORMAT: u32 = 1;
 
@@ -73,7 +73,7 @@ pub struct Made {
 
 fn io_err(what: &str, path: &Path) -> impl Fn(std::io::Error) -> AppError {
     let msg = format!("{what} {}", path.display());
-    move |e| AppError::internal_msg("backup.io", format!("{msg}: {e}"))
+    move |e| AppError::internal_msg(ErrorCode::BackupIo, format!("{msg}: {e}"))
 }
 
 /// Rows written per statement on restore (and at most this many bytes of JSON).
@@ -131,8 +131,9 @@ fn digest(path: &Path) -> AppResult<(u64, String)> {
 }
 
 fn line(w: &mut impl Write, v: &Value) -> AppResult<()> {
-    serde_json::to_writer(&mut *w, v).map_err(|e| AppError::internal_msg("backup.io", format!("备份写入失败: {e}")))?;
-    w.write_all(b"\n").map_err(|e| AppError::internal_msg("backup.io", format!("备份写入失败: {e}")))
+    serde_json::to_writer(&mut *w, v)
+        .map_err(|e| AppError::internal_msg(ErrorCode::BackupIo, format!("备份写入失败: {e}")))?;
+    w.write_all(b"\n").map_err(|e| AppError::internal_msg(ErrorCode::BackupIo, format!("备份写入失败: {e}")))
 }
 
 /// Every table inside one read transaction: what it writes is the database at one instant,
@@ -162,7 +163,7 @@ fn snapshot(conn: &mut DbConn, keys: &Keys, w: &mut impl Write) -> AppResult<(He
         }
         let heads = Heads::read(conn, &keys.chain)?;
         let anchor = String::from_utf8(chain::encode_anchor(&heads, &keys.chain)?)
-            .map_err(|_| AppError::internal_msg("backup.anchor", "锚点编码有误".into()))?;
+            .map_err(|_| AppError::internal_msg(ErrorCode::BackupAnchor, "锚点编码有误".into()))?;
         let manifest = Manifest { tables: counts, heads, anchor, field_keys: keys.field_file_keys.clone() };
         line(w, &json!({ "manifest": manifest }))?;
         Ok((header, manifest))
@@ -185,7 +186,7 @@ pub struct Restored {
     pub verified: bool,
 }
 
-fn bad(code: &'static str, msg: String) -> AppError {
+fn bad(code: ErrorCode, msg: String) -> AppError {
     AppError::invalid(code, msg)
 }
 
@@ -195,31 +196,31 @@ fn bad(code: &'static str, msg: String) -> AppError {
 pub fn restore(conn: &mut DbConn, keys: &Keys, settings: &crate::config::Settings, file: &Path) -> AppResult<Restored> {
     let f = std::fs::File::open(file).map_err(io_err("无法打开备份文件", file))?;
     let sealed = SealedReader::open(BufReader::new(f), &backup_key(keys))
-        .map_err(|e| bad("backup.unreadable", format!("{}：{e}", file.display())))?;
+        .map_err(|e| bad(ErrorCode::BackupUnreadable, format!("{}：{e}", file.display())))?;
     let mut lines = BufReader::with_capacity(1 << 20, GzDecoder::new(sealed)).lines();
-    let damaged = |e: std::io::Error| bad("backup.unreadable", format!("{}：{e}", file.display()));
+    let damaged = |e: std::io::Error| bad(ErrorCode::BackupUnreadable, format!("{}：{e}", file.display()));
     let mut next = move || -> AppResult<Value> {
         let text = lines
             .next()
-            .ok_or_else(|| bad("backup.unreadable", "备份文件不完整（缺少结尾的清单）".into()))?
+            .ok_or_else(|| bad(ErrorCode::BackupUnreadable, "备份文件不完整（缺少结尾的清单）".into()))?
             .map_err(damaged)?;
-        serde_json::from_str(&text).map_err(|e| bad("backup.unreadable", format!("备份内容无法解析: {e}")))
+        serde_json::from_str(&text).map_err(|e| bad(ErrorCode::BackupUnreadable, format!("备份内容无法解析: {e}")))
     };
     let header: Header = serde_json::from_value(next()?.get("backup").cloned().unwrap_or(Value::Null))
-        .map_err(|_| bad("backup.unreadable", "备份缺少文件头".into()))?;
+        .map_err(|_| bad(ErrorCode::BackupUnreadable, "备份缺少文件头".into()))?;
     if header.format != FORMAT {
-        return Err(bad("backup.version", format!("备份格式版本 {} 不受支持", header.format)));
+        return Err(bad(ErrorCode::BackupVersion, format!("备份格式版本 {} 不受支持", header.format)));
     }
     if header.chain_key_id != keys.chain.id() {
         return Err(bad(
-            "backup.chain_key",
+            ErrorCode::BackupChainKey,
             format!("备份的审计链由另一把密钥（指纹 {}）签署：请用备份所在系统的主密钥恢复", header.chain_key_id),
         ));
     }
     let here = tables::migrations(conn)?;
     if here != header.migrations {
         return Err(bad(
-            "backup.version",
+            ErrorCode::BackupVersion,
             format!(
                 "备份来自数据库结构版本 {}，本程序为 {}：请用相同版本的 mealroll 恢复",
                 header.migrations.last().map(String::as_str).unwrap_or("?"),
@@ -231,7 +232,7 @@ pub fn restore(conn: &mut DbConn, keys: &Keys, settings: &crate::config::Setting
         let n = tables::count(conn, t)?;
         if n > 0 {
             return Err(bad(
-                "backup.target_not_empty",
+                ErrorCode::BackupTargetNotEmpty,
                 format!("目标数据库的表 {t} 已有 {n} 行：恢复只写入新建的空数据库，以免两份数据混在一起"),
             ));
         }
@@ -252,33 +253,36 @@ pub fn restore(conn: &mut DbConn, keys: &Keys, settings: &crate::config::Setting
             let v = next()?;
             if let Some(m) = v.get("manifest") {
                 let m: Manifest = serde_json::from_value(m.clone())
-                    .map_err(|e| bad("backup.unreadable", format!("备份清单无法解析: {e}")))?;
+                    .map_err(|e| bad(ErrorCode::BackupUnreadable, format!("备份清单无法解析: {e}")))?;
                 return Ok((m, loaded));
             }
             let table: Table = serde_json::from_value(v.get("table").cloned().unwrap_or(Value::Null))
-                .map_err(|_| bad("backup.unreadable", "备份内容次序有误".into()))?;
-            let here = catalog
-                .get(&table.name)
-                .ok_or_else(|| bad("backup.version", format!("备份中的表 {} 在本数据库中不存在", table.name)))?;
+                .map_err(|_| bad(ErrorCode::BackupUnreadable, "备份内容次序有误".into()))?;
+            let here = catalog.get(&table.name).ok_or_else(|| {
+                bad(ErrorCode::BackupVersion, format!("备份中的表 {} 在本数据库中不存在", table.name))
+            })?;
             if here.columns.iter().map(|c| &c.name).collect::<std::collections::BTreeSet<_>>()
                 != table.columns.iter().map(|c| &c.name).collect()
             {
-                return Err(bad("backup.version", format!("表 {} 的列与备份不同", table.name)));
+                return Err(bad(ErrorCode::BackupVersion, format!("表 {} 的列与备份不同", table.name)));
             }
             let (mut batch, mut size, mut n) = (Vec::new(), 0usize, 0u64);
             loop {
                 let v = next()?;
                 if let Some(end) = v.get("end") {
                     if end.as_u64() != Some(n) {
-                        return Err(bad("backup.unreadable", format!("表 {} 的行数与备份记载不符", table.name)));
+                        return Err(bad(
+                            ErrorCode::BackupUnreadable,
+                            format!("表 {} 的行数与备份记载不符", table.name),
+                        ));
                     }
                     break;
                 }
                 let Value::Array(row) = v else {
-                    return Err(bad("backup.unreadable", format!("表 {} 的一行格式有误", table.name)));
+                    return Err(bad(ErrorCode::BackupUnreadable, format!("表 {} 的一行格式有误", table.name)));
                 };
                 if row.len() != table.columns.len() {
-                    return Err(bad("backup.unreadable", format!("表 {} 的一行列数有误", table.name)));
+                    return Err(bad(ErrorCode::BackupUnreadable, format!("表 {} 的一行列数有误", table.name)));
                 }
                 size += row.iter().map(|x| x.as_str().map_or(8, str::len)).sum::<usize>();
                 batch.push(row);
@@ -311,7 +315,7 @@ pub fn restore(conn: &mut DbConn, keys: &Keys, settings: &crate::config::Setting
     // checks; the anchor then becomes the restored database's own.
     chain::adopt(conn, &keys.chain)?;
     let anchored = chain::decode_anchor(manifest.anchor.as_bytes(), &keys.chain)
-        .map_err(|why| bad("backup.anchor", format!("备份中的锚点不可信：{why}")))?;
+        .map_err(|why| bad(ErrorCode::BackupAnchor, format!("备份中的锚点不可信：{why}")))?;
     let audit_v = audit::service::verify(conn, Some(&anchored))?;
     let ledger_v = crate::ledger::fund::verify_all(conn, Some(&anchored))?;
     let ledger_broken: Vec<String> =
@@ -351,7 +355,7 @@ fn load(conn: &mut DbConn, table: &Table, rows: &[Vec<Value>]) -> AppResult<()> 
     use diesel::prelude::*;
     let at = |name: &str| table.columns.iter().position(|c| c.name == name);
     let (Some(c), Some(k), Some(i)) = (at("chain"), at("keyed_from"), at("key_id")) else {
-        return Err(bad("backup.version", "表 chain_starts 的列与备份不同".into()));
+        return Err(bad(ErrorCode::BackupVersion, "表 chain_starts 的列与备份不同".into()));
     };
     for row in rows {
         let chain = row[c].as_str().unwrap_or_default().to_owned();

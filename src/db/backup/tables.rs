@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// What a column holds, as far as moving it between backends goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,7 +103,7 @@ struct Count {
 }
 
 fn unknown_type(table: &str, column: &str, t: &str) -> AppError {
-    AppError::internal_msg("backup.column_type", format!("表 {table} 的列 {column} 类型 {t} 无法备份"))
+    AppError::internal_msg(ErrorCode::BackupColumnType, format!("表 {table} 的列 {column} 类型 {t} 无法备份"))
 }
 
 /// The database's tables (the migrations' bookkeeping aside), parents before the tables that
@@ -251,8 +251,9 @@ pub fn read_rows(
         };
         let n = rows.len() as i64;
         for Json { j } in rows {
-            let raw: Vec<Value> = serde_json::from_str(&j)
-                .map_err(|e| AppError::internal_msg("backup.read", format!("表 {} 的一行无法读出: {e}", table.name)))?;
+            let raw: Vec<Value> = serde_json::from_str(&j).map_err(|e| {
+                AppError::internal_msg(ErrorCode::BackupRead, format!("表 {} 的一行无法读出: {e}", table.name))
+            })?;
             let row: Vec<Value> = raw.into_iter().zip(&table.columns).map(|(v, c)| normalise(v, c.kind)).collect();
             if let Some(i) = key_at {
                 after = row[i].as_i64().unwrap_or(after);

@@ -8,7 +8,7 @@ use super::{RequestKind, RequestRow, check_own};
 use crate::auth::Caller;
 use crate::domain::ledger::RequestStatus;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 
 /// The facts about a request its actions turn on, besides the row itself.
@@ -39,11 +39,11 @@ pub(super) fn may_decide(caller: &Caller, f: &Facts) -> AppResult<()> {
     }
     check_own(caller, f.acting)?;
     if f.row.maker == caller.username {
-        return Err(AppError::invalid("ledger.same_person", "经办人不能审批自己提交的记账（须由第二人审批）"));
+        return Err(AppError::invalid(ErrorCode::LedgerSamePerson, "经办人不能审批自己提交的记账（须由第二人审批）"));
     }
     if f.row.status != RequestStatus::Pending {
         return Err(AppError::conflict(
-            "ledger.already_decided",
+            ErrorCode::LedgerAlreadyDecided,
             format!("该记账{}，不能重复审批", f.row.status.label()),
         ));
     }
@@ -58,14 +58,14 @@ pub(super) fn may_reverse(caller: &Caller, f: &Facts) -> AppResult<()> {
     }
     check_own(caller, f.acting)?;
     if f.row.kind == RequestKind::Reversal.as_str() {
-        return Err(AppError::invalid("ledger.reverse_reversal", "冲销记录不能再冲销（如有错误请重新记账）"));
+        return Err(AppError::invalid(ErrorCode::LedgerReverseReversal, "冲销记录不能再冲销（如有错误请重新记账）"));
     }
     if f.row.status != RequestStatus::Posted {
-        return Err(AppError::invalid("ledger.not_posted", "只有已入账的记录才能冲销"));
+        return Err(AppError::invalid(ErrorCode::LedgerNotPosted, "只有已入账的记录才能冲销"));
     }
     if f.reversed {
         return Err(AppError::conflict(
-            "ledger.already_reversed",
+            ErrorCode::LedgerAlreadyReversed,
             format!("第 {} 号记账已冲销或正在审批冲销", f.row.id),
         ));
     }

@@ -16,7 +16,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::ledger::RequestStatus;
 use crate::domain::money::Fen;
 use crate::domain::role::Permission;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 
 /// Holds a request to one of the rules in `actions`; returns the acting org for what follows.
@@ -36,7 +36,7 @@ pub fn approve(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Request
 /// A second person refuses a pending request, with a reason; nothing is posted.
 pub fn reject(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str) -> AppResult<Request> {
     if reason.trim().is_empty() {
-        return Err(AppError::field("reason", "ledger.reason_required", "退回请填写原因"));
+        return Err(AppError::field("reason", ErrorCode::LedgerReasonRequired, "退回请填写原因"));
     }
     decide(conn, caller, id, Some(reason.trim()))
 }
@@ -64,7 +64,7 @@ fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) ->
             ))
             .execute(conn)?;
         if n == 0 {
-            return Err(AppError::conflict("ledger.already_decided", "该记账已被他人审批，不能重复审批"));
+            return Err(AppError::conflict(ErrorCode::LedgerAlreadyDecided, "该记账已被他人审批，不能重复审批"));
         }
         let row = request_row(conn, id)?;
         if refusal.is_none() {
@@ -90,7 +90,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
         return replay(conn, caller, r);
     }
     if reason.trim().is_empty() {
-        return Err(AppError::field("reason", "ledger.reason_required", "冲销请填写原因"));
+        return Err(AppError::field("reason", ErrorCode::LedgerReasonRequired, "冲销请填写原因"));
     }
     let original = request_row(conn, id)?;
     let org = permitted(conn, &original, |f| actions::may_reverse(caller, f))?;

@@ -8,14 +8,14 @@ use crate::auth::Caller;
 use crate::db::schema::students;
 use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::status::ChangeKind;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// One line of a batch file that was refused: the row and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct RowError {
     pub row: u32,
     pub column: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -42,10 +42,10 @@ pub fn batch(
         return Err(AppError::forbidden());
     }
     if !matches!(kind, ChangeKind::Suspend | ChangeKind::Resume) {
-        return Err(AppError::invalid("change.batch_kind", "批量办理仅支持休学和复学"));
+        return Err(AppError::invalid(ErrorCode::ChangeBatchKind, "批量办理仅支持休学和复学"));
     }
     let mut errors = Vec::new();
-    const ROLLBACK: &str = "change.batch_rollback";
+    const ROLLBACK: ErrorCode = ErrorCode::ChangeBatchRollback;
     let outcome = write_tx(conn, |conn| {
         for l in lines {
             let no = crate::domain::id_card::normalise(&l.student_no);
@@ -58,7 +58,7 @@ pub fn batch(
                 errors.push(RowError {
                     row: l.row,
                     column: "学籍号".into(),
-                    code: "change.unknown_student".into(),
+                    code: ErrorCode::ChangeUnknownStudent,
                     message: format!("学籍号“{no}”不存在"),
                 });
                 continue;
@@ -81,7 +81,7 @@ pub fn batch(
                 errors.push(RowError {
                     row: l.row,
                     column: column.into(),
-                    code: field.map(|f| f.code).unwrap_or(e.code).into(),
+                    code: field.map(|f| f.code).unwrap_or(e.code),
                     message: field.map(|f| f.message.clone()).unwrap_or(e.message),
                 });
             }

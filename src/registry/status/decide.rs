@@ -16,7 +16,7 @@ use crate::db::schema::{status_change_steps, status_changes, students};
 use crate::domain::role::{Permission, Role};
 use crate::domain::status::{self, ChangeKind, ChangeStatus, State};
 use crate::domain::term;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::registry::model::StudentRow;
 use crate::registry::service::{add_history, county_of, place_student};
 use crate::registry::terms;
@@ -34,11 +34,11 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
 pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: &str) -> AppResult<()> {
     let note = note.trim();
     if !approve && note.is_empty() {
-        return Err(AppError::field("note", "change.note_required", "驳回时须填写理由"));
+        return Err(AppError::field("note", ErrorCode::ChangeNoteRequired, "驳回时须填写理由"));
     }
     let r: ChangeRow = status_changes::table.find(id).select(ChangeRow::as_select()).first(conn)?;
     if r.status != ChangeStatus::Open {
-        return Err(AppError::conflict("change.closed", format!("该异动已{}，不能再办理", r.status.label())));
+        return Err(AppError::conflict(ErrorCode::ChangeClosed, format!("该异动已{}，不能再办理", r.status.label())));
     }
     let steps: Vec<StepRow> = status_change_steps::table
         .filter(status_change_steps::change_id.eq(id))
@@ -46,7 +46,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
         .order(status_change_steps::step_no.asc())
         .load(conn)?;
     let Some(step) = steps.iter().find(|s| s.step_no == r.step_no) else {
-        return Err(AppError::conflict("change.chain", "审批步骤缺失"));
+        return Err(AppError::conflict(ErrorCode::ChangeChain, "审批步骤缺失"));
     };
     let org = orgs_by_id(conn, &[step.org_id])?.remove(&step.org_id).ok_or_else(AppError::not_found)?;
     let escalated = if caller.is_cli() {
@@ -61,7 +61,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
         }
     };
     if !caller.is_cli() && steps.iter().any(|s| s.decided_by.as_deref() == Some(caller.username.as_str())) {
-        return Err(AppError::conflict("change.same_person", "同一人不能办理同一异动的两个环节"));
+        return Err(AppError::conflict(ErrorCode::ChangeSamePerson, "同一人不能办理同一异动的两个环节"));
     }
     diesel::update(
         status_change_steps::table
