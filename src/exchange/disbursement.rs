@@ -5,7 +5,7 @@
 
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
 
-use super::pdf::{self, A4_W, Document, Page};
+use super::pdf::{self, A4_W, Align, Document, MARGIN, Table};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::DbConn;
@@ -65,7 +65,6 @@ const COLS: &[Col] = &[
     },
 ];
 
-const MARGIN: f32 = 12.0;
 const SIZE: f32 = 8.0;
 const ROW_H: f32 = 6.5;
 const TABLE_TOP: f32 = 34.0;
@@ -106,7 +105,8 @@ fn check_glyphs(r: &Reconciliation) -> AppResult<()> {
 pub fn pdf(r: &Reconciliation, printed: &str) -> AppResult<Vec<u8>> {
     check_glyphs(r)?;
     let mut doc = Document::new(&title(r))?;
-    let chunks: Vec<&[SchoolRow]> = if r.rows.is_empty() { vec![&[]] } else { r.rows.chunks(ROWS_PER_PAGE).collect() };
+    let table = layout(r);
+    let chunks = pdf::paged(&r.rows, ROWS_PER_PAGE, ROWS_PER_PAGE);
     let pages = chunks.len();
     for (n, rows) in chunks.iter().enumerate() {
         doc.page(|p| {
@@ -114,12 +114,15 @@ pub fn pdf(r: &Reconciliation, printed: &str) -> AppResult<Vec<u8>> {
             let w = pdf::text_width(&t, 13.0);
             p.text(((A4_W - w) / 2.0).max(MARGIN), 16.0, 13.0, &t);
             p.text(MARGIN, 25.0, SIZE + 1.0, &subtitle(r));
-            let mut y = table_head(p, r);
+            let mut y = table.head(p, TABLE_TOP);
             for (i, row) in rows.iter().enumerate() {
-                y = table_row(p, y, &(n * ROWS_PER_PAGE + i + 1).to_string(), row);
+                y = table.row(p, y, &cells((n * ROWS_PER_PAGE + i + 1).to_string(), row));
             }
             if n + 1 == pages {
-                y = table_row(p, y, "", &r.total);
+                y = table.row(p, y, &cells(String::new(), &r.total));
+            }
+            table.close(p, TABLE_TOP, y);
+            if n + 1 == pages {
                 y += 10.0;
                 for f in &r.county_flags {
                     p.text(MARGIN, y, SIZE, &format!("提示：{}", f.message));
@@ -147,42 +150,15 @@ pub fn pdf(r: &Reconciliation, printed: &str) -> AppResult<Vec<u8>> {
     Ok(doc.save())
 }
 
-fn left_edge() -> f32 {
-    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
-    (A4_W - width) / 2.0
+/// The form's table: the sequence number, then each column, figures to the right.
+fn layout(r: &Reconciliation) -> Table {
+    COLS.iter().fold(Table::new(SIZE, ROW_H).column("序号", 8.0, Align::Left), |t, c| {
+        t.column(heading(c, r), c.width, if c.numeric { Align::Right } else { Align::Left })
+    })
 }
 
-fn table_head(p: &mut Page, r: &Reconciliation) -> f32 {
-    let left = left_edge();
-    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
-    p.shade(left, TABLE_TOP, width, 7.0, 0.88);
-    p.text(left + 1.5, TABLE_TOP + 4.8, SIZE, "序号");
-    let mut x = left + 8.0;
-    for c in COLS {
-        let w = pdf::text_width(heading(c, r), SIZE);
-        p.text(x + (c.width - w) / 2.0, TABLE_TOP + 4.8, SIZE, heading(c, r));
-        x += c.width;
-    }
-    p.line(left, TABLE_TOP, left + width, TABLE_TOP, 0.6);
-    p.line(left, TABLE_TOP + 7.0, left + width, TABLE_TOP + 7.0, 0.6);
-    TABLE_TOP + 7.0
-}
-
-fn table_row(p: &mut Page, y: f32, seq: &str, row: &SchoolRow) -> f32 {
-    let left = left_edge();
-    let width: f32 = 8.0 + COLS.iter().map(|c| c.width).sum::<f32>();
-    let base = y + ROW_H - 2.0;
-    p.text(left + 2.0, base, SIZE, seq);
-    let mut x = left + 8.0;
-    for c in COLS {
-        let v = (c.value)(row);
-        let w = pdf::text_width(&v, SIZE);
-        let at = if c.numeric { x + c.width - w - 1.0 } else { x + 1.0 };
-        p.text(at, base, SIZE, &v);
-        x += c.width;
-    }
-    p.line(left, y + ROW_H, left + width, y + ROW_H, 0.3);
-    y + ROW_H
+fn cells(seq: String, row: &SchoolRow) -> Vec<String> {
+    std::iter::once(seq).chain(COLS.iter().map(|c| (c.value)(row))).collect()
 }
 
 fn xl(e: rust_xlsxwriter::XlsxError) -> AppError {

@@ -99,6 +99,145 @@ impl Page {
     }
 }
 
+/// The page margin every printout keeps, left and right.
+pub const MARGIN: f32 = 12.0;
+
+/// How a column's cells sit: words from the left, figures to the right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// The one table every printed list is drawn with: a shaded heading row (a long heading wraps),
+/// ruled rows, heavier outer rules, and a value too long for its cell shrunk to fit rather than
+/// cut or run into the next.
+#[derive(Debug, Clone)]
+pub struct Table {
+    left: f32,
+    size: f32,
+    row_h: f32,
+    columns: Vec<(String, f32, Align)>,
+}
+
+impl Table {
+    /// A table in type of `size` points with rows `row_h` mm high, centred on the page once its
+    /// columns are added.
+    pub fn new(size: f32, row_h: f32) -> Self {
+        Self { left: 0.0, size, row_h, columns: Vec::new() }
+    }
+
+    pub fn column(mut self, title: impl Into<String>, width: f32, align: Align) -> Self {
+        self.columns.push((title.into(), width, align));
+        self.left = ((A4_W - self.width()) / 2.0).max(0.0);
+        self
+    }
+
+    pub fn width(&self) -> f32 {
+        self.columns.iter().map(|c| c.1).sum()
+    }
+
+    pub fn row_height(&self) -> f32 {
+        self.row_h
+    }
+
+    /// The heading's lines, column by column, each no wider than its column.
+    fn heading_lines(&self) -> Vec<Vec<String>> {
+        self.columns.iter().map(|(title, width, _)| wrap(title, width - 1.0, self.size)).collect()
+    }
+
+    /// How tall the heading row is: one line of type, or as many as the longest heading wraps to.
+    pub fn head_height(&self) -> f32 {
+        let lines = self.heading_lines().iter().map(Vec::len).max().unwrap_or(1);
+        (3.5 * lines as f32 + 3.0).max(7.0)
+    }
+
+    /// The heading row at `top`; returns the y below it, where the first row goes.
+    pub fn head(&self, p: &mut Page, top: f32) -> f32 {
+        let h = self.head_height();
+        let right = self.left + self.width();
+        p.shade(self.left, top, self.width(), h, 0.88);
+        let mut x = self.left;
+        for ((_, width, _), lines) in self.columns.iter().zip(self.heading_lines()) {
+            let first = top + (h - 3.5 * (lines.len() as f32 - 1.0)) / 2.0 + self.size * 0.3528 / 2.0;
+            for (i, line) in lines.iter().enumerate() {
+                let w = text_width(line, self.size);
+                p.text(x + (width - w) / 2.0, first + 3.5 * i as f32, self.size, line);
+            }
+            x += width;
+        }
+        p.line(self.left, top, right, top, 0.6);
+        p.line(self.left, top + h, right, top + h, 0.4);
+        top + h
+    }
+
+    /// One row at `y` (a cell for each column, missing cells blank); returns the y below it.
+    pub fn row(&self, p: &mut Page, y: f32, cells: &[String]) -> f32 {
+        let mut x = self.left;
+        for (i, (_, width, align)) in self.columns.iter().enumerate() {
+            let v = cells.get(i).map(String::as_str).unwrap_or("");
+            let size = self.size.min(self.size * (width - 1.6) / text_width(v, self.size).max(0.1));
+            let base = y + self.row_h - (self.row_h - size * 0.3528) / 2.0 - 0.6;
+            let at = match align {
+                Align::Left => x + 0.8,
+                Align::Right => x + width - 0.8 - text_width(v, size),
+            };
+            p.text(at, base, size, v);
+            x += width;
+        }
+        p.line(self.left, y + self.row_h, self.left + self.width(), y + self.row_h, 0.25);
+        y + self.row_h
+    }
+
+    /// Closes the table drawn from `top` (its heading) down to `bottom`: the bottom rule and the
+    /// column rules.
+    pub fn close(&self, p: &mut Page, top: f32, bottom: f32) {
+        let right = self.left + self.width();
+        p.line(self.left, bottom, right, bottom, 0.6);
+        let mut x = self.left;
+        p.line(x, top, x, bottom, 0.6);
+        for (i, (_, width, _)) in self.columns.iter().enumerate() {
+            x += width;
+            p.line(x, top, x, bottom, if i + 1 == self.columns.len() { 0.6 } else { 0.25 });
+        }
+    }
+
+    /// The heading, `rows` and the rules, from `top`; returns the y below the table.
+    pub fn draw(&self, p: &mut Page, top: f32, rows: impl IntoIterator<Item = Vec<String>>) -> f32 {
+        let mut y = self.head(p, top);
+        for cells in rows {
+            y = self.row(p, y, &cells);
+        }
+        self.close(p, top, y);
+        y
+    }
+}
+
+/// Splits `text` into lines no wider than `width` at `size` (CJK text breaks anywhere).
+pub fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for ch in text.chars() {
+        let mut candidate = lines.last().cloned().unwrap_or_default();
+        candidate.push(ch);
+        if text_width(&candidate, size) > width && candidate.chars().count() > 1 {
+            lines.push(ch.to_string());
+        } else if let Some(last) = lines.last_mut() {
+            *last = candidate;
+        }
+    }
+    lines
+}
+
+/// A list's rows over pages: `first` rows on the first page, `rest` on each after; always at
+/// least one page, so an empty list still prints its heading.
+pub fn paged<T>(rows: &[T], first: usize, rest: usize) -> Vec<&[T]> {
+    if rows.len() <= first {
+        return vec![rows];
+    }
+    let (head, tail) = rows.split_at(first);
+    std::iter::once(head).chain(tail.chunks(rest.max(1))).collect()
+}
+
 /// A document of A4 pages drawn by `draw`, one call per page.
 pub struct Document {
     doc: PdfDocument,
@@ -140,5 +279,30 @@ mod tests {
         assert_eq!(missing_glyphs("王\u{E000}").unwrap(), vec!['\u{E000}']);
         let w = text_width("汉字", 10.0);
         assert!((w - 2.0 * 10.0 * 25.4 / 72.0).abs() < 0.2, "{w}");
+    }
+
+    #[test]
+    fn a_list_pages_with_its_first_page_shorter_and_never_zero_pages() {
+        let rows: Vec<u32> = (1..=50).collect();
+        let pages = paged(&rows, 14, 32);
+        assert_eq!(pages.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![14, 32, 4]);
+        assert_eq!(pages.concat(), rows, "every row once, in order");
+        assert_eq!(paged(&rows[..14], 14, 32).len(), 1, "the last row that fits stays on the page");
+        assert_eq!(paged::<u32>(&[], 36, 36), vec![&[] as &[u32]], "an empty list still prints its heading");
+    }
+
+    #[test]
+    fn a_long_heading_wraps_within_its_column_and_the_table_is_centred() {
+        let t = Table::new(8.0, 6.5).column("序号", 10.0, Align::Left).column(
+            "本学期累计应发补助金额（元）",
+            18.0,
+            Align::Right,
+        );
+        assert!((t.width() - 28.0).abs() < 0.01);
+        assert!(t.head_height() > 7.0, "the long heading takes more than one line");
+        for line in wrap("本学期累计应发补助金额（元）", 17.0, 8.0) {
+            assert!(text_width(&line, 8.0) <= 17.0, "{line}");
+        }
+        assert_eq!(Table::new(8.0, 6.5).column("姓名", 20.0, Align::Left).head_height(), 7.0);
     }
 }

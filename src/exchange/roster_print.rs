@@ -4,7 +4,7 @@
 
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
-use super::pdf::{self, A4_W, Document, Page};
+use super::pdf::{self, A4_W, Align, Document, MARGIN, Page, Table};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::DbConn;
@@ -153,7 +153,6 @@ pub fn check_glyphs(head: &RosterHead, lines: &[RosterLine]) -> AppResult<()> {
     ))
 }
 
-const MARGIN: f32 = 12.0;
 const SIZE: f32 = 8.5;
 const TABLE_TOP: f32 = 30.0;
 const FOOT_Y: f32 = 289.0;
@@ -174,7 +173,7 @@ pub fn page_count(lines: usize, kind: Kind) -> usize {
 /// The lines each page of the table holds, in print order (a closing page of its own, when
 /// [`page_count`] has one more, holds none). The scan review sets each beside its scanned page.
 pub fn table_pages(lines: &[RosterLine], kind: Kind) -> Vec<&[RosterLine]> {
-    if lines.is_empty() { vec![&[]] } else { lines.chunks(kind.rows_per_page()).collect() }
+    pdf::paged(lines, kind.rows_per_page(), kind.rows_per_page())
 }
 
 /// Draws one roster into a document: its pages, numbered within the roster.
@@ -232,41 +231,9 @@ fn header(p: &mut Page, head: &RosterHead, kind: Kind) {
 /// The table with its header row; returns the y of its bottom edge.
 fn table(p: &mut Page, lines: &[RosterLine], first_seq: usize, kind: Kind) -> f32 {
     let cols = kind.cols();
-    let width: f32 = cols.iter().map(|c| c.width).sum();
-    let left = (A4_W - width) / 2.0;
-    let head_h = 7.0;
-    let row_h = kind.row_h();
-    let mut y = TABLE_TOP;
-    p.shade(left, y, width, head_h, 0.88);
-    let mut x = left;
-    for c in cols {
-        let w = pdf::text_width(c.title, SIZE);
-        p.text(x + (c.width - w) / 2.0, y + head_h - 2.2, SIZE, c.title);
-        x += c.width;
-    }
-    p.line(left, y, left + width, y, 0.6);
-    y += head_h;
-    p.line(left, y, left + width, y, 0.4);
-    for (i, l) in lines.iter().enumerate() {
-        let mut x = left;
-        for c in cols {
-            let v = (c.value)(first_seq + i, l);
-            // A long value shrinks to its cell rather than running into the next.
-            let size = SIZE.min(SIZE * (c.width - 1.5) / pdf::text_width(&v, SIZE).max(0.1));
-            p.text(x + 0.9, y + row_h - (row_h - size * 0.3528) / 2.0 - 0.6, size, &v);
-            x += c.width;
-        }
-        y += row_h;
-        p.line(left, y, left + width, y, 0.25);
-    }
-    p.line(left, y, left + width, y, 0.6);
-    let mut x = left;
-    p.line(x, TABLE_TOP, x, y, 0.6);
-    for c in cols {
-        x += c.width;
-        p.line(x, TABLE_TOP, x, y, if (x - (left + width)).abs() < 0.01 { 0.6 } else { 0.25 });
-    }
-    y
+    let layout = cols.iter().fold(Table::new(SIZE, kind.row_h()), |t, c| t.column(c.title, c.width, Align::Left));
+    let rows = lines.iter().enumerate().map(|(i, l)| cols.iter().map(|c| (c.value)(first_seq + i, l)).collect());
+    layout.draw(p, TABLE_TOP, rows)
 }
 
 fn closing(p: &mut Page, kind: Kind, y: f32) {

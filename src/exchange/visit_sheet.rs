@@ -4,13 +4,12 @@
 //! report (现场核查报告) once recorded: the same children with what was found, the recount, and
 //! the findings the visit opened with their rectification.
 
-use super::pdf::{self, A4_W, Document, Page};
+use super::pdf::{self, A4_W, Align, Document, MARGIN, Page, Table};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::inspection::findings::FindingView;
 use crate::inspection::sample::{Child, PlanView, VisitView};
 use crate::inspection::visits::{RECOUNT_GAP, recount_gap};
 
-const MARGIN: f32 = 15.0;
 const SIZE: f32 = 9.0;
 const ROW_H: f32 = 7.0;
 
@@ -56,7 +55,7 @@ pub fn sheet(plan: &PlanView, visit_id: i64) -> AppResult<(String, Vec<u8>)> {
     let visit = plan.visits.iter().find(|v| v.id == visit_id).ok_or_else(AppError::not_found)?;
     printable(visit, &[])?;
     let printed = pdf::printed_now();
-    let chunks = chunks(&visit.children, FIRST_PAGE_ROWS);
+    let chunks = pdf::paged(&visit.children, FIRST_PAGE_ROWS, PAGE_ROWS);
     let pages = chunks.len();
     let mut doc = Document::new(&format!("现场核查表 {} {}", visit.school_name, plan.term))?;
     for (i, rows) in chunks.iter().enumerate() {
@@ -129,16 +128,9 @@ fn head(p: &mut Page, plan: &PlanView, visit: &VisitView) -> f32 {
 
 /// The children table with its header; returns the y below it.
 fn table(p: &mut Page, top: f32, rows: &[Child]) -> f32 {
-    let width: f32 = COLUMNS.iter().map(|c| c.1).sum();
-    p.shade(MARGIN, top, width, ROW_H, 0.9);
-    let mut x = MARGIN;
-    for (label, w) in COLUMNS {
-        p.text(x + 1.5, top + 4.8, SIZE, label);
-        x += w;
-    }
-    let mut y = top + ROW_H;
-    for c in rows {
-        let cells = [
+    let layout = COLUMNS.iter().fold(Table::new(SIZE, ROW_H), |t, (title, w)| t.column(*title, *w, Align::Left));
+    let cells = rows.iter().map(|c| {
+        vec![
             c.seq.to_string(),
             c.student_no.clone(),
             c.name.clone(),
@@ -148,23 +140,9 @@ fn table(p: &mut Page, top: f32, rows: &[Child]) -> f32 {
             tick(c.in_class),
             tick(c.eats_here),
             tick(c.guardian_confirms),
-        ];
-        let mut x = MARGIN;
-        for ((_, w), cell) in COLUMNS.iter().zip(cells) {
-            p.text(x + 1.5, y + 4.8, SIZE, &cell);
-            x += w;
-        }
-        y += ROW_H;
-        p.line(MARGIN, y, MARGIN + width, y, 0.3);
-    }
-    p.line(MARGIN, top, MARGIN + width, top, 0.6);
-    p.line(MARGIN, top + ROW_H, MARGIN + width, top + ROW_H, 0.6);
-    let mut x = MARGIN;
-    for (_, w) in COLUMNS.iter().chain([("", 0.0)].iter()) {
-        p.line(x, top, x, y, 0.3);
-        x += w;
-    }
-    y
+        ]
+    });
+    layout.draw(p, top, cells)
 }
 
 /// A box to tick on the sheet; what was found on the report.
@@ -173,16 +151,6 @@ fn tick(v: Option<bool>) -> String {
         None => "□".into(),
         Some(true) => "是".into(),
         Some(false) => "否".into(),
-    }
-}
-
-/// The children split over pages: `first` on the first page, `PAGE_ROWS` on each after.
-fn chunks(children: &[Child], first: usize) -> Vec<&[Child]> {
-    if children.len() <= first {
-        vec![children]
-    } else {
-        let (head, rest) = children.split_at(first);
-        std::iter::once(head).chain(rest.chunks(PAGE_ROWS)).collect()
     }
 }
 
@@ -222,7 +190,7 @@ pub fn report(plan: &PlanView, visit_id: i64, findings: &[FindingView]) -> AppRe
     };
     printable(visit, findings)?;
     let printed = pdf::printed_now();
-    let mut groups: Vec<&[Child]> = chunks(&visit.children, REPORT_FIRST_ROWS);
+    let mut groups: Vec<&[Child]> = pdf::paged(&visit.children, REPORT_FIRST_ROWS, PAGE_ROWS);
     // The findings go below the last table if they fit, else on a page of their own.
     let tail_h = 40.0 + FINDING_H * (findings.len().max(1) as f32) + 6.0 * (visit.note.chars().count() / 70 + 1) as f32;
     let last_rows = groups.last().map_or(0, |g| g.len());

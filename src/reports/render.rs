@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::domain::report::Value;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::exchange::pdf::{self, A4_H, A4_W, Document, Page};
+use crate::exchange::pdf::{self, A4_H, A4_W, Align, Document, MARGIN, Table, wrap};
 
 /// Draws a report as a file, audited (a report leaving the system is a disclosure).
 pub fn export(conn: &mut DbConn, caller: &Caller, req: &Request, f: OutputFormat) -> AppResult<(Vec<u8>, String)> {
@@ -154,7 +154,6 @@ pub fn xlsx(r: &Report) -> AppResult<Vec<u8>> {
     wb.save_to_buffer().map_err(xl)
 }
 
-const MARGIN: f32 = 10.0;
 const SIZE: f32 = 7.5;
 const ROW_H: f32 = 6.0;
 const HEAD_TOP: f32 = 32.0;
@@ -185,55 +184,18 @@ fn widths(r: &Report) -> Vec<f32> {
     need
 }
 
-/// Splits `text` into lines no wider than `width` at `size` (CJK text breaks anywhere).
-fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for ch in text.chars() {
-        let mut candidate = lines.last().cloned().unwrap_or_default();
-        candidate.push(ch);
-        if pdf::text_width(&candidate, size) > width && !candidate.chars().count().eq(&1) {
-            lines.push(ch.to_string());
-        } else if let Some(last) = lines.last_mut() {
-            *last = candidate;
-        }
-    }
-    lines
+/// The report's table: the sequence number, then each column, figures to the right.
+fn layout(r: &Report) -> Table {
+    let sample = r.rows.first().unwrap_or(&r.totals);
+    let columns = r.columns.iter().zip(widths(r)).enumerate();
+    columns.fold(Table::new(SIZE, ROW_H).column("序号", 8.0, Align::Left), |t, (j, (c, w))| {
+        let align = if matches!(sample.get(j), Some(Value::Text(_)) | None) { Align::Left } else { Align::Right };
+        t.column(c.title.clone(), w, align)
+    })
 }
 
-fn head(p: &mut Page, r: &Report, w: &[f32]) -> f32 {
-    let total: f32 = 8.0 + w.iter().sum::<f32>();
-    let wrapped: Vec<Vec<String>> = r.columns.iter().zip(w).map(|(c, w)| wrap(&c.title, w - 1.0, SIZE)).collect();
-    let height = 3.5 * wrapped.iter().map(Vec::len).max().unwrap_or(1) as f32 + 3.0;
-    p.shade(MARGIN, HEAD_TOP, total, height, 0.88);
-    p.text(MARGIN + 1.0, HEAD_TOP + height / 2.0 + 1.2, SIZE, "序号");
-    let mut x = MARGIN + 8.0;
-    for (lines, w) in wrapped.iter().zip(w) {
-        for (i, l) in lines.iter().enumerate() {
-            let lw = pdf::text_width(l, SIZE);
-            p.text(x + (w - lw) / 2.0, HEAD_TOP + 3.8 + 3.5 * i as f32, SIZE, l);
-        }
-        x += w;
-    }
-    p.line(MARGIN, HEAD_TOP, MARGIN + total, HEAD_TOP, 0.6);
-    p.line(MARGIN, HEAD_TOP + height, MARGIN + total, HEAD_TOP + height, 0.6);
-    HEAD_TOP + height
-}
-
-fn row(p: &mut Page, y: f32, seq: &str, cells: &[Value], w: &[f32]) -> f32 {
-    let total: f32 = 8.0 + w.iter().sum::<f32>();
-    let base = y + ROW_H - 1.8;
-    p.text(MARGIN + 1.5, base, SIZE, seq);
-    let mut x = MARGIN + 8.0;
-    for (v, w) in cells.iter().zip(w) {
-        let text = v.text();
-        let text = wrap(&text, w - 1.0, SIZE).into_iter().next().unwrap_or_default();
-        let tw = pdf::text_width(&text, SIZE);
-        let at = if matches!(v, Value::Text(_)) { x + 0.8 } else { x + w - tw - 0.8 };
-        p.text(at, base, SIZE, &text);
-        x += w;
-    }
-    p.line(MARGIN, y + ROW_H, MARGIN + total, y + ROW_H, 0.3);
-    y + ROW_H
+fn cells(seq: String, values: &[Value]) -> Vec<String> {
+    std::iter::once(seq).chain(values.iter().map(Value::text)).collect()
 }
 
 /// Every character must be in the shipped font (school names can hold rare ones).
@@ -255,9 +217,9 @@ fn check_glyphs(r: &Report) -> AppResult<()> {
 
 pub fn pdf(r: &Report, printed: &str) -> AppResult<Vec<u8>> {
     check_glyphs(r)?;
-    let w = widths(r);
+    let table = layout(r);
     let mut doc = Document::new(&r.title)?;
-    let chunks: Vec<&[Vec<Value>]> = if r.rows.is_empty() { vec![&[]] } else { r.rows.chunks(ROWS_PER_PAGE).collect() };
+    let chunks = pdf::paged(&r.rows, ROWS_PER_PAGE, ROWS_PER_PAGE);
     let pages = chunks.len();
     for (n, rows) in chunks.iter().enumerate() {
         doc.page(|p| {
@@ -266,14 +228,15 @@ pub fn pdf(r: &Report, printed: &str) -> AppResult<Vec<u8>> {
                 p.text((A4_W - tw) / 2.0, 15.0 + 6.0 * i as f32, 12.0, line);
             }
             p.text(MARGIN, 27.0, SIZE + 0.5, &subtitle(r));
-            let mut y = head(p, r, &w);
-            for (i, cells) in rows.iter().enumerate() {
-                y = row(p, y, &(n * ROWS_PER_PAGE + i + 1).to_string(), cells, &w);
+            let mut y = table.head(p, HEAD_TOP);
+            for (i, values) in rows.iter().enumerate() {
+                y = table.row(p, y, &cells((n * ROWS_PER_PAGE + i + 1).to_string(), values));
             }
+            if n + 1 == pages && r.rows.len() > 1 {
+                y = table.row(p, y, &cells(String::new(), &r.totals));
+            }
+            table.close(p, HEAD_TOP, y);
             if n + 1 == pages {
-                if r.rows.len() > 1 {
-                    y = row(p, y, "", &r.totals, &w);
-                }
                 y += 6.0;
                 for note in &r.footnotes {
                     for line in wrap(&format!("注：{note}"), A4_W - 2.0 * MARGIN, SIZE) {
