@@ -811,7 +811,7 @@ fn refresh_user(conn: &mut DbConn, keys: &Keys, cli: &Caller, id: i64, password:
             .set((
                 users::password_hash.eq(&hash),
                 users::must_change_password.eq(false),
-                users::status.eq("active"),
+                users::status.eq(crate::domain::account::AccountStatus::Active.as_str()),
                 users::locked_until.eq(None::<chrono::NaiveDateTime>),
                 users::failed_count.eq(0),
             ))

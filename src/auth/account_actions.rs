@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Caller;
 use super::service::{AccountAction, UserView};
+use crate::domain::account::AccountStatus;
 use crate::domain::role::{Permission, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -37,7 +38,7 @@ pub fn of(caller: &Caller, target: &UserView) -> AccountActions {
 pub(super) fn needed(target: &UserView, action: AccountAction) -> Permission {
     match action {
         AccountAction::ResetPassword | AccountAction::Disable => Permission::ManageUsers,
-        AccountAction::Enable if target.status == "disabled" => Permission::ManageUsers,
+        AccountAction::Enable if target.status == AccountStatus::Disabled => Permission::ManageUsers,
         AccountAction::Enable | AccountAction::Unlock | AccountAction::ResetTotp | AccountAction::Grant => {
             Permission::ManageSecurity
         }
@@ -54,21 +55,21 @@ pub fn may_act(caller: &Caller, target: &UserView, action: AccountAction) -> App
     if caller.user_id == Some(target.id) {
         return Err(AppError::invalid(ErrorCode::UserSelf, "不能对自己的账号执行此操作"));
     }
-    if target.status == "pending" && action != AccountAction::Grant {
+    if target.status == AccountStatus::Pending && action != AccountAction::Grant {
         return Err(AppError::conflict(ErrorCode::UserPending, "该账号尚待安全管理员授权"));
     }
     match action {
-        AccountAction::Disable if target.status != "active" => {
+        AccountAction::Disable if target.status != AccountStatus::Active => {
             Err(AppError::conflict(ErrorCode::UserNotActive, "该账号不在正常状态，无需停用"))
         }
-        AccountAction::Enable if target.status == "active" => {
+        AccountAction::Enable if target.status == AccountStatus::Active => {
             Err(AppError::conflict(ErrorCode::UserAlreadyActive, "该账号已是正常状态"))
         }
         AccountAction::Unlock if !target.locked => Err(AppError::conflict(ErrorCode::UserNotLocked, "该账号未被锁定")),
         AccountAction::ResetTotp if !target.has_totp => {
             Err(AppError::conflict(ErrorCode::UserNoTotp, "该账号尚未绑定动态口令，无需重置（持有人首次登录时绑定）"))
         }
-        AccountAction::Grant if target.status != "pending" => {
+        AccountAction::Grant if target.status != AccountStatus::Pending => {
             Err(AppError::conflict(ErrorCode::UserNotPending, "该账号不在待授权状态"))
         }
         _ => Ok(()),

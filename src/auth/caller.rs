@@ -1,5 +1,6 @@
 //! Who is calling, and the subtree of orgs they may see.
 
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor, Entry};
@@ -60,6 +61,9 @@ pub struct Caller {
     /// Where the caller's audit rows are kept: its org, or for the command line the level of
     /// the deployment.
     audit_path: String,
+    /// The one clock of this request or command, read once when it began: every "today" and
+    /// every time stamped in its work agree, even across midnight.
+    at: NaiveDateTime,
 }
 
 impl Caller {
@@ -90,6 +94,7 @@ impl Caller {
             audit_path: org_path.clone(),
             scope: Scope::of_path(&org_path),
             system: false,
+            at: crate::clock::now(),
         }
     }
 
@@ -116,6 +121,7 @@ impl Caller {
             scope: Scope::of_path(&path),
             system: true,
             audit_path: crate::audit::service::instance_path(conn)?,
+            at: crate::clock::now(),
         })
     }
 
@@ -131,6 +137,16 @@ impl Caller {
             .optional()?
             .ok_or_else(unknown)?;
         super::session::active_user(conn, id, None, "local")?.ok_or_else(unknown)
+    }
+
+    /// Now, as this request or command reads the clock (UTC, as instants are stored).
+    pub fn now(&self) -> NaiveDateTime {
+        self.at
+    }
+
+    /// Today in Beijing, for this request or command.
+    pub fn today(&self) -> NaiveDate {
+        crate::clock::local(self.at).date()
     }
 
     pub fn scope(&self) -> &Scope {

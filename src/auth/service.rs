@@ -10,6 +10,7 @@ use crate::auth::{Caller, hashing, session, totp};
 use crate::config::{Keys, Settings};
 use crate::db::schema::{account_requests, login_throttle, orgs, password_history, user_roles, users};
 use crate::db::{DbConn, write_tx};
+use crate::domain::account::AccountStatus;
 use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
@@ -237,8 +238,11 @@ fn attempt(
 
     // Right credentials: the account's own state may still stop the login, and now it may say why.
     let dormant_since = last_login.unwrap_or(created);
-    if status == "active" && now - dormant_since > Duration::days(settings.accounts.dormant_days) {
-        diesel::update(users::table.find(user_id)).set(users::status.eq("sealed")).execute(conn)?;
+    if status == AccountStatus::Active.as_str() && now - dormant_since > Duration::days(settings.accounts.dormant_days)
+    {
+        diesel::update(users::table.find(user_id))
+            .set(users::status.eq(AccountStatus::Sealed.as_str()))
+            .execute(conn)?;
         audit::record(conn, &actor, entry("user.sealed_dormant").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
@@ -246,7 +250,7 @@ fn attempt(
             format!("账号已超过{}天未使用，已被封存，请联系安全管理员重新启用", settings.accounts.dormant_days),
         )));
     }
-    if status != "active" {
+    if status != AccountStatus::Active.as_str() {
         audit::record(conn, &actor, entry("login.refused_inactive").result("denied"))?;
         return Ok(Outcome::Refused(AppError::new(
             ErrorKind::Forbidden,
@@ -413,7 +417,7 @@ pub struct UserView {
     pub org_name: String,
     pub roles: Vec<String>,
     pub role_labels: String,
-    pub status: String,
+    pub status: AccountStatus,
     pub locked: bool,
     pub has_totp: bool,
     pub last_login_at: Option<NaiveDateTime>,
@@ -529,7 +533,7 @@ pub fn create_user(
                 users::org_id.eq(org_id),
                 users::password_hash.eq(&hash),
                 users::must_change_password.eq(must_change),
-                users::status.eq(if pending { "pending" } else { "active" }),
+                users::status.eq(if pending { AccountStatus::Pending } else { AccountStatus::Active }.as_str()),
                 users::totp_secret_enc.eq(&totp_enc),
                 users::password_changed_at.eq(now),
                 users::created_at.eq(now),
@@ -703,8 +707,7 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
         .select((user_roles::user_id, user_roles::role))
         .load(conn)?;
     let now = crate::clock::now();
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|(id, username, display_name, org_code, org_name, status, locked_until, has_totp, last_login_at)| {
             let roles: Vec<String> = role_rows.iter().filter(|(u, _)| *u == id).map(|(_, r)| r.clone()).collect();
             let role_labels = RoleSet::from_stored(&roles).labels();
@@ -716,16 +719,16 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
                 org_name,
                 roles,
                 role_labels,
-                status,
+                status: AccountStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
                 locked: locked_until.is_some_and(|t| t > now),
                 has_totp,
                 last_login_at,
                 actions: AccountActions::default(),
             };
             view.actions = account_actions::of(caller, &view);
-            view
+            Ok(view)
         })
-        .collect())
+        .collect()
 }
 
 /// One user in the caller's scope (404 outside it).
@@ -823,12 +826,14 @@ pub fn act_on_user(
                 session::revoke_all(conn, id, now)?;
             }
             AccountAction::Disable => {
-                diesel::update(t).set(users::status.eq("disabled")).execute(conn)?;
+                diesel::update(t).set(users::status.eq(AccountStatus::Disabled.as_str())).execute(conn)?;
                 session::revoke_all(conn, id, now)?;
             }
             AccountAction::Enable => {
                 // Reactivation counts as use, so the account is not sealed again at once.
-                diesel::update(t).set((users::status.eq("active"), users::last_login_at.eq(now))).execute(conn)?;
+                diesel::update(t)
+                    .set((users::status.eq(AccountStatus::Active.as_str()), users::last_login_at.eq(now)))
+                    .execute(conn)?;
             }
             AccountAction::Unlock => {
                 diesel::update(t)
@@ -873,9 +878,9 @@ fn grant(conn: &mut DbConn, caller: &Caller, target: &UserView, now: NaiveDateTi
     let password = generate_password(&target.username);
     let hash = hashing::hash(&password)?;
     write_tx(conn, |conn| {
-        let n = diesel::update(users::table.find(target.id).filter(users::status.eq("pending")))
+        let n = diesel::update(users::table.find(target.id).filter(users::status.eq(AccountStatus::Pending.as_str())))
             .set((
-                users::status.eq("active"),
+                users::status.eq(AccountStatus::Active.as_str()),
                 users::password_hash.eq(&hash),
                 users::must_change_password.eq(true),
                 users::password_changed_at.eq(now),
@@ -932,7 +937,9 @@ fn decide_request(
     )?;
     write_tx(conn, |conn| {
         if approve {
-            diesel::update(users::table.find(target.id)).set(users::status.eq("disabled")).execute(conn)?;
+            diesel::update(users::table.find(target.id))
+                .set(users::status.eq(AccountStatus::Disabled.as_str()))
+                .execute(conn)?;
             session::revoke_all(conn, target.id, now)?;
         }
         close_request(conn, target.id, &action, &caller.username, if approve { "approved" } else { "refused" }, now)?;

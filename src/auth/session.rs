@@ -98,7 +98,7 @@ pub(crate) fn active_user(
         .find(user_id)
         .select((users::username, users::display_name, users::status, users::must_change_password, users::org_id))
         .first::<(String, String, String, bool, i64)>(conn)?;
-    if status != "active" {
+    if status != crate::domain::account::AccountStatus::Active.as_str() {
         return Ok(None);
     }
     let (code, name, kind, path) = orgs::table

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::csrf;
 use crate::auth::extract::{ApiUser, CsrfForm, PageUser, SESSION_COOKIE, client_ip};
 use crate::auth::service::{self, AccountAction, Credentials, LoginInput, NewUser, UserFilter, UserView};
+use crate::domain::account::AccountStatus;
 use crate::domain::role::{ALL_ROLES, Permission, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, NoContent, Reply};

@@ -108,9 +108,64 @@ pub fn days_present(stays: &[Stay], meal_days: &[NaiveDate]) -> Vec<NaiveDate> {
     meal_days.iter().copied().filter(|d| stays.iter().any(|s| s.covers(*d))).collect()
 }
 
+/// What a stored line of a month (or a term's 一补) is: the period's own days, or a correction
+/// to a closed period carried into this one.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[schemars(rename = "EntitlementLineKind")]
+pub enum LineKind {
+    Base,
+    Adjustment,
+}
+
+impl LineKind {
+    /// As the `kind` column stores it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// For a month's lines.
+    pub fn month_label(self) -> &'static str {
+        match self {
+            LineKind::Base => "本月",
+            LineKind::Adjustment => "调整",
+        }
+    }
+
+    /// For a term's 一补 lines.
+    pub fn term_label(self) -> &'static str {
+        match self {
+            LineKind::Base => "本学期",
+            LineKind::Adjustment => "调整",
+        }
+    }
+}
+
+/// As the column stores it; a kind the code does not know fails the load rather than being
+/// counted as either.
+impl TryFrom<String> for LineKind {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map_err(|_| format!("未知的补助明细类别“{s}”"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_kind_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        for kind in [LineKind::Base, LineKind::Adjustment] {
+            assert_eq!(LineKind::try_from(kind.as_str().to_owned()), Ok(kind));
+        }
+        assert_eq!(LineKind::Base.as_str(), "base");
+        assert!(LineKind::try_from("bonus".to_owned()).is_err());
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

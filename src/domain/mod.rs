@@ -1,5 +1,6 @@
 //! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
 
+pub mod account;
 pub mod anomaly;
 pub mod calendar;
 pub mod chain;

@@ -15,7 +15,7 @@ use crate::clock::now;
 use crate::db::schema::{entitlement_lines, entitlement_periods, entitlement_rules, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{MealMonth, Month};
-use crate::domain::entitlement::{self, Rule, Stay};
+use crate::domain::entitlement::{self, LineKind, Rule, Stay};
 use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
@@ -336,23 +336,23 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month, r
 /// A line as stored.
 #[derive(Insertable)]
 #[diesel(table_name = entitlement_lines, treat_none_as_default_value = false)]
-struct NewLine<'a> {
+struct NewLine {
     period_id: i64,
     student_id: i64,
-    kind: &'a str,
+    kind: &'static str,
     for_month: i32,
     days: i32,
     day_list: String,
     amount_fen: i64,
 }
 
-fn insert_lines(conn: &mut DbConn, period_id: i64, kind: &str, month: Month, lines: &[Line]) -> AppResult<()> {
+fn insert_lines(conn: &mut DbConn, period_id: i64, kind: LineKind, month: Month, lines: &[Line]) -> AppResult<()> {
     let rows: Vec<NewLine> = lines
         .iter()
         .map(|l| NewLine {
             period_id,
             student_id: l.student_id,
-            kind,
+            kind: kind.as_str(),
             for_month: month.key(),
             days: i32::try_from(l.days.len()).unwrap_or(i32::MAX),
             day_list: MealMonth::new(month, l.days.iter().map(chrono::Datelike::day))
@@ -385,13 +385,13 @@ fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller, written: Option<&
         }
         None => entitlement_lines::table
             .filter(entitlement_lines::period_id.eq(period_id))
-            .filter(entitlement_lines::kind.eq("base"))
+            .filter(entitlement_lines::kind.eq(LineKind::Base.as_str()))
             .select((entitlement_lines::days, entitlement_lines::amount_fen))
             .load(conn)?,
     };
     let adjustment: Vec<i64> = entitlement_lines::table
         .filter(entitlement_lines::period_id.eq(period_id))
-        .filter(entitlement_lines::kind.eq("adjustment"))
+        .filter(entitlement_lines::kind.eq(LineKind::Adjustment.as_str()))
         .select(entitlement_lines::amount_fen)
         .load(conn)?;
     diesel::update(entitlement_periods::table.find(period_id))
@@ -476,7 +476,7 @@ fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month
                     target = target.next();
                 }
                 let into = open_period(conn, caller, &school, target, rule)?;
-                insert_lines(conn, into, "adjustment", month, &adjustments)?;
+                insert_lines(conn, into, LineKind::Adjustment, month, &adjustments)?;
                 retotal(conn, into, caller, None)?;
                 audit::record(
                     conn,
@@ -493,13 +493,13 @@ fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month
                 diesel::delete(
                     entitlement_lines::table
                         .filter(entitlement_lines::period_id.eq(id))
-                        .filter(entitlement_lines::kind.eq("base")),
+                        .filter(entitlement_lines::kind.eq(LineKind::Base.as_str())),
                 )
                 .execute(conn)?;
                 diesel::update(entitlement_periods::table.find(id))
                     .set(entitlement_periods::rule.eq(rule.as_str()))
                     .execute(conn)?;
-                insert_lines(conn, id, "base", month, &lines)?;
+                insert_lines(conn, id, LineKind::Base, month, &lines)?;
                 retotal(conn, id, caller, Some(&lines))?;
                 audit::record(
                     conn,
@@ -634,7 +634,7 @@ pub struct LineView {
     pub student_id: i64,
     pub student_no: String,
     pub name: String,
-    pub kind: String,
+    pub kind: LineKind,
     pub for_month: String,
     pub days: i32,
     pub day_list: String,
@@ -673,17 +673,19 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
     lines.sort_by(|a, b| (&a.3, &a.1).cmp(&(&b.3, &b.1)));
     let lines = lines
         .into_iter()
-        .map(|(student_id, student_no, name, kind, for_month, days, day_list, fen)| LineView {
-            student_id,
-            student_no: crate::domain::mask::student_no(&student_no),
-            name,
-            kind,
-            for_month: Month::from_key(for_month).map(|m| m.to_string()).unwrap_or_default(),
-            days,
-            day_list,
-            amount: Fen::new(fen),
+        .map(|(student_id, student_no, name, kind, for_month, days, day_list, fen)| {
+            Ok(LineView {
+                student_id,
+                student_no: crate::domain::mask::student_no(&student_no),
+                name,
+                kind: LineKind::try_from(kind).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
+                for_month: Month::from_key(for_month).map(|m| m.to_string()).unwrap_or_default(),
+                days,
+                day_list,
+                amount: Fen::new(fen),
+            })
         })
-        .collect();
+        .collect::<AppResult<Vec<_>>>()?;
     Ok((view(row, &school, caller), lines))
 }
 

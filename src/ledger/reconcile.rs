@@ -148,7 +148,7 @@ fn yibu_entitled(conn: &mut DbConn, ids: &[i64], span: &Span) -> AppResult<Entit
     let period_ids: Vec<i64> = periods.iter().map(|p| p.0).collect();
     let days: BTreeMap<i64, i64> = yibu_lines::table
         .filter(yibu_lines::period_id.eq_any(&period_ids))
-        .filter(yibu_lines::kind.eq("base"))
+        .filter(yibu_lines::kind.eq(crate::domain::entitlement::LineKind::Base.as_str()))
         .select((yibu_lines::period_id, yibu_lines::days))
         .load::<(i64, i32)>(conn)?
         .into_iter()

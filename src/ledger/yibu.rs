@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::clock::now;
 use crate::db::schema::{orgs, student_spells, students, subsidy_standards, yibu_lines, yibu_periods};
 use crate::db::{DbConn, write_tx};
-use crate::domain::entitlement::{Stay, days_present, yibu_semester_amount, yibu_share};
+use crate::domain::entitlement::{LineKind, Stay, days_present, yibu_semester_amount, yibu_share};
 use crate::domain::money::Fen;
 use crate::domain::programme::{StandardKind, is_compulsory_grade};
 use crate::domain::role::{OrgKind, Permission};
@@ -206,7 +206,7 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, term: Term) -> 
 fn insert_lines(
     conn: &mut DbConn,
     period: i64,
-    kind: &str,
+    kind: LineKind,
     term: Term,
     term_days: usize,
     lines: &[Line],
@@ -219,7 +219,7 @@ fn insert_lines(
                 (
                     yibu_lines::period_id.eq(period),
                     yibu_lines::student_id.eq(l.student_id),
-                    yibu_lines::kind.eq(kind.to_owned()),
+                    yibu_lines::kind.eq(kind.as_str()),
                     yibu_lines::for_term.eq(term.to_string()),
                     yibu_lines::rate_kind.eq(l.rate_kind),
                     yibu_lines::days.eq(n(l.days)),
@@ -239,8 +239,8 @@ fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>) -> AppResul
         .filter(yibu_lines::period_id.eq(period))
         .select((yibu_lines::kind, yibu_lines::amount_fen))
         .load(conn)?;
-    let base: Vec<i64> = lines.iter().filter(|l| l.0 == "base").map(|l| l.1).collect();
-    let adjustment: i64 = lines.iter().filter(|l| l.0 == "adjustment").map(|l| l.1).sum();
+    let base: Vec<i64> = lines.iter().filter(|l| l.0 == LineKind::Base.as_str()).map(|l| l.1).collect();
+    let adjustment: i64 = lines.iter().filter(|l| l.0 == LineKind::Adjustment.as_str()).map(|l| l.1).sum();
     diesel::update(yibu_periods::table.find(period))
         .set((
             yibu_periods::students.eq(i32::try_from(base.len()).unwrap_or(i32::MAX)),
@@ -321,7 +321,7 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
                 target = next_term(target)?;
             }
             let into = open_period(conn, caller, &school, target)?;
-            insert_lines(conn, into, "adjustment", term, term_days, &adjustments)?;
+            insert_lines(conn, into, LineKind::Adjustment, term, term_days, &adjustments)?;
             retotal(conn, into, None)?;
             audit::record(
                 conn,
@@ -334,9 +334,13 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
         }
         _ => {
             let id = open_period(conn, caller, &school, term)?;
-            diesel::delete(yibu_lines::table.filter(yibu_lines::period_id.eq(id)).filter(yibu_lines::kind.eq("base")))
-                .execute(conn)?;
-            insert_lines(conn, id, "base", term, term_days, &lines)?;
+            diesel::delete(
+                yibu_lines::table
+                    .filter(yibu_lines::period_id.eq(id))
+                    .filter(yibu_lines::kind.eq(LineKind::Base.as_str())),
+            )
+            .execute(conn)?;
+            insert_lines(conn, id, LineKind::Base, term, term_days, &lines)?;
             retotal(conn, id, Some(term_days))?;
             audit::record(
                 conn,
@@ -393,7 +397,7 @@ pub fn compute_all(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Ter
 pub struct LineView {
     pub student_no: String,
     pub name: String,
-    pub kind: String,
+    pub kind: LineKind,
     pub for_term: String,
     pub rate_kind: String,
     pub days: i32,
@@ -433,17 +437,19 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
     lines.sort_by(|a, b| (&a.2, &a.0).cmp(&(&b.2, &b.0)));
     let lines = lines
         .into_iter()
-        .map(|(student_no, name, kind, for_term, rate_kind, days, term_days, fen)| LineView {
-            student_no: crate::domain::mask::student_no(&student_no),
-            name,
-            kind,
-            for_term,
-            rate_kind: StandardKind::parse(&rate_kind).map(|k| k.label().to_owned()).unwrap_or(rate_kind),
-            days,
-            term_days,
-            amount: Fen::new(fen),
+        .map(|(student_no, name, kind, for_term, rate_kind, days, term_days, fen)| {
+            Ok(LineView {
+                student_no: crate::domain::mask::student_no(&student_no),
+                name,
+                kind: LineKind::try_from(kind).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
+                for_term,
+                rate_kind: StandardKind::parse(&rate_kind).map(|k| k.label().to_owned()).unwrap_or(rate_kind),
+                days,
+                term_days,
+                amount: Fen::new(fen),
+            })
         })
-        .collect();
+        .collect::<AppResult<Vec<_>>>()?;
     Ok((view(row, &school, caller), lines))
 }
 

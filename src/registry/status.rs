@@ -215,6 +215,13 @@ pub struct ChangeView {
     pub would_escalate: bool,
 }
 
+impl ChangeView {
+    /// A transfer (转学) crosses schools: its pages name the route and both schools.
+    pub fn is_transfer(&self) -> bool {
+        self.kind == ChangeKind::Transfer.code()
+    }
+}
+
 fn decision_label(d: Option<&str>) -> &'static str {
     match d {
         Some("submitted") => "已提交",

@@ -9,6 +9,7 @@ use actix_web::http::header;
 use actix_web::test;
 use common::*;
 use mealroll::domain::calendar::Month;
+use mealroll::domain::entitlement::LineKind;
 use mealroll::domain::entitlement::Rule;
 use mealroll::domain::status::State;
 use mealroll::error::ErrorCode;
@@ -40,9 +41,9 @@ fn totals(w: &World, month: &str) -> (i32, i32, String, String) {
     let yyb = w.caller("yyb");
     let (p, lines) = entitlement::get(&mut w.conn(), &yyb, SCHOOL_A, Month::parse(month).expect("m")).expect("get");
     // Every total is the sum of its lines.
-    let base: i64 = lines.iter().filter(|l| l.kind == "base").map(|l| l.amount.fen()).sum();
-    let adj: i64 = lines.iter().filter(|l| l.kind == "adjustment").map(|l| l.amount.fen()).sum();
-    let days: i32 = lines.iter().filter(|l| l.kind == "base").map(|l| l.days).sum();
+    let base: i64 = lines.iter().filter(|l| l.kind == LineKind::Base).map(|l| l.amount.fen()).sum();
+    let adj: i64 = lines.iter().filter(|l| l.kind == LineKind::Adjustment).map(|l| l.amount.fen()).sum();
+    let days: i32 = lines.iter().filter(|l| l.kind == LineKind::Base).map(|l| l.days).sum();
     assert_eq!((base, adj, days), (p.amount.fen(), p.adjustment.fen(), p.beneficiary_days), "{month}: totals = lines");
     (p.students, p.beneficiary_days, p.amount.to_string(), p.adjustment.to_string())
 }
@@ -186,7 +187,7 @@ async fn a_month_is_exactly_the_paper_computation_and_a_late_change_adjusts_the_
         let (_, nov_lines) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, nov).expect("lines");
         let adj: Vec<_> = nov_lines
             .iter()
-            .filter(|l| l.kind == "adjustment")
+            .filter(|l| l.kind == LineKind::Adjustment)
             .map(|l| (l.student_id, l.for_month.clone(), l.amount.to_string()))
             .collect();
         assert_eq!(adj, vec![(full, "2014-10".to_owned(), "-15.00".to_owned())], "{label}");
@@ -632,7 +633,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
             let (_, lines) = entitlement::get(&mut w.conn(), &cli, school, m).expect("lines");
             lines
                 .into_iter()
-                .filter(|l| l.kind == "base")
+                .filter(|l| l.kind == LineKind::Base)
                 .map(|l| (l.student_id, l.days, l.amount.to_string()))
                 .collect::<Vec<_>>()
         };
@@ -696,7 +697,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
         let (p, nov_lines) = entitlement::get(&mut w.conn(), &cli, SCHOOL_A, nov).expect("november");
         let adjustments: Vec<_> = nov_lines
             .iter()
-            .filter(|l| l.kind == "adjustment")
+            .filter(|l| l.kind == LineKind::Adjustment)
             .map(|l| (l.student_id, l.for_month.clone(), l.amount.to_string()))
             .collect();
         assert_eq!(adjustments, vec![(joined, "2014-10".to_owned(), "-15.00".to_owned())], "{label}");
@@ -784,7 +785,7 @@ async fn every_date_pays_the_days_the_rules_pay_and_decisions_move_computed_mont
             .expect("november")
             .1
             .into_iter()
-            .filter(|l| l.kind == "adjustment" && l.student_id == late_id)
+            .filter(|l| l.kind == LineKind::Adjustment && l.student_id == late_id)
             .map(|l| (l.for_month, l.amount.to_string()))
             .collect();
         assert_eq!(adjust, vec![("2014-10".to_owned(), "54.00".to_owned())], "{label}: closed October via November");

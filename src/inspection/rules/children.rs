@@ -375,7 +375,7 @@ pub(in crate::inspection) fn a20_back_dated(conn: &mut DbConn, cx: &Ctx) -> AppR
     let adjusted: Vec<(i64, i64, i32, i64)> = entitlement_lines::table
         .inner_join(entitlement_periods::table)
         .filter(entitlement_periods::school_id.eq_any(&cx.ids))
-        .filter(entitlement_lines::kind.eq("adjustment"))
+        .filter(entitlement_lines::kind.eq(crate::domain::entitlement::LineKind::Adjustment.as_str()))
         .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
         .select((
             entitlement_lines::student_id,
