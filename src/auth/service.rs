@@ -706,7 +706,7 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
         .filter(user_roles::user_id.eq_any(&ids))
         .select((user_roles::user_id, user_roles::role))
         .load(conn)?;
-    let now = crate::clock::now();
+    let now = caller.now();
     rows.into_iter()
         .map(|(id, username, display_name, org_code, org_name, status, locked_until, has_totp, last_login_at)| {
             let roles: Vec<String> = role_rows.iter().filter(|(u, _)| *u == id).map(|(_, r)| r.clone()).collect();

@@ -373,7 +373,7 @@ pub struct Token {
 }
 
 pub async fn api_logout(st: web::Data<AppState>, ApiUser(caller): ApiUser) -> AppResult<NoContent> {
-    st.run(move |conn| service::logout(conn, &caller, crate::clock::now())).await?;
+    st.run(move |conn| service::logout(conn, &caller, caller.now())).await?;
     Ok(NoContent)
 }
 
@@ -432,7 +432,7 @@ pub async fn api_user_create(
 ) -> AppResult<Created<impl Body>> {
     let input = body.into_inner();
     let st2 = st.clone();
-    let creds = st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, crate::clock::now())).await?;
+    let creds = st.run(move |conn| service::create_user(conn, &st2.keys, &caller, &input, caller.now())).await?;
     Ok(Created::new(creds))
 }
 
@@ -450,8 +450,7 @@ pub async fn api_user_action(
     let id = path.into_inner();
     let action = body.into_inner().action;
     let st2 = st.clone();
-    let creds =
-        st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, crate::clock::now())).await?;
+    let creds = st.run(move |conn| service::act_on_user(conn, &st2.keys, &caller, id, action, caller.now())).await?;
     Ok(Reply(Acted { ok: true, credentials: creds }))
 }
 

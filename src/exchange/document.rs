@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use super::worker;
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::DbConn;
 use crate::db::schema::attachments;
 use crate::domain::document::DocKind;
@@ -108,7 +107,7 @@ pub fn store(conn: &mut DbConn, caller: &Caller, filename: &str, kind: DocKind, 
             attachments::content_type.eq(kind.content_type()),
             attachments::bytes.eq(bytes),
             attachments::uploaded_by.eq(&caller.username),
-            attachments::uploaded_at.eq(now()),
+            attachments::uploaded_at.eq(caller.now()),
         ))
         .returning(attachments::id)
         .get_result(conn)?)

@@ -632,7 +632,7 @@ pub fn import_students(
             caller,
             only: only.clone(),
             write,
-            today: crate::clock::today(),
+            today: caller.today(),
             report: ImportReport { dry_run: opts.dry_run, ..Default::default() },
             mapping: None,
             schools: Vec::new(),

@@ -44,7 +44,7 @@ pub fn class_forms(conn: &mut DbConn, caller: &Caller, class_id: i64) -> AppResu
     }
     let records: Vec<(String, StudentRecord)> = rows.iter().map(|r| (r.student_no.clone(), r.record())).collect();
     check_glyphs(&records)?;
-    let printed = crate::clock::today().format("%Y-%m-%d").to_string();
+    let printed = caller.today().format("%Y-%m-%d").to_string();
     let mut doc = Document::new(&format!("学生基本信息核对表 {school_name} {class_name}"))?;
     let total = records.len();
     for (i, (no, record)) in records.iter().enumerate() {

@@ -186,7 +186,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
                 findings::amount_fen.eq(amount.map(Fen::fen)),
                 findings::status.eq(Status::Open.as_str()),
                 findings::recorded_by.eq(&caller.username),
-                findings::recorded_at.eq(now()),
+                findings::recorded_at.eq(caller.now()),
             ))
             .returning(findings::id)
             .get_result(conn)?;
@@ -433,7 +433,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
                 format!("整改期限“{}”应为日期，如2026-12-31", form.deadline.trim()),
             )
         })?;
-        if d < today() {
+        if d < caller.today() {
             return Err(AppError::field("deadline", ErrorCode::FindingDeadline, format!("整改期限{d}早于今天")));
         }
         Some(d)
@@ -457,7 +457,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
                 .set((
                     findings::status.eq(next.as_str()),
                     findings::verified_by.eq(&caller.username),
-                    findings::verified_at.eq(now()),
+                    findings::verified_at.eq(caller.now()),
                 ))
                 .execute(conn)?,
             Step::Return => diesel::update(q).set(findings::status.eq(next.as_str())).execute(conn)?,

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use super::risk;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{classes, inspection_plans, inspection_sampled, inspection_visits, orgs, students};
 use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::calendar::Span;
@@ -225,7 +224,7 @@ pub fn plan(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(i64, Sa
                 inspection_plans::seed.eq(ask.seed.to_string()),
                 inspection_plans::data_hash.eq(&sample.data_hash),
                 inspection_plans::drawn_by.eq(&caller.username),
-                inspection_plans::drawn_at.eq(now()),
+                inspection_plans::drawn_at.eq(caller.now()),
             ))
             .returning(inspection_plans::id)
             .get_result(conn)?;

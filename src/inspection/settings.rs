@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{anomaly_settings, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::{Rule, Severity};
@@ -213,7 +212,7 @@ pub fn set(conn: &mut DbConn, caller: &Caller, change: &Change) -> AppResult<Set
     if note.is_empty() {
         return Err(AppError::field("note", ErrorCode::AnomalyReason, "调整规则须注明依据"));
     }
-    let at = now();
+    let at = caller.now();
     let threshold = threshold.map(|t| t.normalize().to_string());
     write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(anomaly_settings::table)

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{finding_events, findings, inspection_plans, inspection_sampled, inspection_visits, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::Severity;
@@ -106,7 +105,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
             format!("核查日期“{}”应为日期，如2026-12-03", form.visited_on.trim()),
         )
     })?;
-    if day > today() {
+    if day > caller.today() {
         return Err(AppError::field("visited_on", ErrorCode::VisitDate, format!("核查日期{day}晚于今天")));
     }
     let count = |field: &str, label: &str, v: &str| -> AppResult<Option<i32>> {
@@ -164,14 +163,14 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
                         findings::description.eq(&text),
                         findings::status.eq(Status::Open.as_str()),
                         findings::recorded_by.eq(&caller.username),
-                        findings::recorded_at.eq(now()),
+                        findings::recorded_at.eq(caller.now()),
                     ))
                     .returning(findings::id)
                     .get_result(conn)?;
                 diesel::insert_into(finding_events::table)
                     .values((
                         finding_events::finding_id.eq(id),
-                        finding_events::at.eq(now()),
+                        finding_events::at.eq(caller.now()),
                         finding_events::actor.eq(&caller.username),
                         finding_events::to_status.eq(Status::Open.as_str()),
                         finding_events::note.eq(&text),

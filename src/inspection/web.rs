@@ -53,7 +53,7 @@ impl Query {
     /// The org (the caller's own when empty), the period (this term when empty) and the rules.
     fn parse(&self, caller: &Caller) -> AppResult<(String, Span, Vec<Rule>)> {
         let p = self.period.trim();
-        let p = if p.is_empty() { Term::of_day(crate::clock::today()).to_string() } else { p.to_owned() };
+        let p = if p.is_empty() { Term::of_day(caller.today()).to_string() } else { p.to_owned() };
         let span = Span::parse(&p).map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?;
         Ok((org_or_own(&self.org, caller), span, scan::rules_from(&self.rules)?))
     }
@@ -504,7 +504,7 @@ async fn plans_page(
 pub async fn plans(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<PlansPage> {
     let form = AskForm {
         org: caller.org_code.clone(),
-        term: Term::of_day(crate::clock::today()).to_string(),
+        term: Term::of_day(caller.today()).to_string(),
         schools: "5".into(),
         students: "10".into(),
         seed: rand::random::<u32>().to_string(),
@@ -737,7 +737,7 @@ pub async fn finding_record(
     match st.run(move |conn| findings::record(conn, &c, &t, &files)).await {
         Ok(id) => Ok(see_other(&format!("/inspections/findings/{id}?ok=created"))),
         Err(e) if shown_in_form(&e) => {
-            let term = Term::parse(typed.term.trim()).unwrap_or_else(|_| Term::of_day(crate::clock::today()));
+            let term = Term::parse(typed.term.trim()).unwrap_or_else(|_| Term::of_day(caller.today()));
             let org = caller.org_code.clone();
             let page = findings_page(&st, caller, org, term, typed, FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
@@ -787,7 +787,7 @@ async fn finding_page(
         may_recover: findings::may_recover(&caller, &f, recoverable).is_ok(),
         may_correct: findings::may_correct(&caller, &f).is_ok(),
         key: crate::ledger::fund::new_key(),
-        today: crate::clock::today().to_string(),
+        today: caller.today().to_string(),
         f,
         steps,
         errors,

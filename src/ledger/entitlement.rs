@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{entitlement_lines, entitlement_periods, entitlement_rules, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{MealMonth, Month};
@@ -69,7 +68,7 @@ pub fn set_rule(conn: &mut DbConn, caller: &Caller, rule: Rule) -> AppResult<()>
                 entitlement_rules::org_id.eq(org.id),
                 entitlement_rules::rule.eq(rule.as_str()),
                 entitlement_rules::set_by.eq(&caller.username),
-                entitlement_rules::set_at.eq(now()),
+                entitlement_rules::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(conn, &caller.actor(), Entry::new("entitlement.rule", "org", &org.code).after(&rule.as_str()))
@@ -327,7 +326,7 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month, r
             entitlement_periods::amount_fen.eq(0),
             entitlement_periods::adjustment_fen.eq(0),
             entitlement_periods::computed_by.eq(&caller.username),
-            entitlement_periods::computed_at.eq(now()),
+            entitlement_periods::computed_at.eq(caller.now()),
         ))
         .returning(entitlement_periods::id)
         .get_result(conn)?)
@@ -401,7 +400,7 @@ fn retotal(conn: &mut DbConn, period_id: i64, caller: &Caller, written: Option<&
             entitlement_periods::amount_fen.eq(base.iter().map(|b| b.1).sum::<i64>()),
             entitlement_periods::adjustment_fen.eq(adjustment.iter().sum::<i64>()),
             entitlement_periods::computed_by.eq(&caller.username),
-            entitlement_periods::computed_at.eq(now()),
+            entitlement_periods::computed_at.eq(caller.now()),
         ))
         .execute(conn)?;
     Ok(())
@@ -580,7 +579,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
             .set((
                 entitlement_periods::status.eq("closed"),
                 entitlement_periods::closed_by.eq(Some(&caller.username)),
-                entitlement_periods::closed_at.eq(Some(now())),
+                entitlement_periods::closed_at.eq(Some(caller.now())),
             ))
             .execute(conn)?;
         audit::record(

@@ -22,7 +22,7 @@ use strum::IntoEnumIterator;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
+use crate::clock::now;
 use crate::db::schema::{
     fund_accounts, ledger_closings, ledger_entries, ledger_requests, ledger_settings, orgs, suppliers,
 };
@@ -292,7 +292,7 @@ pub fn set_threshold(conn: &mut DbConn, caller: &Caller, amount: &str) -> AppRes
                 ledger_settings::org_id.eq(caller.org_id),
                 ledger_settings::approval_threshold_fen.eq(fen.fen()),
                 ledger_settings::set_by.eq(&caller.username),
-                ledger_settings::set_at.eq(now()),
+                ledger_settings::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -341,7 +341,7 @@ pub fn close_month(conn: &mut DbConn, caller: &Caller, month: Month) -> AppResul
                 ledger_closings::org_id.eq(caller.org_id),
                 ledger_closings::month.eq(month.key()),
                 ledger_closings::closed_by.eq(&caller.username),
-                ledger_closings::closed_at.eq(now()),
+                ledger_closings::closed_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -398,7 +398,7 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
         .map_err(|e| bad("date", ErrorCode::LedgerDate, e.message))
         .ok()
         .filter(|d| {
-            let future = *d > today();
+            let future = *d > caller.today();
             if future {
                 bad("date", ErrorCode::LedgerFutureDate, format!("日期 {d} 晚于今天，不能预先记账"));
             }
@@ -620,7 +620,7 @@ pub(crate) fn post_in(conn: &mut DbConn, caller: &Caller, f: &PostingForm, key: 
             ledger_requests::memo.eq(&c.memo),
             ledger_requests::status.eq(if pending { RequestStatus::Pending } else { RequestStatus::Posted }.as_str()),
             ledger_requests::maker.eq(&caller.username),
-            ledger_requests::made_at.eq(now()),
+            ledger_requests::made_at.eq(caller.now()),
         ))
         .returning(ledger_requests::id)
         .get_result(conn)?;

@@ -53,7 +53,7 @@ async fn fund_page(
         })
         .await?;
     let form = PostingForm {
-        date: if form.date.is_empty() { crate::clock::today().to_string() } else { form.date },
+        date: if form.date.is_empty() { caller.today().to_string() } else { form.date },
         from: if form.from.is_empty() && form.kind.is_empty() { caller.org_code.clone() } else { form.from },
         ..form
     };

@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 use super::fund::{self, PostingForm};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{meals_served, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
@@ -168,7 +167,7 @@ pub fn record_meals(conn: &mut DbConn, caller: &Caller, reports: &[MealsReport])
                     meals_served::days_served.eq(r.days_served),
                     meals_served::meals.eq(r.meals),
                     meals_served::recorded_by.eq(&caller.username),
-                    meals_served::recorded_at.eq(now()),
+                    meals_served::recorded_at.eq(caller.now()),
                 ))
                 .execute(conn)?;
             audit::record(

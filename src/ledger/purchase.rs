@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use super::fund::{self, PostingForm};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{
     attachments, fund_accounts, ledger_requests, orgs, purchase_documents, purchase_lines, purchases, suppliers,
 };
@@ -379,7 +378,7 @@ pub fn record(
         })
         .unwrap_or_default();
     let day = match crate::domain::student::parse_date(&form.delivered_on) {
-        Ok(d) if d > today() => {
+        Ok(d) if d > caller.today() => {
             errors.push(FieldError {
                 field: "delivered_on".into(),
                 code: ErrorCode::PurchaseFuture,
@@ -515,7 +514,7 @@ fn insert(conn: &mut DbConn, caller: &Caller, p: &NewPurchase, request: Option<i
             purchases::amount_fen.eq(p.amount.fen()),
             purchases::memo.eq(p.memo),
             purchases::recorded_by.eq(&caller.username),
-            purchases::recorded_at.eq(now()),
+            purchases::recorded_at.eq(caller.now()),
         ))
         .returning(purchases::id)
         .get_result(conn)

@@ -100,8 +100,8 @@ async fn page(
         .run(move |conn| {
             let list = purchase::list(conn, &c, &org, first, last)?;
             // What is still without documents: the whole school year so far, not only the month.
-            let since = first.min(crate::clock::today() - chrono::Days::new(365));
-            let undocumented = purchase::undocumented(conn, &c, &org, since, crate::clock::today())?;
+            let since = first.min(c.today() - chrono::Days::new(365));
+            let undocumented = purchase::undocumented(conn, &c, &org, since, c.today())?;
             Ok((list, undocumented, config::suppliers(conn, &c)?))
         })
         .await?;
@@ -133,7 +133,7 @@ pub async fn list(
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let typed = PurchaseForm {
         expenditure: q.expenditure,
-        delivered_on: crate::clock::today().to_string(),
+        delivered_on: caller.today().to_string(),
         ..PurchaseForm::default()
     };
     let flash = match q.ok.as_deref() {
@@ -206,7 +206,7 @@ pub async fn record(
     match store(&st, caller.clone(), typed.clone(), uploads_of(&form)).await {
         Ok(p) => Ok(see_other(&format!("/purchases/{}?ok={}", p.id, if p.replayed { "replayed" } else { "recorded" }))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
-            let month = Month::of(crate::clock::today());
+            let month = Month::of(caller.today());
             let org = caller.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -292,8 +292,8 @@ pub async fn api_list(
     let (o, list, undocumented) = st
         .run(move |conn| {
             let (o, list) = purchase::list(conn, &caller, &org, first, last)?;
-            let since = first.min(crate::clock::today() - chrono::Days::new(365));
-            let undocumented = purchase::undocumented(conn, &caller, &o.code, since, crate::clock::today())?;
+            let since = first.min(caller.today() - chrono::Days::new(365));
+            let undocumented = purchase::undocumented(conn, &caller, &o.code, since, caller.today())?;
             Ok((o, list, undocumented))
         })
         .await?;

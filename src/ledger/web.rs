@@ -179,7 +179,7 @@ pub async fn yibu_list(
     PageUser(caller): PageUser,
     q: web::Query<TermQuery>,
 ) -> PageResult<YibuPage> {
-    let t = if q.term.is_empty() { Term::of_day(crate::clock::today()) } else { parse_term(&q.term)? };
+    let t = if q.term.is_empty() { Term::of_day(caller.today()) } else { parse_term(&q.term)? };
     yibu_page(&st, caller, t, FormErrors::none()).await
 }
 

@@ -197,7 +197,7 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, term: Term) -> 
             yibu_periods::amount_fen.eq(0i64),
             yibu_periods::adjustment_fen.eq(0i64),
             yibu_periods::computed_by.eq(&caller.username),
-            yibu_periods::computed_at.eq(now()),
+            yibu_periods::computed_at.eq(caller.now()),
         ))
         .returning(yibu_periods::id)
         .get_result(conn)?)
@@ -369,7 +369,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
             .set((
                 yibu_periods::status.eq("closed"),
                 yibu_periods::closed_by.eq(Some(&caller.username)),
-                yibu_periods::closed_at.eq(Some(now())),
+                yibu_periods::closed_at.eq(Some(caller.now())),
             ))
             .execute(conn)?;
         audit::record(conn, &caller.actor(), Entry::new("yibu.close", "school", &school.code).after(&term.to_string()))

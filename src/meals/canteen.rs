@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::daily::school_of;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{meal_accompany, weekly_menus};
 use crate::db::{DbConn, write_tx};
 use crate::domain::role::Permission;
@@ -211,7 +210,7 @@ pub fn set_menu(conn: &mut DbConn, caller: &Caller, school_code: &str, day: Naiv
                 weekly_menus::thursday.eq(&menu.thursday),
                 weekly_menus::friday.eq(&menu.friday),
                 weekly_menus::set_by.eq(&caller.username),
-                weekly_menus::set_at.eq(now()),
+                weekly_menus::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -239,7 +238,7 @@ pub fn accompany(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &A
     let served = field("served", text::required("当餐饭菜", &form.served, 200));
     let remarks = field("remarks", text::optional("陪餐意见", &form.remarks, 200));
     let day = match crate::domain::student::parse_date(&form.day) {
-        Ok(d) if d > today() => {
+        Ok(d) if d > caller.today() => {
             errors.push(FieldError {
                 field: "day".into(),
                 code: ErrorCode::AccompanyFuture,
@@ -254,7 +253,7 @@ pub fn accompany(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &A
                 code: ErrorCode::AccompanyDay,
                 message: format!("陪餐日期{m}"),
             });
-            today()
+            caller.today()
         }
     };
     if errors.is_empty() && !super::daily::has_meals(conn, &school, day)? {
@@ -277,7 +276,7 @@ pub fn accompany(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &A
                 meal_accompany::served.eq(&served),
                 meal_accompany::remarks.eq(&remarks),
                 meal_accompany::recorded_by.eq(&caller.username),
-                meal_accompany::recorded_at.eq(now()),
+                meal_accompany::recorded_at.eq(caller.now()),
             ))
             .returning(meal_accompany::id)
             .get_result(conn)?;

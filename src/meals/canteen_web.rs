@@ -57,10 +57,7 @@ async fn page(
     let c = caller.clone();
     let week = st.run(move |conn| canteen::week(conn, &c, &school, day)).await?;
     let (menu, accompany) = typed.unwrap_or_else(|| {
-        (
-            week.menu.clone().unwrap_or_default(),
-            AccompanyForm { day: crate::clock::today().to_string(), ..Default::default() },
-        )
+        (week.menu.clone().unwrap_or_default(), AccompanyForm { day: caller.today().to_string(), ..Default::default() })
     });
     Ok(WeekPage {
         layout: Layout::new(&caller, st, format!("食谱与陪餐 {}", week.week_start)),

@@ -313,7 +313,7 @@ fn view(caller: &Caller, r: Row, school: &Org, whole: bool) -> ComplaintView {
         received_by: if r.received_by == "public" { "公示页".into() } else { r.received_by },
         received_at: r.received_at,
         due,
-        overdue: status != Status::Answered && crate::clock::today() > due,
+        overdue: status != Status::Answered && caller.today() > due,
         actions: ComplaintActions {
             answer: may_answer(caller, status).is_ok(),
             take_up: may_take_up(caller, r.finding_id).is_ok(),
@@ -388,7 +388,7 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
                 complaints::status.eq(Status::Answered.as_str()),
                 complaints::answer.eq(&text),
                 complaints::answered_by.eq(&caller.username),
-                complaints::answered_at.eq(now()),
+                complaints::answered_at.eq(caller.now()),
             ))
             .execute(conn)?;
         if n == 0 {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::daily::{self, Change};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{local, now};
+use crate::clock::local;
 use crate::db::schema::{meal_corrections, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::meal_day;
@@ -118,7 +118,7 @@ pub(crate) fn request(
                 meal_corrections::reason.eq(reason),
                 meal_corrections::status.eq(Status::Pending.as_str()),
                 meal_corrections::requested_by.eq(&caller.username),
-                meal_corrections::requested_at.eq(now()),
+                meal_corrections::requested_at.eq(caller.now()),
                 meal_corrections::note.eq(""),
             ))
             .returning(meal_corrections::id)
@@ -228,7 +228,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
             .set((
                 meal_corrections::status.eq(decided.as_str()),
                 meal_corrections::decided_by.eq(Some(&caller.username)),
-                meal_corrections::decided_at.eq(Some(now())),
+                meal_corrections::decided_at.eq(Some(caller.now())),
                 meal_corrections::note.eq(&note),
             ))
             .execute(conn)?;

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{daily_meal_absences, daily_meals, entitlement_periods, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
@@ -294,7 +293,7 @@ pub fn may_record(caller: &Caller, sheet: &DaySheet) -> AppResult<()> {
     if !caller.acts_for(&sheet.school) {
         return Err(AppError::invalid(ErrorCode::MealsNotOwnSchool, format!("就餐日报由{name}本校填报")));
     }
-    if day > today() {
+    if day > caller.today() {
         return Err(AppError::field("day", ErrorCode::MealsFutureDay, format!("{day}还没有到，不能预先填报")));
     }
     if !sheet.meal_day {
@@ -396,7 +395,7 @@ pub fn record(
     let changes = changes_of(conn, &school, &sheet, form)?;
     let reason: String = form.reason.trim().chars().take(200).collect();
     let corrects = changes.iter().any(|c| c.before.is_some());
-    if corrects && meal_day::correction_needs_reason(day, today()) && reason.is_empty() {
+    if corrects && meal_day::correction_needs_reason(day, caller.today()) && reason.is_empty() {
         return Err(AppError::field("reason", ErrorCode::MealsReason, format!("更正{day}已报的就餐人数须填写原因")));
     }
     if !changes.is_empty() && sheet.closed {
@@ -410,7 +409,7 @@ pub fn record(
         let correction = super::corrections::request(conn, caller, &school, day, &changes, &reason)?;
         return Ok(Recorded::Pending { correction, sheet: shown(conn, caller, sheet)? });
     }
-    let at = now();
+    let at = caller.now();
     let deadline = meal_day::parse_deadline(&sheet.deadline).unwrap_or(meal_day::DEFAULT_DEADLINE);
     let late = meal_day::late(day, crate::clock::local(at), deadline);
     write_tx(conn, |conn| apply(conn, caller, &caller.username, &school, day, &changes, &reason, late, at))?;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::canteen::{self, Menu};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
+use crate::clock::today;
 use crate::db::schema::{complaints, fund_accounts, ledger_entries, notice_settings, orgs, rosters};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
@@ -120,7 +120,7 @@ pub fn set_hotline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResult
                 notice_settings::org_id.eq(caller.org_id),
                 notice_settings::hotline.eq(&hotline),
                 notice_settings::set_by.eq(&caller.username),
-                notice_settings::set_at.eq(now()),
+                notice_settings::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{meal_settings, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::meal_day::{DEFAULT_DEADLINE, parse_deadline};
@@ -47,7 +46,7 @@ pub fn set_deadline(conn: &mut DbConn, caller: &Caller, typed: &str) -> AppResul
                 meal_settings::org_id.eq(caller.org_id),
                 meal_settings::deadline.eq(&shown),
                 meal_settings::set_by.eq(&caller.username),
-                meal_settings::set_at.eq(now()),
+                meal_settings::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(conn, &caller.actor(), Entry::new("meals.deadline", "org", &caller.org_code).after(&shown))

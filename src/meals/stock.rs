@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::daily::{has_meals, school_of};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{stock_entries, stock_items};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
@@ -79,7 +78,7 @@ fn insert_entry(conn: &mut DbConn, caller: &Caller, e: NewEntry) -> AppResult<i6
             stock_entries::corrects.eq(e.corrects),
             stock_entries::note.eq(e.note),
             stock_entries::recorded_by.eq(&caller.username),
-            stock_entries::recorded_at.eq(now()),
+            stock_entries::recorded_at.eq(caller.now()),
         ))
         .returning(stock_entries::id)
         .get_result(conn)?)
@@ -178,7 +177,7 @@ pub fn use_food(conn: &mut DbConn, caller: &Caller, school_code: &str, form: &Us
     let school = own_school(conn, caller, school_code)?;
     let mut errors = Vec::new();
     let day = match crate::domain::student::parse_date(&form.day) {
-        Ok(d) if d > today() => {
+        Ok(d) if d > caller.today() => {
             errors.push(FieldError {
                 field: "day".into(),
                 code: ErrorCode::StockFuture,

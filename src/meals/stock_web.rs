@@ -96,7 +96,7 @@ pub async fn view(
         return Ok(see_other(&format!("/meals/stock/compare?month={month}")));
     }
     let school = own_or(&q.school, &caller);
-    let typed = UseForm { day: crate::clock::today().to_string(), ..UseForm::default() };
+    let typed = UseForm { day: caller.today().to_string(), ..UseForm::default() };
     let flash = Flash { ok: q.ok.clone() }.message();
     html_page(StatusCode::OK, page(&st, caller, school, month, typed, FormErrors::none(), flash).await?)
 }

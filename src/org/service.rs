@@ -371,7 +371,7 @@ pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) ->
     }
     write_tx(conn, |conn| {
         let org = insert_org(conn, code.as_str(), &v.name, OrgKind::School, &parent)?;
-        let t = now();
+        let t = caller.now();
         diesel::insert_into(schools::table)
             .values((
                 schools::org_id.eq(org.id),
@@ -418,7 +418,7 @@ pub fn update_school(conn: &mut DbConn, caller: &Caller, code: &str, input: &Sch
                 schools::principal_name.eq(&v.principal_name),
                 schools::principal_phone_sealed.eq(at_rest::seal::<PrincipalPhone>(&v.principal_phone)?),
                 schools::principal_mobile_sealed.eq(at_rest::seal::<PrincipalMobile>(&v.principal_mobile)?),
-                schools::updated_at.eq(now()),
+                schools::updated_at.eq(caller.now()),
             ))
             .execute(conn)?;
         let org = orgs::table.find(before.row.org_id).select(Org::as_select()).first(conn)?;

@@ -411,7 +411,7 @@ pub async fn class_new(
     PageUser(caller): PageUser,
     path: web::Path<String>,
 ) -> PageResult<ClassFormPage> {
-    let year = chrono::Datelike::year(&crate::clock::today());
+    let year = chrono::Datelike::year(&caller.today());
     let form = ClassInput { entry_year: year.to_string(), grade: "1".into(), ..ClassInput::default() };
     class_form(&st, &caller, path.into_inner(), None, form, FormErrors::none()).await
 }

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{meal_calendars, orgs};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{self, MealMonth, Month};
@@ -148,7 +147,7 @@ fn store(conn: &mut DbConn, caller: &Caller, org: &Org, cal: &MealMonth, terms: 
                 meal_calendars::month.eq(cal.month().key()),
                 meal_calendars::days.eq(cal.bits()),
                 meal_calendars::set_by.eq(&caller.username),
-                meal_calendars::set_at.eq(now()),
+                meal_calendars::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{classes, county_plans, meal_models, orgs, programme_schools, schools, suppliers};
 use crate::db::{DbConn, write_tx};
 use crate::domain::programme::{self, MealModel, Period, PlanType};
@@ -85,7 +84,7 @@ pub fn set_plan(
                 county_plans::school_year.eq(school_year),
                 county_plans::plan_type.eq(plan.as_str()),
                 county_plans::set_by.eq(&caller.username),
-                county_plans::set_at.eq(now()),
+                county_plans::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -181,7 +180,7 @@ pub fn join(
                 programme_schools::seat_included.eq(seat_included),
                 programme_schools::note.eq(&note),
                 programme_schools::set_by.eq(&caller.username),
-                programme_schools::set_at.eq(now()),
+                programme_schools::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -332,7 +331,7 @@ pub fn add_supplier(
                 suppliers::contact.eq(contact.trim()),
                 suppliers::phone.eq(phone.trim()),
                 suppliers::set_by.eq(&caller.username),
-                suppliers::set_at.eq(now()),
+                suppliers::set_at.eq(caller.now()),
             ))
             .returning(suppliers::id)
             .get_result(conn)?;
@@ -465,7 +464,7 @@ pub fn add_model(conn: &mut DbConn, caller: &Caller, school_code: &str, input: M
                 meal_models::supplier_id.eq(input.supplier_id),
                 meal_models::class_ids.eq(&ids_text),
                 meal_models::set_by.eq(&caller.username),
-                meal_models::set_at.eq(now()),
+                meal_models::set_at.eq(caller.now()),
             ))
             .returning(meal_models::id)
             .get_result(conn)?;

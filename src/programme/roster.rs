@@ -11,7 +11,6 @@ use serde::Serialize;
 use super::config::{self, ModelsOnDay};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::at_rest::{self, RosterStudentNo};
 use crate::db::schema::{classes, orgs, promotions, roster_lines, rosters, students};
 use crate::db::{DbConn, write_tx};
@@ -465,7 +464,7 @@ pub fn build(
                 rosters::student_count.eq(i32::try_from(lines.len()).unwrap_or(i32::MAX)),
                 rosters::diff.eq(serde_json::to_string(&diff).unwrap_or_default()),
                 rosters::built_by.eq(&caller.username),
-                rosters::built_at.eq(now()),
+                rosters::built_at.eq(caller.now()),
             ))
             .returning(rosters::id)
             .get_result(conn)?;
@@ -601,7 +600,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, step: Step, note: &str)
         ));
     }
     write_tx(conn, |conn| {
-        let t = now();
+        let t = caller.now();
         let who = &caller.username;
         let target = rosters::table.filter(rosters::id.eq(id)).filter(rosters::status.eq(from.as_str()));
         let n = match step {
@@ -772,7 +771,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
     caller.require(conn, Permission::ViewStudents, "roster_overview")?;
     let day = roster::default_snapshot(term);
     let deadline = roster::deadline(term);
-    let today = today();
+    let today = caller.today();
     let members: Vec<(String, String, i64)> = config::members(conn, caller)?
         .into_iter()
         .filter(|m| m.from_date <= day && m.to_date.is_none_or(|t| t >= day))

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use super::roster::{self, RosterHead};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{attachments, roster_scan_pages, roster_scans};
 use crate::db::{DbConn, write_tx};
 use crate::domain::document::{DocKind, PageCheck};
@@ -159,7 +158,7 @@ pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Check
                 roster_scans::pages.eq(pages),
                 roster_scans::printed_pages.eq(printed),
                 roster_scans::uploaded_by.eq(&caller.username),
-                roster_scans::uploaded_at.eq(now()),
+                roster_scans::uploaded_at.eq(caller.now()),
             ))
             .returning(roster_scans::id)
             .get_result(conn)?;

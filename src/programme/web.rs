@@ -97,7 +97,7 @@ async fn settings_page(
         suppliers,
         plan_types: PlanType::ALL.iter().map(|p| (p.as_str(), p.label())).collect(),
         kinds: StandardKind::ALL.iter().filter(|k| !k.is_national()).map(|k| (k.as_str(), k.label())).collect(),
-        year: school_year_of(crate::clock::today()),
+        year: school_year_of(caller.today()),
         own_code: caller.org_code.clone(),
         flash,
         errors,
@@ -210,7 +210,7 @@ async fn school_page(
             let members: Vec<MemberRow> =
                 config::members(conn, &c)?.into_iter().filter(|m| m.school_code == k).collect();
             let path = crate::org::service::org_in_scope(conn, c.scope(), &k)?.path;
-            let standard = config::meal_standard(conn, &path, crate::clock::today())?;
+            let standard = config::meal_standard(conn, &path, c.today())?;
             Ok((
                 school,
                 members,

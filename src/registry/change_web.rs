@@ -58,7 +58,7 @@ async fn locks_page(
         layout: Layout::new(&caller, st, "关键信息锁定设置"),
         locks,
         can_set: caller.may_at_county(Permission::SetKeyLock).is_ok(),
-        year: key_lock::school_year_of(crate::clock::today()),
+        year: key_lock::school_year_of(caller.today()),
         errors,
         form,
         flash,

@@ -2,7 +2,7 @@
 //! per school year, a request with reason and evidence, school review, county approval with the
 //! duplicate check, and the change applied (with field history) only at the end of the chain.
 
-use crate::clock::{now, today};
+use crate::clock::today;
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -178,7 +178,7 @@ pub fn set_lock(
                 key_locks::lock_date.eq(lock_date),
                 key_locks::extra_fields.eq(&extra),
                 key_locks::set_by.eq(&caller.username),
-                key_locks::set_at.eq(now()),
+                key_locks::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -361,7 +361,7 @@ pub fn submit(
     for (k, v) in new_values {
         raw.insert(k.clone(), v.clone());
     }
-    let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
+    let after = StudentRecord::parse(&raw, caller.today()).map_err(issues_to_error)?;
     let changed = lock.changed(&before, &after);
     if changed.is_empty() {
         return Err(AppError::invalid(ErrorCode::ChangeNothing, "申请的值与现有信息相同，没有需要变更的内容"));
@@ -392,7 +392,7 @@ pub fn submit(
                 change_requests::evidence_id.eq(evidence_id),
                 change_requests::status.eq(RequestStatus::Submitted.as_str()),
                 change_requests::requested_by.eq(&caller.username),
-                change_requests::requested_at.eq(now()),
+                change_requests::requested_at.eq(caller.now()),
             ))
             .returning(change_requests::id)
             .get_result(conn)?;
@@ -497,7 +497,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, approve: bool, note: 
         if next == RequestStatus::Approved {
             apply(conn, caller, &r, &student, &school)?;
         }
-        let t = now();
+        let t = caller.now();
         let note = Some(note.clone()).filter(|n| !n.is_empty());
         let by = Some(caller.username.clone());
         if status == RequestStatus::Submitted {
@@ -549,7 +549,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, r: &RequestRow, student: &StudentRo
             raw.insert(k.clone(), new.clone());
         }
     }
-    let after = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
+    let after = StudentRecord::parse(&raw, caller.today()).map_err(issues_to_error)?;
     if let Some(problem) = duplicate_problem(conn, &after, Some(student.id))? {
         return Err(AppError::conflict(ErrorCode::ChangeDuplicate, format!("变更后的信息未通过查重：{problem}")));
     }

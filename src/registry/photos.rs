@@ -63,7 +63,7 @@ fn store(conn: &mut DbConn, caller: &Caller, student_id: i64, bytes: &[u8], info
         height: i32::from(info.height),
         sha256: hex::encode(Sha256::digest(bytes)),
         uploaded_by: &caller.username,
-        uploaded_at: crate::clock::now(),
+        uploaded_at: caller.now(),
     };
     per_backend!(conn, |c| diesel::insert_into(student_photos::table)
         .values(&row)

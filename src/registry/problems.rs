@@ -13,7 +13,6 @@ use super::model::{HistoryRow, StudentRow};
 use super::service::{add_history, apply_update, audit_copy, issues_to_error, student_in_scope, visible_record};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::at_rest::{self, MergedRecord, MergedStudentNo, StudentNumber};
 use crate::db::schema::{
     change_requests, orgs, status_changes, student_history, student_merges, student_photos, student_spells, students,
@@ -159,7 +158,7 @@ pub fn resolve(
                         students::review.eq(Review::Pending.as_str()),
                         students::problem.eq(None::<String>),
                         students::duplicate_of.eq(None::<i64>),
-                        students::updated_at.eq(now()),
+                        students::updated_at.eq(caller.now()),
                     ))
                     .execute(conn)?;
                 add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
@@ -218,7 +217,7 @@ fn merge(
     }
     let filled: Vec<&'static str> =
         FIELDS.iter().filter(|f| kept.get(f.key) != raw.get(f.key).map_or("", String::as_str)).map(|f| f.key).collect();
-    let after = StudentRecord::parse(&raw, today()).map_err(|issues| {
+    let after = StudentRecord::parse(&raw, caller.today()).map_err(|issues| {
         let e = issues_to_error(issues);
         AppError::conflict(
             ErrorCode::StudentMergeInvalid,
@@ -247,7 +246,7 @@ fn merge(
             student_merges::filled_fields.eq(filled.join(",")),
             student_merges::note.eq(note),
             student_merges::merged_by.eq(&caller.username),
-            student_merges::merged_at.eq(now()),
+            student_merges::merged_at.eq(caller.now()),
         ))
         .execute(conn)?;
     let why = format!("合并学籍号{}的重复记录：{note}", mask::student_no(&row.student_no));

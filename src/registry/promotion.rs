@@ -16,7 +16,6 @@ use super::terms;
 use super::timeline::{self, Switch};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{classes, orgs, promotions, schools, status_changes, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes::grade_name;
@@ -336,7 +335,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
                 promotions::status.eq("applied"),
                 promotions::plan.eq(""),
                 promotions::applied_by.eq(&caller.username),
-                promotions::applied_at.eq(now()),
+                promotions::applied_at.eq(caller.now()),
             ))
             .returning(promotions::id)
             .get_result(conn)?;
@@ -363,7 +362,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
 }
 
 fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<()> {
-    let t = now();
+    let t = caller.now();
     for c in &plan.classes {
         match c.to_grade {
             Some(g) => diesel::update(classes::table.find(c.class_id))
@@ -492,7 +491,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Promoti
             .set((
                 promotions::status.eq("confirmed"),
                 promotions::closed_by.eq(&caller.username),
-                promotions::closed_at.eq(now()),
+                promotions::closed_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(conn, &caller.actor(), Entry::new("promotion.confirm", "org", &org.code).after(&id))
@@ -517,7 +516,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
                 format!("升级后已有{}名学生办理了新的学籍异动，不能撤销", moved_on.len()),
             ));
         }
-        let t = now();
+        let t = caller.now();
         for c in &plan.classes {
             diesel::update(classes::table.find(c.class_id))
                 .set((

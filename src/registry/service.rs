@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::model::*;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::at_rest::{self};
 use crate::db::schema::{classes, orgs, student_history, student_spells, students};
 use crate::db::{DbConn, write_tx};
@@ -517,7 +516,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
                     students::review.eq(Review::Confirmed.as_str()),
                     students::student_no_sealed.eq(sealed),
                     students::student_no_hash.eq(hash),
-                    students::updated_at.eq(now()),
+                    students::updated_at.eq(caller.now()),
                 ))
                 .execute(conn)?;
             add_history(

@@ -292,7 +292,7 @@ fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<
     for (c, s) in steps {
         by_change.entry(c).or_default().push(s);
     }
-    let day = today();
+    let day = caller.today();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
@@ -748,7 +748,7 @@ pub fn request_transfer(
             format!("到校日期{arrival}早于离校日期{effective}"),
         ));
     }
-    if arrival > today() + Days::new(MAX_DAYS_AHEAD) {
+    if arrival > caller.today() + Days::new(MAX_DAYS_AHEAD) {
         return Err(AppError::field(
             "arrival_date",
             ErrorCode::ChangeTooFarAhead,
@@ -842,7 +842,7 @@ fn open_change(
         return Err(AppError::internal_msg(ErrorCode::WorkflowEmpty, "异动流程没有环节".into()));
     };
     first_step_is_callers(caller, first, org)?;
-    let day = today();
+    let day = caller.today();
     let id: i64 = diesel::insert_into(status_changes::table)
         .values((
             status_changes::student_id.eq(student.id),
@@ -858,7 +858,7 @@ fn open_change(
             status_changes::status.eq(ChangeStatus::Open.as_str()),
             status_changes::step_no.eq(2),
             status_changes::requested_by.eq(&caller.username),
-            status_changes::requested_at.eq(now()),
+            status_changes::requested_at.eq(caller.now()),
         ))
         .returning(status_changes::id)
         .get_result(conn)?;
@@ -880,7 +880,7 @@ fn open_change(
                 status_change_steps::due.eq(due),
                 status_change_steps::decision.eq(decision),
                 status_change_steps::decided_by.eq(decision.map(|_| caller.username.clone())),
-                status_change_steps::decided_at.eq(decision.map(|_| now())),
+                status_change_steps::decided_at.eq(decision.map(|_| caller.now())),
             ))
             .execute(conn)?;
     }

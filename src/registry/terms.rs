@@ -17,8 +17,6 @@ use crate::domain::term::{self, Term, TermDates};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::ancestor_paths;
 
-use crate::clock::{now, today};
-
 /// The terms that hold for a school (by its org path): for each term the nearest org's dates;
 /// closed when any org on the path has closed it.
 pub fn terms_for(conn: &mut DbConn, school_path: &str) -> AppResult<Vec<TermDates>> {
@@ -155,7 +153,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<(Vec<TermRow>, Vec<
         .order((orgs::path.asc(), transfer_restrictions::grade.asc()))
         .load(conn)?;
     // Closable from where the caller stands: ended, and not closed for the caller's org yet.
-    let today = today();
+    let today = caller.today();
     let mine = terms_for(conn, caller.org_path())?;
     Ok((
         terms
@@ -226,7 +224,7 @@ pub fn set_term(conn: &mut DbConn, caller: &Caller, t: Term, start: NaiveDate, e
                 school_terms::start_date.eq(start),
                 school_terms::end_date.eq(end),
                 school_terms::set_by.eq(&caller.username),
-                school_terms::set_at.eq(now()),
+                school_terms::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -282,7 +280,7 @@ pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate)
                     school_terms::start_date.eq(dates.start),
                     school_terms::end_date.eq(dates.end),
                     school_terms::set_by.eq(&caller.username),
-                    school_terms::set_at.eq(now()),
+                    school_terms::set_at.eq(caller.now()),
                 ))
                 .execute(conn)?;
         }
@@ -292,7 +290,7 @@ pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate)
                 .filter(school_terms::school_year.eq(t.school_year()))
                 .filter(school_terms::term.eq(i32::from(t.half()))),
         )
-        .set((school_terms::closed_at.eq(now()), school_terms::closed_by.eq(&caller.username)))
+        .set((school_terms::closed_at.eq(caller.now()), school_terms::closed_by.eq(&caller.username)))
         .execute(conn)?;
         audit::record(conn, &caller.actor(), Entry::new("term.close", "org", &org.code).after(&t.to_string()))
     })
@@ -320,7 +318,7 @@ pub fn add_restriction(conn: &mut DbConn, caller: &Caller, grade: i32, half: Opt
                 transfer_restrictions::term.eq(half.map(i32::from)),
                 transfer_restrictions::note.eq(&note),
                 transfer_restrictions::set_by.eq(&caller.username),
-                transfer_restrictions::set_at.eq(now()),
+                transfer_restrictions::set_at.eq(caller.now()),
             ))
             .execute(conn)?;
         audit::record(

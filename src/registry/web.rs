@@ -255,7 +255,7 @@ pub async fn new_form(
         version: 0,
         reason: String::new(),
         classes: class_choices(&st, &caller, school).await?,
-        enrolled_on: crate::clock::today().to_string(),
+        enrolled_on: caller.today().to_string(),
         backdate_reason: String::new(),
         backdate_days: crate::config::registry_rules().backdate_days,
         form_key: fresh_key(),

@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::chart::{self, Series};
 use super::submission;
 use crate::auth::Caller;
-use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, orgs};
 use crate::domain::calendar::{Month, Span};
@@ -52,7 +51,7 @@ pub struct Dashboard {
 pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Dashboard> {
     caller.require(conn, Permission::ViewReports, "dashboard")?;
     let org = org_in_scope(conn, caller.scope(), if org_code.is_empty() { &caller.org_code } else { org_code })?;
-    let last = Month::of(today()).prev();
+    let last = Month::of(caller.today()).prev();
     let mut months = vec![last];
     while months.len() < 12 {
         months.push(months[months.len() - 1].prev());
@@ -82,7 +81,7 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
     } else {
         None
     };
-    let term = Term::of_day(today());
+    let term = Term::of_day(caller.today());
     // The overviews cover the caller's whole scope; keep the schools under this org.
     let under: std::collections::HashSet<String> = orgs::table
         .filter(orgs::path.like(format!("{}%", org.path)))

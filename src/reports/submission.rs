@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use super::service::{self, Report, Request};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{orgs, report_submissions};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Span;
@@ -223,7 +222,7 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
                 report_submissions::diff.eq(serde_json::to_string(&changes).map_err(AppError::internal)?),
                 report_submissions::due_date.eq(due_date(&period)),
                 report_submissions::submitted_by.eq(&caller.username),
-                report_submissions::submitted_at.eq(now()),
+                report_submissions::submitted_at.eq(caller.now()),
                 report_submissions::status.eq("submitted"),
                 report_submissions::decision_note.eq(""),
             ))
@@ -286,7 +285,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
         .set((
             report_submissions::status.eq(decision.status()),
             report_submissions::decided_by.eq(Some(&caller.username)),
-            report_submissions::decided_at.eq(Some(now())),
+            report_submissions::decided_at.eq(Some(caller.now())),
             report_submissions::decision_note.eq(note),
         ))
         .execute(conn)?;
@@ -324,7 +323,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, report: &str, period: &Span)
     caller.require(conn, Permission::ViewReports, "report_overview")?;
     let def = Definition::named(report).map_err(|m| AppError::field("report", ErrorCode::ReportUnknown, m))?;
     let due = due_date(period);
-    let on = period.last_day().min(today());
+    let on = period.last_day().min(caller.today());
     let schools = config::programme_schools(conn, caller.scope().path(), period.first_day(), on)?;
     let owing: Vec<Org> = match def.level {
         Level::School | Level::Any => schools,
@@ -346,7 +345,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, report: &str, period: &Span)
         let latest = newest(conn, &def.name, org.id, &period.to_string())?.map(|r| view(&r, &org));
         let late = match &latest {
             Some(s) => s.late,
-            None => today() > due,
+            None => caller.today() > due,
         };
         out.push(Owed { org: org.code.clone(), org_name: org.name.clone(), due_date: due, latest, late });
     }

@@ -42,7 +42,7 @@ impl Query {
     /// The request it asks for: the caller's own org and last month when left out.
     fn request(&self, name: &str, caller: &Caller) -> AppResult<Request> {
         let period = if self.period.trim().is_empty() {
-            Span::of_month(Month::of(today()).prev())
+            Span::of_month(Month::of(caller.today()).prev())
         } else {
             Span::parse(&self.period).map_err(|m| AppError::field("period", ErrorCode::PeriodFormat, m))?
         };
@@ -93,7 +93,7 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
         layout: Layout::new(&caller, &st, "统计报表"),
         reports,
         org: caller.org_code.clone(),
-        period: Month::of(today()).prev().to_string(),
+        period: Month::of(caller.today()).prev().to_string(),
     })
 }
 

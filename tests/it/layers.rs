@@ -98,3 +98,54 @@ fn no_page_labels_its_times_utc() {
         .collect();
     assert!(utc.is_empty(), "{utc:?}");
 }
+
+/// A function that has its caller reads the time from it (`caller.now()`, `caller.today()`): one
+/// clock per request or command, so a request that crosses midnight, or a long import, stamps one
+/// day throughout. Only what has no caller yet (the login that makes one, the jobs' heartbeats,
+/// the audit row's own stamp) reads the clock itself.
+#[test]
+fn services_with_a_caller_take_the_time_from_it() {
+    let reads_clock = |line: &str| {
+        let code = line.split("//").next().unwrap_or("");
+        ["clock::now()", "clock::today()", "clock::instant()"].iter().any(|c| code.contains(c))
+            || [" now()", "(now()", " today()", "(today()", "!now()", "-now()"].iter().any(|c| code.contains(c))
+    };
+    let mut found = Vec::new();
+    for area in AREAS.iter().chain(&["auth", "audit"]) {
+        let mut files = Vec::new();
+        sources(&src().join(area), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read");
+            let mut signature = String::new();
+            let mut in_signature = false;
+            for (i, line) in text.lines().enumerate() {
+                if line.starts_with("#[cfg(test)]") {
+                    break;
+                }
+                let t = line.trim_start();
+                if ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(super) fn ", "pub(in "]
+                    .iter()
+                    .any(|p| t.starts_with(p))
+                    && t.contains("fn ")
+                {
+                    signature.clear();
+                    in_signature = true;
+                }
+                if in_signature {
+                    signature.push_str(t);
+                    if t.contains('{') || t.ends_with(';') {
+                        in_signature = false;
+                    }
+                    continue;
+                }
+                // A function that makes the caller (it returns one) reads the clock to stamp it.
+                let params = signature.split("->").next().unwrap_or("");
+                let has_caller = ["Caller", "PageUser", "ApiUser"].iter().any(|c| params.contains(c));
+                if has_caller && reads_clock(line) {
+                    found.push(format!("{}:{}: {}", file.display(), i + 1, t));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "reads the system clock beside its caller:\n{}", found.join("\n"));
+}

@@ -10,7 +10,6 @@ use super::{
 };
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::ledger_requests;
 use crate::db::{DbConn, write_tx};
 use crate::domain::ledger::RequestStatus;
@@ -59,7 +58,7 @@ fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) ->
                 }
                 .as_str()),
                 ledger_requests::checker.eq(Some(&caller.username)),
-                ledger_requests::checked_at.eq(Some(now())),
+                ledger_requests::checked_at.eq(Some(caller.now())),
                 ledger_requests::reason.eq(refusal),
             ))
             .execute(conn)?;
@@ -94,7 +93,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
     }
     let original = request_row(conn, id)?;
     let org = permitted(conn, &original, |f| actions::may_reverse(caller, f))?;
-    let date = today();
+    let date = caller.today();
     check_open(conn, &org.path, date)?;
     let threshold = threshold_for(conn, &org.path)?;
     let pending = Fen::new(original.amount_fen) > threshold && !caller.is_cli();
@@ -116,7 +115,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
                 ledger_requests::status
                     .eq(if pending { RequestStatus::Pending } else { RequestStatus::Posted }.as_str()),
                 ledger_requests::maker.eq(&caller.username),
-                ledger_requests::made_at.eq(now()),
+                ledger_requests::made_at.eq(caller.now()),
             ))
             .returning(ledger_requests::id)
             .get_result(conn)?;

@@ -1,6 +1,5 @@
 //! A school's campuses (校区), teachers and classes: where the registry places its children.
 
-use crate::clock::now;
 use chrono::Datelike;
 use diesel::prelude::*;
 
@@ -143,7 +142,7 @@ pub fn create_teacher(
                 teachers::phone_sealed.eq(at_rest::seal::<StaffPhone>(&v.phone)?),
                 teachers::subject.eq(&v.subject),
                 teachers::active.eq(true),
-                teachers::updated_at.eq(now()),
+                teachers::updated_at.eq(caller.now()),
             ))
             .returning(teachers::id)
             .get_result(conn)?;
@@ -179,7 +178,7 @@ pub fn update_teacher(conn: &mut DbConn, caller: &Caller, id: i64, input: &Teach
                 teachers::sex.eq(&v.sex),
                 teachers::phone_sealed.eq(at_rest::seal::<StaffPhone>(&v.phone)?),
                 teachers::subject.eq(&v.subject),
-                teachers::updated_at.eq(now()),
+                teachers::updated_at.eq(caller.now()),
             ))
             .execute(conn)?;
         let after = teachers::table.find(id).select(Teacher::as_select()).first(conn)?;
@@ -359,7 +358,7 @@ pub fn create_class(conn: &mut DbConn, caller: &Caller, school_code: &str, input
                 classes::grade.eq(v.grade),
                 classes::entry_year.eq(v.entry_year),
                 classes::head_teacher_id.eq(v.head_teacher_id),
-                classes::updated_at.eq(now()),
+                classes::updated_at.eq(caller.now()),
             ))
             .returning(classes::id)
             .get_result(conn)?;
@@ -384,7 +383,7 @@ pub fn update_class(conn: &mut DbConn, caller: &Caller, id: i64, input: &ClassIn
                 classes::grade.eq(v.grade),
                 classes::entry_year.eq(v.entry_year),
                 classes::head_teacher_id.eq(v.head_teacher_id),
-                classes::updated_at.eq(now()),
+                classes::updated_at.eq(caller.now()),
             ))
             .execute(conn)?;
         let after = classes::table.find(id).select(Class::as_select()).first(conn)?;

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{central_shares, orgs, subsidy_standards};
 use crate::db::{DbConn, write_tx};
 use crate::domain::money::Fen;
@@ -106,7 +105,7 @@ pub fn add_standard(conn: &mut DbConn, caller: &Caller, input: StandardInput) ->
                 subsidy_standards::amount_fen.eq(input.amount.fen()),
                 subsidy_standards::note.eq(&note),
                 subsidy_standards::set_by.eq(&caller.username),
-                subsidy_standards::set_at.eq(now()),
+                subsidy_standards::set_at.eq(caller.now()),
             ))
             .returning(subsidy_standards::id)
             .get_result(conn)?;

@@ -108,7 +108,7 @@ pub fn create(
     {
         return get(conn, caller, id);
     }
-    let record = StudentRecord::parse(raw, today()).map_err(issues_to_error)?;
+    let record = StudentRecord::parse(raw, caller.today()).map_err(issues_to_error)?;
     let start = start_of(raw, &record)?;
     let created = write_tx(conn, |conn| {
         let id = insert(conn, caller, &school, &record, &start, "新生注册")?;
@@ -178,7 +178,7 @@ pub fn insert(
             no.as_str(),
             StoredRecord::of(record)?,
             problem.clone(),
-            now(),
+            caller.now(),
         )?)
         .execute(conn)?;
     add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
@@ -380,7 +380,7 @@ pub fn insert_many(
     let records: Vec<&StudentRecord> = rows.iter().map(|a| &a.record).collect();
     let holders = Holders::load(conn, &records, None)?;
     let ids = reserve_student_ids(conn, rows.len())?;
-    let t = now();
+    let t = caller.now();
     // Grown as they fill, not sized from the batch: its length comes from an uploaded file.
     let (mut batch, mut spells, mut history) = (Vec::new(), Vec::new(), Vec::new());
     for (a, id) in rows.into_iter().zip(ids) {
@@ -458,7 +458,7 @@ pub fn update(
     caller.require(conn, Permission::EditStudents, "update_student")?;
     // The form (and a GET-then-PUT client) shows masked numbers: sent back as shown, unchanged.
     let raw = StudentRecord::unmasked_from(&row.record(), raw);
-    let record = StudentRecord::parse(&raw, today()).map_err(issues_to_error)?;
+    let record = StudentRecord::parse(&raw, caller.today()).map_err(issues_to_error)?;
     let school_path: String = orgs::table.find(row.school_id).select(orgs::path).first(conn)?;
     crate::registry::changes::ensure_unlocked(conn, &row, &school_path, &record)?;
     write_tx(conn, |conn| apply_update(conn, caller, &row, &record, reason, expected_version))?;
@@ -518,7 +518,7 @@ pub fn apply_update(
             students::duplicate_of.eq(duplicate.as_ref().map(|d| d.of)),
             students::record_sealed.eq(&c.sealed.record),
             students::version.eq(row.version + 1),
-            students::updated_at.eq(now()),
+            students::updated_at.eq(caller.now()),
         ))
         .execute(conn)?;
     if row.class_id != Some(class_id) {
@@ -579,7 +579,7 @@ pub(in crate::registry) fn place_student(
             students::record_sealed
                 .eq(at_rest::seal::<at_rest::Record>(&serde_json::to_string(&values).unwrap_or_default())?),
             students::version.eq(row.version + 1),
-            students::updated_at.eq(now()),
+            students::updated_at.eq(caller.now()),
         ))
         .execute(conn)?;
     add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)

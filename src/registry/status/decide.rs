@@ -6,11 +6,10 @@ use diesel::prelude::*;
 
 use super::{
     ChangeRow, ChangeView, StepRow, audited, caller_may_act, change_in_scope, get, not_your_step, orgs_by_id,
-    set_status, today,
+    set_status,
 };
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::DbConn;
 use crate::db::schema::{status_change_steps, status_changes, students};
 use crate::domain::role::{Permission, Role};
@@ -52,7 +51,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
     let escalated = if caller.is_cli() {
         false
     } else {
-        match caller_may_act(caller, step, &org, today()) {
+        match caller_may_act(caller, step, &org, caller.today()) {
             Some(esc) => esc,
             None => {
                 let role = Role::parse(&step.role).unwrap_or(Role::NutritionOffice);
@@ -72,7 +71,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
         status_change_steps::decision.eq(if approve { "approved" } else { "refused" }),
         status_change_steps::note.eq(note),
         status_change_steps::decided_by.eq(&caller.username),
-        status_change_steps::decided_at.eq(now()),
+        status_change_steps::decided_at.eq(caller.now()),
         status_change_steps::escalated.eq(escalated),
     ))
     .execute(conn)?;
@@ -84,7 +83,10 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
     )?;
     if !approve {
         diesel::update(status_changes::table.find(id))
-            .set((status_changes::status.eq(ChangeStatus::Refused.as_str()), status_changes::closed_at.eq(now())))
+            .set((
+                status_changes::status.eq(ChangeStatus::Refused.as_str()),
+                status_changes::closed_at.eq(caller.now()),
+            ))
             .execute(conn)?;
         if r.kind == ChangeKind::Transfer.code() {
             let rows = timeline::load(conn, r.student_id)?;
@@ -108,7 +110,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
         return apply(conn, caller, &r);
     }
     let next = r.step_no + 1;
-    let day = today();
+    let day = caller.today();
     diesel::update(status_changes::table.find(id)).set(status_changes::step_no.eq(next)).execute(conn)?;
     diesel::update(
         status_change_steps::table
@@ -188,7 +190,7 @@ pub(super) fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppRes
         }
     }
     diesel::update(status_changes::table.find(id))
-        .set((status_changes::status.eq(ChangeStatus::Approved.as_str()), status_changes::closed_at.eq(now())))
+        .set((status_changes::status.eq(ChangeStatus::Approved.as_str()), status_changes::closed_at.eq(caller.now())))
         .execute(conn)?;
     // The decision moves the money it touches, in this transaction: every computed month of
     // the schools involved from the effective day on (a death on the 5th stops paying on the 5th).
