@@ -33,15 +33,7 @@ impl AccountStatus {
     }
 }
 
-/// As the column stores it; a state the code does not know fails the load rather than being
-/// read as some other state.
-impl TryFrom<String> for AccountStatus {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的账号状态“{s}”"))
-    }
-}
+stored_as_text!(AccountStatus, "账号状态");
 
 #[cfg(test)]
 mod tests {

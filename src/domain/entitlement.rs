@@ -144,15 +144,7 @@ impl LineKind {
     }
 }
 
-/// As the column stores it; a kind the code does not know fails the load rather than being
-/// counted as either.
-impl TryFrom<String> for LineKind {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的补助明细类别“{s}”"))
-    }
-}
+stored_as_text!(LineKind, "补助明细类别");
 
 #[cfg(test)]
 mod tests {

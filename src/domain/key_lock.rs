@@ -126,15 +126,7 @@ impl RequestStatus {
     }
 }
 
-/// As the column stores it; a value the code does not know fails the load rather than being
-/// read as some other state.
-impl TryFrom<String> for RequestStatus {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的变更申请状态“{s}”"))
-    }
-}
+stored_as_text!(RequestStatus, "变更申请状态");
 
 #[cfg(test)]
 mod tests {

@@ -148,14 +148,7 @@ impl RequestStatus {
     }
 }
 
-/// A status read back from its stored name (what the row's `deserialize_as` calls).
-impl TryFrom<String> for RequestStatus {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的记账状态“{s}”"))
-    }
-}
+stored_as_text!(RequestStatus, "记账状态");
 
 /// What an entry did to its account. Amounts are stored signed: what the entry adds to the balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,20 @@
 //! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
 
+/// `TryFrom<String>` for a state or kind stored as text under its strum name (what a row's
+/// `deserialize_as` calls): a value the code does not know fails the load, named in Chinese, rather
+/// than being read as some other state. Declared before the modules so each can use it.
+macro_rules! stored_as_text {
+    ($t:ty, $what:literal) => {
+        impl TryFrom<String> for $t {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse().map_err(|_| format!(concat!("未知的", $what, "“{}”"), s))
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod anomaly;
 pub mod calendar;

@@ -32,14 +32,7 @@ pub enum OrgKind {
     School,
 }
 
-/// A kind read back from its stored name (what a row's `deserialize_as` calls).
-impl TryFrom<String> for OrgKind {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的单位层级“{s}”"))
-    }
-}
+stored_as_text!(OrgKind, "单位层级");
 
 impl OrgKind {
     pub fn as_str(self) -> &'static str {

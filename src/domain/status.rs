@@ -35,14 +35,7 @@ impl ChangeStatus {
     }
 }
 
-/// As the column stores it; a value the code does not know fails the load.
-impl TryFrom<String> for ChangeStatus {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的学籍异动状态“{s}”"))
-    }
-}
+stored_as_text!(ChangeStatus, "学籍异动状态");
 
 /// Where a student is on a given day. Exactly one holds from enrolment on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -204,14 +204,7 @@ impl Review {
     }
 }
 
-/// A state read back from its stored name (what a row's `deserialize_as` calls).
-impl TryFrom<String> for Review {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("未知的学籍审核状态“{s}”"))
-    }
-}
+stored_as_text!(Review, "学籍审核状态");
 
 /// One problem with one field of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
