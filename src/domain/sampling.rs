@@ -118,9 +118,38 @@ pub fn draw(
         .collect())
 }
 
+/// Where a drawn school's visit stands: planned when the sample is drawn, visited once the
+/// inspector records it (once only).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum VisitStatus {
+    Planned,
+    Visited,
+}
+
+impl VisitStatus {
+    /// As the `status` column stores it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+stored_as_text!(VisitStatus, "核查状态");
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_visit_status_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        for s in [VisitStatus::Planned, VisitStatus::Visited] {
+            assert_eq!(VisitStatus::try_from(s.as_str().to_owned()), Ok(s));
+        }
+        assert!(VisitStatus::try_from("cancelled".to_owned()).is_err());
+    }
 
     fn county() -> Vec<Candidate> {
         (0..20)

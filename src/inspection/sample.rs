@@ -16,7 +16,7 @@ use crate::db::schema::{classes, inspection_plans, inspection_sampled, inspectio
 use crate::db::{DbConn, at_rest, write_tx};
 use crate::domain::calendar::Span;
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::sampling::{self, Candidate, Drawn, Method};
+use crate::domain::sampling::{self, Candidate, Drawn, Method, VisitStatus};
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
@@ -235,7 +235,7 @@ pub fn plan(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(i64, Sa
                     inspection_visits::school_id.eq(ids.get(s.school.as_str()).copied().unwrap_or(0)),
                     inspection_visits::seq.eq(i32::try_from(seq + 1).unwrap_or(0)),
                     inspection_visits::risk.eq(s.risk.map(|r| format!("{r:.2}"))),
-                    inspection_visits::status.eq("planned"),
+                    inspection_visits::status.eq(VisitStatus::Planned.as_str()),
                     inspection_visits::note.eq(""),
                 ))
                 .returning(inspection_visits::id)
@@ -289,7 +289,9 @@ pub struct VisitView {
     pub school: String,
     pub school_name: String,
     pub risk: Option<String>,
-    pub status: String,
+    pub status: VisitStatus,
+    /// Whether the caller may record this visit now (the rule `visits::record` refuses on).
+    pub may_record: bool,
     pub visited_on: Option<NaiveDate>,
     pub visited_by: Option<String>,
     pub meals_school: Option<i32>,
@@ -415,13 +417,15 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
                     (vid, seq, code, name, risk, status),
                     (visited_on, visited_by, meals_school, meals_counted, note),
                 )| {
-                    VisitView {
+                    let status = VisitStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+                    Ok(VisitView {
                         id: vid,
                         seq,
                         school: code,
                         school_name: name,
                         risk,
                         status,
+                        may_record: super::visits::may_record(caller, status).is_ok(),
                         visited_on,
                         visited_by,
                         meals_school,
@@ -442,10 +446,10 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
                                 guardian_confirms: t.3,
                             })
                             .collect(),
-                    }
+                    })
                 },
             )
-            .collect(),
+            .collect::<AppResult<_>>()?,
     })
 }
 

@@ -13,6 +13,7 @@ use crate::db::DbConn;
 use crate::db::schema::{inspection_plans, inspection_sampled, inspection_visits, ledger_requests, orgs};
 use crate::domain::finding::wilson;
 use crate::domain::money::Fen;
+use crate::domain::sampling::VisitStatus;
 use crate::domain::term::Term;
 use crate::error::AppResult;
 use crate::ledger::fund::RequestKind;
@@ -64,9 +65,10 @@ pub fn of(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> App
         .load::<(i64, String, Option<String>)>(conn)?
         .into_iter()
         // A school learns of a visit when it happens, not from the plan.
-        .filter(|v| caller.org_kind != crate::domain::role::OrgKind::School || v.1 == "visited")
+        .filter(|v| caller.org_kind != crate::domain::role::OrgKind::School || v.1 == VisitStatus::Visited.as_str())
         .collect();
-    let random: Vec<i64> = visits.iter().filter(|v| v.2.is_none() && v.1 == "visited").map(|v| v.0).collect();
+    let random: Vec<i64> =
+        visits.iter().filter(|v| v.2.is_none() && v.1 == VisitStatus::Visited.as_str()).map(|v| v.0).collect();
     type Ticks = (Option<bool>, Option<bool>, Option<bool>, Option<bool>);
     let ticks: Vec<Ticks> = inspection_sampled::table
         .filter(inspection_sampled::visit_id.eq_any(&random))
@@ -101,7 +103,7 @@ pub fn of(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> App
         .sum();
     Ok(Summary {
         schools_planned: visits.len(),
-        schools_visited: visits.iter().filter(|v| v.1 == "visited").count(),
+        schools_visited: visits.iter().filter(|v| v.1 == VisitStatus::Visited.as_str()).count(),
         by_rule: by
             .into_iter()
             .map(|(r, n)| {

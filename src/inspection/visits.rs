@@ -15,6 +15,7 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::Severity;
 use crate::domain::finding::Status;
 use crate::domain::role::Permission;
+use crate::domain::sampling::VisitStatus;
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// A gap this large (percent of the inspector's count) between the school's count and the
@@ -83,6 +84,18 @@ pub fn recount_gap(school: i32, counted: i32) -> Option<i64> {
     (gap >= RECOUNT_GAP).then_some(gap)
 }
 
+/// Recording a visit: an inspector, once, for a visit still planned. The plan's page offers the
+/// form on this rule.
+pub fn may_record(caller: &Caller, status: VisitStatus) -> AppResult<()> {
+    if !caller.may(Permission::Inspect) {
+        return Err(AppError::forbidden());
+    }
+    if status != VisitStatus::Planned {
+        return Err(AppError::conflict(ErrorCode::VisitRecorded, "该校的现场核查已记录"));
+    }
+    Ok(())
+}
+
 /// Records a planned visit once; returns the finding a recount gap opened, if any.
 pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitForm) -> AppResult<Option<i64>> {
     caller.require(conn, Permission::Inspect, "visit_record")?;
@@ -95,9 +108,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    if status != "planned" {
-        return Err(AppError::conflict(ErrorCode::VisitRecorded, "该校的现场核查已记录"));
-    }
+    may_record(caller, VisitStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?)?;
     let day: NaiveDate = form.visited_on.trim().parse().map_err(|_| {
         AppError::field(
             "visited_on",
@@ -126,7 +137,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
     write_tx(conn, |conn| {
         diesel::update(inspection_visits::table.find(visit_id))
             .set((
-                inspection_visits::status.eq("visited"),
+                inspection_visits::status.eq(VisitStatus::Visited.as_str()),
                 inspection_visits::visited_on.eq(day),
                 inspection_visits::visited_by.eq(&caller.username),
                 inspection_visits::meals_school.eq(meals_school),

@@ -22,6 +22,7 @@ use crate::auth::extract::{ApiUser, CsrfForm, PageUser};
 use crate::domain::anomaly::{FlagState, Rule, RuleInfo, Severity};
 use crate::domain::calendar::Span;
 use crate::domain::role::Permission;
+use crate::domain::sampling::VisitStatus;
 use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::jobs::Jobs;

@@ -1031,6 +1031,19 @@ async fn a_sample_drawn_with_a_seed_is_drawn_again_the_same_and_kept_as_a_plan()
         )
         .await;
         assert_eq!((s, e["error"].as_str()), (409, Some("visit.recorded")), "{label}: once");
+        // The plan offers recording exactly when the service takes it: to the inspector while the
+        // visit is planned, to nobody once it is recorded.
+        assert_eq!(visit["may_record"], json!(true), "{label}: offered to the inspector before the visit");
+        assert_eq!(visit["status"], json!("planned"), "{label}");
+        for who in ["ducha", "yyb"] {
+            let (s, after) =
+                call(&app, test::TestRequest::get().uri(&format!("/api/v1/inspection-plans/{id}")), &bearer(&w, who))
+                    .await;
+            assert_eq!(s, 200, "{label}: {who} reads the plan");
+            let this = after["visits"].as_array().and_then(|vs| vs.iter().find(|v| v["id"] == visit["id"]));
+            let this = this.expect("the visit");
+            assert_eq!((&this["status"], &this["may_record"]), (&json!("visited"), &json!(false)), "{label}: {who}");
+        }
         // Its report, for the county too: the recount, the child checked (number masked), the finding.
         let r = test::call_service(
             &app,
