@@ -113,11 +113,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, settings: &Settings, what: Le
                 r.kind_label,
                 r.amount,
                 r.voucher_no,
-                match r.status.as_str() {
-                    "pending" => "待第二人审批",
-                    "posted" => "已入账",
-                    _ => "已退回",
-                },
+                r.status.label(),
                 if r.replayed { "（重复提交，未再次记账）" } else { "" }
             )
         })

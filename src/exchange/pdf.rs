@@ -114,7 +114,6 @@ pub enum Align {
 /// cut or run into the next.
 #[derive(Debug, Clone)]
 pub struct Table {
-    left: f32,
     size: f32,
     row_h: f32,
     columns: Vec<(String, f32, Align)>,
@@ -124,13 +123,17 @@ impl Table {
     /// A table in type of `size` points with rows `row_h` mm high, centred on the page once its
     /// columns are added.
     pub fn new(size: f32, row_h: f32) -> Self {
-        Self { left: 0.0, size, row_h, columns: Vec::new() }
+        Self { size, row_h, columns: Vec::new() }
     }
 
     pub fn column(mut self, title: impl Into<String>, width: f32, align: Align) -> Self {
         self.columns.push((title.into(), width, align));
-        self.left = ((A4_W - self.width()) / 2.0).max(0.0);
         self
+    }
+
+    /// The left edge: the table is centred on the page.
+    fn left(&self) -> f32 {
+        ((A4_W - self.width()) / 2.0).max(0.0)
     }
 
     pub fn width(&self) -> f32 {
@@ -155,9 +158,9 @@ impl Table {
     /// The heading row at `top`; returns the y below it, where the first row goes.
     pub fn head(&self, p: &mut Page, top: f32) -> f32 {
         let h = self.head_height();
-        let right = self.left + self.width();
-        p.shade(self.left, top, self.width(), h, 0.88);
-        let mut x = self.left;
+        let right = self.left() + self.width();
+        p.shade(self.left(), top, self.width(), h, 0.88);
+        let mut x = self.left();
         for ((_, width, _), lines) in self.columns.iter().zip(self.heading_lines()) {
             let first = top + (h - 3.5 * (lines.len() as f32 - 1.0)) / 2.0 + self.size * 0.3528 / 2.0;
             for (i, line) in lines.iter().enumerate() {
@@ -166,14 +169,14 @@ impl Table {
             }
             x += width;
         }
-        p.line(self.left, top, right, top, 0.6);
-        p.line(self.left, top + h, right, top + h, 0.4);
+        p.line(self.left(), top, right, top, 0.6);
+        p.line(self.left(), top + h, right, top + h, 0.4);
         top + h
     }
 
     /// One row at `y` (a cell for each column, missing cells blank); returns the y below it.
     pub fn row(&self, p: &mut Page, y: f32, cells: &[String]) -> f32 {
-        let mut x = self.left;
+        let mut x = self.left();
         for (i, (_, width, align)) in self.columns.iter().enumerate() {
             let v = cells.get(i).map(String::as_str).unwrap_or("");
             let size = self.size.min(self.size * (width - 1.6) / text_width(v, self.size).max(0.1));
@@ -185,16 +188,16 @@ impl Table {
             p.text(at, base, size, v);
             x += width;
         }
-        p.line(self.left, y + self.row_h, self.left + self.width(), y + self.row_h, 0.25);
+        p.line(self.left(), y + self.row_h, self.left() + self.width(), y + self.row_h, 0.25);
         y + self.row_h
     }
 
     /// Closes the table drawn from `top` (its heading) down to `bottom`: the bottom rule and the
     /// column rules.
     pub fn close(&self, p: &mut Page, top: f32, bottom: f32) {
-        let right = self.left + self.width();
-        p.line(self.left, bottom, right, bottom, 0.6);
-        let mut x = self.left;
+        let right = self.left() + self.width();
+        p.line(self.left(), bottom, right, bottom, 0.6);
+        let mut x = self.left();
         p.line(x, top, x, bottom, 0.6);
         for (i, (_, width, _)) in self.columns.iter().enumerate() {
             x += width;

@@ -97,25 +97,26 @@ pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Acc
         .load(conn)?;
     let mut balance = 0i64;
     let mut l = Lookups::default();
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash) in rows {
-        balance += amount;
-        out.push(EntryView {
-            id,
-            seq,
-            request_id,
-            kind: EntryKind::parse(&kind).map_or("", EntryKind::label),
-            date,
-            amount: Fen::new(amount),
-            balance: Fen::new(balance),
-            category,
-            counter_account: l.account_code(conn, counter)?,
-            voucher_no,
-            memo,
-            maker,
-            checker,
-            hash,
-        });
-    }
+    let mut entry =
+        |(id, seq, request_id, kind, date, amount, category, counter, voucher_no, memo, maker, checker, hash): Row| {
+            balance += amount;
+            Ok(EntryView {
+                id,
+                seq,
+                request_id,
+                kind: EntryKind::parse(&kind).map_or("", EntryKind::label),
+                date,
+                amount: Fen::new(amount),
+                balance: Fen::new(balance),
+                category,
+                counter_account: l.account_code(conn, counter)?,
+                voucher_no,
+                memo,
+                maker,
+                checker,
+                hash,
+            })
+        };
+    let out = rows.into_iter().map(&mut entry).collect::<AppResult<Vec<_>>>()?;
     Ok((account, out))
 }
