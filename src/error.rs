@@ -65,6 +65,12 @@ pub struct AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// A state or kind read back from its text column (`stored_as_text!`): one this version does not
+/// know is an internal error, never read as some other state.
+pub fn stored<T: TryFrom<String, Error = String>>(s: String) -> AppResult<T> {
+    T::try_from(s).map_err(|e| AppError::internal(anyhow::anyhow!(e)))
+}
+
 impl AppError {
     pub fn new(kind: ErrorKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Self { kind, code, message: message.into(), fields: Vec::new(), source: None }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Caller;
 use super::service::{AccountAction, UserView};
-use crate::domain::account::AccountStatus;
+use crate::domain::account::{AccountStatus, RequestAction};
 use crate::domain::role::{Permission, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -102,15 +102,14 @@ pub struct RequestActions {
 /// The facts of an open request its deciding turns on.
 pub struct OpenRequest<'a> {
     pub user_id: i64,
-    /// `grant` or `disable`.
-    pub action: &'a str,
+    pub action: RequestAction,
     pub requested_by: &'a str,
 }
 
 pub fn of_request(caller: &Caller, r: &OpenRequest) -> RequestActions {
     RequestActions {
         // A grant's request is asked for by the account's creator.
-        grant: r.action == "grant" && may_grant(caller, Some(r.requested_by)).is_ok(),
+        grant: r.action == RequestAction::Grant && may_grant(caller, Some(r.requested_by)).is_ok(),
         confirm_disable: may_decide(caller, r, true).is_ok(),
         refuse: may_decide(caller, r, false).is_ok(),
     }
@@ -122,7 +121,7 @@ pub fn may_decide(caller: &Caller, r: &OpenRequest, approve: bool) -> AppResult<
     if !caller.roles.has_officer() {
         return Err(AppError::forbidden());
     }
-    if approve && r.action != "disable" {
+    if approve && r.action != RequestAction::Disable {
         return Err(AppError::conflict(ErrorCode::UserNoRequest, "该账号没有待确认的停用申请"));
     }
     if r.requested_by == caller.username || caller.user_id == Some(r.user_id) {
@@ -131,7 +130,7 @@ pub fn may_decide(caller: &Caller, r: &OpenRequest, approve: bool) -> AppResult<
             "提出申请的人或被停用的本人不能确认，须由另一名管理员确认",
         ));
     }
-    if r.action == "grant" && !caller.roles.contains(Role::SecAdmin) {
+    if r.action == RequestAction::Grant && !caller.roles.contains(Role::SecAdmin) {
         return Err(AppError::forbidden());
     }
     Ok(())

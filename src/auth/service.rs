@@ -10,7 +10,7 @@ use crate::auth::{Caller, hashing, session, totp};
 use crate::config::{Keys, Settings};
 use crate::db::schema::{account_requests, login_throttle, orgs, password_history, user_roles, users};
 use crate::db::{DbConn, write_tx};
-use crate::domain::account::AccountStatus;
+use crate::domain::account::{AccountStatus, RequestAction, RequestStatus};
 use crate::domain::password;
 use crate::domain::role::{OrgKind, Permission, Role, RoleSet};
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
@@ -542,7 +542,7 @@ pub fn create_user(
             .returning(users::id)
             .get_result(conn)?;
         if pending {
-            open_request(conn, id, "grant", &caller.username, now)?;
+            open_request(conn, id, RequestAction::Grant, &caller.username, now)?;
         }
         for r in roles.iter() {
             diesel::insert_into(user_roles::table)
@@ -566,14 +566,14 @@ pub fn create_user(
 }
 
 /// Opens a step one officer asks for and another decides. In the caller's transaction.
-fn open_request(conn: &mut DbConn, user_id: i64, action: &str, by: &str, now: NaiveDateTime) -> AppResult<()> {
+fn open_request(conn: &mut DbConn, user_id: i64, action: RequestAction, by: &str, now: NaiveDateTime) -> AppResult<()> {
     diesel::insert_into(account_requests::table)
         .values((
             account_requests::user_id.eq(user_id),
-            account_requests::action.eq(action),
+            account_requests::action.eq(action.as_str()),
             account_requests::requested_by.eq(by),
             account_requests::requested_at.eq(now),
-            account_requests::status.eq("pending"),
+            account_requests::status.eq(RequestStatus::Pending.as_str()),
         ))
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
@@ -591,20 +591,12 @@ pub struct AccountRequest {
     pub id: i64,
     pub user_id: i64,
     pub username: String,
-    pub action: String,
+    pub action: RequestAction,
     pub action_label: &'static str,
     pub requested_by: String,
     pub requested_at: NaiveDateTime,
     /// What the caller may do with it now.
     pub actions: account_actions::RequestActions,
-}
-
-fn request_label(action: &str) -> &'static str {
-    match action {
-        "grant" => "授权启用新账号",
-        "disable" => "停用管理员账号",
-        _ => "其他",
-    }
 }
 
 /// The open requests on accounts in the caller's scope (for the three officers).
@@ -614,7 +606,7 @@ pub fn open_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Accoun
     }
     let rows: Vec<(i64, i64, String, String, String, NaiveDateTime)> = account_requests::table
         .inner_join(users::table.inner_join(orgs::table))
-        .filter(account_requests::status.eq("pending"))
+        .filter(account_requests::status.eq(RequestStatus::Pending.as_str()))
         .filter(orgs::path.like(caller.scope().like_pattern()))
         .select((
             account_requests::id,
@@ -626,22 +618,24 @@ pub fn open_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Accoun
         ))
         .order(account_requests::id.asc())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, user_id, username, action, requested_by, requested_at)| AccountRequest {
-            id,
-            user_id,
-            username,
-            action_label: request_label(&action),
-            actions: account_actions::of_request(
-                caller,
-                &OpenRequest { user_id, action: &action, requested_by: &requested_by },
-            ),
-            action,
-            requested_by,
-            requested_at,
+    rows.into_iter()
+        .map(|(id, user_id, username, action, requested_by, requested_at)| {
+            let action = crate::error::stored::<RequestAction>(action)?;
+            Ok(AccountRequest {
+                id,
+                user_id,
+                username,
+                action_label: action.label(),
+                actions: account_actions::of_request(
+                    caller,
+                    &OpenRequest { user_id, action, requested_by: &requested_by },
+                ),
+                action,
+                requested_by,
+                requested_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -719,7 +713,7 @@ fn query_users(conn: &mut DbConn, caller: &Caller, f: &UserFilter, only: Option<
                 org_name,
                 roles,
                 role_labels,
-                status: AccountStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
+                status: crate::error::stored::<AccountStatus>(status)?,
                 locked: locked_until.is_some_and(|t| t > now),
                 has_totp,
                 last_login_at,
@@ -779,7 +773,7 @@ pub fn act_on_user(
     // No officer disables another alone: the request waits for a second officer.
     if action == AccountAction::Disable && target_is_officer && !caller.is_cli() {
         write_tx(conn, |conn| {
-            open_request(conn, id, "disable", &caller.username, now)?;
+            open_request(conn, id, RequestAction::Disable, &caller.username, now)?;
             audit::record(
                 conn,
                 &caller.actor(),
@@ -890,7 +884,7 @@ fn grant(conn: &mut DbConn, caller: &Caller, target: &UserView, now: NaiveDateTi
         if n != 1 {
             return Err(AppError::conflict(ErrorCode::UserNotPending, "该账号不在待授权状态"));
         }
-        close_request(conn, target.id, "grant", &caller.username, "approved", now)?;
+        close_request(conn, target.id, RequestAction::Grant, &caller.username, RequestStatus::Approved, now)?;
         audit::record(
             conn,
             &caller.actor(),
@@ -922,7 +916,7 @@ fn decide_request(
     }
     let open: Option<(i64, String, String)> = account_requests::table
         .filter(account_requests::user_id.eq(target.id))
-        .filter(account_requests::status.eq("pending"))
+        .filter(account_requests::status.eq(RequestStatus::Pending.as_str()))
         .select((account_requests::id, account_requests::action, account_requests::requested_by))
         .order(account_requests::id.asc())
         .first(conn)
@@ -930,9 +924,10 @@ fn decide_request(
     let Some((_, action, requested_by)) = open else {
         return Err(AppError::conflict(ErrorCode::UserNoRequest, "该账号没有待确认的申请"));
     };
+    let action = crate::error::stored::<RequestAction>(action)?;
     account_actions::may_decide(
         caller,
-        &OpenRequest { user_id: target.id, action: &action, requested_by: &requested_by },
+        &OpenRequest { user_id: target.id, action, requested_by: &requested_by },
         approve,
     )?;
     write_tx(conn, |conn| {
@@ -942,7 +937,7 @@ fn decide_request(
                 .execute(conn)?;
             session::revoke_all(conn, target.id, now)?;
         }
-        close_request(conn, target.id, &action, &caller.username, if approve { "approved" } else { "refused" }, now)?;
+        close_request(conn, target.id, action, &caller.username, RequestStatus::decided(approve), now)?;
         audit::record(
             conn,
             &caller.actor(),
@@ -955,19 +950,19 @@ fn decide_request(
 fn close_request(
     conn: &mut DbConn,
     user_id: i64,
-    action: &str,
+    action: RequestAction,
     by: &str,
-    status: &str,
+    status: RequestStatus,
     now: NaiveDateTime,
 ) -> AppResult<()> {
     diesel::update(
         account_requests::table
             .filter(account_requests::user_id.eq(user_id))
-            .filter(account_requests::action.eq(action))
-            .filter(account_requests::status.eq("pending")),
+            .filter(account_requests::action.eq(action.as_str()))
+            .filter(account_requests::status.eq(RequestStatus::Pending.as_str())),
     )
     .set((
-        account_requests::status.eq(status),
+        account_requests::status.eq(status.as_str()),
         account_requests::decided_by.eq(by),
         account_requests::decided_at.eq(now),
     ))

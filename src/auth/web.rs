@@ -116,7 +116,7 @@ pub struct Empty {}
 
 pub async fn logout(st: web::Data<AppState>, f: CsrfForm<Empty>) -> PageResult<HttpResponse> {
     let caller = f.user;
-    st.run(move |conn| service::logout(conn, &caller, crate::clock::now())).await?;
+    st.run(move |conn| service::logout(conn, &caller, caller.now())).await?;
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
     Ok(HttpResponse::SeeOther().cookie(gone).insert_header(("Location", "/login")).finish())
@@ -193,7 +193,7 @@ pub async fn password_submit(st: web::Data<AppState>, f: CsrfForm<PasswordForm>)
                 &form.old_password,
                 &form.new_password,
                 Some(enrolment),
-                crate::clock::now(),
+                caller.now(),
             )
         })
         .await
@@ -308,7 +308,7 @@ pub async fn user_create(st: web::Data<AppState>, f: CsrfForm<Vec<(String, Strin
     let c = caller.clone();
     let i = input.clone();
     let st2 = st.clone();
-    match st.run(move |conn| service::create_user(conn, &st2.keys, &c, &i, crate::clock::now())).await {
+    match st.run(move |conn| service::create_user(conn, &st2.keys, &c, &i, c.now())).await {
         Ok(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
         Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
             let page = UserFormPage {
@@ -343,8 +343,7 @@ pub async fn user_action(
     let id = path.into_inner();
     let c = caller.clone();
     let st2 = st.clone();
-    let creds =
-        st.run(move |conn| service::act_on_user(conn, &st2.keys, &c, id, form.action, crate::clock::now())).await?;
+    let creds = st.run(move |conn| service::act_on_user(conn, &st2.keys, &c, id, form.action, c.now())).await?;
     match creds {
         Some(creds) => Ok(html(credentials_page(&caller, &st, creds).render().map_err(AppError::from)?)),
         None => Ok(see_other("/users?ok=saved")),

@@ -129,6 +129,16 @@ impl Span {
         Self::months(&m.to_string(), m, m)
     }
 
+    /// A term as a span: autumn September–January, spring February–August.
+    pub fn of_term(t: Term) -> Self {
+        let y = t.school_year();
+        let (first, last) = match t.half() {
+            1 => (Month { year: y, month: 9 }, Month { year: y + 1, month: 1 }),
+            _ => (Month { year: y + 1, month: 2 }, Month { year: y + 1, month: 8 }),
+        };
+        Self::months(&t.to_string(), first, last)
+    }
+
     fn months(label: &str, first: Month, last: Month) -> Self {
         Self { label: label.to_owned(), first, last }
     }
@@ -147,7 +157,10 @@ impl Span {
         (self.first.first_day().year() - 1..=self.last.first_day().year())
             .flat_map(|y| [Term::new(y, 1), Term::new(y, 2)])
             .filter_map(Result::ok)
-            .filter(|t| Span::parse(&t.to_string()).is_ok_and(|s| s.first >= self.first && s.last <= self.last))
+            .filter(|t| {
+                let s = Span::of_term(*t);
+                s.first >= self.first && s.last <= self.last
+            })
             .collect()
     }
 
@@ -330,6 +343,19 @@ impl DaySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_term_as_a_span_is_the_span_its_name_parses_to() {
+        for (y, h) in [(2000, 1), (2026, 1), (2026, 2), (2099, 2)] {
+            let t = Term::new(y, h).expect("term");
+            assert_eq!(Span::of_term(t), Span::parse(&t.to_string()).expect("span"), "{t}");
+        }
+        let spring = Span::of_term(Term::new(2026, 2).expect("term"));
+        assert_eq!(
+            (spring.first_day().to_string(), spring.last_day().to_string()),
+            ("2027-02-01".into(), "2027-08-31".into())
+        );
+    }
 
     #[test]
     fn a_day_list_parses_to_its_days_and_garbage_to_none() {

@@ -53,8 +53,11 @@ impl Category {
 }
 
 /// Where a complaint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, strum::EnumString, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[schemars(rename = "ComplaintStatus")]
 pub enum Status {
     /// Received, nobody has acted yet.
@@ -66,14 +69,6 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Handling => "handling",
-            Status::Answered => "answered",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Status::Received => "已受理",
@@ -81,11 +76,9 @@ impl Status {
             Status::Answered => "已答复",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Status::Received, Status::Handling, Status::Answered].into_iter().find(|x| x.as_str() == s)
-    }
 }
+
+stored_as_text!(Status, "举报状态");
 
 /// Days the county has to answer (the bulletins' 15-day rule for letters and visits).
 pub const ANSWER_DAYS: i64 = 15;
@@ -132,6 +125,10 @@ mod tests {
         }
         assert_eq!(Category::parse(""), Some(Category::Other));
         assert_eq!(Category::parse("别的"), None);
-        assert_eq!(Status::parse("answered"), Some(Status::Answered));
+        for st in [Status::Received, Status::Handling, Status::Answered] {
+            assert_eq!(Status::try_from(st.as_str().to_owned()), Ok(st));
+        }
+        assert_eq!(Status::Answered.as_str(), "answered");
+        assert!(Status::try_from("closed".to_owned()).is_err());
     }
 }

@@ -108,6 +108,17 @@ pub fn days_present(stays: &[Stay], meal_days: &[NaiveDate]) -> Vec<NaiveDate> {
     meal_days.iter().copied().filter(|d| stays.iter().any(|s| s.covers(*d))).collect()
 }
 
+/// Where a school's computed month (or term of 一补) stands: an open period is recomputed in
+/// place; a closed one is never touched again, and a later correction goes into the next open one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum PeriodStatus {
+    Open,
+    Closed,
+}
+
+stored_as_text!(PeriodStatus, "补助期状态");
+
 /// What a stored line of a month (or a term's 一补) is: the period's own days, or a correction
 /// to a closed period carried into this one.
 #[derive(
@@ -122,11 +133,6 @@ pub enum LineKind {
 }
 
 impl LineKind {
-    /// As the `kind` column stores it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// For a month's lines.
     pub fn month_label(self) -> &'static str {
         match self {

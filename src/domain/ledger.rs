@@ -135,10 +135,6 @@ pub enum RequestStatus {
 }
 
 impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             RequestStatus::Pending => "待审批",

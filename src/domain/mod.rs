@@ -1,10 +1,17 @@
 //! Pure rules: no IO, no diesel, no actix. Values here are valid by construction.
 
-/// `TryFrom<String>` for a state or kind stored as text under its strum name (what a row's
+/// `as_str` and `TryFrom<String>` for a state or kind stored as text under its strum name (what a row's
 /// `deserialize_as` calls): a value the code does not know fails the load, named in Chinese, rather
 /// than being read as some other state. Declared before the modules so each can use it.
 macro_rules! stored_as_text {
     ($t:ty, $what:literal) => {
+        impl $t {
+            /// As its column stores it (strum's name).
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+
         impl TryFrom<String> for $t {
             type Error = String;
 
@@ -47,6 +54,7 @@ pub mod school_code;
 pub mod status;
 pub mod student;
 pub mod student_no;
+pub mod submission;
 pub mod term;
 pub mod text;
 pub mod timeline;

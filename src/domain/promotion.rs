@@ -3,6 +3,47 @@
 
 use super::codes::{default_class_name, grade_name};
 
+/// Where a promotion job stands. Only an applied job is confirmed (made final) or undone.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum PromotionStatus {
+    /// Computed and shown, nothing written.
+    Preview,
+    /// Written; may still be undone.
+    Applied,
+    Confirmed,
+    Undone,
+}
+
+impl PromotionStatus {
+    /// A job in one of these states holds its year: no second job may run over the same schools.
+    pub const HOLDING: [PromotionStatus; 2] = [PromotionStatus::Applied, PromotionStatus::Confirmed];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Preview => "预览",
+            Self::Applied => "已执行（可撤销）",
+            Self::Confirmed => "已确认",
+            Self::Undone => "已撤销",
+        }
+    }
+}
+
+stored_as_text!(PromotionStatus, "升级任务状态");
+
 /// The last grade a school teaches, by its type code (办学类型): 小学 6, 初中 and 九年一贯制 9,
 /// 完全中学 and 十二年一贯制 12. Unknown types are treated as compulsory-only (9).
 pub fn final_grade(school_type: &str) -> i32 {
@@ -31,6 +72,16 @@ pub fn renamed(name: &str, class_no: &str, from: i32, to: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_promotion_status_reads_back_as_stored_and_refuses_what_it_does_not_know() {
+        use PromotionStatus::*;
+        for s in [Preview, Applied, Confirmed, Undone] {
+            assert_eq!(PromotionStatus::try_from(s.as_str().to_owned()), Ok(s));
+        }
+        assert_eq!(Applied.as_str(), "applied");
+        assert!(PromotionStatus::try_from("done".to_owned()).is_err());
+    }
 
     #[test]
     fn last_grades_follow_the_school_type() {

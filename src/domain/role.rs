@@ -35,10 +35,6 @@ pub enum OrgKind {
 stored_as_text!(OrgKind, "单位层级");
 
 impl OrgKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     pub fn parse(s: &str) -> Option<Self> {
         s.parse().ok()
     }

@@ -130,13 +130,6 @@ pub enum VisitStatus {
     Visited,
 }
 
-impl VisitStatus {
-    /// As the `status` column stores it.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
 stored_as_text!(VisitStatus, "核查状态");
 
 #[cfg(test)]

@@ -22,10 +22,6 @@ pub enum ChangeStatus {
 }
 
 impl ChangeStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             ChangeStatus::Open => "办理中",

@@ -191,10 +191,6 @@ pub enum Review {
 }
 
 impl Review {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Review::Pending => "待县级确认",

@@ -514,8 +514,12 @@ impl Run<'_> {
                 if row_errors.is_empty()
                     && let Some(i) = school
                 {
-                    let start =
-                        registry::start_on(start_day.or(self.opts.enrolled_on), &record, &self.opts.backdate_reason);
+                    let start = registry::start_on(
+                        start_day.or(self.opts.enrolled_on),
+                        &record,
+                        &self.opts.backdate_reason,
+                        self.today,
+                    );
                     self.pending.push(Valid { row, school: i, record, start, stored });
                 }
             }

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::schema::{
     anomaly_flags, attachments, change_requests, finding_events, finding_evidence, findings, inspection_plans,
     inspection_visits, ledger_requests, orgs, status_changes,
@@ -196,7 +195,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
                 .values((finding_evidence::finding_id.eq(id), finding_evidence::attachment_id.eq(a)))
                 .execute(conn)?;
         }
-        event(conn, id, &caller.username, None, Status::Open, &description)?;
+        event(conn, caller, id, None, Status::Open, &description)?;
         if let Some(complaint) = f.complaint_id {
             crate::meals::complaints::link_finding(conn, caller, complaint, school.id, id)?;
         }
@@ -210,6 +209,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
                 conn,
                 flag,
                 &caller.username,
+                caller.now(),
                 Some(from),
                 FlagState::Finding,
                 &format!("转为问题 {id}"),
@@ -227,12 +227,12 @@ pub fn record(conn: &mut DbConn, caller: &Caller, f: &NewFinding, evidence: &[Up
     })
 }
 
-fn event(conn: &mut DbConn, id: i64, actor: &str, from: Option<Status>, to: Status, note: &str) -> AppResult<()> {
+fn event(conn: &mut DbConn, caller: &Caller, id: i64, from: Option<Status>, to: Status, note: &str) -> AppResult<()> {
     diesel::insert_into(finding_events::table)
         .values((
             finding_events::finding_id.eq(id),
-            finding_events::at.eq(now()),
-            finding_events::actor.eq(actor),
+            finding_events::at.eq(caller.now()),
+            finding_events::actor.eq(&caller.username),
             finding_events::from_status.eq(from.map(Status::as_str)),
             finding_events::to_status.eq(to.as_str()),
             finding_events::note.eq(note),
@@ -248,7 +248,7 @@ type Row = (
     (String, String),
 );
 
-fn view(row: Row, evidence: Vec<(i64, String)>) -> FindingView {
+fn view(row: Row, evidence: Vec<(i64, String)>, today: NaiveDate) -> FindingView {
     let (
         (id, term, visit_id, flag_id, rule, severity, description, amount, status),
         (rectification, deadline, answer, recorded_by, recorded_at, verified_by),
@@ -270,7 +270,7 @@ fn view(row: Row, evidence: Vec<(i64, String)>) -> FindingView {
         amount: amount.map(|a| Fen::new(a).to_string()),
         status,
         status_label: status.label(),
-        overdue: status.overdue(deadline, today()),
+        overdue: status.overdue(deadline, today),
         rectification,
         deadline,
         answer,
@@ -356,7 +356,7 @@ pub fn get(
             note,
         })
         .collect();
-    let mut v = view(row, evidence);
+    let mut v = view(row, evidence, caller.today());
     v.complaint_id = crate::meals::complaints::of_finding(conn, id)?;
     Ok((v, steps))
 }
@@ -373,7 +373,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> A
         .order(findings::id.asc())
         .select(finding_columns!())
         .load(conn)?;
-    Ok((org, rows.into_iter().map(|r| view(r, Vec::new())).collect()))
+    Ok((org, rows.into_iter().map(|r| view(r, Vec::new(), caller.today())).collect()))
 }
 
 /// What a step carries: the rectification and deadline (the county), the answer (the school),
@@ -469,7 +469,7 @@ pub fn step(conn: &mut DbConn, caller: &Caller, id: i64, form: &StepForm) -> App
             Some(d) if step == Step::Rectify => format!("{text}（期限{d}）"),
             _ => text.clone(),
         };
-        event(conn, id, &caller.username, Some(f.status), next, &note)?;
+        event(conn, caller, id, Some(f.status), next, &note)?;
         audit::record(
             conn,
             &caller.actor(),

@@ -15,7 +15,6 @@ use serde::Serialize;
 use super::scan;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{anomaly_flag_events, anomaly_flags, anomaly_scans, audit_log, orgs, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::anomaly::{FlagAction, FlagState, Rule, Severity};
@@ -56,11 +55,11 @@ pub fn county_to_refresh(conn: &mut DbConn, caller: &Caller, org: &str) -> AppRe
 /// the system's act, whoever asked for it, and it reads every rule's data).
 pub fn refresh(conn: &mut DbConn, county: &Org, term: Term) -> AppResult<Refreshed> {
     let system = Caller::cli(conn)?;
-    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
+    let span = Span::of_term(term);
     let found = scan::scan(conn, &system, &county.code, &span, &[])?;
     let ran: Vec<&str> = found.rules.clone();
     let term_key = term.to_string();
-    let at = now();
+    let at = system.now();
     write_tx(conn, |conn| {
         let stored: Vec<(i64, String, String, String)> = anomaly_flags::table
             .filter(anomaly_flags::term.eq(&term_key))
@@ -110,13 +109,13 @@ pub fn refresh(conn: &mut DbConn, county: &Org, term: Term) -> AppResult<Refresh
                         ))
                         .returning(anomaly_flags::id)
                         .get_result(conn)?;
-                    event(conn, id, "扫描", None, FlagState::Open, &f.message)?;
+                    event(conn, id, "扫描", at, None, FlagState::Open, &f.message)?;
                     out.raised += 1;
                 }
                 Some((id, state)) => {
                     let next = if *state == FlagState::Closed {
                         out.recurred += 1;
-                        event(conn, *id, "扫描", Some(*state), FlagState::Open, "数据再次触发本规则")?;
+                        event(conn, *id, "扫描", at, Some(*state), FlagState::Open, "数据再次触发本规则")?;
                         FlagState::Open
                     } else {
                         out.held += 1;
@@ -146,7 +145,7 @@ pub fn refresh(conn: &mut DbConn, county: &Org, term: Term) -> AppResult<Refresh
                 diesel::update(anomaly_flags::table.find(id))
                     .set(anomaly_flags::state.eq(next.as_str()))
                     .execute(conn)?;
-                event(conn, *id, "扫描", Some(state), next, "数据已更正，规则不再成立，自动消除")?;
+                event(conn, *id, "扫描", at, Some(state), next, "数据已更正，规则不再成立，自动消除")?;
                 out.closed += 1;
             }
         }
@@ -193,6 +192,7 @@ pub(super) fn event(
     conn: &mut DbConn,
     flag: i64,
     actor: &str,
+    at: NaiveDateTime,
     from: Option<FlagState>,
     to: FlagState,
     note: &str,
@@ -200,7 +200,7 @@ pub(super) fn event(
     diesel::insert_into(anomaly_flag_events::table)
         .values((
             anomaly_flag_events::flag_id.eq(flag),
-            anomaly_flag_events::at.eq(now()),
+            anomaly_flag_events::at.eq(at),
             anomaly_flag_events::actor.eq(actor),
             anomaly_flag_events::from_state.eq(from.map(FlagState::as_str)),
             anomaly_flag_events::to_state.eq(to.as_str()),
@@ -452,7 +452,7 @@ pub fn act(conn: &mut DbConn, caller: &Caller, id: i64, action: &str, note: &str
         if changed == 0 {
             return Err(AppError::conflict(ErrorCode::FlagChanged, "该预警刚被他人处理，请刷新后再试"));
         }
-        event(conn, id, &caller.username, Some(flag.state), next, &note)?;
+        event(conn, id, &caller.username, caller.now(), Some(flag.state), next, &note)?;
         audit::record(
             conn,
             &caller.actor(),

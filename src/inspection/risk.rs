@@ -18,7 +18,7 @@ use crate::domain::calendar::Span;
 use crate::domain::money::Fen;
 use crate::domain::role::Permission;
 use crate::domain::term::Term;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::AppResult;
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::config;
@@ -60,7 +60,7 @@ fn weight(s: Severity) -> f64 {
 pub fn ranked(conn: &mut DbConn, caller: &Caller, org_code: &str, term: Term) -> AppResult<(Org, Vec<SchoolRisk>)> {
     caller.require(conn, Permission::ViewAnomalies, "risk_list")?;
     let org = org_in_scope(conn, caller.scope(), org_code)?;
-    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
+    let span = Span::of_term(term);
     let schools = config::programme_schools(conn, &org.path, span.first_day(), span.last_day())?;
     let (_, open) = flags::list(conn, caller, &org.code, term, true)?;
     let mut by: BTreeMap<&str, Tally> = BTreeMap::new();

@@ -114,9 +114,9 @@ impl Sample {
 }
 
 /// The day whose children are the population: today, inside the term.
-fn population_day(term: Term) -> AppResult<NaiveDate> {
-    let span = Span::parse(&term.to_string()).map_err(|m| AppError::invalid(ErrorCode::PeriodFormat, m))?;
-    Ok(crate::clock::today().clamp(span.first_day(), span.last_day()))
+fn population_day(term: Term, today: NaiveDate) -> AppResult<NaiveDate> {
+    let span = Span::of_term(term);
+    Ok(today.clamp(span.first_day(), span.last_day()))
 }
 
 /// The county, its programme schools with their risk, and the children at school in each.
@@ -129,7 +129,7 @@ fn population(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(Org, 
     let (_, ranked) = risk::ranked(conn, caller, &county.code, ask.term)?;
     let codes: Vec<String> = ranked.iter().map(|r| r.school.clone()).collect();
     let schools: Vec<Org> = orgs::table.filter(orgs::code.eq_any(&codes)).select(Org::as_select()).load(conn)?;
-    let day = population_day(ask.term)?;
+    let day = population_day(ask.term, caller.today())?;
     let placed = timeline::placed_at_many(conn, &schools.iter().map(|s| s.id).collect::<Vec<_>>(), day)?;
     let mut numbers: BTreeMap<i64, String> = BTreeMap::new();
     for chunk in placed.chunks(5000) {
@@ -417,7 +417,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64, full: bool) -> AppResult
                     (vid, seq, code, name, risk, status),
                     (visited_on, visited_by, meals_school, meals_counted, note),
                 )| {
-                    let status = VisitStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+                    let status = crate::error::stored::<VisitStatus>(status)?;
                     Ok(VisitView {
                         id: vid,
                         seq,

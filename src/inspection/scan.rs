@@ -116,6 +116,8 @@ pub(super) struct Ctx {
     pub counties: Vec<Org>,
     pub first: NaiveDate,
     pub last: NaiveDate,
+    /// The scan's "today" (Beijing): what has not happened yet is not flagged.
+    pub today: NaiveDate,
     pub span: Span,
     pub settings: Settings,
     /// The schools' calendars for the period and three months either side, read once.
@@ -189,6 +191,7 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
         counties,
         first: span.first_day(),
         last: span.last_day(),
+        today: caller.today(),
         span: span.clone(),
     };
     let wanted: Vec<Rule> = if rules.is_empty() { Rule::ALL.to_vec() } else { rules.to_vec() };

@@ -108,7 +108,7 @@ pub fn record(conn: &mut DbConn, caller: &Caller, visit_id: i64, form: &VisitFor
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    may_record(caller, VisitStatus::try_from(status).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?)?;
+    may_record(caller, crate::error::stored::<VisitStatus>(status)?)?;
     let day: NaiveDate = form.visited_on.trim().parse().map_err(|_| {
         AppError::field(
             "visited_on",

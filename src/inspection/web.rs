@@ -108,10 +108,10 @@ pub struct FlagsQuery {
 }
 
 impl FlagsQuery {
-    fn term(&self) -> AppResult<Term> {
+    fn term(&self, caller: &Caller) -> AppResult<Term> {
         let t = self.term.trim();
         if t.is_empty() {
-            return Ok(Term::of_day(crate::clock::today()));
+            return Ok(Term::of_day(caller.today()));
         }
         Term::parse(t).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))
     }
@@ -151,7 +151,7 @@ pub async fn flags_page(
     q: web::Query<FlagsQuery>,
 ) -> PageResult<FlagsPage> {
     let q = q.into_inner();
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let pending = q.pending_only();
     let c = caller.clone();
@@ -176,7 +176,7 @@ pub async fn flags_api(
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let pending = q.pending_only();
     let (org, flags) = st.run(move |conn| flags::list(conn, &caller, &org, term, pending)).await?;
@@ -448,7 +448,7 @@ pub async fn risk_page(
     PageUser(caller): PageUser,
     q: web::Query<FlagsQuery>,
 ) -> PageResult<RiskPage> {
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let c = caller.clone();
     let (org, schools) = st.run(move |conn| risk::ranked(conn, &c, &org, term)).await?;
@@ -467,7 +467,7 @@ pub async fn risk_api(
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let (org, schools) = st.run(move |conn| risk::ranked(conn, &caller, &org, term)).await?;
     Ok(Reply(RiskList { org: org.code, term: term.to_string(), schools }))
@@ -697,7 +697,7 @@ pub async fn findings_list(
     PageUser(caller): PageUser,
     q: web::Query<FlagsQuery>,
 ) -> PageResult<FindingsPage> {
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let form = NewFinding { term: term.to_string(), ..NewFinding::default() };
     Ok(findings_page(&st, caller, org, term, form, FormErrors::none()).await?)
@@ -967,7 +967,7 @@ pub async fn findings_api(
     ApiUser(caller): ApiUser,
     q: ApiQuery<FlagsQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let term = q.term()?;
+    let term = q.term(&caller)?;
     let org = org_or_own(&q.org, &caller);
     let (org, list, summary) = st
         .run(move |conn| {

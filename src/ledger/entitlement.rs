@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::db::schema::{entitlement_lines, entitlement_periods, entitlement_rules, orgs, student_spells, students};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::{MealMonth, Month};
-use crate::domain::entitlement::{self, LineKind, Rule, Stay};
+use crate::domain::entitlement::{self, LineKind, PeriodStatus, Rule, Stay};
 use crate::domain::money::Fen;
 use crate::domain::programme::is_compulsory_grade;
 use crate::domain::role::{OrgKind, Permission};
@@ -167,8 +167,12 @@ pub struct AddedMonth {
 /// school from their first day up to this month, at the standard of each day, as entitlements
 /// would count them. The months' calendars and standards are read once per school and month.
 /// Unscoped: callers check the students.
-pub fn added_by_confirming(conn: &mut DbConn, student_ids: &[i64]) -> AppResult<BTreeMap<i64, Vec<AddedMonth>>> {
-    let this_month = Month::of(crate::clock::today());
+pub fn added_by_confirming(
+    conn: &mut DbConn,
+    student_ids: &[i64],
+    today: NaiveDate,
+) -> AppResult<BTreeMap<i64, Vec<AddedMonth>>> {
+    let this_month = Month::of(today);
     type Row = (i64, i64, Option<i64>, NaiveDate, Option<NaiveDate>);
     let mut rows: Vec<Row> = Vec::new();
     for chunk in student_ids.chunks(500) {
@@ -210,7 +214,7 @@ pub fn added_by_confirming(conn: &mut DbConn, student_ids: &[i64]) -> AppResult<
             let key = (school_id, month.key());
             if let std::collections::btree_map::Entry::Vacant(e) = contexts.entry(key) {
                 e.insert(SchoolMonth::load(conn, school, month, rule)?);
-                periods.insert(key, period_row(conn, school_id, month)?.map(|p| p.status == "closed"));
+                periods.insert(key, period_row(conn, school_id, month)?.map(|p| p.status == PeriodStatus::Closed));
             }
             if let Some(line) = contexts.get(&key).and_then(|ctx| ctx.line(student, &s)) {
                 let status = periods.get(&key).copied().flatten();
@@ -235,7 +239,8 @@ struct PeriodRow {
     id: i64,
     month: i32,
     rule: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: PeriodStatus,
     students: i32,
     beneficiary_days: i32,
     amount_fen: i64,
@@ -282,7 +287,7 @@ pub fn may_close(caller: &Caller, closed: bool, what: &str) -> AppResult<()> {
 }
 
 fn view(row: PeriodRow, school: &Org, caller: &Caller) -> Period {
-    let closed = row.status == "closed";
+    let closed = row.status == PeriodStatus::Closed;
     Period {
         actions: PeriodActions { close: may_close(caller, closed, "").is_ok() },
         id: row.id,
@@ -290,7 +295,7 @@ fn view(row: PeriodRow, school: &Org, caller: &Caller) -> Period {
         name: school.name.clone(),
         month: Month::from_key(row.month).map(|m| m.to_string()).unwrap_or_default(),
         rule: Rule::parse(&row.rule).unwrap_or(Rule::Day).label(),
-        closed: row.status == "closed",
+        closed: row.status == PeriodStatus::Closed,
         students: row.students,
         beneficiary_days: row.beneficiary_days,
         amount: Fen::new(row.amount_fen),
@@ -320,7 +325,7 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month, r
             entitlement_periods::county_code.eq(county_of(&school.path)),
             entitlement_periods::month.eq(month.key()),
             entitlement_periods::rule.eq(rule.as_str()),
-            entitlement_periods::status.eq("open"),
+            entitlement_periods::status.eq(PeriodStatus::Open.as_str()),
             entitlement_periods::students.eq(0),
             entitlement_periods::beneficiary_days.eq(0),
             entitlement_periods::amount_fen.eq(0),
@@ -435,7 +440,7 @@ fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month
     let id = write_tx(conn, |conn| {
         let existing = period_row(conn, school.id, month)?;
         match existing {
-            Some(p) if p.status == "closed" => {
+            Some(p) if p.status == PeriodStatus::Closed => {
                 let booked: Vec<(i64, i64)> = entitlement_lines::table
                     .filter(entitlement_lines::for_month.eq(month.key()))
                     .filter(
@@ -471,7 +476,7 @@ fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, month: Month
                     return Ok(p.id);
                 }
                 let mut target = month.next();
-                while period_row(conn, school.id, target)?.is_some_and(|t| t.status == "closed") {
+                while period_row(conn, school.id, target)?.is_some_and(|t| t.status == PeriodStatus::Closed) {
                     target = target.next();
                 }
                 let into = open_period(conn, caller, &school, target, rule)?;
@@ -573,11 +578,11 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month
     let p = period_row(conn, school.id, month)?.ok_or_else(|| {
         AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{month}尚未计算，不能结账", school.name))
     })?;
-    may_close(caller, p.status == "closed", &format!("{}{month}", school.name))?;
+    may_close(caller, p.status == PeriodStatus::Closed, &format!("{}{month}", school.name))?;
     write_tx(conn, |conn| {
         diesel::update(entitlement_periods::table.find(p.id))
             .set((
-                entitlement_periods::status.eq("closed"),
+                entitlement_periods::status.eq(PeriodStatus::Closed.as_str()),
                 entitlement_periods::closed_by.eq(Some(&caller.username)),
                 entitlement_periods::closed_at.eq(Some(caller.now())),
             ))
@@ -677,7 +682,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, month: Month) 
                 student_id,
                 student_no: crate::domain::mask::student_no(&student_no),
                 name,
-                kind: LineKind::try_from(kind).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
+                kind: crate::error::stored::<LineKind>(kind)?,
                 for_month: Month::from_key(for_month).map(|m| m.to_string()).unwrap_or_default(),
                 days,
                 day_list,

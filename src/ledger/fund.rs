@@ -4,13 +4,14 @@
 //! entries are never updated or deleted, a mistake is reversed by a new entry. `verify` walks
 //! every chain and names the first broken entry of each account.
 //!
-//! Here: requests, their checks and postings. Beside it: who may do what (`actions`), the
-//! second person's decisions and reversals (`decisions`), accounts and entries as read
-//! (`accounts`), and the chain walk (`verify`).
+//! Here: requests and their checks. Beside it: the entries a posting appends (`entries`), who
+//! may do what (`actions`), the second person's decisions and reversals (`decisions`), accounts
+//! and entries as read (`accounts`), and the chain walk (`verify`).
 
 mod accounts;
 mod actions;
 mod decisions;
+mod entries;
 mod verify;
 
 use std::collections::{HashMap, HashSet};
@@ -22,14 +23,11 @@ use strum::IntoEnumIterator;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
-use crate::db::schema::{
-    fund_accounts, ledger_closings, ledger_entries, ledger_requests, ledger_settings, orgs, suppliers,
-};
+use crate::db::schema::{fund_accounts, ledger_closings, ledger_requests, ledger_settings, orgs, suppliers};
 use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Month;
-use crate::domain::chain::{GENESIS, Seal};
-use crate::domain::ledger::{self, Category, EntryFields, EntryKind, Fund, RequestStatus};
+use crate::domain::chain::GENESIS;
+use crate::domain::ledger::{self, Category, Fund, RequestStatus};
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
@@ -39,6 +37,7 @@ pub use accounts::{Account, EntryView, accounts, entries};
 use actions::Facts;
 pub use actions::{LedgerActions, RequestActions, ledger_actions};
 pub use decisions::{approve, reject, reverse};
+use entries::{NewEntry, apply, fields};
 pub use verify::{Broken, Verification, verify, verify_all, verify_anchored};
 
 /// Above this a posting needs a second person, unless an org on the path sets its own.
@@ -92,7 +91,10 @@ impl RequestKind {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct PostingForm {
+    /// 业务类型：receipt（收到资金）、allocation（拨付）、expenditure（支出）、reversal（冲销）或
+    /// recovery（追回），中文名亦可。
     pub kind: String,
+    /// 资金：meal（膳食补助，默认）或 yibu（一补）。
     #[serde(default)]
     pub fund: String,
     /// Paying account holder: an org code, or `ORG/CREDITCODE` for a supplier.
@@ -244,7 +246,7 @@ fn holder(conn: &mut DbConn, field: &str, code: &str) -> AppResult<Holder> {
 }
 
 /// The account of a holder for a fund, opened on first use.
-fn account(conn: &mut DbConn, h: &Holder, fund: Fund) -> AppResult<AccountRow> {
+fn account(conn: &mut DbConn, h: &Holder, fund: Fund, at: NaiveDateTime) -> AppResult<AccountRow> {
     let code = format!("{}:{}", h.code(), fund.as_str());
     let found = fund_accounts::table
         .filter(fund_accounts::code.eq(&code))
@@ -263,7 +265,7 @@ fn account(conn: &mut DbConn, h: &Holder, fund: Fund) -> AppResult<AccountRow> {
             fund_accounts::head_seq.eq(0i64),
             fund_accounts::head_hash.eq(GENESIS),
             fund_accounts::balance_fen.eq(0i64),
-            fund_accounts::created_at.eq(now()),
+            fund_accounts::created_at.eq(at),
         ))
         .returning(fund_accounts::id)
         .get_result(conn)?;
@@ -531,8 +533,8 @@ fn check(conn: &mut DbConn, caller: &Caller, f: &PostingForm) -> AppResult<Check
         return Err(AppError::not_found());
     }
     check_open(conn, &acting.path, date)?;
-    let from = from.map(|h| account(conn, &h, fund)).transpose()?;
-    let to = to.map(|h| account(conn, &h, fund)).transpose()?;
+    let from = from.map(|h| account(conn, &h, fund, caller.now())).transpose()?;
+    let to = to.map(|h| account(conn, &h, fund, caller.now())).transpose()?;
     Ok(Checked {
         kind,
         fund,
@@ -626,7 +628,7 @@ pub(crate) fn post_in(conn: &mut DbConn, caller: &Caller, f: &PostingForm, key: 
         .get_result(conn)?;
     let row = ledger_requests::table.find(id).select(RequestRow::as_select()).first(conn)?;
     if !pending {
-        apply(conn, &row, "")?;
+        apply(conn, &row, "", caller.now())?;
     }
     audit::record(
         conn,
@@ -646,182 +648,6 @@ fn replay(conn: &mut DbConn, caller: &Caller, r: RequestRow) -> AppResult<Reques
         return Err(AppError::conflict(ErrorCode::LedgerKeyReused, "该提交编号已被他人使用，请刷新页面后重新填写"));
     }
     view(conn, caller, r, true)
-}
-
-/// Appends a request's entries to the accounts it touches.
-fn apply(conn: &mut DbConn, r: &RequestRow, checker: &str) -> AppResult<()> {
-    let kind = RequestKind::parse(&r.kind).ok_or_else(|| AppError::invalid(ErrorCode::LedgerKind, "未知业务类型"))?;
-    let base = NewEntry {
-        request_id: r.id,
-        kind: EntryKind::Receipt,
-        amount_fen: r.amount_fen,
-        value_date: r.value_date,
-        category: r.category.clone(),
-        counter_account_id: None,
-        for_school_id: r.for_school_id,
-        reverses_entry_id: None,
-        voucher_no: r.voucher_no.clone(),
-        memo: r.memo.clone(),
-        maker: r.maker.clone(),
-        checker: checker.to_owned(),
-    };
-    let missing = || AppError::invalid(ErrorCode::LedgerUnknownAccount, "记账请求缺少账户");
-    match kind {
-        RequestKind::Receipt => {
-            append(conn, r.to_account_id.ok_or_else(missing)?, base)?;
-        }
-        RequestKind::Allocation => {
-            let (from, to) = (r.from_account_id.ok_or_else(missing)?, r.to_account_id.ok_or_else(missing)?);
-            append(
-                conn,
-                from,
-                NewEntry {
-                    kind: EntryKind::AllocationOut,
-                    amount_fen: -r.amount_fen,
-                    counter_account_id: Some(to),
-                    ..base.clone()
-                },
-            )?;
-            append(conn, to, NewEntry { kind: EntryKind::AllocationIn, counter_account_id: Some(from), ..base })?;
-        }
-        RequestKind::Recovery => {
-            let (from, to) = (r.from_account_id.ok_or_else(missing)?, r.to_account_id.ok_or_else(missing)?);
-            append(
-                conn,
-                from,
-                NewEntry {
-                    kind: EntryKind::RecoveryOut,
-                    amount_fen: -r.amount_fen,
-                    counter_account_id: Some(to),
-                    ..base.clone()
-                },
-            )?;
-            append(conn, to, NewEntry { kind: EntryKind::RecoveryIn, counter_account_id: Some(from), ..base })?;
-        }
-        RequestKind::Expenditure => {
-            append(
-                conn,
-                r.from_account_id.ok_or_else(missing)?,
-                NewEntry { kind: EntryKind::Expenditure, amount_fen: -r.amount_fen, ..base },
-            )?;
-        }
-        RequestKind::Reversal => {
-            let original =
-                r.reverses_request_id.ok_or_else(|| AppError::invalid(ErrorCode::LedgerReversal, "冲销缺少原记录"))?;
-            type Orig = (i64, i64, i64, Option<i64>);
-            let entries: Vec<Orig> = ledger_entries::table
-                .filter(ledger_entries::request_id.eq(original))
-                .select((
-                    ledger_entries::id,
-                    ledger_entries::account_id,
-                    ledger_entries::amount_fen,
-                    ledger_entries::counter_account_id,
-                ))
-                .order(ledger_entries::id.asc())
-                .load(conn)?;
-            // Take money back before giving it back, so a balance never dips below zero midway.
-            let mut entries = entries;
-            entries.sort_by_key(|e| e.2 < 0);
-            for (id, account_id, amount, counter) in entries {
-                append(
-                    conn,
-                    account_id,
-                    NewEntry {
-                        kind: EntryKind::Reversal,
-                        amount_fen: -amount,
-                        counter_account_id: counter,
-                        reverses_entry_id: Some(id),
-                        ..base.clone()
-                    },
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone)]
-struct NewEntry {
-    request_id: i64,
-    kind: EntryKind,
-    amount_fen: i64,
-    value_date: NaiveDate,
-    category: String,
-    counter_account_id: Option<i64>,
-    for_school_id: Option<i64>,
-    reverses_entry_id: Option<i64>,
-    voucher_no: String,
-    memo: String,
-    maker: String,
-    checker: String,
-}
-
-fn fields<'a>(account: &'a str, seq: i64, e: &'a NewEntry) -> EntryFields<'a> {
-    EntryFields {
-        account,
-        seq,
-        kind: e.kind.as_str(),
-        amount_fen: e.amount_fen,
-        value_date: e.value_date,
-        category: &e.category,
-        counter_account_id: e.counter_account_id,
-        for_school_id: e.for_school_id,
-        reverses_entry_id: e.reverses_entry_id,
-        voucher_no: &e.voucher_no,
-        memo: &e.memo,
-        maker: &e.maker,
-        checker: &e.checker,
-    }
-}
-
-/// Appends one entry at the head of an account's chain. The account row is locked first (a
-/// no-op update), so two postings to one account queue rather than fork the chain.
-fn append(conn: &mut DbConn, account_id: i64, e: NewEntry) -> AppResult<i64> {
-    diesel::update(fund_accounts::table.find(account_id))
-        .set(fund_accounts::head_seq.eq(fund_accounts::head_seq))
-        .execute(conn)?;
-    let a = fund_accounts::table.find(account_id).select(AccountRow::as_select()).first(conn)?;
-    let balance = a.balance_fen + e.amount_fen;
-    if balance < 0 {
-        return Err(AppError::invalid(
-            ErrorCode::LedgerInsufficient,
-            format!("账户 {} 余额 {} 元，不足以支付 {} 元", a.code, Fen::new(a.balance_fen), Fen::new(-e.amount_fen)),
-        ));
-    }
-    let seq = a.head_seq + 1;
-    let key = crate::audit::chain::key()?;
-    let hash = ledger::entry_hash(Seal::Keyed(key), &a.head_hash, &fields(&a.code, seq, &e));
-    let id: i64 = diesel::insert_into(ledger_entries::table)
-        .values((
-            ledger_entries::account_id.eq(account_id),
-            ledger_entries::seq.eq(seq),
-            ledger_entries::request_id.eq(e.request_id),
-            ledger_entries::kind.eq(e.kind.as_str()),
-            ledger_entries::amount_fen.eq(e.amount_fen),
-            ledger_entries::value_date.eq(e.value_date),
-            ledger_entries::month.eq(Month::of(e.value_date).key()),
-            ledger_entries::category.eq(&e.category),
-            ledger_entries::counter_account_id.eq(e.counter_account_id),
-            ledger_entries::for_school_id.eq(e.for_school_id),
-            ledger_entries::reverses_entry_id.eq(e.reverses_entry_id),
-            ledger_entries::voucher_no.eq(&e.voucher_no),
-            ledger_entries::memo.eq(&e.memo),
-            ledger_entries::maker.eq(&e.maker),
-            ledger_entries::checker.eq(&e.checker),
-            ledger_entries::posted_at.eq(now()),
-            ledger_entries::prev_hash.eq(&a.head_hash),
-            ledger_entries::hash.eq(&hash),
-        ))
-        .returning(ledger_entries::id)
-        .get_result(conn)?;
-    diesel::update(fund_accounts::table.find(account_id))
-        .set((
-            fund_accounts::head_seq.eq(seq),
-            fund_accounts::head_hash.eq(&hash),
-            fund_accounts::balance_fen.eq(balance),
-        ))
-        .execute(conn)?;
-    Ok(id)
 }
 
 fn request_row(conn: &mut DbConn, id: i64) -> AppResult<RequestRow> {

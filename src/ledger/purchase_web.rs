@@ -41,10 +41,10 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn month(&self) -> AppResult<Month> {
+    fn month(&self, caller: &Caller) -> AppResult<Month> {
         match self.month.trim() {
-            "" => Ok(Month::of(crate::clock::today())),
-            m => Month::parse(m).map_err(|e| AppError::field("month", ErrorCode::PurchaseMonth, e)),
+            "" => Ok(Month::of(caller.today())),
+            m => Month::parse(m).map_err(|e| AppError::field("period", ErrorCode::PurchaseMonth, e)),
         }
     }
 }
@@ -129,7 +129,7 @@ pub async fn list(
     PageUser(caller): PageUser,
     q: web::Query<ListQuery>,
 ) -> PageResult<PurchasesPage> {
-    let month = q.month()?;
+    let month = q.month(&caller)?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let typed = PurchaseForm {
         expenditure: q.expenditure,
@@ -286,7 +286,7 @@ pub async fn api_list(
     ApiUser(caller): ApiUser,
     q: ApiQuery<ListQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let month = q.month()?;
+    let month = q.month(&caller)?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let (first, last) = span(month);
     let (o, list, undocumented) = st

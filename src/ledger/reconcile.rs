@@ -10,7 +10,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::auth::Caller;
-use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, fund_accounts, ledger_entries, orgs, yibu_lines, yibu_periods};
 use crate::domain::calendar::{Month, Span};
@@ -280,7 +279,7 @@ pub fn county_period(
         }
     }
 
-    let late = late_money(conn, &county, fund, first, last, PASS_ON_DAYS)?;
+    let late = late_money(conn, &county, fund, first, last, caller.today(), PASS_ON_DAYS)?;
     let mut late_days: BTreeMap<i64, i64> = BTreeMap::new();
     for l in &late {
         if let Some(school) = l.school {
@@ -374,10 +373,11 @@ pub fn late_money(
     fund: Fund,
     first: NaiveDate,
     last: NaiveDate,
+    today: NaiveDate,
     limit: i64,
 ) -> AppResult<Vec<LateMoney>> {
     // The county's money in and out, first in first out, as of the period's end (or today).
-    let as_of = last.min(today());
+    let as_of = last.min(today);
     let county_entries: Vec<(i64, String, i64, NaiveDate, Option<i64>)> = ledger_entries::table
         .inner_join(fund_accounts::table.on(fund_accounts::id.eq(ledger_entries::account_id)))
         .filter(fund_accounts::org_id.eq(county.id))

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::api::parse_month;
@@ -42,21 +43,21 @@ fn fund_or_meal(s: &str) -> AppResult<Fund> {
     Fund::parse(s).map_err(|m| AppError::field("fund", ErrorCode::LedgerFund, m))
 }
 
-/// A month, a term or a school year; when empty last month (the meal fund) or this term (一补).
-fn period_for(s: &str, fund: Fund) -> AppResult<Span> {
+/// A month, a term or a school year (the `period` parameter); when empty last month (the meal
+/// fund) or this term (一补).
+fn period_for(s: &str, fund: Fund, today: NaiveDate) -> AppResult<Span> {
     if s.trim().is_empty() && fund == Fund::Yibu {
-        let term = crate::domain::term::Term::of_day(crate::clock::today());
-        return Span::parse(&term.to_string()).map_err(|m| AppError::field("month", ErrorCode::PeriodFormat, m));
+        return Ok(Span::of_term(crate::domain::term::Term::of_day(today)));
     }
-    period_or_last(s)
+    period_or_last("period", s, today)
 }
 
-/// A month, a term or a school year; last month when empty.
-fn period_or_last(s: &str) -> AppResult<Span> {
+/// A month, a term or a school year read from `field`; last month when empty.
+fn period_or_last(field: &str, s: &str, today: NaiveDate) -> AppResult<Span> {
     if s.trim().is_empty() {
-        return Ok(Span::of_month(last_month()));
+        return Ok(Span::of_month(last_month(today)));
     }
-    Span::parse(s).map_err(|m| AppError::field("month", ErrorCode::PeriodFormat, m))
+    Span::parse(s).map_err(|m| AppError::field(field, ErrorCode::PeriodFormat, m))
 }
 
 #[derive(Template, WebTemplate)]
@@ -107,7 +108,7 @@ pub async fn page(
 ) -> PageResult<actix_web::Either<Page, CountiesPage>> {
     let q = q.into_inner();
     let fund = fund_or_meal(&q.fund)?;
-    let period = period_for(&q.month, fund)?;
+    let period = period_for(&q.month, fund, caller.today())?;
     let asked = if q.org.is_empty() { caller.org_code.clone() } else { q.org.clone() };
     let c = caller.clone();
     if let Some((org, counties)) = st.run(move |conn| reconcile::counties_to_choose(conn, &c, &asked)).await? {
@@ -152,7 +153,7 @@ pub async fn page_file(
     q: web::Query<Query>,
 ) -> PageResult<HttpResponse> {
     let (org, month, file) = path.into_inner();
-    let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
+    let (m, fund) = (period_or_last("period", &month, caller.today())?, fund_or_meal(&q.fund)?);
     Ok(download(st.run(move |conn| form_file(conn, &caller, &org, &m, fund, &file)).await?))
 }
 
@@ -163,7 +164,7 @@ pub async fn page_import(
     form: Multipart,
 ) -> PageResult<HttpResponse> {
     let form = upload::read_page_form(&st, &caller, &req, form, import::MAX_UPLOAD).await?;
-    let (org, m) = (form.text("org").to_owned(), period_or_last(form.text("month"))?);
+    let (org, m) = (form.text("org").to_owned(), period_or_last("month", form.text("month"), caller.today())?);
     let fund = fund_or_meal(form.text("fund"))?;
     let what = form.text("what").to_owned();
     let Some(file) = form.file("file") else {
@@ -195,7 +196,7 @@ pub async fn page_import(
 pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<Query>) -> AppResult<Reply<impl Body>> {
     let q = q.into_inner();
     let fund = fund_or_meal(&q.fund)?;
-    let m = period_for(&q.month, fund)?;
+    let m = period_for(&q.month, fund, c.today())?;
     let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
     Ok(Reply(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
 }
@@ -207,7 +208,7 @@ pub async fn api_file(
     q: ApiQuery<FundQuery>,
 ) -> AppResult<FileReply> {
     let (org, month, file) = path.into_inner();
-    let (m, fund) = (period_or_last(&month)?, fund_or_meal(&q.fund)?);
+    let (m, fund) = (period_or_last("period", &month, c.today())?, fund_or_meal(&q.fund)?);
     Ok(FileReply(download(st.run(move |conn| form_file(conn, &c, &org, &m, fund, &file)).await?)))
 }
 

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::api::{parse_month, parse_rule};
@@ -19,8 +20,8 @@ use crate::exchange::jobs::{JobInput, Jobs};
 use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
 
 /// The month before today's: what a county computes and reconciles by default.
-pub(crate) fn last_month() -> Month {
-    Month::of(crate::clock::today()).prev()
+pub(crate) fn last_month(today: NaiveDate) -> Month {
+    Month::of(today).prev()
 }
 
 #[derive(Template, WebTemplate)]
@@ -62,7 +63,7 @@ pub async fn list(
     PageUser(caller): PageUser,
     q: web::Query<MonthQuery>,
 ) -> PageResult<ListPage> {
-    let m = if q.month.is_empty() { last_month() } else { parse_month(&q.month)? };
+    let m = if q.month.is_empty() { last_month(caller.today()) } else { parse_month(&q.month)? };
     list_page(&st, caller, m, FormErrors::none()).await
 }
 

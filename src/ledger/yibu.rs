@@ -14,10 +14,9 @@ use serde::Serialize;
 use super::entitlement::{PeriodActions, may_close, school_of};
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::db::schema::{orgs, student_spells, students, subsidy_standards, yibu_lines, yibu_periods};
 use crate::db::{DbConn, write_tx};
-use crate::domain::entitlement::{LineKind, Stay, days_present, yibu_semester_amount, yibu_share};
+use crate::domain::entitlement::{LineKind, PeriodStatus, Stay, days_present, yibu_semester_amount, yibu_share};
 use crate::domain::money::Fen;
 use crate::domain::programme::{StandardKind, is_compulsory_grade};
 use crate::domain::role::{OrgKind, Permission};
@@ -133,7 +132,8 @@ pub fn lines_for(conn: &mut DbConn, school: &Org, term: Term) -> AppResult<(usiz
 struct PeriodRow {
     id: i64,
     term: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: PeriodStatus,
     term_days: i32,
     students: i32,
     amount_fen: i64,
@@ -158,13 +158,13 @@ pub struct Period {
 }
 
 fn view(r: PeriodRow, school: &Org, caller: &Caller) -> Period {
-    let closed = r.status == "closed";
+    let closed = r.status == PeriodStatus::Closed;
     Period {
         actions: PeriodActions { close: may_close(caller, closed, "").is_ok() },
         school: school.code.clone(),
         name: school.name.clone(),
         term: r.term,
-        closed: r.status == "closed",
+        closed: r.status == PeriodStatus::Closed,
         term_days: r.term_days,
         students: r.students,
         amount: Fen::new(r.amount_fen),
@@ -191,7 +191,7 @@ fn open_period(conn: &mut DbConn, caller: &Caller, school: &Org, term: Term) -> 
             yibu_periods::school_id.eq(school.id),
             yibu_periods::county_code.eq(county_of(&school.path)),
             yibu_periods::term.eq(term.to_string()),
-            yibu_periods::status.eq("open"),
+            yibu_periods::status.eq(PeriodStatus::Open.as_str()),
             yibu_periods::term_days.eq(0),
             yibu_periods::students.eq(0),
             yibu_periods::amount_fen.eq(0i64),
@@ -234,7 +234,7 @@ fn insert_lines(
 }
 
 /// Totals are always the sums of the lines.
-fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>) -> AppResult<()> {
+fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>, at: NaiveDateTime) -> AppResult<()> {
     let lines: Vec<(String, i64)> = yibu_lines::table
         .filter(yibu_lines::period_id.eq(period))
         .select((yibu_lines::kind, yibu_lines::amount_fen))
@@ -246,7 +246,7 @@ fn retotal(conn: &mut DbConn, period: i64, term_days: Option<usize>) -> AppResul
             yibu_periods::students.eq(i32::try_from(base.len()).unwrap_or(i32::MAX)),
             yibu_periods::amount_fen.eq(base.iter().sum::<i64>()),
             yibu_periods::adjustment_fen.eq(adjustment),
-            yibu_periods::computed_at.eq(now()),
+            yibu_periods::computed_at.eq(at),
         ))
         .execute(conn)?;
     if let Some(d) = term_days {
@@ -285,7 +285,7 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
     let school = school.clone();
     let (term_days, lines) = lines_for(conn, &school, term)?;
     let id = write_tx(conn, |conn| match period_row(conn, school.id, term)? {
-        Some(p) if p.status == "closed" => {
+        Some(p) if p.status == PeriodStatus::Closed => {
             let booked: Vec<(i64, i64)> = yibu_lines::table
                 .inner_join(yibu_periods::table)
                 .filter(yibu_periods::school_id.eq(school.id))
@@ -317,12 +317,12 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
                 return Ok(p.id);
             }
             let mut target = next_term(term)?;
-            while period_row(conn, school.id, target)?.is_some_and(|t| t.status == "closed") {
+            while period_row(conn, school.id, target)?.is_some_and(|t| t.status == PeriodStatus::Closed) {
                 target = next_term(target)?;
             }
             let into = open_period(conn, caller, &school, target)?;
             insert_lines(conn, into, LineKind::Adjustment, term, term_days, &adjustments)?;
-            retotal(conn, into, None)?;
+            retotal(conn, into, None, caller.now())?;
             audit::record(
                 conn,
                 &caller.actor(),
@@ -341,7 +341,7 @@ pub(crate) fn compute_school(conn: &mut DbConn, caller: &Caller, school: &Org, t
             )
             .execute(conn)?;
             insert_lines(conn, id, LineKind::Base, term, term_days, &lines)?;
-            retotal(conn, id, Some(term_days))?;
+            retotal(conn, id, Some(term_days), caller.now())?;
             audit::record(
                 conn,
                 &caller.actor(),
@@ -363,11 +363,11 @@ pub fn close(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) 
     let p = period_row(conn, school.id, term)?.ok_or_else(|| {
         AppError::invalid(ErrorCode::EntitlementNotComputed, format!("{}{}一补尚未计算", school.name, term.label()))
     })?;
-    may_close(caller, p.status == "closed", &format!("{}{}一补", school.name, term.label()))?;
+    may_close(caller, p.status == PeriodStatus::Closed, &format!("{}{}一补", school.name, term.label()))?;
     write_tx(conn, |conn| {
         diesel::update(yibu_periods::table.find(p.id))
             .set((
-                yibu_periods::status.eq("closed"),
+                yibu_periods::status.eq(PeriodStatus::Closed.as_str()),
                 yibu_periods::closed_by.eq(Some(&caller.username)),
                 yibu_periods::closed_at.eq(Some(caller.now())),
             ))
@@ -441,7 +441,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, school_code: &str, term: Term) ->
             Ok(LineView {
                 student_no: crate::domain::mask::student_no(&student_no),
                 name,
-                kind: LineKind::try_from(kind).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?,
+                kind: crate::error::stored::<LineKind>(kind)?,
                 for_term,
                 rate_kind: StandardKind::parse(&rate_kind).map(|k| k.label().to_owned()).unwrap_or(rate_kind),
                 days,

@@ -75,7 +75,7 @@ pub async fn week(
     PageUser(caller): PageUser,
     q: web::Query<WeekQuery>,
 ) -> PageResult<WeekPage> {
-    let (day, school) = (day_of(&q.day)?, own_or(&q.school, &caller));
+    let (day, school) = (day_of(&q.day, &caller)?, own_or(&q.school, &caller));
     let flash = Flash { ok: q.ok.clone() }.message();
     Ok(page(&st, caller, school, day, None, FormErrors::none(), flash).await?)
 }
@@ -90,7 +90,7 @@ pub struct MenuForm {
 
 pub async fn set_menu(st: web::Data<AppState>, f: CsrfForm<MenuForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let day = day_of(&form.day)?;
+    let day = day_of(&form.day, &user)?;
     let (c, school, menu) = (user.clone(), user.org_code.clone(), form.menu.clone());
     match st.run(move |conn| canteen::set_menu(conn, &c, &c.org_code, day, &menu)).await {
         Ok(_) => Ok(see_other(&format!("/meals/canteen?day={day}&ok=saved"))),
@@ -109,7 +109,7 @@ pub async fn accompany(st: web::Data<AppState>, f: CsrfForm<AccompanyForm>) -> P
     match st.run(move |conn| canteen::accompany(conn, &c, &c.org_code, &body)).await {
         Ok(w) => Ok(see_other(&format!("/meals/canteen?day={}&ok=saved", w.week_start))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid) => {
-            let day = day_of(&form.day).unwrap_or_else(|_| crate::clock::today());
+            let day = day_of(&form.day, &user).unwrap_or_else(|_| user.today());
             let c = user.clone();
             let posted = st.run(move |conn| canteen::week(conn, &c, &c.org_code, day)).await?.menu.unwrap_or_default();
             html_page(
@@ -127,7 +127,7 @@ pub async fn week_api(
     path: web::Path<(String, String)>,
 ) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
-    let day = day_of(&day)?;
+    let day = day_of(&day, &caller)?;
     Ok(Reply(st.run(move |conn| canteen::week(conn, &caller, &school, day)).await?))
 }
 
@@ -138,7 +138,7 @@ pub async fn menu_api(
     body: ApiJson<Menu>,
 ) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
-    let day = day_of(&day)?;
+    let day = day_of(&day, &caller)?;
     Ok(Reply(st.run(move |conn| canteen::set_menu(conn, &caller, &school, day, &body)).await?))
 }
 

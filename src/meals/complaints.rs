@@ -280,7 +280,8 @@ struct Row {
     name: String,
     #[diesel(column_name = contact_sealed, deserialize_as = OpenedText<ComplaintContact>)]
     contact: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: Status,
     answer: String,
     answered_by: Option<String>,
     answered_at: Option<NaiveDateTime>,
@@ -290,7 +291,7 @@ struct Row {
 }
 
 fn view(caller: &Caller, r: Row, school: &Org, whole: bool) -> ComplaintView {
-    let status = Status::parse(&r.status).unwrap_or(Status::Received);
+    let status = r.status;
     let category = Category::parse(&r.category).unwrap_or(Category::Other);
     let due = crate::clock::local(r.received_at).date() + chrono::Days::new(ANSWER_DAYS.unsigned_abs());
     ComplaintView {
@@ -381,7 +382,7 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
     let (r, _) = in_scope(conn, caller, id)?;
     let text =
         text::required("答复", typed, 1000).map_err(|m| AppError::field("answer", ErrorCode::ComplaintAnswer, m))?;
-    may_answer(caller, Status::parse(&r.status).unwrap_or(Status::Received))?;
+    may_answer(caller, r.status)?;
     write_tx(conn, |conn| {
         let n = diesel::update(complaints::table.find(id).filter(complaints::status.ne(Status::Answered.as_str())))
             .set((
@@ -398,7 +399,7 @@ pub fn answer(conn: &mut DbConn, caller: &Caller, id: i64, typed: &str) -> AppRe
             conn,
             &caller.actor(),
             Entry::new("complaint.answer", "complaint", id)
-                .before(&r.status)
+                .before(&r.status.as_str())
                 .after(&serde_json::json!({"answer": text})),
         )
     })?;
@@ -468,7 +469,7 @@ pub fn track(conn: &mut DbConn, code: &str) -> AppResult<Tracked> {
         .ok_or_else(|| {
             AppError::new(ErrorKind::NotFound, ErrorCode::ComplaintUnknownCode, "没有这个查询码的举报，请核对")
         })?;
-    let status = Status::parse(&r.status).unwrap_or(Status::Received);
+    let status = r.status;
     let category = Category::parse(&r.category).unwrap_or(Category::Other);
     Ok(Tracked {
         school_name: school.name,

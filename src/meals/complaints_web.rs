@@ -34,14 +34,14 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// The period asked for; by default this term so far.
-    fn span(&self) -> AppResult<(NaiveDate, NaiveDate)> {
+    fn span(&self, caller: &Caller) -> AppResult<(NaiveDate, NaiveDate)> {
         let day = |s: &str, field: &str, default: NaiveDate| match s.trim() {
             "" => Ok(default),
             d => d.parse().map_err(|_| {
                 AppError::field(field, ErrorCode::ComplaintDate, format!("日期“{d}”应为如2026-10-12的日期"))
             }),
         };
-        let today = crate::clock::today();
+        let today = caller.today();
         let from = day(&self.from, "from", Term::of_day(today).customary_dates().0.min(today))?;
         Ok((from, day(&self.to, "to", today)?))
     }
@@ -74,7 +74,7 @@ async fn list_page(
     errors: FormErrors,
     flash: &'static str,
 ) -> AppResult<ListPage> {
-    let (from, to) = q.span()?;
+    let (from, to) = q.span(&caller)?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let c = caller.clone();
     let ((o, list), hotline) = st
@@ -253,7 +253,7 @@ pub async fn api_list(
     ApiUser(caller): ApiUser,
     q: ApiQuery<ListQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let (from, to) = q.span()?;
+    let (from, to) = q.span(&caller)?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
     let (o, list) = st.run(move |conn| complaints::list(conn, &caller, &org, from, to)).await?;
     let (rows, total) = complaints::summary(&list);

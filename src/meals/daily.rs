@@ -277,7 +277,7 @@ pub(crate) fn month_closed(conn: &mut DbConn, school: &Org, day: NaiveDate) -> A
     Ok(entitlement_periods::table
         .filter(entitlement_periods::school_id.eq(school.id))
         .filter(entitlement_periods::month.eq(Month::of(day).key()))
-        .filter(entitlement_periods::status.eq("closed"))
+        .filter(entitlement_periods::status.eq(crate::domain::entitlement::PeriodStatus::Closed.as_str()))
         .count()
         .get_result::<i64>(conn)?
         > 0)

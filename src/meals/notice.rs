@@ -241,7 +241,6 @@ pub fn of(conn: &mut DbConn, code: &str) -> AppResult<Notice> {
         menu,
         money,
         complaints: i64::try_from(counted.len()).unwrap_or(0),
-        answered: i64::try_from(counted.iter().filter(|s| Status::parse(s) == Some(Status::Answered)).count())
-            .unwrap_or(0),
+        answered: i64::try_from(counted.iter().filter(|s| *s == Status::Answered.as_str()).count()).unwrap_or(0),
     })
 }

@@ -34,10 +34,10 @@ pub struct StockQuery {
     ok: Option<String>,
 }
 
-fn month_of(s: &str) -> AppResult<Month> {
+fn month_of(s: &str, caller: &Caller) -> AppResult<Month> {
     match s.trim() {
-        "" => Ok(Month::of(crate::clock::today())),
-        m => Month::parse(m).map_err(|e| AppError::field("month", ErrorCode::StockMonth, e)),
+        "" => Ok(Month::of(caller.today())),
+        m => Month::parse(m).map_err(|e| AppError::field("period", ErrorCode::StockMonth, e)),
     }
 }
 
@@ -90,7 +90,7 @@ pub async fn view(
     PageUser(caller): PageUser,
     q: web::Query<StockQuery>,
 ) -> PageResult<HttpResponse> {
-    let month = month_of(&q.month)?;
+    let month = month_of(&q.month, &caller)?;
     // Above a school: its schools side by side.
     if q.school.trim().is_empty() && caller.org_kind != OrgKind::School {
         return Ok(see_other(&format!("/meals/stock/compare?month={month}")));
@@ -124,7 +124,7 @@ pub async fn compare(
     PageUser(caller): PageUser,
     q: web::Query<CompareQuery>,
 ) -> PageResult<ComparePage> {
-    let month = month_of(&q.month)?;
+    let month = month_of(&q.month, &caller)?;
     let org = own_or(&q.org, &caller);
     let c = caller.clone();
     let (o, rows) = st.run(move |conn| super::compare::month(conn, &c, &org, month)).await?;
@@ -143,7 +143,7 @@ pub async fn api_compare(
     ApiUser(caller): ApiUser,
     q: ApiQuery<CompareQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let month = month_of(&q.month)?;
+    let month = month_of(&q.month, &caller)?;
     let org = own_or(&q.org, &caller);
     let (o, rows) = st.run(move |conn| super::compare::month(conn, &caller, &org, month)).await?;
     Ok(Reply(Comparison { org: o.code, month: month.to_string(), foods: rows }))
@@ -177,7 +177,7 @@ pub async fn record_use(st: web::Data<AppState>, f: CsrfForm<BTreeMap<String, St
     match st.run(move |conn| stock::use_food(conn, &c, &c.org_code, &body)).await {
         Ok(v) => Ok(see_other(&format!("/meals/stock?month={}&ok=saved", v.month))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
-            let month = typed.day.parse().map(Month::of).unwrap_or_else(|_| Month::of(crate::clock::today()));
+            let month = typed.day.parse().map(Month::of).unwrap_or_else(|_| Month::of(user.today()));
             let school = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -206,8 +206,8 @@ pub async fn correct(
         Ok(v) => Ok(see_other(&format!("/meals/stock?month={}&ok=saved", v.month))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
             let school = user.org_code.clone();
-            let typed = UseForm { day: crate::clock::today().to_string(), ..UseForm::default() };
-            let month = Month::of(crate::clock::today());
+            let typed = UseForm { day: user.today().to_string(), ..UseForm::default() };
+            let month = Month::of(user.today());
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page(&st, user, school, month, typed, FormErrors::from_error(&e), "").await?,
@@ -226,7 +226,7 @@ pub async fn api_view(
     path: web::Path<String>,
     q: ApiQuery<StockQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let (code, month) = (path.into_inner(), month_of(&q.month)?);
+    let (code, month) = (path.into_inner(), month_of(&q.month, &caller)?);
     Ok(Reply(st.run(move |conn| stock::view(conn, &caller, &code, month)).await?))
 }
 

@@ -34,10 +34,10 @@ pub struct DayQuery {
     ok: Option<String>,
 }
 
-/// A day as a query or form gives it; empty is today (Beijing time).
-pub(super) fn day_of(s: &str) -> AppResult<NaiveDate> {
+/// A day as a query or form gives it; empty is the caller's today (Beijing time).
+pub(super) fn day_of(s: &str, caller: &Caller) -> AppResult<NaiveDate> {
     match s.trim() {
-        "" => Ok(crate::clock::today()),
+        "" => Ok(caller.today()),
         d => d
             .parse()
             .map_err(|_| AppError::field("day", ErrorCode::MealsDay, format!("日期“{d}”应为如2026-10-12的日期"))),
@@ -116,7 +116,7 @@ async fn day_page(
 }
 
 pub async fn day(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<DayQuery>) -> PageResult<DayPage> {
-    let day = day_of(&q.day)?;
+    let day = day_of(&q.day, &caller)?;
     let school = own_or(&q.school, &caller);
     let flash = Flash { ok: q.ok.clone() }.message();
     Ok(day_page(&st, caller, school, day, Typed::default(), FormErrors::none(), flash).await?)
@@ -126,7 +126,7 @@ pub async fn day(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Qu
 /// child ticked absent, `reason`.
 pub async fn record(st: web::Data<AppState>, f: CsrfForm<BTreeMap<String, String>>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let day = day_of(form.get("day").map_or("", String::as_str))?;
+    let day = day_of(form.get("day").map_or("", String::as_str), &user)?;
     let school = own_or(form.get("school").map_or("", String::as_str), &user);
     let counts: BTreeMap<String, String> =
         form.iter().filter_map(|(k, v)| k.strip_prefix("ate_").map(|c| (c.to_owned(), v.clone()))).collect();
@@ -180,7 +180,7 @@ pub async fn import_page(
     form: Multipart,
 ) -> PageResult<HttpResponse> {
     let form = upload::read_page_form(&st, &caller, &req, form, super::import::MAX_UPLOAD).await?;
-    let day = day_of(form.text("day"))?;
+    let day = day_of(form.text("day"), &caller)?;
     let school = caller.org_code.clone();
     let Some(file) = form.file("file") else {
         let e = AppError::field("file", ErrorCode::MealsNoFile, "请选择要导入的就餐日报文件");
@@ -275,7 +275,7 @@ pub async fn board(
     PageUser(caller): PageUser,
     q: web::Query<DayQuery>,
 ) -> PageResult<BoardPage> {
-    let day = day_of(&q.day)?;
+    let day = day_of(&q.day, &caller)?;
     let org = own_or(&q.org, &caller);
     let flash = Flash { ok: q.ok.clone() }.message();
     Ok(board_page(&st, caller, org, day, FormErrors::none(), flash).await?)
@@ -297,7 +297,7 @@ pub async fn set_deadline(st: web::Data<AppState>, f: CsrfForm<DeadlineForm>) ->
             let org = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                board_page(&st, user, org, crate::clock::today(), FormErrors::from_error(&e), "").await?,
+                board_page(&st, user.clone(), org, user.today(), FormErrors::from_error(&e), "").await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -382,7 +382,7 @@ pub async fn day_api(
     path: web::Path<(String, String)>,
 ) -> AppResult<Reply<impl Body>> {
     let (school, day) = path.into_inner();
-    let day = day_of(&day)?;
+    let day = day_of(&day, &caller)?;
     Ok(Reply(st.run(move |conn| daily::sheet(conn, &caller, &school, day)).await?))
 }
 
@@ -395,7 +395,7 @@ pub async fn record_api(
     body: ApiJson<DayForm>,
 ) -> AppResult<Recorded> {
     let (school, day) = path.into_inner();
-    let day = day_of(&day)?;
+    let day = day_of(&day, &caller)?;
     st.run(move |conn| daily::record(conn, &caller, &school, day, &body)).await
 }
 
@@ -404,7 +404,7 @@ pub async fn board_api(
     ApiUser(caller): ApiUser,
     q: ApiQuery<DayQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let day = day_of(&q.day)?;
+    let day = day_of(&q.day, &caller)?;
     let org = own_or(&q.org, &caller);
     let (org, rows) = st.run(move |conn| daily::board(conn, &caller, &org, day)).await?;
     Ok(Reply(Board { org: org.code, day, schools: rows }))

@@ -3,7 +3,6 @@
 
 mod teaching;
 
-use crate::clock::now;
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -138,13 +137,20 @@ pub fn create_township(
         return Err(AppError::fields(errors));
     }
     write_tx(conn, |conn| {
-        let org = insert_org(conn, code, &name, OrgKind::Township, &parent)?;
+        let org = insert_org(conn, caller, code, &name, OrgKind::Township, &parent)?;
         audit::record(conn, &caller.actor(), Entry::new("org.create", "org", &org.code).after(&org))?;
         Ok(org)
     })
 }
 
-fn insert_org(conn: &mut DbConn, code: &str, name: &str, kind: OrgKind, parent: &Org) -> AppResult<Org> {
+fn insert_org(
+    conn: &mut DbConn,
+    caller: &Caller,
+    code: &str,
+    name: &str,
+    kind: OrgKind,
+    parent: &Org,
+) -> AppResult<Org> {
     let exists: i64 = orgs::table.filter(orgs::code.eq(code)).count().get_result(conn)?;
     if exists > 0 {
         return Err(AppError::field("code", ErrorCode::OrgDuplicate, format!("代码“{code}”已被其他单位使用")));
@@ -156,7 +162,7 @@ fn insert_org(conn: &mut DbConn, code: &str, name: &str, kind: OrgKind, parent: 
             orgs::kind.eq(kind.as_str()),
             orgs::parent_id.eq(parent.id),
             orgs::path.eq(format!("{}{code}/", parent.path)),
-            orgs::created_at.eq(now()),
+            orgs::created_at.eq(caller.now()),
         ))
         .returning(orgs::id)
         .get_result(conn)?;
@@ -370,7 +376,7 @@ pub fn create_school(conn: &mut DbConn, caller: &Caller, input: &SchoolInput) ->
         ));
     }
     write_tx(conn, |conn| {
-        let org = insert_org(conn, code.as_str(), &v.name, OrgKind::School, &parent)?;
+        let org = insert_org(conn, caller, code.as_str(), &v.name, OrgKind::School, &parent)?;
         let t = caller.now();
         diesel::insert_into(schools::table)
             .values((

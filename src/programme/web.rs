@@ -35,8 +35,8 @@ fn shown_in_form(e: &AppError) -> bool {
     matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict)
 }
 
-fn current_term() -> Term {
-    Term::of_day(crate::clock::today())
+fn current_term(caller: &Caller) -> Term {
+    Term::of_day(caller.today())
 }
 
 fn term_choices(around: Term) -> Vec<(String, String)> {
@@ -232,7 +232,7 @@ async fn school_page(
         classes,
         suppliers,
         model_kinds: MealModel::ALL.iter().map(|m| (m.as_str(), m.label())).collect(),
-        term: current_term().to_string(),
+        term: current_term(&caller).to_string(),
         flash,
         errors,
     })
@@ -312,7 +312,7 @@ async fn calendar_page(
         name: org.name,
         term: t.to_string(),
         term_label: t.label(),
-        terms: term_choices(current_term()),
+        terms: term_choices(current_term(&caller)),
         dates,
         months,
         can_set: calendar::may_set(&caller, kind).is_ok(),
@@ -327,7 +327,7 @@ pub async fn calendar(
     path: web::Path<String>,
     q: web::Query<CalendarQuery>,
 ) -> PageResult<CalendarPage> {
-    let t = if q.term.is_empty() { current_term() } else { input::term(&q.term)? };
+    let t = if q.term.is_empty() { current_term(&caller) } else { input::term(&q.term)? };
     let flash = match q.ok.as_deref() {
         Some(n) if n.chars().all(|c| c.is_ascii_digit()) => format!("已导入 {n} 个月的供餐日历"),
         Some(_) => "已保存".to_owned(),
@@ -375,7 +375,7 @@ pub async fn calendar_import(
 ) -> PageResult<HttpResponse> {
     let code = path.into_inner();
     let form = upload::read_page_form(&st, &caller, &req, form, calendar::MAX_UPLOAD).await?;
-    let t = input::term(form.text("term")).unwrap_or_else(|_| current_term());
+    let t = input::term(form.text("term")).unwrap_or_else(|_| current_term(&caller));
     let Some(file) = form.file("file") else {
         let e = AppError::field("file", ErrorCode::CalendarNoFile, "请选择要导入的供餐日历文件");
         return html_page(
@@ -443,7 +443,7 @@ async fn rosters_page(
         layout: Layout::new(&caller, st, "受益学生花名册"),
         term: t.to_string(),
         term_label: t.label(),
-        terms: term_choices(current_term()),
+        terms: term_choices(current_term(&caller)),
         late: overview.iter().filter(|r| r.late).count(),
         archived: versions
             .iter()
@@ -466,13 +466,13 @@ pub async fn rosters(
     PageUser(caller): PageUser,
     q: web::Query<TermQuery>,
 ) -> PageResult<RostersPage> {
-    let t = if q.term.is_empty() { current_term() } else { input::term(&q.term)? };
+    let t = if q.term.is_empty() { current_term(&caller) } else { input::term(&q.term)? };
     rosters_page(&st, caller, t, "", FormErrors::none()).await
 }
 
 pub async fn build(st: web::Data<AppState>, f: CsrfForm<BuildBody>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let t = input::term(&form.term).unwrap_or_else(|_| current_term());
+    let t = input::term(&form.term).unwrap_or_else(|_| current_term(&user));
     let c = user.clone();
     let result = match form.parse() {
         Ok((t, day)) => st.run(move |conn| roster::build(conn, &c, &form.school, t, day, form.after_archive())).await,

@@ -2,7 +2,6 @@
 //! per school year, a request with reason and evidence, school review, county approval with the
 //! duplicate check, and the change applied (with field history) only at the end of the chain.
 
-use crate::clock::today;
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -51,18 +50,22 @@ pub fn lock_for(conn: &mut DbConn, school_path: &str, day: NaiveDate) -> AppResu
 
 /// The lock in force today for a stored student: only confirmed students lock; records still
 /// pending or in the problem queue are corrected directly before confirmation.
-pub fn lock_in_force(conn: &mut DbConn, row: &StudentRow, school_path: &str) -> AppResult<Option<KeyLock>> {
+pub fn lock_in_force(
+    conn: &mut DbConn,
+    row: &StudentRow,
+    school_path: &str,
+    day: NaiveDate,
+) -> AppResult<Option<KeyLock>> {
     if row.review != Review::Confirmed {
         return Ok(None);
     }
-    let day = today();
     Ok(lock_for(conn, school_path, day)?.filter(|l| l.is_locked(day)))
 }
 
 /// The lock in force for a student in the caller's scope (for pages that offer the request).
 pub fn lock_of_student(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Option<KeyLock>> {
     let (row, school) = student_in_scope(conn, caller, id)?;
-    lock_in_force(conn, &row, &school.path)
+    lock_in_force(conn, &row, &school.path, caller.today())
 }
 
 /// Refuses an edit that touches locked fields, naming them and the way through.
@@ -71,8 +74,9 @@ pub fn ensure_unlocked(
     row: &StudentRow,
     school_path: &str,
     record: &StudentRecord,
+    today: NaiveDate,
 ) -> AppResult<()> {
-    let Some(lock) = lock_in_force(conn, row, school_path)? else { return Ok(()) };
+    let Some(lock) = lock_in_force(conn, row, school_path, today)? else { return Ok(()) };
     let changed = lock.changed(&row.record(), record);
     if changed.is_empty() {
         return Ok(());
@@ -338,7 +342,7 @@ pub fn submit(
 ) -> AppResult<RequestView> {
     caller.require(conn, Permission::EditStudents, "submit_change_request")?;
     let (row, school) = student_in_scope(conn, caller, student_id)?;
-    let lock = lock_in_force(conn, &row, &school.path)?;
+    let lock = lock_in_force(conn, &row, &school.path, caller.today())?;
     let lock = may_submit(caller, lock.as_ref())?;
     let reason =
         text::required("变更原因", reason, 300).map_err(|m| AppError::field("reason", ErrorCode::ChangeReason, m))?;

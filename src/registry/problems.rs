@@ -161,7 +161,7 @@ pub fn resolve(
                         students::updated_at.eq(caller.now()),
                     ))
                     .execute(conn)?;
-                add_history(conn, id, "review", Some("problem"), Some("pending"), &note, &caller.username)?;
+                add_history(conn, id, "review", Some("problem"), Some("pending"), &note, caller)?;
                 ("student.problem_kept", Some(id), serde_json::json!({"note": note}))
             }
             Resolution::Delete => {
@@ -209,7 +209,7 @@ fn merge(
             raw.insert(f.key.to_owned(), merged.get(f.key).to_owned());
         }
     }
-    if let Some(lock) = changes::lock_in_force(conn, &survivor, &survivor_school.path)? {
+    if let Some(lock) = changes::lock_in_force(conn, &survivor, &survivor_school.path, caller.today())? {
         let filled_locked = StudentRecord::from_stored(raw.clone());
         for key in lock.changed(&kept, &filled_locked) {
             raw.remove(key);
@@ -253,7 +253,7 @@ fn merge(
     if !filled.is_empty() {
         apply_update(conn, caller, &survivor, &after, &why, None)?;
     }
-    add_history(conn, survivor.id, "merge", None, Some(&row.student_no), note, &caller.username)?;
+    add_history(conn, survivor.id, "merge", None, Some(&row.student_no), note, caller)?;
     let after = serde_json::json!({
         "survivor": survivor.id, "survivor_no": mask::student_no(&survivor.student_no), "filled": filled, "note": note,
     });

@@ -20,7 +20,7 @@ use crate::db::schema::{classes, orgs, promotions, schools, status_changes, stud
 use crate::db::{DbConn, write_tx};
 use crate::domain::codes::grade_name;
 use crate::domain::key_lock::school_year_of;
-use crate::domain::promotion::{final_grade, next_grade, renamed};
+use crate::domain::promotion::{PromotionStatus, final_grade, next_grade, renamed};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::status::{ON_ROLL_STATUSES, State};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -91,7 +91,7 @@ pub struct Plan {
     pub org_name: String,
     pub school_year: i32,
     pub graduation_date: NaiveDate,
-    pub status: String,
+    pub status: PromotionStatus,
     pub schools: usize,
     pub classes: Vec<ClassMove>,
     pub graduates: Vec<StudentMove>,
@@ -110,21 +110,12 @@ impl Plan {
     }
 }
 
-fn status_label(s: &str) -> &'static str {
-    match s {
-        "applied" => "已执行（可撤销）",
-        "confirmed" => "已确认",
-        "undone" => "已撤销",
-        _ => "预览",
-    }
-}
-
 /// A job already applied or confirmed for the org, one above it or one below it, in the year.
 fn earlier_run(conn: &mut DbConn, org: &Org, year: i32) -> AppResult<Option<(String, NaiveDateTime)>> {
     let rows: Vec<(String, String, NaiveDateTime)> = promotions::table
         .inner_join(orgs::table)
         .filter(promotions::school_year.eq(year))
-        .filter(promotions::status.eq_any(["applied", "confirmed"]))
+        .filter(promotions::status.eq_any(PromotionStatus::HOLDING.map(PromotionStatus::as_str)))
         .select((orgs::path, orgs::name, promotions::applied_at))
         .load(conn)?;
     Ok(rows
@@ -306,7 +297,7 @@ fn plan(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppResult<(
         org_name: org.name.clone(),
         school_year: year,
         graduation_date,
-        status: "preview".into(),
+        status: PromotionStatus::Preview,
         schools: school_rows.len(),
         classes: moves,
         graduates: graduates.into_iter().map(mv).collect(),
@@ -332,7 +323,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
                 promotions::org_id.eq(org.id),
                 promotions::school_year.eq(plan.school_year),
                 promotions::graduation_date.eq(plan.graduation_date),
-                promotions::status.eq("applied"),
+                promotions::status.eq(PromotionStatus::Applied.as_str()),
                 promotions::plan.eq(""),
                 promotions::applied_by.eq(&caller.username),
                 promotions::applied_at.eq(caller.now()),
@@ -340,7 +331,7 @@ pub fn promote(conn: &mut DbConn, caller: &Caller, input: &PromoteInput) -> AppR
             .returning(promotions::id)
             .get_result(conn)?;
         plan.promotion_id = Some(id);
-        plan.status = "applied".into();
+        plan.status = PromotionStatus::Applied;
         apply(conn, caller, &plan, id)?;
         recompute(conn, caller, &plan, "promotion.apply")?;
         diesel::update(promotions::table.find(id))
@@ -401,7 +392,7 @@ fn apply(conn: &mut DbConn, caller: &Caller, plan: &Plan, id: i64) -> AppResult<
             Some(&g.status),
             Some(State::Graduated.student_status()),
             &why,
-            &caller.username,
+            caller,
         )?;
     }
     for r in &plan.repeaters {
@@ -444,10 +435,10 @@ pub fn may_run(caller: &Caller) -> AppResult<()> {
 
 /// Confirming or undoing a job: whoever runs promotions, while the job is applied and not yet
 /// final (`verb` names the refused action: 确认 or 撤销).
-fn may_settle(caller: &Caller, status: &str, code: ErrorCode, verb: &str) -> AppResult<()> {
+fn may_settle(caller: &Caller, status: PromotionStatus, code: ErrorCode, verb: &str) -> AppResult<()> {
     may_run(caller)?;
-    if status != "applied" {
-        return Err(AppError::conflict(code, format!("该升级任务{}，不能{verb}", status_label(status))));
+    if status != PromotionStatus::Applied {
+        return Err(AppError::conflict(code, format!("该升级任务{}，不能{verb}", status.label())));
     }
     Ok(())
 }
@@ -461,35 +452,35 @@ pub struct PromotionActions {
     pub undo: bool,
 }
 
-fn actions(caller: &Caller, status: &str) -> PromotionActions {
+fn actions(caller: &Caller, status: PromotionStatus) -> PromotionActions {
     PromotionActions {
         confirm: may_settle(caller, status, ErrorCode::PromotionNotApplied, "确认").is_ok(),
         undo: may_settle(caller, status, ErrorCode::PromotionNotReversible, "撤销").is_ok(),
     }
 }
 
-fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, String, Plan)> {
+fn load(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Org, PromotionStatus, Plan)> {
     caller.require(conn, Permission::ConfigureRegistry, "promotion")?;
-    let (org, status, text): (Org, String, String) = promotions::table
+    let (org, row): (Org, PromotionRow) = promotions::table
         .inner_join(orgs::table)
         .filter(promotions::id.eq(id))
         .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select((Org::as_select(), promotions::status, promotions::plan))
+        .select((Org::as_select(), PromotionRow::as_select()))
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    let plan: Plan = serde_json::from_str(&text).map_err(AppError::internal)?;
-    Ok((org, status, plan))
+    let plan: Plan = serde_json::from_str(&row.plan).map_err(AppError::internal)?;
+    Ok((org, row.status, plan))
 }
 
 /// Makes an applied job final: it can no longer be undone.
 pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, _) = load(conn, caller, id)?;
-    may_settle(caller, &status, ErrorCode::PromotionNotApplied, "确认")?;
+    may_settle(caller, status, ErrorCode::PromotionNotApplied, "确认")?;
     write_tx(conn, |conn| {
         diesel::update(promotions::table.find(id))
             .set((
-                promotions::status.eq("confirmed"),
+                promotions::status.eq(PromotionStatus::Confirmed.as_str()),
                 promotions::closed_by.eq(&caller.username),
                 promotions::closed_at.eq(caller.now()),
             ))
@@ -503,7 +494,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Promoti
 /// removed. Refused once confirmed, or when a student it moved has changed since.
 pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
     let (org, status, plan) = load(conn, caller, id)?;
-    may_settle(caller, &status, ErrorCode::PromotionNotReversible, "撤销")?;
+    may_settle(caller, status, ErrorCode::PromotionNotReversible, "撤销")?;
     write_tx(conn, |conn| {
         let moved_on: Vec<i64> = student_spells::table
             .filter(student_spells::promotion_id.eq(id))
@@ -540,7 +531,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
                 Some(State::Graduated.student_status()),
                 Some(&g.status),
                 &why,
-                &caller.username,
+                caller,
             )?;
         }
         for r in &plan.repeaters {
@@ -551,7 +542,7 @@ pub fn undo(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionV
         recompute(conn, caller, &plan, "promotion.undo")?;
         diesel::update(promotions::table.find(id))
             .set((
-                promotions::status.eq("undone"),
+                promotions::status.eq(PromotionStatus::Undone.as_str()),
                 promotions::closed_by.eq(&caller.username),
                 promotions::closed_at.eq(t),
             ))
@@ -568,7 +559,7 @@ pub struct PromotionView {
     pub org_name: String,
     pub school_year: i32,
     pub graduation_date: NaiveDate,
-    pub status: String,
+    pub status: PromotionStatus,
     pub status_label: &'static str,
     pub classes_promoted: usize,
     pub classes_graduated: usize,
@@ -582,68 +573,49 @@ pub struct PromotionView {
     pub actions: PromotionActions,
 }
 
-type PromotionRow =
-    (i64, String, String, i32, NaiveDate, String, String, String, NaiveDateTime, Option<String>, Option<NaiveDateTime>);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = promotions)]
+struct PromotionRow {
+    id: i64,
+    school_year: i32,
+    graduation_date: NaiveDate,
+    #[diesel(deserialize_as = String)]
+    status: PromotionStatus,
+    plan: String,
+    applied_by: String,
+    applied_at: NaiveDateTime,
+    closed_by: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+}
 
-fn view(caller: &Caller, r: PromotionRow) -> PromotionView {
-    let (
-        id,
-        org_code,
-        org_name,
-        school_year,
-        graduation_date,
-        status,
-        plan,
-        applied_by,
-        applied_at,
-        closed_by,
-        closed_at,
-    ) = r;
-    let plan: Option<Plan> = serde_json::from_str(&plan).ok();
+fn view(caller: &Caller, (r, org_code, org_name): (PromotionRow, String, String)) -> PromotionView {
+    let plan: Option<Plan> = serde_json::from_str(&r.plan).ok();
     PromotionView {
-        id,
+        id: r.id,
         org_code,
         org_name,
-        school_year,
-        graduation_date,
-        status_label: status_label(&status),
-        actions: actions(caller, &status),
-        status,
+        school_year: r.school_year,
+        graduation_date: r.graduation_date,
+        status: r.status,
+        status_label: r.status.label(),
+        actions: actions(caller, r.status),
         classes_promoted: plan.as_ref().map_or(0, Plan::promoted_classes),
         classes_graduated: plan.as_ref().map_or(0, Plan::graduating_classes),
         graduates: plan.as_ref().map_or(0, |p| p.graduates.len()),
         repeaters: plan.as_ref().map_or(0, |p| p.repeaters.len()),
-        applied_by,
-        applied_at,
-        closed_by,
-        closed_at,
+        applied_by: r.applied_by,
+        applied_at: r.applied_at,
+        closed_by: r.closed_by,
+        closed_at: r.closed_at,
     }
 }
 
-macro_rules! promotion_columns {
-    () => {
-        (
-            promotions::id,
-            orgs::code,
-            orgs::name,
-            promotions::school_year,
-            promotions::graduation_date,
-            promotions::status,
-            promotions::plan,
-            promotions::applied_by,
-            promotions::applied_at,
-            promotions::closed_by,
-            promotions::closed_at,
-        )
-    };
-}
-
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionView> {
-    let row: PromotionRow = promotions::table
+    let row = promotions::table
         .inner_join(orgs::table)
         .filter(promotions::id.eq(id))
         .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select(promotion_columns!())
+        .select((PromotionRow::as_select(), orgs::code, orgs::name))
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
@@ -653,10 +625,10 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<PromotionVi
 /// Jobs run for the caller's org, above it or below it, newest first.
 pub fn list(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<PromotionView>> {
     caller.require(conn, Permission::ViewStudents, "list_promotions")?;
-    let rows: Vec<PromotionRow> = promotions::table
+    let rows: Vec<(PromotionRow, String, String)> = promotions::table
         .inner_join(orgs::table)
         .filter(orgs::path.like(caller.scope().like_pattern()).or(orgs::path.eq_any(ancestor_paths(caller.org_path()))))
-        .select(promotion_columns!())
+        .select((PromotionRow::as_select(), orgs::code, orgs::name))
         .order(promotions::id.desc())
         .load(conn)?;
     Ok(rows.into_iter().map(|r| view(caller, r)).collect())

@@ -306,7 +306,7 @@ pub fn confirm_preview(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult
     let item = StudentListItem::new(&row, String::new(), String::new(), None)
         .starting(first, crate::clock::local(row.created_at).date());
     let months = if row.review == Review::Pending {
-        crate::ledger::entitlement::added_by_confirming(conn, &[id])?.remove(&id).unwrap_or_default()
+        crate::ledger::entitlement::added_by_confirming(conn, &[id], caller.today())?.remove(&id).unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -519,15 +519,7 @@ pub fn confirm(conn: &mut DbConn, caller: &Caller, ids: &[i64]) -> AppResult<usi
                     students::updated_at.eq(caller.now()),
                 ))
                 .execute(conn)?;
-            add_history(
-                conn,
-                r.id,
-                "student_no",
-                Some(&r.student_no),
-                Some(formal.as_str()),
-                "县级确认入库",
-                &caller.username,
-            )?;
+            add_history(conn, r.id, "student_no", Some(&r.student_no), Some(formal.as_str()), "县级确认入库", caller)?;
             audit::record(
                 conn,
                 &caller.actor(),

@@ -5,12 +5,10 @@
 //! its effective date until the chain ends: at the new school on approval, back at the old one on
 //! refusal. One open change per student, enforced by a unique index as well as here.
 //!
-//! Here: the chains, the views and the request; beside it the decision on each step (`decide`)
-//! and the command line's batches (`batch`).
+//! Here: the chains and the request; beside it the rows as people read them (`views`), the
+//! decision on each step (`decide`) and the command line's batches (`batch`).
 
-use std::collections::{BTreeMap, HashMap};
-
-use chrono::{Days, NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -33,15 +31,15 @@ use crate::domain::timeline::Timeline;
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::org::model::{Org, ancestor_paths};
 
-use crate::clock::now;
-pub use crate::clock::today;
-
 mod batch;
 mod decide;
+mod views;
 
 pub use batch::{BatchLine, RowError, batch};
 pub use decide::decide;
 use decide::{apply, decide_in_tx};
+use views::{ChangeRow, StepRow, caller_may_act, change_in_scope, orgs_by_id};
+pub use views::{ChangeView, Show, StepView, evidence, get, list, of_student};
 
 /// How far ahead a change may be dated: a planned suspension, not next year's.
 const MAX_DAYS_AHEAD: u64 = 90;
@@ -117,350 +115,6 @@ fn step_org(conn: &mut DbConn, level: Level, school: &Org) -> AppResult<Org> {
             format!("“{}”上级缺少审批所需的机构，请检查组织机构树", school.name),
         )
     })
-}
-
-// ---------------------------------------------------------------- rows and views
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = status_changes)]
-struct ChangeRow {
-    id: i64,
-    student_id: i64,
-    kind: String,
-    route: String,
-    from_school_id: i64,
-    to_school_id: Option<i64>,
-    to_class_id: Option<i64>,
-    effective_date: NaiveDate,
-    reason: String,
-    evidence_id: Option<i64>,
-    #[diesel(deserialize_as = String)]
-    status: ChangeStatus,
-    step_no: i32,
-    requested_by: String,
-    requested_at: NaiveDateTime,
-    closed_at: Option<NaiveDateTime>,
-    arrival_date: Option<NaiveDate>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = status_change_steps)]
-struct StepRow {
-    step_no: i32,
-    label: String,
-    org_id: i64,
-    role: String,
-    started: Option<NaiveDate>,
-    due: Option<NaiveDate>,
-    decision: Option<String>,
-    note: Option<String>,
-    decided_by: Option<String>,
-    decided_at: Option<NaiveDateTime>,
-    escalated: bool,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct StepView {
-    pub step_no: i32,
-    pub label: String,
-    pub org_code: String,
-    pub org_name: String,
-    pub role_label: &'static str,
-    pub started: Option<NaiveDate>,
-    pub due: Option<NaiveDate>,
-    pub decision: Option<String>,
-    pub decision_label: &'static str,
-    pub note: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<NaiveDateTime>,
-    pub escalated: bool,
-    pub overdue: bool,
-    pub current: bool,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ChangeView {
-    pub id: i64,
-    pub kind: &'static str,
-    pub kind_label: &'static str,
-    pub route: &'static str,
-    pub route_label: &'static str,
-    pub student_id: i64,
-    pub student_name: String,
-    pub student_no: String,
-    pub id_masked: String,
-    pub from_school_code: String,
-    pub from_school_name: String,
-    pub to_school_code: Option<String>,
-    pub to_school_name: Option<String>,
-    pub to_class_name: Option<String>,
-    /// The day the change takes effect; for a transfer, the first day away from the old school.
-    pub effective_date: NaiveDate,
-    /// A transfer's first day at the new school (the days from the effective date count at
-    /// neither school).
-    pub arrival_date: Option<NaiveDate>,
-    pub reason: String,
-    pub has_evidence: bool,
-    pub status: ChangeStatus,
-    pub status_label: &'static str,
-    /// The student is between schools now (an open transfer).
-    pub in_transit: bool,
-    pub requested_by: String,
-    pub requested_at: NaiveDateTime,
-    pub closed_at: Option<NaiveDateTime>,
-    pub current_step: Option<StepView>,
-    pub steps: Vec<StepView>,
-    /// Whether the caller may decide the current step now (and whether as an escalation).
-    pub can_decide: bool,
-    pub would_escalate: bool,
-}
-
-impl ChangeView {
-    /// A transfer (转学) crosses schools: its pages name the route and both schools.
-    pub fn is_transfer(&self) -> bool {
-        self.kind == ChangeKind::Transfer.code()
-    }
-}
-
-fn decision_label(d: Option<&str>) -> &'static str {
-    match d {
-        Some("submitted") => "已提交",
-        Some("approved") => "同意",
-        Some("refused") => "驳回",
-        _ => "待办理",
-    }
-}
-
-/// Whether a change lies in the caller's scope: either school in it.
-fn in_scope(caller: &Caller, paths: &HashMap<i64, Org>, r: &ChangeRow) -> bool {
-    let visible = |id: i64| paths.get(&id).is_some_and(|o| caller.scope().contains(&o.path));
-    visible(r.from_school_id) || r.to_school_id.is_some_and(visible)
-}
-
-fn orgs_by_id(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, Org>> {
-    Ok(orgs::table
-        .filter(orgs::id.eq_any(ids))
-        .select(Org::as_select())
-        .load::<Org>(conn)?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect())
-}
-
-/// Who may act on a step right now, if the caller: (may, as an escalation).
-fn caller_may_act(caller: &Caller, step: &StepRow, org: &Org, day: NaiveDate) -> Option<bool> {
-    if step.decision.is_some() {
-        return None;
-    }
-    let role = Role::parse(&step.role)?;
-    let overdue = step.due.is_some_and(|d| day > d);
-    status::may_act(&org.path, role, caller.org_path(), |r| caller.roles.contains(r), overdue)
-}
-
-/// Builds the views of many changes with a fixed number of queries.
-fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) -> AppResult<Vec<ChangeView>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let steps: Vec<(i64, StepRow)> = status_change_steps::table
-        .filter(status_change_steps::change_id.eq_any(&ids))
-        .select((status_change_steps::change_id, StepRow::as_select()))
-        .order((status_change_steps::change_id.asc(), status_change_steps::step_no.asc()))
-        .load(conn)?;
-    let mut org_ids: Vec<i64> = steps.iter().map(|(_, s)| s.org_id).collect();
-    org_ids.extend(rows.iter().flat_map(|r| [Some(r.from_school_id), r.to_school_id]).flatten());
-    let orgs = orgs_by_id(conn, &org_ids)?;
-    let student_ids: Vec<i64> = rows.iter().map(|r| r.student_id).collect();
-    let students: HashMap<i64, (String, String, Option<String>)> = students::table
-        .filter(students::id.eq_any(&student_ids))
-        .select((students::id, students::name, students::student_no_sealed, students::id_no_sealed))
-        .load::<(i64, String, String, Option<String>)>(conn)?
-        .into_iter()
-        .map(|(id, n, no, idn)| {
-            let no = at_rest::open::<at_rest::StudentNumber>(&no)?;
-            Ok((id, (n, no, idn.map(|s| at_rest::open::<at_rest::IdNo>(&s)).transpose()?)))
-        })
-        .collect::<AppResult<Vec<_>>>()?
-        .into_iter()
-        .collect();
-    let class_ids: Vec<i64> = rows.iter().filter_map(|r| r.to_class_id).collect();
-    let class_names: HashMap<i64, String> = classes::table
-        .filter(classes::id.eq_any(&class_ids))
-        .select((classes::id, classes::name))
-        .load(conn)?
-        .into_iter()
-        .collect();
-    let mut by_change: BTreeMap<i64, Vec<StepRow>> = BTreeMap::new();
-    for (c, s) in steps {
-        by_change.entry(c).or_default().push(s);
-    }
-    let day = caller.today();
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
-        let route = Route::parse(&r.route).unwrap_or(Route::Local);
-        let (name, no, id_no) = students.get(&r.student_id).cloned().unwrap_or_default();
-        let open = r.status == ChangeStatus::Open;
-        let mut can_decide = false;
-        let mut would_escalate = false;
-        let steps: Vec<StepView> = by_change
-            .remove(&r.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| {
-                let org = orgs.get(&s.org_id);
-                let current = open && s.step_no == r.step_no;
-                if current && let Some(esc) = org.and_then(|o| caller_may_act(caller, &s, o, day)) {
-                    can_decide = true;
-                    would_escalate = esc;
-                }
-                StepView {
-                    step_no: s.step_no,
-                    org_code: org.map(|o| o.code.clone()).unwrap_or_default(),
-                    org_name: org.map(|o| o.name.clone()).unwrap_or_default(),
-                    role_label: Role::parse(&s.role).map(|r| r.label()).unwrap_or(""),
-                    started: s.started,
-                    due: s.due,
-                    decision_label: decision_label(s.decision.as_deref()),
-                    overdue: current && s.due.is_some_and(|d| day > d),
-                    decision: s.decision,
-                    note: s.note,
-                    decided_by: s.decided_by,
-                    decided_at: s.decided_at,
-                    escalated: s.escalated,
-                    label: s.label,
-                    current,
-                }
-            })
-            .collect();
-        let school = |id: Option<i64>| id.and_then(|i| orgs.get(&i));
-        out.push(ChangeView {
-            id: r.id,
-            kind: kind.code(),
-            kind_label: kind.label(),
-            route: route.as_str(),
-            route_label: route.label(),
-            student_id: r.student_id,
-            student_name: name,
-            student_no: mask::student_no(&no),
-            id_masked: id_no.as_deref().map(mask::id_number).unwrap_or_default(),
-            from_school_code: school(Some(r.from_school_id)).map(|o| o.code.clone()).unwrap_or_default(),
-            from_school_name: school(Some(r.from_school_id)).map(|o| o.name.clone()).unwrap_or_default(),
-            to_school_code: school(r.to_school_id).map(|o| o.code.clone()),
-            to_school_name: school(r.to_school_id).map(|o| o.name.clone()),
-            to_class_name: r.to_class_id.and_then(|c| class_names.get(&c).cloned()),
-            effective_date: r.effective_date,
-            arrival_date: r.arrival_date,
-            reason: r.reason,
-            has_evidence: r.evidence_id.is_some(),
-            status_label: r.status.label(),
-            in_transit: open && kind == ChangeKind::Transfer,
-            status: r.status,
-            requested_by: r.requested_by,
-            requested_at: r.requested_at,
-            closed_at: r.closed_at,
-            current_step: steps.iter().find(|s| s.current).cloned(),
-            steps,
-            can_decide,
-            would_escalate,
-        });
-    }
-    Ok(out)
-}
-
-fn change_in_scope(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ChangeRow> {
-    let r: ChangeRow = status_changes::table
-        .find(id)
-        .select(ChangeRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(AppError::not_found)?;
-    let orgs = orgs_by_id(conn, &[Some(r.from_school_id), r.to_school_id].into_iter().flatten().collect::<Vec<_>>())?;
-    if !in_scope(caller, &orgs, &r) {
-        return Err(AppError::not_found());
-    }
-    Ok(r)
-}
-
-pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<ChangeView> {
-    caller.require(conn, Permission::ViewStudents, "get_status_change")?;
-    let r = change_in_scope(conn, caller, id)?;
-    Ok(views(conn, caller, vec![r])?.remove(0))
-}
-
-/// Which changes a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Show {
-    /// Open changes whose current step the caller may decide.
-    Mine,
-    #[default]
-    Open,
-    /// Open transfers: the children between schools.
-    InTransit,
-    /// Open changes whose current step is past its deadline.
-    Overdue,
-    All,
-}
-
-impl Show {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "mine" => Some(Show::Mine),
-            "open" | "" => Some(Show::Open),
-            "in_transit" => Some(Show::InTransit),
-            "overdue" => Some(Show::Overdue),
-            "all" => Some(Show::All),
-            _ => None,
-        }
-    }
-}
-
-/// Changes touching the caller's scope (either school), newest first, at most 500.
-pub fn list(conn: &mut DbConn, caller: &Caller, show: Show) -> AppResult<Vec<ChangeView>> {
-    caller.require(conn, Permission::ViewStudents, "list_status_changes")?;
-    let schools = || orgs::table.filter(orgs::path.like(caller.scope().like_pattern())).select(orgs::id);
-    let mut q = status_changes::table
-        .filter(
-            status_changes::from_school_id
-                .eq_any(schools())
-                .or(status_changes::to_school_id.assume_not_null().eq_any(schools())),
-        )
-        .into_boxed();
-    if show != Show::All {
-        q = q.filter(status_changes::status.eq(ChangeStatus::Open.as_str()));
-    }
-    if show == Show::InTransit {
-        q = q.filter(status_changes::kind.eq(ChangeKind::Transfer.code()));
-    }
-    let rows: Vec<ChangeRow> =
-        q.select(ChangeRow::as_select()).order(status_changes::id.desc()).limit(500).load(conn)?;
-    let all = views(conn, caller, rows)?;
-    Ok(all
-        .into_iter()
-        .filter(|v| match show {
-            Show::Mine => v.can_decide,
-            Show::Overdue => v.current_step.as_ref().is_some_and(|s| s.overdue),
-            _ => true,
-        })
-        .collect())
-}
-
-/// A student's changes, newest first (for the student page).
-pub fn of_student(conn: &mut DbConn, caller: &Caller, student_id: i64) -> AppResult<Vec<ChangeView>> {
-    caller.require(conn, Permission::ViewStudents, "student_status_changes")?;
-    student_in_scope(conn, caller, student_id)?;
-    let rows: Vec<ChangeRow> = status_changes::table
-        .filter(status_changes::student_id.eq(student_id))
-        .select(ChangeRow::as_select())
-        .order(status_changes::id.desc())
-        .load(conn)?;
-    views(conn, caller, rows)
-}
-
-pub fn evidence(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(String, String, Vec<u8>)> {
-    caller.require(conn, Permission::ViewStudents, "status_change_evidence")?;
-    let r = change_in_scope(conn, caller, id)?;
-    let eid = r.evidence_id.ok_or_else(AppError::not_found)?;
-    crate::exchange::document::load(conn, eid)
 }
 
 // ---------------------------------------------------------------- requesting
@@ -639,12 +293,13 @@ fn common_checks(
     school: &Org,
     kind: ChangeKind,
     effective: NaiveDate,
+    today: NaiveDate,
 ) -> AppResult<i32> {
     may_open(student, change_in_progress(conn, student.id)?.as_ref(), kind)?;
     let (tl, state, grade) = standing(conn, student)?;
     kind.check(state, grade).map_err(refusal)?;
     tl.can_switch(effective).map_err(|m| AppError::field("effective_date", ErrorCode::ChangeEffectiveDate, m))?;
-    if effective > today() + Days::new(MAX_DAYS_AHEAD) {
+    if effective > today + Days::new(MAX_DAYS_AHEAD) {
         return Err(AppError::field(
             "effective_date",
             ErrorCode::ChangeTooFarAhead,
@@ -685,7 +340,7 @@ fn request_in_tx(
     }
     let effective = parse_date(&input.effective_date)?;
     let reason = parse_reason(&input.reason)?;
-    common_checks(conn, &student, &school, kind, effective)?;
+    common_checks(conn, &student, &school, kind, effective, caller.today())?;
     let to_class = match kind {
         ChangeKind::ClassChange => {
             let c = class_in(conn, &school, &input.to_class_no)?;
@@ -785,7 +440,7 @@ pub fn request_transfer(
         ));
     }
     let to_class = class_in(conn, &to_school, &input.to_class_no)?;
-    let grade = common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective)?;
+    let grade = common_checks(conn, &student, &from_school, ChangeKind::Transfer, effective, caller.today())?;
     terms::ensure_open(conn, &to_school.path, arrival)?;
     for path in [&from_school.path, &to_school.path] {
         if let Some(msg) = terms::transfer_restriction(conn, path, grade, effective)? {
@@ -898,7 +553,7 @@ fn open_change(
                 promotion_id: None,
             },
         )?;
-        set_status(conn, student.id, State::InTransit)?;
+        set_status(conn, caller, student.id, State::InTransit)?;
         // From the leaving day the child is on neither roll: the old school's computed months stop paying.
         crate::ledger::entitlement::recompute_from(conn, caller, &[from_school.id], effective, "transfer.in_transit")?;
     }
@@ -924,9 +579,9 @@ fn open_change(
     Ok(id)
 }
 
-fn set_status(conn: &mut DbConn, student_id: i64, state: State) -> AppResult<()> {
+fn set_status(conn: &mut DbConn, caller: &Caller, student_id: i64, state: State) -> AppResult<()> {
     diesel::update(students::table.find(student_id))
-        .set((students::status.eq(state.student_status()), students::updated_at.eq(now())))
+        .set((students::status.eq(state.student_status()), students::updated_at.eq(caller.now())))
         .execute(conn)?;
     Ok(())
 }

@@ -196,7 +196,7 @@ pub async fn term_close(
     body: ApiJson<CloseBody>,
 ) -> AppResult<Reply<impl Body>> {
     let t = parse_term(&body.term)?;
-    st.run(move |conn| terms::close_term(conn, &c, t, status::today())).await?;
+    st.run(move |conn| terms::close_term(conn, &c, t)).await?;
     Ok(Reply(Done::OK))
 }
 

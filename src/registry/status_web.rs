@@ -334,7 +334,7 @@ async fn terms_page(st: &AppState, caller: Caller, flash: &'static str, errors: 
     let c = caller.clone();
     let ((terms, restrictions), chains) =
         st.run(move |conn| Ok((terms::list(conn, &c)?, status::chains(conn)?))).await?;
-    let year = school_year_of(status::today());
+    let year = school_year_of(caller.today());
     let next_terms = [(year, 1), (year, 2), (year + 1, 1)]
         .into_iter()
         .filter_map(|(y, h)| Term::new(y, h).ok())
@@ -404,7 +404,7 @@ pub async fn term_close(st: web::Data<AppState>, f: CsrfForm<TermForm>) -> PageR
     let CsrfForm { user, form } = f;
     terms_action(&st, user, move |conn, c| {
         let t = Term::parse(&form.term).map_err(|m| AppError::field("term", ErrorCode::TermFormat, m))?;
-        terms::close_term(conn, c, t, status::today())
+        terms::close_term(conn, c, t)
     })
     .await
 }
@@ -491,7 +491,7 @@ async fn promotion_page(
     let form = PromotionForm {
         org: if form.org.is_empty() { caller.org_code.clone() } else { form.org },
         school_year: if form.school_year.is_empty() {
-            school_year_of(status::today()).to_string()
+            school_year_of(caller.today()).to_string()
         } else {
             form.school_year
         },

@@ -256,7 +256,8 @@ pub fn may_close_term(caller: &Caller, dates: &TermDates, today: NaiveDate) -> A
 
 /// Closes a term for the caller's org and everything under it: no change may take effect in it
 /// any more. The term must have dates and have ended.
-pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term, today: NaiveDate) -> AppResult<()> {
+pub fn close_term(conn: &mut DbConn, caller: &Caller, t: Term) -> AppResult<()> {
+    let today = caller.today();
     let org = own_org(conn, caller, "close_term")?;
     write_tx(conn, |conn| {
         let terms = terms_for(conn, &org.path)?;

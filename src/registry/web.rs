@@ -50,8 +50,9 @@ impl ListPage {
 pub fn added_totals(
     conn: &mut crate::db::DbConn,
     ids: &[i64],
+    today: chrono::NaiveDate,
 ) -> crate::error::AppResult<BTreeMap<i64, (usize, crate::domain::money::Fen)>> {
-    Ok(crate::ledger::entitlement::added_by_confirming(conn, ids)?
+    Ok(crate::ledger::entitlement::added_by_confirming(conn, ids, today)?
         .into_iter()
         .map(|(id, months)| {
             let days = months.iter().map(|m| m.days).sum();
@@ -86,8 +87,11 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
             let (items, total) = service::list(conn, &c, &f)?;
             // The county sees what each confirmation adds before it confirms.
             let pending: Vec<i64> = items.iter().filter(|s| s.review == Review::Pending).map(|s| s.id).collect();
-            let added =
-                if may_confirm && !pending.is_empty() { added_totals(conn, &pending)? } else { BTreeMap::new() };
+            let added = if may_confirm && !pending.is_empty() {
+                added_totals(conn, &pending, c.today())?
+            } else {
+                BTreeMap::new()
+            };
             Ok((items, total, added))
         })
         .await?;

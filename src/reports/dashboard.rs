@@ -14,7 +14,7 @@ use crate::db::schema::{entitlement_periods, orgs};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::role::{OrgKind, Permission};
 use crate::domain::term::Term;
-use crate::error::{AppResult, ErrorCode};
+use crate::error::AppResult;
 use crate::ledger::reconcile;
 use crate::org::service::org_in_scope;
 use crate::programme::roster;
@@ -105,8 +105,7 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
     } else {
         (0, 0)
     };
-    let span =
-        Span::parse(&term.to_string()).map_err(|m| crate::error::AppError::invalid(ErrorCode::PeriodFormat, m))?;
+    let span = Span::of_term(term);
     let owed: Vec<_> = submission::overview(conn, caller, "school-regular", &span)?
         .into_iter()
         .filter(|o| under.contains(&o.org))

@@ -10,7 +10,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::clock::today;
 use crate::db::DbConn;
 use crate::db::schema::{entitlement_periods, meals_served, orgs, programme_schools, schools, students};
 use crate::domain::calendar::{Month, Span};
@@ -92,8 +91,8 @@ fn definition(name: &str) -> AppResult<Definition> {
 }
 
 /// The period's last day, or today when the period is not over.
-pub fn default_date(period: &Span) -> NaiveDate {
-    period.last_day().min(today())
+pub fn default_date(period: &Span, today: NaiveDate) -> NaiveDate {
+    period.last_day().min(today)
 }
 
 /// The figures of schools on `date` over `period`, in the order given. Set-based (a few queries
@@ -293,7 +292,7 @@ fn subject(
 /// Draws a report. A report with nothing to count is refused, never returned empty.
 pub fn run(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Report> {
     let def = definition(&req.name)?;
-    let date = req.date.unwrap_or_else(|| default_date(&req.period));
+    let date = req.date.unwrap_or_else(|| default_date(&req.period, caller.today()));
     let (org, schools) = subject(conn, caller, &def, req, date)?;
     let columns: Vec<Column> = def.columns.iter().map(|c| c.column).collect();
     // Above a county, a county report has a row per county. Counties are drawn one at a time
@@ -453,7 +452,7 @@ pub fn drill(conn: &mut DbConn, caller: &Caller, req: &Request, school_code: &st
     let col = def.columns.iter().find(|c| c.column.key() == key).ok_or_else(|| {
         AppError::field("column", ErrorCode::ReportUnknownColumn, format!("{}没有“{key}”这一列", def.title))
     })?;
-    let date = req.date.unwrap_or_else(|| default_date(&req.period));
+    let date = req.date.unwrap_or_else(|| default_date(&req.period, caller.today()));
     caller.require(conn, Permission::ViewReports, "report_drill")?;
     // The school must be inside the report's org, and both in the caller's scope.
     let org = org_in_scope(conn, caller.scope(), &req.org)?;

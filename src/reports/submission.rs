@@ -16,49 +16,11 @@ use crate::db::{DbConn, write_tx};
 use crate::domain::calendar::Span;
 use crate::domain::report::{CellChange, Definition, Level, diff, due_date};
 use crate::domain::role::{OrgKind, Permission};
+pub use crate::domain::submission::{Decision, SubmissionStatus};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
 use crate::programme::config;
-
-/// A sign-off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    ApproveWithReservations,
-    Reject,
-}
-
-impl Decision {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "approve" | "approved" | "通过" => Ok(Self::Approve),
-            "approve_with_reservations" | "approved_with_reservations" | "有保留通过" => {
-                Ok(Self::ApproveWithReservations)
-            }
-            "reject" | "rejected" | "退回" => Ok(Self::Reject),
-            other => Err(format!("审核意见“{other}”无效，应为 通过、有保留通过 或 退回")),
-        }
-    }
-
-    fn status(self) -> &'static str {
-        match self {
-            Self::Approve => "approved",
-            Self::ApproveWithReservations => "approved_with_reservations",
-            Self::Reject => "rejected",
-        }
-    }
-}
-
-fn status_label(status: &str) -> &'static str {
-    match status {
-        "submitted" => "已报送，待审核",
-        "approved" => "审核通过",
-        "approved_with_reservations" => "有保留通过",
-        "rejected" => "已退回",
-        _ => "",
-    }
-}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = report_submissions)]
@@ -74,7 +36,8 @@ struct Row {
     due_date: NaiveDate,
     submitted_by: String,
     submitted_at: NaiveDateTime,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: SubmissionStatus,
     decided_by: Option<String>,
     decided_at: Option<NaiveDateTime>,
     decision_note: String,
@@ -97,7 +60,7 @@ pub struct Submission {
     pub submitted_at: NaiveDateTime,
     /// Submitted after the due date.
     pub late: bool,
-    pub status: String,
+    pub status: SubmissionStatus,
     pub status_label: &'static str,
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
@@ -119,8 +82,8 @@ fn view(row: &Row, org: &Org) -> Submission {
         submitted_by: row.submitted_by.clone(),
         submitted_at: row.submitted_at,
         late: crate::clock::local(row.submitted_at).date() > row.due_date,
-        status: row.status.clone(),
-        status_label: status_label(&row.status),
+        status: row.status,
+        status_label: row.status.label(),
         decided_by: row.decided_by.clone(),
         decided_at: row.decided_at,
         decision_note: row.decision_note.clone(),
@@ -174,7 +137,7 @@ pub fn may_decide(caller: &Caller, s: &Submission) -> AppResult<()> {
     if s.org == caller.org_code {
         return Err(AppError::field("decision", ErrorCode::ReportOwn, "本单位报送的报表由上级单位审核"));
     }
-    if s.status != "submitted" {
+    if s.status != SubmissionStatus::Submitted {
         return Err(AppError::conflict(
             ErrorCode::ReportAlreadyDecided,
             format!("{}第{}版已审核（{}），不能再次审核", s.org_name, s.version, s.status_label),
@@ -196,7 +159,7 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
         let previous = newest(conn, &report.report, org.id, &report.period)?;
         if let Some(p) = &previous
             && p.content_hash == content_hash
-            && p.status != "rejected"
+            && p.status != SubmissionStatus::Rejected
         {
             return Ok((p.id, false));
         }
@@ -223,7 +186,7 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
                 report_submissions::due_date.eq(due_date(&period)),
                 report_submissions::submitted_by.eq(&caller.username),
                 report_submissions::submitted_at.eq(caller.now()),
-                report_submissions::status.eq("submitted"),
+                report_submissions::status.eq(SubmissionStatus::Submitted.as_str()),
                 report_submissions::decision_note.eq(""),
             ))
             .returning(report_submissions::id)
@@ -269,7 +232,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
     let (s, _) = get(conn, caller, id)?;
     may_decide(caller, &s)?;
     let note = note.trim();
-    if decision != Decision::Approve && note.is_empty() {
+    if decision.needs_reason() && note.is_empty() {
         return Err(AppError::field(
             "note",
             ErrorCode::ReportReasonRequired,
@@ -280,10 +243,10 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
         let changed = diesel::update(
             report_submissions::table
                 .filter(report_submissions::id.eq(id))
-                .filter(report_submissions::status.eq("submitted")),
+                .filter(report_submissions::status.eq(SubmissionStatus::Submitted.as_str())),
         )
         .set((
-            report_submissions::status.eq(decision.status()),
+            report_submissions::status.eq(decision.status().as_str()),
             report_submissions::decided_by.eq(Some(&caller.username)),
             report_submissions::decided_at.eq(Some(caller.now())),
             report_submissions::decision_note.eq(note),
@@ -299,7 +262,7 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
             conn,
             &caller.actor(),
             Entry::new("report.decide", "org", &s.org).after(&serde_json::json!({
-                "report": s.report, "period": s.period, "version": s.version, "decision": decision.status(), "note": note,
+                "report": s.report, "period": s.period, "version": s.version, "decision": decision.status().as_str(), "note": note,
             })),
         )
     })?;

@@ -13,7 +13,6 @@ use super::submission::{self, Decision};
 use crate::auth::Caller;
 use crate::auth::extract::CsrfForm;
 use crate::auth::extract::{ApiUser, PageUser};
-use crate::clock::today;
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
 use crate::error::ErrorKind;
@@ -239,10 +238,10 @@ pub struct OverviewQuery {
 }
 
 impl OverviewQuery {
-    fn parts(&self) -> AppResult<(String, Span)> {
+    fn parts(&self, today: NaiveDate) -> AppResult<(String, Span)> {
         let report = if self.report.trim().is_empty() { "school-regular".to_owned() } else { self.report.clone() };
         let period = if self.period.trim().is_empty() {
-            Span::parse(&crate::domain::term::Term::of_day(today()).to_string())
+            Ok(Span::of_term(crate::domain::term::Term::of_day(today)))
         } else {
             Span::parse(&self.period)
         }
@@ -268,7 +267,7 @@ pub async fn overview_page(
     PageUser(caller): PageUser,
     q: web::Query<OverviewQuery>,
 ) -> PageResult<OverviewPage> {
-    let (report, period) = q.parts()?;
+    let (report, period) = q.parts(caller.today())?;
     let title = Definition::named(&report).map(|d| d.title).unwrap_or_default();
     let (c, r, p) = (caller.clone(), report.clone(), period.clone());
     let owed = st.run(move |conn| submission::overview(conn, &c, &r, &p)).await?;
@@ -385,7 +384,7 @@ pub async fn api_overview(
     ApiUser(c): ApiUser,
     q: ApiQuery<OverviewQuery>,
 ) -> AppResult<Reply<impl Body>> {
-    let (report, period) = q.parts()?;
+    let (report, period) = q.parts(c.today())?;
     Ok(Reply(st.run(move |conn| submission::overview(conn, &c, &report, &period)).await?))
 }
 

@@ -178,9 +178,11 @@ impl Pager {
         if query.is_empty() { format!("{path}?") } else { format!("{path}?{query}&") }
     }
 
-    /// "第 2 / 3 页", or "第 2 页" when uncounted.
+    /// "第 2 / 3 页", or "第 2 页" when uncounted. A page past the end (an old link, a list
+    /// that shrank) says so rather than "第 5 / 3 页".
     pub fn position(&self) -> String {
         match self.pages {
+            Some(pages) if self.page > pages => format!("第 {} 页超出范围（共 {pages} 页）", self.page),
             Some(pages) => format!("第 {} / {pages} 页", self.page),
             None => format!("第 {} 页", self.page),
         }
@@ -190,8 +192,10 @@ impl Pager {
         self.has_next
     }
 
+    /// The page before; from past the end, the last page.
     pub fn previous(&self) -> Option<String> {
-        (self.page > 1).then(|| format!("{}page={}", self.href, self.page - 1))
+        let before = self.pages.map_or(self.page - 1, |pages| (self.page - 1).min(pages));
+        (before >= 1).then(|| format!("{}page={before}", self.href))
     }
 
     pub fn next(&self) -> Option<String> {
@@ -202,6 +206,18 @@ impl Pager {
 #[cfg(test)]
 mod pager_tests {
     use super::Pager;
+
+    #[test]
+    fn a_page_past_the_end_says_so_and_leads_back_to_the_last_page() {
+        let p = Pager::counted("/students", &[("q", "")], 5, 45, 20);
+        assert_eq!(p.position(), "第 5 页超出范围（共 3 页）");
+        assert_eq!((p.previous().as_deref(), p.next()), (Some("/students?q=&page=3"), None));
+        let empty = Pager::counted("/students", &[], 2, 0, 20);
+        assert_eq!(
+            (empty.position().as_str(), empty.previous().as_deref()),
+            ("第 2 页超出范围（共 1 页）", Some("/students?page=1"))
+        );
+    }
 
     #[test]
     fn a_counted_list_links_its_neighbours_with_its_filters_encoded() {

@@ -81,7 +81,7 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
             continue;
         }
         // Month by month, the days both were at school, up to today.
-        let until = cx.last.min(crate::clock::today()) + chrono::Days::new(1);
+        let until = cx.last.min(cx.today) + chrono::Days::new(1);
         let shared: BTreeMap<i32, DaySet> = cx
             .span
             .keys()

@@ -203,7 +203,7 @@ pub(in crate::inspection) fn a15_money_held(conn: &mut DbConn, cx: &Ctx) -> AppR
     for county in counties_of(conn, cx)? {
         let limit = whole(cx.settings.threshold(Rule::A15, &county.path));
         for fund in [Fund::Meal, Fund::Yibu] {
-            for late in reconcile::late_money(conn, &county, fund, cx.first, cx.last, limit)? {
+            for late in reconcile::late_money(conn, &county, fund, cx.first, cx.last, cx.today, limit)? {
                 let mut f = match (late.entry, late.school) {
                     (Some(_), Some(school)) if cx.ids.contains(&school) => {
                         let name = cx.school(school).map(|s| s.name.clone()).unwrap_or_default();
@@ -225,7 +225,7 @@ pub(in crate::inspection) fn a15_money_held(conn: &mut DbConn, cx: &Ctx) -> AppR
                         &county,
                         format!(
                             "截至{}，{}尚有{}{}元到达超过{limit}天未拨付（最长{}天）",
-                            cx.last.min(crate::clock::today()),
+                            cx.last.min(cx.today),
                             county.name,
                             fund.label(),
                             late.amount,

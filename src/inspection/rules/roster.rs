@@ -93,7 +93,7 @@ pub(in crate::inspection) fn a02_not_at_school_on_snapshot(conn: &mut DbConn, cx
 /// A08: a programme school whose roster for the term was not signed by the deadline (15
 /// September / 15 March), or not archived by the county within 30 days after it.
 pub(in crate::inspection) fn a08_roster_late(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
-    let today = crate::clock::today();
+    let today = cx.today;
     let mut out = Vec::new();
     for term in terms(cx) {
         let deadline = roster::deadline(term);

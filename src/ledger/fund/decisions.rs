@@ -67,7 +67,7 @@ fn decide(conn: &mut DbConn, caller: &Caller, id: i64, refusal: Option<&str>) ->
         }
         let row = request_row(conn, id)?;
         if refusal.is_none() {
-            apply(conn, &row, &caller.username)?;
+            apply(conn, &row, &caller.username, caller.now())?;
         }
         audit::record(
             conn,
@@ -121,7 +121,7 @@ pub fn reverse(conn: &mut DbConn, caller: &Caller, id: i64, reason: &str, key: &
             .get_result(conn)?;
         let row = request_row(conn, new_id)?;
         if !pending {
-            apply(conn, &row, "")?;
+            apply(conn, &row, "", caller.now())?;
         }
         audit::record(
             conn,

@@ -1,6 +1,6 @@
 //! A school's campuses (校区), teachers and classes: where the registry places its children.
 
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
 use crate::audit::{self, Entry};
@@ -261,7 +261,7 @@ struct ValidClass {
     campus_id: Option<i64>,
 }
 
-fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResult<ValidClass> {
+fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput, today: NaiveDate) -> AppResult<ValidClass> {
     let mut errors = Vec::new();
     let class_no = input.class_no.trim().to_owned();
     if class_no.is_empty() || class_no.len() > 10 || !class_no.bytes().all(|b| b.is_ascii_digit()) {
@@ -279,7 +279,7 @@ fn parse_class(conn: &mut DbConn, school_id: i64, input: &ClassInput) -> AppResu
             None
         }
     };
-    let this_year = crate::clock::today().year();
+    let this_year = today.year();
     let entry_year = input.entry_year.trim().parse::<i32>().ok().filter(|y| (1990..=this_year + 1).contains(y));
     if entry_year.is_none() {
         errors.push(fe(
@@ -346,7 +346,7 @@ fn ensure_unique_class_no(conn: &mut DbConn, school_id: i64, class_no: &str, exc
 pub fn create_class(conn: &mut DbConn, caller: &Caller, school_code: &str, input: &ClassInput) -> AppResult<ClassView> {
     let org = school_org(conn, caller.scope(), school_code)?;
     caller.require(conn, Permission::EditClasses, "create_class")?;
-    let v = parse_class(conn, org.id, input)?;
+    let v = parse_class(conn, org.id, input, caller.today())?;
     let id = write_tx(conn, |conn| {
         ensure_unique_class_no(conn, org.id, &v.class_no, None)?;
         let id: i64 = diesel::insert_into(classes::table)
@@ -372,7 +372,7 @@ pub fn create_class(conn: &mut DbConn, caller: &Caller, school_code: &str, input
 pub fn update_class(conn: &mut DbConn, caller: &Caller, id: i64, input: &ClassInput) -> AppResult<ClassView> {
     let before = get_class(conn, caller, id)?;
     caller.require(conn, Permission::EditClasses, "update_class")?;
-    let v = parse_class(conn, before.class.school_id, input)?;
+    let v = parse_class(conn, before.class.school_id, input, caller.today())?;
     write_tx(conn, |conn| {
         ensure_unique_class_no(conn, before.class.school_id, &v.class_no, Some(id))?;
         diesel::update(classes::table.find(id))

@@ -8,7 +8,6 @@ use diesel::prelude::*;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
-use crate::clock::{now, today};
 use crate::db::at_rest::{self, SealedStudent};
 use crate::db::schema::{classes, orgs, student_history, student_no_counters, student_spells, students};
 use crate::db::{DbConn, write_tx};
@@ -72,7 +71,7 @@ pub(in crate::registry) fn add_history(
     old: Option<&str>,
     new: Option<&str>,
     reason: &str,
-    actor: &str,
+    caller: &Caller,
 ) -> AppResult<()> {
     diesel::insert_into(student_history::table)
         .values((
@@ -81,8 +80,8 @@ pub(in crate::registry) fn add_history(
             student_history::old_value.eq(at_rest::history_value(field, old)?),
             student_history::new_value.eq(at_rest::history_value(field, new)?),
             student_history::reason.eq(reason),
-            student_history::actor.eq(actor),
-            student_history::at.eq(now()),
+            student_history::actor.eq(&caller.username),
+            student_history::at.eq(caller.now()),
         ))
         .execute(conn)?;
     Ok(())
@@ -109,7 +108,7 @@ pub fn create(
         return get(conn, caller, id);
     }
     let record = StudentRecord::parse(raw, caller.today()).map_err(issues_to_error)?;
-    let start = start_of(raw, &record)?;
+    let start = start_of(raw, &record, caller.today())?;
     let created = write_tx(conn, |conn| {
         let id = insert(conn, caller, &school, &record, &start, "新生注册")?;
         if let Some(k) = key {
@@ -128,19 +127,19 @@ pub fn create(
 /// The first day at school a registration asks for (`enrolled_on` and `backdate_reason`
 /// beside the record's own fields; default the day of entry), by the rule of
 /// `domain::enrolment`.
-pub fn start_of(raw: &BTreeMap<String, String>, record: &StudentRecord) -> AppResult<Start> {
+pub fn start_of(raw: &BTreeMap<String, String>, record: &StudentRecord, today: NaiveDate) -> AppResult<Start> {
     let text = |k: &str| raw.get(k).map(|s| s.trim()).unwrap_or("");
     let given = match text("enrolled_on") {
         "" => None,
         s => Some(crate::registry::status::parse_day("enrolled_on", s)?),
     };
-    start_on(given, record, text("backdate_reason"))
+    start_on(given, record, text("backdate_reason"), today)
 }
 
 /// [`start_of`] for a day already read (an import row, a file's default).
-pub fn start_on(given: Option<NaiveDate>, record: &StudentRecord, reason: &str) -> AppResult<Start> {
+pub fn start_on(given: Option<NaiveDate>, record: &StudentRecord, reason: &str, today: NaiveDate) -> AppResult<Start> {
     let first = enrolment::entry_month_first(record.get("entry_ym"));
-    enrolment::start(given, first, today(), crate::config::registry_rules().backdate_days, reason)
+    enrolment::start(given, first, today, crate::config::registry_rules().backdate_days, reason)
         .map_err(|r| AppError::field(r.field, r.code, r.message))
 }
 
@@ -181,7 +180,7 @@ pub fn insert(
             caller.now(),
         )?)
         .execute(conn)?;
-    add_history(conn, id, "student_no", None, Some(no.as_str()), reason, &caller.username)?;
+    add_history(conn, id, "student_no", None, Some(no.as_str()), reason, caller)?;
     crate::registry::timeline::enrol(conn, &[(id, school.id, Some(class_id), start.on)])?;
     audit::record(
         conn,
@@ -460,7 +459,7 @@ pub fn update(
     let raw = StudentRecord::unmasked_from(&row.record(), raw);
     let record = StudentRecord::parse(&raw, caller.today()).map_err(issues_to_error)?;
     let school_path: String = orgs::table.find(row.school_id).select(orgs::path).first(conn)?;
-    crate::registry::changes::ensure_unlocked(conn, &row, &school_path, &record)?;
+    crate::registry::changes::ensure_unlocked(conn, &row, &school_path, &record, caller.today())?;
     write_tx(conn, |conn| apply_update(conn, caller, &row, &record, reason, expected_version))?;
     get(conn, caller, id)
 }
@@ -493,7 +492,7 @@ pub fn apply_update(
     for k in keys {
         let (old, new) = (before.values().get(k), record.values().get(k));
         if old != new {
-            add_history(conn, row.id, k, old.map(String::as_str), new.map(String::as_str), reason, &caller.username)?;
+            add_history(conn, row.id, k, old.map(String::as_str), new.map(String::as_str), reason, caller)?;
         }
     }
     diesel::update(students::table.find(row.id))
@@ -582,5 +581,5 @@ pub(in crate::registry) fn place_student(
             students::updated_at.eq(caller.now()),
         ))
         .execute(conn)?;
-    add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, &caller.username)
+    add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, caller)
 }

@@ -93,7 +93,7 @@ pub(super) fn decide_in_tx(conn: &mut DbConn, caller: &Caller, id: i64, approve:
             if rows.last().and_then(|s| s.change_id) == Some(id) {
                 timeline::undo_last(conn, r.student_id)?;
             }
-            set_status(conn, r.student_id, State::AtSchool)?;
+            set_status(conn, caller, r.student_id, State::AtSchool)?;
             // Back at the old school as if never gone: its months pay the days in transit again.
             crate::ledger::entitlement::recompute_from(
                 conn,
@@ -143,8 +143,8 @@ pub(super) fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppRes
             terms::ensure_open(conn, &to.path, arrival)?;
             timeline::land_transfer(conn, id, to.id, r.to_class_id, arrival)?;
             place_student(conn, caller, &student, (to.id, &county_of(&to.path)), r.to_class_id, &why)?;
-            add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, &caller.username)?;
-            set_status(conn, student.id, State::AtSchool)?;
+            add_history(conn, student.id, "school", Some(&from.code), Some(&to.code), &why, caller)?;
+            set_status(conn, caller, student.id, State::AtSchool)?;
         }
         ChangeKind::ClassChange => {
             timeline::switch(
@@ -177,16 +177,8 @@ pub(super) fn apply(conn: &mut DbConn, caller: &Caller, r: &ChangeRow) -> AppRes
                     promotion_id: None,
                 },
             )?;
-            add_history(
-                conn,
-                student.id,
-                "status",
-                Some(&student.status),
-                Some(state.student_status()),
-                &why,
-                &caller.username,
-            )?;
-            set_status(conn, student.id, state)?;
+            add_history(conn, student.id, "status", Some(&student.status), Some(state.student_status()), &why, caller)?;
+            set_status(conn, caller, student.id, state)?;
         }
     }
     diesel::update(status_changes::table.find(id))
