@@ -78,7 +78,7 @@ pub fn run(conn: &mut db::DbConn, keys: &Keys, json_mode: bool, what: AdminComma
                         u.username,
                         u.display_name,
                         u.org_name,
-                        u.status.as_str(),
+                        u.status.label(),
                         u.role_labels
                     );
                 }

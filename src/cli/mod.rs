@@ -1,6 +1,7 @@
 //! The subcommands with their own files: each holds its clap arguments and what it runs.
 
 pub mod admin;
+pub mod args;
 pub mod audit;
 pub mod change;
 pub mod inspect;
