@@ -28,23 +28,26 @@ pub struct DashboardPage {
     can_view_audit: bool,
     is_school: bool,
     recent_audit: Vec<crate::audit::service::AuditRow>,
+    todo: crate::reports::todo::Todo,
 }
 
 pub async fn dashboard(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<DashboardPage> {
     let c = caller.clone();
-    let (counts, recent_audit) = st
+    let (counts, recent_audit, todo) = st
         .run(move |conn| {
             let counts = service::scope_counts(conn, &c)?;
+            let todo = crate::reports::todo::for_caller(conn, &c)?;
             // The audit administrator's start page shows what happened last.
             let recent = if c.may(Permission::ViewAudit) {
                 crate::audit::service::list(conn, c.scope(), &Default::default())?.into_iter().take(10).collect()
             } else {
                 Vec::new()
             };
-            Ok((counts, recent))
+            Ok((counts, recent, todo))
         })
         .await?;
     Ok(DashboardPage {
+        todo,
         is_school: caller.org_kind == crate::domain::role::OrgKind::School,
         recent_audit,
         layout: Layout::new(&caller, &st, "首页"),

@@ -670,9 +670,36 @@ pub fn actions(caller: &Caller, head: &RosterHead) -> RosterActions {
     }
 }
 
+/// What deciding a step turns on: whose roster, which version, and where it stands.
+pub struct StepFacts<'a> {
+    pub school_code: &'a str,
+    pub school_name: &'a str,
+    pub version: i32,
+    /// The newest version of its term.
+    pub current: bool,
+    pub status: Status,
+}
+
+impl RosterHead {
+    pub fn facts(&self) -> StepFacts<'_> {
+        StepFacts {
+            school_code: &self.school_code,
+            school_name: &self.school_name,
+            version: self.version,
+            current: self.current,
+            status: self.status,
+        }
+    }
+}
+
 /// Signing is the school's own act (its principal or nutrition officer); review, return and
 /// archiving are the county's; only the newest version moves, one step at a time.
 pub fn may_step(caller: &Caller, head: &RosterHead, step: Step) -> AppResult<()> {
+    may_step_on(caller, &head.facts(), step)
+}
+
+/// [`may_step`] on a roster's facts (the overview has no whole head).
+pub fn may_step_on(caller: &Caller, head: &StepFacts, step: Step) -> AppResult<()> {
     let need = if step == Step::Sign { Permission::SignRoster } else { Permission::ReviewRoster };
     if !caller.may(need) {
         return Err(AppError::forbidden());
@@ -693,7 +720,7 @@ pub fn may_step(caller: &Caller, head: &RosterHead, step: Step) -> AppResult<()>
             format!("第{}版已有更新的版本，请办理最新版本", head.version),
         ));
     }
-    head.status().after(step).map_err(|m| AppError::conflict(ErrorCode::RosterOutOfOrder, m))?;
+    head.status.after(step).map_err(|m| AppError::conflict(ErrorCode::RosterOutOfOrder, m))?;
     Ok(())
 }
 
@@ -763,6 +790,9 @@ pub struct OverviewRow {
     pub late: bool,
     /// The pages of the newest version's signed scan, when one is uploaded.
     pub scan_pages: Option<i32>,
+    /// The step of the flow the caller may take on the newest version now (学校签章确认,
+    /// 县教育局审核, 县营养办备案), by the rule the roster's own page applies.
+    pub awaits: Option<&'static str>,
 }
 
 /// Every programme school in scope on the term's snapshot date with its newest roster, late
@@ -806,6 +836,19 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
             // moved) does not make a school that signed on time late.
             let signed_at = first_signed.get(&code).copied();
             let late = roster::is_late(signed_at.map(|s| crate::clock::local(s).date()), deadline, today);
+            let awaits = r.and_then(|r| {
+                let facts = StepFacts {
+                    school_code: &code,
+                    school_name: &name,
+                    version: r.version,
+                    current: true,
+                    status: r.status,
+                };
+                [Step::Sign, Step::Review, Step::Archive]
+                    .into_iter()
+                    .find(|s| may_step_on(caller, &facts, *s).is_ok())
+                    .map(Step::label)
+            });
             OverviewRow {
                 school_code: code,
                 school_name: name,
@@ -817,6 +860,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
                 deadline,
                 late,
                 scan_pages: r.and_then(|r| scans.get(&r.id).copied()),
+                awaits,
             }
         })
         .collect();

@@ -7,4 +7,5 @@ pub mod render;
 pub mod routes;
 pub mod service;
 pub mod submission;
+pub mod todo;
 pub mod web;

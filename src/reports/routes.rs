@@ -22,6 +22,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
 /// The `/api/v1` routes, each with what the OpenAPI document says of it.
 pub fn api(r: &mut ApiRoutes) {
     r.tag("reports");
+    r.get("/todo", super::web::api_todo, "待办事项：待我办理、等待他人、期限（与首页同一份清单）");
     r.get("/dashboard", super::web::api_dashboard, "驾驶舱背后的数字 (?org=)：受益学生、补助、供餐与疑点概况");
     r.get(
         "/report-submissions",

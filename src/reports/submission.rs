@@ -269,6 +269,24 @@ pub fn decide(conn: &mut DbConn, caller: &Caller, id: i64, decision: Decision, n
     Ok(get(conn, caller, id)?.0)
 }
 
+/// Submissions from orgs under the caller still waiting for a sign-off the caller may give
+/// (`may_decide`), oldest first. One query, whatever the level: the to-do list asks it on every
+/// home page.
+pub fn awaiting(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Submission>> {
+    if !caller.may(Permission::ReviewReports) {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Row, Org)> = report_submissions::table
+        .inner_join(orgs::table)
+        .filter(report_submissions::status.eq(SubmissionStatus::Submitted.as_str()))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .filter(orgs::code.ne(&caller.org_code))
+        .order(report_submissions::submitted_at.asc())
+        .select((Row::as_select(), Org::as_select()))
+        .load(conn)?;
+    Ok(rows.iter().map(|(r, o)| view(r, o)).filter(|s| may_decide(caller, s).is_ok()).collect())
+}
+
 /// One org that owes a report for a period, with its newest submission if any.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Owed {

@@ -459,6 +459,11 @@ pub async fn dashboard_page(
     })
 }
 
+/// `GET /api/v1/todo`: what waits for the caller, as the home page lists it.
+pub async fn api_todo(st: web::Data<AppState>, ApiUser(c): ApiUser) -> AppResult<Reply<impl Body>> {
+    Ok(Reply(st.run(move |conn| super::todo::for_caller(conn, &c)).await?))
+}
+
 /// `GET /api/v1/dashboard?org=`: the figures behind the charts.
 pub async fn api_dashboard(
     st: web::Data<AppState>,

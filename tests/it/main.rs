@@ -39,3 +39,4 @@ mod scope;
 mod status_changes;
 mod student_form;
 mod timeline_property;
+mod todo;
