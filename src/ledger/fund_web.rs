@@ -15,7 +15,7 @@ use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::ledger::{Category, Fund, RequestStatus};
 use crate::domain::role::Permission;
 use crate::error::{AppError, ErrorCode, ErrorKind};
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, confirm, html_page, see_other};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "ledger/fund.html")]
@@ -101,6 +101,9 @@ pub struct ActionForm {
     /// The approval threshold (the posting's own amount is in `posting`).
     #[serde(default)]
     threshold: String,
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
     #[serde(flatten)]
     posting: PostingForm,
 }
@@ -108,6 +111,19 @@ pub struct ActionForm {
 /// Every ledger form posts here with its `action`; errors come back beside the form.
 pub async fn act(st: web::Data<AppState>, f: CsrfForm<ActionForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
+    if form.action == "close" && !confirm::confirmed(&form.confirmed) {
+        let month = parse_month(&form.month)?;
+        let what = format!("结账：{}资金台账 {month}", user.org_name);
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "结账后不能再记入该月（包括冲销）；需要更正的，记入之后未结账的月份。",
+            action: "/ledger",
+            fields: &[("action", "close"), ("month", &form.month)],
+            button: "确认结账",
+            back: "/ledger",
+        };
+        return confirm::page(Layout::new(&user, &st, "确认结账"), &ask);
+    }
     let c = user.clone();
     let shown = form.posting.clone();
     let id: i64 = form.id.trim().parse().unwrap_or(0);

@@ -17,7 +17,7 @@ use crate::domain::money::Fen;
 use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::exchange::job_runs;
 use crate::exchange::jobs::{JobInput, Jobs};
-use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::web::{AppState, FormErrors, Layout, PageResult, confirm, html_page, see_other};
 
 /// The month before today's: what a county computes and reconciles by default.
 pub(crate) fn last_month(today: NaiveDate) -> Month {
@@ -78,11 +78,27 @@ pub struct ActionForm {
     school: String,
     #[serde(default)]
     rule: String,
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn act(st: web::Data<AppState>, jobs: web::Data<Jobs>, f: CsrfForm<ActionForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let m = parse_month(&form.month)?;
+    if form.action == "close" && !confirm::confirmed(&form.confirmed) {
+        let what = format!("结账：学校 {} {m} 的膳食补助", form.school);
+        let back = format!("/entitlements?month={m}");
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "结账后该月补助不再重新核算；之后登记的学籍变化作为调整记入下一个未结账月份。",
+            action: "/entitlements",
+            fields: &[("action", "close"), ("month", &form.month), ("school", &form.school)],
+            button: "确认结账",
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认结账"), &ask);
+    }
     let c = user.clone();
     let result = match form.action.as_str() {
         // A county's (or a province's) month is long work: a job with progress, on any server.
@@ -192,11 +208,27 @@ pub struct YibuForm {
     action: String,
     #[serde(default)]
     school: String,
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn yibu_act(st: web::Data<AppState>, f: CsrfForm<YibuForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let t = parse_term(&form.term)?;
+    if form.action == "close" && !confirm::confirmed(&form.confirmed) {
+        let what = format!("结账：学校 {} {} 的一补", form.school, t.label());
+        let back = format!("/yibu?term={t}");
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "结账后该学期一补不再重新核算；之后的学籍变化作为调整记入下一学期。",
+            action: "/yibu",
+            fields: &[("action", "close"), ("term", &form.term), ("school", &form.school)],
+            button: "确认结账",
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认结账"), &ask);
+    }
     let c = user.clone();
     let result = st
         .run(move |conn| match form.action.as_str() {

@@ -11,7 +11,7 @@ use crate::auth::extract::{CsrfForm, PageUser};
 use crate::domain::codes::{self, CodeTable};
 use crate::domain::role::{OrgKind, Permission};
 use crate::error::ErrorKind;
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, Pager, html_page, see_other};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, Pager, confirm, html_page, see_other};
 
 const UNPROCESSABLE: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
 
@@ -494,13 +494,37 @@ pub async fn class_update(
 #[derive(serde::Deserialize)]
 pub struct NoFields {}
 
+/// A delete button's form: only the confirmation.
+#[derive(serde::Deserialize)]
+pub struct DeleteForm {
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
+}
+
 pub async fn class_delete(
     st: web::Data<AppState>,
     path: web::Path<i64>,
-    f: CsrfForm<NoFields>,
+    f: CsrfForm<DeleteForm>,
 ) -> PageResult<HttpResponse> {
     let id = path.into_inner();
-    let c = f.user;
+    let CsrfForm { user, form } = f;
+    if !confirm::confirmed(&form.confirmed) {
+        let c = user.clone();
+        let v = st.run(move |conn| service::get_class(conn, &c, id)).await?;
+        let what = format!("删除{}的班级“{}”", v.school_name, v.class.name);
+        let (action, back) = (format!("/classes/{id}/delete"), format!("/classes/{id}"));
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "删除后不能恢复（审计日志留有删除前的内容）。",
+            action: &action,
+            fields: &[],
+            button: "确认删除",
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认删除"), &ask);
+    }
+    let c = user;
     let school = st
         .run(move |conn| {
             let v = service::get_class(conn, &c, id)?;
@@ -629,10 +653,26 @@ pub async fn teacher_update(
 pub async fn teacher_delete(
     st: web::Data<AppState>,
     path: web::Path<i64>,
-    f: CsrfForm<NoFields>,
+    f: CsrfForm<DeleteForm>,
 ) -> PageResult<HttpResponse> {
     let id = path.into_inner();
-    let c = f.user;
+    let CsrfForm { user, form } = f;
+    if !confirm::confirmed(&form.confirmed) {
+        let c = user.clone();
+        let (t, school) = st.run(move |conn| service::get_teacher(conn, &c, id)).await?;
+        let what = format!("删除教师“{}”（工号 {}）", t.name, t.staff_no);
+        let (action, back) = (format!("/teachers/{id}/delete"), format!("/schools/{school}"));
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "删除后不能恢复（审计日志留有删除前的内容）。",
+            action: &action,
+            fields: &[],
+            button: "确认删除",
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认删除"), &ask);
+    }
+    let c = user;
     let school = st
         .run(move |conn| {
             let (_, school) = service::get_teacher(conn, &c, id)?;

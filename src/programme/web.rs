@@ -23,13 +23,13 @@ use crate::domain::key_lock::school_year_of;
 use crate::domain::money::Fen;
 use crate::domain::programme::{MealModel, PlanType, StandardKind};
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::roster::RosterLine;
+use crate::domain::roster::{RosterLine, Step};
 use crate::domain::term::{Term, TermDates};
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 use crate::exchange::jobs::{JobInput, Jobs};
 use crate::exchange::roster_print;
 use crate::org::model::ClassView;
-use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, html_page, see_other, upload};
+use crate::web::{AppState, Flash, FormErrors, Layout, PageResult, confirm, html_page, see_other, upload};
 
 fn shown_in_form(e: &AppError) -> bool {
     matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict)
@@ -569,11 +569,45 @@ pub struct StepForm {
     step: String,
     #[serde(default)]
     note: String,
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
+}
+
+/// What each forward step fixes for good, and its confirming button (sending back needs no
+/// confirmation: it undoes).
+fn step_confirmation(step: Step) -> Option<(&'static str, &'static str)> {
+    match step {
+        Step::Sign => {
+            Some(("确认签章", "签章确认后本版花名册内容冻结，不能再修改或删除；之后的学籍变化须重新生成新版本。"))
+        }
+        Step::Review => Some(("确认审核通过", "审核通过后交县营养办备案，不能撤回；如有问题请选择“退回学校”。")),
+        Step::Archive => Some(("确认备案", "备案后本版即为本学期正式的受益学生名单，用于公示和补助核算，不能撤回。")),
+        Step::Return => None,
+    }
 }
 
 pub async fn step(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<StepForm>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let id = path.into_inner();
+    if let Ok(s) = parse_step(&form.step)
+        && let Some((button, consequence)) = step_confirmation(s)
+        && !confirm::confirmed(&form.confirmed)
+    {
+        let c = user.clone();
+        let head = st.run(move |conn| roster::head_of(conn, &c, id)).await?;
+        let what = format!("{}：{}第{}版受益学生花名册（{}人）", s.label(), head.school_name, head.version, head.count);
+        let (action, back) = (format!("/rosters/{id}/step"), format!("/rosters/{id}"));
+        let ask = confirm::Ask {
+            what: &what,
+            consequence,
+            action: &action,
+            fields: &[("step", &form.step), ("note", &form.note)],
+            button,
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认办理"), &ask);
+    }
     let c = user.clone();
     let result = match parse_step(&form.step) {
         Ok(s) => st.run(move |conn| roster::step(conn, &c, id, s, &form.note)).await.map(|_| ()),

@@ -19,7 +19,7 @@ use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, Reply, ReplyOrFile};
 use crate::web::strict::{ApiJson, ApiQuery};
-use crate::web::{AppState, FormErrors, Layout, PageResult, html_page, see_other};
+use crate::web::{AppState, FormErrors, Layout, PageResult, confirm, html_page, see_other};
 
 #[derive(Deserialize, Default, schemars::JsonSchema)]
 pub struct Query {
@@ -208,6 +208,9 @@ pub struct SubmitForm {
     period: String,
     #[serde(default)]
     date: String,
+    /// "1" once the confirmation step was answered (`web::confirm`).
+    #[serde(default)]
+    confirmed: String,
 }
 
 impl SubmitForm {
@@ -225,6 +228,23 @@ pub async fn submit_page(
 ) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
     let req = form.request(&name, &user)?;
+    if !confirm::confirmed(&form.confirmed) {
+        let title = Definition::named(&name).map(|d| d.title).unwrap_or_default();
+        let period = crate::domain::term::Term::parse(&req.period.to_string())
+            .map_or_else(|_| req.period.to_string(), crate::domain::term::Term::label);
+        let what = format!("报送{}{period}的《{title}》", user.org_name);
+        let (action, back) =
+            (format!("/reports/{name}/submit"), format!("/reports/{name}?org={}&period={}", form.org, form.period));
+        let ask = confirm::Ask {
+            what: &what,
+            consequence: "报送后本版冻结为不可更改的一版（保存内容与哈希），由上级审核；如需更正，只能再报送新的一版，原版留档。",
+            action: &action,
+            fields: &[("org", &form.org), ("period", &form.period), ("date", &form.date)],
+            button: "确认报送",
+            back: &back,
+        };
+        return confirm::page(Layout::new(&user, &st, "确认报送"), &ask);
+    }
     let done = st.run(move |conn| submission::submit(conn, &user, &req)).await?;
     Ok(see_other(&format!("/reports/submissions/{}", done.submission.id)))
 }
@@ -373,7 +393,7 @@ pub async fn api_submit(
     body: ApiJson<SubmitBody>,
 ) -> AppResult<Created<impl Body>> {
     let b = body.into_inner();
-    let req = SubmitForm { org: b.org, period: b.period, date: b.date }.request(&name, &c)?;
+    let req = SubmitForm { org: b.org, period: b.period, date: b.date, confirmed: String::new() }.request(&name, &c)?;
     let done = st.run(move |conn| submission::submit(conn, &c, &req)).await?;
     Ok(Created::repeated_if(!done.created, done))
 }

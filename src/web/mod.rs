@@ -4,6 +4,7 @@
 
 pub mod api_doc;
 pub mod api_routes;
+pub mod confirm;
 pub mod filters;
 pub mod layout;
 pub mod openapi;

@@ -450,6 +450,9 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.wait_until_url(|u| !u.contains("/login"));
     d.open(&request_url);
     d.type_into("#note", "与户口簿一致");
+    // No decision is chosen for the reviewer: 同意 is a click of its own.
+    assert!(d.source().contains("name=\"decision\" value=\"approve\" required"), "no decision pre-selected");
+    d.click("input[name=decision][value=approve]");
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     assert!(d.source().contains("待县级审批"), "school approved");
@@ -462,6 +465,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     login_as("yyb");
     d.open(&request_url);
     d.screenshot(&shots.join("15-change-review.png"));
+    d.click("input[name=decision][value=approve]");
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     assert!(d.source().contains("已批准生效"), "approved");
@@ -534,6 +538,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/status-changes?show=mine"));
     assert!(d.source().contains(&student_name), "receiving county has it waiting");
     d.open(&transfer_url);
+    d.click("input[name=decision][value=approve]");
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     logout();
@@ -547,6 +552,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.screenshot(&shots.join("19-in-transit-sending-side.png"));
     d.open(&transfer_url);
     d.type_into("#note", "同意转出");
+    d.click("input[name=decision][value=approve]");
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     logout();
@@ -556,6 +562,7 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     login_as("yyb");
     d.open(&transfer_url);
     d.screenshot(&shots.join("20-transfer-last-step.png"));
+    d.click("input[name=decision][value=approve]");
     d.click("#decide-submit");
     d.wait_until_url(|u| u.contains("ok=decided"));
     assert!(d.find_text("#change-status").contains("已生效"), "approved: {}", d.source());
@@ -622,6 +629,11 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.wait_until_url(|u| u.contains("ok=scanned"));
     assert!(d.find_text("#scan-check").contains("页数一致"), "every printed page scanned: {}", d.source());
     d.click("#sign-form button");
+    // 签章 cannot be undone: a page says so and asks again.
+    let asked = d.wait_until_source(|html| html.contains("id=\"confirm-form\""));
+    assert!(asked.contains("内容冻结"), "the consequence is named: {asked}");
+    d.screenshot(&shots.join("25a-roster-sign-confirm.png"));
+    d.click("#confirm-submit");
     d.wait_until_url(|u| u.contains("ok=stepped"));
     assert!(d.find_text("#roster-status").contains("学校已签章"), "signed: {}", d.source());
     let roster_url = roster_url.split('?').next().expect("url").to_owned();
@@ -644,8 +656,12 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.post("/window/rect", json!({"width": 1366, "height": 1000}));
     d.open(&roster_url);
     d.click("#review-form button[value=review]");
+    d.wait_until_source(|html| html.contains("id=\"confirm-form\""));
+    d.click("#confirm-submit");
     d.wait_until_url(|u| u.contains("ok=stepped"));
     d.click("#review-form button[value=archive]");
+    d.wait_until_source(|html| html.contains("id=\"confirm-form\"") && html.contains("确认备案"));
+    d.click("#confirm-submit");
     // The address already ends in ok=stepped from the review: wait for the page itself.
     let archived = d.wait_until_source(|html| html.contains("已备案"));
     assert!(archived.contains("已备案"), "archived: {archived}");
@@ -755,6 +771,9 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     // The county submits its county report: a frozen first version, waiting for the prefecture.
     d.open(&report_url);
     d.click("#submit-form button");
+    d.wait_until_source(|html| html.contains("id=\"confirm-form\"") && html.contains("确认报送"));
+    d.screenshot(&shots.join("40a-report-submit-confirm.png"));
+    d.click("#confirm-submit");
     d.wait_until_url(|u| u.contains("/reports/submissions/"));
     let page = d.wait_until_source(|s| s.contains("id=\"snapshot\""));
     assert!(page.contains("第1版") && page.contains("已报送，待审核") && page.contains("内容哈希"), "{page}");

@@ -12,6 +12,7 @@ mod browser;
 mod canteen;
 mod chains;
 mod clock;
+mod confirm;
 mod crash;
 mod entitlement;
 mod findings;

@@ -451,16 +451,28 @@ async fn the_pages_take_forms_with_csrf_show_errors_beside_them_and_walk_a_roste
         let id = to.trim_start_matches("/rosters/").split('?').next().unwrap_or("").to_owned();
         let html = body_text(test::call_service(&app, page(&school_a, test::TestRequest::get().uri(&to))).await).await;
         assert!(html.contains("sign-form") && html.contains("第1版"), "{label}");
-        let r = test::call_service(
-            &app,
+        // 签章 asks first, naming the roster and what it fixes; nothing is signed until confirmed.
+        let sign = |confirmed: &str| {
             page(
                 &school_a,
-                test::TestRequest::post()
-                    .uri(&format!("/rosters/{id}/step"))
-                    .set_form([("csrf", csrf_a.as_str()), ("step", "sign")]),
-            ),
-        )
-        .await;
+                test::TestRequest::post().uri(&format!("/rosters/{id}/step")).set_form([
+                    ("csrf", csrf_a.as_str()),
+                    ("step", "sign"),
+                    ("confirmed", confirmed),
+                ]),
+            )
+        };
+        let r = test::call_service(&app, sign("")).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let asked = body_text(r).await;
+        assert!(
+            asked.contains("id=\"confirm-form\"") && asked.contains("第1版") && asked.contains("内容冻结"),
+            "{label}: the confirmation names the roster and the consequence"
+        );
+        assert!(asked.contains("name=\"step\" value=\"sign\"") && asked.contains(">确认签章<"), "{label}");
+        let still = body_text(test::call_service(&app, page(&school_a, test::TestRequest::get().uri(&to))).await).await;
+        assert!(still.contains("sign-form"), "{label}: not signed before the confirmation");
+        let r = test::call_service(&app, sign("1")).await;
         assert_eq!(r.status(), 303, "{label}");
         let r = test::call_service(
             &app,

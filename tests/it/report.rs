@@ -704,7 +704,7 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
             test::TestRequest::post()
                 .uri("/reports/school-regular/submit")
                 .insert_header((actix_web::http::header::COOKIE, cookie_s.clone()))
-                .set_form([("csrf", csrf), ("org", school), ("period", period.as_str())])
+                .set_form([("csrf", csrf), ("org", school), ("period", period.as_str()), ("confirmed", "1")])
                 .to_request()
         };
         assert_eq!(test::call_service(&app, page_post("forged")).await.status(), 403, "{label}");
@@ -714,6 +714,22 @@ async fn the_demo_countys_reports_equal_independent_counts_in_every_format() {
             .to_request();
         let html = body_text(test::call_service(&app, page).await).await;
         assert!(html.contains("submit-form"), "{label}: the school may submit its own report");
+        // 报送 asks first, saying what freezes; nothing is submitted until confirmed.
+        let submissions = || -> i64 {
+            use diesel::prelude::*;
+            mealroll::db::schema::report_submissions::table.count().get_result(&mut w.conn()).expect("count")
+        };
+        let before = submissions();
+        let ask = test::TestRequest::post()
+            .uri("/reports/school-regular/submit")
+            .insert_header((actix_web::http::header::COOKIE, cookie_s.clone()))
+            .set_form([("csrf", csrf_of(&html).as_str()), ("org", school), ("period", period.as_str())])
+            .to_request();
+        let r = test::call_service(&app, ask).await;
+        assert_eq!(r.status(), 200, "{label}");
+        let asked = body_text(r).await;
+        assert!(asked.contains(">确认报送<") && asked.contains("冻结为不可更改"), "{label}: {asked}");
+        assert_eq!(submissions(), before, "{label}: nothing submitted before the confirmation");
         let r = test::call_service(&app, page_post(&csrf_of(&html))).await;
         assert_eq!(r.status(), 303, "{label}");
         // A snapshot edited in SQL is refused, never shown as the submitted figures, and
