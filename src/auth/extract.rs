@@ -13,7 +13,7 @@ use crate::audit::{self, Entry};
 use crate::auth::{Caller, csrf, session};
 use crate::error::{AppError, ErrorCode, ErrorKind};
 use crate::web::api_doc::{ApiInput, OperationDoc, Schemas};
-use crate::web::{AppState, PageError};
+use crate::web::{AppState, PageError, returning_to};
 
 pub const SESSION_COOKIE: &str = "mealroll_session";
 
@@ -55,7 +55,11 @@ impl FromRequest for PageUser {
         let req = req.clone();
         Box::pin(async move {
             let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-            let caller = resolve(&req, token).await.map_err(PageError)?;
+            let caller = resolve(&req, token).await.map_err(|e| {
+                // A page opened by its address comes back after signing in; a form's post does not.
+                let asked = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                PageError(if req.method() == actix_web::http::Method::GET { returning_to(e, asked) } else { e })
+            })?;
             // A password set by somebody else is replaced before anything else is done.
             let path = req.path();
             if caller.must_change_password && path != "/password" && path != "/logout" {

@@ -16,7 +16,7 @@ use crate::domain::role::{ALL_ROLES, Permission, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, NoContent, Reply};
 use crate::web::strict::{ApiJson, ApiQuery};
-use crate::web::{AppState, FormErrors, Layout, PageResult, see_other};
+use crate::web::{AppState, FormErrors, Layout, PageResult, local_path, see_other};
 
 // ---------------------------------------------------------------- login
 
@@ -27,6 +27,8 @@ pub struct LoginPage {
     username: String,
     error: String,
     notice: String,
+    /// The page to go on to after signing in (a local path), or "".
+    next: String,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +37,8 @@ pub struct LoginQuery {
     expired: Option<String>,
     #[serde(default)]
     ok: Option<String>,
+    #[serde(default)]
+    next: String,
 }
 
 fn login_cookie(token: &str, secure: bool) -> Cookie<'static> {
@@ -46,9 +50,10 @@ fn login_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-fn render_login(st: &AppState, username: String, error: String, notice: String) -> HttpResponse {
+fn render_login(st: &AppState, username: String, error: String, notice: String, next: &str) -> HttpResponse {
     let token = csrf::new_login_token();
-    let page = LoginPage { csrf: token.clone(), username, error: error.clone(), notice };
+    let next = if local_path(next) { next.to_owned() } else { String::new() };
+    let page = LoginPage { csrf: token.clone(), username, error: error.clone(), notice, next };
     let status =
         if error.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNAUTHORIZED };
     match page.render() {
@@ -68,7 +73,7 @@ pub async fn login_page(st: web::Data<AppState>, q: web::Query<LoginQuery>) -> H
     } else {
         String::new()
     };
-    render_login(&st, String::new(), String::new(), notice)
+    render_login(&st, String::new(), String::new(), notice, &q.next)
 }
 
 #[derive(Deserialize)]
@@ -81,6 +86,8 @@ pub struct LoginForm {
     totp: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login_submit(req: HttpRequest, st: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
@@ -88,7 +95,7 @@ pub async fn login_submit(req: HttpRequest, st: web::Data<AppState>, form: web::
     // Double-submit check: the form's token must equal the cookie set with the form.
     let cookie = req.cookie(csrf::LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if cookie.is_empty() || !csrf::same(&cookie, &form.csrf) || !crate::auth::extract::same_origin(&req) {
-        return render_login(&st, form.username, "登录页面已过期，请重新输入后登录".into(), String::new());
+        return render_login(&st, form.username, "登录页面已过期，请重新输入后登录".into(), String::new(), &form.next);
     }
     let input = LoginInput { username: form.username.clone(), password: form.password, totp: Some(form.totp) };
     let ip = client_ip(&req);
@@ -105,9 +112,9 @@ pub async fn login_submit(req: HttpRequest, st: web::Data<AppState>, form: web::
                     .same_site(SameSite::Strict)
                     .finish(),
             )
-            .insert_header(("Location", "/"))
+            .insert_header(("Location", if local_path(&form.next) { form.next.as_str() } else { "/" }))
             .finish(),
-        Err(e) => render_login(&st, form.username, e.message, String::new()),
+        Err(e) => render_login(&st, form.username, e.message, String::new(), &form.next),
     }
 }
 

@@ -22,6 +22,29 @@ use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
 pub use layout::{Flash, FormErrors, Layout, Pager};
 
+/// The field of a sign-in refusal that carries the page to come back to (`returning_to`).
+const RETURN_TO: &str = "next";
+
+/// A page of this site, and nothing else: a path, never `//host` or `/\host` (which browsers read
+/// as another site), no scheme, no control characters. What a login may send the browser on to.
+pub fn local_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s.starts_with("//")
+        && !s.contains('\\')
+        && s.len() <= 2000
+        && !s.chars().any(char::is_control)
+}
+
+/// A sign-in refusal that remembers the page asked for, so the login sends the user back to it.
+pub fn returning_to(e: AppError, path: &str) -> AppError {
+    if e.kind != ErrorKind::Unauthenticated || !local_path(path) {
+        return e;
+    }
+    let mut e = e;
+    e.fields.push(crate::error::FieldError { field: RETURN_TO.into(), code: e.code, message: path.to_owned() });
+    e
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub pool: Pool,
@@ -92,7 +115,14 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let e = &self.0;
         if e.kind == ErrorKind::Unauthenticated {
-            let to = if e.code == ErrorCode::AuthMustChangePassword { "/password" } else { "/login?expired=1" };
+            let to = match (e.code, e.fields.iter().find(|f| f.field == RETURN_TO).map(|f| f.message.as_str())) {
+                (ErrorCode::AuthMustChangePassword, _) => "/password".to_owned(),
+                // The page asked for comes back after signing in.
+                (_, Some(next)) if local_path(next) => {
+                    format!("/login?expired=1&{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default())
+                }
+                _ => "/login?expired=1".to_owned(),
+            };
             return HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish();
         }
         if e.kind == ErrorKind::Internal {
@@ -155,4 +185,19 @@ pub const PDF: &str = "application/pdf";
 /// 303 to another page after a successful POST.
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_a_path_of_this_site_is_a_place_to_go_on_to() {
+        for ok in ["/", "/students?review=pending", "/rosters/12#scan"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in ["", "students", "//evil.example", "/\\evil.example", "https://evil.example", "/a\nb", "/\t"] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
+    }
 }

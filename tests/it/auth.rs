@@ -157,7 +157,7 @@ async fn logged_out_token_and_cookie_no_longer_work() {
         assert_eq!(again.status(), 303, "{label}");
         assert_eq!(
             again.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()),
-            Some("/login?expired=1"),
+            Some("/login?expired=1&next=%2Fschools"),
             "{label}"
         );
     }
@@ -299,6 +299,57 @@ async fn login_form_needs_its_own_token_and_sets_a_strict_httponly_cookie() {
     assert_eq!(c.http_only(), Some(true));
     assert_eq!(c.same_site(), Some(actix_web::cookie::SameSite::Strict));
     assert!(c.value().len() > 64);
+}
+
+#[actix_web::test]
+async fn a_page_asked_for_before_signing_in_opens_after_it_and_only_a_page_of_this_site() {
+    let w = World::new(TestDb::sqlite());
+    let app = test::init_service(mealroll::app::app(w.state())).await;
+    let location = |r: &actix_web::dev::ServiceResponse<_>| {
+        r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    // Opened without a session: to the login, remembering the page.
+    let r = test::call_service(&app, test::TestRequest::get().uri("/students?review=pending").to_request()).await;
+    assert_eq!(r.status(), 303);
+    let to = location(&r);
+    assert_eq!(to, "/login?expired=1&next=%2Fstudents%3Freview%3Dpending");
+    // A form's post is not repeated after signing in.
+    let r = test::call_service(&app, test::TestRequest::post().uri("/ledger").to_request()).await;
+    assert!(!location(&r).contains("next="), "{}", location(&r));
+
+    let sign_in = |next: &'static str| {
+        let app = &app;
+        async move {
+            let uri = format!("/login?{}", serde_urlencoded::to_string([("next", next)]).expect("query"));
+            let page = test::call_service(app, test::TestRequest::get().uri(&uri).to_request()).await;
+            let cookie = page.response().cookies().find(|c| c.name() == "mealroll_login_csrf").expect("cookie");
+            let cookie = format!("mealroll_login_csrf={}", cookie.value());
+            let html = body_text(page).await;
+            let form = [
+                ("csrf", csrf_of(&html)),
+                ("username", "a.xueji".to_owned()),
+                ("password", PASSWORD.to_owned()),
+                ("totp", String::new()),
+                ("next", next.to_owned()),
+            ];
+            let r = test::call_service(
+                app,
+                test::TestRequest::post()
+                    .uri("/login")
+                    .insert_header((header::COOKIE, cookie))
+                    .set_form(form)
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status(), 303, "{next}");
+            (html.contains("name=\"next\""), location(&r))
+        }
+    };
+    assert_eq!(sign_in("/students?review=pending").await, (true, "/students?review=pending".to_owned()));
+    // Never on to another site, however it is spelt.
+    for elsewhere in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\tevil"] {
+        assert_eq!(sign_in(elsewhere).await, (false, "/".to_owned()), "{elsewhere}");
+    }
 }
 
 #[actix_web::test]
