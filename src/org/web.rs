@@ -494,6 +494,19 @@ pub async fn class_update(
 #[derive(serde::Deserialize)]
 pub struct NoFields {}
 
+/// The confirmation a delete asks for: nothing comes back once deleted.
+fn ask_delete(st: &AppState, user: &Caller, what: &str, action: &str, back: &str) -> PageResult<HttpResponse> {
+    let ask = confirm::Ask {
+        what,
+        consequence: "删除后不能恢复（审计日志留有删除前的内容）。",
+        action,
+        fields: &[],
+        button: "确认删除",
+        back,
+    };
+    confirm::page(Layout::new(user, st, "确认删除"), &ask)
+}
+
 /// A delete button's form: only the confirmation.
 #[derive(serde::Deserialize)]
 pub struct DeleteForm {
@@ -513,16 +526,7 @@ pub async fn class_delete(
         let c = user.clone();
         let v = st.run(move |conn| service::get_class(conn, &c, id)).await?;
         let what = format!("删除{}的班级“{}”", v.school_name, v.class.name);
-        let (action, back) = (format!("/classes/{id}/delete"), format!("/classes/{id}"));
-        let ask = confirm::Ask {
-            what: &what,
-            consequence: "删除后不能恢复（审计日志留有删除前的内容）。",
-            action: &action,
-            fields: &[],
-            button: "确认删除",
-            back: &back,
-        };
-        return confirm::page(Layout::new(&user, &st, "确认删除"), &ask);
+        return ask_delete(&st, &user, &what, &format!("/classes/{id}/delete"), &format!("/classes/{id}"));
     }
     let c = user;
     let school = st
@@ -661,16 +665,7 @@ pub async fn teacher_delete(
         let c = user.clone();
         let (t, school) = st.run(move |conn| service::get_teacher(conn, &c, id)).await?;
         let what = format!("删除教师“{}”（工号 {}）", t.name, t.staff_no);
-        let (action, back) = (format!("/teachers/{id}/delete"), format!("/schools/{school}"));
-        let ask = confirm::Ask {
-            what: &what,
-            consequence: "删除后不能恢复（审计日志留有删除前的内容）。",
-            action: &action,
-            fields: &[],
-            button: "确认删除",
-            back: &back,
-        };
-        return confirm::page(Layout::new(&user, &st, "确认删除"), &ask);
+        return ask_delete(&st, &user, &what, &format!("/teachers/{id}/delete"), &format!("/schools/{school}"));
     }
     let c = user;
     let school = st

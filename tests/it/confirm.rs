@@ -53,6 +53,27 @@ async fn deleting_a_class_and_closing_a_month_ask_first_and_change_nothing_until
         let r = test::call_service(&app, delete(vec![("csrf", &csrf), ("confirmed", "1")])).await;
         assert_eq!(r.status(), 303, "{label}");
         assert_eq!(classes_now().expect("n"), 0, "{label}: deleted once confirmed");
+        // A teacher's delete asks the same way, naming the teacher.
+        let teacher: i64 = mealroll::db::schema::teachers::table
+            .inner_join(mealroll::db::schema::orgs::table)
+            .filter(mealroll::db::schema::orgs::code.eq(SCHOOL_A))
+            .select(mealroll::db::schema::teachers::id)
+            .first(&mut w.conn())
+            .expect("teacher");
+        let r = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri(&format!("/teachers/{teacher}/delete"))
+                .insert_header((COOKIE, registrar.clone()))
+                .set_form([("csrf", csrf.as_str())])
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{label}");
+        let asked = body_text(r).await;
+        assert!(asked.contains("删除教师“王䶮”（工号 0001）") && asked.contains(">确认删除<"), "{label}: {asked}");
+        let teachers = mealroll::db::schema::teachers::table.filter(mealroll::db::schema::teachers::id.eq(teacher));
+        assert_eq!(teachers.count().get_result::<i64>(&mut w.conn()).expect("n"), 1, "{label}: not deleted");
 
         // 结账 of the ledger's month: the same step.
         let finance = format!("mealroll_session={}", w.token("caiwu"));
