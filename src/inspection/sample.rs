@@ -114,9 +114,9 @@ impl Sample {
 }
 
 /// The day whose children are the population: today, inside the term.
-fn population_day(term: Term, today: NaiveDate) -> AppResult<NaiveDate> {
+fn population_day(term: Term, today: NaiveDate) -> NaiveDate {
     let span = Span::of_term(term);
-    Ok(today.clamp(span.first_day(), span.last_day()))
+    today.clamp(span.first_day(), span.last_day())
 }
 
 /// The county, its programme schools with their risk, and the children at school in each.
@@ -129,7 +129,7 @@ fn population(conn: &mut DbConn, caller: &Caller, ask: &Ask) -> AppResult<(Org, 
     let (_, ranked) = risk::ranked(conn, caller, &county.code, ask.term)?;
     let codes: Vec<String> = ranked.iter().map(|r| r.school.clone()).collect();
     let schools: Vec<Org> = orgs::table.filter(orgs::code.eq_any(&codes)).select(Org::as_select()).load(conn)?;
-    let day = population_day(ask.term, caller.today())?;
+    let day = population_day(ask.term, caller.today());
     let placed = timeline::placed_at_many(conn, &schools.iter().map(|s| s.id).collect::<Vec<_>>(), day)?;
     let mut numbers: BTreeMap<i64, String> = BTreeMap::new();
     for chunk in placed.chunks(5000) {

@@ -225,6 +225,18 @@ impl StudentFilter {
     }
 }
 
+/// How many students in the caller's scope stand at `review` (the to-do's counts: one query,
+/// no page of rows to open).
+pub fn review_count(conn: &mut DbConn, caller: &Caller, review: Review) -> AppResult<i64> {
+    caller.require(conn, Permission::ViewStudents, "count_students")?;
+    Ok(students::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .filter(students::review.eq(review.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<(Vec<StudentListItem>, i64)> {
     caller.require(conn, Permission::ViewStudents, "list_students")?;
     let base = if f.school.trim().is_empty() {

@@ -136,8 +136,7 @@ fn students(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     let mut out = Vec::new();
     for (review, what) in [(Review::Pending, "名新生待确认入库"), (Review::Problem, "条问题学籍（疑似重复等）待处理")]
     {
-        let filter = crate::registry::service::StudentFilter { review: Some(review), ..Default::default() };
-        let (_, total) = crate::registry::service::list(conn, caller, &filter)?;
+        let total = crate::registry::service::review_count(conn, caller, review)?;
         if total > 0 {
             let n = usize::try_from(total).unwrap_or(usize::MAX);
             let href = format!("/students?review={}", review.as_str());
@@ -185,7 +184,8 @@ fn status_changes(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
         let title = format!("{decide} 件学籍异动待您办理");
         out.push(item(Kind::Decide, "学籍异动", title, decide, "/status-changes?show=mine"));
     }
-    let overdue = status::list(conn, caller, Show::Overdue)?.len();
+    // The overdue are among the open ones: counted from the same list, not asked again.
+    let overdue = open.iter().filter(|c| c.is_overdue()).count();
     if overdue > 0 {
         let title = format!("{overdue} 件学籍异动已超过办理时限（每一环节10个工作日）");
         let mut i = item(Kind::Deadline, "学籍异动", title, overdue, "/status-changes?show=overdue");
@@ -211,9 +211,10 @@ fn rosters(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     let term = Term::of_day(caller.today());
     let rows = crate::programme::roster::overview(conn, caller, term)?;
     let mut out = Vec::new();
-    // The school: its own roster not yet signed, against the deadline.
-    if caller.org_kind == OrgKind::School && caller.may(Permission::SignRoster) {
-        if let Some(own) = rows.iter().find(|r| r.school_code == caller.org_code && r.signed_at.is_none()) {
+    // The school: its own roster not yet signed, against the deadline (late by the roster's rule).
+    let own = rows.iter().find(|r| r.school_code == caller.org_code);
+    if let Some(own) = own.filter(|_| caller.org_kind == OrgKind::School && caller.may(Permission::SignRoster)) {
+        if own.signed_at.is_none() {
             let title = format!(
                 "{}受益学生花名册尚未签章确认（{}，截止 {}）",
                 term.label(),
@@ -222,11 +223,9 @@ fn rosters(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
             );
             let mut i = item(Kind::Deadline, "受益花名册", title, 1, "/rosters");
             i.due = Some(own.deadline);
-            i.overdue = caller.today() > own.deadline;
+            i.overdue = own.late;
             out.push(i);
-        } else if let Some(own) =
-            rows.iter().find(|r| r.school_code == caller.org_code && r.awaits == Some(Step::Sign.label()))
-        {
+        } else if own.awaits == Some(Step::Sign.label()) {
             // Signed once on time; a newer version (a child moved) waits for its signature.
             let title = format!("{}受益学生花名册第{}版待签章确认", term.label(), own.version.unwrap_or(1));
             out.push(item(Kind::Decide, "受益花名册", title, 1, "/rosters"));

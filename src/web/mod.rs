@@ -36,11 +36,10 @@ pub fn local_path(s: &str) -> bool {
 }
 
 /// A sign-in refusal that remembers the page asked for, so the login sends the user back to it.
-pub fn returning_to(e: AppError, path: &str) -> AppError {
+pub fn returning_to(mut e: AppError, path: &str) -> AppError {
     if e.kind != ErrorKind::Unauthenticated || !local_path(path) {
         return e;
     }
-    let mut e = e;
     e.fields.push(crate::error::FieldError { field: RETURN_TO.into(), code: e.code, message: path.to_owned() });
     e
 }

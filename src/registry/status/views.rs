@@ -119,6 +119,11 @@ impl ChangeView {
     pub fn is_transfer(&self) -> bool {
         self.kind == ChangeKind::Transfer.code()
     }
+
+    /// Its current step is past its time limit.
+    pub fn is_overdue(&self) -> bool {
+        self.current_step.as_ref().is_some_and(|s| s.overdue)
+    }
 }
 
 pub(super) fn decision_label(d: Option<&str>) -> &'static str {
@@ -192,7 +197,7 @@ pub(super) fn views(conn: &mut DbConn, caller: &Caller, rows: Vec<ChangeRow>) ->
         by_change.entry(c).or_default().push(s);
     }
     let day = caller.today();
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out = Vec::new();
     for r in rows {
         let kind = ChangeKind::parse(&r.kind).unwrap_or(ChangeKind::Other);
         let route = Route::parse(&r.route).unwrap_or(Route::Local);
@@ -337,7 +342,7 @@ pub fn list(conn: &mut DbConn, caller: &Caller, show: Show) -> AppResult<Vec<Cha
         .into_iter()
         .filter(|v| match show {
             Show::Mine => v.can_decide,
-            Show::Overdue => v.current_step.as_ref().is_some_and(|s| s.overdue),
+            Show::Overdue => v.is_overdue(),
             _ => true,
         })
         .collect())
