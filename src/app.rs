@@ -157,6 +157,8 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // The menu's count is the to-do's: the kit is told how to make it.
+    crate::web::menu::install(|conn, caller| Ok(crate::reports::todo::for_caller(conn, caller)?.decide));
     // Malformed JSON or form bodies answer in Chinese with a stable code instead of actix's text.
     let json_cfg = web::JsonConfig::default().limit(1024 * 1024).error_handler(|err, _| {
         AppError::invalid(ErrorCode::InputMalformedJson, format!("请求内容不是有效的JSON或字段类型不符：{err}")).into()

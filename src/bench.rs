@@ -233,9 +233,9 @@ pub fn roster(conn: &mut DbConn, rows: usize) -> AppResult<BenchResult> {
     let start = Instant::now();
     let built = roster::build(conn, &cli, &code, term, Some(day), roster::AfterArchive::Refuse)?;
     let (head, lines) = roster::get(conn, &cli, built.roster.id)?;
-    let pdf = roster_print::pdf(&head, &lines, Kind::Signed, "2026-09-15 08:00")?;
+    let pdf = roster_print::pdf(&head, &lines, Kind::Signed, true, "2026-09-15 08:00")?;
     let seconds = start.elapsed().as_secs_f64();
-    let pages = roster_print::page_count(lines.len(), Kind::Signed);
+    let pages = roster_print::page_count(&lines, Kind::Signed, true);
     if lines.len() != rows {
         return Err(AppError::internal_msg(
             ErrorCode::BenchRoster,

@@ -2,6 +2,7 @@
 //! Rows are append-only and hash-chained, so a hand edit shows in `mealroll audit verify`.
 
 pub mod archive;
+pub mod browse;
 pub mod chain;
 pub mod routes;
 pub mod service;

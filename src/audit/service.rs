@@ -3,7 +3,6 @@ use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::auth::Scope;
 use crate::db::schema::audit_log;
 use crate::db::{DbConn, lock_chain};
 use crate::error::AppResult;
@@ -124,111 +123,136 @@ impl AuditRow {
     }
 }
 
+/// The audited actions by their Chinese names, in the order a person looks for them; one name
+/// may cover several codes. The one list the log's labels and its 操作 filter read.
+pub const ACTIONS: &[(&[&str], &str)] = &[
+    (&["login.ok"], "登录成功"),
+    (&["login.failed"], "登录失败"),
+    (&["login.refused_locked"], "锁定期间尝试登录"),
+    (&["login.refused_inactive"], "停用账号尝试登录"),
+    (&["login.refused_no_totp"], "未绑定动态口令"),
+    (&["logout"], "退出登录"),
+    (&["user.locked"], "账号锁定"),
+    (&["user.sealed_dormant"], "长期未用账号封存"),
+    (&["user.create"], "新建用户"),
+    (&["user.action"], "账号管理操作"),
+    (&["user.password_changed"], "修改密码"),
+    (&["access.denied"], "越权访问被拒"),
+    (&["csrf.rejected"], "表单校验失败（CSRF）"),
+    (&["org.create"], "新增机构"),
+    (&["school.create"], "新建学校"),
+    (&["school.update"], "修改学校"),
+    (&["campus.create"], "新增校区"),
+    (&["teacher.create"], "新增教师"),
+    (&["teacher.update"], "修改教师"),
+    (&["teacher.delete"], "删除教师"),
+    (&["class.create"], "新建班级"),
+    (&["class.update"], "修改班级"),
+    (&["class.delete"], "删除班级"),
+    (&["demo.password_reset"], "演示账号重置密码"),
+    (&["student.create"], "新生注册"),
+    (&["student.update"], "修改学生信息"),
+    (&["student.import"], "导入学籍模板"),
+    (&["student.export"], "导出学籍"),
+    (&["student.confirm"], "确认入库"),
+    (&["student.problem_kept"], "问题学籍核实保留"),
+    (&["student.problem_deleted"], "问题学籍删除"),
+    (&["student.problem_merged"], "问题学籍合并"),
+    (&["key_lock.set"], "设置关键信息锁定日期"),
+    (&["change.submit"], "提交关键信息变更申请"),
+    (&["change.approve"], "同意关键信息变更"),
+    (&["change.reject"], "驳回关键信息变更"),
+    (&["photo.upload"], "上传学生照片"),
+    (&["student.print_forms"], "打印学生信息核对表"),
+    (&["student.unmask"], "查看完整证件号码"),
+    (&["status_change.request"], "提交学籍异动"),
+    (&["status_change.apply"], "学籍异动生效"),
+    (&["term.set"], "设置学期"),
+    (&["term.close"], "学期结束"),
+    (&["promotion.apply"], "升级"),
+    (&["promotion.confirm"], "确认升级"),
+    (&["promotion.undo"], "撤销升级"),
+    (&["programme.join"], "纳入营养改善计划"),
+    (&["programme.leave"], "退出营养改善计划"),
+    (&["programme.calendar"], "设置供餐日历"),
+    (&["programme.standard", "programme.standard_end"], "设置补助标准"),
+    (&["programme.meal_model"], "设置供餐模式"),
+    (&["programme.supplier"], "登记供应商"),
+    (&["programme.plan"], "实施方案"),
+    (&["roster.build"], "生成受益名册"),
+    (&["roster.step"], "名册审核"),
+    (&["roster.discard"], "作废名册"),
+    (&["roster.scan"], "上传花名册签字扫描件"),
+    (&["roster.review_rule"], "设置花名册审核备案须两人办理"),
+    (&["roster.print", "roster.print_all"], "打印受益名册"),
+    (&["entitlement.compute", "entitlement.recompute", "entitlement.adjust"], "计算应补金额"),
+    (&["entitlement.close"], "应补金额结账"),
+    (&["entitlement.rule"], "设置计补规则"),
+    (&["yibu.compute", "yibu.adjust"], "计算一补"),
+    (&["yibu.close"], "一补结账"),
+    (&["meals.record"], "报送供餐人次"),
+    (&["meals.day"], "报送就餐日报"),
+    (&["canteen.menu"], "公布每周食谱"),
+    (&["canteen.accompany"], "记录陪餐"),
+    (&["purchase.record"], "录入采购与票据"),
+    (&["stock.use"], "食堂出库"),
+    (&["stock.correct"], "更正出库"),
+    (&["complaint.receive"], "收到举报"),
+    (&["complaint.answer"], "答复举报"),
+    (&["notice.hotline"], "设置举报电话"),
+    (&["meals.deadline"], "设置就餐日报截止时间"),
+    (&["meals.correction.request"], "申请更正已结账月份就餐日报"),
+    (&["meals.correction.approve"], "同意更正就餐日报"),
+    (&["meals.correction.refuse"], "不同意更正就餐日报"),
+    (&["ledger.post"], "记账"),
+    (&["ledger.request"], "提交记账待审"),
+    (&["ledger.reverse"], "冲销"),
+    (&["ledger.import"], "导入台账"),
+    (&["ledger.close"], "台账结账"),
+    (&["ledger.threshold"], "设置复核限额"),
+    (&["report.submit"], "报送报表"),
+    (&["report.decide"], "审核报表"),
+    (&["report.export"], "导出报表"),
+    (&["anomaly.flag"], "处理预警"),
+    (&["anomaly.refresh"], "预警扫描"),
+    (&["anomaly.setting"], "设置预警规则"),
+    (&["inspection.plan"], "抽取核查样本"),
+    (&["inspection.visit"], "记录现场核查"),
+    (&["inspection.visit_sheet"], "打印现场核查表"),
+    (&["finding.record"], "记录督查问题"),
+    (&["finding.step"], "督查问题整改流转"),
+    (&["finding.link"], "督查问题关联更正"),
+    (&["backup.create"], "备份数据库"),
+    (&["backup.restore_test"], "恢复测试"),
+    (&["keys.rotate"], "轮换字段加密密钥"),
+    (&["keys.retire"], "停用字段加密密钥"),
+    (&["audit.archive"], "归档审计记录"),
+    (&["ledger.approve"], "审批入账"),
+    (&["ledger.reject"], "退回记账"),
+    (&["ledger.disbursement_form"], "导出资金拨付审批表"),
+    (&["status_change.approve"], "同意学籍异动"),
+    (&["status_change.refuse"], "驳回学籍异动"),
+    (&["transfer.lookup_failed"], "转学查询未找到学生"),
+    (&["transfer_restriction.add"], "设置转学限制"),
+    (&["transfer_restriction.remove"], "解除转学限制"),
+    (&["login.refused_ip"], "来源地址不在允许范围被拒"),
+    (&["login.ip_blocked"], "来源地址被封禁"),
+    (&["user.granted"], "授予角色"),
+    (&["user.disable_requested"], "申请停用账号"),
+    (&["user.disable_confirmed"], "确认停用账号"),
+    (&["user.request_refused"], "驳回账号申请"),
+    (&["user.totp_enrolled"], "绑定动态口令"),
+    (&["audit.export"], "导出审计日志"),
+];
+
 /// Chinese names of the audited actions; unknown codes read as "其他".
 pub fn action_label(action: &str) -> &'static str {
-    match action {
-        "login.ok" => "登录成功",
-        "login.failed" => "登录失败",
-        "login.refused_locked" => "锁定期间尝试登录",
-        "login.refused_inactive" => "停用账号尝试登录",
-        "login.refused_no_totp" => "未绑定动态口令",
-        "logout" => "退出登录",
-        "user.locked" => "账号锁定",
-        "user.sealed_dormant" => "长期未用账号封存",
-        "user.create" => "新建用户",
-        "user.action" => "账号管理操作",
-        "user.password_changed" => "修改密码",
-        "access.denied" => "越权访问被拒",
-        "csrf.rejected" => "表单校验失败（CSRF）",
-        "org.create" => "新增机构",
-        "school.create" => "新建学校",
-        "school.update" => "修改学校",
-        "campus.create" => "新增校区",
-        "teacher.create" => "新增教师",
-        "teacher.update" => "修改教师",
-        "teacher.delete" => "删除教师",
-        "class.create" => "新建班级",
-        "class.update" => "修改班级",
-        "class.delete" => "删除班级",
-        "demo.password_reset" => "演示账号重置密码",
-        "student.create" => "新生注册",
-        "student.update" => "修改学生信息",
-        "student.import" => "导入学籍模板",
-        "student.export" => "导出学籍",
-        "student.confirm" => "确认入库",
-        "student.problem_kept" => "问题学籍核实保留",
-        "student.problem_deleted" => "问题学籍删除",
-        "student.problem_merged" => "问题学籍合并",
-        "key_lock.set" => "设置关键信息锁定日期",
-        "change.submit" => "提交关键信息变更申请",
-        "change.approve" => "同意关键信息变更",
-        "change.reject" => "驳回关键信息变更",
-        "photo.upload" => "上传学生照片",
-        "student.print_forms" => "打印学生信息核对表",
-        "student.unmask" => "查看完整证件号码",
-        "status_change.request" => "提交学籍异动",
-        "status_change.apply" => "学籍异动生效",
-        "term.set" => "设置学期",
-        "term.close" => "学期结束",
-        "promotion.apply" => "升级",
-        "promotion.confirm" => "确认升级",
-        "promotion.undo" => "撤销升级",
-        "programme.join" => "纳入营养改善计划",
-        "programme.leave" => "退出营养改善计划",
-        "programme.calendar" => "设置供餐日历",
-        "programme.standard" | "programme.standard_end" => "设置补助标准",
-        "programme.meal_model" => "设置供餐模式",
-        "programme.supplier" => "登记供应商",
-        "programme.plan" => "实施方案",
-        "roster.build" => "生成受益名册",
-        "roster.step" => "名册审核",
-        "roster.discard" => "作废名册",
-        "roster.scan" => "上传花名册签字扫描件",
-        "roster.print" | "roster.print_all" => "打印受益名册",
-        "entitlement.compute" | "entitlement.recompute" | "entitlement.adjust" => "计算应补金额",
-        "entitlement.close" => "应补金额结账",
-        "entitlement.rule" => "设置计补规则",
-        "yibu.compute" | "yibu.adjust" => "计算一补",
-        "yibu.close" => "一补结账",
-        "meals.record" => "报送供餐人次",
-        "meals.day" => "报送就餐日报",
-        "canteen.menu" => "公布每周食谱",
-        "canteen.accompany" => "记录陪餐",
-        "purchase.record" => "录入采购与票据",
-        "stock.use" => "食堂出库",
-        "stock.correct" => "更正出库",
-        "complaint.receive" => "收到举报",
-        "complaint.answer" => "答复举报",
-        "notice.hotline" => "设置举报电话",
-        "meals.deadline" => "设置就餐日报截止时间",
-        "meals.correction.request" => "申请更正已结账月份就餐日报",
-        "meals.correction.approve" => "同意更正就餐日报",
-        "meals.correction.refuse" => "不同意更正就餐日报",
-        "ledger.post" => "记账",
-        "ledger.request" => "提交记账待审",
-        "ledger.reverse" => "冲销",
-        "ledger.import" => "导入台账",
-        "ledger.close" => "台账结账",
-        "ledger.threshold" => "设置复核限额",
-        "report.submit" => "报送报表",
-        "report.decide" => "审核报表",
-        "report.export" => "导出报表",
-        "anomaly.flag" => "处理预警",
-        "anomaly.refresh" => "预警扫描",
-        "anomaly.setting" => "设置预警规则",
-        "inspection.plan" => "抽取核查样本",
-        "inspection.visit" => "记录现场核查",
-        "inspection.visit_sheet" => "打印现场核查表",
-        "finding.record" => "记录督查问题",
-        "finding.step" => "督查问题整改流转",
-        "finding.link" => "督查问题关联更正",
-        "backup.create" => "备份数据库",
-        "backup.restore_test" => "恢复测试",
-        "keys.rotate" => "轮换字段加密密钥",
-        "keys.retire" => "停用字段加密密钥",
-        "audit.archive" => "归档审计记录",
-        _ => "其他",
-    }
+    ACTIONS.iter().find(|(codes, _)| codes.contains(&action)).map_or("其他", |(_, label)| label)
+}
+
+/// The codes an action's Chinese name covers (none for a name not in the list).
+pub fn action_codes(label: &str) -> Vec<&'static str> {
+    ACTIONS.iter().filter(|(_, l)| *l == label.trim()).flat_map(|(codes, _)| codes.iter().copied()).collect()
 }
 
 /// Appends one row in a transaction of its own: for events that change nothing else
@@ -447,36 +471,6 @@ impl Link<'_> {
 
 fn truncated(anchored: i64, last: i64) -> String {
     format!("锚点文件记载链尾为记录 #{anchored}，数据库只到 #{last}（末尾 {} 条记录被删除）", anchored - last)
-}
-
-/// Filters for the audit viewer.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-pub struct AuditFilter {
-    #[serde(default)]
-    pub action: String,
-    #[serde(default)]
-    pub actor: String,
-    #[serde(default)]
-    pub page: Option<i64>,
-}
-
-pub const PAGE_SIZE: i64 = 50;
-
-/// The rows of actors inside the caller's scope, newest first. The caller must hold ViewAudit.
-pub fn list(conn: &mut DbConn, scope: &Scope, f: &AuditFilter) -> AppResult<Vec<AuditRow>> {
-    let mut q = audit_log::table
-        .filter(audit_log::org_path.like(scope.like_pattern()))
-        .select(AuditRow::as_select())
-        .order(audit_log::id.desc())
-        .into_boxed();
-    if !f.action.trim().is_empty() {
-        q = q.filter(audit_log::action.like(format!("{}%", escape_like(f.action.trim()))));
-    }
-    if !f.actor.trim().is_empty() {
-        q = q.filter(audit_log::actor.eq(f.actor.trim().to_owned()));
-    }
-    let page = f.page.unwrap_or(1).max(1);
-    Ok(q.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).load(conn)?)
 }
 
 /// Keeps user text from acting as LIKE wildcards.

@@ -108,7 +108,7 @@ impl Caller {
             .ok_or_else(|| AppError::internal_msg(ErrorCode::OrgNoRoot, "组织机构树尚未初始化".into()))?;
         Ok(Self {
             user_id: None,
-            username: "cli".into(),
+            username: super::people::CLI_USERNAME.into(),
             display_name: "命令行".into(),
             org_id: id,
             org_code: code,

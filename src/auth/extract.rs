@@ -69,6 +69,11 @@ impl FromRequest for PageUser {
                     "请先修改初始密码",
                 )));
             }
+            if req.method() == actix_web::http::Method::GET
+                && let Ok(st) = state(&req)
+            {
+                crate::web::menu::refresh(&st, &caller).await;
+            }
             Ok(PageUser(caller))
         })
     }
@@ -165,6 +170,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .map_err(PageError)?;
                 return Err(PageError(csrf_refused()));
             }
+            // Whatever the person does may change what waits for them.
+            crate::web::menu::forget(&sid);
             let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|e| {
                 PageError(AppError::invalid(ErrorCode::FormMalformed, format!("表单内容无法识别：{e}")))
             })?;

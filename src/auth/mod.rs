@@ -5,6 +5,7 @@ pub mod caller;
 pub mod csrf;
 pub mod extract;
 pub mod hashing;
+pub mod people;
 pub mod routes;
 pub mod service;
 pub mod session;

@@ -101,7 +101,7 @@ pub fn run(conn: &mut db::DbConn, json_mode: bool, what: RosterCommand) -> Resul
                 )
             })?;
             let kind = if public { Kind::Public } else { Kind::Signed };
-            let (_, bytes) = roster_print::render(conn, &caller, head.id, kind, format)?;
+            let (_, bytes) = roster_print::render(conn, &caller, head.id, kind, format, true)?;
             std::fs::write(&out, &bytes)
                 .map_err(|e| AppError::invalid(ErrorCode::FileWrite, format!("无法写入 {}: {e}", out.display())))?;
             print(

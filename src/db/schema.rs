@@ -1103,6 +1103,17 @@ diesel::joinable!(stock_items -> orgs (school_id));
 diesel::joinable!(stock_entries -> stock_items (item_id));
 
 diesel::table! {
+    roster_settings (org_id) {
+        org_id -> BigInt,
+        two_person -> Bool,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(roster_settings -> orgs (org_id));
+
+diesel::table! {
     notice_settings (org_id) {
         org_id -> BigInt,
         hotline -> Text,
@@ -1195,6 +1206,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
+    roster_settings,
     daily_meals,
     daily_meal_absences,
     meal_settings,

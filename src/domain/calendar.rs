@@ -340,6 +340,39 @@ impl DaySet {
     }
 }
 
+/// Days from `from` to `to`, both included, either end open: a list's date filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl DayRange {
+    /// Reads the two ends as typed (YYYY-MM-DD, blank for open); on error, the field at fault
+    /// (`from` or `to`) and what is wrong with it.
+    pub fn parse(from: &str, to: &str) -> Result<Self, (&'static str, String)> {
+        let day = |field: &'static str, s: &str| match s.trim() {
+            "" => Ok(None),
+            t => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| (field, format!("日期“{t}”应为YYYY-MM-DD格式"))),
+        };
+        let range = Self { from: day("from", from)?, to: day("to", to)? };
+        match (range.from, range.to) {
+            (Some(f), Some(t)) if f > t => Err(("to", format!("截止日期{t}早于起始日期{f}"))),
+            _ => Ok(range),
+        }
+    }
+
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= d) && self.to.is_none_or(|t| d <= t)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +489,19 @@ mod tests {
         let jan = Month::new(2027, 1).expect("month");
         assert_eq!(jan.prev(), Month::new(2026, 12).expect("month"));
         assert_eq!(jan.prev().next(), jan);
+    }
+
+    #[test]
+    fn a_day_range_reads_both_ends_and_refuses_them_reversed() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let r = DayRange::parse("2026-09-01", " 2026-09-30 ").unwrap();
+        assert!(r.contains(d("2026-09-01")) && r.contains(d("2026-09-30")));
+        assert!(!r.contains(d("2026-08-31")) && !r.contains(d("2026-10-01")));
+        let open = DayRange::parse("", "").unwrap();
+        assert!(open.is_open() && open.contains(d("1999-01-01")));
+        assert_eq!(DayRange::parse("2026-9-1x", "").unwrap_err().0, "from");
+        let (field, message) = DayRange::parse("2026-10-01", "2026-09-30").unwrap_err();
+        assert_eq!(field, "to");
+        assert!(message.contains("早于起始日期"), "{message}");
     }
 }

@@ -200,13 +200,19 @@ pub enum Step {
 }
 
 impl Step {
+    const ALL: [Step; 4] = [Self::Sign, Self::Review, Self::Archive, Self::Return];
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "sign" => Some(Self::Sign),
-            "review" => Some(Self::Review),
-            "archive" => Some(Self::Archive),
-            "return" => Some(Self::Return),
-            _ => None,
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim())
+    }
+
+    /// Its name in forms, the API and the page's answer (`?ok=sign`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sign => "sign",
+            Self::Review => "review",
+            Self::Archive => "archive",
+            Self::Return => "return",
         }
     }
 

@@ -33,8 +33,10 @@ impl ChangeStatus {
 
 stored_as_text!(ChangeStatus, "学籍异动状态");
 
-/// Where a student is on a given day. Exactly one holds from enrolment on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where a student is on a given day. Exactly one holds from enrolment on. Parsed by its
+/// snake_case name (the list's 状态 filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum State {
     /// 在校: at a school, in a class; the only state that can be subsidised.
     AtSchool,
@@ -66,7 +68,7 @@ impl State {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        ALL_STATES.into_iter().find(|x| x.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn label(self) -> &'static str {

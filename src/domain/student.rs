@@ -134,13 +134,14 @@ pub const FIELDS: &[Field] = &[
     f("m1_ethnicity", "成员1民族", Optional, Code("ethnicity"), 7),
     f("m1_workplace", "成员1工作单位", Optional, Text(60), 7),
     f("m1_position", "成员1职务", Optional, Text(30), 7),
-    f("m2_name", "成员2姓名", Required, Text(40), 7),
-    f("m2_relation", "成员2关系", Required, Code("relation"), 7),
+    // 成员2 is optional (an orphan, a child of one parent); begun, it is completed.
+    f("m2_name", "成员2姓名", Conditional, Text(40), 7),
+    f("m2_relation", "成员2关系", Conditional, Code("relation"), 7),
     f("m2_relation_note", "成员2关系说明", Conditional, Text(20), 7),
     f("m2_address", "成员2现住址", Optional, Text(100), 7),
     f("m2_hukou_place", "成员2户口所在地行政区划", Optional, Division, 7),
     f("m2_phone", "成员2联系电话", Optional, Phone, 7),
-    f("m2_guardian", "成员2是否监护人", Required, Code("yes_no"), 7),
+    f("m2_guardian", "成员2是否监护人", Conditional, Code("yes_no"), 7),
     f("m2_id_type", "成员2身份证件类型", Optional, Code("id_type"), 7),
     f("m2_id_no", "成员2身份证件号", Conditional, Text(30), 7),
     f("m2_ethnicity", "成员2民族", Optional, Code("ethnicity"), 7),
@@ -497,8 +498,27 @@ fn cross_field(r: &BTreeMap<String, String>, today: NaiveDate, issues: &mut Vec<
             issues.push(Issue::new(key, e.code(), format!("成员{}{e}", &m[1..])));
         }
     }
+    // A second member, once begun, is named with its relation and whether it is a guardian.
+    let m2_begun = r.iter().any(|(k, v)| k.starts_with("m2_") && !v.trim().is_empty());
+    if m2_begun {
+        for (key, label) in [("m2_name", "成员2姓名"), ("m2_relation", "成员2关系"), ("m2_guardian", "成员2是否监护人")]
+        {
+            if get(key).is_empty() {
+                issues.push(Issue::new(
+                    key,
+                    ErrorCode::StudentMember2Incomplete,
+                    format!("已填写成员2的信息时，“{label}”必填（没有第二名家庭成员的，成员2各项全部留空）"),
+                ));
+            }
+        }
+    }
     if !r.is_empty() && get("m1_guardian") != "1" && get("m2_guardian") != "1" && !get("m1_guardian").is_empty() {
-        issues.push(Issue::new("m1_guardian", ErrorCode::StudentNoGuardian, "两名家庭成员中至少一人应为监护人"));
+        let message = if m2_begun {
+            "两名家庭成员中至少一人应为监护人"
+        } else {
+            "只填写一名家庭成员时，成员1应为监护人"
+        };
+        issues.push(Issue::new("m1_guardian", ErrorCode::StudentNoGuardian, message));
     }
     let ym = get("entry_ym");
     if let Ok(b) = NaiveDate::parse_from_str(get("birth_date"), "%Y-%m-%d")
@@ -598,6 +618,27 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_second_family_member_is_optional_but_once_begun_complete() {
+        let mut one = sample();
+        one.insert("id_no".into(), "522326201803090025".into());
+        for k in ["m2_name", "m2_relation", "m2_guardian"] {
+            one.remove(k);
+        }
+        let parsed = StudentRecord::parse(&one, today());
+        assert!(parsed.is_ok(), "an orphan's or one parent's child: one member: {:?}", parsed.err());
+        let mut begun = one.clone();
+        begun.insert("m2_phone".into(), "13900003333".into());
+        let issues = StudentRecord::parse(&begun, today()).unwrap_err();
+        let keys: Vec<&str> =
+            issues.iter().filter(|i| i.code == ErrorCode::StudentMember2Incomplete).map(|i| i.field).collect();
+        assert_eq!(keys, ["m2_name", "m2_relation", "m2_guardian"]);
+        let mut not_guardian = one;
+        not_guardian.insert("m1_guardian".into(), "否".into());
+        let issues = StudentRecord::parse(&not_guardian, today()).unwrap_err();
+        assert!(issues.iter().any(|i| i.code == ErrorCode::StudentNoGuardian && i.message.contains("成员1应为监护人")));
     }
 
     #[test]

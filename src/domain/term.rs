@@ -44,6 +44,15 @@ impl Term {
         self.year
     }
 
+    /// The term before: the autumn of the same school year before its spring, the spring of the
+    /// year before before an autumn (no earlier than the first term there is).
+    pub fn prev(self) -> Self {
+        match self.half {
+            2 => Self { half: 1, ..self },
+            _ => Self { year: (self.year - 1).max(2000), half: if self.year > 2000 { 2 } else { 1 } },
+        }
+    }
+
     pub fn half(self) -> u8 {
         self.half
     }
@@ -188,5 +197,13 @@ mod tests {
         assert_eq!(add_working_days(d("2026-11-20"), 10), d("2026-12-04"));
         assert_eq!(add_working_days(d("2026-11-21"), 1), d("2026-11-23"));
         assert_eq!(add_working_days(d("2026-11-23"), 0), d("2026-11-23"));
+    }
+
+    #[test]
+    fn the_term_before_a_spring_is_its_autumn_and_before_an_autumn_the_last_spring() {
+        let t = |s: &str| Term::parse(s).unwrap();
+        assert_eq!(t("2026-2").prev(), t("2026-1"));
+        assert_eq!(t("2026-1").prev(), t("2025-2"));
+        assert_eq!(t("2000-1").prev(), t("2000-1"));
     }
 }

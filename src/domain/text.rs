@@ -56,9 +56,50 @@ where
     }
 }
 
+/// For `#[serde(deserialize_with)]` on an optional number filter: blank is none; a form's text
+/// and a JSON number both read; anything else is refused naming the value.
+pub fn blank_or_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr + serde::Deserialize<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Raw<T> {
+        Number(T),
+        Text(String),
+    }
+    match <Option<Raw<T>> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(n)),
+        Some(Raw::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(Raw::Text(s)) => {
+            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("“{s}”不是有效的数字")))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_filter_is_blank_a_numeral_or_a_json_number() {
+        #[derive(serde::Deserialize)]
+        struct F {
+            #[serde(default, deserialize_with = "blank_or_number")]
+            grade: Option<i32>,
+        }
+        let form = |q: &str| serde_urlencoded::from_str::<F>(q).map(|f| f.grade);
+        assert_eq!(form("grade=").unwrap(), None);
+        assert_eq!(form("").unwrap(), None);
+        assert_eq!(form("grade=7").unwrap(), Some(7));
+        assert!(form("grade=seven").unwrap_err().to_string().contains("“seven”不是有效的数字"));
+        let json = |v: &str| serde_json::from_str::<F>(v).map(|f| f.grade);
+        assert_eq!(json(r#"{"grade": 3}"#).unwrap(), Some(3));
+        assert_eq!(json(r#"{"grade": "4"}"#).unwrap(), Some(4));
+        assert_eq!(json(r#"{"grade": null}"#).unwrap(), None);
+    }
 
     #[test]
     fn a_filter_is_blank_or_one_of_its_names() {

@@ -176,20 +176,29 @@ impl Table {
 
     /// One row at `y` (a cell for each column, missing cells blank); returns the y below it.
     pub fn row(&self, p: &mut Page, y: f32, cells: &[String]) -> f32 {
+        self.row_of(p, y, cells, self.row_h)
+    }
+
+    /// One row `height` mm high (a multiple of the row height, for a value that wraps).
+    pub fn row_of(&self, p: &mut Page, y: f32, cells: &[String], height: f32) -> f32 {
         let mut x = self.left();
         for (i, (_, width, align)) in self.columns.iter().enumerate() {
             let v = cells.get(i).map(String::as_str).unwrap_or("");
-            let size = self.size.min(self.size * (width - 1.6) / text_width(v, self.size).max(0.1));
-            let base = y + self.row_h - (self.row_h - size * 0.3528) / 2.0 - 0.6;
-            let at = match align {
-                Align::Left => x + 0.8,
-                Align::Right => x + width - 0.8 - text_width(v, size),
-            };
-            p.text(at, base, size, v);
+            let (size, lines) = fit(v, *width, height, self.size);
+            let lh = line_height(size);
+            let block = lh * lines.len() as f32;
+            for (k, line) in lines.iter().enumerate() {
+                let base = y + (height - block) / 2.0 + lh * k as f32 + (lh + size * 0.3528) / 2.0 - 0.6;
+                let at = match align {
+                    Align::Left => x + 0.8,
+                    Align::Right => x + width - 0.8 - text_width(line, size),
+                };
+                p.text(at, base, size, line);
+            }
             x += width;
         }
-        p.line(self.left(), y + self.row_h, self.left() + self.width(), y + self.row_h, 0.25);
-        y + self.row_h
+        p.line(self.left(), y + height, self.left() + self.width(), y + height, 0.25);
+        y + height
     }
 
     /// Closes the table drawn from `top` (its heading) down to `bottom`: the bottom rule and the
@@ -214,6 +223,38 @@ impl Table {
         self.close(p, top, y);
         y
     }
+}
+
+/// How far below the table's size a wrapped value may go and still be read easily.
+pub const READABLE: f32 = 0.8;
+
+/// The distance between the lines of a wrapped value.
+fn line_height(size: f32) -> f32 {
+    size * 0.3528 * 1.2
+}
+
+/// How a value sits in a cell `width` × `height` mm: on one line at `size` when it fits; else
+/// wrapped over as many lines as the height holds, at `size` or down to [`READABLE`] of it;
+/// only when no readable wrap fits, shrunk onto one line.
+pub fn fit(text: &str, width: f32, height: f32, size: f32) -> (f32, Vec<String>) {
+    let room = width - 1.6;
+    if text_width(text, size) <= room {
+        return (size, vec![text.to_owned()]);
+    }
+    let mut s = size;
+    while s >= size * READABLE - 1e-3 {
+        let lines = wrap(text, room, s);
+        if line_height(s) * lines.len() as f32 <= height - 1.0 {
+            return (s, lines);
+        }
+        s -= 0.25;
+    }
+    (size.min(size * room / text_width(text, size).max(0.1)), vec![text.to_owned()])
+}
+
+/// How many rows of `row_h` mm a value needs to be printed readably in a column `width` wide.
+pub fn rows_needed(text: &str, width: f32, row_h: f32, size: f32) -> usize {
+    (1..=12).find(|k| fit(text, width, row_h * *k as f32, size).0 >= size * READABLE - 1e-3).unwrap_or(12)
 }
 
 /// Splits `text` into lines no wider than `width` at `size` (CJK text breaks anywhere).
@@ -307,5 +348,23 @@ mod tests {
             assert!(text_width(&line, 8.0) <= 17.0, "{line}");
         }
         assert_eq!(Table::new(8.0, 6.5).column("姓名", 20.0, Align::Left).head_height(), 7.0);
+    }
+
+    #[test]
+    fn a_long_value_wraps_at_a_readable_size_and_its_row_grows_to_hold_it() {
+        let name = "阿卜杜热合曼·买买提明·艾合买提江·阿不都热西提·依明江·吐尔逊托合提江";
+        assert_eq!(name.chars().count(), 36);
+        // One 8 mm row cannot hold it readably; the row grows until it can.
+        let k = rows_needed(name, 19.0, 8.0, 8.5);
+        assert!(k > 1, "{k}");
+        let (size, lines) = fit(name, 19.0, 8.0 * k as f32, 8.5);
+        assert!(size >= 8.5 * READABLE - 1e-3, "readable: {size}");
+        assert_eq!(lines.concat(), name, "nothing lost");
+        for l in &lines {
+            assert!(text_width(l, size) <= 19.0 - 1.6 + 1e-3, "within the column: {l}");
+        }
+        // A short name stays on one line at full size.
+        assert_eq!(fit("王小明", 19.0, 8.0, 8.5), (8.5, vec!["王小明".to_owned()]));
+        assert_eq!(rows_needed("王小明", 19.0, 8.0, 8.5), 1);
     }
 }

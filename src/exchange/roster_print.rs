@@ -157,43 +157,123 @@ const SIZE: f32 = 8.5;
 const TABLE_TOP: f32 = 30.0;
 const FOOT_Y: f32 = 289.0;
 
-/// Whether the closing block (grand total, signatures, stamp: about 58 mm under the table) has
-/// to go on a page of its own after `lines` lines.
-fn closing_page_needed(lines: usize, kind: Kind) -> bool {
+/// How many row heights a line takes: a name too long for one line wraps at a readable size,
+/// and its row grows to hold it.
+fn slots(l: &RosterLine, kind: Kind) -> usize {
+    kind.cols().iter().map(|c| pdf::rows_needed(&(c.value)(0, l), c.width, kind.row_h(), SIZE)).max().unwrap_or(1)
+}
+
+/// A page of a roster's table as printed: its lines, the 序号 of the first, the class it belongs
+/// to (printed by class), and that class's lines when the class ends on it (for its total).
+pub struct TablePage<'a> {
+    pub lines: &'a [RosterLine],
+    pub first_seq: usize,
+    pub class_name: Option<&'a str>,
+    pub class_end: Option<&'a [RosterLine]>,
+    /// Row heights the page's lines take.
+    slots: usize,
+}
+
+/// The pages a roster's table prints on, in order. Printed by class (the default), each class
+/// starts a page of its own with its 序号 from 1 and ends with its total, so a head teacher can
+/// take away just their class's sheets; otherwise the lines run on. A page holds
+/// `rows_per_page` row heights; a long name's row takes more than one. Always at least one page.
+pub fn table_pages(lines: &[RosterLine], kind: Kind, by_class: bool) -> Vec<TablePage<'_>> {
+    let mut groups: Vec<&[RosterLine]> = Vec::new();
+    if by_class {
+        let mut start = 0;
+        for i in 1..=lines.len() {
+            if i == lines.len() || lines[i].class_name != lines[start].class_name {
+                groups.push(&lines[start..i]);
+                start = i;
+            }
+        }
+    } else {
+        groups.push(lines);
+    }
+    if groups.is_empty() {
+        groups.push(lines);
+    }
     let per = kind.rows_per_page();
-    let last_rows = if lines == 0 { 0 } else { (lines - 1) % per + 1 };
-    kind == Kind::Signed && TABLE_TOP + 7.0 + kind.row_h() * last_rows as f32 + 58.0 > FOOT_Y - 6.0
+    let mut pages = Vec::new();
+    let mut seq = 1;
+    for group in groups {
+        if by_class {
+            seq = 1;
+        }
+        let mut start = 0;
+        loop {
+            let (mut end, mut used) = (start, 0);
+            while end < group.len() {
+                let need = slots(&group[end], kind);
+                if end > start && used + need > per {
+                    break;
+                }
+                used += need;
+                end += 1;
+            }
+            let last = end >= group.len();
+            pages.push(TablePage {
+                lines: &group[start..end],
+                first_seq: seq,
+                class_name: (by_class && !group.is_empty()).then(|| group[0].class_name.as_str()),
+                class_end: (by_class && last).then_some(group),
+                slots: used,
+            });
+            seq += end - start;
+            start = end;
+            if last {
+                break;
+            }
+        }
+    }
+    pages
 }
 
-/// The pages a list of `lines` lines prints on.
-pub fn page_count(lines: usize, kind: Kind) -> usize {
-    lines.div_ceil(kind.rows_per_page()).max(1) + usize::from(closing_page_needed(lines, kind))
+/// Where the last page's table ends, with its subtotal (and class total) under it.
+fn table_bottom(page: &TablePage, kind: Kind) -> f32 {
+    TABLE_TOP + 7.0 + kind.row_h() * page.slots as f32 + 5.0 + if page.class_end.is_some() { 6.0 } else { 0.0 }
 }
 
-/// The lines each page of the table holds, in print order (a closing page of its own, when
-/// [`page_count`] has one more, holds none). The scan review sets each beside its scanned page.
-pub fn table_pages(lines: &[RosterLine], kind: Kind) -> Vec<&[RosterLine]> {
-    pdf::paged(lines, kind.rows_per_page(), kind.rows_per_page())
+/// Whether the closing block (grand total, signatures, stamp: about 58 mm under the table) has
+/// to go on a page of its own after the last page of the table.
+fn closing_page_needed(last: Option<&TablePage>, kind: Kind) -> bool {
+    kind == Kind::Signed && last.is_some_and(|p| table_bottom(p, kind) + 53.0 > FOOT_Y - 6.0)
+}
+
+/// The pages a roster prints on: its table's, and a closing page when the signatures need one.
+pub fn page_count(lines: &[RosterLine], kind: Kind, by_class: bool) -> usize {
+    let pages = table_pages(lines, kind, by_class);
+    pages.len() + usize::from(closing_page_needed(pages.last(), kind))
 }
 
 /// Draws one roster into a document: its pages, numbered within the roster.
-pub fn draw_into(doc: &mut Document, head: &RosterHead, lines: &[RosterLine], kind: Kind, printed: &str) {
-    let per = kind.rows_per_page();
-    let pages = table_pages(lines, kind);
-    let needs_extra = closing_page_needed(lines.len(), kind);
-    let total_pages = page_count(lines.len(), kind);
+pub fn draw_into(
+    doc: &mut Document,
+    head: &RosterHead,
+    lines: &[RosterLine],
+    kind: Kind,
+    by_class: bool,
+    printed: &str,
+) {
+    let pages = table_pages(lines, kind, by_class);
+    let needs_extra = closing_page_needed(pages.last(), kind);
+    let total_pages = pages.len() + usize::from(needs_extra);
     let all = Totals::of(lines.iter());
-    for (n, page_lines) in pages.iter().enumerate() {
-        let first_seq = n * per + 1;
+    for (n, page) in pages.iter().enumerate() {
         let is_last = n + 1 == pages.len();
         doc.page(|p| {
-            header(p, head, kind);
-            let y = table(p, page_lines, first_seq, kind);
+            header(p, head, kind, page.class_name);
+            let y = table(p, page, kind);
             let mut y = y + 5.0;
-            p.text(MARGIN, y, SIZE, &Totals::of(page_lines.iter()).text("本页小计"));
+            p.text(MARGIN, y, SIZE, &Totals::of(page.lines.iter()).text("本页小计"));
+            if let (Some(class), Some(name)) = (page.class_end, page.class_name) {
+                y += 6.0;
+                p.text(MARGIN, y, SIZE + 0.5, &Totals::of(class.iter()).text(&format!("{name}合计")));
+            }
             if is_last {
                 y += 6.0;
-                p.text(MARGIN, y, SIZE + 1.0, &all.text("合    计"));
+                p.text(MARGIN, y, SIZE + 1.0, &all.text("全校合计"));
                 if !needs_extra {
                     closing(p, kind, y + 8.0);
                 }
@@ -203,19 +283,24 @@ pub fn draw_into(doc: &mut Document, head: &RosterHead, lines: &[RosterLine], ki
     }
     if needs_extra {
         doc.page(|p| {
-            header(p, head, kind);
-            p.text(MARGIN, TABLE_TOP + 6.0, SIZE + 1.0, &all.text("合    计"));
+            header(p, head, kind, None);
+            p.text(MARGIN, TABLE_TOP + 6.0, SIZE + 1.0, &all.text("全校合计"));
             closing(p, kind, TABLE_TOP + 14.0);
             footer(p, head, (total_pages, total_pages), printed);
         });
     }
 }
 
-fn header(p: &mut Page, head: &RosterHead, kind: Kind) {
+fn header(p: &mut Page, head: &RosterHead, kind: Kind, class: Option<&str>) {
     let title = format!("{}{}", head.school_name, kind.title());
     let size = 14.0;
     let w = pdf::text_width(&title, size);
     p.text(((A4_W - w) / 2.0).max(MARGIN), 16.0, size, &title);
+    // A class's pages say whose they are where a head teacher looks first: beside the title.
+    if let Some(c) = class {
+        let label = format!("班级：{c}");
+        p.text(A4_W - MARGIN - pdf::text_width(&label, 10.0), 16.0, 10.0, &label);
+    }
     let standard = head.standard.map(|s| format!("    补助标准：{s} 元/生·天")).unwrap_or_default();
     p.text(
         MARGIN,
@@ -229,11 +314,16 @@ fn header(p: &mut Page, head: &RosterHead, kind: Kind) {
 }
 
 /// The table with its header row; returns the y of its bottom edge.
-fn table(p: &mut Page, lines: &[RosterLine], first_seq: usize, kind: Kind) -> f32 {
+fn table(p: &mut Page, page: &TablePage, kind: Kind) -> f32 {
     let cols = kind.cols();
     let layout = cols.iter().fold(Table::new(SIZE, kind.row_h()), |t, c| t.column(c.title, c.width, Align::Left));
-    let rows = lines.iter().enumerate().map(|(i, l)| cols.iter().map(|c| (c.value)(first_seq + i, l)).collect());
-    layout.draw(p, TABLE_TOP, rows)
+    let mut y = layout.head(p, TABLE_TOP);
+    for (i, l) in page.lines.iter().enumerate() {
+        let cells: Vec<String> = cols.iter().map(|c| (c.value)(page.first_seq + i, l)).collect();
+        y = layout.row_of(p, y, &cells, kind.row_h() * slots(l, kind) as f32);
+    }
+    layout.close(p, TABLE_TOP, y);
+    y
 }
 
 fn closing(p: &mut Page, kind: Kind, y: f32) {
@@ -278,11 +368,11 @@ fn footer(p: &mut Page, head: &RosterHead, (n, total): (usize, usize), printed: 
 }
 
 /// The list as a PDF; the title names the school, term and version.
-pub fn pdf(head: &RosterHead, lines: &[RosterLine], kind: Kind, printed: &str) -> AppResult<Vec<u8>> {
+pub fn pdf(head: &RosterHead, lines: &[RosterLine], kind: Kind, by_class: bool, printed: &str) -> AppResult<Vec<u8>> {
     check_glyphs(head, lines)?;
     let mut doc =
         Document::new(&format!("{}{} {} 第{}版", head.school_name, kind.title(), head.term_label, head.version))?;
-    draw_into(&mut doc, head, lines, kind, printed);
+    draw_into(&mut doc, head, lines, kind, by_class, printed);
     Ok(doc.save())
 }
 
@@ -293,7 +383,7 @@ fn xl(e: XlsxError) -> AppError {
 /// The list as a workbook laid out for A4: the same columns, a subtotal row closing each printed
 /// page (with a page break after it), the grand total, signature lines, and the version and hash
 /// in the page footer.
-pub fn xlsx(head: &RosterHead, lines: &[RosterLine], kind: Kind) -> AppResult<Vec<u8>> {
+pub fn xlsx(head: &RosterHead, lines: &[RosterLine], kind: Kind, by_class: bool) -> AppResult<Vec<u8>> {
     let cols = kind.cols();
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -305,7 +395,7 @@ pub fn xlsx(head: &RosterHead, lines: &[RosterLine], kind: Kind) -> AppResult<Ve
         .set_border(FormatBorder::Thin)
         .set_align(FormatAlign::Center)
         .set_background_color("#E0E0E0");
-    let td = Format::new().set_border(FormatBorder::Thin).set_num_format("@");
+    let td = Format::new().set_border(FormatBorder::Thin).set_num_format("@").set_text_wrap();
     let last_col = u16::try_from(cols.len() - 1).unwrap_or(0);
     ws.merge_range(0, 0, 0, last_col, &format!("{}{}", head.school_name, kind.title()), &title).map_err(xl)?;
     let standard = head.standard.map(|s| format!("    补助标准：{s} 元/生·天")).unwrap_or_default();
@@ -329,21 +419,28 @@ pub fn xlsx(head: &RosterHead, lines: &[RosterLine], kind: Kind) -> AppResult<Ve
     ws.set_repeat_rows(0, 2).map_err(xl)?;
     let mut row: u32 = 3;
     let mut breaks = Vec::new();
-    let per = kind.rows_per_page();
-    for (p, chunk) in lines.chunks(per).enumerate() {
-        for (i, l) in chunk.iter().enumerate() {
+    for page in table_pages(lines, kind, by_class) {
+        for (i, l) in page.lines.iter().enumerate() {
             for (k, c) in cols.iter().enumerate() {
-                ws.write_string_with_format(row, u16::try_from(k).unwrap_or(0), (c.value)(p * per + i + 1, l), &td)
+                ws.write_string_with_format(row, u16::try_from(k).unwrap_or(0), (c.value)(page.first_seq + i, l), &td)
                     .map_err(xl)?;
             }
+            let rows = u16::try_from(slots(l, kind)).unwrap_or(1);
             if kind == Kind::Signed {
-                ws.set_row_height(row, 22).map_err(xl)?;
+                ws.set_row_height(row, 22 * rows).map_err(xl)?;
+            } else if rows > 1 {
+                ws.set_row_height(row, 16 * rows).map_err(xl)?;
             }
             row += 1;
         }
-        ws.merge_range(row, 0, row, last_col, &Totals::of(chunk.iter()).text("本页小计"), &Format::new())
+        ws.merge_range(row, 0, row, last_col, &Totals::of(page.lines.iter()).text("本页小计"), &Format::new())
             .map_err(xl)?;
         row += 1;
+        if let (Some(class), Some(name)) = (page.class_end, page.class_name) {
+            let total = Totals::of(class.iter()).text(&format!("{name}合计"));
+            ws.merge_range(row, 0, row, last_col, &total, &Format::new().set_bold()).map_err(xl)?;
+            row += 1;
+        }
         breaks.push(row);
     }
     breaks.pop();
@@ -351,7 +448,7 @@ pub fn xlsx(head: &RosterHead, lines: &[RosterLine], kind: Kind) -> AppResult<Ve
         ws.set_page_breaks(&breaks).map_err(xl)?;
     }
     let bold = Format::new().set_bold();
-    ws.merge_range(row, 0, row, last_col, &Totals::of(lines.iter()).text("合    计"), &bold).map_err(xl)?;
+    ws.merge_range(row, 0, row, last_col, &Totals::of(lines.iter()).text("全校合计"), &bold).map_err(xl)?;
     row += 2;
     let closing = match kind {
         Kind::Signed => {
@@ -399,20 +496,21 @@ pub fn render(
     id: i64,
     kind: Kind,
     format: FileFormat,
+    by_class: bool,
 ) -> AppResult<(String, Vec<u8>)> {
     let (head, lines) = roster::get(conn, caller, id)?;
     let bytes = match format {
-        FileFormat::Pdf => pdf(&head, &lines, kind, &pdf::printed_now())?,
+        FileFormat::Pdf => pdf(&head, &lines, kind, by_class, &pdf::printed_now())?,
         FileFormat::Xlsx => {
             check_glyphs(&head, &lines)?;
-            xlsx(&head, &lines, kind)?
+            xlsx(&head, &lines, kind, by_class)?
         }
     };
     audit::record_alone(
         conn,
         &caller.actor(),
         Entry::new("roster.print", "roster", id).after(&serde_json::json!({
-            "kind": kind.title(), "format": format.ext(), "version": head.version, "hash": head.hash,
+            "kind": kind.title(), "format": format.ext(), "version": head.version, "hash": head.hash, "by_class": by_class,
         })),
     )?;
     let name = format!("{}_{}_{}_第{}版.{}", kind.title(), head.school_code, head.term, head.version, format.ext());
@@ -438,7 +536,7 @@ pub fn render_all(
     for (n, id) in ids.iter().enumerate() {
         let (head, lines) = roster::get(conn, caller, *id)?;
         check_glyphs(&head, &lines)?;
-        draw_into(&mut doc, &head, &lines, Kind::Signed, &printed);
+        draw_into(&mut doc, &head, &lines, Kind::Signed, true, &printed);
         schools += 1;
         progress(n + 1, ids.len());
     }

@@ -6,7 +6,8 @@
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::service::{AuditRow, PAGE_SIZE, escape_like};
+use crate::audit::browse::PAGE_SIZE;
+use crate::audit::service::{AuditRow, escape_like};
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::db::schema::{

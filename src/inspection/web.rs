@@ -134,7 +134,7 @@ pub struct FlagsPage {
     /// (state label, count) over the list.
     counts: Vec<(&'static str, usize)>,
     may_trail: bool,
-    flash: &'static str,
+    flash: String,
 }
 
 fn counts(flags: &[StoredFlag]) -> Vec<(&'static str, usize)> {
@@ -156,7 +156,7 @@ pub async fn flags_page(
     let pending = q.pending_only();
     let c = caller.clone();
     let (org, flags) = st.run(move |conn| flags::list(conn, &c, &org, term, pending)).await?;
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(FlagsPage {
         layout: Layout::new(&caller, &st, format!("督查预警 {}", term.label())),
         org: org.code,
@@ -242,7 +242,7 @@ pub struct FlagPage {
     /// An inspector may take it up as a finding now.
     may_find: bool,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn flag_page(
@@ -250,7 +250,7 @@ async fn flag_page(
     caller: Caller,
     id: i64,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<FlagPage> {
     let c = caller.clone();
     let (flag, steps) = st.run(move |conn| flags::get(conn, &c, id)).await?;
@@ -290,9 +290,10 @@ pub async fn act_form(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm
     let c = user.clone();
     match st.run(move |conn| flags::act(conn, &c, id, &form.action, &form.note)).await {
         Ok(_) => Ok(see_other(&format!("/inspections/flags/{id}?ok=saved"))),
-        Err(e) if shown_in_form(&e) => {
-            html_page(StatusCode::UNPROCESSABLE_ENTITY, flag_page(&st, user, id, FormErrors::from_error(&e), "").await?)
-        }
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            flag_page(&st, user, id, FormErrors::from_error(&e), String::new()).await?,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -339,7 +340,7 @@ pub struct RulesPage {
     severities: Vec<Severity>,
     may_set: bool,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn rules_page(
@@ -347,7 +348,7 @@ async fn rules_page(
     caller: Caller,
     org: String,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<RulesPage> {
     let c = caller.clone();
     let o = org.clone();
@@ -372,7 +373,7 @@ pub async fn rules(
     q: web::Query<OrgQuery>,
 ) -> PageResult<RulesPage> {
     let org = org_or_own(&q.org, &caller);
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(rules_page(&st, caller, org, FormErrors::none(), flash).await?)
 }
 
@@ -403,7 +404,7 @@ pub async fn rules_set(st: web::Data<AppState>, f: CsrfForm<SettingBody>) -> Pag
             let org = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                rules_page(&st, user, org, FormErrors::from_error(&e), "").await?,
+                rules_page(&st, user, org, FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -538,7 +539,7 @@ pub struct PlanPage {
     layout: Layout,
     plan: PlanView,
     may_inspect: bool,
-    flash: &'static str,
+    flash: String,
 }
 
 pub async fn plan(
@@ -763,7 +764,7 @@ pub struct FindingPage {
     key: String,
     today: String,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn finding_page(
@@ -771,7 +772,7 @@ async fn finding_page(
     caller: Caller,
     id: i64,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<FindingPage> {
     let c = caller.clone();
     let (f, steps, recoverable) = st
@@ -817,7 +818,7 @@ async fn after_finding_form<T>(
         Ok(_) => Ok(see_other(&format!("/inspections/findings/{id}?ok=saved"))),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            finding_page(st, user, id, FormErrors::from_error(&e), "").await?,
+            finding_page(st, user, id, FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -892,7 +893,7 @@ pub async fn finding_correct(
         })),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            finding_page(&st, caller, id, FormErrors::from_error(&e), "").await?,
+            finding_page(&st, caller, id, FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -1074,7 +1075,7 @@ pub async fn trail_page(
                 &[("school", &q.school), ("action", &q.action), ("actor", &q.actor)],
                 q.page.unwrap_or(1).max(1),
                 found.1.len(),
-                crate::audit::service::PAGE_SIZE,
+                crate::audit::browse::PAGE_SIZE,
             ),
             rows: found.1,
             q,

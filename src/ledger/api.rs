@@ -102,7 +102,6 @@ pub async fn set_rule(
 // ---- The fund ledger ----
 
 use super::fund::{self, PostingForm};
-use crate::domain::ledger::RequestStatus;
 
 /// Accounts in scope with balances.
 pub async fn accounts(st: web::Data<AppState>, ApiUser(c): ApiUser) -> AppResult<Reply<impl Body>> {
@@ -127,32 +126,19 @@ pub struct AccountEntries {
     entries: Vec<fund::EntryView>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-pub struct StatusQuery {
-    /// Read as text so a misspelt state is refused with the ledger's own code (`ledger.status`).
-    #[serde(default)]
-    #[schemars(with = "Option<RequestStatus>")]
-    status: String,
-}
-
+/// The ledger's requests, newest first, 200 a page: narrowed by state, kind, account (code or
+/// holder's name) and value dates, as the web page's filters.
 pub async fn requests(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
-    q: ApiQuery<StatusQuery>,
+    q: ApiQuery<fund::RequestFilter>,
 ) -> AppResult<Reply<impl Body>> {
-    // A misspelt status is named, never taken for "none of them".
-    let status = match q.into_inner().status.trim() {
-        "" => None,
-        s => Some(s.parse::<RequestStatus>().map_err(|_| {
-            AppError::field(
-                "status",
-                ErrorCode::LedgerStatus,
-                format!("状态“{s}”无效，应为 pending、posted 或 rejected"),
-            )
-        })?),
-    };
-    Ok(Reply(st.run(move |conn| fund::requests(conn, &c, status)).await?))
+    let f = q.into_inner();
+    Ok(Reply(st.run(move |conn| fund::list_requests(conn, &c, &f, API_PAGE)).await?.0))
 }
+
+/// Requests per page of the API's list.
+const API_PAGE: i64 = 200;
 
 /// The `Idempotency-Key` header, when the body carries no key.
 fn key_of(req: &actix_web::HttpRequest, body_key: String) -> String {

@@ -12,6 +12,7 @@ mod accounts;
 mod actions;
 mod decisions;
 mod entries;
+mod listing;
 mod verify;
 
 use std::collections::{HashMap, HashSet};
@@ -19,7 +20,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use strum::IntoEnumIterator;
 
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
@@ -33,11 +33,12 @@ use crate::domain::role::{OrgKind, Permission};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::{Org, ancestor_paths};
 
-pub use accounts::{Account, EntryView, accounts, entries};
+pub use accounts::{Account, EntryView, Party, accounts, entries, parties};
 use actions::Facts;
 pub use actions::{LedgerActions, RequestActions, ledger_actions};
 pub use decisions::{approve, reject, reverse};
 use entries::{NewEntry, apply, fields};
+pub use listing::{RequestFilter, list as list_requests, one as request};
 pub use verify::{Broken, Verification, verify, verify_all, verify_anchored};
 
 /// Above this a posting needs a second person, unless an org on the path sets its own.
@@ -171,7 +172,11 @@ pub struct Request {
     pub fund: &'static str,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Who holds the paying and the receiving account, by name (an org or a supplier).
+    pub from_name: Option<String>,
+    pub to_name: Option<String>,
     pub for_school: Option<String>,
+    pub for_school_name: Option<String>,
     pub reverses: Option<i64>,
     pub amount: Fen,
     pub date: NaiveDate,
@@ -181,8 +186,11 @@ pub struct Request {
     /// pending (awaiting a second person), posted, rejected.
     pub status: RequestStatus,
     pub maker: String,
+    /// The maker and the checker by name (`auth::people::names`); usernames until named.
+    pub maker_name: String,
     pub made_at: NaiveDateTime,
     pub checker: Option<String>,
+    pub checker_name: Option<String>,
     pub checked_at: Option<NaiveDateTime>,
     pub reason: Option<String>,
     /// True when this answer is an earlier submission of the same key (nothing new was posted).
@@ -662,23 +670,56 @@ fn request_row(conn: &mut DbConn, id: i64) -> AppResult<RequestRow> {
 /// Accounts (code and holder) and orgs, each read once however many requests name them.
 #[derive(Default)]
 struct Lookups {
-    accounts: HashMap<i64, (String, i64)>,
+    /// Account id → (code, holder org id, supplier id).
+    accounts: HashMap<i64, (String, i64, Option<i64>)>,
     orgs: HashMap<i64, Org>,
+    suppliers: HashMap<i64, String>,
+    people: HashMap<String, String>,
 }
 
 impl Lookups {
-    fn account(&mut self, conn: &mut DbConn, id: i64) -> AppResult<(String, i64)> {
+    fn account(&mut self, conn: &mut DbConn, id: i64) -> AppResult<(String, i64, Option<i64>)> {
         if let Some(a) = self.accounts.get(&id) {
             return Ok(a.clone());
         }
-        let a: (String, i64) =
-            fund_accounts::table.find(id).select((fund_accounts::code, fund_accounts::org_id)).first(conn)?;
+        let a: (String, i64, Option<i64>) = fund_accounts::table
+            .find(id)
+            .select((fund_accounts::code, fund_accounts::org_id, fund_accounts::supplier_id))
+            .first(conn)?;
         self.accounts.insert(id, a.clone());
         Ok(a)
     }
 
     fn account_code(&mut self, conn: &mut DbConn, id: Option<i64>) -> AppResult<Option<String>> {
         id.map(|id| self.account(conn, id).map(|a| a.0)).transpose()
+    }
+
+    /// A person by name (`auth::people`).
+    fn person(&mut self, conn: &mut DbConn, username: &str) -> AppResult<String> {
+        if let Some(n) = self.people.get(username) {
+            return Ok(n.clone());
+        }
+        let found = crate::auth::people::names(conn, &[username])?;
+        let n = found.get(username).cloned().unwrap_or_else(|| username.to_owned());
+        self.people.insert(username.to_owned(), n.clone());
+        Ok(n)
+    }
+
+    /// Who holds the account, by name: the org, or the supplier.
+    fn holder_name(&mut self, conn: &mut DbConn, id: Option<i64>) -> AppResult<Option<String>> {
+        let Some(id) = id else { return Ok(None) };
+        let (_, org_id, supplier) = self.account(conn, id)?;
+        match supplier {
+            Some(sid) => {
+                if let Some(n) = self.suppliers.get(&sid) {
+                    return Ok(Some(n.clone()));
+                }
+                let n: String = suppliers::table.find(sid).select(suppliers::name).first(conn)?;
+                self.suppliers.insert(sid, n.clone());
+                Ok(Some(n))
+            }
+            None => self.org(conn, org_id).map(|o| Some(o.name)),
+        }
     }
 
     fn org(&mut self, conn: &mut DbConn, id: i64) -> AppResult<Org> {
@@ -696,7 +737,7 @@ impl Lookups {
         let receiver = matches!(RequestKind::parse(&r.kind), Some(RequestKind::Receipt | RequestKind::Recovery));
         let account =
             if receiver { r.to_account_id.or(r.from_account_id) } else { r.from_account_id.or(r.to_account_id) };
-        let (_, org_id) = self.account(conn, account.ok_or_else(AppError::not_found)?)?;
+        let (_, org_id, _) = self.account(conn, account.ok_or_else(AppError::not_found)?)?;
         self.org(conn, org_id)
     }
 }
@@ -731,7 +772,7 @@ fn view_with(
     replayed: bool,
 ) -> AppResult<Request> {
     let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Receipt);
-    let for_school = r.for_school_id.map(|id| l.org(conn, id).map(|o| o.code)).transpose()?;
+    let school = r.for_school_id.map(|id| l.org(conn, id)).transpose()?;
     let acting = l.acting_org(conn, &r)?;
     let actions = actions::actions(caller, &Facts { row: &r, acting: &acting, reversed: reversed.contains(&r.id) });
     Ok(Request {
@@ -741,7 +782,10 @@ fn view_with(
         fund: Fund::parse(&r.fund).map(|f| f.as_str()).unwrap_or("meal"),
         from: l.account_code(conn, r.from_account_id)?,
         to: l.account_code(conn, r.to_account_id)?,
-        for_school,
+        from_name: l.holder_name(conn, r.from_account_id)?,
+        to_name: l.holder_name(conn, r.to_account_id)?,
+        for_school: school.as_ref().map(|o| o.code.clone()),
+        for_school_name: school.map(|o| o.name),
         reverses: r.reverses_request_id,
         amount: Fen::new(r.amount_fen),
         date: r.value_date,
@@ -749,8 +793,10 @@ fn view_with(
         voucher_no: r.voucher_no,
         memo: r.memo,
         status: r.status,
+        maker_name: l.person(conn, &r.maker)?,
         maker: r.maker,
         made_at: r.made_at,
+        checker_name: r.checker.as_deref().map(|c| l.person(conn, c)).transpose()?,
         checker: r.checker,
         checked_at: r.checked_at,
         reason: r.reason,
@@ -759,31 +805,9 @@ fn view_with(
     })
 }
 
-/// Requests in the caller's scope, newest first; `status` filters (none: all).
+/// Requests in the caller's scope, newest first; `status` filters (none: all). The newest 200.
 pub fn requests(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus>) -> AppResult<Vec<Request>> {
-    caller.require(conn, Permission::ViewLedger, "ledger_requests")?;
-    let accounts: Vec<i64> = fund_accounts::table
-        .inner_join(orgs::table)
-        .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select(fund_accounts::id)
-        .load(conn)?;
-    let statuses: Vec<&str> = match status {
-        Some(s) => vec![s.as_str()],
-        None => RequestStatus::iter().map(RequestStatus::as_str).collect(),
-    };
-    let rows: Vec<RequestRow> = ledger_requests::table
-        .filter(ledger_requests::status.eq_any(statuses))
-        .filter(
-            ledger_requests::from_account_id
-                .eq_any(accounts.clone())
-                .or(ledger_requests::to_account_id.eq_any(accounts)),
-        )
-        .select(RequestRow::as_select())
-        .order(ledger_requests::id.desc())
-        .limit(200)
-        .load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let reversed = reversed_among(conn, &ids)?;
-    let mut l = Lookups::default();
-    rows.into_iter().map(|r| view_with(conn, caller, &mut l, &reversed, r, false)).collect()
+    let filter =
+        RequestFilter { status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(), ..Default::default() };
+    Ok(listing::list(conn, caller, &filter, 200)?.0)
 }

@@ -71,7 +71,7 @@ pub struct PurchasesPage {
     typed: PurchaseForm,
     key: String,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 impl PurchasesPage {
@@ -92,7 +92,7 @@ async fn page(
     month: Month,
     typed: PurchaseForm,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<PurchasesPage> {
     let c = caller.clone();
     let (first, last) = span(month);
@@ -139,9 +139,20 @@ pub async fn list(
     let flash = match q.ok.as_deref() {
         Some("recorded") => "采购及票据已保存，明细已入库",
         Some("replayed") => "重复提交：这笔此前已保存，未再次记录",
-        other => Flash { ok: other.map(str::to_owned) }.message(),
+        other => {
+            return Ok(page(
+                &st,
+                caller,
+                org,
+                month,
+                typed,
+                FormErrors::none(),
+                Flash { ok: other.map(str::to_owned), n: None }.message(),
+            )
+            .await?);
+        }
     };
-    Ok(page(&st, caller, org, month, typed, FormErrors::none(), flash).await?)
+    Ok(page(&st, caller, org, month, typed, FormErrors::none(), flash.to_owned()).await?)
 }
 
 /// The form's fields as a purchase: lines from `food_N`, `qty_N`, `price_N`, `spec_N`.
@@ -210,7 +221,7 @@ pub async fn record(
             let org = caller.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&st, caller, org, month, typed, FormErrors::from_error(&e), "").await?,
+                page(&st, caller, org, month, typed, FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -222,7 +233,7 @@ pub async fn record(
 pub struct PurchasePage {
     layout: Layout,
     p: PurchaseView,
-    flash: &'static str,
+    flash: String,
 }
 
 impl PurchasePage {
@@ -248,7 +259,7 @@ pub async fn detail(
     Ok(PurchasePage {
         layout: Layout::new(&caller, &st, format!("采购 {} · {}", p.delivered_on, p.supplier)),
         p,
-        flash,
+        flash: flash.to_owned(),
     })
 }
 

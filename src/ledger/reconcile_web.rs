@@ -29,6 +29,9 @@ pub struct Query {
     month: String,
     #[serde(default)]
     fund: String,
+    /// "1": the page lists only the schools with a flag (the totals stay the county's).
+    #[serde(default)]
+    flagged: String,
 }
 
 use super::web::last_month;
@@ -68,6 +71,14 @@ pub struct Page {
     r: Reconciliation,
     can_import: bool,
     errors: FormErrors,
+    /// Only the flagged schools are listed.
+    flagged_only: bool,
+}
+
+impl Page {
+    fn flagged_count(&self) -> usize {
+        self.r.rows.iter().filter(|s| !s.flags.is_empty()).count()
+    }
 }
 
 async fn page_of(
@@ -87,6 +98,7 @@ async fn page_of(
         r,
         can_import: caller.may(Permission::PostLedger),
         errors,
+        flagged_only: false,
     })
 }
 
@@ -120,7 +132,9 @@ pub async fn page(
             fund: fund.as_str(),
         }));
     }
-    Ok(actix_web::Either::Left(page_of(&st, caller, q.org, period, fund, FormErrors::none()).await?))
+    let mut page = page_of(&st, caller, q.org, period, fund, FormErrors::none()).await?;
+    page.flagged_only = q.flagged == "1";
+    Ok(actix_web::Either::Left(page))
 }
 
 /// `disbursement.pdf` or `disbursement.xlsx` of a county's period, audited.

@@ -36,7 +36,7 @@ pub struct WeekPage {
     menu: Menu,
     accompany: AccompanyForm,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 impl WeekPage {
@@ -52,7 +52,7 @@ async fn page(
     day: chrono::NaiveDate,
     typed: Option<(Menu, AccompanyForm)>,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<WeekPage> {
     let c = caller.clone();
     let week = st.run(move |conn| canteen::week(conn, &c, &school, day)).await?;
@@ -76,7 +76,7 @@ pub async fn week(
     q: web::Query<WeekQuery>,
 ) -> PageResult<WeekPage> {
     let (day, school) = (day_of(&q.day, &caller)?, own_or(&q.school, &caller));
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(page(&st, caller, school, day, None, FormErrors::none(), flash).await?)
 }
 
@@ -96,8 +96,16 @@ pub async fn set_menu(st: web::Data<AppState>, f: CsrfForm<MenuForm>) -> PageRes
         Ok(_) => Ok(see_other(&format!("/meals/canteen?day={day}&ok=saved"))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            page(&st, user, school, day, Some((form.menu, AccompanyForm::default())), FormErrors::from_error(&e), "")
-                .await?,
+            page(
+                &st,
+                user,
+                school,
+                day,
+                Some((form.menu, AccompanyForm::default())),
+                FormErrors::from_error(&e),
+                String::new(),
+            )
+            .await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -114,7 +122,7 @@ pub async fn accompany(st: web::Data<AppState>, f: CsrfForm<AccompanyForm>) -> P
             let posted = st.run(move |conn| canteen::week(conn, &c, &c.org_code, day)).await?.menu.unwrap_or_default();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&st, user, school, day, Some((posted, form)), FormErrors::from_error(&e), "").await?,
+                page(&st, user, school, day, Some((posted, form)), FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),

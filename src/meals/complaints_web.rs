@@ -63,7 +63,7 @@ pub struct ListPage {
     typed: ComplaintForm,
     categories: [Category; 5],
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn list_page(
@@ -72,7 +72,7 @@ async fn list_page(
     q: &ListQuery,
     typed: ComplaintForm,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<ListPage> {
     let (from, to) = q.span(&caller)?;
     let org = if q.org.trim().is_empty() { caller.org_code.clone() } else { q.org.trim().to_owned() };
@@ -108,7 +108,7 @@ pub async fn list(
     PageUser(caller): PageUser,
     q: web::Query<ListQuery>,
 ) -> PageResult<ListPage> {
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(list_page(&st, caller, &q, ComplaintForm::default(), FormErrors::none(), flash).await?)
 }
 
@@ -152,7 +152,7 @@ pub async fn enter(st: web::Data<AppState>, f: CsrfForm<TypedComplaint>) -> Page
         Ok(id) => Ok(see_other(&format!("/complaints/{id}?ok=created"))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            list_page(&st, user, &ListQuery::default(), typed, FormErrors::from_error(&e), "").await?,
+            list_page(&st, user, &ListQuery::default(), typed, FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -171,8 +171,15 @@ pub async fn set_hotline(st: web::Data<AppState>, f: CsrfForm<HotlineForm>) -> P
         Ok(_) => Ok(see_other("/complaints?ok=saved")),
         Err(e) if matches!(e.kind, ErrorKind::Invalid) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            list_page(&st, user, &ListQuery::default(), ComplaintForm::default(), FormErrors::from_error(&e), "")
-                .await?,
+            list_page(
+                &st,
+                user,
+                &ListQuery::default(),
+                ComplaintForm::default(),
+                FormErrors::from_error(&e),
+                String::new(),
+            )
+            .await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -186,7 +193,7 @@ pub struct DetailPage {
     /// An inspector may open a finding from it (none opened yet).
     term: String,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn detail_page(
@@ -194,7 +201,7 @@ async fn detail_page(
     caller: Caller,
     id: i64,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<DetailPage> {
     let c = caller.clone();
     let view = st.run(move |conn| complaints::get(conn, &c, id)).await?;
@@ -216,9 +223,18 @@ pub async fn detail(
     let flash = match q.ok.as_deref() {
         Some("created") => "举报已登记",
         Some("answered") => "已答复",
-        other => Flash { ok: other.map(str::to_owned) }.message(),
+        other => {
+            return Ok(detail_page(
+                &st,
+                caller,
+                path.into_inner(),
+                FormErrors::none(),
+                Flash { ok: other.map(str::to_owned), n: None }.message(),
+            )
+            .await?);
+        }
     };
-    Ok(detail_page(&st, caller, path.into_inner(), FormErrors::none(), flash).await?)
+    Ok(detail_page(&st, caller, path.into_inner(), FormErrors::none(), flash.to_owned()).await?)
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -239,7 +255,7 @@ pub async fn answer(
         Ok(_) => Ok(see_other(&format!("/complaints/{id}?ok=answered"))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            detail_page(&st, user, id, FormErrors::from_error(&e), "").await?,
+            detail_page(&st, user, id, FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }

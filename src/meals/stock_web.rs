@@ -50,7 +50,7 @@ pub struct StockPage {
     foods: &'static [Food],
     typed: UseForm,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 impl StockPage {
@@ -70,7 +70,7 @@ async fn page(
     month: Month,
     typed: UseForm,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<StockPage> {
     let c = caller.clone();
     let stock = st.run(move |conn| stock::view(conn, &c, &school, month)).await?;
@@ -97,7 +97,7 @@ pub async fn view(
     }
     let school = own_or(&q.school, &caller);
     let typed = UseForm { day: caller.today().to_string(), ..UseForm::default() };
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     html_page(StatusCode::OK, page(&st, caller, school, month, typed, FormErrors::none(), flash).await?)
 }
 
@@ -181,7 +181,7 @@ pub async fn record_use(st: web::Data<AppState>, f: CsrfForm<BTreeMap<String, St
             let school = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&st, user, school, month, typed, FormErrors::from_error(&e), "").await?,
+                page(&st, user, school, month, typed, FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -210,7 +210,7 @@ pub async fn correct(
             let month = Month::of(user.today());
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&st, user, school, month, typed, FormErrors::from_error(&e), "").await?,
+                page(&st, user, school, month, typed, FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),

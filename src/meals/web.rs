@@ -57,7 +57,7 @@ pub struct DayPage {
     may_record: bool,
     typed: Typed,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 impl DayPage {
@@ -101,7 +101,7 @@ async fn day_page(
     day: NaiveDate,
     typed: Typed,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<DayPage> {
     let c = caller.clone();
     let sheet = st.run(move |conn| daily::sheet(conn, &c, &school, day)).await?;
@@ -118,7 +118,7 @@ async fn day_page(
 pub async fn day(st: web::Data<AppState>, PageUser(caller): PageUser, q: web::Query<DayQuery>) -> PageResult<DayPage> {
     let day = day_of(&q.day, &caller)?;
     let school = own_or(&q.school, &caller);
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(day_page(&st, caller, school, day, Typed::default(), FormErrors::none(), flash).await?)
 }
 
@@ -164,7 +164,7 @@ pub async fn record(st: web::Data<AppState>, f: CsrfForm<BTreeMap<String, String
                 day,
                 Typed { submitted: true, counts, absent, reason },
                 FormErrors::from_error(&e),
-                "",
+                String::new(),
             )
             .await?,
         ),
@@ -186,7 +186,7 @@ pub async fn import_page(
         let e = AppError::field("file", ErrorCode::MealsNoFile, "请选择要导入的就餐日报文件");
         return html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            day_page(&st, caller, school, day, Typed::default(), FormErrors::from_error(&e), "").await?,
+            day_page(&st, caller, school, day, Typed::default(), FormErrors::from_error(&e), String::new()).await?,
         );
     };
     let (bytes, name, c) = (file.bytes.clone(), file.filename.clone(), caller.clone());
@@ -195,7 +195,7 @@ pub async fn import_page(
         Ok(_) => Ok(see_other(&format!("/meals?day={day}&ok=saved"))),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            day_page(&st, caller, school, day, Typed::default(), FormErrors::from_error(&e), "").await?,
+            day_page(&st, caller, school, day, Typed::default(), FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -231,7 +231,7 @@ pub struct BoardPage {
     may_set: bool,
     pending: usize,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn board_page(
@@ -240,7 +240,7 @@ async fn board_page(
     org: String,
     day: NaiveDate,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<BoardPage> {
     let c = caller.clone();
     let (org, rows, deadline, pending) = st
@@ -277,7 +277,7 @@ pub async fn board(
 ) -> PageResult<BoardPage> {
     let day = day_of(&q.day, &caller)?;
     let org = own_or(&q.org, &caller);
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(board_page(&st, caller, org, day, FormErrors::none(), flash).await?)
 }
 
@@ -297,7 +297,7 @@ pub async fn set_deadline(st: web::Data<AppState>, f: CsrfForm<DeadlineForm>) ->
             let org = user.org_code.clone();
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                board_page(&st, user.clone(), org, user.today(), FormErrors::from_error(&e), "").await?,
+                board_page(&st, user.clone(), org, user.today(), FormErrors::from_error(&e), String::new()).await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -310,14 +310,14 @@ pub struct CorrectionsPage {
     layout: Layout,
     rows: Vec<Correction>,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 }
 
 async fn corrections_page(
     st: &AppState,
     caller: Caller,
     errors: FormErrors,
-    flash: &'static str,
+    flash: String,
 ) -> AppResult<CorrectionsPage> {
     let c = caller.clone();
     let rows = st.run(move |conn| corrections::list(conn, &c, &c.org_code)).await?;
@@ -329,7 +329,7 @@ pub async fn corrections(
     PageUser(caller): PageUser,
     q: web::Query<DayQuery>,
 ) -> PageResult<CorrectionsPage> {
-    let flash = Flash { ok: q.ok.clone() }.message();
+    let flash = Flash { ok: q.ok.clone(), n: None }.message();
     Ok(corrections_page(&st, caller, FormErrors::none(), flash).await?)
 }
 
@@ -370,7 +370,7 @@ pub async fn decide(
         Ok(_) => Ok(see_other("/meals/corrections?ok=decided")),
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            corrections_page(&st, user, FormErrors::from_error(&e), "").await?,
+            corrections_page(&st, user, FormErrors::from_error(&e), String::new()).await?,
         ),
         Err(e) => Err(e.into()),
     }

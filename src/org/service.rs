@@ -245,6 +245,20 @@ pub fn list_schools(conn: &mut DbConn, caller: &Caller, f: &SchoolFilter) -> App
     Ok((items, total))
 }
 
+/// The schools in the caller's scope as (code, name), by code, for a picker; none when there are
+/// more than `at_most` (a province's thousands are typed by code instead). School names are
+/// public (the notice), so only the scope limits it.
+pub fn school_choices(conn: &mut DbConn, caller: &Caller, at_most: i64) -> AppResult<Option<Vec<(String, String)>>> {
+    let rows: Vec<(String, String)> = orgs::table
+        .filter(orgs::kind.eq(OrgKind::School.as_str()))
+        .filter(orgs::path.like(caller.scope().like_pattern()))
+        .order(orgs::code.asc())
+        .select((orgs::code, orgs::name))
+        .limit(at_most + 1)
+        .load(conn)?;
+    Ok((i64::try_from(rows.len()).unwrap_or(i64::MAX) <= at_most).then_some(rows))
+}
+
 pub fn get_school(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<School> {
     caller.require(conn, Permission::ViewOrgs, "get_school")?;
     let org = school_org(conn, caller.scope(), code)?;

@@ -39,13 +39,17 @@ pub async fn dashboard(st: web::Data<AppState>, PageUser(caller): PageUser) -> P
             let todo = crate::reports::todo::for_caller(conn, &c)?;
             // The audit administrator's start page shows what happened last.
             let recent = if c.may(Permission::ViewAudit) {
-                crate::audit::service::list(conn, c.scope(), &Default::default())?.into_iter().take(10).collect()
+                crate::audit::browse::list(conn, c.scope(), &Default::default())?.into_iter().take(10).collect()
             } else {
                 Vec::new()
             };
             Ok((counts, recent, todo))
         })
         .await?;
+    // The list just made is the menu's count too.
+    if let Some(session) = caller.session_id.as_deref() {
+        crate::web::menu::remember(session, todo.decide);
+    }
     Ok(DashboardPage {
         todo,
         is_school: caller.org_kind == crate::domain::role::OrgKind::School,
@@ -218,7 +222,7 @@ pub struct SchoolPage {
     campuses: Vec<Campus>,
     can_edit_school: bool,
     can_edit_classes: bool,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -242,7 +246,7 @@ async fn load_school_page(st: &web::Data<AppState>, caller: &Caller, code: Strin
         campuses,
         can_edit_school: caller.may(Permission::EditSchool),
         can_edit_classes: caller.may(Permission::EditClasses),
-        flash: "",
+        flash: String::new(),
         errors: FormErrors::none(),
     })
 }
@@ -349,7 +353,7 @@ pub struct ClassPage {
     layout: Layout,
     view: ClassView,
     can_edit: bool,
-    flash: &'static str,
+    flash: String,
 }
 
 pub async fn class(

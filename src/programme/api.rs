@@ -267,6 +267,23 @@ pub async fn discard(st: web::Data<AppState>, ApiUser(c): ApiUser, path: web::Pa
     ok()
 }
 
+/// The county's roster review rule.
+#[derive(Deserialize, JsonSchema)]
+pub struct ReviewRuleBody {
+    /// 审核 and 备案 by two different people.
+    pub two_person: bool,
+}
+
+pub async fn review_rule(
+    st: web::Data<AppState>,
+    ApiUser(c): ApiUser,
+    body: ApiJson<ReviewRuleBody>,
+) -> AppResult<Reply<Done>> {
+    let on = body.into_inner().two_person;
+    st.run(move |conn| super::roster_review::set_two_person(conn, &c, on)).await?;
+    ok()
+}
+
 /// `roster.pdf`, `roster.xlsx`, `public.pdf` or `public.xlsx`.
 pub fn parse_file(name: &str) -> AppResult<(Kind, FileFormat)> {
     let (kind, ext) = name.split_once('.').ok_or_else(AppError::not_found)?;
@@ -282,13 +299,29 @@ pub fn file_response(name: &str, bytes: Vec<u8>, format: FileFormat) -> HttpResp
     download(bytes, name, if format == FileFormat::Pdf { PDF } else { XLSX })
 }
 
+/// How a roster prints: by class (the default: each class from a new page, with its total) or
+/// with `by_class=0` the lines running on.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct PrintQuery {
+    #[serde(default)]
+    by_class: String,
+}
+
+impl PrintQuery {
+    pub fn by_class(&self) -> bool {
+        !matches!(self.by_class.trim(), "0" | "false")
+    }
+}
+
 pub async fn file(
     st: web::Data<AppState>,
     ApiUser(c): ApiUser,
     path: web::Path<(i64, String)>,
+    q: ApiQuery<PrintQuery>,
 ) -> AppResult<FileReply> {
     let (id, name) = path.into_inner();
     let (kind, format) = parse_file(&name)?;
-    let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &c, id, kind, format)).await?;
+    let by_class = q.into_inner().by_class();
+    let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &c, id, kind, format, by_class)).await?;
     Ok(FileReply(file_response(&filename, bytes, format)))
 }

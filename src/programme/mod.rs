@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod config;
 pub mod input;
 pub mod roster;
+pub mod roster_review;
 pub mod roster_scan;
 pub mod routes;
 pub mod scan_web;

@@ -96,6 +96,8 @@ pub struct RosterHead {
     pub archived_at: Option<NaiveDateTime>,
     /// The daily meal standard on the snapshot date, for the printed header.
     pub standard: Option<Fen>,
+    /// The county requires 审核 and 备案 by two different people.
+    pub two_person: bool,
 }
 
 impl RosterHead {
@@ -134,6 +136,7 @@ fn head(conn: &mut DbConn, row: RosterRow, school: &Org) -> AppResult<RosterHead
 
 fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32>) -> AppResult<RosterHead> {
     let standard = config::meal_standard(conn, &school.path, row.snapshot_date)?;
+    let two_person = super::roster_review::two_person(conn, &row.county_code)?;
     let status = row.status;
     let t = term_of(&row)?;
     Ok(RosterHead {
@@ -160,6 +163,7 @@ fn head_with(conn: &mut DbConn, row: RosterRow, school: &Org, latest: Option<i32
         archived_by: row.archived_by,
         archived_at: row.archived_at,
         standard,
+        two_person,
     })
 }
 
@@ -678,6 +682,9 @@ pub struct StepFacts<'a> {
     /// The newest version of its term.
     pub current: bool,
     pub status: Status,
+    /// Who reviewed it, and whether the county wants someone else to archive it.
+    pub reviewed_by: Option<&'a str>,
+    pub two_person: bool,
 }
 
 impl RosterHead {
@@ -688,6 +695,8 @@ impl RosterHead {
             version: self.version,
             current: self.current,
             status: self.status,
+            reviewed_by: self.reviewed_by.as_deref(),
+            two_person: self.two_person,
         }
     }
 }
@@ -721,6 +730,13 @@ pub fn may_step_on(caller: &Caller, head: &StepFacts, step: Step) -> AppResult<(
         ));
     }
     head.status.after(step).map_err(|m| AppError::conflict(ErrorCode::RosterOutOfOrder, m))?;
+    if step == Step::Archive && head.two_person && head.reviewed_by == Some(caller.username.as_str()) {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            ErrorCode::RosterSamePerson,
+            format!("本县要求花名册的审核与备案由不同人员办理：第{}版由您审核，须由另一名工作人员备案", head.version),
+        ));
+    }
     Ok(())
 }
 
@@ -788,6 +804,8 @@ pub struct OverviewRow {
     pub deadline: NaiveDate,
     /// Not signed by the deadline (or signed after it).
     pub late: bool,
+    /// An earlier version was signed; the newest (rebuilt) one waits for the school's signature.
+    pub resign: bool,
     /// The pages of the newest version's signed scan, when one is uploaded.
     pub scan_pages: Option<i32>,
     /// The step of the flow the caller may take on the newest version now (学校签章确认,
@@ -828,6 +846,12 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
         }
     }
     let scans = super::roster_scan::pages_of(conn, &newest.values().map(|r| r.id).collect::<Vec<_>>())?;
+    let mut two_person = std::collections::HashSet::new();
+    for county in newest.values().map(|r| r.county_code.clone()).collect::<std::collections::BTreeSet<_>>() {
+        if super::roster_review::two_person(conn, &county)? {
+            two_person.insert(county);
+        }
+    }
     let mut out: Vec<OverviewRow> = members
         .into_iter()
         .map(|(code, name, _)| {
@@ -843,6 +867,8 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
                     version: r.version,
                     current: true,
                     status: r.status,
+                    reviewed_by: r.reviewed_by.as_deref(),
+                    two_person: two_person.contains(&r.county_code),
                 };
                 [Step::Sign, Step::Review, Step::Archive]
                     .into_iter()
@@ -859,6 +885,7 @@ pub fn overview(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec
                 signed_at,
                 deadline,
                 late,
+                resign: signed_at.is_some() && r.is_some_and(|r| r.status == Status::Draft),
                 scan_pages: r.and_then(|r| scans.get(&r.id).copied()),
                 awaits,
             }

@@ -66,9 +66,10 @@ pub struct ScanView {
     pub page_list: Vec<ScanPage>,
 }
 
-/// The pages the printer makes for a version: what the scan is counted against.
-pub fn printed_pages(head: &RosterHead) -> i32 {
-    i32::try_from(roster_print::page_count(usize::try_from(head.count).unwrap_or(0), Kind::Signed)).unwrap_or(i32::MAX)
+/// The pages the printer makes for a version (printed by class, the default): what the scan is
+/// counted against.
+pub fn printed_pages(lines: &[crate::domain::roster::RosterLine]) -> i32 {
+    i32::try_from(roster_print::page_count(lines, Kind::Signed, true)).unwrap_or(i32::MAX)
 }
 
 /// Checks the files of an upload (outside any transaction: a PDF is read in the parse worker).
@@ -136,7 +137,7 @@ pub fn upload_refusal(caller: &Caller, head: &RosterHead) -> Option<AppError> {
 /// Stores a scan of the newest version of a roster: the school's own act, before 备案.
 pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Checked]) -> AppResult<ScanView> {
     caller.require(conn, Permission::SignRoster, "roster_scan")?;
-    let head = roster::head_of(conn, caller, roster_id)?;
+    let (head, lines) = roster::get(conn, caller, roster_id)?;
     if let Some(refusal) = upload_refusal(caller, &head) {
         return Err(refusal);
     }
@@ -147,7 +148,7 @@ pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Check
             "请选择监护人签字后的花名册扫描件（PDF或JPG图片，可多选）",
         ));
     }
-    let printed = printed_pages(&head);
+    let printed = printed_pages(&lines);
     let pages: u32 = files.iter().fold(0u32, |n, f| n.saturating_add(f.pages));
     let pages =
         i32::try_from(pages).map_err(|_| AppError::field("scan", ErrorCode::RosterScanFiles, "扫描件页数过多"))?;

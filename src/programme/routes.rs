@@ -24,6 +24,7 @@ pub fn pages(cfg: &mut web::ServiceConfig) {
         .route("/rosters", web::get().to(super::web::rosters))
         .route("/rosters", web::post().to(super::web::build))
         .route("/rosters/print-all", web::post().to(super::web::print_all))
+        .route("/rosters/review-rule", web::post().to(super::web::review_rule))
         .route("/rosters/{id}", web::get().to(super::web::detail))
         .route("/rosters/{id}/step", web::post().to(super::web::step))
         .route("/rosters/{id}/discard", web::post().to(super::web::discard))
@@ -67,6 +68,11 @@ pub fn api(r: &mut ApiRoutes) {
     r.tag("roster");
     r.get("/rosters", super::api::list, "?term= 计划学校报送情况；?term=&school= 某校各版本");
     r.post("/rosters", super::api::build, "生成受益学生花名册 {school, term, snapshot_date?, after_archive?}（内容未变时返回原版本；本学期已有备案版本时须 after_archive: true，否则 422 roster.archived；差异与最近备案版本比较）");
+    r.put(
+        "/rosters/review-rule",
+        super::api::review_rule,
+        "县级设置花名册审核规则 {two_person: true|false}：为 true 时审核与备案须由不同人员办理",
+    );
     r.get("/rosters/{id}", super::api::get, "花名册及名单（校验内容哈希）");
     r.delete("/rosters/{id}", super::api::discard, "删除草稿（已签章的不能删除）");
     r.post(
@@ -81,5 +87,5 @@ pub fn api(r: &mut ApiRoutes) {
     );
     r.get("/rosters/{id}/scan", super::scan_web::api_get, "最新扫描件：页数、打印页数、逐页对照");
     r.get("/rosters/{id}/scan/{file}", super::scan_web::api_file, "扫描件文件或页面图片");
-    r.get("/rosters/{id}/{file}", super::api::file, "打印：roster.pdf、roster.xlsx、public.pdf（公示版）、public.xlsx");
+    r.get("/rosters/{id}/{file}", super::api::file, "打印：roster.pdf、roster.xlsx、public.pdf（公示版）、public.xlsx；默认按班分页（每班另起一页并有本班合计），?by_class=0 不分班");
 }

@@ -48,7 +48,7 @@ pub async fn upload_page(
         Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::Conflict) || e.code == ErrorCode::RosterNotYours => {
             html_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                super::web::roster_page(&st, caller, id, "", FormErrors::from_error(&e)).await?,
+                super::web::roster_page(&st, caller, id, String::new(), FormErrors::from_error(&e)).await?,
             )
         }
         Err(e) => Err(e.into()),
@@ -85,14 +85,18 @@ impl ReviewPage {
 
 /// Pairs each printed page with the scanned page of the same number.
 fn pairs(lines: &[RosterLine], scan: Option<&ScanView>, printed: usize) -> (Vec<PagePair>, Vec<roster_scan::ScanPage>) {
-    let per_page = roster_print::table_pages(lines, Kind::Signed);
+    let per_page = roster_print::table_pages(lines, Kind::Signed, true);
     let scanned = |n: usize| scan.and_then(|s| s.page_list.iter().find(|p| p.page_no as usize == n)).cloned();
-    let mut first = 1;
     let mut out = Vec::new();
     for n in 1..=printed {
-        let page_lines: Vec<RosterLine> = per_page.get(n - 1).map(|p| p.to_vec()).unwrap_or_default();
-        out.push(PagePair { page_no: n, first, closing: n > per_page.len(), lines: page_lines, scan: scanned(n) });
-        first += per_page.get(n - 1).map_or(0, |p| p.len());
+        let page = per_page.get(n - 1);
+        out.push(PagePair {
+            page_no: n,
+            first: page.map_or(1, |p| p.first_seq),
+            closing: n > per_page.len(),
+            lines: page.map(|p| p.lines.to_vec()).unwrap_or_default(),
+            scan: scanned(n),
+        });
     }
     let extra = scan.map(|s| s.page_list.iter().filter(|p| p.page_no as usize > printed).cloned().collect());
     (out, extra.unwrap_or_default())
@@ -111,7 +115,7 @@ pub async fn review(
             Ok((roster, roster_scan::of(conn, &c, id)?))
         })
         .await?;
-    let printed = usize::try_from(roster_scan::printed_pages(&head)).unwrap_or(0);
+    let printed = usize::try_from(roster_scan::printed_pages(&lines)).unwrap_or(0);
     let (pairs, extra) = pairs(&lines, scan.as_ref(), printed);
     Ok(ReviewPage {
         layout: Layout::new(&caller, &st, format!("{} 花名册 第{}版 签字扫描件核对", head.school_name, head.version)),

@@ -64,16 +64,11 @@ pub struct SettingsPage {
     kinds: Vec<(&'static str, &'static str)>,
     year: i32,
     own_code: String,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
-async fn settings_page(
-    st: &AppState,
-    caller: Caller,
-    flash: &'static str,
-    errors: FormErrors,
-) -> PageResult<SettingsPage> {
+async fn settings_page(st: &AppState, caller: Caller, flash: String, errors: FormErrors) -> PageResult<SettingsPage> {
     let c = caller.clone();
     let (plans, members, standards, shares, suppliers) = st
         .run(move |conn| {
@@ -121,9 +116,10 @@ async fn settings_action(
     let c = user.clone();
     match st.run(move |conn| f(conn, &c)).await {
         Ok(()) => Ok(see_other("/programme?ok=saved")),
-        Err(e) if shown_in_form(&e) => {
-            html_page(StatusCode::UNPROCESSABLE_ENTITY, settings_page(st, user, "", FormErrors::from_error(&e)).await?)
-        }
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            settings_page(st, user, String::new(), FormErrors::from_error(&e)).await?,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -191,7 +187,7 @@ pub struct SchoolPage {
     suppliers: Vec<SupplierRow>,
     model_kinds: Vec<(&'static str, &'static str)>,
     term: String,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -199,7 +195,7 @@ async fn school_page(
     st: &AppState,
     caller: Caller,
     code: String,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 ) -> PageResult<SchoolPage> {
     let c = caller.clone();
@@ -263,7 +259,7 @@ pub async fn model_add(
         Ok(_) => Ok(see_other(&format!("/programme/schools/{code}?ok=saved"))),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            school_page(&st, user, code, "", FormErrors::from_error(&e)).await?,
+            school_page(&st, user, code, String::new(), FormErrors::from_error(&e)).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -413,7 +409,9 @@ pub struct RostersPage {
     late: usize,
     /// The term's newest archived version: a rebuild must be confirmed.
     archived: Option<i32>,
-    flash: &'static str,
+    /// A county's reviewers: whether it requires two people for 审核 and 备案.
+    review_rule: Option<bool>,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -427,16 +425,21 @@ async fn rosters_page(
     st: &AppState,
     caller: Caller,
     t: Term,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 ) -> PageResult<RostersPage> {
     let c = caller.clone();
     let is_school = caller.org_kind == OrgKind::School;
-    let (overview, versions) = st
+    let (overview, versions, review_rule) = st
         .run(move |conn| {
             let overview = roster::overview(conn, &c, t)?;
             let versions = if is_school { roster::versions(conn, &c, &c.org_code, t)? } else { Vec::new() };
-            Ok((overview, versions))
+            let rule = if c.org_kind == OrgKind::County && c.may(Permission::ReviewRoster) {
+                Some(super::roster_review::two_person(conn, &c.org_code)?)
+            } else {
+                None
+            };
+            Ok((overview, versions, rule))
         })
         .await?;
     Ok(RostersPage {
@@ -456,18 +459,35 @@ async fn rosters_page(
         // The page builds the caller's own school's roster; the county builds through the API.
         can_build: is_school && caller.may(Permission::BuildRoster),
         can_print_all: caller.org_kind.is_county_or_above(),
+        review_rule,
         flash,
         errors,
     })
+}
+
+#[derive(Deserialize)]
+pub struct ReviewRuleForm {
+    /// "1" requires two people; anything else (the box unticked) does not.
+    #[serde(default)]
+    two_person: String,
+}
+
+/// The county's rule: 审核 and 备案 by two different people.
+pub async fn review_rule(st: web::Data<AppState>, f: CsrfForm<ReviewRuleForm>) -> PageResult<HttpResponse> {
+    let CsrfForm { user, form } = f;
+    let on = form.two_person == "1";
+    st.run(move |conn| super::roster_review::set_two_person(conn, &user, on)).await?;
+    Ok(see_other(&format!("/rosters?ok={}", if on { "two_person" } else { "one_person" })))
 }
 
 pub async fn rosters(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     q: web::Query<TermQuery>,
+    flash: web::Query<Flash>,
 ) -> PageResult<RostersPage> {
     let t = if q.term.is_empty() { current_term(&caller) } else { input::term(&q.term)? };
-    rosters_page(&st, caller, t, "", FormErrors::none()).await
+    rosters_page(&st, caller, t, flash.message(), FormErrors::none()).await
 }
 
 pub async fn build(st: web::Data<AppState>, f: CsrfForm<BuildBody>) -> PageResult<HttpResponse> {
@@ -490,7 +510,7 @@ pub async fn build(st: web::Data<AppState>, f: CsrfForm<BuildBody>) -> PageResul
         ))),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            rosters_page(&st, user, t, "", FormErrors::from_error(&e)).await?,
+            rosters_page(&st, user, t, String::new(), FormErrors::from_error(&e)).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -506,7 +526,7 @@ pub struct RosterPage {
     scan: Option<ScanView>,
     printed_pages: i32,
     can: roster::RosterActions,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -528,7 +548,7 @@ pub(super) async fn roster_page(
     st: &AppState,
     caller: Caller,
     id: i64,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 ) -> PageResult<RosterPage> {
     let c = caller.clone();
@@ -537,7 +557,7 @@ pub(super) async fn roster_page(
     Ok(RosterPage {
         layout: Layout::new(&caller, st, format!("{} 花名册 第{}版", head.school_name, head.version)),
         scan,
-        printed_pages: roster_scan::printed_pages(&head),
+        printed_pages: roster_scan::printed_pages(&lines),
         can: roster::actions(&caller, &head),
         head,
         lines,
@@ -557,10 +577,14 @@ pub async fn detail(
         Some("rebuilt") => "已生成新版本；此前的备案版本在新版本备案前仍然有效，新版本须重新签章、审核、备案",
         Some("saved") => "内容与最新版本相同，未生成新版本",
         Some("stepped") => "已办理",
+        Some("sign") => "已签章确认本版花名册，报县教育局审核",
+        Some("review") => "已审核通过本版花名册，待县营养办备案",
+        Some("archive") => "本版花名册已备案",
+        Some("return") => "已将本版花名册退回学校，学校须重新签章",
         Some("scanned") => "签字扫描件已上传",
         _ => "",
     };
-    roster_page(&st, caller, path.into_inner(), msg, FormErrors::none()).await
+    roster_page(&st, caller, path.into_inner(), msg.to_owned(), FormErrors::none()).await
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -610,15 +634,17 @@ pub async fn step(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<Ste
     }
     let c = user.clone();
     let result = match parse_step(&form.step) {
-        Ok(s) => st.run(move |conn| roster::step(conn, &c, id, s, &form.note)).await.map(|_| ()),
+        Ok(s) => st.run(move |conn| roster::step(conn, &c, id, s, &form.note)).await.map(|_| s),
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(see_other(&format!("/rosters/{id}?ok=stepped"))),
-        Err(e) if shown_in_form(&e) || e.code == ErrorCode::RosterNotYours => html_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            roster_page(&st, user, id, "", FormErrors::from_error(&e)).await?,
-        ),
+        Ok(s) => Ok(see_other(&format!("/rosters/{id}?ok={}", s.as_str()))),
+        Err(e) if shown_in_form(&e) || matches!(e.code, ErrorCode::RosterNotYours | ErrorCode::RosterSamePerson) => {
+            html_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                roster_page(&st, user, id, String::new(), FormErrors::from_error(&e)).await?,
+            )
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -631,7 +657,7 @@ pub async fn discard(st: web::Data<AppState>, path: web::Path<i64>, f: CsrfForm<
         Ok(()) => Ok(see_other("/rosters?ok=deleted")),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            roster_page(&st, user, id, "", FormErrors::from_error(&e)).await?,
+            roster_page(&st, user, id, String::new(), FormErrors::from_error(&e)).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -641,10 +667,12 @@ pub async fn file(
     st: web::Data<AppState>,
     PageUser(caller): PageUser,
     path: web::Path<(i64, String)>,
+    q: web::Query<super::api::PrintQuery>,
 ) -> PageResult<HttpResponse> {
     let (id, name) = path.into_inner();
     let (kind, format) = parse_file(&name)?;
-    let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &caller, id, kind, format)).await?;
+    let by_class = q.by_class();
+    let (filename, bytes) = st.run(move |conn| roster_print::render(conn, &caller, id, kind, format, by_class)).await?;
     Ok(file_response(&filename, bytes, format))
 }
 

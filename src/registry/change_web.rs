@@ -32,7 +32,7 @@ pub struct LocksPage {
     year: i32,
     errors: FormErrors,
     form: LockForm,
-    flash: &'static str,
+    flash: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -50,7 +50,7 @@ async fn locks_page(
     caller: crate::auth::Caller,
     errors: FormErrors,
     form: LockForm,
-    flash: &'static str,
+    flash: String,
 ) -> PageResult<LocksPage> {
     let c = caller.clone();
     let locks = st.run(move |conn| changes::list_locks(conn, &c)).await?;
@@ -101,7 +101,7 @@ async fn render_lock_error(
     e: AppError,
     form: LockForm,
 ) -> PageResult<HttpResponse> {
-    let page = locks_page(st, user, FormErrors::from_error(&e), form, "").await?;
+    let page = locks_page(st, user, FormErrors::from_error(&e), form, String::new()).await?;
     html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
@@ -269,7 +269,7 @@ pub async fn list(
 pub struct DetailPage {
     layout: Layout,
     r: RequestView,
-    flash: &'static str,
+    flash: String,
 }
 
 pub async fn detail(

@@ -73,6 +73,8 @@ pub struct StudentListItem {
     pub yibu: bool,
     pub review: Review,
     pub review_label: &'static str,
+    /// 在校, 休学, 已离校… (the 状态 filter's value).
+    pub state_label: &'static str,
     pub problem: Option<String>,
     /// The first day at school (the first spell).
     pub enrolled_on: Option<NaiveDate>,
@@ -98,6 +100,7 @@ impl StudentListItem {
             yibu: r.yibu,
             review_label: r.review.label(),
             review: r.review,
+            state_label: crate::domain::status::State::of_student_status(&r.status).map_or("", |s| s.label()),
             problem: r.problem.clone(),
             enrolled_on: None,
             backdated_days: None,

@@ -21,7 +21,7 @@ use crate::domain::field_seal::KeyRing;
 use crate::domain::id_card::IdCardNo;
 use crate::domain::mask;
 use crate::domain::role::{OrgKind, Permission};
-use crate::domain::status::ON_ROLL_STATUSES;
+use crate::domain::status::{ON_ROLL_STATUSES, State};
 use crate::domain::student::{Issue, Review, StudentRecord};
 use crate::domain::student_no::StudentNo;
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
@@ -191,11 +191,18 @@ pub struct StudentFilter {
     pub q: String,
     #[serde(default)]
     pub school: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_number")]
     pub class_id: Option<i64>,
+    /// 年级 1–9 (the class's grade).
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_number")]
+    pub grade: Option<i32>,
+    /// Where the student stands: at_school, suspended, in_transit, left, deceased, graduated.
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_one_of")]
+    #[schemars(with = "Option<String>")]
+    pub state: Option<State>,
     #[serde(default, deserialize_with = "crate::domain::text::blank_or_one_of")]
     pub review: Option<Review>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::domain::text::blank_or_number")]
     pub page: Option<i64>,
 }
 
@@ -205,6 +212,28 @@ impl StudentFilter {
     /// The review filter as the list's links and hidden fields carry it ("" for all).
     pub fn review_key(&self) -> &'static str {
         self.review.map(Review::as_str).unwrap_or("")
+    }
+
+    pub fn state_key(&self) -> &'static str {
+        self.state.map(State::as_str).unwrap_or("")
+    }
+
+    /// Whether the search term may travel in an address (a name; never an ID number or 学籍号).
+    pub fn may_be_addressed(&self) -> bool {
+        self.refuse_identifier_in_query().is_ok()
+    }
+
+    /// The filters as an address carries them (without the page), blanks left out.
+    pub fn to_query(&self) -> Vec<(&'static str, String)> {
+        let (class, grade) = (self.class_id.map(|c| c.to_string()), self.grade.map(|g| g.to_string()));
+        crate::web::filled([
+            ("q", self.q.as_str()),
+            ("school", &self.school),
+            ("class_id", class.as_deref().unwrap_or("")),
+            ("grade", grade.as_deref().unwrap_or("")),
+            ("state", self.state_key()),
+            ("review", self.review_key()),
+        ])
     }
 
     /// A search for an ID number or 学籍号 (six digits or more in a row) travels in a POST body,
@@ -252,6 +281,15 @@ pub fn list(conn: &mut DbConn, caller: &Caller, f: &StudentFilter) -> AppResult<
         let mut q = students::table.inner_join(orgs::table).filter(orgs::path.like(base.clone())).into_boxed();
         if let Some(c) = f.class_id {
             q = q.filter(students::class_id.eq(c));
+        }
+        if let Some(grade) = f.grade {
+            q = q.filter(
+                students::class_id
+                    .eq_any(classes::table.filter(classes::grade.eq(grade)).select(classes::id).nullable()),
+            );
+        }
+        if let Some(state) = f.state {
+            q = q.filter(students::status.eq(state.student_status()));
         }
         if let Some(review) = f.review {
             q = q.filter(students::review.eq(review.as_str()));

@@ -235,7 +235,7 @@ pub async fn list(
 pub struct DetailPage {
     layout: Layout,
     c: ChangeView,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -243,7 +243,7 @@ async fn detail_page(
     st: &AppState,
     caller: Caller,
     id: i64,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 ) -> PageResult<DetailPage> {
     let c = caller.clone();
@@ -284,7 +284,7 @@ pub async fn decide(
     match st.run(move |conn| status::decide(conn, &c, id, approve, &form.note)).await {
         Ok(_) => Ok(see_other(&format!("/status-changes/{id}?ok=decided"))),
         Err(e) if shown_in_form(&e) => {
-            let page = detail_page(&st, user, id, "", FormErrors::from_error(&e)).await?;
+            let page = detail_page(&st, user, id, String::new(), FormErrors::from_error(&e)).await?;
             html_page(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
         Err(e) => Err(e.into()),
@@ -326,11 +326,11 @@ pub struct TermsPage {
     chains: Vec<ChainView>,
     can_set: bool,
     next_terms: Vec<(String, String, String, String)>,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
-async fn terms_page(st: &AppState, caller: Caller, flash: &'static str, errors: FormErrors) -> PageResult<TermsPage> {
+async fn terms_page(st: &AppState, caller: Caller, flash: String, errors: FormErrors) -> PageResult<TermsPage> {
     let c = caller.clone();
     let ((terms, restrictions), chains) =
         st.run(move |conn| Ok((terms::list(conn, &c)?, status::chains(conn)?))).await?;
@@ -372,9 +372,10 @@ async fn terms_action(
     let c = user.clone();
     match st.run(move |conn| f(conn, &c)).await {
         Ok(()) => Ok(see_other("/terms?ok=saved")),
-        Err(e) if shown_in_form(&e) => {
-            html_page(StatusCode::UNPROCESSABLE_ENTITY, terms_page(st, user, "", FormErrors::from_error(&e)).await?)
-        }
+        Err(e) if shown_in_form(&e) => html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            terms_page(st, user, String::new(), FormErrors::from_error(&e)).await?,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -458,7 +459,7 @@ pub struct PromotionPage {
     plan: Option<Plan>,
     form: PromotionForm,
     can_run: bool,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 }
 
@@ -483,7 +484,7 @@ async fn promotion_page(
     caller: Caller,
     form: PromotionForm,
     plan: Option<Plan>,
-    flash: &'static str,
+    flash: String,
     errors: FormErrors,
 ) -> PageResult<PromotionPage> {
     let c = caller.clone();
@@ -557,12 +558,13 @@ pub async fn promote(st: web::Data<AppState>, f: CsrfForm<PromotionForm>) -> Pag
         .await;
     match r {
         Ok(plan) if plan.promotion_id.is_some() => Ok(see_other("/promotions?ok=saved")),
-        Ok(plan) => {
-            html_page(StatusCode::OK, promotion_page(&st, user, form, Some(plan), "", FormErrors::none()).await?)
-        }
+        Ok(plan) => html_page(
+            StatusCode::OK,
+            promotion_page(&st, user, form, Some(plan), String::new(), FormErrors::none()).await?,
+        ),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            promotion_page(&st, user, form, None, "", FormErrors::from_error(&e)).await?,
+            promotion_page(&st, user, form, None, String::new(), FormErrors::from_error(&e)).await?,
         ),
         Err(e) => Err(e.into()),
     }
@@ -593,7 +595,8 @@ pub async fn promotion_action(
         Ok(_) => Ok(see_other("/promotions?ok=saved")),
         Err(e) if shown_in_form(&e) => html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            promotion_page(&st, user, PromotionForm::default(), None, "", FormErrors::from_error(&e)).await?,
+            promotion_page(&st, user, PromotionForm::default(), None, String::new(), FormErrors::from_error(&e))
+                .await?,
         ),
         Err(e) => Err(e.into()),
     }

@@ -30,12 +30,18 @@ pub struct ListPage {
     pager: Pager,
     filter: StudentFilter,
     class_id: String,
+    /// The schools to filter by (code, name); none for a school, or past the picker's limit.
+    schools: Option<Vec<(String, String)>>,
+    /// The chosen school's classes (id, name).
+    classes: Vec<(String, String)>,
+    /// The 状态 filter's choices (value, label).
+    states: Vec<(&'static str, &'static str)>,
     show_school: bool,
     can_confirm: bool,
     can_register: bool,
     can_export: bool,
     own_school: String,
-    flash: &'static str,
+    flash: String,
     /// What confirming each pending student on the page adds: (meal days, yuan).
     added: BTreeMap<i64, (usize, crate::domain::money::Fen)>,
 }
@@ -43,6 +49,10 @@ pub struct ListPage {
 impl ListPage {
     fn added_of(&self, id: &i64) -> Option<&(usize, crate::domain::money::Fen)> {
         self.added.get(id)
+    }
+
+    fn confirmable_count(&self) -> usize {
+        self.items.iter().filter(|s| s.confirmable).count()
     }
 }
 
@@ -73,16 +83,28 @@ pub async fn list(
     list_page(&st, caller, filter, flash.message()).await
 }
 
-/// The list searched from its form: the filter in the POST body (an ID number never in the address).
-pub async fn search(st: web::Data<AppState>, f: CsrfForm<StudentFilter>) -> PageResult<ListPage> {
+/// The list's filter form. A search for an ID number or 学籍号 is answered here, its term kept in
+/// the POST body; any other filter goes to the list's address, so the view can be shared.
+pub async fn search(st: web::Data<AppState>, f: CsrfForm<StudentFilter>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    list_page(&st, user, form, "").await
+    if form.may_be_addressed() {
+        let mut query = form.to_query();
+        if let Some(page) = form.page.filter(|p| *p > 1) {
+            query.push(("page", page.to_string()));
+        }
+        let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+        return Ok(see_other(&if query.is_empty() { "/students".to_owned() } else { format!("/students?{query}") }));
+    }
+    html_page(actix_web::http::StatusCode::OK, list_page(&st, user, form, String::new()).await?)
 }
 
-async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: &'static str) -> PageResult<ListPage> {
+/// Above this many schools in scope the school filter is typed by code instead of chosen.
+const SCHOOL_PICKER_LIMIT: i64 = 300;
+
+async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: String) -> PageResult<ListPage> {
     let (c, f) = (caller.clone(), filter.clone());
     let may_confirm = caller.may(Permission::ConfirmStudents);
-    let (items, total, added) = st
+    let (items, total, added, schools, classes) = st
         .run(move |conn| {
             let (items, total) = service::list(conn, &c, &f)?;
             // The county sees what each confirmation adds before it confirms.
@@ -92,24 +114,36 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
             } else {
                 BTreeMap::new()
             };
-            Ok((items, total, added))
+            let is_school = c.org_kind == OrgKind::School;
+            let schools =
+                if is_school { None } else { crate::org::service::school_choices(conn, &c, SCHOOL_PICKER_LIMIT)? };
+            // Classes to choose from once the school is known (and the caller may see classes).
+            let school = if is_school { c.org_code.clone() } else { f.school.trim().to_owned() };
+            let classes = if !school.is_empty() && c.may(Permission::ViewOrgs) {
+                crate::org::service::list_classes(conn, &c, &school)?
+                    .into_iter()
+                    .map(|v| (v.class.id.to_string(), format!("{}（{}年级）", v.class.name, v.class.grade)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok((items, total, added, schools, classes))
         })
         .await?;
     let is_school = caller.org_kind == OrgKind::School;
     let class_id = filter.class_id.map(|c| c.to_string()).unwrap_or_default();
+    let query = filter.to_query();
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(ListPage {
         layout: Layout::new(&caller, st, "学生学籍"),
-        pager: Pager::counted(
-            "/students",
-            &[("school", &filter.school), ("class_id", &class_id), ("review", filter.review_key())],
-            filter.page.unwrap_or(1).max(1),
-            total,
-            service::PAGE_SIZE,
-        ),
+        pager: Pager::counted("/students", &query, filter.page.unwrap_or(1).max(1), total, service::PAGE_SIZE),
         class_id,
         items,
         total,
         filter,
+        schools,
+        classes,
+        states: crate::domain::status::ALL_STATES.iter().map(|s| (s.as_str(), s.label())).collect(),
         show_school: !is_school,
         can_confirm: caller.may(Permission::ConfirmStudents),
         can_register: is_school && caller.may(Permission::EditStudents),
@@ -120,15 +154,18 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
     })
 }
 
-/// Bulk confirmation from the list's checkboxes (`ids=1&ids=2…`).
+/// Bulk confirmation from the list: the ticked boxes (`ids=1&ids=2…`), or with `all=page` every
+/// student on the page that may be confirmed (the page lists them as `page_ids`).
 pub async fn confirm(st: web::Data<AppState>, f: CsrfForm<Vec<(String, String)>>) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let ids: Vec<i64> = form.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).collect();
+    let whole_page = form.iter().any(|(k, v)| k == "all" && v == "page");
+    let key = if whole_page { "page_ids" } else { "ids" };
+    let ids: Vec<i64> = form.iter().filter(|(k, _)| k == key).filter_map(|(_, v)| v.parse().ok()).collect();
     if ids.is_empty() {
         return Err(AppError::invalid(ErrorCode::StudentNoneSelected, "请先勾选要确认的学生").into());
     }
-    st.run(move |conn| service::confirm(conn, &user, &ids)).await?;
-    Ok(see_other("/students?review=pending&ok=saved"))
+    let n = st.run(move |conn| service::confirm(conn, &user, &ids)).await?;
+    Ok(see_other(&format!("/students?review=pending&ok=confirmed&n={n}")))
 }
 
 // ---------------------------------------------------------------- form
@@ -412,7 +449,7 @@ pub struct DetailPage {
     duplicate: Option<problems::Comparison>,
     merges: Vec<problems::MergeView>,
     status: super::status_web::StudentStatus,
-    flash: &'static str,
+    flash: String,
     can_unmask: bool,
     /// For a pending student: what confirming adds, month by month.
     added: Vec<crate::ledger::entitlement::AddedMonth>,
@@ -443,7 +480,7 @@ pub async fn unmask(
     f: CsrfForm<UnmaskForm>,
 ) -> PageResult<HttpResponse> {
     let CsrfForm { user, form } = f;
-    let page = detail_page(&st, user, path.into_inner(), "", Some(form.reason)).await?;
+    let page = detail_page(&st, user, path.into_inner(), String::new(), Some(form.reason)).await?;
     let mut r = html_page(actix_web::http::StatusCode::OK, page)?;
     r.headers_mut()
         .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
@@ -454,7 +491,7 @@ async fn detail_page(
     st: &AppState,
     caller: crate::auth::Caller,
     id: i64,
-    flash: &'static str,
+    flash: String,
     unmask_reason: Option<String>,
 ) -> PageResult<DetailPage> {
     let c = caller.clone();

@@ -24,6 +24,12 @@ fn step(max: f64) -> f64 {
     [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag)
 }
 
+/// The step for counted things (children, schools): whole numbers, never 0.2 of a school.
+fn whole_step(max: f64) -> f64 {
+    let s = step(max).max(1.0);
+    if s.fract() == 0.0 && s != 2.5 { s } else { s.ceil() }
+}
+
 /// Figures as people read them on an axis: 12000 → 1.2万.
 fn short(v: f64) -> String {
     if v.abs() >= 10_000.0 {
@@ -44,7 +50,8 @@ pub fn bars(id: &str, title: &str, unit: &str, labels: &[String], series: &[Seri
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
     let max = series.iter().flat_map(|s| s.values.iter().copied()).fold(0.0, f64::max);
-    let step = step(max);
+    let whole = series.iter().flat_map(|s| s.values.iter()).all(|v| v.fract() == 0.0);
+    let step = if whole { whole_step(max) } else { step(max) };
     let top_value = (max / step).ceil().max(1.0) * step;
     let mut svg = String::new();
     let _ = write!(
@@ -138,6 +145,15 @@ mod tests {
         assert_eq!(short(25_000.0), "2.5万");
         assert_eq!(short(40_000.0), "4万");
         assert_eq!(short(800.0), "800");
+    }
+
+    #[test]
+    fn counted_things_step_in_whole_numbers() {
+        assert_eq!(whole_step(1.0), 1.0);
+        assert_eq!(whole_step(0.0), 1.0);
+        assert_eq!(whole_step(12.0), 3.0);
+        assert_eq!(whole_step(7.0), 2.0);
+        assert_eq!(whole_step(1_000.0), 200.0);
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub struct Late {
     pub href: String,
 }
 
+/// An org directly below a prefecture or province, with how its schools stand this term:
+/// each links to its own dashboard.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Below {
+    pub code: String,
+    pub name: String,
+    /// Schools whose roster is late / whose regular report is late or missing.
+    pub rosters_late: usize,
+    pub reports_late: usize,
+    pub href: String,
+}
+
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Dashboard {
     pub org: String,
@@ -43,6 +55,9 @@ pub struct Dashboard {
     pub rosters: (usize, usize),
     pub reports: (usize, usize),
     pub late: Vec<Late>,
+    /// Above a county: the orgs directly below, lateness summed per org (the school list is
+    /// the county's to read).
+    pub below: Vec<Below>,
     #[serde(skip)]
     pub charts: Vec<String>,
 }
@@ -83,12 +98,13 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
     };
     let term = Term::of_day(caller.today());
     // The overviews cover the caller's whole scope; keep the schools under this org.
-    let under: std::collections::HashSet<String> = orgs::table
+    let paths: std::collections::HashMap<String, String> = orgs::table
         .filter(orgs::path.like(format!("{}%", org.path)))
-        .select(orgs::code)
-        .load::<String>(conn)?
+        .select((orgs::code, orgs::path))
+        .load::<(String, String)>(conn)?
         .into_iter()
         .collect();
+    let under: std::collections::HashSet<&String> = paths.keys().collect();
     let mut late = Vec::new();
     let rosters = if caller.may(Permission::ViewStudents) {
         let all: Vec<_> =
@@ -119,6 +135,30 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
         });
     }
     let reports = (owed.iter().filter(|o| !o.late).count(), owed.iter().filter(|o| o.late).count());
+    let below = if matches!(level, OrgKind::County | OrgKind::School | OrgKind::Township) {
+        Vec::new()
+    } else {
+        let children: Vec<(String, String, String)> = orgs::table
+            .filter(orgs::parent_id.eq(org.id))
+            .order(orgs::code.asc())
+            .select((orgs::code, orgs::name, orgs::path))
+            .load(conn)?;
+        let late_under = |path: &str, what: &str| {
+            late.iter()
+                .filter(|l| l.what.contains(what) && paths.get(&l.code).is_some_and(|p| p.starts_with(path)))
+                .count()
+        };
+        children
+            .into_iter()
+            .map(|(code, name, path)| Below {
+                rosters_late: late_under(&path, "花名册"),
+                reports_late: late_under(&path, "报表"),
+                href: format!("/dashboard?org={code}"),
+                code,
+                name,
+            })
+            .collect()
+    };
 
     let labels: Vec<String> = months.iter().map(|m| m.to_string()).collect();
     let mut charts = vec![chart::bars(
@@ -162,6 +202,7 @@ pub fn build(conn: &mut DbConn, caller: &Caller, org_code: &str) -> AppResult<Da
         rosters,
         reports,
         late,
+        below,
         charts,
     })
 }

@@ -287,6 +287,15 @@ pub fn awaiting(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Submission>
     Ok(rows.iter().map(|(r, o)| view(r, o)).filter(|s| may_decide(caller, s).is_ok()).collect())
 }
 
+/// The report a school's or a county's own org owes each term.
+pub fn own_report(kind: OrgKind) -> Option<&'static str> {
+    match kind {
+        OrgKind::School => Some("school-regular"),
+        OrgKind::County => Some("county-regular"),
+        _ => None,
+    }
+}
+
 /// One org that owes a report for a period, with its newest submission if any.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Owed {

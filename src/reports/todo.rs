@@ -118,12 +118,12 @@ fn ledger(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     if !mine.is_empty() {
         let sum = Fen::new(mine.iter().map(|r| r.amount.fen()).sum());
         let title = format!("{} 笔记账（合计 {sum} 元）待您审批", mine.len());
-        out.push(item(Kind::Decide, "资金台账", title, mine.len(), "/ledger#requests"));
+        out.push(item(Kind::Decide, "资金台账", title, mine.len(), "/ledger?status=pending#records"));
     }
     let asked = pending.iter().filter(|r| r.maker == caller.username).count();
     if asked > 0 {
         let title = format!("您提交的 {asked} 笔记账等待本单位第二人审批");
-        out.push(item(Kind::Waiting, "资金台账", title, asked, "/ledger#requests"));
+        out.push(item(Kind::Waiting, "资金台账", title, asked, "/ledger?status=pending#records"));
     }
     Ok(out)
 }
@@ -214,6 +214,8 @@ fn rosters(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     // The school: its own roster not yet signed, against the deadline (late by the roster's rule).
     let own = rows.iter().find(|r| r.school_code == caller.org_code);
     if let Some(own) = own.filter(|_| caller.org_kind == OrgKind::School && caller.may(Permission::SignRoster)) {
+        // Straight to the version to sign, once there is one.
+        let href = own.roster_id.map_or_else(|| "/rosters".to_owned(), |id| format!("/rosters/{id}"));
         if own.signed_at.is_none() {
             let title = format!(
                 "{}受益学生花名册尚未签章确认（{}，截止 {}）",
@@ -221,14 +223,14 @@ fn rosters(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
                 own.status_label,
                 own.deadline.format("%-m月%-d日")
             );
-            let mut i = item(Kind::Deadline, "受益花名册", title, 1, "/rosters");
+            let mut i = item(Kind::Deadline, "受益花名册", title, 1, href);
             i.due = Some(own.deadline);
             i.overdue = own.late;
             out.push(i);
         } else if own.awaits == Some(Step::Sign.label()) {
             // Signed once on time; a newer version (a child moved) waits for its signature.
             let title = format!("{}受益学生花名册第{}版待签章确认", term.label(), own.version.unwrap_or(1));
-            out.push(item(Kind::Decide, "受益花名册", title, 1, "/rosters"));
+            out.push(item(Kind::Decide, "受益花名册", title, 1, href));
         }
     }
     for (step, waiting) in [(Step::Review, "待审核"), (Step::Archive, "待备案")] {
@@ -259,12 +261,7 @@ fn reports(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     }
     // The caller's own org's report for this term. Asked for its own level only: a school's
     // overview is itself, a county's county report is the county.
-    let own = match caller.org_kind {
-        OrgKind::School => Some("school-regular"),
-        OrgKind::County => Some("county-regular"),
-        _ => None,
-    };
-    if let Some(report) = own
+    if let Some(report) = submission::own_report(caller.org_kind)
         && caller.may(Permission::SubmitReports)
     {
         let owed = submission::overview(conn, caller, report, &period)?;

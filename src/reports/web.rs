@@ -15,6 +15,8 @@ use crate::auth::extract::CsrfForm;
 use crate::auth::extract::{ApiUser, PageUser};
 use crate::domain::calendar::{Month, Span};
 use crate::domain::report::{Definition, Value};
+use crate::domain::role::{OrgKind, Permission};
+use crate::domain::submission::SubmissionStatus;
 use crate::error::ErrorKind;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::web::api_doc::{Body, Created, Reply, ReplyOrFile};
@@ -71,7 +73,20 @@ pub struct IndexPage {
     layout: Layout,
     reports: Vec<(String, String, &'static str)>,
     org: String,
+    /// A school reports on itself only: its org is fixed, not typed.
+    own_only: bool,
     period: String,
+    /// The caller's own org's report for this term and the last, with where it stands.
+    due: Vec<Due>,
+}
+
+/// A report the caller's own org owes, as the report list's first lines show it.
+pub struct Due {
+    pub report: &'static str,
+    pub title: String,
+    pub term: crate::domain::term::Term,
+    pub owed: submission::Owed,
+    pub may_submit: bool,
 }
 
 pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<IndexPage> {
@@ -88,11 +103,40 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
             (d.name, d.title, level)
         })
         .collect();
+    let term = crate::domain::term::Term::of_day(caller.today());
+    let c = caller.clone();
+    let due = st
+        .run(move |conn| {
+            let Some(report) = submission::own_report(c.org_kind) else { return Ok(Vec::new()) };
+            let title = Definition::named(report).map(|d| d.title).unwrap_or_default();
+            let mut out = Vec::new();
+            // This term, and the last one while it is still owed.
+            for t in [term, term.prev()] {
+                let owed = submission::overview(conn, &c, report, &Span::of_term(t))?;
+                if let Some(o) = owed.into_iter().find(|o| o.org == c.org_code) {
+                    let settled = o.latest.as_ref().is_some_and(|s| s.status != SubmissionStatus::Rejected);
+                    if t == term || !settled {
+                        out.push(Due {
+                            report,
+                            title: title.clone(),
+                            term: t,
+                            may_submit: submission::may_submit(&c, &o.org).is_ok(),
+                            owed: o,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await?;
     Ok(IndexPage {
         layout: Layout::new(&caller, &st, "统计报表"),
         reports,
         org: caller.org_code.clone(),
-        period: Month::of(caller.today()).prev().to_string(),
+        own_only: caller.org_kind == OrgKind::School,
+        // What is owed is the term's report: the list starts there.
+        period: term.to_string(),
+        due,
     })
 }
 
@@ -259,7 +303,8 @@ pub struct OverviewQuery {
 
 impl OverviewQuery {
     fn parts(&self, today: NaiveDate) -> AppResult<(String, Span)> {
-        let report = if self.report.trim().is_empty() { "school-regular".to_owned() } else { self.report.clone() };
+        let report =
+            if self.report.trim().is_empty() { "school-regular".to_owned() } else { self.report.trim().to_owned() };
         let period = if self.period.trim().is_empty() {
             Ok(Span::of_term(crate::domain::term::Term::of_day(today)))
         } else {
@@ -278,8 +323,20 @@ pub struct OverviewPage {
     title: String,
     period: String,
     owed: Vec<submission::Owed>,
-    /// Every report as (name, title), for the chooser.
+    /// The reports the caller's level deals with as (name, title), for the chooser.
     names: Vec<(String, String)>,
+    /// The caller's own org, whose row of the list can be submitted from it.
+    own_org: String,
+    may_submit: bool,
+}
+
+impl OverviewPage {
+    /// The caller's own row, not yet submitted or sent back: 报送 right from the list.
+    fn may_submit_row(&self, o: &submission::Owed) -> bool {
+        self.may_submit
+            && o.org == self.own_org
+            && o.latest.as_ref().is_none_or(|s| s.status == SubmissionStatus::Rejected)
+    }
 }
 
 pub async fn overview_page(
@@ -300,8 +357,11 @@ pub async fn overview_page(
         names: Definition::names()
             .into_iter()
             .filter_map(|n| Definition::named(n).ok())
+            .filter(|d| d.level.open_to(caller.org_kind))
             .map(|d| (d.name, d.title))
             .collect(),
+        own_org: caller.org_code.clone(),
+        may_submit: caller.may(Permission::SubmitReports),
     })
 }
 

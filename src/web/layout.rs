@@ -11,6 +11,8 @@ use crate::web::AppState;
 pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
+    /// A count beside the label (首页: what waits for the person's decision).
+    pub badge: Option<usize>,
 }
 
 pub struct Layout {
@@ -24,66 +26,70 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(caller: &Caller, state: &AppState, title: impl Into<String>) -> Self {
-        let mut nav = vec![NavItem { href: "/", label: "首页" }];
+        let mut nav = vec![NavItem {
+            href: "/",
+            label: "首页",
+            badge: caller.session_id.as_deref().and_then(super::menu::count).filter(|n| *n > 0),
+        }];
         if caller.may(Permission::ViewOrgs) {
-            nav.push(NavItem { href: "/orgs", label: "组织机构" });
-            nav.push(NavItem { href: "/schools", label: "学校" });
+            nav.push(NavItem { href: "/orgs", label: "组织机构", badge: None });
+            nav.push(NavItem { href: "/schools", label: "学校", badge: None });
         }
         if caller.may(Permission::ViewStudents) {
-            nav.push(NavItem { href: "/students", label: "学生学籍" });
+            nav.push(NavItem { href: "/students", label: "学生学籍", badge: None });
         }
         if caller.may(Permission::ConfirmStudents) {
-            nav.push(NavItem { href: "/students?review=problem", label: "问题学籍" });
+            nav.push(NavItem { href: "/students?review=problem", label: "问题学籍", badge: None });
         }
         if caller.may(Permission::ViewStudents) {
-            nav.push(NavItem { href: "/change-requests", label: "关键信息变更" });
-            nav.push(NavItem { href: "/status-changes", label: "学籍异动" });
+            nav.push(NavItem { href: "/change-requests", label: "关键信息变更", badge: None });
+            nav.push(NavItem { href: "/status-changes", label: "学籍异动", badge: None });
         }
         if caller.may_at_county(Permission::ConfigureRegistry).is_ok() {
-            nav.push(NavItem { href: "/promotions", label: "升级毕业" });
+            nav.push(NavItem { href: "/promotions", label: "升级毕业", badge: None });
         }
         if caller.may(Permission::ViewStudents) {
-            nav.push(NavItem { href: "/rosters", label: "受益花名册" });
-            nav.push(NavItem { href: "/programme", label: "营养计划" });
+            nav.push(NavItem { href: "/rosters", label: "受益花名册", badge: None });
+            nav.push(NavItem { href: "/programme", label: "营养计划", badge: None });
         }
         if caller.may_at_county(Permission::ViewStudents).is_ok() {
-            nav.push(NavItem { href: "/entitlements", label: "补助核算" });
-            nav.push(NavItem { href: "/yibu", label: "一补核算" });
+            nav.push(NavItem { href: "/entitlements", label: "补助核算", badge: None });
+            nav.push(NavItem { href: "/yibu", label: "一补核算", badge: None });
         }
         if caller.may(Permission::ViewLedger) {
-            nav.push(NavItem { href: "/ledger", label: "资金台账" });
-            nav.push(NavItem { href: "/reconciliation", label: "资金对账" });
-            nav.push(NavItem { href: "/purchases", label: "采购库存" });
+            nav.push(NavItem { href: "/ledger", label: "资金台账", badge: None });
+            nav.push(NavItem { href: "/reconciliation", label: "资金对账", badge: None });
+            nav.push(NavItem { href: "/purchases", label: "采购库存", badge: None });
         }
         if caller.may(Permission::RecordMeals) && caller.org_kind == crate::domain::role::OrgKind::School {
-            nav.push(NavItem { href: "/meals", label: "就餐日报" });
+            nav.push(NavItem { href: "/meals", label: "就餐日报", badge: None });
         } else if caller.may(Permission::ConfigureProgramme) {
-            nav.push(NavItem { href: "/meals/board", label: "就餐日报" });
+            nav.push(NavItem { href: "/meals/board", label: "就餐日报", badge: None });
         }
         if caller.org_kind.is_county_or_above()
             && (caller.may(Permission::ApproveMeals) || caller.may(Permission::Inspect))
         {
-            nav.push(NavItem { href: "/complaints", label: "举报受理" });
+            nav.push(NavItem { href: "/complaints", label: "举报受理", badge: None });
         }
         if caller.may(Permission::ViewAnomalies) {
-            nav.push(NavItem { href: "/inspections", label: "督查预警" });
+            nav.push(NavItem { href: "/inspections", label: "督查预警", badge: None });
         } else if caller.may(Permission::ViewFindings) {
-            nav.push(NavItem { href: "/inspections/findings", label: "督查问题" });
+            nav.push(NavItem { href: "/inspections/findings", label: "督查问题", badge: None });
         }
         if caller.may(Permission::ViewReports) {
-            nav.push(NavItem { href: "/dashboard", label: "数据看板" });
-            nav.push(NavItem { href: "/reports", label: "统计报表" });
+            nav.push(NavItem { href: "/dashboard", label: "数据看板", badge: None });
+            nav.push(NavItem { href: "/reports", label: "统计报表", badge: None });
         }
         if caller.may(Permission::ManageUsers)
             || caller.may(Permission::ManageSecurity)
             || caller.may(Permission::ViewAudit)
         {
-            nav.push(NavItem { href: "/users", label: "用户管理" });
+            nav.push(NavItem { href: "/users", label: "用户管理", badge: None });
         }
         if caller.may(Permission::ViewAudit) {
-            nav.push(NavItem { href: "/audit", label: "审计日志" });
+            nav.push(NavItem { href: "/audit", label: "审计日志", badge: None });
         }
-        nav.push(NavItem { href: "/password", label: "修改密码" });
+        nav.push(NavItem { href: "/password", label: "修改密码", badge: None });
         Self {
             title: title.into(),
             user: caller.display_name.clone(),
@@ -95,30 +101,47 @@ impl Layout {
     }
 }
 
-/// A one-line notice after a redirect (`?ok=saved`).
+/// A filter's fields as its list's address carries them: trimmed, the blank ones left out.
+pub fn filled<'a>(fields: impl IntoIterator<Item = (&'static str, &'a str)>) -> Vec<(&'static str, String)> {
+    fields.into_iter().map(|(k, v)| (k, v.trim().to_owned())).filter(|(_, v)| !v.is_empty()).collect()
+}
+
+/// A one-line notice after a redirect (`?ok=saved`, with `&n=3` where a count says how many).
+/// Only fixed wordings: the address never carries text that the page would show.
 #[derive(Debug, Default, Deserialize)]
 pub struct Flash {
     #[serde(default)]
     pub ok: Option<String>,
+    #[serde(default)]
+    pub n: Option<u32>,
 }
 
 impl Flash {
-    pub fn message(&self) -> &'static str {
-        match self.ok.as_deref() {
+    pub fn message(&self) -> String {
+        let n = self.n.unwrap_or(0);
+        // The ledger's answers name the request they were about (`n` is its number).
+        let request = |what: &str| if n > 0 { format!("第 {n} 号记账{what}") } else { what.to_owned() };
+        let fixed = match self.ok.as_deref() {
+            Some("confirmed") => return format!("已确认 {n} 名学生入库，已分配正式学籍号并自入校日期起计发补助"),
+            Some("posted") => return request("已入账"),
+            Some("approved") => return request("已审批入账"),
+            Some("pending") => return request("已提交：金额超过审批额度，等待本单位第二人审批"),
+            Some("rejected") => return request("已退回"),
+            Some("replayed") if n > 0 => return format!("重复提交：第 {n} 号记账此前已提交，未再次记账"),
+            Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
             Some("saved") => "已保存",
+            Some("two_person") => "已设置：本县花名册的审核与备案须由不同人员办理",
+            Some("one_person") => "已设置：本县花名册的审核与备案可由同一人员办理",
             Some("created") => "已创建",
             Some("deleted") => "已删除",
             Some("submitted") => "申请已提交，等待学校审核",
             Some("decided") => "审核意见已提交",
             Some("requested") => "已提交，等待下一环节办理",
             Some("password") => "密码已修改，请用新密码重新登录",
-            Some("posted") => "已入账",
-            Some("pending") => "已提交，金额超过审批额度，等待本单位第二人审批",
-            Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
-            Some("rejected") => "已退回",
             Some("correction") => "本月补助已结账：更正已提交县级审批，批准后生效",
             _ => "",
-        }
+        };
+        fixed.to_owned()
     }
 }
 
@@ -158,19 +181,42 @@ pub struct Pager {
     has_next: bool,
     /// The list's address with its filters, without `page`.
     href: String,
+    /// The list's path and its filters, for the page-jump form.
+    pub path: String,
+    pub filters: Vec<(String, String)>,
 }
 
 impl Pager {
     /// A counted list of `total` rows.
     pub fn counted(path: &str, filters: &[(&str, &str)], page: i64, total: i64, page_size: i64) -> Self {
         let pages = ((total + page_size - 1) / page_size).max(1);
-        Self { page, pages: Some(pages), has_next: page < pages, href: Self::href(path, filters) }
+        Self { pages: Some(pages), has_next: page < pages, ..Self::at(path, filters, page) }
     }
 
     /// A list read a page at a time without a count: `shown` rows came back.
     pub fn open_ended(path: &str, filters: &[(&str, &str)], page: i64, shown: usize, page_size: i64) -> Self {
         let full = i64::try_from(shown).is_ok_and(|n| n == page_size);
-        Self { page, pages: None, has_next: full, href: Self::href(path, filters) }
+        Self { has_next: full, ..Self::at(path, filters, page) }
+    }
+
+    fn at(path: &str, filters: &[(&str, &str)], page: i64) -> Self {
+        Self {
+            page,
+            pages: None,
+            has_next: false,
+            href: Self::href(path, filters),
+            path: path.to_owned(),
+            filters: filters
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// Whether a page number can be typed: a counted list of more than one page.
+    pub fn jumps(&self) -> bool {
+        self.pages.is_some_and(|p| p > 1)
     }
 
     fn href(path: &str, filters: &[(&str, &str)]) -> String {

@@ -7,6 +7,7 @@ pub mod api_routes;
 pub mod confirm;
 pub mod filters;
 pub mod layout;
+pub mod menu;
 pub mod openapi;
 pub mod strict;
 pub mod upload;
@@ -20,7 +21,7 @@ use crate::config::{Keys, Settings};
 use crate::db::{DbConn, Pool};
 use crate::error::{AppError, AppResult, ErrorCode, ErrorKind};
 
-pub use layout::{Flash, FormErrors, Layout, Pager};
+pub use layout::{Flash, FormErrors, Layout, Pager, filled};
 
 /// The field of a sign-in refusal that carries the page to come back to (`returning_to`).
 const RETURN_TO: &str = "next";

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+
+use crate::common;
 use serde_json::{Value, json};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -168,6 +170,17 @@ impl Driver {
     }
 }
 
+/// The cells (of those `arguments[0]` selects) whose text runs over more than one line; a cell
+/// that breaks on purpose (a `<br>`) or holds a field is not counted.
+const WRAPPED_CELLS: &str = "const out = []; document.querySelectorAll(arguments[0]).forEach(td => { \
+    if (td.querySelector('br,input,select,form')) return; \
+    const tops = []; const w = document.createTreeWalker(td, NodeFilter.SHOW_TEXT); let n; \
+    while ((n = w.nextNode())) { if (!n.textContent.trim()) continue; const r = document.createRange(); \
+      r.selectNodeContents(n); for (const x of r.getClientRects()) { if (x.width > 0) tops.push(x.top); } } \
+    tops.sort((a, b) => a - b); let lines = tops.length ? 1 : 0; \
+    for (let i = 1; i < tops.length; i++) { if (tops[i] - tops[i - 1] > 8) lines++; } \
+    if (lines > 1) out.push(td.innerText); }); return out;";
+
 fn screenshot_dir() -> PathBuf {
     let dir = std::env::var("MEALROLL_SCREENSHOT_DIR")
         .map(PathBuf::from)
@@ -248,6 +261,34 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.wait_until_url(|u| !u.contains("/login"));
     let after = d.source();
     assert!(after.contains("望谟县"), "dashboard after login: {} {}", d.url(), after);
+    // What waits is counted in the menu on every page, and the to-do panel leads to it.
+    assert!(after.contains("id=\"menu-count\""), "the menu counts what waits: {after}");
+    d.click("#todo a[href='/students?review=pending']");
+    d.wait_until_url(|u| u.ends_with("/students?review=pending"));
+    assert!(d.source().contains("全选本页并确认"), "the pending students, all selectable at once: {}", d.source());
+    assert!(d.source().contains("id=\"menu-count\""), "the count on the next page too");
+    // A list filtered from its form keeps the filter in its address; it prints without the form.
+    d.exec("document.querySelector('#search-form select[name=grade]').value = '1';");
+    d.exec("document.querySelector('#search-form select[name=review]').value = 'confirmed';");
+    d.click("#search-form button[type=submit]");
+    let filtered = d.wait_until_url(|u| u.contains("grade=1"));
+    assert!(filtered.contains("review=confirmed"), "{filtered}");
+    for width in [1366, 1024] {
+        d.post("/window/rect", json!({"width": width, "height": 900}));
+        // No column of the list breaks a name, a date or a state over two lines.
+        let wrapped = d.post("/execute/sync", json!({"script": WRAPPED_CELLS, "args": ["#student-list td"]}));
+        assert_eq!(wrapped["value"], json!([]), "wrapped cells at {width} px");
+        d.screenshot(&shots.join(format!("07a-students-filtered-{width}.png")));
+    }
+    let printed = d.post("/print", json!({"orientation": "landscape", "background": false}));
+    let pdf = base64::engine::general_purpose::STANDARD.decode(printed["value"].as_str().expect("print")).expect("pdf");
+    std::fs::write(shots.join("students-print.pdf"), &pdf).expect("write");
+    let text = common::pdftool("pdftotext", &pdf, &["-layout"]);
+    assert!(text.contains("学生学籍") && text.contains("一年级"), "the list prints: {text}");
+    assert!(!text.contains("清除条件") && !text.contains("全选本页"), "without its forms: {text}");
+    let first_page = text.split('\u{c}').next().unwrap_or_default();
+    assert!(first_page.contains("学籍号"), "the list starts on the first page, under its heading: {text}");
+    d.post("/window/rect", json!({"width": 1280, "height": 1000}));
 
     d.open(&format!("{base}/schools"));
     let list = d.source();
@@ -330,6 +371,18 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.open(&format!("{base}/audit?action=login"));
     assert!(d.source().contains("yyb"), "yyb's login is in the log");
     d.screenshot(&shots.join("06-audit.png"));
+    // The log by an action's Chinese name, shown by people's names; the export takes the filter.
+    d.exec("document.querySelector('#audit-filter select[name=label]').value = '登录成功';");
+    d.click("#audit-filter button[type=submit]");
+    d.wait_until_url(|u| u.contains("label="));
+    let log = d.find_text("#audit-log");
+    assert!(log.contains("登录成功") && !log.contains("退出登录"), "{log}");
+    assert!(
+        d.source().contains("href=\"/audit.xlsx?action=login&amp;label=%E7%99%BB%E5%BD%95%E6%88%90%E5%8A%9F\""),
+        "the export carries the filters: {}",
+        d.source()
+    );
+    d.screenshot(&shots.join("06a-audit-filtered.png"));
 
     // The school's registrar imports a CSV through the page: two good rows and one bad.
     d.click("header form button");
@@ -628,13 +681,19 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.click("#scan-form button");
     d.wait_until_url(|u| u.contains("ok=scanned"));
     assert!(d.find_text("#scan-check").contains("页数一致"), "every printed page scanned: {}", d.source());
+    // The new version waits for the principal's signature: the home page's to-do leads to it.
+    let roster_path = roster_url.split('?').next().unwrap_or_default().trim_start_matches(base.as_str()).to_owned();
+    d.open(&format!("{base}/"));
+    d.click(&format!("#todo a[href='{roster_path}']"));
+    d.wait_until_url(|u| u.ends_with(&roster_path));
     d.click("#sign-form button");
     // 签章 cannot be undone: a page says so and asks again.
     let asked = d.wait_until_source(|html| html.contains("id=\"confirm-form\""));
     assert!(asked.contains("内容冻结"), "the consequence is named: {asked}");
     d.screenshot(&shots.join("25a-roster-sign-confirm.png"));
     d.click("#confirm-submit");
-    d.wait_until_url(|u| u.contains("ok=stepped"));
+    d.wait_until_url(|u| u.contains("ok=sign"));
+    assert!(d.source().contains("已签章确认本版花名册"), "the message names what was done: {}", d.source());
     assert!(d.find_text("#roster-status").contains("学校已签章"), "signed: {}", d.source());
     let roster_url = roster_url.split('?').next().expect("url").to_owned();
     logout();
@@ -658,11 +717,11 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.click("#review-form button[value=review]");
     d.wait_until_source(|html| html.contains("id=\"confirm-form\""));
     d.click("#confirm-submit");
-    d.wait_until_url(|u| u.contains("ok=stepped"));
+    d.wait_until_url(|u| u.contains("ok=review"));
     d.click("#review-form button[value=archive]");
     d.wait_until_source(|html| html.contains("id=\"confirm-form\"") && html.contains("确认备案"));
     d.click("#confirm-submit");
-    // The address already ends in ok=stepped from the review: wait for the page itself.
+    // The address changes from ok=review to ok=archive: wait for the page itself.
     let archived = d.wait_until_source(|html| html.contains("已备案"));
     assert!(archived.contains("已备案"), "archived: {archived}");
     d.screenshot(&shots.join("27-roster-archived.png"));
@@ -710,12 +769,25 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     assert!(page.contains("资金对账") && page.contains("压低标准") && page.contains("虚报就餐"), "flags: {page}");
     assert!(page.contains("仅月报"), "the school without daily records is marked: {page}");
     d.screenshot(&shots.join("34-reconciliation.png"));
-    // The finance clerk's large receipt waits for a second person: the county office approves it.
-    d.open(&format!("{base}/ledger"));
+    // Only the flagged schools, the filter kept in the address.
+    d.click("input[name=flagged]");
+    d.click("form[action='/reconciliation'] button[type=submit]");
+    let flagged = d.wait_until_url(|u| u.contains("flagged=1"));
+    let page = d.source();
+    assert!(page.contains("压低标准") && !page.contains("<tr><td>"), "{flagged}: only flagged rows: {page}");
+    d.screenshot(&shots.join("34a-reconciliation-flagged.png"));
+    // The finance clerk's large receipt waits for a second person: the county office reaches it
+    // from its to-do panel and approves it.
+    d.open(&format!("{base}/"));
+    d.click("#todo a[href^='/ledger']");
+    d.wait_until_url(|u| u.contains("/ledger?status=pending"));
     assert!(d.source().contains("待审批"), "a pending posting: {}", d.source());
     d.click("button[value=approve]");
-    d.wait_until_url(|u| u.contains("ok=posted"));
-    assert!(d.source().contains("已入账"), "approved: {}", d.source());
+    let asked = d.wait_until_source(|html| html.contains("id=\"confirm-form\""));
+    assert!(asked.contains("审批入账：第") && asked.contains("不能撤回"), "approval asks first: {asked}");
+    d.click("#confirm-submit");
+    d.wait_until_url(|u| u.contains("ok=approved"));
+    assert!(d.source().contains("已审批入账"), "approved: {}", d.source());
     d.screenshot(&shots.join("35-ledger.png"));
     d.open(&format!("{base}/ledger/verify"));
     assert!(d.source().contains("verify-ok"), "chains intact: {}", d.source());
@@ -804,6 +876,12 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     // The prefecture's 资金对账: a chooser of its counties, each opening that county's month.
     logout();
     login_as("zhou.yyb");
+    // The prefecture's dashboard leads down to each county, with that county's lateness.
+    d.open(&format!("{base}/dashboard"));
+    assert!(d.find_text("#below-orgs").contains("望谟县"), "the counties listed: {}", d.source());
+    d.click(&format!("#below-orgs a[href='/dashboard?org={}']", mealroll::demo::COUNTY));
+    d.wait_until_url(|u| u.contains(&format!("org={}", mealroll::demo::COUNTY)));
+    assert!(d.source().contains("需要关注的学校"), "the county's own dashboard: {}", d.source());
     d.open(&format!("{base}/reconciliation?month={month}"));
     assert!(d.find_text("#counties").contains("望谟县"), "the prefecture chooses a county: {}", d.source());
     d.screenshot(&shots.join("43-reconciliation-prefecture.png"));

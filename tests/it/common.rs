@@ -375,11 +375,23 @@ pub fn entry_day() -> NaiveDate {
 /// Registers a child at a school (by its registrar) and has the county confirm it.
 pub async fn enrolled<S, B>(app: &S, w: &World, school: &str, name: &str, id17: &str) -> (i64, String)
 where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
+    S: TestApp<B>,
+    B: actix_web::body::MessageBody,
+{
+    enrolled_in(app, w, school, "202601", name, id17).await
+}
+
+/// [`enrolled`] into a class of the school (by its number).
+pub async fn enrolled_in<S, B>(
+    app: &S,
+    w: &World,
+    school: &str,
+    class_no: &str,
+    name: &str,
+    id17: &str,
+) -> (i64, String)
+where
+    S: TestApp<B>,
     B: actix_web::body::MessageBody,
 {
     let (registrar, county) = match school {
@@ -388,6 +400,7 @@ where
         _ => ("c.xueji", "yyb2"),
     };
     let mut rec = student(name, id17, "2019-01-01", "男");
+    rec["class_no"] = json!(class_no);
     rec["entry_ym"] = json!(entry_day().format("%Y%m").to_string());
     rec["enrolled_on"] = json!(entry_day().to_string());
     rec["backdate_reason"] = json!("测试：两年前入学，系统启用前已在校");
@@ -602,12 +615,17 @@ where
 
 /// Opens school A's second first-grade class, 202602 (一年级（2）班).
 pub fn second_class(w: &World) {
+    class_at_school_a(w, "202602", "一年级（2）班", 1);
+}
+
+/// Opens a class at school A: its number, name and grade (entered the year the grade says).
+pub fn class_at_school_a(w: &World, class_no: &str, name: &str, grade: i32) {
     let cli = Caller::cli(&mut w.conn()).expect("cli");
     let class = ClassInput {
-        class_no: "202602".into(),
-        name: "一年级（2）班".into(),
-        grade: "1".into(),
-        entry_year: "2026".into(),
+        class_no: class_no.into(),
+        name: name.into(),
+        grade: grade.to_string(),
+        entry_year: (2027 - grade).to_string(),
         head_teacher_staff_no: "0001".into(),
         ..Default::default()
     };

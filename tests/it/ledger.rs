@@ -341,15 +341,18 @@ async fn the_ledger_page_posts_once_per_form_needs_a_second_person_and_shows_a_b
         assert!(body.contains("最多两位小数"), "{label}: the message beside the field: {body}");
         // The same form sent twice: one posting, the second answered as a repeat.
         let r = test::call_service(&app, receipt(&csrf, &key, "5000")).await;
-        assert_eq!(r.headers().get("location").and_then(|v| v.to_str().ok()), Some("/ledger?ok=posted"), "{label}");
+        let at = |r: &actix_web::dev::ServiceResponse<_>| {
+            r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        assert!(at(&r).starts_with("/ledger?ok=posted&n="), "{label}: {}", at(&r));
         let r = test::call_service(&app, receipt(&csrf, &key, "5000")).await;
-        assert_eq!(r.headers().get("location").and_then(|v| v.to_str().ok()), Some("/ledger?ok=replayed"), "{label}");
+        assert!(at(&r).starts_with("/ledger?ok=replayed&n="), "{label}: {}", at(&r));
         assert_eq!(entries(&w), 1, "{label}");
         // Above the threshold: pending; the maker sees no approve button, the second person does.
         let html =
             body_text(test::call_service(&app, page(&caiwu, test::TestRequest::get().uri("/ledger"))).await).await;
         let r = test::call_service(&app, receipt(&csrf, &key_of(&html), "20000")).await;
-        assert_eq!(r.headers().get("location").and_then(|v| v.to_str().ok()), Some("/ledger?ok=pending"), "{label}");
+        assert!(at(&r).starts_with("/ledger?ok=pending&n="), "{label}: {}", at(&r));
         let html =
             body_text(test::call_service(&app, page(&caiwu, test::TestRequest::get().uri("/ledger"))).await).await;
         assert!(html.contains("待审批") && !html.contains("value=\"approve\""), "{label}: no approving one's own");
@@ -370,6 +373,7 @@ async fn the_ledger_page_posts_once_per_form_needs_a_second_person_and_shows_a_b
                     ("csrf", yyb_csrf.as_str()),
                     ("action", "approve"),
                     ("id", id.as_str()),
+                    ("confirmed", "1"),
                 ]),
             ),
         )

@@ -284,7 +284,7 @@ async fn the_roster_is_exactly_the_eligible_children_and_a_later_change_makes_v2
         for n in &names {
             assert!(cells.contains(n), "{label}: {n} in the workbook");
         }
-        assert!(cells.iter().any(|c| c.starts_with(&format!("合    计：{} 人", names.len()))), "{label}");
+        assert!(cells.iter().any(|c| c.starts_with(&format!("全校合计：{} 人", names.len()))), "{label}");
 
         // The public notice: names and classes, no numbers and no guardians.
         let r = test::call_service(

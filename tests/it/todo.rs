@@ -102,7 +102,7 @@ async fn each_person_is_told_what_waits_for_them_and_nothing_they_could_not_do()
                 "资金台账".into(),
                 "1 笔记账（合计 200000.00 元）待您审批".into(),
                 1,
-                "/ledger#requests".into()
+                "/ledger?status=pending#records".into()
             )],
             "{label}"
         );
@@ -113,7 +113,7 @@ async fn each_person_is_told_what_waits_for_them_and_nothing_they_could_not_do()
                 "资金台账".into(),
                 "您提交的 1 笔记账等待本单位第二人审批".into(),
                 1,
-                "/ledger#requests".into()
+                "/ledger?status=pending#records".into()
             )],
             "{label}"
         );

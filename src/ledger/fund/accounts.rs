@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{AccountRow, Lookups};
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::db::schema::{fund_accounts, ledger_entries, orgs};
+use crate::db::schema::{fund_accounts, ledger_entries, orgs, suppliers};
 use crate::domain::ledger::{EntryKind, Fund};
 use crate::domain::money::Fen;
 use crate::domain::role::Permission;
@@ -47,6 +47,51 @@ pub fn accounts(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Account>> {
             }
         })
         .collect())
+}
+
+/// Who a posting can name as payer, receiver or fed school: the orgs in scope and the suppliers
+/// registered in scope or above, each by its account code and its name.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Party {
+    pub code: String,
+    pub name: String,
+    pub is_school: bool,
+}
+
+/// The parties in the caller's scope, orgs by their place in the tree, then suppliers; none when
+/// there are more than `at_most` (the form then takes a typed code).
+pub fn parties(conn: &mut DbConn, caller: &Caller, at_most: i64) -> AppResult<Option<Vec<Party>>> {
+    caller.require(conn, Permission::ViewLedger, "ledger_parties")?;
+    let scope = caller.scope().like_pattern();
+    let orgs_in: Vec<(String, String, String)> = orgs::table
+        .filter(orgs::path.like(&scope))
+        .order(orgs::path.asc())
+        .select((orgs::code, orgs::name, orgs::kind))
+        .limit(at_most + 1)
+        .load(conn)?;
+    let own_path: String = orgs::table.find(caller.org_id).select(orgs::path).first(conn)?;
+    let above = crate::org::model::ancestor_paths(&own_path);
+    let registered: Vec<(String, String, String, String)> = suppliers::table
+        .inner_join(orgs::table)
+        .filter(orgs::path.like(&scope).or(orgs::path.eq_any(&above)))
+        .order(suppliers::name.asc())
+        .select((orgs::code, orgs::path, suppliers::credit_code, suppliers::name))
+        .limit(at_most + 1)
+        .load(conn)?;
+    if i64::try_from(orgs_in.len() + registered.len()).unwrap_or(i64::MAX) > at_most {
+        return Ok(None);
+    }
+    let school = crate::domain::role::OrgKind::School.as_str();
+    let mut out: Vec<Party> = orgs_in
+        .into_iter()
+        .map(|(code, name, kind)| Party { name: format!("{name}（{code}）"), is_school: kind == school, code })
+        .collect();
+    out.extend(registered.into_iter().map(|(org_code, path, credit, name)| {
+        // A supplier registered above is paid from the caller's own org's account of it.
+        let holder = if path.starts_with(caller.scope().path()) { org_code } else { caller.org_code.clone() };
+        Party { code: format!("{holder}/{credit}"), name: format!("{name}（供应商）"), is_school: false }
+    }));
+    Ok(Some(out))
 }
 
 /// One entry of an account, as people read it.
