@@ -203,7 +203,7 @@ pub async fn school_create(st: web::Data<AppState>, f: CsrfForm<SchoolInput>) ->
     let c = caller.clone();
     let input = form.clone();
     match st.run(move |conn| service::create_school(conn, &c, &input)).await {
-        Ok(s) => Ok(see_other(&format!("/schools/{}?ok=created", s.code))),
+        Ok(s) => Ok(see_other(&format!("/schools/{}?ok=school_created", s.code))),
         Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             SchoolFormPage::new(Layout::new(&caller, &st, "新建学校"), None, form, FormErrors::from_error(&e)),
@@ -317,7 +317,7 @@ pub async fn school_update(
     let c = caller.clone();
     let (input, k) = (form.clone(), code.clone());
     match st.run(move |conn| service::update_school(conn, &c, &k, &input)).await {
-        Ok(s) => Ok(see_other(&format!("/schools/{}?ok=saved", s.code))),
+        Ok(s) => Ok(see_other(&format!("/schools/{}?ok=school_saved", s.code))),
         Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             SchoolFormPage::new(Layout::new(&caller, &st, "编辑学校"), Some(code), form, FormErrors::from_error(&e)),
@@ -335,7 +335,7 @@ pub async fn campus_create(
     let code = path.into_inner();
     let (c, k) = (caller.clone(), code.clone());
     match st.run(move |conn| service::add_campus(conn, &c, &k, &form)).await {
-        Ok(_) => Ok(see_other(&format!("/schools/{code}?ok=created"))),
+        Ok(_) => Ok(see_other(&format!("/schools/{code}?ok=campus_created"))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             let mut page = load_school_page(&st, &caller, code).await?;
             page.errors = FormErrors::from_error(&e);
@@ -432,7 +432,7 @@ pub async fn class_create(
     let code = path.into_inner();
     let (c, k, input) = (caller.clone(), code.clone(), form.clone());
     match st.run(move |conn| service::create_class(conn, &c, &k, &input)).await {
-        Ok(v) => Ok(see_other(&format!("/classes/{}?ok=created", v.class.id))),
+        Ok(v) => Ok(see_other(&format!("/classes/{}?ok=class_created", v.class.id))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             html_page(UNPROCESSABLE, class_form(&st, &caller, code, None, form, FormErrors::from_error(&e)).await?)
         }
@@ -482,7 +482,7 @@ pub async fn class_update(
     let id = path.into_inner();
     let (c, input) = (caller.clone(), form.clone());
     match st.run(move |conn| service::update_class(conn, &c, id, &input)).await {
-        Ok(v) => Ok(see_other(&format!("/classes/{}?ok=saved", v.class.id))),
+        Ok(v) => Ok(see_other(&format!("/classes/{}?ok=class_saved", v.class.id))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             let c = caller.clone();
             let view = st.run(move |conn| service::get_class(conn, &c, id)).await?;
@@ -540,7 +540,7 @@ pub async fn class_delete(
             Ok(v.school_code)
         })
         .await?;
-    Ok(see_other(&format!("/schools/{school}?ok=deleted")))
+    Ok(see_other(&format!("/schools/{school}?ok=class_deleted")))
 }
 
 // ---------------------------------------------------------------- teachers
@@ -585,7 +585,7 @@ pub async fn teacher_create(
     let code = path.into_inner();
     let (c, k, input) = (caller.clone(), code.clone(), form.clone());
     match st.run(move |conn| service::create_teacher(conn, &c, &k, &input)).await {
-        Ok(_) => Ok(see_other(&format!("/schools/{code}?ok=created"))),
+        Ok(_) => Ok(see_other(&format!("/schools/{code}?ok=teacher_created"))),
         Err(e) if e.kind == ErrorKind::Invalid => html_page(
             UNPROCESSABLE,
             TeacherFormPage {
@@ -639,7 +639,7 @@ pub async fn teacher_update(
         })
         .await;
     match res {
-        Ok(school) => Ok(see_other(&format!("/schools/{school}?ok=saved"))),
+        Ok(school) => Ok(see_other(&format!("/schools/{school}?ok=teacher_saved"))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             let c = caller.clone();
             let (_, school_code) = st.run(move |conn| service::get_teacher(conn, &c, id)).await?;
@@ -679,5 +679,5 @@ pub async fn teacher_delete(
             Ok(school)
         })
         .await?;
-    Ok(see_other(&format!("/schools/{school}?ok=deleted")))
+    Ok(see_other(&format!("/schools/{school}?ok=teacher_deleted")))
 }

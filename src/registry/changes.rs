@@ -434,6 +434,16 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<RequestView
 
 /// Requests in the caller's scope, newest first; `status` narrows to one state.
 pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus>) -> AppResult<Vec<RequestView>> {
+    listed(conn, caller, status.as_slice())
+}
+
+/// The requests still on their way (submitted, or approved by the school): what the to-do counts.
+pub fn open(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<RequestView>> {
+    listed(conn, caller, &[RequestStatus::Submitted, RequestStatus::SchoolApproved])
+}
+
+/// The newest 500 requests in scope in any of `statuses` (all when empty).
+fn listed(conn: &mut DbConn, caller: &Caller, statuses: &[RequestStatus]) -> AppResult<Vec<RequestView>> {
     caller.require(conn, Permission::ViewStudents, "list_change_requests")?;
     let mut q = change_requests::table
         .inner_join(students::table.inner_join(orgs::table))
@@ -442,8 +452,8 @@ pub fn list(conn: &mut DbConn, caller: &Caller, status: Option<RequestStatus>) -
         .order(change_requests::id.desc())
         .limit(500)
         .into_boxed();
-    if let Some(s) = status {
-        q = q.filter(change_requests::status.eq(s.as_str()));
+    if !statuses.is_empty() {
+        q = q.filter(change_requests::status.eq_any(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
     }
     Ok(q.load::<(RequestRow, StudentRow, Org)>(conn)?.into_iter().map(|(r, s, o)| view(caller, r, &s, &o)).collect())
 }

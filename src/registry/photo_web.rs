@@ -40,7 +40,7 @@ pub async fn upload_one(
         .map(|f| f.bytes.clone())
         .ok_or_else(|| AppError::field("photo", ErrorCode::PhotoMissing, "请选择照片文件"))?;
     st.run(move |conn| photos::upload(conn, &caller, id, &bytes)).await?;
-    Ok(see_other(&format!("/students/{id}?ok=saved")))
+    Ok(see_other(&format!("/students/{id}?ok=photo_saved")))
 }
 
 #[derive(Template, WebTemplate)]

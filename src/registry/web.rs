@@ -317,7 +317,7 @@ pub async fn create(
     let raw = to_map(&form);
     let (c, s, r) = (caller.clone(), school.clone(), raw.clone());
     match st.run(move |conn| service::create(conn, &c, &s, &r)).await {
-        Ok(v) => Ok(see_other(&format!("/students/{}?ok=created", v.id))),
+        Ok(v) => Ok(see_other(&format!("/students/{}?ok=student_created", v.id))),
         Err(e) if e.kind == ErrorKind::Invalid => {
             let errors = FormErrors::from_error(&e);
             html_page(
@@ -395,7 +395,7 @@ pub async fn update(
         })
         .await;
     match res {
-        Ok(_) => Ok(see_other(&format!("/students/{id}?ok=saved"))),
+        Ok(_) => Ok(see_other(&format!("/students/{id}?ok=student_saved"))),
         Err(e) if e.kind == ErrorKind::Invalid || e.code == ErrorCode::StudentKeyLocked => {
             let c = caller.clone();
             let (school, lock) = st
@@ -563,8 +563,8 @@ pub async fn resolve(
         })
         .await?;
     Ok(match next {
-        Some(id) => see_other(&format!("/students/{id}?ok=saved")),
-        None => see_other("/students?review=problem&ok=deleted"),
+        Some(id) => see_other(&format!("/students/{id}?ok=problem_resolved")),
+        None => see_other("/students?review=problem&ok=problem_deleted"),
     })
 }
 
@@ -575,8 +575,8 @@ pub async fn confirm_one(
 ) -> PageResult<HttpResponse> {
     let id = path.into_inner();
     let user = f.user;
-    st.run(move |conn| service::confirm(conn, &user, &[id])).await?;
-    Ok(see_other(&format!("/students/{id}?ok=saved")))
+    let n = st.run(move |conn| service::confirm(conn, &user, &[id])).await?;
+    Ok(see_other(&format!("/students/{id}?ok=confirmed&n={n}")))
 }
 
 /// Labels for a code, for templates.

@@ -30,7 +30,6 @@ struct Row {
     period: String,
     report_date: NaiveDate,
     version: i32,
-    content: String,
     content_hash: String,
     diff: String,
     due_date: NaiveDate,
@@ -165,7 +164,9 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
         }
         let changes = match &previous {
             Some(p) => {
-                let before: Report = serde_json::from_str(&p.content).map_err(AppError::internal)?;
+                let content: String =
+                    report_submissions::table.find(p.id).select(report_submissions::content).first(conn)?;
+                let before: Report = serde_json::from_str(&content).map_err(AppError::internal)?;
                 let titles: Vec<String> = report.columns.iter().map(|c| c.title.clone()).collect();
                 let keyed = report.columns.first().is_some_and(|c| c.key == "school_name");
                 diff(&titles, keyed, &before.rows, &report.rows)
@@ -208,21 +209,22 @@ pub fn submit(conn: &mut DbConn, caller: &Caller, req: &Request) -> AppResult<Su
 /// A submission in the caller's scope with its frozen report, checked against its hash.
 pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<(Submission, Report)> {
     caller.require(conn, Permission::ViewReports, "report_submission")?;
-    let (row, org): (Row, Org) = report_submissions::table
+    // The frozen content is read here only: lists and the to-do never load it.
+    let (row, content, org): (Row, String, Org) = report_submissions::table
         .inner_join(orgs::table)
         .filter(report_submissions::id.eq(id))
         .filter(orgs::path.like(caller.scope().like_pattern()))
-        .select((Row::as_select(), Org::as_select()))
+        .select((Row::as_select(), report_submissions::content, Org::as_select()))
         .first(conn)
         .optional()?
         .ok_or_else(AppError::not_found)?;
-    if hash(&row.content) != row.content_hash {
+    if hash(&content) != row.content_hash {
         return Err(AppError::conflict(
             ErrorCode::ReportTampered,
             format!("{}第{}版报送内容与其哈希不符，已被改动", org.name, row.version),
         ));
     }
-    let report: Report = serde_json::from_str(&row.content).map_err(AppError::internal)?;
+    let report: Report = serde_json::from_str(&content).map_err(AppError::internal)?;
     Ok((view(&row, &org), report))
 }
 

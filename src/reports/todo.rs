@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::domain::calendar::Span;
-use crate::domain::key_lock::RequestStatus as ChangeRequestStatus;
 use crate::domain::ledger::RequestStatus;
 use crate::domain::money::Fen;
 use crate::domain::role::{OrgKind, Permission};
@@ -129,18 +128,26 @@ fn ledger(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
 }
 
 /// New students wait for the county's confirmation (确认入库); suspected duplicates for a decision.
+/// The school's registrar sees the same two counts of its own school as waiting on the county.
 fn students(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
-    if !caller.may(Permission::ConfirmStudents) || !caller.may(Permission::ViewStudents) {
+    if !caller.may(Permission::ViewStudents) {
         return Ok(Vec::new());
     }
+    let registrar = caller.org_kind == OrgKind::School && caller.may(Permission::EditStudents);
+    let (kind, prefix, pending, problem) = if caller.may(Permission::ConfirmStudents) {
+        (Kind::Decide, "", "名新生待确认入库", "条问题学籍（疑似重复等）待处理")
+    } else if registrar {
+        (Kind::Waiting, "本校 ", "名新生等待县级确认入库", "条问题学籍等待县级处理")
+    } else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
-    for (review, what) in [(Review::Pending, "名新生待确认入库"), (Review::Problem, "条问题学籍（疑似重复等）待处理")]
-    {
+    for (review, what) in [(Review::Pending, pending), (Review::Problem, problem)] {
         let total = crate::registry::service::review_count(conn, caller, review)?;
         if total > 0 {
             let n = usize::try_from(total).unwrap_or(usize::MAX);
             let href = format!("/students?review={}", review.as_str());
-            out.push(item(Kind::Decide, "学生学籍", format!("{total} {what}"), n, href));
+            out.push(item(kind, "学生学籍", format!("{prefix}{total} {what}"), n, href));
         }
     }
     Ok(out)
@@ -151,18 +158,14 @@ fn change_requests(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Item>> {
     if !caller.may(Permission::ViewStudents) {
         return Ok(Vec::new());
     }
-    let all = crate::registry::changes::list(conn, caller, None)?;
+    let all = crate::registry::changes::open(conn, caller)?;
     let mut out = Vec::new();
     let decide = all.iter().filter(|r| r.actions.decide).count();
     if decide > 0 {
         let title = format!("{decide} 件关键信息变更待您审核");
         out.push(item(Kind::Decide, "关键信息变更", title, decide, "/change-requests"));
     }
-    let open = [ChangeRequestStatus::Submitted, ChangeRequestStatus::SchoolApproved];
-    let asked = all
-        .iter()
-        .filter(|r| open.contains(&r.status) && r.requested_by == caller.username && !r.actions.decide)
-        .count();
+    let asked = all.iter().filter(|r| r.requested_by == caller.username && !r.actions.decide).count();
     if asked > 0 {
         let title = format!("您提交的 {asked} 件关键信息变更正在审批中");
         out.push(item(Kind::Waiting, "关键信息变更", title, asked, "/change-requests"));

@@ -122,6 +122,7 @@ impl Flash {
         // The ledger's answers name the request they were about (`n` is its number).
         let request = |what: &str| if n > 0 { format!("第 {n} 号记账{what}") } else { what.to_owned() };
         let fixed = match self.ok.as_deref() {
+            Some("confirmed") if n == 0 => "所选学生此前均已确认入库，未重复办理",
             Some("confirmed") => return format!("已确认 {n} 名学生入库，已分配正式学籍号并自入校日期起计发补助"),
             Some("posted") => return request("已入账"),
             Some("approved") => return request("已审批入账"),
@@ -130,6 +131,20 @@ impl Flash {
             Some("replayed") if n > 0 => return format!("重复提交：第 {n} 号记账此前已提交，未再次记账"),
             Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
             Some("saved") => "已保存",
+            Some("school_created") => "学校已建立",
+            Some("school_saved") => "学校信息已保存",
+            Some("campus_created") => "校区已添加",
+            Some("class_created") => "班级已建立",
+            Some("class_saved") => "班级信息已保存",
+            Some("class_deleted") => "班级已删除",
+            Some("teacher_created") => "教师已添加",
+            Some("teacher_saved") => "教师信息已保存",
+            Some("teacher_deleted") => "教师已删除",
+            Some("student_created") => "新生已登记，等待县级确认入库",
+            Some("student_saved") => "学生信息已保存，修改已记入变更历史",
+            Some("photo_saved") => "学生照片已上传",
+            Some("problem_resolved") => "问题学籍已处理",
+            Some("problem_deleted") => "问题学籍已删除",
             Some("two_person") => "已设置：本县花名册的审核与备案须由不同人员办理",
             Some("one_person") => "已设置：本县花名册的审核与备案可由同一人员办理",
             Some("created") => "已创建",

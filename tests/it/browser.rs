@@ -394,6 +394,13 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.type_into("#password", clerk["password"].as_str().expect("password"));
     d.click("#login-submit");
     d.wait_until_url(|u| !u.contains("/login"));
+    // The registrar's home lists the children it entered that wait for the county; one click
+    // shows them.
+    d.click("#todo a[href='/students?review=pending']");
+    d.wait_until_url(|u| u.ends_with("/students?review=pending"));
+    assert!(d.source().contains("待县级确认"), "the school's pending students: {}", d.source());
+    assert!(!d.source().contains("全选本页并确认"), "a school does not confirm its own: {}", d.source());
+    d.screenshot(&shots.join("14a-registrar-pending.png"));
     let mut factory = mealroll::demo::StudentFactory::new(99);
     let class_no = format!("{}01", factory.school_year());
     let today = factory.today;
@@ -458,7 +465,8 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     d.type_into("#f-address_now", "望谟县王母街道新屯村12号");
     d.type_into("input[name='reason']", "家访核实现住址");
     d.click("#student-save");
-    d.wait_until_url(|u| u.contains("ok=saved"));
+    d.wait_until_url(|u| u.contains("ok=student_saved"));
+    assert!(d.source().contains("学生信息已保存"), "the message names what was saved: {}", d.source());
     let detail = d.source();
     assert!(
         detail.contains("望谟县王母街道新屯村12号") && detail.contains("家访核实现住址"),
@@ -776,8 +784,33 @@ fn county_user_logs_in_and_browses_schools_and_a_class_in_chromium() {
     let page = d.source();
     assert!(page.contains("压低标准") && !page.contains("<tr><td>"), "{flagged}: only flagged rows: {page}");
     d.screenshot(&shots.join("34a-reconciliation-flagged.png"));
-    // The finance clerk's large receipt waits for a second person: the county office reaches it
-    // from its to-do panel and approves it.
+    // The finance clerk starts from home: the receipt waiting on a second person is listed there
+    // and leads to the ledger's pending postings; the ledger filters by kind and prints.
+    logout();
+    login_as("caiwu");
+    d.click("#todo a[href^='/ledger']");
+    d.wait_until_url(|u| u.contains("/ledger?status=pending"));
+    let page = d.source();
+    assert!(page.contains("待审批") && !page.contains("value=\"approve\""), "not the maker's to approve: {page}");
+    d.exec("document.querySelector('#ledger-filter select[name=kind]').value = 'allocation';");
+    d.exec("document.querySelector('#ledger-filter select[name=status]').value = '';");
+    d.click("#ledger-filter button[type=submit]");
+    let url = d.wait_until_url(|u| u.contains("kind=allocation"));
+    assert!(!url.contains("status=pending"), "the state filter cleared: {url}");
+    assert!(d.find_text("#requests tbody").contains("拨付"), "allocations listed: {}", d.source());
+    for width in [1366, 1024] {
+        d.post("/window/rect", json!({"width": width, "height": 900}));
+        d.screenshot(&shots.join(format!("35a-ledger-allocations-{width}.png")));
+    }
+    let printed = d.post("/print", json!({"orientation": "landscape", "background": false}));
+    let pdf = base64::engine::general_purpose::STANDARD.decode(printed["value"].as_str().expect("print")).expect("pdf");
+    let text = common::pdftool("pdftotext", &pdf, &["-layout"]);
+    assert!(text.contains("记账记录") && text.contains("拨付"), "the ledger prints: {text}");
+    assert!(!text.contains("请选择业务"), "without the posting form: {text}");
+    d.post("/window/rect", json!({"width": 1280, "height": 1000}));
+    logout();
+    login_as("yyb");
+    // The county office reaches the receipt from its to-do panel and approves it.
     d.open(&format!("{base}/"));
     d.click("#todo a[href^='/ledger']");
     d.wait_until_url(|u| u.contains("/ledger?status=pending"));

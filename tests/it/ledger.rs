@@ -388,7 +388,10 @@ async fn the_ledger_page_posts_once_per_form_needs_a_second_person_and_shows_a_b
             .await,
         )
         .await;
-        assert!(html.contains("25000.00") && html.contains("caiwu／yyb"), "{label}: entries with maker and checker");
+        assert!(
+            html.contains("25000.00") && html.contains("测试 caiwu（caiwu）／测试 yyb（yyb）"),
+            "{label}: entries with maker and checker by name"
+        );
         let html =
             body_text(test::call_service(&app, page(&caiwu, test::TestRequest::get().uri("/ledger/verify"))).await)
                 .await;

@@ -107,10 +107,15 @@ pub struct EntryView {
     pub balance: Fen,
     pub category: String,
     pub counter_account: Option<String>,
+    /// Who holds the other account, by name.
+    pub counter_name: Option<String>,
     pub voucher_no: String,
     pub memo: String,
     pub maker: String,
     pub checker: String,
+    /// The maker and the checker by name (`auth::people`).
+    pub maker_name: String,
+    pub checker_name: String,
     pub hash: String,
 }
 
@@ -155,8 +160,11 @@ pub fn entries(conn: &mut DbConn, caller: &Caller, code: &str) -> AppResult<(Acc
                 balance: Fen::new(balance),
                 category,
                 counter_account: l.account_code(conn, counter)?,
+                counter_name: l.holder_name(conn, counter)?,
                 voucher_no,
                 memo,
+                maker_name: l.person(conn, &maker)?,
+                checker_name: if checker.is_empty() { String::new() } else { l.person(conn, &checker)? },
                 maker,
                 checker,
                 hash,
