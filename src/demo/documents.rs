@@ -81,7 +81,7 @@ fn scan_page() -> AppResult<&'static [u8]> {
 /// The school uploads its signed roster, one photographed page per printed page.
 pub fn upload_roster_scan(conn: &mut DbConn, cli: &Caller, head: &RosterHead) -> AppResult<()> {
     let page = scan_page()?;
-    let (_, lines) = crate::programme::roster::get(conn, cli, head.id)?;
+    let lines = crate::programme::roster::layout_lines(conn, cli, head.id)?;
     let pages = usize::try_from(roster_scan::printed_pages(&lines)).unwrap_or(1);
     let uploads: Vec<Upload> =
         (1..=pages).map(|n| Upload { filename: format!("花名册签字第{n}页.jpg"), bytes: page.to_vec() }).collect();

@@ -27,6 +27,8 @@ struct Col {
     title: &'static str,
     width: f32,
     value: fn(usize, &RosterLine) -> String,
+    /// Free text that may need more than one line (names); codes, numbers and dates fit.
+    wraps: bool,
 }
 
 fn yes_no(b: bool) -> String {
@@ -34,31 +36,32 @@ fn yes_no(b: bool) -> String {
 }
 
 const SIGNED_COLS: [Col; 11] = [
-    Col { title: "序号", width: 9.0, value: |i, _| i.to_string() },
+    Col { title: "序号", width: 9.0, value: |i, _| i.to_string(), wraps: false },
     // Masked: the paper goes round every guardian of the class (SPEC §6).
-    Col { title: "学籍号", width: 33.0, value: |_, l| mask::student_no(&l.student_no) },
-    Col { title: "姓名", width: 19.0, value: |_, l| l.name.clone() },
-    Col { title: "性别", width: 8.0, value: |_, l| codes::sex_label(&l.sex).to_owned() },
-    Col { title: "年级", width: 13.0, value: |_, l| codes::grade_name(l.grade).to_owned() },
-    Col { title: "班级", width: 20.0, value: |_, l| l.class_name.clone() },
+    Col { title: "学籍号", width: 33.0, value: |_, l| mask::student_no(&l.student_no), wraps: false },
+    Col { title: "姓名", width: 19.0, value: |_, l| l.name.clone(), wraps: true },
+    Col { title: "性别", width: 8.0, value: |_, l| codes::sex_label(&l.sex).to_owned(), wraps: false },
+    Col { title: "年级", width: 13.0, value: |_, l| codes::grade_name(l.grade).to_owned(), wraps: false },
+    Col { title: "班级", width: 20.0, value: |_, l| l.class_name.clone(), wraps: true },
     Col {
         title: "就读方式",
         width: 13.0,
         value: |_, l| codes::table("attendance").label(&l.attendance).unwrap_or("").to_owned(),
+        wraps: false,
     },
-    Col { title: "一补", width: 8.0, value: |_, l| yes_no(l.yibu) },
-    Col { title: "留守", width: 9.0, value: |_, l| yes_no(l.is_left_behind()) },
-    Col { title: "监护人", width: 19.0, value: |_, l| l.guardian_name.clone() },
-    Col { title: "监护人签字", width: 35.0, value: |_, _| String::new() },
+    Col { title: "一补", width: 8.0, value: |_, l| yes_no(l.yibu), wraps: false },
+    Col { title: "留守", width: 9.0, value: |_, l| yes_no(l.is_left_behind()), wraps: false },
+    Col { title: "监护人", width: 19.0, value: |_, l| l.guardian_name.clone(), wraps: true },
+    Col { title: "监护人签字", width: 35.0, value: |_, _| String::new(), wraps: false },
 ];
 
 const PUBLIC_COLS: [Col; 6] = [
-    Col { title: "序号", width: 14.0, value: |i, _| i.to_string() },
-    Col { title: "姓名", width: 34.0, value: |_, l| l.name.clone() },
-    Col { title: "性别", width: 16.0, value: |_, l| codes::sex_label(&l.sex).to_owned() },
-    Col { title: "年级", width: 26.0, value: |_, l| codes::grade_name(l.grade).to_owned() },
-    Col { title: "班级", width: 38.0, value: |_, l| l.class_name.clone() },
-    Col { title: "供餐模式", width: 44.0, value: |_, l| l.meal_model.clone() },
+    Col { title: "序号", width: 14.0, value: |i, _| i.to_string(), wraps: false },
+    Col { title: "姓名", width: 34.0, value: |_, l| l.name.clone(), wraps: true },
+    Col { title: "性别", width: 16.0, value: |_, l| codes::sex_label(&l.sex).to_owned(), wraps: false },
+    Col { title: "年级", width: 26.0, value: |_, l| codes::grade_name(l.grade).to_owned(), wraps: false },
+    Col { title: "班级", width: 38.0, value: |_, l| l.class_name.clone(), wraps: true },
+    Col { title: "供餐模式", width: 44.0, value: |_, l| l.meal_model.clone(), wraps: true },
 ];
 
 impl Kind {
@@ -160,7 +163,12 @@ const FOOT_Y: f32 = 289.0;
 /// How many row heights a line takes: a name too long for one line wraps at a readable size,
 /// and its row grows to hold it.
 fn slots(l: &RosterLine, kind: Kind) -> usize {
-    kind.cols().iter().map(|c| pdf::rows_needed(&(c.value)(0, l), c.width, kind.row_h(), SIZE)).max().unwrap_or(1)
+    kind.cols()
+        .iter()
+        .filter(|c| c.wraps)
+        .map(|c| pdf::rows_needed(&(c.value)(0, l), c.width, kind.row_h(), SIZE))
+        .max()
+        .unwrap_or(1)
 }
 
 /// A page of a roster's table as printed: its lines, the 序号 of the first, the class it belongs

@@ -269,6 +269,18 @@ pub fn snapshot_lines(conn: &mut DbConn, school: &Org, day: NaiveDate) -> AppRes
 }
 
 fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
+    lines_with(conn, roster_id, true)
+}
+
+/// A version's lines as the printer lays them out: every field but the 学籍号, which is left
+/// sealed (it never wraps, so the pages do not depend on it). Counting a version's printed pages
+/// opens no child's number.
+pub fn layout_lines(conn: &mut DbConn, caller: &Caller, id: i64) -> AppResult<Vec<RosterLine>> {
+    row_in_scope(conn, caller, id)?;
+    lines_with(conn, id, false)
+}
+
+fn lines_with(conn: &mut DbConn, roster_id: i64, open_numbers: bool) -> AppResult<Vec<RosterLine>> {
     type Row = (i64, String, String, String, i32, String, String, bool, String, String, String);
     let rows: Vec<Row> = roster_lines::table
         .filter(roster_lines::roster_id.eq(roster_id))
@@ -304,7 +316,11 @@ fn load_lines(conn: &mut DbConn, roster_id: i64) -> AppResult<Vec<RosterLine>> {
             )| {
                 Ok(RosterLine {
                     student_id,
-                    student_no: at_rest::open::<RosterStudentNo>(&student_no)?,
+                    student_no: if open_numbers {
+                        at_rest::open::<RosterStudentNo>(&student_no)?
+                    } else {
+                        String::new()
+                    },
                     name,
                     sex,
                     grade,

@@ -137,7 +137,8 @@ pub fn upload_refusal(caller: &Caller, head: &RosterHead) -> Option<AppError> {
 /// Stores a scan of the newest version of a roster: the school's own act, before 备案.
 pub fn upload(conn: &mut DbConn, caller: &Caller, roster_id: i64, files: &[Checked]) -> AppResult<ScanView> {
     caller.require(conn, Permission::SignRoster, "roster_scan")?;
-    let (head, lines) = roster::get(conn, caller, roster_id)?;
+    let head = roster::head_of(conn, caller, roster_id)?;
+    let lines = roster::layout_lines(conn, caller, roster_id)?;
     if let Some(refusal) = upload_refusal(caller, &head) {
         return Err(refusal);
     }
