@@ -12,6 +12,7 @@ use mealroll::auth::Caller;
 use mealroll::auth::service::{self as accounts, NewUser};
 use mealroll::config::{Keys, Settings};
 use mealroll::db::{self, DbConn, Pool};
+use mealroll::demo::DemoReport;
 use mealroll::org::model::{ClassInput, SchoolInput, TeacherInput};
 use mealroll::org::service as org;
 use mealroll::web::AppState;
@@ -41,28 +42,54 @@ pub struct TestDb {
     pub label: &'static str,
     pg_admin: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
+    born: std::time::Instant,
 }
 
 impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        Self { url, label: "sqlite", pg_admin: None, _dir: Some(dir) }
+        Self { url, label: "sqlite", pg_admin: None, _dir: Some(dir), born: std::time::Instant::now() }
     }
 
     pub fn postgres() -> Option<Self> {
-        let admin = std::env::var("MEALROLL_TEST_PG_URL").ok().filter(|s| !s.is_empty())?;
+        Self::postgres_from(None)
+    }
+
+    /// A throw-away PostgreSQL database, empty or a copy of `template`.
+    fn postgres_from(template: Option<&str>) -> Option<Self> {
+        let admin = pg_admin_url()?;
         let name = format!("mealroll_test_{}", uuid::Uuid::new_v4().simple());
         let mut c = diesel::PgConnection::establish(&admin).expect("connect to MEALROLL_TEST_PG_URL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create test database");
+        let from = template.map(|t| format!(" TEMPLATE {t}")).unwrap_or_default();
+        diesel::sql_query(format!("CREATE DATABASE {name}{from}")).execute(&mut c).expect("create test database");
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        Some(Self { url: format!("{base}/{name}"), label: "postgres", pg_admin: Some((admin, name)), _dir: None })
+        Some(Self {
+            url: format!("{base}/{name}"),
+            label: "postgres",
+            pg_admin: Some((admin, name)),
+            _dir: None,
+            born: std::time::Instant::now(),
+        })
     }
 
     /// SQLite always; PostgreSQL when configured.
     pub fn all() -> Vec<TestDb> {
         let mut v = vec![Self::sqlite()];
         v.extend(Self::postgres());
+        v
+    }
+
+    /// A fresh copy of the demo county on each backend, as `mealroll demo` builds it.
+    pub fn sqlite_demo() -> TestDb {
+        demo_copy(Backend::Sqlite).0
+    }
+
+    pub fn demos() -> Vec<(TestDb, DemoReport)> {
+        let mut v = vec![demo_copy(Backend::Sqlite)];
+        if pg_admin_url().is_some() {
+            v.push(demo_copy(Backend::Postgres));
+        }
         v
     }
 
@@ -73,12 +100,114 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        // `MEALROLL_TEST_TIMES=FILE cargo test` appends how long each test held each database:
+        // the way to find what makes the suite slow (the test's name is its thread's).
+        if let Ok(path) = std::env::var("MEALROLL_TEST_TIMES") {
+            use std::io::Write;
+            let test = std::thread::current().name().unwrap_or("?").to_owned();
+            let line = format!("{:.2}\t{}\t{test}\n", self.born.elapsed().as_secs_f64(), self.label);
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
         if let Some((admin, name)) = &self.pg_admin
             && let Ok(mut c) = diesel::PgConnection::establish(admin)
         {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
         }
     }
+}
+
+fn pg_admin_url() -> Option<String> {
+    std::env::var("MEALROLL_TEST_PG_URL").ok().filter(|s| !s.is_empty())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The demo county, built once per test process and backend, whose copies the stories that
+/// start from it take: building it takes a minute a backend, copying it a second.
+/// SQLite: a file; PostgreSQL: a database used as the template of each copy.
+struct DemoTemplate {
+    source: String,
+    report: DemoReport,
+}
+
+fn demo_copy(backend: Backend) -> (TestDb, DemoReport) {
+    static TEMPLATES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Backend, DemoTemplate>>> =
+        std::sync::OnceLock::new();
+    let mut all = TEMPLATES.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let t = all.entry(backend).or_insert_with(|| demo_template(backend));
+    let db = match backend {
+        Backend::Sqlite => {
+            let db = TestDb::sqlite();
+            std::fs::copy(&t.source, db.sqlite_path().expect("sqlite")).expect("copy the demo file");
+            db
+        }
+        Backend::Postgres => TestDb::postgres_from(Some(&t.source)).expect("postgres"),
+    };
+    (db, t.report.clone())
+}
+
+/// Builds the template, after removing those a finished test process left behind (named after
+/// its process id).
+fn demo_template(backend: Backend) -> DemoTemplate {
+    let pid = std::process::id();
+    let gone = |name: &str, prefix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.split(['.', '_']).next())
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| p != pid && !std::path::Path::new(&format!("/proc/{p}")).exists())
+    };
+    let (url, source) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir();
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if gone(&entry.file_name().to_string_lossy(), "mealroll-demo-") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            let path = dir.join(format!("mealroll-demo-{pid}.db"));
+            let _ = std::fs::remove_file(&path);
+            (format!("sqlite://{}", path.display()), path.display().to_string())
+        }
+        Backend::Postgres => {
+            let admin = pg_admin_url().expect("MEALROLL_TEST_PG_URL");
+            let mut c = diesel::PgConnection::establish(&admin).expect("connect to MEALROLL_TEST_PG_URL");
+            #[derive(diesel::QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                datname: String,
+            }
+            let names: Vec<Name> = diesel::sql_query(
+                "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'mealroll_demo_%'",
+            )
+            .load(&mut c)
+            .expect("databases");
+            let name = format!("mealroll_demo_{pid}");
+            for n in names.iter().filter(|n| n.datname == name || gone(&n.datname, "mealroll_demo_")) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname)).execute(&mut c);
+            }
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create the demo database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            (format!("{base}/{name}"), name)
+        }
+    };
+    let label = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
+    // Kept (not dropped with the world): the copies are made from it.
+    let db = TestDb { url, label, pg_admin: None, _dir: None, born: std::time::Instant::now() };
+    let w = World::bare(db);
+    let report = mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
+    if backend == Backend::Sqlite {
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *w.conn()).expect("checkpoint");
+    }
+    // Every connection closed: a PostgreSQL template may have none.
+    drop(w);
+    DemoTemplate { source, report }
 }
 
 /// A migrated database with the division tree and a small world:

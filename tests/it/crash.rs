@@ -169,11 +169,10 @@ async fn a_killed_import_file_of_postings_or_backup_is_there_whole_or_not_at_all
 
 #[actix_web::test]
 async fn a_killed_promotion_entitlement_or_roster_leaves_the_county_as_it_was_or_as_it_should_be() {
-    for db in TestDb::all() {
+    for (db, _) in TestDb::demos() {
         let label = db.label;
         let url = db.url.clone();
         let data = tempfile::tempdir().expect("data");
-        run_to_end(&url, data.path(), &["demo"]);
         let w = World::bare(db);
         entitlement_drill(&w, &url, data.path(), label);
         roster_drill(&w, &url, data.path(), label);

@@ -1202,10 +1202,9 @@ async fn the_demo_s_planted_problems_are_flagged_and_its_clean_schools_are_not()
     use mealroll::domain::calendar::Span;
     use mealroll::domain::term::Term;
     use std::collections::{BTreeMap, BTreeSet};
-    for db in TestDb::all() {
+    for (db, demo) in TestDb::demos() {
         let label = db.label;
         let w = World::bare(db);
-        let demo = mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
         let s = &demo.schools;
         let today = mealroll::clock::today();
         // The demo's year of money: the twelve months before this one, by term.
