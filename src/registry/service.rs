@@ -113,27 +113,49 @@ pub fn duplicate_problem(
     record: &StudentRecord,
     except: Option<i64>,
 ) -> AppResult<Option<Duplicate>> {
-    Ok(Holders::load(conn, &[record], except)?.find(record))
+    let key = HolderKey::of(&*at_rest::ring()?, record);
+    Ok(Holders::load(conn, std::slice::from_ref(&key), except)?.find(key.as_ref()))
 }
 
 /// Records per duplicate-check query.
 const CHUNK: usize = 400;
 
+/// What a record is checked for duplicates by: the keyed hash of its own ID number (D1), or,
+/// without one, its name and birth date with the keyed hash of the guardian's ID number (D3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(in crate::registry) enum HolderKey {
+    Id(String),
+    Guardian(String, NaiveDate, String),
+}
+
+impl HolderKey {
+    fn of(ring: &KeyRing, r: &StudentRecord) -> Option<Self> {
+        match r.own_id_no() {
+            Some(id) => Some(Self::Id(at_rest::id_index(ring, &id))),
+            None => Some(Self::Guardian(r.name().to_owned(), r.birth_date(), at_rest::id_index(ring, r.guardian().1?))),
+        }
+    }
+}
+
 /// The duplicate check (查重) for one record or a batch: a query per chunk of records rather
 /// than one per record.
 /// Numbers are compared by their keyed hashes (the numbers themselves are sealed).
-struct Holders {
-    ring: std::sync::Arc<KeyRing>,
-    by_id: HashMap<String, Duplicate>,
-    by_guardian: HashMap<(String, NaiveDate, String), Duplicate>,
-}
+pub(in crate::registry) struct Holders(HashMap<HolderKey, Duplicate>);
 
 impl Holders {
-    fn load(conn: &mut DbConn, records: &[&StudentRecord], except: Option<i64>) -> AppResult<Self> {
-        let ring = at_rest::ring()?;
-        let mut h = Self { ring: ring.clone(), by_id: HashMap::new(), by_guardian: HashMap::new() };
-        let ids: Vec<String> =
-            records.iter().filter_map(|r| r.own_id_no()).map(|c| at_rest::id_index(&ring, &c)).collect();
+    pub(in crate::registry) fn load(
+        conn: &mut DbConn,
+        keys: &[Option<HolderKey>],
+        except: Option<i64>,
+    ) -> AppResult<Self> {
+        let mut found = HashMap::new();
+        let ids: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| match k {
+                Some(HolderKey::Id(h)) => Some(h.as_str()),
+                _ => None,
+            })
+            .collect();
         for chunk in ids.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String)> = students::table
                 .inner_join(orgs::table)
@@ -144,15 +166,16 @@ impl Holders {
                 .load(conn)?;
             for (of, id_no, school, name) in hits {
                 if let Some(id_no) = id_no {
-                    h.by_id.entry(id_no).or_insert_with(|| Duplicate::same_id(of, &school, &name));
+                    found.entry(HolderKey::Id(id_no)).or_insert_with(|| Duplicate::same_id(of, &school, &name));
                 }
             }
         }
-        let guardians: Vec<String> = records
+        let guardians: Vec<&str> = keys
             .iter()
-            .filter(|r| r.own_id_no().is_none())
-            .filter_map(|r| r.guardian().1)
-            .map(|g| at_rest::id_index(&ring, g))
+            .filter_map(|k| match k {
+                Some(HolderKey::Guardian(_, _, g)) => Some(g.as_str()),
+                _ => None,
+            })
             .collect();
         for chunk in guardians.chunks(CHUNK) {
             let hits: Vec<(i64, Option<String>, String, String, NaiveDate)> = students::table
@@ -164,21 +187,17 @@ impl Holders {
                 .load(conn)?;
             for (of, gid, school, name, birth) in hits {
                 if let Some(gid) = gid {
-                    h.by_guardian.entry((name, birth, gid)).or_insert_with(|| Duplicate::suspected(of, &school));
+                    found
+                        .entry(HolderKey::Guardian(name, birth, gid))
+                        .or_insert_with(|| Duplicate::suspected(of, &school));
                 }
             }
         }
-        Ok(h)
+        Ok(Self(found))
     }
 
-    fn find(&self, r: &StudentRecord) -> Option<Duplicate> {
-        match r.own_id_no() {
-            Some(id) => self.by_id.get(&at_rest::id_index(&self.ring, &id)).cloned(),
-            None => {
-                let gid = at_rest::id_index(&self.ring, r.guardian().1?);
-                self.by_guardian.get(&(r.name().to_owned(), r.birth_date(), gid)).cloned()
-            }
-        }
+    pub(in crate::registry) fn find(&self, key: Option<&HolderKey>) -> Option<Duplicate> {
+        self.0.get(key?).cloned()
     }
 }
 

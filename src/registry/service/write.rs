@@ -21,8 +21,8 @@ use crate::org::model::Org;
 use crate::registry::model::*;
 
 use super::{
-    Duplicate, Holders, audit_copy, class_by_no, county_of, duplicate_problem, get, issues_to_error, school_in_scope,
-    student_in_scope,
+    Duplicate, HolderKey, Holders, audit_copy, class_by_no, county_of, duplicate_problem, get, issues_to_error,
+    school_in_scope, student_in_scope,
 };
 
 /// A record as the `students` table stores it: the plain columns, and the sealed ones with the
@@ -56,6 +56,16 @@ impl StoredRecord {
             migrant: r.is("migrant"),
             sealed: SealedStudent::new(r.stored_id_no().as_deref(), gid, gp, &json)?,
         })
+    }
+
+    /// The record's duplicate-check key from the hashes made when it was sealed (its `id_no` is
+    /// the own number where there is one, and the guardian's number is as given).
+    pub(in crate::registry) fn holder_key(&self, r: &StudentRecord) -> Option<HolderKey> {
+        let s = &self.sealed;
+        match r.own_id_no() {
+            Some(_) => s.id_no_hash.clone().map(HolderKey::Id),
+            None => s.guardian_id_no_hash.clone().map(|g| HolderKey::Guardian(r.name().to_owned(), r.birth_date(), g)),
+        }
     }
 
     /// The keyed hash of the ID number the student is found by (none without one).
@@ -376,17 +386,18 @@ pub fn insert_many(
             class_ids.insert((i, no), id);
         }
     }
-    let records: Vec<&StudentRecord> = rows.iter().map(|a| &a.record).collect();
-    let holders = Holders::load(conn, &records, None)?;
+    // The keys come from the hashes made when each record was sealed, off this thread.
+    let keys: Vec<Option<HolderKey>> = rows.iter().map(|a| a.stored.holder_key(&a.record)).collect();
+    let holders = Holders::load(conn, &keys, None)?;
     let ids = reserve_student_ids(conn, rows.len())?;
     let t = caller.now();
     // Grown as they fill, not sized from the batch: its length comes from an uploaded file.
     let (mut batch, mut spells, mut history) = (Vec::new(), Vec::new(), Vec::new());
-    for (a, id) in rows.into_iter().zip(ids) {
+    for ((a, id), key) in rows.into_iter().zip(ids).zip(&keys) {
         let school = &schools[a.school];
         let county = county_of(&school.path);
         let no = counters.next(conn, &county, a.record.birth_date())?;
-        let duplicate = holders.find(&a.record);
+        let duplicate = holders.find(key.as_ref());
         let class_id = class_ids.get(&(a.school, a.record.get("class_no").to_owned())).copied();
         batch.push(NewStudent::new(id, school.id, class_id, county, no.as_str(), a.stored, duplicate, t)?);
         spells.push((id, school.id, class_id, a.start.on));
