@@ -25,6 +25,7 @@ macro_rules! stored_as_text {
 pub mod account;
 pub mod anomaly;
 pub mod calendar;
+pub mod central;
 pub mod chain;
 pub mod codes;
 pub mod complaint;
