@@ -25,6 +25,8 @@ pub struct AuditPage {
     objects: &'static [(&'static str, &'static str)],
     /// The filter's own address for the export link.
     export: String,
+    /// How many rows the export carries at most, said beside its link.
+    export_limit: i64,
 }
 
 pub async fn list(
@@ -47,6 +49,7 @@ pub async fn list(
         layout: Layout::new(&caller, &st, "审计日志"),
         pager: Pager::open_ended("/audit", &pairs, filter.page.unwrap_or(1).max(1), lines.len(), browse::PAGE_SIZE),
         export: format!("/audit.xlsx?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default()),
+        export_limit: browse::EXPORT_LIMIT,
         lines,
         filter,
         actions: browse::action_names(),

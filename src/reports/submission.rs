@@ -17,6 +17,7 @@ use crate::domain::calendar::Span;
 use crate::domain::report::{CellChange, Definition, Level, diff, due_date};
 use crate::domain::role::{OrgKind, Permission};
 pub use crate::domain::submission::{Decision, SubmissionStatus};
+use crate::domain::term::Term;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::org::model::Org;
 use crate::org::service::org_in_scope;
@@ -287,6 +288,39 @@ pub fn awaiting(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Submission>
         .select((Row::as_select(), Org::as_select()))
         .load(conn)?;
     Ok(rows.iter().map(|(r, o)| view(r, o)).filter(|s| may_decide(caller, s).is_ok()).collect())
+}
+
+/// A report the caller's own org owes, as the report list's first lines show it.
+pub struct Due {
+    pub report: &'static str,
+    pub title: String,
+    pub term: Term,
+    pub owed: Owed,
+    pub may_submit: bool,
+}
+
+/// What the caller's own org owes: its report for `term`, and for the term before while that
+/// one is still unsettled (never sent, or sent back).
+pub fn due(conn: &mut DbConn, caller: &Caller, term: Term) -> AppResult<Vec<Due>> {
+    let Some(report) = own_report(caller.org_kind) else { return Ok(Vec::new()) };
+    let title = Definition::named(report).map(|d| d.title).unwrap_or_default();
+    let mut out = Vec::new();
+    for t in [term, term.prev()] {
+        let owed = overview(conn, caller, report, &Span::of_term(t))?;
+        if let Some(o) = owed.into_iter().find(|o| o.org == caller.org_code) {
+            let settled = o.latest.as_ref().is_some_and(|s| s.status != SubmissionStatus::Rejected);
+            if t == term || !settled {
+                out.push(Due {
+                    report,
+                    title: title.clone(),
+                    term: t,
+                    may_submit: may_submit(caller, &o.org).is_ok(),
+                    owed: o,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The report a school's or a county's own org owes each term.

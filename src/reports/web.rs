@@ -77,16 +77,7 @@ pub struct IndexPage {
     own_only: bool,
     period: String,
     /// The caller's own org's report for this term and the last, with where it stands.
-    due: Vec<Due>,
-}
-
-/// A report the caller's own org owes, as the report list's first lines show it.
-pub struct Due {
-    pub report: &'static str,
-    pub title: String,
-    pub term: crate::domain::term::Term,
-    pub owed: submission::Owed,
-    pub may_submit: bool,
+    due: Vec<submission::Due>,
 }
 
 pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageResult<IndexPage> {
@@ -105,30 +96,7 @@ pub async fn index(st: web::Data<AppState>, PageUser(caller): PageUser) -> PageR
         .collect();
     let term = crate::domain::term::Term::of_day(caller.today());
     let c = caller.clone();
-    let due = st
-        .run(move |conn| {
-            let Some(report) = submission::own_report(c.org_kind) else { return Ok(Vec::new()) };
-            let title = Definition::named(report).map(|d| d.title).unwrap_or_default();
-            let mut out = Vec::new();
-            // This term, and the last one while it is still owed.
-            for t in [term, term.prev()] {
-                let owed = submission::overview(conn, &c, report, &Span::of_term(t))?;
-                if let Some(o) = owed.into_iter().find(|o| o.org == c.org_code) {
-                    let settled = o.latest.as_ref().is_some_and(|s| s.status != SubmissionStatus::Rejected);
-                    if t == term || !settled {
-                        out.push(Due {
-                            report,
-                            title: title.clone(),
-                            term: t,
-                            may_submit: submission::may_submit(&c, &o.org).is_ok(),
-                            owed: o,
-                        });
-                    }
-                }
-            }
-            Ok(out)
-        })
-        .await?;
+    let due = st.run(move |conn| submission::due(conn, &c, term)).await?;
     Ok(IndexPage {
         layout: Layout::new(&caller, &st, "统计报表"),
         reports,

@@ -258,6 +258,7 @@ async fn the_audit_log_filters_in_chinese_shows_changes_field_by_field_and_expor
         );
         assert!(html.contains("测试 yyb（yyb）"), "{label}: the person by name");
         assert!(!html.contains("user.create"), "{label}: only the chosen action");
+        assert!(html.contains("导出Excel（最多 20000 行）"), "{label}: the export says how far it goes");
         // By part of a person's name, by object, by day.
         let by_name = body_text(test::call_service(&app, get("/audit?actor=%E6%B5%8B%E8%AF%95+yyb")).await).await;
         assert!(by_name.contains("roster.review_rule") && !by_name.contains("（shenji）"), "{label}");
