@@ -8,7 +8,7 @@ mod money;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::service::{self as accounts, AccountAction, NewUser};
 use crate::auth::{Caller, totp};
@@ -43,17 +43,18 @@ const GIVEN: &[&str] = &[
     "䶮", "𠮷祥",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoUser {
     pub username: String,
     pub password: String,
     pub role: String,
     pub org: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_secret: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What `mealroll demo` built, as `--json` prints it (and the tests read it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoReport {
     pub county: String,
     pub schools: Vec<String>,

@@ -197,16 +197,15 @@ fn demo_template(backend: Backend) -> DemoTemplate {
             (format!("{base}/{name}"), name)
         }
     };
-    let label = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
-    // Kept (not dropped with the world): the copies are made from it.
-    let db = TestDb { url, label, pg_admin: None, _dir: None, born: std::time::Instant::now() };
-    let w = World::bare(db);
-    let report = mealroll::demo::build(&mut w.conn(), &w.keys).expect("demo");
+    // Built by the command a county runs, so the stories starting from a copy cover it too.
+    let out = mealroll_cmd().args(["--db", &url, "--json", "demo"]).output().expect("run mealroll demo");
+    assert!(out.status.success(), "mealroll demo: {}", String::from_utf8_lossy(&out.stderr));
+    let report: DemoReport = serde_json::from_slice(&out.stdout).expect("the demo's report as JSON");
     if backend == Backend::Sqlite {
-        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *w.conn()).expect("checkpoint");
+        // The whole file in one piece for copying (the command has ended: no connection is open).
+        let mut c = diesel::SqliteConnection::establish(&source).expect("open the demo file");
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut c).expect("checkpoint");
     }
-    // Every connection closed: a PostgreSQL template may have none.
-    drop(w);
     DemoTemplate { source, report }
 }
 
