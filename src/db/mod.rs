@@ -59,7 +59,7 @@ macro_rules! insert_bulk {
 }
 
 /// Which backend a database URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,
     Postgres,

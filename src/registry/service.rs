@@ -129,11 +129,22 @@ pub(in crate::registry) enum HolderKey {
 }
 
 impl HolderKey {
-    fn of(ring: &KeyRing, r: &StudentRecord) -> Option<Self> {
+    /// The rule, given how to have the keyed hash of the record's own number and of its
+    /// guardian's (made here, or already made when the record was sealed).
+    pub(in crate::registry) fn new(
+        r: &StudentRecord,
+        id_hash: impl FnOnce(&str) -> Option<String>,
+        guardian_hash: impl FnOnce(&str) -> Option<String>,
+    ) -> Option<Self> {
         match r.own_id_no() {
-            Some(id) => Some(Self::Id(at_rest::id_index(ring, &id))),
-            None => Some(Self::Guardian(r.name().to_owned(), r.birth_date(), at_rest::id_index(ring, r.guardian().1?))),
+            Some(id) => id_hash(&id).map(Self::Id),
+            None => guardian_hash(r.guardian().1?).map(|g| Self::Guardian(r.name().to_owned(), r.birth_date(), g)),
         }
+    }
+
+    fn of(ring: &KeyRing, r: &StudentRecord) -> Option<Self> {
+        let hash = |n: &str| Some(at_rest::id_index(ring, n));
+        Self::new(r, hash, hash)
     }
 }
 

@@ -11,7 +11,7 @@ use diesel::{Connection, RunQueryDsl};
 use mealroll::auth::Caller;
 use mealroll::auth::service::{self as accounts, NewUser};
 use mealroll::config::{Keys, Settings};
-use mealroll::db::{self, DbConn, Pool};
+use mealroll::db::{self, Backend, DbConn, Pool};
 use mealroll::demo::DemoReport;
 use mealroll::org::model::{ClassInput, SchoolInput, TeacherInput};
 use mealroll::org::service as org;
@@ -63,9 +63,8 @@ impl TestDb {
         let mut c = diesel::PgConnection::establish(&admin).expect("connect to MEALROLL_TEST_PG_URL");
         let from = template.map(|t| format!(" TEMPLATE {t}")).unwrap_or_default();
         diesel::sql_query(format!("CREATE DATABASE {name}{from}")).execute(&mut c).expect("create test database");
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         Some(Self {
-            url: format!("{base}/{name}"),
+            url: pg_url(&admin, &name),
             label: "postgres",
             pg_admin: Some((admin, name)),
             _dir: None,
@@ -122,10 +121,10 @@ fn pg_admin_url() -> Option<String> {
     std::env::var("MEALROLL_TEST_PG_URL").ok().filter(|s| !s.is_empty())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Backend {
-    Sqlite,
-    Postgres,
+/// The address of database `name` on the server `admin` names.
+fn pg_url(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{name}")
 }
 
 /// The demo county, built once per test process and backend, whose copies the stories that
@@ -193,8 +192,7 @@ fn demo_template(backend: Backend) -> DemoTemplate {
                     diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", n.datname)).execute(&mut c);
             }
             diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut c).expect("create the demo database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            (format!("{base}/{name}"), name)
+            (pg_url(&admin, &name), name)
         }
     };
     // Built by the command a county runs, so the stories starting from a copy cover it too.

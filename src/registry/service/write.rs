@@ -61,11 +61,7 @@ impl StoredRecord {
     /// The record's duplicate-check key from the hashes made when it was sealed (its `id_no` is
     /// the own number where there is one, and the guardian's number is as given).
     pub(in crate::registry) fn holder_key(&self, r: &StudentRecord) -> Option<HolderKey> {
-        let s = &self.sealed;
-        match r.own_id_no() {
-            Some(_) => s.id_no_hash.clone().map(HolderKey::Id),
-            None => s.guardian_id_no_hash.clone().map(|g| HolderKey::Guardian(r.name().to_owned(), r.birth_date(), g)),
-        }
+        HolderKey::new(r, |_| self.sealed.id_no_hash.clone(), |_| self.sealed.guardian_id_no_hash.clone())
     }
 
     /// The keyed hash of the ID number the student is found by (none without one).
