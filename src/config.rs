@@ -34,6 +34,14 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// How long a finished job's result files (and a failed one's input) are kept.
     pub jobs_keep_hours: u64,
+    /// The national key every province hashes ID numbers under for the centre (hex, at least
+    /// 32 bytes; `MEALROLL_NATIONAL_KEY`). Without it no exchange package is made or read.
+    #[serde(default)]
+    pub national_key: Option<String>,
+    /// The centre's public key (hex; `MEALROLL_CENTRE_KEY`): what comes back from the centre
+    /// must be signed with it.
+    #[serde(default)]
+    pub centre_key: Option<String>,
 }
 
 /// Backups `serve` takes by itself.
@@ -124,6 +132,8 @@ pub struct Keys {
     pub fields: KeyRing,
     /// The keys of `fields` added by rotations (hex, from `field-keys.json`), which backups carry.
     pub field_file_keys: Vec<String>,
+    /// Whence the keys exchange packages are signed with (see [`Keys::exchange_signer`]).
+    exchange: [u8; 32],
 }
 
 impl Keys {
@@ -142,7 +152,18 @@ impl Keys {
             backup: derive(b"backup"),
             fields: KeyRing::new(FieldKey::new(derive(b"field-0")), derive(b"field-index")),
             field_file_keys: Vec::new(),
+            exchange: derive(b"exchange"),
         }
+    }
+
+    /// The Ed25519 key this instance signs exchange packages with as `who` (a province's code,
+    /// or `centre`): one per role, so the same master secret never speaks for two provinces.
+    pub fn exchange_signer(&self, who: &str) -> ed25519_dalek::SigningKey {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.exchange)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"signer\0");
+        mac.update(who.as_bytes());
+        ed25519_dalek::SigningKey::from_bytes(&mac.finalize().into_bytes().into())
     }
 
     /// From the setting, else from `data_dir/secret.key`, generating that file on first start.

@@ -145,6 +145,11 @@ pub enum Command {
         #[command(subcommand)]
         what: super::roster::RosterCommand,
     },
+    /// Exchange packages between a province and the centre (跨省查重).
+    Central {
+        #[command(subcommand)]
+        what: super::central::CentralCommand,
+    },
     /// Data checks for clerks cleaning data.
     Check {
         #[command(subcommand)]

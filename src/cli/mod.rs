@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod args;
 pub mod audit;
+pub mod central;
 pub mod change;
 pub mod inspect;
 pub mod keys;

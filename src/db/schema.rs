@@ -1204,6 +1204,141 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    exchange_sent (id) {
+        id -> BigInt,
+        province -> Text,
+        seq -> BigInt,
+        period -> Text,
+        digest -> Text,
+        children -> BigInt,
+        without_id -> BigInt,
+        counties -> BigInt,
+        package -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exchange_child_keys (student_id) {
+        student_id -> BigInt,
+        child_key -> Text,
+    }
+}
+
+diesel::table! {
+    exchange_received (id) {
+        id -> BigInt,
+        province -> Text,
+        seq -> BigInt,
+        digest -> Text,
+        matches -> BigInt,
+        unknown -> BigInt,
+        received_by -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    exchange_matches (id) {
+        id -> BigInt,
+        received_id -> BigInt,
+        student_id -> BigInt,
+        school_id -> BigInt,
+        other_province -> Text,
+        active -> Text,
+        paid -> Text,
+        first_day -> Date,
+        last_day -> Date,
+    }
+}
+
+diesel::table! {
+    centre_provinces (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        public_key -> Text,
+        registered_by -> Text,
+        registered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    centre_packages (id) {
+        id -> BigInt,
+        province -> Text,
+        seq -> BigInt,
+        period -> Text,
+        digest -> Text,
+        created_at -> Text,
+        children -> BigInt,
+        counties -> BigInt,
+        superseded -> Bool,
+        received_by -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    centre_county_months (id) {
+        id -> BigInt,
+        package_id -> BigInt,
+        province -> Text,
+        county -> Text,
+        month -> Text,
+        beneficiaries -> BigInt,
+        meals -> BigInt,
+        entitled_fen -> BigInt,
+        allocated_fen -> BigInt,
+        spent_fen -> BigInt,
+    }
+}
+
+diesel::table! {
+    centre_children (id) {
+        id -> BigInt,
+        package_id -> BigInt,
+        province -> Text,
+        child_key -> Text,
+        active -> Text,
+        paid -> Text,
+    }
+}
+
+diesel::table! {
+    centre_claims (id) {
+        id -> BigInt,
+        child_key -> Text,
+        province_a -> Text,
+        province_b -> Text,
+        active -> Text,
+        paid -> Text,
+        active_days -> BigInt,
+        paid_days -> BigInt,
+        found_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    centre_returns (id) {
+        id -> BigInt,
+        province -> Text,
+        seq -> BigInt,
+        digest -> Text,
+        matches -> BigInt,
+        package -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(exchange_matches -> students (student_id));
+diesel::joinable!(exchange_matches -> orgs (school_id));
+diesel::joinable!(centre_children -> centre_packages (package_id));
+diesel::joinable!(centre_county_months -> centre_packages (package_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     roster_settings,
@@ -1278,4 +1413,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     findings,
     finding_evidence,
     finding_events,
+    exchange_sent,
+    exchange_child_keys,
+    exchange_received,
+    exchange_matches,
+    centre_provinces,
+    centre_packages,
+    centre_county_months,
+    centre_children,
+    centre_claims,
+    centre_returns,
 );

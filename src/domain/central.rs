@@ -12,6 +12,7 @@
 use chrono::NaiveDate;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -64,6 +65,24 @@ impl Days {
         (self.to - self.from).num_days() + 1
     }
 
+    /// Days as ranges: each run of consecutive days one range (the days in order).
+    pub fn runs(days: impl IntoIterator<Item = NaiveDate>) -> Vec<Days> {
+        let mut out: Vec<Days> = Vec::new();
+        for d in days {
+            match out.last_mut() {
+                Some(last) if last.to.succ_opt() == Some(d) => last.to = d,
+                Some(last) if last.to >= d => {}
+                _ => out.push(Days { from: d, to: d }),
+            }
+        }
+        out
+    }
+
+    /// Every day of the ranges, in order.
+    pub fn each(ranges: &[Days]) -> impl Iterator<Item = NaiveDate> + '_ {
+        ranges.iter().flat_map(|r| r.from.iter_days().take_while(move |d| *d <= r.to))
+    }
+
     fn and(&self, other: &Days) -> Option<Days> {
         Days::new(self.from.max(other.from), self.to.min(other.to))
     }
@@ -71,11 +90,14 @@ impl Days {
 
 /// The days two lists of ranges have in common, as sorted ranges.
 pub fn common_days(a: &[Days], b: &[Days]) -> Vec<Days> {
-    let mut out: Vec<Days> = a.iter().flat_map(|x| b.iter().filter_map(move |y| x.and(y))).collect();
-    out.sort();
-    // Ranges within one list may touch or overlap: join what runs on.
+    union(a.iter().flat_map(|x| b.iter().filter_map(move |y| x.and(y))).collect())
+}
+
+/// The ranges sorted, joined where they overlap or run on into each other.
+pub fn union(mut ranges: Vec<Days>) -> Vec<Days> {
+    ranges.sort();
     let mut joined: Vec<Days> = Vec::new();
-    for d in out {
+    for d in ranges {
         match joined.last_mut() {
             Some(last) if d.from <= last.to.succ_opt().unwrap_or(last.to) => last.to = last.to.max(d.to),
             _ => joined.push(d),
@@ -121,7 +143,43 @@ pub struct Body {
     pub children: Vec<Child>,
 }
 
-impl Body {
+/// One of the province's own children the centre found in another province.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    pub key: String,
+    pub other_province: String,
+    /// Days active at a school in both provinces.
+    pub active: Vec<Days>,
+    /// Days paid for in both.
+    pub paid: Vec<Days>,
+}
+
+/// What the centre sends back to a province: its children found elsewhere, the whole current
+/// picture (a newer return replaces an older one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnBody {
+    pub format: u32,
+    pub province: String,
+    /// 1, 2, 3… per province, numbered by the centre.
+    pub seq: u64,
+    pub created_at: String,
+    pub national_key: String,
+    pub matches: Vec<Match>,
+}
+
+/// A body that travels signed and numbered.
+pub trait Numbered: Serialize {
+    fn format(&self) -> u32;
+    fn seq(&self) -> u64;
+    fn national_key(&self) -> &str;
+
+    /// A county the body speaks for that is not the sender's (none by default).
+    fn foreign_county(&self) -> Option<&str> {
+        None
+    }
+
     /// The bytes signed: the body as this code serialises it (fields in declaration order,
     /// nothing but strings, integers and dates), so a reader re-serialising what it parsed
     /// gets the same bytes, and a field added or changed in transit breaks the signature.
@@ -130,31 +188,67 @@ impl Body {
     }
 
     /// The package's identity: the same body imported twice is the same package.
-    pub fn digest(&self) -> String {
+    fn digest(&self) -> String {
         hex::encode(Sha256::digest(self.signed_bytes()))
     }
 }
 
-/// A package as it travels: the body, the signer's public key and the signature.
+impl Numbered for Body {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn national_key(&self) -> &str {
+        &self.national_key
+    }
+    /// A county's division code starts with its province's two digits.
+    fn foreign_county(&self) -> Option<&str> {
+        let province = self.province.get(..2).unwrap_or(&self.province);
+        self.counties.iter().map(|c| c.county.as_str()).find(|c| !c.starts_with(province))
+    }
+}
+
+impl Numbered for ReturnBody {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn national_key(&self) -> &str {
+        &self.national_key
+    }
+}
+
+/// A body as it travels: the body, the signer's public key and the signature.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Package {
-    pub body: Body,
+pub struct Signed<B> {
+    pub body: B,
     pub signer: String,
     pub signature: String,
 }
+
+/// A province's package to the centre.
+pub type Package = Signed<Body>;
+/// The centre's package back to a province.
+pub type Return = Signed<ReturnBody>;
 
 /// Why a package is refused; nothing of it is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Not a package of this format (cut short, not JSON, unknown fields).
     Malformed(String),
-    /// The signature does not hold for the body, or the signer is not the province's key.
+    /// The signature does not hold for the body, or the signer is not the sender's key.
     Signature,
     /// Hashed under another national key.
     NationalKey,
-    /// Not the next package of the province.
+    /// Not the next package of the sender.
     Sequence { expected: u64, got: u64 },
+    /// Figures of a county outside the sending province.
+    County(String),
 }
 
 impl Refusal {
@@ -164,38 +258,46 @@ impl Refusal {
             Refusal::Signature => ErrorCode::CentralSignature,
             Refusal::NationalKey => ErrorCode::CentralNationalKey,
             Refusal::Sequence { .. } => ErrorCode::CentralSequence,
+            Refusal::County(_) => ErrorCode::CentralCounty,
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             Refusal::Malformed(why) => format!("交换包格式有误或不完整：{why}"),
-            Refusal::Signature => "交换包签名无效：内容被改动，或不是该省的签名密钥所签".into(),
-            Refusal::NationalKey => "交换包使用的全国统一密钥与本中心不一致，无法比对".into(),
+            Refusal::Signature => "交换包签名无效：内容被改动，或不是发送方登记的签名密钥所签".into(),
+            Refusal::NationalKey => "交换包使用的全国统一密钥与本系统不一致，无法比对".into(),
             Refusal::Sequence { expected, got } => {
                 format!("交换包序号为 {got}，应为 {expected}：重放或次序颠倒的包不予接收")
             }
+            Refusal::County(c) => format!("交换包含县级行政区划 {c} 的数据，该县不属于发送省份"),
         }
     }
 }
 
-/// Signs a body with the province's key.
-pub fn sign(body: Body, key: &SigningKey) -> Package {
+/// Signs a body with the sender's key.
+pub fn sign<B: Numbered>(body: B, key: &SigningKey) -> Signed<B> {
     let signature = key.sign(&body.signed_bytes());
-    Package { signer: hex::encode(key.verifying_key().as_bytes()), signature: hex::encode(signature.to_bytes()), body }
+    Signed { signer: hex::encode(key.verifying_key().as_bytes()), signature: hex::encode(signature.to_bytes()), body }
 }
 
 /// Reads a package file: parsed whole or refused.
-pub fn parse(bytes: &[u8]) -> Result<Package, Refusal> {
-    let p: Package = serde_json::from_slice(bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    if p.body.format != FORMAT {
-        return Err(Refusal::Malformed(format!("格式版本 {}，本系统读取版本 {FORMAT}", p.body.format)));
+pub fn parse<B: Numbered + DeserializeOwned>(bytes: &[u8]) -> Result<Signed<B>, Refusal> {
+    let p: Signed<B> = serde_json::from_slice(bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    if p.body.format() != FORMAT {
+        return Err(Refusal::Malformed(format!("格式版本 {}，本系统读取版本 {FORMAT}", p.body.format())));
     }
     Ok(p)
 }
 
-/// What the centre does with a package after checking it against the province's registered
-/// key, its own national key and the last package it took from the province.
+/// A public key as registered or configured (64 hex digits).
+pub fn verifying_key(hex_key: &str) -> Option<VerifyingKey> {
+    let bytes = <[u8; 32]>::try_from(hex::decode(hex_key.trim()).ok()?).ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
+/// What the receiver does with a package after checking it against the sender's registered
+/// key, its own national key and the last package it took from the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accept {
     /// The next package: take it.
@@ -204,21 +306,21 @@ pub enum Accept {
     Again,
 }
 
-/// The last package taken from a province: its number and digest.
+/// The last package taken from a sender: its number and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Last {
     pub seq: u64,
     pub digest: String,
 }
 
-pub fn check(
-    p: &Package,
-    province_key: &VerifyingKey,
+pub fn check<B: Numbered>(
+    p: &Signed<B>,
+    sender_key: &VerifyingKey,
     national: &NationalKey,
     last: Option<&Last>,
 ) -> Result<Accept, Refusal> {
     let signer = hex::decode(&p.signer).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
-    if signer != Some(*province_key.as_bytes()) {
+    if signer != Some(*sender_key.as_bytes()) {
         return Err(Refusal::Signature);
     }
     let signature = hex::decode(&p.signature)
@@ -226,15 +328,18 @@ pub fn check(
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .map(|b| Signature::from_bytes(&b))
         .ok_or(Refusal::Signature)?;
-    province_key.verify(&p.body.signed_bytes(), &signature).map_err(|_| Refusal::Signature)?;
-    if p.body.national_key != national.fingerprint() {
+    sender_key.verify(&p.body.signed_bytes(), &signature).map_err(|_| Refusal::Signature)?;
+    if p.body.national_key() != national.fingerprint() {
         return Err(Refusal::NationalKey);
+    }
+    if let Some(c) = p.body.foreign_county() {
+        return Err(Refusal::County(c.to_owned()));
     }
     let expected = last.map_or(1, |l| l.seq + 1);
     match last {
-        Some(l) if l.seq == p.body.seq && l.digest == p.body.digest() => Ok(Accept::Again),
-        _ if p.body.seq == expected => Ok(Accept::New),
-        _ => Err(Refusal::Sequence { expected, got: p.body.seq }),
+        Some(l) if l.seq == p.body.seq() && l.digest == p.body.digest() => Ok(Accept::Again),
+        _ if p.body.seq() == expected => Ok(Accept::New),
+        _ => Err(Refusal::Sequence { expected, got: p.body.seq() }),
     }
 }
 
@@ -279,6 +384,26 @@ pub fn double_claims<'a>(provinces: &[(&'a str, &'a [Child])]) -> Vec<DoubleClai
         }
     }
     out
+}
+
+/// What goes back to `province`: its side of every double claim it is part of.
+pub fn matches_for(province: &str, claims: &[DoubleClaim]) -> Vec<Match> {
+    claims
+        .iter()
+        .filter_map(|c| {
+            let other = match (&c.provinces.0, &c.provinces.1) {
+                (a, b) if a == province => b,
+                (a, b) if b == province => a,
+                _ => return None,
+            };
+            Some(Match {
+                key: c.key.clone(),
+                other_province: other.clone(),
+                active: c.active.clone(),
+                paid: c.paid.clone(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -361,7 +486,7 @@ mod tests {
         let key = province_key(1);
         let p = sign(body("52", 1, vec![]), &key);
         let bytes = serde_json::to_vec(&p).expect("json");
-        let read = parse(&bytes).expect("parses");
+        let read = parse::<Body>(&bytes).expect("parses");
         let vk = key.verifying_key();
         assert_eq!(check(&read, &vk, &national(), None), Ok(Accept::New));
         let last = Last { seq: 1, digest: read.body.digest() };
@@ -388,7 +513,7 @@ mod tests {
         let vk = key.verifying_key();
         let mut p = sign(body("52", 1, vec![child("aa", vec![days("2026-11-01", "2026-11-30")], vec![])]), &key);
         let bytes = serde_json::to_vec(&p).expect("json");
-        assert!(matches!(parse(&bytes[..bytes.len() / 2]), Err(Refusal::Malformed(_))), "cut short");
+        assert!(matches!(parse::<Body>(&bytes[..bytes.len() / 2]), Err(Refusal::Malformed(_))), "cut short");
 
         p.body.children[0].active[0].to = day("2026-11-29");
         assert_eq!(check(&p, &vk, &national(), None), Err(Refusal::Signature), "a day changed in transit");
@@ -400,10 +525,25 @@ mod tests {
         foreign.national_key = NationalKey::new([9u8; 32]).fingerprint();
         assert_eq!(check(&sign(foreign, &key), &vk, &national(), None), Err(Refusal::NationalKey));
 
+        let mut stray = body("52", 1, vec![]);
+        stray.counties[0].county = "532301".into();
+        assert_eq!(
+            check(&sign(stray, &key), &vk, &national(), None),
+            Err(Refusal::County("532301".into())),
+            "a county of another province"
+        );
+
         let mut text =
             String::from_utf8(serde_json::to_vec(&sign(body("52", 1, vec![]), &key)).expect("json")).expect("utf-8");
         text = text.replacen("\"seq\":1", "\"seq\":1,\"name\":\"张三\"", 1);
-        assert!(matches!(parse(text.as_bytes()), Err(Refusal::Malformed(_))), "a field the format does not have");
+        assert!(
+            matches!(parse::<Body>(text.as_bytes()), Err(Refusal::Malformed(_))),
+            "a field the format does not have"
+        );
+        assert!(
+            matches!(parse::<ReturnBody>(&bytes), Err(Refusal::Malformed(_))),
+            "a province's package is not a return package"
+        );
     }
 
     #[test]
@@ -432,5 +572,29 @@ mod tests {
         );
         assert_eq!(double_claims(&[("53", &b), ("52", &a)]), found, "the same from the other side");
         assert!(double_claims(&[("52", &a), ("52", &a)]).is_empty(), "one province is not a pair");
+    }
+
+    #[test]
+    fn days_run_together_where_they_follow_each_other() {
+        let d = [day("2026-10-30"), day("2026-10-31"), day("2026-11-01"), day("2026-11-03"), day("2026-11-03")];
+        let runs = Days::runs(d);
+        assert_eq!(runs, vec![days("2026-10-30", "2026-11-01"), days("2026-11-03", "2026-11-03")]);
+        assert_eq!(Days::each(&runs).count(), 4);
+        assert!(Days::runs([]).is_empty());
+    }
+
+    #[test]
+    fn each_province_gets_back_its_side_of_a_claim() {
+        let claim = DoubleClaim {
+            key: "k1".into(),
+            provinces: ("52".into(), "53".into()),
+            active: vec![days("2026-11-20", "2026-11-30")],
+            paid: vec![],
+        };
+        let to_52 = matches_for("52", std::slice::from_ref(&claim));
+        assert_eq!(to_52.len(), 1);
+        assert_eq!(to_52[0].other_province, "53");
+        assert_eq!(matches_for("53", std::slice::from_ref(&claim))[0].other_province, "52");
+        assert!(matches_for("54", &[claim]).is_empty());
     }
 }

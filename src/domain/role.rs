@@ -224,6 +224,9 @@ pub enum Permission {
     /// Set the daily meal records' deadline and approve corrections of days whose month is
     /// closed (the county's nutrition office).
     ApproveMeals,
+    /// Exchange packages with the centre (跨省查重): a province's nutrition office sends its
+    /// package and takes back what the centre found; the centre's office takes the packages.
+    ExchangeCentral,
 }
 
 impl Role {
@@ -267,6 +270,7 @@ impl Role {
             ViewSpecialCategories => matches!(self, Registrar | Principal | NutritionOffice),
             ExportStudents => matches!(self, Registrar | NutritionOffice),
             ViewFindings => self == Registrar || self.may(ViewAnomalies),
+            ExchangeCentral => self == NutritionOffice,
         }
     }
 }

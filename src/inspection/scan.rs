@@ -203,7 +203,11 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
     let mut ran = Vec::new();
     for rule in wanted {
         let found = match rule {
-            Rule::A01 => children::a01_same_id_two_schools(conn, &cx)?,
+            Rule::A01 => {
+                let mut found = children::a01_same_id_two_schools(conn, &cx)?;
+                found.extend(children::a01_other_province(conn, &cx)?);
+                found
+            }
             Rule::A02 => roster::a02_not_at_school_on_snapshot(conn, &cx)?,
             Rule::A03 => children::a03_paid_after_leaving(conn, &cx, &paid)?,
             Rule::A04 => meals::a04_days_above_calendar(conn, &cx)?,
@@ -259,10 +263,10 @@ pub fn scan(conn: &mut DbConn, caller: &Caller, org_code: &str, span: &Span, rul
 
 /// Paid days per (student, school, month): the money (sum of the month's lines) and the days
 /// the newest line pays, as a set of days of the month.
-pub(super) type Paid = HashMap<(i64, i64, i32), PaidMonth>;
+pub(crate) type Paid = HashMap<(i64, i64, i32), PaidMonth>;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct PaidMonth {
+pub(crate) struct PaidMonth {
     pub net: i64,
     newest: i64,
     pub days: DaySet,
@@ -280,9 +284,11 @@ pub(super) fn present(t: Option<&Timeline>, school: i64, month: Month) -> DaySet
 
 /// Whose paid days to read.
 #[derive(Clone, Copy)]
-pub(super) enum Whose<'a> {
+pub(crate) enum Whose<'a> {
     /// These children's.
     Only(&'a [i64]),
+    /// Everyone's (a province's package names every child paid).
+    All,
     /// Every child's except those at school at that school through the whole period: they
     /// cannot have a paid day off it, and they are nearly everyone (a county year is a million
     /// child-months).
@@ -291,21 +297,28 @@ pub(super) enum Whose<'a> {
 
 /// The paid days of the org's schools in the period.
 pub(super) fn paid_days(conn: &mut DbConn, cx: &Ctx, whose: Whose<'_>) -> AppResult<Paid> {
+    paid_days_at(conn, &cx.ids, &cx.span, whose)
+}
+
+/// The paid days of these schools in the period (the scan's, and a province's package).
+pub(crate) fn paid_days_at(conn: &mut DbConn, schools: &[i64], span: &Span, whose: Whose<'_>) -> AppResult<Paid> {
+    let (first, last) = (span.first_day(), span.last_day());
     let mut q = entitlement_lines::table
         .inner_join(entitlement_periods::table)
-        .filter(entitlement_periods::school_id.eq_any(&cx.ids))
-        .filter(entitlement_lines::for_month.eq_any(cx.span.keys()))
+        .filter(entitlement_periods::school_id.eq_any(schools))
+        .filter(entitlement_lines::for_month.eq_any(span.keys()))
         .into_boxed();
     match whose {
         Whose::Only(ids) => q = q.filter(entitlement_lines::student_id.eq_any(ids.to_vec())),
+        Whose::All => {}
         Whose::Unsettled => {
             q = q.filter(diesel::dsl::not(diesel::dsl::exists(
                 student_spells::table
                     .filter(student_spells::student_id.eq(entitlement_lines::student_id))
                     .filter(student_spells::school_id.eq(entitlement_periods::school_id))
                     .filter(student_spells::state.eq(State::AtSchool.as_str()))
-                    .filter(student_spells::from_date.le(cx.first))
-                    .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(cx.last)))
+                    .filter(student_spells::from_date.le(first))
+                    .filter(student_spells::to_date.is_null().or(student_spells::to_date.gt(last)))
                     .select(student_spells::id),
             )))
         }

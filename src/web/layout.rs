@@ -76,6 +76,14 @@ impl Layout {
         } else if caller.may(Permission::ViewFindings) {
             nav.push(NavItem { href: "/inspections/findings", label: "督查问题", badge: None });
         }
+        if caller.may(Permission::ExchangeCentral)
+            && matches!(
+                caller.org_kind,
+                crate::domain::role::OrgKind::Province | crate::domain::role::OrgKind::Ministry
+            )
+        {
+            nav.push(NavItem { href: "/central", label: "全国比对", badge: None });
+        }
         if caller.may(Permission::ViewReports) {
             nav.push(NavItem { href: "/dashboard", label: "数据看板", badge: None });
             nav.push(NavItem { href: "/reports", label: "统计报表", badge: None });
@@ -131,6 +139,13 @@ impl Flash {
             Some("replayed") if n > 0 => return format!("重复提交：第 {n} 号记账此前已提交，未再次记账"),
             Some("replayed") => "重复提交：这笔此前已提交，未再次记账",
             Some("saved") => "已保存",
+            Some("central_exported") => return format!("已生成第 {n} 号交换包，请在下表下载后报送中心"),
+            Some("central_received") => {
+                return format!("已接收中心返回包：{n} 名本省学生在外省有学籍，已列入下表和异常预警（A01）");
+            }
+            Some("central_imported") => return format!("已接收交换包：该省与外省重复 {n} 人"),
+            Some("central_again") => "该交换包此前已接收，未作改动",
+            Some("central_registered") => "已登记该省的签名公钥",
             Some("school_created") => "学校已建立",
             Some("school_saved") => "学校信息已保存",
             Some("campus_created") => "校区已添加",

@@ -10,6 +10,7 @@ mod auth;
 mod backup;
 mod browser;
 mod canteen;
+mod central;
 mod chains;
 mod clock;
 mod confirm;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -15,6 +15,7 @@ use crate::db::schema::{
 };
 use crate::domain::anomaly::{Rule, age_implausible, whole};
 use crate::domain::calendar::{DaySet, Month};
+use crate::domain::central::{self, Days};
 use crate::domain::id_card::IdCardNo;
 use crate::domain::money::Fen;
 use crate::domain::status::State;
@@ -119,6 +120,67 @@ pub(in crate::inspection) fn a01_same_id_two_schools(conn: &mut DbConn, cx: &Ctx
         );
         f.student_id = Some(id);
         f.key = twin.to_string();
+        f.amount = (at_stake > 0).then(|| Fen::new(at_stake).to_string());
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// A01 across provinces: a child the centre found at school (or paid for) in another province
+/// on days of the period (the centre's package back, see `crate::central`), named here.
+pub(in crate::inspection) fn a01_other_province(conn: &mut DbConn, cx: &Ctx) -> AppResult<Vec<Flag>> {
+    let until = cx.last.min(cx.today);
+    let Some(window) = Days::new(cx.first, until) else { return Ok(Vec::new()) };
+    let found = crate::central::province::matches_at(conn, &cx.ids, cx.first, until)?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = found.iter().map(|m| m.student_id).collect();
+    let names: HashMap<i64, String> = students::table
+        .filter(students::id.eq_any(&ids))
+        .select((students::id, students::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let provinces = crate::central::province::province_names(conn)?;
+    let paid = paid_days(conn, cx, Whose::Only(&ids))?;
+    let mut out = Vec::new();
+    for m in found {
+        let (id, school, other) = (m.student_id, m.school_id, m.other_province);
+        let active = central::common_days(&m.active, &[window]);
+        let paid_both = central::common_days(&m.paid, &[window]);
+        let both = central::union(active.iter().chain(&paid_both).copied().collect());
+        let (Some(from), Some(to)) = (both.first().map(|d| d.from), both.last().map(|d| d.to)) else { continue };
+        // What this province paid for the days the child is held in both.
+        let mut by_month: BTreeMap<i32, DaySet> = BTreeMap::new();
+        for d in central::Days::each(&both) {
+            let m = by_month.entry(Month::of(d).key()).or_default();
+            m.0 |= 1 << (d.day0());
+        }
+        let at_stake: i64 = by_month
+            .iter()
+            .filter_map(|(m, days)| {
+                paid.get(&(id, school, *m))
+                    .map(|p| Fen::new(p.net).pro_rata(p.days.and(*days).count(), p.days.count()).fen())
+            })
+            .sum();
+        let place = format!("{}（{other}）", provinces.get(&other).map_or("外省", String::as_str));
+        let mut what = Vec::new();
+        let count = |d: &[central::Days]| d.iter().map(central::Days::count).sum::<i64>();
+        if !active.is_empty() {
+            what.push(format!("两省同时在籍{}天", count(&active)));
+        }
+        if !paid_both.is_empty() {
+            what.push(format!("两省同时享受补助{}天", count(&paid_both)));
+        }
+        let name = names.get(&id).map_or("", String::as_str);
+        let mut f = cx.flag(
+            Rule::A01,
+            school,
+            format!("全国比对：{name}的身份证件号码在{place}也有学籍，{from}至{to}{}", what.join("，")),
+        );
+        f.student_id = Some(id);
+        f.key = format!("province:{other}");
         f.amount = (at_stake > 0).then(|| Fen::new(at_stake).to_string());
         out.push(f);
     }

@@ -1,0 +1,10 @@
+DROP TABLE centre_returns;
+DROP TABLE centre_claims;
+DROP TABLE centre_children;
+DROP TABLE centre_county_months;
+DROP TABLE centre_packages;
+DROP TABLE centre_provinces;
+DROP TABLE exchange_matches;
+DROP TABLE exchange_received;
+DROP TABLE exchange_child_keys;
+DROP TABLE exchange_sent;
