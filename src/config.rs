@@ -15,6 +15,10 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub database_url: String,
+    /// A streaming replica of the database (PostgreSQL) that lists, reports and scans read
+    /// from (`MEALROLL_READ_DATABASE_URL`); writes always go to `database_url`.
+    #[serde(default)]
+    pub read_database_url: Option<String>,
     pub bind: String,
     pub data_dir: PathBuf,
     pub pool_size: u32,
@@ -102,10 +106,21 @@ impl Settings {
             )
             .build()
             .and_then(|c| c.try_deserialize::<Self>())
+            .map(Self::with_raw_keys)
             .inspect(|s| {
                 let _ = REGISTRY.set(s.registry.clone());
             })
             .map_err(|e| AppError::internal_msg(ErrorCode::ConfigInvalid, format!("配置有误: {e}")))
+    }
+
+    /// Keys given in hex are taken from the environment as written: the settings' parser reads a
+    /// value of digits only as a number, and a hex key may well be all digits.
+    fn with_raw_keys(mut self) -> Self {
+        let raw = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        self.secret_key = raw("MEALROLL_SECRET_KEY").or(self.secret_key);
+        self.national_key = raw("MEALROLL_NATIONAL_KEY").or(self.national_key);
+        self.centre_key = raw("MEALROLL_CENTRE_KEY").or(self.centre_key);
+        self
     }
 
     /// Defaults only: for tests and tools that set every key they care about.

@@ -580,8 +580,10 @@ fn serve(settings: Settings, keys: Keys, pool: Pool) -> Result<(), AppError> {
     if cut_short > 0 {
         tracing::warn!(jobs = cut_short, "jobs this server was running when it stopped are marked failed");
     }
-    let state =
-        mealroll::app::Shared { state: web::Data::new(AppState { pool, settings, keys }), jobs: web::Data::new(jobs) };
+    let state = mealroll::app::Shared {
+        state: web::Data::new(AppState::new(pool, settings, keys)?),
+        jobs: web::Data::new(jobs),
+    };
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let server = HttpServer::new(move || mealroll::app::app(state.clone()))

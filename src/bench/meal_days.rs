@@ -176,11 +176,7 @@ pub fn run(
 
     // The product's own server, on a port of its choosing.
     let state = crate::app::Shared {
-        state: actix_web::web::Data::new(crate::web::AppState {
-            pool: pool.clone(),
-            settings: settings.clone(),
-            keys: keys.clone(),
-        }),
+        state: actix_web::web::Data::new(crate::web::AppState::new(pool.clone(), settings.clone(), keys.clone())?),
         jobs: actix_web::web::Data::new(crate::exchange::jobs::Jobs::new(
             pool.clone(),
             "bench",

@@ -21,19 +21,18 @@ use crate::error::{AppError, AppResult, ErrorCode};
 
 /// The national key from the settings, or why there is none.
 pub fn national_key(settings: &Settings) -> AppResult<NationalKey> {
-    let missing = || {
+    let Some(text) = settings.national_key.as_deref() else {
+        return Err(AppError::invalid(
+            ErrorCode::CentralNoNationalKey,
+            "未配置全国统一比对密钥（MEALROLL_NATIONAL_KEY），无法生成或读取交换包",
+        ));
+    };
+    NationalKey::from_hex(text).ok_or_else(|| {
         AppError::invalid(
             ErrorCode::CentralNoNationalKey,
-            "未配置全国统一比对密钥（MEALROLL_NATIONAL_KEY，至少64个十六进制字符），无法生成或读取交换包",
+            "全国统一比对密钥（MEALROLL_NATIONAL_KEY）应为至少64个十六进制字符",
         )
-    };
-    let bytes = hex::decode(settings.national_key.as_deref().ok_or_else(missing)?.trim()).map_err(|_| missing())?;
-    if bytes.len() < 32 {
-        return Err(missing());
-    }
-    // A longer secret is folded to 32 bytes, so any agreed length works the same everywhere.
-    let folded: [u8; 32] = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes)).into();
-    Ok(NationalKey::new(folded))
+    })
 }
 
 /// A refusal of the package as the error every caller answers with (nothing was applied).

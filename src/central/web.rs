@@ -273,7 +273,7 @@ pub struct ExportReply {
     #[serde(flatten)]
     made: Exported,
     /// The signed package, as the file carries it.
-    package: serde_json::Value,
+    package: crate::domain::central::Package,
 }
 
 pub async fn export_api(

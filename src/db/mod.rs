@@ -158,17 +158,31 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, AppError> {
         })?;
         first.batch_execute("PRAGMA journal_mode = WAL;")?;
     }
-    let pool = r2d2::Pool::builder()
+    let pool = pool_of(url, max_size)?;
+    let mut conn = pool.get()?;
+    migrate(&mut conn)?;
+    Ok(pool)
+}
+
+fn pool_of(url: &str, max_size: u32) -> Result<Pool, AppError> {
+    r2d2::Pool::builder()
         .max_size(max_size)
         // A page waits this long for a connection before saying the database cannot be reached.
         .connection_timeout(Duration::from_secs(5))
         .build(DbConnManager::new(url))
-        .map_err(|e| {
-            AppError::internal_msg(ErrorCode::DbConnect, format!("无法连接数据库 {}: {e}", redact_url(url)))
-        })?;
-    let mut conn = pool.get()?;
-    migrate(&mut conn)?;
-    Ok(pool)
+        .map_err(|e| AppError::internal_msg(ErrorCode::DbConnect, format!("无法连接数据库 {}: {e}", redact_url(url))))
+}
+
+/// A pool on a streaming replica of the database (PostgreSQL): read-only, so nothing is
+/// migrated or written through it.
+pub fn connect_replica(url: &str, max_size: u32) -> Result<Pool, AppError> {
+    if Backend::of(url) != Backend::Postgres {
+        return Err(AppError::internal_msg(
+            ErrorCode::DbConnect,
+            "只读副本（MEALROLL_READ_DATABASE_URL）须为 PostgreSQL 流复制备库".into(),
+        ));
+    }
+    pool_of(url, max_size)
 }
 
 /// Applies the embedded migrations of the connection's backend; returns how many ran.

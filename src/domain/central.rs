@@ -30,6 +30,13 @@ impl NationalKey {
         Self(bytes)
     }
 
+    /// The key as the provinces configure it: at least 32 bytes in hex, folded to 32 (SHA-256),
+    /// so any agreed length gives the same key everywhere.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text.trim()).ok().filter(|b| b.len() >= 32)?;
+        Some(Self(Sha256::digest(bytes).into()))
+    }
+
     /// The keyed hash a child is known by at the centre.
     pub fn child_key(&self, id: &IdCardNo) -> String {
         hex::encode(self.mac(b"child\0", id.as_str().as_bytes()))
@@ -50,7 +57,7 @@ impl NationalKey {
 }
 
 /// Days from `from` to `to`, both included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Days {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -107,7 +114,7 @@ pub fn union(mut ranges: Vec<Days>) -> Vec<Days> {
 }
 
 /// One child in a package: the keyed hash and the days active at a school and paid for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Child {
     pub key: String,
@@ -116,7 +123,7 @@ pub struct Child {
 }
 
 /// A county's month in figures (money in fen).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountyMonth {
     pub county: String,
@@ -129,7 +136,7 @@ pub struct CountyMonth {
 }
 
 /// What a province says for a period; the signature covers exactly this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Body {
     pub format: u32,
@@ -144,7 +151,7 @@ pub struct Body {
 }
 
 /// One of the province's own children the centre found in another province.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Match {
     pub key: String,
@@ -157,7 +164,7 @@ pub struct Match {
 
 /// What the centre sends back to a province: its children found elsewhere, the whole current
 /// picture (a newer return replaces an older one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnBody {
     pub format: u32,
@@ -223,7 +230,7 @@ impl Numbered for ReturnBody {
 }
 
 /// A body as it travels: the body, the signer's public key and the signature.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signed<B> {
     pub body: B,

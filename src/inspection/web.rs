@@ -77,7 +77,7 @@ pub async fn scan_page(
     let q = q.into_inner();
     let (org, span, rules) = q.parse(&caller)?;
     let c = caller.clone();
-    let scan = st.run(move |conn| scan::scan(conn, &c, &org, &span, &rules)).await?.shown();
+    let scan = st.read(move |conn| scan::scan(conn, &c, &org, &span, &rules)).await?.shown();
     Ok(ScanPage {
         layout: Layout::new(&caller, &st, format!("即时扫描 {}", scan.period)),
         scan,
@@ -88,7 +88,7 @@ pub async fn scan_page(
 
 pub async fn api(st: web::Data<AppState>, ApiUser(caller): ApiUser, q: ApiQuery<Query>) -> AppResult<Reply<impl Body>> {
     let (org, span, rules) = q.parse(&caller)?;
-    let scan = st.run(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
+    let scan = st.read(move |conn| scan::scan(conn, &caller, &org, &span, &rules)).await?.shown();
     Ok(Reply(scan))
 }
 

@@ -91,7 +91,7 @@ async fn page_of(
 ) -> PageResult<Page> {
     let org = if org.is_empty() { caller.org_code.clone() } else { org };
     let (c, o) = (caller.clone(), org.clone());
-    let r = st.run(move |conn| reconcile::county_period(conn, &c, &o, &m, fund)).await?;
+    let r = st.read(move |conn| reconcile::county_period(conn, &c, &o, &m, fund)).await?;
     Ok(Page {
         layout: Layout::new(&caller, st, format!("资金对账 {}", r.month)),
         org,
@@ -212,7 +212,7 @@ pub async fn api_get(st: web::Data<AppState>, ApiUser(c): ApiUser, q: ApiQuery<Q
     let fund = fund_or_meal(&q.fund)?;
     let m = period_for(&q.month, fund, c.today())?;
     let org = if q.org.is_empty() { c.org_code.clone() } else { q.org };
-    Ok(Reply(st.run(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
+    Ok(Reply(st.read(move |conn| reconcile::county_period(conn, &c, &org, &m, fund)).await?))
 }
 
 pub async fn api_file(

@@ -25,7 +25,7 @@ pub async fn list(
 ) -> AppResult<Reply<impl Body>> {
     let f = q.into_inner();
     f.refuse_identifier_in_query()?;
-    let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
+    let (items, total) = st.read(move |conn| service::list(conn, &c, &f)).await?;
     Ok(Reply(Page { total, items }))
 }
 
@@ -37,7 +37,7 @@ pub async fn search(
     body: ApiJson<StudentFilter>,
 ) -> AppResult<Reply<impl Body>> {
     let f = body.into_inner();
-    let (items, total) = st.run(move |conn| service::list(conn, &c, &f)).await?;
+    let (items, total) = st.read(move |conn| service::list(conn, &c, &f)).await?;
     Ok(Reply(Page { total, items }))
 }
 

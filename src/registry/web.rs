@@ -105,7 +105,7 @@ async fn list_page(st: &AppState, caller: Caller, filter: StudentFilter, flash: 
     let (c, f) = (caller.clone(), filter.clone());
     let may_confirm = caller.may(Permission::ConfirmStudents);
     let (items, total, added, schools, classes) = st
-        .run(move |conn| {
+        .read(move |conn| {
             let (items, total) = service::list(conn, &c, &f)?;
             // The county sees what each confirmation adds before it confirms.
             let pending: Vec<i64> = items.iter().filter(|s| s.review == Review::Pending).map(|s| s.id).collect();

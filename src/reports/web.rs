@@ -152,7 +152,7 @@ pub async fn page(
         return Ok(download(f, st.run(move |conn| render::export(conn, &caller, &req, f)).await?));
     }
     let c = caller.clone();
-    let r = st.run(move |conn| service::run(conn, &c, &req)).await?;
+    let r = st.read(move |conn| service::run(conn, &c, &req)).await?;
     let rows = r.rows.iter().enumerate().map(|(i, v)| cells(&r, Some(i), v)).collect();
     let totals = cells(&r, None, &r.totals);
     let can_submit = submission::may_submit(&caller, &r.org).is_ok();
@@ -178,7 +178,7 @@ pub async fn drill_page(
     let req = q.request(&name, &caller)?;
     let back = format!("/reports/{}?org={}&period={}&date={}", req.name, req.org, req.period, q.date);
     let (c, school, column) = (caller.clone(), q.school.clone(), q.column.clone());
-    let d = st.run(move |conn| service::drill(conn, &c, &req, &school, &column)).await?;
+    let d = st.read(move |conn| service::drill(conn, &c, &req, &school, &column)).await?;
     Ok(DrillPage { layout: Layout::new(&caller, &st, format!("{} {}", d.school_name, d.column)), d, back })
 }
 
@@ -195,7 +195,7 @@ pub async fn api_get(
         OutputFormat::Xlsx | OutputFormat::Pdf => {
             Ok(ReplyOrFile::File(download(f, st.run(move |conn| render::export(conn, &c, &req, f)).await?)))
         }
-        _ => Ok(ReplyOrFile::Reply(st.run(move |conn| service::run(conn, &c, &req)).await?)),
+        _ => Ok(ReplyOrFile::Reply(st.read(move |conn| service::run(conn, &c, &req)).await?)),
     }
 }
 
@@ -207,7 +207,7 @@ pub async fn api_drill(
 ) -> AppResult<Reply<impl Body>> {
     let req = q.request(&name, &c)?;
     let (school, column) = (q.school.clone(), q.column.clone());
-    Ok(Reply(st.run(move |conn| service::drill(conn, &c, &req, &school, &column)).await?))
+    Ok(Reply(st.read(move |conn| service::drill(conn, &c, &req, &school, &column)).await?))
 }
 
 // ---- Submissions: frozen snapshots, sign-off, lateness ----
@@ -497,7 +497,7 @@ pub async fn dashboard_page(
     q: web::Query<DashboardQuery>,
 ) -> PageResult<DashboardPage> {
     let (c, org) = (caller.clone(), q.org.clone());
-    let d = st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?;
+    let d = st.read(move |conn| super::dashboard::build(conn, &c, &org)).await?;
     let is_school = d.is_school;
     Ok(DashboardPage {
         layout: Layout::new(&caller, &st, format!("{} 数据看板", d.org_name)),
@@ -519,5 +519,5 @@ pub async fn api_dashboard(
     q: ApiQuery<DashboardQuery>,
 ) -> AppResult<Reply<impl Body>> {
     let org = q.org.clone();
-    Ok(Reply(st.run(move |conn| super::dashboard::build(conn, &c, &org)).await?))
+    Ok(Reply(st.read(move |conn| super::dashboard::build(conn, &c, &org)).await?))
 }

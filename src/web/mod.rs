@@ -48,11 +48,42 @@ pub fn returning_to(mut e: AppError, path: &str) -> AppError {
 /// What every handler shares.
 pub struct AppState {
     pub pool: Pool,
+    /// A streaming replica for reads (lists, reports, scans), when `read_database_url` names one.
+    pub replica: Option<Pool>,
     pub settings: Settings,
     pub keys: Keys,
 }
 
 impl AppState {
+    /// The state of a server on `pool`, with a pool on the replica the settings name.
+    pub fn new(pool: Pool, settings: Settings, keys: Keys) -> AppResult<Self> {
+        let replica = match settings.read_database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => Some(crate::db::connect_replica(url, settings.pool_size)?),
+            None => None,
+        };
+        Ok(Self { pool, replica, settings, keys })
+    }
+
+    /// Runs reading work on the replica when there is one. What fails there (a refusal, which
+    /// writes its audit row; a replica down or behind) is asked of the primary instead, which
+    /// answers as it always does.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: Fn(&mut DbConn) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(replica) = self.replica.clone() else { return self.run(f).await };
+        let pool = self.pool.clone();
+        web::block(move || {
+            if let Ok(v) = replica.get().map_err(AppError::from).and_then(|mut conn| f(&mut conn)) {
+                return Ok(v);
+            }
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
     /// Runs blocking database work off the async executor, with a pooled connection.
     pub async fn run<T, F>(&self, f: F) -> AppResult<T>
     where

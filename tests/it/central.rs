@@ -290,3 +290,54 @@ async fn a_child_in_two_provinces_is_found_from_both_sides_without_a_name_or_num
         assert!(!html.contains(&id_no), "{label}: the page shows no ID number");
     }
 }
+
+/// The command line: a national key of digits only is read as written, the package verifies
+/// under the key `central key` prints, and a package of a province the centre does not know is
+/// refused with its code and nothing taken.
+#[actix_web::test]
+async fn the_command_line_makes_a_package_that_verifies_and_refuses_an_unknown_province() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let w = World::new(db);
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("package.json");
+        let digits = "07".repeat(32);
+        let run = |args: &[&str]| {
+            mealroll_cmd()
+                .env("MEALROLL_NATIONAL_KEY", &digits)
+                .args(["--db", &w.db.url, "--json"])
+                .args(args)
+                .output()
+                .expect("run")
+        };
+        let period = Month::of(mealroll::clock::today()).prev().to_string();
+        let out = run(&[
+            "central",
+            "export",
+            "--province",
+            GUIZHOU,
+            "--period",
+            &period,
+            "--out",
+            file.to_str().expect("path"),
+        ]);
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let made: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(made["seq"], json!(1), "{label}: {made}");
+        let out = run(&["central", "key", "--province", GUIZHOU]);
+        let key: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let key = mealroll::domain::central::verifying_key(key["public_key"].as_str().expect("key")).expect("a key");
+        let bytes = std::fs::read(&file).expect("the package");
+        let package = mealroll::domain::central::parse::<mealroll::domain::central::Body>(&bytes).expect("parses");
+        let national = NationalKey::from_hex(&digits).expect("the configured key");
+        assert_eq!(
+            mealroll::domain::central::check(&package, &key, &national, None),
+            Ok(mealroll::domain::central::Accept::New),
+            "{label}: signed by the province's key, under the national key as configured"
+        );
+        let out = run(&["central", "import", file.to_str().expect("path")]);
+        assert!(!out.status.success(), "{label}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("central.province"), "{label}");
+        assert_eq!(rows_in(&w, "centre_packages"), 0, "{label}: nothing taken");
+    }
+}

@@ -92,6 +92,11 @@ impl TestDb {
         v
     }
 
+    /// A PostgreSQL database the test made and removes itself (a cluster of its own).
+    pub fn external(url: String) -> Self {
+        Self { url, label: "postgres", pg_admin: None, _dir: None, born: std::time::Instant::now() }
+    }
+
     pub fn sqlite_path(&self) -> Option<String> {
         self.url.strip_prefix("sqlite://").map(str::to_owned)
     }
@@ -117,7 +122,7 @@ impl Drop for TestDb {
     }
 }
 
-fn pg_admin_url() -> Option<String> {
+pub fn pg_admin_url() -> Option<String> {
     std::env::var("MEALROLL_TEST_PG_URL").ok().filter(|s| !s.is_empty())
 }
 
@@ -339,11 +344,9 @@ impl World {
 
     pub fn state(&self) -> mealroll::app::Shared {
         mealroll::app::Shared {
-            state: web::Data::new(AppState {
-                pool: self.pool.clone(),
-                settings: self.settings.clone(),
-                keys: self.keys.clone(),
-            }),
+            state: web::Data::new(
+                AppState::new(self.pool.clone(), self.settings.clone(), self.keys.clone()).expect("state"),
+            ),
             jobs: web::Data::new(mealroll::exchange::jobs::Jobs::new(
                 self.pool.clone(),
                 "test-server",

@@ -36,6 +36,7 @@ mod programme;
 mod promotion;
 mod reconcile;
 mod registry;
+mod replica;
 mod report;
 mod roster;
 mod roster_review;
