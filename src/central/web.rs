@@ -163,18 +163,16 @@ pub async fn sent_file(
 }
 
 /// A package file from a page's upload (field `file`).
-async fn uploaded(
-    st: &AppState,
-    caller: &Caller,
-    req: &actix_web::HttpRequest,
-    form: Multipart,
-) -> AppResult<(Vec<u8>, upload::UploadForm)> {
+async fn uploaded(st: &AppState, caller: &Caller, req: &actix_web::HttpRequest, form: Multipart) -> AppResult<Vec<u8>> {
     let form = upload::read_page_form(st, caller, req, form, MAX_PACKAGE).await?;
-    let bytes = form
-        .file("file")
+    form.file("file")
         .map(|f| f.bytes.clone())
-        .ok_or_else(|| AppError::field("file", ErrorCode::CentralMalformed, "请选择交换包文件（.json）"))?;
-    Ok((bytes, form))
+        .ok_or_else(|| AppError::field("file", ErrorCode::CentralMalformed, "请选择交换包文件（.json）"))
+}
+
+/// Where a package taken sends the page: its notice, or that it had been taken before.
+fn taken(again: bool, ok: &str, n: usize) -> String {
+    if again { "/central?ok=central_again".to_owned() } else { format!("/central?ok={ok}&n={n}") }
 }
 
 pub async fn receive_form(
@@ -183,16 +181,11 @@ pub async fn receive_form(
     req: actix_web::HttpRequest,
     form: Multipart,
 ) -> PageResult<HttpResponse> {
-    let r = match uploaded(&st, &caller, &req, form).await {
-        Ok((bytes, _)) => receive_bytes(&st, caller.clone(), bytes).await.map(|r| {
-            if r.again {
-                "/central?ok=central_again".to_owned()
-            } else {
-                format!("/central?ok=central_received&n={}", r.matches)
-            }
-        }),
-        Err(e) => Err(e),
+    let r = async {
+        let r = receive_bytes(&st, caller.clone(), uploaded(&st, &caller, &req, form).await?).await?;
+        Ok(taken(r.again, "central_received", r.matches))
     };
+    let r = r.await;
     answer(&st, caller, r).await
 }
 
@@ -208,16 +201,11 @@ pub async fn import_form(
     req: actix_web::HttpRequest,
     form: Multipart,
 ) -> PageResult<HttpResponse> {
-    let r = match uploaded(&st, &caller, &req, form).await {
-        Ok((bytes, _)) => import_bytes(&st, caller.clone(), bytes).await.map(|r| {
-            if r.again {
-                "/central?ok=central_again".to_owned()
-            } else {
-                format!("/central?ok=central_imported&n={}", r.claims)
-            }
-        }),
-        Err(e) => Err(e),
+    let r = async {
+        let r = import_bytes(&st, caller.clone(), uploaded(&st, &caller, &req, form).await?).await?;
+        Ok(taken(r.again, "central_imported", r.claims))
     };
+    let r = r.await;
     answer(&st, caller, r).await
 }
 

@@ -24,8 +24,11 @@ const YUNNAN: &str = "530000";
 const YUNNAN_COUNTY: &str = "530102";
 const YUNNAN_SCHOOL: &str = "2153010201";
 
+/// The national key as every instance here is configured with it.
+const NATIONAL_HEX: &str = "0505050505050505050505050505050505050505050505050505050505050505";
+
 fn national() -> NationalKey {
-    NationalKey::new([5u8; 32])
+    NationalKey::from_hex(NATIONAL_HEX).expect("hex")
 }
 
 /// A fresh, empty database on the same backend as `like`.
@@ -242,7 +245,7 @@ async fn a_child_in_two_provinces_is_found_from_both_sides_without_a_name_or_num
 
         // The web and the API: the centre's office reads the claims, a province's office makes
         // a package and sees its child on the page.
-        hub.settings.national_key = Some(hex::encode([5u8; 32]));
+        hub.settings.national_key = Some(NATIONAL_HEX.into());
         add_user(&hub, "zhongxin", mealroll::org::seed::ROOT_CODE, "nutrition_office");
         let app = test::init_service(mealroll::app::app(hub.state())).await;
         let zx = bearer(&hub, "zhongxin");
@@ -252,14 +255,39 @@ async fn a_child_in_two_provinces_is_found_from_both_sides_without_a_name_or_num
         let (s, v) = call(&app, test::TestRequest::get().uri("/api/v1/central/provinces"), &zx).await;
         assert_eq!((s, v["provinces"].as_array().map(Vec::len)), (200, Some(2)), "{label}: {v}");
         let cookie = (actix_web::http::header::COOKIE, format!("mealroll_session={}", hub.token("zhongxin")));
-        let r =
-            test::call_service(&app, test::TestRequest::get().uri("/central").insert_header(cookie).to_request()).await;
+        let r = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/central").insert_header(cookie.clone()).to_request(),
+        )
+        .await;
         assert_eq!(r.status().as_u16(), 200, "{label}");
         let html = String::from_utf8_lossy(&test::read_body(r).await).into_owned();
         assert!(html.contains("id=\"claims\"") && html.contains(&claim.key), "{label}: the claim on the page");
+        // The page's upload: a package taken before is taken again as a no-op; a file that is
+        // no package is refused on the page in Chinese.
+        let csrf = csrf_of(&html);
+        for (file, status, says) in
+            [(gz_pkg.clone(), 303, "central_again"), (b"\x00PK not a package".to_vec(), 422, "交换包格式有误")]
+        {
+            let (ct, body) = multipart(&[("csrf", None, csrf.as_bytes()), ("file", Some("p.json"), &file)]);
+            let r = test::call_service(
+                &app,
+                test::TestRequest::post()
+                    .uri("/central/import")
+                    .insert_header(cookie.clone())
+                    .insert_header((actix_web::http::header::CONTENT_TYPE, ct))
+                    .set_payload(body)
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status().as_u16(), status, "{label}");
+            let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+            let text = String::from_utf8_lossy(&test::read_body(r).await).into_owned();
+            assert!(location.contains(says) || text.contains(says), "{label}: {location} {text}");
+        }
 
         let mut gz = guizhou;
-        gz.settings.national_key = Some(hex::encode([5u8; 32]));
+        gz.settings.national_key = Some(NATIONAL_HEX.into());
         add_user(&gz, "shengyyb", GUIZHOU, "nutrition_office");
         add_user(&gz, "xianyyb", mealroll::demo::COUNTY, "nutrition_office");
         let app = test::init_service(mealroll::app::app(gz.state())).await;
