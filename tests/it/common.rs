@@ -85,8 +85,11 @@ impl TestDb {
     }
 
     pub fn demos() -> Vec<(TestDb, DemoReport)> {
+        // PostgreSQL's template builds beside SQLite's instead of after it.
+        let pg = pg_admin_url().is_some().then(|| std::thread::spawn(|| template(Backend::Postgres).report.clone()));
         let mut v = vec![demo_copy(Backend::Sqlite)];
-        if pg_admin_url().is_some() {
+        if let Some(built) = pg {
+            built.join().expect("the PostgreSQL demo template");
             v.push(demo_copy(Backend::Postgres));
         }
         v
@@ -140,11 +143,20 @@ struct DemoTemplate {
     report: DemoReport,
 }
 
+/// The demo template of a backend, built once per test process (each backend on its own, so
+/// the two can build side by side).
+fn template(backend: Backend) -> &'static DemoTemplate {
+    static SQLITE: std::sync::OnceLock<DemoTemplate> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<DemoTemplate> = std::sync::OnceLock::new();
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    };
+    cell.get_or_init(|| demo_template(backend))
+}
+
 fn demo_copy(backend: Backend) -> (TestDb, DemoReport) {
-    static TEMPLATES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Backend, DemoTemplate>>> =
-        std::sync::OnceLock::new();
-    let mut all = TEMPLATES.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let t = all.entry(backend).or_insert_with(|| demo_template(backend));
+    let t = template(backend);
     let db = match backend {
         Backend::Sqlite => {
             let db = TestDb::sqlite();
