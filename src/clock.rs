@@ -56,6 +56,12 @@ pub fn shown(utc: &NaiveDateTime) -> String {
     local(*utc).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// A stored UTC instant as an RFC 3339 Beijing time (`2026-12-08T06:40:00+08:00`), for files
+/// that travel (exchange packages).
+pub fn rfc3339(utc: &NaiveDateTime) -> String {
+    Shanghai.from_utc_datetime(utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// Now as people read it (the "printed at" of every printout).
 pub fn shown_now() -> String {
     shown(&now())
@@ -80,6 +86,7 @@ mod tests {
         assert_eq!(local(at("2026-12-01 23:30:00")), at("2026-12-02 07:30:00"));
         assert_eq!(local(at("2026-07-01 16:00:00")), at("2026-07-02 00:00:00"));
         assert_eq!(shown(&at("2026-12-01 23:30:00")), "2026-12-02 07:30");
+        assert_eq!(rfc3339(&at("2026-12-01 22:40:05")), "2026-12-02T06:40:05+08:00");
         assert_eq!(day_start_utc(NaiveDate::from_ymd_opt(2026, 12, 2).expect("day")), at("2026-12-01 16:00:00"));
     }
 }

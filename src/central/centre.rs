@@ -452,7 +452,7 @@ pub fn make_return(
             format: central::FORMAT,
             province: province.to_owned(),
             seq,
-            created_at: crate::clock::local(caller.now()).format("%Y-%m-%dT%H:%M:%S+08:00").to_string(),
+            created_at: crate::clock::rfc3339(&caller.now()),
             national_key: national.fingerprint(),
             matches: central::matches_for(province, &found),
         };

@@ -87,7 +87,7 @@ pub fn export(
             province: province.code.clone(),
             period: period.to_string(),
             seq,
-            created_at: crate::clock::local(caller.now()).format("%Y-%m-%dT%H:%M:%S+08:00").to_string(),
+            created_at: crate::clock::rfc3339(&caller.now()),
             national_key: national.fingerprint(),
             counties,
             children,
@@ -168,8 +168,7 @@ fn children_of(
                 .select((student_spells::student_id, student_spells::from_date, student_spells::to_date))
                 .load(conn)?;
             for (student, from, to) in spells {
-                let to = to.and_then(|t| t.pred_opt()).map_or(last, |t| t.min(last));
-                if let Some(d) = Days::new(from.max(first), to) {
+                if let Some(d) = Days::of_spell(from, to, first, last) {
                     active.entry(student).or_default().push(d);
                 }
             }

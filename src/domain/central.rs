@@ -72,6 +72,13 @@ impl Days {
         (self.to - self.from).num_days() + 1
     }
 
+    /// The days of a spell `[from, until)` (open-ended when `None`, as spells are stored) that
+    /// fall within `first..=last`.
+    pub fn of_spell(from: NaiveDate, until: Option<NaiveDate>, first: NaiveDate, last: NaiveDate) -> Option<Days> {
+        let to = until.and_then(|t| t.pred_opt()).map_or(last, |t| t.min(last));
+        Days::new(from.max(first), to)
+    }
+
     /// Days as ranges: each run of consecutive days one range (the days in order).
     pub fn runs(days: impl IntoIterator<Item = NaiveDate>) -> Vec<Days> {
         let mut out: Vec<Days> = Vec::new();
@@ -176,11 +183,16 @@ pub struct ReturnBody {
     pub matches: Vec<Match>,
 }
 
+/// What every travelling body carries before its contents.
+pub struct Envelope<'a> {
+    pub format: u32,
+    pub seq: u64,
+    pub national_key: &'a str,
+}
+
 /// A body that travels signed and numbered.
 pub trait Numbered: Serialize {
-    fn format(&self) -> u32;
-    fn seq(&self) -> u64;
-    fn national_key(&self) -> &str;
+    fn envelope(&self) -> Envelope<'_>;
 
     /// A county the body speaks for that is not the sender's (none by default).
     fn foreign_county(&self) -> Option<&str> {
@@ -201,14 +213,8 @@ pub trait Numbered: Serialize {
 }
 
 impl Numbered for Body {
-    fn format(&self) -> u32 {
-        self.format
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn national_key(&self) -> &str {
-        &self.national_key
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope { format: self.format, seq: self.seq, national_key: &self.national_key }
     }
     /// A county's division code starts with its province's two digits.
     fn foreign_county(&self) -> Option<&str> {
@@ -218,14 +224,8 @@ impl Numbered for Body {
 }
 
 impl Numbered for ReturnBody {
-    fn format(&self) -> u32 {
-        self.format
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn national_key(&self) -> &str {
-        &self.national_key
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope { format: self.format, seq: self.seq, national_key: &self.national_key }
     }
 }
 
@@ -291,8 +291,9 @@ pub fn sign<B: Numbered>(body: B, key: &SigningKey) -> Signed<B> {
 /// Reads a package file: parsed whole or refused.
 pub fn parse<B: Numbered + DeserializeOwned>(bytes: &[u8]) -> Result<Signed<B>, Refusal> {
     let p: Signed<B> = serde_json::from_slice(bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    if p.body.format() != FORMAT {
-        return Err(Refusal::Malformed(format!("格式版本 {}，本系统读取版本 {FORMAT}", p.body.format())));
+    let format = p.body.envelope().format;
+    if format != FORMAT {
+        return Err(Refusal::Malformed(format!("格式版本 {format}，本系统读取版本 {FORMAT}")));
     }
     Ok(p)
 }
@@ -336,7 +337,8 @@ pub fn check<B: Numbered>(
         .map(|b| Signature::from_bytes(&b))
         .ok_or(Refusal::Signature)?;
     sender_key.verify(&p.body.signed_bytes(), &signature).map_err(|_| Refusal::Signature)?;
-    if p.body.national_key() != national.fingerprint() {
+    let Envelope { seq, national_key, .. } = p.body.envelope();
+    if national_key != national.fingerprint() {
         return Err(Refusal::NationalKey);
     }
     if let Some(c) = p.body.foreign_county() {
@@ -344,9 +346,9 @@ pub fn check<B: Numbered>(
     }
     let expected = last.map_or(1, |l| l.seq + 1);
     match last {
-        Some(l) if l.seq == p.body.seq() && l.digest == p.body.digest() => Ok(Accept::Again),
-        _ if p.body.seq() == expected => Ok(Accept::New),
-        _ => Err(Refusal::Sequence { expected, got: p.body.seq() }),
+        Some(l) if l.seq == seq && l.digest == p.body.digest() => Ok(Accept::Again),
+        _ if seq == expected => Ok(Accept::New),
+        _ => Err(Refusal::Sequence { expected, got: seq }),
     }
 }
 
@@ -579,6 +581,20 @@ mod tests {
         );
         assert_eq!(double_claims(&[("53", &b), ("52", &a)]), found, "the same from the other side");
         assert!(double_claims(&[("52", &a), ("52", &a)]).is_empty(), "one province is not a pair");
+    }
+
+    #[test]
+    fn a_spell_counts_to_the_day_before_it_ends_within_the_window() {
+        let (first, last) = (day("2026-11-01"), day("2026-11-30"));
+        // Left on the 15th: at school to the 14th.
+        assert_eq!(
+            Days::of_spell(day("2026-09-01"), Some(day("2026-11-15")), first, last),
+            Some(days("2026-11-01", "2026-11-14"))
+        );
+        // Joined on the 20th and still there.
+        assert_eq!(Days::of_spell(day("2026-11-20"), None, first, last), Some(days("2026-11-20", "2026-11-30")));
+        // Ended on the first day of the window: no day in it.
+        assert_eq!(Days::of_spell(day("2026-09-01"), Some(day("2026-11-01")), first, last), None);
     }
 
     #[test]
