@@ -12,7 +12,7 @@ use crate::exchange::jobs::Jobs;
 use crate::web::api_doc::{ApiOutput, OperationDoc, Schemas};
 use crate::web::api_routes::{ApiRoutes, Operation};
 use crate::web::{AppState, PageError, PageResult, openapi};
-use crate::{audit, auth, central, exchange, inspection, ledger, meals, org, programme, registry, reports};
+use crate::{audit, auth, central, collect, exchange, inspection, ledger, meals, org, programme, registry, reports};
 
 /// What the app is built from: the kit's state every handler shares, and the job queue, which
 /// only the handlers that start or show jobs ask for.
@@ -36,6 +36,7 @@ const AREAS: &[Area] = &[
     (meals::routes::pages, meals::routes::api),
     (audit::routes::pages, audit::routes::api),
     (central::routes::pages, central::routes::api),
+    (collect::routes::pages, collect::routes::api),
 ];
 
 const APP_CSS: &str = include_str!("../templates/static/app.css");

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bench;
 pub mod central;
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -367,6 +367,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Roster { what } => cli::roster::run(&mut conn, cli.json, what)?,
         Command::Inspect { what } => cli::inspect::run(&mut conn, cli.json, what)?,
         Command::Central { what } => cli::central::run(&mut conn, &settings, &keys, cli.json, what)?,
+        Command::Collect { what } => cli::collect::run(&mut conn, cli.json, what)?,
         Command::Ledger { what } => cli::ledger::run(&mut conn, cli.json, &settings, what)?,
         Command::Entitle { county, term: Some(term), close, .. } => {
             use mealroll::ledger::yibu;

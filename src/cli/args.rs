@@ -150,6 +150,11 @@ pub enum Command {
         #[command(subcommand)]
         what: super::central::CentralCommand,
     },
+    /// Collection points (单机版) and their county: register, pair, export, import, decide.
+    Collect {
+        #[command(subcommand)]
+        what: super::collect::CollectCommand,
+    },
     /// Data checks for clerks cleaning data.
     Check {
         #[command(subcommand)]

@@ -5,6 +5,7 @@ pub mod args;
 pub mod audit;
 pub mod central;
 pub mod change;
+pub mod collect;
 pub mod inspect;
 pub mod keys;
 pub mod ledger;

@@ -135,6 +135,8 @@ sealed_fields! {
     /// What a merge into another record keeps of the merged one: its number and its record.
     MergedStudentNo = "merge.student_no";
     MergedRecord = "merge.record";
+    /// The key a collection point's packages are sealed under (at the county and at the point).
+    CollectKey = "collect.key";
 }
 
 /// What a sealed nullable column loads as, opened on the way into the row struct

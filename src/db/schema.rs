@@ -1339,6 +1339,87 @@ diesel::joinable!(exchange_matches -> orgs (school_id));
 diesel::joinable!(centre_children -> centre_packages (package_id));
 diesel::joinable!(centre_county_months -> centre_packages (package_id));
 
+diesel::table! {
+    collect_points (id) {
+        id -> BigInt,
+        county_code -> Text,
+        name -> Text,
+        schools -> Text,
+        key_sealed -> Text,
+        registered_by -> Text,
+        registered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collect_packages (id) {
+        id -> BigInt,
+        point_id -> BigInt,
+        seq -> BigInt,
+        digest -> Text,
+        created_at -> Text,
+        summary -> Text,
+        received_by -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collect_children (point_id, point_student) {
+        point_id -> BigInt,
+        point_student -> BigInt,
+        student_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    collect_items (id) {
+        id -> BigInt,
+        point_id -> BigInt,
+        package_seq -> BigInt,
+        kind -> Text,
+        school_code -> Text,
+        student_id -> Nullable<BigInt>,
+        subject -> Text,
+        field -> Text,
+        base_value -> Nullable<Text>,
+        theirs -> Nullable<Text>,
+        ours -> Nullable<Text>,
+        state -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    collect_pairing (id) {
+        id -> Integer,
+        county_code -> Text,
+        point -> Text,
+        schools -> Text,
+        key_sealed -> Text,
+        paired_by -> Text,
+        paired_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collect_sent (id) {
+        id -> BigInt,
+        seq -> BigInt,
+        since -> Timestamp,
+        cut -> Timestamp,
+        children -> BigInt,
+        package -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(collect_packages -> collect_points (point_id));
+diesel::joinable!(collect_items -> collect_points (point_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     roster_settings,
@@ -1423,4 +1504,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     centre_children,
     centre_claims,
     centre_returns,
+    collect_points,
+    collect_packages,
+    collect_children,
+    collect_items,
+    collect_pairing,
+    collect_sent,
 );

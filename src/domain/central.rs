@@ -344,11 +344,17 @@ pub fn check<B: Numbered>(
     if let Some(c) = p.body.foreign_county() {
         return Err(Refusal::County(c.to_owned()));
     }
+    sequence(seq, &p.body.digest(), last).map_err(|(expected, got)| Refusal::Sequence { expected, got })
+}
+
+/// Whether a package numbered `seq` with `digest` is the next from its sender, the last one
+/// again, or neither (the rule of every numbered package, central or local).
+pub fn sequence(seq: u64, digest: &str, last: Option<&Last>) -> Result<Accept, (u64, u64)> {
     let expected = last.map_or(1, |l| l.seq + 1);
     match last {
-        Some(l) if l.seq == seq && l.digest == p.body.digest() => Ok(Accept::Again),
+        Some(l) if l.seq == seq && l.digest == digest => Ok(Accept::Again),
         _ if seq == expected => Ok(Accept::New),
-        _ => Err(Refusal::Sequence { expected, got: seq }),
+        _ => Err((expected, seq)),
     }
 }
 
@@ -418,6 +424,18 @@ pub fn matches_for(province: &str, claims: &[DoubleClaim]) -> Vec<Match> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_are_taken_in_order_once() {
+        let last = Last { seq: 2, digest: "d2".into() };
+        assert_eq!(sequence(1, "d1", None), Ok(Accept::New));
+        assert_eq!(sequence(2, "d1", None), Err((1, 2)));
+        assert_eq!(sequence(3, "d3", Some(&last)), Ok(Accept::New));
+        assert_eq!(sequence(2, "d2", Some(&last)), Ok(Accept::Again));
+        // The same number with other contents is a replay, not the same package.
+        assert_eq!(sequence(2, "dx", Some(&last)), Err((3, 2)));
+        assert_eq!(sequence(4, "d4", Some(&last)), Err((3, 4)));
+    }
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")

@@ -28,6 +28,7 @@ pub mod calendar;
 pub mod central;
 pub mod chain;
 pub mod codes;
+pub mod collect;
 pub mod complaint;
 pub mod division;
 pub mod document;

@@ -139,6 +139,20 @@ pub struct StudentView {
     pub updated_at: NaiveDateTime,
 }
 
+/// A field's value as a list shows it: numbers masked, special categories withheld from a
+/// reader not granted them.
+pub fn shown_value(field: &str, v: &str, special: bool) -> String {
+    if !special && SPECIAL_CATEGORIES.contains(&field) {
+        WITHHELD.to_owned()
+    } else if is_sensitive(field) {
+        masked_value(field, v)
+    } else if matches!(field, "student_no" | "merge") {
+        mask::student_no(v)
+    } else {
+        v.to_owned()
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize, schemars::JsonSchema)]
 #[diesel(table_name = student_history)]
 pub struct HistoryRow {
@@ -159,19 +173,8 @@ impl HistoryRow {
     /// withheld from a reader not granted them.
     pub fn shown(mut self, special: bool) -> Self {
         let field = self.field.as_str();
-        let show = |v: &str| {
-            if !special && SPECIAL_CATEGORIES.contains(&field) {
-                WITHHELD.to_owned()
-            } else if is_sensitive(field) {
-                masked_value(field, v)
-            } else if matches!(field, "student_no" | "merge") {
-                mask::student_no(v)
-            } else {
-                v.to_owned()
-            }
-        };
-        self.old_value = self.old_value.as_deref().map(show);
-        self.new_value = self.new_value.as_deref().map(show);
+        self.old_value = self.old_value.as_deref().map(|v| shown_value(field, v, special));
+        self.new_value = self.new_value.as_deref().map(|v| shown_value(field, v, special));
         self
     }
 

@@ -28,7 +28,8 @@ use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::org::model::Org;
 
 pub use write::{
-    Arrival, NumberCounters, StoredRecord, apply_update, create, insert, insert_many, start_of, start_on, update,
+    Arrival, NumberCounters, StoredRecord, add_point_history, apply_update, create, insert, insert_many, start_of,
+    start_on, update,
 };
 pub(super) use write::{add_history, place_student};
 

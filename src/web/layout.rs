@@ -84,6 +84,9 @@ impl Layout {
         {
             nav.push(NavItem { href: "/central", label: "全国比对", badge: None });
         }
+        if caller.org_kind == crate::domain::role::OrgKind::County && caller.may(Permission::ConfirmStudents) {
+            nav.push(NavItem { href: "/collect", label: "采集点", badge: None });
+        }
         if caller.may(Permission::ViewReports) {
             nav.push(NavItem { href: "/dashboard", label: "数据看板", badge: None });
             nav.push(NavItem { href: "/reports", label: "统计报表", badge: None });
@@ -146,6 +149,11 @@ impl Flash {
             Some("central_imported") => return format!("已接收交换包：该省与外省重复 {n} 人"),
             Some("central_again") => "该交换包此前已接收，未作改动",
             Some("central_registered") => "已登记该省的签名公钥",
+            Some("collect_made") => return format!("已生成第 {n} 号采集包，请在下表下载后交县级接收"),
+            Some("collect_paired") => "本机已与县级配对，可以生成采集包",
+            Some("collect_imported") => return format!("已接收采集包：{n} 项须人工处理，见下表"),
+            Some("collect_again") => "该采集包此前已接收，未作改动",
+            Some("collect_decided") => "已处理该事项",
             Some("school_created") => "学校已建立",
             Some("school_saved") => "学校信息已保存",
             Some("campus_created") => "校区已添加",

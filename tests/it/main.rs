@@ -13,6 +13,7 @@ mod canteen;
 mod central;
 mod chains;
 mod clock;
+mod collect;
 mod confirm;
 mod crash;
 mod entitlement;

@@ -590,3 +590,28 @@ pub(in crate::registry) fn place_student(
         .execute(conn)?;
     add_history(conn, row.id, "class_no", Some(&old), Some(&class_no), why, caller)
 }
+
+/// Writes a collection point's field history for a child as it happened there (who, when, why),
+/// each row's actor named with the point, so the network's history shows the work done offline.
+pub fn add_point_history(
+    conn: &mut DbConn,
+    id: i64,
+    point: &str,
+    changes: &[crate::domain::collect::FieldChange],
+) -> AppResult<()> {
+    for c in changes {
+        let at = chrono::DateTime::parse_from_rfc3339(&c.at).map(|t| t.naive_utc()).unwrap_or_default();
+        diesel::insert_into(student_history::table)
+            .values((
+                student_history::student_id.eq(id),
+                student_history::field.eq(&c.field),
+                student_history::old_value.eq(at_rest::history_value(&c.field, c.old.as_deref())?),
+                student_history::new_value.eq(at_rest::history_value(&c.field, c.new.as_deref())?),
+                student_history::reason.eq(format!("【采集点{point}】{}", c.reason)),
+                student_history::actor.eq(format!("{point}/{}", c.actor)),
+                student_history::at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
