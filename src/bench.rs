@@ -1,8 +1,10 @@
 //! `mealroll bench …`: builds its own data, times only the measured work, reports peak memory.
 
 mod meal_days;
+mod province;
 
 pub use meal_days::run as meal_days;
+pub use province::{Options as ProvinceOptions, run as province};
 
 use std::time::Instant;
 
@@ -39,6 +41,52 @@ pub fn peak_rss_mb() -> u64 {
         })
         .map(|kb| kb / 1024)
         .unwrap_or(0)
+}
+
+/// Latency percentiles, in milliseconds, of sorted samples.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The product's own server for an HTTP bench, on a free local port, two workers (the cores a
+/// county's server has); runs until the process ends.
+fn serve(
+    pool: &crate::db::Pool,
+    settings: &crate::config::Settings,
+    keys: &crate::config::Keys,
+) -> AppResult<std::net::SocketAddr> {
+    let state = crate::app::Shared {
+        state: actix_web::web::Data::new(crate::web::AppState::new(pool.clone(), settings.clone(), keys.clone())?),
+        jobs: actix_web::web::Data::new(crate::exchange::jobs::Jobs::new(
+            pool.clone(),
+            "bench",
+            std::time::Duration::from_secs(3600),
+        )),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sys = actix_web::rt::System::new();
+        sys.block_on(async move {
+            let server =
+                match actix_web::HttpServer::new(move || crate::app::app(state.clone())).workers(2).bind("127.0.0.1:0")
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+            let _ = tx.send(Ok(server.addrs()[0]));
+            let _ = server.run().await;
+        });
+    });
+    rx.recv()
+        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e.to_string()))?
+        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e))
 }
 
 /// Starts the peak-memory mark afresh, so it covers the measured work and not the making of

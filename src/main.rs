@@ -352,6 +352,10 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 BenchCommand::MealDays { schools, clients, pause_ms } => {
                     mealroll::bench::meal_days(&pool, &settings, &keys, schools, clients, pause_ms)?
                 }
+                BenchCommand::Province { children, clients, pause_ms, requests } => {
+                    let o = mealroll::bench::ProvinceOptions { children, clients, pause_ms, requests };
+                    mealroll::bench::province(&pool, &settings, &keys, &o)?
+                }
             };
             print(cli.json, json!(result), || {
                 let detail = if result.detail.is_null() { String::new() } else { format!("，{}", result.detail) };

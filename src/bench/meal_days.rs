@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use super::{BenchResult, date_sql, peak_rss_mb, reset_peak_rss, timestamp_sql};
+use super::{BenchResult, date_sql, peak_rss_mb, percentile, reset_peak_rss, timestamp_sql};
 use crate::auth::Caller;
 use crate::config::{Keys, Settings};
 use crate::db::Pool;
@@ -149,15 +149,6 @@ fn generate(
     })
 }
 
-/// Latency percentiles, in milliseconds, of sorted samples.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// The bench: generate, serve on a free local port, post every school's day.
 pub fn run(
     pool: &Pool,
@@ -174,36 +165,7 @@ pub fn run(
     drop(conn);
     let day = bench_day();
 
-    // The product's own server, on a port of its choosing.
-    let state = crate::app::Shared {
-        state: actix_web::web::Data::new(crate::web::AppState::new(pool.clone(), settings.clone(), keys.clone())?),
-        jobs: actix_web::web::Data::new(crate::exchange::jobs::Jobs::new(
-            pool.clone(),
-            "bench",
-            std::time::Duration::from_secs(3600),
-        )),
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let sys = actix_web::rt::System::new();
-        sys.block_on(async move {
-            let server =
-                match actix_web::HttpServer::new(move || crate::app::app(state.clone())).workers(2).bind("127.0.0.1:0")
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-            let _ = tx.send(Ok(server.addrs()[0]));
-            let _ = server.run().await;
-        });
-    });
-    let addr = rx
-        .recv()
-        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e.to_string()))?
-        .map_err(|e| AppError::internal_msg(ErrorCode::BenchServe, e))?;
+    let addr = super::serve(pool, settings, keys)?;
 
     // The same body for every school: ten classes, a few children absent in each.
     let body = serde_json::json!({

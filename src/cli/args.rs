@@ -270,6 +270,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         pause_ms: u64,
     },
+    /// A province of N children in up to 90 counties with a year of entitlements (generated once;
+    /// a database holding it is measured again): lists and counts at every level, the county
+    /// report, a roll-up, the reconciliation, a county's scan, the province's month of
+    /// entitlements, and the list pages under C clients each pausing P ms.
+    Province {
+        #[arg(long, default_value_t = 6_000_000)]
+        children: usize,
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        pause_ms: u64,
+        /// Requests each client makes.
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
+    },
 }
 
 // Parsed once per process; boxing the big variant would buy nothing.

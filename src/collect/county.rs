@@ -35,6 +35,8 @@ pub struct Point {
     pub name: String,
     pub county: String,
     pub schools: Vec<String>,
+    /// The schools as people read them: name and code.
+    pub school_names: Vec<String>,
     /// The number of the last package taken (0: none yet).
     pub last_seq: i64,
     /// Beijing time of the last package, or empty.
@@ -170,12 +172,15 @@ pub fn points(conn: &mut DbConn, caller: &Caller) -> AppResult<Vec<Point>> {
         .load(conn)?
         .into_iter()
         .collect();
+    let all: Vec<String> = rows.iter().flat_map(|r| schools_of(&r.3)).collect();
+    let names = super::names_of(conn, &all)?;
     Ok(rows
         .into_iter()
         .map(|(id, name, county, schools)| Point {
             id,
             name,
             county,
+            school_names: super::point::named(&schools_of(&schools), &names),
             schools: schools_of(&schools),
             last_seq: last.get(&id).map_or(0, |l| l.0),
             last_received: last.get(&id).map(|l| crate::clock::shown(&l.1)).unwrap_or_default(),
@@ -382,6 +387,7 @@ pub struct Item {
     pub kind: String,
     pub kind_label: String,
     pub school: String,
+    pub school_name: String,
     pub student_id: Option<i64>,
     pub subject: String,
     pub field: String,
@@ -470,6 +476,8 @@ fn load_items(conn: &mut DbConn, caller: &Caller, which: Which) -> AppResult<Vec
         ))
         .limit(500)
         .load(conn)?;
+    let codes: Vec<String> = rows.iter().map(|r| r.school.clone()).collect();
+    let names = super::names_of(conn, &codes)?;
     let special = caller.may(Permission::ViewSpecialCategories);
     let may_decide = caller.may_at_county(Permission::ConfirmStudents).is_ok();
     rows.into_iter()
@@ -485,6 +493,7 @@ fn load_items(conn: &mut DbConn, caller: &Caller, which: Which) -> AppResult<Vec
                 package_seq: r.package_seq,
                 kind: r.kind.clone(),
                 kind_label: kind.label().into(),
+                school_name: names.get(&r.school).cloned().unwrap_or_default(),
                 school: r.school,
                 student_id: r.student_id,
                 subject: r.subject,

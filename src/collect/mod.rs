@@ -17,6 +17,16 @@ use crate::db::at_rest::{self, CollectKey};
 use crate::domain::collect::{PairingKey, Refusal};
 use crate::error::{AppError, AppResult, ErrorCode};
 
+/// Orgs' names by code, for lists that name schools and counties ("" for a code not known here).
+pub(crate) fn names_of(
+    conn: &mut crate::db::DbConn,
+    codes: &[String],
+) -> AppResult<std::collections::BTreeMap<String, String>> {
+    use crate::db::schema::orgs;
+    use diesel::prelude::*;
+    Ok(orgs::table.filter(orgs::code.eq_any(codes)).select((orgs::code, orgs::name)).load(conn)?.into_iter().collect())
+}
+
 /// A refusal of the package as the error every caller answers with (nothing was applied).
 pub(crate) fn refused(r: Refusal) -> AppError {
     AppError::invalid(r.code(), r.message())

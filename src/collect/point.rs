@@ -28,8 +28,11 @@ use crate::registry::model::{HistoryRow, StudentRow};
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Pairing {
     pub county: String,
+    pub county_name: String,
     pub point: String,
     pub schools: Vec<String>,
+    /// The schools as people read them: name and code.
+    pub school_names: Vec<String>,
     /// Beijing time.
     pub paired_at: String,
 }
@@ -98,7 +101,21 @@ pub fn pairing(conn: &mut DbConn) -> AppResult<Option<Pairing>> {
         .first(conn)
         .optional()?;
     let Some((county, point, schools, at)) = row else { return Ok(None) };
-    Ok(Some(Pairing { county, point, schools: schools_of(&schools), paired_at: crate::clock::shown(&at) }))
+    let schools = schools_of(&schools);
+    let names = super::names_of(conn, &[&schools[..], std::slice::from_ref(&county)].concat())?;
+    Ok(Some(Pairing {
+        county_name: names.get(&county).cloned().unwrap_or_default(),
+        county,
+        point,
+        school_names: named(&schools, &names),
+        schools,
+        paired_at: crate::clock::shown(&at),
+    }))
+}
+
+/// Codes as people read them: `名称（代码）`, or the code alone where the name is not known.
+pub(crate) fn named(codes: &[String], names: &BTreeMap<String, String>) -> Vec<String> {
+    codes.iter().map(|c| names.get(c).map_or_else(|| c.clone(), |n| format!("{n}（{c}）"))).collect()
 }
 
 /// A JSON list of school codes as stored.

@@ -53,7 +53,9 @@ async fn page_of(
     let c = caller.clone();
     let (county, pairing, made) = st
         .run(move |conn| {
-            let county = if c.org_kind == OrgKind::County && c.may(Permission::ViewStudents) {
+            let pairing = point::pairing(conn)?;
+            // A paired point is not the county's network: it sends, it does not take.
+            let county = if pairing.is_none() && c.org_kind == OrgKind::County && c.may(Permission::ViewStudents) {
                 Some(CountyView {
                     points: county::points(conn, &c)?,
                     items: county::items(conn, &c, false)?,
@@ -62,13 +64,14 @@ async fn page_of(
             } else {
                 None
             };
-            let pairing = point::pairing(conn)?;
             let made =
                 if pairing.is_some() && c.may(Permission::EditStudents) { point::made(conn, &c)? } else { vec![] };
             Ok((county, pairing, made))
         })
         .await?;
-    let may_pair = caller.may_at_county(Permission::ConfigureRegistry).is_ok();
+    // Pairing is for a stand-alone instance: not one that has points of its own.
+    let may_pair = caller.may_at_county(Permission::ConfigureRegistry).is_ok()
+        && county.as_ref().is_none_or(|c| c.points.is_empty());
     if county.is_none() && pairing.is_none() && !may_pair {
         return Err(AppError::forbidden().into());
     }
